@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# georep top-level Makefile.
+#
+#   make            build georep.ko (against Debian 12's 6.1 headers) and the
+#                   userspace programs
+#   make deps       install every Debian package the build, tests and demo use
+#   make check      deps + build + every test (unit, simulator, VM scenarios)
+#   make demo       deps + build + the demo, in a VM when this kernel cannot
+#                   load modules
+#   make bench      deps + build + benchmarks (ratios, never pass/fail)
+
+KVER	?= $(shell ls -d /lib/modules/*-amd64/build 2>/dev/null | sort -V | tail -n1 | cut -d/ -f4)
+KDIR	?= /lib/modules/$(KVER)/build
+O	?= $(CURDIR)/build
+V	?= 0
+
+# Debian packages: build, tests, VM lab, demo, bench
+DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-genl-3-dev \
+	libjansson-dev libssl-dev libbpf-dev bpftool sparse \
+	linux-headers-amd64 linux-image-amd64 linux-source-6.1 \
+	qemu-system-x86 busybox-static cpio kmod xz-utils zstd fio e2fsprogs \
+	xfsprogs drbd-utils iproute2 python3 valgrind
+
+all: module user
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) V=$(V) modules
+
+user:
+	$(MAKE) -C user O=$(O)/user
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+check: deps
+	$(MAKE) all
+	selftests/check.sh
+
+demo: deps
+	$(MAKE) all
+	selftests/vm/run --demo
+
+bench: deps
+	$(MAKE) all
+	selftests/bench.sh
+
+# C=1 runs sparse; style runs checkpatch over kmod/
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 CF=-D__CHECK_ENDIAN__ modules
+
+style:
+	selftests/lint/checkpatch.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf $(O)
+
+.PHONY: all module user deps check demo bench sparse style clean

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * georep: replicated ledger volumes.
+ *
+ * This header is the whole contract between georep.ko and userspace:
+ *
+ *  1. the record format, shared by the log device, the log stream character
+ *     device and the replication wire protocol;
+ *  2. the log device superblock;
+ *  3. the generic netlink family "georep" (commands, attributes, events).
+ *
+ * Everything on disk and on the stream is little-endian.
+ *
+ * Record
+ * ------
+ * A record is a fixed 256-byte header (struct georep_record) followed by
+ * payload_len bytes of payload (a multiple of 4096; 0 for discard,
+ * write-zeroes and no-op records). On the log device a record starts on a
+ * 4 KiB boundary, the header fills one 4 KiB block (zero padded) and the
+ * payload follows. On the log stream the header is followed directly by the
+ * payload, with no padding.
+ *
+ *   payload_hash = SHA-256(payload)            (SHA-256 of "" when none)
+ *   chain_hash   = SHA-256(prev chain_hash || header[0, offsetof(chain_hash)))
+ *   seal         = HMAC-SHA-256(key[seal_epoch], header[0, offsetof(seal)))
+ *
+ * The chain hash of the first record of a ledger chains from 32 zero bytes.
+ * Every field before chain_hash, the payload hash included, is therefore
+ * covered by the chain and the seal.
+ *
+ * Log stream
+ * ----------
+ * Each volume has a character device /dev/georepN-log (georepctl links it as
+ * /dev/georep/<volume>.log). The file position is a record sequence number:
+ * lseek(fd, seq, SEEK_SET) sets the cursor, read() returns as many whole
+ * records (header + payload) from the cursor as fit in the buffer and
+ * advances the cursor past them (EMSGSIZE when not even one fits, ERANGE when
+ * the cursor is below the retained tail, 0 or EAGAIN at the head), poll()
+ * reports POLLIN while records at or past the cursor exist. write() on a
+ * secondary appends exactly one whole record per call after checking seq
+ * continuity, term, chain hash and seal; it returns once the record is
+ * durable on the log device.
+ */
+#ifndef _UAPI_LINUX_GEOREP_H
+#define _UAPI_LINUX_GEOREP_H
+
+#include <linux/types.h>
+
+#define GEOREP_GENL_NAME		"georep"
+#define GEOREP_GENL_VERSION		1
+#define GEOREP_MCGRP_EVENTS		"events"
+
+#define GEOREP_NAME_MAX			32	/* including the NUL */
+#define GEOREP_KEY_LEN			32
+#define GEOREP_HASH_LEN			32
+#define GEOREP_UUID_LEN			16
+#define GEOREP_BLOCK_SIZE		4096
+#define GEOREP_MAX_KEYS			8	/* seal key epochs kept at once */
+
+/* ------------------------------------------------------------------ */
+/* Record                                                              */
+/* ------------------------------------------------------------------ */
+
+#define GEOREP_RECORD_MAGIC		0x47524543	/* "GREC" */
+#define GEOREP_RECORD_VERSION		1
+#define GEOREP_RECORD_HDR_SIZE		256
+
+enum georep_op {
+	GEOREP_OP_NOOP = 0,		/* barrier/no-op, e.g. a new term's first record */
+	GEOREP_OP_WRITE = 1,
+	GEOREP_OP_DISCARD = 2,
+	GEOREP_OP_WRITE_ZEROES = 3,
+	__GEOREP_OP_MAX,
+};
+
+/* record flags: what the originating bio asked for */
+#define GEOREP_RF_PREFLUSH		(1U << 0)
+#define GEOREP_RF_FUA			(1U << 1)
+#define __GEOREP_RF_ALL			(GEOREP_RF_PREFLUSH | GEOREP_RF_FUA)
+
+struct georep_record {
+	__le32 magic;
+	__le16 version;
+	__le16 op;			/* enum georep_op */
+	__le64 seq;			/* 1, 2, 3, ... no gaps */
+	__le64 term;
+	__le64 lba;			/* in 512-byte sectors */
+	__le32 len;			/* bytes of the device affected */
+	__le32 payload_len;		/* bytes of payload that follow */
+	__le64 timestamp_ns;		/* CLOCK_REALTIME at submission */
+	__le32 site_id;
+	__le32 seal_epoch;
+	__le32 flags;			/* GEOREP_RF_* */
+	__le32 reserved0;
+	__u8 volume_uuid[GEOREP_UUID_LEN];
+	__u8 payload_hash[GEOREP_HASH_LEN];
+	__u8 chain_hash[GEOREP_HASH_LEN];
+	__u8 seal[GEOREP_HASH_LEN];
+	__u8 reserved[256 - 176];	/* zero */
+};
+
+/* ------------------------------------------------------------------ */
+/* Log device superblock (block 0 of the log device)                   */
+/* ------------------------------------------------------------------ */
+
+#define GEOREP_SB_MAGIC			0x314c474f50455247ULL	/* "GREPOGL1" */
+#define GEOREP_SB_VERSION		1
+
+struct georep_superblock {
+	__le64 magic;
+	__le32 version;
+	__le32 block_size;		/* 4096 */
+	__u8 volume_uuid[GEOREP_UUID_LEN];
+	__le64 data_sectors;		/* size of the volume, 512-byte sectors */
+	__le64 area_start;		/* first block of the circular area */
+	__le64 area_blocks;		/* blocks in the circular area */
+	__le64 tail_seq;		/* first retained record (0: log empty) */
+	__le64 tail_block;		/* its block in the area */
+	__u8 tail_prev_chain[GEOREP_HASH_LEN];	/* chain hash before tail_seq */
+	__le64 head_seq;		/* hint: a durable seq at or below the head */
+	__le64 head_block;		/* its block */
+	__le64 applied_seq;		/* data device durable up to this seq */
+	__le64 term;			/* highest term this replica has seen */
+	__le32 site_id;
+	__le32 flags;
+	__le32 reserved0;
+	__le32 crc;			/* crc32c (seed ~0) of this struct with crc = 0 */
+};
+
+/* ------------------------------------------------------------------ */
+/* Generic netlink                                                     */
+/* ------------------------------------------------------------------ */
+
+enum georep_role {
+	GEOREP_ROLE_SECONDARY = 0,
+	GEOREP_ROLE_PRIMARY = 1,
+	__GEOREP_ROLE_MAX,
+};
+
+enum georep_commit_rule {
+	GEOREP_COMMIT_LOCAL = 0,	/* complete once locally durable */
+	GEOREP_COMMIT_QUORUM = 1,	/* wait for the commit index */
+	__GEOREP_COMMIT_MAX,
+};
+
+/*
+ * GEOREP_CMD_VOLUME_NEW (admin): create or attach a volume.
+ *   required: NAME, DATA_PATH, LOG_PATH, KEYS (at least one key)
+ *   optional: FORMAT (flag: write a fresh superblock, new UUID unless UUID
+ *             given), UUID, SITE_ID, ROLE, TERM, COMMIT_RULE, LOG_HIGH_WM,
+ *             LOG_LOW_WM, MAX_UNCOMMITTED
+ *   reply: the volume, as for VOLUME_GET.
+ *   Attach verifies the retained log; on a bad record it fails with
+ *   EBADMSG, the extack message names the seq and BAD_SEQ is set.
+ * GEOREP_CMD_VOLUME_DEL (admin): NAME. EBUSY while the device is open.
+ * GEOREP_CMD_VOLUME_GET: NAME (doit), or dump every volume.
+ * GEOREP_CMD_VOLUME_SET (admin): NAME and any of ROLE+TERM (both),
+ *   COMMIT_SEQ, COMMIT_RULE, LOG_HIGH_WM, LOG_LOW_WM, MAX_UNCOMMITTED.
+ *   TERM below the current term: EINVAL (terms only move forward).
+ * GEOREP_CMD_KEY_SET (admin): NAME, KEYS. The highest epoch seals new
+ *   records. Keys are never sent back.
+ * GEOREP_CMD_LOG_RELEASE (admin): NAME, RELEASE_SEQ: records up to and
+ *   including this seq may be reclaimed.
+ * GEOREP_CMD_LEDGER_VERIFY: NAME. Verifies chain and seal of every
+ *   retained record; EBADMSG with BAD_SEQ on the first failure, otherwise
+ *   a VOLUME_GET reply.
+ * GEOREP_CMD_EVENT: multicast on "events": NAME, EVENT, and status attrs.
+ */
+enum georep_cmd {
+	GEOREP_CMD_UNSPEC,
+	GEOREP_CMD_VOLUME_NEW,
+	GEOREP_CMD_VOLUME_DEL,
+	GEOREP_CMD_VOLUME_GET,
+	GEOREP_CMD_VOLUME_SET,
+	GEOREP_CMD_KEY_SET,
+	GEOREP_CMD_LOG_RELEASE,
+	GEOREP_CMD_LEDGER_VERIFY,
+	GEOREP_CMD_EVENT,
+	__GEOREP_CMD_MAX,
+};
+#define GEOREP_CMD_MAX (__GEOREP_CMD_MAX - 1)
+
+enum georep_event {
+	GEOREP_EVENT_RECORDS = 1,	/* new records at WRITTEN_SEQ */
+	GEOREP_EVENT_WATERMARK = 2,	/* THROTTLED changed */
+	GEOREP_EVENT_ROLE = 3,		/* ROLE/TERM changed */
+	GEOREP_EVENT_IO_ERROR = 4,	/* ERROR set */
+	__GEOREP_EVENT_MAX,
+};
+
+enum georep_attr {
+	GEOREP_A_UNSPEC,
+	GEOREP_A_NAME,			/* string, < GEOREP_NAME_MAX, [a-zA-Z0-9_.-] */
+	GEOREP_A_DATA_PATH,		/* string, path of the data block device */
+	GEOREP_A_LOG_PATH,		/* string, path of the log block device */
+	GEOREP_A_FORMAT,		/* flag */
+	GEOREP_A_UUID,			/* binary, 16 */
+	GEOREP_A_SITE_ID,		/* u32 */
+	GEOREP_A_ROLE,			/* u8, enum georep_role */
+	GEOREP_A_TERM,			/* u64 */
+	GEOREP_A_COMMIT_RULE,		/* u8, enum georep_commit_rule */
+	GEOREP_A_COMMIT_SEQ,		/* u64 */
+	GEOREP_A_LOG_HIGH_WM,		/* u8, percent of the log, 1..100 */
+	GEOREP_A_LOG_LOW_WM,		/* u8, percent, below HIGH_WM */
+	GEOREP_A_MAX_UNCOMMITTED,	/* u64, bytes; 0: no limit */
+	GEOREP_A_KEYS,			/* nested: array of GEOREP_A_KEY */
+	GEOREP_A_RELEASE_SEQ,		/* u64 */
+	GEOREP_A_PAD,
+	/* status, sent by the kernel */
+	GEOREP_A_MINOR,			/* u32: /dev/georepN, /dev/georepN-log */
+	GEOREP_A_DATA_BYTES,		/* u64 */
+	GEOREP_A_WRITTEN_SEQ,		/* u64: last record durable in the log */
+	GEOREP_A_APPLIED_SEQ,		/* u64: last record on the data device */
+	GEOREP_A_TAIL_SEQ,		/* u64: first retained record */
+	GEOREP_A_LOG_USED,		/* u64, bytes */
+	GEOREP_A_LOG_SIZE,		/* u64, bytes */
+	GEOREP_A_UNCOMMITTED_BYTES,	/* u64 */
+	GEOREP_A_THROTTLED,		/* u8: writers are waiting */
+	GEOREP_A_SEAL_EPOCH,		/* u32: epoch sealing new records */
+	GEOREP_A_OPEN_COUNT,		/* u32 */
+	GEOREP_A_EVENT,			/* u8, enum georep_event */
+	GEOREP_A_ERROR,			/* s32, negative errno */
+	GEOREP_A_BAD_SEQ,		/* u64 */
+	GEOREP_A_CHAIN_HASH,		/* binary, 32: chain hash at WRITTEN_SEQ */
+	__GEOREP_A_MAX,
+};
+#define GEOREP_A_MAX (__GEOREP_A_MAX - 1)
+
+enum georep_key_attr {
+	GEOREP_KEY_A_UNSPEC,
+	GEOREP_KEY_A_EPOCH,		/* u32, >= 1 */
+	GEOREP_KEY_A_DATA,		/* binary, exactly GEOREP_KEY_LEN */
+	__GEOREP_KEY_A_MAX,
+};
+#define GEOREP_KEY_A_MAX (__GEOREP_KEY_A_MAX - 1)
+
+/* the nested GEOREP_A_KEYS holds entries of type GEOREP_A_KEY */
+#define GEOREP_A_KEY			1
+
+#endif /* _UAPI_LINUX_GEOREP_H */
