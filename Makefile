@@ -57,7 +57,7 @@ sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 CF=-D__CHECK_ENDIAN__ modules
 
 style:
-	selftests/lint/checkpatch.sh
+	selftests/lint/run.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -1,0 +1,70 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs every test suite of georep and ends with one summary line:
+#   N passed, N failed, N skipped
+#
+# Each suite prints KTAP; its top-level result lines ("ok N ..." and
+# "not ok N ...", no indentation) are what is counted. A suite that exits
+# non-zero without reporting a failure counts as one failure of its own, so
+# a crash can never pass silently. Logs are kept in build/check/.
+#
+# Usage: selftests/check.sh [suite...]    (default: every suite)
+
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+logdir=$top/build/check
+mkdir -p "$logdir"
+
+pass=0
+fail=0
+skip=0
+
+# suite NAME COMMAND...: run one suite, tee its output, count its results
+suite()
+{
+	local name=$1 log=$logdir/$1.log rc p f s
+	shift
+	echo "# suite $name: $*"
+	"$@" 2>&1 | tr -d '\r' | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -cE '^ok [0-9]+' "$log" | head -n1)
+	s=$(grep -E '^ok [0-9]+' "$log" | grep -c '# SKIP')
+	f=$(grep -cE '^not ok [0-9]+' "$log")
+	p=$((p - s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - suite $name exited with status $rc"
+		f=1
+	fi
+	echo "# suite $name: $p passed, $f failed, $s skipped"
+	pass=$((pass + p))
+	fail=$((fail + f))
+	skip=$((skip + s))
+}
+
+want()
+{
+	[ $# -eq 0 ] && return 0
+	local s
+	for s in "${selected[@]}"; do
+		[ "$s" = "$1" ] && return 0
+	done
+	return 1
+}
+
+selected=("$@")
+want_suite()
+{
+	[ ${#selected[@]} -eq 0 ] && return 0
+	want "$1"
+}
+
+want_suite user && suite user make -s -C "$top/user" O="$top/build/user" check
+want_suite lint && suite lint "$top/selftests/lint/run.sh"
+want_suite vm && suite vm "$top/selftests/vm/run"
+want_suite crash && suite crash "$top/selftests/crash.sh"
+want_suite sites && [ -x "$top/selftests/sites/run.sh" ] && \
+	suite sites "$top/selftests/vm/run" --timeout 1500 -- /georep/selftests/sites/run.sh
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
