@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the cluster configuration parser (user/lib/config.c). */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "georep/config.h"
+#include "georep/wire.h"
+#include "ktap.h"
+
+#define SITES3 \
+	"\"sites\": [" \
+	" {\"name\": \"siteA\", \"region\": \"eu\", \"address\": \"127.0.0.1:7001\"}," \
+	" {\"name\": \"siteB\", \"region\": \"eu\", \"address\": \"127.0.0.1:7002\", \"site_id\": 1}," \
+	" {\"name\": \"siteC\", \"region\": \"us\", \"address\": \"[::1]:7003\"}]"
+
+#define VOL(name, extra) \
+	"{\"name\": \"" name "\"" extra ", \"replicas\": {" \
+	"\"siteA\": {\"data\": \"/dev/" name "a\", \"log\": \"/dev/" name "al\"}," \
+	"\"siteB\": {\"data\": \"/dev/" name "b\", \"log\": \"/dev/" name "bl\"}}}"
+
+/* Parse @json; every string in @want (NULL terminated) must be one error. */
+static void expect(const char *json, const char *const *want)
+{
+	struct gr_errlist el = { 0 };
+	struct gr_config *cfg;
+	size_t nwant = 0, i;
+	int ret;
+
+	ret = gr_config_parse(json, strlen(json), &cfg, &el);
+	for (; want && want[nwant]; nwant++) {
+		for (i = 0; i < el.n; i++)
+			if (strstr(el.msg[i], want[nwant]))
+				break;
+		CHECK_MSG(i < el.n, "expected an error containing \"%s\"", want[nwant]);
+	}
+	CHECK_MSG(el.n == nwant, "expected %zu errors, got %zu", nwant, el.n);
+	if (el.n != nwant)
+		for (i = 0; i < el.n; i++)
+			printf("    # got: %s\n", el.msg[i]);
+	CHECK(nwant ? ret == -EINVAL && !cfg : ret == 0 && cfg);
+	gr_config_free(cfg);
+	gr_errlist_free(&el);
+}
+
+#define EXPECT(json, ...) expect(json, (const char *const[]){ __VA_ARGS__, NULL })
+#define EXPECT_OK(json) expect(json, NULL)
+
+static void test_good(void)
+{
+	static const char json[] = "{\"cluster\": \"prod-1\", " SITES3 ", \"volumes\": ["
+		VOL("v0", ", \"commit_rule\": \"local\", \"quorum_loss\": \"fail\","
+		    " \"limits\": {\"high_wm\": 90, \"low_wm\": 50, \"max_uncommitted\": 1048576}")
+		", " VOL("v1", "") "]}";
+	struct gr_errlist el = { 0 };
+	struct gr_config *cfg;
+
+	CHECK(gr_config_parse(json, strlen(json), &cfg, &el) == 0);
+	CHECK(el.n == 0);
+	if (!cfg)
+		return;
+	CHECK(!strcmp(cfg->cluster, "prod-1"));
+	CHECK(cfg->nsites == 3 && cfg->nvolumes == 2);
+	/* siteB took id 1 explicitly; A and C get the smallest free ones */
+	CHECK(cfg->sites[1].site_id == 1);
+	CHECK(cfg->sites[0].site_id == 2 && !cfg->sites[0].site_id_explicit);
+	CHECK(cfg->sites[2].site_id == 3);
+	CHECK(!strcmp(cfg->sites[2].host, "::1") && cfg->sites[2].port == 7003);
+	CHECK(cfg->volumes[0].commit_rule == GEOREP_COMMIT_LOCAL);
+	CHECK(cfg->volumes[0].quorum_loss == GR_QLOSS_FAIL);
+	CHECK(cfg->volumes[0].high_wm == 90 && cfg->volumes[0].low_wm == 50);
+	CHECK(cfg->volumes[0].max_uncommitted == 1048576);
+	CHECK(cfg->volumes[1].commit_rule == GEOREP_COMMIT_QUORUM);
+	CHECK(cfg->volumes[1].quorum_loss == GR_QLOSS_SUSPEND);
+	CHECK(cfg->volumes[1].nreplicas == 2);
+	CHECK(cfg->volumes[1].wire_id == gr_wire_volume_id("v1"));
+	CHECK(gr_config_volume_by_id(cfg, gr_wire_volume_id("v0")) == &cfg->volumes[0]);
+	CHECK(gr_config_site_index(cfg, "siteC") == 2);
+	CHECK(gr_volume_replica(&cfg->volumes[0], 1) &&
+	      !strcmp(gr_volume_replica(&cfg->volumes[0], 1)->log, "/dev/v0bl"));
+	CHECK(!gr_volume_replica(&cfg->volumes[0], 2));
+	gr_config_free(cfg);
+}
+
+static void test_minimal(void)
+{
+	EXPECT_OK("{\"sites\": [{\"name\": \"a\", \"region\": \"r\", \"address\": \"host.example:1\"}],"
+		  " \"volumes\": []}");
+}
+
+static void test_not_json(void)
+{
+	EXPECT("{\"sites\": [", "$: invalid JSON at line 1");
+	EXPECT("", "$: invalid JSON");
+	EXPECT("[1, 2]", "$: expected an object, got an array");
+	EXPECT("{\"sites\": [], \"sites\": []}", "$: invalid JSON");
+}
+
+static void test_top_level(void)
+{
+	EXPECT("{}", "$.sites: missing", "$.volumes: missing");
+	EXPECT("{\"sites\": {}, \"volumes\": 3, \"extra\": 1, \"cluster\": \"a b\"}",
+	       "$.sites: expected an array, got an object",
+	       "$.volumes: expected an array, got an integer",
+	       "$.extra: unknown key",
+	       "$.cluster: invalid cluster name");
+	EXPECT("{\"sites\": [], \"volumes\": []}", "$.sites: at least one site");
+}
+
+static void test_site_fields(void)
+{
+	EXPECT("{\"sites\": [{\"name\": \"s 1\", \"region\": 5, \"address\": \"x\","
+	       " \"site_id\": 0, \"color\": \"red\"}, 7, {}], \"volumes\": []}",
+	       "$.sites[0].name: invalid site name \"s 1\"",
+	       "$.sites[0].region: expected a string, got an integer",
+	       "$.sites[0].address: bad address \"x\": expected \"host:port\"",
+	       "$.sites[0].site_id: 0 is out of range 1..4294967295",
+	       "$.sites[0].color: unknown key",
+	       "$.sites[1]: expected an object, got an integer",
+	       "$.sites[2].name: missing",
+	       "$.sites[2].region: missing",
+	       "$.sites[2].address: missing");
+	EXPECT("{\"sites\": [{\"name\": \"0123456789012345678901234567890123\", \"region\": \"r\","
+	       " \"address\": \"a:1\", \"site_id\": 1.5}], \"volumes\": []}",
+	       "$.sites[0].name: invalid site name",
+	       "$.sites[0].site_id: expected an integer, got a number");
+}
+
+static void test_addresses(void)
+{
+	static const struct {
+		const char *addr;
+		const char *why;	/* NULL: valid */
+	} cases[] = {
+		{ "10.0.0.1:7000", NULL },
+		{ "[fe80::1]:7000", NULL },
+		{ "site-a.example.com:65535", NULL },
+		{ "10.0.0.1", "expected \"host:port\"" },
+		{ "10.0.0.1:0", "port is not a number" },
+		{ "10.0.0.1:65536", "port is not a number" },
+		{ "10.0.0.1:12a", "port is not a number" },
+		{ "10.0.0.1:", "missing port" },
+		{ ":7000", "empty host" },
+		{ "fe80::1:7000", "IPv6 literals must be written" },
+		{ "[fe80::1]7000", "expected \"[ipv6]:port\"" },
+		{ "[10.0.0.1]:7000", "not an IPv6 address" },
+		{ "300.1.2.3:7000", "not an IPv4 address" },
+		{ "bad_host:7000", "not a valid host name" },
+		{ "-bad.example:7000", "not a valid host name" },
+		{ "a..b:7000", "not a valid host name" },
+	};
+	char host[GR_HOST_MAX];
+	const char *why;
+	uint16_t port;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why = "";
+		ret = gr_parse_address(cases[i].addr, host, sizeof(host), &port, &why);
+		if (!cases[i].why)
+			CHECK_MSG(ret == 0, "%s: rejected: %s", cases[i].addr, why);
+		else
+			CHECK_MSG(ret == -EINVAL && strstr(why, cases[i].why),
+				  "%s: got %d \"%s\", want \"%s\"", cases[i].addr,
+				  ret, why, cases[i].why);
+	}
+	CHECK(gr_parse_address("[::1]:80", host, sizeof(host), &port, &why) == 0 &&
+	      !strcmp(host, "::1") && port == 80);
+}
+
+static void test_duplicates(void)
+{
+	EXPECT("{\"sites\": ["
+	       "{\"name\": \"a\", \"region\": \"r\", \"address\": \"127.0.0.1:1\", \"site_id\": 4},"
+	       "{\"name\": \"b\", \"region\": \"r\", \"address\": \"127.0.0.1:2\", \"site_id\": 4},"
+	       "{\"name\": \"a\", \"region\": \"r\", \"address\": \"127.0.0.1:1\"},"
+	       "{\"name\": \"c\", \"region\": \"r\", \"address\": \"[::1]:9\"},"
+	       "{\"name\": \"d\", \"region\": \"r\", \"address\": \"[0:0::1]:9\"},"
+	       "{\"name\": \"e\", \"region\": \"r\", \"address\": \"Host.Example:5\"},"
+	       "{\"name\": \"f\", \"region\": \"r\", \"address\": \"host.example:5\"}],"
+	       " \"volumes\": [" VOL("v", "") "," VOL("v", "") "]}",
+	       "$.sites[1].site_id: duplicate site_id 4 (also $.sites[0])",
+	       "$.sites[2].name: duplicate site name \"a\" (also $.sites[0])",
+	       "$.sites[2].address: duplicate address 127.0.0.1:1 (also $.sites[0])",
+	       "$.sites[4].address: duplicate address",
+	       "$.sites[6].address: duplicate address",
+	       "$.volumes[0].replicas.siteA: unknown site \"siteA\"",
+	       "$.volumes[0].replicas.siteB: unknown site \"siteB\"",
+	       "$.volumes[1].replicas.siteA: unknown site \"siteA\"",
+	       "$.volumes[1].replicas.siteB: unknown site \"siteB\"",
+	       "$.volumes[1].name: duplicate volume name \"v\" (also $.volumes[0])");
+}
+
+static void test_volume_fields(void)
+{
+	EXPECT("{" SITES3 ", \"volumes\": [{\"name\": \"v/1\", \"commit_rule\": \"sync\","
+	       " \"quorum_loss\": \"degrade\", \"limits\": {\"high_wm\": 101, \"low_wm\": 0,"
+	       " \"max_uncommitted\": -1, \"x\": 1}, \"snapshots\": true}, \"v\"]}",
+	       "$.volumes[0].name: invalid volume name \"v/1\"",
+	       "$.volumes[0].commit_rule: \"sync\" is not one of \"local\", \"quorum\"",
+	       "$.volumes[0].quorum_loss: \"degrade\" is not one of \"suspend\", \"fail\"",
+	       "$.volumes[0].limits.high_wm: 101 is out of range 1..100",
+	       "$.volumes[0].limits.low_wm: 0 is out of range 1..99",
+	       "$.volumes[0].limits.max_uncommitted: -1 is out of range",
+	       "$.volumes[0].limits.x: unknown key",
+	       "$.volumes[0].snapshots: unknown key",
+	       "$.volumes[0].replicas: missing",
+	       "$.volumes[1]: expected an object, got a string");
+}
+
+static void test_limits(void)
+{
+	EXPECT("{" SITES3 ", \"volumes\": [" VOL("v", ", \"limits\": {\"high_wm\": 50, \"low_wm\": 50}")
+	       "," VOL("w", ", \"limits\": {\"high_wm\": 50}") "," VOL("x", ", \"limits\": []") "]}",
+	       "$.volumes[0].limits.low_wm: 50 must be below high_wm (50)",
+	       "$.volumes[1].limits: high_wm and low_wm must be given together",
+	       "$.volumes[2].limits: expected an object, got an array");
+}
+
+static void test_replicas(void)
+{
+	EXPECT("{" SITES3 ", \"volumes\": [{\"name\": \"v\", \"replicas\": {"
+	       "\"siteA\": {\"data\": \"dev/sda\"},"
+	       "\"siteB\": {\"data\": \"/dev/x\", \"log\": \"/dev/x\", \"meta\": \"/m\"},"
+	       "\"siteC\": \"/dev/sdc\","
+	       "\"siteD\": {\"data\": \"/dev/d\", \"log\": \"/dev/dl\"},"
+	       "\"odd key\": {\"data\": 1, \"log\": \"/l\"}}},"
+	       "{\"name\": \"w\", \"replicas\": {}}]}",
+	       "$.volumes[0].replicas.siteA.data: device path \"dev/sda\" is not absolute",
+	       "$.volumes[0].replicas.siteA.log: missing",
+	       "$.volumes[0].replicas.siteB.log: same device as $.volumes[0].replicas.siteB.data",
+	       "$.volumes[0].replicas.siteB.meta: unknown key",
+	       "$.volumes[0].replicas.siteC: expected an object, got a string",
+	       "$.volumes[0].replicas.siteD: unknown site \"siteD\"",
+	       "$.volumes[0].replicas[\"odd key\"]: unknown site",
+	       "$.volumes[0].replicas[\"odd key\"].data: expected a string, got an integer",
+	       "$.volumes[1].replicas: at least one replica is needed");
+}
+
+static void test_shared_devices(void)
+{
+	EXPECT("{" SITES3 ", \"volumes\": [" VOL("v", "") ","
+	       "{\"name\": \"w\", \"replicas\": {\"siteA\": {\"data\": \"/dev/val\", \"log\": \"/dev/va\"},"
+	       "\"siteC\": {\"data\": \"/dev/va\", \"log\": \"/dev/val\"}}}]}",
+	       "$.volumes[1].replicas.siteA.data: device /dev/val already used by volume \"v\"",
+	       "$.volumes[1].replicas.siteA.log: device /dev/va already used by volume \"v\"");
+}
+
+static void test_error_cap(void)
+{
+	struct gr_errlist el = { 0 };
+	struct gr_config *cfg;
+	char *json = malloc(1 << 20);
+	size_t len, i;
+
+	len = sprintf(json, "{\"sites\": [{\"name\": \"a\", \"region\": \"r\", \"address\": \"a:1\"");
+	for (i = 0; i < 1000; i++)
+		len += sprintf(json + len, ", \"k%zu\": 0", i);
+	strcpy(json + len, "}], \"volumes\": []}");
+	CHECK(gr_config_parse(json, strlen(json), &cfg, &el) == -EINVAL);
+	CHECK(el.n == GR_ERRLIST_MAX && el.dropped == 1000 - GR_ERRLIST_MAX);
+	gr_errlist_free(&el);
+	free(json);
+}
+
+static void test_load_file(void)
+{
+	char path[] = "/tmp/georep-cfg-XXXXXX";
+	static const char json[] = "{" SITES3 ", \"volumes\": [" VOL("v", "") "]}";
+	struct gr_errlist el = { 0 };
+	struct gr_config *cfg;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
+	close(fd);
+	CHECK(gr_config_load(path, &cfg, &el) == 0 && cfg && cfg->nvolumes == 1);
+	gr_config_free(cfg);
+	unlink(path);
+	CHECK(gr_config_load(path, &cfg, &el) == -ENOENT);
+	CHECK(el.n == 1 && strstr(el.msg[0], "cannot open"));
+	gr_errlist_free(&el);
+}
+
+static const struct ktap_case cases[] = {
+	{ "config_good", test_good },
+	{ "config_minimal", test_minimal },
+	{ "config_not_json", test_not_json },
+	{ "config_top_level", test_top_level },
+	{ "config_site_fields", test_site_fields },
+	{ "config_addresses", test_addresses },
+	{ "config_duplicates", test_duplicates },
+	{ "config_volume_fields", test_volume_fields },
+	{ "config_limits", test_limits },
+	{ "config_replicas", test_replicas },
+	{ "config_shared_devices", test_shared_devices },
+	{ "config_error_cap", test_error_cap },
+	{ "config_load_file", test_load_file },
+};
+
+int main(void)
+{
+	return ktap_run(cases, sizeof(cases) / sizeof(cases[0]));
+}

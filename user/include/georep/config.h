@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Cluster configuration: one JSON file that every site may hold a copy of.
+ * See Documentation/configuration.rst for the format.
+ *
+ * gr_config_parse() validates the whole document and reports every problem
+ * it finds, each prefixed by the JSON path of the bad field, e.g.
+ *   $.volumes[1].replicas.siteB.log: missing
+ * A config is returned only when there is no error at all.
+ */
+#ifndef _GEOREP_CONFIG_H
+#define _GEOREP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/georep.h>
+
+#define GR_CFG_MAX_SITES	64
+#define GR_CFG_MAX_VOLUMES	1024
+#define GR_CFG_MAX_BYTES	(4 << 20)	/* largest config file read */
+#define GR_HOST_MAX		254		/* host name or literal, with NUL */
+#define GR_CLUSTER_MAX		64		/* cluster name, with NUL */
+#define GR_ERRLIST_MAX		256		/* messages kept; more are counted */
+
+/* A list of error messages, each "<json path>: <problem>". */
+struct gr_errlist {
+	size_t n;		/* messages in msg[] */
+	size_t dropped;		/* messages beyond GR_ERRLIST_MAX */
+	char **msg;
+};
+
+void gr_errlist_add(struct gr_errlist *el, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void gr_errlist_free(struct gr_errlist *el);
+
+enum gr_quorum_loss {
+	GR_QLOSS_SUSPEND = 0,	/* writes wait until the quorum is back */
+	GR_QLOSS_FAIL = 1,	/* writes fail with EIO */
+};
+
+struct gr_site_cfg {
+	char name[GEOREP_NAME_MAX];
+	char region[GEOREP_NAME_MAX];
+	char host[GR_HOST_MAX];		/* without the [] of an IPv6 literal */
+	uint16_t port;
+	uint32_t site_id;		/* explicit, or the smallest free id */
+	bool site_id_explicit;
+};
+
+struct gr_replica_cfg {
+	unsigned int site;		/* index into gr_config.sites */
+	char *data;			/* absolute path of the data device */
+	char *log;			/* absolute path of the log device */
+};
+
+struct gr_volume_cfg {
+	char name[GEOREP_NAME_MAX];
+	uint64_t wire_id;		/* gr_wire_volume_id(name) */
+	enum georep_commit_rule commit_rule;
+	enum gr_quorum_loss quorum_loss;
+	unsigned int high_wm;		/* percent; 0: module default */
+	unsigned int low_wm;		/* percent; 0: module default */
+	uint64_t max_uncommitted;	/* bytes; 0: no limit */
+	size_t nreplicas;
+	struct gr_replica_cfg *replicas;	/* in file order */
+};
+
+struct gr_config {
+	char cluster[GR_CLUSTER_MAX];	/* "cluster" key, default "georep" */
+	size_t nsites;
+	struct gr_site_cfg *sites;
+	size_t nvolumes;
+	struct gr_volume_cfg *volumes;
+};
+
+/**
+ * gr_config_parse() - parse and validate a cluster configuration.
+ * @buf: the JSON text (need not be NUL terminated)
+ * @len: its length
+ * @out: on success, the new configuration (free with gr_config_free())
+ * @errs: every problem found is appended here
+ *
+ * Return: 0 when the configuration is valid, -EINVAL when @errs holds at
+ * least one problem, -ENOMEM.
+ */
+int gr_config_parse(const char *buf, size_t len, struct gr_config **out,
+		    struct gr_errlist *errs);
+
+/* Same, reading the file @path; a read failure is reported in @errs too. */
+int gr_config_load(const char *path, struct gr_config **out,
+		   struct gr_errlist *errs);
+
+void gr_config_free(struct gr_config *cfg);
+
+/* Lookups: NULL / -1 when absent. */
+const struct gr_site_cfg *gr_config_site(const struct gr_config *cfg,
+					 const char *name);
+int gr_config_site_index(const struct gr_config *cfg, const char *name);
+const struct gr_volume_cfg *gr_config_volume(const struct gr_config *cfg,
+					     const char *name);
+const struct gr_volume_cfg *gr_config_volume_by_id(const struct gr_config *cfg,
+						   uint64_t wire_id);
+/* The replica of @vol at site index @site, NULL when it has none there. */
+const struct gr_replica_cfg *gr_volume_replica(const struct gr_volume_cfg *vol,
+					       unsigned int site);
+
+/* Syntax checks shared with other parsers (names: [A-Za-z0-9_.-]{1,31}). */
+bool gr_valid_name(const char *s);
+/*
+ * gr_parse_address() - split "host:port" or "[v6]:port".
+ * Return: 0, or -EINVAL with a reason in @why.
+ */
+int gr_parse_address(const char *addr, char *host, size_t hostlen,
+		     uint16_t *port, const char **why);
+
+/*
+ * gr_config_check_report() - what `georepctl config check` and georepd print:
+ * "ok: N sites, M volumes" on stdout, or every error on stderr.
+ * Return: 0 when valid, 1 otherwise.
+ */
+int gr_config_check_report(const char *path, const char *prefix);
+
+#endif /* _GEOREP_CONFIG_H */

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Site-to-site replication wire protocol (Documentation/wire-protocol.rst).
+ *
+ * A connection carries frames. Every frame is a 24-byte header followed by
+ * exactly `length` bytes of body; all integers are little-endian:
+ *
+ *   0  le32 magic      GR_WIRE_MAGIC ("GRW1")
+ *   4  le16 version    framing version, GR_WIRE_VERSION
+ *   6  u8   type       enum gr_frame_type
+ *   7  u8   flags      0 (no flag is defined; a set bit is an error)
+ *   8  le32 length     body bytes, at most GR_WIRE_MAX_BODY
+ *  12  le32 reserved   0
+ *  16  le64 volume     gr_wire_volume_id() of the volume, 0 for site frames
+ *
+ * There is no frame checksum: the transport (TLS 1.3, AEAD) protects
+ * integrity on the network, records carry their own SHA-256 payload and
+ * chain hashes and a seal, and resync chunks carry a SHA-256 of their data.
+ *
+ * gr_wire_decode() checks a frame completely before anything may use it;
+ * the decoded frame points into the caller's buffer (no copies).
+ */
+#ifndef _GEOREP_WIRE_H
+#define _GEOREP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/georep.h>
+
+#define GR_WIRE_MAGIC		0x31575247U	/* "GRW1" */
+#define GR_WIRE_VERSION		1		/* framing version spoken */
+#define GR_WIRE_VERSION_MIN	1		/* oldest framing accepted */
+#define GR_WIRE_HDR_SIZE	24
+#define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
+#define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
+#define GR_WIRE_MAX_REASON	256		/* error text, without NUL */
+#define GR_WIRE_CLUSTER_LEN	64		/* hello cluster field */
+#define GR_WIRE_ERRLEN		160		/* size of decoder messages */
+
+enum gr_frame_type {
+	GR_FT_HELLO = 1,	/* site frame: who I am, which versions */
+	GR_FT_ERROR = 2,	/* site frame: why I am closing */
+	GR_FT_PING = 3,		/* site frame: RTT probe */
+	GR_FT_PONG = 4,		/* site frame: echo of a ping */
+	GR_FT_CONSENSUS = 5,	/* volume frame: consensus message, opaque */
+	GR_FT_RECORDS = 6,	/* volume frame: whole ledger records */
+	GR_FT_ACK = 7,		/* volume frame: persisted up to seq */
+	GR_FT_RESYNC = 8,	/* volume frame: a chunk of the data device */
+	__GR_FT_MAX,
+};
+
+enum gr_wire_errcode {
+	GR_WERR_PROTOCOL = 1,	/* malformed frame or wrong state */
+	GR_WERR_VERSION = 2,	/* no common protocol version */
+	GR_WERR_UNKNOWN_SITE = 3,
+	GR_WERR_CLUSTER = 4,	/* different cluster name */
+	GR_WERR_DUPLICATE = 5,	/* a newer connection replaced this one */
+	GR_WERR_SHUTDOWN = 6,
+};
+
+struct gr_frame_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint8_t type;
+	uint8_t flags;
+	uint32_t length;
+	uint64_t volume;
+};
+
+/* body: le16 min, le16 max, le32 site_id, name[32], cluster[64] (NUL padded) */
+#define GR_HELLO_SIZE		(8 + GEOREP_NAME_MAX + GR_WIRE_CLUSTER_LEN)
+struct gr_hello {
+	uint16_t min_version;
+	uint16_t max_version;
+	uint32_t site_id;
+	char site[GEOREP_NAME_MAX];
+	char cluster[GR_WIRE_CLUSTER_LEN];
+};
+
+/* body: le32 code, le32 length, text[length] (UTF-8, no NUL) */
+struct gr_error {
+	uint32_t code;		/* enum gr_wire_errcode */
+	char reason[GR_WIRE_MAX_REASON + 1];
+};
+
+/* body: le64 nonce, le64 time_ns (sender's CLOCK_MONOTONIC) */
+#define GR_PING_SIZE		16
+struct gr_ping {
+	uint64_t nonce;
+	uint64_t time_ns;
+};
+
+/*
+ * body: opaque bytes of the consensus core's own message encoding.
+ * gr_cmsg_encode()/gr_cmsg_decode() below offer a generic fixed layout for a
+ * core that has none.
+ */
+struct gr_consensus {
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/*
+ * body: le32 count, le32 reserved (0), le64 first_seq, then count records,
+ * each a 256-byte struct georep_record followed by payload_len bytes.
+ * The decoder checks magic, version, op, payload_len (multiple of 4096, 0
+ * for non-write ops), consecutive seqs from first_seq and the total length.
+ */
+#define GR_RECORDS_HDR_SIZE	16
+struct gr_records {
+	uint32_t count;
+	uint64_t first_seq;
+	const uint8_t *data;	/* the records, back to back */
+	uint32_t len;
+};
+
+/* body: le64 term, le64 persisted_seq */
+#define GR_ACK_SIZE		16
+struct gr_ack {
+	uint64_t term;
+	uint64_t persisted_seq;
+};
+
+/* body: le64 offset, le32 length, le32 flags (0), sha256[32], data[length] */
+#define GR_RESYNC_HDR_SIZE	48
+struct gr_resync {
+	uint64_t offset;	/* bytes into the data device, 4 KiB aligned */
+	uint32_t length;
+	uint8_t sha256[GEOREP_HASH_LEN];
+	const uint8_t *data;
+};
+
+struct gr_frame {
+	struct gr_frame_hdr hdr;
+	union {
+		struct gr_hello hello;
+		struct gr_error error;
+		struct gr_ping ping;		/* PING and PONG */
+		struct gr_consensus consensus;
+		struct gr_records records;
+		struct gr_ack ack;
+		struct gr_resync resync;
+	};
+};
+
+/* First 8 bytes (little-endian) of SHA-256 of the volume name; never 0. */
+uint64_t gr_wire_volume_id(const char *name);
+
+const char *gr_frame_type_name(unsigned int type);
+
+/**
+ * gr_wire_decode_hdr() - check a frame header.
+ * @buf: at least GR_WIRE_HDR_SIZE bytes
+ * @hdr: decoded header
+ * @err: GR_WIRE_ERRLEN bytes for a message naming the problem
+ *
+ * Checks magic, version, type, flags, reserved and length limits, so that
+ * garbage is rejected after 24 bytes, before its "length" is trusted.
+ * Return: 0 or -EPROTO.
+ */
+int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err);
+
+/**
+ * gr_wire_decode() - decode and check one whole frame.
+ * @buf: bytes received
+ * @len: how many
+ * @f: the frame (pointers into @buf)
+ * @consumed: bytes of the frame, header included
+ * @err: GR_WIRE_ERRLEN bytes for a message naming the problem
+ *
+ * Return: 0; -EAGAIN when @buf holds no whole frame yet (after the header
+ * checked fine); -EPROTO for a bad frame (@err says why).
+ */
+int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
+		   size_t *consumed, char *err);
+
+/**
+ * gr_wire_encode() - encode @f into @buf.
+ * @f: hdr.type and hdr.volume are used; hdr.length, magic, version are set
+ *     by the encoder; the body comes from the union member of the type.
+ *
+ * Return: the frame size, -ENOSPC when @cap is too small, -EINVAL when @f
+ * would not pass gr_wire_decode() (e.g. a bad batch of records).
+ */
+ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f);
+
+/* Bytes gr_wire_encode() needs for @f (0 for an unknown type). */
+size_t gr_wire_frame_size(const struct gr_frame *f);
+
+/*
+ * Walk the records of a decoded batch: *@pos starts at 0. Return: 1 and the
+ * record in *@rec / *@payload, or 0 at the end. Only valid on a batch that
+ * gr_wire_decode() accepted.
+ */
+int gr_records_next(const struct gr_records *r, size_t *pos,
+		    const struct georep_record **rec, const uint8_t **payload);
+
+/* Fill @sha with SHA-256 of @data (OpenSSL); for resync chunks. */
+void gr_wire_sha256(const void *data, size_t len, uint8_t *sha);
+
+/*
+ * Generic consensus message layout, for a core without its own encoding:
+ * 64 bytes, le fields in this order, then entries_len bytes of entries.
+ */
+#define GR_CMSG_SIZE		64
+struct gr_cmsg {
+	uint32_t type;		/* the core's message type */
+	uint32_t flags;		/* the core's flags (reject, pre-vote...) */
+	uint64_t term;
+	uint32_t from;		/* site ids */
+	uint32_t to;
+	uint64_t index;		/* log index (seq) the message is about */
+	uint64_t log_term;	/* term at index */
+	uint64_t commit;	/* sender's commit index */
+	uint32_t entries;	/* count of entries that follow */
+	uint32_t entries_len;	/* bytes of entries */
+	uint64_t hint;		/* reject hint / lease / free for the core */
+	const uint8_t *entries_data;
+};
+
+ssize_t gr_cmsg_encode(void *buf, size_t cap, const struct gr_cmsg *m);
+/* Return: 0 or -EPROTO with @err set. */
+int gr_cmsg_decode(const void *buf, size_t len, struct gr_cmsg *m, char *err);
+
+#endif /* _GEOREP_WIRE_H */

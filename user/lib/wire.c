@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Wire protocol encoder and decoder. The decoder trusts nothing: each length
+ * is checked against the bytes actually present before it is used.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <openssl/evp.h>
+
+#include "georep/wire.h"
+
+#define ERR(...)	(snprintf(err, GR_WIRE_ERRLEN, __VA_ARGS__), -EPROTO)
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, 2);
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+void gr_wire_sha256(const void *data, size_t len, uint8_t *sha)
+{
+	unsigned int n = GEOREP_HASH_LEN;
+
+	if (!EVP_Digest(data, len, sha, &n, EVP_sha256(), NULL))
+		memset(sha, 0, GEOREP_HASH_LEN);
+}
+
+uint64_t gr_wire_volume_id(const char *name)
+{
+	uint8_t sha[GEOREP_HASH_LEN];
+	uint64_t id;
+
+	gr_wire_sha256(name, strlen(name), sha);
+	id = get64(sha);
+	return id ? id : 1;
+}
+
+const char *gr_frame_type_name(unsigned int type)
+{
+	static const char *const names[] = {
+		[GR_FT_HELLO] = "hello",
+		[GR_FT_ERROR] = "error",
+		[GR_FT_PING] = "ping",
+		[GR_FT_PONG] = "pong",
+		[GR_FT_CONSENSUS] = "consensus",
+		[GR_FT_RECORDS] = "records",
+		[GR_FT_ACK] = "ack",
+		[GR_FT_RESYNC] = "resync",
+	};
+
+	if (type >= __GR_FT_MAX || !names[type])
+		return "unknown";
+	return names[type];
+}
+
+static bool is_volume_frame(unsigned int type)
+{
+	return type == GR_FT_CONSENSUS || type == GR_FT_RECORDS ||
+	       type == GR_FT_ACK || type == GR_FT_RESYNC;
+}
+
+int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
+{
+	const uint8_t *p = buf;
+
+	hdr->magic = get32(p);
+	hdr->version = get16(p + 4);
+	hdr->type = p[6];
+	hdr->flags = p[7];
+	hdr->length = get32(p + 8);
+	hdr->volume = get64(p + 16);
+
+	if (hdr->magic != GR_WIRE_MAGIC)
+		return ERR("bad frame magic 0x%08x (not a georep replication peer?)",
+			   hdr->magic);
+	if (hdr->version < GR_WIRE_VERSION_MIN || hdr->version > GR_WIRE_VERSION)
+		return ERR("unsupported protocol version %u (this site speaks %u..%u)",
+			   hdr->version, GR_WIRE_VERSION_MIN, GR_WIRE_VERSION);
+	if (hdr->type == 0 || hdr->type >= __GR_FT_MAX)
+		return ERR("unknown frame type %u", hdr->type);
+	if (hdr->flags)
+		return ERR("%s frame: unknown flags 0x%02x",
+			   gr_frame_type_name(hdr->type), hdr->flags);
+	if (get32(p + 12))
+		return ERR("%s frame: reserved header field is not zero",
+			   gr_frame_type_name(hdr->type));
+	if (hdr->length > GR_WIRE_MAX_BODY)
+		return ERR("%s frame: length %u exceeds the limit of %u",
+			   gr_frame_type_name(hdr->type), hdr->length, GR_WIRE_MAX_BODY);
+	if (is_volume_frame(hdr->type) != (hdr->volume != 0))
+		return ERR("%s frame: volume id must be %s",
+			   gr_frame_type_name(hdr->type),
+			   is_volume_frame(hdr->type) ? "set" : "zero");
+	return 0;
+}
+
+/* A NUL padded string field: NUL terminated, nothing after the NUL. */
+static int get_padded(const uint8_t *p, size_t n, char *out, char *err,
+		      const char *what)
+{
+	const uint8_t *nul = memchr(p, 0, n);
+	size_t i, l;
+
+	if (!nul)
+		return ERR("hello: %s is not NUL terminated", what);
+	l = nul - p;
+	for (i = l; i < n; i++)
+		if (p[i])
+			return ERR("hello: garbage after the %s", what);
+	if (l == 0)
+		return ERR("hello: empty %s", what);
+	for (i = 0; i < l; i++) {
+		uint8_t c = p[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+
+		if (!ok)
+			return ERR("hello: %s has an invalid character 0x%02x", what, c);
+	}
+	memcpy(out, p, l + 1);
+	return 0;
+}
+
+static int decode_hello(const uint8_t *b, uint32_t len, struct gr_hello *h, char *err)
+{
+	int ret;
+
+	if (len != GR_HELLO_SIZE)
+		return ERR("hello: body is %u bytes, expected %u", len, GR_HELLO_SIZE);
+	h->min_version = get16(b);
+	h->max_version = get16(b + 2);
+	h->site_id = get32(b + 4);
+	if (h->min_version == 0 || h->min_version > h->max_version)
+		return ERR("hello: bad version range %u..%u", h->min_version,
+			   h->max_version);
+	ret = get_padded(b + 8, GEOREP_NAME_MAX, h->site, err, "site name");
+	if (ret)
+		return ret;
+	return get_padded(b + 8 + GEOREP_NAME_MAX, GR_WIRE_CLUSTER_LEN, h->cluster,
+			  err, "cluster name");
+}
+
+static int decode_error(const uint8_t *b, uint32_t len, struct gr_error *e, char *err)
+{
+	uint32_t n, i;
+
+	if (len < 8)
+		return ERR("error: body of %u bytes is shorter than 8", len);
+	e->code = get32(b);
+	n = get32(b + 4);
+	if (n > GR_WIRE_MAX_REASON || n != len - 8)
+		return ERR("error: reason length %u does not match the body (%u)",
+			   n, len - 8);
+	for (i = 0; i < n; i++) {
+		/* printable text only: it ends up in logs */
+		if (b[8 + i] < 0x20 || b[8 + i] == 0x7f)
+			return ERR("error: reason has a control character");
+	}
+	memcpy(e->reason, b + 8, n);
+	e->reason[n] = '\0';
+	return 0;
+}
+
+static bool op_has_payload(unsigned int op)
+{
+	return op == GEOREP_OP_WRITE;
+}
+
+/*
+ * Check one record at @p with @left bytes available.
+ * Return: its total size, or -EPROTO.
+ */
+static ssize_t check_record(const uint8_t *p, size_t left, uint64_t want_seq,
+			    uint32_t i, char *err)
+{
+	uint32_t plen;
+	uint16_t op;
+
+	if (left < GEOREP_RECORD_HDR_SIZE)
+		return ERR("records: record %u: truncated header (%zu bytes left)", i, left);
+	if (get32(p + offsetof(struct georep_record, magic)) != GEOREP_RECORD_MAGIC)
+		return ERR("records: record %u: bad magic", i);
+	if (get16(p + offsetof(struct georep_record, version)) != GEOREP_RECORD_VERSION)
+		return ERR("records: record %u: unsupported record version %u", i,
+			   get16(p + offsetof(struct georep_record, version)));
+	op = get16(p + offsetof(struct georep_record, op));
+	if (op >= __GEOREP_OP_MAX)
+		return ERR("records: record %u: unknown op %u", i, op);
+	if (get64(p + offsetof(struct georep_record, seq)) != want_seq)
+		return ERR("records: record %u: seq %llu, expected %llu", i,
+			   (unsigned long long)get64(p + offsetof(struct georep_record, seq)),
+			   (unsigned long long)want_seq);
+	if (get32(p + offsetof(struct georep_record, flags)) & ~__GEOREP_RF_ALL)
+		return ERR("records: record %u: unknown record flags", i);
+	plen = get32(p + offsetof(struct georep_record, payload_len));
+	if (plen % GEOREP_BLOCK_SIZE)
+		return ERR("records: record %u: payload_len %u is not a multiple of %u",
+			   i, plen, GEOREP_BLOCK_SIZE);
+	if (op_has_payload(op) ? plen == 0 : plen != 0)
+		return ERR("records: record %u: payload_len %u invalid for op %u",
+			   i, plen, op);
+	if (op == GEOREP_OP_WRITE &&
+	    get32(p + offsetof(struct georep_record, len)) != plen)
+		return ERR("records: record %u: write of %u bytes carries %u bytes of payload",
+			   i, get32(p + offsetof(struct georep_record, len)), plen);
+	if (plen > left - GEOREP_RECORD_HDR_SIZE)
+		return ERR("records: record %u: payload_len %u exceeds the %zu bytes left",
+			   i, plen, left - GEOREP_RECORD_HDR_SIZE);
+	return GEOREP_RECORD_HDR_SIZE + (size_t)plen;
+}
+
+static int decode_records(const uint8_t *b, uint32_t len, struct gr_records *r, char *err)
+{
+	size_t pos = GR_RECORDS_HDR_SIZE;
+	ssize_t n;
+	uint32_t i;
+
+	if (len < GR_RECORDS_HDR_SIZE)
+		return ERR("records: body of %u bytes is shorter than %u", len,
+			   GR_RECORDS_HDR_SIZE);
+	r->count = get32(b);
+	r->first_seq = get64(b + 8);
+	if (get32(b + 4))
+		return ERR("records: reserved field is not zero");
+	if (r->count == 0 || r->count > GR_WIRE_MAX_RECORDS)
+		return ERR("records: count %u is not in 1..%u", r->count,
+			   GR_WIRE_MAX_RECORDS);
+	if (r->first_seq == 0 || r->first_seq > UINT64_MAX - r->count)
+		return ERR("records: bad first seq %llu",
+			   (unsigned long long)r->first_seq);
+	for (i = 0; i < r->count; i++) {
+		n = check_record(b + pos, len - pos, r->first_seq + i, i, err);
+		if (n < 0)
+			return n;
+		pos += n;
+	}
+	if (pos != len)
+		return ERR("records: %zu bytes after the last of %u records",
+			   len - pos, r->count);
+	r->data = b + GR_RECORDS_HDR_SIZE;
+	r->len = len - GR_RECORDS_HDR_SIZE;
+	return 0;
+}
+
+static int decode_resync(const uint8_t *b, uint32_t len, struct gr_resync *r, char *err)
+{
+	uint8_t sha[GEOREP_HASH_LEN];
+
+	if (len < GR_RESYNC_HDR_SIZE)
+		return ERR("resync: body of %u bytes is shorter than %u", len,
+			   GR_RESYNC_HDR_SIZE);
+	r->offset = get64(b);
+	r->length = get32(b + 8);
+	if (get32(b + 12))
+		return ERR("resync: unknown flags");
+	if (r->length != len - GR_RESYNC_HDR_SIZE)
+		return ERR("resync: chunk length %u does not match the body (%u)",
+			   r->length, len - GR_RESYNC_HDR_SIZE);
+	if (r->length == 0 || r->length % GEOREP_BLOCK_SIZE ||
+	    r->offset % GEOREP_BLOCK_SIZE)
+		return ERR("resync: offset %llu / length %u not aligned to %u",
+			   (unsigned long long)r->offset, r->length, GEOREP_BLOCK_SIZE);
+	if (r->offset > UINT64_MAX - r->length)
+		return ERR("resync: offset %llu overflows", (unsigned long long)r->offset);
+	memcpy(r->sha256, b + 16, GEOREP_HASH_LEN);
+	r->data = b + GR_RESYNC_HDR_SIZE;
+	gr_wire_sha256(r->data, r->length, sha);
+	if (memcmp(sha, r->sha256, GEOREP_HASH_LEN))
+		return ERR("resync: SHA-256 mismatch for chunk at offset %llu",
+			   (unsigned long long)r->offset);
+	return 0;
+}
+
+int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
+		   size_t *consumed, char *err)
+{
+	const uint8_t *b = (const uint8_t *)buf + GR_WIRE_HDR_SIZE;
+	uint32_t bl;
+	int ret;
+
+	if (len < GR_WIRE_HDR_SIZE)
+		return -EAGAIN;
+	memset(f, 0, sizeof(*f));
+	ret = gr_wire_decode_hdr(buf, &f->hdr, err);
+	if (ret)
+		return ret;
+	bl = f->hdr.length;
+	if (len - GR_WIRE_HDR_SIZE < bl)
+		return -EAGAIN;
+	*consumed = GR_WIRE_HDR_SIZE + (size_t)bl;
+
+	switch (f->hdr.type) {
+	case GR_FT_HELLO:
+		return decode_hello(b, bl, &f->hello, err);
+	case GR_FT_ERROR:
+		return decode_error(b, bl, &f->error, err);
+	case GR_FT_PING:
+	case GR_FT_PONG:
+		if (bl != GR_PING_SIZE)
+			return ERR("%s: body is %u bytes, expected %u",
+				   gr_frame_type_name(f->hdr.type), bl, GR_PING_SIZE);
+		f->ping.nonce = get64(b);
+		f->ping.time_ns = get64(b + 8);
+		return 0;
+	case GR_FT_CONSENSUS:
+		if (bl == 0)
+			return ERR("consensus: empty body");
+		f->consensus.data = b;
+		f->consensus.len = bl;
+		return 0;
+	case GR_FT_RECORDS:
+		return decode_records(b, bl, &f->records, err);
+	case GR_FT_ACK:
+		if (bl != GR_ACK_SIZE)
+			return ERR("ack: body is %u bytes, expected %u", bl, GR_ACK_SIZE);
+		f->ack.term = get64(b);
+		f->ack.persisted_seq = get64(b + 8);
+		return 0;
+	case GR_FT_RESYNC:
+		return decode_resync(b, bl, &f->resync, err);
+	}
+	return ERR("unknown frame type %u", f->hdr.type);
+}
+
+int gr_records_next(const struct gr_records *r, size_t *pos,
+		    const struct georep_record **rec, const uint8_t **payload)
+{
+	const uint8_t *p;
+
+	if (*pos >= r->len)
+		return 0;
+	p = r->data + *pos;
+	*rec = (const void *)p;
+	*payload = p + GEOREP_RECORD_HDR_SIZE;
+	*pos += GEOREP_RECORD_HDR_SIZE +
+		(size_t)get32(p + offsetof(struct georep_record, payload_len));
+	return 1;
+}
+
+static size_t body_size(const struct gr_frame *f)
+{
+	switch (f->hdr.type) {
+	case GR_FT_HELLO:
+		return GR_HELLO_SIZE;
+	case GR_FT_ERROR:
+		return 8 + strnlen(f->error.reason, GR_WIRE_MAX_REASON);
+	case GR_FT_PING:
+	case GR_FT_PONG:
+		return GR_PING_SIZE;
+	case GR_FT_CONSENSUS:
+		return f->consensus.len;
+	case GR_FT_RECORDS:
+		return GR_RECORDS_HDR_SIZE + (size_t)f->records.len;
+	case GR_FT_ACK:
+		return GR_ACK_SIZE;
+	case GR_FT_RESYNC:
+		return GR_RESYNC_HDR_SIZE + (size_t)f->resync.length;
+	}
+	return 0;
+}
+
+size_t gr_wire_frame_size(const struct gr_frame *f)
+{
+	if (f->hdr.type == 0 || f->hdr.type >= __GR_FT_MAX)
+		return 0;
+	return GR_WIRE_HDR_SIZE + body_size(f);
+}
+
+static int put_padded(uint8_t *p, size_t n, const char *s)
+{
+	size_t l = strnlen(s, n);
+
+	if (l == 0 || l >= n)
+		return -EINVAL;
+	memset(p, 0, n);
+	memcpy(p, s, l);
+	return 0;
+}
+
+ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
+{
+	size_t total = gr_wire_frame_size(f), bl, pos, i;
+	uint8_t *p = buf, *b = p + GR_WIRE_HDR_SIZE;
+	char err[GR_WIRE_ERRLEN];
+
+	if (!total)
+		return -EINVAL;
+	bl = total - GR_WIRE_HDR_SIZE;
+	if (bl > GR_WIRE_MAX_BODY)
+		return -EINVAL;
+	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
+		return -EINVAL;
+	if (total > cap)
+		return -ENOSPC;
+
+	put32(p, GR_WIRE_MAGIC);
+	put16(p + 4, GR_WIRE_VERSION);
+	p[6] = f->hdr.type;
+	p[7] = 0;
+	put32(p + 8, bl);
+	put32(p + 12, 0);
+	put64(p + 16, f->hdr.volume);
+
+	switch (f->hdr.type) {
+	case GR_FT_HELLO:
+		put16(b, f->hello.min_version);
+		put16(b + 2, f->hello.max_version);
+		put32(b + 4, f->hello.site_id);
+		if (put_padded(b + 8, GEOREP_NAME_MAX, f->hello.site) ||
+		    put_padded(b + 8 + GEOREP_NAME_MAX, GR_WIRE_CLUSTER_LEN,
+			       f->hello.cluster))
+			return -EINVAL;
+		break;
+	case GR_FT_ERROR:
+		put32(b, f->error.code);
+		put32(b + 4, bl - 8);
+		for (i = 0; i < bl - 8; i++) {
+			char c = f->error.reason[i];
+
+			b[8 + i] = ((unsigned char)c < 0x20 || c == 0x7f) ? '?' : c;
+		}
+		break;
+	case GR_FT_PING:
+	case GR_FT_PONG:
+		put64(b, f->ping.nonce);
+		put64(b + 8, f->ping.time_ns);
+		break;
+	case GR_FT_CONSENSUS:
+		if (!f->consensus.len)
+			return -EINVAL;
+		memcpy(b, f->consensus.data, f->consensus.len);
+		break;
+	case GR_FT_RECORDS:
+		put32(b, f->records.count);
+		put32(b + 4, 0);
+		put64(b + 8, f->records.first_seq);
+		memcpy(b + GR_RECORDS_HDR_SIZE, f->records.data, f->records.len);
+		/* never send what the peer would reject */
+		if (decode_records(b, bl, &(struct gr_records){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_ACK:
+		put64(b, f->ack.term);
+		put64(b + 8, f->ack.persisted_seq);
+		break;
+	case GR_FT_RESYNC:
+		put64(b, f->resync.offset);
+		put32(b + 8, f->resync.length);
+		put32(b + 12, 0);
+		pos = GR_RESYNC_HDR_SIZE;
+		memcpy(b + pos, f->resync.data, f->resync.length);
+		gr_wire_sha256(b + pos, f->resync.length, b + 16);
+		break;
+	}
+	return total;
+}
+
+ssize_t gr_cmsg_encode(void *buf, size_t cap, const struct gr_cmsg *m)
+{
+	uint8_t *p = buf;
+	size_t total = GR_CMSG_SIZE + (size_t)m->entries_len;
+
+	if (total > GR_WIRE_MAX_BODY)
+		return -EINVAL;
+	if (total > cap)
+		return -ENOSPC;
+	put32(p, m->type);
+	put32(p + 4, m->flags);
+	put64(p + 8, m->term);
+	put32(p + 16, m->from);
+	put32(p + 20, m->to);
+	put64(p + 24, m->index);
+	put64(p + 32, m->log_term);
+	put64(p + 40, m->commit);
+	put32(p + 48, m->entries);
+	put32(p + 52, m->entries_len);
+	put64(p + 56, m->hint);
+	if (m->entries_len)
+		memcpy(p + GR_CMSG_SIZE, m->entries_data, m->entries_len);
+	return total;
+}
+
+int gr_cmsg_decode(const void *buf, size_t len, struct gr_cmsg *m, char *err)
+{
+	const uint8_t *p = buf;
+
+	if (len < GR_CMSG_SIZE)
+		return ERR("consensus: message of %zu bytes is shorter than %u",
+			   len, GR_CMSG_SIZE);
+	m->type = get32(p);
+	m->flags = get32(p + 4);
+	m->term = get64(p + 8);
+	m->from = get32(p + 16);
+	m->to = get32(p + 20);
+	m->index = get64(p + 24);
+	m->log_term = get64(p + 32);
+	m->commit = get64(p + 40);
+	m->entries = get32(p + 48);
+	m->entries_len = get32(p + 52);
+	m->hint = get64(p + 56);
+	if (m->entries_len != len - GR_CMSG_SIZE)
+		return ERR("consensus: entries length %u does not match the %zu bytes left",
+			   m->entries_len, len - GR_CMSG_SIZE);
+	m->entries_data = p + GR_CMSG_SIZE;
+	return 0;
+}
