@@ -5,3 +5,6 @@ LIB_SRCS += lib/config.c lib/wire.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c
+
+TESTS += test_wire
+PROG_SRCS_test_wire := georepd/tests/test_wire.c

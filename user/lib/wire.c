@@ -235,6 +235,9 @@ static ssize_t check_record(const uint8_t *p, size_t left, uint64_t want_seq,
 	if (plen % GEOREP_BLOCK_SIZE)
 		return ERR("records: record %u: payload_len %u is not a multiple of %u",
 			   i, plen, GEOREP_BLOCK_SIZE);
+	if (plen > left - GEOREP_RECORD_HDR_SIZE)
+		return ERR("records: record %u: payload_len %u exceeds the %zu bytes left",
+			   i, plen, left - GEOREP_RECORD_HDR_SIZE);
 	if (op_has_payload(op) ? plen == 0 : plen != 0)
 		return ERR("records: record %u: payload_len %u invalid for op %u",
 			   i, plen, op);
@@ -242,9 +245,6 @@ static ssize_t check_record(const uint8_t *p, size_t left, uint64_t want_seq,
 	    get32(p + offsetof(struct georep_record, len)) != plen)
 		return ERR("records: record %u: write of %u bytes carries %u bytes of payload",
 			   i, get32(p + offsetof(struct georep_record, len)), plen);
-	if (plen > left - GEOREP_RECORD_HDR_SIZE)
-		return ERR("records: record %u: payload_len %u exceeds the %zu bytes left",
-			   i, plen, left - GEOREP_RECORD_HDR_SIZE);
 	return GEOREP_RECORD_HDR_SIZE + (size_t)plen;
 }
 

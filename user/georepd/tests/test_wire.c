@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the wire protocol codec (user/lib/wire.c). */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "georep/wire.h"
+#include "ktap.h"
+
+static uint8_t buf[1 << 20];
+static char err[GR_WIRE_ERRLEN];
+
+/* Append a record to @p; returns its size. */
+static size_t make_record(uint8_t *p, uint64_t seq, uint16_t op, uint32_t plen)
+{
+	struct georep_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.magic = htole32(GEOREP_RECORD_MAGIC);
+	r.version = htole16(GEOREP_RECORD_VERSION);
+	r.op = htole16(op);
+	r.seq = htole64(seq);
+	r.term = htole64(3);
+	r.len = htole32(op == GEOREP_OP_WRITE ? plen : 8192);
+	r.payload_len = htole32(plen);
+	memcpy(p, &r, sizeof(r));
+	memset(p + sizeof(r), (int)seq, plen);
+	return sizeof(r) + plen;
+}
+
+static ssize_t roundtrip(const struct gr_frame *in, struct gr_frame *out)
+{
+	size_t used = 0;
+	ssize_t n = gr_wire_encode(buf, sizeof(buf), in);
+
+	if (n < 0)
+		return n;
+	if (gr_wire_decode(buf, n, out, &used, err)) {
+		printf("    # decode: %s\n", err);
+		return -1;
+	}
+	return used == (size_t)n ? n : -1;
+}
+
+static void test_hello(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_HELLO }, g;
+	ssize_t n;
+
+	f.hello.min_version = 1;
+	f.hello.max_version = 3;
+	f.hello.site_id = 7;
+	strcpy(f.hello.site, "siteA");
+	strcpy(f.hello.cluster, "prod");
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_HELLO_SIZE);
+	CHECK(g.hdr.type == GR_FT_HELLO && g.hello.site_id == 7);
+	CHECK(g.hello.min_version == 1 && g.hello.max_version == 3);
+	CHECK(!strcmp(g.hello.site, "siteA") && !strcmp(g.hello.cluster, "prod"));
+
+	/* bad version range, bad name characters, garbage after the NUL */
+	buf[GR_WIRE_HDR_SIZE] = 4;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "bad version range 4..3"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[GR_WIRE_HDR_SIZE + 8] = '/';
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "site name has an invalid character"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[GR_WIRE_HDR_SIZE + 8 + 20] = 'x';
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "garbage after the site name"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	memset(buf + GR_WIRE_HDR_SIZE + 8 + GEOREP_NAME_MAX, 'c', GR_WIRE_CLUSTER_LEN);
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "cluster name is not NUL terminated"));
+	/* an empty name cannot even be encoded */
+	f.hello.site[0] = '\0';
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+}
+
+static void test_header_checks(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_PING }, g;
+	ssize_t n;
+
+	f.ping.nonce = 42;
+	f.ping.time_ns = 123456789;
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_PING_SIZE);
+	CHECK(g.ping.nonce == 42 && g.ping.time_ns == 123456789);
+
+	/* every byte prefix of a valid frame is "need more", never an error */
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	for (ssize_t i = 0; i < n; i++)
+		CHECK(gr_wire_decode(buf, i, &g, &(size_t){ 0 }, err) == -EAGAIN);
+
+	buf[0] ^= 0xff;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "bad frame magic"));
+	buf[0] ^= 0xff;
+	buf[4] = 0;	/* version 0: an old speaker */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "unsupported protocol version 0"));
+	buf[4] = 9;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "unsupported protocol version 9"));
+	buf[4] = 1;
+	buf[6] = 99;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "unknown frame type 99"));
+	buf[6] = GR_FT_PING;
+	buf[7] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "unknown flags"));
+	buf[7] = 0;
+	buf[12] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "reserved header field"));
+	buf[12] = 0;
+	/* a huge length is refused from the header alone */
+	buf[11] = 0x7f;
+	CHECK(gr_wire_decode(buf, GR_WIRE_HDR_SIZE, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "exceeds the limit"));
+	buf[11] = 0;
+	buf[8] = 15;	/* ping body of 15 bytes */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "ping: body is 15 bytes, expected 16"));
+	buf[8] = 16;
+	buf[16] = 1;	/* site frames carry no volume */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "volume id must be zero"));
+
+	f.hdr.type = GR_FT_ACK;	/* and volume frames need one */
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	CHECK(gr_wire_encode(buf, 10, &(struct gr_frame){ .hdr.type = GR_FT_PONG }) == -ENOSPC);
+	CHECK(gr_wire_encode(buf, sizeof(buf), &(struct gr_frame){ .hdr.type = 77 }) == -EINVAL);
+}
+
+static void test_two_frames_in_a_buffer(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_ACK, .hdr.volume = 5 }, g;
+	size_t used = 0, off;
+	ssize_t n;
+
+	f.ack.term = 9;
+	f.ack.persisted_seq = 100;
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	f.ack.persisted_seq = 101;
+	n += gr_wire_encode(buf + n, sizeof(buf) - n, &f);
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == 0 && g.ack.persisted_seq == 100);
+	off = used;
+	CHECK(gr_wire_decode(buf + off, n - off, &g, &used, err) == 0 &&
+	      g.ack.persisted_seq == 101 && g.ack.term == 9 && g.hdr.volume == 5);
+	CHECK(off + used == (size_t)n);
+}
+
+static void test_error_frame(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_ERROR }, g;
+	ssize_t n;
+
+	f.error.code = GR_WERR_UNKNOWN_SITE;
+	strcpy(f.error.reason, "unknown site \"x\"\n");
+	n = roundtrip(&f, &g);
+	CHECK(n > 0 && g.error.code == GR_WERR_UNKNOWN_SITE);
+	/* control characters are replaced on the way out */
+	CHECK(!strcmp(g.error.reason, "unknown site \"x\"?"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[GR_WIRE_HDR_SIZE + 4] = 200;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "reason length 200 does not match"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[GR_WIRE_HDR_SIZE + 9] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "control character"));
+}
+
+static void test_records(void)
+{
+	static uint8_t recs[3 * (256 + 8192)];
+	struct gr_frame f = { .hdr.type = GR_FT_RECORDS, .hdr.volume = 77 }, g;
+	const struct georep_record *r;
+	const uint8_t *payload;
+	size_t len = 0, pos = 0, body;
+	uint64_t seq = 10;
+	ssize_t n;
+
+	len += make_record(recs + len, 10, GEOREP_OP_WRITE, 8192);
+	len += make_record(recs + len, 11, GEOREP_OP_NOOP, 0);
+	len += make_record(recs + len, 12, GEOREP_OP_DISCARD, 0);
+	f.records.count = 3;
+	f.records.first_seq = 10;
+	f.records.data = recs;
+	f.records.len = len;
+	n = roundtrip(&f, &g);
+	CHECK(n == (ssize_t)(GR_WIRE_HDR_SIZE + GR_RECORDS_HDR_SIZE + len));
+	CHECK(g.records.count == 3 && g.records.first_seq == 10 && g.hdr.volume == 77);
+	while (gr_records_next(&g.records, &pos, &r, &payload)) {
+		CHECK(le64toh(r->seq) == seq);
+		if (seq == 10)
+			CHECK(payload[0] == 10 && payload[8191] == 10);
+		seq++;
+	}
+	CHECK(seq == 13);
+
+	/* the encoder refuses a batch the decoder would refuse */
+	f.records.first_seq = 11;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.records.first_seq = 10;
+	f.records.count = 4;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.records.count = 3;
+
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	body = GR_WIRE_HDR_SIZE + GR_RECORDS_HDR_SIZE;
+#define CORRUPT(off, val, msg) do {					\
+		uint8_t save = buf[(off)];				\
+		buf[(off)] = (val);					\
+		CHECK_MSG(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO && \
+			  strstr(err, msg), "want \"%s\", got \"%s\"", msg, err); \
+		buf[(off)] = save;					\
+	} while (0)
+	CORRUPT(body + 0, 0, "record 0: bad magic");
+	CORRUPT(body + 4, 2, "record 0: unsupported record version 2");
+	CORRUPT(body + 6, 9, "record 0: unknown op 9");
+	CORRUPT(body + 8, 11, "record 0: seq 11, expected 10");
+	CORRUPT(body + offsetof(struct georep_record, payload_len), 1,
+		"payload_len 8193 is not a multiple");
+	CORRUPT(body + offsetof(struct georep_record, payload_len) + 1, 0x30,
+		"payload_len 12288 exceeds");
+	CORRUPT(body + offsetof(struct georep_record, len) + 1, 0x30,
+		"write of 12288 bytes carries 8192");
+	CORRUPT(body + offsetof(struct georep_record, flags), 0x80, "unknown record flags");
+	CORRUPT(body + 256 + 8192 + 6, GEOREP_OP_WRITE, "record 1: payload_len 0 invalid for op 1");
+	CORRUPT(GR_WIRE_HDR_SIZE, 0, "count 0 is not in");
+	CORRUPT(GR_WIRE_HDR_SIZE + 4, 1, "reserved field");
+	CORRUPT(GR_WIRE_HDR_SIZE + 8, 0, "bad first seq 0");
+	/* trailing bytes after the last record */
+	buf[8] += 1;
+	CHECK(gr_wire_decode(buf, n + 1, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "1 bytes after the last of 3 records"));
+	buf[8] -= 1;
+	/* a frame shorter than its records */
+	buf[8] -= 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "record 2: truncated header"));
+}
+
+static void test_resync(void)
+{
+	static uint8_t data[8192];
+	struct gr_frame f = { .hdr.type = GR_FT_RESYNC, .hdr.volume = 3 }, g;
+	uint8_t sha[GEOREP_HASH_LEN];
+	ssize_t n;
+
+	memset(data, 0xab, sizeof(data));
+	f.resync.offset = 1 << 20;
+	f.resync.length = sizeof(data);
+	f.resync.data = data;
+	n = roundtrip(&f, &g);
+	CHECK(n == (ssize_t)(GR_WIRE_HDR_SIZE + GR_RESYNC_HDR_SIZE + sizeof(data)));
+	gr_wire_sha256(data, sizeof(data), sha);
+	CHECK(!memcmp(g.resync.sha256, sha, sizeof(sha)));
+	CHECK(g.resync.offset == 1 << 20 && g.resync.length == 8192 &&
+	      g.resync.data[100] == 0xab);
+
+	buf[n - 1] ^= 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "SHA-256 mismatch"));
+	buf[n - 1] ^= 1;
+	buf[GR_WIRE_HDR_SIZE + 1] = 1;	/* offset 256 + 1 MiB: unaligned */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "not aligned"));
+	buf[GR_WIRE_HDR_SIZE + 1] = 0;
+	buf[GR_WIRE_HDR_SIZE + 8] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "does not match the body"));
+}
+
+static void test_consensus(void)
+{
+	static const uint8_t entries[] = "two entries";
+	struct gr_frame f = { .hdr.type = GR_FT_CONSENSUS, .hdr.volume = 1 }, g;
+	struct gr_cmsg m = {
+		.type = 3, .flags = 1, .term = 5, .from = 1, .to = 2, .index = 99,
+		.log_term = 4, .commit = 98, .entries = 2,
+		.entries_len = sizeof(entries), .hint = 7,
+		.entries_data = entries,
+	}, d;
+	uint8_t body[256];
+	ssize_t len;
+
+	len = gr_cmsg_encode(body, sizeof(body), &m);
+	CHECK(len == GR_CMSG_SIZE + (ssize_t)sizeof(entries));
+	f.consensus.data = body;
+	f.consensus.len = len;
+	CHECK(roundtrip(&f, &g) > 0 && g.consensus.len == len);
+	CHECK(gr_cmsg_decode(g.consensus.data, g.consensus.len, &d, err) == 0);
+	CHECK(d.type == 3 && d.flags == 1 && d.term == 5 && d.from == 1 && d.to == 2);
+	CHECK(d.index == 99 && d.log_term == 4 && d.commit == 98 && d.hint == 7);
+	CHECK(d.entries == 2 && d.entries_len == sizeof(entries) &&
+	      !memcmp(d.entries_data, entries, sizeof(entries)));
+	CHECK(gr_cmsg_decode(body, len - 1, &d, err) == -EPROTO &&
+	      strstr(err, "does not match"));
+	CHECK(gr_cmsg_decode(body, 10, &d, err) == -EPROTO && strstr(err, "shorter"));
+	CHECK(gr_cmsg_encode(body, 10, &m) == -ENOSPC);
+	f.consensus.len = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+}
+
+static void test_volume_id(void)
+{
+	CHECK(gr_wire_volume_id("v0") == gr_wire_volume_id("v0"));
+	CHECK(gr_wire_volume_id("v0") != gr_wire_volume_id("v1"));
+	CHECK(gr_wire_volume_id("") != 0);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_RESYNC), "resync"));
+	CHECK(!strcmp(gr_frame_type_name(200), "unknown"));
+}
+
+static const struct ktap_case cases[] = {
+	{ "wire_hello", test_hello },
+	{ "wire_header_checks", test_header_checks },
+	{ "wire_two_frames_in_a_buffer", test_two_frames_in_a_buffer },
+	{ "wire_error_frame", test_error_frame },
+	{ "wire_records", test_records },
+	{ "wire_resync", test_resync },
+	{ "wire_consensus", test_consensus },
+	{ "wire_volume_id", test_volume_id },
+};
+
+int main(void)
+{
+	return ktap_run(cases, sizeof(cases) / sizeof(cases[0]));
+}
