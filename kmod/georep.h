@@ -29,6 +29,14 @@ struct georep_key {
 	u8 data[GEOREP_KEY_LEN];
 };
 
+/*
+ * Watermarks VOLUME_NEW puts in georep_volume_params when the request sets
+ * limits (has_limits) but not the watermarks, e.g. MAX_UNCOMMITTED alone.
+ * (added by the control half)
+ */
+#define GEOREP_DEFAULT_HIGH_WM		90	/* percent of the log */
+#define GEOREP_DEFAULT_LOW_WM		70	/* percent of the log */
+
 struct georep_volume_params {
 	char name[GEOREP_NAME_MAX];
 	const char *data_path;

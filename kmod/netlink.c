@@ -1,0 +1,874 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * georep generic netlink family "georep", version 1.
+ *
+ * Documentation/netlink/georep.yaml is the contract; the per-command
+ * policies below are written by hand to match it (6.1 has no YNL code
+ * generator). Every command that changes state needs CAP_NET_ADMIN
+ * (GENL_ADMIN_PERM). Validation is strict: unknown or unexpected
+ * attributes, wrong lengths, out-of-range values and nests without
+ * NLA_F_NESTED are rejected by the core with an extack message; what the
+ * policies cannot say (required attributes, pairs that travel together,
+ * low < high) is checked here, again with an extack message naming the
+ * attribute. Every message on success is a volume's status, built by
+ * georep_nl_put_status().
+ *
+ * The family lives in the initial network namespace only (block devices
+ * and volumes are global). Operations are serialised by the genetlink
+ * mutex (parallel_ops is off).
+ */
+#include <linux/ctype.h>
+#include <linux/kernel.h>
+#include <linux/limits.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <net/genetlink.h>
+
+#include "georep.h"
+
+enum georep_nl_mcgrp {
+	GEOREP_NL_MCGRP_EVENTS,
+};
+
+static struct genl_family georep_nl_family;
+static bool georep_nl_registered;
+/* bumped by VOLUME_NEW and VOLUME_DEL: dumps see when they were cut */
+static atomic_t georep_nl_generation = ATOMIC_INIT(1);
+
+/* Report a missing attribute: miss_type/miss_nest plus a message. */
+#define GEOREP_NL_REQUIRE(extack, nest, tb, type, msg) ({		\
+	struct netlink_ext_ack *__ext = (extack);			\
+	bool __missing = NL_REQ_ATTR_CHECK(__ext, nest, tb, type);	\
+									\
+	if (__missing)							\
+		NL_SET_ERR_MSG(__ext, msg);				\
+	__missing;							\
+})
+
+/* ---- policies ---- */
+
+static int georep_nl_check_name(const struct nlattr *attr,
+				struct netlink_ext_ack *extack)
+{
+	const char *name = nla_data(attr);
+	size_t len = strnlen(name, nla_len(attr));
+	size_t i;
+
+	if (len == 0) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "volume name is empty");
+		return -EINVAL;
+	}
+	if (len >= GEOREP_NAME_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "volume name is longer than 31 characters");
+		return -EINVAL;
+	}
+	if (len + 1 != nla_len(attr)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "volume name must end with its only NUL byte");
+		return -EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		if (!isalnum(name[i]) && name[i] != '_' && name[i] != '.' &&
+		    name[i] != '-') {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "volume name may only hold [a-zA-Z0-9_.-]");
+			return -EINVAL;
+		}
+	}
+	if (!strcmp(name, ".") || !strcmp(name, "..")) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "volume name may not be \".\" or \"..\"");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * NLA_NUL_STRING without a length: the core only checks that a NUL is
+ * there, georep_nl_check_name() gives each failure its own message.
+ */
+#define GEOREP_NL_NAME_POLICY \
+	NLA_POLICY_VALIDATE_FN(NLA_NUL_STRING, georep_nl_check_name)
+#define GEOREP_NL_PATH_POLICY	{ .type = NLA_NUL_STRING, .len = PATH_MAX - 1 }
+#define GEOREP_NL_ROLE_POLICY \
+	NLA_POLICY_RANGE(NLA_U8, GEOREP_ROLE_SECONDARY, GEOREP_ROLE_PRIMARY)
+#define GEOREP_NL_RULE_POLICY \
+	NLA_POLICY_RANGE(NLA_U8, GEOREP_COMMIT_LOCAL, GEOREP_COMMIT_QUORUM)
+#define GEOREP_NL_WM_POLICY	NLA_POLICY_RANGE(NLA_U8, 1, 100)
+
+static const struct nla_policy georep_nl_key_policy[GEOREP_KEY_A_MAX + 1] = {
+	[GEOREP_KEY_A_EPOCH]	= NLA_POLICY_MIN(NLA_U32, 1),
+	[GEOREP_KEY_A_DATA]	= NLA_POLICY_EXACT_LEN(GEOREP_KEY_LEN),
+};
+
+#define GEOREP_NL_KEYS_POLICY	NLA_POLICY_NESTED_ARRAY(georep_nl_key_policy)
+
+static const struct nla_policy georep_nl_new_policy[GEOREP_A_MAX + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+	[GEOREP_A_DATA_PATH]		= GEOREP_NL_PATH_POLICY,
+	[GEOREP_A_LOG_PATH]		= GEOREP_NL_PATH_POLICY,
+	[GEOREP_A_FORMAT]		= { .type = NLA_FLAG },
+	[GEOREP_A_UUID]			= NLA_POLICY_EXACT_LEN(GEOREP_UUID_LEN),
+	[GEOREP_A_SITE_ID]		= { .type = NLA_U32 },
+	[GEOREP_A_ROLE]			= GEOREP_NL_ROLE_POLICY,
+	[GEOREP_A_TERM]			= { .type = NLA_U64 },
+	[GEOREP_A_COMMIT_RULE]		= GEOREP_NL_RULE_POLICY,
+	[GEOREP_A_LOG_HIGH_WM]		= GEOREP_NL_WM_POLICY,
+	[GEOREP_A_LOG_LOW_WM]		= GEOREP_NL_WM_POLICY,
+	[GEOREP_A_MAX_UNCOMMITTED]	= { .type = NLA_U64 },
+	[GEOREP_A_KEYS]			= GEOREP_NL_KEYS_POLICY,
+};
+
+/* VOLUME_DEL, VOLUME_GET, LEDGER_VERIFY */
+static const struct nla_policy georep_nl_name_policy[GEOREP_A_NAME + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+};
+
+static const struct nla_policy georep_nl_set_policy[GEOREP_A_MAX + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+	[GEOREP_A_ROLE]			= GEOREP_NL_ROLE_POLICY,
+	[GEOREP_A_TERM]			= { .type = NLA_U64 },
+	[GEOREP_A_COMMIT_RULE]		= GEOREP_NL_RULE_POLICY,
+	[GEOREP_A_COMMIT_SEQ]		= { .type = NLA_U64 },
+	[GEOREP_A_LOG_HIGH_WM]		= GEOREP_NL_WM_POLICY,
+	[GEOREP_A_LOG_LOW_WM]		= GEOREP_NL_WM_POLICY,
+	[GEOREP_A_MAX_UNCOMMITTED]	= { .type = NLA_U64 },
+};
+
+static const struct nla_policy georep_nl_key_set_policy[GEOREP_A_MAX + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+	[GEOREP_A_KEYS]			= GEOREP_NL_KEYS_POLICY,
+};
+
+static const struct nla_policy georep_nl_release_policy[GEOREP_A_MAX + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+	[GEOREP_A_RELEASE_SEQ]		= { .type = NLA_U64 },
+};
+
+/* ---- status messages ---- */
+
+static size_t georep_nl_status_size(void)
+{
+	return nla_total_size(GEOREP_NAME_MAX)		/* NAME */
+	     + nla_total_size(GEOREP_UUID_LEN)		/* UUID */
+	     + nla_total_size(sizeof(u32)) * 4		/* MINOR SITE_ID SEAL_EPOCH OPEN_COUNT */
+	     + nla_total_size(sizeof(u8)) * 5		/* ROLE RULE THROTTLED WMs */
+	     + nla_total_size_64bit(sizeof(u64)) * 11	/* TERM ... MAX_UNCOMMITTED */
+	     + nla_total_size(GEOREP_HASH_LEN)		/* CHAIN_HASH */
+	     + nla_total_size(sizeof(u8))		/* EVENT */
+	     + nla_total_size(sizeof(s32))		/* ERROR */
+	     + nla_total_size_64bit(sizeof(u64));	/* BAD_SEQ */
+}
+
+static int georep_nl_put_u64(struct sk_buff *skb, int type, u64 value)
+{
+	return nla_put_u64_64bit(skb, type, value, GEOREP_A_PAD);
+}
+
+static int georep_nl_put_status(struct sk_buff *skb,
+				const struct georep_status *st)
+{
+	if (nla_put_string(skb, GEOREP_A_NAME, st->name) ||
+	    nla_put(skb, GEOREP_A_UUID, GEOREP_UUID_LEN, st->uuid) ||
+	    nla_put_u32(skb, GEOREP_A_MINOR, st->minor) ||
+	    nla_put_u32(skb, GEOREP_A_SITE_ID, st->site_id) ||
+	    nla_put_u8(skb, GEOREP_A_ROLE, st->role) ||
+	    georep_nl_put_u64(skb, GEOREP_A_TERM, st->term) ||
+	    nla_put_u8(skb, GEOREP_A_COMMIT_RULE, st->commit_rule) ||
+	    georep_nl_put_u64(skb, GEOREP_A_DATA_BYTES, st->data_bytes) ||
+	    georep_nl_put_u64(skb, GEOREP_A_WRITTEN_SEQ, st->written_seq) ||
+	    georep_nl_put_u64(skb, GEOREP_A_COMMIT_SEQ, st->commit_seq) ||
+	    georep_nl_put_u64(skb, GEOREP_A_APPLIED_SEQ, st->applied_seq) ||
+	    georep_nl_put_u64(skb, GEOREP_A_TAIL_SEQ, st->tail_seq) ||
+	    georep_nl_put_u64(skb, GEOREP_A_LOG_USED, st->log_used) ||
+	    georep_nl_put_u64(skb, GEOREP_A_LOG_SIZE, st->log_size) ||
+	    georep_nl_put_u64(skb, GEOREP_A_UNCOMMITTED_BYTES,
+			      st->uncommitted_bytes) ||
+	    nla_put_u8(skb, GEOREP_A_THROTTLED, st->throttled) ||
+	    nla_put_u8(skb, GEOREP_A_LOG_HIGH_WM, st->high_wm) ||
+	    nla_put_u8(skb, GEOREP_A_LOG_LOW_WM, st->low_wm) ||
+	    georep_nl_put_u64(skb, GEOREP_A_MAX_UNCOMMITTED,
+			      st->max_uncommitted) ||
+	    nla_put_u32(skb, GEOREP_A_SEAL_EPOCH, st->seal_epoch) ||
+	    nla_put_u32(skb, GEOREP_A_OPEN_COUNT, st->open_count) ||
+	    nla_put(skb, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, st->chain_hash))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * Reply to a request with the volume's status; on a failed verification
+ * also BAD_SEQ and ERROR (the request then fails with -EBADMSG after it).
+ */
+static int georep_nl_reply_status(struct genl_info *info,
+				  struct georep_volume *vol, const u64 *bad_seq)
+{
+	struct georep_status *st;
+	struct sk_buff *msg;
+	void *hdr;
+	int ret = -ENOMEM;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		goto out;
+	msg = genlmsg_new(georep_nl_status_size(), GFP_KERNEL);
+	if (!msg)
+		goto out_free_st;
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(msg, info, &georep_nl_family, 0,
+				info->genlhdr->cmd);
+	if (!hdr)
+		goto out_free_msg;
+
+	georep_volume_status(vol, st);
+	if (georep_nl_put_status(msg, st))
+		goto out_free_msg;
+	if (bad_seq &&
+	    (georep_nl_put_u64(msg, GEOREP_A_BAD_SEQ, *bad_seq) ||
+	     nla_put_s32(msg, GEOREP_A_ERROR, -EBADMSG)))
+		goto out_free_msg;
+	genlmsg_end(msg, hdr);
+	kfree(st);
+	return genlmsg_reply(msg, info);
+
+out_free_msg:
+	nlmsg_free(msg);
+out_free_st:
+	kfree(st);
+out:
+	return ret;
+}
+
+/*
+ * VOLUME_NEW failed on a bad record: there is no volume to describe, so
+ * the error-path reply carries NAME, BAD_SEQ and ERROR only.
+ */
+static void georep_nl_reply_bad_seq(struct genl_info *info, const char *name,
+				    u64 bad_seq)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(georep_nl_status_size(), GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put_reply(msg, info, &georep_nl_family, 0,
+				info->genlhdr->cmd);
+	if (!hdr ||
+	    nla_put_string(msg, GEOREP_A_NAME, name) ||
+	    georep_nl_put_u64(msg, GEOREP_A_BAD_SEQ, bad_seq) ||
+	    nla_put_s32(msg, GEOREP_A_ERROR, -EBADMSG)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_reply(msg, info);
+}
+
+/* EBADMSG from the volume half: cookie and message name the bad seq too */
+static void georep_nl_bad_record(struct genl_info *info, u64 bad_seq)
+{
+	nl_set_extack_cookie_u64(info->extack, bad_seq);
+	if (!info->extack->_msg)
+		GENL_SET_ERR_MSG(info,
+				 "ledger record failed verification, its seq is in GEOREP_A_BAD_SEQ and the extack cookie");
+}
+
+/* make sure a failure from the volume half never goes out without a text */
+static void georep_nl_default_msg(struct genl_info *info, int err)
+{
+	if (err && !info->extack->_msg)
+		GENL_SET_ERR_MSG(info, "volume operation failed");
+}
+
+/* ---- request parsing ---- */
+
+static struct georep_volume *georep_nl_lookup(struct genl_info *info)
+{
+	struct georep_volume *vol;
+
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs, GEOREP_A_NAME,
+			      "missing attribute GEOREP_A_NAME"))
+		return ERR_PTR(-EINVAL);
+	vol = georep_volume_get(nla_data(info->attrs[GEOREP_A_NAME]));
+	if (IS_ERR_OR_NULL(vol)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GEOREP_A_NAME],
+				    "no volume with this name");
+		return ERR_PTR(-ENOENT);
+	}
+	return vol;
+}
+
+/*
+ * Wipe the key bytes in the request itself once copied, so that no copy
+ * outlives the command (an error ack would otherwise echo them back).
+ */
+static void georep_nl_wipe_keys(struct nlattr *keys)
+{
+	struct nlattr *entry, *attr;
+	int rem, rem2;
+
+	if (!keys)
+		return;
+	nla_for_each_nested(entry, keys, rem)
+		nla_for_each_nested(attr, entry, rem2)
+			if (nla_type(attr) == GEOREP_KEY_A_DATA)
+				memzero_explicit(nla_data(attr), nla_len(attr));
+}
+
+/*
+ * Copy the GEOREP_A_KEYS array into @keys (GEOREP_MAX_KEYS entries). The
+ * caller zeroes @keys on every path, whatever this returns.
+ */
+static int georep_nl_parse_keys(struct genl_info *info, struct georep_key *keys,
+				unsigned int *nr)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *tb[GEOREP_KEY_A_MAX + 1];
+	struct nlattr *keys_attr, *entry;
+	unsigned int n = 0, i;
+	int rem, ret;
+
+	keys_attr = info->attrs[GEOREP_A_KEYS];
+	if (GEOREP_NL_REQUIRE(extack, NULL, info->attrs, GEOREP_A_KEYS,
+			      "missing attribute GEOREP_A_KEYS"))
+		return -EINVAL;
+
+	nla_for_each_nested(entry, keys_attr, rem) {
+		if (nla_type(entry) != GEOREP_A_KEY) {
+			NL_SET_ERR_MSG_ATTR(extack, entry,
+					    "GEOREP_A_KEYS may only hold GEOREP_A_KEY entries");
+			return -EINVAL;
+		}
+		if (n == GEOREP_MAX_KEYS) {
+			NL_SET_ERR_MSG_ATTR(extack, entry,
+					    "GEOREP_A_KEYS holds more than 8 keys");
+			return -EINVAL;
+		}
+		ret = nla_parse_nested(tb, GEOREP_KEY_A_MAX, entry,
+				       georep_nl_key_policy, extack);
+		if (ret)
+			return ret;
+		if (GEOREP_NL_REQUIRE(extack, entry, tb, GEOREP_KEY_A_EPOCH,
+				      "missing attribute GEOREP_KEY_A_EPOCH") ||
+		    GEOREP_NL_REQUIRE(extack, entry, tb, GEOREP_KEY_A_DATA,
+				      "missing attribute GEOREP_KEY_A_DATA"))
+			return -EINVAL;
+
+		keys[n].epoch = nla_get_u32(tb[GEOREP_KEY_A_EPOCH]);
+		for (i = 0; i < n; i++) {
+			if (keys[i].epoch == keys[n].epoch) {
+				NL_SET_ERR_MSG_ATTR(extack, tb[GEOREP_KEY_A_EPOCH],
+						    "key epoch given twice");
+				return -EINVAL;
+			}
+		}
+		memcpy(keys[n].data, nla_data(tb[GEOREP_KEY_A_DATA]),
+		       GEOREP_KEY_LEN);
+		n++;
+	}
+	if (!n) {
+		NL_SET_ERR_MSG_ATTR(extack, keys_attr,
+				    "GEOREP_A_KEYS holds no key");
+		return -EINVAL;
+	}
+	*nr = n;
+	return 0;
+}
+
+/* ROLE and TERM travel together */
+static int georep_nl_parse_role(struct genl_info *info, bool *has_role,
+				enum georep_role *role, u64 *term)
+{
+	struct nlattr **attrs = info->attrs;
+
+	*has_role = attrs[GEOREP_A_ROLE] || attrs[GEOREP_A_TERM];
+	if (!*has_role)
+		return 0;
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, attrs, GEOREP_A_ROLE,
+			      "GEOREP_A_TERM needs GEOREP_A_ROLE with it") ||
+	    GEOREP_NL_REQUIRE(info->extack, NULL, attrs, GEOREP_A_TERM,
+			      "GEOREP_A_ROLE needs GEOREP_A_TERM with it"))
+		return -EINVAL;
+	*role = nla_get_u8(attrs[GEOREP_A_ROLE]);
+	*term = nla_get_u64(attrs[GEOREP_A_TERM]);
+	return 0;
+}
+
+/*
+ * LOG_HIGH_WM and LOG_LOW_WM travel together, low below high. A request
+ * with MAX_UNCOMMITTED alone keeps the watermarks in @high/@low, which
+ * the caller preset (defaults or the current values).
+ */
+static int georep_nl_parse_limits(struct genl_info *info, bool *has_limits,
+				  u8 *high, u8 *low, u64 *max_uncommitted)
+{
+	struct nlattr **attrs = info->attrs;
+
+	*has_limits = attrs[GEOREP_A_LOG_HIGH_WM] || attrs[GEOREP_A_LOG_LOW_WM] ||
+		      attrs[GEOREP_A_MAX_UNCOMMITTED];
+	if (attrs[GEOREP_A_LOG_HIGH_WM] || attrs[GEOREP_A_LOG_LOW_WM]) {
+		if (GEOREP_NL_REQUIRE(info->extack, NULL, attrs,
+				      GEOREP_A_LOG_HIGH_WM,
+				      "GEOREP_A_LOG_LOW_WM needs GEOREP_A_LOG_HIGH_WM with it") ||
+		    GEOREP_NL_REQUIRE(info->extack, NULL, attrs,
+				      GEOREP_A_LOG_LOW_WM,
+				      "GEOREP_A_LOG_HIGH_WM needs GEOREP_A_LOG_LOW_WM with it"))
+			return -EINVAL;
+		*high = nla_get_u8(attrs[GEOREP_A_LOG_HIGH_WM]);
+		*low = nla_get_u8(attrs[GEOREP_A_LOG_LOW_WM]);
+		if (*low >= *high) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    attrs[GEOREP_A_LOG_LOW_WM],
+					    "GEOREP_A_LOG_LOW_WM must be below GEOREP_A_LOG_HIGH_WM");
+			return -EINVAL;
+		}
+	}
+	if (attrs[GEOREP_A_MAX_UNCOMMITTED])
+		*max_uncommitted = nla_get_u64(attrs[GEOREP_A_MAX_UNCOMMITTED]);
+	return 0;
+}
+
+static int georep_nl_parse_new(struct genl_info *info,
+			       struct georep_volume_params *p)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **attrs = info->attrs;
+	int ret;
+
+	if (GEOREP_NL_REQUIRE(extack, NULL, attrs, GEOREP_A_NAME,
+			      "missing attribute GEOREP_A_NAME") ||
+	    GEOREP_NL_REQUIRE(extack, NULL, attrs, GEOREP_A_DATA_PATH,
+			      "missing attribute GEOREP_A_DATA_PATH") ||
+	    GEOREP_NL_REQUIRE(extack, NULL, attrs, GEOREP_A_LOG_PATH,
+			      "missing attribute GEOREP_A_LOG_PATH"))
+		return -EINVAL;
+
+	/* checked by georep_nl_check_name(): fits, NUL terminated */
+	strscpy(p->name, nla_data(attrs[GEOREP_A_NAME]), sizeof(p->name));
+	p->data_path = nla_data(attrs[GEOREP_A_DATA_PATH]);
+	p->log_path = nla_data(attrs[GEOREP_A_LOG_PATH]);
+	if (!p->data_path[0] || !p->log_path[0]) {
+		NL_SET_ERR_MSG_ATTR(extack, !p->data_path[0] ?
+				    attrs[GEOREP_A_DATA_PATH] :
+				    attrs[GEOREP_A_LOG_PATH],
+				    "device path is empty");
+		return -EINVAL;
+	}
+	p->format = nla_get_flag(attrs[GEOREP_A_FORMAT]);
+	if (attrs[GEOREP_A_UUID]) {
+		p->has_uuid = true;
+		nla_memcpy(p->uuid, attrs[GEOREP_A_UUID], GEOREP_UUID_LEN);
+	}
+	if (attrs[GEOREP_A_SITE_ID])
+		p->site_id = nla_get_u32(attrs[GEOREP_A_SITE_ID]);
+
+	ret = georep_nl_parse_role(info, &p->has_role, &p->role, &p->term);
+	if (ret)
+		return ret;
+	if (attrs[GEOREP_A_COMMIT_RULE]) {
+		p->has_commit_rule = true;
+		p->commit_rule = nla_get_u8(attrs[GEOREP_A_COMMIT_RULE]);
+	}
+	p->high_wm = GEOREP_DEFAULT_HIGH_WM;
+	p->low_wm = GEOREP_DEFAULT_LOW_WM;
+	ret = georep_nl_parse_limits(info, &p->has_limits, &p->high_wm,
+				     &p->low_wm, &p->max_uncommitted);
+	if (ret)
+		return ret;
+
+	return georep_nl_parse_keys(info, p->keys, &p->nr_keys);
+}
+
+/* ---- commands ---- */
+
+static int georep_nl_volume_new_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct georep_volume_params *p;
+	struct georep_volume *vol;
+	u64 bad_seq = 0;
+	int ret;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p) {
+		georep_nl_wipe_keys(info->attrs[GEOREP_A_KEYS]);
+		return -ENOMEM;
+	}
+
+	ret = georep_nl_parse_new(info, p);
+	georep_nl_wipe_keys(info->attrs[GEOREP_A_KEYS]);
+	if (ret)
+		goto out_free_params;
+
+	vol = georep_volume_create(p, &bad_seq, info->extack);
+	memzero_explicit(p->keys, sizeof(p->keys));
+	if (IS_ERR(vol)) {
+		ret = PTR_ERR(vol);
+		if (ret == -EBADMSG) {
+			georep_nl_bad_record(info, bad_seq);
+			georep_nl_reply_bad_seq(info, p->name, bad_seq);
+		}
+		georep_nl_default_msg(info, ret);
+		goto out_free_params;
+	}
+	atomic_inc(&georep_nl_generation);
+
+	/* the volume exists now: a failed reply does not undo it */
+	ret = georep_nl_reply_status(info, vol, NULL);
+	if (ret)
+		GENL_SET_ERR_MSG(info, "volume created, but the reply failed");
+	georep_volume_put(vol);
+
+out_free_params:
+	memzero_explicit(p->keys, sizeof(p->keys));
+	kfree(p);
+	return ret;
+}
+
+static int georep_nl_volume_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	int ret;
+
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs, GEOREP_A_NAME,
+			      "missing attribute GEOREP_A_NAME"))
+		return -EINVAL;
+
+	ret = georep_volume_destroy(nla_data(info->attrs[GEOREP_A_NAME]),
+				    info->extack);
+	if (ret == -EBUSY && !info->extack->_msg)
+		GENL_SET_ERR_MSG(info, "volume is in use (device open)");
+	if (ret == -ENOENT && !info->extack->_msg)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GEOREP_A_NAME],
+				    "no volume with this name");
+	georep_nl_default_msg(info, ret);
+	if (!ret)
+		atomic_inc(&georep_nl_generation);
+	return ret;
+}
+
+static int georep_nl_volume_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct georep_volume *vol;
+	int ret;
+
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+	ret = georep_nl_reply_status(info, vol, NULL);
+	georep_volume_put(vol);
+	return ret;
+}
+
+/* cb->args[0]: georep_volume_next() cursor of the next volume to send */
+static int georep_nl_volume_get_dumpit(struct sk_buff *skb,
+				       struct netlink_callback *cb)
+{
+	struct georep_status *st;
+	struct georep_volume *vol;
+	u32 minor = cb->args[0];
+	u32 prev;
+	void *hdr;
+	int ret = 0;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+
+	cb->seq = atomic_read(&georep_nl_generation);
+	for (;;) {
+		prev = minor;
+		vol = georep_volume_next(&minor);
+		if (IS_ERR_OR_NULL(vol))
+			break;
+		georep_volume_status(vol, st);
+		georep_volume_put(vol);
+
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &georep_nl_family,
+				  NLM_F_MULTI, GEOREP_CMD_VOLUME_GET);
+		if (!hdr) {
+			minor = prev;	/* send this volume in the next round */
+			break;
+		}
+		genl_dump_check_consistent(cb, hdr);
+		if (georep_nl_put_status(skb, st)) {
+			genlmsg_cancel(skb, hdr);
+			minor = prev;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = minor;
+	kfree(st);
+	/* a volume that fits in no empty skb would loop forever */
+	if (!skb->len && vol && !IS_ERR(vol))
+		ret = -EMSGSIZE;
+	return ret ? ret : skb->len;
+}
+
+static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	struct georep_volume_update u = {};
+	struct georep_volume *vol;
+	struct georep_status *st;
+	int ret;
+
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+
+	ret = georep_nl_parse_role(info, &u.has_role, &u.role, &u.term);
+	if (ret)
+		goto out_put_vol;
+	if (attrs[GEOREP_A_COMMIT_SEQ]) {
+		u.has_commit_seq = true;
+		u.commit_seq = nla_get_u64(attrs[GEOREP_A_COMMIT_SEQ]);
+	}
+	if (attrs[GEOREP_A_COMMIT_RULE]) {
+		u.has_commit_rule = true;
+		u.commit_rule = nla_get_u8(attrs[GEOREP_A_COMMIT_RULE]);
+	}
+
+	/* limits not given keep their current values */
+	ret = -ENOMEM;
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		goto out_put_vol;
+	georep_volume_status(vol, st);
+	u.high_wm = st->high_wm;
+	u.low_wm = st->low_wm;
+	u.max_uncommitted = st->max_uncommitted;
+	kfree(st);
+	ret = georep_nl_parse_limits(info, &u.has_limits, &u.high_wm,
+				     &u.low_wm, &u.max_uncommitted);
+	if (ret)
+		goto out_put_vol;
+
+	if (!u.has_role && !u.has_commit_seq && !u.has_commit_rule &&
+	    !u.has_limits) {
+		GENL_SET_ERR_MSG(info, "nothing to change in VOLUME_SET");
+		ret = -EINVAL;
+		goto out_put_vol;
+	}
+
+	ret = georep_volume_update(vol, &u, info->extack);
+	georep_nl_default_msg(info, ret);
+out_put_vol:
+	georep_volume_put(vol);
+	return ret;
+}
+
+static int georep_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct georep_volume *vol;
+	struct georep_key *keys;
+	unsigned int nr = 0;
+	int ret;
+
+	keys = kcalloc(GEOREP_MAX_KEYS, sizeof(*keys), GFP_KERNEL);
+	if (!keys) {
+		ret = -ENOMEM;
+		goto out_wipe;
+	}
+	ret = georep_nl_parse_keys(info, keys, &nr);
+	if (ret)
+		goto out_free_keys;
+
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol)) {
+		ret = PTR_ERR(vol);
+		goto out_free_keys;
+	}
+	ret = georep_volume_set_keys(vol, keys, nr, info->extack);
+	georep_nl_default_msg(info, ret);
+	georep_volume_put(vol);
+
+out_free_keys:
+	memzero_explicit(keys, GEOREP_MAX_KEYS * sizeof(*keys));
+	kfree(keys);
+out_wipe:
+	georep_nl_wipe_keys(info->attrs[GEOREP_A_KEYS]);
+	return ret;
+}
+
+static int georep_nl_log_release_doit(struct sk_buff *skb,
+				      struct genl_info *info)
+{
+	struct georep_volume *vol;
+	int ret;
+
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
+			      GEOREP_A_RELEASE_SEQ,
+			      "missing attribute GEOREP_A_RELEASE_SEQ"))
+		return -EINVAL;
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+	ret = georep_volume_release(vol,
+				    nla_get_u64(info->attrs[GEOREP_A_RELEASE_SEQ]),
+				    info->extack);
+	georep_nl_default_msg(info, ret);
+	georep_volume_put(vol);
+	return ret;
+}
+
+static int georep_nl_ledger_verify_doit(struct sk_buff *skb,
+					struct genl_info *info)
+{
+	struct georep_volume *vol;
+	u64 bad_seq = 0;
+	int ret;
+
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+	ret = georep_volume_verify(vol, &bad_seq, info->extack);
+	if (ret == -EBADMSG) {
+		georep_nl_bad_record(info, bad_seq);
+		/* the error-path reply; the request still fails */
+		georep_nl_reply_status(info, vol, &bad_seq);
+	} else if (!ret) {
+		ret = georep_nl_reply_status(info, vol, NULL);
+	}
+	georep_nl_default_msg(info, ret);
+	georep_volume_put(vol);
+	return ret;
+}
+
+static const struct genl_ops georep_nl_ops[] = {
+	{
+		.cmd		= GEOREP_CMD_VOLUME_NEW,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_volume_new_doit,
+		.policy		= georep_nl_new_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_new_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_VOLUME_DEL,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_volume_del_doit,
+		.policy		= georep_nl_name_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_VOLUME_GET,
+		.doit		= georep_nl_volume_get_doit,
+		.dumpit		= georep_nl_volume_get_dumpit,
+		.policy		= georep_nl_name_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_VOLUME_SET,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_volume_set_doit,
+		.policy		= georep_nl_set_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_set_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_KEY_SET,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_key_set_doit,
+		.policy		= georep_nl_key_set_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_key_set_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_LOG_RELEASE,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_log_release_doit,
+		.policy		= georep_nl_release_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_release_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_LEDGER_VERIFY,
+		.doit		= georep_nl_ledger_verify_doit,
+		.policy		= georep_nl_name_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
+	},
+};
+
+static const struct genl_multicast_group georep_nl_mcgrps[] = {
+	[GEOREP_NL_MCGRP_EVENTS] = { .name = GEOREP_MCGRP_EVENTS },
+};
+
+static struct genl_family georep_nl_family __ro_after_init = {
+	.name		= GEOREP_GENL_NAME,
+	.version	= GEOREP_GENL_VERSION,
+	.module		= THIS_MODULE,
+	.ops		= georep_nl_ops,
+	.n_ops		= ARRAY_SIZE(georep_nl_ops),
+	.mcgrps		= georep_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(georep_nl_mcgrps),
+	.resv_start_op	= 0,		/* strict for every command */
+	.netnsok	= false,
+	.parallel_ops	= false,
+};
+
+/**
+ * georep_notify() - multicast an event on the "events" group
+ * @vol: the volume; its status goes with the event
+ * @event: what happened
+ * @error: negative errno for GEOREP_EVENT_IO_ERROR, else 0
+ *
+ * Context: process context, may sleep. Must not be called with a lock
+ * held that georep_volume_status() takes. Never fails the caller: a
+ * message that cannot be built or delivered is dropped (listeners see
+ * ENOBUFS on their socket when the kernel drops it for them).
+ */
+void georep_notify(struct georep_volume *vol, enum georep_event event, int error)
+{
+	struct georep_status *st;
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!READ_ONCE(georep_nl_registered) ||
+	    !genl_has_listeners(&georep_nl_family, &init_net,
+				GEOREP_NL_MCGRP_EVENTS))
+		return;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return;
+	msg = genlmsg_new(georep_nl_status_size(), GFP_KERNEL);
+	if (!msg)
+		goto out_free_st;
+	hdr = genlmsg_put(msg, 0, 0, &georep_nl_family, 0, GEOREP_CMD_EVENT);
+	if (!hdr)
+		goto out_free_msg;
+
+	georep_volume_status(vol, st);
+	if (georep_nl_put_status(msg, st) ||
+	    nla_put_u8(msg, GEOREP_A_EVENT, event) ||
+	    (error && nla_put_s32(msg, GEOREP_A_ERROR, error)))
+		goto out_free_msg;
+	genlmsg_end(msg, hdr);
+	kfree(st);
+	genlmsg_multicast(&georep_nl_family, msg, 0, GEOREP_NL_MCGRP_EVENTS,
+			  GFP_KERNEL);
+	return;
+
+out_free_msg:
+	nlmsg_free(msg);
+out_free_st:
+	kfree(st);
+	pr_warn_ratelimited("%s: event %d dropped\n", georep_volume_name(vol),
+			    event);
+}
+
+int georep_netlink_init(void)
+{
+	int ret;
+
+	ret = genl_register_family(&georep_nl_family);
+	if (ret)
+		return ret;
+	WRITE_ONCE(georep_nl_registered, true);
+	return 0;
+}
+
+void georep_netlink_exit(void)
+{
+	WRITE_ONCE(georep_nl_registered, false);
+	genl_unregister_family(&georep_nl_family);
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * georep trace points, for latency histograms drawn by eBPF tools.
+ *
+ *   georep:georep_submit    a record got its seq on the write path
+ *   georep:georep_commit    the commit rule is met for records up to seq
+ *   georep:georep_complete  the bio behind record seq completed
+ *
+ * Every event carries the volume's minor and name, so a tool can key its
+ * maps on the minor and print the name. The volume half fires them with
+ *
+ *   #include "trace.h"
+ *
+ *   trace_georep_submit(vol, seq, op, lba, len);
+ *   trace_georep_commit(vol, seq);
+ *   trace_georep_complete(vol, seq, error, start_ns);
+ *
+ * where start_ns is ktime_get_ns() taken when the bio was admitted; the
+ * latency is computed here, so it costs nothing while the event is off.
+ * CREATE_TRACE_POINTS is defined in main.c only.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM georep
+
+#if !defined(_GEOREP_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _GEOREP_TRACE_H
+
+#include <linux/tracepoint.h>
+#include <linux/timekeeping.h>
+#include "georep.h"
+
+TRACE_EVENT(georep_submit,
+	    TP_PROTO(struct georep_volume *vol, u64 seq, u16 op, u64 lba,
+		     u32 len),
+	    TP_ARGS(vol, seq, op, lba, len),
+	    TP_STRUCT__entry(__field(u32, minor)
+			     __string(volume, georep_volume_name(vol))
+			     __field(u64, seq)
+			     __field(u16, op)
+			     __field(u64, lba)
+			     __field(u32, len)),
+	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
+			   __assign_str(volume, georep_volume_name(vol));
+			   __entry->seq = seq;
+			   __entry->op = op;
+			   __entry->lba = lba;
+			   __entry->len = len;),
+	    TP_printk("georep%u %s seq=%llu op=%s lba=%llu len=%u",
+		      __entry->minor, __get_str(volume), __entry->seq,
+		      __print_symbolic(__entry->op,
+				       { GEOREP_OP_NOOP, "noop" },
+				       { GEOREP_OP_WRITE, "write" },
+				       { GEOREP_OP_DISCARD, "discard" },
+				       { GEOREP_OP_WRITE_ZEROES, "write-zeroes" }),
+		      __entry->lba, __entry->len));
+
+TRACE_EVENT(georep_commit,
+	    TP_PROTO(struct georep_volume *vol, u64 seq),
+	    TP_ARGS(vol, seq),
+	    TP_STRUCT__entry(__field(u32, minor)
+			     __string(volume, georep_volume_name(vol))
+			     __field(u64, seq)),
+	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
+			   __assign_str(volume, georep_volume_name(vol));
+			   __entry->seq = seq;),
+	    TP_printk("georep%u %s seq=%llu", __entry->minor,
+		      __get_str(volume), __entry->seq));
+
+TRACE_EVENT(georep_complete,
+	    TP_PROTO(struct georep_volume *vol, u64 seq, int error,
+		     u64 start_ns),
+	    TP_ARGS(vol, seq, error, start_ns),
+	    TP_STRUCT__entry(__field(u32, minor)
+			     __string(volume, georep_volume_name(vol))
+			     __field(u64, seq)
+			     __field(int, error)
+			     __field(u64, latency_ns)),
+	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
+			   __assign_str(volume, georep_volume_name(vol));
+			   __entry->seq = seq;
+			   __entry->error = error;
+			   __entry->latency_ns = ktime_get_ns() - start_ns;),
+	    TP_printk("georep%u %s seq=%llu error=%d latency_ns=%llu",
+		      __entry->minor, __get_str(volume), __entry->seq,
+		      __entry->error, __entry->latency_ns));
+
+#endif /* _GEOREP_TRACE_H */
+
+/* this part must be outside the include guard */
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
