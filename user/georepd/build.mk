@@ -8,3 +8,8 @@ PROG_SRCS_test_config := georepd/tests/test_config.c
 
 TESTS += test_wire
 PROG_SRCS_test_wire := georepd/tests/test_wire.c
+
+LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c
+
+TESTS += test_evloop
+PROG_SRCS_test_evloop := georepd/tests/test_evloop.c

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Framed connections between sites, on the event loop.
+ *
+ * A transport (struct gr_transport) turns a connected non-blocking socket
+ * into a session that can handshake, receive and send bytes: plain TCP
+ * today (gr_transport_tcp()), mutual TLS next, behind the same ops. On top
+ * of it, this file gives:
+ *
+ *  - gr_conn: one connection with its receive buffer (frame reassembly,
+ *    every frame checked by gr_wire_decode() before on_frame sees it) and
+ *    its send queue (partial writes resumed on EPOLLOUT);
+ *  - gr_listener: accepts connections on host:port;
+ *  - gr_dialer: keeps one outgoing connection to a peer, reconnecting with
+ *    exponential backoff (with jitter) after every close.
+ *
+ * Callbacks: on_open once the transport handshake is done; on_frame for each
+ * valid frame, in order; on_close exactly once, with a negative errno and a
+ * reason (a garbage frame closes with -EPROTO and the decoder's message).
+ * The gr_conn stays valid until the end of the loop iteration in which it
+ * was closed, so code running after gr_conn_close() on the same stack is
+ * safe; it must not be used after on_close returned and the iteration ended.
+ */
+#ifndef _GEOREP_TRANSPORT_H
+#define _GEOREP_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "georep/evloop.h"
+#include "georep/wire.h"
+
+struct gr_transport;
+
+struct gr_transport_ops {
+	const char *name;
+	/* Wrap connected socket @fd; @server: accepted side. 0 or -errno. */
+	int (*session_new)(struct gr_transport *t, int fd, bool server, void **sess);
+	/*
+	 * Advance the handshake. Return: 0 when done, -EAGAIN with *@want set
+	 * to EPOLLIN or EPOLLOUT, or another -errno (reason in @why).
+	 */
+	int (*handshake)(void *sess, int fd, uint32_t *want, const char **why);
+	/* Return: bytes, 0 at end of stream, -EAGAIN, or -errno. */
+	ssize_t (*recv)(void *sess, int fd, void *buf, size_t len);
+	ssize_t (*send)(void *sess, int fd, const void *buf, size_t len);
+	/* Identity the peer proved (TLS: its certificate), or NULL. */
+	const char *(*peer_identity)(void *sess);
+	void (*session_free)(void *sess);
+	void (*destroy)(struct gr_transport *t);
+};
+
+struct gr_transport {
+	const struct gr_transport_ops *ops;
+	void *priv;
+};
+
+/* Plain TCP. Return: NULL on ENOMEM. Free with gr_transport_free(). */
+struct gr_transport *gr_transport_tcp(void);
+void gr_transport_free(struct gr_transport *t);
+
+struct gr_conn;
+
+struct gr_conn_cbs {
+	void (*on_open)(struct gr_conn *c, void *arg);
+	void (*on_frame)(struct gr_conn *c, const struct gr_frame *f, void *arg);
+	void (*on_close)(struct gr_conn *c, int err, const char *reason, void *arg);
+};
+
+#define GR_CONN_MAX_QUEUE	(64U << 20)	/* default send queue limit */
+#define GR_ADDR_STRLEN		64		/* "[v6]:port" */
+
+/*
+ * Resolve "host" + port (blocking getaddrinfo; call at start-up, not from
+ * callbacks). Return: 0 or -errno, a message in @why.
+ */
+int gr_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+	       socklen_t *len, const char **why);
+void gr_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+/*
+ * Start connecting to @sa. Return: NULL with errno when no socket could be
+ * made; a connection that fails at once is returned already closed (its
+ * on_close has run).
+ */
+struct gr_conn *gr_conn_connect(struct gr_loop *loop, struct gr_transport *t,
+				const struct sockaddr *sa, socklen_t salen,
+				const struct gr_conn_cbs *cbs, void *arg);
+
+/*
+ * Queue @f. Return: 0; -ENOBUFS when the send queue would pass its limit;
+ * -ENOTCONN after close; -EINVAL from the encoder.
+ */
+int gr_conn_send(struct gr_conn *c, const struct gr_frame *f);
+/* Queue raw bytes (tests, and an error reply in a foreign version). */
+int gr_conn_send_raw(struct gr_conn *c, const void *buf, size_t len);
+/*
+ * Close: one non-blocking attempt to flush what is queued (e.g. an ERROR
+ * frame), then close the socket and call on_close(@err, reason).
+ */
+void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Change who gets the callbacks (e.g. after hello, from listener to peer). */
+void gr_conn_set_cbs(struct gr_conn *c, const struct gr_conn_cbs *cbs, void *arg);
+const char *gr_conn_peer_addr(const struct gr_conn *c);
+bool gr_conn_is_open(const struct gr_conn *c);
+bool gr_conn_is_server(const struct gr_conn *c);
+size_t gr_conn_queued(const struct gr_conn *c);
+void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes);
+const char *gr_conn_peer_identity(const struct gr_conn *c);
+uint64_t gr_conn_bytes_in(const struct gr_conn *c);
+uint64_t gr_conn_bytes_out(const struct gr_conn *c);
+/* Opaque slot for the owner. */
+void gr_conn_set_user(struct gr_conn *c, void *user);
+void *gr_conn_user(const struct gr_conn *c);
+
+struct gr_listener;
+
+/*
+ * Listen on @host:@port (@port 0: any, see gr_listener_port()). Accepted
+ * connections report to @cbs/@arg. Return: NULL with errno, *@why set.
+ */
+struct gr_listener *gr_listener_new(struct gr_loop *loop, struct gr_transport *t,
+				    const char *host, uint16_t port,
+				    const struct gr_conn_cbs *cbs, void *arg,
+				    const char **why);
+uint16_t gr_listener_port(const struct gr_listener *l);
+/* Stops accepting; accepted connections live on. */
+void gr_listener_free(struct gr_listener *l);
+
+struct gr_dialer;
+
+/*
+ * Keep a connection to @sa: connect now, and after every close wait
+ * backoff = min(@max_ms, @min_ms * 2^failures) +- 25% before the next try.
+ * on_close is called for every connection that ends, failed connects too.
+ */
+struct gr_dialer *gr_dialer_new(struct gr_loop *loop, struct gr_transport *t,
+				const struct sockaddr *sa, socklen_t salen,
+				unsigned int min_ms, unsigned int max_ms,
+				const struct gr_conn_cbs *cbs, void *arg);
+/* The live connection, or NULL while waiting to reconnect. */
+struct gr_conn *gr_dialer_conn(const struct gr_dialer *d);
+/* The peer proved healthy (e.g. hello accepted): next wait is @min_ms. */
+void gr_dialer_reset_backoff(struct gr_dialer *d);
+unsigned int gr_dialer_attempts(const struct gr_dialer *d);
+/* Closes the live connection (on_close is called) and stops. */
+void gr_dialer_free(struct gr_dialer *d);
+
+#endif /* _GEOREP_TRANSPORT_H */

@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Connections, listener and dialer on top of a struct gr_transport.
+ *
+ * Receive path: bytes are read into c->in (at most READ_BUDGET per wake-up,
+ * so one busy peer cannot starve the others); as soon as 24 bytes are there
+ * the header is checked, so garbage is refused before its length field is
+ * trusted; the buffer then grows to hold exactly the announced frame, which
+ * is decoded and handed to on_frame.
+ *
+ * Send path: frames are encoded into c->out; the queue is written at once
+ * and what the socket does not take waits for EPOLLOUT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "georep/transport.h"
+
+#define READ_CHUNK	(64U << 10)
+#define READ_BUDGET	(1U << 20)
+
+enum conn_state {
+	CONN_CONNECTING,	/* waiting for connect() to finish */
+	CONN_HANDSHAKE,		/* transport handshake */
+	CONN_OPEN,
+	CONN_CLOSED,
+};
+
+struct gr_conn {
+	struct gr_loop *loop;
+	struct gr_transport *t;
+	void *sess;
+	int fd;
+	struct gr_io *io;
+	enum conn_state state;
+	bool server;
+	const struct gr_conn_cbs *cbs;
+	void *arg;
+	void *user;
+	char peer[GR_ADDR_STRLEN];
+
+	uint8_t *in;
+	size_t in_len, in_cap;
+
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	size_t out_limit;
+
+	uint64_t bytes_in, bytes_out;
+	bool in_send;		/* inside gr_conn_send(): close deferred */
+	int send_err;		/* error to close with, deferred */
+};
+
+void gr_transport_free(struct gr_transport *t)
+{
+	if (t)
+		t->ops->destroy(t);
+}
+
+void gr_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+	}
+}
+
+int gr_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+	       socklen_t *len, const char **why)
+{
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG,
+	};
+	struct addrinfo *res;
+	char service[8];
+	int ret;
+
+	snprintf(service, sizeof(service), "%u", port);
+	ret = getaddrinfo(host, service, &hints, &res);
+	if (ret == EAI_ADDRFAMILY || ret == EAI_NONAME) {
+		/* AI_ADDRCONFIG hides loopback-only setups; retry without */
+		hints.ai_flags = AI_NUMERICSERV;
+		ret = getaddrinfo(host, service, &hints, &res);
+	}
+	if (ret) {
+		*why = gai_strerror(ret);
+		return -EHOSTUNREACH;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void tune_socket(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+static void conn_io(struct gr_io *io, uint32_t events, void *arg);
+
+static struct gr_conn *conn_alloc(struct gr_loop *loop, struct gr_transport *t,
+				  int fd, bool server, const struct gr_conn_cbs *cbs,
+				  void *arg)
+{
+	struct gr_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	c->t = t;
+	c->fd = fd;
+	c->server = server;
+	c->cbs = cbs;
+	c->arg = arg;
+	c->out_limit = GR_CONN_MAX_QUEUE;
+	return c;
+}
+
+static void conn_free(void *arg)
+{
+	struct gr_conn *c = arg;
+
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
+{
+	char reason[GR_WIRE_ERRLEN + 64];
+	va_list ap;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	/* best effort: push out what is queued, e.g. an ERROR frame */
+	if (c->state == CONN_OPEN) {
+		while (c->out_off < c->out_len) {
+			ssize_t n = c->t->ops->send(c->sess, c->fd, c->out + c->out_off,
+						    c->out_len - c->out_off);
+			if (n <= 0)
+				break;
+			c->out_off += n;
+			c->bytes_out += n;
+		}
+	}
+	c->state = CONN_CLOSED;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	gr_io_del(c->io);
+	c->io = NULL;
+	if (c->sess)
+		c->t->ops->session_free(c->sess);
+	c->sess = NULL;
+	close(c->fd);
+	c->fd = -1;
+	if (c->cbs && c->cbs->on_close)
+		c->cbs->on_close(c, err, reason, c->arg);
+	/* frees c at the end of this iteration; on OOM leak rather than UAF */
+	gr_loop_defer(c->loop, conn_free, c);
+}
+
+static void update_events(struct gr_conn *c)
+{
+	uint32_t ev = EPOLLIN;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->state == CONN_CONNECTING || c->out_off < c->out_len)
+		ev |= EPOLLOUT;
+	gr_io_set_events(c->io, ev);
+}
+
+static void deferred_close(void *arg)
+{
+	struct gr_conn *c = arg;
+
+	gr_conn_close(c, c->send_err, "send: %s", strerror(-c->send_err));
+}
+
+static void flush(struct gr_conn *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out_len) {
+		n = c->t->ops->send(c->sess, c->fd, c->out + c->out_off,
+				    c->out_len - c->out_off);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			n = n ? n : -EPIPE;
+			/*
+			 * Callers of gr_conn_send() must not see on_close
+			 * run under their feet: close from the loop.
+			 */
+			if (c->in_send) {
+				if (!c->send_err) {
+					c->send_err = n;
+					if (gr_loop_defer(c->loop, deferred_close, c))
+						gr_conn_close(c, n, "send: %s", strerror(-n));
+				}
+				return;
+			}
+			gr_conn_close(c, n, "send: %s", strerror(-n));
+			return;
+		}
+		c->out_off += n;
+		c->bytes_out += n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	update_events(c);
+}
+
+/* Make room for @need more bytes at the end of the send queue. */
+static int out_reserve(struct gr_conn *c, size_t need)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (c->state == CONN_CLOSED || c->send_err)
+		return -ENOTCONN;
+	if (c->out_len - c->out_off + need > c->out_limit)
+		return -ENOBUFS;
+	if (c->out_off && c->out_len + need > c->out_cap) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (c->out_len + need <= c->out_cap)
+		return 0;
+	cap = c->out_cap ? c->out_cap : 4096;
+	while (cap < c->out_len + need)
+		cap *= 2;
+	p = realloc(c->out, cap);
+	if (!p)
+		return -ENOMEM;
+	c->out = p;
+	c->out_cap = cap;
+	return 0;
+}
+
+int gr_conn_send(struct gr_conn *c, const struct gr_frame *f)
+{
+	size_t need = gr_wire_frame_size(f);
+	ssize_t n;
+	int ret;
+
+	if (!need)
+		return -EINVAL;
+	ret = out_reserve(c, need);
+	if (ret)
+		return ret;
+	n = gr_wire_encode(c->out + c->out_len, c->out_cap - c->out_len, f);
+	if (n < 0)
+		return n;
+	c->out_len += n;
+	if (c->state == CONN_OPEN && !c->send_err) {
+		c->in_send = true;
+		flush(c);
+		c->in_send = false;
+	}
+	return 0;
+}
+
+int gr_conn_send_raw(struct gr_conn *c, const void *buf, size_t len)
+{
+	int ret = out_reserve(c, len);
+
+	if (ret)
+		return ret;
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	if (c->state == CONN_OPEN && !c->send_err) {
+		c->in_send = true;
+		flush(c);
+		c->in_send = false;
+	}
+	return 0;
+}
+
+/* Hand every whole frame in c->in to on_frame. */
+static void process_input(struct gr_conn *c)
+{
+	char err[GR_WIRE_ERRLEN];
+	struct gr_frame_hdr hdr;
+	struct gr_frame f;
+	size_t off = 0, used, need;
+	int ret;
+
+	while (c->state == CONN_OPEN && c->in_len - off >= GR_WIRE_HDR_SIZE) {
+		if (gr_wire_decode_hdr(c->in + off, &hdr, err)) {
+			gr_conn_close(c, -EPROTO, "%s", err);
+			return;
+		}
+		need = GR_WIRE_HDR_SIZE + (size_t)hdr.length;
+		if (c->in_len - off < need)
+			break;
+		ret = gr_wire_decode(c->in + off, c->in_len - off, &f, &used, err);
+		if (ret) {
+			gr_conn_close(c, -EPROTO, "%s", err);
+			return;
+		}
+		off += used;
+		c->cbs->on_frame(c, &f, c->arg);
+	}
+	if (c->state == CONN_CLOSED)
+		return;
+	if (off) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+}
+
+static void do_read(struct gr_conn *c)
+{
+	size_t budget = READ_BUDGET, want;
+	struct gr_frame_hdr hdr;
+	char err[GR_WIRE_ERRLEN];
+	ssize_t n;
+	uint8_t *p;
+
+	while (c->state == CONN_OPEN && budget) {
+		/* room for the frame in progress, or at least a chunk */
+		want = c->in_len + READ_CHUNK;
+		if (c->in_len >= GR_WIRE_HDR_SIZE &&
+		    !gr_wire_decode_hdr(c->in, &hdr, err) &&
+		    GR_WIRE_HDR_SIZE + (size_t)hdr.length > want)
+			want = GR_WIRE_HDR_SIZE + (size_t)hdr.length;
+		if (want > c->in_cap) {
+			p = realloc(c->in, want);
+			if (!p) {
+				gr_conn_close(c, -ENOMEM, "out of memory");
+				return;
+			}
+			c->in = p;
+			c->in_cap = want;
+		}
+		n = c->t->ops->recv(c->sess, c->fd, c->in + c->in_len,
+				    c->in_cap - c->in_len);
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			gr_conn_close(c, -ECONNRESET, "peer closed the connection");
+			return;
+		}
+		if (n < 0) {
+			gr_conn_close(c, n, "recv: %s", strerror(-n));
+			return;
+		}
+		c->in_len += n;
+		c->bytes_in += n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		process_input(c);
+	}
+}
+
+static void conn_opened(struct gr_conn *c)
+{
+	c->state = CONN_OPEN;
+	if (c->cbs->on_open)
+		c->cbs->on_open(c, c->arg);
+	if (c->state == CONN_OPEN)
+		flush(c);
+}
+
+static void do_handshake(struct gr_conn *c)
+{
+	const char *why = "handshake failed";
+	uint32_t want = EPOLLIN;
+	int ret;
+
+	ret = c->t->ops->handshake(c->sess, c->fd, &want, &why);
+	if (ret == -EAGAIN) {
+		gr_io_set_events(c->io, want);
+		return;
+	}
+	if (ret) {
+		gr_conn_close(c, ret, "%s handshake: %s", c->t->ops->name, why);
+		return;
+	}
+	gr_io_set_events(c->io, EPOLLIN);
+	conn_opened(c);
+}
+
+static void start_session(struct gr_conn *c)
+{
+	int ret = c->t->ops->session_new(c->t, c->fd, c->server, &c->sess);
+
+	if (ret) {
+		gr_conn_close(c, ret, "%s session: %s", c->t->ops->name, strerror(-ret));
+		return;
+	}
+	c->state = CONN_HANDSHAKE;
+	do_handshake(c);
+}
+
+static void conn_io(struct gr_io *io, uint32_t events, void *arg)
+{
+	struct gr_conn *c = arg;
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	switch (c->state) {
+	case CONN_CONNECTING:
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
+			soerr = errno;
+		if (soerr) {
+			gr_conn_close(c, -soerr, "connect: %s", strerror(soerr));
+			return;
+		}
+		start_session(c);
+		return;
+	case CONN_HANDSHAKE:
+		do_handshake(c);
+		return;
+	case CONN_OPEN:
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			do_read(c);
+		if (c->state == CONN_OPEN && (events & EPOLLOUT))
+			flush(c);
+		return;
+	case CONN_CLOSED:
+		return;
+	}
+}
+
+struct gr_conn *gr_conn_connect(struct gr_loop *loop, struct gr_transport *t,
+				const struct sockaddr *sa, socklen_t salen,
+				const struct gr_conn_cbs *cbs, void *arg)
+{
+	struct gr_conn *c;
+	int fd, err;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	tune_socket(fd);
+	c = conn_alloc(loop, t, fd, false, cbs, arg);
+	if (!c) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	gr_addr_str(sa, c->peer, sizeof(c->peer));
+	c->io = gr_io_add(loop, fd, EPOLLOUT, conn_io, c);
+	if (!c->io) {
+		err = errno;
+		close(fd);
+		conn_free(c);
+		errno = err;
+		return NULL;
+	}
+	c->state = CONN_CONNECTING;
+	if (connect(fd, sa, salen) && errno != EINPROGRESS) {
+		/* report through on_close like an asynchronous failure */
+		err = errno;
+		gr_conn_close(c, -err, "connect: %s", strerror(err));
+	}
+	return c;
+}
+
+void gr_conn_set_cbs(struct gr_conn *c, const struct gr_conn_cbs *cbs, void *arg)
+{
+	c->cbs = cbs;
+	c->arg = arg;
+}
+
+const char *gr_conn_peer_addr(const struct gr_conn *c)
+{
+	return c->peer;
+}
+
+bool gr_conn_is_open(const struct gr_conn *c)
+{
+	return c->state == CONN_OPEN;
+}
+
+bool gr_conn_is_server(const struct gr_conn *c)
+{
+	return c->server;
+}
+
+size_t gr_conn_queued(const struct gr_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes)
+{
+	c->out_limit = bytes;
+}
+
+const char *gr_conn_peer_identity(const struct gr_conn *c)
+{
+	return c->sess ? c->t->ops->peer_identity(c->sess) : NULL;
+}
+
+uint64_t gr_conn_bytes_in(const struct gr_conn *c)
+{
+	return c->bytes_in;
+}
+
+uint64_t gr_conn_bytes_out(const struct gr_conn *c)
+{
+	return c->bytes_out;
+}
+
+void gr_conn_set_user(struct gr_conn *c, void *user)
+{
+	c->user = user;
+}
+
+void *gr_conn_user(const struct gr_conn *c)
+{
+	return c->user;
+}
+
+/* ---- listener ---- */
+
+struct gr_listener {
+	struct gr_loop *loop;
+	struct gr_transport *t;
+	int fd;
+	struct gr_io *io;
+	uint16_t port;
+	const struct gr_conn_cbs *cbs;
+	void *arg;
+};
+
+static void listener_io(struct gr_io *io, uint32_t events, void *arg)
+{
+	struct gr_listener *l = arg;
+	struct sockaddr_storage ss;
+	struct gr_conn *c;
+	socklen_t len;
+	int fd, i;
+
+	/* bounded, so that a connection storm cannot starve the loop */
+	for (i = 0; i < 64; i++) {
+		len = sizeof(ss);
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;	/* EAGAIN, or EMFILE & co: retried on the next wake-up */
+		tune_socket(fd);
+		c = conn_alloc(l->loop, l->t, fd, true, l->cbs, l->arg);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		gr_addr_str((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+		c->io = gr_io_add(l->loop, fd, EPOLLIN, conn_io, c);
+		if (!c->io) {
+			close(fd);
+			conn_free(c);
+			continue;
+		}
+		start_session(c);
+	}
+}
+
+struct gr_listener *gr_listener_new(struct gr_loop *loop, struct gr_transport *t,
+				    const char *host, uint16_t port,
+				    const struct gr_conn_cbs *cbs, void *arg,
+				    const char **why)
+{
+	struct sockaddr_storage ss;
+	struct gr_listener *l;
+	socklen_t len;
+	int one = 1, err;
+
+	err = gr_resolve(host, port, &ss, &len, why);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		*why = "out of memory";
+		errno = ENOMEM;
+		return NULL;
+	}
+	l->loop = loop;
+	l->t = t;
+	l->cbs = cbs;
+	l->arg = arg;
+	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		*why = "socket";
+		goto out_free;
+	}
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l->fd, (struct sockaddr *)&ss, len)) {
+		*why = "bind";
+		goto out_close;
+	}
+	if (listen(l->fd, 128)) {
+		*why = "listen";
+		goto out_close;
+	}
+	len = sizeof(ss);
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len)) {
+		*why = "getsockname";
+		goto out_close;
+	}
+	l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+			((struct sockaddr_in6 *)&ss)->sin6_port);
+	l->io = gr_io_add(loop, l->fd, EPOLLIN, listener_io, l);
+	if (!l->io) {
+		*why = "epoll";
+		goto out_close;
+	}
+	return l;
+
+out_close:
+	err = errno;
+	close(l->fd);
+	errno = err;
+out_free:
+	err = errno;
+	free(l);
+	errno = err;
+	return NULL;
+}
+
+uint16_t gr_listener_port(const struct gr_listener *l)
+{
+	return l->port;
+}
+
+void gr_listener_free(struct gr_listener *l)
+{
+	if (!l)
+		return;
+	gr_io_del(l->io);
+	close(l->fd);
+	free(l);
+}
+
+/* ---- dialer ---- */
+
+struct gr_dialer {
+	struct gr_loop *loop;
+	struct gr_transport *t;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	unsigned int min_ms, max_ms;
+	unsigned int failures;		/* since the last reset */
+	unsigned int attempts;		/* connections started */
+	struct gr_conn *conn;
+	struct gr_timer *timer;
+	const struct gr_conn_cbs *cbs;
+	void *arg;
+	bool freeing;
+};
+
+static void dialer_on_open(struct gr_conn *c, void *arg)
+{
+	struct gr_dialer *d = arg;
+
+	if (d->cbs->on_open)
+		d->cbs->on_open(c, d->arg);
+}
+
+static void dialer_on_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	struct gr_dialer *d = arg;
+
+	d->cbs->on_frame(c, f, d->arg);
+}
+
+static void dialer_on_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct gr_dialer *d = arg;
+	uint64_t delay;
+	unsigned int shift;
+
+	d->conn = NULL;
+	if (d->cbs->on_close)
+		d->cbs->on_close(c, err, reason, d->arg);
+	if (d->freeing)
+		return;
+	shift = d->failures < 16 ? d->failures : 16;
+	delay = (uint64_t)d->min_ms << shift;
+	if (delay > d->max_ms)
+		delay = d->max_ms;
+	/* +-25% jitter, so that sites restarted together do not stay in step */
+	delay = delay * 3 / 4 + (delay ? (uint64_t)random() % (delay / 2 + 1) : 0);
+	d->failures++;
+	gr_timer_arm(d->timer, delay);
+}
+
+static const struct gr_conn_cbs dialer_cbs = {
+	.on_open = dialer_on_open,
+	.on_frame = dialer_on_frame,
+	.on_close = dialer_on_close,
+};
+
+static void dialer_connect(struct gr_timer *t, void *arg)
+{
+	struct gr_dialer *d = arg;
+
+	d->attempts++;
+	d->conn = gr_conn_connect(d->loop, d->t, (struct sockaddr *)&d->sa, d->salen,
+				  &dialer_cbs, d);
+	if (!d->conn) {
+		/* no socket at all (EMFILE...): try again later */
+		d->failures++;
+		gr_timer_arm(d->timer, d->max_ms);
+	} else if (d->conn->state == CONN_CLOSED) {
+		d->conn = NULL;	/* failed at once; on_close armed the timer */
+	}
+}
+
+struct gr_dialer *gr_dialer_new(struct gr_loop *loop, struct gr_transport *t,
+				const struct sockaddr *sa, socklen_t salen,
+				unsigned int min_ms, unsigned int max_ms,
+				const struct gr_conn_cbs *cbs, void *arg)
+{
+	struct gr_dialer *d = calloc(1, sizeof(*d));
+
+	if (!d || salen > sizeof(d->sa))
+		goto out_free;
+	d->timer = gr_timer_new(loop, dialer_connect, d);
+	if (!d->timer)
+		goto out_free;
+	d->loop = loop;
+	d->t = t;
+	memcpy(&d->sa, sa, salen);
+	d->salen = salen;
+	d->min_ms = min_ms ? min_ms : 1;
+	d->max_ms = max_ms < d->min_ms ? d->min_ms : max_ms;
+	d->cbs = cbs;
+	d->arg = arg;
+	gr_timer_arm(d->timer, 0);
+	return d;
+
+out_free:
+	free(d);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct gr_conn *gr_dialer_conn(const struct gr_dialer *d)
+{
+	return d->conn;
+}
+
+void gr_dialer_reset_backoff(struct gr_dialer *d)
+{
+	d->failures = 0;
+}
+
+unsigned int gr_dialer_attempts(const struct gr_dialer *d)
+{
+	return d->attempts;
+}
+
+void gr_dialer_free(struct gr_dialer *d)
+{
+	if (!d)
+		return;
+	d->freeing = true;
+	if (d->conn)
+		gr_conn_close(d->conn, -ECANCELED, "shutting down");
+	gr_timer_free(d->timer);
+	free(d);
+}
