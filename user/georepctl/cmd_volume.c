@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * georepctl volume create|delete|set
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "georep/keys.h"
+#include "georepctl.h"
+
+#define CREATE_USAGE							\
+	"georepctl volume create <name> --data <dev> --log <dev> [--format]\n" \
+	"           [--site-id N] [--role primary|secondary] [--term N]\n"	\
+	"           [--commit-rule local|quorum] [--high-wm PCT] [--low-wm PCT]\n" \
+	"           [--max-uncommitted BYTES] [--key-dir DIR]"
+#define DELETE_USAGE "georepctl volume delete <name>"
+#define SET_USAGE							\
+	"georepctl volume set <name> [--role primary|secondary --term N]\n" \
+	"           [--commit-seq N] [--commit-rule local|quorum]\n"	\
+	"           [--high-wm PCT --low-wm PCT] [--max-uncommitted BYTES]"
+
+#define CREATE_HELP							\
+	"Create (--format) or attach a volume on a data and a log block device.\n" \
+	"Seal keys are read from <key-dir>/<name>/<epoch>.key (default key dir\n" \
+	GEOREP_DEFAULT_KEY_DIR ", or $GEOREP_KEY_DIR); with --format a volume\n" \
+	"without keys gets epoch 1. Links /dev/georep/<name> and\n"	\
+	"/dev/georep/<name>.log are created.\n\n"			\
+	"  --data DEV             data block device\n"			\
+	"  --log DEV              log block device\n"			\
+	"  --format               write a fresh log superblock (new volume)\n" \
+	"  --site-id N            site id recorded in every record (u32)\n" \
+	"  --role R               primary or secondary\n"		\
+	"  --term N               initial term (u64)\n"			\
+	"  --commit-rule R        local or quorum\n"			\
+	"  --high-wm PCT          throttle writers above PCT% log use (1..100)\n" \
+	"  --low-wm PCT           stop throttling below PCT% (0..99, < high)\n" \
+	"  --max-uncommitted B    bytes not yet committed before throttling\n" \
+	"                         (K/M/G/T suffixes, 0: no limit)\n"	\
+	"  --key-dir DIR          seal key directory\n"
+
+#define SET_HELP							\
+	"Change a volume. --role and --term go together (terms only move\n" \
+	"forward), as do --high-wm and --low-wm.\n"
+
+enum {
+	OPT_DATA = 2, OPT_LOG, OPT_FORMAT, OPT_SITE_ID, OPT_ROLE, OPT_TERM,
+	OPT_RULE, OPT_HIGH_WM, OPT_LOW_WM, OPT_MAX_UNC, OPT_KEY_DIR, OPT_COMMIT_SEQ,
+};
+
+static const struct grctl_opt create_opts[] = {
+	{ "data", OPT_DATA, true },
+	{ "log", OPT_LOG, true },
+	{ "format", OPT_FORMAT, false },
+	{ "site-id", OPT_SITE_ID, true },
+	{ "role", OPT_ROLE, true },
+	{ "term", OPT_TERM, true },
+	{ "commit-rule", OPT_RULE, true },
+	{ "high-wm", OPT_HIGH_WM, true },
+	{ "low-wm", OPT_LOW_WM, true },
+	{ "max-uncommitted", OPT_MAX_UNC, true },
+	{ "key-dir", OPT_KEY_DIR, true },
+	{ NULL }
+};
+
+static const struct grctl_opt set_opts[] = {
+	{ "role", OPT_ROLE, true },
+	{ "term", OPT_TERM, true },
+	{ "commit-seq", OPT_COMMIT_SEQ, true },
+	{ "commit-rule", OPT_RULE, true },
+	{ "high-wm", OPT_HIGH_WM, true },
+	{ "low-wm", OPT_LOW_WM, true },
+	{ "max-uncommitted", OPT_MAX_UNC, true },
+	{ NULL }
+};
+
+/* the one positional argument every volume command takes */
+static int take_name(struct grctl_parser *p, const char *val, const char **name)
+{
+	if (*name)
+		return grctl_errf(p, "unexpected argument '%s'", val);
+	p->cur = "name";
+	if (grctl_opt_name(p, val, name))
+		return GRCTL_ARG_ERR;
+	return 0;
+}
+
+int volume_create_parse(struct grctl_parser *p, struct volume_create_args *a)
+{
+	struct georep_vol_new *r = &a->req;
+	const char *val;
+	uint64_t v;
+	int id;
+
+	memset(a, 0, sizeof(*a));
+	p->opts = create_opts;
+	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
+		switch (id) {
+		case GRCTL_ARG_ERR:
+			return GRCTL_ARG_ERR;
+		case GRCTL_OPT_HELP:
+			return 1;
+		case GRCTL_ARG_POS:
+			if (take_name(p, val, &a->name))
+				return GRCTL_ARG_ERR;
+			break;
+		case OPT_DATA:
+			a->data = val;
+			break;
+		case OPT_LOG:
+			a->log = val;
+			break;
+		case OPT_FORMAT:
+			r->format = true;
+			break;
+		case OPT_SITE_ID:
+			if (grctl_opt_u64(p, val, 0, UINT32_MAX, &v))
+				return GRCTL_ARG_ERR;
+			r->has_site_id = true;
+			r->site_id = (uint32_t)v;
+			break;
+		case OPT_ROLE:
+			if (grctl_opt_role(p, val, &r->role))
+				return GRCTL_ARG_ERR;
+			r->has_role = true;
+			break;
+		case OPT_TERM:
+			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->term))
+				return GRCTL_ARG_ERR;
+			r->has_term = true;
+			break;
+		case OPT_RULE:
+			if (grctl_opt_rule(p, val, &r->commit_rule))
+				return GRCTL_ARG_ERR;
+			r->has_commit_rule = true;
+			break;
+		case OPT_HIGH_WM:
+			if (grctl_opt_u64(p, val, 1, 100, &v))
+				return GRCTL_ARG_ERR;
+			r->has_high_wm = true;
+			r->high_wm = (uint8_t)v;
+			break;
+		case OPT_LOW_WM:
+			if (grctl_opt_u64(p, val, 0, 99, &v))
+				return GRCTL_ARG_ERR;
+			r->has_low_wm = true;
+			r->low_wm = (uint8_t)v;
+			break;
+		case OPT_MAX_UNC:
+			if (grctl_opt_size(p, val, &r->max_uncommitted))
+				return GRCTL_ARG_ERR;
+			r->has_max_uncommitted = true;
+			break;
+		case OPT_KEY_DIR:
+			a->key_dir = val;
+			break;
+		}
+	}
+	if (!a->name)
+		return grctl_errf(p, "missing volume name");
+	if (!a->data)
+		return grctl_errf(p, "missing --data <dev>");
+	if (!a->log)
+		return grctl_errf(p, "missing --log <dev>");
+	if (r->has_high_wm && r->has_low_wm && r->low_wm >= r->high_wm)
+		return grctl_errf(p, "--low-wm %u must be below --high-wm %u",
+				  r->low_wm, r->high_wm);
+	if (a->key_dir && !*a->key_dir)
+		return grctl_errf(p, "invalid value '' for --key-dir");
+	return 0;
+}
+
+int volume_delete_parse(struct grctl_parser *p, const char **name)
+{
+	const char *val;
+	int id;
+
+	*name = NULL;
+	p->opts = NULL;
+	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
+		if (id == GRCTL_ARG_ERR)
+			return GRCTL_ARG_ERR;
+		if (id == GRCTL_OPT_HELP)
+			return 1;
+		if (take_name(p, val, name))
+			return GRCTL_ARG_ERR;
+	}
+	if (!*name)
+		return grctl_errf(p, "missing volume name");
+	return 0;
+}
+
+int volume_set_parse(struct grctl_parser *p, struct volume_set_args *a)
+{
+	struct georep_vol_set *r = &a->req;
+	bool has_role = false;
+	const char *val;
+	uint64_t v;
+	int id;
+
+	memset(a, 0, sizeof(*a));
+	p->opts = set_opts;
+	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
+		switch (id) {
+		case GRCTL_ARG_ERR:
+			return GRCTL_ARG_ERR;
+		case GRCTL_OPT_HELP:
+			return 1;
+		case GRCTL_ARG_POS:
+			if (take_name(p, val, &r->name))
+				return GRCTL_ARG_ERR;
+			break;
+		case OPT_ROLE:
+			if (grctl_opt_role(p, val, &r->role))
+				return GRCTL_ARG_ERR;
+			has_role = true;
+			break;
+		case OPT_TERM:
+			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->term))
+				return GRCTL_ARG_ERR;
+			a->has_term = true;
+			break;
+		case OPT_COMMIT_SEQ:
+			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->commit_seq))
+				return GRCTL_ARG_ERR;
+			r->has_commit_seq = true;
+			break;
+		case OPT_RULE:
+			if (grctl_opt_rule(p, val, &r->commit_rule))
+				return GRCTL_ARG_ERR;
+			r->has_commit_rule = true;
+			break;
+		case OPT_HIGH_WM:
+			if (grctl_opt_u64(p, val, 1, 100, &v))
+				return GRCTL_ARG_ERR;
+			a->has_high = true;
+			r->high_wm = (uint8_t)v;
+			break;
+		case OPT_LOW_WM:
+			if (grctl_opt_u64(p, val, 0, 99, &v))
+				return GRCTL_ARG_ERR;
+			a->has_low = true;
+			r->low_wm = (uint8_t)v;
+			break;
+		case OPT_MAX_UNC:
+			if (grctl_opt_size(p, val, &r->max_uncommitted))
+				return GRCTL_ARG_ERR;
+			r->has_max_uncommitted = true;
+			break;
+		}
+	}
+	if (!r->name)
+		return grctl_errf(p, "missing volume name");
+	if (has_role != a->has_term)
+		return grctl_errf(p, "--role and --term must be given together");
+	r->has_role = has_role;
+	if (a->has_high != a->has_low)
+		return grctl_errf(p, "--high-wm and --low-wm must be given together");
+	r->has_wm = a->has_high;
+	if (r->has_wm && r->low_wm >= r->high_wm)
+		return grctl_errf(p, "--low-wm %u must be below --high-wm %u",
+				  r->low_wm, r->high_wm);
+	if (!r->has_role && !r->has_commit_seq && !r->has_commit_rule &&
+	    !r->has_wm && !r->has_max_uncommitted)
+		return grctl_errf(p, "nothing to set");
+	return 0;
+}
+
+static int link_path(char *buf, size_t len, const char *name, const char *sfx)
+{
+	if (snprintf(buf, len, "%s/%s%s", grctl_dev_dir(), name, sfx) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* point <dev-dir>/<name><sfx> at @target, replacing a stale link atomically */
+static int make_link(const char *name, const char *sfx, const char *target)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	if (link_path(path, sizeof(path), name, sfx) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s%s.tmp", grctl_dev_dir(), name, sfx) >=
+	    (int)sizeof(tmp))
+		return grctl_fail("link path for %s too long", name);
+	unlink(tmp);
+	if (symlink(target, tmp))
+		return grctl_fail("cannot create link %s: %s", tmp, strerror(errno));
+	if (rename(tmp, path)) {
+		int err = errno;
+
+		unlink(tmp);
+		return grctl_fail("cannot create link %s: %s", path, strerror(err));
+	}
+	return 0;
+}
+
+static int make_links(const char *name, uint32_t minor)
+{
+	char target[64];
+
+	if (mkdir(grctl_dev_dir(), 0755) && errno != EEXIST)
+		return grctl_fail("cannot create %s: %s", grctl_dev_dir(),
+				  strerror(errno));
+	snprintf(target, sizeof(target), "../georep%u", minor);
+	if (make_link(name, "", target))
+		return GRCTL_EXIT_FAIL;
+	snprintf(target, sizeof(target), "../georep%u-log", minor);
+	return make_link(name, ".log", target);
+}
+
+static int remove_link(const char *name, const char *sfx)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (link_path(path, sizeof(path), name, sfx))
+		return GRCTL_EXIT_FAIL;
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISLNK(st.st_mode))
+		return grctl_fail("%s is not a symlink, left alone", path);
+	if (unlink(path) && errno != ENOENT)
+		return grctl_fail("cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int resolve_bdev(const char *opt, const char *path, char *out)
+{
+	struct stat st;
+
+	if (!realpath(path, out))
+		return grctl_fail("--%s %s: %s", opt, path, strerror(errno));
+	if (stat(out, &st))
+		return grctl_fail("--%s %s: %s", opt, path, strerror(errno));
+	if (!S_ISBLK(st.st_mode))
+		return grctl_fail("--%s %s: not a block device", opt, path);
+	return 0;
+}
+
+/* the keys VOLUME_NEW carries; generates epoch 1 for a new volume */
+static int create_keys(struct volume_create_args *a, const char *dir,
+		       struct georep_keyset *ks, bool *generated)
+{
+	char err[512];
+	int ret;
+
+	*generated = false;
+	ret = georep_keys_load(dir, a->name, ks, err, sizeof(err));
+	if (ret)
+		return grctl_fail("%s", err);
+	if (ks->nr)
+		return 0;
+	if (!a->req.format)
+		return grctl_fail("no seal keys for volume %s in %s/%s: attaching needs the volume's keys (--format creates a new volume with a new key)",
+				  a->name, dir, a->name);
+	ret = georep_key_generate(dir, a->name, 1, &ks->keys[0], err, sizeof(err));
+	if (ret)
+		return grctl_fail("%s", err);
+	ks->nr = 1;
+	*generated = true;
+	return 0;
+}
+
+static int create_main(int argc, char *argv[])
+{
+	char data[PATH_MAX], log[PATH_MAX];
+	struct volume_create_args a;
+	struct georep_vol_status st;
+	struct georep_keyset ks;
+	struct grctl_parser p;
+	struct georep_nl *nl;
+	const char *dir;
+	bool generated;
+	int ret;
+
+	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
+	ret = volume_create_parse(&p, &a);
+	if (ret == 1)
+		return grctl_help(CREATE_USAGE, CREATE_HELP);
+	if (ret)
+		return grctl_usage_error(CREATE_USAGE, p.err);
+	if (resolve_bdev("data", a.data, data) || resolve_bdev("log", a.log, log))
+		return GRCTL_EXIT_FAIL;
+	if (grctl_nl_open(&nl))
+		return GRCTL_EXIT_FAIL;
+
+	dir = grctl_key_dir(a.key_dir);
+	if (create_keys(&a, dir, &ks, &generated)) {
+		ret = GRCTL_EXIT_FAIL;
+		goto out_close;
+	}
+	a.req.name = a.name;
+	a.req.data_path = data;
+	a.req.log_path = log;
+	a.req.keys = &ks;
+	ret = georep_nl_volume_new(nl, &a.req, &st);
+	georep_keyset_clear(&ks);
+	if (ret) {
+		if (generated)
+			georep_key_remove(dir, a.name, 1);
+		ret = grctl_nl_fail(nl, "cannot create volume", a.name);
+		goto out_close;
+	}
+	if (!GEOREP_VOL_HAS(&st, GEOREP_A_MINOR) &&
+	    georep_nl_volume_get(nl, a.name, &st)) {
+		ret = grctl_nl_fail(nl, "volume created, but cannot read back", a.name);
+		goto out_close;
+	}
+	ret = make_links(a.name, st.minor);
+	if (!ret)
+		printf("volume %s: /dev/georep%u, log stream /dev/georep%u-log%s\n",
+		       a.name, st.minor, st.minor,
+		       generated ? ", new seal key epoch 1" : "");
+out_close:
+	georep_nl_close(nl);
+	return ret;
+}
+
+static int delete_main(int argc, char *argv[])
+{
+	struct grctl_parser p;
+	struct georep_nl *nl;
+	const char *name;
+	int ret;
+
+	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
+	ret = volume_delete_parse(&p, &name);
+	if (ret == 1)
+		return grctl_help(DELETE_USAGE, "Delete a volume and its /dev/georep links.\n");
+	if (ret)
+		return grctl_usage_error(DELETE_USAGE, p.err);
+	if (grctl_nl_open(&nl))
+		return GRCTL_EXIT_FAIL;
+	ret = georep_nl_volume_del(nl, name);
+	if (ret)
+		ret = grctl_nl_fail(nl, "cannot delete volume", name);
+	else
+		ret = remove_link(name, "") | remove_link(name, ".log");
+	georep_nl_close(nl);
+	return ret;
+}
+
+static int set_main(int argc, char *argv[])
+{
+	struct volume_set_args a;
+	struct grctl_parser p;
+	struct georep_nl *nl;
+	int ret;
+
+	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
+	ret = volume_set_parse(&p, &a);
+	if (ret == 1)
+		return grctl_help(SET_USAGE, SET_HELP);
+	if (ret)
+		return grctl_usage_error(SET_USAGE, p.err);
+	if (grctl_nl_open(&nl))
+		return GRCTL_EXIT_FAIL;
+	ret = georep_nl_volume_set(nl, &a.req);
+	if (ret)
+		ret = grctl_nl_fail(nl, "cannot change volume", a.req.name);
+	georep_nl_close(nl);
+	return ret;
+}
+
+static const struct grctl_sub volume_subs[] = {
+	{ "create", create_main, CREATE_USAGE },
+	{ "delete", delete_main, DELETE_USAGE },
+	{ "set", set_main, SET_USAGE },
+	{ NULL }
+};
+
+int volume_main(int argc, char *argv[])
+{
+	return grctl_dispatch_sub("volume", volume_subs, argc, argv);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Seal key files.
+ *
+ * Layout: <key-dir>/<volume>/<epoch>.key, 32 raw bytes, mode 0600, epoch a
+ * decimal number >= 1 without leading zeros. Directories are created 0700.
+ * A key file that is not a regular file, not exactly 32 bytes, or readable
+ * or writable by group or other is refused. Key material is wiped with
+ * OPENSSL_cleanse() by georep_keyset_clear() and on every error path.
+ */
+#ifndef _GEOREP_KEYS_H
+#define _GEOREP_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/georep.h>
+
+#define GEOREP_DEFAULT_KEY_DIR	"/etc/georep/keys"
+
+struct georep_keyent {
+	uint32_t epoch;
+	uint8_t data[GEOREP_KEY_LEN];
+};
+
+/* the keys of one volume, sorted by epoch, at most GEOREP_MAX_KEYS */
+struct georep_keyset {
+	unsigned int nr;
+	struct georep_keyent keys[GEOREP_MAX_KEYS];
+};
+
+/*
+ * georep_keys_load() - read every <epoch>.key of a volume.
+ * A missing volume directory gives an empty set. More than GEOREP_MAX_KEYS
+ * files is -E2BIG; a bad file is -EPERM (permissions), -EINVAL (size, name)
+ * or the errno of the failing call; @err names the file.
+ */
+int georep_keys_load(const char *dir, const char *volume,
+		     struct georep_keyset *ks, char *err, size_t errlen);
+
+/*
+ * georep_key_generate() - create <dir>/<volume>/<epoch>.key with O_EXCL,
+ * filled from RAND_bytes(), fsync'ed. Creates the directories (0700) when
+ * missing. -EEXIST when the epoch already has a key. The new key is copied
+ * to *out when @out is not NULL.
+ */
+int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
+			struct georep_keyent *out, char *err, size_t errlen);
+
+/* remove a key file created by georep_key_generate() that was never used */
+int georep_key_remove(const char *dir, const char *volume, uint32_t epoch);
+
+/* the key of @epoch in @ks, or NULL */
+const struct georep_keyent *georep_keyset_find(const struct georep_keyset *ks,
+					       uint32_t epoch);
+uint32_t georep_keyset_max_epoch(const struct georep_keyset *ks);
+void georep_keyset_clear(struct georep_keyset *ks);
+
+#endif /* _GEOREP_KEYS_H */
