@@ -13,3 +13,6 @@ LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c
 
 TESTS += test_evloop
 PROG_SRCS_test_evloop := georepd/tests/test_evloop.c
+
+TESTS += test_transport
+PROG_SRCS_test_transport := georepd/tests/test_transport.c
