@@ -26,6 +26,7 @@
 
 #define CREATE_HELP							\
 	"Create (--format) or attach a volume on a data and a log block device.\n" \
+	"--role and --term go together, as do --high-wm and --low-wm.\n" \
 	"Seal keys are read from <key-dir>/<name>/<epoch>.key (default key dir\n" \
 	GEOREP_DEFAULT_KEY_DIR ", or $GEOREP_KEY_DIR); with --format a volume\n" \
 	"without keys gets epoch 1. Links /dev/georep/<name> and\n"	\
@@ -45,7 +46,14 @@
 
 #define SET_HELP							\
 	"Change a volume. --role and --term go together (terms only move\n" \
-	"forward), as do --high-wm and --low-wm.\n"
+	"forward), as do --high-wm and --low-wm.\n\n"			\
+	"  --role R               primary or secondary (with --term)\n"	\
+	"  --term N               new term, not below the current one\n" \
+	"  --commit-seq N         commit index reported by the replication\n" \
+	"  --commit-rule R        local or quorum\n"			\
+	"  --high-wm PCT          throttle above PCT% log use (with --low-wm)\n" \
+	"  --low-wm PCT           stop throttling below PCT%\n"		\
+	"  --max-uncommitted B    bytes (K/M/G/T suffixes), 0: no limit\n"
 
 enum {
 	OPT_DATA = 2, OPT_LOG, OPT_FORMAT, OPT_SITE_ID, OPT_ROLE, OPT_TERM,
@@ -166,7 +174,12 @@ int volume_create_parse(struct grctl_parser *p, struct volume_create_args *a)
 		return grctl_errf(p, "missing --data <dev>");
 	if (!a->log)
 		return grctl_errf(p, "missing --log <dev>");
-	if (r->has_high_wm && r->has_low_wm && r->low_wm >= r->high_wm)
+	/* the kernel takes these in pairs; say so before asking it */
+	if (r->has_role != r->has_term)
+		return grctl_errf(p, "--role and --term must be given together");
+	if (r->has_high_wm != r->has_low_wm)
+		return grctl_errf(p, "--high-wm and --low-wm must be given together");
+	if (r->has_high_wm && r->low_wm >= r->high_wm)
 		return grctl_errf(p, "--low-wm %u must be below --high-wm %u",
 				  r->low_wm, r->high_wm);
 	if (a->key_dir && !*a->key_dir)

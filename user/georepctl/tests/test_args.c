@@ -125,6 +125,10 @@ static int test_create_errors(void)
 	FAILS(volume_create_parse, &a, "'101' for --high-wm: out of range 1..100",
 	      "v", "--data", "d", "--log", "l", "--high-wm", "101");
 	FAILS(volume_create_parse, &a, "'0' for --high-wm", "v", "--high-wm", "0");
+	FAILS(volume_create_parse, &a, "--role and --term must be given together",
+	      "v", "--data", "d", "--log", "l", "--role", "primary");
+	FAILS(volume_create_parse, &a, "--high-wm and --low-wm must be given together",
+	      "v", "--data", "d", "--log", "l", "--low-wm", "10");
 	FAILS(volume_create_parse, &a, "--low-wm 80 must be below --high-wm 80",
 	      "v", "--data", "d", "--log", "l", "--high-wm", "80", "--low-wm", "80");
 	FAILS(volume_create_parse, &a, "'-1' for --term: not a decimal number",
