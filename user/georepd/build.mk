@@ -16,3 +16,8 @@ PROG_SRCS_test_evloop := georepd/tests/test_evloop.c
 
 TESTS += test_transport
 PROG_SRCS_test_transport := georepd/tests/test_transport.c
+
+LIB_SRCS += lib/ctlsock.c
+
+TESTS += test_ctlsock
+PROG_SRCS_test_ctlsock := georepd/tests/test_ctlsock.c
