@@ -397,36 +397,29 @@ static int georep_nl_parse_role(struct genl_info *info, bool *has_role,
 }
 
 /*
- * LOG_HIGH_WM and LOG_LOW_WM travel together, low below high. A request
- * with MAX_UNCOMMITTED alone keeps the watermarks in @high/@low, which
- * the caller preset (defaults or the current values).
+ * LOG_HIGH_WM and LOG_LOW_WM travel together, low below high; *has_wm
+ * says whether they were given. MAX_UNCOMMITTED may come alone.
  */
-static int georep_nl_parse_limits(struct genl_info *info, bool *has_limits,
-				  u8 *high, u8 *low, u64 *max_uncommitted)
+static int georep_nl_parse_wm(struct genl_info *info, bool *has_wm,
+			      u8 *high, u8 *low)
 {
 	struct nlattr **attrs = info->attrs;
 
-	*has_limits = attrs[GEOREP_A_LOG_HIGH_WM] || attrs[GEOREP_A_LOG_LOW_WM] ||
-		      attrs[GEOREP_A_MAX_UNCOMMITTED];
-	if (attrs[GEOREP_A_LOG_HIGH_WM] || attrs[GEOREP_A_LOG_LOW_WM]) {
-		if (GEOREP_NL_REQUIRE(info->extack, NULL, attrs,
-				      GEOREP_A_LOG_HIGH_WM,
-				      "GEOREP_A_LOG_LOW_WM needs GEOREP_A_LOG_HIGH_WM with it") ||
-		    GEOREP_NL_REQUIRE(info->extack, NULL, attrs,
-				      GEOREP_A_LOG_LOW_WM,
-				      "GEOREP_A_LOG_HIGH_WM needs GEOREP_A_LOG_LOW_WM with it"))
-			return -EINVAL;
-		*high = nla_get_u8(attrs[GEOREP_A_LOG_HIGH_WM]);
-		*low = nla_get_u8(attrs[GEOREP_A_LOG_LOW_WM]);
-		if (*low >= *high) {
-			NL_SET_ERR_MSG_ATTR(info->extack,
-					    attrs[GEOREP_A_LOG_LOW_WM],
-					    "GEOREP_A_LOG_LOW_WM must be below GEOREP_A_LOG_HIGH_WM");
-			return -EINVAL;
-		}
+	*has_wm = attrs[GEOREP_A_LOG_HIGH_WM] || attrs[GEOREP_A_LOG_LOW_WM];
+	if (!*has_wm)
+		return 0;
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, attrs, GEOREP_A_LOG_HIGH_WM,
+			      "GEOREP_A_LOG_LOW_WM needs GEOREP_A_LOG_HIGH_WM with it") ||
+	    GEOREP_NL_REQUIRE(info->extack, NULL, attrs, GEOREP_A_LOG_LOW_WM,
+			      "GEOREP_A_LOG_HIGH_WM needs GEOREP_A_LOG_LOW_WM with it"))
+		return -EINVAL;
+	*high = nla_get_u8(attrs[GEOREP_A_LOG_HIGH_WM]);
+	*low = nla_get_u8(attrs[GEOREP_A_LOG_LOW_WM]);
+	if (*low >= *high) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attrs[GEOREP_A_LOG_LOW_WM],
+				    "GEOREP_A_LOG_LOW_WM must be below GEOREP_A_LOG_HIGH_WM");
+		return -EINVAL;
 	}
-	if (attrs[GEOREP_A_MAX_UNCOMMITTED])
-		*max_uncommitted = nla_get_u64(attrs[GEOREP_A_MAX_UNCOMMITTED]);
 	return 0;
 }
 
@@ -435,6 +428,7 @@ static int georep_nl_parse_new(struct genl_info *info,
 {
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr **attrs = info->attrs;
+	bool has_wm;
 	int ret;
 
 	if (GEOREP_NL_REQUIRE(extack, NULL, attrs, GEOREP_A_NAME,
@@ -471,12 +465,16 @@ static int georep_nl_parse_new(struct genl_info *info,
 		p->has_commit_rule = true;
 		p->commit_rule = nla_get_u8(attrs[GEOREP_A_COMMIT_RULE]);
 	}
-	p->high_wm = GEOREP_DEFAULT_HIGH_WM;
-	p->low_wm = GEOREP_DEFAULT_LOW_WM;
-	ret = georep_nl_parse_limits(info, &p->has_limits, &p->high_wm,
-				     &p->low_wm, &p->max_uncommitted);
+	ret = georep_nl_parse_wm(info, &has_wm, &p->high_wm, &p->low_wm);
 	if (ret)
 		return ret;
+	if (attrs[GEOREP_A_MAX_UNCOMMITTED])
+		p->max_uncommitted = nla_get_u64(attrs[GEOREP_A_MAX_UNCOMMITTED]);
+	p->has_limits = has_wm || attrs[GEOREP_A_MAX_UNCOMMITTED];
+	if (p->has_limits && !has_wm) {
+		p->high_wm = GEOREP_DEFAULT_HIGH_WM;
+		p->low_wm = GEOREP_DEFAULT_LOW_WM;
+	}
 
 	return georep_nl_parse_keys(info, p->keys, &p->nr_keys);
 }
@@ -613,15 +611,16 @@ static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info
 	struct georep_volume_update u = {};
 	struct georep_volume *vol;
 	struct georep_status *st;
+	bool has_wm;
 	int ret;
 
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
-
+	/* the request on its own first, the volume after */
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, attrs, GEOREP_A_NAME,
+			      "missing attribute GEOREP_A_NAME"))
+		return -EINVAL;
 	ret = georep_nl_parse_role(info, &u.has_role, &u.role, &u.term);
 	if (ret)
-		goto out_put_vol;
+		return ret;
 	if (attrs[GEOREP_A_COMMIT_SEQ]) {
 		u.has_commit_seq = true;
 		u.commit_seq = nla_get_u64(attrs[GEOREP_A_COMMIT_SEQ]);
@@ -630,27 +629,36 @@ static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info
 		u.has_commit_rule = true;
 		u.commit_rule = nla_get_u8(attrs[GEOREP_A_COMMIT_RULE]);
 	}
-
-	/* limits not given keep their current values */
-	ret = -ENOMEM;
-	st = kmalloc(sizeof(*st), GFP_KERNEL);
-	if (!st)
-		goto out_put_vol;
-	georep_volume_status(vol, st);
-	u.high_wm = st->high_wm;
-	u.low_wm = st->low_wm;
-	u.max_uncommitted = st->max_uncommitted;
-	kfree(st);
-	ret = georep_nl_parse_limits(info, &u.has_limits, &u.high_wm,
-				     &u.low_wm, &u.max_uncommitted);
+	ret = georep_nl_parse_wm(info, &has_wm, &u.high_wm, &u.low_wm);
 	if (ret)
-		goto out_put_vol;
-
+		return ret;
+	u.has_limits = has_wm || attrs[GEOREP_A_MAX_UNCOMMITTED];
 	if (!u.has_role && !u.has_commit_seq && !u.has_commit_rule &&
 	    !u.has_limits) {
 		GENL_SET_ERR_MSG(info, "nothing to change in VOLUME_SET");
-		ret = -EINVAL;
-		goto out_put_vol;
+		return -EINVAL;
+	}
+
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+
+	if (u.has_limits) {
+		/* limits not given keep their current values */
+		ret = -ENOMEM;
+		st = kmalloc(sizeof(*st), GFP_KERNEL);
+		if (!st)
+			goto out_put_vol;
+		georep_volume_status(vol, st);
+		if (!has_wm) {
+			u.high_wm = st->high_wm;
+			u.low_wm = st->low_wm;
+		}
+		u.max_uncommitted = st->max_uncommitted;
+		kfree(st);
+		if (attrs[GEOREP_A_MAX_UNCOMMITTED])
+			u.max_uncommitted =
+				nla_get_u64(attrs[GEOREP_A_MAX_UNCOMMITTED]);
 	}
 
 	ret = georep_volume_update(vol, &u, info->extack);
