@@ -339,7 +339,7 @@ static void canon_host(const char *host, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void parse_sites(struct gr_errlist *el, json_t *arr, struct gr_config *cfg)
+static void parse_sites(struct gr_errlist *el, json_t *arr, struct gr_cluster *cfg)
 {
 	char p[PATH_BUF], ci[GR_HOST_MAX + 8], cj[GR_HOST_MAX + 8];
 	size_t i, j;
@@ -437,7 +437,7 @@ static void parse_path(struct gr_errlist *el, const char *path, json_t *obj,
 }
 
 static void parse_replicas(struct gr_errlist *el, const char *path, json_t *obj,
-			   const struct gr_config *cfg, struct gr_volume_cfg *v)
+			   const struct gr_cluster *cfg, struct gr_volume_cfg *v)
 {
 	static const char *const known[] = { "data", "log", NULL };
 	char p[PATH_BUF], pr[PATH_BUF];
@@ -467,7 +467,7 @@ static void parse_replicas(struct gr_errlist *el, const char *path, json_t *obj,
 		struct gr_replica_cfg *rc = &v->replicas[v->nreplicas];
 
 		path_key(pr, p, key);
-		site = gr_config_site_index(cfg, key);
+		site = gr_cluster_site_index(cfg, key);
 		if (site < 0)
 			gr_errlist_add(el, "%s: unknown site \"%.64s\"", pr, key);
 		if (!json_is_object(r)) {
@@ -524,7 +524,7 @@ static void parse_limits(struct gr_errlist *el, const char *path, json_t *obj,
 }
 
 static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
-			 const struct gr_config *cfg, struct gr_volume_cfg *v)
+			 const struct gr_cluster *cfg, struct gr_volume_cfg *v)
 {
 	static const char *const known[] = {
 		"name", "commit_rule", "quorum_loss", "limits", "replicas", NULL
@@ -567,7 +567,7 @@ static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 }
 
 /* Two volumes must not use one device of a site. */
-static void check_devices(struct gr_errlist *el, struct gr_config *cfg)
+static void check_devices(struct gr_errlist *el, struct gr_cluster *cfg)
 {
 	size_t i, j, a, b;
 
@@ -598,7 +598,7 @@ static void check_devices(struct gr_errlist *el, struct gr_config *cfg)
 	}
 }
 
-static void parse_volumes(struct gr_errlist *el, json_t *arr, struct gr_config *cfg)
+static void parse_volumes(struct gr_errlist *el, json_t *arr, struct gr_cluster *cfg)
 {
 	char p[PATH_BUF];
 	size_t i, j;
@@ -645,11 +645,11 @@ static void parse_volumes(struct gr_errlist *el, json_t *arr, struct gr_config *
 	check_devices(el, cfg);
 }
 
-int gr_config_parse(const char *buf, size_t len, struct gr_config **out,
+int gr_cluster_parse(const char *buf, size_t len, struct gr_cluster **out,
 		    struct gr_errlist *errs)
 {
 	static const char *const known[] = { "cluster", "sites", "volumes", NULL };
-	struct gr_config *cfg;
+	struct gr_cluster *cfg;
 	json_error_t jerr;
 	size_t before = errs->n + errs->dropped;
 	const char *s;
@@ -687,14 +687,14 @@ int gr_config_parse(const char *buf, size_t len, struct gr_config **out,
 	json_decref(root);
 
 	if (errs->n + errs->dropped != before) {
-		gr_config_free(cfg);
+		gr_cluster_free(cfg);
 		return -EINVAL;
 	}
 	*out = cfg;
 	return 0;
 }
 
-int gr_config_load(const char *path, struct gr_config **out,
+int gr_cluster_load(const char *path, struct gr_cluster **out,
 		   struct gr_errlist *errs)
 {
 	struct stat st;
@@ -734,12 +734,12 @@ int gr_config_load(const char *path, struct gr_config **out,
 		len += n;
 	}
 	close(fd);
-	ret = gr_config_parse(buf, len, out, errs);
+	ret = gr_cluster_parse(buf, len, out, errs);
 	free(buf);
 	return ret;
 }
 
-void gr_config_free(struct gr_config *cfg)
+void gr_cluster_free(struct gr_cluster *cfg)
 {
 	size_t i, j;
 
@@ -757,7 +757,7 @@ void gr_config_free(struct gr_config *cfg)
 	free(cfg);
 }
 
-int gr_config_site_index(const struct gr_config *cfg, const char *name)
+int gr_cluster_site_index(const struct gr_cluster *cfg, const char *name)
 {
 	size_t i;
 
@@ -767,15 +767,15 @@ int gr_config_site_index(const struct gr_config *cfg, const char *name)
 	return -1;
 }
 
-const struct gr_site_cfg *gr_config_site(const struct gr_config *cfg,
+const struct gr_site_cfg *gr_cluster_site(const struct gr_cluster *cfg,
 					 const char *name)
 {
-	int i = gr_config_site_index(cfg, name);
+	int i = gr_cluster_site_index(cfg, name);
 
 	return i < 0 ? NULL : &cfg->sites[i];
 }
 
-const struct gr_volume_cfg *gr_config_volume(const struct gr_config *cfg,
+const struct gr_volume_cfg *gr_cluster_volume(const struct gr_cluster *cfg,
 					     const char *name)
 {
 	size_t i;
@@ -786,7 +786,7 @@ const struct gr_volume_cfg *gr_config_volume(const struct gr_config *cfg,
 	return NULL;
 }
 
-const struct gr_volume_cfg *gr_config_volume_by_id(const struct gr_config *cfg,
+const struct gr_volume_cfg *gr_cluster_volume_by_id(const struct gr_cluster *cfg,
 						   uint64_t wire_id)
 {
 	size_t i;
@@ -808,13 +808,13 @@ const struct gr_replica_cfg *gr_volume_replica(const struct gr_volume_cfg *vol,
 	return NULL;
 }
 
-int gr_config_check_report(const char *path, const char *prefix)
+int gr_cluster_check_report(const char *path, const char *prefix)
 {
 	struct gr_errlist errs = { 0 };
-	struct gr_config *cfg;
+	struct gr_cluster *cfg;
 	size_t i;
 
-	if (gr_config_load(path, &cfg, &errs)) {
+	if (gr_cluster_load(path, &cfg, &errs)) {
 		for (i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s%s\n", prefix, errs.msg[i]);
 		if (errs.dropped)
@@ -825,6 +825,6 @@ int gr_config_check_report(const char *path, const char *prefix)
 		return 1;
 	}
 	printf("ok: %zu sites, %zu volumes\n", cfg->nsites, cfg->nvolumes);
-	gr_config_free(cfg);
+	gr_cluster_free(cfg);
 	return 0;
 }

@@ -23,11 +23,11 @@
 static void expect(const char *json, const char *const *want)
 {
 	struct gr_errlist el = { 0 };
-	struct gr_config *cfg;
+	struct gr_cluster *cfg;
 	size_t nwant = 0, i;
 	int ret;
 
-	ret = gr_config_parse(json, strlen(json), &cfg, &el);
+	ret = gr_cluster_parse(json, strlen(json), &cfg, &el);
 	for (; want && want[nwant]; nwant++) {
 		for (i = 0; i < el.n; i++)
 			if (strstr(el.msg[i], want[nwant]))
@@ -39,7 +39,7 @@ static void expect(const char *json, const char *const *want)
 		for (i = 0; i < el.n; i++)
 			printf("    # got: %s\n", el.msg[i]);
 	CHECK(nwant ? ret == -EINVAL && !cfg : ret == 0 && cfg);
-	gr_config_free(cfg);
+	gr_cluster_free(cfg);
 	gr_errlist_free(&el);
 }
 
@@ -53,9 +53,9 @@ static void test_good(void)
 		    " \"limits\": {\"high_wm\": 90, \"low_wm\": 50, \"max_uncommitted\": 1048576}")
 		", " VOL("v1", "") "]}";
 	struct gr_errlist el = { 0 };
-	struct gr_config *cfg;
+	struct gr_cluster *cfg;
 
-	CHECK(gr_config_parse(json, strlen(json), &cfg, &el) == 0);
+	CHECK(gr_cluster_parse(json, strlen(json), &cfg, &el) == 0);
 	CHECK(el.n == 0);
 	if (!cfg)
 		return;
@@ -74,12 +74,12 @@ static void test_good(void)
 	CHECK(cfg->volumes[1].quorum_loss == GR_QLOSS_SUSPEND);
 	CHECK(cfg->volumes[1].nreplicas == 2);
 	CHECK(cfg->volumes[1].wire_id == gr_wire_volume_id("v1"));
-	CHECK(gr_config_volume_by_id(cfg, gr_wire_volume_id("v0")) == &cfg->volumes[0]);
-	CHECK(gr_config_site_index(cfg, "siteC") == 2);
+	CHECK(gr_cluster_volume_by_id(cfg, gr_wire_volume_id("v0")) == &cfg->volumes[0]);
+	CHECK(gr_cluster_site_index(cfg, "siteC") == 2);
 	CHECK(gr_volume_replica(&cfg->volumes[0], 1) &&
 	      !strcmp(gr_volume_replica(&cfg->volumes[0], 1)->log, "/dev/v0bl"));
 	CHECK(!gr_volume_replica(&cfg->volumes[0], 2));
-	gr_config_free(cfg);
+	gr_cluster_free(cfg);
 }
 
 static void test_minimal(void)
@@ -250,7 +250,7 @@ static void test_shared_devices(void)
 static void test_error_cap(void)
 {
 	struct gr_errlist el = { 0 };
-	struct gr_config *cfg;
+	struct gr_cluster *cfg;
 	char *json = malloc(1 << 20);
 	size_t len, i;
 
@@ -258,7 +258,7 @@ static void test_error_cap(void)
 	for (i = 0; i < 1000; i++)
 		len += sprintf(json + len, ", \"k%zu\": 0", i);
 	strcpy(json + len, "}], \"volumes\": []}");
-	CHECK(gr_config_parse(json, strlen(json), &cfg, &el) == -EINVAL);
+	CHECK(gr_cluster_parse(json, strlen(json), &cfg, &el) == -EINVAL);
 	CHECK(el.n == GR_ERRLIST_MAX && el.dropped == 1000 - GR_ERRLIST_MAX);
 	gr_errlist_free(&el);
 	free(json);
@@ -269,16 +269,16 @@ static void test_load_file(void)
 	char path[] = "/tmp/georep-cfg-XXXXXX";
 	static const char json[] = "{" SITES3 ", \"volumes\": [" VOL("v", "") "]}";
 	struct gr_errlist el = { 0 };
-	struct gr_config *cfg;
+	struct gr_cluster *cfg;
 	int fd = mkstemp(path);
 
 	CHECK(fd >= 0);
 	CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
 	close(fd);
-	CHECK(gr_config_load(path, &cfg, &el) == 0 && cfg && cfg->nvolumes == 1);
-	gr_config_free(cfg);
+	CHECK(gr_cluster_load(path, &cfg, &el) == 0 && cfg && cfg->nvolumes == 1);
+	gr_cluster_free(cfg);
 	unlink(path);
-	CHECK(gr_config_load(path, &cfg, &el) == -ENOENT);
+	CHECK(gr_cluster_load(path, &cfg, &el) == -ENOENT);
 	CHECK(el.n == 1 && strstr(el.msg[0], "cannot open"));
 	gr_errlist_free(&el);
 }

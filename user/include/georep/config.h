@@ -3,7 +3,7 @@
  * Cluster configuration: one JSON file that every site may hold a copy of.
  * See Documentation/configuration.rst for the format.
  *
- * gr_config_parse() validates the whole document and reports every problem
+ * gr_cluster_parse() validates the whole document and reports every problem
  * it finds, each prefixed by the JSON path of the bad field, e.g.
  *   $.volumes[1].replicas.siteB.log: missing
  * A config is returned only when there is no error at all.
@@ -49,7 +49,7 @@ struct gr_site_cfg {
 };
 
 struct gr_replica_cfg {
-	unsigned int site;		/* index into gr_config.sites */
+	unsigned int site;		/* index into gr_cluster.sites */
 	char *data;			/* absolute path of the data device */
 	char *log;			/* absolute path of the log device */
 };
@@ -66,7 +66,7 @@ struct gr_volume_cfg {
 	struct gr_replica_cfg *replicas;	/* in file order */
 };
 
-struct gr_config {
+struct gr_cluster {
 	char cluster[GR_CLUSTER_MAX];	/* "cluster" key, default "georep" */
 	size_t nsites;
 	struct gr_site_cfg *sites;
@@ -75,31 +75,31 @@ struct gr_config {
 };
 
 /**
- * gr_config_parse() - parse and validate a cluster configuration.
+ * gr_cluster_parse() - parse and validate a cluster configuration.
  * @buf: the JSON text (need not be NUL terminated)
  * @len: its length
- * @out: on success, the new configuration (free with gr_config_free())
+ * @out: on success, the new configuration (free with gr_cluster_free())
  * @errs: every problem found is appended here
  *
  * Return: 0 when the configuration is valid, -EINVAL when @errs holds at
  * least one problem, -ENOMEM.
  */
-int gr_config_parse(const char *buf, size_t len, struct gr_config **out,
+int gr_cluster_parse(const char *buf, size_t len, struct gr_cluster **out,
 		    struct gr_errlist *errs);
 
 /* Same, reading the file @path; a read failure is reported in @errs too. */
-int gr_config_load(const char *path, struct gr_config **out,
+int gr_cluster_load(const char *path, struct gr_cluster **out,
 		   struct gr_errlist *errs);
 
-void gr_config_free(struct gr_config *cfg);
+void gr_cluster_free(struct gr_cluster *cfg);
 
 /* Lookups: NULL / -1 when absent. */
-const struct gr_site_cfg *gr_config_site(const struct gr_config *cfg,
+const struct gr_site_cfg *gr_cluster_site(const struct gr_cluster *cfg,
 					 const char *name);
-int gr_config_site_index(const struct gr_config *cfg, const char *name);
-const struct gr_volume_cfg *gr_config_volume(const struct gr_config *cfg,
+int gr_cluster_site_index(const struct gr_cluster *cfg, const char *name);
+const struct gr_volume_cfg *gr_cluster_volume(const struct gr_cluster *cfg,
 					     const char *name);
-const struct gr_volume_cfg *gr_config_volume_by_id(const struct gr_config *cfg,
+const struct gr_volume_cfg *gr_cluster_volume_by_id(const struct gr_cluster *cfg,
 						   uint64_t wire_id);
 /* The replica of @vol at site index @site, NULL when it has none there. */
 const struct gr_replica_cfg *gr_volume_replica(const struct gr_volume_cfg *vol,
@@ -115,10 +115,10 @@ int gr_parse_address(const char *addr, char *host, size_t hostlen,
 		     uint16_t *port, const char **why);
 
 /*
- * gr_config_check_report() - what `georepctl config check` and georepd print:
+ * gr_cluster_check_report() - what `georepctl config check` and georepd print:
  * "ok: N sites, M volumes" on stdout, or every error on stderr.
  * Return: 0 when valid, 1 otherwise.
  */
-int gr_config_check_report(const char *path, const char *prefix);
+int gr_cluster_check_report(const char *path, const char *prefix);
 
 #endif /* _GEOREP_CONFIG_H */
