@@ -11,7 +11,7 @@
 #                      libraries, and a /lib/modules/$KVER tree with only the
 #                      modules the tests need; rebuilt only when an input
 #                      changes (see base_key)
-#   project.cpio       /georep: georep.ko, build/user/bin, selftests/ and the
+#   project.cpio       /georep: georep.ko ($GEOREP_VM_KO if set), build/user/bin, selftests/ and the
 #                      libraries those programs need that base.cpio lacks;
 #                      rebuilt every run (small)
 #
@@ -55,7 +55,7 @@ REQUIRED_BINS=(
 	/usr/bin/nsenter /usr/bin/unshare /bin/findmnt /bin/lsblk /usr/bin/flock
 	/usr/bin/setsid /bin/dmesg /sbin/blkid /sbin/wipefs /usr/bin/fallocate
 	/usr/bin/taskset
-	/sbin/dmsetup
+	/sbin/dmsetup /sbin/ldconfig
 )
 
 # Nice to have: taken when installed.
@@ -227,7 +227,9 @@ build_project() {
 	ln -s usr/lib64 "$root/lib64"
 	ln -s usr/bin "$root/bin"
 	ln -s usr/sbin "$root/sbin"
-	[ -f "$TOP/georep.ko" ] && cp -p "$TOP/georep.ko" "$root/georep/"
+	# GEOREP_VM_KO: put another build of the module at /georep/georep.ko
+	local ko=${GEOREP_VM_KO:-$TOP/georep.ko}
+	[ -f "$ko" ] && cp -p "$ko" "$root/georep/georep.ko"
 	if [ -d "$TOP/build/user/bin" ]; then
 		cp -pr "$TOP/build/user/bin/." "$root/georep/bin/"
 		mapfile -t bins < <(find "$root/georep/bin" -type f)
