@@ -21,3 +21,6 @@ LIB_SRCS += lib/ctlsock.c
 
 TESTS += test_ctlsock
 PROG_SRCS_test_ctlsock := georepd/tests/test_ctlsock.c
+
+TESTS += test_state
+PROG_SRCS_test_state := georepd/tests/test_state.c georepd/state.c

@@ -304,6 +304,17 @@ int gr_conn_send_raw(struct gr_conn *c, const void *buf, size_t len)
 	return 0;
 }
 
+/* Tell the peer why, in a frame any version can parse, then close. */
+static void protocol_error(struct gr_conn *c, const char *msg)
+{
+	struct gr_frame e = { .hdr.type = GR_FT_ERROR };
+
+	e.error.code = GR_WERR_PROTOCOL;
+	snprintf(e.error.reason, sizeof(e.error.reason), "%s", msg);
+	gr_conn_send(c, &e);
+	gr_conn_close(c, -EPROTO, "%s", msg);
+}
+
 /* Hand every whole frame in c->in to on_frame. */
 static void process_input(struct gr_conn *c)
 {
@@ -315,7 +326,7 @@ static void process_input(struct gr_conn *c)
 
 	while (c->state == CONN_OPEN && c->in_len - off >= GR_WIRE_HDR_SIZE) {
 		if (gr_wire_decode_hdr(c->in + off, &hdr, err)) {
-			gr_conn_close(c, -EPROTO, "%s", err);
+			protocol_error(c, err);
 			return;
 		}
 		need = GR_WIRE_HDR_SIZE + (size_t)hdr.length;
@@ -323,7 +334,7 @@ static void process_input(struct gr_conn *c)
 			break;
 		ret = gr_wire_decode(c->in + off, c->in_len - off, &f, &used, err);
 		if (ret) {
-			gr_conn_close(c, -EPROTO, "%s", err);
+			protocol_error(c, err);
 			return;
 		}
 		off += used;
