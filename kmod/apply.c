@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Applying records to the data device: on a secondary once commit_seq
+ * covers them, in seq order, by one worker per volume; on attach, the
+ * replay of records the data device may lack (recover.c); on promotion to
+ * primary, every record written so far.
+ *
+ * Records are read back from the log device (they were verified when they
+ * were appended). Discard and write-zeroes are applied as zeroing, so that
+ * the replica reads the same bytes whether or not its data device can
+ * discard.
+ */
+#include "vol.h"
+
+int georep_apply_record(struct georep_volume *vol,
+			const struct georep_record *rec, const void *payload)
+{
+	sector_t lba = le64_to_cpu(rec->lba);
+	u32 len = le32_to_cpu(rec->len);
+
+	switch (le16_to_cpu(rec->op)) {
+	case GEOREP_OP_WRITE:
+		return georep_log_rw(vol, vol->data_bdev, lba, (void *)payload,
+				     len, REQ_OP_WRITE);
+	case GEOREP_OP_DISCARD:
+	case GEOREP_OP_WRITE_ZEROES:
+		return blkdev_issue_zeroout(vol->data_bdev, lba,
+					    len >> SECTOR_SHIFT, GFP_NOIO, 0);
+	default:
+		return 0;
+	}
+}
+
+/* apply records after applied_seq up to @limit; Context: apply_work */
+static int apply_upto(struct georep_volume *vol, u64 limit)
+{
+	struct georep_record *rec = vol->apply_buf;
+	int ret = 0;
+
+	for (;;) {
+		u64 seq, lsn;
+		u32 nblocks;
+
+		spin_lock_irq(&vol->lock);
+		seq = vol->applied_seq + 1;
+		spin_unlock_irq(&vol->lock);
+		if (seq > limit || READ_ONCE(vol->dead))
+			break;
+		ret = georep_index_lookup(vol, seq, &lsn, &nblocks);
+		if (ret) {
+			pr_err_ratelimited("%s: record %llu to apply is not in the log\n",
+					   vol->name, seq);
+			break;
+		}
+		ret = georep_log_read_record(vol, lsn, nblocks, rec);
+		if (!ret && le64_to_cpu(rec->seq) != seq)
+			ret = -EIO;
+		if (!ret)
+			ret = georep_apply_record(vol, rec,
+						  (u8 *)rec + GEOREP_BLOCK_SIZE);
+		if (ret) {
+			pr_err_ratelimited("%s: applying record %llu failed: %d\n",
+					   vol->name, seq, ret);
+			break;
+		}
+		spin_lock_irq(&vol->lock);
+		vol->applied_seq = seq;
+		spin_unlock_irq(&vol->lock);
+	}
+	if (ret) {
+		WRITE_ONCE(vol->apply_error, ret);
+		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
+	}
+	return ret;
+}
+
+void georep_apply_work(struct work_struct *work)
+{
+	struct georep_volume *vol = container_of(work, struct georep_volume,
+						 apply_work);
+	u64 limit;
+
+	if (READ_ONCE(vol->role) != GEOREP_ROLE_SECONDARY ||
+	    READ_ONCE(vol->apply_error))
+		return;
+	spin_lock_irq(&vol->lock);
+	limit = min(vol->commit_seq, vol->written_seq);
+	spin_unlock_irq(&vol->lock);
+	apply_upto(vol, limit);
+}
+
+void georep_apply_kick(struct georep_volume *vol)
+{
+	if (READ_ONCE(vol->role) == GEOREP_ROLE_SECONDARY)
+		queue_work(vol->wq, &vol->apply_work);
+}
+
+/**
+ * georep_apply_all() - apply every written record, on promotion
+ *
+ * Context: process context, the caller keeps appends and the worker out
+ * (append_mutex held, role not yet primary, apply_work flushed).
+ */
+int georep_apply_all(struct georep_volume *vol)
+{
+	u64 limit;
+
+	spin_lock_irq(&vol->lock);
+	limit = vol->written_seq;
+	spin_unlock_irq(&vol->lock);
+	WRITE_ONCE(vol->apply_error, 0);
+	return apply_upto(vol, limit);
+}

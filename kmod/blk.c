@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/georepN: the bio-based block device and its write path.
+ *
+ * A write (or discard, write-zeroes) bio on a primary goes through:
+ *
+ *  1. admission: refused on a secondary (see below) or a broken volume;
+ *     waits while the volume is throttled (log past the high watermark or
+ *     too many uncommitted bytes) until it drops below the low watermark;
+ *  2. the payload hash, in the submitter's context, outside any lock, so
+ *     submitters on different CPUs hash in parallel;
+ *  3. ordering, under order_mutex (a few microseconds): the log space is
+ *     reserved (waiting, never dropping, when the log is full), the seq
+ *     assigned, the chain hash and the seal computed, the record indexed;
+ *  4. three lower bios at once: the header block and the payload to the
+ *     log device, the payload (or the discard/write-zeroes) to the data
+ *     device; REQ_PREFLUSH goes to the first log bio and the data bio
+ *     (both devices flushed before), REQ_FUA to all of them;
+ *  5. completion, in seq order: written_seq only moves over records whose
+ *     log writes are all done, and an upper bio completes once its record
+ *     is at or below written_seq, its data write is done, and the commit
+ *     rule is met (local: at once; quorum: commit_seq >= seq).
+ *
+ * Completing in seq order matters: a flush that follows a completed write
+ * must find every record below it in the log too, or a power cut could
+ * leave a hole in the ledger behind an acknowledged write.
+ *
+ * Example, two writers, quorum:
+ *
+ *   A: seq 7 log+data issued     B: seq 8 log+data issued
+ *   B: log done (written_seq still 6: 7 pending)
+ *   A: log done -> written_seq 8; A data done -> waits for commit
+ *   daemon: commit_seq 8 -> A and B complete (B's data was done)
+ *
+ * A secondary refuses writes: the disk is read-only (set_disk_ro(), so
+ * write(2) gets EPERM and ext4 mounts read-only), and a write bio that
+ * reaches the driver anyway fails with BLK_STS_IOERR (-EIO), the only
+ * status the block layer has for "refused"; the log says why.
+ */
+#include <linux/blkdev.h>
+#include <linux/highmem.h>
+#include <linux/sched.h>
+
+#include "vol.h"
+
+static int georep_open(struct block_device *bdev, fmode_t mode)
+{
+	struct georep_volume *vol = bdev->bd_disk->private_data;
+	int ret = 0;
+
+	mutex_lock(&vol->open_mutex);
+	if (READ_ONCE(vol->dead))
+		ret = -ENXIO;
+	else
+		vol->open_count++;
+	mutex_unlock(&vol->open_mutex);
+	return ret;
+}
+
+static void georep_release(struct gendisk *disk, fmode_t mode)
+{
+	struct georep_volume *vol = disk->private_data;
+
+	mutex_lock(&vol->open_mutex);
+	vol->open_count--;
+	mutex_unlock(&vol->open_mutex);
+}
+
+/* ---- events ---- */
+
+void georep_kick_notify(struct georep_volume *vol, int bit)
+{
+	set_bit(bit, &vol->notify_bits);
+	queue_delayed_work(system_wq, &vol->notify_work,
+			   msecs_to_jiffies(GEOREP_NOTIFY_DELAY_MS));
+}
+
+void georep_notify_work(struct work_struct *work)
+{
+	struct georep_volume *vol = container_of(to_delayed_work(work),
+						 struct georep_volume,
+						 notify_work);
+
+	if (test_and_clear_bit(GEOREP_NB_IO_ERROR, &vol->notify_bits))
+		georep_notify(vol, GEOREP_EVENT_IO_ERROR,
+			      READ_ONCE(vol->broken) ?: -EIO);
+	if (test_and_clear_bit(GEOREP_NB_WATERMARK, &vol->notify_bits))
+		georep_notify(vol, GEOREP_EVENT_WATERMARK, 0);
+	if (test_and_clear_bit(GEOREP_NB_RECORDS, &vol->notify_bits))
+		georep_notify(vol, GEOREP_EVENT_RECORDS, 0);
+}
+
+/* ---- throttling ---- */
+
+/* blocks of records after commit_seq; order_mutex */
+u64 georep_uncommitted_blocks(struct georep_volume *vol)
+{
+	u64 from = max(vol->commit_lsn, vol->tail_lsn);
+
+	return vol->head_lsn > from ? vol->head_lsn - from : 0;
+}
+
+/**
+ * georep_throttle_update() - throttle or release writers
+ *
+ * Throttled once the log holds more than high_wm percent of the area, or
+ * more than max_uncommitted bytes are uncommitted; released once both are
+ * back under the low watermark (low_wm percent of the area, and
+ * max_uncommitted * low_wm / high_wm bytes).
+ *
+ * Context: order_mutex held.
+ */
+void georep_throttle_update(struct georep_volume *vol)
+{
+	u64 used = vol->head_lsn - vol->tail_lsn;
+	u64 unc = georep_uncommitted_blocks(vol) * GEOREP_BLOCK_SIZE;
+	u64 area = vol->area_blocks, maxu = vol->max_uncommitted;
+	bool was = vol->throttled, now = was;
+
+	lockdep_assert_held(&vol->order_mutex);
+	if (vol->role != GEOREP_ROLE_PRIMARY) {
+		now = false;
+	} else if (!was) {
+		now = used * 100 > area * vol->high_wm ||
+		      (maxu && unc > maxu);
+	} else {
+		now = !(used * 100 <= area * vol->low_wm &&
+			(!maxu || unc * vol->high_wm <= maxu * vol->low_wm));
+	}
+	if (now == was)
+		return;
+	WRITE_ONCE(vol->throttled, now);
+	if (!now)
+		wake_up_all(&vol->throttle_wq);
+	georep_kick_notify(vol, GEOREP_NB_WATERMARK);
+}
+
+static bool admit_ok(struct georep_volume *vol)
+{
+	return !READ_ONCE(vol->throttled) || READ_ONCE(vol->dead) ||
+	       READ_ONCE(vol->broken) ||
+	       READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY;
+}
+
+/* ---- completion ---- */
+
+/*
+ * Move written_seq over the records whose log writes are done, in order,
+ * and collect the ios that may complete. Context: vol->lock held.
+ */
+static void collect(struct georep_volume *vol, struct list_head *done)
+{
+	struct georep_io *io, *next;
+	u64 limit;
+
+	lockdep_assert_held(&vol->lock);
+	list_for_each_entry(io, &vol->ios, node) {
+		if (io->seq <= vol->written_seq)
+			continue;
+		if (!io->log_done || vol->broken)
+			break;
+		if (io->status) {
+			vol->broken = blk_status_to_errno(io->status);
+			set_bit(GEOREP_NB_IO_ERROR, &vol->notify_bits);
+			break;
+		}
+		vol->written_seq = io->seq;
+		vol->written_lsn = io->lsn + io->nblocks;
+		memcpy(vol->written_chain, io->chain, GEOREP_HASH_LEN);
+		set_bit(GEOREP_NB_RECORDS, &vol->notify_bits);
+	}
+
+	limit = vol->written_seq;
+	if (vol->commit_rule == GEOREP_COMMIT_QUORUM &&
+	    vol->role == GEOREP_ROLE_PRIMARY)
+		limit = min(limit, vol->commit_seq);
+	list_for_each_entry_safe(io, next, &vol->ios, node) {
+		bool failed = io->status || (vol->broken &&
+					     io->seq > vol->written_seq);
+
+		if (!failed && io->seq > limit)
+			break;
+		if (!io->log_done || !io->data_done)
+			continue;
+		if (failed && !io->status)
+			io->status = BLK_STS_IOERR;
+		list_move_tail(&io->node, done);
+		vol->inflight--;
+	}
+	if (vol->role == GEOREP_ROLE_PRIMARY)
+		vol->applied_seq = vol->written_seq;
+}
+
+static void finish(struct georep_volume *vol, struct list_head *done)
+{
+	struct georep_io *io, *next;
+
+	list_for_each_entry_safe(io, next, done, node) {
+		struct bio *bio = io->bio;
+
+		bio->bi_status = io->status;
+		bio_end_io_acct(bio, io->start);
+		mempool_free(io->hdr_page, vol->page_pool);
+		mempool_free(io, vol->io_pool);
+		bio_endio(bio);
+	}
+}
+
+/* after written_seq, commit_seq or the rule changed */
+void georep_ios_progress(struct georep_volume *vol)
+{
+	unsigned long flags;
+	u64 written;
+	LIST_HEAD(done);
+	bool empty;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	written = vol->written_seq;
+	collect(vol, &done);
+	empty = !vol->inflight;
+	if (vol->written_seq != written)
+		wake_up_all(&vol->waitq);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	if (vol->notify_bits)
+		queue_delayed_work(system_wq, &vol->notify_work,
+				   msecs_to_jiffies(GEOREP_NOTIFY_DELAY_MS));
+	finish(vol, &done);
+	if (empty)
+		wake_up_all(&vol->drain_wq);
+}
+
+static void io_set_status(struct georep_io *io, blk_status_t status)
+{
+	if (status)
+		cmpxchg(&io->status, 0, status);
+}
+
+static void io_done(struct georep_io *io, bool log)
+{
+	struct georep_volume *vol = io->vol;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	if (log)
+		io->log_done = true;
+	else
+		io->data_done = true;
+	spin_unlock_irqrestore(&vol->lock, flags);
+	georep_ios_progress(vol);
+}
+
+static void log_endio(struct bio *bio)
+{
+	struct georep_io *io = bio->bi_private;
+
+	if (bio->bi_status)
+		pr_err_ratelimited("%s: log write of record %llu failed: %d\n",
+				   io->vol->name, io->seq,
+				   blk_status_to_errno(bio->bi_status));
+	io_set_status(io, bio->bi_status);
+	bio_put(bio);
+	if (atomic_dec_and_test(&io->log_pending))
+		io_done(io, true);
+}
+
+static void data_endio(struct bio *bio)
+{
+	struct georep_io *io = bio->bi_private;
+
+	if (bio->bi_status) {
+		pr_err_ratelimited("%s: data write of record %llu failed: %d\n",
+				   io->vol->name, io->seq,
+				   blk_status_to_errno(bio->bi_status));
+		georep_kick_notify(io->vol, GEOREP_NB_IO_ERROR);
+	}
+	io_set_status(io, bio->bi_status);
+	bio_put(bio);
+	io_done(io, false);
+}
+
+/* ---- submission ---- */
+
+static void fill_header(struct georep_volume *vol, struct georep_io *io,
+			struct bio *bio)
+{
+	struct georep_record *rec = georep_io_hdr(io);
+	u32 flags = 0;
+	u16 op;
+
+	switch (bio_op(bio)) {
+	case REQ_OP_DISCARD:
+		op = GEOREP_OP_DISCARD;
+		break;
+	case REQ_OP_WRITE_ZEROES:
+		op = GEOREP_OP_WRITE_ZEROES;
+		break;
+	default:
+		op = GEOREP_OP_WRITE;
+		break;
+	}
+	if (bio->bi_opf & REQ_PREFLUSH)
+		flags |= GEOREP_RF_PREFLUSH;
+	if (bio->bi_opf & REQ_FUA)
+		flags |= GEOREP_RF_FUA;
+	clear_page(rec);
+	rec->magic = cpu_to_le32(GEOREP_RECORD_MAGIC);
+	rec->version = cpu_to_le16(GEOREP_RECORD_VERSION);
+	rec->op = cpu_to_le16(op);
+	rec->lba = cpu_to_le64(bio->bi_iter.bi_sector);
+	rec->len = cpu_to_le32(bio->bi_iter.bi_size);
+	rec->payload_len = cpu_to_le32(op == GEOREP_OP_WRITE ?
+				       bio->bi_iter.bi_size : 0);
+	rec->timestamp_ns = cpu_to_le64(ktime_get_real_ns());
+	rec->site_id = cpu_to_le32(vol->site_id);
+	rec->flags = cpu_to_le32(flags);
+	memcpy(rec->volume_uuid, vol->uuid, GEOREP_UUID_LEN);
+}
+
+/*
+ * Reserve log space and give the record its place in the ledger.
+ * Return: 0, -EAGAIN when the log is full (wait and retry), or an error
+ * for which the bio fails without having consumed a seq.
+ */
+static int order(struct georep_volume *vol, struct georep_io *io)
+{
+	struct georep_record *rec = georep_io_hdr(io);
+	u64 lsn, seq;
+	int ret;
+
+	mutex_lock(&vol->order_mutex);
+	ret = -EROFS;
+	if (vol->role != GEOREP_ROLE_PRIMARY)
+		goto out_unlock;
+	ret = vol->broken;
+	if (ret)
+		goto out_unlock;
+	lsn = georep_lsn_place(vol, vol->head_lsn, io->nblocks);
+	if (lsn + io->nblocks - vol->tail_lsn > vol->area_blocks) {
+		if (!vol->throttled) {
+			WRITE_ONCE(vol->throttled, true);
+			georep_kick_notify(vol, GEOREP_NB_WATERMARK);
+		}
+		ret = -EAGAIN;
+		goto out_unlock;
+	}
+	seq = vol->next_seq;
+	rec->seq = cpu_to_le64(seq);
+	rec->term = cpu_to_le64(vol->term);
+	ret = georep_chain_hash(vol, vol->last_chain, rec, rec->chain_hash) ?:
+	      georep_seal(vol, rec);
+	if (ret)
+		goto out_unlock;
+	ret = georep_index_store(vol, seq, lsn, io->nblocks);
+	if (ret)
+		goto out_unlock;
+
+	io->seq = seq;
+	io->lsn = lsn;
+	memcpy(io->chain, rec->chain_hash, GEOREP_HASH_LEN);
+	vol->next_seq = seq + 1;
+	vol->head_lsn = lsn + io->nblocks;
+	vol->last_term = vol->term;
+	memcpy(vol->last_chain, rec->chain_hash, GEOREP_HASH_LEN);
+	spin_lock_irq(&vol->lock);
+	if (seq <= vol->commit_seq)
+		vol->commit_lsn = vol->head_lsn;
+	list_add_tail(&io->node, &vol->ios);
+	vol->inflight++;
+	spin_unlock_irq(&vol->lock);
+	georep_throttle_update(vol);
+out_unlock:
+	mutex_unlock(&vol->order_mutex);
+	return ret;
+}
+
+static bool space_ok(struct georep_volume *vol, u32 nblocks)
+{
+	/* lockless: a wait condition must not sleep; order() decides */
+	if (READ_ONCE(vol->dead) || READ_ONCE(vol->broken) ||
+	    READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY)
+		return true;
+	return georep_lsn_place(vol, READ_ONCE(vol->head_lsn), nblocks) +
+	       nblocks - READ_ONCE(vol->tail_lsn) <= vol->area_blocks;
+}
+
+static void submit_lower(struct georep_volume *vol, struct georep_io *io)
+{
+	struct bio *bio = io->bio;
+	sector_t log_sector = georep_lsn_block(vol, io->lsn) *
+			      GEOREP_SECTORS_PER_BLOCK;
+	blk_opf_t fua = bio->bi_opf & REQ_FUA;
+	blk_opf_t pre = bio->bi_opf & REQ_PREFLUSH;
+	struct bio *hdr, *pay = NULL, *data;
+	struct blk_plug plug;
+
+	hdr = bio_alloc_bioset(vol->log_bdev, 1,
+			       REQ_OP_WRITE | REQ_SYNC | pre | fua, GFP_NOIO,
+			       &vol->log_bs);
+	hdr->bi_iter.bi_sector = log_sector;
+	__bio_add_page(hdr, io->hdr_page, GEOREP_BLOCK_SIZE, 0);
+	hdr->bi_private = io;
+	hdr->bi_end_io = log_endio;
+
+	if (bio_op(bio) == REQ_OP_WRITE) {
+		pay = bio_alloc_clone(vol->log_bdev, bio, GFP_NOIO,
+				      &vol->log_bs);
+		pay->bi_opf = REQ_OP_WRITE | REQ_SYNC | fua;
+		pay->bi_iter.bi_sector = log_sector + GEOREP_SECTORS_PER_BLOCK;
+		pay->bi_private = io;
+		pay->bi_end_io = log_endio;
+	}
+	atomic_set(&io->log_pending, pay ? 2 : 1);
+
+	data = bio_alloc_clone(vol->data_bdev, bio, GFP_NOIO, &vol->data_bs);
+	data->bi_private = io;
+	data->bi_end_io = data_endio;
+
+	blk_start_plug(&plug);
+	submit_bio_noacct(hdr);
+	if (pay)
+		submit_bio_noacct(pay);
+	submit_bio_noacct(data);
+	blk_finish_plug(&plug);
+}
+
+static void write_bio(struct georep_volume *vol, struct bio *bio)
+{
+	struct georep_record *rec;
+	struct georep_io *io;
+	int ret;
+
+	if (!admit_ok(vol))
+		io_wait_event(vol->throttle_wq, admit_ok(vol));
+	if (READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY) {
+		pr_warn_ratelimited("%s: write refused: not primary\n",
+				    vol->name);
+		goto out_error;
+	}
+
+	io = mempool_alloc(vol->io_pool, GFP_NOIO);
+	memset(io, 0, sizeof(*io));
+	io->vol = vol;
+	io->bio = bio;
+	io->hdr_page = mempool_alloc(vol->page_pool, GFP_NOIO);
+	fill_header(vol, io, bio);
+	rec = georep_io_hdr(io);
+	io->nblocks = georep_record_blocks(rec);
+
+	if (bio_op(bio) == REQ_OP_WRITE)
+		ret = georep_payload_hash_bio(vol, bio, rec->payload_hash);
+	else
+		ret = georep_payload_hash_buf(vol, NULL, 0, rec->payload_hash);
+	if (ret)
+		goto out_free_io;
+
+	while ((ret = order(vol, io)) == -EAGAIN)
+		io_wait_event(vol->throttle_wq, space_ok(vol, io->nblocks));
+	if (ret) {
+		pr_warn_ratelimited("%s: write refused: %d\n", vol->name, ret);
+		goto out_free_io;
+	}
+	io->start = bio_start_io_acct(bio);
+	submit_lower(vol, io);
+	return;
+
+out_free_io:
+	mempool_free(io->hdr_page, vol->page_pool);
+	mempool_free(io, vol->io_pool);
+out_error:
+	bio_io_error(bio);
+}
+
+static void flush_bio(struct georep_volume *vol, struct bio *bio)
+{
+	struct bio *f;
+
+	f = bio_alloc_bioset(vol->log_bdev, 0, REQ_OP_WRITE | REQ_PREFLUSH,
+			     GFP_NOIO, &vol->log_bs);
+	bio_chain(f, bio);
+	submit_bio_noacct(f);
+	f = bio_alloc_bioset(vol->data_bdev, 0, REQ_OP_WRITE | REQ_PREFLUSH,
+			     GFP_NOIO, &vol->data_bs);
+	bio_chain(f, bio);
+	submit_bio_noacct(f);
+	bio_endio(bio);
+}
+
+static void georep_submit_bio(struct bio *bio)
+{
+	struct georep_volume *vol = bio->bi_bdev->bd_disk->private_data;
+
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		bio_set_dev(bio, vol->data_bdev);
+		submit_bio_noacct(bio);
+		return;
+	case REQ_OP_WRITE:
+		if (!bio_sectors(bio)) {
+			flush_bio(vol, bio);
+			return;
+		}
+		fallthrough;
+	case REQ_OP_DISCARD:
+	case REQ_OP_WRITE_ZEROES:
+		bio = bio_split_to_limits(bio);
+		if (!bio)
+			return;
+		write_bio(vol, bio);
+		return;
+	default:
+		bio->bi_status = BLK_STS_NOTSUPP;
+		bio_endio(bio);
+		return;
+	}
+}
+
+static const struct block_device_operations georep_fops = {
+	.owner		= THIS_MODULE,
+	.submit_bio	= georep_submit_bio,
+	.open		= georep_open,
+	.release	= georep_release,
+};
+
+static int georep_major;
+
+static void set_limits(struct georep_volume *vol, struct request_queue *q)
+{
+	struct request_queue *dq = bdev_get_queue(vol->data_bdev);
+	struct queue_limits lim;
+	unsigned int max;
+
+	blk_set_stacking_limits(&lim);
+	blk_stack_limits(&lim, &dq->limits,
+			 get_start_sect(vol->data_bdev));
+	lim.logical_block_size = GEOREP_BLOCK_SIZE;
+	lim.physical_block_size = max_t(unsigned int, GEOREP_BLOCK_SIZE,
+					lim.physical_block_size);
+	lim.io_min = max_t(unsigned int, GEOREP_BLOCK_SIZE, lim.io_min);
+	lim.max_hw_sectors = min_t(unsigned int, lim.max_hw_sectors,
+				   GEOREP_MAX_PAYLOAD >> SECTOR_SHIFT);
+	lim.max_sectors = min(lim.max_sectors, lim.max_hw_sectors);
+	lim.max_dev_sectors = 0;
+	/* clones share the bvecs; the lower devices split what they must */
+	lim.max_segments = BIO_MAX_VECS;
+	lim.max_segment_size = UINT_MAX;
+	lim.seg_boundary_mask = BLK_SEG_BOUNDARY_MASK;
+	lim.virt_boundary_mask = 0;
+	lim.max_zone_append_sectors = 0;
+	lim.zoned = BLK_ZONED_NONE;
+	q->limits = lim;
+
+	max = bdev_max_discard_sectors(vol->data_bdev) ?
+	      GEOREP_MAX_NODATA_SECTORS : 0;
+	blk_queue_max_discard_sectors(q, max);
+	q->limits.discard_granularity = max_t(unsigned int, GEOREP_BLOCK_SIZE,
+			bdev_discard_granularity(vol->data_bdev));
+	max = bdev_write_zeroes_sectors(vol->data_bdev) ?
+	      GEOREP_MAX_NODATA_SECTORS : 0;
+	blk_queue_max_write_zeroes_sectors(q, max);
+	blk_queue_write_cache(q, true, true);
+	if (bdev_nonrot(vol->data_bdev))
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
+	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, q);
+}
+
+/* allocate and register /dev/georepN; Context: process context */
+int georep_disk_add(struct georep_volume *vol)
+{
+	struct gendisk *disk;
+	int ret;
+
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk)
+		return -ENOMEM;
+	disk->major = georep_major;
+	disk->first_minor = vol->minor;
+	disk->minors = 1;
+	disk->fops = &georep_fops;
+	disk->private_data = vol;
+	disk->flags |= GENHD_FL_NO_PART;
+	snprintf(disk->disk_name, sizeof(disk->disk_name), "georep%u",
+		 vol->minor);
+	set_limits(vol, disk->queue);
+	set_capacity(disk, vol->data_sectors);
+	set_disk_ro(disk, vol->role != GEOREP_ROLE_PRIMARY);
+	vol->disk = disk;
+	ret = add_disk(disk);
+	if (ret) {
+		vol->disk = NULL;
+		put_disk(disk);
+	}
+	return ret;
+}
+
+void georep_disk_del(struct georep_volume *vol)
+{
+	if (!vol->disk)
+		return;
+	del_gendisk(vol->disk);
+	/* no bio can come in now; wait for the ones in flight */
+	wait_event(vol->drain_wq, !READ_ONCE(vol->inflight));
+	put_disk(vol->disk);
+	vol->disk = NULL;
+}
+
+int georep_blk_init(void)
+{
+	georep_major = register_blkdev(0, "georep");
+	return georep_major < 0 ? georep_major : 0;
+}
+
+void georep_blk_exit(void)
+{
+	unregister_blkdev(georep_major, "georep");
+}

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The log device: superblock, circular record area, the seq index, and the
+ * log stream entry points (georep_log_read(), georep_log_append()).
+ *
+ * Layout (blocks of 4 KiB):
+ *
+ *   block 0                     superblock (struct georep_superblock)
+ *   blocks 1 .. 1+area_blocks   circular area of records
+ *
+ * A record is a header block (struct georep_record, zero padded) followed
+ * by its payload blocks, all contiguous. Wrap rule: a record is placed at
+ * the next free block unless it would cross the end of the area; then it
+ * starts at block 0 of the area and the blocks left at the end of the lap
+ * stay unused (they count as used until the tail passes them). Recovery
+ * follows the same rule: the record after one ending at area offset o is
+ * looked for at o, and at area offset 0 when the record at o is not the
+ * expected one (see recover.c).
+ *
+ * Documentation/on-disk-format.rst describes the format in full.
+ */
+#include <linux/crc32c.h>
+#include <linux/highmem.h>
+#include <linux/uaccess.h>
+#include <linux/uuid.h>
+#include <linux/vmalloc.h>
+
+#include "vol.h"
+
+/* where a record of @nblocks goes when the next free block is @lsn */
+u64 georep_lsn_place(struct georep_volume *vol, u64 lsn, u32 nblocks)
+{
+	u64 off = lsn % vol->area_blocks;
+
+	if (off + nblocks > vol->area_blocks)
+		return lsn + (vol->area_blocks - off);
+	return lsn;
+}
+
+static struct page *buf_page(void *p)
+{
+	return is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
+}
+
+/**
+ * georep_log_rw() - synchronous block I/O on a kernel buffer
+ * @vol: the volume (for messages)
+ * @bdev: the device
+ * @sector: where
+ * @buf: page aligned buffer, vmalloc or linear mapping
+ * @len: a multiple of PAGE_SIZE
+ * @opf: REQ_OP_READ or REQ_OP_WRITE with flags
+ *
+ * Large buffers are sent as several bios in order; REQ_PREFLUSH goes on the
+ * first, REQ_FUA on every one. Context: process context, sleeps.
+ */
+int georep_log_rw(struct georep_volume *vol, struct block_device *bdev,
+		  sector_t sector, void *buf, size_t len, blk_opf_t opf)
+{
+	bool vmalloced = is_vmalloc_addr(buf);
+	void *start = buf;
+	size_t total = len;
+	blk_opf_t flags = opf;
+	int ret = 0;
+
+	if (vmalloced && op_is_write(opf))
+		flush_kernel_vmap_range(buf, len);
+	while (len) {
+		unsigned int nr = min_t(size_t, len >> PAGE_SHIFT, BIO_MAX_VECS);
+		struct bio *bio;
+		unsigned int i;
+
+		bio = bio_alloc(bdev, nr, flags, GFP_NOIO);
+		bio->bi_iter.bi_sector = sector;
+		for (i = 0; i < nr; i++) {
+			__bio_add_page(bio, buf_page(buf), PAGE_SIZE, 0);
+			buf += PAGE_SIZE;
+		}
+		ret = submit_bio_wait(bio);
+		bio_put(bio);
+		if (ret)
+			break;
+		sector += nr << (PAGE_SHIFT - SECTOR_SHIFT);
+		len -= (size_t)nr << PAGE_SHIFT;
+		flags &= ~REQ_PREFLUSH;
+	}
+	if (vmalloced && !op_is_write(opf))
+		invalidate_kernel_vmap_range(start, total);
+	return ret;
+}
+
+/* read the record at @lsn, header block first, into @buf */
+int georep_log_read_record(struct georep_volume *vol, u64 lsn, u32 nblocks,
+			   void *buf)
+{
+	return georep_log_rw(vol, vol->log_bdev,
+			     georep_lsn_block(vol, lsn) * GEOREP_SECTORS_PER_BLOCK,
+			     buf, (size_t)nblocks * GEOREP_BLOCK_SIZE,
+			     REQ_OP_READ);
+}
+
+int georep_index_lookup(struct georep_volume *vol, u64 seq, u64 *lsn,
+			u32 *nblocks)
+{
+	void *entry = xa_load(&vol->index, seq);
+	unsigned long v;
+
+	if (!entry)
+		return -ENOENT;
+	v = xa_to_value(entry);
+	*lsn = v >> 9;
+	*nblocks = (v & 511) + 1;
+	return 0;
+}
+
+int georep_index_store(struct georep_volume *vol, u64 seq, u64 lsn,
+		       u32 nblocks)
+{
+	void *entry = xa_mk_value(lsn << 9 | (nblocks - 1));
+
+	return xa_err(xa_store(&vol->index, seq, entry, GFP_NOIO));
+}
+
+/* ---- superblock ---- */
+
+static u32 sb_crc(const struct georep_superblock *sb)
+{
+	struct georep_superblock tmp = *sb;
+
+	tmp.crc = 0;
+	return crc32c(~0U, &tmp, sizeof(tmp));
+}
+
+/**
+ * georep_sb_read() - read and check the superblock against the devices
+ * Return: 0, -EUCLEAN (not a georep log, bad crc), -EINVAL (geometry)
+ * or an I/O error. Sets vol->uuid and the geometry.
+ */
+int georep_sb_read(struct georep_volume *vol, struct georep_superblock *sb)
+{
+	u64 log_blocks = bdev_nr_sectors(vol->log_bdev) /
+			 GEOREP_SECTORS_PER_BLOCK;
+	void *p = page_address(vol->sb_page);
+	int ret;
+
+	ret = georep_log_rw(vol, vol->log_bdev, 0, p, PAGE_SIZE, REQ_OP_READ);
+	if (ret)
+		return ret;
+	memcpy(sb, p, sizeof(*sb));
+	if (le64_to_cpu(sb->magic) != GEOREP_SB_MAGIC ||
+	    le32_to_cpu(sb->version) != GEOREP_SB_VERSION ||
+	    le32_to_cpu(sb->crc) != sb_crc(sb))
+		return -EUCLEAN;
+	if (le32_to_cpu(sb->block_size) != GEOREP_BLOCK_SIZE ||
+	    le64_to_cpu(sb->area_start) < 1 ||
+	    le64_to_cpu(sb->area_blocks) < GEOREP_MIN_AREA_BLOCKS ||
+	    le64_to_cpu(sb->area_start) + le64_to_cpu(sb->area_blocks) >
+	    log_blocks ||
+	    le64_to_cpu(sb->data_sectors) > bdev_nr_sectors(vol->data_bdev) ||
+	    le64_to_cpu(sb->data_sectors) % GEOREP_SECTORS_PER_BLOCK ||
+	    !le64_to_cpu(sb->data_sectors) ||
+	    le64_to_cpu(sb->tail_block) >= le64_to_cpu(sb->area_blocks) ||
+	    le64_to_cpu(sb->head_block) >= le64_to_cpu(sb->area_blocks))
+		return -EINVAL;
+	memcpy(vol->uuid, sb->volume_uuid, GEOREP_UUID_LEN);
+	vol->data_sectors = le64_to_cpu(sb->data_sectors);
+	vol->area_start = le64_to_cpu(sb->area_start);
+	vol->area_blocks = le64_to_cpu(sb->area_blocks);
+	return 0;
+}
+
+struct sb_tail {
+	u64 seq;
+	u64 lsn;
+	u8 prev_chain[GEOREP_HASH_LEN];
+};
+
+/*
+ * Write the superblock: @tail, the head hint and applied_seq from the
+ * volume. The head hint (written_seq) and the applied_seq candidate are
+ * taken first; the data device is flushed when applied_seq moves, and the
+ * superblock goes out with PREFLUSH|FUA, so every record up to the hint is
+ * durable before the hint is.
+ */
+static int sb_write(struct georep_volume *vol, const struct sb_tail *tail)
+{
+	struct georep_superblock *sb = page_address(vol->sb_page);
+	u64 head_seq, head_lsn = 0, applied;
+	u32 nblocks;
+	int ret;
+
+	lockdep_assert_held(&vol->sb_mutex);
+	spin_lock_irq(&vol->lock);
+	head_seq = vol->written_seq;
+	applied = vol->applied_seq;
+	if (vol->role == GEOREP_ROLE_PRIMARY) {
+		struct georep_io *io;
+
+		/* data writes of records below the first pending one are done */
+		list_for_each_entry(io, &vol->ios, node) {
+			if (!io->data_done) {
+				applied = min(applied, io->seq - 1);
+				break;
+			}
+		}
+	}
+	spin_unlock_irq(&vol->lock);
+	if (head_seq < tail->seq || georep_index_lookup(vol, head_seq,
+							&head_lsn, &nblocks)) {
+		head_seq = tail->seq ? tail->seq - 1 : 0;
+		head_lsn = tail->lsn;
+	}
+
+	if (applied > vol->sb_applied_seq) {
+		ret = blkdev_issue_flush(vol->data_bdev);
+		if (ret)
+			return ret;
+	}
+
+	memset(sb, 0, PAGE_SIZE);
+	sb->magic = cpu_to_le64(GEOREP_SB_MAGIC);
+	sb->version = cpu_to_le32(GEOREP_SB_VERSION);
+	sb->block_size = cpu_to_le32(GEOREP_BLOCK_SIZE);
+	memcpy(sb->volume_uuid, vol->uuid, GEOREP_UUID_LEN);
+	sb->data_sectors = cpu_to_le64(vol->data_sectors);
+	sb->area_start = cpu_to_le64(vol->area_start);
+	sb->area_blocks = cpu_to_le64(vol->area_blocks);
+	sb->tail_seq = cpu_to_le64(tail->seq);
+	sb->tail_block = cpu_to_le64(tail->lsn % vol->area_blocks);
+	memcpy(sb->tail_prev_chain, tail->prev_chain, GEOREP_HASH_LEN);
+	sb->head_seq = cpu_to_le64(head_seq);
+	sb->head_block = cpu_to_le64(head_lsn % vol->area_blocks);
+	sb->applied_seq = cpu_to_le64(applied);
+	sb->term = cpu_to_le64(READ_ONCE(vol->term));
+	sb->site_id = cpu_to_le32(vol->site_id);
+	sb->flags = cpu_to_le32(READ_ONCE(vol->role) == GEOREP_ROLE_PRIMARY ?
+				GEOREP_SB_F_PRIMARY : 0);
+	sb->crc = cpu_to_le32(sb_crc(sb));
+	ret = georep_log_rw(vol, vol->log_bdev, 0, sb, PAGE_SIZE,
+			    REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC);
+	if (!ret) {
+		vol->sb_head_seq = head_seq;
+		vol->sb_applied_seq = applied;
+	}
+	return ret;
+}
+
+static void tail_snapshot(struct georep_volume *vol, struct sb_tail *t)
+{
+	mutex_lock(&vol->order_mutex);
+	t->seq = vol->tail_seq;
+	t->lsn = vol->tail_lsn;
+	memcpy(t->prev_chain, vol->tail_prev_chain, GEOREP_HASH_LEN);
+	mutex_unlock(&vol->order_mutex);
+}
+
+/* persist the current state; Context: process context */
+int georep_sb_write(struct georep_volume *vol)
+{
+	struct sb_tail t;
+	int ret;
+
+	mutex_lock(&vol->sb_mutex);
+	tail_snapshot(vol, &t);
+	ret = sb_write(vol, &t);
+	mutex_unlock(&vol->sb_mutex);
+	if (ret)
+		pr_err_ratelimited("%s: superblock write failed: %d\n",
+				   vol->name, ret);
+	return ret;
+}
+
+/* persist with a new tail; Context: sb_mutex held */
+int georep_sb_write_tail(struct georep_volume *vol, u64 tail_seq,
+			 u64 tail_lsn, const u8 *prev_chain)
+{
+	struct sb_tail t = { .seq = tail_seq, .lsn = tail_lsn };
+
+	memcpy(t.prev_chain, prev_chain, GEOREP_HASH_LEN);
+	return sb_write(vol, &t);
+}
+
+/* periodic: persist the head hint and applied_seq when they moved */
+void georep_sb_work(struct work_struct *work)
+{
+	struct georep_volume *vol = container_of(to_delayed_work(work),
+						 struct georep_volume, sb_work);
+	bool moved;
+
+	spin_lock_irq(&vol->lock);
+	moved = vol->written_seq != vol->sb_head_seq ||
+		vol->applied_seq != vol->sb_applied_seq;
+	spin_unlock_irq(&vol->lock);
+	if (moved && georep_sb_write(vol))
+		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
+	queue_delayed_work(vol->wq, &vol->sb_work,
+			   msecs_to_jiffies(GEOREP_SB_SYNC_MS));
+}
+
+/**
+ * georep_sb_format() - write a fresh superblock for an empty log
+ *
+ * Zeroes the first block of the area so that no record of an earlier
+ * ledger on the same device can be taken for record 1.
+ */
+int georep_sb_format(struct georep_volume *vol, u64 term, bool primary)
+{
+	struct sb_tail t = { .seq = 0, .lsn = 0 };
+	int ret;
+
+	ret = blkdev_issue_zeroout(vol->log_bdev,
+				   vol->area_start * GEOREP_SECTORS_PER_BLOCK,
+				   GEOREP_SECTORS_PER_BLOCK, GFP_KERNEL, 0);
+	if (ret)
+		return ret;
+	mutex_lock(&vol->sb_mutex);
+	ret = sb_write(vol, &t);
+	mutex_unlock(&vol->sb_mutex);
+	return ret;
+}
+
+/* ---- log stream ---- */
+
+/**
+ * georep_log_read() - copy whole records from *@seq on to userspace
+ *
+ * A cursor of 0 means "from the tail". Records are read from the log
+ * device; a record released (and perhaps overwritten) while it was being
+ * read is detected by checking the tail again afterwards.
+ *
+ * Context: process context, sleeps.
+ */
+ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
+			char __user *buf, size_t len)
+{
+	struct georep_record *rec;
+	size_t done = 0;
+	u64 s = *seq;
+	int ret = 0;
+
+	if (mutex_lock_interruptible(&vol->read_mutex))
+		return -ERESTARTSYS;
+	if (READ_ONCE(vol->dead)) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (!s)
+		s = READ_ONCE(vol->tail_seq);
+	rec = vol->read_buf;
+	while (s <= georep_volume_written_seq(vol)) {
+		u32 nblocks, plen;
+		u64 lsn;
+
+		if (s < READ_ONCE(vol->tail_seq) ||
+		    georep_index_lookup(vol, s, &lsn, &nblocks)) {
+			ret = -ERANGE;
+			break;
+		}
+		if (GEOREP_RECORD_HDR_SIZE +
+		    (size_t)(nblocks - 1) * GEOREP_BLOCK_SIZE > len - done) {
+			if (!done)
+				ret = -EMSGSIZE;
+			break;
+		}
+		ret = georep_log_read_record(vol, lsn, nblocks, rec);
+		if (ret)
+			break;
+		/* released while we read it: the blocks may be reused */
+		smp_rmb();
+		if (s < READ_ONCE(vol->tail_seq)) {
+			ret = -ERANGE;
+			break;
+		}
+		plen = le32_to_cpu(rec->payload_len);
+		if (le64_to_cpu(rec->seq) != s ||
+		    georep_record_blocks(rec) != nblocks) {
+			pr_err_ratelimited("%s: log block of record %llu holds something else\n",
+					   vol->name, s);
+			ret = -EIO;
+			break;
+		}
+		if (copy_to_user(buf + done, rec, GEOREP_RECORD_HDR_SIZE) ||
+		    copy_to_user(buf + done + GEOREP_RECORD_HDR_SIZE,
+				 (u8 *)rec + GEOREP_BLOCK_SIZE, plen)) {
+			ret = -EFAULT;
+			break;
+		}
+		done += GEOREP_RECORD_HDR_SIZE + plen;
+		s++;
+	}
+	*seq = s;
+out_unlock:
+	mutex_unlock(&vol->read_mutex);
+	return done ? done : ret;
+}
+
+static const char *append_check(struct georep_volume *vol,
+				struct georep_record *rec, size_t len,
+				int *err)
+{
+	u8 hash[GEOREP_HASH_LEN];
+	u64 seq = le64_to_cpu(rec->seq);
+	u64 term = le64_to_cpu(rec->term);
+	u32 plen = le32_to_cpu(rec->payload_len);
+	int ret;
+
+	*err = -EINVAL;
+	if (len != GEOREP_RECORD_HDR_SIZE + (size_t)plen)
+		return "length does not match payload_len";
+	if (georep_record_check_header(vol, rec))
+		return "malformed header";
+	*err = -EILSEQ;
+	if (seq != vol->next_seq)
+		return "not the next seq";
+	*err = -ESTALE;
+	if (term < vol->last_term || term > READ_ONCE(vol->term))
+		return "term out of range";
+	*err = -EBADMSG;
+	ret = georep_payload_hash_buf(vol, (u8 *)rec + GEOREP_BLOCK_SIZE,
+				      plen, hash);
+	if (ret || memcmp(hash, rec->payload_hash, GEOREP_HASH_LEN))
+		return "payload hash mismatch";
+	ret = georep_chain_hash(vol, vol->last_chain, rec, hash);
+	if (ret || memcmp(hash, rec->chain_hash, GEOREP_HASH_LEN))
+		return "chain hash mismatch";
+	if (georep_seal_check(vol, rec))
+		return "bad seal";
+	return NULL;
+}
+
+/**
+ * georep_log_append() - append one record from userspace on a secondary
+ *
+ * Checks everything before anything is written; a record that fails a
+ * check is never stored nor applied. Returns @len once the record is
+ * durable (written with FUA).
+ *
+ * Context: process context, sleeps; appends are serialized.
+ */
+ssize_t georep_log_append(struct georep_volume *vol,
+			  const char __user *buf, size_t len)
+{
+	struct georep_record *rec = vol->append_buf;
+	const char *why = NULL;
+	u32 nblocks;
+	u64 lsn, seq;
+	int ret;
+
+	if (len < GEOREP_RECORD_HDR_SIZE ||
+	    len > GEOREP_RECORD_HDR_SIZE + GEOREP_MAX_PAYLOAD)
+		return -EINVAL;
+	if (mutex_lock_interruptible(&vol->append_mutex))
+		return -ERESTARTSYS;
+	ret = -ENODEV;
+	if (READ_ONCE(vol->dead))
+		goto out_unlock;
+	ret = -EROFS;
+	if (READ_ONCE(vol->role) != GEOREP_ROLE_SECONDARY)
+		goto out_unlock;
+	ret = vol->broken;
+	if (ret)
+		goto out_unlock;
+
+	memset(rec, 0, GEOREP_BLOCK_SIZE);
+	ret = -EFAULT;
+	if (copy_from_user(rec, buf, GEOREP_RECORD_HDR_SIZE) ||
+	    copy_from_user((u8 *)rec + GEOREP_BLOCK_SIZE,
+			   buf + GEOREP_RECORD_HDR_SIZE,
+			   len - GEOREP_RECORD_HDR_SIZE))
+		goto out_unlock;
+
+	seq = le64_to_cpu(rec->seq);
+	mutex_lock(&vol->order_mutex);
+	why = append_check(vol, rec, len, &ret);
+	if (why)
+		goto out_unlock_order;
+	nblocks = georep_record_blocks(rec);
+	lsn = georep_lsn_place(vol, vol->head_lsn, nblocks);
+	ret = -ENOSPC;
+	if (lsn + nblocks - vol->tail_lsn > vol->area_blocks) {
+		why = "log full";
+		goto out_unlock_order;
+	}
+	ret = georep_index_store(vol, seq, lsn, nblocks);
+	if (ret)
+		goto out_unlock_order;
+	mutex_unlock(&vol->order_mutex);
+
+	ret = georep_log_rw(vol, vol->log_bdev,
+			    georep_lsn_block(vol, lsn) * GEOREP_SECTORS_PER_BLOCK,
+			    rec, (size_t)nblocks * GEOREP_BLOCK_SIZE,
+			    REQ_OP_WRITE | REQ_FUA | REQ_SYNC);
+	mutex_lock(&vol->order_mutex);
+	if (ret) {
+		xa_erase(&vol->index, seq);
+		mutex_unlock(&vol->order_mutex);
+		pr_err_ratelimited("%s: log write of record %llu failed: %d\n",
+				   vol->name, seq, ret);
+		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
+		goto out_unlock;
+	}
+	vol->next_seq = seq + 1;
+	vol->head_lsn = lsn + nblocks;
+	memcpy(vol->last_chain, rec->chain_hash, GEOREP_HASH_LEN);
+	vol->last_term = le64_to_cpu(rec->term);
+	spin_lock_irq(&vol->lock);
+	if (seq <= vol->commit_seq)
+		vol->commit_lsn = vol->head_lsn;
+	vol->written_seq = seq;
+	vol->written_lsn = vol->head_lsn;
+	memcpy(vol->written_chain, rec->chain_hash, GEOREP_HASH_LEN);
+	spin_unlock_irq(&vol->lock);
+	mutex_unlock(&vol->order_mutex);
+
+	wake_up_all(&vol->waitq);
+	georep_kick_notify(vol, GEOREP_NB_RECORDS);
+	georep_apply_kick(vol);
+	ret = len;
+	goto out_unlock;
+
+out_unlock_order:
+	mutex_unlock(&vol->order_mutex);
+	if (why)
+		pr_warn_ratelimited("%s: record %llu rejected: %s\n",
+				    vol->name, seq, why);
+out_unlock:
+	mutex_unlock(&vol->append_mutex);
+	return ret;
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Record hashing, chaining and sealing (see the comment at the top of
+ * include/uapi/linux/georep.h for the definitions):
+ *
+ *   payload_hash = SHA-256(payload)
+ *   chain_hash   = SHA-256(prev chain_hash || header[0, offsetof(chain_hash)))
+ *   seal         = HMAC-SHA-256(key[seal_epoch], header[0, offsetof(seal)))
+ *
+ * All of it goes through the kernel crypto API: one "sha256" transform per
+ * volume (unkeyed, so it is shared by every CPU with a descriptor on the
+ * stack) and one keyed "hmac(sha256)" transform per installed key epoch.
+ * The raw key bytes are only held long enough to key the transform; the
+ * transform's keyed state is wiped when it is freed (crypto_free_shash()
+ * releases it with kfree_sensitive()).
+ */
+#include <linux/highmem.h>
+#include <linux/netlink.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <crypto/algapi.h>
+
+#include "vol.h"
+
+int georep_payload_hash_bio(struct georep_volume *vol, struct bio *bio,
+			    u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, vol->sha);
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	int ret;
+
+	desc->tfm = vol->sha;
+	ret = crypto_shash_init(desc);
+	if (ret)
+		goto out_zero;
+	bio_for_each_segment(bv, bio, iter) {
+		void *p = bvec_kmap_local(&bv);
+
+		ret = crypto_shash_update(desc, p, bv.bv_len);
+		kunmap_local(p);
+		if (ret)
+			goto out_zero;
+	}
+	ret = crypto_shash_final(desc, out);
+out_zero:
+	shash_desc_zero(desc);
+	return ret;
+}
+
+int georep_payload_hash_buf(struct georep_volume *vol, const void *buf,
+			    size_t len, u8 *out)
+{
+	return crypto_shash_tfm_digest(vol->sha, buf, len, out);
+}
+
+int georep_chain_hash(struct georep_volume *vol, const u8 *prev,
+		      const struct georep_record *rec, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, vol->sha);
+	int ret;
+
+	desc->tfm = vol->sha;
+	ret = crypto_shash_init(desc) ?:
+	      crypto_shash_update(desc, prev, GEOREP_HASH_LEN) ?:
+	      crypto_shash_finup(desc, (const u8 *)rec,
+				 offsetof(struct georep_record, chain_hash),
+				 out);
+	shash_desc_zero(desc);
+	return ret;
+}
+
+/* the slot of @epoch in @ring, or -1 */
+static int ring_find(const struct georep_keyring *ring, u32 epoch)
+{
+	unsigned int i;
+
+	for (i = 0; i < ring->nr; i++)
+		if (ring->slot[i].epoch == epoch)
+			return i;
+	return -1;
+}
+
+static noinline int hmac_digest(struct crypto_shash *tfm,
+				const struct georep_record *rec, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	int ret;
+
+	desc->tfm = tfm;
+	ret = crypto_shash_digest(desc, (const u8 *)rec,
+				  offsetof(struct georep_record, seal), out);
+	shash_desc_zero(desc);
+	return ret;
+}
+
+/**
+ * georep_seal() - seal @rec with the highest installed key epoch
+ * @vol: the volume
+ * @rec: the record, complete up to and including chain_hash
+ *
+ * Sets seal_epoch and seal. Context: any, does not sleep.
+ * Return: 0, -ENOKEY without keys, or a crypto error.
+ */
+int georep_seal(struct georep_volume *vol, struct georep_record *rec)
+{
+	struct georep_keyring *ring;
+	int ret = -ENOKEY;
+
+	rcu_read_lock();
+	ring = rcu_dereference(vol->keys);
+	if (ring && ring->nr) {
+		unsigned int top = ring->nr - 1;
+
+		rec->seal_epoch = cpu_to_le32(ring->slot[top].epoch);
+		ret = hmac_digest(ring->slot[top].tfm, rec, rec->seal);
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * georep_seal_check() - check the seal of @rec with the key of its epoch
+ * Return: 0 when it matches, -ENOKEY when that epoch is not installed,
+ * -EBADMSG when it does not match.
+ */
+int georep_seal_check(struct georep_volume *vol,
+		      const struct georep_record *rec)
+{
+	struct georep_keyring *ring;
+	u8 mac[GEOREP_HASH_LEN];
+	int ret = -ENOKEY;
+	int i;
+
+	rcu_read_lock();
+	ring = rcu_dereference(vol->keys);
+	i = ring ? ring_find(ring, le32_to_cpu(rec->seal_epoch)) : -1;
+	if (i >= 0)
+		ret = hmac_digest(ring->slot[i].tfm, rec, mac);
+	rcu_read_unlock();
+	if (!ret && crypto_memneq(mac, rec->seal, GEOREP_HASH_LEN))
+		ret = -EBADMSG;
+	memzero_explicit(mac, sizeof(mac));
+	return ret;
+}
+
+u32 georep_seal_epoch(struct georep_volume *vol)
+{
+	struct georep_keyring *ring;
+	u32 epoch = 0;
+
+	rcu_read_lock();
+	ring = rcu_dereference(vol->keys);
+	if (ring && ring->nr)
+		epoch = ring->slot[ring->nr - 1].epoch;
+	rcu_read_unlock();
+	return epoch;
+}
+
+static struct crypto_shash *key_tfm(const struct georep_key *key)
+{
+	struct crypto_shash *tfm;
+	int ret;
+
+	tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
+	if (IS_ERR(tfm))
+		return tfm;
+	ret = crypto_shash_setkey(tfm, key->data, GEOREP_KEY_LEN);
+	if (ret) {
+		crypto_free_shash(tfm);
+		return ERR_PTR(ret);
+	}
+	return tfm;
+}
+
+static void ring_insert(struct georep_keyring *ring, u32 epoch,
+			struct crypto_shash *tfm)
+{
+	unsigned int i = ring->nr;
+
+	while (i > 0 && ring->slot[i - 1].epoch > epoch) {
+		ring->slot[i] = ring->slot[i - 1];
+		i--;
+	}
+	ring->slot[i].epoch = epoch;
+	ring->slot[i].tfm = tfm;
+	ring->nr++;
+}
+
+/**
+ * georep_keys_install() - add or replace seal keys
+ * @vol: the volume
+ * @keys: epochs >= 1, distinct
+ * @nr: how many
+ * @extack: for the error message
+ *
+ * A key with an installed epoch replaces it; a new epoch is added, and when
+ * more than GEOREP_MAX_KEYS epochs would be installed the lowest ones are
+ * dropped (records sealed with them no longer verify). The replaced and
+ * dropped transforms are freed, and their key state wiped, after an RCU
+ * grace period.
+ *
+ * Context: process context, sleeps.
+ */
+int georep_keys_install(struct georep_volume *vol,
+			const struct georep_key *keys, unsigned int nr,
+			struct netlink_ext_ack *extack)
+{
+	struct crypto_shash *tfms[GEOREP_MAX_KEYS] = {};
+	struct georep_keyring *old, *ring, *dead;
+	unsigned int i, j;
+	int ret;
+
+	if (!nr || nr > GEOREP_MAX_KEYS) {
+		NL_SET_ERR_MSG(extack, "between 1 and GEOREP_MAX_KEYS keys");
+		return -EINVAL;
+	}
+	for (i = 0; i < nr; i++) {
+		if (!keys[i].epoch) {
+			NL_SET_ERR_MSG(extack, "key epoch 0 is not valid");
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (keys[j].epoch == keys[i].epoch) {
+				NL_SET_ERR_MSG(extack, "key epoch given twice");
+				return -EINVAL;
+			}
+		}
+	}
+
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+	dead = kzalloc(sizeof(*dead), GFP_KERNEL);
+	if (!ring || !dead) {
+		ret = -ENOMEM;
+		goto out_free_rings;
+	}
+	for (i = 0; i < nr; i++) {
+		tfms[i] = key_tfm(&keys[i]);
+		if (IS_ERR(tfms[i])) {
+			ret = PTR_ERR(tfms[i]);
+			tfms[i] = NULL;
+			NL_SET_ERR_MSG(extack, "cannot set up hmac(sha256)");
+			goto out_free_tfms;
+		}
+	}
+
+	mutex_lock(&vol->keys_mutex);
+	old = rcu_dereference_protected(vol->keys,
+					lockdep_is_held(&vol->keys_mutex));
+	/* keep the old epochs that are not replaced */
+	for (i = 0; old && i < old->nr; i++) {
+		bool replaced = false;
+
+		for (j = 0; j < nr; j++)
+			replaced |= keys[j].epoch == old->slot[i].epoch;
+		if (replaced)
+			dead->slot[dead->nr++] = old->slot[i];
+		else
+			ring_insert(ring, old->slot[i].epoch, old->slot[i].tfm);
+	}
+	/* the new ones, dropping the lowest epochs when full */
+	for (j = 0; j < nr; j++) {
+		if (ring->nr == GEOREP_MAX_KEYS) {
+			if (ring->slot[0].epoch > keys[j].epoch) {
+				dead->slot[dead->nr].epoch = keys[j].epoch;
+				dead->slot[dead->nr++].tfm = tfms[j];
+				continue;
+			}
+			pr_info("%s: key epoch %u dropped, %d epochs at most\n",
+				vol->name, ring->slot[0].epoch,
+				GEOREP_MAX_KEYS);
+			dead->slot[dead->nr++] = ring->slot[0];
+			memmove(&ring->slot[0], &ring->slot[1],
+				(ring->nr - 1) * sizeof(ring->slot[0]));
+			ring->nr--;
+		}
+		ring_insert(ring, keys[j].epoch, tfms[j]);
+	}
+	rcu_assign_pointer(vol->keys, ring);
+	mutex_unlock(&vol->keys_mutex);
+
+	synchronize_rcu();
+	for (i = 0; i < dead->nr; i++)
+		crypto_free_shash(dead->slot[i].tfm);
+	kfree_sensitive(dead);
+	kfree_sensitive(old);
+	return 0;
+
+out_free_tfms:
+	for (i = 0; i < nr; i++)
+		if (tfms[i])
+			crypto_free_shash(tfms[i]);
+out_free_rings:
+	kfree(dead);
+	kfree(ring);
+	return ret;
+}
+
+/* destroy: no reader is left */
+void georep_keys_free(struct georep_volume *vol)
+{
+	struct georep_keyring *ring;
+	unsigned int i;
+
+	ring = rcu_dereference_protected(vol->keys, true);
+	RCU_INIT_POINTER(vol->keys, NULL);
+	if (!ring)
+		return;
+	synchronize_rcu();
+	for (i = 0; i < ring->nr; i++)
+		crypto_free_shash(ring->slot[i].tfm);
+	kfree_sensitive(ring);
+}
+
+/* header block plus payload blocks */
+u32 georep_record_blocks(const struct georep_record *rec)
+{
+	return 1 + le32_to_cpu(rec->payload_len) / GEOREP_BLOCK_SIZE;
+}
+
+/**
+ * georep_record_check_header() - is @rec a well-formed record of @vol?
+ *
+ * Checks magic, version, volume uuid, op, flags, the reserved bytes, the
+ * payload length against op and len, and the range against the volume.
+ * Return: 0 or -EINVAL.
+ */
+int georep_record_check_header(struct georep_volume *vol,
+			       const struct georep_record *rec)
+{
+	u32 len = le32_to_cpu(rec->len);
+	u32 plen = le32_to_cpu(rec->payload_len);
+	u64 lba = le64_to_cpu(rec->lba);
+	u16 op = le16_to_cpu(rec->op);
+
+	if (le32_to_cpu(rec->magic) != GEOREP_RECORD_MAGIC ||
+	    le16_to_cpu(rec->version) != GEOREP_RECORD_VERSION ||
+	    memcmp(rec->volume_uuid, vol->uuid, GEOREP_UUID_LEN) ||
+	    op >= __GEOREP_OP_MAX || !rec->seq ||
+	    le32_to_cpu(rec->flags) & ~__GEOREP_RF_ALL ||
+	    rec->reserved0 || memchr_inv(rec->reserved, 0,
+					 sizeof(rec->reserved)))
+		return -EINVAL;
+	if (len % GEOREP_BLOCK_SIZE || plen % GEOREP_BLOCK_SIZE ||
+	    lba % GEOREP_SECTORS_PER_BLOCK)
+		return -EINVAL;
+	switch (op) {
+	case GEOREP_OP_NOOP:
+		if (len || plen || lba)
+			return -EINVAL;
+		return 0;
+	case GEOREP_OP_WRITE:
+		if (!len || plen != len || plen > GEOREP_MAX_PAYLOAD)
+			return -EINVAL;
+		break;
+	default:
+		if (!len || plen)
+			return -EINVAL;
+		break;
+	}
+	if (lba + (len >> SECTOR_SHIFT) > vol->data_sectors ||
+	    lba + (len >> SECTOR_SHIFT) < lba)
+		return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * georep.ko volume half: what volume.c, blk.c, log.c, record.c, recover.c
+ * and apply.c share. Nothing outside the volume half includes this file;
+ * the control half sees struct georep_volume only through kmod/georep.h.
+ *
+ * Positions in the log are counted in LSNs: a 64-bit block counter that
+ * only grows. The block of LSN l in the circular area is l % area_blocks;
+ * a record never straddles the end of the area (see log.c for the wrap
+ * rule), so the blocks it skips at the end of a lap are counted as used.
+ */
+#ifndef _GEOREP_VOL_H
+#define _GEOREP_VOL_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/mutex.h>
+#include <linux/mempool.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <crypto/hash.h>
+
+#include "georep.h"
+
+#define GEOREP_SECTORS_PER_BLOCK	(GEOREP_BLOCK_SIZE >> SECTOR_SHIFT)
+/* largest payload of one record; bigger bios are split */
+#define GEOREP_MAX_PAYLOAD		(1U << 20)
+#define GEOREP_MAX_PAYLOAD_BLOCKS	(GEOREP_MAX_PAYLOAD / GEOREP_BLOCK_SIZE)
+#define GEOREP_MAX_RECORD_BLOCKS	(1 + GEOREP_MAX_PAYLOAD_BLOCKS)
+/* discard and write-zeroes records: len is a __le32 of bytes */
+#define GEOREP_MAX_NODATA_SECTORS	(1U << 21)	/* 1 GiB */
+/* a log smaller than this cannot hold two of the largest records */
+#define GEOREP_MIN_AREA_BLOCKS		(4 * GEOREP_MAX_RECORD_BLOCKS)
+/* superblock flags */
+#define GEOREP_SB_F_PRIMARY		(1U << 0)
+/* how long new durable records may wait for their RECORDS event */
+#define GEOREP_NOTIFY_DELAY_MS		5
+/* how often the superblock head hint and applied_seq are persisted */
+#define GEOREP_SB_SYNC_MS		1000
+
+/* the seal keys installed at one time, sorted by epoch; RCU */
+struct georep_keyring {
+	struct rcu_head rcu;
+	unsigned int nr;
+	struct {
+		u32 epoch;
+		struct crypto_shash *tfm;	/* hmac(sha256) keyed */
+	} slot[GEOREP_MAX_KEYS];
+};
+
+/* notify_bits */
+#define GEOREP_NB_RECORDS		0
+#define GEOREP_NB_WATERMARK		1
+#define GEOREP_NB_IO_ERROR		2
+
+struct georep_volume {
+	struct kref kref;
+	struct list_head node;		/* georep_volumes, under georep_vol_mutex */
+	char name[GEOREP_NAME_MAX];
+	u32 minor;
+	bool dead;			/* destroy began; under georep_vol_mutex */
+
+	struct block_device *data_bdev;
+	struct block_device *log_bdev;
+	struct gendisk *disk;
+	struct georep_stream *stream;
+	struct workqueue_struct *wq;	/* apply and superblock work, ordered */
+	struct bio_set data_bs;		/* clones to the data device */
+	struct bio_set log_bs;		/* header and payload bios to the log */
+	mempool_t *io_pool;		/* struct georep_io */
+	mempool_t *page_pool;		/* header blocks */
+	struct crypto_shash *sha;	/* sha256: payload and chain hashes */
+	struct georep_keyring __rcu *keys;
+	struct mutex keys_mutex;	/* serializes keyring replacement */
+
+	/* identity and geometry, fixed after create */
+	u8 uuid[GEOREP_UUID_LEN];
+	u32 site_id;
+	u64 data_sectors;
+	u64 area_start;			/* first block of the area */
+	u64 area_blocks;
+
+	/*
+	 * order_mutex protects the ordering state: next_seq, head_lsn,
+	 * last_chain, last_term, tail_seq, tail_lsn, commit_lsn and the index.
+	 * Writers hold it for a few microseconds: seq, chain, seal, space.
+	 */
+	struct mutex order_mutex;
+	u64 next_seq;			/* seq of the next record */
+	u64 head_lsn;			/* first free lsn */
+	u8 last_chain[GEOREP_HASH_LEN];	/* chain hash of next_seq - 1 */
+	u64 last_term;			/* term of next_seq - 1 */
+	u64 tail_seq;			/* first retained record, >= 1 */
+	u64 tail_lsn;
+	u8 tail_prev_chain[GEOREP_HASH_LEN];
+	u64 commit_lsn;			/* end of the last committed record */
+	struct xarray index;		/* seq -> lsn << 9 | (blocks - 1) */
+
+	/*
+	 * lock protects the completion state; taken from bio completion
+	 * (any context) and nested inside order_mutex.
+	 */
+	spinlock_t lock;
+	struct list_head ios;		/* georep_io in flight, seq order */
+	u64 written_seq;		/* every record <= it is in the log */
+	u8 written_chain[GEOREP_HASH_LEN];
+	u64 written_lsn;		/* end of written_seq */
+	u64 commit_seq;
+	u64 applied_seq;
+	int broken;			/* -errno once a log write failed */
+	u64 inflight;			/* ios on the list */
+
+	/* settings; written under order_mutex and lock, read with READ_ONCE */
+	enum georep_role role;
+	u64 term;
+	enum georep_commit_rule commit_rule;
+	u8 high_wm;
+	u8 low_wm;
+	u64 max_uncommitted;
+	bool throttled;			/* under order_mutex */
+
+	wait_queue_head_t waitq;	/* stream readers: new durable records */
+	wait_queue_head_t throttle_wq;	/* writers: throttle and log space */
+	wait_queue_head_t drain_wq;	/* destroy: ios drained */
+
+	struct mutex open_mutex;	/* protects open_count vs destroy */
+	unsigned int open_count;
+
+	struct mutex append_mutex;	/* secondary appends, one at a time */
+	void *append_buf;		/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
+	struct mutex read_mutex;	/* log readers, verify, release */
+	void *read_buf;			/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
+	void *apply_buf;		/* apply worker only */
+	struct mutex sb_mutex;		/* superblock writes */
+	struct page *sb_page;		/* under sb_mutex */
+	u64 sb_head_seq;		/* last persisted hint, under sb_mutex */
+	u64 sb_applied_seq;
+
+	struct work_struct apply_work;
+	int apply_error;
+	struct delayed_work sb_work;
+	struct delayed_work notify_work;
+	unsigned long notify_bits;
+};
+
+/* one upper write, discard or write-zeroes in flight */
+struct georep_io {
+	struct list_head node;		/* vol->ios */
+	struct georep_volume *vol;
+	struct bio *bio;
+	struct page *hdr_page;		/* the header block */
+	unsigned long start;		/* io accounting */
+	u64 seq;
+	u64 lsn;
+	u32 nblocks;
+	atomic_t log_pending;
+	blk_status_t status;
+	bool log_done;			/* under vol->lock */
+	bool data_done;
+	u8 chain[GEOREP_HASH_LEN];
+};
+
+static inline struct georep_record *georep_io_hdr(struct georep_io *io)
+{
+	return page_address(io->hdr_page);
+}
+
+/* volume.c */
+__printf(2, 3)
+void georep_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...);
+int georep_blk_init(void);
+void georep_blk_exit(void);
+int georep_apply_all(struct georep_volume *vol);
+
+/* record.c */
+int georep_payload_hash_bio(struct georep_volume *vol, struct bio *bio,
+			    u8 *out);
+int georep_payload_hash_buf(struct georep_volume *vol, const void *buf,
+			    size_t len, u8 *out);
+int georep_chain_hash(struct georep_volume *vol, const u8 *prev,
+		      const struct georep_record *rec, u8 *out);
+int georep_seal(struct georep_volume *vol, struct georep_record *rec);
+int georep_seal_check(struct georep_volume *vol,
+		      const struct georep_record *rec);
+u32 georep_seal_epoch(struct georep_volume *vol);
+int georep_keys_install(struct georep_volume *vol,
+			const struct georep_key *keys, unsigned int nr,
+			struct netlink_ext_ack *extack);
+void georep_keys_free(struct georep_volume *vol);
+u32 georep_record_blocks(const struct georep_record *rec);
+int georep_record_check_header(struct georep_volume *vol,
+			       const struct georep_record *rec);
+
+/* log.c */
+static inline u64 georep_lsn_block(struct georep_volume *vol, u64 lsn)
+{
+	return vol->area_start + lsn % vol->area_blocks;
+}
+
+u64 georep_lsn_place(struct georep_volume *vol, u64 lsn, u32 nblocks);
+int georep_log_rw(struct georep_volume *vol, struct block_device *bdev,
+		  sector_t sector, void *buf, size_t len, blk_opf_t opf);
+int georep_log_read_record(struct georep_volume *vol, u64 lsn, u32 nblocks,
+			   void *buf);
+int georep_index_lookup(struct georep_volume *vol, u64 seq, u64 *lsn,
+			u32 *nblocks);
+int georep_index_store(struct georep_volume *vol, u64 seq, u64 lsn,
+		       u32 nblocks);
+int georep_sb_read(struct georep_volume *vol, struct georep_superblock *sb);
+int georep_sb_format(struct georep_volume *vol, u64 term, bool primary);
+int georep_sb_write(struct georep_volume *vol);
+int georep_sb_write_tail(struct georep_volume *vol, u64 tail_seq,
+			 u64 tail_lsn, const u8 *prev_chain);
+void georep_sb_work(struct work_struct *work);
+
+/* blk.c */
+int georep_disk_add(struct georep_volume *vol);
+void georep_disk_del(struct georep_volume *vol);
+void georep_ios_progress(struct georep_volume *vol);
+void georep_throttle_update(struct georep_volume *vol);
+u64 georep_uncommitted_blocks(struct georep_volume *vol);
+void georep_kick_notify(struct georep_volume *vol, int bit);
+void georep_notify_work(struct work_struct *work);
+
+/* recover.c */
+int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb,
+		   u64 *bad_seq, struct netlink_ext_ack *extack);
+int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
+		       struct netlink_ext_ack *extack);
+
+/* apply.c */
+void georep_apply_work(struct work_struct *work);
+int georep_apply_record(struct georep_volume *vol,
+			const struct georep_record *rec, const void *payload);
+void georep_apply_kick(struct georep_volume *vol);
+
+#endif /* _GEOREP_VOL_H */

@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Volumes: create/attach, destroy, lookup, status, settings, keys,
+ * retention. The control half calls these through kmod/georep.h.
+ *
+ * Lifetime: the registry (georep_volumes) holds one reference, every
+ * georep_volume_get() another. georep_volume_destroy():
+ *
+ *  1. refuses with -EBUSY while /dev/georepN is open, else marks the volume
+ *     dead under open_mutex, so no new opener gets in;
+ *  2. removes the stream node (waits for log reads and appends running);
+ *  3. deletes the disk and waits for the bios in flight;
+ *  4. stops the workers and persists the superblock (head hint, applied);
+ *  5. closes the lower devices and wipes the keys;
+ *  6. drops the registry reference; the memory goes with the last put.
+ */
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/netlink.h>
+#include <linux/slab.h>
+#include <linux/uuid.h>
+#include <linux/vmalloc.h>
+
+#include "vol.h"
+
+static LIST_HEAD(georep_volumes);
+static DEFINE_MUTEX(georep_vol_mutex);	/* protects georep_volumes, dead */
+static DEFINE_IDA(georep_minors);
+static struct kmem_cache *georep_io_cache;
+
+#define GEOREP_IO_POOL		64
+#define GEOREP_BUF_SIZE		(GEOREP_MAX_RECORD_BLOCKS * GEOREP_BLOCK_SIZE)
+
+/*
+ * Extack messages must outlive the handler until the ack is built. The
+ * family is not parallel_ops, so genl_mutex serializes every georep
+ * handler and its ack; a small ring covers anything else.
+ */
+void georep_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...)
+{
+	static char bufs[8][96];
+	static atomic_t next = ATOMIC_INIT(0);
+	char *buf;
+	va_list ap;
+
+	if (!extack)
+		return;
+	buf = bufs[(unsigned int)atomic_inc_return(&next) % ARRAY_SIZE(bufs)];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	extack->_msg = buf;
+}
+
+/* ---- simple accessors ---- */
+
+wait_queue_head_t *georep_volume_waitq(struct georep_volume *vol)
+{
+	return &vol->waitq;
+}
+
+u64 georep_volume_written_seq(struct georep_volume *vol)
+{
+	return READ_ONCE(vol->written_seq);
+}
+
+u32 georep_volume_minor(struct georep_volume *vol)
+{
+	return vol->minor;
+}
+
+const char *georep_volume_name(struct georep_volume *vol)
+{
+	return vol->name;
+}
+
+/* ---- references ---- */
+
+static void vol_free(struct kref *kref)
+{
+	struct georep_volume *vol = container_of(kref, struct georep_volume,
+						 kref);
+
+	xa_destroy(&vol->index);
+	vfree(vol->append_buf);
+	vfree(vol->read_buf);
+	vfree(vol->apply_buf);
+	if (vol->sb_page)
+		__free_page(vol->sb_page);
+	kfree(vol);
+}
+
+void georep_volume_put(struct georep_volume *vol)
+{
+	if (vol)
+		kref_put(&vol->kref, vol_free);
+}
+
+struct georep_volume *georep_volume_get(const char *name)
+{
+	struct georep_volume *vol, *found = NULL;
+
+	mutex_lock(&georep_vol_mutex);
+	list_for_each_entry(vol, &georep_volumes, node) {
+		if (!vol->dead && !strcmp(vol->name, name)) {
+			kref_get(&vol->kref);
+			found = vol;
+			break;
+		}
+	}
+	mutex_unlock(&georep_vol_mutex);
+	return found;
+}
+
+/* the live volume with the lowest minor >= *minor; *minor moves past it */
+struct georep_volume *georep_volume_next(u32 *minor)
+{
+	struct georep_volume *vol, *best = NULL;
+
+	mutex_lock(&georep_vol_mutex);
+	list_for_each_entry(vol, &georep_volumes, node) {
+		if (vol->dead || vol->minor < *minor)
+			continue;
+		if (!best || vol->minor < best->minor)
+			best = vol;
+	}
+	if (best) {
+		kref_get(&best->kref);
+		*minor = best->minor + 1;
+	}
+	mutex_unlock(&georep_vol_mutex);
+	return best;
+}
+
+/* ---- status ---- */
+
+void georep_volume_status(struct georep_volume *vol, struct georep_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	strscpy(st->name, vol->name, sizeof(st->name));
+	memcpy(st->uuid, vol->uuid, GEOREP_UUID_LEN);
+	st->minor = vol->minor;
+	st->site_id = vol->site_id;
+	st->data_bytes = vol->data_sectors << SECTOR_SHIFT;
+	st->log_size = vol->area_blocks * GEOREP_BLOCK_SIZE;
+	st->seal_epoch = georep_seal_epoch(vol);
+	st->open_count = READ_ONCE(vol->open_count);
+
+	mutex_lock(&vol->order_mutex);
+	st->tail_seq = vol->tail_seq;
+	st->log_used = (vol->head_lsn - vol->tail_lsn) * GEOREP_BLOCK_SIZE;
+	st->uncommitted_bytes = georep_uncommitted_blocks(vol) *
+				GEOREP_BLOCK_SIZE;
+	st->throttled = vol->throttled;
+	st->role = vol->role;
+	st->term = vol->term;
+	st->commit_rule = vol->commit_rule;
+	st->high_wm = vol->high_wm;
+	st->low_wm = vol->low_wm;
+	st->max_uncommitted = vol->max_uncommitted;
+	spin_lock_irq(&vol->lock);
+	st->written_seq = vol->written_seq;
+	st->commit_seq = vol->commit_seq;
+	st->applied_seq = vol->applied_seq;
+	memcpy(st->chain_hash, vol->written_chain, GEOREP_HASH_LEN);
+	spin_unlock_irq(&vol->lock);
+	mutex_unlock(&vol->order_mutex);
+}
+
+/* ---- create ---- */
+
+static int check_limits(u8 high, u8 low, struct netlink_ext_ack *extack)
+{
+	if (!high || high > 100 || low >= high) {
+		NL_SET_ERR_MSG(extack, "watermarks: 1 <= high <= 100, low < high");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
+{
+	struct georep_volume *vol;
+
+	vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+	if (!vol)
+		return NULL;
+	kref_init(&vol->kref);
+	INIT_LIST_HEAD(&vol->node);
+	strscpy(vol->name, p->name, sizeof(vol->name));
+	mutex_init(&vol->keys_mutex);
+	mutex_init(&vol->order_mutex);
+	xa_init(&vol->index);
+	spin_lock_init(&vol->lock);
+	INIT_LIST_HEAD(&vol->ios);
+	init_waitqueue_head(&vol->waitq);
+	init_waitqueue_head(&vol->throttle_wq);
+	init_waitqueue_head(&vol->drain_wq);
+	mutex_init(&vol->open_mutex);
+	mutex_init(&vol->append_mutex);
+	mutex_init(&vol->read_mutex);
+	mutex_init(&vol->sb_mutex);
+	INIT_WORK(&vol->apply_work, georep_apply_work);
+	INIT_DELAYED_WORK(&vol->sb_work, georep_sb_work);
+	INIT_DELAYED_WORK(&vol->notify_work, georep_notify_work);
+	vol->tail_seq = 1;
+	vol->next_seq = 1;
+	vol->high_wm = GEOREP_DEFAULT_HIGH_WM;
+	vol->low_wm = GEOREP_DEFAULT_LOW_WM;
+
+	vol->sb_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	vol->append_buf = vmalloc(GEOREP_BUF_SIZE);
+	vol->read_buf = vmalloc(GEOREP_BUF_SIZE);
+	vol->apply_buf = vmalloc(GEOREP_BUF_SIZE);
+	if (!vol->sb_page || !vol->append_buf || !vol->read_buf ||
+	    !vol->apply_buf) {
+		georep_volume_put(vol);
+		return NULL;
+	}
+	return vol;
+}
+
+static int open_devices(struct georep_volume *vol,
+			const struct georep_volume_params *p,
+			struct netlink_ext_ack *extack)
+{
+	const fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
+
+	vol->data_bdev = blkdev_get_by_path(p->data_path, mode, vol);
+	if (IS_ERR(vol->data_bdev)) {
+		int ret = PTR_ERR(vol->data_bdev);
+
+		vol->data_bdev = NULL;
+		NL_SET_ERR_MSG(extack, "cannot open the data device exclusively");
+		return ret;
+	}
+	vol->log_bdev = blkdev_get_by_path(p->log_path, mode, vol);
+	if (IS_ERR(vol->log_bdev)) {
+		int ret = PTR_ERR(vol->log_bdev);
+
+		vol->log_bdev = NULL;
+		NL_SET_ERR_MSG(extack, "cannot open the log device exclusively");
+		return ret;
+	}
+	if (bdev_logical_block_size(vol->data_bdev) > GEOREP_BLOCK_SIZE ||
+	    bdev_logical_block_size(vol->log_bdev) > GEOREP_BLOCK_SIZE) {
+		NL_SET_ERR_MSG(extack, "devices with blocks over 4 KiB are not supported");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void close_devices(struct georep_volume *vol)
+{
+	const fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
+
+	if (vol->log_bdev)
+		blkdev_put(vol->log_bdev, mode);
+	if (vol->data_bdev)
+		blkdev_put(vol->data_bdev, mode);
+	vol->log_bdev = NULL;
+	vol->data_bdev = NULL;
+}
+
+static int alloc_io_resources(struct georep_volume *vol)
+{
+	int ret;
+
+	vol->sha = crypto_alloc_shash("sha256", 0, 0);
+	if (IS_ERR(vol->sha)) {
+		ret = PTR_ERR(vol->sha);
+		vol->sha = NULL;
+		return ret;
+	}
+	ret = bioset_init(&vol->data_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (ret)
+		return ret;
+	ret = bioset_init(&vol->log_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (ret)
+		return ret;
+	vol->io_pool = mempool_create_slab_pool(GEOREP_IO_POOL,
+						georep_io_cache);
+	vol->page_pool = mempool_create_page_pool(GEOREP_IO_POOL, 0);
+	vol->wq = alloc_ordered_workqueue("georep%u", WQ_MEM_RECLAIM,
+					  vol->minor);
+	if (!vol->io_pool || !vol->page_pool || !vol->wq)
+		return -ENOMEM;
+	return 0;
+}
+
+static void free_io_resources(struct georep_volume *vol)
+{
+	if (vol->wq)
+		destroy_workqueue(vol->wq);
+	mempool_destroy(vol->page_pool);
+	mempool_destroy(vol->io_pool);
+	bioset_exit(&vol->log_bs);
+	bioset_exit(&vol->data_bs);
+	if (vol->sha)
+		crypto_free_shash(vol->sha);
+	vol->wq = NULL;
+	vol->page_pool = NULL;
+	vol->io_pool = NULL;
+	vol->sha = NULL;
+}
+
+/* format: geometry from the devices, a fresh superblock */
+static int vol_format(struct georep_volume *vol,
+		      const struct georep_volume_params *p,
+		      struct netlink_ext_ack *extack)
+{
+	u64 log_blocks = bdev_nr_sectors(vol->log_bdev) /
+			 GEOREP_SECTORS_PER_BLOCK;
+
+	vol->data_sectors = round_down(bdev_nr_sectors(vol->data_bdev),
+				       GEOREP_SECTORS_PER_BLOCK);
+	vol->area_start = 1;
+	vol->area_blocks = log_blocks > 1 ? log_blocks - 1 : 0;
+	if (!vol->data_sectors || vol->area_blocks < GEOREP_MIN_AREA_BLOCKS) {
+		NL_SET_ERR_MSG(extack, "log device too small (at least 4.1 MiB) or empty data device");
+		return -EINVAL;
+	}
+	if (p->has_uuid)
+		memcpy(vol->uuid, p->uuid, GEOREP_UUID_LEN);
+	else
+		generate_random_uuid(vol->uuid);
+	vol->site_id = p->site_id;
+	if (p->has_role) {
+		vol->role = p->role;
+		vol->term = p->term;
+	} else {
+		vol->role = GEOREP_ROLE_PRIMARY;
+		vol->term = 1;
+	}
+	return georep_sb_format(vol, vol->term,
+				vol->role == GEOREP_ROLE_PRIMARY);
+}
+
+/* attach: check the superblock, decide role and term, recover */
+static int vol_attach(struct georep_volume *vol,
+		      const struct georep_volume_params *p, u64 *bad_seq,
+		      struct netlink_ext_ack *extack)
+{
+	struct georep_superblock sb;
+	u64 sb_term;
+	int ret;
+
+	ret = georep_sb_read(vol, &sb);
+	if (ret == -EUCLEAN) {
+		NL_SET_ERR_MSG(extack, "no valid georep superblock on the log device (bad magic, version or crc)");
+		return ret;
+	}
+	if (ret == -EINVAL) {
+		NL_SET_ERR_MSG(extack, "superblock geometry does not match the devices");
+		return ret;
+	}
+	if (ret)
+		return ret;
+	if (p->has_uuid && memcmp(p->uuid, vol->uuid, GEOREP_UUID_LEN)) {
+		NL_SET_ERR_MSG(extack, "the log belongs to another volume uuid");
+		return -EINVAL;
+	}
+	sb_term = le64_to_cpu(sb.term);
+	vol->site_id = p->site_id ?: le32_to_cpu(sb.site_id);
+	if (p->has_role) {
+		if (p->term < sb_term) {
+			georep_extack_fmt(extack, "term %llu is below the stored term %llu",
+					  p->term, sb_term);
+			return -EINVAL;
+		}
+		vol->role = p->role;
+		vol->term = p->term;
+	} else {
+		vol->role = le32_to_cpu(sb.flags) & GEOREP_SB_F_PRIMARY ?
+			    GEOREP_ROLE_PRIMARY : GEOREP_ROLE_SECONDARY;
+		vol->term = sb_term;
+	}
+	vol->sb_head_seq = le64_to_cpu(sb.head_seq);
+	vol->sb_applied_seq = le64_to_cpu(sb.applied_seq);
+	return georep_recover(vol, &sb, bad_seq, extack);
+}
+
+static bool name_taken(const char *name)
+{
+	struct georep_volume *vol;
+
+	list_for_each_entry(vol, &georep_volumes, node)
+		if (!strcmp(vol->name, name))
+			return true;
+	return false;
+}
+
+/**
+ * georep_volume_create() - create (format) or attach a volume
+ *
+ * Context: process context (netlink). Holds georep_vol_mutex throughout,
+ * so lookups wait while an attach replays its log.
+ * Return: the volume with a reference for the caller, or an ERR_PTR.
+ */
+struct georep_volume *georep_volume_create(const struct georep_volume_params *p,
+					   u64 *bad_seq,
+					   struct netlink_ext_ack *extack)
+{
+	struct georep_volume *vol;
+	int ret;
+
+	if (!p->name[0]) {
+		NL_SET_ERR_MSG(extack, "volume name is empty");
+		return ERR_PTR(-EINVAL);
+	}
+	if (p->has_limits && check_limits(p->high_wm, p->low_wm, extack))
+		return ERR_PTR(-EINVAL);
+	if (p->has_commit_rule && p->commit_rule >= __GEOREP_COMMIT_MAX) {
+		NL_SET_ERR_MSG(extack, "unknown commit rule");
+		return ERR_PTR(-EINVAL);
+	}
+	if (p->has_role && p->role >= __GEOREP_ROLE_MAX) {
+		NL_SET_ERR_MSG(extack, "unknown role");
+		return ERR_PTR(-EINVAL);
+	}
+
+	vol = vol_alloc(p);
+	if (!vol)
+		return ERR_PTR(-ENOMEM);
+	if (p->has_commit_rule)
+		vol->commit_rule = p->commit_rule;
+	if (p->has_limits) {
+		vol->high_wm = p->high_wm;
+		vol->low_wm = p->low_wm;
+		vol->max_uncommitted = p->max_uncommitted;
+	}
+
+	mutex_lock(&georep_vol_mutex);
+	ret = -EEXIST;
+	if (name_taken(p->name)) {
+		NL_SET_ERR_MSG(extack, "a volume with this name exists");
+		goto out_unlock;
+	}
+	ret = ida_alloc(&georep_minors, GFP_KERNEL);
+	if (ret < 0)
+		goto out_unlock;
+	vol->minor = ret;
+
+	ret = open_devices(vol, p, extack);
+	if (ret)
+		goto out_close_devices;
+	ret = alloc_io_resources(vol);
+	if (ret)
+		goto out_free_io_resources;
+	ret = georep_keys_install(vol, p->keys, p->nr_keys, extack);
+	if (ret)
+		goto out_free_keys;
+
+	if (p->format)
+		ret = vol_format(vol, p, extack);
+	else
+		ret = vol_attach(vol, p, bad_seq, extack);
+	if (ret)
+		goto out_free_keys;
+	/* the term and role decided above are durable before any I/O */
+	ret = georep_sb_write(vol);
+	if (ret)
+		goto out_free_keys;
+
+	ret = georep_disk_add(vol);
+	if (ret)
+		goto out_free_keys;
+	vol->stream = georep_stream_add(vol);
+	if (IS_ERR(vol->stream)) {
+		ret = PTR_ERR(vol->stream);
+		vol->stream = NULL;
+		NL_SET_ERR_MSG(extack, "cannot create the log stream device");
+		goto out_del_disk;
+	}
+
+	list_add_tail(&vol->node, &georep_volumes);
+	kref_get(&vol->kref);		/* the caller's */
+	queue_delayed_work(vol->wq, &vol->sb_work,
+			   msecs_to_jiffies(GEOREP_SB_SYNC_MS));
+	georep_apply_kick(vol);
+	mutex_unlock(&georep_vol_mutex);
+	pr_info("%s: georep%u created: %s, term %llu, %llu sectors, log %llu blocks\n",
+		vol->name, vol->minor,
+		vol->role == GEOREP_ROLE_PRIMARY ? "primary" : "secondary",
+		vol->term, vol->data_sectors, vol->area_blocks);
+	return vol;
+
+out_del_disk:
+	vol->dead = true;
+	georep_disk_del(vol);
+out_free_keys:
+	georep_keys_free(vol);
+out_free_io_resources:
+	free_io_resources(vol);
+out_close_devices:
+	close_devices(vol);
+	ida_free(&georep_minors, vol->minor);
+out_unlock:
+	mutex_unlock(&georep_vol_mutex);
+	georep_volume_put(vol);
+	return ERR_PTR(ret);
+}
+
+/* ---- destroy ---- */
+
+static void vol_teardown(struct georep_volume *vol)
+{
+	georep_stream_remove(vol->stream);
+	vol->stream = NULL;
+	wake_up_all(&vol->throttle_wq);
+	georep_disk_del(vol);
+
+	cancel_delayed_work_sync(&vol->sb_work);
+	cancel_work_sync(&vol->apply_work);
+	/* the block device is gone: nothing else uses the lower devices */
+	mutex_lock(&vol->read_mutex);
+	mutex_lock(&vol->append_mutex);
+	if (!vol->broken)
+		georep_sb_write(vol);
+	cancel_delayed_work_sync(&vol->notify_work);
+	georep_keys_free(vol);
+	free_io_resources(vol);
+	close_devices(vol);
+	mutex_unlock(&vol->append_mutex);
+	mutex_unlock(&vol->read_mutex);
+	ida_free(&georep_minors, vol->minor);
+	pr_info("%s: georep%u destroyed\n", vol->name, vol->minor);
+}
+
+int georep_volume_destroy(const char *name, struct netlink_ext_ack *extack)
+{
+	struct georep_volume *vol, *found = NULL;
+
+	mutex_lock(&georep_vol_mutex);
+	list_for_each_entry(vol, &georep_volumes, node) {
+		if (!vol->dead && !strcmp(vol->name, name)) {
+			found = vol;
+			break;
+		}
+	}
+	if (!found) {
+		mutex_unlock(&georep_vol_mutex);
+		NL_SET_ERR_MSG(extack, "no such volume");
+		return -ENOENT;
+	}
+	vol = found;
+	mutex_lock(&vol->open_mutex);
+	if (vol->open_count) {
+		mutex_unlock(&vol->open_mutex);
+		mutex_unlock(&georep_vol_mutex);
+		NL_SET_ERR_MSG(extack, "the volume's block device is open");
+		return -EBUSY;
+	}
+	WRITE_ONCE(vol->dead, true);
+	mutex_unlock(&vol->open_mutex);
+	list_del_init(&vol->node);
+	mutex_unlock(&georep_vol_mutex);
+
+	vol_teardown(vol);
+	georep_volume_put(vol);
+	return 0;
+}
+
+/* ---- settings ---- */
+
+static int set_role(struct georep_volume *vol, enum georep_role role,
+		    u64 term, struct netlink_ext_ack *extack)
+{
+	enum georep_role old;
+	int ret = 0;
+
+	if (role >= __GEOREP_ROLE_MAX) {
+		NL_SET_ERR_MSG(extack, "unknown role");
+		return -EINVAL;
+	}
+	/* no append in flight while the role moves */
+	mutex_lock(&vol->append_mutex);
+	if (term < READ_ONCE(vol->term)) {
+		georep_extack_fmt(extack, "term %llu is below the current term %llu",
+				  term, vol->term);
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	old = READ_ONCE(vol->role);
+	if (role == GEOREP_ROLE_PRIMARY && old != GEOREP_ROLE_PRIMARY) {
+		/* the new primary's data device holds every record it has */
+		flush_work(&vol->apply_work);
+		ret = georep_apply_all(vol);
+		if (ret) {
+			NL_SET_ERR_MSG(extack, "applying the log before promotion failed");
+			goto out_unlock;
+		}
+	}
+	mutex_lock(&vol->order_mutex);
+	spin_lock_irq(&vol->lock);
+	WRITE_ONCE(vol->term, term);
+	WRITE_ONCE(vol->role, role);
+	if (role == GEOREP_ROLE_PRIMARY)
+		vol->applied_seq = vol->written_seq;
+	spin_unlock_irq(&vol->lock);
+	georep_throttle_update(vol);
+	mutex_unlock(&vol->order_mutex);
+	set_disk_ro(vol->disk, role != GEOREP_ROLE_PRIMARY);
+	/* fencing: the term is durable before the call returns */
+	ret = georep_sb_write(vol);
+	if (ret)
+		NL_SET_ERR_MSG(extack, "superblock write failed");
+	wake_up_all(&vol->throttle_wq);
+out_unlock:
+	mutex_unlock(&vol->append_mutex);
+	return ret;
+}
+
+/**
+ * georep_volume_update() - VOLUME_SET
+ *
+ * ROLE+TERM: terms only move forward (-EINVAL below the current one); the
+ * new term is persisted with FUA before returning. COMMIT_SEQ only moves
+ * forward (a lower value is ignored). Context: process context.
+ */
+int georep_volume_update(struct georep_volume *vol,
+			 const struct georep_volume_update *u,
+			 struct netlink_ext_ack *extack)
+{
+	bool role_event = false;
+	int ret;
+
+	if (u->has_limits && check_limits(u->high_wm, u->low_wm, extack))
+		return -EINVAL;
+	if (u->has_commit_rule && u->commit_rule >= __GEOREP_COMMIT_MAX) {
+		NL_SET_ERR_MSG(extack, "unknown commit rule");
+		return -EINVAL;
+	}
+	if (u->has_role) {
+		ret = set_role(vol, u->role, u->term, extack);
+		if (ret)
+			return ret;
+		role_event = true;
+	}
+
+	mutex_lock(&vol->order_mutex);
+	if (u->has_limits) {
+		vol->high_wm = u->high_wm;
+		vol->low_wm = u->low_wm;
+		vol->max_uncommitted = u->max_uncommitted;
+	}
+	spin_lock_irq(&vol->lock);
+	if (u->has_commit_rule)
+		vol->commit_rule = u->commit_rule;
+	if (u->has_commit_seq && u->commit_seq > vol->commit_seq) {
+		u64 lsn;
+		u32 nb;
+
+		vol->commit_seq = u->commit_seq;
+		if (vol->commit_seq >= vol->next_seq - 1)
+			vol->commit_lsn = vol->head_lsn;
+		else if (!georep_index_lookup(vol, vol->commit_seq, &lsn, &nb))
+			vol->commit_lsn = lsn + nb;
+	}
+	spin_unlock_irq(&vol->lock);
+	georep_throttle_update(vol);
+	mutex_unlock(&vol->order_mutex);
+
+	georep_ios_progress(vol);
+	georep_apply_kick(vol);
+	if (role_event)
+		georep_notify(vol, GEOREP_EVENT_ROLE, 0);
+	return 0;
+}
+
+int georep_volume_set_keys(struct georep_volume *vol,
+			   const struct georep_key *keys, unsigned int nr,
+			   struct netlink_ext_ack *extack)
+{
+	return georep_keys_install(vol, keys, nr, extack);
+}
+
+/* ---- retention ---- */
+
+/**
+ * georep_volume_release() - let records up to @seq be reclaimed
+ *
+ * The tail moves to @seq + 1 (never past written_seq nor applied_seq);
+ * the superblock with the new tail is written with FUA before the space
+ * is handed to writers, so recovery never starts from a reused block.
+ * Context: process context.
+ */
+int georep_volume_release(struct georep_volume *vol, u64 seq,
+			  struct netlink_ext_ack *extack)
+{
+	struct georep_record *rec = vol->read_buf;
+	u64 limit, old_tail, new_lsn, lsn, s;
+	u8 prev[GEOREP_HASH_LEN];
+	u32 nb;
+	int ret;
+
+	mutex_lock(&vol->read_mutex);
+	spin_lock_irq(&vol->lock);
+	limit = min(vol->written_seq, vol->applied_seq);
+	spin_unlock_irq(&vol->lock);
+	ret = -EINVAL;
+	if (seq > limit) {
+		georep_extack_fmt(extack, "cannot release past seq %llu (written and applied)",
+				  limit);
+		goto out_unlock;
+	}
+	ret = 0;
+	old_tail = READ_ONCE(vol->tail_seq);
+	if (seq < old_tail)
+		goto out_unlock;
+
+	/* the chain hash before the new tail: the released record's own */
+	ret = georep_index_lookup(vol, seq, &lsn, &nb) ?:
+	      georep_log_read_record(vol, lsn, 1, rec);
+	if (ret)
+		goto out_unlock;
+	if (le64_to_cpu(rec->seq) != seq) {
+		ret = -EIO;
+		goto out_unlock;
+	}
+	memcpy(prev, rec->chain_hash, sizeof(prev));
+
+	/*
+	 * sb_mutex across the superblock write and the move in memory: a
+	 * periodic superblock write must not put the old tail back once the
+	 * space is free.
+	 */
+	mutex_lock(&vol->sb_mutex);
+	mutex_lock(&vol->order_mutex);
+	if (georep_index_lookup(vol, seq + 1, &new_lsn, &nb))
+		new_lsn = vol->head_lsn;
+	mutex_unlock(&vol->order_mutex);
+	ret = georep_sb_write_tail(vol, seq + 1, new_lsn, prev);
+	if (ret) {
+		mutex_unlock(&vol->sb_mutex);
+		NL_SET_ERR_MSG(extack, "superblock write failed");
+		goto out_unlock;
+	}
+	mutex_lock(&vol->order_mutex);
+	WRITE_ONCE(vol->tail_seq, seq + 1);
+	WRITE_ONCE(vol->tail_lsn, new_lsn);
+	memcpy(vol->tail_prev_chain, prev, sizeof(prev));
+	for (s = old_tail; s <= seq; s++)
+		xa_erase(&vol->index, s);
+	georep_throttle_update(vol);
+	mutex_unlock(&vol->order_mutex);
+	mutex_unlock(&vol->sb_mutex);
+	wake_up_all(&vol->throttle_wq);
+out_unlock:
+	mutex_unlock(&vol->read_mutex);
+	return ret;
+}
+
+int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
+			 struct netlink_ext_ack *extack)
+{
+	return georep_walk_verify(vol, bad_seq, extack);
+}
+
+/* ---- module ---- */
+
+int georep_volumes_init(void)
+{
+	int ret;
+
+	georep_io_cache = KMEM_CACHE(georep_io, 0);
+	if (!georep_io_cache)
+		return -ENOMEM;
+	ret = georep_blk_init();
+	if (ret)
+		kmem_cache_destroy(georep_io_cache);
+	return ret;
+}
+
+void georep_volumes_exit(void)
+{
+	struct georep_volume *vol;
+
+	for (;;) {
+		mutex_lock(&georep_vol_mutex);
+		vol = list_first_entry_or_null(&georep_volumes,
+					       struct georep_volume, node);
+		if (vol) {
+			WRITE_ONCE(vol->dead, true);
+			list_del_init(&vol->node);
+		}
+		mutex_unlock(&georep_vol_mutex);
+		if (!vol)
+			break;
+		vol_teardown(vol);
+		georep_volume_put(vol);
+	}
+	georep_blk_exit();
+	kmem_cache_destroy(georep_io_cache);
+}
