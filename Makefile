@@ -46,7 +46,7 @@ check: deps
 
 demo: deps
 	$(MAKE) all
-	selftests/vm/run --demo
+	selftests/vm/run --timeout 900 -- /georep/selftests/demo.sh
 
 bench: deps
 	$(MAKE) all
