@@ -24,3 +24,7 @@ PROG_SRCS_test_ctlsock := georepd/tests/test_ctlsock.c
 
 TESTS += test_state
 PROG_SRCS_test_state := georepd/tests/test_state.c georepd/state.c
+
+GEOREPD_SRCS := georepd/log.c georepd/state.c georepd/peer.c georepd/control.c
+PROGS += georepd
+PROG_SRCS_georepd := georepd/main.c $(GEOREPD_SRCS)

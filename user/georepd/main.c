@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * georepd: the per-site replication daemon.
+ *
+ *   georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]
+ *           [--foreground] [--verbose]
+ *
+ * Start-up, in order: validate the configuration (refusing to start on any
+ * error, with the messages of `georepctl config check`), lock and read the
+ * state directory, listen on the site's replication address, serve the
+ * control socket, connect to the peers; then run the event loop until
+ * SIGTERM or SIGINT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "georepd.h"
+
+int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
+			  struct gr_replica **out);
+
+#define DEFAULT_STATE_DIR	"/var/lib/georep"
+#define DEFAULT_RUN_DIR		"/run/georep"
+
+static const char usage[] =
+	"Usage: georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]\n"
+	"               [--foreground] [--verbose]\n"
+	"\n"
+	"  -c, --config FILE     cluster configuration (JSON)\n"
+	"  -s, --site NAME       which site of the configuration this is\n"
+	"  -d, --state-dir DIR   durable state (default " DEFAULT_STATE_DIR "/<site>)\n"
+	"  -S, --socket PATH     control socket (default <state-dir>/<site>.sock when\n"
+	"                        --state-dir is given, else " DEFAULT_RUN_DIR "/<site>.sock)\n"
+	"  -f, --foreground      stay in the foreground, log to stderr\n"
+	"  -v, --verbose         debug messages\n";
+
+const struct gr_cluster *gd_cluster(const struct georepd *d)
+{
+	return d->cfg;
+}
+
+unsigned int gd_self(const struct georepd *d)
+{
+	return d->self;
+}
+
+int gd_volume_save_state(struct georepd *d, struct gd_volume *vol,
+			 const struct gd_vstate *st)
+{
+	int ret = gd_vstate_save(d->sd, vol->cfg->name, st);
+
+	if (ret) {
+		gd_err("volume %s: cannot save state: %s", vol->cfg->name, strerror(-ret));
+		return ret;
+	}
+	vol->state = *st;
+	return 0;
+}
+
+/* Load (or create, for a new volume) the durable state of every local replica. */
+static int volumes_open(struct georepd *d)
+{
+	char err[256];
+	size_t i, j;
+	int ret;
+
+	d->vols = calloc(d->cfg->nvolumes ? d->cfg->nvolumes : 1, sizeof(*d->vols));
+	if (!d->vols)
+		return -ENOMEM;
+	for (i = 0; i < d->cfg->nvolumes; i++) {
+		const struct gr_volume_cfg *vc = &d->cfg->volumes[i];
+		struct gd_volume *v;
+
+		if (!gr_volume_replica(vc, d->self))
+			continue;
+		v = &d->vols[d->nvols++];
+		v->cfg = vc;
+		ret = gd_vstate_load(d->sd, vc->name, &v->state, err);
+		if (ret == -ENOENT) {
+			/* a new volume: every configured replica votes */
+			memset(&v->state, 0, sizeof(v->state));
+			for (j = 0; j < vc->nreplicas; j++) {
+				v->state.members[j].site_id =
+					d->cfg->sites[vc->replicas[j].site].site_id;
+				v->state.members[j].voter = true;
+			}
+			v->state.nmembers = vc->nreplicas;
+			ret = gd_volume_save_state(d, v, &v->state);
+			if (ret)
+				return ret;
+			gd_info("volume %s: new, %u members", vc->name, v->state.nmembers);
+		} else if (ret) {
+			gd_err("volume %s: %s", vc->name, err);
+			return ret;
+		} else {
+			gd_info("volume %s: term %llu, %u members", vc->name,
+				(unsigned long long)v->state.term, v->state.nmembers);
+		}
+		if (gd_replica_factory) {
+			ret = gd_replica_factory(d, v, &v->replica);
+			if (ret) {
+				gd_err("volume %s: cannot start its replica: %s", vc->name,
+				       strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+static void volumes_close(struct georepd *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].replica && d->vols[i].replica->ops->destroy)
+			d->vols[i].replica->ops->destroy(d->vols[i].replica);
+	free(d->vols);
+}
+
+static void on_tick(struct gr_timer *t, void *arg)
+{
+	struct georepd *d = arg;
+	uint64_t now = gr_now_ns();
+	size_t i;
+
+	gd_peers_tick(d);
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].replica && d->vols[i].replica->ops->on_tick)
+			d->vols[i].replica->ops->on_tick(d->vols[i].replica, now);
+	gr_timer_arm(t, GD_TICK_MS);
+}
+
+static void on_signal(struct gr_io *io, uint32_t events, void *arg)
+{
+	struct georepd *d = arg;
+	struct signalfd_siginfo si;
+
+	if (read(d->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	gd_info("signal %u: shutting down", si.ssi_signo);
+	gr_loop_stop(d->loop);
+}
+
+static int signals_start(struct georepd *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	d->sigio = gr_io_add(d->loop, d->sigfd, EPOLLIN, on_signal, d);
+	return d->sigio ? 0 : -errno;
+}
+
+/* Tell the parent (waiting in daemonize()) that start-up finished. */
+static void notify_ready(int fd)
+{
+	int null;
+
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		gd_warn("cannot notify the parent process");
+	close(fd);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+}
+
+/*
+ * Fork; the parent exits 0 once the child reports it is serving, 1 if the
+ * child dies first. Return: in the child, the fd to notify_ready() on.
+ */
+static int daemonize(void)
+{
+	int pfd[2];
+	char c;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		perror("georepd: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("georepd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		exit(read(pfd[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(pfd[0]);
+	setsid();
+	return pfd[1];
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "site", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	const char *config = NULL, *site = NULL, *state_dir = NULL, *sock = NULL;
+	struct gr_errlist errs = { 0 };
+	bool foreground = false, verbose = false;
+	struct georepd d = { .sigfd = -1 };
+	char dirbuf[4096], err[256];
+	int opt, ret, ready_fd = -1;
+	size_t i;
+
+	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 's': site = optarg; break;
+		case 'd': state_dir = optarg; break;
+		case 'S': sock = optarg; break;
+		case 'f': foreground = true; break;
+		case 'v': verbose = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (!config || !site || optind != argc) {
+		fprintf(stderr, "georepd: %s\n%s", optind != argc ?
+			"unexpected argument" : "--config and --site are required", usage);
+		return 2;
+	}
+
+	/* the same messages as `georepctl config check` */
+	if (gr_cluster_load(config, &d.cfg, &errs)) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		if (errs.dropped)
+			fprintf(stderr, "... and %zu more errors\n", errs.dropped);
+		fprintf(stderr, "georepd: refusing to start: %s is not a valid configuration\n",
+			config);
+		gr_errlist_free(&errs);
+		return 1;
+	}
+	ret = gr_cluster_site_index(d.cfg, site);
+	if (ret < 0) {
+		fprintf(stderr, "georepd: site \"%s\" is not in %s; its sites are:", site, config);
+		for (i = 0; i < d.cfg->nsites; i++)
+			fprintf(stderr, " %s", d.cfg->sites[i].name);
+		fprintf(stderr, "\n");
+		gr_cluster_free(d.cfg);
+		return 1;
+	}
+	d.self = ret;
+	d.me = &d.cfg->sites[d.self];
+
+	if (!state_dir) {
+		snprintf(dirbuf, sizeof(dirbuf), DEFAULT_STATE_DIR "/%s", site);
+		state_dir = dirbuf;
+	}
+	if (sock)
+		ret = snprintf(d.ctl_path, sizeof(d.ctl_path), "%s", sock);
+	else if (dirbuf != state_dir)
+		ret = snprintf(d.ctl_path, sizeof(d.ctl_path), "%s/%s.sock", state_dir, site);
+	else
+		ret = snprintf(d.ctl_path, sizeof(d.ctl_path), DEFAULT_RUN_DIR "/%s.sock", site);
+	if (ret >= (int)sizeof(d.ctl_path)) {
+		fprintf(stderr, "georepd: control socket path too long (max %zu): %s\n",
+			sizeof(d.ctl_path) - 1, d.ctl_path);
+		gr_cluster_free(d.cfg);
+		return 1;
+	}
+
+	if (!foreground)
+		ready_fd = daemonize();
+	gd_log_init(site, false, verbose);
+	d.rl = (struct gd_ratelimit)GD_RATELIMIT_INIT;
+	d.start_ms = gr_now_ms();
+
+	ret = gd_statedir_open(state_dir, &d.sd, err);
+	if (ret) {
+		gd_err("%s", err);
+		goto out_free_cfg;
+	}
+	if (gd_statedir_cleaned(d.sd))
+		gd_warn("removed %u unfinished state files (crash during a save)",
+			gd_statedir_cleaned(d.sd));
+	if (!sock && dirbuf == state_dir)
+		mkdir(DEFAULT_RUN_DIR, 0755);
+	ret = gr_loop_new(&d.loop);
+	if (ret)
+		goto out_close_state;
+	d.tp = gr_transport_tcp();
+	if (!d.tp) {
+		ret = -ENOMEM;
+		goto out_free_loop;
+	}
+	ret = volumes_open(&d);
+	if (ret)
+		goto out_close_volumes;
+	ret = signals_start(&d);
+	if (ret) {
+		gd_err("signals: %s", strerror(-ret));
+		goto out_close_volumes;
+	}
+	ret = gd_control_start(&d);
+	if (ret)
+		goto out_stop_control;
+	ret = gd_peers_start(&d);
+	if (ret)
+		goto out_stop_peers;
+	d.tick = gr_timer_new(d.loop, on_tick, &d);
+	if (!d.tick) {
+		ret = -ENOMEM;
+		goto out_stop_peers;
+	}
+	gr_timer_arm(d.tick, GD_TICK_MS);
+
+	gd_info("site %s (id %u) of cluster %s: listening on %s:%u, control socket %s, %zu local replicas",
+		d.me->name, d.me->site_id, d.cfg->cluster, d.me->host,
+		gr_listener_port(d.listener), d.ctl_path, d.nvols);
+	if (!foreground) {
+		gd_log_init(site, true, verbose);
+		notify_ready(ready_fd);
+	}
+	ret = gr_loop_run(d.loop);
+	if (ret)
+		gd_err("event loop: %s", strerror(-ret));
+
+out_stop_peers:
+	gd_peers_stop(&d);
+	free(d.peers);
+out_stop_control:
+	gr_ctl_free(d.ctl);
+	gr_io_del(d.sigio);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+out_close_volumes:
+	volumes_close(&d);
+	gr_transport_free(d.tp);
+out_free_loop:
+	gr_loop_free(d.loop);	/* runs deferred frees of closed connections */
+out_close_state:
+	gd_statedir_close(d.sd);
+out_free_cfg:
+	gr_cluster_free(d.cfg);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Site-to-site connections: hello exchange, liveness, RTT, frame dispatch. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "georepd.h"
+
+static void peer_frame(struct gr_conn *c, const struct gr_frame *f, void *arg);
+static void peer_close(struct gr_conn *c, int err, const char *reason, void *arg);
+
+/* accepted connections after their hello */
+static const struct gr_conn_cbs peer_in_cbs = {
+	.on_frame = peer_frame,
+	.on_close = peer_close,
+};
+
+static void send_hello(struct georepd *d, struct gr_conn *c)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_HELLO };
+
+	f.hello.min_version = GR_WIRE_VERSION_MIN;
+	f.hello.max_version = GR_WIRE_VERSION;
+	f.hello.site_id = d->me->site_id;
+	strcpy(f.hello.site, d->me->name);
+	snprintf(f.hello.cluster, sizeof(f.hello.cluster), "%s", d->cfg->cluster);
+	gr_conn_send(c, &f);
+}
+
+/* Send an ERROR frame, then close. */
+static void reject(struct gr_conn *c, uint32_t code, const char *why)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_ERROR };
+
+	f.error.code = code;
+	snprintf(f.error.reason, sizeof(f.error.reason), "%s", why);
+	gr_conn_send(c, &f);
+	gr_conn_close(c, -EPERM, "%s", why);
+}
+
+/*
+ * Check a hello against the configuration. @expect: the site we dialed,
+ * or -1. Return: the site index, or -1 with @why and @code set.
+ */
+static int check_hello(struct georepd *d, const struct gr_hello *h, int expect,
+		       uint16_t *version, char *why, size_t len, uint32_t *code)
+{
+	unsigned int lo, hi;
+	int site;
+
+	if (strcmp(h->cluster, d->cfg->cluster)) {
+		snprintf(why, len, "cluster mismatch: peer \"%s\" is in cluster \"%s\", this site in \"%s\"",
+			 h->site, h->cluster, d->cfg->cluster);
+		*code = GR_WERR_CLUSTER;
+		return -1;
+	}
+	site = gr_cluster_site_index(d->cfg, h->site);
+	if (site < 0) {
+		snprintf(why, len, "unknown site \"%s\" (not in the configuration)", h->site);
+		*code = GR_WERR_UNKNOWN_SITE;
+		return -1;
+	}
+	if ((unsigned int)site == d->self) {
+		snprintf(why, len, "peer claims to be this site (\"%s\")", h->site);
+		*code = GR_WERR_UNKNOWN_SITE;
+		return -1;
+	}
+	if (expect >= 0 && site != expect) {
+		snprintf(why, len, "dialed site \"%s\" but \"%s\" answered",
+			 d->cfg->sites[expect].name, h->site);
+		*code = GR_WERR_UNKNOWN_SITE;
+		return -1;
+	}
+	if (h->site_id != d->cfg->sites[site].site_id) {
+		snprintf(why, len, "site \"%s\" says site_id %u, the configuration says %u",
+			 h->site, h->site_id, d->cfg->sites[site].site_id);
+		*code = GR_WERR_UNKNOWN_SITE;
+		return -1;
+	}
+	lo = h->min_version > GR_WIRE_VERSION_MIN ? h->min_version : GR_WIRE_VERSION_MIN;
+	hi = h->max_version < GR_WIRE_VERSION ? h->max_version : GR_WIRE_VERSION;
+	if (lo > hi) {
+		snprintf(why, len, "no common protocol version: site \"%s\" speaks %u..%u, this site %u..%u",
+			 h->site, h->min_version, h->max_version,
+			 GR_WIRE_VERSION_MIN, GR_WIRE_VERSION);
+		*code = GR_WERR_VERSION;
+		return -1;
+	}
+	if (expect < 0 && d->peers[site].dial) {
+		snprintf(why, len, "site \"%s\" must not dial: \"%s\" dials it", h->site,
+			 d->me->name);
+		*code = GR_WERR_DUPLICATE;
+		return -1;
+	}
+	*version = hi;
+	return site;
+}
+
+static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
+{
+	struct georepd *d = p->d;
+	size_t i;
+
+	if (p->conn && p->conn != c) {
+		/* the newer connection wins: the old one may be half dead */
+		struct gr_conn *old = p->conn;
+
+		p->conn = NULL;
+		reject(old, GR_WERR_DUPLICATE, "replaced by a newer connection");
+	}
+	p->conn = c;
+	p->version = version;
+	p->up_since_ms = p->last_rx_ms = gr_now_ms();
+	p->last_ping_ms = 0;
+	p->have_rtt = false;
+	p->ups++;
+	p->last_error[0] = '\0';
+	gd_info("peer %s up (%s %s, protocol %u)", p->cfg->name,
+		gr_conn_is_server(c) ? "from" : "to", gr_conn_peer_addr(c), version);
+	gd_event(d, "peer-up", json_pack("{s:s, s:s}", "site", p->cfg->name,
+					 "direction", gr_conn_is_server(c) ? "in" : "out"));
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].replica && d->vols[i].replica->ops->on_peer)
+			d->vols[i].replica->ops->on_peer(d->vols[i].replica, p->idx, true);
+}
+
+static void peer_down(struct gd_peer *p, const char *reason)
+{
+	struct georepd *d = p->d;
+	size_t i;
+
+	p->conn = NULL;
+	p->downs++;
+	snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
+	gd_warn("peer %s down: %s", p->cfg->name, reason);
+	gd_event(d, "peer-down", json_pack("{s:s, s:s}", "site", p->cfg->name,
+					   "reason", reason));
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].replica && d->vols[i].replica->ops->on_peer)
+			d->vols[i].replica->ops->on_peer(d->vols[i].replica, p->idx, false);
+}
+
+static void volume_frame(struct gd_peer *p, struct gr_conn *c, const struct gr_frame *f)
+{
+	struct georepd *d = p->d;
+	struct gd_volume *v = NULL;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].cfg->wire_id == f->hdr.volume)
+			v = &d->vols[i];
+	if (!v) {
+		if (gd_ratelimit(&p->rl))
+			gd_warn("peer %s: %s frame for volume id %016llx, which has no replica here",
+				p->cfg->name, gr_frame_type_name(f->hdr.type),
+				(unsigned long long)f->hdr.volume);
+		return;
+	}
+	v->frames_in++;
+	if (!v->replica) {
+		v->frames_dropped++;
+		return;
+	}
+	ret = v->replica->ops->on_frame(v->replica, p->idx, f);
+	if (ret < 0)
+		reject(c, GR_WERR_PROTOCOL, "volume frame refused");
+}
+
+static void established_frame(struct gd_peer *p, struct gr_conn *c,
+			      const struct gr_frame *f)
+{
+	struct gr_frame r;
+	uint64_t now = gr_now_ns();
+
+	p->last_rx_ms = now / 1000000;
+	switch (f->hdr.type) {
+	case GR_FT_PING:
+		r = *f;
+		r.hdr.type = GR_FT_PONG;
+		gr_conn_send(c, &r);
+		return;
+	case GR_FT_PONG:
+		if (f->ping.nonce != p->ping_nonce || f->ping.time_ns > now)
+			return;	/* late answer to an older ping */
+		p->rtt_ms = (now - f->ping.time_ns) / 1e6;
+		p->srtt_ms = p->have_rtt ? p->srtt_ms * 7 / 8 + p->rtt_ms / 8 : p->rtt_ms;
+		p->have_rtt = true;
+		return;
+	case GR_FT_ERROR:
+		gr_conn_close(c, -ECONNABORTED, "peer sent error %u: %s", f->error.code,
+			      f->error.reason);
+		return;
+	case GR_FT_HELLO:
+		reject(c, GR_WERR_PROTOCOL, "hello after the connection was established");
+		return;
+	default:
+		volume_frame(p, c, f);
+		return;
+	}
+}
+
+/* ---- outgoing connections (this site dials) ---- */
+
+static void dial_open(struct gr_conn *c, void *arg)
+{
+	struct gd_peer *p = arg;
+
+	p->dial_open_ms = gr_now_ms();
+	send_hello(p->d, c);
+}
+
+static void dial_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	struct gd_peer *p = arg;
+	char why[256];
+	uint32_t code;
+	uint16_t version;
+
+	if (p->conn == c) {
+		established_frame(p, c, f);
+		return;
+	}
+	/* waiting for the peer's hello */
+	if (f->hdr.type == GR_FT_ERROR) {
+		gr_conn_close(c, -ECONNREFUSED, "refused by %s: %s", p->cfg->name,
+			      f->error.reason);
+		return;
+	}
+	if (f->hdr.type != GR_FT_HELLO) {
+		reject(c, GR_WERR_PROTOCOL, "expected hello");
+		return;
+	}
+	if (check_hello(p->d, &f->hello, p->idx, &version, why, sizeof(why), &code) < 0) {
+		if (gd_ratelimit(&p->rl))
+			gd_warn("rejecting hello from %s: %s", gr_conn_peer_addr(c), why);
+		reject(c, code, why);
+		return;
+	}
+	p->dial_open_ms = 0;
+	gr_dialer_reset_backoff(p->dialer);
+	peer_up(p, c, version);
+}
+
+static void dial_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct gd_peer *p = arg;
+
+	p->dial_open_ms = 0;
+	if (p->conn == c) {
+		peer_down(p, reason);
+		return;
+	}
+	/* failed attempts are frequent while a site is down: log once a while */
+	if (strcmp(p->last_error, reason) || gd_ratelimit(&p->rl))
+		gd_dbg("connect to %s (%s): %s", p->cfg->name, gr_conn_peer_addr(c), reason);
+	if (err == -ECONNREFUSED && strstr(reason, "refused by"))
+		gd_warn("%s", reason);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
+}
+
+static const struct gr_conn_cbs dial_cbs = {
+	.on_open = dial_open,
+	.on_frame = dial_frame,
+	.on_close = dial_close,
+};
+
+/* ---- incoming connections ---- */
+
+static struct gd_pending *find_pending(struct georepd *d, struct gr_conn *c,
+				       struct gd_pending ***link)
+{
+	struct gd_pending **pp;
+
+	for (pp = &d->pending; *pp; pp = &(*pp)->next) {
+		if ((*pp)->conn == c) {
+			if (link)
+				*link = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+static void drop_pending(struct georepd *d, struct gr_conn *c)
+{
+	struct gd_pending **link, *pd = find_pending(d, c, &link);
+
+	if (pd) {
+		*link = pd->next;
+		free(pd);
+	}
+}
+
+static void in_open(struct gr_conn *c, void *arg)
+{
+	struct georepd *d = arg;
+	struct gd_pending *pd = calloc(1, sizeof(*pd));
+
+	if (!pd) {
+		gr_conn_close(c, -ENOMEM, "out of memory");
+		return;
+	}
+	pd->d = d;
+	pd->conn = c;
+	pd->since_ms = gr_now_ms();
+	pd->next = d->pending;
+	d->pending = pd;
+}
+
+static void in_reject(struct georepd *d, struct gr_conn *c, uint32_t code, const char *why)
+{
+	d->rejected++;
+	gd_warn("rejecting connection from %s: %s", gr_conn_peer_addr(c), why);
+	gd_event(d, "peer-rejected", json_pack("{s:s, s:s}", "address",
+					       gr_conn_peer_addr(c), "reason", why));
+	drop_pending(d, c);
+	reject(c, code, why);
+}
+
+static void in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	struct georepd *d = arg;
+	struct gd_peer *p;
+	char why[256];
+	uint32_t code;
+	uint16_t version;
+	int site;
+
+	if (f->hdr.type != GR_FT_HELLO) {
+		snprintf(why, sizeof(why), "expected hello, got a %s frame",
+			 gr_frame_type_name(f->hdr.type));
+		in_reject(d, c, GR_WERR_PROTOCOL, why);
+		return;
+	}
+	site = check_hello(d, &f->hello, -1, &version, why, sizeof(why), &code);
+	if (site < 0) {
+		in_reject(d, c, code, why);
+		return;
+	}
+	p = &d->peers[site];
+	drop_pending(d, c);
+	send_hello(d, c);
+	gr_conn_set_cbs(c, &peer_in_cbs, p);
+	peer_up(p, c, version);
+}
+
+static void in_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct georepd *d = arg;
+
+	/* closed before a valid hello: garbage, old versions, port scans */
+	if (find_pending(d, c, NULL)) {
+		d->rejected++;
+		if (gd_ratelimit(&d->rl))
+			gd_warn("connection from %s closed before hello: %s",
+				gr_conn_peer_addr(c), reason);
+		if (err == -EPROTO)
+			gd_event(d, "peer-rejected", json_pack("{s:s, s:s}", "address",
+						gr_conn_peer_addr(c), "reason", reason));
+		drop_pending(d, c);
+	}
+}
+
+static const struct gr_conn_cbs in_cbs = {
+	.on_open = in_open,
+	.on_frame = in_frame,
+	.on_close = in_close,
+};
+
+static void peer_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	established_frame(arg, c, f);
+}
+
+static void peer_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct gd_peer *p = arg;
+
+	if (p->conn == c)
+		peer_down(p, reason);
+}
+
+/* ---- start, stop, tick ---- */
+
+int gd_peers_start(struct georepd *d)
+{
+	const char *why = "";
+	unsigned int i;
+	int ret;
+
+	d->peers = calloc(d->cfg->nsites, sizeof(*d->peers));
+	if (!d->peers)
+		return -ENOMEM;
+	for (i = 0; i < d->cfg->nsites; i++) {
+		struct gd_peer *p = &d->peers[i];
+
+		p->d = d;
+		p->idx = i;
+		p->cfg = &d->cfg->sites[i];
+		p->rl = (struct gd_ratelimit)GD_RATELIMIT_INIT;
+		if (i == d->self)
+			continue;
+		p->dial = strcmp(d->me->name, p->cfg->name) < 0;
+		if (!p->dial)
+			continue;
+		ret = gr_resolve(p->cfg->host, p->cfg->port, &p->sa, &p->salen, &why);
+		if (ret) {
+			gd_err("cannot resolve %s of site %s: %s", p->cfg->host,
+			       p->cfg->name, why);
+			return ret;
+		}
+	}
+
+	d->listener = gr_listener_new(d->loop, d->tp, d->me->host, d->me->port,
+				      &in_cbs, d, &why);
+	if (!d->listener) {
+		ret = -errno;
+		gd_err("cannot listen on %s:%u: %s: %s", d->me->host, d->me->port, why,
+		       strerror(errno));
+		return ret;
+	}
+	for (i = 0; i < d->cfg->nsites; i++) {
+		struct gd_peer *p = &d->peers[i];
+
+		if (i == d->self || !p->dial)
+			continue;
+		p->dialer = gr_dialer_new(d->loop, d->tp, (struct sockaddr *)&p->sa,
+					  p->salen, GD_BACKOFF_MIN_MS, GD_BACKOFF_MAX_MS,
+					  &dial_cbs, p);
+		if (!p->dialer)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void gd_peers_stop(struct georepd *d)
+{
+	unsigned int i;
+
+	if (!d->peers)
+		return;
+	for (i = 0; i < d->cfg->nsites; i++) {
+		struct gd_peer *p = &d->peers[i];
+
+		if (p->dialer) {
+			gr_dialer_free(p->dialer);	/* closes its connection */
+			p->dialer = NULL;
+		}
+		if (p->conn) {
+			struct gr_frame f = { .hdr.type = GR_FT_ERROR };
+
+			f.error.code = GR_WERR_SHUTDOWN;
+			strcpy(f.error.reason, "site shutting down");
+			gr_conn_send(p->conn, &f);
+			gr_conn_close(p->conn, -ESHUTDOWN, "shutting down");
+		}
+	}
+	while (d->pending)
+		gr_conn_close(d->pending->conn, -ESHUTDOWN, "shutting down");
+	gr_listener_free(d->listener);
+	d->listener = NULL;
+}
+
+void gd_peers_tick(struct georepd *d)
+{
+	uint64_t now = gr_now_ms();
+	struct gd_pending *pd, *next;
+	unsigned int i;
+
+	for (i = 0; i < d->cfg->nsites; i++) {
+		struct gd_peer *p = &d->peers[i];
+		struct gr_conn *dc;
+
+		if (i == d->self)
+			continue;
+		if (p->dialer && p->dial_open_ms &&
+		    now - p->dial_open_ms > GD_HELLO_TIMEOUT_MS &&
+		    (dc = gr_dialer_conn(p->dialer)) && dc != p->conn) {
+			gr_conn_close(dc, -ETIMEDOUT, "no hello within %d ms",
+				      GD_HELLO_TIMEOUT_MS);
+			continue;
+		}
+		if (!p->conn)
+			continue;
+		if (now - p->last_rx_ms > GD_PEER_TIMEOUT_MS) {
+			reject(p->conn, GR_WERR_PROTOCOL, "nothing received for 5 s");
+			continue;
+		}
+		if (now - p->last_ping_ms >= GD_PING_MS) {
+			struct gr_frame f = { .hdr.type = GR_FT_PING };
+
+			f.ping.nonce = ++p->ping_nonce;
+			f.ping.time_ns = gr_now_ns();
+			p->last_ping_ms = now;
+			gr_conn_send(p->conn, &f);
+		}
+	}
+	for (pd = d->pending; pd; pd = next) {
+		next = pd->next;	/* closing frees pd */
+		if (now - pd->since_ms > GD_HELLO_TIMEOUT_MS)
+			gr_conn_close(pd->conn, -ETIMEDOUT, "no hello within %d ms",
+				      GD_HELLO_TIMEOUT_MS);
+	}
+}
+
+json_t *gd_peer_json(const struct gd_peer *p)
+{
+	uint64_t now = gr_now_ms();
+	const char *state;
+	json_t *o;
+	char addr[GR_HOST_MAX + 8];
+
+	if (p->conn)
+		state = "up";
+	else if (p->dialer && gr_dialer_conn(p->dialer))
+		state = "connecting";
+	else
+		state = "down";
+	snprintf(addr, sizeof(addr), strchr(p->cfg->host, ':') ? "[%s]:%u" : "%s:%u",
+		 p->cfg->host, p->cfg->port);
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:b, s:s, s:I, s:I}",
+		      "name", p->cfg->name, "site_id", (json_int_t)p->cfg->site_id,
+		      "region", p->cfg->region, "address", addr, "state", state,
+		      "connected", p->conn != NULL, "dials", p->dial ? "out" : "in",
+		      "ups", (json_int_t)p->ups, "downs", (json_int_t)p->downs);
+	if (!o)
+		return NULL;
+	if (p->conn) {
+		json_object_set_new(o, "direction",
+				    json_string(gr_conn_is_server(p->conn) ? "in" : "out"));
+		json_object_set_new(o, "peer_address", json_string(gr_conn_peer_addr(p->conn)));
+		json_object_set_new(o, "protocol_version", json_integer(p->version));
+		json_object_set_new(o, "up_for_s", json_real((now - p->up_since_ms) / 1e3));
+		json_object_set_new(o, "last_rx_ms_ago", json_integer(now - p->last_rx_ms));
+		json_object_set_new(o, "bytes_in", json_integer(gr_conn_bytes_in(p->conn)));
+		json_object_set_new(o, "bytes_out", json_integer(gr_conn_bytes_out(p->conn)));
+		json_object_set_new(o, "queued", json_integer(gr_conn_queued(p->conn)));
+		if (p->have_rtt) {
+			json_object_set_new(o, "rtt_ms", json_real(p->rtt_ms));
+			json_object_set_new(o, "srtt_ms", json_real(p->srtt_ms));
+		} else {
+			json_object_set_new(o, "rtt_ms", json_null());
+		}
+	}
+	if (p->last_error[0])
+		json_object_set_new(o, "last_error", json_string(p->last_error));
+	return o;
+}
+
+int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f)
+{
+	if (site >= d->cfg->nsites || site == d->self || !d->peers[site].conn)
+		return -ENOTCONN;
+	return gr_conn_send(d->peers[site].conn, f);
+}
+
+bool gd_peer_up(const struct georepd *d, unsigned int site)
+{
+	return site < d->cfg->nsites && site != d->self && d->peers[site].conn;
+}

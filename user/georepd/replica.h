@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The plug-in point for a volume's replication engine (consensus core +
+ * kernel ledger). georepd owns sites, connections, the control socket and
+ * the durable hard state; a replica owns one volume's protocol.
+ *
+ * georepd -> replica (all on the event loop thread):
+ *   on_frame     a CONSENSUS, RECORDS, ACK or RESYNC frame for this volume
+ *                from site index @from (already checked by gr_wire_decode);
+ *                return a negative errno to have the connection closed
+ *                (the peer broke the protocol), 0 otherwise;
+ *   on_tick      every GD_TICK_MS;
+ *   on_peer      a site came up (hello accepted) or went down;
+ *   status_json  a new JSON object for `status` (reference passed to the
+ *                caller);
+ *   switchover   planned transfer of the primary role to site index @to;
+ *   failover     forced promotion of this site (operator's decision);
+ *   destroy      at shutdown.
+ *
+ * replica -> georepd: gd_send(), gd_peer_up(), gd_volume_save_state(),
+ * gd_event() below.
+ *
+ * A replica is created by gd_replica_factory (NULL: no engine, volumes are
+ * configured and their hard state kept, but no replication runs).
+ */
+#ifndef _GEOREPD_REPLICA_H
+#define _GEOREPD_REPLICA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "georep/config.h"
+#include "georep/wire.h"
+#include "state.h"
+
+struct georepd;
+struct gd_volume;
+struct gr_replica;
+
+struct gr_replica_ops {
+	int (*on_frame)(struct gr_replica *r, unsigned int from, const struct gr_frame *f);
+	void (*on_tick)(struct gr_replica *r, uint64_t now_ns);
+	void (*on_peer)(struct gr_replica *r, unsigned int site, bool up);
+	json_t *(*status_json)(struct gr_replica *r);
+	int (*switchover)(struct gr_replica *r, unsigned int to, char *err);
+	int (*failover)(struct gr_replica *r, char *err);
+	void (*destroy)(struct gr_replica *r);
+};
+
+struct gr_replica {
+	const struct gr_replica_ops *ops;
+	struct georepd *d;
+	struct gd_volume *vol;
+};
+
+/* One configured volume that has a replica at this site. */
+struct gd_volume {
+	const struct gr_volume_cfg *cfg;
+	struct gd_vstate state;		/* as last saved */
+	struct gr_replica *replica;	/* NULL without an engine */
+	uint64_t frames_in;		/* volume frames received */
+	uint64_t frames_dropped;	/* received with no engine to take them */
+};
+
+/* Creates the engine of @vol; 0 or -errno. Set before gd_run(). */
+extern int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
+				 struct gr_replica **out);
+
+/* Send @f to site index @site. Return: 0, -ENOTCONN (not up), -ENOBUFS. */
+int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f);
+bool gd_peer_up(const struct georepd *d, unsigned int site);
+/* Persist @st for @vol (durable on return). Return: 0 or -errno. */
+int gd_volume_save_state(struct georepd *d, struct gd_volume *vol,
+			 const struct gd_vstate *st);
+/* Broadcast {"event": @name, ...@fields} to `events` subscribers (steals @fields). */
+void gd_event(struct georepd *d, const char *name, json_t *fields);
+const struct gr_cluster *gd_cluster(const struct georepd *d);
+unsigned int gd_self(const struct georepd *d);
+
+#endif /* _GEOREPD_REPLICA_H */
