@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Deliberately broken consensus core (GR_BROKEN_NO_VOTE_PROMISE), linked into a
+ * simulator build that must catch it within the seeds of `make check`.
+ */
+#define GR_BROKEN_NO_VOTE_PROMISE
+#include "consensus.c"
+
+const char *sim_broken_variant = "no_vote_promise";

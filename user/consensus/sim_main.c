@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Simulator driver: runs seeds across cluster sizes and prints KTAP.
+ *
+ *   consensus_sim [--seeds N] [--from S] [--sites 3,5,7] [--trace SEED]
+ *                 [--sites-of-trace N] [--expect-fail NAME]
+ *
+ * Seeds of one size are one KTAP test line; a failing seed prints its
+ * trace tail and the broken invariant. --trace SEED prints the full event
+ * trace of one seed (with --sites-of-trace). --expect-fail turns the run
+ * into a check that a deliberately broken core is caught.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+/* set by the deliberately broken builds (broken_*.c) */
+extern const char *sim_broken_variant __attribute__((weak));
+
+static int run_one(uint32_t n, uint64_t seed, struct sim_result *r,
+		   FILE *trace)
+{
+	struct sim_opts o = { .nsites = n, .seed = seed, .trace = trace,
+			      .membership = seed % 5 == 4 };
+
+	return sim_run(&o, r);
+}
+
+/* re-run a failing seed with tracing and print the last lines */
+static void show_trace(uint32_t n, uint64_t seed)
+{
+	struct sim_result r;
+	char *buf = NULL;
+	size_t len = 0, i, lines = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return;
+	run_one(n, seed, &r, f);
+	fclose(f);
+	for (i = len; i > 0; i--)
+		if (buf[i - 1] == '\n' && ++lines > 60)
+			break;
+	printf("# trace tail (sites=%u seed=%llu; full: consensus_sim --trace %llu --sites-of-trace %u):\n",
+	       n, (unsigned long long)seed, (unsigned long long)seed, n);
+	fwrite(buf + i, 1, len - i, stdout);
+	free(buf);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seeds = 700, from = 1, tseed = 0, s;
+	uint32_t sizes[8] = { 3, 5, 7 }, nsizes = 3, tsites = 3, i;
+	const char *expect = NULL;
+	int k, failures = 0;
+
+	for (k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--seeds") && k + 1 < argc) {
+			seeds = strtoull(argv[++k], NULL, 0);
+		} else if (!strcmp(argv[k], "--from") && k + 1 < argc) {
+			from = strtoull(argv[++k], NULL, 0);
+		} else if (!strcmp(argv[k], "--sites") && k + 1 < argc) {
+			char *p = argv[++k];
+
+			for (nsizes = 0; *p && nsizes < 8; nsizes++) {
+				sizes[nsizes] = (uint32_t)strtoul(p, &p, 10);
+				if (*p == ',')
+					p++;
+			}
+		} else if (!strcmp(argv[k], "--trace") && k + 1 < argc) {
+			tseed = strtoull(argv[++k], NULL, 0);
+		} else if (!strcmp(argv[k], "--sites-of-trace") && k + 1 < argc) {
+			tsites = (uint32_t)strtoul(argv[++k], NULL, 0);
+		} else if (!strcmp(argv[k], "--expect-fail") && k + 1 < argc) {
+			expect = argv[++k];
+		} else {
+			fprintf(stderr, "usage: %s [--seeds N] [--from S] [--sites 3,5,7] [--trace SEED [--sites-of-trace N]] [--expect-fail NAME]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (&sim_broken_variant && sim_broken_variant)
+		expect = sim_broken_variant;
+	if (tseed) {
+		struct sim_result r;
+		int rc = run_one(tsites, tseed, &r, stdout);
+
+		printf("result: %s%s\n", rc ? "FAIL " : "pass",
+		       rc ? r.why : "");
+		return rc ? 1 : 0;
+	}
+
+	printf("KTAP version 1\n1..%u\n", expect ? 1 : nsizes);
+	if (expect) {
+		/* a broken core: some seed must fail */
+		for (s = from; s < from + seeds; s++) {
+			for (i = 0; i < nsizes; i++) {
+				struct sim_result r;
+
+				if (run_one(sizes[i], s, &r, NULL) == 1) {
+					printf("# broken variant '%s' caught: sites=%u seed=%llu: %s\n",
+					       expect, sizes[i],
+					       (unsigned long long)s, r.why);
+					printf("ok 1 sim_catches_%s\n", expect);
+					return 0;
+				}
+			}
+		}
+		printf("not ok 1 sim_catches_%s # not caught in %llu seeds\n",
+		       expect, (unsigned long long)seeds);
+		return 1;
+	}
+	for (i = 0; i < nsizes; i++) {
+		uint64_t ev = 0, commits = 0, el = 0, cr = 0, pa = 0, conv = 0;
+		double t0 = now_s();
+		int bad = 0;
+
+		for (s = from; s < from + seeds; s++) {
+			struct sim_result r;
+			int rc = run_one(sizes[i], s, &r, NULL);
+
+			if (rc) {
+				printf("# FAIL sites=%u seed=%llu at %llu ms: %s\n",
+				       sizes[i], (unsigned long long)s,
+				       (unsigned long long)(r.fail_ns / 1000000),
+				       rc < 0 ? "setup error" : r.why);
+				if (bad++ < 2)
+					show_trace(sizes[i], s);
+				continue;
+			}
+			ev += r.events;
+			commits += r.commits;
+			el += r.elections;
+			cr += r.crashes;
+			pa += r.partitions;
+			if (r.converge_ns > conv)
+				conv = r.converge_ns;
+		}
+		printf("# sites=%u seeds=%llu..%llu: %llu events, %llu commits, %llu leaders, %llu crashes, %llu partitions, worst convergence %llu ms, %.1f s\n",
+		       sizes[i], (unsigned long long)from,
+		       (unsigned long long)(from + seeds - 1),
+		       (unsigned long long)ev, (unsigned long long)commits,
+		       (unsigned long long)el, (unsigned long long)cr,
+		       (unsigned long long)pa,
+		       (unsigned long long)(conv / 1000000), now_s() - t0);
+		printf("%sok %u sim_%u_sites_%llu_seeds\n", bad ? "not " : "",
+		       i + 1, sizes[i], (unsigned long long)seeds);
+		failures += bad;
+	}
+	return failures ? 1 : 0;
+}
