@@ -28,3 +28,7 @@ PROG_SRCS_test_state := georepd/tests/test_state.c georepd/state.c
 GEOREPD_SRCS := georepd/log.c georepd/state.c georepd/peer.c georepd/control.c
 PROGS += georepd
 PROG_SRCS_georepd := georepd/main.c $(GEOREPD_SRCS)
+
+# three georepd processes on 127.0.0.1 (python3); finds them through this
+export GEOREPD_E2E_BIN := $(O)/bin
+CHECK_CMDS += georepd/tests/e2e.py
