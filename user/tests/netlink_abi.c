@@ -15,6 +15,7 @@
  * checked against Documentation/netlink.rst. Output is KTAP; exit status
  * 0 pass, 1 failure, 4 skip (module not loaded, or not root).
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -64,6 +65,8 @@ struct result {
 	uint8_t role;
 	uint64_t term;
 	uint32_t seal_epoch;
+	uint64_t written_seq;
+	uint64_t tail_seq;
 	bool has_bad_seq;
 	/* dumps: names seen */
 	char names[16][GEOREP_NAME_MAX];
@@ -170,6 +173,10 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		r->term = nla_get_u64(tb[GEOREP_A_TERM]);
 	if (tb[GEOREP_A_SEAL_EPOCH])
 		r->seal_epoch = nla_get_u32(tb[GEOREP_A_SEAL_EPOCH]);
+	if (tb[GEOREP_A_WRITTEN_SEQ])
+		r->written_seq = nla_get_u64(tb[GEOREP_A_WRITTEN_SEQ]);
+	if (tb[GEOREP_A_TAIL_SEQ])
+		r->tail_seq = nla_get_u64(tb[GEOREP_A_TAIL_SEQ]);
 	r->has_bad_seq = tb[GEOREP_A_BAD_SEQ];
 	return NL_OK;
 }
@@ -679,11 +686,150 @@ static bool wait_role_event(struct nl_sock *ev, const char *name,
 	return found;
 }
 
+/* ---- the log stream of a live primary ---- */
+
+#define REC_BYTES	(GEOREP_RECORD_HDR_SIZE + GEOREP_BLOCK_SIZE)
+
+static uint64_t written_seq(struct nl_sock *sk, const char *name, uint64_t *tail)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_VOLUME_GET, 0);
+	struct result r;
+
+	nla_put_string(msg, GEOREP_A_NAME, name);
+	xfer(sk, msg, &r);
+	*tail = r.tail_seq;
+	return r.written_seq;
+}
+
+/* one 4 KiB O_DIRECT write at block @blk of /dev/georepN */
+static bool write_block(const char *bpath, int blk)
+{
+	void *buf;
+	bool ok;
+	int fd;
+
+	if (posix_memalign(&buf, 4096, 4096))
+		return false;
+	memset(buf, blk & 0xff, 4096);
+	fd = open(bpath, O_WRONLY | O_DIRECT);
+	ok = fd >= 0 && pwrite(fd, buf, 4096, (off_t)blk * 4096) == 4096 &&
+	     !fsync(fd);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ok;
+}
+
+/*
+ * Walk @len bytes of records: magic, consecutive seqs from @first, sizes.
+ * Returns the number of records, -1 when malformed.
+ */
+static int check_records(const unsigned char *buf, size_t len, uint64_t first)
+{
+	const struct georep_record *rec;
+	size_t off = 0;
+	int nr = 0;
+
+	while (off < len) {
+		if (len - off < GEOREP_RECORD_HDR_SIZE)
+			return -1;
+		rec = (const void *)(buf + off);
+		if (le32toh(rec->magic) != GEOREP_RECORD_MAGIC ||
+		    le64toh(rec->seq) != first + nr) {
+			diag("record at %zu: magic %#x seq %llu, want seq %llu",
+			     off, le32toh(rec->magic),
+			     (unsigned long long)le64toh(rec->seq),
+			     (unsigned long long)(first + nr));
+			return -1;
+		}
+		off += GEOREP_RECORD_HDR_SIZE + le32toh(rec->payload_len);
+		nr++;
+	}
+	return off == len ? nr : -1;
+}
+
+static void test_stream(struct nl_sock *sk, const char *path,
+			const char *bpath, const char *sec_path)
+{
+	static unsigned char buf[64 * REC_BYTES];
+	uint64_t w, tail, first;
+	struct pollfd pfd;
+	int fd, nr, status, i;
+	ssize_t n;
+	pid_t pid;
+	bool ok = true;
+
+	for (i = 0; i < 4 && ok; i++)
+		ok = write_block(bpath, i);
+	ktap(ok, "stream: four 4 KiB writes to %s", bpath);
+	w = written_seq(sk, "abi0", &tail);
+	first = tail ? tail : 1;
+
+	fd = open(path, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	nr = n > 0 ? check_records(buf, n, first) : -1;
+	ktap(nr >= 4 && first + nr - 1 == w,
+	     "stream: read from the tail returns records %llu..%llu whole (%d, %zd bytes)",
+	     (unsigned long long)first, (unsigned long long)w, nr, n);
+
+	ok = lseek(fd, (off_t)w - 1, SEEK_SET) == (off_t)w - 1 &&
+	     read(fd, buf, REC_BYTES) == REC_BYTES &&
+	     check_records(buf, REC_BYTES, w - 1) == 1 &&
+	     lseek(fd, 0, SEEK_CUR) == (off_t)w;
+	ktap(ok, "stream: SEEK_SET to seq %llu reads that record, cursor moves on",
+	     (unsigned long long)w - 1);
+
+	ok = lseek(fd, (off_t)w, SEEK_SET) == (off_t)w &&
+	     read(fd, buf, 100) < 0 && errno == EMSGSIZE;
+	ktap(ok, "stream: a buffer smaller than one record is EMSGSIZE");
+
+	ok = lseek(fd, 0, SEEK_END) == (off_t)w + 1 &&
+	     lseek(fd, -1, SEEK_SET) < 0 && errno == EINVAL &&
+	     pread(fd, buf, REC_BYTES, 1) < 0 && errno == ESPIPE;
+	ktap(ok, "stream: SEEK_END is written_seq+1, negative seek EINVAL, pread ESPIPE");
+
+	/* at the head: no POLLIN; a blocked reader wakes on the next write */
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+	ok = poll(&pfd, 1, 0) == 0;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		n = read(fd, buf, sizeof(buf));
+		_exit(n == REC_BYTES && check_records(buf, n, w + 1) == 1 ? 0 : 1);
+	}
+	usleep(300 * 1000);
+	ok = ok && write_block(bpath, 8);
+	ok = ok && pid > 0 && waitpid(pid, &status, 0) == pid &&
+	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	ktap(ok, "stream: no POLLIN/POLLOUT at the head of a primary; a blocked read returns the next record");
+	pfd.revents = 0;
+	ok = lseek(fd, (off_t)w + 1, SEEK_SET) == (off_t)w + 1 &&
+	     poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+	ktap(ok, "stream: POLLIN once a record is at the cursor");
+	if (fd >= 0)
+		close(fd);
+
+	fd = open(path, O_WRONLY);
+	memset(buf, 0, REC_BYTES);
+	ok = fd >= 0 && write(fd, buf, REC_BYTES) < 0 && errno == EROFS;
+	ktap(ok, "stream: write on a primary is EROFS");
+	if (fd >= 0)
+		close(fd);
+
+	fd = sec_path ? open(sec_path, O_RDWR | O_NONBLOCK) : -1;
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	ok = fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT);
+	ktap(ok, "stream: POLLOUT on a secondary opened for writing");
+	if (fd >= 0)
+		close(fd);
+}
+
 static void test_live(struct nl_sock *sk, char **dev)
 {
 	uint32_t minor0 = 0, minor1 = 0;
 	struct nl_sock *ev;
-	char path[64], bpath[64];
+	char path[64], bpath[64], spath[64];
 	struct nl_msg *msg;
 	struct result r;
 	int fd, bfd, grp, i;
@@ -780,6 +926,14 @@ static void test_live(struct nl_sock *sk, char **dev)
 		xfer(sk, msg, &r);
 		ktap(r.error == -EINVAL && r.msg[0],
 		     "live: term going back is EINVAL (\"%s\")", r.msg);
+
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 3);
+		xfer(sk, msg, &r);
+		ktap(!r.error, "live: abi1 back to secondary in term 3 (errno %d \"%s\")",
+		     -r.error, r.msg);
 	}
 
 	/* the stream: nothing past the head, non-blocking read is EAGAIN */
@@ -793,8 +947,12 @@ static void test_live(struct nl_sock *sk, char **dev)
 	}
 	ktap(ok, "live: stream at the head: read EAGAIN, no POLLIN");
 
-	/* block device open: delete is EBUSY */
 	snprintf(bpath, sizeof(bpath), "/dev/georep%u", minor0);
+	if (minor1)
+		snprintf(spath, sizeof(spath), "/dev/georep%u-log", minor1);
+	test_stream(sk, path, bpath, minor1 ? spath : NULL);
+
+	/* block device open: delete is EBUSY */
 	bfd = open(bpath, O_RDONLY);
 	if (bfd >= 0) {
 		del_volume(sk, "abi0", &r);
