@@ -10,5 +10,6 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "status", status_main, "show volume status (text or --json)" },
 	{ "ledger", ledger_main, "dump, verify and release ledger records" },
 	{ "key", key_main, "rotate seal keys" },
+	{ "config", config_main, "check a cluster configuration file" },
 	{ NULL }
 };

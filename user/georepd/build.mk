@@ -32,3 +32,9 @@ PROG_SRCS_georepd := georepd/main.c $(GEOREPD_SRCS)
 # three georepd processes on 127.0.0.1 (python3); finds them through this
 export GEOREPD_E2E_BIN := $(O)/bin
 CHECK_CMDS += georepd/tests/e2e.py
+
+# `georepctl config check`: cmd_config.c joins georepctl (and the test that
+# links its command table); config_main() is declared in cmd_config.h
+PROG_SRCS_georepctl += georepctl/cmd_config.c
+PROG_SRCS_test_georepctl_args += georepctl/cmd_config.c
+$(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_config.h
