@@ -178,7 +178,7 @@ def main():
     a, b, c = sites["alpha"], sites["bravo"], sites["charlie"]
 
     print("KTAP version 1")
-    print("1..14", flush=True)
+    print("1..15", flush=True)
     try:
         # 1: a bad configuration is refused with the config checker's messages
         bad = dict(cfg)
@@ -193,6 +193,17 @@ def main():
         ktap(r.returncode == 1 and "$.sites[1].address: bad address" in r.stderr
              and "$.sites[2].colour: unknown key" in r.stderr
              and "refusing to start" in r.stderr, "georepd_refuses_bad_config", r.stderr)
+
+        # 2: georepctl config check says the same, and accepts the good file
+        chk = subprocess.run([os.path.join(BIN, "georepctl"), "config", "check", badpath],
+                             capture_output=True, text=True)
+        good = subprocess.run([os.path.join(BIN, "georepctl"), "config", "check", cfgpath],
+                              capture_output=True, text=True)
+        daemon_errs = [l for l in r.stderr.splitlines() if not l.startswith("georepd:")]
+        ktap(chk.returncode == 1 and chk.stderr.splitlines() == daemon_errs and
+             len(daemon_errs) == 2 and good.returncode == 0 and
+             good.stdout == "ok: 3 sites, 1 volumes\n", "georepctl_config_check_same_messages",
+             (chk.stderr, daemon_errs, good.stdout, good.stderr))
 
         # a silent connection, opened early: must be closed within the hello timeout
         for s in sites.values():
@@ -321,7 +332,7 @@ def main():
                         print("# " + line)
         shutil.rmtree(top, ignore_errors=True)
     print("# %d passed, %d failed" % (results.count(True), results.count(False)))
-    return 1 if False in results or len(results) != 14 else 0
+    return 1 if False in results or len(results) != 15 else 0
 
 
 if __name__ == "__main__":
