@@ -26,6 +26,7 @@ struct endpoint {
 	uint64_t seq_sum;		/* of records received */
 	uint32_t records;
 	struct gr_conn *conn;		/* last opened */
+	struct gr_conn *all[8];		/* every one opened, for teardown */
 	bool echo;			/* answer pings with pongs */
 };
 
@@ -33,6 +34,8 @@ static void ep_open(struct gr_conn *c, void *arg)
 {
 	struct endpoint *e = arg;
 
+	if (e->opened < 8)
+		e->all[e->opened] = c;
 	e->opened++;
 	e->conn = c;
 }
@@ -79,6 +82,9 @@ static void ep_close(struct gr_conn *c, int err, const char *reason, void *arg)
 	snprintf(e->last_reason, sizeof(e->last_reason), "%s", reason);
 	if (e->conn == c)
 		e->conn = NULL;
+	for (int i = 0; i < 8; i++)
+		if (e->all[i] == c)
+			e->all[i] = NULL;
 }
 
 static const struct gr_conn_cbs ep_cbs = {
@@ -165,10 +171,12 @@ static int setup(struct setup *s)
 
 static void teardown(struct setup *s)
 {
-	if (s->cli.conn)
-		gr_conn_close(s->cli.conn, 0, "test done");
-	if (s->srv.conn)
-		gr_conn_close(s->srv.conn, 0, "test done");
+	for (int i = 0; i < 8; i++) {
+		if (s->cli.all[i])
+			gr_conn_close(s->cli.all[i], 0, "test done");
+		if (s->srv.all[i])
+			gr_conn_close(s->srv.all[i], 0, "test done");
+	}
 	gr_listener_free(s->l);
 	gr_loop_free(s->loop);
 	gr_transport_free(s->t);
@@ -420,6 +428,9 @@ static void test_dialer_reconnect(void)
 	CHECK(cli.last_err == -ECANCELED);
 	PUMP_UNTIL(loop, srv.closed == 2, 2000);
 	CHECK(srv.closed == 2);
+	for (int i = 0; i < 8; i++)
+		if (srv.all[i])
+			gr_conn_close(srv.all[i], 0, "test done");
 	gr_listener_free(l);
 	gr_loop_free(loop);
 	gr_transport_free(t);
