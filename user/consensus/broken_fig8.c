@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Deliberately broken consensus core (GR_BROKEN_FIG8), linked into a
- * simulator build that must catch it within the seeds of `make check`.
+ * simulator build that must catch it within the seeds of `make check`
+ * and into the unit tests, some of which must fail.
  */
 #define GR_BROKEN_FIG8
 #include "consensus.c"
 
-const char *sim_broken_variant = "fig8";
+const char *gr_broken_variant = "fig8";

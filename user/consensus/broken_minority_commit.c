@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Deliberately broken consensus core (GR_BROKEN_MINORITY_COMMIT), linked into a
- * simulator build that must catch it within the seeds of `make check`.
+ * simulator build that must catch it within the seeds of `make check`
+ * and into the unit tests, some of which must fail.
  */
 #define GR_BROKEN_MINORITY_COMMIT
 #include "consensus.c"
 
-const char *sim_broken_variant = "minority_commit";
+const char *gr_broken_variant = "minority_commit";

@@ -15,11 +15,15 @@ PROG_SRCS_consensus_test := consensus/test_consensus.c
 PROG_SRCS_consensus_sim := $(CONSENSUS_SIM_SRCS)
 
 # each links a deliberately broken core ahead of libgeorep.a; the program
-# passes only if the simulator catches the bug
-CONSENSUS_BROKEN := minority_commit no_lease vote_any_log
-TESTS += $(addprefix consensus_sim_broken_,$(CONSENSUS_BROKEN))
-$(foreach b,$(CONSENSUS_BROKEN),$(eval PROG_SRCS_consensus_sim_broken_$(b) := \
+# passes only if the simulator (resp. the unit tests) catches the bug
+CONSENSUS_BROKEN_SIM := minority_commit no_lease no_vote_promise vote_any_log
+CONSENSUS_BROKEN_UNIT := $(CONSENSUS_BROKEN_SIM) fig8
+TESTS += $(addprefix consensus_sim_broken_,$(CONSENSUS_BROKEN_SIM))
+TESTS += $(addprefix consensus_test_broken_,$(CONSENSUS_BROKEN_UNIT))
+$(foreach b,$(CONSENSUS_BROKEN_SIM),$(eval PROG_SRCS_consensus_sim_broken_$(b) := \
 	$(CONSENSUS_SIM_SRCS) consensus/broken_$(b).c))
+$(foreach b,$(CONSENSUS_BROKEN_UNIT),$(eval PROG_SRCS_consensus_test_broken_$(b) := \
+	consensus/test_consensus.c consensus/broken_$(b).c))
 
 # benchmark: built with everything, run by `make bench`
 all: $(O)/test/consensus_bench

@@ -7,7 +7,8 @@
  * Deliberately broken variants for the simulator's self-test are compiled
  * from wrapper files that define one of:
  *   GR_BROKEN_MINORITY_COMMIT	commit once a minority holds an entry
- *   GR_BROKEN_NO_LEASE		leader keeps writing after its lease expired
+ *   GR_BROKEN_NO_LEASE		no lease at all: the leader keeps writing after
+ *				its lease expired and voters make no promise
  *   GR_BROKEN_VOTE_ANY_LOG	grant votes without the up-to-date check
  *   GR_BROKEN_FIG8		commit entries of older terms by counting
  *   GR_BROKEN_NO_VOTE_PROMISE	followers vote while a leader's lease holds
@@ -292,7 +293,7 @@ static bool in_lease(const struct gr_node *n)
 		return false;
 	if (n->role == GR_LEADER)
 		return true;
-#ifdef GR_BROKEN_NO_VOTE_PROMISE
+#if defined(GR_BROKEN_NO_VOTE_PROMISE) || defined(GR_BROKEN_NO_LEASE)
 	return false;
 #endif
 	return n->now < n->last_heard + n->election_ns;

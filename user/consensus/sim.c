@@ -760,9 +760,19 @@ static void restart(struct sim *S, struct site *st)
 
 /* ---- faults and workload ---------------------------------------------- */
 
+static struct site *pick_leader(struct sim *S)
+{
+	uint32_t i;
+
+	for (i = 0; i < S->n; i++)
+		if (S->s[i].up && S->s[i].role == GR_LEADER)
+			return &S->s[i];
+	return NULL;
+}
+
 static void partition(struct sim *S)
 {
-	uint32_t i, j, kind = (uint32_t)rr(S, 0, 2);
+	uint32_t i, j, kind = (uint32_t)rr(S, 0, 3);
 
 	memset(S->blocked, 0, sizeof(S->blocked));
 	if (kind == 0) {		/* full split into two sides */
@@ -777,6 +787,13 @@ static void partition(struct sim *S)
 
 		for (i = 0; i < S->n; i++)
 			S->blocked[i][v] = S->blocked[v][i] = i != v;
+	} else if (kind == 3) {		/* one link down, often the leader's */
+		struct site *l = pick_leader(S);
+		uint32_t a = l && chance(S, 700) ? l->id - 1 :
+			     (uint32_t)rr(S, 0, S->n - 1);
+		uint32_t b = (a + (uint32_t)rr(S, 1, S->n - 1)) % S->n;
+
+		S->blocked[a][b] = S->blocked[b][a] = true;
 	} else {			/* random one-way links */
 		for (i = 0; i < S->n; i++)
 			for (j = 0; j < S->n; j++)
@@ -784,16 +801,6 @@ static void partition(struct sim *S)
 	}
 	trace(S, NULL, "PARTITION kind %u", kind);
 	S->r->partitions++;
-}
-
-static struct site *pick_leader(struct sim *S)
-{
-	uint32_t i;
-
-	for (i = 0; i < S->n; i++)
-		if (S->s[i].up && S->s[i].role == GR_LEADER)
-			return &S->s[i];
-	return NULL;
 }
 
 static void propose(struct sim *S)

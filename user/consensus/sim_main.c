@@ -18,7 +18,7 @@
 #include "sim.h"
 
 /* set by the deliberately broken builds (broken_*.c) */
-extern const char *sim_broken_variant __attribute__((weak));
+extern const char *gr_broken_variant __attribute__((weak));
 
 static int run_one(uint32_t n, uint64_t seed, struct sim_result *r,
 		   FILE *trace)
@@ -90,8 +90,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (&sim_broken_variant && sim_broken_variant)
-		expect = sim_broken_variant;
+	if (&gr_broken_variant && gr_broken_variant)
+		expect = gr_broken_variant;
 	if (tseed) {
 		struct sim_result r;
 		int rc = run_one(tsites, tseed, &r, stdout);
