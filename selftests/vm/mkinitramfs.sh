@@ -13,9 +13,18 @@
 #                      changes (see base_key)
 #   project.cpio       /georep: georep.ko ($GEOREP_VM_KO if set), build/user/bin, selftests/ and the
 #                      libraries those programs need that base.cpio lacks;
-#                      rebuilt every run (small)
+#                      rebuilt when one of its inputs is newer than it
+#   initrd.cpio        base.cpio + project.cpio, what qemu loads; the command
+#                      of a run comes through fw_cfg (see run), so this file
+#                      stays the same from run to run
 #
-# Usage: mkinitramfs.sh [--force]      prints nothing but errors unless V=1
+# Usage: mkinitramfs.sh [--force] [--link DEST]
+#   --force      rebuild everything
+#   --link DEST  hard-link (or copy) the resulting initrd.cpio to DEST while
+#                still holding the build lock, so a concurrent build with
+#                another GEOREP_VM_KO cannot swap it before qemu reads it
+# Prints nothing but errors unless V=1. Concurrent runs serialize on
+# $VM_BUILD/lock.
 #
 # The archives are uncompressed on purpose: the kernel unpacks a plain newc
 # archive at memcpy speed, while gunzip of the same ~35 MB costs seconds
@@ -28,14 +37,21 @@ TOP=$(cd "$SELF_DIR/../.." && pwd)
 KVER=${KVER:-6.1.0-56-amd64}
 VM_BUILD=${VM_BUILD:-$TOP/build/vm}
 FORCE=0
-[ "${1:-}" = "--force" ] && FORCE=1
+LINK=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--force) FORCE=1; shift ;;
+	--link) LINK=$2; shift 2 ;;
+	*) echo "usage: mkinitramfs.sh [--force] [--link DEST]" >&2; exit 2 ;;
+	esac
+done
 
 log() { [ "${V:-0}" = 0 ] || echo "mkinitramfs: $*" >&2; }
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 
 # Modules the lab provides, closed over modules.dep and modules.softdep.
 MODULES=(
-	virtio_pci virtio_blk virtio_net virtio_rng
+	virtio_pci virtio_blk virtio_net virtio_rng qemu_fw_cfg
 	loop veth sch_netem dm-mod dm-flakey dm-log-writes dm-delay
 	drbd ext4 xfs libcrc32c crc32c_generic crc32c-intel tls
 	sha256-ssse3 sha512-ssse3
@@ -212,15 +228,39 @@ build_base() {
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio --quiet -o -H newc -R 0:0) >"$VM_BUILD/base.cpio.tmp"
 	mv "$VM_BUILD/base.cpio.tmp" "$VM_BUILD/base.cpio"
+	(cd "$root" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort) >"$VM_BUILD/base.list"
 	echo "$key" >"$VM_BUILD/base.key"
 	rm -rf "$root"
 }
 
 # /georep: the module, the programs, the selftests; libraries the programs
 # need that the base archive does not have go to their usual place.
+project_inputs() {
+	local ko=${GEOREP_VM_KO:-$TOP/georep.ko} p
+
+	for p in "$ko" "$TOP/build/user/bin" "$TOP/build/user/test" \
+		 "$TOP/selftests" "$TOP/Documentation"; do
+		[ -e "$p" ] && echo "$p"
+	done
+}
+
+project_fresh() {
+	local out=$VM_BUILD/project.cpio
+
+	[ -s "$out" ] && [ "$out" -nt "$VM_BUILD/base.cpio" ] || return 1
+	# same module path as last time, nothing newer (directories get a new
+	# mtime when an entry is added or removed)
+	[ "$(cat "$VM_BUILD/project.ko" 2>/dev/null)" = "${GEOREP_VM_KO:-$TOP/georep.ko}" ] || return 1
+	[ -z "$(find $(project_inputs) -newer "$out" -print -quit 2>/dev/null)" ]
+}
+
 build_project() {
 	local root=$VM_BUILD/project.root bins=()
 
+	if [ $FORCE = 0 ] && project_fresh; then
+		return 0
+	fi
+	log "building project.cpio"
 	rm -rf "$root"
 	mkdir -p "$root/georep/bin" "$root/usr" "$root/etc/georep-vm"
 	ln -s usr/lib "$root/lib"
@@ -248,9 +288,7 @@ build_project() {
 		ln -s usr/lib "$libroot/lib"
 		ln -s usr/lib64 "$libroot/lib64"
 		add_libs "$libroot" "${bins[@]}"
-		# keep only what base.cpio lacks (cpio lists are cheap)
-		cpio --quiet -it <"$VM_BUILD/base.cpio" | sed 's|^\./||' |
-			LC_ALL=C sort >"$VM_BUILD/base.list"
+		# keep only what base.cpio lacks
 		(cd "$libroot/usr" && find . \( -type f -o -type l \) | sed 's|^\./|usr/|') |
 			LC_ALL=C sort | comm -23 - "$VM_BUILD/base.list" |
 		while read -r lib; do
@@ -268,10 +306,19 @@ build_project() {
 
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio --quiet -o -H newc -R 0:0) >"$VM_BUILD/project.cpio"
+	echo "${GEOREP_VM_KO:-$TOP/georep.ko}" >"$VM_BUILD/project.ko"
 	rm -rf "$root"
+	cat "$VM_BUILD/base.cpio" "$VM_BUILD/project.cpio" >"$VM_BUILD/initrd.cpio.tmp"
+	mv "$VM_BUILD/initrd.cpio.tmp" "$VM_BUILD/initrd.cpio"
 }
 
 mkdir -p "$VM_BUILD"
+exec 9>"$VM_BUILD/lock"
+flock 9
 extract_vmlinux
 build_base
 build_project
+if [ -n "$LINK" ]; then
+	ln -f "$VM_BUILD/initrd.cpio" "$LINK" 2>/dev/null ||
+		cp "$VM_BUILD/initrd.cpio" "$LINK"
+fi
