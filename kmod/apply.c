@@ -6,9 +6,9 @@
  * primary, every record written so far.
  *
  * Records are read back from the log device (they were verified when they
- * were appended). Discard and write-zeroes are applied as zeroing, so that
- * the replica reads the same bytes whether or not its data device can
- * discard.
+ * were appended). Write-zeroes is applied with blkdev_issue_zeroout()
+ * (zero pages when the device cannot write zeroes); discard is advisory,
+ * as on the primary, and passed on when the data device can discard.
  */
 #include "vol.h"
 
@@ -22,7 +22,16 @@ int georep_apply_record(struct georep_volume *vol,
 	case GEOREP_OP_WRITE:
 		return georep_log_rw(vol, vol->data_bdev, lba, (void *)payload,
 				     len, REQ_OP_WRITE);
-	case GEOREP_OP_DISCARD:
+	case GEOREP_OP_DISCARD: {
+		/* advisory, as on the primary */
+		int ret = 0;
+
+		if (bdev_max_discard_sectors(vol->data_bdev))
+			ret = blkdev_issue_discard(vol->data_bdev, lba,
+						   len >> SECTOR_SHIFT,
+						   GFP_NOIO);
+		return ret == -EOPNOTSUPP ? 0 : ret;
+	}
 	case GEOREP_OP_WRITE_ZEROES:
 		return blkdev_issue_zeroout(vol->data_bdev, lba,
 					    len >> SECTOR_SHIFT, GFP_NOIO, 0);

@@ -263,18 +263,50 @@ static void log_endio(struct bio *bio)
 		io_done(io, true);
 }
 
+/* the data device cannot write zeroes after all: write zero pages */
+static void zeroout_work(struct work_struct *work)
+{
+	struct georep_io *io = container_of(work, struct georep_io, work);
+	struct georep_volume *vol = io->vol;
+	int ret;
+
+	ret = blkdev_issue_zeroout(vol->data_bdev, io->bio->bi_iter.bi_sector,
+				   bio_sectors(io->bio), GFP_NOIO, 0);
+	if (ret) {
+		pr_err_ratelimited("%s: zeroing for record %llu failed: %d\n",
+				   vol->name, io->seq, ret);
+		io_set_status(io, errno_to_blk_status(ret));
+		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
+	}
+	io_done(io, false);
+}
+
 static void data_endio(struct bio *bio)
 {
 	struct georep_io *io = bio->bi_private;
+	blk_status_t status = bio->bi_status;
 
-	if (bio->bi_status) {
+	bio_put(bio);
+	/*
+	 * A discard is advisory; a write-zeroes the device turns down is
+	 * done with zero pages, so the data matches the record either way.
+	 */
+	if (status == BLK_STS_NOTSUPP) {
+		if (bio_op(io->bio) == REQ_OP_WRITE_ZEROES) {
+			INIT_WORK(&io->work, zeroout_work);
+			queue_work(system_wq, &io->work);
+			return;
+		}
+		if (bio_op(io->bio) == REQ_OP_DISCARD)
+			status = BLK_STS_OK;
+	}
+	if (status) {
 		pr_err_ratelimited("%s: data write of record %llu failed: %d\n",
 				   io->vol->name, io->seq,
-				   blk_status_to_errno(bio->bi_status));
+				   blk_status_to_errno(status));
 		georep_kick_notify(io->vol, GEOREP_NB_IO_ERROR);
 	}
-	io_set_status(io, bio->bi_status);
-	bio_put(bio);
+	io_set_status(io, status);
 	io_done(io, false);
 }
 
@@ -346,6 +378,7 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	seq = vol->next_seq;
 	rec->seq = cpu_to_le64(seq);
 	rec->term = cpu_to_le64(vol->term);
+	rec->seal_epoch = cpu_to_le32(georep_seal_epoch(vol));
 	ret = georep_chain_hash(vol, vol->last_chain, rec, rec->chain_hash) ?:
 	      georep_seal(vol, rec);
 	if (ret)

@@ -96,26 +96,26 @@ static noinline int hmac_digest(struct crypto_shash *tfm,
 }
 
 /**
- * georep_seal() - seal @rec with the highest installed key epoch
+ * georep_seal() - seal @rec with the key of its seal_epoch
  * @vol: the volume
- * @rec: the record, complete up to and including chain_hash
+ * @rec: the record, complete up to and including chain_hash; seal_epoch
+ *	 was set (georep_seal_epoch()) before the chain hash, which covers it
  *
- * Sets seal_epoch and seal. Context: any, does not sleep.
- * Return: 0, -ENOKEY without keys, or a crypto error.
+ * Context: any, does not sleep.
+ * Return: 0, -ENOKEY when that epoch is not installed (any more), or a
+ * crypto error.
  */
 int georep_seal(struct georep_volume *vol, struct georep_record *rec)
 {
 	struct georep_keyring *ring;
 	int ret = -ENOKEY;
+	int i;
 
 	rcu_read_lock();
 	ring = rcu_dereference(vol->keys);
-	if (ring && ring->nr) {
-		unsigned int top = ring->nr - 1;
-
-		rec->seal_epoch = cpu_to_le32(ring->slot[top].epoch);
-		ret = hmac_digest(ring->slot[top].tfm, rec, rec->seal);
-	}
+	i = ring ? ring_find(ring, le32_to_cpu(rec->seal_epoch)) : -1;
+	if (i >= 0)
+		ret = hmac_digest(ring->slot[i].tfm, rec, rec->seal);
 	rcu_read_unlock();
 	return ret;
 }

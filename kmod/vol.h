@@ -160,6 +160,7 @@ struct georep_io {
 	bool log_done;			/* under vol->lock */
 	bool data_done;
 	u8 chain[GEOREP_HASH_LEN];
+	struct work_struct work;	/* write-zeroes fallback */
 };
 
 static inline struct georep_record *georep_io_hdr(struct georep_io *io)
