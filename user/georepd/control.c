@@ -144,9 +144,8 @@ static int h_failover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 	if (!v)
 		return -EINVAL;
 	if (!json_is_true(json_object_get(req, "force"))) {
-		snprintf(err, GR_CTL_ERRLEN,
-			 "failover promotes this site without the old primary's consent: "
-			 "confirm with \"force\": true");
+		snprintf(err, GR_CTL_ERRLEN, "%s",
+			 "failover promotes this site without the old primary's consent: confirm with \"force\": true");
 		return -EPERM;
 	}
 	if (!v->replica || !v->replica->ops->failover)

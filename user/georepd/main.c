@@ -84,6 +84,10 @@ static int volumes_open(struct georepd *d)
 		v = &d->vols[d->nvols++];
 		v->cfg = vc;
 		ret = gd_vstate_load(d->sd, vc->name, &v->state, err);
+		if (ret && ret != -ENOENT) {
+			gd_err("volume %s: %s", vc->name, err);
+			return ret;
+		}
 		if (ret == -ENOENT) {
 			/* a new volume: every configured replica votes */
 			memset(&v->state, 0, sizeof(v->state));
@@ -97,9 +101,6 @@ static int volumes_open(struct georepd *d)
 			if (ret)
 				return ret;
 			gd_info("volume %s: new, %u members", vc->name, v->state.nmembers);
-		} else if (ret) {
-			gd_err("volume %s: %s", vc->name, err);
-			return ret;
 		} else {
 			gd_info("volume %s: term %llu, %u members", vc->name,
 				(unsigned long long)v->state.term, v->state.nmembers);
@@ -238,14 +239,30 @@ int main(int argc, char *argv[])
 
 	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 's': site = optarg; break;
-		case 'd': state_dir = optarg; break;
-		case 'S': sock = optarg; break;
-		case 'f': foreground = true; break;
-		case 'v': verbose = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			site = optarg;
+			break;
+		case 'd':
+			state_dir = optarg;
+			break;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (!config || !site || optind != argc) {

@@ -474,9 +474,9 @@ void gd_peers_tick(struct georepd *d)
 
 		if (i == d->self)
 			continue;
-		if (p->dialer && p->dial_open_ms &&
-		    now - p->dial_open_ms > GD_HELLO_TIMEOUT_MS &&
-		    (dc = gr_dialer_conn(p->dialer)) && dc != p->conn) {
+		dc = p->dialer ? gr_dialer_conn(p->dialer) : NULL;
+		if (dc && dc != p->conn && p->dial_open_ms &&
+		    now - p->dial_open_ms > GD_HELLO_TIMEOUT_MS) {
 			gr_conn_close(dc, -ETIMEDOUT, "no hello within %d ms",
 				      GD_HELLO_TIMEOUT_MS);
 			continue;

@@ -67,7 +67,9 @@ int gd_statedir_open(const char *path, struct gd_statedir **out, char *err)
 		return ret;
 	}
 	sd = calloc(1, sizeof(*sd));
-	if (!sd || !(sd->path = strdup(path))) {
+	if (sd)
+		sd->path = strdup(path);
+	if (!sd || !sd->path) {
 		free(sd);
 		snprintf(err, ERRLEN, "out of memory");
 		return -ENOMEM;
