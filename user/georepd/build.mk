@@ -38,3 +38,13 @@ CHECK_CMDS += georepd/tests/e2e.py
 PROG_SRCS_georepctl += georepctl/cmd_config.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_config.c
 $(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_config.h
+
+# georepd with the test replica engine of tests/probe_replica.c, for e2e.py
+GEOREPD_PROBE := $(O)/test/georepd-probe
+GEOREPD_PROBE_OBJS := $(patsubst %.c,$(O)/obj/%.o,georepd/main.c $(GEOREPD_SRCS) \
+	georepd/tests/probe_replica.c)
+$(GEOREPD_PROBE): $(GEOREPD_PROBE_OBJS) $(O)/libgeorep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(GEOREPD_PROBE)
+export GEOREPD_E2E_PROBE := $(GEOREPD_PROBE)

@@ -11,7 +11,9 @@ Three daemons with their own state directories connect to each other; the
 test checks `status` over each control socket, kills bravo with SIGKILL and
 restarts it, and speaks garbage, an old protocol version, a future version
 and an unknown site name at alpha's replication port, which must answer with
-an ERROR frame and close while staying up for its peers.
+an ERROR frame and close while staying up for its peers. Three more daemons
+built with the probe replica engine (tests/probe_replica.c) then show volume
+frames flowing through the replica interface and control requests reaching it.
 
 Usage: e2e.py [BINDIR]   (BINDIR holds georepd; default $GEOREPD_E2E_BIN, else
 build/user/bin of this tree). Prints KTAP.
@@ -58,17 +60,19 @@ def free_ports(n):
 
 
 class Site:
-    def __init__(self, top, name, cfg):
+    def __init__(self, top, name, cfg, binary="georepd"):
         self.name = name
         self.dir = os.path.join(top, name)
         self.sock = os.path.join(self.dir, name + ".sock")
         self.log = os.path.join(top, name + ".log")
         self.cfg = cfg
         self.proc = None
+        self.binary = binary
 
     def start(self):
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "georepd"), "--config", self.cfg, "--site", self.name,
+            [self.binary if os.path.isabs(self.binary) else os.path.join(BIN, self.binary),
+             "--config", self.cfg, "--site", self.name,
              "--state-dir", self.dir, "--foreground", "--verbose"],
             stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
 
@@ -176,9 +180,10 @@ def main():
         json.dump(cfg, f)
     sites = {n: Site(top, n, cfgpath) for n in SITES}
     a, b, c = sites["alpha"], sites["bravo"], sites["charlie"]
+    extra = []
 
     print("KTAP version 1")
-    print("1..15", flush=True)
+    print("1..18", flush=True)
     try:
         # 1: a bad configuration is refused with the config checker's messages
         bad = dict(cfg)
@@ -318,21 +323,69 @@ def main():
         ktap(r.returncode == 1 and "in use by another georepd" in r.stderr and
              codes == [0, 0, 0] and not any(os.path.exists(s.sock) for s in sites.values()),
              "second_instance_refused_and_clean_shutdown", (r.stderr, codes))
+
+        # 16-17: the replica plug-in path, with the probe engine of probe_replica.c
+        probe = os.environ.get("GEOREPD_E2E_PROBE") or os.path.join(BIN, "../test/georepd-probe")
+        pports = free_ports(3)
+        pcfg = dict(cfg)
+        pcfg["sites"] = [dict(s, address="127.0.0.1:%d" % pports[i])
+                         for i, s in enumerate(cfg["sites"])]
+        pcfgpath = os.path.join(top, "probe.json")
+        with open(pcfgpath, "w") as f:
+            json.dump(pcfg, f)
+        ptop = os.path.join(top, "probe")
+        os.mkdir(ptop)
+        psites = [Site(ptop, n, pcfgpath, probe) for n in SITES]
+        extra.extend(psites)
+        for s in psites:
+            s.start()
+
+        def exchanged():
+            for s in psites:
+                st = s.status()
+                if not st:
+                    return False
+                rep = st["volumes"][0]["replica"]
+                if not rep or min(rep["received"].values()) < 2 or min(rep["acked"].values()) < 2:
+                    return False
+            return True
+        ok = wait_for(exchanged, 15)
+        ktap(bool(ok), "replica_engine_frames_between_three_sites",
+             json.dumps([s.status() for s in psites], indent=1))
+
+        r1 = psites[0].ctl({"cmd": "switchover", "volume": "vol0", "to": "charlie", "id": 5})
+        r2 = psites[1].ctl({"cmd": "failover", "volume": "vol0", "force": True})
+        st0 = psites[0].status()["volumes"][0]["replica"]
+        st1 = psites[1].status()["volumes"][0]["replica"]
+        ktap(r1 == {"ok": True, "id": 5, "volume": "vol0", "to": "charlie"} and
+             r2.get("ok") is True and r2.get("primary") == "bravo" and
+             st0["last_request"] == "switchover to charlie" and
+             st1["last_request"] == "failover", "control_reaches_replica_engine",
+             [r1, r2, st0, st1])
+        for s in psites:
+            s.proc.send_signal(signal.SIGTERM)
+            s.proc.wait(timeout=10)
+
+        # 18: every daemon exited cleanly, and (SAN=1 builds) without reports
+        bad = [(s.name, s.proc.returncode) for s in list(sites.values()) + psites
+               if s.proc.returncode != 0 or "Sanitizer" in s.logtext() or
+               "runtime error" in s.logtext()]
+        ktap(not bad, "all_daemons_exit_cleanly", bad)
     finally:
-        for s in sites.values():
+        for s in list(sites.values()) + extra:
             if s.proc and s.proc.poll() is None:
                 s.proc.kill()
                 s.proc.wait()
         failed = results.count(False)
         if failed:
-            for s in sites.values():
+            for s in list(sites.values()) + extra:
                 if os.path.exists(s.log):
                     print("# ---- %s log ----" % s.name)
                     for line in s.logtext().splitlines()[-40:]:
                         print("# " + line)
         shutil.rmtree(top, ignore_errors=True)
     print("# %d passed, %d failed" % (results.count(True), results.count(False)))
-    return 1 if False in results or len(results) != 15 else 0
+    return 1 if False in results or len(results) != 18 else 0
 
 
 if __name__ == "__main__":
