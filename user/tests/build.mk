@@ -5,3 +5,6 @@
 
 PROGS += georep-nl-abi
 PROG_SRCS_georep-nl-abi := tests/netlink_abi.c
+
+# the netlink spec, the uapi header and the kernel's policies agree (host)
+CHECK_CMDS += python3 tests/spec_check.py
