@@ -19,7 +19,7 @@ FUZZ_LIBS	:= $(shell pkg-config --libs jansson libcrypto)
 
 FUZZERS := fuzz_config fuzz_wire
 FUZZ_SRCS_fuzz_config := fuzz/fuzz_config.c lib/config.c lib/wire.c
-FUZZ_SRCS_fuzz_wire := fuzz/fuzz_wire.c lib/wire.c
+FUZZ_SRCS_fuzz_wire := fuzz/fuzz_wire.c lib/wire.c lib/wire_consensus.c
 
 define fuzz_rule
 $(O)/fuzz/$(1): $$(FUZZ_SRCS_$(1)) $$(wildcard include/georep/*.h)

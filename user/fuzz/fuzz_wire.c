@@ -9,9 +9,25 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "georep/consensus.h"
 #include "georep/wire.h"
 
 static uint8_t out[GR_WIRE_HDR_SIZE + GR_WIRE_MAX_BODY];
+
+/* a consensus core message that decodes must re-encode to the same bytes */
+static void check_msg(const uint8_t *body, uint32_t len)
+{
+	char err[GR_WIRE_ERRLEN];
+	uint8_t again[256];
+	struct gr_msg m;
+	ssize_t n;
+
+	if (gr_wire_msg_decode(body, len, &m, err))
+		return;
+	n = gr_wire_msg_encode(again, sizeof(again), &m);
+	if (n != (ssize_t)len || memcmp(again, body, len))
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case GR_FT_CONSENSUS:
 			gr_cmsg_decode(f.consensus.data, f.consensus.len, &m, err);
+			check_msg(f.consensus.data, f.consensus.len);
 			break;
 		}
 		n = gr_wire_encode(out, sizeof(out), &f);

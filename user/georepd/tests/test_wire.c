@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "georep/consensus.h"
 #include "georep/wire.h"
 #include "ktap.h"
 
@@ -310,6 +311,71 @@ static void test_consensus(void)
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
 }
 
+static void test_consensus_msg(void)
+{
+	struct gr_msg m = {
+		.type = GR_MSG_APPEND, .reject = false, .force = false, .from = 1, .to = 3,
+		.term = 7, .seq = 100, .log_term = 6, .commit = 99, .hint_seq = 5,
+		.hint_term = 4, .ctx = 123456789, .n_entries = 8, .bytes = 32768,
+	}, d;
+	uint8_t body[256];
+	ssize_t n;
+
+	n = gr_wire_msg_encode(body, sizeof(body), &m);
+	CHECK(n == GR_WIRE_MSG_FIXED + 4);
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == 0);
+	CHECK(d.type == GR_MSG_APPEND && d.from == 1 && d.to == 3 && d.term == 7);
+	CHECK(d.seq == 100 && d.log_term == 6 && d.commit == 99 && d.hint_seq == 5);
+	CHECK(d.hint_term == 4 && d.ctx == 123456789 && d.n_entries == 8 && d.bytes == 32768);
+	CHECK(!d.reject && !d.force && !d.entries && d.conf.n == 0);
+
+	/* RESYNC carries the configuration, flags survive */
+	memset(&m, 0, sizeof(m));
+	m.type = GR_MSG_RESYNC;
+	m.from = 2;
+	m.to = 1;
+	m.reject = true;
+	m.force = true;
+	m.conf.n = 3;
+	m.conf.site[0] = 1;
+	m.conf.site[1] = 2;
+	m.conf.site[2] = 9;
+	m.conf.voter[0] = m.conf.voter[1] = 1;
+	n = gr_wire_msg_encode(body, sizeof(body), &m);
+	CHECK(n == GR_WIRE_MSG_FIXED + 4 + 3 * 8);
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == 0);
+	CHECK(d.reject && d.force && d.conf.n == 3 && d.conf.site[2] == 9 &&
+	      d.conf.voter[1] == 1 && d.conf.voter[2] == 0);
+
+	CHECK(gr_wire_msg_decode(body, n - 1, &d, err) == -EPROTO &&
+	      strstr(err, "3 configuration entries need"));
+	body[0] = 99;
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == -EPROTO &&
+	      strstr(err, "unknown message type 99"));
+	body[0] = GR_MSG_RESYNC;
+	body[1] = 0x80;
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == -EPROTO && strstr(err, "unknown flags"));
+	body[1] = 0;
+	body[GR_WIRE_MSG_FIXED + 4 + 8 + 4] = 2;	/* voter flag 2 */
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == -EPROTO &&
+	      strstr(err, "bad configuration entry 1"));
+	body[GR_WIRE_MSG_FIXED + 4 + 8 + 4] = 1;
+	body[4] = 0;	/* from = 0 */
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == -EPROTO && strstr(err, "site id 0"));
+
+	/* only APPEND has entries; only RESYNC a configuration */
+	m.type = GR_MSG_VOTE;
+	m.n_entries = 1;
+	CHECK(gr_wire_msg_encode(body, sizeof(body), &m) == -EINVAL);
+	m.n_entries = 0;
+	n = gr_wire_msg_encode(body, sizeof(body), &m);
+	CHECK(n == GR_WIRE_MSG_FIXED + 4);
+	body[GR_WIRE_MSG_FIXED] = 1;
+	CHECK(gr_wire_msg_decode(body, n + 8, &d, err) == -EPROTO &&
+	      strstr(err, "configuration of 1 sites on a message of type"));
+	CHECK(gr_wire_msg_encode(body, 10, &m) == -ENOSPC);
+}
+
 static void test_volume_id(void)
 {
 	CHECK(gr_wire_volume_id("v0") == gr_wire_volume_id("v0"));
@@ -327,6 +393,7 @@ static const struct ktap_case cases[] = {
 	{ "wire_records", test_records },
 	{ "wire_resync", test_resync },
 	{ "wire_consensus", test_consensus },
+	{ "wire_consensus_msg", test_consensus_msg },
 	{ "wire_volume_id", test_volume_id },
 };
 

@@ -223,4 +223,24 @@ ssize_t gr_cmsg_encode(void *buf, size_t cap, const struct gr_cmsg *m);
 /* Return: 0 or -EPROTO with @err set. */
 int gr_cmsg_decode(const void *buf, size_t len, struct gr_cmsg *m, char *err);
 
+/*
+ * The consensus core's own message (struct gr_msg of georep/consensus.h) as
+ * a CONSENSUS body, user/lib/wire_consensus.c. Layout (little-endian):
+ *
+ *   u8 type, u8 flags (bit 0 reject, bit 1 force), le16 reserved (0),
+ *   le32 from, le32 to, le32 n_entries,
+ *   le64 term, seq, log_term, commit, hint_seq, hint_term, ctx, bytes,
+ *   le32 conf_n, conf_n x (le32 site, u8 voter (0/1), 3 bytes 0)
+ *
+ * conf is sent for GR_MSG_RESYNC only (conf_n 0 otherwise). The entries of
+ * an APPEND are not in the message: they are the records of the RECORDS
+ * frame that follows it; the receiver rebuilds m->entries from them.
+ */
+struct gr_msg;
+#define GR_WIRE_MSG_FIXED	80	/* bytes before the conf entries */
+/* Return: bytes written, -ENOSPC, or -EINVAL for a message the decoder would refuse. */
+ssize_t gr_wire_msg_encode(void *buf, size_t cap, const struct gr_msg *m);
+/* Return: 0 (m->entries NULL) or -EPROTO with @err (GR_WIRE_ERRLEN) set. */
+int gr_wire_msg_decode(const void *buf, size_t len, struct gr_msg *m, char *err);
+
 #endif /* _GEOREP_WIRE_H */
