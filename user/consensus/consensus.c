@@ -804,6 +804,15 @@ static void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		while (next > n->snap_seq && term_at(n, next, &t) &&
 		       t > m->hint_term)
 			next--;
+		if (next == n->snap_seq && n->snap_seq &&
+		    n->snap_term > m->hint_term) {
+			/* the divergence is below what we retain */
+			p->next = n->snap_seq;
+			p->state = GR_PR_PROBE;
+			p->probe_sent = false;
+			send_append(n, p);	/* sends RESYNC */
+			return;
+		}
 		next++;
 		if (next <= p->match)
 			next = p->match + 1;
