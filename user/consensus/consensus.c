@@ -1289,7 +1289,7 @@ int64_t gr_membership(struct gr_node *n, enum gr_conf_op op, uint32_t site,
 	/* a new leader first commits an entry of its own term */
 	if (n->commit < n->noop_seq)
 		return -EAGAIN;
-	if (n->n_hist)
+	if (n->n_hist || n->transfer_to)
 		return -EBUSY;
 	i = conf_find(&n->conf, site);
 	switch (op) {

@@ -956,6 +956,31 @@ out:
 	return test_failed;
 }
 
+/* the follower diverges below the leader's retained log: probing cannot
+ * go there, the leader asks for a resync */
+static int t_resync_when_divergence_below_retained_log(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	const uint64_t good[] = { 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3 };
+	const uint64_t bad[] = { 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2 };
+
+	tc_replace(t, 1, 3, 12, good, 12);
+	tc_replace(t, 2, 3, 12, good, 12);
+	tc_replace(t, 3, 3, 5, bad, 14);
+	gr_applied(t->nd[1], 12);
+	CHECK(gr_compact(t->nd[1], 12) == 0);
+	t->now = 100 * TICK;
+	CHECK(tc_elect(t, 1));
+	tc_run(t, 5);
+	CHECK(t->resync[3] && t->resync_seq[3] == 12);
+	CHECK(t->trunc_from[3] == 6 && t->trunc_to[3] == 14);
+	CHECK(st(t, 3).last_seq == 13 && st(t, 3).last_term == st(t, 1).term);
+	CHECK(st(t, 3).commit_seq == 13);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
 /* ---- leadership transfer (dissertation §3.10) ------------------------- */
 
 static int t_transfer(void)
@@ -1175,6 +1200,7 @@ static const struct test tests[] = {
 	{ "flow_probe_after_reject", t_flow_probe_after_reject },
 	{ "backpressure_uncommitted_cap", t_backpressure_uncommitted_cap },
 	{ "resync_when_behind_retained_log", t_resync_when_behind_retained_log },
+	{ "resync_when_divergence_below_retained_log", t_resync_when_divergence_below_retained_log },
 	{ "transfer_to_named_site", t_transfer },
 	{ "transfer_timeout_resumes", t_transfer_timeout },
 	{ "transfer_lost_timeout_now_steps_down", t_transfer_lost_timeout_now_steps_down },
