@@ -32,6 +32,7 @@
 #define GD_HELLO_TIMEOUT_MS	5000
 #define GD_BACKOFF_MIN_MS	100
 #define GD_BACKOFF_MAX_MS	5000
+#define GD_PRE_HELLO_MAX_BODY	1024	/* hello and error frames only */
 
 struct gd_peer {
 	struct georepd *d;

@@ -110,6 +110,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 	}
 	p->conn = c;
 	p->version = version;
+	gr_conn_set_max_body(c, GR_WIRE_MAX_BODY);
 	p->up_since_ms = p->last_rx_ms = gr_now_ms();
 	p->last_ping_ms = 0;
 	p->have_rtt = false;
@@ -207,6 +208,7 @@ static void dial_open(struct gr_conn *c, void *arg)
 	struct gd_peer *p = arg;
 
 	p->dial_open_ms = gr_now_ms();
+	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
 	send_hello(p->d, c);
 }
 
@@ -301,6 +303,7 @@ static void in_open(struct gr_conn *c, void *arg)
 		gr_conn_close(c, -ENOMEM, "out of memory");
 		return;
 	}
+	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
 	pd->d = d;
 	pd->conn = c;
 	pd->since_ms = gr_now_ms();

@@ -54,6 +54,7 @@ struct gr_conn {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	size_t out_limit;
+	uint32_t max_body;	/* frames longer than this are refused */
 
 	uint64_t bytes_in, bytes_out;
 	bool in_send;		/* inside gr_conn_send(): close deferred */
@@ -138,6 +139,7 @@ static struct gr_conn *conn_alloc(struct gr_loop *loop, struct gr_transport *t,
 	c->cbs = cbs;
 	c->arg = arg;
 	c->out_limit = GR_CONN_MAX_QUEUE;
+	c->max_body = GR_WIRE_MAX_BODY;
 	return c;
 }
 
@@ -329,6 +331,13 @@ static void process_input(struct gr_conn *c)
 			protocol_error(c, err);
 			return;
 		}
+		if (hdr.length > c->max_body) {
+			snprintf(err, sizeof(err),
+				 "%s frame: length %u exceeds the %u allowed at this point",
+				 gr_frame_type_name(hdr.type), hdr.length, c->max_body);
+			protocol_error(c, err);
+			return;
+		}
 		need = GR_WIRE_HDR_SIZE + (size_t)hdr.length;
 		if (c->in_len - off < need)
 			break;
@@ -360,7 +369,7 @@ static void do_read(struct gr_conn *c)
 		/* room for the frame in progress, or at least a chunk */
 		want = c->in_len + READ_CHUNK;
 		if (c->in_len >= GR_WIRE_HDR_SIZE &&
-		    !gr_wire_decode_hdr(c->in, &hdr, err) &&
+		    !gr_wire_decode_hdr(c->in, &hdr, err) && hdr.length <= c->max_body &&
 		    GR_WIRE_HDR_SIZE + (size_t)hdr.length > want)
 			want = GR_WIRE_HDR_SIZE + (size_t)hdr.length;
 		if (want > c->in_cap) {
@@ -527,6 +536,11 @@ void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes)
 	c->out_limit = bytes;
 }
 
+void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes)
+{
+	c->max_body = bytes < GR_WIRE_MAX_BODY ? bytes : GR_WIRE_MAX_BODY;
+}
+
 const char *gr_conn_peer_identity(const struct gr_conn *c)
 {
 	return c->sess ? c->t->ops->peer_identity(c->sess) : NULL;
@@ -559,6 +573,7 @@ struct gr_listener {
 	struct gr_transport *t;
 	int fd;
 	struct gr_io *io;
+	struct gr_timer *pause;		/* re-enables accept after EMFILE */
 	uint16_t port;
 	const struct gr_conn_cbs *cbs;
 	void *arg;
@@ -577,8 +592,15 @@ static void listener_io(struct gr_io *io, uint32_t events, void *arg)
 		len = sizeof(ss);
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			       errno == ENOMEM)) {
+			/* level-triggered: stop polling a while instead of spinning */
+			gr_io_set_events(l->io, 0);
+			gr_timer_arm(l->pause, 100);
+			return;
+		}
 		if (fd < 0)
-			return;	/* EAGAIN, or EMFILE & co: retried on the next wake-up */
+			return;	/* EAGAIN, or the client gave up (ECONNABORTED) */
 		tune_socket(fd);
 		c = conn_alloc(l->loop, l->t, fd, true, l->cbs, l->arg);
 		if (!c) {
@@ -594,6 +616,13 @@ static void listener_io(struct gr_io *io, uint32_t events, void *arg)
 		}
 		start_session(c);
 	}
+}
+
+static void listener_resume(struct gr_timer *t, void *arg)
+{
+	struct gr_listener *l = arg;
+
+	gr_io_set_events(l->io, EPOLLIN);
 }
 
 struct gr_listener *gr_listener_new(struct gr_loop *loop, struct gr_transport *t,
@@ -642,9 +671,16 @@ struct gr_listener *gr_listener_new(struct gr_loop *loop, struct gr_transport *t
 	}
 	l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
 			((struct sockaddr_in6 *)&ss)->sin6_port);
+	l->pause = gr_timer_new(loop, listener_resume, l);
+	if (!l->pause) {
+		*why = "out of memory";
+		errno = ENOMEM;
+		goto out_close;
+	}
 	l->io = gr_io_add(loop, l->fd, EPOLLIN, listener_io, l);
 	if (!l->io) {
 		*why = "epoll";
+		gr_timer_free(l->pause);
 		goto out_close;
 	}
 	return l;
@@ -670,6 +706,7 @@ void gr_listener_free(struct gr_listener *l)
 	if (!l)
 		return;
 	gr_io_del(l->io);
+	gr_timer_free(l->pause);
 	close(l->fd);
 	free(l);
 }

@@ -183,7 +183,7 @@ def main():
     extra = []
 
     print("KTAP version 1")
-    print("1..18", flush=True)
+    print("1..19", flush=True)
     try:
         # 1: a bad configuration is refused with the config checker's messages
         bad = dict(cfg)
@@ -283,6 +283,11 @@ def main():
         er = error_reason(got)
         ktap(closed and er and "unknown site \"mallory\"" in er[1],
              "unknown_site_rejected", (got, er))
+
+        got, closed = speak(ports[0], HDR.pack(MAGIC, 1, FT_HELLO, 0, 1 << 20, 0, 0) + b"x" * 100)
+        er = error_reason(got)
+        ktap(closed and er and "exceeds the 1024 allowed at this point" in er[1],
+             "oversized_frame_before_hello_rejected", (got, er))
 
         # 11: the silent connection was dropped after the hello timeout
         silent.settimeout(max(1.0, 8 - (time.time() - silent_t0)))
@@ -385,7 +390,7 @@ def main():
                         print("# " + line)
         shutil.rmtree(top, ignore_errors=True)
     print("# %d passed, %d failed" % (results.count(True), results.count(False)))
-    return 1 if False in results or len(results) != 18 else 0
+    return 1 if False in results or len(results) != 19 else 0
 
 
 if __name__ == "__main__":

@@ -336,13 +336,33 @@ static void test_bad_peers(void)
 	PUMP_UNTIL(s.loop, s.srv.closed == 3, 2000);
 	CHECK_MSG(strstr(s.srv.last_reason, "exceeds the limit"), "%s", s.srv.last_reason);
 
-	/* the first client still gets answers */
+	/* a per-connection limit below the protocol's (e.g. before hello) */
+	gr_conn_set_max_body(s.c, 8);
+	f.ping.nonce = 1;
+	CHECK(s.srv.all[0] && gr_conn_send(s.srv.all[0], &f) == 0);
+	PUMP_UNTIL(s.loop, s.cli.closed == 1, 2000);
+	CHECK_MSG(s.cli.closed == 1 && strstr(s.cli.last_reason,
+		  "ping frame: length 16 exceeds the 8 allowed at this point"), "%s",
+		  s.cli.last_reason);
+	PUMP_UNTIL(s.loop, s.srv.closed == 4, 2000);
+	CHECK(s.srv.closed == 4);
+
+	/* a fresh client: the server still answers */
+	{
+		struct sockaddr_in sin;
+
+		loopback(gr_listener_port(s.l), &sin);
+		s.cli.closed = 0;
+		s.c = gr_conn_connect(s.loop, s.t, (struct sockaddr *)&sin, sizeof(sin),
+				      &ep_cbs, &s.cli);
+		PUMP_UNTIL(s.loop, s.cli.opened == 2, 2000);
+	}
 	s.cli.frames = 0;
 	f.ping.nonce = 4242;
 	CHECK(gr_conn_send(s.c, &f) == 0);
 	PUMP_UNTIL(s.loop, s.cli.frames == 1, 2000);
 	CHECK(s.cli.frames == 1 && s.cli.last_nonce == 4242);
-	CHECK(s.cli.closed == 0);
+	CHECK(s.cli.closed == 0 && s.cli.opened == 2);
 	close(fd);
 	close(fd2);
 	close(fd3);

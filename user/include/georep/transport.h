@@ -111,6 +111,12 @@ bool gr_conn_is_open(const struct gr_conn *c);
 bool gr_conn_is_server(const struct gr_conn *c);
 size_t gr_conn_queued(const struct gr_conn *c);
 void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes);
+/*
+ * Refuse frames with a body over @bytes (default and ceiling
+ * GR_WIRE_MAX_BODY), e.g. a small limit until hello is done, so that an
+ * unauthenticated peer cannot make the receive buffer grow.
+ */
+void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes);
 const char *gr_conn_peer_identity(const struct gr_conn *c);
 uint64_t gr_conn_bytes_in(const struct gr_conn *c);
 uint64_t gr_conn_bytes_out(const struct gr_conn *c);
