@@ -33,7 +33,7 @@ $(O)/test/consensus_bench: $(O)/obj/consensus/bench.o $(O)/obj/consensus/consens
 BENCH_CMDS += $(O)/test/consensus_bench
 
 # long soak: make -C user sim-soak SEEDS=N (seeds per cluster size)
-SEEDS ?= 20000
+CONSENSUS_SOAK_SEEDS = $(if $(SEEDS),$(SEEDS),20000)
 sim-soak: all
-	$(O)/test/consensus_sim --seeds $(SEEDS) --from 100001
+	$(O)/test/consensus_sim --seeds $(CONSENSUS_SOAK_SEEDS) --from 100001
 .PHONY: sim-soak
