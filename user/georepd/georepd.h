@@ -33,6 +33,7 @@
 #define GD_BACKOFF_MIN_MS	100
 #define GD_BACKOFF_MAX_MS	5000
 #define GD_PRE_HELLO_MAX_BODY	1024	/* hello and error frames only */
+#define GD_MAX_PENDING		64	/* accepted connections awaiting hello */
 
 struct gd_peer {
 	struct georepd *d;
@@ -76,6 +77,7 @@ struct georepd {
 	struct gd_volume *vols;
 	size_t nvols;
 	struct gd_pending *pending;
+	unsigned int npending;
 	struct gr_timer *tick;
 	int sigfd;
 	struct gr_io *sigio;

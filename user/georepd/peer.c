@@ -290,6 +290,7 @@ static void drop_pending(struct georepd *d, struct gr_conn *c)
 
 	if (pd) {
 		*link = pd->next;
+		d->npending--;
 		free(pd);
 	}
 }
@@ -297,8 +298,18 @@ static void drop_pending(struct georepd *d, struct gr_conn *c)
 static void in_open(struct gr_conn *c, void *arg)
 {
 	struct georepd *d = arg;
-	struct gd_pending *pd = calloc(1, sizeof(*pd));
+	struct gd_pending *pd;
 
+	/* strangers cannot hold more than a bounded set of sockets and buffers */
+	if (d->npending >= GD_MAX_PENDING) {
+		d->rejected++;
+		if (gd_ratelimit(&d->rl))
+			gd_warn("refusing connection from %s: %d connections already await their hello",
+				gr_conn_peer_addr(c), GD_MAX_PENDING);
+		gr_conn_close(c, -EBUSY, "too many connections awaiting hello");
+		return;
+	}
+	pd = calloc(1, sizeof(*pd));
 	if (!pd) {
 		gr_conn_close(c, -ENOMEM, "out of memory");
 		return;
@@ -309,6 +320,7 @@ static void in_open(struct gr_conn *c, void *arg)
 	pd->since_ms = gr_now_ms();
 	pd->next = d->pending;
 	d->pending = pd;
+	d->npending++;
 }
 
 static void in_reject(struct georepd *d, struct gr_conn *c, uint32_t code, const char *why)
