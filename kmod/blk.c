@@ -42,6 +42,7 @@
 #include <linux/sched.h>
 
 #include "vol.h"
+#include "trace.h"
 
 static int georep_open(struct block_device *bdev, fmode_t mode)
 {
@@ -200,6 +201,8 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 
 		bio->bi_status = io->status;
 		bio_end_io_acct(bio, io->start);
+		trace_georep_complete(vol, io->seq, blk_status_to_errno(io->status),
+				      le64_to_cpu(georep_io_hdr(io)->timestamp_ns));
 		mempool_free(io->hdr_page, vol->page_pool);
 		mempool_free(io, vol->io_pool);
 		bio_endio(bio);
@@ -388,6 +391,8 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 		goto out_unlock;
 
 	io->seq = seq;
+	trace_georep_submit(vol, seq, le16_to_cpu(rec->op),
+			    le64_to_cpu(rec->lba), le32_to_cpu(rec->len));
 	io->lsn = lsn;
 	memcpy(io->chain, rec->chain_hash, GEOREP_HASH_LEN);
 	vol->next_seq = seq + 1;

@@ -15,8 +15,10 @@
  *   trace_georep_commit(vol, seq);
  *   trace_georep_complete(vol, seq, error, start_ns);
  *
- * where start_ns is ktime_get_ns() taken when the bio was admitted; the
- * latency is computed here, so it costs nothing while the event is off.
+ * where start_ns is the record's timestamp_ns (CLOCK_REALTIME when the bio
+ * was admitted, see the uapi header). The latency is computed here, so it
+ * costs nothing while the event is off; a clock step while a write is in
+ * flight skews that one sample (clamped at 0).
  * CREATE_TRACE_POINTS is defined in main.c only.
  */
 #undef TRACE_SYSTEM
@@ -79,7 +81,8 @@ TRACE_EVENT(georep_complete,
 			   __assign_str(volume, georep_volume_name(vol));
 			   __entry->seq = seq;
 			   __entry->error = error;
-			   __entry->latency_ns = ktime_get_ns() - start_ns;),
+			   __entry->latency_ns = max_t(s64, 0,
+						       ktime_get_real_ns() - start_ns);),
 	    TP_printk("georep%u %s seq=%llu error=%d latency_ns=%llu",
 		      __entry->minor, __get_str(volume), __entry->seq,
 		      __entry->error, __entry->latency_ns));
