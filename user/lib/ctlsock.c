@@ -328,8 +328,16 @@ int gr_ctl_new(struct gr_loop *loop, const char *path, struct gr_ctl **out,
 		*why = "another process is serving this control socket";
 		return -EADDRINUSE;
 	}
-	if (probe == -ECONNREFUSED)
+	if (probe == -ECONNREFUSED) {
+		struct stat st;
+
+		/* only ever remove a socket: a typo must not delete a file */
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			*why = "path exists and is not a socket";
+			return -EEXIST;
+		}
 		unlink(path);
+	}
 
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {

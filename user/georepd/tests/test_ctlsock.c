@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests of the control socket (user/lib/ctlsock.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -244,6 +245,15 @@ static void test_restart(void)
 	CHECK(access(path, F_OK) == 0);
 	CHECK(gr_ctl_new(loop, path, &ctl, &why) == 0);
 	gr_ctl_free(ctl);
+
+	/* a regular file in the way is left alone */
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(gr_ctl_new(loop, path, &second, &why) == -EEXIST &&
+	      strstr(why, "not a socket"));
+	CHECK(access(path, F_OK) == 0);
+	unlink(path);
 	gr_loop_free(loop);
 	rmdir(dir);
 }
