@@ -378,6 +378,12 @@ static int create_keys(struct volume_create_args *a, const char *dir,
 	return 0;
 }
 
+/* the kernel's reply before EBADMSG names the first bad record */
+static bool ret_is_bad_record(const struct georep_vol_status *st)
+{
+	return st->has_bad_seq && st->error == -EBADMSG;
+}
+
 static int create_main(int argc, char *argv[])
 {
 	char data[PATH_MAX], log[PATH_MAX];
@@ -410,12 +416,16 @@ static int create_main(int argc, char *argv[])
 	a.req.data_path = data;
 	a.req.log_path = log;
 	a.req.keys = &ks;
+	memset(&st, 0, sizeof(st));
 	ret = georep_nl_volume_new(nl, &a.req, &st);
 	georep_keyset_clear(&ks);
 	if (ret) {
 		if (generated)
 			georep_key_remove(dir, a.name, 1);
 		ret = grctl_nl_fail(nl, "cannot create volume", a.name);
+		if (ret_is_bad_record(&st))
+			grctl_fail("record %llu: the ledger failed verification; volume not attached",
+				   (unsigned long long)st.bad_seq);
 		goto out_close;
 	}
 	if (!GEOREP_VOL_HAS(&st, GEOREP_A_MINOR) &&

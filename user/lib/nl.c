@@ -640,19 +640,22 @@ nla_put_failure:
 }
 
 /*
- * BAD_SEQ rides on the error: read it from the extack-free path by asking
- * for the attribute in a reply, or, when the kernel only sends the error,
- * from the extack message ("... seq N ...").
+ * The kernel sends BAD_SEQ in a reply before the EBADMSG error; should a
+ * kernel only send the error, take the seq from its message
+ * ("record N ..." or "... seq N ...").
  */
 static void bad_seq_from_msg(const char *msg, struct georep_vol_status *st)
 {
-	const char *p = strstr(msg, "seq ");
+	const char *p = strstr(msg, "record ");
 	char *end;
 	unsigned long long v;
 
-	if (!p)
+	if (p)
+		p += 7;
+	else if ((p = strstr(msg, "seq ")))
+		p += 4;
+	else
 		return;
-	p += 4;
 	if (*p < '0' || *p > '9')
 		return;
 	errno = 0;
