@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 		return rc ? 1 : 0;
 	}
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("KTAP version 1\n1..%u\n", expect ? 1 : nsizes + 1);
 	if (expect) {
 		/* a broken core: some seed must fail */
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 		printf("%sok %u sim_%u_sites_%llu_seeds\n", bad ? "not " : "",
 		       i + 1, sizes[i], (unsigned long long)seeds);
 		failures += bad;
+		fflush(stdout);
 	}
 	/* same seed, same schedule: compare two full traces byte for byte */
 	{
