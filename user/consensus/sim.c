@@ -7,6 +7,7 @@
  * the lease relies on, restarts, and a proposal workload. Invariants are
  * checked after every event; see Documentation/consensus.rst.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,9 +479,9 @@ static void maybe_compact(struct sim *S, struct site *st)
 	uint64_t to;
 
 	gr_status(st->node, &gs);
-	if (gs.applied_seq < gs.snap_seq + 192)
+	if (gs.applied_seq < gs.snap_seq + 96)
 		return;
-	to = gs.applied_seq - 64;
+	to = gs.applied_seq - 24;
 	if (to > gs.durable_seq)
 		return;
 	if (gr_compact(st->node, to))
@@ -516,6 +517,7 @@ static void process(struct sim *S, struct site *st)
 			     st->id, (unsigned long long)rd->trunc_from);
 		for (q = rd->trunc_from; q <= st->vol_len; q++)
 			keep(st, &st->vol[q]);
+		S->r->truncations++;
 		if (rd->trunc_from <= st->vol_len) {
 			struct dop op = { .type = OP_TRUNC,
 					  .seq = rd->trunc_from - 1 };
@@ -536,6 +538,7 @@ static void process(struct sim *S, struct site *st)
 			     (unsigned long long)rd->resync_seq,
 			     (unsigned long long)rd->resync_term);
 		} else {
+			S->r->resyncs++;
 			memcpy(&st->vol[1], &S->canon[1],
 			       rd->resync_seq * sizeof(struct sent));
 			st->vol_len = rd->resync_seq;
@@ -828,6 +831,8 @@ static void propose(struct sim *S)
 			     (unsigned long long)unc);
 	}
 	seq = gr_propose(st->node, bytes, local_ns(S, st));
+	if (seq == -EAGAIN && st->role == GR_LEADER && st->writable)
+		S->r->backpressure++;
 	if (seq > 0) {
 		if (unc && unc + bytes > S->cfg.max_uncommitted_bytes)
 			fail(S, "flow: site%u accepted a proposal over the uncommitted cap",
@@ -879,6 +884,7 @@ static void member(struct sim *S)
 		break;
 	}
 	r = gr_membership(st->node, op, x, local_ns(S, st));
+	S->r->conf_changes += r > 0;
 	trace(S, st, "membership op %d site%u: %lld", op, x, (long long)r);
 	st->cur = NULL;
 	process(S, st);
@@ -1055,6 +1061,7 @@ static void handle(struct sim *S, struct ev *e)
 			int rc = gr_transfer(l->node, to, local_ns(S, l));
 
 			trace(S, l, "transfer to site%u: %d", to, rc);
+			S->r->transfers += rc == 0;
 			l->cur = NULL;
 			process(S, l);
 		}

@@ -22,6 +22,7 @@ struct sim_result {
 	char why[512];		/* the invariant that broke */
 	uint64_t fail_ns;	/* simulated time of the failure */
 	uint64_t events, commits, elections, crashes, partitions;
+	uint64_t truncations, resyncs, transfers, conf_changes, backpressure;
 	uint64_t max_term;
 	uint64_t converge_ns;	/* heal -> converged */
 };

@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nsizes; i++) {
 		uint64_t ev = 0, commits = 0, el = 0, cr = 0, pa = 0, conv = 0;
+		uint64_t tr = 0, rs = 0, xf = 0, cc = 0, bp = 0;
 		double t0 = now_s();
 		int bad = 0;
 
@@ -153,6 +154,11 @@ int main(int argc, char **argv)
 			el += r.elections;
 			cr += r.crashes;
 			pa += r.partitions;
+			tr += r.truncations;
+			rs += r.resyncs;
+			xf += r.transfers;
+			cc += r.conf_changes;
+			bp += r.backpressure;
 			if (r.converge_ns > conv)
 				conv = r.converge_ns;
 		}
@@ -163,6 +169,10 @@ int main(int argc, char **argv)
 		       (unsigned long long)el, (unsigned long long)cr,
 		       (unsigned long long)pa,
 		       (unsigned long long)(conv / 1000000), now_s() - t0);
+		printf("# sites=%u: %llu truncations, %llu resyncs, %llu transfers, %llu membership changes, %llu backpressured proposals\n",
+		       sizes[i], (unsigned long long)tr, (unsigned long long)rs,
+		       (unsigned long long)xf, (unsigned long long)cc,
+		       (unsigned long long)bp);
 		printf("%sok %u sim_%u_sites_%llu_seeds\n", bad ? "not " : "",
 		       i + 1, sizes[i], (unsigned long long)seeds);
 		failures += bad;
