@@ -58,6 +58,7 @@ struct gr_conn {
 
 	uint64_t bytes_in, bytes_out;
 	bool in_send;		/* inside gr_conn_send(): close deferred */
+	bool read_deferred;	/* read_again() queued */
 	int send_err;		/* error to close with, deferred */
 };
 
@@ -195,6 +196,8 @@ static void update_events(struct gr_conn *c)
 		return;
 	if (c->state == CONN_CONNECTING || c->out_off < c->out_len)
 		ev |= EPOLLOUT;
+	if (c->sess && c->t->ops->want)
+		ev |= c->t->ops->want(c->sess);
 	gr_io_set_events(c->io, ev);
 }
 
@@ -357,6 +360,18 @@ static void process_input(struct gr_conn *c)
 	}
 }
 
+static void do_read(struct gr_conn *c);
+
+/* More input is buffered in the session: continue after the others ran. */
+static void read_again(void *arg)
+{
+	struct gr_conn *c = arg;
+
+	c->read_deferred = false;
+	if (c->state == CONN_OPEN)
+		do_read(c);
+}
+
 static void do_read(struct gr_conn *c)
 {
 	size_t budget = READ_BUDGET, want;
@@ -398,6 +413,13 @@ static void do_read(struct gr_conn *c)
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		process_input(c);
 	}
+	/*
+	 * Out of budget: plain sockets stay readable (level-triggered), but a
+	 * session may hold the rest where epoll cannot see it.
+	 */
+	if (c->state == CONN_OPEN && c->t->ops->pending && c->t->ops->pending(c->sess) &&
+	    !c->read_deferred && !gr_loop_defer(c->loop, read_again, c))
+		c->read_deferred = true;
 }
 
 static void conn_opened(struct gr_conn *c)
@@ -444,6 +466,7 @@ static void conn_io(struct gr_io *io, uint32_t events, void *arg)
 {
 	struct gr_conn *c = arg;
 	socklen_t len = sizeof(int);
+	uint32_t want;
 	int soerr = 0;
 
 	switch (c->state) {
@@ -460,10 +483,14 @@ static void conn_io(struct gr_io *io, uint32_t events, void *arg)
 		do_handshake(c);
 		return;
 	case CONN_OPEN:
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		/* a session that wanted the other direction gets both tries */
+		want = c->t->ops->want ? c->t->ops->want(c->sess) : 0;
+		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || want)
 			do_read(c);
-		if (c->state == CONN_OPEN && (events & EPOLLOUT))
+		if (c->state == CONN_OPEN && ((events & EPOLLOUT) || want))
 			flush(c);
+		else if (c->state == CONN_OPEN)
+			update_events(c);
 		return;
 	case CONN_CLOSED:
 		return;

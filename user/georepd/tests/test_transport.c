@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -475,6 +476,152 @@ static void test_resolve(void)
 	CHECK_MSG(strstr(buf, ":7002") != NULL, "%s", buf);
 }
 
+/*
+ * A transport whose session holds data the socket no longer signals, as a
+ * TLS session buffering decrypted records does: once a 1-byte kick arrives,
+ * it serves prepared frames 64 KiB per receive. More than one read budget
+ * is buffered, so delivery depends on the pending() hook.
+ */
+struct buffered {
+	uint8_t *data;
+	size_t len, off;
+	unsigned int pending_calls;
+};
+
+static struct buffered *the_session;
+static uint8_t *prepared;
+static size_t prepared_len;
+
+static int buf_session_new(struct gr_transport *t, int fd, bool server, void **sess)
+{
+	struct buffered *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->data = prepared;
+	b->len = prepared_len;
+	the_session = b;
+	*sess = b;
+	return 0;
+}
+
+static int buf_handshake(void *sess, int fd, uint32_t *want, const char **why)
+{
+	return 0;
+}
+
+static ssize_t buf_recv(void *sess, int fd, void *out, size_t len)
+{
+	struct buffered *b = sess;
+	char junk[16];
+	size_t n;
+
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	if (b->off == b->len)
+		return -EAGAIN;
+	n = b->len - b->off;
+	if (n > 65536)
+		n = 65536;
+	if (n > len)
+		n = len;
+	memcpy(out, b->data + b->off, n);
+	b->off += n;
+	return n;
+}
+
+static ssize_t buf_send(void *sess, int fd, const void *data, size_t len)
+{
+	ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	return n < 0 ? (errno == EAGAIN ? -EAGAIN : -errno) : n;
+}
+
+static size_t buf_pending(void *sess)
+{
+	struct buffered *b = sess;
+
+	b->pending_calls++;
+	return b->len - b->off;
+}
+
+static const char *buf_identity(void *sess)
+{
+	return "buffered-peer";
+}
+
+static void buf_session_free(void *sess)
+{
+	free(sess);
+	the_session = NULL;
+}
+
+static void buf_destroy(struct gr_transport *t)
+{
+}
+
+static const struct gr_transport_ops buffered_ops = {
+	.name = "buffered",
+	.session_new = buf_session_new,
+	.handshake = buf_handshake,
+	.recv = buf_recv,
+	.send = buf_send,
+	.pending = buf_pending,
+	.peer_identity = buf_identity,
+	.session_free = buf_session_free,
+	.destroy = buf_destroy,
+};
+
+static void test_session_buffered_input(void)
+{
+	struct gr_transport t = { .ops = &buffered_ops };
+	struct endpoint srv = { .name = "server" };
+	struct gr_frame f = { .hdr.type = GR_FT_RECORDS, .hdr.volume = 3 };
+	const uint32_t plen = 64 * 1024, per = 16;
+	uint8_t *recs = malloc(per * (256 + plen));
+	struct gr_listener *l;
+	struct gr_loop *loop;
+	const char *why;
+	uint64_t seq = 1;
+	size_t len, i;
+	ssize_t n;
+	int fd, batch;
+
+	prepared_len = 0;
+	prepared = malloc(3 * (GR_WIRE_HDR_SIZE + GR_RECORDS_HDR_SIZE + per * (256 + plen)));
+	for (batch = 0; batch < 3; batch++) {
+		len = 0;
+		f.records.first_seq = seq;
+		for (i = 0; i < per; i++)
+			len += make_record(recs + len, seq++, plen);
+		f.records.count = per;
+		f.records.data = recs;
+		f.records.len = len;
+		n = gr_wire_encode(prepared + prepared_len, SIZE_MAX, &f);
+		CHECK(n > 0);
+		prepared_len += n;
+	}
+	CHECK(prepared_len > 3 << 20);	/* three read budgets' worth */
+
+	CHECK(gr_loop_new(&loop) == 0);
+	l = gr_listener_new(loop, &t, "127.0.0.1", 0, &ep_cbs, &srv, &why);
+	CHECK(l != NULL);
+	fd = raw_connect(gr_listener_port(l));
+	PUMP_UNTIL(loop, srv.opened == 1, 2000);
+	CHECK(srv.opened == 1 && !strcmp(gr_conn_peer_identity(srv.conn), "buffered-peer"));
+	CHECK(write(fd, "k", 1) == 1);	/* the only time the socket turns readable */
+	PUMP_UNTIL(loop, srv.records == 3 * per, 3000);
+	CHECK_MSG(srv.records == 3 * per, "%u records delivered", srv.records);
+	CHECK(the_session && the_session->pending_calls >= 2);
+	if (srv.conn)
+		gr_conn_close(srv.conn, 0, "test done");
+	close(fd);
+	gr_listener_free(l);
+	gr_loop_free(loop);
+	free(prepared);
+	free(recs);
+}
+
 static const struct ktap_case cases[] = {
 	{ "transport_ping_pong", test_ping_pong },
 	{ "transport_partial_reads", test_partial_reads },
@@ -483,6 +630,7 @@ static const struct ktap_case cases[] = {
 	{ "transport_queue_limit_and_close", test_queue_limit_and_close },
 	{ "transport_dialer_reconnect", test_dialer_reconnect },
 	{ "transport_resolve", test_resolve },
+	{ "transport_session_buffered_input", test_session_buffered_input },
 };
 
 int main(void)

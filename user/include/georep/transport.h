@@ -47,6 +47,15 @@ struct gr_transport_ops {
 	/* Return: bytes, 0 at end of stream, -EAGAIN, or -errno. */
 	ssize_t (*recv)(void *sess, int fd, void *buf, size_t len);
 	ssize_t (*send)(void *sess, int fd, const void *buf, size_t len);
+	/*
+	 * Optional (NULL for TCP). pending: bytes the session has buffered
+	 * that the socket will not signal again (TLS: SSL_pending()). want:
+	 * epoll events the session needs besides the obvious ones, e.g.
+	 * EPOLLOUT after a receive that had to write (SSL_ERROR_WANT_WRITE);
+	 * the connection then also tries the other direction on either event.
+	 */
+	size_t (*pending)(void *sess);
+	uint32_t (*want)(void *sess);
 	/* Identity the peer proved (TLS: its certificate), or NULL. */
 	const char *(*peer_identity)(void *sess);
 	void (*session_free)(void *sess);
