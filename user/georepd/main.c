@@ -52,6 +52,11 @@ unsigned int gd_self(const struct georepd *d)
 	return d->self;
 }
 
+struct gr_loop *gd_loop(const struct georepd *d)
+{
+	return d->loop;
+}
+
 int gd_volume_save_state(struct georepd *d, struct gd_volume *vol,
 			 const struct gd_vstate *st)
 {

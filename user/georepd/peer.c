@@ -565,12 +565,12 @@ json_t *gd_peer_json(const struct gd_peer *p)
 
 int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f)
 {
-	if (site >= d->cfg->nsites || site == d->self || !d->peers[site].conn)
+	if (!d->peers || site >= d->cfg->nsites || site == d->self || !d->peers[site].conn)
 		return -ENOTCONN;
 	return gr_conn_send(d->peers[site].conn, f);
 }
 
 bool gd_peer_up(const struct georepd *d, unsigned int site)
 {
-	return site < d->cfg->nsites && site != d->self && d->peers[site].conn;
+	return d->peers && site < d->cfg->nsites && site != d->self && d->peers[site].conn;
 }

@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "georep/config.h"
+#include "georep/evloop.h"
 #include "georep/wire.h"
 #include "state.h"
 
@@ -77,5 +78,7 @@ int gd_volume_save_state(struct georepd *d, struct gd_volume *vol,
 void gd_event(struct georepd *d, const char *name, json_t *fields);
 const struct gr_cluster *gd_cluster(const struct georepd *d);
 unsigned int gd_self(const struct georepd *d);
+/* The daemon's event loop: for the engine's own fds (log stream, netlink) and timers. */
+struct gr_loop *gd_loop(const struct georepd *d);
 
 #endif /* _GEOREPD_REPLICA_H */
