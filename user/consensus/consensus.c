@@ -946,7 +946,9 @@ static void on_heartbeat(struct gr_node *n, const struct gr_msg *m)
 	struct gr_msg *r;
 
 	heard_leader(n, m->from);
-	commit_to(n, m->commit < n->verified ? m->commit : n->verified);
+	/* m->commit <= our match at the leader, which we acked durable and
+	 * which no leader of this term truncates: safe even after a restart */
+	commit_to(n, m->commit < n->last ? m->commit : n->last);
 	r = msg_new(n, GR_MSG_HEARTBEAT_RESP, m->from);
 	if (r)
 		r->ctx = m->ctx;
@@ -1052,8 +1054,20 @@ int gr_step(struct gr_node *n, const struct gr_msg *m, uint64_t now_ns)
 		n->now = now_ns;
 	if (m->to != n->self || m->from == n->self)
 		return -EINVAL;
-	if (m->type == GR_MSG_APPEND && m->n_entries && !m->entries)
-		return -EINVAL;
+	if (m->type == GR_MSG_APPEND) {
+		uint64_t t = m->log_term;
+		uint32_t i;
+
+		if (m->n_entries && !m->entries)
+			return -EINVAL;
+		/* terms never decrease along a log nor exceed the sender's */
+		for (i = 0; i < m->n_entries; i++) {
+			if (m->entries[i].term < t ||
+			    m->entries[i].term > m->term)
+				return -EINVAL;
+			t = m->entries[i].term;
+		}
+	}
 
 	if (m->type == GR_MSG_PREVOTE || m->type == GR_MSG_VOTE) {
 		on_vote_req(n, m);

@@ -843,6 +843,61 @@ out:
 	return test_failed;
 }
 
+/* idle cluster: a follower restarted with an old commit index learns the
+ * commit from heartbeats alone */
+static int t_heartbeat_carries_commit(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	uint64_t terms[16];
+	struct gr_entry e;
+	struct gr_status s3;
+	uint64_t q;
+	int k;
+
+	CHECK(tc_elect(t, 1));
+	for (k = 0; k < 10; k++)
+		propose(t, 1, 100);
+	t->drop_link[1][3] = BIT(GR_MSG_HEARTBEAT);
+	tc_run(t, 1);
+	s3 = st(t, 3);
+	CHECK(s3.last_seq == 11);
+	for (q = 1; q <= s3.last_seq; q++) {
+		gr_entry_get(t->nd[3], q, &e);
+		terms[q - 1] = e.term;
+	}
+	tc_replace(t, 3, s3.term, 2, terms, (int)s3.last_seq);
+	CHECK(st(t, 3).commit_seq == 2);
+	t->drop_link[1][3] = 0;
+	tc_run(t, 3);
+	CHECK(st(t, 3).commit_seq == 11);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
+static int t_append_validation(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	struct gr_entry e[2] = { { .term = 3 }, { .term = 2 } };
+	struct gr_msg m = { .type = GR_MSG_APPEND, .from = 1, .to = 2,
+			    .term = 3, .n_entries = 2 };
+
+	m.entries = e;
+	CHECK(gr_step(t->nd[2], &m, t->now) == -EINVAL);	/* decreasing */
+	e[1].term = 4;
+	CHECK(gr_step(t->nd[2], &m, t->now) == -EINVAL);	/* future */
+	e[1].term = 3;
+	m.entries = NULL;
+	CHECK(gr_step(t->nd[2], &m, t->now) == -EINVAL);
+	m.entries = e;
+	CHECK(gr_step(t->nd[2], &m, t->now) == 0);
+	tc_process(t, 2);
+	CHECK(st(t, 2).last_seq == 2);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
 /* ---- flow control ----------------------------------------------------- */
 
 static void small_window(struct gr_config *c)
@@ -1196,6 +1251,8 @@ static const struct test tests[] = {
 	{ "local_rule_acks_on_local_durability", t_local_rule_acks_on_local_durability },
 	{ "quorum_rule_acks_on_commit", t_quorum_rule_acks_on_commit },
 	{ "catch_up_restarted_follower", t_catch_up_restarted_follower },
+	{ "heartbeat_carries_commit", t_heartbeat_carries_commit },
+	{ "append_validation", t_append_validation },
 	{ "flow_inflight_window", t_flow_inflight_window },
 	{ "flow_probe_after_reject", t_flow_probe_after_reject },
 	{ "backpressure_uncommitted_cap", t_backpressure_uncommitted_cap },
