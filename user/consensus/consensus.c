@@ -33,8 +33,10 @@ struct progress {
 	uint64_t resync_seq;
 	uint32_t infl_head, infl_count;
 	uint64_t infl_bytes;
+	uint64_t infl_records;
 	uint64_t infl_last[GR_MAX_INFLIGHT];
 	uint64_t infl_size[GR_MAX_INFLIGHT];
+	uint32_t infl_recs[GR_MAX_INFLIGHT];
 };
 
 struct conf_hist {
@@ -195,13 +197,19 @@ static struct progress *pr_get(struct gr_node *n, uint32_t site)
 	return NULL;
 }
 
+static void infl_clear(struct progress *p)
+{
+	p->infl_head = p->infl_count = 0;
+	p->infl_bytes = 0;
+	p->infl_records = 0;
+}
+
 static void pr_reset(struct gr_node *n, struct progress *p)
 {
 	memset(p->infl_last, 0, sizeof(p->infl_last));
 	p->state = GR_PR_PROBE;
 	p->probe_sent = false;
-	p->infl_head = p->infl_count = 0;
-	p->infl_bytes = 0;
+	infl_clear(p);
 	p->match = 0;
 	p->next = n->last + 1;
 	p->active = false;
@@ -565,6 +573,7 @@ static void infl_free_to(struct progress *p, uint64_t seq)
 {
 	while (p->infl_count && p->infl_last[p->infl_head] <= seq) {
 		p->infl_bytes -= p->infl_size[p->infl_head];
+		p->infl_records -= p->infl_recs[p->infl_head];
 		p->infl_head = (p->infl_head + 1) % GR_MAX_INFLIGHT;
 		p->infl_count--;
 	}
@@ -578,8 +587,7 @@ static void send_resync(struct gr_node *n, struct progress *p)
 		return;
 	p->state = GR_PR_RESYNC;
 	p->resync_seq = n->snap_seq;
-	p->infl_count = p->infl_head = 0;
-	p->infl_bytes = 0;
+	infl_clear(p);
 	m->seq = n->snap_seq;
 	m->log_term = n->snap_term;
 	m->commit = n->commit;
@@ -600,7 +608,8 @@ static void send_append(struct gr_node *n, struct progress *p)
 			return;
 		if (p->state == GR_PR_REPLICATE &&
 		    (p->infl_count >= n->cfg.max_inflight_msgs ||
-		     p->infl_bytes >= n->cfg.max_inflight_bytes))
+		     p->infl_bytes >= n->cfg.max_inflight_bytes ||
+		     p->infl_records >= n->cfg.max_inflight_records))
 			return;
 		if (!term_at(n, prev, &prev_term)) {
 			if (prev < n->snap_seq)
@@ -613,6 +622,9 @@ static void send_append(struct gr_node *n, struct progress *p)
 			uint64_t b = ent(n, s)->bytes;
 
 			if (cnt >= n->cfg.max_msg_entries)
+				break;
+			if (p->state == GR_PR_REPLICATE &&
+			    p->infl_records + cnt >= n->cfg.max_inflight_records)
 				break;
 			if (cnt && bytes + b > n->cfg.max_msg_bytes)
 				break;
@@ -644,6 +656,9 @@ static void send_append(struct gr_node *n, struct progress *p)
 			p->next - 1;
 		p->infl_size[(p->infl_head + p->infl_count) % GR_MAX_INFLIGHT] =
 			bytes;
+		p->infl_recs[(p->infl_head + p->infl_count) % GR_MAX_INFLIGHT] =
+			cnt;
+		p->infl_records += cnt;
 		p->infl_count++;
 		p->infl_bytes += bytes;
 	}
@@ -782,8 +797,7 @@ static void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		    p->match == p->hb_match) {
 			p->state = GR_PR_PROBE;
 			p->next = p->match + 1;
-			p->infl_head = p->infl_count = 0;
-			p->infl_bytes = 0;
+			infl_clear(p);
 		}
 		p->hb_match = p->match;
 		if (p->match < n->last || p->state == GR_PR_PROBE)
@@ -819,8 +833,7 @@ static void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		p->next = next;
 		p->state = GR_PR_PROBE;
 		p->probe_sent = false;
-		p->infl_head = p->infl_count = 0;
-		p->infl_bytes = 0;
+		infl_clear(p);
 		send_append(n, p);
 		return;
 	}
@@ -841,8 +854,7 @@ static void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		/* the probe found the match point: pipeline from here */
 		p->state = GR_PR_REPLICATE;
 		p->next = p->match + 1;
-		p->infl_head = p->infl_count = 0;
-		p->infl_bytes = 0;
+		infl_clear(p);
 		p->probe_sent = false;
 	}
 	if (n->transfer_to == p->site && p->match == n->last &&
@@ -1429,6 +1441,7 @@ int gr_progress(const struct gr_node *n, uint32_t site,
 		pi->next = p->next;
 		pi->inflight_msgs = p->infl_count;
 		pi->inflight_bytes = p->infl_bytes;
+		pi->inflight_records = p->infl_records;
 		return 0;
 	}
 	return -ENOENT;
@@ -1459,6 +1472,7 @@ void gr_config_default(struct gr_config *cfg, uint32_t self,
 	cfg->check_quorum = true;
 	cfg->max_inflight_msgs = 16;
 	cfg->max_inflight_bytes = 8 << 20;
+	cfg->max_inflight_records = 4096;
 	cfg->max_msg_entries = 64;
 	cfg->max_msg_bytes = 1 << 20;
 	cfg->max_uncommitted_bytes = 64 << 20;
@@ -1472,7 +1486,8 @@ static bool config_ok(const struct gr_config *c)
 	    c->heartbeat_ticks >= c->election_ticks || !c->heartbeat_ticks)
 		return false;
 	if (!c->max_inflight_msgs || c->max_inflight_msgs > GR_MAX_INFLIGHT ||
-	    !c->max_msg_entries || !c->max_inflight_bytes)
+	    !c->max_msg_entries || !c->max_inflight_bytes ||
+	    !c->max_inflight_records)
 		return false;
 	if (c->log_capacity < 2 || (c->log_capacity & (c->log_capacity - 1)))
 		return false;

@@ -384,6 +384,10 @@ static void check_flow(struct sim *S, struct site *st)
 		if (pi.inflight_msgs > S->cfg.max_inflight_msgs)
 			fail(S, "flow: site%u has %u messages in flight to site%u",
 			     st->id, pi.inflight_msgs, S->s[i].id);
+		if (pi.inflight_records > S->cfg.max_inflight_records)
+			fail(S, "flow: site%u has %llu records in flight to site%u",
+			     st->id, (unsigned long long)pi.inflight_records,
+			     S->s[i].id);
 		if (pi.inflight_bytes > S->cfg.max_inflight_bytes &&
 		    pi.inflight_msgs > 1)
 			fail(S, "flow: site%u has %llu bytes in flight to site%u",
@@ -1138,6 +1142,7 @@ static int setup(struct sim *S)
 	S->cfg.tick_ns = TICK_NS;
 	S->cfg.max_inflight_msgs = (uint32_t)rr(S, 1, 8);
 	S->cfg.max_inflight_bytes = rr(S, 64, 512) * 1024;
+	S->cfg.max_inflight_records = (uint32_t)rr(S, 4, 256);
 	S->cfg.max_msg_entries = (uint32_t)rr(S, 1, 64);
 	S->cfg.max_msg_bytes = rr(S, 32, 256) * 1024;
 	S->cfg.max_uncommitted_bytes = rr(S, 256, 2048) * 1024;

@@ -931,6 +931,34 @@ out:
 	return test_failed;
 }
 
+static void record_window(struct gr_config *c)
+{
+	c->max_msg_entries = 4;
+	c->max_inflight_msgs = 10;
+	c->max_inflight_records = 6;
+}
+
+static int t_flow_inflight_records(void)
+{
+	struct tc *t = tc_new(3, 3, record_window);
+	struct gr_progress_info pi;
+	int k;
+
+	CHECK(tc_elect(t, 1));
+	t->cut[3][1] = true;	/* 3 never answers */
+	for (k = 0; k < 40; k++)
+		propose(t, 1, 100);
+	CHECK(gr_progress(t->nd[1], 3, &pi) == 0);
+	CHECK(pi.state == GR_PR_REPLICATE);
+	CHECK(pi.inflight_records == 6 && pi.inflight_msgs <= 6);
+	t->cut[3][1] = false;
+	tc_run(t, 4);
+	CHECK(st(t, 3).last_seq == st(t, 1).last_seq);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
 static int t_flow_probe_after_reject(void)
 {
 	struct tc *t = tc_new(3, 3, small_window);
@@ -1254,6 +1282,7 @@ static const struct test tests[] = {
 	{ "heartbeat_carries_commit", t_heartbeat_carries_commit },
 	{ "append_validation", t_append_validation },
 	{ "flow_inflight_window", t_flow_inflight_window },
+	{ "flow_inflight_records", t_flow_inflight_records },
 	{ "flow_probe_after_reject", t_flow_probe_after_reject },
 	{ "backpressure_uncommitted_cap", t_backpressure_uncommitted_cap },
 	{ "resync_when_behind_retained_log", t_resync_when_behind_retained_log },

@@ -99,6 +99,7 @@ struct gr_config {
 	bool check_quorum;		/* also enables the leader lease */
 	uint32_t max_inflight_msgs;	/* per follower, <= GR_MAX_INFLIGHT */
 	uint64_t max_inflight_bytes;	/* per follower */
+	uint32_t max_inflight_records;	/* per follower */
 	uint32_t max_msg_entries;	/* per APPEND */
 	uint64_t max_msg_bytes;		/* per APPEND */
 	uint64_t max_uncommitted_bytes;	/* leader backpressure */
@@ -191,6 +192,7 @@ struct gr_progress_info {
 	uint64_t match, next;
 	uint32_t inflight_msgs;
 	uint64_t inflight_bytes;
+	uint64_t inflight_records;
 };
 
 struct gr_status {
