@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Tampering with the ledger on a detached log device is caught:
-#  1. a flipped payload byte of one record: either the kernel refuses the
-#     attach naming that seq, or, once attached, `georepctl ledger verify`
-#     exits 1 with "record N: payload hash mismatch";
-#  2. a changed header field of an earlier record: attaching fails with
-#     "Bad message" and the kernel's message names the seq.
+# Tampering with the ledger on the log device is caught:
+#  1. a flipped payload byte under an attached volume: `georepctl ledger
+#     verify` exits 1 with "record N: ..." for that record;
+#  2. attaching that log again fails and georepctl names record N (the
+#     kernel's BAD_SEQ); with the byte restored the attach succeeds;
+#  3. a changed header field of an earlier record: attaching fails with
+#     "Bad message" naming that record.
 #
 # Records are found on the log device by their magic at 4 KiB boundaries
 # (the header fills one block, the payload follows), see
@@ -20,7 +21,7 @@ VOL=grctl71-$$
 KSFT_SKIP=4
 n=0
 failed=0
-total=5
+total=6
 
 command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
 grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
@@ -102,44 +103,50 @@ setup_volume() {
 	done
 	georepctl ledger verify "$VOL" --key-dir "$KEYS" || return 1
 	georepctl ledger dump "$VOL" | tee "$tmp/dump"
-	georepctl volume delete "$VOL"
 }
 
-# the last write record: its payload gets a flipped byte
-payload_tamper() {
-	local seq blk
+# flip a payload byte of the last write record under the attached volume:
+# the kernel's LEDGER_VERIFY checks chain and seal, georepctl also re-hashes
+# every payload from the stream
+live_payload_tamper() {
+	local seq blk rc
 	seq=$(awk '$3 == "write" { s = $1 } END { print s }' "$tmp/dump")
 	[ -n "$seq" ] || { echo "no write record"; return 1; }
 	blk=$(find_record "$seq") || { echo "record $seq not found on $log"; return 1; }
-	echo "record $seq at log block $blk"
-	echo "$seq" >"$tmp/pseq"
-	flip_byte "$log" $(((blk + 1) * 4096 + 100))
+	echo "record $seq at log block $blk: flipping payload byte 100"
+	echo "$seq $blk" >"$tmp/pseq"
+	flip_byte "$log" $(((blk + 1) * 4096 + 100)) || return 1
+	georepctl ledger verify "$VOL" --key-dir "$KEYS" >"$tmp/v" 2>&1
+	rc=$?
+	cat "$tmp/v"
+	[ $rc = 1 ] || { echo "verify exited $rc, expected 1"; return 1; }
+	grep -Eq "^record $seq: (payload hash mismatch|kernel: )" "$tmp/v"
 }
 
-payload_caught() {
-	local seq rc
-	seq=$(cat "$tmp/pseq")
+payload_refused_at_attach() {
+	local seq blk rc
+	read -r seq blk <"$tmp/pseq"
+	georepctl volume delete "$VOL" || return 1
 	georepctl volume create "$VOL" --data "$data" --log "$log" --key-dir "$KEYS" \
 		>"$tmp/e" 2>&1
 	rc=$?
 	cat "$tmp/e"
-	if [ $rc != 0 ]; then
-		# BAD_SEQ from the kernel's reply, printed by georepctl
-		grep -q "^georepctl: record $seq: the ledger failed verification" "$tmp/e" ||
-			{ echo "attach failed without naming seq $seq"; return 1; }
-		return 0
-	fi
-	georepctl ledger verify "$VOL" --key-dir "$KEYS" >"$tmp/v" 2>&1
-	rc=$?
-	cat "$tmp/v"
-	georepctl volume delete "$VOL" || return 1
-	[ $rc = 1 ] || { echo "verify exited $rc"; return 1; }
-	grep -q "^record $seq: payload hash mismatch" "$tmp/v"
+	[ $rc = 1 ] || { echo "attach exited $rc, expected 1"; return 1; }
+	# BAD_SEQ from the kernel's reply, printed by georepctl
+	grep -q "^georepctl: record $seq: the ledger failed verification" "$tmp/e"
+}
+
+restored_attach_ok() {
+	local seq blk
+	read -r seq blk <"$tmp/pseq"
+	flip_byte "$log" $(((blk + 1) * 4096 + 100)) || return 1
+	georepctl volume create "$VOL" --data "$data" --log "$log" --key-dir "$KEYS" || return 1
+	georepctl ledger verify "$VOL" --key-dir "$KEYS" || return 1
+	georepctl volume delete "$VOL"
 }
 
 header_tamper() {
 	local blk
-	georepctl volume delete "$VOL" >/dev/null 2>&1
 	blk=$(find_record 2) || { echo "record 2 not found"; return 1; }
 	echo "record 2 at log block $blk: flipping its lba"
 	flip_byte "$log" $((blk * 4096 + 24))
@@ -160,8 +167,9 @@ header_caught() {
 echo "    KTAP version 1"
 echo "    1..$total"
 check setup-volume-with-records setup_volume
-check tamper-payload payload_tamper
-check payload-tamper-caught payload_caught
+check live-payload-tamper-caught-by-verify live_payload_tamper
+check payload-tamper-refused-at-attach payload_refused_at_attach
+check restored-ledger-attaches restored_attach_ok
 check tamper-header header_tamper
 check header-tamper-refused-at-attach header_caught
 [ $failed = 0 ]
