@@ -14,23 +14,33 @@
  * tells the caller which ranges to write, truncate and send.
  *
  * Processing a ready, in this order:
- *   1. trunc_from..trunc_to (if trunc_from != 0): move these records aside
+ *   1. hs_changed (or hs.commit moved): write and fsync hs first: term and
+ *      vote are durable before any record or reply that depends on them;
+ *      hs.commit never exceeds the durable log, persist it lazily if wanted;
+ *   2. trunc_from..trunc_to (if trunc_from != 0): move these records aside
  *      (they may hold locally acknowledged writes: never drop them), then
  *      remove them from the log;
- *   2. resync (if set): install the full state of site resync_from up to
- *      resync_seq/resync_term out of band; call gr_persisted() for it once
- *      it is durable;
- *   3. append_from..append_to (if append_from != 0): write these records;
+ *   3. resync (if set): install the full state of site resync_from up to
+ *      resync_seq/resync_term atomically, out of band; call gr_persisted()
+ *      for it once it is durable;
+ *   4. append_from..append_to (if append_from != 0): write these records;
  *      on a follower they are the entries[] of the message just stepped, on
- *      the leader they are the proposals made since the last ready;
- *   4. hs_changed: write and fsync hs BEFORE sending any message of this
- *      ready (term and vote must be durable before a reply depends on them);
+ *      the leader they are the proposals (and barrier/membership entries,
+ *      see gr_entry_get()) made since the last ready;
  *   5. send msgs[]; for GR_MSG_APPEND attach records seq+1..seq+n_entries
- *      from the local log (the receiver rebuilds entries[] from them). The
- *      leader may send before its own appends are durable;
+ *      from the local log (the receiver rebuilds entries[] from them, with
+ *      their kind and membership fields). The leader may send before its own
+ *      appends are durable;
  *   6. when records become durable call gr_persisted(seq, term) with the
  *      last durable record; apply up to commit_seq and call gr_applied();
- *      release retained log with gr_compact().
+ *      release retained log with gr_compact(); acknowledge writes up to
+ *      ack_seq (leader); follow role/term/leader and writable.
+ *
+ * Writes are allowed only while writable is true: the core turns it off on
+ * the gr_tick() that sees the lease expire (gr_status().lease_until_ns gives
+ * the current expiry for a kernel-side deadline), on a transfer, on losing
+ * leadership. check_quorum = false disables the lease and the vote promise
+ * (tests only).
  */
 #ifndef _GEOREP_CONSENSUS_H
 #define _GEOREP_CONSENSUS_H
