@@ -15,7 +15,7 @@ VOL=grctl70-$$
 KSFT_SKIP=4
 n=0
 failed=0
-total=16
+total=17
 
 command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
 grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
@@ -132,6 +132,10 @@ dump_lists_all() {
 	georepctl ledger dump "$VOL" --json >"$tmp/dump.json" || return 1
 	[ "$(grep -c '"payload_hash": "[0-9a-f]\{64\}"' "$tmp/dump.json")" = "$lines" ] ||
 		{ echo "json hashes"; return 1; }
+	# the last record's chain hash is the kernel's chain head
+	[ "$(grep '"chain_hash"' "$tmp/dump.json" | tail -n 1)" = \
+	  "$(georepctl status "$VOL" --json | grep '"chain_hash"' | sed 's/,$//')" ] ||
+		{ echo "chain head differs"; return 1; }
 }
 
 verify_ok() {
@@ -200,7 +204,26 @@ release_ok() {
 	local w
 	w=$(json_num written_seq)
 	georepctl ledger release "$VOL" $((w - 2)) || return 1
+	[ "$(json_num tail_seq)" -gt 1 ] || { echo "tail did not move"; return 1; }
+	expect_exit 1 georepctl ledger dump "$VOL" --from 1 >"$tmp/e" 2>&1 ||
+		{ cat "$tmp/e"; return 1; }
+	cat "$tmp/e"
+	grep -q 'below the retained tail' "$tmp/e" || return 1
 	georepctl ledger verify "$VOL" --key-dir "$KEYS"
+}
+
+key_rotate_limit() {
+	local e
+	for e in $(seq $(($(json_num seal_epoch) + 1)) 8); do
+		georepctl key rotate "$VOL" --key-dir "$KEYS" || return 1
+	done
+	[ "$(json_num seal_epoch)" = 8 ] || { echo "seal_epoch not 8"; return 1; }
+	expect_exit 1 georepctl key rotate "$VOL" --key-dir "$KEYS" >"$tmp/e" 2>&1 ||
+		{ cat "$tmp/e"; return 1; }
+	cat "$tmp/e"
+	grep -q 'already has 8 key epochs' "$tmp/e" || return 1
+	[ ! -e "$KEYS/$VOL/9.key" ] || { echo "9.key created"; return 1; }
+	write_blocks 40 1 && georepctl ledger verify "$VOL" --key-dir "$KEYS"
 }
 
 delete_busy() {
@@ -229,7 +252,7 @@ attach_needs_keys() {
 attach_again() {
 	georepctl volume create "$VOL" --data "$data" --log "$log" --key-dir "$KEYS" || return 1
 	georepctl status "$VOL" || return 1
-	[ "$(json_num seal_epoch)" = 2 ] || { echo "seal_epoch not 2 after attach"; return 1; }
+	[ "$(json_num seal_epoch)" = 8 ] || { echo "seal_epoch not 8 after attach"; return 1; }
 	georepctl ledger verify "$VOL" --key-dir "$KEYS" || return 1
 	georepctl volume delete "$VOL"
 }
@@ -248,6 +271,7 @@ check usage-errors-exit-2 usage_errors
 check kernel-errors-exit-1 kernel_errors
 check volume-set set_changes
 check ledger-release release_ok
+check key-rotate-limit key_rotate_limit
 check delete-while-open-is-busy delete_busy
 check volume-delete delete_removes_links
 check attach-refused-without-keys attach_needs_keys
