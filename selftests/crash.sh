@@ -194,7 +194,7 @@ check_items() {		# check_items KIND MAX
 }
 
 guest_check() {
-	local files=$1 blocks=$2 mark taint0 rc
+	local files=$1 blocks=$2 mark taint0 taint1 bad rc
 
 	echo "KTAP version 1"
 	echo "1..8"
@@ -235,10 +235,17 @@ guest_check() {
 	umount "$KEYS_MNT" 2>/dev/null
 	rc=0
 	diag rmmod georep || rc=1
-	if dmesg | tail -n "+$((mark + 1))" | grep -E 'BUG:|WARNING:|Oops|Call Trace:|still has objects' | sed 's/^/# kmsg: /'; then
+	bad=$(dmesg | tail -n "+$((mark + 1))" |
+		grep -E 'BUG:|WARNING:|Oops|Call Trace:|still has objects')
+	if [ -n "$bad" ]; then
+		printf '%s\n' "$bad" | sed 's/^/# kmsg: /'
 		rc=1
 	fi
-	[ $(( ($(cat /proc/sys/kernel/tainted) & ~taint0) & ((1 << 7) | (1 << 9)) )) = 0 ] || rc=1
+	taint1=$(cat /proc/sys/kernel/tainted)
+	if [ $(( (taint1 & ~taint0) & ((1 << 7) | (1 << 9)) )) != 0 ]; then
+		echo "# kernel tainted: $taint0 -> $taint1"
+		rc=1
+	fi
 	ktap $rc module-unload-clean
 	[ $tfail = 0 ]
 }
@@ -289,7 +296,7 @@ host() {
 	rc=$?
 	# boot 2's KTAP is a subtest here: indent it, the rest is diagnostics
 	sed -e 's/\r$//' -e '/^\(ok\|not ok\|KTAP\|1\.\.\)/s/^/    /' \
-	    -e '/^    /!s/^/# /' "$log2"
+	    -e '/^    /!{/^#/!s/^/# /}' "$log2"
 	if [ $rc = 0 ]; then
 		echo "ok 2 boot2-recovery"
 	else
