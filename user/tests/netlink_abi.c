@@ -946,6 +946,8 @@ static void test_live(struct nl_sock *sk, char **dev)
 	struct nl_sock *ev;
 	char path[64], bpath[64], spath[64];
 	uint64_t written, tail;
+	pid_t reader;
+	int status;
 	struct nl_msg *msg;
 	struct result r;
 	int fd, bfd, grp, i;
@@ -1084,16 +1086,39 @@ static void test_live(struct nl_sock *sk, char **dev)
 
 	test_eperm("abi0");
 
-	/* delete with the stream open: node gone, the open file says ENODEV */
+	/*
+	 * delete with stream files open, one of them in a blocking read at
+	 * the head: the node goes, the reader wakes with ENODEV, the other
+	 * file gets ENODEV and POLLHUP
+	 */
+	fflush(stdout);
+	reader = fork();
+	if (reader == 0) {
+		int bfd2 = open(path, O_RDONLY);
+
+		alarm(20);
+		if (bfd2 < 0 || lseek(bfd2, 0, SEEK_END) < 0)
+			_exit(2);
+		n = read(bfd2, rbuf, sizeof(rbuf));
+		_exit(n < 0 && errno == ENODEV ? 0 : 1);
+	}
+	usleep(300 * 1000);
 	ok = del_volume(sk, "abi0", &r);
 	if (!ok)
 		diag("delete abi0: errno %d \"%s\"", -r.error, r.msg);
 	ktap(ok && !stream_node(minor0, path, sizeof(path)),
 	     "live: delete abi0 removes %s", path);
+	ok = reader > 0 && waitpid(reader, &status, 0) == reader &&
+	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	ktap(ok, "live: a reader blocked at the head wakes with ENODEV on delete");
 	if (fd >= 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
 		n = read(fd, rbuf, sizeof(rbuf));
-		ktap(n < 0 && errno == ENODEV,
-		     "live: read on a stream file of a deleted volume is ENODEV");
+		ok = n < 0 && errno == ENODEV;
+		ok = ok && lseek(fd, 1, SEEK_SET) < 0 && errno == ENODEV;
+		ok = ok && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+		ktap(ok, "live: read and lseek on a stream file of a deleted volume are ENODEV, poll POLLHUP");
 		close(fd);
 	}
 	test_attach(sk, dev, written);
