@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "georep/keys.h"
 #include "georep/nl.h"
@@ -24,6 +26,29 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: georep-mkreplica <primary> <name> --data <dev> --log <dev> [--key-dir DIR] [--term N] [--site-id N]\n");
 	exit(2);
+}
+
+/* /dev/georep/<name> and <name>.log, as georepctl volume create makes */
+static int make_links(const char *name, unsigned int minor)
+{
+	char path[128], target[64];
+
+	if (mkdir("/dev/georep", 0755) && errno != EEXIST)
+		goto out_err;
+	snprintf(path, sizeof(path), "/dev/georep/%s", name);
+	snprintf(target, sizeof(target), "../georep%u", minor);
+	unlink(path);
+	if (symlink(target, path))
+		goto out_err;
+	snprintf(path, sizeof(path), "/dev/georep/%s.log", name);
+	snprintf(target, sizeof(target), "../georep%u-log", minor);
+	unlink(path);
+	if (symlink(target, path))
+		goto out_err;
+	return 0;
+out_err:
+	fprintf(stderr, "georep-mkreplica: %s: %s\n", path, strerror(errno));
+	return -1;
 }
 
 int main(int argc, char *argv[])
@@ -92,6 +117,8 @@ int main(int argc, char *argv[])
 	if (ret)
 		fprintf(stderr, "georep-mkreplica: cannot create %s: %s\n",
 			req.name, georep_nl_error(nl));
+	else if (make_links(req.name, reply.minor))
+		ret = -errno;
 	else
 		printf("volume %s: secondary of %s, term %llu\n", req.name,
 		       argv[1], (unsigned long long)req.term);

@@ -3,6 +3,7 @@
  * georep-pump: copy records from a primary's log stream into a secondary's.
  *
  *   georep-pump <from.log> <to.log> [--max N] [--follow] [--commit-to VOLUME]
+ *               [--tamper seq|term|chain|seal|payload]
  *
  * Starts at the secondary's next seq (lseek(to, 0, SEEK_END)), reads whole
  * records from <from.log> and writes each one to <to.log>, where the kernel
@@ -11,9 +12,14 @@
  * --commit-to, runs `georepctl volume set VOLUME --commit-seq S` for the
  * last seq copied, so the secondary applies what it received.
  *
+ * --tamper damages the first record before writing it (seq + 1, term 0,
+ * a flipped byte of chain_hash, of seal, or of the payload), for tests
+ * that the secondary refuses it.
+ *
  * Prints "copied N records, last seq S" and exits 0; 1 when a write is
  * refused (the kernel's errno is printed with the seq).
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,8 +37,29 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: georep-pump <from.log> <to.log> [--max N] [--follow] [--commit-to VOLUME]\n");
+		"usage: georep-pump <from.log> <to.log> [--max N] [--follow] [--commit-to VOLUME]\n"
+		"                   [--tamper seq|term|chain|seal|payload]\n");
 	exit(2);
+}
+
+/* damage the record at @rec (header + payload in a private copy) */
+static int tamper(uint8_t *rec, size_t len, const char *how)
+{
+	struct georep_record *h = (struct georep_record *)rec;
+
+	if (!strcmp(how, "seq"))
+		h->seq = htole64(le64toh(h->seq) + 1);
+	else if (!strcmp(how, "term"))
+		h->term = 0;
+	else if (!strcmp(how, "chain"))
+		h->chain_hash[0] ^= 0x01;
+	else if (!strcmp(how, "seal"))
+		h->seal[0] ^= 0x01;
+	else if (!strcmp(how, "payload") && len > GEOREP_RECORD_HDR_SIZE)
+		rec[GEOREP_RECORD_HDR_SIZE] ^= 0x01;
+	else
+		return -1;
+	return 0;
 }
 
 static int commit_to(const char *volume, uint64_t seq)
@@ -58,7 +85,7 @@ static int commit_to(const char *volume, uint64_t seq)
 
 int main(int argc, char *argv[])
 {
-	const char *volume = NULL;
+	const char *volume = NULL, *how = NULL;
 	uint64_t max = UINT64_MAX, copied = 0, last = 0;
 	bool follow = false;
 	uint8_t *buf;
@@ -72,6 +99,8 @@ int main(int argc, char *argv[])
 			max = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--commit-to") && i + 1 < argc)
 			volume = argv[++i];
+		else if (!strcmp(argv[i], "--tamper") && i + 1 < argc)
+			how = argv[++i];
 		else if (!strcmp(argv[i], "--follow"))
 			follow = true;
 		else
@@ -130,6 +159,13 @@ int main(int argc, char *argv[])
 				ret = 1;
 				goto out;
 			}
+			if (how && tamper((uint8_t *)hdr, off - start, how)) {
+				fprintf(stderr, "georep-pump: cannot tamper with '%s' here\n",
+					how);
+				ret = 1;
+				goto out;
+			}
+			how = NULL;
 			if (write(to, hdr, off - start) != (ssize_t)(off - start)) {
 				fprintf(stderr, "georep-pump: record %" PRIu64 " refused: %s\n",
 					rec.seq, strerror(errno));

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the volume-half selftests (selftests/kmod/1x-4x-*.sh), sourced
+# by them. Nested KTAP: one "    ok N name" / "    not ok N name" per check.
+#
+#   vt_init TAG             tmpfs, trap, skip checks; sets $T (work dir), $KEYS
+#   vt_loop NAME MiB        a loop device on a file in $T; echoes its path
+#   vt_check NAME CMD...    run CMD, print its output as diagnostics, KTAP line
+#   vt_num VOL KEY          a number from `georepctl status VOL --json`
+#   vt_done                 exit status from the checks (0 or 1)
+#
+# Volumes named in $VT_VOLS are deleted and loop devices detached on exit.
+
+KSFT_SKIP=4
+vt_n=0
+vt_failed=0
+VT_VOLS=""
+VT_LOOPS=""
+
+vt_cleanup() {
+	local v l
+	for v in $VT_VOLS; do
+		umount "/dev/georep/$v" 2>/dev/null
+		georepctl volume delete "$v" >/dev/null 2>&1
+	done
+	for l in $VT_LOOPS; do
+		losetup -d "$l" 2>/dev/null
+	done
+	umount "$T" 2>/dev/null
+	rmdir "$T" 2>/dev/null
+}
+
+vt_init() {
+	command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
+	grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
+	modprobe loop 2>/dev/null
+	T=$(mktemp -d "/tmp/$1.XXXXXX") || exit 1
+	mount -t tmpfs -o size=${VT_TMPFS_MB:-400}m tmpfs "$T" || exit 1
+	KEYS=$T/keys
+	mkdir -p "$KEYS" && chmod 700 "$KEYS"
+	trap vt_cleanup EXIT
+}
+
+vt_loop() {
+	local dev
+	truncate -s "$2M" "$T/$1.img" || return 1
+	dev=$(losetup -f --show "$T/$1.img") || return 1
+	VT_LOOPS="$VT_LOOPS $dev"
+	echo "$dev"
+}
+
+vt_check() {
+	local name=$1 rc
+	shift
+	vt_n=$((vt_n + 1))
+	"$@" >"$T/.out" 2>&1
+	rc=$?
+	sed 's/^/    # /' "$T/.out"
+	if [ $rc = 0 ]; then
+		echo "    ok $vt_n $name"
+	else
+		echo "    not ok $vt_n $name"
+		vt_failed=$((vt_failed + 1))
+	fi
+}
+
+vt_num() {
+	georepctl status "$1" --json | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"
+}
+
+# vt_expect_fail CMD...: CMD must fail; its output is shown
+vt_expect_fail() {
+	if "$@"; then
+		echo "'$*' succeeded, expected a failure"
+		return 1
+	fi
+	return 0
+}
+
+vt_done() {
+	echo "    # $vt_n checks, $vt_failed failed"
+	[ $vt_failed = 0 ]
+}
