@@ -70,9 +70,11 @@ static int rotate(struct georep_nl *nl, const char *dir, const char *name)
 		return grctl_fail("volume %s has no keys in %s/%s; nothing to rotate",
 				  name, dir, name);
 	if (ks.nr >= GEOREP_MAX_KEYS) {
+		unsigned int nr = ks.nr;
+
 		georep_keyset_clear(&ks);
-		return grctl_fail("volume %s already has %d key epochs (the kernel keeps at most %d); remove retired epochs from %s/%s first",
-				  name, ks.nr, GEOREP_MAX_KEYS, dir, name);
+		return grctl_fail("volume %s already has %u key epochs (the kernel keeps at most %d); remove retired epochs from %s/%s first",
+				  name, nr, GEOREP_MAX_KEYS, dir, name);
 	}
 	epoch = georep_keyset_max_epoch(&ks);
 	if (epoch == UINT32_MAX) {
