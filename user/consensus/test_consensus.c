@@ -416,6 +416,22 @@ out:
 	return test_failed;
 }
 
+static int t_single_site_cluster(void)
+{
+	struct tc *t = tc_new(1, 1, NULL);
+	int64_t seq;
+
+	tc_run(t, 40);
+	CHECK(st(t, 1).role == GR_LEADER && t->writable[1]);
+	seq = propose(t, 1, 100);
+	CHECK(seq == 2 && st(t, 1).commit_seq == 2 && t->ack[1] == 2);
+	tc_run(t, 40);
+	CHECK(t->writable[1]);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
 /* ---- pre-vote and check-quorum (dissertation §9.6) -------------------- */
 
 static int t_prevote_partitioned_no_term_bump(void)
@@ -1262,6 +1278,7 @@ static const struct test tests[] = {
 	{ "one_vote_per_term", t_one_vote_per_term },
 	{ "vote_requires_uptodate_log", t_vote_requires_uptodate_log },
 	{ "higher_term_steps_down", t_higher_term_steps_down },
+	{ "single_site_cluster", t_single_site_cluster },
 	{ "prevote_partitioned_site_no_term_bump", t_prevote_partitioned_no_term_bump },
 	{ "checkquorum_ignores_disruptive_votes", t_checkquorum_ignores_disruptive_votes },
 	{ "checkquorum_leader_steps_down", t_checkquorum_leader_steps_down },
