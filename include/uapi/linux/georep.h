@@ -45,6 +45,7 @@
 #define _UAPI_LINUX_GEOREP_H
 
 #include <linux/types.h>
+#include <linux/ioctl.h>
 
 #define GEOREP_GENL_NAME		"georep"
 #define GEOREP_GENL_VERSION		1
@@ -165,6 +166,29 @@ enum georep_commit_rule {
  *   retained record; EBADMSG with BAD_SEQ on the first failure, otherwise
  *   a VOLUME_GET reply.
  * GEOREP_CMD_EVENT: multicast on "events": NAME, EVENT, and status attrs.
+ *
+ * Replication (issue 4: what georepd needs to run consensus on the ledger):
+ * GEOREP_CMD_LOG_TRUNCATE (admin): NAME, TRUNCATE_SEQ. Secondary only
+ *   (EBUSY on a primary). Drops the records after TRUNCATE_SEQ (a Raft
+ *   follower's conflicting uncommitted suffix; the daemon has read and kept
+ *   them first). EINVAL when TRUNCATE_SEQ is below COMMIT_SEQ or
+ *   APPLIED_SEQ, or above WRITTEN_SEQ. The next appended record must then
+ *   be TRUNCATE_SEQ + 1 and chain from record TRUNCATE_SEQ.
+ * GEOREP_CMD_LOG_RESET (admin): NAME, RESET_SEQ, TERM, CHAIN_HASH.
+ *   Secondary only. Forgets the whole retained log and restarts it empty
+ *   at RESET_SEQ: the next appended record must be RESET_SEQ + 1 and chain
+ *   from CHAIN_HASH; APPLIED_SEQ and COMMIT_SEQ become RESET_SEQ. Used after
+ *   a full resync, when the data device holds the contents as of RESET_SEQ
+ *   (or older contents that the following records bring up to date).
+ * GEOREP_CMD_LOG_NOOP (admin): NAME. Primary only (EROFS otherwise).
+ *   Appends a GEOREP_OP_NOOP record in the current term (a new leader's
+ *   barrier); the reply (VOLUME_GET format) has its seq in WRITTEN_SEQ.
+ *
+ * Resync writes go through the log stream: ioctl(GEOREP_IOC_DATA_WRITE) on
+ * /dev/georepN-log of a secondary writes a range straight to the data
+ * device (not a record: the ledger position is set by LOG_RESET, or the
+ * range is one a truncated suffix touched). EROFS on a primary, EINVAL on a
+ * range outside the device or not 4 KiB aligned.
  */
 enum georep_cmd {
 	GEOREP_CMD_UNSPEC,
@@ -176,6 +200,9 @@ enum georep_cmd {
 	GEOREP_CMD_LOG_RELEASE,
 	GEOREP_CMD_LEDGER_VERIFY,
 	GEOREP_CMD_EVENT,
+	GEOREP_CMD_LOG_TRUNCATE,
+	GEOREP_CMD_LOG_RESET,
+	GEOREP_CMD_LOG_NOOP,
 	__GEOREP_CMD_MAX,
 };
 #define GEOREP_CMD_MAX (__GEOREP_CMD_MAX - 1)
@@ -222,6 +249,8 @@ enum georep_attr {
 	GEOREP_A_ERROR,			/* s32, negative errno */
 	GEOREP_A_BAD_SEQ,		/* u64 */
 	GEOREP_A_CHAIN_HASH,		/* binary, 32: chain hash at WRITTEN_SEQ */
+	GEOREP_A_TRUNCATE_SEQ,		/* u64 */
+	GEOREP_A_RESET_SEQ,		/* u64 */
 	__GEOREP_A_MAX,
 };
 #define GEOREP_A_MAX (__GEOREP_A_MAX - 1)
@@ -236,5 +265,17 @@ enum georep_key_attr {
 
 /* the nested GEOREP_A_KEYS holds entries of type GEOREP_A_KEY */
 #define GEOREP_A_KEY			1
+
+/* ioctls on the log stream */
+struct georep_data_write {
+	__u64 lba;			/* 512-byte sectors, 4 KiB aligned */
+	__u64 buf;			/* user pointer to len bytes */
+	__u32 len;			/* bytes, multiple of 4096, <= 1 MiB */
+	__u32 flags;			/* GEOREP_DW_FUA */
+};
+#define GEOREP_DW_FUA			(1U << 0)
+
+#define GEOREP_IOC_MAGIC		'G'
+#define GEOREP_IOC_DATA_WRITE		_IOW(GEOREP_IOC_MAGIC, 1, struct georep_data_write)
 
 #endif /* _UAPI_LINUX_GEOREP_H */
