@@ -133,8 +133,11 @@ dump_lists_all() {
 	[ "$(grep -c '"payload_hash": "[0-9a-f]\{64\}"' "$tmp/dump.json")" = "$lines" ] ||
 		{ echo "json hashes"; return 1; }
 	# the last record's chain hash is the kernel's chain head
-	[ "$(grep '"chain_hash"' "$tmp/dump.json" | tail -n 1)" = \
-	  "$(georepctl status "$VOL" --json | grep '"chain_hash"' | sed 's/,$//')" ] ||
+	local hx='s/.*"chain_hash": "\([0-9a-f]*\)".*/\1/p' dump_head kernel_head
+	dump_head=$(sed -n "$hx" "$tmp/dump.json" | tail -n 1)
+	kernel_head=$(georepctl status "$VOL" --json | sed -n "$hx")
+	echo "chain head: dump $dump_head kernel $kernel_head"
+	[ -n "$dump_head" ] && [ "$dump_head" = "$kernel_head" ] ||
 		{ echo "chain head differs"; return 1; }
 }
 
