@@ -17,7 +17,7 @@
 # Latency is total (submission + completion, --lat_percentiles=1).
 #
 # Scenarios are functions scenario_<name> that set up a device, call
-# run_jobs <name> <device> and tear down; add DRBD or multi-site rows by
+# run_jobs <name> <device> [prepare-function] and tear down; add DRBD or multi-site rows by
 # adding a function and its name to SCENARIOS.
 #
 # The host side boots the VM, collects the fio JSON printed between markers
@@ -69,11 +69,14 @@ fio_job() {
 	return $rc
 }
 
-run_jobs() {		# run_jobs SCENARIO DEVICE
-	local rc=0
-	fio_job "$1" qd1 "$2" --rw=randwrite --bs=4k --iodepth=1 --randrepeat=0 || rc=1
-	fio_job "$1" qd16 "$2" --rw=randwrite --bs=4k --iodepth=16 --randrepeat=0 || rc=1
-	fio_job "$1" seq "$2" --rw=write --bs=1M --iodepth=4 || rc=1
+# run_jobs SCENARIO DEVICE [PREPARE]: the three jobs; PREPARE (a function)
+# runs before each of them, e.g. to start from a fresh volume
+run_jobs() {
+	local scen=$1 dev=$2 prep=${3:-true} rc=0
+
+	$prep && fio_job "$scen" qd1 "$dev" --rw=randwrite --bs=4k --iodepth=1 --randrepeat=0 || rc=1
+	$prep && fio_job "$scen" qd16 "$dev" --rw=randwrite --bs=4k --iodepth=16 --randrepeat=0 || rc=1
+	$prep && fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1
 	return $rc
 }
 
@@ -90,14 +93,23 @@ load_georep() {
 	insmod "$GEOREP/georep.ko"
 }
 
+# a fresh volume per job: no daemon releases log records here, and a log
+# filled by the previous job must not slow down or stall the next one
+georep_local_volume() {
+	if [ -e /dev/georep/bench ]; then
+		georepctl status bench
+		georepctl volume delete bench || return 1
+	fi
+	georepctl volume create bench --data "$data_loop" --log "$log_loop" \
+		--format --role primary --term 1 --commit-rule local \
+		--key-dir /tmp/georep-bench-keys
+}
+
 scenario_georep-local() {
 	local rc
 
 	load_georep || return 1
-	georepctl volume create bench --data "$data_loop" --log "$log_loop" \
-		--format --role primary --term 1 --commit-rule local \
-		--key-dir /tmp/georep-bench-keys || return 1
-	run_jobs georep-local /dev/georep/bench
+	run_jobs georep-local /dev/georep/bench georep_local_volume
 	rc=$?
 	georepctl status bench
 	georepctl volume delete bench || rc=1
