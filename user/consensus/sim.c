@@ -35,7 +35,8 @@ enum { OP_TRUNC, OP_APPEND, OP_RESET };
 struct dop {
 	uint8_t type;
 	uint64_t seq;		/* TRUNC: new length; RESET: length */
-	struct sent e;
+	struct sent e;		/* APPEND: the record; RESET: e.term */
+	struct gr_conf conf;	/* RESET: membership at seq */
 };
 
 struct smsg {
@@ -267,9 +268,12 @@ static void op_apply(struct sim *S, struct site *st, const struct dop *op)
 		st->dur[op->seq] = op->e;
 		st->dur_len = op->seq;
 		break;
-	case OP_RESET:
+	case OP_RESET:	/* atomic: log, snapshot point and membership */
 		memcpy(&st->dur[1], &S->canon[1], op->seq * sizeof(struct sent));
 		st->dur_len = op->seq;
+		st->snap_seq = op->seq;
+		st->snap_term = op->e.term;
+		st->snap_conf = op->conf;
 		break;
 	}
 }
@@ -546,10 +550,9 @@ static void process(struct sim *S, struct site *st)
 			memcpy(&st->vol[1], &S->canon[1],
 			       rd->resync_seq * sizeof(struct sent));
 			st->vol_len = rd->resync_seq;
+			op.e.term = rd->resync_term;
+			op.conf = *gr_conf_committed(st->node);
 			op_push(st, &op);
-			st->snap_seq = rd->resync_seq;
-			st->snap_term = rd->resync_term;
-			st->snap_conf = *gr_conf_committed(st->node);
 		}
 	}
 	if (rd->append_from) {
