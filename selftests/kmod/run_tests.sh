@@ -110,7 +110,7 @@ if [ -n "$load_err" ]; then
 	exit 1
 fi
 ver=$(modinfo -F version "$KO" 2>/dev/null)
-echo "# georep.ko loaded (version ${ver:-not set}, srcversion $(modinfo -F srcversion "$KO" 2>/dev/null))"
+echo "# georep.ko loaded${ver:+ (version $ver)}: $(grep '^georep ' /proc/modules)"
 
 # --- tests ----------------------------------------------------------------
 
