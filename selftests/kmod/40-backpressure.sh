@@ -28,7 +28,7 @@ blocks_at_high_wm() {
 	dd if="$T/src" of="/dev/georep/$V" bs=4k count=1024 oflag=direct status=none &
 	WPID=$!
 	for i in $(seq 1 100); do
-		[ "$(vt_num "$V" throttled)" = 1 ] && break
+		vt_true "$V" throttled && break
 		sleep 0.2
 	done
 	sleep 1
@@ -37,7 +37,7 @@ blocks_at_high_wm() {
 	w2=$(vt_num "$V" written_seq)
 	georepctl status "$V"
 	echo "written_seq $w1 -> $w2, log_used $(vt_num "$V" log_used) of $(vt_num "$V" log_size)"
-	[ "$(vt_num "$V" throttled)" = 1 ] || { echo "not throttled"; return 1; }
+	vt_true "$V" throttled || { echo "not throttled"; return 1; }
 	[ "$w1" = "$w2" ] || { echo "writes went on"; return 1; }
 	kill -0 $WPID 2>/dev/null || { echo "the writer finished"; return 1; }
 	# used is just past half the area
@@ -50,7 +50,7 @@ resumes_after_release() {
 		georepctl ledger release "$V" "$(vt_num "$V" written_seq)" || return 1
 		for j in $(seq 1 50); do
 			kill -0 $WPID 2>/dev/null || break 2
-			[ "$(vt_num "$V" throttled)" = 1 ] && break
+			vt_true "$V" throttled && break
 			sleep 0.2
 		done
 	done
@@ -72,7 +72,7 @@ max_uncommitted() {
 	WPID=$!
 	sleep 3
 	georepctl status "$V"
-	[ "$(vt_num "$V" throttled)" = 1 ] && kill -0 $WPID 2>/dev/null ||
+	vt_true "$V" throttled && kill -0 $WPID 2>/dev/null ||
 		{ echo "not throttled by max_uncommitted"; return 1; }
 	local i
 	for i in $(seq 1 20); do

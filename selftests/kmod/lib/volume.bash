@@ -18,7 +18,16 @@ VT_VOLS=""
 VT_LOOPS=""
 
 vt_cleanup() {
-	local v l
+	local v l w
+	# let writers a failed check left blocked finish, then stop them
+	for v in $VT_VOLS; do
+		georepctl volume set "$v" --commit-rule local --max-uncommitted 0 \
+			--high-wm 100 --low-wm 99 >/dev/null 2>&1
+		w=$(vt_num "$v" written_seq 2>/dev/null)
+		[ -n "$w" ] && [ "$w" != 0 ] && georepctl ledger release "$v" "$w" >/dev/null 2>&1
+	done
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
 	for v in $VT_VOLS; do
 		umount "/dev/georep/$v" 2>/dev/null
 		georepctl volume delete "$v" >/dev/null 2>&1
@@ -80,4 +89,9 @@ vt_expect_fail() {
 vt_done() {
 	echo "    # $vt_n checks, $vt_failed failed"
 	[ $vt_failed = 0 ]
+}
+
+# vt_true VOL KEY: a boolean of `georepctl status VOL --json` is true
+vt_true() {
+	georepctl status "$1" --json | grep -q "\"$2\": true"
 }
