@@ -59,6 +59,8 @@ echo "    1..3"
 
 # --- 1. the ABI test program ----------------------------------------------
 
+refcnt0=$(cat /sys/module/georep/refcnt 2>/dev/null || echo 0)
+
 tmp=$(mktemp -d /tmp/grnl50.XXXXXX) || exit 1
 mount -t tmpfs -o size=160m tmpfs "$tmp" || exit 1
 for f in data0 log0 data1 log1; do
@@ -83,6 +85,18 @@ done
 loops=()
 
 # --- 2. unload leaves nothing behind --------------------------------------
+
+# held before this test began (by a process an earlier script left): the
+# unload cannot be judged here; held only since then: this test leaked it
+refcnt=$(cat /sys/module/georep/refcnt 2>/dev/null || echo 0)
+if [ "$refcnt" != 0 ] && [ "$refcnt0" != 0 ]; then
+	echo "    # georep refcnt $refcnt0 before the test, $refcnt after: held by others"
+	fuser -v /dev/georep[0-9]* 2>&1 | sed 's/^/    # /'
+	echo "    ok 2 rmmod leaves nothing behind # SKIP module in use by others"
+	echo "    ok 3 insmod again # SKIP not unloaded"
+	[ $failed = 0 ]
+	exit
+fi
 
 problems=()
 if ! msg=$(rmmod georep 2>&1); then
