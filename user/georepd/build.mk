@@ -48,3 +48,21 @@ $(GEOREPD_PROBE): $(GEOREPD_PROBE_OBJS) $(O)/libgeorep.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(GEOREPD_PROBE)
 export GEOREPD_E2E_PROBE := $(GEOREPD_PROBE)
+
+# the replication engine (issue 4): consensus per volume over a ledger backend
+# (consensus.c, record.c, nl.c and keys.c are in libgeorep.a already)
+GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/fork.c georepd/ledger_mem.c \
+	georepd/ledger_kernel.c
+PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
+# main.c registers the engine; the probe build links it too (its own factory
+# wins), after the library in $^, hence the library once more
+$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,$(GEOREPD_ENGINE_SRCS))
+$(GEOREPD_PROBE): LDLIBS := $(O)/libgeorep.a $(LDLIBS)
+
+# three georepd --ledger mem processes: election, commit, failover, fork
+CHECK_CMDS += georepd/tests/e2e_replication.py
+
+# georepctl switchover / failover / events (the daemon's control socket)
+PROG_SRCS_georepctl += georepctl/cmd_cluster.c
+PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster.c
+$(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_cluster.h

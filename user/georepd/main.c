@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "georepd.h"
+#include "engine.h"
+#include "ledger.h"
 
 int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 			  struct gr_replica **out);
@@ -32,7 +34,7 @@ int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 
 static const char usage[] =
 	"Usage: georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]\n"
-	"               [--foreground] [--verbose]\n"
+	"               [--foreground] [--verbose] [--ledger kernel|mem|none]\n"
 	"\n"
 	"  -c, --config FILE     cluster configuration (JSON)\n"
 	"  -s, --site NAME       which site of the configuration this is\n"
@@ -40,7 +42,9 @@ static const char usage[] =
 	"  -S, --socket PATH     control socket (default <state-dir>/<site>.sock when\n"
 	"                        --state-dir is given, else " DEFAULT_RUN_DIR "/<site>.sock)\n"
 	"  -f, --foreground      stay in the foreground, log to stderr\n"
-	"  -v, --verbose         debug messages\n";
+	"  -v, --verbose         debug messages\n"
+	"  -L, --ledger KIND     replication engine ledger: kernel (georep.ko), mem\n"
+	"                        (in-process, tests) or none (no engine; default)\n";
 
 const struct gr_cluster *gd_cluster(const struct georepd *d)
 {
@@ -231,6 +235,7 @@ int main(int argc, char *argv[])
 		{ "socket", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "ledger", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
@@ -240,9 +245,10 @@ int main(int argc, char *argv[])
 	struct georepd d = { .sigfd = -1 };
 	char dirbuf[4096], err[256];
 	int opt, ret, ready_fd = -1;
+	const char *ledger = "none";
 	size_t i;
 
-	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
@@ -262,6 +268,9 @@ int main(int argc, char *argv[])
 		case 'v':
 			verbose = true;
 			break;
+		case 'L':
+			ledger = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -269,6 +278,15 @@ int main(int argc, char *argv[])
 			fputs(usage, stderr);
 			return 2;
 		}
+	}
+	/* the engine, unless a test build registered its own (probe_replica.c) */
+	if (!strcmp(ledger, "kernel") || !strcmp(ledger, "mem")) {
+		gd_ledger_kind = ledger[0] == 'm' ? GD_LEDGER_MEM : GD_LEDGER_KERNEL;
+		if (!gd_replica_factory)
+			gd_replica_factory = gd_engine_new;
+	} else if (strcmp(ledger, "none")) {
+		fprintf(stderr, "georepd: --ledger: kernel, mem or none, not \"%s\"\n", ledger);
+		return 2;
 	}
 	if (!config || !site || optind != argc) {
 		fprintf(stderr, "georepd: %s\n%s", optind != argc ?
@@ -351,6 +369,8 @@ int main(int argc, char *argv[])
 	ret = gd_control_start(&d);
 	if (ret)
 		goto out_stop_control;
+	if (gd_replica_factory == gd_engine_new && gd_ledger_kind == GD_LEDGER_MEM)
+		gd_engine_register_test_cmds(&d);
 	ret = gd_peers_start(&d);
 	if (ret)
 		goto out_stop_peers;

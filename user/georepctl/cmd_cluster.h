@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * georepctl switchover / failover / events: commands that talk to georepd's
+ * control socket (cmd_cluster.c). Declared here until georepctl.h lists
+ * them (the build force-includes this header into commands.c).
+ */
+#ifndef _GEOREPCTL_CMD_CLUSTER_H
+#define _GEOREPCTL_CMD_CLUSTER_H
+
+int switchover_main(int argc, char *argv[]);
+int failover_main(int argc, char *argv[]);
+int events_main(int argc, char *argv[]);
+
+#endif /* _GEOREPCTL_CMD_CLUSTER_H */

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ledger backend of a replication engine (Documentation/replication.rst).
+ *
+ * A ledger is one volume's record log plus its data device, as the kernel
+ * module keeps them: records are numbered seq 1, 2, 3... without gaps; the
+ * log retains tail..written; commit says what may be applied; applied what
+ * the data device holds. Two backends:
+ *
+ *   ledger_mem.c     in-process, file backed (survives kill -9, not power
+ *                    cuts): for running several daemons natively in tests;
+ *   ledger_kernel.c  georep.ko over generic netlink and /dev/georepN-log.
+ *
+ * Every op returns 0 (or a count) or -errno; every op runs on the event loop
+ * thread and may block only for local disk I/O.
+ */
+#ifndef _GEOREPD_LEDGER_H
+#define _GEOREPD_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/georep.h>
+
+struct gd_ledger;
+
+struct gd_ledger_status {
+	uint8_t role;			/* enum georep_role */
+	uint64_t term;
+	uint64_t written_seq;		/* last record in the log */
+	uint64_t commit_seq;
+	uint64_t applied_seq;
+	uint64_t tail_seq;		/* first retained record (0: none) */
+	uint8_t chain_hash[GEOREP_HASH_LEN];	/* at written_seq */
+	uint64_t data_bytes;		/* size of the data device */
+	uint64_t log_used;
+};
+
+struct gd_ledger_ops {
+	const char *name;
+	int (*status)(struct gd_ledger *l, struct gd_ledger_status *st);
+	/* terms only move forward (-EINVAL otherwise) */
+	int (*set_role)(struct gd_ledger *l, uint8_t role, uint64_t term);
+	int (*set_commit)(struct gd_ledger *l, uint64_t seq);
+	/* records up to and including @seq may be reclaimed */
+	int (*release)(struct gd_ledger *l, uint64_t seq);
+	/* primary: append a NOOP record of the current term, its seq in *@seq */
+	int (*noop)(struct gd_ledger *l, uint64_t *seq);
+	/*
+	 * Whole records (256-byte header + payload, back to back) from @seq
+	 * on, as many as fit in @cap. Never blocks.
+	 * Return: bytes, 0 at the head, -ERANGE below the tail, -EMSGSIZE
+	 * when not even one record fits.
+	 */
+	ssize_t (*read)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap);
+	/* fd that polls readable when records past the last read exist, or -1 */
+	int (*poll_fd)(struct gd_ledger *l);
+	/* secondary: one whole record; checks seq, term, chain and seal */
+	int (*append)(struct gd_ledger *l, const void *rec, size_t len);
+	/* secondary: drop the records after @seq */
+	int (*truncate)(struct gd_ledger *l, uint64_t seq);
+	/* secondary: empty log restarting after @seq, chaining from @chain */
+	int (*reset)(struct gd_ledger *l, uint64_t seq, uint64_t term,
+		     const uint8_t chain[GEOREP_HASH_LEN]);
+	/* secondary: raw data device writes/reads for a resync (4 KiB aligned) */
+	int (*data_write)(struct gd_ledger *l, uint64_t off, const void *buf, size_t len);
+	int (*data_read)(struct gd_ledger *l, uint64_t off, void *buf, size_t len);
+	/*
+	 * Tests only (mem backend): a client write of @len bytes of @buf at
+	 * byte offset @off on a primary; the new record's seq in *@seq.
+	 */
+	int (*client_write)(struct gd_ledger *l, uint64_t off, const void *buf,
+			    size_t len, uint64_t *seq);
+	void (*close)(struct gd_ledger *l);
+};
+
+struct gd_ledger {
+	const struct gd_ledger_ops *ops;
+};
+
+/*
+ * ledger_mem.c: files <dir>/<volume>.memlog (records), .memmeta (tail and
+ * reset point) and .memdata (@data_bytes of data device).
+ */
+int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
+		       uint64_t data_bytes, struct gd_ledger **out, char *err);
+
+/* ledger_kernel.c: the volume @volume of georep.ko, attached beforehand */
+int gd_ledger_kernel_open(const char *volume, struct gd_ledger **out, char *err);
+
+/* which backend the engine opens (main.c --ledger) */
+enum gd_ledger_kind { GD_LEDGER_KERNEL, GD_LEDGER_MEM };
+extern enum gd_ledger_kind gd_ledger_kind;
+
+#define GD_LEDGER_ERRLEN	256
+
+#endif /* _GEOREPD_LEDGER_H */

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The georep.ko ledger backend: generic netlink (user/lib/nl.c) for status,
+ * role, commit and release; /dev/georepN-log for reading and appending
+ * records and for resync data writes (GEOREP_IOC_DATA_WRITE); /dev/georepN
+ * for resync data reads on the primary (opened on first use).
+ *
+ * LOG_TRUNCATE, LOG_RESET and LOG_NOOP are sent with libnl-genl here
+ * (user/lib/nl.c has no wrappers for them yet). Until the kernel implements
+ * them it answers EOPNOTSUPP (unknown genl command), which is what these
+ * ops return; GEOREP_IOC_DATA_WRITE likewise (ENOTTY from an unknown ioctl
+ * is mapped to EOPNOTSUPP).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
+
+#include "georep/nl.h"
+#include "ledger.h"
+
+struct kernel_ledger {
+	struct gd_ledger l;
+	char name[GEOREP_NAME_MAX];
+	struct georep_nl *nl;
+	struct nl_sock *sk;	/* the replication commands */
+	int family;
+	int rfd;		/* log stream, non-blocking: reads and poll */
+	int wfd;		/* log stream, blocking: appends (durable on return) */
+	int dfd;		/* the volume's block device, resync reads */
+};
+
+#define to_k(l) ((struct kernel_ledger *)(l))
+
+static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
+{
+	struct kernel_ledger *k = to_k(l);
+	struct georep_vol_status vs;
+	int ret = georep_nl_volume_get(k->nl, k->name, &vs);
+
+	if (ret)
+		return ret;
+	memset(st, 0, sizeof(*st));
+	st->role = vs.role;
+	st->term = vs.term;
+	st->written_seq = vs.written_seq;
+	st->commit_seq = vs.commit_seq;
+	st->applied_seq = vs.applied_seq;
+	st->tail_seq = vs.tail_seq;
+	if (vs.has_chain_hash)
+		memcpy(st->chain_hash, vs.chain_hash, GEOREP_HASH_LEN);
+	st->data_bytes = vs.data_bytes;
+	st->log_used = vs.log_used;
+	return 0;
+}
+
+static int k_set_role(struct gd_ledger *l, uint8_t role, uint64_t term)
+{
+	struct georep_vol_set req = { .name = to_k(l)->name, .has_role = true,
+				      .role = role, .term = term };
+
+	return georep_nl_volume_set(to_k(l)->nl, &req);
+}
+
+static int k_set_commit(struct gd_ledger *l, uint64_t seq)
+{
+	struct georep_vol_set req = { .name = to_k(l)->name, .has_commit_seq = true,
+				      .commit_seq = seq };
+
+	return georep_nl_volume_set(to_k(l)->nl, &req);
+}
+
+static int k_release(struct gd_ledger *l, uint64_t seq)
+{
+	return georep_nl_log_release(to_k(l)->nl, to_k(l)->name, seq);
+}
+
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+	*(int *)arg = 0;
+	return NL_STOP;
+}
+
+static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	*(int *)arg = e->error;
+	return NL_STOP;
+}
+
+/* One replication command (TRUNCATE, RESET, NOOP). Return: 0 or -errno. */
+static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1, uint64_t term,
+		 const uint8_t *chain)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+	int err = 1, ret = -ENOMEM;
+
+	if (!msg || !cb)
+		goto out_free;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0, 0, cmd,
+			 GEOREP_GENL_VERSION) ||
+	    nla_put_string(msg, GEOREP_A_NAME, k->name) ||
+	    (a1 && nla_put_u64(msg, a1, v1)) ||
+	    (chain && (nla_put_u64(msg, GEOREP_A_TERM, term) ||
+		       nla_put(msg, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, chain))))
+		goto out_free;
+	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, &err);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &err);
+	ret = nl_send_auto(k->sk, msg);
+	if (ret < 0) {
+		ret = -EIO;
+		goto out_free;
+	}
+	while (err > 0) {
+		ret = nl_recvmsgs(k->sk, cb);
+		if (ret < 0 && err > 0) {
+			err = -EIO;
+			break;
+		}
+	}
+	ret = err;	/* EOPNOTSUPP: a genl command the kernel does not know yet */
+out_free:
+	nl_cb_put(cb);
+	nlmsg_free(msg);
+	return ret;
+}
+
+static int k_noop(struct gd_ledger *l, uint64_t *seq)
+{
+	struct kernel_ledger *k = to_k(l);
+	struct gd_ledger_status st;
+	int ret = k_cmd(k, GEOREP_CMD_LOG_NOOP, 0, 0, 0, NULL);
+
+	if (ret)
+		return ret;
+	/* the reply's WRITTEN_SEQ; a racing client write may already follow it */
+	ret = k_status(l, &st);
+	if (!ret)
+		*seq = st.written_seq;
+	return ret;
+}
+
+static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
+{
+	struct kernel_ledger *k = to_k(l);
+	ssize_t n;
+
+	if (lseek(k->rfd, seq, SEEK_SET) < 0)
+		return -errno;
+	n = read(k->rfd, buf, cap);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return n;
+}
+
+static int k_poll_fd(struct gd_ledger *l)
+{
+	return to_k(l)->rfd;
+}
+
+static int k_append(struct gd_ledger *l, const void *rec, size_t len)
+{
+	ssize_t n = write(to_k(l)->wfd, rec, len);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static int k_truncate(struct gd_ledger *l, uint64_t seq)
+{
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_TRUNCATE, GEOREP_A_TRUNCATE_SEQ, seq, 0, NULL);
+}
+
+static int k_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
+		   const uint8_t chain[GEOREP_HASH_LEN])
+{
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_RESET, GEOREP_A_RESET_SEQ, seq, term, chain);
+}
+
+static int k_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len)
+{
+	struct georep_data_write dw = { .lba = off / 512, .buf = (uintptr_t)buf, .len = len };
+
+	if (ioctl(to_k(l)->wfd, GEOREP_IOC_DATA_WRITE, &dw))
+		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
+	return 0;
+}
+
+static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
+{
+	struct kernel_ledger *k = to_k(l);
+	struct georep_vol_status vs;
+	char path[64];
+	ssize_t n;
+
+	/* opened on the first resync only: an open device counts in open_count */
+	if (k->dfd < 0) {
+		if (georep_nl_volume_get(k->nl, k->name, &vs))
+			return -ENODEV;
+		snprintf(path, sizeof(path), "/dev/georep%u", vs.minor);
+		k->dfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (k->dfd < 0)
+			return -errno;
+	}
+	n = pread(k->dfd, buf, len, off);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static void k_close(struct gd_ledger *l)
+{
+	struct kernel_ledger *k = to_k(l);
+
+	if (k->rfd >= 0)
+		close(k->rfd);
+	if (k->wfd >= 0)
+		close(k->wfd);
+	if (k->dfd >= 0)
+		close(k->dfd);
+	if (k->sk)
+		nl_socket_free(k->sk);
+	georep_nl_close(k->nl);
+	free(k);
+}
+
+static const struct gd_ledger_ops kernel_ops = {
+	.name = "kernel",
+	.status = k_status,
+	.set_role = k_set_role,
+	.set_commit = k_set_commit,
+	.release = k_release,
+	.noop = k_noop,
+	.read = k_read,
+	.poll_fd = k_poll_fd,
+	.append = k_append,
+	.truncate = k_truncate,
+	.reset = k_reset,
+	.data_write = k_data_write,
+	.data_read = k_data_read,
+	.close = k_close,
+};
+
+int gd_ledger_kernel_open(const char *volume, struct gd_ledger **out, char *err)
+{
+	struct kernel_ledger *k = calloc(1, sizeof(*k));
+	struct georep_vol_status vs;
+	char path[64];
+	int ret;
+
+	if (!k)
+		return -ENOMEM;
+	k->l.ops = &kernel_ops;
+	k->rfd = k->wfd = k->dfd = -1;
+	snprintf(k->name, sizeof(k->name), "%s", volume);
+	ret = georep_nl_open(&k->nl, err, GD_LEDGER_ERRLEN);
+	if (ret)
+		goto out_free;
+	ret = georep_nl_volume_get(k->nl, volume, &vs);
+	if (ret) {
+		snprintf(err, GD_LEDGER_ERRLEN, "volume %s is not attached in georep.ko: %s",
+			 volume, georep_nl_error(k->nl));
+		goto out_close;
+	}
+	k->family = georep_nl_family(k->nl);
+	k->sk = nl_socket_alloc();
+	if (!k->sk || genl_connect(k->sk)) {
+		ret = -ENOMEM;
+		snprintf(err, GD_LEDGER_ERRLEN, "generic netlink socket");
+		goto out_close;
+	}
+	snprintf(path, sizeof(path), "/dev/georep%u-log", vs.minor);
+	k->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	k->wfd = open(path, O_RDWR | O_CLOEXEC);
+	if (k->rfd < 0 || k->wfd < 0) {
+		ret = -errno;
+		snprintf(err, GD_LEDGER_ERRLEN, "%s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	*out = &k->l;
+	return 0;
+
+out_close:
+	k_close(&k->l);
+	return ret;
+out_free:
+	free(k);
+	return ret;
+}

@@ -1,0 +1,610 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * An in-process ledger backend, file backed, for tests without the kernel
+ * module. It keeps the kernel's rules (ledger.h): real records built with
+ * user/lib/record.c (SHA-256 payload and chain hashes, an HMAC seal), seq
+ * continuity, terms that only move forward, chain and seal checked on every
+ * follower append, truncation never below commit, NOOP/client writes only
+ * on a primary, appends/truncate/reset only on a secondary.
+ *
+ * Files in the state directory:
+ *   <vol>.memlog   the records since the last reset, back to back (stream
+ *                  format); a torn last record (crash) is cut on open;
+ *   <vol>.memmeta  JSON {base_seq, base_term, base_chain, tail, term, role},
+ *                  replaced atomically (write temp, fsync, rename);
+ *   <vol>.memdata  the data device (sparse file).
+ * Writes are not fsynced per record: the backend survives a killed process
+ * (the page cache keeps what was written), not a power cut.
+ *
+ * The seal key is SHA-256("georep-mem-ledger-test-key:" volume): the same at
+ * every site and not secret. This backend is for tests only.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "georep/record.h"
+#include "ledger.h"
+
+struct mem_rec {
+	uint64_t off;		/* in the .memlog file */
+	uint32_t size;		/* header + payload */
+	uint64_t term;
+	uint8_t chain[GEOREP_HASH_LEN];
+};
+
+struct mem_ledger {
+	struct gd_ledger l;
+	char path[3][4096];	/* log, meta, data */
+	int logfd, datafd, evfd;
+	uint32_t site_id;
+	uint8_t uuid[GEOREP_UUID_LEN];
+	uint8_t key[GEOREP_KEY_LEN];
+	uint64_t data_bytes;
+	/* durable meta */
+	uint64_t base_seq, base_term, tail, term;
+	uint8_t base_chain[GEOREP_HASH_LEN];
+	uint8_t role;
+	/* in memory */
+	uint64_t commit, applied;
+	struct mem_rec *recs;	/* base_seq+1 .. base_seq+nrecs */
+	uint64_t nrecs, caprecs;
+	uint64_t log_end;
+};
+
+#define to_mem(l) ((struct mem_ledger *)(l))
+
+static uint64_t written(const struct mem_ledger *m)
+{
+	return m->base_seq + m->nrecs;
+}
+
+static const uint8_t *chain_at_written(const struct mem_ledger *m)
+{
+	return m->nrecs ? m->recs[m->nrecs - 1].chain : m->base_chain;
+}
+
+static uint64_t last_term(const struct mem_ledger *m)
+{
+	return m->nrecs ? m->recs[m->nrecs - 1].term : m->base_term;
+}
+
+static int sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t *out)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok;
+
+	if (!c)
+		return -ENOMEM;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, a, alen) &&
+	     EVP_DigestUpdate(c, b, blen) && EVP_DigestFinal_ex(c, out, NULL);
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -EIO;
+}
+
+static int meta_save(struct mem_ledger *m)
+{
+	char tmp[4200], hex[2 * GEOREP_HASH_LEN + 1];
+	json_t *o;
+	int fd, ret = 0;
+
+	georep_hex(m->base_chain, GEOREP_HASH_LEN, hex);
+	o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:i}", "base_seq", (json_int_t)m->base_seq,
+		      "base_term", (json_int_t)m->base_term, "base_chain", hex,
+		      "tail", (json_int_t)m->tail, "term", (json_int_t)m->term,
+		      "role", (int)m->role);
+	if (!o)
+		return -ENOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", m->path[1]);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_free_json;
+	}
+	if (json_dumpfd(o, fd, JSON_COMPACT) || fsync(fd))
+		ret = -EIO;
+	close(fd);
+	if (!ret && rename(tmp, m->path[1]))
+		ret = -errno;
+out_free_json:
+	json_decref(o);
+	return ret;
+}
+
+static int unhex(const char *s, uint8_t *out, size_t len)
+{
+	size_t i;
+	unsigned int v;
+
+	if (!s || strlen(s) != 2 * len)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out[i] = v;
+	}
+	return 0;
+}
+
+static int meta_load(struct mem_ledger *m, char *err)
+{
+	json_error_t je;
+	json_t *o = json_load_file(m->path[1], 0, &je);
+	json_int_t bs, bt, tail, term;
+	const char *chain;
+	int role, ret = 0;
+
+	if (!o) {
+		if (access(m->path[1], F_OK))
+			return -ENOENT;
+		snprintf(err, GD_LEDGER_ERRLEN, "%.160s: %.80s", m->path[1], je.text);
+		return -EBADMSG;
+	}
+	if (json_unpack(o, "{s:I, s:I, s:s, s:I, s:I, s:i}", "base_seq", &bs, "base_term", &bt,
+			"base_chain", &chain, "tail", &tail, "term", &term, "role", &role) ||
+	    unhex(chain, m->base_chain, GEOREP_HASH_LEN)) {
+		snprintf(err, GD_LEDGER_ERRLEN, "%.200s: bad contents", m->path[1]);
+		ret = -EBADMSG;
+	} else {
+		m->base_seq = bs;
+		m->base_term = bt;
+		m->tail = tail;
+		m->term = term;
+		m->role = role;
+	}
+	json_decref(o);
+	return ret;
+}
+
+static int recs_push(struct mem_ledger *m, uint64_t off, uint32_t size, uint64_t term,
+		     const uint8_t *chain)
+{
+	struct mem_rec *r;
+
+	if (m->nrecs == m->caprecs) {
+		uint64_t cap = m->caprecs ? 2 * m->caprecs : 1024;
+
+		r = realloc(m->recs, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		m->recs = r;
+		m->caprecs = cap;
+	}
+	r = &m->recs[m->nrecs++];
+	r->off = off;
+	r->size = size;
+	r->term = term;
+	memcpy(r->chain, chain, GEOREP_HASH_LEN);
+	return 0;
+}
+
+/* Rebuild the index from the log file; cut a torn or bad last part. */
+static int log_scan(struct mem_ledger *m, char *err)
+{
+	struct stat sb;
+	uint8_t *buf;
+	size_t off = 0;
+	int ret = 0;
+
+	if (fstat(m->logfd, &sb))
+		return -errno;
+	buf = malloc(sb.st_size ? sb.st_size : 1);
+	if (!buf)
+		return -ENOMEM;
+	if (pread(m->logfd, buf, sb.st_size, 0) != sb.st_size) {
+		ret = -EIO;
+		goto out_free;
+	}
+	while (off < (size_t)sb.st_size) {
+		struct georep_rec rec;
+		const uint8_t *hdr, *payload;
+		size_t start = off;
+		char why[128];
+
+		if (georep_record_next(buf, sb.st_size, &off, &rec, &hdr, &payload, why,
+				       sizeof(why)) ||
+		    rec.seq != written(m) + 1) {
+			off = start;
+			break;
+		}
+		ret = recs_push(m, start, off - start, rec.term, rec.chain_hash);
+		if (ret)
+			goto out_free;
+	}
+	if (off != (size_t)sb.st_size && ftruncate(m->logfd, off))
+		ret = -errno;
+	m->log_end = off;
+out_free:
+	free(buf);
+	if (ret)
+		snprintf(err, GD_LEDGER_ERRLEN, "%.160s: cannot read: %s", m->path[0], strerror(-ret));
+	return ret;
+}
+
+static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	memset(st, 0, sizeof(*st));
+	st->role = m->role;
+	st->term = m->term;
+	st->written_seq = written(m);
+	st->commit_seq = m->commit;
+	st->applied_seq = m->applied;
+	st->tail_seq = m->tail <= written(m) ? m->tail : 0;
+	memcpy(st->chain_hash, chain_at_written(m), GEOREP_HASH_LEN);
+	st->data_bytes = m->data_bytes;
+	st->log_used = m->nrecs ? m->log_end - m->recs[m->tail > m->base_seq ?
+					m->tail - m->base_seq - 1 : 0].off : 0;
+	return 0;
+}
+
+static int mem_set_role(struct gd_ledger *l, uint8_t role, uint64_t term)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (term < m->term || role >= __GEOREP_ROLE_MAX)
+		return -EINVAL;
+	if (role == m->role && term == m->term)
+		return 0;
+	m->role = role;
+	m->term = term;
+	return meta_save(m);
+}
+
+/* Write the payloads of records applied+1..commit to the data file. */
+static int apply(struct mem_ledger *m)
+{
+	uint8_t *buf = NULL;
+	int ret = 0;
+
+	while (m->applied < m->commit) {
+		const struct mem_rec *r = &m->recs[m->applied - m->base_seq];
+		struct georep_rec rec;
+		char why[128];
+		uint8_t *p;
+
+		p = realloc(buf, r->size);
+		if (!p) {
+			ret = -ENOMEM;
+			break;
+		}
+		buf = p;
+		if (pread(m->logfd, buf, r->size, r->off) != r->size) {
+			ret = -EIO;
+			break;
+		}
+		ret = georep_record_decode(buf, r->size, &rec, why, sizeof(why));
+		if (ret)
+			break;
+		if (rec.op == GEOREP_OP_WRITE &&
+		    pwrite(m->datafd, buf + GEOREP_RECORD_HDR_SIZE, rec.payload_len,
+			   rec.lba * 512) != rec.payload_len) {
+			ret = -EIO;
+			break;
+		}
+		if (rec.op == GEOREP_OP_WRITE_ZEROES || rec.op == GEOREP_OP_DISCARD) {
+			if (fallocate(m->datafd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      rec.lba * 512, rec.len)) {
+				ret = -errno;
+				break;
+			}
+		}
+		m->applied++;
+	}
+	free(buf);
+	return ret;
+}
+
+static int mem_set_commit(struct gd_ledger *l, uint64_t seq)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (seq > written(m))
+		return -EINVAL;
+	if (seq > m->commit)
+		m->commit = seq;
+	return apply(m);
+}
+
+static int mem_release(struct gd_ledger *l, uint64_t seq)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (seq > m->applied)
+		return -EINVAL;
+	if (seq + 1 <= m->tail)
+		return 0;
+	m->tail = seq + 1;
+	return meta_save(m);
+}
+
+/* Build, hash, seal and append one record of the current term (primary). */
+static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const void *data,
+		       uint32_t len, uint64_t *seq)
+{
+	struct georep_record *h;
+	struct timespec ts;
+	uint8_t *buf;
+	size_t size = GEOREP_RECORD_HDR_SIZE + (op == GEOREP_OP_WRITE ? len : 0);
+	int ret;
+
+	if (m->role != GEOREP_ROLE_PRIMARY)
+		return -EROFS;
+	if ((off | len) % GEOREP_BLOCK_SIZE || off + len > m->data_bytes)
+		return -EINVAL;
+	buf = calloc(1, size);
+	if (!buf)
+		return -ENOMEM;
+	h = (struct georep_record *)buf;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->magic = htole32(GEOREP_RECORD_MAGIC);
+	h->version = htole16(GEOREP_RECORD_VERSION);
+	h->op = htole16(op);
+	h->seq = htole64(written(m) + 1);
+	h->term = htole64(m->term);
+	h->lba = htole64(off / 512);
+	h->len = htole32(len);
+	h->payload_len = htole32(size - GEOREP_RECORD_HDR_SIZE);
+	h->timestamp_ns = htole64(ts.tv_sec * 1000000000ULL + ts.tv_nsec);
+	h->site_id = htole32(m->site_id);
+	h->seal_epoch = htole32(1);
+	memcpy(h->volume_uuid, m->uuid, GEOREP_UUID_LEN);
+	if (size > GEOREP_RECORD_HDR_SIZE)
+		memcpy(buf + GEOREP_RECORD_HDR_SIZE, data, len);
+	ret = georep_payload_hash(buf + GEOREP_RECORD_HDR_SIZE, size - GEOREP_RECORD_HDR_SIZE,
+				  h->payload_hash);
+	if (!ret)
+		ret = georep_chain_hash(chain_at_written(m), buf, h->chain_hash);
+	if (!ret)
+		ret = georep_seal(m->key, buf, h->seal);
+	if (!ret && pwrite(m->logfd, buf, size, m->log_end) != (ssize_t)size)
+		ret = -EIO;
+	if (!ret)
+		ret = recs_push(m, m->log_end, size, m->term, h->chain_hash);
+	if (!ret) {
+		m->log_end += size;
+		*seq = written(m);
+		if (eventfd_write(m->evfd, 1))
+			ret = -errno;
+	}
+	free(buf);
+	return ret;
+}
+
+static int mem_noop(struct gd_ledger *l, uint64_t *seq)
+{
+	return make_record(to_mem(l), GEOREP_OP_NOOP, 0, NULL, 0, seq);
+}
+
+static int mem_client_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+			    uint64_t *seq)
+{
+	if (!len || len > (1U << 20))
+		return -EINVAL;
+	return make_record(to_mem(l), GEOREP_OP_WRITE, off, buf, len, seq);
+}
+
+static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
+{
+	struct mem_ledger *m = to_mem(l);
+	uint64_t s, end, first;
+	eventfd_t v;
+
+	if (seq <= m->base_seq || (m->tail && seq < m->tail))
+		return seq > written(m) ? 0 : -ERANGE;
+	if (seq > written(m)) {
+		eventfd_read(m->evfd, &v);	/* at the head: nothing new */
+		return 0;
+	}
+	first = seq - m->base_seq - 1;
+	for (s = first, end = 0; s < m->nrecs && end + m->recs[s].size <= cap; s++)
+		end += m->recs[s].size;
+	if (s == first)
+		return -EMSGSIZE;
+	if (pread(m->logfd, buf, end, m->recs[first].off) != (ssize_t)end)
+		return -EIO;
+	if (s == m->nrecs)
+		eventfd_read(m->evfd, &v);
+	return end;
+}
+
+static int mem_poll_fd(struct gd_ledger *l)
+{
+	return to_mem(l)->evfd;
+}
+
+static int mem_append(struct gd_ledger *l, const void *buf, size_t len)
+{
+	struct mem_ledger *m = to_mem(l);
+	enum georep_rec_fault fault;
+	struct georep_rec rec;
+	char why[128];
+	int ret;
+
+	if (m->role != GEOREP_ROLE_SECONDARY)
+		return -EROFS;
+	ret = georep_record_decode(buf, len, &rec, why, sizeof(why));
+	if (ret)
+		return ret;
+	if (GEOREP_RECORD_HDR_SIZE + (size_t)rec.payload_len != len)
+		return -EINVAL;
+	if (rec.seq != written(m) + 1 || rec.term < last_term(m) || rec.term > m->term)
+		return -EINVAL;
+	ret = georep_record_verify(&rec, buf, (const uint8_t *)buf + GEOREP_RECORD_HDR_SIZE,
+				   chain_at_written(m), rec.seal_epoch == 1 ? m->key : NULL,
+				   &fault);
+	if (ret)
+		return ret;
+	if (fault != GEOREP_REC_OK || rec.seal_epoch != 1)
+		return -EBADMSG;
+	if (pwrite(m->logfd, buf, len, m->log_end) != (ssize_t)len)
+		return -EIO;
+	ret = recs_push(m, m->log_end, len, rec.term, rec.chain_hash);
+	if (ret)
+		return ret;
+	m->log_end += len;
+	return 0;
+}
+
+static int mem_truncate(struct gd_ledger *l, uint64_t seq)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (m->role != GEOREP_ROLE_SECONDARY)
+		return -EBUSY;
+	if (seq < m->commit || seq < m->applied || seq > written(m) || seq < m->base_seq)
+		return -EINVAL;
+	if (seq == written(m))
+		return 0;
+	m->log_end = m->recs[seq - m->base_seq].off;
+	m->nrecs = seq - m->base_seq;
+	if (ftruncate(m->logfd, m->log_end))
+		return -errno;
+	return 0;
+}
+
+static int mem_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
+		     const uint8_t chain[GEOREP_HASH_LEN])
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (m->role != GEOREP_ROLE_SECONDARY)
+		return -EBUSY;
+	if (ftruncate(m->logfd, 0))
+		return -errno;
+	m->nrecs = 0;
+	m->log_end = 0;
+	m->base_seq = seq;
+	m->base_term = term;
+	memcpy(m->base_chain, chain, GEOREP_HASH_LEN);
+	m->tail = seq + 1;
+	m->commit = m->applied = seq;
+	if (term > m->term)
+		m->term = term;
+	return meta_save(m);
+}
+
+static int mem_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (m->role != GEOREP_ROLE_SECONDARY)
+		return -EROFS;
+	if ((off | len) % GEOREP_BLOCK_SIZE || off + len > m->data_bytes)
+		return -EINVAL;
+	return pwrite(m->datafd, buf, len, off) == (ssize_t)len ? 0 : -EIO;
+}
+
+static int mem_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (off + len > m->data_bytes)
+		return -EINVAL;
+	return pread(m->datafd, buf, len, off) == (ssize_t)len ? 0 : -EIO;
+}
+
+static void mem_close(struct gd_ledger *l)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	close(m->logfd);
+	close(m->datafd);
+	close(m->evfd);
+	OPENSSL_cleanse(m->key, sizeof(m->key));
+	free(m->recs);
+	free(m);
+}
+
+static const struct gd_ledger_ops mem_ops = {
+	.name = "mem",
+	.status = mem_status,
+	.set_role = mem_set_role,
+	.set_commit = mem_set_commit,
+	.release = mem_release,
+	.noop = mem_noop,
+	.read = mem_read,
+	.poll_fd = mem_poll_fd,
+	.append = mem_append,
+	.truncate = mem_truncate,
+	.reset = mem_reset,
+	.data_write = mem_data_write,
+	.data_read = mem_data_read,
+	.client_write = mem_client_write,
+	.close = mem_close,
+};
+
+int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
+		       uint64_t data_bytes, struct gd_ledger **out, char *err)
+{
+	static const char prefix[] = "georep-mem-ledger-test-key:";
+	static const char *const ext[] = { "memlog", "memmeta", "memdata" };
+	struct mem_ledger *m = calloc(1, sizeof(*m));
+	uint8_t h[GEOREP_HASH_LEN];
+	int i, ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->l.ops = &mem_ops;
+	m->logfd = m->datafd = m->evfd = -1;
+	m->site_id = site_id;
+	m->data_bytes = data_bytes;
+	for (i = 0; i < 3; i++)
+		snprintf(m->path[i], sizeof(m->path[i]), "%s/%s.%s", dir, volume, ext[i]);
+	ret = sha256(prefix, strlen(prefix), volume, strlen(volume), m->key);
+	if (!ret)
+		ret = sha256("uuid:", 5, volume, strlen(volume), h);
+	if (ret)
+		goto out_free;
+	memcpy(m->uuid, h, GEOREP_UUID_LEN);
+	ret = meta_load(m, err);
+	if (ret == -ENOENT) {
+		m->role = GEOREP_ROLE_SECONDARY;
+		ret = meta_save(m);
+	}
+	if (ret)
+		goto out_free;
+	m->logfd = open(m->path[0], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	m->datafd = open(m->path[2], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	m->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->logfd < 0 || m->datafd < 0 || m->evfd < 0) {
+		ret = -errno;
+		snprintf(err, GD_LEDGER_ERRLEN, "%.160s: %s", dir, strerror(errno));
+		goto out_close;
+	}
+	if (ftruncate(m->datafd, data_bytes)) {
+		ret = -errno;
+		goto out_close;
+	}
+	ret = log_scan(m, err);
+	if (ret)
+		goto out_close;
+	/* what the data file holds is only known up to the reset point */
+	m->commit = m->applied = m->base_seq;
+	*out = &m->l;
+	return 0;
+
+out_close:
+	if (m->logfd >= 0)
+		close(m->logfd);
+	if (m->datafd >= 0)
+		close(m->datafd);
+	if (m->evfd >= 0)
+		close(m->evfd);
+out_free:
+	OPENSSL_cleanse(m->key, sizeof(m->key));
+	free(m);
+	return ret;
+}
