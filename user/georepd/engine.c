@@ -515,7 +515,7 @@ static int engine_process(struct engine *e, const struct gr_records *recs)
 		for (i = 0; i < rd->n_msgs; i++)
 			send_msg(e, &rd->msgs[i]);
 		/* 6. commit, apply, writability */
-		if (rd->commit_changed) {
+		if (rd->commit_changed && !e->rs_in.active) {
 			struct gd_ledger_status st;
 
 			ret = e->lg->ops->set_commit(e->lg, rd->commit_seq);
@@ -685,6 +685,8 @@ static int resync_recv(struct engine *e, unsigned int from, const struct gr_fram
 	struct gd_ledger_status st;
 	int ret;
 
+	if (ri->active && ri->from == from && !f->resync.offset)
+		ri->off = 0;	/* the leader (re)started the copy */
 	if (!ri->active || ri->from != from || f->resync.offset != ri->off)
 		return 0;	/* stale or out of order: the leader restarts it */
 	ret = e->lg->ops->data_write(e->lg, f->resync.offset, f->resync.data,
@@ -788,28 +790,24 @@ static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr
 	}
 }
 
-static void maintenance(struct engine *e, uint64_t now)
+/*
+ * Release retained records: once every replica holds them (leader), a
+ * follower past ENG_FOLLOWER_KEEP; and, when the retained log passes 3/4 of
+ * the core's capacity or @force (tests), at the applied seq even though a
+ * replica still needs them: that replica then gets a full resync.
+ */
+static void compact(struct engine *e, bool force)
 {
 	const struct gr_cluster *c = gd_cluster(e->d);
 	struct gd_ledger_status st;
 	struct gr_status gs;
-	uint64_t keep;
+	uint64_t keep, applied;
 	size_t i;
 
 	gr_status(e->n, &gs);
-	/* commit: persisted lazily (the core caps it at the durable log) */
-	if (gs.commit_seq != e->commit_saved && !e->failed) {
-		struct gr_hard_state hs = { .term = e->vol->state.term,
-					    .vote = e->vol->state.vote,
-					    .commit = gs.commit_seq };
-
-		if (!save_hs(e, &hs))
-			e->commit_saved = gs.commit_seq;
-	}
 	if (e->lg->ops->status(e->lg, &st))
 		return;
-	/* release: once every replica holds a record (leader), or far behind */
-	keep = st.applied_seq < gs.applied_seq ? st.applied_seq : gs.applied_seq;
+	applied = keep = st.applied_seq < gs.applied_seq ? st.applied_seq : gs.applied_seq;
 	if (e->role == GR_LEADER) {
 		for (i = 0; i < c->nsites; i++) {
 			struct gr_progress_info pi;
@@ -826,9 +824,29 @@ static void maintenance(struct engine *e, uint64_t now)
 	} else {
 		keep = keep > ENG_FOLLOWER_KEEP ? keep - ENG_FOLLOWER_KEEP : 0;
 	}
+	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3)
+		keep = applied;
 	/* the record at the compaction point stays: its term and chain anchor the log */
-	if (keep > gs.snap_seq + ENG_COMPACT_MIN && !gr_compact(e->n, keep))
+	if (keep > gs.snap_seq && (force || keep > gs.snap_seq + ENG_COMPACT_MIN) &&
+	    !gr_compact(e->n, keep))
 		e->lg->ops->release(e->lg, keep - 1);
+}
+
+static void maintenance(struct engine *e, uint64_t now)
+{
+	struct gr_status gs;
+
+	gr_status(e->n, &gs);
+	/* commit: persisted lazily (the core caps it at the durable log) */
+	if (gs.commit_seq != e->commit_saved && !e->failed) {
+		struct gr_hard_state hs = { .term = e->vol->state.term,
+					    .vote = e->vol->state.vote,
+					    .commit = gs.commit_seq };
+
+		if (!save_hs(e, &hs))
+			e->commit_saved = gs.commit_seq;
+	}
+	compact(e, false);
 	e->last_maint_ns = now;
 }
 
@@ -1400,9 +1418,24 @@ static int h_test_drop(struct gr_ctl_client *cl, json_t *req, json_t **resp, cha
 	return 0;
 }
 
+static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			  void *arg)
+{
+	struct engine *e = req_engine(arg, req, err);
+	struct gr_status gs;
+
+	if (!e)
+		return -EINVAL;
+	compact(e, true);
+	gr_status(e->n, &gs);
+	*resp = json_pack("{s:I}", "snap_seq", (json_int_t)gs.snap_seq);
+	return 0;
+}
+
 void gd_engine_register_test_cmds(struct georepd *d)
 {
-	if (gr_ctl_register(d->ctl, "test-write", h_test_write, d) ||
+	if (gr_ctl_register(d->ctl, "test-compact", h_test_compact, d) ||
+	    gr_ctl_register(d->ctl, "test-write", h_test_write, d) ||
 	    gr_ctl_register(d->ctl, "test-read", h_test_read, d) ||
 	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d))
 		gd_warn("cannot register the test control requests");

@@ -14,7 +14,11 @@ processes on 127.0.0.1 (no kernel module), one 3-site quorum volume.
  6. switchover moves the primary (georepctl switchover);
  7. a partitioned primary (test-drop) cannot commit; after the heal its
     uncommitted suffix is in a fork file, and the sites agree again;
- 8. the daemons exit cleanly.
+ 8. georepctl failover refuses without --force; georepctl events shows a
+    switchover;
+ 9. a follower behind the retained log (test-compact) gets a full resync
+    (RESYNC data chunks, ledger reset) and catches up;
+10. the daemons exit cleanly.
 
 Usage: e2e_replication.py [BINDIR]. Prints KTAP.
 """
@@ -33,7 +37,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 10
+N_TESTS = 11
 MIB = 1 << 20
 
 results = []
@@ -223,6 +227,27 @@ def main():
         ktap(nf.returncode == 2 and "--force" in nf.stderr and sw.returncode == 0 and
              evj.get("volume") == "vol0" and back, "georepctl_failover_needs_force_events",
              (nf.stderr, sw.stdout, sw.stderr, out, dump(sites)))
+
+        # 10: a follower behind the retained log gets a full resync
+        f = next(s for s in sites if s is not p)
+        f.proc.kill()
+        f.proc.wait()
+        w4 = p.write(400, 48, 21)
+        live = [s for s in sites if s is not f]
+        ok = w4.get("ok") and e2e.wait_for(lambda: committed_everywhere(live, w4["last_seq"]), 10)
+        cp = p.call({"cmd": "test-compact", "volume": "vol0"})
+        f.start()
+        t0 = time.time()
+        ok = ok and cp.get("snap_seq", 0) >= w4["last_seq"] and e2e.wait_for(
+            lambda: committed_everywhere(sites, w4["last_seq"]) and
+            (f.rep() or {}).get("resyncs_done", 0) >= 1, 20)
+        print("# resync of %s: %.2f s" % (f.name, time.time() - t0))
+        w5 = p.write(500, 4, 33)
+        ok = ok and w5.get("ok") and e2e.wait_for(
+            lambda: committed_everywhere(sites, w5["last_seq"]), 10)
+        shas = [s.sha() for s in sites]
+        ktap(ok and len(set(shas)) == 1, "follower_behind_retained_log_resynced",
+             (w4, cp, shas, dump(sites)))
 
         for s in sites:
             s.proc.send_signal(signal.SIGTERM)
