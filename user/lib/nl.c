@@ -558,7 +558,8 @@ int georep_nl_volume_list(struct georep_nl *nl, struct georep_vol_status **vols,
 		set_err(nl, "volume dump kept being interrupted by changes");
 		return -EINTR;
 	}
-	qsort(l.v, l.nr, sizeof(*l.v), cmp_minor);
+	if (l.nr > 1)
+		qsort(l.v, l.nr, sizeof(*l.v), cmp_minor);
 	*vols = l.v;
 	*nr = l.nr;
 	return 0;
