@@ -1233,6 +1233,22 @@ static int eng_failover(struct gr_replica *r, char *err)
 	return 0;
 }
 
+/*
+ * The kernel volume: "<site>.<volume>" when it exists (several sites sharing
+ * one kernel, as in the VM lab of selftests/sites), else "<volume>".
+ */
+static int kernel_open(struct engine *e, char *err)
+{
+	char name[GEOREP_NAME_MAX];
+	int n = snprintf(name, sizeof(name), "%s.%s",
+			 gd_cluster(e->d)->sites[gd_self(e->d)].name, e->name);
+
+	if (n < (int)sizeof(name) && !gd_ledger_kernel_open(name, &e->lg, err))
+		return 0;
+	err[0] = 0;
+	return gd_ledger_kernel_open(e->name, &e->lg, err);
+}
+
 int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **out)
 {
 	const struct gr_cluster *c = gd_cluster(d);
@@ -1260,7 +1276,7 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 		ret = gd_ledger_mem_open(gd_statedir_path(d->sd), e->name, e->self_id,
 					 ENG_MEM_DATA_BYTES, &e->lg, err);
 	else
-		ret = gd_ledger_kernel_open(e->name, &e->lg, err);
+		ret = kernel_open(e, err);
 	if (ret) {
 		gd_err("volume %s: ledger: %s", e->name, err[0] ? err : strerror(-ret));
 		goto out_free;

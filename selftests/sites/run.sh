@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Three sites in one VM: network namespaces alpha, bravo, charlie on a bridge,
+# every site's link delayed 5 ms by netem, one `georepd --ledger kernel` per
+# site, one 3-site quorum volume (kernel volumes <site>.vol0 on loop devices,
+# one kernel serving the three sites). ext4 is made and filled at the
+# primary the daemons elect; then the primary site is killed (daemon
+# SIGKILL, link down), the file system is mounted at the new primary and the
+# files' checksums compared.
+#
+#   selftests/vm/run -- /georep/selftests/sites/run.sh
+#
+# Needs the replication operations of the kernel (LOG_NOOP, LOG_TRUNCATE,
+# LOG_RESET, GEOREP_IOC_DATA_WRITE): see Documentation/replication.rst.
+# Prints KTAP; exit 0 pass, 4 skip, 1 fail.
+
+set -u
+KSFT_SKIP=4
+SITES="alpha bravo charlie"
+VOL=vol0
+PORT=7400
+FAILOVER_MAX_S=10
+
+if ! grep -q '^georep ' /proc/modules; then
+	insmod /georep/georep.ko 2>/dev/null || { echo "# cannot load georep.ko"; exit $KSFT_SKIP; }
+fi
+for m in loop veth sch_netem bridge; do
+	modprobe "$m" 2>/dev/null
+done
+command -v georepd >/dev/null || { echo "# georepd not on PATH"; exit $KSFT_SKIP; }
+[ -x /sbin/tc ] || { echo "# /sbin/tc missing"; exit $KSFT_SKIP; }
+
+. "$(dirname "$0")/../kmod/lib/volume.bash"
+VT_TMPFS_MB=900
+vt_init sites
+n=0
+failed=0
+PIDS=""
+
+check() {
+	local name=$1 rc
+	shift
+	n=$((n + 1))
+	"$@" >"$T/.out" 2>&1
+	rc=$?
+	sed 's/^/# /' "$T/.out"
+	if [ $rc = 0 ]; then
+		echo "ok $n $name"
+	else
+		echo "not ok $n $name"
+		failed=$((failed + 1))
+	fi
+	return $rc
+}
+
+site_ip() {
+	case $1 in alpha) echo 10.44.0.1 ;; bravo) echo 10.44.0.2 ;; charlie) echo 10.44.0.3 ;; esac
+}
+
+cleanup_sites() {
+	local s
+	for p in $PIDS; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for s in $SITES; do
+		umount "$T/mnt-$s" 2>/dev/null
+		ip netns del "gr-$s" 2>/dev/null
+	done
+	ip link del grbr0 2>/dev/null
+}
+trap 'cleanup_sites; vt_cleanup' EXIT
+
+network() {
+	local s
+	ip link add grbr0 type bridge || return 1
+	ip link set grbr0 up || return 1
+	for s in $SITES; do
+		ip netns add "gr-$s" || return 1
+		ip link add "v-$s" type veth peer name eth0 netns "gr-$s" || return 1
+		ip link set "v-$s" master grbr0 up || return 1
+		ip -n "gr-$s" addr add "$(site_ip "$s")/24" dev eth0 || return 1
+		ip -n "gr-$s" link set eth0 up || return 1
+		ip -n "gr-$s" link set lo up || return 1
+		ip netns exec "gr-$s" /sbin/tc qdisc add dev eth0 root netem delay 5ms || return 1
+	done
+	ip netns exec gr-alpha ping -c 2 -W 2 "$(site_ip charlie)"
+}
+
+volumes() {
+	local s first=""
+	for s in $SITES; do
+		eval "D_$s=\$(vt_loop data-$s 256)" || return 1
+		eval "L_$s=\$(vt_loop log-$s 128)" || return 1
+	done
+	georepctl volume create "alpha.$VOL" --data "$D_alpha" --log "$L_alpha" --format \
+		--role secondary --term 0 --site-id 1 --commit-rule quorum --key-dir "$KEYS" ||
+		return 1
+	VT_VOLS="alpha.$VOL"
+	georep-mkreplica "alpha.$VOL" "bravo.$VOL" --data "$D_bravo" --log "$L_bravo" \
+		--key-dir "$KEYS" --site-id 2 || return 1
+	georep-mkreplica "alpha.$VOL" "charlie.$VOL" --data "$D_charlie" --log "$L_charlie" \
+		--key-dir "$KEYS" --site-id 3 || return 1
+	VT_VOLS="$VT_VOLS bravo.$VOL charlie.$VOL"
+	georepctl status
+}
+
+config() {
+	cat >"$T/cluster.json" <<JSON
+{
+  "cluster": "sites",
+  "sites": [
+    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"},
+    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"},
+    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"}
+  ],
+  "volumes": [
+    {"name": "$VOL", "commit_rule": "quorum", "quorum_loss": "suspend",
+     "replicas": {
+       "alpha": {"data": "$D_alpha", "log": "$L_alpha"},
+       "bravo": {"data": "$D_bravo", "log": "$L_bravo"},
+       "charlie": {"data": "$D_charlie", "log": "$L_charlie"}}}
+  ]
+}
+JSON
+	georepctl config check "$T/cluster.json"
+}
+
+start_site() {
+	mkdir -p "$T/state-$1"
+	ip netns exec "gr-$1" georepd --config "$T/cluster.json" --site "$1" \
+		--state-dir "$T/state-$1" --foreground --verbose --ledger kernel \
+		2>>"$T/$1.log" &
+	eval "PID_$1=$!"
+	PIDS="$PIDS $!"
+}
+
+# the site whose kernel volume the daemons made primary (one only), or nothing
+primary_site() {
+	local s found=""
+	for s in $SITES; do
+		[ -n "${DEAD:-}" ] && [ "$s" = "$DEAD" ] && continue
+		if georepctl status "$s.$VOL" --json 2>/dev/null | grep -q '"role": "primary"'; then
+			[ -n "$found" ] && return 1
+			found=$s
+		fi
+	done
+	[ -n "$found" ] && echo "$found"
+}
+
+wait_primary() {
+	local i p
+	for i in $(seq 1 $((${1} * 10))); do
+		p=$(primary_site) && [ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+elect() {
+	local s
+	for s in $SITES; do
+		start_site "$s"
+	done
+	P=$(wait_primary 30) || { tail -n 30 "$T"/*.log; return 1; }
+	echo "primary: $P"
+}
+
+fill() {
+	local dev=/dev/georep/$P.$VOL i
+	mkfs.ext4 -q -F "$dev" || return 1
+	mkdir -p "$T/mnt-$P" && mount "$dev" "$T/mnt-$P" || return 1
+	for i in 1 2 3 4 5 6; do
+		head -c $((i * 1000000)) /dev/urandom >"$T/mnt-$P/f$i" || return 1
+	done
+	sync || return 1
+	(cd "$T/mnt-$P" && sha256sum f*) >"$T/sums" || return 1
+	cat "$T/sums"
+}
+
+kill_primary() {
+	local t0 t1
+	eval "kill -9 \$PID_$P"
+	ip -n "gr-$P" link set eth0 down
+	DEAD=$P
+	t0=$(date +%s.%N)
+	NEWP=$(wait_primary $FAILOVER_MAX_S) || { tail -n 30 "$T"/*.log; return 1; }
+	t1=$(date +%s.%N)
+	echo "failover $P -> $NEWP in $(echo "$t1 - $t0" | bc 2>/dev/null || echo "?") s"
+}
+
+mount_new() {
+	mkdir -p "$T/mnt-$NEWP"
+	mount "/dev/georep/$NEWP.$VOL" "$T/mnt-$NEWP" || return 1
+	(cd "$T/mnt-$NEWP" && sha256sum -c "$T/sums")
+}
+
+echo "KTAP version 1"
+echo "1..7"
+check network network || exit 1
+check volumes volumes || exit 1
+check config config || exit 1
+check leader_elected_volume_primary elect || exit 1
+check mkfs_and_fill_at_primary fill || exit 1
+check kill_primary_site_new_primary kill_primary || exit 1
+check mount_at_new_primary_checksums mount_new
+for s in $SITES; do
+	echo "# ---- $s ----"
+	tail -n 15 "$T/$s.log" | sed 's/^/# /'
+done
+[ $failed = 0 ]
