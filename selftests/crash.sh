@@ -302,6 +302,10 @@ host() {
 		esac
 	done
 	dir=$top/build/crash
+	mkdir -p "$top/build"
+	# one crash test at a time: the disk images are fixed files
+	exec 8>"$top/build/crash.lock"
+	flock 8
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	log1=$dir/boot1.log
