@@ -69,6 +69,8 @@ struct result {
 	uint32_t seal_epoch;
 	uint64_t written_seq;
 	uint64_t tail_seq;
+	uint8_t high_wm, low_wm;
+	uint64_t max_uncommitted;
 	bool has_bad_seq;
 	uint64_t bad_seq;
 	/* dumps: names seen */
@@ -184,6 +186,12 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		r->written_seq = nla_get_u64(tb[GEOREP_A_WRITTEN_SEQ]);
 	if (tb[GEOREP_A_TAIL_SEQ])
 		r->tail_seq = nla_get_u64(tb[GEOREP_A_TAIL_SEQ]);
+	if (tb[GEOREP_A_LOG_HIGH_WM])
+		r->high_wm = nla_get_u8(tb[GEOREP_A_LOG_HIGH_WM]);
+	if (tb[GEOREP_A_LOG_LOW_WM])
+		r->low_wm = nla_get_u8(tb[GEOREP_A_LOG_LOW_WM]);
+	if (tb[GEOREP_A_MAX_UNCOMMITTED])
+		r->max_uncommitted = nla_get_u64(tb[GEOREP_A_MAX_UNCOMMITTED]);
 	r->has_bad_seq = tb[GEOREP_A_BAD_SEQ];
 	if (tb[GEOREP_A_BAD_SEQ])
 		r->bad_seq = nla_get_u64(tb[GEOREP_A_BAD_SEQ]);
@@ -918,6 +926,7 @@ static struct nl_msg *attach_req(const char *name, char **dev)
 /* abi0 was deleted: attach it again from its devices, first broken */
 static void test_attach(struct nl_sock *sk, char **dev, uint64_t written)
 {
+	struct nl_msg *msg;
 	struct result r;
 	bool ok;
 
@@ -927,8 +936,11 @@ static void test_attach(struct nl_sock *sk, char **dev, uint64_t written)
 	     !strcmp(r.name, "abi0");
 	ktap(ok, "attach: a broken seal at seq 2 is EBADMSG, reply and extack cookie name seq 2");
 
+	/* MAX_UNCOMMITTED alone: the watermarks take their defaults */
 	ok = flip_seal(dev[1], 2);
-	xfer(sk, attach_req("abi0", dev), &r);
+	msg = attach_req("abi0", dev);
+	nla_put_u64(msg, GEOREP_A_MAX_UNCOMMITTED, 3 << 20);
+	xfer(sk, msg, &r);
 	ok = ok && !r.error && r.replies == 1 && r.written_seq == written;
 	if (!ok)
 		diag("attach: errno %d \"%s\" written_seq %llu, want %llu", -r.error,
@@ -936,8 +948,59 @@ static void test_attach(struct nl_sock *sk, char **dev, uint64_t written)
 		     (unsigned long long)written);
 	ktap(ok, "attach: the repaired log attaches with written_seq %llu",
 	     (unsigned long long)written);
+	ktap(!r.error && r.high_wm == 90 && r.low_wm == 70 &&
+	     r.max_uncommitted == 3 << 20,
+	     "attach: MAX_UNCOMMITTED alone gets watermarks 90/70 (got %u/%u %llu)",
+	     r.high_wm, r.low_wm, (unsigned long long)r.max_uncommitted);
 	if (!r.error)
 		del_volume(sk, "abi0", &r);
+}
+
+/* limits: given alone, one keeps the others */
+static bool get_limits(struct nl_sock *sk, const char *name, struct result *r)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_VOLUME_GET, 0);
+
+	nla_put_string(msg, GEOREP_A_NAME, name);
+	xfer(sk, msg, r);
+	return !r->error;
+}
+
+static void test_limits(struct nl_sock *sk)
+{
+	struct nl_msg *msg;
+	struct result r;
+	bool ok;
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	nla_put_u8(msg, GEOREP_A_LOG_HIGH_WM, 80);
+	nla_put_u8(msg, GEOREP_A_LOG_LOW_WM, 60);
+	nla_put_u64(msg, GEOREP_A_MAX_UNCOMMITTED, 1 << 20);
+	xfer(sk, msg, &r);
+	ok = !r.error && get_limits(sk, "abi0", &r) && r.high_wm == 80 &&
+	     r.low_wm == 60 && r.max_uncommitted == 1 << 20;
+	ktap(ok, "limits: set 80/60 and 1 MiB (got %u/%u %llu)", r.high_wm,
+	     r.low_wm, (unsigned long long)r.max_uncommitted);
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	nla_put_u64(msg, GEOREP_A_MAX_UNCOMMITTED, 2 << 20);
+	xfer(sk, msg, &r);
+	ok = !r.error && get_limits(sk, "abi0", &r) && r.high_wm == 80 &&
+	     r.low_wm == 60 && r.max_uncommitted == 2 << 20;
+	ktap(ok, "limits: MAX_UNCOMMITTED alone keeps the watermarks (got %u/%u %llu)",
+	     r.high_wm, r.low_wm, (unsigned long long)r.max_uncommitted);
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	nla_put_u8(msg, GEOREP_A_LOG_HIGH_WM, 95);
+	nla_put_u8(msg, GEOREP_A_LOG_LOW_WM, 50);
+	xfer(sk, msg, &r);
+	ok = !r.error && get_limits(sk, "abi0", &r) && r.high_wm == 95 &&
+	     r.low_wm == 50 && r.max_uncommitted == 2 << 20;
+	ktap(ok, "limits: watermarks alone keep MAX_UNCOMMITTED (got %u/%u %llu)",
+	     r.high_wm, r.low_wm, (unsigned long long)r.max_uncommitted);
 }
 
 static void test_live(struct nl_sock *sk, char **dev)
@@ -1070,6 +1133,7 @@ static void test_live(struct nl_sock *sk, char **dev)
 		snprintf(spath, sizeof(spath), "/dev/georep%u-log", minor1);
 	test_stream(sk, path, bpath, minor1 ? spath : NULL);
 	test_verify(sk, dev[1]);
+	test_limits(sk);
 	written = written_seq(sk, "abi0", &tail);
 
 	/* block device open: delete is EBUSY */
