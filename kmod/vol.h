@@ -67,6 +67,7 @@ struct georep_volume {
 	struct gendisk *disk;
 	struct georep_stream *stream;
 	struct workqueue_struct *wq;	/* apply and superblock work, ordered */
+	struct workqueue_struct *submit_wq;	/* hashing of queued writes */
 	struct bio_set data_bs;		/* clones to the data device */
 	struct bio_set log_bs;		/* header and payload bios to the log */
 	mempool_t *io_pool;		/* struct georep_io */
@@ -160,7 +161,7 @@ struct georep_io {
 	bool log_done;			/* under vol->lock */
 	bool data_done;
 	u8 chain[GEOREP_HASH_LEN];
-	struct work_struct work;	/* write-zeroes fallback */
+	struct work_struct work;	/* hashing offload, write-zeroes fallback */
 };
 
 static inline struct georep_record *georep_io_hdr(struct georep_io *io)

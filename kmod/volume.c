@@ -28,6 +28,16 @@ static DEFINE_MUTEX(georep_vol_mutex);	/* protects georep_volumes, dead */
 static DEFINE_IDA(georep_minors);
 static struct kmem_cache *georep_io_cache;
 
+/*
+ * The payload and chain hash implementation: "sha256" lets the crypto API
+ * pick the fastest one the CPU has. A driver name (sha256-generic,
+ * sha256-avx2, sha256-ni) pins one, e.g. under an emulator where the
+ * vector code is slower than plain C.
+ */
+static char *sha256_driver = "sha256";
+module_param(sha256_driver, charp, 0444);
+MODULE_PARM_DESC(sha256_driver, "crypto API name of the SHA-256 to use (default: sha256)");
+
 #define GEOREP_IO_POOL		64
 #define GEOREP_BUF_SIZE		(GEOREP_MAX_RECORD_BLOCKS * GEOREP_BLOCK_SIZE)
 
@@ -266,7 +276,7 @@ static int alloc_io_resources(struct georep_volume *vol)
 {
 	int ret;
 
-	vol->sha = crypto_alloc_shash("sha256", 0, 0);
+	vol->sha = crypto_alloc_shash(sha256_driver, 0, 0);
 	if (IS_ERR(vol->sha)) {
 		ret = PTR_ERR(vol->sha);
 		vol->sha = NULL;
@@ -283,13 +293,18 @@ static int alloc_io_resources(struct georep_volume *vol)
 	vol->page_pool = mempool_create_page_pool(GEOREP_IO_POOL, 0);
 	vol->wq = alloc_ordered_workqueue("georep%u", WQ_MEM_RECLAIM,
 					  vol->minor);
-	if (!vol->io_pool || !vol->page_pool || !vol->wq)
+	vol->submit_wq = alloc_workqueue("georep%u-w",
+					 WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
+					 0, vol->minor);
+	if (!vol->io_pool || !vol->page_pool || !vol->wq || !vol->submit_wq)
 		return -ENOMEM;
 	return 0;
 }
 
 static void free_io_resources(struct georep_volume *vol)
 {
+	if (vol->submit_wq)
+		destroy_workqueue(vol->submit_wq);
 	if (vol->wq)
 		destroy_workqueue(vol->wq);
 	mempool_destroy(vol->page_pool);
@@ -299,6 +314,7 @@ static void free_io_resources(struct georep_volume *vol)
 	if (vol->sha)
 		crypto_free_shash(vol->sha);
 	vol->wq = NULL;
+	vol->submit_wq = NULL;
 	vol->page_pool = NULL;
 	vol->io_pool = NULL;
 	vol->sha = NULL;

@@ -14,12 +14,17 @@
 set -u
 RUNTIME=${1:-10}
 command -v fio >/dev/null || { echo "no fio"; exit 4; }
-grep -q '^georep ' /proc/modules || insmod "${GEOREP:-/georep}/georep.ko" || exit 4
+# GEOREP_BENCH_SHA256: a sha256 driver to pin (module parameter)
+grep -q "^georep " /proc/modules || { modprobe crc32c_generic; modprobe libcrc32c
+	insmod "${GEOREP:-/georep}/georep.ko" ${GEOREP_BENCH_SHA256:+sha256_driver=$GEOREP_BENCH_SHA256}; } ||
+	exit 4
+grep -B1 -A4 '^driver *: sha256' /proc/crypto | grep -E '^(driver|priority)'
+echo "georep uses: $(cat /sys/module/georep/parameters/sha256_driver)"
 
 T=$(mktemp -d /tmp/bench.XXXXXX)
-mount -t tmpfs -o size=2200m tmpfs "$T" || exit 1
-truncate -s 768M "$T/raw.img" "$T/data.img"
-truncate -s 1024M "$T/log.img"
+mount -t tmpfs -o size=1700m tmpfs "$T" || exit 1
+truncate -s 512M "$T/raw.img" "$T/data.img"
+truncate -s 512M "$T/log.img"
 RAW=$(losetup -f --show "$T/raw.img")
 DATA=$(losetup -f --show "$T/data.img")
 LOG=$(losetup -f --show "$T/log.img")
@@ -34,23 +39,22 @@ cleanup() {
 trap cleanup EXIT
 georepctl volume create "$V" --data "$DATA" --log "$LOG" --format --role primary \
 	--term 1 --key-dir "$T/keys" >/dev/null || exit 1
-# prefill both, so neither side pays for first-touch tmpfs pages
-dd if=/dev/zero of="$RAW" bs=1M count=768 oflag=direct status=none
-dd if=/dev/zero of="/dev/georep/$V" bs=1M count=768 oflag=direct status=none
-georepctl ledger release "$V" "$(georepctl status "$V" --json | sed -n 's/.*"written_seq": \([0-9]*\).*/\1/p')"
-
 ( while sleep 0.5; do
 	w=$(georepctl status "$V" --json | sed -n 's/.*"written_seq": \([0-9]*\).*/\1/p')
 	[ -n "$w" ] && [ "$w" -gt 0 ] && georepctl ledger release "$V" "$w" >/dev/null 2>&1
 done ) &
 REL=$!
+# prefill both, so neither side pays for first-touch tmpfs pages
+dd if=/dev/zero of="$RAW" bs=1M count=512 oflag=direct status=none
+dd if=/dev/zero of="/dev/georep/$V" bs=1M count=512 oflag=direct status=none
+
 
 # job DEV fio-args...: prints "iops bw_KiB/s clat_p50_us"
 job() {
 	local dev=$1
 	shift
 	fio --name=b --filename="$dev" --direct=1 --ioengine=libaio --runtime="$RUNTIME" \
-	    --time_based --size=640M --randrepeat=0 --norandommap --group_reporting \
+	    --time_based --size=448M --randrepeat=0 --norandommap --group_reporting \
 	    --output-format=json "$@" >"$T/out.json" 2>/dev/null || { echo "0 0 0"; return; }
 	awk '/"write" : \{/ { w = 1 }
 	     w && $1 == "\"bw\"" && bw == "" { bw = $3 + 0 }
@@ -65,12 +69,13 @@ run() {
 	shift
 	r=$(job "$RAW" "$@")
 	g=$(job "/dev/georep/$V" "$@")
+	# fields: 3 words of name, then iops bw p50 for raw and for georep
 	echo "$name $r $g" | awk '{
-		n = $1 " " $2 " " $3 " " $4
+		n = $1 " " $2 " " $3
 		if ($1 ~ /^1M/)
-			printf "%-20s %9.1fMB/s %9.1fMB/s %6.2f   %d/%d\n", n, $6 / 1024, $9 / 1024, ($6 ? $9 / $6 : 0), $7, $10
+			printf "%-20s %9.1fMB/s %9.1fMB/s %6.2f   %d/%d\n", n, $5 / 1024, $8 / 1024, ($5 ? $8 / $5 : 0), $6, $9
 		else
-			printf "%-20s %8d IOPS %8d IOPS %6.2f   %d/%d\n", n, $5, $8, ($5 ? $8 / $5 : 0), $7, $10
+			printf "%-20s %8d IOPS %8d IOPS %6.2f   %d/%d\n", n, $4, $7, ($4 ? $7 / $4 : 0), $6, $9
 	}'
 }
 run "4k randwrite QD1" --rw=randwrite --bs=4k --iodepth=1
