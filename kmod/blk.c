@@ -7,8 +7,9 @@
  *  1. admission: refused on a secondary (see below) or a broken volume;
  *     waits while the volume is throttled (log past the high watermark or
  *     too many uncommitted bytes) until it drops below the low watermark;
- *  2. the payload hash, in the submitter's context, outside any lock, so
- *     submitters on different CPUs hash in parallel;
+ *  2. the payload hash, outside any lock: in the submitter's context for a
+ *     lone write, on an unbound workqueue when others are in flight, so
+ *     hashing runs on every CPU (write_bio());
  *  3. ordering, under order_mutex (a few microseconds): the log space is
  *     reserved (waiting, never dropping, when the log is full), the seq
  *     assigned, the chain hash and the seal computed, the record indexed;
