@@ -9,6 +9,7 @@
 #   make demo       deps + build + the demo, in a VM when this kernel cannot
 #                   load modules
 #   make bench      deps + build + benchmarks (ratios, never pass/fail)
+#   make sim-soak SEEDS=N   the consensus simulator over N seeds per size
 
 KVER	?= $(shell ls -d /lib/modules/*-amd64/build 2>/dev/null | sort -V | tail -n1 | cut -d/ -f4)
 KDIR	?= /lib/modules/$(KVER)/build
@@ -52,6 +53,10 @@ bench: deps
 	$(MAKE) all
 	selftests/bench.sh
 
+# the consensus simulator's long run: SEEDS seeds per cluster size (3, 5, 7)
+sim-soak:
+	$(MAKE) -C user O=$(O)/user sim-soak SEEDS=$(SEEDS)
+
 # C=1 runs sparse; style runs checkpatch over kmod/
 sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 CF=-D__CHECK_ENDIAN__ modules
@@ -63,4 +68,4 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf $(O)
 
-.PHONY: all module user deps check demo bench sparse style clean
+.PHONY: all module user deps check demo bench sim-soak sparse style clean
