@@ -51,6 +51,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) all
+	$(MAKE) -C user O=$(O)/user bench
 	selftests/bench.sh
 
 # the consensus simulator's long run: SEEDS seeds per cluster size (3, 5, 7)
