@@ -22,8 +22,14 @@ VOL=vol0
 PORT=7400
 FAILOVER_MAX_S=10
 
+KO=${GEOREP_KO:-/georep/georep.ko}
 if ! grep -q '^georep ' /proc/modules; then
-	insmod /georep/georep.ko 2>/dev/null || { echo "# cannot load georep.ko"; exit $KSFT_SKIP; }
+	# insmod does not resolve dependencies: load them first
+	for dep in $(modinfo -F depends "$KO" 2>/dev/null | tr ',' ' ') \
+		   $(modinfo -F softdep "$KO" 2>/dev/null | tr ' ' '\n' | grep -v ':$'); do
+		modprobe "$dep" 2>/dev/null
+	done
+	out=$(insmod "$KO" 2>&1) || { echo "# cannot load $KO: $out"; exit $KSFT_SKIP; }
 fi
 for m in loop veth sch_netem bridge; do
 	modprobe "$m" 2>/dev/null

@@ -41,7 +41,8 @@
 #define ENG_FOLLOWER_KEEP	8192		/* records a follower keeps past applied */
 #define ENG_MAX_FORKS		16		/* listed in status */
 #define ENG_RESYNC_CHUNK	(1U << 20)
-#define ENG_RESYNC_PER_TICK	8		/* chunks sent per tick */
+#define ENG_RESYNC_PER_TICK	8		/* chunks sent per tick, at most */
+#define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 
 enum gd_ledger_kind gd_ledger_kind = GD_LEDGER_KERNEL;
@@ -100,18 +101,21 @@ struct engine {
 	uint64_t caught_up_ns[GR_CFG_MAX_SITES];
 	struct resync_out rs_out[GR_CFG_MAX_SITES];
 	struct resync_in rs_in;
+	uint64_t rs_in_term;			/* our term when it started */
 	struct gd_fork forks[ENG_MAX_FORKS];
 	unsigned int nforks;
 	uint64_t forks_total;
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
 	uint64_t elections_won, resyncs_done;
+	bool restart_node;			/* rebuild the core from the ledger */
 	bool failed;
 	char fail_reason[160];
 	struct gd_ratelimit rl;
 };
 
 static int engine_process(struct engine *e, const struct gr_records *recs);
+static int node_start(struct engine *e);
 
 static const char *role_name(enum gr_role r)
 {
@@ -396,14 +400,23 @@ static int leader_appends(struct engine *e, uint64_t from, uint64_t to)
 	return 0;
 }
 
+/* Decode a header of a checked RECORDS batch: it may sit unaligned in the frame. */
+static int rec_decode(const struct georep_record *h, struct georep_rec *rec)
+{
+	struct georep_record copy;
+
+	memcpy(&copy, h, sizeof(copy));
+	return georep_record_decode(&copy, sizeof(copy), rec, NULL, 0);
+}
+
 /* Follower: append records @from..@to of the RECORDS batch @recs. */
 static int follower_appends(struct engine *e, const struct gr_records *recs,
 			    uint64_t from, uint64_t to, uint64_t *term)
 {
 	const struct georep_record *h;
 	const uint8_t *payload;
+	struct georep_rec rec;
 	size_t pos = 0;
-	uint64_t seq;
 	int ret;
 
 	if (!recs || from < recs->first_seq || to >= recs->first_seq + recs->count) {
@@ -412,19 +425,20 @@ static int follower_appends(struct engine *e, const struct gr_records *recs,
 		return -EIO;
 	}
 	while (gr_records_next(recs, &pos, &h, &payload)) {
-		seq = le64toh(h->seq);
-		if (seq < from)
+		ret = rec_decode(h, &rec);
+		if (ret)
+			return ret;
+		if (rec.seq < from)
 			continue;
-		if (seq > to)
+		if (rec.seq > to)
 			break;
-		ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE +
-					 le32toh(h->payload_len));
+		ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
 		if (ret) {
 			engine_fail(e, "ledger refused record %llu: %s",
-				    (unsigned long long)seq, strerror(-ret));
+				    (unsigned long long)rec.seq, strerror(-ret));
 			return ret;
 		}
-		*term = le64toh(h->term);
+		*term = rec.term;
 		e->appended++;
 	}
 	return 0;
@@ -469,6 +483,20 @@ static int engine_process(struct engine *e, const struct gr_records *recs)
 		}
 		if (rd->role_changed)
 			on_role(e, rd, now);
+		if (e->rs_in.active && rd->role_changed &&
+		    (rd->leader != e->ids[e->rs_in.from] || rd->term != e->rs_in_term)) {
+			/*
+			 * The leader copying to us is gone: the core holds a
+			 * resync point that will never be installed. Forget it
+			 * and rebuild the core from the ledger (as after a crash
+			 * before the install); the partial copy is overwritten by
+			 * the records replayed or by the next resync.
+			 */
+			gd_warn("volume %s: resync from %s abandoned (leader changed)", e->name,
+				gd_cluster(e->d)->sites[e->rs_in.from].name);
+			e->rs_in.active = false;
+			e->restart_node = true;
+		}
 		/* 2. keep, then drop, a conflicting suffix */
 		if (rd->trunc_from) {
 			ret = fork_and_truncate(e, rd->trunc_from);
@@ -488,6 +516,7 @@ static int engine_process(struct engine *e, const struct gr_records *recs)
 			e->rs_in.from = from;
 			e->rs_in.seq = rd->resync_seq;
 			e->rs_in.term = rd->resync_term;
+			e->rs_in_term = e->term;
 			gd_warn("volume %s: behind the retained log: full resync from %s up to seq %llu",
 				e->name, from >= 0 ? gd_cluster(e->d)->sites[from].name : "?",
 				(unsigned long long)rd->resync_seq);
@@ -542,6 +571,20 @@ static int engine_process(struct engine *e, const struct gr_records *recs)
 		if (applied)
 			gr_applied(e->n, applied);
 		recs = NULL;
+		if (e->restart_node)
+			break;
+	}
+	if (e->restart_node && !e->failed) {
+		e->restart_node = false;
+		gr_node_free(e->n);
+		e->n = NULL;
+		ret = node_start(e);
+		if (ret)
+			engine_fail(e, "cannot rebuild consensus from the ledger: %s",
+				    strerror(-ret));
+		e->role = GR_FOLLOWER;
+		e->leader = 0;
+		e->writable = false;
 	}
 	return ret;
 }
@@ -626,6 +669,7 @@ static void ledger_ready(struct gr_io *io, uint32_t events, void *arg)
 static void resync_send(struct engine *e)
 {
 	const struct gr_cluster *c = gd_cluster(e->d);
+	uint64_t t0 = gr_now_ns();
 	struct gd_ledger_status st;
 	size_t i;
 	int k;
@@ -657,7 +701,8 @@ static void resync_send(struct engine *e)
 			send_frame(e, i, &f);
 			ro->anchor_sent = true;
 		}
-		for (k = 0; k < ENG_RESYNC_PER_TICK && ro->off < st.data_bytes; k++) {
+		for (k = 0; k < ENG_RESYNC_PER_TICK && ro->off < st.data_bytes &&
+			    gr_now_ns() - t0 < ENG_RESYNC_BUDGET_NS; k++) {
 			struct gr_frame f = { .hdr.type = GR_FT_RESYNC };
 			uint32_t len = st.data_bytes - ro->off < ENG_RESYNC_CHUNK ?
 				       st.data_bytes - ro->off : ENG_RESYNC_CHUNK;
@@ -727,6 +772,7 @@ static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr
 	uint32_t i = 0;
 	const struct georep_record *h;
 	const uint8_t *payload;
+	struct georep_rec rec;
 
 	if (e->drop[from]) {
 		e->frames_dropped++;
@@ -741,6 +787,14 @@ static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr
 		if (m.from != e->ids[from] || m.to != e->self_id)
 			return -EPROTO;
 		e->pending[from] = false;
+		/*
+		 * While a resync is being copied the core already holds the
+		 * resync point (not durable yet): a repeated RESYNC would make
+		 * it acknowledge that point and an APPEND would append after
+		 * it. Treat both as lost until the copy is installed.
+		 */
+		if (e->rs_in.active && (m.type == GR_MSG_RESYNC || m.type == GR_MSG_APPEND))
+			return 0;
 		if (m.type == GR_MSG_APPEND && m.n_entries) {
 			if (m.n_entries > GR_WIRE_MAX_RECORDS)
 				return -EPROTO;
@@ -756,9 +810,9 @@ static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr
 		if (e->rs_in.active && e->rs_in.from == from && f->records.count == 1 &&
 		    f->records.first_seq == e->rs_in.seq && !e->pending[from]) {
 			gr_records_next(&f->records, &pos, &h, &payload);
-			if (le64toh(h->term) != e->rs_in.term)
+			if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
 				return -EPROTO;
-			memcpy(e->rs_in.chain, h->chain_hash, GEOREP_HASH_LEN);
+			memcpy(e->rs_in.chain, rec.chain_hash, GEOREP_HASH_LEN);
 			e->rs_in.have_anchor = true;
 			return 0;
 		}
@@ -769,9 +823,11 @@ static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr
 		if (f->records.count != m.n_entries || f->records.first_seq != m.seq + 1)
 			return -EPROTO;
 		while (gr_records_next(&f->records, &pos, &h, &payload)) {
-			e->ents[i].term = le64toh(h->term);
-			e->ents[i].bytes = le32toh(h->payload_len);
-			e->ents[i].kind = le16toh(h->op) == GEOREP_OP_NOOP ? GR_ENTRY_NOOP :
+			if (rec_decode(h, &rec))
+				return -EPROTO;
+			e->ents[i].term = rec.term;
+			e->ents[i].bytes = rec.payload_len;
+			e->ents[i].kind = rec.op == GEOREP_OP_NOOP ? GR_ENTRY_NOOP :
 					  GR_ENTRY_DATA;
 			e->ents[i].conf_op = 0;
 			e->ents[i].conf_site = 0;

@@ -425,16 +425,14 @@ static int mem_poll_fd(struct gd_ledger *l)
 	return to_mem(l)->evfd;
 }
 
-static int mem_append(struct gd_ledger *l, const void *buf, size_t len)
+/* One record, @buf aligned (record.c reads the struct in place). */
+static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 {
-	struct mem_ledger *m = to_mem(l);
 	enum georep_rec_fault fault;
 	struct georep_rec rec;
 	char why[128];
 	int ret;
 
-	if (m->role != GEOREP_ROLE_SECONDARY)
-		return -EROFS;
 	ret = georep_record_decode(buf, len, &rec, why, sizeof(why));
 	if (ret)
 		return ret;
@@ -442,7 +440,7 @@ static int mem_append(struct gd_ledger *l, const void *buf, size_t len)
 		return -EINVAL;
 	if (rec.seq != written(m) + 1 || rec.term < last_term(m) || rec.term > m->term)
 		return -EINVAL;
-	ret = georep_record_verify(&rec, buf, (const uint8_t *)buf + GEOREP_RECORD_HDR_SIZE,
+	ret = georep_record_verify(&rec, buf, buf + GEOREP_RECORD_HDR_SIZE,
 				   chain_at_written(m), rec.seal_epoch == 1 ? m->key : NULL,
 				   &fault);
 	if (ret)
@@ -456,6 +454,26 @@ static int mem_append(struct gd_ledger *l, const void *buf, size_t len)
 		return ret;
 	m->log_end += len;
 	return 0;
+}
+
+static int mem_append(struct gd_ledger *l, const void *rec, size_t len)
+{
+	struct mem_ledger *m = to_mem(l);
+	uint8_t *buf;
+	int ret;
+
+	if (m->role != GEOREP_ROLE_SECONDARY)
+		return -EROFS;
+	if (len < GEOREP_RECORD_HDR_SIZE)
+		return -EINVAL;
+	/* records sit unaligned in received frames */
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, rec, len);
+	ret = append_aligned(m, buf, len);
+	free(buf);
+	return ret;
 }
 
 static int mem_truncate(struct gd_ledger *l, uint64_t seq)

@@ -173,7 +173,8 @@ def main():
         ktap(ok and len(set(shas)) == 1, "old_primary_rejoins_as_follower",
              (w2, shas, dump(sites)))
 
-        # 6: switchover with georepctl, to the site that is neither
+        # 6: switchover with georepctl, from the current primary to another site
+        newp = e2e.wait_for(lambda: primary(sites), 10) or newp
         target = next(s for s in sites if s is not newp and s is not old)
         r = subprocess.run([os.path.join(BIN, "georepctl"), "switchover", "vol0", target.name,
                             "--socket", newp.sock], capture_output=True, text=True, timeout=10)
