@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Three sites in one VM: network namespaces alpha, bravo, charlie on a bridge,
-# every site's link delayed 5 ms by netem, one `georepd --ledger kernel` per
+# Three sites in one VM: network namespaces gr-alpha, gr-bravo, gr-charlie
+# joined by veth pairs, every link delayed 5 ms by netem each way, one `georepd --ledger kernel` per
 # site, one 3-site quorum volume (kernel volumes <site>.vol0 on loop devices,
 # one kernel serving the three sites). ext4 is made and filled at the
 # primary the daemons elect; then the primary site is killed (daemon
@@ -31,7 +31,7 @@ if ! grep -q '^georep ' /proc/modules; then
 	done
 	out=$(insmod "$KO" 2>&1) || { echo "# cannot load $KO: $out"; exit $KSFT_SKIP; }
 fi
-for m in loop veth sch_netem bridge; do
+for m in loop veth sch_netem; do
 	modprobe "$m" 2>/dev/null
 done
 command -v georepd >/dev/null || { echo "# georepd not on PATH"; exit $KSFT_SKIP; }
@@ -73,24 +73,38 @@ cleanup_sites() {
 		umount "$T/mnt-$s" 2>/dev/null
 		ip netns del "gr-$s" 2>/dev/null
 	done
-	ip link del grbr0 2>/dev/null
 }
 trap 'cleanup_sites; vt_cleanup' EXIT
 
+# A full mesh of veth pairs (the lab has no bridge module): each site owns
+# 10.44.0.N/32 on lo and reaches each peer through its own veth, delayed
+# 5 ms by netem on both ends.
 network() {
-	local s
-	ip link add grbr0 type bridge || return 1
-	ip link set grbr0 up || return 1
-	for s in $SITES; do
-		ip netns add "gr-$s" || return 1
-		ip link add "v-$s" type veth peer name eth0 netns "gr-$s" || return 1
-		ip link set "v-$s" master grbr0 up || return 1
-		ip -n "gr-$s" addr add "$(site_ip "$s")/24" dev eth0 || return 1
-		ip -n "gr-$s" link set eth0 up || return 1
-		ip -n "gr-$s" link set lo up || return 1
-		ip netns exec "gr-$s" /sbin/tc qdisc add dev eth0 root netem delay 5ms || return 1
+	local a b
+	for a in $SITES; do
+		ip netns add "gr-$a" || return 1
+		ip -n "gr-$a" link set lo up || return 1
+		ip -n "gr-$a" addr add "$(site_ip "$a")/32" dev lo || return 1
 	done
-	ip netns exec gr-alpha ping -c 2 -W 2 "$(site_ip charlie)"
+	for a in $SITES; do
+		for b in $SITES; do
+			[[ "$a" < "$b" ]] || continue
+			ip link add "to-$b" netns "gr-$a" type veth peer name "to-$a" \
+				netns "gr-$b" || return 1
+		done
+	done
+	for a in $SITES; do
+		for b in $SITES; do
+			[ "$a" = "$b" ] && continue
+			ip -n "gr-$a" link set "to-$b" up || return 1
+			ip -n "gr-$a" route add "$(site_ip "$b")/32" dev "to-$b" \
+				src "$(site_ip "$a")" || return 1
+			ip netns exec "gr-$a" /sbin/tc qdisc add dev "to-$b" root netem \
+				delay 5ms || return 1
+		done
+	done
+	ip netns exec gr-alpha ping -c 2 -W 2 "$(site_ip charlie)" &&
+		ip netns exec gr-bravo ping -c 2 -W 2 "$(site_ip charlie)"
 }
 
 volumes() {
@@ -185,9 +199,11 @@ fill() {
 }
 
 kill_primary() {
-	local t0 t1
+	local t0 t1 s
 	eval "kill -9 \$PID_$P"
-	ip -n "gr-$P" link set eth0 down
+	for s in $SITES; do
+		[ "$s" = "$P" ] || ip -n "gr-$P" link set "to-$s" down
+	done
 	DEAD=$P
 	t0=$(date +%s.%N)
 	NEWP=$(wait_primary $FAILOVER_MAX_S) || { tail -n 30 "$T"/*.log; return 1; }

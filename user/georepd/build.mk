@@ -66,3 +66,7 @@ CHECK_CMDS += georepd/tests/e2e_replication.py
 PROG_SRCS_georepctl += georepctl/cmd_cluster.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster.c
 $(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_cluster.h
+
+# the mem ledger's rules and fork files
+TESTS += test_ledger_mem
+PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.c georepd/fork.c

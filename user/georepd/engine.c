@@ -759,7 +759,8 @@ static int resync_recv(struct engine *e, unsigned int from, const struct gr_fram
 	e->resyncs_done++;
 	gd_info("volume %s: resync installed at seq %llu", e->name, (unsigned long long)ri->seq);
 	gr_persisted(e->n, ri->seq, ri->term);
-	return engine_process(e, NULL) ? 0 : 0;
+	engine_process(e, NULL);
+	return 0;
 }
 
 static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)
@@ -935,10 +936,6 @@ static void eng_timer(struct gr_timer *t, void *arg)
 			maintenance(e, now);
 	}
 	gr_timer_arm(t, ENG_TICK_MS);
-}
-
-static void eng_on_tick(struct gr_replica *r, uint64_t now_ns)
-{
 }
 
 static void eng_on_peer(struct gr_replica *r, unsigned int site, bool up)
@@ -1122,7 +1119,7 @@ static void eng_destroy(struct gr_replica *r)
 
 static const struct gr_replica_ops engine_ops = {
 	.on_frame = eng_on_frame,
-	.on_tick = eng_on_tick,
+	/* no on_tick: the engine ticks the core on its own 50 ms timer */
 	.on_peer = eng_on_peer,
 	.status_json = eng_status,
 	.switchover = eng_switchover,

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the in-process ledger (ledger_mem.c) and fork files: the
+ * kernel's rules hold (roles, seq continuity, term, chain, seal, truncation
+ * above commit, reset), records survive a reopen, a torn tail is cut, and a
+ * fork file holds exactly the records it names.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "georep/record.h"
+#include "../fork.h"
+#include "../ledger.h"
+#include "ktap.h"
+
+#define DATA_BYTES	(1 << 20)
+
+static char dir_p[64], dir_s[64];
+
+static struct gd_ledger *open_ledger(const char *dir, uint32_t site)
+{
+	char err[GD_LEDGER_ERRLEN];
+	struct gd_ledger *l = NULL;
+	int ret = gd_ledger_mem_open(dir, "vol", site, DATA_BYTES, &l, err);
+
+	CHECK_MSG(!ret, "open %s: %d %s", dir, ret, err);
+	return l;
+}
+
+static void fresh_dirs(void)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir_p, dir_s);
+	if (system(cmd))
+		CHECK(0);
+	mkdir(dir_p, 0700);
+	mkdir(dir_s, 0700);
+}
+
+static uint64_t written(struct gd_ledger *l)
+{
+	struct gd_ledger_status st;
+
+	l->ops->status(l, &st);
+	return st.written_seq;
+}
+
+/* Copy records from..to of @p into @s; Return: 0 or the first error. */
+static int copy(struct gd_ledger *p, struct gd_ledger *s, uint64_t from, uint64_t to)
+{
+	static uint8_t buf[1 << 20];
+	uint64_t seq = from;
+
+	while (seq <= to) {
+		ssize_t n = p->ops->read(p, seq, buf, sizeof(buf));
+		size_t off = 0, start;
+		struct georep_rec rec;
+		const uint8_t *hdr, *payload;
+		int ret;
+
+		if (n <= 0)
+			return n ? (int)n : -ENODATA;
+		for (start = 0; seq <= to &&
+		     !georep_record_next(buf, n, &off, &rec, &hdr, &payload, NULL, 0);
+		     start = off) {
+			ret = s->ops->append(s, buf + start, off - start);
+			if (ret)
+				return ret;
+			seq++;
+		}
+	}
+	return 0;
+}
+
+static void test_primary_secondary_rules(void)
+{
+	struct gd_ledger *p, *s;
+	uint8_t block[4096];
+	uint64_t seq = 0;
+	int i;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	s = open_ledger(dir_s, 2);
+	if (!p || !s)
+		return;
+	memset(block, 0xab, sizeof(block));
+	CHECK(p->ops->client_write(p, 0, block, sizeof(block), &seq) == -EROFS);
+	CHECK(p->ops->noop(p, &seq) == -EROFS);
+	CHECK(!p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 3));
+	CHECK(p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 2) == -EINVAL);	/* terms go forward */
+	CHECK(!p->ops->noop(p, &seq) && seq == 1);
+	for (i = 0; i < 4; i++)
+		CHECK(!p->ops->client_write(p, 4096 * i, block, sizeof(block), &seq));
+	CHECK(seq == 5 && written(p) == 5);
+	CHECK(p->ops->truncate(p, 2) == -EBUSY);	/* primary */
+
+	/* a secondary in an older term refuses term-3 records */
+	CHECK(!s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 2));
+	CHECK(copy(p, s, 1, 1) == -EINVAL);
+	CHECK(!s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 3));
+	CHECK(copy(p, s, 2, 2) == -EINVAL);		/* gap */
+	CHECK(!copy(p, s, 1, 5) && written(s) == 5);
+	CHECK(copy(p, s, 5, 5) == -EINVAL);		/* duplicate */
+
+	/* commit applies to the data file */
+	CHECK(!s->ops->set_commit(s, 5));
+	CHECK(s->ops->set_commit(s, 6) == -EINVAL);
+	{
+		uint8_t got[4096];
+
+		CHECK(!s->ops->data_read(s, 4096 * 3, got, sizeof(got)));
+		CHECK(!memcmp(got + 8, block + 8, sizeof(got) - 8));
+	}
+	CHECK(s->ops->truncate(s, 4) == -EINVAL);	/* below commit */
+	p->ops->close(p);
+	s->ops->close(s);
+}
+
+static void test_tampered_record_refused(void)
+{
+	struct gd_ledger *p, *s;
+	static uint8_t buf[8192];
+	uint8_t block[4096] = { 1 };
+	uint64_t seq;
+	ssize_t n;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	s = open_ledger(dir_s, 2);
+	if (!p || !s)
+		return;
+	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1);
+	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 1);
+	CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq));
+	n = p->ops->read(p, 1, buf, sizeof(buf));
+	CHECK(n == GEOREP_RECORD_HDR_SIZE + 4096);
+	buf[GEOREP_RECORD_HDR_SIZE + 100] ^= 1;		/* payload */
+	CHECK(s->ops->append(s, buf, n) == -EBADMSG);
+	buf[GEOREP_RECORD_HDR_SIZE + 100] ^= 1;
+	buf[offsetof(struct georep_record, seal)] ^= 1;	/* seal */
+	CHECK(s->ops->append(s, buf, n) == -EBADMSG);
+	buf[offsetof(struct georep_record, seal)] ^= 1;
+	CHECK(!s->ops->append(s, buf, n) && written(s) == 1);
+	p->ops->close(p);
+	s->ops->close(s);
+}
+
+static void test_truncate_fork_reopen(void)
+{
+	struct gd_ledger *p, *s;
+	uint8_t block[4096] = { 7 };
+	struct gd_fork fk;
+	struct stat sb;
+	uint64_t seq;
+	int i, fd;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	s = open_ledger(dir_s, 2);
+	if (!p || !s)
+		return;
+	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1);
+	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 1);
+	for (i = 0; i < 6; i++)
+		p->ops->client_write(p, 0, block, sizeof(block), &seq);
+	CHECK(!copy(p, s, 1, 6));
+	CHECK(!s->ops->set_commit(s, 2));
+	CHECK(!gd_fork_save(s, dir_s, "vol", 4, 6, &fk));
+	CHECK(fk.records == 3 && fk.bytes == 3 * (GEOREP_RECORD_HDR_SIZE + 4096));
+	CHECK(!stat(fk.path, &sb) && (uint64_t)sb.st_size == fk.bytes);
+	CHECK(!s->ops->truncate(s, 3) && written(s) == 3);
+	CHECK(copy(p, s, 5, 5) == -EINVAL);		/* must continue at 4 */
+	CHECK(!copy(p, s, 4, 5) && written(s) == 5);
+
+	/* reopen: the records are back; a torn tail is cut */
+	s->ops->close(s);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/vol.memlog", dir_s);
+		fd = open(path, O_WRONLY | O_APPEND);
+		CHECK(fd >= 0 && write(fd, block, 300) == 300);
+		close(fd);
+	}
+	s = open_ledger(dir_s, 2);
+	if (!s)
+		return;
+	CHECK(written(s) == 5);
+	CHECK(!copy(p, s, 6, 6) && written(s) == 6);
+	p->ops->close(p);
+	s->ops->close(s);
+}
+
+static void test_reset_and_release(void)
+{
+	struct gd_ledger *p, *s;
+	uint8_t block[4096] = { 9 }, buf[GEOREP_RECORD_HDR_SIZE];
+	struct georep_rec rec;
+	uint64_t seq;
+	int i;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	s = open_ledger(dir_s, 2);
+	if (!p || !s)
+		return;
+	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4);
+	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 4);
+	for (i = 0; i < 8; i++)
+		p->ops->client_write(p, 0, block, sizeof(block), &seq);
+	CHECK(!p->ops->set_commit(p, 8));
+	CHECK(p->ops->release(p, 9) == -EINVAL);	/* beyond applied */
+	CHECK(!p->ops->release(p, 5));
+	CHECK(p->ops->read(p, 5, block, sizeof(block)) == -ERANGE);
+	CHECK(p->ops->read(p, 6, buf, sizeof(buf)) == -EMSGSIZE);
+	/* a resynced secondary restarts after 6, chaining from record 6 */
+	{
+		static uint8_t r6[8192];
+		ssize_t n = p->ops->read(p, 6, r6, sizeof(r6));
+
+		CHECK(n > 0 && !georep_record_decode(r6, n, &rec, NULL, 0));
+		CHECK(!s->ops->reset(s, 6, rec.term, rec.chain_hash));
+	}
+	CHECK(written(s) == 6);
+	CHECK(!copy(p, s, 7, 8) && written(s) == 8);
+	p->ops->close(p);
+	s->ops->close(s);
+}
+
+static const struct ktap_case cases[] = {
+	{ "mem_ledger_primary_secondary_rules", test_primary_secondary_rules },
+	{ "mem_ledger_tampered_record_refused", test_tampered_record_refused },
+	{ "mem_ledger_truncate_fork_reopen", test_truncate_fork_reopen },
+	{ "mem_ledger_reset_and_release", test_reset_and_release },
+};
+
+int main(void)
+{
+	char tmpl[] = "/tmp/georep-ledger-XXXXXX", cmd[64];
+	int ret;
+
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(dir_p, sizeof(dir_p), "%s/p", tmpl);
+	snprintf(dir_s, sizeof(dir_s), "%s/s", tmpl);
+	ret = ktap_run(cases, sizeof(cases) / sizeof(cases[0]));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	if (system(cmd))
+		ret = 1;
+	return ret;
+}
