@@ -1296,10 +1296,11 @@ static int kernel_open(struct engine *e, char *err)
 	int n = snprintf(name, sizeof(name), "%s.%s",
 			 gd_cluster(e->d)->sites[gd_self(e->d)].name, e->name);
 
-	if (n < (int)sizeof(name) && !gd_ledger_kernel_open(name, &e->lg, err))
+	if (n < (int)sizeof(name) &&
+	    !gd_ledger_kernel_open(name, e->vol->cfg->commit_rule, &e->lg, err))
 		return 0;
 	err[0] = 0;
-	return gd_ledger_kernel_open(e->name, &e->lg, err);
+	return gd_ledger_kernel_open(e->name, e->vol->cfg->commit_rule, &e->lg, err);
 }
 
 int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **out)

@@ -86,8 +86,12 @@ struct gd_ledger {
 int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
 		       uint64_t data_bytes, struct gd_ledger **out, char *err);
 
-/* ledger_kernel.c: the volume @volume of georep.ko, attached beforehand */
-int gd_ledger_kernel_open(const char *volume, struct gd_ledger **out, char *err);
+/*
+ * ledger_kernel.c: the volume @volume of georep.ko, attached beforehand; its
+ * commit rule is set to @rule (the configuration's).
+ */
+int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
+			  struct gd_ledger **out, char *err);
 
 /* which backend the engine opens (main.c --ledger) */
 enum gd_ledger_kind { GD_LEDGER_KERNEL, GD_LEDGER_MEM };

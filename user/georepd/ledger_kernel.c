@@ -252,8 +252,11 @@ static const struct gd_ledger_ops kernel_ops = {
 	.close = k_close,
 };
 
-int gd_ledger_kernel_open(const char *volume, struct gd_ledger **out, char *err)
+int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
+			  struct gd_ledger **out, char *err)
 {
+	struct georep_vol_set set = { .name = volume, .has_commit_rule = true,
+				      .commit_rule = rule };
 	struct kernel_ledger *k = calloc(1, sizeof(*k));
 	struct georep_vol_status vs;
 	char path[64];
@@ -270,6 +273,12 @@ int gd_ledger_kernel_open(const char *volume, struct gd_ledger **out, char *err)
 	ret = georep_nl_volume_get(k->nl, volume, &vs);
 	if (ret) {
 		snprintf(err, GD_LEDGER_ERRLEN, "volume %s is not attached in georep.ko: %s",
+			 volume, georep_nl_error(k->nl));
+		goto out_close;
+	}
+	if (vs.commit_rule != rule && georep_nl_volume_set(k->nl, &set)) {
+		ret = -EIO;
+		snprintf(err, GD_LEDGER_ERRLEN, "volume %s: cannot set the commit rule: %s",
 			 volume, georep_nl_error(k->nl));
 		goto out_close;
 	}
