@@ -168,9 +168,10 @@ primary_site() {
 	[ -n "$found" ] && echo "$found"
 }
 
+# wait_primary SEC: the primary site once there is exactly one
 wait_primary() {
-	local i p
-	for i in $(seq 1 $((${1} * 10))); do
+	local end=$(($(date +%s) + $1)) p
+	while [ "$(date +%s)" -le "$end" ]; do
 		p=$(primary_site) && [ -n "$p" ] && { echo "$p"; return 0; }
 		sleep 0.1
 	done
