@@ -18,7 +18,9 @@ processes on 127.0.0.1 (no kernel module), one 3-site quorum volume.
     switchover;
  9. a follower behind the retained log (test-compact) gets a full resync
     (RESYNC data chunks, ledger reset) and catches up;
-10. the daemons exit cleanly.
+10. the only survivor of the volume's sites is promoted with
+    `georepctl failover --force` and commits alone;
+11. the daemons exit cleanly.
 
 Usage: e2e_replication.py [BINDIR]. Prints KTAP.
 """
@@ -37,7 +39,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 11
+N_TESTS = 12
 MIB = 1 << 20
 
 results = []
@@ -250,10 +252,27 @@ def main():
         ktap(ok and len(set(shas)) == 1, "follower_behind_retained_log_resynced",
              (w4, cp, shas, dump(sites)))
 
+        # 11: majority lost for good: forced failover at the survivor
         for s in sites:
             s.proc.send_signal(signal.SIGTERM)
         codes = [s.proc.wait(timeout=10) for s in sites]
-        ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
+        surv = next(s for s in sites if s is not p)
+        surv.start()
+        e2e.wait_for(lambda: surv.rep() is not None, 10)
+        time.sleep(1.5)
+        alone = primary([surv]) is None
+        r = subprocess.run([ctl, "failover", "vol0", "--force", "--socket", surv.sock],
+                           capture_output=True, text=True, timeout=10)
+        ok = e2e.wait_for(lambda: primary([surv]) is surv, 10)
+        w6 = surv.write(600, 2, 44) if ok else {}
+        ok = ok and w6.get("ok") and e2e.wait_for(
+            lambda: committed_everywhere([surv], w6["last_seq"]), 10)
+        ktap(alone and r.returncode == 0 and ok, "forced_failover_single_survivor",
+             (alone, r.stdout, r.stderr, w6, dump([surv])))
+
+        surv.proc.send_signal(signal.SIGTERM)
+        codes.append(surv.proc.wait(timeout=10))
+        ktap(codes == [0, 0, 0, 0], "daemons_exit_cleanly", codes)
     finally:
         for s in sites:
             if s.proc and s.proc.poll() is None:
