@@ -182,6 +182,10 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 
 		if (!failed && io->seq > limit)
 			break;
+		if (!failed && !io->committed) {
+			io->committed = true;
+			trace_georep_commit(vol, io->seq);
+		}
 		if (!io->log_done || !io->data_done)
 			continue;
 		if (failed && !io->status)

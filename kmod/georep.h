@@ -148,6 +148,22 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 			char __user *buf, size_t len);
 ssize_t georep_log_append(struct georep_volume *vol,
 			  const char __user *buf, size_t len);
+/*
+ * Replication (replica.c; added for LOG_TRUNCATE, LOG_RESET, LOG_NOOP and
+ * GEOREP_IOC_DATA_WRITE, see the uapi header for the contract).
+ * georep_log_truncate() and georep_log_reset(): secondary only (-EBUSY);
+ * georep_log_noop(): primary only (-EROFS), *seq is the no-op's seq once
+ * it is durable locally; georep_data_write(): secondary only (-EROFS),
+ * dw->buf is a user pointer.
+ */
+int georep_log_truncate(struct georep_volume *vol, u64 seq,
+			struct netlink_ext_ack *extack);
+int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
+		     const u8 *chain_hash, struct netlink_ext_ack *extack);
+int georep_log_noop(struct georep_volume *vol, u64 *seq,
+		    struct netlink_ext_ack *extack);
+int georep_data_write(struct georep_volume *vol,
+		      const struct georep_data_write *dw);
 /* readers of the stream wait here; woken on every new durable record */
 wait_queue_head_t *georep_volume_waitq(struct georep_volume *vol);
 u64 georep_volume_written_seq(struct georep_volume *vol);

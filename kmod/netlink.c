@@ -146,6 +146,18 @@ static const struct nla_policy georep_nl_release_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_RELEASE_SEQ]		= { .type = NLA_U64 },
 };
 
+static const struct nla_policy georep_nl_truncate_policy[GEOREP_A_MAX + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+	[GEOREP_A_TRUNCATE_SEQ]		= { .type = NLA_U64 },
+};
+
+static const struct nla_policy georep_nl_reset_policy[GEOREP_A_MAX + 1] = {
+	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
+	[GEOREP_A_RESET_SEQ]		= { .type = NLA_U64 },
+	[GEOREP_A_TERM]			= { .type = NLA_U64 },
+	[GEOREP_A_CHAIN_HASH]		= NLA_POLICY_EXACT_LEN(GEOREP_HASH_LEN),
+};
+
 /* ---- status messages ---- */
 
 static size_t georep_nl_status_size(void)
@@ -201,8 +213,10 @@ static int georep_nl_put_status(struct sk_buff *skb,
  * Reply to a request with the volume's status; on a failed verification
  * also BAD_SEQ and ERROR (the request then fails with -EBADMSG after it).
  */
-static int georep_nl_reply_status(struct genl_info *info,
-				  struct georep_volume *vol, const u64 *bad_seq)
+static int georep_nl_reply_status_seq(struct genl_info *info,
+				      struct georep_volume *vol,
+				      const u64 *bad_seq,
+				      const u64 *written_seq)
 {
 	struct georep_status *st;
 	struct sk_buff *msg;
@@ -222,6 +236,8 @@ static int georep_nl_reply_status(struct genl_info *info,
 		goto out_free_msg;
 
 	georep_volume_status(vol, st);
+	if (written_seq)
+		st->written_seq = *written_seq;
 	if (georep_nl_put_status(msg, st))
 		goto out_free_msg;
 	if (bad_seq &&
@@ -238,6 +254,12 @@ out_free_st:
 	kfree(st);
 out:
 	return ret;
+}
+
+static int georep_nl_reply_status(struct genl_info *info,
+				  struct georep_volume *vol, const u64 *bad_seq)
+{
+	return georep_nl_reply_status_seq(info, vol, bad_seq, NULL);
 }
 
 /*
@@ -745,6 +767,77 @@ static int georep_nl_ledger_verify_doit(struct sk_buff *skb,
 	return ret;
 }
 
+static int georep_nl_log_truncate_doit(struct sk_buff *skb,
+				       struct genl_info *info)
+{
+	struct georep_volume *vol;
+	int ret;
+
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
+			      GEOREP_A_TRUNCATE_SEQ,
+			      "missing attribute GEOREP_A_TRUNCATE_SEQ"))
+		return -EINVAL;
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+	ret = georep_log_truncate(vol,
+				  nla_get_u64(info->attrs[GEOREP_A_TRUNCATE_SEQ]),
+				  info->extack);
+	if (!ret)
+		ret = georep_nl_reply_status(info, vol, NULL);
+	georep_nl_default_msg(info, ret);
+	georep_volume_put(vol);
+	return ret;
+}
+
+static int georep_nl_log_reset_doit(struct sk_buff *skb,
+				    struct genl_info *info)
+{
+	struct georep_volume *vol;
+	int ret;
+
+	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
+			      GEOREP_A_RESET_SEQ,
+			      "missing attribute GEOREP_A_RESET_SEQ") ||
+	    GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs, GEOREP_A_TERM,
+			      "missing attribute GEOREP_A_TERM") ||
+	    GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
+			      GEOREP_A_CHAIN_HASH,
+			      "missing attribute GEOREP_A_CHAIN_HASH"))
+		return -EINVAL;
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+	ret = georep_log_reset(vol,
+			       nla_get_u64(info->attrs[GEOREP_A_RESET_SEQ]),
+			       nla_get_u64(info->attrs[GEOREP_A_TERM]),
+			       nla_data(info->attrs[GEOREP_A_CHAIN_HASH]),
+			       info->extack);
+	if (!ret)
+		ret = georep_nl_reply_status(info, vol, NULL);
+	georep_nl_default_msg(info, ret);
+	georep_volume_put(vol);
+	return ret;
+}
+
+/* the reply's WRITTEN_SEQ is the no-op's seq, even if writes followed */
+static int georep_nl_log_noop_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct georep_volume *vol;
+	u64 seq = 0;
+	int ret;
+
+	vol = georep_nl_lookup(info);
+	if (IS_ERR(vol))
+		return PTR_ERR(vol);
+	ret = georep_log_noop(vol, &seq, info->extack);
+	if (!ret)
+		ret = georep_nl_reply_status_seq(info, vol, NULL, &seq);
+	georep_nl_default_msg(info, ret);
+	georep_volume_put(vol);
+	return ret;
+}
+
 static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_VOLUME_NEW,
@@ -791,6 +884,27 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_LEDGER_VERIFY,
 		.doit		= georep_nl_ledger_verify_doit,
+		.policy		= georep_nl_name_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_LOG_TRUNCATE,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_log_truncate_doit,
+		.policy		= georep_nl_truncate_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_truncate_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_LOG_RESET,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_log_reset_doit,
+		.policy		= georep_nl_reset_policy,
+		.maxattr	= ARRAY_SIZE(georep_nl_reset_policy) - 1,
+	},
+	{
+		.cmd		= GEOREP_CMD_LOG_NOOP,
+		.flags		= GENL_ADMIN_PERM,
+		.doit		= georep_nl_log_noop_doit,
 		.policy		= georep_nl_name_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
 	},

@@ -28,6 +28,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/uaccess.h>
 #include <linux/rwsem.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -262,6 +263,31 @@ static ssize_t georep_stream_write(struct file *file, const char __user *buf,
 	return ret;
 }
 
+/*
+ * GEOREP_IOC_DATA_WRITE: a resync write to a secondary's data device. The
+ * file must be open for writing, as for appends.
+ */
+static long georep_stream_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	struct georep_stream_file *sf = file->private_data;
+	struct georep_data_write dw;
+	long ret;
+
+	if (cmd != GEOREP_IOC_DATA_WRITE)
+		return -ENOTTY;
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (copy_from_user(&dw, (void __user *)arg, sizeof(dw)))
+		return -EFAULT;
+	ret = georep_stream_enter(sf->stream);
+	if (ret)
+		return ret;
+	ret = georep_data_write(sf->vol, &dw);
+	georep_stream_leave(sf->stream);
+	return ret;
+}
+
 static __poll_t georep_stream_poll(struct file *file, poll_table *wait)
 {
 	struct georep_stream_file *sf = file->private_data;
@@ -295,6 +321,8 @@ static const struct file_operations georep_stream_fops = {
 	.read		= georep_stream_read,
 	.write		= georep_stream_write,
 	.poll		= georep_stream_poll,
+	.unlocked_ioctl	= georep_stream_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };
 
 /**

@@ -160,6 +160,7 @@ struct georep_io {
 	blk_status_t status;
 	bool log_done;			/* under vol->lock */
 	bool data_done;
+	bool committed;		/* georep_commit traced; under vol->lock */
 	u8 chain[GEOREP_HASH_LEN];
 	struct work_struct work;	/* hashing offload, write-zeroes fallback */
 };
