@@ -90,6 +90,17 @@ static int ack_cb(struct nl_msg *msg, void *arg)
 	return NL_STOP;
 }
 
+/* the reply (VOLUME_GET format): WRITTEN_SEQ, for LOG_NOOP the no-op's seq */
+static int reply_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *tb[GEOREP_A_MAX + 1];
+
+	if (!genlmsg_parse(nlmsg_hdr(msg), 0, tb, GEOREP_A_MAX, NULL) &&
+	    tb[GEOREP_A_WRITTEN_SEQ])
+		*(uint64_t *)arg = nla_get_u64(tb[GEOREP_A_WRITTEN_SEQ]);
+	return NL_OK;
+}
+
 static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
 	*(int *)arg = e->error;
@@ -98,8 +109,9 @@ static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 
 /* One replication command (TRUNCATE, RESET, NOOP). Return: 0 or -errno. */
 static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1, uint64_t term,
-		 const uint8_t *chain)
+		 const uint8_t *chain, uint64_t *written)
 {
+	uint64_t dummy;
 	struct nl_msg *msg = nlmsg_alloc();
 	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
 	int err = 1, ret = -ENOMEM;
@@ -115,6 +127,7 @@ static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1, uint
 		goto out_free;
 	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, &err);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &err);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, written ?: &dummy);
 	ret = nl_send_auto(k->sk, msg);
 	if (ret < 0) {
 		ret = -EIO;
@@ -136,17 +149,9 @@ out_free:
 
 static int k_noop(struct gd_ledger *l, uint64_t *seq)
 {
-	struct kernel_ledger *k = to_k(l);
-	struct gd_ledger_status st;
-	int ret = k_cmd(k, GEOREP_CMD_LOG_NOOP, 0, 0, 0, NULL);
-
-	if (ret)
-		return ret;
-	/* the reply's WRITTEN_SEQ; a racing client write may already follow it */
-	ret = k_status(l, &st);
-	if (!ret)
-		*seq = st.written_seq;
-	return ret;
+	*seq = 0;
+	/* the reply's WRITTEN_SEQ is the no-op's seq, even if writes followed */
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_NOOP, 0, 0, 0, NULL, seq) ?: (*seq ? 0 : -EPROTO);
 }
 
 static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
@@ -178,13 +183,15 @@ static int k_append(struct gd_ledger *l, const void *rec, size_t len)
 
 static int k_truncate(struct gd_ledger *l, uint64_t seq)
 {
-	return k_cmd(to_k(l), GEOREP_CMD_LOG_TRUNCATE, GEOREP_A_TRUNCATE_SEQ, seq, 0, NULL);
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_TRUNCATE, GEOREP_A_TRUNCATE_SEQ, seq, 0, NULL,
+		     NULL);
 }
 
 static int k_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
 		   const uint8_t chain[GEOREP_HASH_LEN])
 {
-	return k_cmd(to_k(l), GEOREP_CMD_LOG_RESET, GEOREP_A_RESET_SEQ, seq, term, chain);
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_RESET, GEOREP_A_RESET_SEQ, seq, term, chain,
+		     NULL);
 }
 
 static int k_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len)
