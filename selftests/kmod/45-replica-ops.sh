@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The replication operations georepd runs consensus with (georep-ledgerop):
+# LOG_TRUNCATE drops a secondary's uncommitted suffix so a record of a
+# newer leader can take its seq, and the dropped records stay gone across
+# a re-attach; it is refused below the commit point (EINVAL) and on a
+# primary (EBUSY). A fresh secondary resynced with GEOREP_IOC_DATA_WRITE
+# and restarted with LOG_RESET follows the primary to a sha256-identical
+# end. LOG_NOOP appends a no-op record on a primary only (EROFS on a
+# secondary); DATA_WRITE is refused on a primary (EROFS).
+
+set -u
+. "$(dirname "$0")/lib/volume.bash"
+vt_init grvol45
+
+P=vol45p-$$
+S=vol45s-$$
+N=vol45n-$$
+R=vol45r-$$
+VT_VOLS="$R $S $N $P"
+echo "    1..11"
+
+setup() {
+	PD=$(vt_loop pdata 32) && PL=$(vt_loop plog 16) || return 1
+	SD=$(vt_loop sdata 32) && SL=$(vt_loop slog 16) || return 1
+	ND=$(vt_loop ndata 32) && NL=$(vt_loop nlog 16) || return 1
+	RD=$(vt_loop rdata 32) && RL=$(vt_loop rlog 16) || return 1
+	georepctl volume create "$P" --data "$PD" --log "$PL" --format \
+		--role primary --term 1 --site-id 1 --key-dir "$KEYS" || return 1
+	georep-mkreplica "$P" "$S" --data "$SD" --log "$SL" --key-dir "$KEYS" --site-id 2 &&
+	georep-mkreplica "$P" "$N" --data "$ND" --log "$NL" --key-dir "$KEYS" --site-id 3 ||
+		return 1
+	cp -a "$KEYS/$P" "$KEYS/$S" && cp -a "$KEYS/$P" "$KEYS/$N"
+}
+
+# wr VOL BLOCK COUNT: random 4 KiB blocks on a primary, one record each
+wr() {
+	local i
+	for i in $(seq 0 $(($3 - 1))); do
+		dd if=/dev/urandom of="/dev/georep/$1" bs=4k seek=$(($2 + i)) count=1 \
+			oflag=direct status=none || return 1
+	done
+}
+
+# wait_applied VOL SEQ: up to 20 s
+wait_applied() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(vt_num "$1" applied_seq)" -ge "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "$1: applied_seq $(vt_num "$1" applied_seq) < $2"
+	return 1
+}
+
+chain() {
+	georepctl status "$1" --json | grep chain_hash
+}
+
+# S holds P's 1..5 (committed to 3); N, promoted in term 2, wrote another 4
+diverge() {
+	wr "$P" 10 3 || return 1
+	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --commit-to "$S" &&
+	georep-pump "/dev/georep/$P.log" "/dev/georep/$N.log" --commit-to "$N" || return 1
+	georepctl volume set "$N" --role primary --term 2 || return 1
+	wr "$P" 20 2 && wr "$N" 30 1 || return 1
+	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" || return 1
+	[ "$(vt_num "$S" written_seq)" = 5 ] && [ "$(vt_num "$S" commit_seq)" = 3 ] &&
+	[ "$(vt_num "$N" written_seq)" = 4 ]
+}
+
+truncate_then_append() {
+	georepctl volume set "$S" --role secondary --term 2 || return 1
+	georep-ledgerop truncate "$S" 3 || return 1
+	[ "$(vt_num "$S" written_seq)" = 3 ] || return 1
+	georep-pump "/dev/georep/$N.log" "/dev/georep/$S.log" --commit-to "$S" || return 1
+	[ "$(vt_num "$S" written_seq)" = 4 ] && [ "$(chain "$S")" = "$(chain "$N")" ] &&
+	georepctl ledger verify "$S" --key-dir "$KEYS"
+}
+
+# expect_errno RC TEXT CMD...: CMD fails with exit status RC (the errno)
+expect_errno() {
+	local rc=$1 text=$2
+	shift 2
+	"$@" >"$T/e" 2>&1
+	local got=$?
+	cat "$T/e"
+	[ "$got" = "$rc" ] || { echo "exit status $got, expected $rc"; return 1; }
+	grep -q "$text" "$T/e" || { echo "no '$text' in the message"; return 1; }
+}
+
+truncate_refused() {
+	expect_errno 22 "below commit" georep-ledgerop truncate "$S" 2 &&
+	expect_errno 22 "past the last written" georep-ledgerop truncate "$S" 99 &&
+	expect_errno 16 "primary" georep-ledgerop truncate "$P" 1 &&
+	[ "$(vt_num "$S" written_seq)" = 4 ]
+}
+
+truncate_reattach() {
+	local w
+	wr "$N" 40 3 || return 1
+	georep-pump "/dev/georep/$N.log" "/dev/georep/$S.log" || return 1
+	[ "$(vt_num "$S" written_seq)" = 7 ] || return 1
+	w=$(chain "$S")
+	georep-ledgerop truncate "$S" 4 || return 1
+	georepctl volume delete "$S" || return 1
+	georepctl volume create "$S" --data "$SD" --log "$SL" --key-dir "$KEYS" || return 1
+	georepctl status "$S"
+	[ "$(vt_num "$S" written_seq)" = 4 ] || { echo "dropped records came back"; return 1; }
+	[ "$(chain "$S")" != "$w" ] && georepctl ledger verify "$S" --key-dir "$KEYS" || return 1
+	# and the same records can come again
+	georep-pump "/dev/georep/$N.log" "/dev/georep/$S.log" --commit-to "$S" &&
+	[ "$(chain "$S")" = "$(chain "$N")" ]
+}
+
+reset_resync() {
+	local head seq term ch a b
+	georep-mkreplica "$N" "$R" --data "$RD" --log "$RL" --key-dir "$KEYS" --site-id 4 ||
+		return 1
+	cp -a "$KEYS/$N" "$KEYS/$R" || return 1
+	head=$(georep-ledgerop head "$N") || return 1
+	read -r seq term ch <<<"$head"
+	echo "primary head: $head"
+	georep-ledgerop resync "/dev/georep/$N" "/dev/georep/$R.log" || return 1
+	georep-ledgerop reset "$R" "$seq" "$term" "$ch" || return 1
+	georepctl status "$R"
+	[ "$(vt_num "$R" written_seq)" = "$seq" ] && [ "$(vt_num "$R" applied_seq)" = "$seq" ] &&
+	[ "$(vt_num "$R" commit_seq)" = "$seq" ] &&
+	[ "$(vt_num "$R" tail_seq)" = $((seq + 1)) ] || return 1
+	wr "$N" 50 3 || return 1
+	georep-pump "/dev/georep/$N.log" "/dev/georep/$R.log" --commit-to "$R" || return 1
+	wait_applied "$R" "$(vt_num "$N" written_seq)" || return 1
+	a=$(sha256sum <"/dev/georep/$N") && b=$(sha256sum <"/dev/georep/$R") || return 1
+	echo "primary $a"
+	echo "resynced $b"
+	[ "$a" = "$b" ] && georepctl ledger verify "$R" --key-dir "$KEYS"
+}
+
+reset_refused() {
+	expect_errno 16 "primary" georep-ledgerop reset "$N" 1 2 \
+		0000000000000000000000000000000000000000000000000000000000000000
+}
+
+noop_primary() {
+	local w seq
+	w=$(vt_num "$N" written_seq)
+	seq=$(georep-ledgerop noop "$N") || return 1
+	echo "noop at $seq"
+	[ "$seq" = $((w + 1)) ] && [ "$(vt_num "$N" written_seq)" = "$seq" ] || return 1
+	georepctl ledger dump "$N" --from "$seq" >"$T/d" || return 1
+	cat "$T/d"
+	grep -q "^$seq 2 noop 0 0 0 " "$T/d" || return 1
+	georepctl ledger verify "$N" --key-dir "$KEYS" || return 1
+	# the secondary takes it like any record
+	georep-pump "/dev/georep/$N.log" "/dev/georep/$R.log" --commit-to "$R" &&
+	[ "$(chain "$R")" = "$(chain "$N")" ] && georepctl ledger verify "$R" --key-dir "$KEYS"
+}
+
+noop_secondary() {
+	expect_errno 30 "not primary" georep-ledgerop noop "$R"
+}
+
+data_write_checks() {
+	head -c 8192 /dev/urandom >"$T/blk" || return 1
+	expect_errno 30 "Read-only" georep-ledgerop datawrite "/dev/georep/$N.log" 0 "$T/blk" &&
+	expect_errno 22 "Invalid" georep-ledgerop datawrite "/dev/georep/$R.log" 1 "$T/blk" &&
+	expect_errno 22 "Invalid" georep-ledgerop datawrite "/dev/georep/$R.log" \
+		$((32 * 2048)) "$T/blk" || return 1
+	georep-ledgerop datawrite "/dev/georep/$R.log" 64 "$T/blk" --fua || return 1
+	cmp <(dd if="/dev/georep/$R" bs=4k skip=8 count=2 iflag=direct status=none) "$T/blk"
+}
+
+vt_check "a primary and two secondaries" setup
+vt_check "a secondary with an uncommitted suffix, a newer leader" diverge
+vt_check "truncate: another record takes the dropped seq" truncate_then_append
+vt_check "truncate below commit, past the head, on a primary: refused" truncate_refused
+vt_check "truncated records stay gone across a re-attach" truncate_reattach
+vt_check "resync with DATA_WRITE, reset, follow: sha256-identical" reset_resync
+vt_check "reset on a primary: refused" reset_refused
+vt_check "noop on the primary: dumped, verified, replicated" noop_primary
+vt_check "noop on a secondary: EROFS" noop_secondary
+vt_check "DATA_WRITE: EROFS on a primary, range checks, FUA write" data_write_checks
+vt_check "delete all" eval 'georepctl volume delete "$R" && georepctl volume delete "$S" &&
+	georepctl volume delete "$N" && georepctl volume delete "$P"'
+vt_done

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * georep-ledgerop: the replication operations a consensus daemon uses on a
+ * kernel ledger, one per run, for the kernel selftests.
+ *
+ *   georep-ledgerop truncate <volume> <seq>
+ *   georep-ledgerop reset <volume> <seq> <term> <chain-hash-hex>
+ *   georep-ledgerop noop <volume>            prints the no-op's seq
+ *   georep-ledgerop head <volume>            prints "written_seq term chain"
+ *   georep-ledgerop datawrite <dev.log> <lba> <file> [--fua]
+ *   georep-ledgerop resync <source> <dev.log>
+ *
+ * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE,
+ * LOG_RESET and LOG_NOOP (libnl-genl); datawrite writes <file> (a multiple
+ * of 4 KiB, at most 1 MiB) at sector <lba> of the volume behind the log
+ * stream with GEOREP_IOC_DATA_WRITE; resync copies all of <source> (a file
+ * or block device) that way, 1 MiB at a time, each piece with FUA.
+ *
+ * On failure prints the errno text and the kernel's extack message, and
+ * exits with the errno value (e.g. 22 EINVAL, 16 EBUSY, 30 EROFS).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
+
+#include <linux/georep.h>
+#include "georep/nl.h"
+
+#define CHUNK	(1u << 20)
+
+struct req {
+	int err;		/* 1 while waiting */
+	char msg[256];		/* extack */
+	uint64_t written;	/* WRITTEN_SEQ of the reply */
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: georep-ledgerop truncate <volume> <seq>\n"
+		"       georep-ledgerop reset <volume> <seq> <term> <chain-hash-hex>\n"
+		"       georep-ledgerop noop <volume>\n"
+		"       georep-ledgerop head <volume>\n"
+		"       georep-ledgerop datawrite <dev.log> <lba> <file> [--fua]\n"
+		"       georep-ledgerop resync <source> <dev.log>\n");
+	exit(2);
+}
+
+static uint64_t num(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || !*s || *end) {
+		fprintf(stderr, "georep-ledgerop: not a number: %s\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static int fail(const char *what, int err, const char *msg)
+{
+	fprintf(stderr, "georep-ledgerop: %s: %s%s%s\n", what, strerror(err),
+		msg && *msg ? ": " : "", msg ? msg : "");
+	return err > 0 && err < 256 ? err : 1;
+}
+
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+	((struct req *)arg)->err = 0;
+	return NL_STOP;
+}
+
+static int reply_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *tb[GEOREP_A_MAX + 1];
+
+	if (!genlmsg_parse(nlmsg_hdr(msg), 0, tb, GEOREP_A_MAX, NULL) &&
+	    tb[GEOREP_A_WRITTEN_SEQ])
+		((struct req *)arg)->written = nla_get_u64(tb[GEOREP_A_WRITTEN_SEQ]);
+	return NL_OK;
+}
+
+/* the error and, when the kernel sent one, its extack message */
+static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct req *r = arg;
+	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	size_t off = sizeof(*e);
+
+	r->err = -e->error;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + off)
+		return NL_STOP;
+	if (!nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)e + off),
+		       nlh->nlmsg_len - NLMSG_HDRLEN - off, NULL) &&
+	    tb[NLMSGERR_ATTR_MSG])
+		snprintf(r->msg, sizeof(r->msg), "%s",
+			 (const char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	return NL_STOP;
+}
+
+/* one LOG_* command; returns 0 or an errno, r->msg has the extack */
+static int nl_cmd(uint8_t cmd, const char *name, int a1, uint64_t v1,
+		  uint64_t term, const uint8_t *chain, struct req *r)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+	int one = 1, family, ret = ENOMEM;
+
+	r->err = 1;
+	r->msg[0] = 0;
+	r->written = 0;
+	if (!sk || !msg || !cb)
+		goto out_free;
+	ret = EIO;
+	if (genl_connect(sk))
+		goto out_free;
+	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one,
+		   sizeof(one));
+	family = genl_ctrl_resolve(sk, GEOREP_GENL_NAME);
+	if (family < 0) {
+		ret = ENOENT;
+		snprintf(r->msg, sizeof(r->msg), "family %s not found (module not loaded?)",
+			 GEOREP_GENL_NAME);
+		goto out_free;
+	}
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0, cmd,
+			 GEOREP_GENL_VERSION) ||
+	    nla_put_string(msg, GEOREP_A_NAME, name) ||
+	    (a1 && nla_put_u64(msg, a1, v1)) ||
+	    (chain && (nla_put_u64(msg, GEOREP_A_TERM, term) ||
+		       nla_put(msg, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, chain))))
+		goto out_free;
+	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, r);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, r);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, r);
+	if (nl_send_auto(sk, msg) < 0)
+		goto out_free;
+	while (r->err > 0 && r->err == 1) {
+		if (nl_recvmsgs(sk, cb) < 0 && r->err == 1)
+			r->err = EIO;
+	}
+	ret = r->err;
+out_free:
+	nl_cb_put(cb);
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return ret;
+}
+
+static int parse_hash(const char *hex, uint8_t *out)
+{
+	unsigned int i, v;
+
+	if (strlen(hex) != 2 * GEOREP_HASH_LEN)
+		return -1;
+	for (i = 0; i < GEOREP_HASH_LEN; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = v;
+	}
+	return 0;
+}
+
+static int cmd_head(const char *name)
+{
+	struct georep_vol_status st;
+	struct georep_nl *nl;
+	char err[256];
+	unsigned int i;
+	int ret;
+
+	ret = georep_nl_open(&nl, err, sizeof(err));
+	if (ret)
+		return fail("head", -ret, err);
+	ret = georep_nl_volume_get(nl, name, &st);
+	if (ret) {
+		ret = fail("head", -ret, georep_nl_error(nl));
+		georep_nl_close(nl);
+		return ret;
+	}
+	georep_nl_close(nl);
+	printf("%" PRIu64 " %" PRIu64 " ", st.written_seq, st.term);
+	for (i = 0; i < GEOREP_HASH_LEN; i++)
+		printf("%02x", st.chain_hash[i]);
+	printf("\n");
+	return 0;
+}
+
+static int data_write(int fd, uint64_t lba, void *buf, uint32_t len, bool fua)
+{
+	struct georep_data_write dw = {
+		.lba = lba,
+		.buf = (uintptr_t)buf,
+		.len = len,
+		.flags = fua ? GEOREP_DW_FUA : 0,
+	};
+
+	return ioctl(fd, GEOREP_IOC_DATA_WRITE, &dw) ? errno : 0;
+}
+
+static int cmd_datawrite(const char *log, uint64_t lba, const char *file,
+			 bool fua)
+{
+	void *buf = NULL;
+	ssize_t n;
+	int fd, in, ret;
+
+	in = open(file, O_RDONLY);
+	if (in < 0)
+		return fail(file, errno, NULL);
+	if (posix_memalign(&buf, 4096, CHUNK + 4096)) {
+		close(in);
+		return fail("datawrite", ENOMEM, NULL);
+	}
+	/* up to one byte more than allowed, so the kernel sees a long one */
+	n = read(in, buf, CHUNK + 4096);
+	close(in);
+	if (n < 0) {
+		free(buf);
+		return fail(file, errno, NULL);
+	}
+	fd = open(log, O_RDWR);
+	if (fd < 0) {
+		free(buf);
+		return fail(log, errno, NULL);
+	}
+	ret = data_write(fd, lba, buf, n, fua);
+	close(fd);
+	free(buf);
+	return ret ? fail("GEOREP_IOC_DATA_WRITE", ret, NULL) : 0;
+}
+
+static int cmd_resync(const char *src, const char *log)
+{
+	uint64_t lba = 0, total = 0;
+	void *buf = NULL;
+	int in, fd, ret = 0;
+	ssize_t n;
+
+	in = open(src, O_RDONLY);
+	if (in < 0)
+		return fail(src, errno, NULL);
+	fd = open(log, O_RDWR);
+	if (fd < 0) {
+		close(in);
+		return fail(log, errno, NULL);
+	}
+	if (posix_memalign(&buf, 4096, CHUNK)) {
+		ret = fail("resync", ENOMEM, NULL);
+		goto out_close;
+	}
+	for (;;) {
+		size_t got = 0;
+
+		while (got < CHUNK) {
+			n = read(in, (char *)buf + got, CHUNK - got);
+			if (n < 0) {
+				ret = fail(src, errno, NULL);
+				goto out_free;
+			}
+			if (!n)
+				break;
+			got += n;
+		}
+		if (!got)
+			break;
+		ret = data_write(fd, lba, buf, got, true);
+		if (ret) {
+			ret = fail("GEOREP_IOC_DATA_WRITE", ret, NULL);
+			goto out_free;
+		}
+		lba += got >> 9;
+		total += got;
+		if (got < CHUNK)
+			break;
+	}
+	printf("resynced %" PRIu64 " bytes\n", total);
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	close(in);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t chain[GEOREP_HASH_LEN];
+	struct req r;
+	int ret;
+
+	if (argc < 3)
+		usage();
+	if (!strcmp(argv[1], "truncate") && argc == 4) {
+		ret = nl_cmd(GEOREP_CMD_LOG_TRUNCATE, argv[2],
+			     GEOREP_A_TRUNCATE_SEQ, num(argv[3]), 0, NULL, &r);
+		return ret ? fail("LOG_TRUNCATE", ret, r.msg) : 0;
+	}
+	if (!strcmp(argv[1], "reset") && argc == 6) {
+		if (parse_hash(argv[5], chain)) {
+			fprintf(stderr, "georep-ledgerop: chain hash: 64 hex digits\n");
+			return 2;
+		}
+		ret = nl_cmd(GEOREP_CMD_LOG_RESET, argv[2], GEOREP_A_RESET_SEQ,
+			     num(argv[3]), num(argv[4]), chain, &r);
+		return ret ? fail("LOG_RESET", ret, r.msg) : 0;
+	}
+	if (!strcmp(argv[1], "noop") && argc == 3) {
+		ret = nl_cmd(GEOREP_CMD_LOG_NOOP, argv[2], 0, 0, 0, NULL, &r);
+		if (ret)
+			return fail("LOG_NOOP", ret, r.msg);
+		printf("%" PRIu64 "\n", r.written);
+		return 0;
+	}
+	if (!strcmp(argv[1], "head") && argc == 3)
+		return cmd_head(argv[2]);
+	if (!strcmp(argv[1], "datawrite") && (argc == 5 || argc == 6)) {
+		if (argc == 6 && strcmp(argv[5], "--fua"))
+			usage();
+		return cmd_datawrite(argv[2], num(argv[3]), argv[4], argc == 6);
+	}
+	if (!strcmp(argv[1], "resync") && argc == 4)
+		return cmd_resync(argv[2], argv[3]);
+	usage();
+	return 2;
+}
