@@ -241,7 +241,8 @@ delete_removes_links() {
 	georepctl volume delete "$VOL" || return 1
 	[ ! -e "/dev/georep/$VOL" ] && [ ! -L "/dev/georep/$VOL" ] || { echo "data link left"; return 1; }
 	[ ! -L "/dev/georep/$VOL.log" ] || { echo "log link left"; return 1; }
-	georepctl status | grep -q "^$VOL " && { echo "still listed"; return 1; }
+	georepctl status >"$tmp/st" || return 1
+	grep -q "^$VOL " "$tmp/st" && { echo "still listed"; return 1; }
 	return 0
 }
 

@@ -142,7 +142,8 @@ key_mode_refused() {
 
 delete_both() {
 	georepctl volume delete "$VOL" && georepctl volume delete "$VOL2" || return 1
-	georepctl status | grep -E "^($VOL|$VOL2) " && return 1
+	georepctl status >"$tmp/st" || return 1
+	grep -E "^($VOL|$VOL2) " "$tmp/st" && return 1
 	return 0
 }
 
