@@ -20,7 +20,7 @@ KSFT_SKIP=4
 SITES="alpha bravo charlie"
 VOL=vol0
 PORT=7400
-FAILOVER_MAX_S=10
+FAILOVER_MAX_S=20	# qemu TCG, GEOREPD_ELECTION_MS=3000
 
 KO=${GEOREP_KO:-/georep/georep.ko}
 if ! grep -q '^georep ' /proc/modules; then
@@ -85,7 +85,15 @@ cleanup_sites() {
 	done
 	[ $NETNS = 1 ] || /sbin/tc qdisc del dev lo root 2>/dev/null
 }
-trap 'cleanup_sites; vt_cleanup' EXIT
+show_logs() {
+	local s
+	for s in $SITES; do
+		[ -f "$T/$s.log" ] || continue
+		echo "# ---- $s ----"
+		tail -n 25 "$T/$s.log" | sed 's/^/# /'
+	done
+}
+trap 'show_logs; cleanup_sites; vt_cleanup' EXIT
 
 # A full mesh of veth pairs (the lab has no bridge module): each site owns
 # 10.44.0.N/32 on lo and reaches each peer through its own veth, delayed
@@ -170,7 +178,7 @@ JSON
 
 start_site() {
 	mkdir -p "$T/state-$1"
-	in_site "$1" georepd --config "$T/cluster.json" --site "$1" \
+	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} in_site "$1" georepd --config "$T/cluster.json" --site "$1" \
 		--state-dir "$T/state-$1" --foreground --verbose --ledger kernel \
 		2>>"$T/$1.log" &
 	eval "PID_$1=$!"
@@ -249,8 +257,4 @@ check leader_elected_volume_primary elect || exit 1
 check mkfs_and_fill_at_primary fill || exit 1
 check kill_primary_site_new_primary kill_primary || exit 1
 check mount_at_new_primary_checksums mount_new
-for s in $SITES; do
-	echo "# ---- $s ----"
-	tail -n 15 "$T/$s.log" | sed 's/^/# /'
-done
 [ $failed = 0 ]

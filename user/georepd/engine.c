@@ -1199,6 +1199,7 @@ static int node_start(struct engine *e)
 	struct gr_entry *ents = NULL;
 	struct gd_ledger_status st;
 	struct gr_conf conf = { 0 };
+	const char *env;
 	uint32_t i;
 	int ret;
 
@@ -1212,6 +1213,12 @@ static int node_start(struct engine *e)
 	e->cfg.tick_ns = ENG_TICK_MS * 1000000ULL;
 	e->cfg.election_ticks = ENG_ELECTION_TICKS;
 	e->cfg.heartbeat_ticks = ENG_HEARTBEAT_TICKS;
+	/* slow labs (qemu TCG) and long-haul links need longer timeouts */
+	env = getenv("GEOREPD_ELECTION_MS");
+	if (env && strtoul(env, NULL, 10) >= 4 * ENG_TICK_MS) {
+		e->cfg.election_ticks = strtoul(env, NULL, 10) / ENG_TICK_MS;
+		e->cfg.heartbeat_ticks = e->cfg.election_ticks / 5;
+	}
 	e->cfg.seed = e->self_id ^ gr_now_ns();
 	if (e->vol->cfg->max_uncommitted)
 		e->cfg.max_uncommitted_bytes = e->vol->cfg->max_uncommitted;
