@@ -18,7 +18,8 @@ w=$(mktemp -d /tmp/demo.XXXXXX)
 mount -t tmpfs -o size=700m tmpfs "$w"
 keys=$w/keys
 mkdir -m 700 "$keys"
-grep -q '^georep ' /proc/modules || insmod /georep/georep.ko
+. /georep/selftests/kmod/lib/module.sh
+grep -q '^georep ' /proc/modules || georep_load /georep/georep.ko
 modprobe loop
 
 loopdev() { truncate -s "$2" "$w/$1" && losetup -f --show "$w/$1"; }

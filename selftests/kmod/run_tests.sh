@@ -23,6 +23,7 @@ set -u
 GEOREP=${GEOREP:-/georep}
 export GEOREP
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib/module.sh"
 SELF=$(basename "${BASH_SOURCE[0]}")
 KO=${GEOREP_KO:-$GEOREP/georep.ko}
 TIMEOUT=${KMOD_TEST_TIMEOUT:-600}
@@ -91,12 +92,7 @@ else
 		echo "# georep already loaded: unloading it first"
 		rmmod georep 2>&1 | sed 's/^/# /'
 	fi
-	# insmod does not resolve dependencies: load them (and soft ones) first
-	for dep in $(modinfo -F depends "$KO" 2>/dev/null | tr ',' ' ') \
-		   $(modinfo -F softdep "$KO" 2>/dev/null | tr ' ' '\n' | grep -v ':$'); do
-		modprobe "$dep" 2>&1 | sed 's/^/# /'
-	done
-	if ! out=$(insmod "$KO" 2>&1); then
+	if ! out=$(georep_load "$KO" 2>&1); then
 		load_err="insmod $KO failed: $out"
 	fi
 fi
