@@ -48,13 +48,11 @@ static int zero_headers(struct georep_volume *vol, u64 from, u64 to)
 	if (from > to)
 		return 0;
 	if (!georep_index_lookup(vol, from, &lsn, &nb)) {
-		ret = blkdev_issue_zeroout(vol->log_bdev,
-					   georep_lsn_block(vol, lsn) *
-					   GEOREP_SECTORS_PER_BLOCK,
-					   GEOREP_SECTORS_PER_BLOCK, GFP_NOIO,
-					   BLKDEV_ZERO_NOUNMAP);
-		if (!ret)
-			ret = blkdev_issue_flush(vol->log_bdev);
+		ret = georep_log_rw(vol, vol->log_bdev,
+				    georep_lsn_block(vol, lsn) *
+				    GEOREP_SECTORS_PER_BLOCK,
+				    page_address(ZERO_PAGE(0)), GEOREP_BLOCK_SIZE,
+				    REQ_OP_WRITE | REQ_FUA | REQ_SYNC);
 		if (ret)
 			return ret;
 	}
@@ -107,7 +105,7 @@ static int check_secondary(struct georep_volume *vol,
 		return -ENODEV;
 	}
 	if (READ_ONCE(vol->role) != GEOREP_ROLE_SECONDARY) {
-		NL_SET_ERR_MSG(extack, "the volume is primary: only a secondary's log can be truncated or reset");
+		NL_SET_ERR_MSG(extack, "secondary only: the volume is primary");
 		return -EBUSY;
 	}
 	if (READ_ONCE(vol->broken)) {
