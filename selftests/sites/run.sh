@@ -177,10 +177,18 @@ JSON
 }
 
 start_site() {
+	local env="GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000}"
 	mkdir -p "$T/state-$1"
-	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} in_site "$1" georepd --config "$T/cluster.json" --site "$1" \
-		--state-dir "$T/state-$1" --foreground --verbose --ledger kernel \
-		2>>"$T/$1.log" &
+	# $! must be georepd itself (ip netns exec and env exec it)
+	if [ $NETNS = 1 ]; then
+		ip netns exec "gr-$1" env "$env" georepd --config "$T/cluster.json" \
+			--site "$1" --state-dir "$T/state-$1" --foreground --verbose \
+			--ledger kernel 2>>"$T/$1.log" &
+	else
+		env "$env" georepd --config "$T/cluster.json" --site "$1" \
+			--state-dir "$T/state-$1" --foreground --verbose --ledger kernel \
+			2>>"$T/$1.log" &
+	fi
 	eval "PID_$1=$!"
 	PIDS="$PIDS $!"
 }

@@ -849,8 +849,10 @@ static int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr
 
 /*
  * Release retained records: once every replica holds them (leader), a
- * follower past ENG_FOLLOWER_KEEP; and, when the retained log passes 3/4 of
- * the core's capacity or @force (tests), at the applied seq even though a
+ * follower past ENG_FOLLOWER_KEEP (all applied ones once its log is half
+ * full); in batches of ENG_COMPACT_MIN records unless the log is a quarter
+ * full; and, when the retained log passes 3/4 of the core's capacity or of
+ * the log device, or @force (tests), at the applied seq even though a
  * replica still needs them: that replica then gets a full resync.
  */
 static void compact(struct engine *e, bool force)
@@ -878,13 +880,16 @@ static void compact(struct engine *e, bool force)
 			if (pi.match < keep)
 				keep = pi.match;
 		}
-	} else {
+	} else if (!(st.log_size && st.log_used * 2 > st.log_size)) {
 		keep = keep > ENG_FOLLOWER_KEEP ? keep - ENG_FOLLOWER_KEEP : 0;
 	}
-	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3)
+	/* a full log throttles writers (and blocks a secondary's appends) */
+	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
+	    (st.log_size && st.log_used * 4 > st.log_size * 3))
 		keep = applied;
 	/* the record at the compaction point stays: its term and chain anchor the log */
-	if (keep > gs.snap_seq && (force || keep > gs.snap_seq + ENG_COMPACT_MIN) &&
+	if (keep > gs.snap_seq && (force || keep > gs.snap_seq + ENG_COMPACT_MIN ||
+				   (st.log_size && st.log_used * 4 > st.log_size)) &&
 	    !gr_compact(e->n, keep))
 		e->lg->ops->release(e->lg, keep - 1);
 }

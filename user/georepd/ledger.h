@@ -35,6 +35,7 @@ struct gd_ledger_status {
 	uint8_t chain_hash[GEOREP_HASH_LEN];	/* at written_seq */
 	uint64_t data_bytes;		/* size of the data device */
 	uint64_t log_used;
+	uint64_t log_size;		/* 0: no limit (mem) */
 };
 
 struct gd_ledger_ops {

@@ -60,6 +60,7 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 		memcpy(st->chain_hash, vs.chain_hash, GEOREP_HASH_LEN);
 	st->data_bytes = vs.data_bytes;
 	st->log_used = vs.log_used;
+	st->log_size = vs.log_size;
 	return 0;
 }
 
