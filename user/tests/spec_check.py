@@ -33,12 +33,6 @@ NLC = os.path.join(TOP, "kmod/netlink.c")
 
 results = []
 
-# Declared in the uapi (commit f951263, replication for georepd) but not
-# served by kmod/netlink.c yet: reported as SKIP while they have no
-# genl_ops entry, checked like the others once they do.
-NOT_SERVED_YET = {"log-truncate", "log-reset", "log-noop"}
-
-
 def check(ok, name, why=""):
     results.append((bool(ok), name, why))
 
@@ -213,10 +207,6 @@ def main():
             check(cmd not in ops, "%s is not a request" % op["name"])
             continue
         c = ops.get(cmd)
-        if c is None and op["name"] in NOT_SERVED_YET:
-            check(True, "%s has a genl_ops entry # SKIP declared, not served yet"
-                  % op["name"])
-            continue
         check(c is not None, "%s has a genl_ops entry" % op["name"])
         if c is None:
             continue
