@@ -17,6 +17,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 w=$(mktemp -d /tmp/demo.XXXXXX)
 mount -t tmpfs -o size=700m tmpfs "$w"
 keys=$w/keys
+export GEOREP_KEY_DIR=$keys
 mkdir -m 700 "$keys"
 . /georep/selftests/kmod/lib/module.sh
 grep -q '^georep ' /proc/modules || georep_load /georep/georep.ko
