@@ -43,8 +43,8 @@ static const char usage[] =
 	"                        --state-dir is given, else " DEFAULT_RUN_DIR "/<site>.sock)\n"
 	"  -f, --foreground      stay in the foreground, log to stderr\n"
 	"  -v, --verbose         debug messages\n"
-	"  -L, --ledger KIND     replication engine ledger: kernel (georep.ko), mem\n"
-	"                        (in-process, tests) or none (no engine; default)\n";
+	"  -L, --ledger KIND     replication engine ledger: kernel (georep.ko; default),\n"
+	"                        mem (in-process, tests) or none (transport only)\n";
 
 const struct gr_cluster *gd_cluster(const struct georepd *d)
 {
@@ -245,7 +245,7 @@ int main(int argc, char *argv[])
 	struct georepd d = { .sigfd = -1 };
 	char dirbuf[4096], err[256];
 	int opt, ret, ready_fd = -1;
-	const char *ledger = "none";
+	const char *ledger = "kernel";
 	size_t i;
 
 	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:", opts, NULL)) != -1) {

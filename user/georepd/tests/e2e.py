@@ -73,7 +73,7 @@ class Site:
         self.proc = subprocess.Popen(
             [self.binary if os.path.isabs(self.binary) else os.path.join(BIN, self.binary),
              "--config", self.cfg, "--site", self.name,
-             "--state-dir", self.dir, "--foreground", "--verbose"],
+             "--state-dir", self.dir, "--foreground", "--verbose", "--ledger", "none"],
             stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
 
     def ctl(self, req, timeout=3):
@@ -194,7 +194,7 @@ def main():
         with open(badpath, "w") as f:
             json.dump(bad, f)
         r = subprocess.run([os.path.join(BIN, "georepd"), "-c", badpath, "-s", "alpha", "-f",
-                            "-d", os.path.join(top, "x")], capture_output=True, text=True)
+                            "-d", os.path.join(top, "x"), "--ledger", "none"], capture_output=True, text=True)
         ktap(r.returncode == 1 and "$.sites[1].address: bad address" in r.stderr
              and "$.sites[2].colour: unknown key" in r.stderr
              and "refusing to start" in r.stderr, "georepd_refuses_bad_config", r.stderr)
@@ -321,7 +321,7 @@ def main():
 
         # 14: a second alpha is refused (state dir locked, socket in use); SIGTERM is clean
         r = subprocess.run([os.path.join(BIN, "georepd"), "-c", cfgpath, "-s", "alpha",
-                            "-d", a.dir, "-f"], capture_output=True, text=True, timeout=10)
+                            "-d", a.dir, "-f", "--ledger", "none"], capture_output=True, text=True, timeout=10)
         for s in sites.values():
             s.proc.send_signal(signal.SIGTERM)
         codes = [s.proc.wait(timeout=10) for s in sites.values()]
