@@ -23,13 +23,9 @@ PORT=7400
 FAILOVER_MAX_S=20	# qemu TCG, GEOREPD_ELECTION_MS=3000
 
 KO=${GEOREP_KO:-/georep/georep.ko}
+. "$(dirname "$0")/../kmod/lib/module.sh"
 if ! grep -q '^georep ' /proc/modules; then
-	# insmod does not resolve dependencies: load them first
-	for dep in $(modinfo -F depends "$KO" 2>/dev/null | tr ',' ' ') \
-		   $(modinfo -F softdep "$KO" 2>/dev/null | tr ' ' '\n' | grep -v ':$'); do
-		modprobe "$dep" 2>/dev/null
-	done
-	out=$(insmod "$KO" 2>&1) || { echo "# cannot load $KO: $out"; exit $KSFT_SKIP; }
+	out=$(georep_load "$KO" 2>&1) || { echo "# cannot load $KO: $out"; exit $KSFT_SKIP; }
 fi
 for m in loop veth sch_netem; do
 	modprobe "$m" 2>/dev/null
@@ -223,6 +219,7 @@ elect() {
 	done
 	P=$(wait_primary 30) || { tail -n 30 "$T"/*.log; return 1; }
 	echo "primary: $P"
+	georepctl status
 }
 
 fill() {
@@ -248,6 +245,7 @@ kill_primary() {
 	NEWP=$(wait_primary $FAILOVER_MAX_S) || { tail -n 30 "$T"/*.log; return 1; }
 	t1=$(date +%s.%N)
 	echo "failover $P -> $NEWP in $(echo "$t1 - $t0" | bc 2>/dev/null || echo "?") s"
+	georepctl status
 }
 
 mount_new() {
