@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make demo, guest side: a ledger volume replicated from site A to site B,
+# make demo, guest side. Part 1: a ledger volume replicated from site A to site B,
 # with ext4 mounted at A; site A is lost; B takes over with a higher term,
 # mounts the filesystem, and every synced file is there with the right
 # checksum. Both sites live in this one kernel (two volumes, four loop
@@ -9,6 +9,9 @@
 # ships them between machines (georep-pump plays the daemon's part).
 #
 #   site A: vol-a (primary, term 1)  --records-->  site B: vol-b (secondary)
+#
+# Part 2: the same story with three sites and georepd doing it all
+# (election, shipping, commit, failover): selftests/sites/run.sh.
 
 set -eu
 say() { printf '\n=== %s\n' "$*"; }
@@ -76,7 +79,15 @@ echo "written at site B after failover" > /mnt/b/after-failover && sync
 run georepctl status vol-b
 run georepctl ledger verify vol-b
 
-say "demo done"
 umount /mnt/b
 georepctl volume delete vol-b
 georepctl volume delete vol-a 2>/dev/null || true
+losetup -D 2>/dev/null || true
+umount "$w" 2>/dev/null || true
+
+say "part 2: three sites (network namespaces, 5 ms links), one georepd each"
+echo "georepd runs consensus per volume over the kernel ledgers; the primary"
+echo "site is killed and another takes over with every synced file intact"
+/georep/selftests/sites/run.sh
+
+say "demo done"
