@@ -15,18 +15,25 @@
 
 #include "georep/record.h"
 #include "georepctl.h"
+#include "cmd_cluster_status.h"
 
-#define STATUS_USAGE "georepctl status [<name>] [--json]"
+#define STATUS_USAGE "georepctl status [<name>] [--json] [--socket PATH | --site NAME]"
 #define STATUS_HELP							\
 	"Show every volume, or one. Columns: NAME, MINOR, ROLE/TERM, RULE,\n" \
 	"WRITTEN/COMMITTED/APPLIED seq, TAIL seq, LOG used/size (percent),\n" \
 	"THROTTLED, EPOCH (seal epoch of new records), OPEN count.\n\n"	\
-	"  --json   one object {\"volumes\": [...]} (keys in georepctl(8))\n"
+	"When a georepd answers (--socket PATH, --site NAME, else the only\n" \
+	"*.sock in /run/georep), the cluster view comes first: per volume,\n" \
+	"one row per site (role, term, seqs, lag, RTT, link), policy, forks.\n\n" \
+	"  --json   one object {\"volumes\": [...]} (keys in georepctl(8)),\n" \
+	"           plus \"cluster\": the daemon's status when one answered\n"
 
-enum { OPT_JSON = 2 };
+enum { OPT_JSON = 2, OPT_SOCKET, OPT_SITE };
 
 static const struct grctl_opt status_opts[] = {
 	{ "json", OPT_JSON, false },
+	{ "socket", OPT_SOCKET, true },
+	{ "site", OPT_SITE, true },
 	{ NULL }
 };
 
@@ -45,6 +52,12 @@ int status_parse(struct grctl_parser *p, struct status_args *a)
 			return 1;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_SOCKET:
+			a->socket = val;
+			break;
+		case OPT_SITE:
+			a->site = val;
 			break;
 		case GRCTL_ARG_POS:
 			if (a->name)
@@ -165,17 +178,18 @@ static json_t *status_json(const struct georep_vol_status *v)
 	return o;
 }
 
-static int print_json(const struct georep_vol_status *v, size_t nr)
+/* @cluster (stolen, may be NULL): the daemon's view; @v NULL: no kernel view */
+static int print_json(const struct georep_vol_status *v, size_t nr, json_t *cluster)
 {
 	json_t *root, *arr;
 	size_t i;
 	int ret;
 
 	root = json_object();
-	arr = json_array();
+	arr = v ? json_array() : json_null();
 	if (!root || !arr)
 		goto out_nomem;
-	for (i = 0; i < nr; i++) {
+	for (i = 0; v && i < nr; i++) {
 		json_t *o = status_json(&v[i]);
 
 		if (!o || json_array_append_new(arr, o))
@@ -183,6 +197,8 @@ static int print_json(const struct georep_vol_status *v, size_t nr)
 	}
 	json_object_set_new(root, "volumes", arr);
 	arr = NULL;
+	if (cluster)
+		json_object_set_new(root, "cluster", cluster);
 	ret = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (ret)
@@ -191,6 +207,7 @@ static int print_json(const struct georep_vol_status *v, size_t nr)
 	return 0;
 
 out_nomem:
+	json_decref(cluster);
 	json_decref(arr);
 	json_decref(root);
 	return grctl_fail("%s", strerror(ENOMEM));
@@ -202,6 +219,9 @@ int status_main(int argc, char *argv[])
 	struct status_args a;
 	struct grctl_parser p;
 	struct georep_nl *nl;
+	json_t *cluster;
+	char err[512];
+	bool daemon;
 	size_t nr;
 	int ret;
 
@@ -211,7 +231,21 @@ int status_main(int argc, char *argv[])
 		return grctl_help(STATUS_USAGE, STATUS_HELP);
 	if (ret)
 		return grctl_usage_error(STATUS_USAGE, p.err);
-	if (grctl_nl_open(&nl))
+	ret = cluster_status_query(a.socket, a.site, a.name, &cluster);
+	if (ret)
+		return ret;
+	daemon = cluster != NULL;
+	if (daemon && !a.json) {
+		cluster_status_print(cluster);
+		json_decref(cluster);
+		cluster = NULL;
+	}
+	if (daemon && georep_nl_open(&nl, err, sizeof(err))) {
+		/* a daemon without the kernel module (--ledger mem): its view only */
+		fprintf(stderr, "georepctl: no local kernel view: %s\n", err);
+		return a.json ? print_json(NULL, 0, cluster) : 0;
+	}
+	if (!daemon && grctl_nl_open(&nl))
 		return GRCTL_EXIT_FAIL;
 	if (a.name) {
 		ret = georep_nl_volume_get(nl, a.name, &one);
@@ -229,12 +263,14 @@ int status_main(int argc, char *argv[])
 		}
 	}
 	if (a.json)
-		ret = print_json(vols, nr);
+		ret = print_json(vols, nr, cluster);
 	else
 		print_table(vols, nr);
+	cluster = NULL;
 	if (vols != &one)
 		free(vols);
 out_close:
+	json_decref(cluster);
 	georep_nl_close(nl);
 	return ret;
 }

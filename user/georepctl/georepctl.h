@@ -144,6 +144,7 @@ struct ledger_verify_args {
 struct status_args {
 	const char *name;
 	bool json;
+	const char *socket, *site;	/* georepd's control socket (cluster view) */
 };
 
 struct name_seq_args {

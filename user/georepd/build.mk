@@ -67,6 +67,10 @@ PROG_SRCS_georepctl += georepctl/cmd_cluster.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster.c
 $(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_cluster.h
 
+# georepctl status: the cluster view from the daemon (cmd_status.c calls it)
+PROG_SRCS_georepctl += georepctl/cmd_cluster_status.c
+PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster_status.c
+
 # the mem ledger's rules and fork files
 TESTS += test_ledger_mem
 PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.c georepd/fork.c
