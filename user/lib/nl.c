@@ -473,34 +473,46 @@ nla_put_failure:
 	return no_msg(nl);
 }
 
-int georep_nl_volume_del(struct georep_nl *nl, const char *name)
+/* check @name, then start an acked @cmd request on it in *msg; 0 or -errno */
+static int name_msg(struct georep_nl *nl, uint8_t cmd, const char *name,
+		    struct nl_msg **msg)
 {
-	struct nl_msg *msg;
 	int ret;
 
 	ret = check_name(nl, name);
 	if (ret)
 		return ret;
-	msg = new_msg(nl, GEOREP_CMD_VOLUME_DEL, NLM_F_ACK, name);
-	if (!msg)
+	*msg = new_msg(nl, cmd, NLM_F_ACK, name);
+	if (!*msg)
 		return no_msg(nl);
-	return do_request(nl, msg, NULL, NULL, NULL);
+	return 0;
+}
+
+/* @cmd on volume @name alone; a status reply is parsed into *st when @st */
+static int name_request(struct georep_nl *nl, uint8_t cmd, const char *name,
+			struct georep_vol_status *st)
+{
+	struct nl_msg *msg;
+	int ret;
+
+	ret = name_msg(nl, cmd, name, &msg);
+	if (ret)
+		return ret;
+	if (!st)
+		return do_request(nl, msg, NULL, NULL, NULL);
+	memset(st, 0, sizeof(*st));
+	return do_request(nl, msg, parse_status, st, NULL);
+}
+
+int georep_nl_volume_del(struct georep_nl *nl, const char *name)
+{
+	return name_request(nl, GEOREP_CMD_VOLUME_DEL, name, NULL);
 }
 
 int georep_nl_volume_get(struct georep_nl *nl, const char *name,
 			 struct georep_vol_status *st)
 {
-	struct nl_msg *msg;
-	int ret;
-
-	ret = check_name(nl, name);
-	if (ret)
-		return ret;
-	msg = new_msg(nl, GEOREP_CMD_VOLUME_GET, NLM_F_ACK, name);
-	if (!msg)
-		return no_msg(nl);
-	memset(st, 0, sizeof(*st));
-	return do_request(nl, msg, parse_status, st, NULL);
+	return name_request(nl, GEOREP_CMD_VOLUME_GET, name, st);
 }
 
 struct vol_list {
@@ -570,12 +582,9 @@ int georep_nl_volume_set(struct georep_nl *nl, const struct georep_vol_set *r)
 	struct nl_msg *msg;
 	int ret;
 
-	ret = check_name(nl, r->name);
+	ret = name_msg(nl, GEOREP_CMD_VOLUME_SET, r->name, &msg);
 	if (ret)
 		return ret;
-	msg = new_msg(nl, GEOREP_CMD_VOLUME_SET, NLM_F_ACK, r->name);
-	if (!msg)
-		return no_msg(nl);
 	if (r->has_role) {
 		NLA_PUT_U8(msg, GEOREP_A_ROLE, r->role);
 		NLA_PUT_U64(msg, GEOREP_A_TERM, r->term);
@@ -626,12 +635,9 @@ int georep_nl_log_release(struct georep_nl *nl, const char *name, uint64_t seq)
 	struct nl_msg *msg;
 	int ret;
 
-	ret = check_name(nl, name);
+	ret = name_msg(nl, GEOREP_CMD_LOG_RELEASE, name, &msg);
 	if (ret)
 		return ret;
-	msg = new_msg(nl, GEOREP_CMD_LOG_RELEASE, NLM_F_ACK, name);
-	if (!msg)
-		return no_msg(nl);
 	NLA_PUT_U64(msg, GEOREP_A_RELEASE_SEQ, seq);
 	return do_request(nl, msg, NULL, NULL, NULL);
 
@@ -670,17 +676,9 @@ static void bad_seq_from_msg(const char *msg, struct georep_vol_status *st)
 int georep_nl_ledger_verify(struct georep_nl *nl, const char *name,
 			    struct georep_vol_status *st)
 {
-	struct nl_msg *msg;
 	int ret;
 
-	ret = check_name(nl, name);
-	if (ret)
-		return ret;
-	msg = new_msg(nl, GEOREP_CMD_LEDGER_VERIFY, NLM_F_ACK, name);
-	if (!msg)
-		return no_msg(nl);
-	memset(st, 0, sizeof(*st));
-	ret = do_request(nl, msg, parse_status, st, NULL);
+	ret = name_request(nl, GEOREP_CMD_LEDGER_VERIFY, name, st);
 	if (ret == -EBADMSG && !st->has_bad_seq)
 		bad_seq_from_msg(nl->err, st);
 	return ret;
