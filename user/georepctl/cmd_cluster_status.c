@@ -180,7 +180,7 @@ static void print_sites(json_t *st, json_t *rep)
 	json_t *sites = json_object_get(rep, "sites"), *s;
 	size_t i;
 
-	printf("  %-1s %-12s %4s %-9s %6s %10s %10s %10s %10s %8s %9s %7s %8s %-10s\n",
+	printf("  %-1s %-12s %4s %-9s %6s %10s %10s %10s %10s %8s %9s %7s %8s %s\n",
 	       "", "SITE", "ID", "ROLE", "TERM", "WRITTEN", "COMMITTED", "APPLIED",
 	       "MATCH", "LAG REC", "LAG BYTES", "LAG S", "RTT MS", "LINK");
 	json_array_foreach(sites, i, s) {
@@ -193,7 +193,7 @@ static void print_sites(json_t *st, json_t *rep)
 			jnum(rep, "term", term, sizeof(term));
 		else
 			snprintf(term, sizeof(term), "-");
-		printf("  %-1s %-12s %4s %-9s %6s %10s %10s %10s %10s %8s %9s %7s %8s %-10s\n",
+		printf("  %-1s %-12s %4s %-9s %6s %10s %10s %10s %10s %8s %9s %7s %8s %s\n",
 		       self ? "*" : "", name, jnum(s, "site_id", id, sizeof(id)),
 		       jstr(s, "role", "?"), term,
 		       jnum(s, "written_seq", w, sizeof(w)),

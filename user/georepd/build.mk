@@ -62,6 +62,9 @@ $(GEOREPD_PROBE): LDLIBS := $(O)/libgeorep.a $(LDLIBS)
 # three georepd --ledger mem processes: election, commit, failover, fork
 CHECK_CMDS += georepd/tests/e2e_replication.py
 
+# georepctl status with a daemon: the cluster view, text and --json
+CHECK_CMDS += georepd/tests/e2e_status.py
+
 # georepctl switchover / failover / events (the daemon's control socket)
 PROG_SRCS_georepctl += georepctl/cmd_cluster.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster.c

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+End-to-end test of `georepctl status` with a daemon: three
+`georepd --ledger mem` processes on 127.0.0.1 (no kernel module), one
+3-site quorum volume.
+
+ 1. `georepctl status --socket <primary's socket>` shows the volume and one
+    row per site; the primary's row has its role and the term;
+ 2. `--json` has "volumes" (null: no kernel here) and "cluster", whose
+    volume's replica lists every site and agrees with the text;
+ 3. after writes, the followers' match seq reaches the primary's last seq
+    (JSON) and the text shows lag 0;
+ 4. kill -9 of a follower: its row shows it disconnected ("down"), in the
+    text and in the JSON;
+ 5. --site NAME finds /run/georep/NAME.sock: a missing one is an error;
+ 6. the daemons exit cleanly.
+
+Usage: e2e_status.py [BINDIR]. Prints KTAP.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+import e2e_replication as rep  # noqa: E402  (Site with --ledger mem, primary())
+
+BIN = e2e.BIN
+SITES = ["alpha", "bravo", "charlie"]
+N_TESTS = 6
+
+results = []
+
+
+def ktap(ok, name, diag=None):
+    results.append(bool(ok))
+    if diag and not ok:
+        for line in str(diag).splitlines():
+            print("# " + line)
+    print("%sok %d %s" % ("" if ok else "not ", len(results), name), flush=True)
+
+
+def ctl(*args):
+    return subprocess.run([os.path.join(BIN, "georepctl")] + list(args),
+                          capture_output=True, text=True, timeout=10)
+
+
+def rows(text):
+    """Site rows of the text view: {site: [columns]}."""
+    out = {}
+    for line in text.splitlines():
+        cols = line.replace("*", " ").split()
+        if len(cols) == 13 and cols[0] in SITES:
+            out[cols[0]] = cols
+    return out
+
+
+def json_sites(out):
+    st = json.loads(out)
+    return {s["site"]: s for s in st["cluster"]["volumes"][0]["replica"]["sites"]}
+
+
+def main():
+    top = tempfile.mkdtemp(prefix="georep-status-")
+    ports = e2e.free_ports(3)
+    cfg = {
+        "cluster": "stat",
+        "sites": [{"name": n, "region": "r%d" % i, "address": "127.0.0.1:%d" % ports[i]}
+                  for i, n in enumerate(SITES)],
+        "volumes": [{"name": "vol0", "commit_rule": "quorum", "quorum_loss": "suspend",
+                     "replicas": {n: {"data": "/dev/mem-data-%s" % n, "log": "/dev/mem-log-%s" % n}
+                                  for n in SITES}}],
+    }
+    cfgpath = os.path.join(top, "cluster.json")
+    with open(cfgpath, "w") as f:
+        json.dump(cfg, f)
+    sites = [rep.Site(top, n, cfgpath) for n in SITES]
+
+    print("KTAP version 1")
+    print("1..%d" % N_TESTS, flush=True)
+    try:
+        for s in sites:
+            s.start()
+        p = e2e.wait_for(lambda: rep.primary(sites), 15)
+        if p is None:
+            ktap(False, "leader_elected", rep.dump(sites))
+            return 1
+        term = p.rep()["term"]
+        print("# primary: %s, term %d" % (p.name, term))
+
+        # 1
+        r = ctl("status", "--socket", p.sock)
+        for line in r.stdout.splitlines():
+            print("# | " + line)
+        rw = rows(r.stdout)
+        ok = (r.returncode == 0 and "volume vol0" in r.stdout and sorted(rw) == SITES and
+              rw[p.name][2] == "primary" and rw[p.name][3] == str(term) and
+              all(rw[n][2] == "secondary" for n in SITES if n != p.name) and
+              "policy: ok" in r.stdout)
+        ktap(ok, "text_shows_every_site_and_primary_term", (r.returncode, r.stdout, r.stderr))
+
+        # 2
+        r = ctl("status", "--socket", p.sock, "--json")
+        try:
+            st = json.loads(r.stdout)
+            js = json_sites(r.stdout)
+            vol = st["cluster"]["volumes"][0]
+            ok = (r.returncode == 0 and st["volumes"] is None and
+                  st["cluster"]["site"] == p.name and sorted(js) == SITES and
+                  vol["replica"]["role"] == "leader" and vol["replica"]["term"] == term and
+                  js[p.name]["role"] == "primary" and "ok" not in st["cluster"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            ok = False
+            r.stderr += repr(exc)
+        ktap(ok, "json_has_cluster_object", (r.returncode, r.stdout, r.stderr))
+
+        # 3
+        w = p.write(0, 32, 7)
+        last = w.get("last_seq", 0)
+
+        def caught_up():
+            r = ctl("status", "--socket", p.sock, "--json")
+            try:
+                js = json_sites(r.stdout)
+            except (ValueError, KeyError, IndexError):
+                return None
+            fol = [js[n] for n in SITES if n != p.name]
+            if all(f.get("match_seq", 0) >= last and f.get("lag_records") == 0 for f in fol):
+                return js
+            return None
+        js = e2e.wait_for(caught_up, 10)
+        r = ctl("status", "--socket", p.sock)
+        rw = rows(r.stdout)
+        ok = (w.get("ok") and js and rw and
+              all(rw[n][7] == str(js[n]["match_seq"]) and rw[n][8] == "0" and
+                  rw[n][12] == "up" for n in SITES if n != p.name) and
+              rw[p.name][5] == str(p.rep()["commit_seq"]))
+        ktap(ok, "followers_caught_up_lag_zero", (w, js, r.stdout, r.stderr))
+
+        # 4
+        victim = next(s for s in sites if s is not p)
+        victim.proc.kill()
+        victim.proc.wait()
+
+        def shows_down():
+            r = ctl("status", "--socket", p.sock)
+            rw = rows(r.stdout)
+            return r if victim.name in rw and rw[victim.name][12] == "down" else None
+        r = e2e.wait_for(shows_down, 10)
+        rj = ctl("status", "--socket", p.sock, "--json")
+        try:
+            jv = json_sites(rj.stdout)[victim.name]
+        except (ValueError, KeyError, IndexError):
+            jv = {}
+        if r:
+            for line in r.stdout.splitlines():
+                print("# | " + line)
+        ok = r is not None and jv.get("connected") is False
+        ktap(ok, "killed_follower_row_disconnected", (r and r.stdout, rj.stdout, rj.stderr))
+
+        # 5: no daemon socket for this (made-up) site name
+        r = ctl("status", "--site", "no-such-site-%d" % os.getpid())
+        ktap(r.returncode == 1 and "no-such-site" in r.stderr and not r.stdout,
+             "missing_site_socket_is_an_error", (r.returncode, r.stdout, r.stderr))
+
+        codes = []
+        for s in sites:
+            if s is victim:
+                continue
+            s.proc.send_signal(signal.SIGTERM)
+            codes.append(s.proc.wait(timeout=10))
+        ktap(codes == [0, 0], "daemons_exit_cleanly", codes)
+    finally:
+        for s in sites:
+            if s.proc and s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait()
+        if False in results:
+            for s in sites:
+                if os.path.exists(s.log):
+                    print("# ---- %s log ----" % s.name)
+                    for line in s.logtext().splitlines()[-30:]:
+                        print("# " + line)
+        shutil.rmtree(top, ignore_errors=True)
+    print("# %d passed, %d failed" % (results.count(True), results.count(False)))
+    return 1 if False in results or len(results) != N_TESTS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
