@@ -5,6 +5,6 @@
  * and into the unit tests, some of which must fail.
  */
 #define GR_BROKEN_NO_LEASE
-#include "consensus.c"
+#include "broken.h"
 
 const char *gr_broken_variant = "no_lease";

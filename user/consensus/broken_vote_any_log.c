@@ -5,6 +5,6 @@
  * and into the unit tests, some of which must fail.
  */
 #define GR_BROKEN_VOTE_ANY_LOG
-#include "consensus.c"
+#include "broken.h"
 
 const char *gr_broken_variant = "vote_any_log";

@@ -6,7 +6,11 @@ ifeq ($(.DEFAULT_GOAL),)
 .DEFAULT_GOAL := all
 endif
 
-LIB_SRCS += consensus/consensus.c
+# the core, one part per concern; consensus/core.h is their private header
+# and consensus/broken.h must include every one of them
+CONSENSUS_CORE_SRCS := $(addprefix consensus/,log_ring.c election.c replicate.c \
+	follower.c step.c membership.c ready.c node.c)
+LIB_SRCS += $(CONSENSUS_CORE_SRCS)
 
 CONSENSUS_SIM_SRCS := consensus/sim.c consensus/sim_main.c
 
@@ -27,7 +31,8 @@ $(foreach b,$(CONSENSUS_BROKEN_UNIT),$(eval PROG_SRCS_consensus_test_broken_$(b)
 
 # benchmark: built with everything, run by `make bench`
 all: $(O)/test/consensus_bench
-$(O)/test/consensus_bench: $(O)/obj/consensus/bench.o $(O)/obj/consensus/consensus.o
+$(O)/test/consensus_bench: $(O)/obj/consensus/bench.o \
+		$(patsubst %.c,$(O)/obj/%.o,$(CONSENSUS_CORE_SRCS))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 BENCH_CMDS += $(O)/test/consensus_bench
