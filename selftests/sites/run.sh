@@ -76,6 +76,10 @@ cleanup_sites() {
 		kill -9 "$p" 2>/dev/null
 	done
 	for s in $SITES; do
+		# a killed site's volume is still primary in this shared kernel,
+		# its quorum writes waiting for a commit that will never come:
+		# let them complete locally so that the unmount can finish
+		georepctl volume set "$s.$VOL" --commit-rule local >/dev/null 2>&1
 		umount "$T/mnt-$s" 2>/dev/null
 		ip netns del "gr-$s" 2>/dev/null
 	done
