@@ -923,7 +923,13 @@ static struct genl_family georep_nl_family __ro_after_init = {
 	.mcgrps		= georep_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(georep_nl_mcgrps),
 	.resv_start_op	= 0,		/* strict for every command */
-	.netnsok	= false,
+	/*
+	 * Served in every network namespace: sites of a lab (and containers)
+	 * run georepd in their own namespace. State changes still need
+	 * CAP_NET_ADMIN in the initial user namespace (GENL_ADMIN_PERM), so a
+	 * namespace's own root cannot touch the volumes.
+	 */
+	.netnsok	= true,
 	.parallel_ops	= false,
 };
 
@@ -944,9 +950,7 @@ void georep_notify(struct georep_volume *vol, enum georep_event event, int error
 	struct sk_buff *msg;
 	void *hdr;
 
-	if (!READ_ONCE(georep_nl_registered) ||
-	    !genl_has_listeners(&georep_nl_family, &init_net,
-				GEOREP_NL_MCGRP_EVENTS))
+	if (!READ_ONCE(georep_nl_registered))
 		return;
 
 	st = kmalloc(sizeof(*st), GFP_KERNEL);
@@ -966,8 +970,9 @@ void georep_notify(struct georep_volume *vol, enum georep_event event, int error
 		goto out_free_msg;
 	genlmsg_end(msg, hdr);
 	kfree(st);
-	genlmsg_multicast(&georep_nl_family, msg, 0, GEOREP_NL_MCGRP_EVENTS,
-			  GFP_KERNEL);
+	/* listeners may sit in any namespace (netnsok) */
+	genlmsg_multicast_allns(&georep_nl_family, msg, 0,
+				GEOREP_NL_MCGRP_EVENTS, GFP_KERNEL);
 	return;
 
 out_free_msg:
