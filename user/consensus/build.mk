@@ -12,7 +12,9 @@ CONSENSUS_CORE_SRCS := $(addprefix consensus/,log_ring.c election.c replicate.c 
 	follower.c step.c membership.c ready.c node.c)
 LIB_SRCS += $(CONSENSUS_CORE_SRCS)
 
-CONSENSUS_SIM_SRCS := consensus/sim.c consensus/sim_main.c
+# the simulator: sim_internal.h is private to its parts, sim.h its interface
+CONSENSUS_SIM_SRCS := $(addprefix consensus/,sim.c sim_events.c sim_disk.c \
+	sim_net.c sim_site.c sim_workload.c sim_invariants.c sim_main.c)
 
 TESTS += consensus_test consensus_sim
 PROG_SRCS_consensus_test := consensus/test_consensus.c
