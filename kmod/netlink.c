@@ -970,9 +970,11 @@ void georep_notify(struct georep_volume *vol, enum georep_event event, int error
 		goto out_free_msg;
 	genlmsg_end(msg, hdr);
 	kfree(st);
-	/* listeners may sit in any namespace (netnsok) */
+	/* listeners may sit in any namespace (netnsok); 6.1 wants RCU here */
+	rcu_read_lock();
 	genlmsg_multicast_allns(&georep_nl_family, msg, 0,
-				GEOREP_NL_MCGRP_EVENTS, GFP_KERNEL);
+				GEOREP_NL_MCGRP_EVENTS);
+	rcu_read_unlock();
 	return;
 
 out_free_msg:
