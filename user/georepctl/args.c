@@ -173,6 +173,37 @@ int grctl_opt_name(struct grctl_parser *p, const char *val, const char **out)
 	return 0;
 }
 
+int grctl_opt_dir(struct grctl_parser *p, const char *val, const char **out)
+{
+	if (!*val)
+		return grctl_errf(p, "invalid value '' for --%s", p->cur);
+	*out = val;
+	return 0;
+}
+
+int grctl_take_name(struct grctl_parser *p, const char *val, const char **name)
+{
+	if (*name)
+		return grctl_errf(p, "unexpected argument '%s'", val);
+	p->cur = "name";
+	if (grctl_opt_name(p, val, name))
+		return GRCTL_ARG_ERR;
+	return 0;
+}
+
+int grctl_next_named(struct grctl_parser *p, const char **val, const char **name)
+{
+	int id;
+
+	while ((id = grctl_next(p, val)) == GRCTL_ARG_POS) {
+		if (grctl_take_name(p, *val, name))
+			return GRCTL_ARG_ERR;
+	}
+	if (id == GRCTL_OPT_HELP)
+		return GRCTL_PARSE_HELP;
+	return id;
+}
+
 int grctl_opt_role(struct grctl_parser *p, const char *val, uint8_t *out)
 {
 	if (!strcmp(val, "primary"))
@@ -209,4 +240,26 @@ int grctl_help(const char *usage, const char *help)
 	if (help)
 		printf("\n%s", help);
 	return GRCTL_EXIT_OK;
+}
+
+bool grctl_parsed(const struct grctl_parser *p, int ret, const char *usage,
+		  const char *help, int *exit_code)
+{
+	if (ret == GRCTL_PARSE_HELP)
+		*exit_code = grctl_help(usage, help);
+	else if (ret)
+		*exit_code = grctl_usage_error(usage, p->err);
+	return !ret;
+}
+
+bool grctl_parsed_open(const struct grctl_parser *p, int ret, const char *usage,
+		       const char *help, struct georep_nl **nl, int *exit_code)
+{
+	if (!grctl_parsed(p, ret, usage, help, exit_code))
+		return false;
+	if (grctl_nl_open(nl)) {
+		*exit_code = GRCTL_EXIT_FAIL;
+		return false;
+	}
+	return true;
 }

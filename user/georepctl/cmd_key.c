@@ -31,26 +31,12 @@ int key_rotate_parse(struct grctl_parser *p, struct key_rotate_args *a)
 
 	memset(a, 0, sizeof(*a));
 	p->opts = rotate_opts;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
-		switch (id) {
-		case GRCTL_ARG_ERR:
+	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
+		if (id == OPT_KEY_DIR && grctl_opt_dir(p, val, &a->key_dir))
 			return GRCTL_ARG_ERR;
-		case GRCTL_OPT_HELP:
-			return 1;
-		case GRCTL_ARG_POS:
-			if (a->name)
-				return grctl_errf(p, "unexpected argument '%s'", val);
-			p->cur = "name";
-			if (grctl_opt_name(p, val, &a->name))
-				return GRCTL_ARG_ERR;
-			break;
-		case OPT_KEY_DIR:
-			if (!*val)
-				return grctl_errf(p, "invalid value '' for --key-dir");
-			a->key_dir = val;
-			break;
-		}
 	}
+	if (id)
+		return id;
 	if (!a->name)
 		return grctl_errf(p, "missing volume name");
 	return 0;
@@ -108,12 +94,8 @@ static int rotate_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = key_rotate_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(ROTATE_USAGE, ROTATE_HELP);
-	if (ret)
-		return grctl_usage_error(ROTATE_USAGE, p.err);
-	if (grctl_nl_open(&nl))
-		return GRCTL_EXIT_FAIL;
+	if (!grctl_parsed_open(&p, ret, ROTATE_USAGE, ROTATE_HELP, &nl, &ret))
+		return ret;
 	ret = rotate(nl, grctl_key_dir(a.key_dir), a.name);
 	georep_nl_close(nl);
 	return ret;

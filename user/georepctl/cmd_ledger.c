@@ -63,14 +63,6 @@ static const struct grctl_opt verify_opts[] = {
 	{ NULL }
 };
 
-static int take_name(struct grctl_parser *p, const char *val, const char **name)
-{
-	if (*name)
-		return grctl_errf(p, "unexpected argument '%s'", val);
-	p->cur = "name";
-	return grctl_opt_name(p, val, name);
-}
-
 int ledger_dump_parse(struct grctl_parser *p, struct ledger_dump_args *a)
 {
 	const char *val;
@@ -78,16 +70,8 @@ int ledger_dump_parse(struct grctl_parser *p, struct ledger_dump_args *a)
 
 	memset(a, 0, sizeof(*a));
 	p->opts = dump_opts;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
+	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
 		switch (id) {
-		case GRCTL_ARG_ERR:
-			return GRCTL_ARG_ERR;
-		case GRCTL_OPT_HELP:
-			return 1;
-		case GRCTL_ARG_POS:
-			if (take_name(p, val, &a->name))
-				return GRCTL_ARG_ERR;
-			break;
 		case OPT_FROM:
 			if (grctl_opt_u64(p, val, 1, UINT64_MAX, &a->from))
 				return GRCTL_ARG_ERR;
@@ -103,6 +87,8 @@ int ledger_dump_parse(struct grctl_parser *p, struct ledger_dump_args *a)
 			break;
 		}
 	}
+	if (id)
+		return id;
 	if (!a->name)
 		return grctl_errf(p, "missing volume name");
 	if (a->has_from && a->has_to && a->from > a->to)
@@ -119,23 +105,12 @@ int ledger_verify_parse(struct grctl_parser *p, struct ledger_verify_args *a)
 
 	memset(a, 0, sizeof(*a));
 	p->opts = verify_opts;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
-		switch (id) {
-		case GRCTL_ARG_ERR:
+	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
+		if (id == OPT_KEY_DIR && grctl_opt_dir(p, val, &a->key_dir))
 			return GRCTL_ARG_ERR;
-		case GRCTL_OPT_HELP:
-			return 1;
-		case GRCTL_ARG_POS:
-			if (take_name(p, val, &a->name))
-				return GRCTL_ARG_ERR;
-			break;
-		case OPT_KEY_DIR:
-			if (!*val)
-				return grctl_errf(p, "invalid value '' for --key-dir");
-			a->key_dir = val;
-			break;
-		}
 	}
+	if (id)
+		return id;
 	if (!a->name)
 		return grctl_errf(p, "missing volume name");
 	return 0;
@@ -154,7 +129,7 @@ int ledger_release_parse(struct grctl_parser *p, struct name_seq_args *a)
 		if (id == GRCTL_OPT_HELP)
 			return 1;
 		if (!a->name) {
-			if (take_name(p, val, &a->name))
+			if (grctl_take_name(p, val, &a->name))
 				return GRCTL_ARG_ERR;
 		} else if (!seq) {
 			seq = val;
@@ -383,10 +358,8 @@ static int dump_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = ledger_dump_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(DUMP_USAGE, DUMP_HELP);
-	if (ret)
-		return grctl_usage_error(DUMP_USAGE, p.err);
+	if (!grctl_parsed(&p, ret, DUMP_USAGE, DUMP_HELP, &ret))
+		return ret;
 	if (get_status(&nl, a.name, &st))
 		return GRCTL_EXIT_FAIL;
 	georep_nl_close(nl);
@@ -547,10 +520,8 @@ static int verify_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = ledger_verify_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(VERIFY_USAGE, VERIFY_HELP);
-	if (ret)
-		return grctl_usage_error(VERIFY_USAGE, p.err);
+	if (!grctl_parsed(&p, ret, VERIFY_USAGE, VERIFY_HELP, &ret))
+		return ret;
 	if (get_status(&nl, a.name, &st))
 		return GRCTL_EXIT_FAIL;
 
@@ -629,12 +600,8 @@ static int release_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = ledger_release_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(RELEASE_USAGE, RELEASE_HELP);
-	if (ret)
-		return grctl_usage_error(RELEASE_USAGE, p.err);
-	if (grctl_nl_open(&nl))
-		return GRCTL_EXIT_FAIL;
+	if (!grctl_parsed_open(&p, ret, RELEASE_USAGE, RELEASE_HELP, &nl, &ret))
+		return ret;
 	ret = georep_nl_log_release(nl, a.name, a.seq);
 	if (ret)
 		ret = grctl_nl_fail(nl, "cannot release the log of volume", a.name);

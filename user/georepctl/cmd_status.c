@@ -44,12 +44,8 @@ int status_parse(struct grctl_parser *p, struct status_args *a)
 
 	memset(a, 0, sizeof(*a));
 	p->opts = status_opts;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
+	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
 		switch (id) {
-		case GRCTL_ARG_ERR:
-			return GRCTL_ARG_ERR;
-		case GRCTL_OPT_HELP:
-			return 1;
 		case OPT_JSON:
 			a->json = true;
 			break;
@@ -59,16 +55,9 @@ int status_parse(struct grctl_parser *p, struct status_args *a)
 		case OPT_SITE:
 			a->site = val;
 			break;
-		case GRCTL_ARG_POS:
-			if (a->name)
-				return grctl_errf(p, "unexpected argument '%s'", val);
-			p->cur = "name";
-			if (grctl_opt_name(p, val, &a->name))
-				return GRCTL_ARG_ERR;
-			break;
 		}
 	}
-	return 0;
+	return id;
 }
 
 /* "1.5G" style, for the table only */
@@ -227,10 +216,8 @@ int status_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = status_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(STATUS_USAGE, STATUS_HELP);
-	if (ret)
-		return grctl_usage_error(STATUS_USAGE, p.err);
+	if (!grctl_parsed(&p, ret, STATUS_USAGE, STATUS_HELP, &ret))
+		return ret;
 	ret = cluster_status_query(a.socket, a.site, a.name, &cluster);
 	if (ret)
 		return ret;

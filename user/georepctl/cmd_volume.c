@@ -86,36 +86,87 @@ static const struct grctl_opt set_opts[] = {
 	{ NULL }
 };
 
-/* the one positional argument every volume command takes */
-static int take_name(struct grctl_parser *p, const char *val, const char **name)
+/* the options volume create and volume set share, before they are checked */
+struct knobs {
+	bool has_role, has_term, has_rule, has_high, has_low, has_max;
+	uint8_t role, rule, high_wm, low_wm;
+	uint64_t term, max_uncommitted;
+};
+
+/* 1 when @id is one of the shared options, 0 when not, or GRCTL_ARG_ERR */
+static int knob_opt(struct grctl_parser *p, int id, const char *val,
+		    struct knobs *k)
 {
-	if (*name)
-		return grctl_errf(p, "unexpected argument '%s'", val);
-	p->cur = "name";
-	if (grctl_opt_name(p, val, name))
-		return GRCTL_ARG_ERR;
+	uint64_t v;
+
+	switch (id) {
+	case OPT_ROLE:
+		if (grctl_opt_role(p, val, &k->role))
+			return GRCTL_ARG_ERR;
+		k->has_role = true;
+		return 1;
+	case OPT_TERM:
+		if (grctl_opt_u64(p, val, 0, UINT64_MAX, &k->term))
+			return GRCTL_ARG_ERR;
+		k->has_term = true;
+		return 1;
+	case OPT_RULE:
+		if (grctl_opt_rule(p, val, &k->rule))
+			return GRCTL_ARG_ERR;
+		k->has_rule = true;
+		return 1;
+	case OPT_HIGH_WM:
+		if (grctl_opt_u64(p, val, 1, 100, &v))
+			return GRCTL_ARG_ERR;
+		k->has_high = true;
+		k->high_wm = (uint8_t)v;
+		return 1;
+	case OPT_LOW_WM:
+		if (grctl_opt_u64(p, val, 0, 99, &v))
+			return GRCTL_ARG_ERR;
+		k->has_low = true;
+		k->low_wm = (uint8_t)v;
+		return 1;
+	case OPT_MAX_UNC:
+		if (grctl_opt_size(p, val, &k->max_uncommitted))
+			return GRCTL_ARG_ERR;
+		k->has_max = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* the kernel takes these in pairs; say so before asking it */
+static int knobs_check(struct grctl_parser *p, const struct knobs *k)
+{
+	if (k->has_role != k->has_term)
+		return grctl_errf(p, "--role and --term must be given together");
+	if (k->has_high != k->has_low)
+		return grctl_errf(p, "--high-wm and --low-wm must be given together");
+	if (k->has_high && k->low_wm >= k->high_wm)
+		return grctl_errf(p, "--low-wm %u must be below --high-wm %u",
+				  k->low_wm, k->high_wm);
 	return 0;
 }
 
 int volume_create_parse(struct grctl_parser *p, struct volume_create_args *a)
 {
 	struct georep_vol_new *r = &a->req;
+	struct knobs k = { 0 };
 	const char *val;
 	uint64_t v;
 	int id;
 
 	memset(a, 0, sizeof(*a));
 	p->opts = create_opts;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
-		switch (id) {
+	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
+		switch (knob_opt(p, id, val, &k)) {
 		case GRCTL_ARG_ERR:
 			return GRCTL_ARG_ERR;
-		case GRCTL_OPT_HELP:
-			return 1;
-		case GRCTL_ARG_POS:
-			if (take_name(p, val, &a->name))
-				return GRCTL_ARG_ERR;
-			break;
+		case 1:
+			continue;
+		}
+		switch (id) {
 		case OPT_DATA:
 			a->data = val;
 			break;
@@ -131,59 +182,35 @@ int volume_create_parse(struct grctl_parser *p, struct volume_create_args *a)
 			r->has_site_id = true;
 			r->site_id = (uint32_t)v;
 			break;
-		case OPT_ROLE:
-			if (grctl_opt_role(p, val, &r->role))
-				return GRCTL_ARG_ERR;
-			r->has_role = true;
-			break;
-		case OPT_TERM:
-			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->term))
-				return GRCTL_ARG_ERR;
-			r->has_term = true;
-			break;
-		case OPT_RULE:
-			if (grctl_opt_rule(p, val, &r->commit_rule))
-				return GRCTL_ARG_ERR;
-			r->has_commit_rule = true;
-			break;
-		case OPT_HIGH_WM:
-			if (grctl_opt_u64(p, val, 1, 100, &v))
-				return GRCTL_ARG_ERR;
-			r->has_high_wm = true;
-			r->high_wm = (uint8_t)v;
-			break;
-		case OPT_LOW_WM:
-			if (grctl_opt_u64(p, val, 0, 99, &v))
-				return GRCTL_ARG_ERR;
-			r->has_low_wm = true;
-			r->low_wm = (uint8_t)v;
-			break;
-		case OPT_MAX_UNC:
-			if (grctl_opt_size(p, val, &r->max_uncommitted))
-				return GRCTL_ARG_ERR;
-			r->has_max_uncommitted = true;
-			break;
 		case OPT_KEY_DIR:
 			a->key_dir = val;
 			break;
 		}
 	}
+	if (id)
+		return id;
 	if (!a->name)
 		return grctl_errf(p, "missing volume name");
 	if (!a->data)
 		return grctl_errf(p, "missing --data <dev>");
 	if (!a->log)
 		return grctl_errf(p, "missing --log <dev>");
-	/* the kernel takes these in pairs; say so before asking it */
-	if (r->has_role != r->has_term)
-		return grctl_errf(p, "--role and --term must be given together");
-	if (r->has_high_wm != r->has_low_wm)
-		return grctl_errf(p, "--high-wm and --low-wm must be given together");
-	if (r->has_high_wm && r->low_wm >= r->high_wm)
-		return grctl_errf(p, "--low-wm %u must be below --high-wm %u",
-				  r->low_wm, r->high_wm);
+	if (knobs_check(p, &k))
+		return GRCTL_ARG_ERR;
 	if (a->key_dir && !*a->key_dir)
 		return grctl_errf(p, "invalid value '' for --key-dir");
+	r->has_role = k.has_role;
+	r->role = k.role;
+	r->has_term = k.has_term;
+	r->term = k.term;
+	r->has_commit_rule = k.has_rule;
+	r->commit_rule = k.rule;
+	r->has_high_wm = k.has_high;
+	r->high_wm = k.high_wm;
+	r->has_low_wm = k.has_low;
+	r->low_wm = k.low_wm;
+	r->has_max_uncommitted = k.has_max;
+	r->max_uncommitted = k.max_uncommitted;
 	return 0;
 }
 
@@ -194,14 +221,10 @@ int volume_delete_parse(struct grctl_parser *p, const char **name)
 
 	*name = NULL;
 	p->opts = NULL;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
-		if (id == GRCTL_ARG_ERR)
-			return GRCTL_ARG_ERR;
-		if (id == GRCTL_OPT_HELP)
-			return 1;
-		if (take_name(p, val, name))
-			return GRCTL_ARG_ERR;
-	}
+	/* no options: grctl_next() fails on any */
+	id = grctl_next_named(p, &val, name);
+	if (id)
+		return id;
 	if (!*name)
 		return grctl_errf(p, "missing volume name");
 	return 0;
@@ -210,73 +233,44 @@ int volume_delete_parse(struct grctl_parser *p, const char **name)
 int volume_set_parse(struct grctl_parser *p, struct volume_set_args *a)
 {
 	struct georep_vol_set *r = &a->req;
-	bool has_role = false;
+	struct knobs k = { 0 };
 	const char *val;
-	uint64_t v;
 	int id;
 
 	memset(a, 0, sizeof(*a));
 	p->opts = set_opts;
-	while ((id = grctl_next(p, &val)) != GRCTL_ARG_END) {
-		switch (id) {
+	while ((id = grctl_next_named(p, &val, &r->name)) > GRCTL_ARG_POS) {
+		switch (knob_opt(p, id, val, &k)) {
 		case GRCTL_ARG_ERR:
 			return GRCTL_ARG_ERR;
-		case GRCTL_OPT_HELP:
-			return 1;
-		case GRCTL_ARG_POS:
-			if (take_name(p, val, &r->name))
-				return GRCTL_ARG_ERR;
-			break;
-		case OPT_ROLE:
-			if (grctl_opt_role(p, val, &r->role))
-				return GRCTL_ARG_ERR;
-			has_role = true;
-			break;
-		case OPT_TERM:
-			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->term))
-				return GRCTL_ARG_ERR;
-			a->has_term = true;
-			break;
-		case OPT_COMMIT_SEQ:
+		case 1:
+			continue;
+		}
+		if (id == OPT_COMMIT_SEQ) {
 			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->commit_seq))
 				return GRCTL_ARG_ERR;
 			r->has_commit_seq = true;
-			break;
-		case OPT_RULE:
-			if (grctl_opt_rule(p, val, &r->commit_rule))
-				return GRCTL_ARG_ERR;
-			r->has_commit_rule = true;
-			break;
-		case OPT_HIGH_WM:
-			if (grctl_opt_u64(p, val, 1, 100, &v))
-				return GRCTL_ARG_ERR;
-			a->has_high = true;
-			r->high_wm = (uint8_t)v;
-			break;
-		case OPT_LOW_WM:
-			if (grctl_opt_u64(p, val, 0, 99, &v))
-				return GRCTL_ARG_ERR;
-			a->has_low = true;
-			r->low_wm = (uint8_t)v;
-			break;
-		case OPT_MAX_UNC:
-			if (grctl_opt_size(p, val, &r->max_uncommitted))
-				return GRCTL_ARG_ERR;
-			r->has_max_uncommitted = true;
-			break;
 		}
 	}
+	if (id)
+		return id;
 	if (!r->name)
 		return grctl_errf(p, "missing volume name");
-	if (has_role != a->has_term)
-		return grctl_errf(p, "--role and --term must be given together");
-	r->has_role = has_role;
-	if (a->has_high != a->has_low)
-		return grctl_errf(p, "--high-wm and --low-wm must be given together");
-	r->has_wm = a->has_high;
-	if (r->has_wm && r->low_wm >= r->high_wm)
-		return grctl_errf(p, "--low-wm %u must be below --high-wm %u",
-				  r->low_wm, r->high_wm);
+	if (knobs_check(p, &k))
+		return GRCTL_ARG_ERR;
+	a->has_term = k.has_term;
+	a->has_high = k.has_high;
+	a->has_low = k.has_low;
+	r->has_role = k.has_role;
+	r->role = k.role;
+	r->term = k.term;
+	r->has_commit_rule = k.has_rule;
+	r->commit_rule = k.rule;
+	r->has_wm = k.has_high;
+	r->high_wm = k.high_wm;
+	r->low_wm = k.low_wm;
+	r->has_max_uncommitted = k.has_max;
+	r->max_uncommitted = k.max_uncommitted;
 	if (!r->has_role && !r->has_commit_seq && !r->has_commit_rule &&
 	    !r->has_wm && !r->has_max_uncommitted)
 		return grctl_errf(p, "nothing to set");
@@ -398,10 +392,8 @@ static int create_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = volume_create_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(CREATE_USAGE, CREATE_HELP);
-	if (ret)
-		return grctl_usage_error(CREATE_USAGE, p.err);
+	if (!grctl_parsed(&p, ret, CREATE_USAGE, CREATE_HELP, &ret))
+		return ret;
 	if (resolve_bdev("data", a.data, data) || resolve_bdev("log", a.log, log))
 		return GRCTL_EXIT_FAIL;
 	if (grctl_nl_open(&nl))
@@ -452,12 +444,8 @@ static int delete_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = volume_delete_parse(&p, &name);
-	if (ret == 1)
-		return grctl_help(DELETE_USAGE, "Delete a volume and its /dev/georep links.\n");
-	if (ret)
-		return grctl_usage_error(DELETE_USAGE, p.err);
-	if (grctl_nl_open(&nl))
-		return GRCTL_EXIT_FAIL;
+	if (!grctl_parsed_open(&p, ret, DELETE_USAGE, "Delete a volume and its /dev/georep links.\n", &nl, &ret))
+		return ret;
 	ret = georep_nl_volume_del(nl, name);
 	if (ret)
 		ret = grctl_nl_fail(nl, "cannot delete volume", name);
@@ -476,12 +464,8 @@ static int set_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = volume_set_parse(&p, &a);
-	if (ret == 1)
-		return grctl_help(SET_USAGE, SET_HELP);
-	if (ret)
-		return grctl_usage_error(SET_USAGE, p.err);
-	if (grctl_nl_open(&nl))
-		return GRCTL_EXIT_FAIL;
+	if (!grctl_parsed_open(&p, ret, SET_USAGE, SET_HELP, &nl, &ret))
+		return ret;
 	ret = georep_nl_volume_set(nl, &a.req);
 	if (ret)
 		ret = grctl_nl_fail(nl, "cannot change volume", a.req.name);

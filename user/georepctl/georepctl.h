@@ -87,15 +87,38 @@ int grctl_opt_u64(struct grctl_parser *p, const char *val, uint64_t min,
 		  uint64_t max, uint64_t *out);
 int grctl_opt_size(struct grctl_parser *p, const char *val, uint64_t *out);
 int grctl_opt_name(struct grctl_parser *p, const char *val, const char **out);
+/* a directory option (--key-dir): anything but "" */
+int grctl_opt_dir(struct grctl_parser *p, const char *val, const char **out);
 int grctl_opt_role(struct grctl_parser *p, const char *val, uint8_t *out);
 int grctl_opt_rule(struct grctl_parser *p, const char *val, uint8_t *out);
 int grctl_errf(struct grctl_parser *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* what the *_parse() functions return for -h / --help */
+#define GRCTL_PARSE_HELP	1
+/* the one positional <name> of a command: a second one is an error */
+int grctl_take_name(struct grctl_parser *p, const char *val, const char **name);
+/*
+ * grctl_next() for a command whose only positional argument is <name>,
+ * stored in *name. Returns the next option id (> 1), GRCTL_ARG_END, or what
+ * the *_parse() function returns on its own: GRCTL_ARG_ERR or
+ * GRCTL_PARSE_HELP.
+ */
+int grctl_next_named(struct grctl_parser *p, const char **val, const char **name);
+
 /* prints "georepctl: <msg>" and the usage to stderr; returns 2 */
 int grctl_usage_error(const char *usage, const char *msg);
 /* prints the usage (and @help) to stdout; returns 0 */
 int grctl_help(const char *usage, const char *help);
+/*
+ * After a *_parse() returned @ret: prints the help or the usage error.
+ * True when the command should go on; otherwise *exit_code is its exit code.
+ */
+bool grctl_parsed(const struct grctl_parser *p, int ret, const char *usage,
+		  const char *help, int *exit_code);
+/* grctl_parsed(), then the netlink client opened into *nl */
+bool grctl_parsed_open(const struct grctl_parser *p, int ret, const char *usage,
+		       const char *help, struct georep_nl **nl, int *exit_code);
 
 /* ---- helpers for the commands ---- */
 
