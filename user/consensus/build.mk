@@ -17,7 +17,11 @@ CONSENSUS_SIM_SRCS := $(addprefix consensus/,sim.c sim_events.c sim_disk.c \
 	sim_net.c sim_site.c sim_workload.c sim_invariants.c sim_main.c)
 
 TESTS += consensus_test consensus_sim
-PROG_SRCS_consensus_test := consensus/test_consensus.c
+# the unit tests, by rule group; test_consensus.h is shared between them
+CONSENSUS_TEST_SRCS := $(addprefix consensus/,test_consensus.c test_harness.c \
+	test_election.c test_lease.c test_replication.c test_flow.c \
+	test_membership.c)
+PROG_SRCS_consensus_test := $(CONSENSUS_TEST_SRCS)
 PROG_SRCS_consensus_sim := $(CONSENSUS_SIM_SRCS)
 
 # each links a deliberately broken core ahead of libgeorep.a; the program
@@ -29,7 +33,7 @@ TESTS += $(addprefix consensus_test_broken_,$(CONSENSUS_BROKEN_UNIT))
 $(foreach b,$(CONSENSUS_BROKEN_SIM),$(eval PROG_SRCS_consensus_sim_broken_$(b) := \
 	$(CONSENSUS_SIM_SRCS) consensus/broken_$(b).c))
 $(foreach b,$(CONSENSUS_BROKEN_UNIT),$(eval PROG_SRCS_consensus_test_broken_$(b) := \
-	consensus/test_consensus.c consensus/broken_$(b).c))
+	$(CONSENSUS_TEST_SRCS) consensus/broken_$(b).c))
 
 # benchmark: built with everything, run by `make bench`
 all: $(O)/test/consensus_bench
