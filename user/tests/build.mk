@@ -4,7 +4,9 @@
 # selftests/kmod/50-netlink-abi.sh, not a host unit test.
 
 PROGS += georep-nl-abi
-PROG_SRCS_georep-nl-abi := tests/netlink_abi.c
+# netlink_abi.h is shared by the parts
+PROG_SRCS_georep-nl-abi := $(addprefix tests/,netlink_abi.c netlink_abi_msg.c \
+	netlink_abi_cmds.c netlink_abi_live.c netlink_abi_stream.c)
 
 # the netlink spec, the uapi header and the kernel's policies agree (host)
 CHECK_CMDS += tests/spec_check.py

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * georep-nl-abi: live volumes on real devices: replies, dumps, events, limits.
+ */
+#include "netlink_abi.h"
+
+/* ---- live tests: real volumes on the given devices ---- */
+
+static struct nl_msg *new_live(const char *name, const char *data,
+			       const char *log, uint8_t role, uint64_t term)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_VOLUME_NEW, 0);
+
+	nla_put_string(msg, GEOREP_A_NAME, name);
+	nla_put_string(msg, GEOREP_A_DATA_PATH, data);
+	nla_put_string(msg, GEOREP_A_LOG_PATH, log);
+	nla_put_flag(msg, GEOREP_A_FORMAT);
+	nla_put_u32(msg, GEOREP_A_SITE_ID, 1);
+	nla_put_u8(msg, GEOREP_A_ROLE, role);
+	nla_put_u64(msg, GEOREP_A_TERM, term);
+	put_keys(msg, 1);
+	return msg;
+}
+
+bool del_volume(struct nl_sock *sk, const char *name, struct result *r)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_VOLUME_DEL, 0);
+
+	nla_put_string(msg, GEOREP_A_NAME, name);
+	xfer(sk, msg, r);
+	return r->error == 0;
+}
+
+static bool stream_node(uint32_t minor, char *path, size_t len)
+{
+	struct stat st;
+
+	snprintf(path, len, "/dev/georep%u-log", minor);
+	return !stat(path, &st) && S_ISCHR(st.st_mode);
+}
+
+/* wait up to @ms for an ROLE event about @name on @ev */
+static bool wait_role_event(struct nl_sock *ev, const char *name,
+			    uint8_t role, uint64_t term, int ms)
+{
+	struct pollfd pfd = { .fd = nl_socket_get_fd(ev), .events = POLLIN };
+	bool found = false;
+
+	while (!found && poll(&pfd, 1, ms) == 1) {
+		struct nlattr *tb[GEOREP_A_MAX + 1];
+		struct sockaddr_nl peer;
+		unsigned char *buf = NULL;
+		struct nlmsghdr *nlh;
+		int len;
+
+		len = nl_recv(ev, &peer, &buf, NULL);
+		if (len <= 0)
+			break;
+		for (nlh = (struct nlmsghdr *)buf; nlmsg_ok(nlh, len);
+		     nlh = nlmsg_next(nlh, &len)) {
+			struct genlmsghdr *g = nlmsg_data(nlh);
+
+			if (nlh->nlmsg_type != family ||
+			    g->cmd != GEOREP_CMD_EVENT ||
+			    genlmsg_parse(nlh, 0, tb, GEOREP_A_MAX, NULL))
+				continue;
+			if (tb[GEOREP_A_NAME] && tb[GEOREP_A_EVENT] &&
+			    tb[GEOREP_A_ROLE] && tb[GEOREP_A_TERM] &&
+			    !strcmp(nla_get_string(tb[GEOREP_A_NAME]), name) &&
+			    nla_get_u8(tb[GEOREP_A_EVENT]) == GEOREP_EVENT_ROLE &&
+			    nla_get_u8(tb[GEOREP_A_ROLE]) == role &&
+			    nla_get_u64(tb[GEOREP_A_TERM]) == term)
+				found = true;
+		}
+		free(buf);
+	}
+	return found;
+}
+
+/* limits: given alone, one keeps the others */
+static bool get_limits(struct nl_sock *sk, const char *name, struct result *r)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_VOLUME_GET, 0);
+
+	nla_put_string(msg, GEOREP_A_NAME, name);
+	xfer(sk, msg, r);
+	return !r->error;
+}
+
+static void test_limits(struct nl_sock *sk)
+{
+	struct nl_msg *msg;
+	struct result r;
+	bool ok;
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	nla_put_u8(msg, GEOREP_A_LOG_HIGH_WM, 80);
+	nla_put_u8(msg, GEOREP_A_LOG_LOW_WM, 60);
+	nla_put_u64(msg, GEOREP_A_MAX_UNCOMMITTED, 1 << 20);
+	xfer(sk, msg, &r);
+	ok = !r.error && get_limits(sk, "abi0", &r) && r.high_wm == 80 &&
+	     r.low_wm == 60 && r.max_uncommitted == 1 << 20;
+	ktap(ok, "limits: set 80/60 and 1 MiB (got %u/%u %llu)", r.high_wm,
+	     r.low_wm, (unsigned long long)r.max_uncommitted);
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	nla_put_u64(msg, GEOREP_A_MAX_UNCOMMITTED, 2 << 20);
+	xfer(sk, msg, &r);
+	ok = !r.error && get_limits(sk, "abi0", &r) && r.high_wm == 80 &&
+	     r.low_wm == 60 && r.max_uncommitted == 2 << 20;
+	ktap(ok, "limits: MAX_UNCOMMITTED alone keeps the watermarks (got %u/%u %llu)",
+	     r.high_wm, r.low_wm, (unsigned long long)r.max_uncommitted);
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	nla_put_u8(msg, GEOREP_A_LOG_HIGH_WM, 95);
+	nla_put_u8(msg, GEOREP_A_LOG_LOW_WM, 50);
+	xfer(sk, msg, &r);
+	ok = !r.error && get_limits(sk, "abi0", &r) && r.high_wm == 95 &&
+	     r.low_wm == 50 && r.max_uncommitted == 2 << 20;
+	ktap(ok, "limits: watermarks alone keep MAX_UNCOMMITTED (got %u/%u %llu)",
+	     r.high_wm, r.low_wm, (unsigned long long)r.max_uncommitted);
+}
+
+void test_live(struct nl_sock *sk, char **dev)
+{
+	uint32_t minor0 = 0, minor1 = 0;
+	struct nl_sock *ev;
+	char path[64], bpath[64], spath[64];
+	uint64_t written, tail;
+	pid_t reader;
+	int status;
+	struct nl_msg *msg;
+	struct result r;
+	int fd, bfd, grp, i;
+	bool seen0 = false, seen1 = false, ok;
+	ssize_t n;
+	char rbuf[8192];
+
+	xfer(sk, new_live("abi0", dev[0], dev[1], GEOREP_ROLE_PRIMARY, 1), &r);
+	ok = !r.error && r.replies == 1 && !strcmp(r.name, "abi0") &&
+	     r.has_minor;
+	if (!ok)
+		diag("create abi0: errno %d \"%s\" replies %d", -r.error, r.msg,
+		     r.replies);
+	ktap(ok, "live: create abi0 replies with its status");
+	if (!ok)
+		return;
+	minor0 = r.minor;
+	ktap(stream_node(minor0, path, sizeof(path)),
+	     "live: %s is a char device", path);
+
+	xfer(sk, new_live("abi1", dev[2], dev[3], GEOREP_ROLE_SECONDARY, 1), &r);
+	ok = !r.error && r.has_minor && r.minor != minor0;
+	if (!ok)
+		diag("create abi1: errno %d \"%s\"", -r.error, r.msg);
+	ktap(ok, "live: create abi1 (secondary) gets its own minor");
+	if (ok)
+		minor1 = r.minor;
+
+	xfer(sk, new_live("abi0", dev[2], dev[3], GEOREP_ROLE_PRIMARY, 1), &r);
+	ktap(r.error < 0 && r.msg[0], "live: second abi0 refused (errno %d \"%s\")",
+	     -r.error, r.msg);
+
+	msg = req(GEOREP_CMD_VOLUME_GET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	xfer(sk, msg, &r);
+	ktap(!r.error && r.replies == 1 && !strcmp(r.name, "abi0") &&
+	     r.minor == minor0 && r.role == GEOREP_ROLE_PRIMARY && r.term == 1,
+	     "live: get abi0");
+
+	msg = req(GEOREP_CMD_VOLUME_GET, NLM_F_DUMP);
+	xfer(sk, msg, &r);
+	for (i = 0; i < r.nr_names; i++) {
+		seen0 |= !strcmp(r.names[i], "abi0");
+		seen1 |= !strcmp(r.names[i], "abi1");
+	}
+	ktap(!r.error && seen0 && (seen1 || !minor1),
+	     "live: dump lists abi0 and abi1 (%d volumes)", r.nr_names);
+
+	msg = req(GEOREP_CMD_KEY_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	put_keys(msg, 2);
+	xfer(sk, msg, &r);
+	if (r.error)
+		diag("key-set: errno %d \"%s\"", -r.error, r.msg);
+	msg = req(GEOREP_CMD_VOLUME_GET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	xfer(sk, msg, &r);
+	ktap(!r.error && r.seal_epoch == 2,
+	     "live: key-set epochs 1,2 seals with epoch 2 (got %u)",
+	     r.seal_epoch);
+
+	msg = req(GEOREP_CMD_LEDGER_VERIFY, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	xfer(sk, msg, &r);
+	ktap(!r.error && r.replies == 1 && !r.has_bad_seq,
+	     "live: ledger-verify of a fresh volume (errno %d \"%s\")",
+	     -r.error, r.msg);
+
+	/* events on role change */
+	ev = nl_open();
+	nl_socket_disable_seq_check(ev);
+	grp = genl_ctrl_resolve_grp(ev, GEOREP_GENL_NAME, GEOREP_MCGRP_EVENTS);
+	ok = grp > 0 && !nl_socket_add_membership(ev, grp);
+	if (ok && minor1) {
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_PRIMARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 2);
+		xfer(sk, msg, &r);
+		if (r.error)
+			diag("set abi1 primary term 2: errno %d \"%s\"",
+			     -r.error, r.msg);
+		ok = !r.error && wait_role_event(ev, "abi1", GEOREP_ROLE_PRIMARY,
+						 2, 5000);
+	}
+	ktap(ok, "live: ROLE event on \"events\" after abi1 became primary in term 2");
+	nl_socket_free(ev);
+
+	if (minor1) {
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 1);
+		xfer(sk, msg, &r);
+		ktap(r.error == -EINVAL && r.msg[0],
+		     "live: term going back is EINVAL (\"%s\")", r.msg);
+
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 3);
+		xfer(sk, msg, &r);
+		ktap(!r.error, "live: abi1 back to secondary in term 3 (errno %d \"%s\")",
+		     -r.error, r.msg);
+	}
+
+	/* the stream: nothing past the head, non-blocking read is EAGAIN */
+	fd = open(path, O_RDONLY | O_NONBLOCK);
+	ok = fd >= 0 && lseek(fd, 0, SEEK_END) > 0;
+	if (ok) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		n = read(fd, rbuf, sizeof(rbuf));
+		ok = n < 0 && errno == EAGAIN && poll(&pfd, 1, 0) == 0;
+	}
+	ktap(ok, "live: stream at the head: read EAGAIN, no POLLIN");
+
+	snprintf(bpath, sizeof(bpath), "/dev/georep%u", minor0);
+	if (minor1)
+		snprintf(spath, sizeof(spath), "/dev/georep%u-log", minor1);
+	test_stream(sk, path, bpath, minor1 ? spath : NULL);
+	test_verify(sk, dev[1]);
+	test_limits(sk);
+	written = written_seq(sk, "abi0", &tail);
+
+	/* block device open: delete is EBUSY */
+	bfd = open(bpath, O_RDONLY);
+	if (bfd >= 0) {
+		del_volume(sk, "abi0", &r);
+		ktap(r.error == -EBUSY && r.msg[0],
+		     "live: delete while %s is open is EBUSY (\"%s\")", bpath,
+		     r.msg);
+		close(bfd);
+	} else {
+		ktap(false, "live: open %s: %s", bpath, strerror(errno));
+	}
+
+	test_eperm("abi0");
+
+	/*
+	 * delete with stream files open, one of them in a blocking read at
+	 * the head: the node goes, the reader wakes with ENODEV, the other
+	 * file gets ENODEV and POLLHUP
+	 */
+	fflush(stdout);
+	reader = fork();
+	if (reader == 0) {
+		int bfd2 = open(path, O_RDONLY);
+
+		alarm(20);
+		if (bfd2 < 0 || lseek(bfd2, 0, SEEK_END) < 0)
+			_exit(2);
+		n = read(bfd2, rbuf, sizeof(rbuf));
+		_exit(n < 0 && errno == ENODEV ? 0 : 1);
+	}
+	usleep(300 * 1000);
+	ok = del_volume(sk, "abi0", &r);
+	if (!ok)
+		diag("delete abi0: errno %d \"%s\"", -r.error, r.msg);
+	ktap(ok && !stream_node(minor0, path, sizeof(path)),
+	     "live: delete abi0 removes %s", path);
+	ok = reader > 0 && waitpid(reader, &status, 0) == reader &&
+	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	ktap(ok, "live: a reader blocked at the head wakes with ENODEV on delete");
+	if (fd >= 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		n = read(fd, rbuf, sizeof(rbuf));
+		ok = n < 0 && errno == ENODEV;
+		ok = ok && lseek(fd, 1, SEEK_SET) < 0 && errno == ENODEV;
+		ok = ok && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+		ktap(ok, "live: read and lseek on a stream file of a deleted volume are ENODEV, poll POLLHUP");
+		close(fd);
+	}
+	test_attach(sk, dev, written);
+	if (minor1) {
+		ok = del_volume(sk, "abi1", &r);
+		if (!ok)
+			diag("delete abi1: errno %d \"%s\"", -r.error, r.msg);
+		ktap(ok, "live: delete abi1");
+	}
+	msg = req(GEOREP_CMD_VOLUME_GET, NLM_F_DUMP);
+	xfer(sk, msg, &r);
+	seen0 = seen1 = false;
+	for (i = 0; i < r.nr_names; i++) {
+		seen0 |= !strcmp(r.names[i], "abi0");
+		seen1 |= !strcmp(r.names[i], "abi1");
+	}
+	ktap(!r.error && !seen0 && !seen1, "live: dump no longer lists them");
+}
