@@ -1,8 +1,8 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
- * georep consensus core (see include/georep/consensus.h and
- * Documentation/consensus.rst). Pure state machine: no I/O, no clock,
- * allocation only in gr_node_new().
+ * georep consensus core, private header shared by its parts (see
+ * include/georep/consensus.h and Documentation/consensus.rst). Pure state
+ * machine: no I/O, no clock, allocation only in gr_node_new().
  *
  * Deliberately broken variants for the simulator's self-test are compiled
  * from wrapper files that define one of:
