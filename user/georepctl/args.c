@@ -242,6 +242,31 @@ int grctl_help(const char *usage, const char *help)
 	return GRCTL_EXIT_OK;
 }
 
+enum { OPT_KEY_DIR = 2 };
+
+static const struct grctl_opt key_dir_opts[] = {
+	{ "key-dir", OPT_KEY_DIR, true },
+	{ NULL }
+};
+
+int grctl_parse_name_key_dir(struct grctl_parser *p, const char **name,
+			     const char **key_dir)
+{
+	const char *val;
+	int id;
+
+	p->opts = key_dir_opts;
+	while ((id = grctl_next_named(p, &val, name)) > GRCTL_ARG_POS) {
+		if (id == OPT_KEY_DIR && grctl_opt_dir(p, val, key_dir))
+			return GRCTL_ARG_ERR;
+	}
+	if (id)
+		return id;
+	if (!*name)
+		return grctl_errf(p, "missing volume name");
+	return 0;
+}
+
 bool grctl_parsed(const struct grctl_parser *p, int ret, const char *usage,
 		  const char *help, int *exit_code)
 {

@@ -17,29 +17,10 @@
 	"8 epochs are kept: remove retired key files first when full.\n\n" \
 	"  --key-dir DIR   seal key directory (default " GEOREP_DEFAULT_KEY_DIR ")\n"
 
-enum { OPT_KEY_DIR = 2 };
-
-static const struct grctl_opt rotate_opts[] = {
-	{ "key-dir", OPT_KEY_DIR, true },
-	{ NULL }
-};
-
 int key_rotate_parse(struct grctl_parser *p, struct key_rotate_args *a)
 {
-	const char *val;
-	int id;
-
 	memset(a, 0, sizeof(*a));
-	p->opts = rotate_opts;
-	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
-		if (id == OPT_KEY_DIR && grctl_opt_dir(p, val, &a->key_dir))
-			return GRCTL_ARG_ERR;
-	}
-	if (id)
-		return id;
-	if (!a->name)
-		return grctl_errf(p, "missing volume name");
-	return 0;
+	return grctl_parse_name_key_dir(p, &a->name, &a->key_dir);
 }
 
 static int rotate(struct georep_nl *nl, const char *dir, const char *name)

@@ -49,17 +49,12 @@
 #define STREAM_BUF_MIN	(1U << 22)	/* 4 MiB */
 #define STREAM_BUF_MAX	(1U << 28)	/* 256 MiB: larger means a bad header */
 
-enum { OPT_FROM = 2, OPT_TO, OPT_JSON, OPT_KEY_DIR };
+enum { OPT_FROM = 2, OPT_TO, OPT_JSON };
 
 static const struct grctl_opt dump_opts[] = {
 	{ "from", OPT_FROM, true },
 	{ "to", OPT_TO, true },
 	{ "json", OPT_JSON, false },
-	{ NULL }
-};
-
-static const struct grctl_opt verify_opts[] = {
-	{ "key-dir", OPT_KEY_DIR, true },
 	{ NULL }
 };
 
@@ -100,20 +95,8 @@ int ledger_dump_parse(struct grctl_parser *p, struct ledger_dump_args *a)
 
 int ledger_verify_parse(struct grctl_parser *p, struct ledger_verify_args *a)
 {
-	const char *val;
-	int id;
-
 	memset(a, 0, sizeof(*a));
-	p->opts = verify_opts;
-	while ((id = grctl_next_named(p, &val, &a->name)) > GRCTL_ARG_POS) {
-		if (id == OPT_KEY_DIR && grctl_opt_dir(p, val, &a->key_dir))
-			return GRCTL_ARG_ERR;
-	}
-	if (id)
-		return id;
-	if (!a->name)
-		return grctl_errf(p, "missing volume name");
-	return 0;
+	return grctl_parse_name_key_dir(p, &a->name, &a->key_dir);
 }
 
 int ledger_release_parse(struct grctl_parser *p, struct name_seq_args *a)

@@ -105,6 +105,9 @@ int grctl_take_name(struct grctl_parser *p, const char *val, const char **name);
  * GRCTL_PARSE_HELP.
  */
 int grctl_next_named(struct grctl_parser *p, const char **val, const char **name);
+/* the whole parse of "<name> [--key-dir DIR]" (ledger verify, key rotate) */
+int grctl_parse_name_key_dir(struct grctl_parser *p, const char **name,
+			     const char **key_dir);
 
 /* prints "georepctl: <msg>" and the usage to stderr; returns 2 */
 int grctl_usage_error(const char *usage, const char *msg);
