@@ -619,8 +619,9 @@ static void set_limits(struct georep_volume *vol, struct request_queue *q)
 	max = bdev_max_discard_sectors(vol->data_bdev) ?
 	      GEOREP_MAX_NODATA_SECTORS : 0;
 	blk_queue_max_discard_sectors(q, max);
-	q->limits.discard_granularity = max_t(unsigned int, GEOREP_BLOCK_SIZE,
-			bdev_discard_granularity(vol->data_bdev));
+	q->limits.discard_granularity =
+		max_t(unsigned int, GEOREP_BLOCK_SIZE,
+		      bdev_discard_granularity(vol->data_bdev));
 	max = bdev_write_zeroes_sectors(vol->data_bdev) ?
 	      GEOREP_MAX_NODATA_SECTORS : 0;
 	blk_queue_max_write_zeroes_sectors(q, max);

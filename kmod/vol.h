@@ -26,15 +26,15 @@
 
 #define GEOREP_SECTORS_PER_BLOCK	(GEOREP_BLOCK_SIZE >> SECTOR_SHIFT)
 /* largest payload of one record; bigger bios are split */
-#define GEOREP_MAX_PAYLOAD		(1U << 20)
+#define GEOREP_MAX_PAYLOAD		BIT(20)
 #define GEOREP_MAX_PAYLOAD_BLOCKS	(GEOREP_MAX_PAYLOAD / GEOREP_BLOCK_SIZE)
 #define GEOREP_MAX_RECORD_BLOCKS	(1 + GEOREP_MAX_PAYLOAD_BLOCKS)
 /* discard and write-zeroes records: len is a __le32 of bytes */
-#define GEOREP_MAX_NODATA_SECTORS	(1U << 21)	/* 1 GiB */
+#define GEOREP_MAX_NODATA_SECTORS	BIT(21)		/* 1 GiB */
 /* a log smaller than this cannot hold two of the largest records */
 #define GEOREP_MIN_AREA_BLOCKS		(4 * GEOREP_MAX_RECORD_BLOCKS)
 /* superblock flags */
-#define GEOREP_SB_F_PRIMARY		(1U << 0)
+#define GEOREP_SB_F_PRIMARY		BIT(0)
 /* how long new durable records may wait for their RECORDS event */
 #define GEOREP_NOTIFY_DELAY_MS		5
 /* how often the superblock head hint and applied_seq are persisted */

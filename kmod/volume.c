@@ -333,7 +333,7 @@ static int vol_format(struct georep_volume *vol,
 	vol->area_start = 1;
 	vol->area_blocks = log_blocks > 1 ? log_blocks - 1 : 0;
 	if (!vol->data_sectors || vol->area_blocks < GEOREP_MIN_AREA_BLOCKS) {
-		NL_SET_ERR_MSG(extack, "log device too small (at least 4.1 MiB) or empty data device");
+		NL_SET_ERR_MSG(extack, "log device under 4.1 MiB or empty data device");
 		return -EINVAL;
 	}
 	if (p->has_uuid)
@@ -363,7 +363,7 @@ static int vol_attach(struct georep_volume *vol,
 
 	ret = georep_sb_read(vol, &sb);
 	if (ret == -EUCLEAN) {
-		NL_SET_ERR_MSG(extack, "no valid georep superblock on the log device (bad magic, version or crc)");
+		NL_SET_ERR_MSG(extack, "no valid superblock on the log device");
 		return ret;
 	}
 	if (ret == -EINVAL) {

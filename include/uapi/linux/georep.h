@@ -205,6 +205,7 @@ enum georep_cmd {
 	GEOREP_CMD_LOG_NOOP,
 	__GEOREP_CMD_MAX,
 };
+
 #define GEOREP_CMD_MAX (__GEOREP_CMD_MAX - 1)
 
 enum georep_event {
@@ -253,6 +254,7 @@ enum georep_attr {
 	GEOREP_A_RESET_SEQ,		/* u64 */
 	__GEOREP_A_MAX,
 };
+
 #define GEOREP_A_MAX (__GEOREP_A_MAX - 1)
 
 enum georep_key_attr {
@@ -261,6 +263,7 @@ enum georep_key_attr {
 	GEOREP_KEY_A_DATA,		/* binary, exactly GEOREP_KEY_LEN */
 	__GEOREP_KEY_A_MAX,
 };
+
 #define GEOREP_KEY_A_MAX (__GEOREP_KEY_A_MAX - 1)
 
 /* the nested GEOREP_A_KEYS holds entries of type GEOREP_A_KEY */
@@ -273,6 +276,7 @@ struct georep_data_write {
 	__u32 len;			/* bytes, multiple of 4096, <= 1 MiB */
 	__u32 flags;			/* GEOREP_DW_FUA */
 };
+
 #define GEOREP_DW_FUA			(1U << 0)
 
 #define GEOREP_IOC_MAGIC		'G'
