@@ -9,6 +9,8 @@
 
 set -u
 
+. "$(dirname "$0")/lib/ktap.sh"
+
 NS=georep-lab-$$
 NS2=georep-lab2-$$
 TC=/sbin/tc		# iproute2's; busybox's tc has no netem
@@ -17,8 +19,6 @@ MODS="loop veth sch_netem dm-mod dm-flakey dm-log-writes dm-delay drbd ext4 xfs 
 mnt=
 loopdev=
 outf=$(mktemp /tmp/georep-lab-out.XXXXXX) || exit 1
-n=0
-failed=0
 total=7
 
 cleanup() {
@@ -32,22 +32,6 @@ cleanup() {
 	ip netns del "$NS2" 2>/dev/null
 }
 trap cleanup EXIT
-
-check() {		# check NAME CMD...: one nested KTAP line
-	local name=$1 rc
-	shift
-	n=$((n + 1))
-	# not in a subshell: the checks set mnt and loopdev for cleanup
-	"$@" >"$outf" 2>&1
-	rc=$?
-	sed 's/^/    # /' "$outf"
-	if [ $rc = 0 ]; then
-		echo "    ok $n $name"
-	else
-		echo "    not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
 
 module_loaded() {
 	grep '^georep ' /proc/modules || { echo "georep not in /proc/modules"; return 1; }

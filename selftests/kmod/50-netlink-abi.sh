@@ -18,41 +18,22 @@
 
 set -u
 
-KSFT_SKIP=4
+. "$(dirname "$0")/lib/ktap.sh"
+
 GEOREP=${GEOREP:-/georep}
 KO=${GEOREP_KO:-$GEOREP/georep.ko}
-n=0
-failed=0
 tmp=
 loops=()
 
 command -v georep-nl-abi >/dev/null || { echo "georep-nl-abi not on PATH (make user)"; exit $KSFT_SKIP; }
-grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
+need_georep
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit $KSFT_SKIP; }
-modprobe loop 2>/dev/null
 
 cleanup() {
-	local l
-
-	for l in "${loops[@]}"; do
-		losetup -d "$l" 2>/dev/null
-	done
-	if [ -n "$tmp" ]; then
-		umount "$tmp" 2>/dev/null
-		rmdir "$tmp" 2>/dev/null
-	fi
+	drop_loops "${loops[@]}"
+	drop_tmpfs "$tmp"
 }
 trap cleanup EXIT
-
-result() {		# result OK|FAIL NAME: one nested KTAP line
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		echo "    ok $n $2"
-	else
-		echo "    not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
 
 echo "    KTAP version 1"
 echo "    1..3"
@@ -61,8 +42,7 @@ echo "    1..3"
 
 refcnt0=$(cat /sys/module/georep/refcnt 2>/dev/null || echo 0)
 
-tmp=$(mktemp -d /tmp/grnl50.XXXXXX) || exit 1
-mount -t tmpfs -o size=160m tmpfs "$tmp" || exit 1
+tmp=$(ktap_tmpfs grnl50 160) || exit 1
 for f in data0 log0 data1 log1; do
 	truncate -s 32M "$tmp/$f.img"
 	l=$(losetup -f --show "$tmp/$f.img") || { echo "losetup $f failed"; exit 1; }

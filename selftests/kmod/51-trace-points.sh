@@ -11,50 +11,32 @@
 
 set -u
 
-KSFT_SKIP=4
+. "$(dirname "$0")/lib/ktap.sh"
+
 T=/sys/kernel/tracing
 VOL=trace51-$$
 NWRITES=6
-n=0
-failed=0
 tmp=
 data=
 log=
 
-command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
-grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
+need_georep georepctl
 [ -d $T/events/georep ] || mount -t tracefs tracefs $T 2>/dev/null
 [ -d $T/events/georep ] || { echo "no $T/events/georep"; exit $KSFT_SKIP; }
-modprobe loop 2>/dev/null
 
 cleanup() {
 	echo 0 >$T/events/georep/enable 2>/dev/null
 	echo >$T/trace 2>/dev/null
 	georepctl volume delete "$VOL" >/dev/null 2>&1
-	[ -n "$data" ] && losetup -d "$data" 2>/dev/null
-	[ -n "$log" ] && losetup -d "$log" 2>/dev/null
-	if [ -n "$tmp" ]; then
-		umount "$tmp" 2>/dev/null
-		rmdir "$tmp" 2>/dev/null
-	fi
+	drop_loops "$data" "$log"
+	drop_tmpfs "$tmp"
 }
 trap cleanup EXIT
-
-result() {		# result 0|1 NAME
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "    ok $n $2"
-	else
-		echo "    not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
 
 echo "    KTAP version 1"
 echo "    1..4"
 
-tmp=$(mktemp -d /tmp/trace51.XXXXXX) || exit 1
-mount -t tmpfs -o size=128m tmpfs "$tmp" || exit 1
+tmp=$(ktap_tmpfs trace51 128) || exit 1
 truncate -s 32M "$tmp/data.img" && truncate -s 32M "$tmp/log.img" || exit 1
 data=$(losetup -f --show "$tmp/data.img") || exit 1
 log=$(losetup -f --show "$tmp/log.img") || exit 1

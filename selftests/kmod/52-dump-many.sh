@@ -12,44 +12,25 @@
 
 set -u
 
-KSFT_SKIP=4
+. "$(dirname "$0")/lib/ktap.sh"
+
 NVOL=24		# about 400 bytes each: three 4 KiB dump messages
 P=dump52-$$
-n=0
-failed=0
 tmp=
 loops=()
 
-command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
-command -v georep-nl-abi >/dev/null || { echo "georep-nl-abi not on PATH"; exit $KSFT_SKIP; }
-grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
-modprobe loop 2>/dev/null
+need_georep georepctl georep-nl-abi
 
 cleanup() {
-	local i l
+	local i
 
 	for i in $(seq 1 $NVOL); do
 		georepctl volume delete "$P-$i" >/dev/null 2>&1
 	done
-	for l in "${loops[@]}"; do
-		losetup -d "$l" 2>/dev/null
-	done
-	if [ -n "$tmp" ]; then
-		umount "$tmp" 2>/dev/null
-		rmdir "$tmp" 2>/dev/null
-	fi
+	drop_loops "${loops[@]}"
+	drop_tmpfs "$tmp"
 }
 trap cleanup EXIT
-
-result() {		# result 0|1 NAME
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "    ok $n $2"
-	else
-		echo "    not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
 
 # mine: the dump's lines for this test's volumes
 mine() {
@@ -60,8 +41,7 @@ mine() {
 echo "    KTAP version 1"
 echo "    1..4"
 
-tmp=$(mktemp -d /tmp/dump52.XXXXXX) || exit 1
-mount -t tmpfs -o size=200m tmpfs "$tmp" || exit 1
+tmp=$(ktap_tmpfs dump52 200) || exit 1
 created=0
 for i in $(seq 1 $NVOL); do
 	truncate -s 1M "$tmp/d$i.img" && truncate -s 5M "$tmp/l$i.img" || break

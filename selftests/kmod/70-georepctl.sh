@@ -11,18 +11,14 @@
 
 set -u
 
+. "$(dirname "$0")/lib/ktap.sh"
+
 VOL=grctl70-$$
-KSFT_SKIP=4
-n=0
-failed=0
 total=17
 
-command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
-grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
-modprobe loop 2>/dev/null
+need_georep georepctl
 
-tmp=$(mktemp -d /tmp/grctl70.XXXXXX) || exit 1
-mount -t tmpfs -o size=160m tmpfs "$tmp" || exit 1
+tmp=$(ktap_tmpfs grctl70 160) || exit 1
 KEYS=$tmp/keys
 outf=$tmp/out
 data=
@@ -32,27 +28,10 @@ holder=
 cleanup() {
 	[ -n "$holder" ] && exec 7<&-
 	georepctl volume delete "$VOL" >/dev/null 2>&1
-	[ -n "$data" ] && losetup -d "$data" 2>/dev/null
-	[ -n "$log" ] && losetup -d "$log" 2>/dev/null
-	umount "$tmp" 2>/dev/null
-	rmdir "$tmp" 2>/dev/null
+	drop_loops "$data" "$log"
+	drop_tmpfs "$tmp"
 }
 trap cleanup EXIT
-
-check() {		# check NAME CMD...: one nested KTAP line
-	local name=$1 rc
-	shift
-	n=$((n + 1))
-	"$@" >"$outf" 2>&1
-	rc=$?
-	sed 's/^/    # /' "$outf"
-	if [ $rc = 0 ]; then
-		echo "    ok $n $name"
-	else
-		echo "    not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
 
 # json_num KEY: the number after "KEY": in georepctl status --json
 json_num() {

@@ -17,18 +17,14 @@
 
 set -u
 
+. "$(dirname "$0")/lib/ktap.sh"
+
 VOL=grctl71-$$
-KSFT_SKIP=4
-n=0
-failed=0
 total=6
 
-command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
-grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
-modprobe loop 2>/dev/null
+need_georep georepctl
 
-tmp=$(mktemp -d /tmp/grctl71.XXXXXX) || exit 1
-mount -t tmpfs -o size=128m tmpfs "$tmp" || exit 1
+tmp=$(ktap_tmpfs grctl71 128) || exit 1
 KEYS=$tmp/keys
 outf=$tmp/out
 data=
@@ -36,27 +32,10 @@ log=
 
 cleanup() {
 	georepctl volume delete "$VOL" >/dev/null 2>&1
-	[ -n "$data" ] && losetup -d "$data" 2>/dev/null
-	[ -n "$log" ] && losetup -d "$log" 2>/dev/null
-	umount "$tmp" 2>/dev/null
-	rmdir "$tmp" 2>/dev/null
+	drop_loops "$data" "$log"
+	drop_tmpfs "$tmp"
 }
 trap cleanup EXIT
-
-check() {
-	local name=$1 rc
-	shift
-	n=$((n + 1))
-	"$@" >"$outf" 2>&1
-	rc=$?
-	sed 's/^/    # /' "$outf"
-	if [ $rc = 0 ]; then
-		echo "    ok $n $name"
-	else
-		echo "    not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
 
 # block_hex DEV BLOCK COUNT: COUNT bytes from the start of 4 KiB block BLOCK
 block_hex() {

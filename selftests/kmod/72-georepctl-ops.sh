@@ -13,49 +13,26 @@
 
 set -u
 
+. "$(dirname "$0")/lib/ktap.sh"
+
 VOL=grctl72a-$$
 VOL2=grctl72b-$$
-KSFT_SKIP=4
-n=0
-failed=0
 total=7
 
-command -v georepctl >/dev/null || { echo "georepctl not on PATH"; exit $KSFT_SKIP; }
-grep -q '^georep ' /proc/modules || { echo "georep.ko not loaded"; exit $KSFT_SKIP; }
-modprobe loop 2>/dev/null
+need_georep georepctl
 
-tmp=$(mktemp -d /tmp/grctl72.XXXXXX) || exit 1
-mount -t tmpfs -o size=160m tmpfs "$tmp" || exit 1
+tmp=$(ktap_tmpfs grctl72 160) || exit 1
 export GEOREP_KEY_DIR=$tmp/keys
 outf=$tmp/out
 loops=()
 
 cleanup() {
-	local l
 	georepctl volume delete "$VOL" >/dev/null 2>&1
 	georepctl volume delete "$VOL2" >/dev/null 2>&1
-	for l in "${loops[@]}"; do
-		losetup -d "$l" 2>/dev/null
-	done
-	umount "$tmp" 2>/dev/null
-	rmdir "$tmp" 2>/dev/null
+	drop_loops "${loops[@]}"
+	drop_tmpfs "$tmp"
 }
 trap cleanup EXIT
-
-check() {
-	local name=$1 rc
-	shift
-	n=$((n + 1))
-	"$@" >"$outf" 2>&1
-	rc=$?
-	sed 's/^/    # /' "$outf"
-	if [ $rc = 0 ]; then
-		echo "    ok $n $name"
-	else
-		echo "    not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
 
 new_loop() {		# new_loop NAME MiB: prints the device
 	local l
