@@ -28,17 +28,6 @@ setup() {
 	georepctl status
 }
 
-# wait_applied VOL SEQ: up to 20 s
-wait_applied() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(vt_num "$1" applied_seq)" -ge "$2" ] && return 0
-		sleep 0.2
-	done
-	echo "$1: applied_seq $(vt_num "$1" applied_seq) < $2"
-	return 1
-}
-
 same_data() {
 	local a b
 	a=$(sha256sum <"/dev/georep/$P") && b=$(sha256sum <"/dev/georep/$S") || return 1
@@ -60,7 +49,7 @@ fill_primary() {
 pump_all() {
 	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --commit-to "$S" || return 1
 	[ "$(vt_num "$S" written_seq)" = "$(vt_num "$P" written_seq)" ] || return 1
-	wait_applied "$S" "$(vt_num "$P" written_seq)" && same_data
+	vt_wait_applied "$S" "$(vt_num "$P" written_seq)" && same_data
 }
 
 secondary_read_only() {
@@ -119,7 +108,7 @@ promote() {
 	georepctl volume set "$S" --role primary --term 3 || return 1
 	dd if=/dev/urandom of="/dev/georep/$S" bs=4k seek=300 count=3 oflag=direct status=none || return 1
 	georep-pump "/dev/georep/$S.log" "/dev/georep/$P.log" --commit-to "$P" || return 1
-	wait_applied "$P" "$(vt_num "$S" written_seq)" && same_data
+	vt_wait_applied "$P" "$(vt_num "$S" written_seq)" && same_data
 }
 
 vt_check "primary and secondary" setup

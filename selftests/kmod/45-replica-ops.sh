@@ -43,17 +43,6 @@ wr() {
 	done
 }
 
-# wait_applied VOL SEQ: up to 20 s
-wait_applied() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(vt_num "$1" applied_seq)" -ge "$2" ] && return 0
-		sleep 0.2
-	done
-	echo "$1: applied_seq $(vt_num "$1" applied_seq) < $2"
-	return 1
-}
-
 chain() {
 	georepctl status "$1" --json | grep chain_hash
 }
@@ -130,7 +119,7 @@ reset_resync() {
 	[ "$(vt_num "$R" tail_seq)" = $((seq + 1)) ] || return 1
 	wr "$N" 50 3 || return 1
 	georep-pump "/dev/georep/$N.log" "/dev/georep/$R.log" --commit-to "$R" || return 1
-	wait_applied "$R" "$(vt_num "$N" written_seq)" || return 1
+	vt_wait_applied "$R" "$(vt_num "$N" written_seq)" || return 1
 	a=$(sha256sum <"/dev/georep/$N") && b=$(sha256sum <"/dev/georep/$R") || return 1
 	echo "primary $a"
 	echo "resynced $b"

@@ -7,6 +7,7 @@
 #   vt_loop NAME MiB        a loop device on a file in $T; echoes its path
 #   vt_check NAME CMD...    run CMD, print its output as diagnostics, KTAP line
 #   vt_num VOL KEY          a number from `georepctl status VOL --json`
+#   vt_wait_applied VOL SEQ wait up to 20 s for VOL's applied_seq >= SEQ
 #   vt_done                 exit status from the checks (0 or 1)
 #
 # Volumes named in $VT_VOLS are deleted and loop devices detached on exit.
@@ -75,6 +76,17 @@ vt_check() {
 
 vt_num() {
 	georepctl status "$1" --json | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"
+}
+
+# vt_wait_applied VOL SEQ: up to 20 s for applied_seq to reach SEQ
+vt_wait_applied() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(vt_num "$1" applied_seq)" -ge "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "$1: applied_seq $(vt_num "$1" applied_seq) < $2"
+	return 1
 }
 
 # vt_expect_fail CMD...: CMD must fail; its output is shown
