@@ -63,8 +63,9 @@ want_suite user && suite user make -s -C "$top/user" O="$top/build/user" check
 want_suite lint && suite lint "$top/selftests/lint/run.sh"
 want_suite vm && suite vm "$top/selftests/vm/run"
 want_suite crash && suite crash "$top/selftests/crash.sh"
-want_suite sites && [ -x "$top/selftests/sites/run.sh" ] && \
-	suite sites "$top/selftests/vm/run" --timeout 1500 -- /georep/selftests/sites/run.sh
+want_suite crash-truncate && suite crash-truncate "$top/selftests/crash-truncate.sh"
+want_suite sites && suite sites "$top/selftests/vm/run" --timeout 1500 -- \
+	/georep/selftests/sites/run.sh
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
