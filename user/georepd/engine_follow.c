@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Follower side of the replication engine: incoming frames, and the records
+ * of an APPEND appended to the ledger before the core acknowledges them.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+/* Decode a header of a checked RECORDS batch: it may sit unaligned in the frame. */
+static int rec_decode(const struct georep_record *h, struct georep_rec *rec)
+{
+	struct georep_record copy;
+
+	memcpy(&copy, h, sizeof(copy));
+	return georep_record_decode(&copy, sizeof(copy), rec, NULL, 0);
+}
+
+/* Follower: append records @from..@to of the RECORDS batch @recs. */
+int eng_follower_appends(struct engine *e, const struct gr_records *recs,
+			 uint64_t from, uint64_t to, uint64_t *term)
+{
+	const struct georep_record *h;
+	const uint8_t *payload;
+	struct georep_rec rec;
+	size_t pos = 0;
+	int ret;
+
+	if (!recs || from < recs->first_seq || to >= recs->first_seq + recs->count) {
+		engine_fail(e, "core asks to append %llu..%llu without those records",
+			    (unsigned long long)from, (unsigned long long)to);
+		return -EIO;
+	}
+	while (gr_records_next(recs, &pos, &h, &payload)) {
+		ret = rec_decode(h, &rec);
+		if (ret)
+			return ret;
+		if (rec.seq < from)
+			continue;
+		if (rec.seq > to)
+			break;
+		ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
+		if (ret) {
+			engine_fail(e, "ledger refused record %llu: %s",
+				    (unsigned long long)rec.seq, strerror(-ret));
+			return ret;
+		}
+		*term = rec.term;
+		e->appended++;
+	}
+	return 0;
+}
+
+int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)
+{
+	struct engine *e = (struct engine *)r;
+	uint64_t now = gr_now_ns();
+	char err[GR_WIRE_ERRLEN];
+	struct gr_msg m;
+	size_t pos = 0;
+	uint32_t i = 0;
+	const struct georep_record *h;
+	const uint8_t *payload;
+	struct georep_rec rec;
+
+	if (e->drop[from]) {
+		e->frames_dropped++;
+		return 0;
+	}
+	if (e->failed)
+		return 0;
+	switch (f->hdr.type) {
+	case GR_FT_CONSENSUS:
+		if (gr_wire_msg_decode(f->consensus.data, f->consensus.len, &m, err))
+			return -EPROTO;
+		if (m.from != e->ids[from] || m.to != e->self_id)
+			return -EPROTO;
+		e->pending[from] = false;
+		/*
+		 * While a resync is being copied the core already holds the
+		 * resync point (not durable yet): a repeated RESYNC would make
+		 * it acknowledge that point and an APPEND would append after
+		 * it. Treat both as lost until the copy is installed.
+		 */
+		if (e->rs_in.active && (m.type == GR_MSG_RESYNC || m.type == GR_MSG_APPEND))
+			return 0;
+		if (m.type == GR_MSG_APPEND && m.n_entries) {
+			if (m.n_entries > GR_WIRE_MAX_RECORDS)
+				return -EPROTO;
+			e->pending_msg[from] = m;
+			e->pending[from] = true;
+			return 0;
+		}
+		gr_step(e->n, &m, now);
+		engine_process(e, NULL);
+		engine_pump(e);
+		return 0;
+	case GR_FT_RECORDS:
+		if (e->rs_in.active && e->rs_in.from == from && f->records.count == 1 &&
+		    f->records.first_seq == e->rs_in.seq && !e->pending[from]) {
+			gr_records_next(&f->records, &pos, &h, &payload);
+			if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
+				return -EPROTO;
+			memcpy(e->rs_in.chain, rec.chain_hash, GEOREP_HASH_LEN);
+			e->rs_in.have_anchor = true;
+			return 0;
+		}
+		if (!e->pending[from])
+			return 0;	/* its APPEND was lost or superseded */
+		m = e->pending_msg[from];
+		e->pending[from] = false;
+		if (f->records.count != m.n_entries || f->records.first_seq != m.seq + 1)
+			return -EPROTO;
+		while (gr_records_next(&f->records, &pos, &h, &payload)) {
+			if (rec_decode(h, &rec))
+				return -EPROTO;
+			e->ents[i].term = rec.term;
+			e->ents[i].bytes = rec.payload_len;
+			e->ents[i].kind = rec.op == GEOREP_OP_NOOP ? GR_ENTRY_NOOP :
+					  GR_ENTRY_DATA;
+			e->ents[i].conf_op = 0;
+			e->ents[i].conf_site = 0;
+			i++;
+		}
+		m.entries = e->ents;
+		gr_step(e->n, &m, now);
+		engine_process(e, &f->records);
+		return 0;
+	case GR_FT_RESYNC:
+		return eng_resync_recv(e, from, f);
+	case GR_FT_ACK:
+		return 0;	/* acknowledgements travel as APPEND_RESP */
+	default:
+		return -EPROTO;
+	}
+}

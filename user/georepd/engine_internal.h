@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal declarations shared by the files of the replication engine
+ * (engine*.c); the rest of georepd sees engine.h only.
+ */
+#ifndef _GEOREPD_ENGINE_INTERNAL_H
+#define _GEOREPD_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "georep/consensus.h"
+#include "georep/record.h"
+#include "georepd.h"
+#include "engine.h"
+#include "fork.h"
+#include "ledger.h"
+
+#define ENG_TICK_MS		50		/* consensus tick */
+#define ENG_ELECTION_TICKS	10		/* 0.5-1 s election timeout */
+#define ENG_HEARTBEAT_TICKS	2
+#define ENG_MAINT_MS		1000		/* commit save, compaction */
+#define ENG_COMPACT_MIN		1024		/* records freed per compaction, at least */
+#define ENG_FOLLOWER_KEEP	8192		/* records a follower keeps past applied */
+#define ENG_MAX_FORKS		16		/* listed in status */
+#define ENG_RESYNC_CHUNK	(1U << 20)
+#define ENG_RESYNC_PER_TICK	8		/* chunks sent per tick, at most */
+#define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
+#define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
+
+/* leader side: a full copy of the data device to one follower */
+struct resync_out {
+	bool active;
+	uint64_t seq, term;	/* the core's resync point */
+	uint64_t off;		/* next byte to send */
+	bool anchor_sent;
+};
+
+/* follower side */
+struct resync_in {
+	bool active;
+	uint32_t from;		/* site index */
+	uint64_t seq, term;
+	uint64_t off;		/* bytes received in order */
+	bool have_anchor;
+	uint8_t chain[GEOREP_HASH_LEN];
+};
+
+struct engine {
+	struct gr_replica r;
+	struct georepd *d;
+	struct gd_volume *vol;
+	const char *name;
+	struct gr_node *n;
+	struct gr_config cfg;
+	struct gd_ledger *lg;
+	struct gr_timer *timer;
+	struct gr_io *lio;
+	uint32_t self_id;
+	uint32_t ids[GR_CFG_MAX_SITES];		/* site id by site index, 0: no replica */
+	/* what the last ready said */
+	enum gr_role role;
+	uint64_t term;
+	uint32_t leader;
+	bool writable;
+	uint64_t role_since_ns, writable_since_ns;
+	uint32_t last_leader;			/* last known leader, 0: none */
+	uint64_t core_last;			/* the core's last seq after the last ready */
+	/* an APPEND whose RECORDS frame has not arrived yet, per site index */
+	bool pending[GR_CFG_MAX_SITES];
+	struct gr_msg pending_msg[GR_CFG_MAX_SITES];
+	struct gr_entry *ents;
+	uint8_t *buf;				/* record reads */
+	size_t bufcap;
+	uint8_t *fbuf;				/* frame encoding */
+	/* durable state */
+	uint64_t commit_saved;
+	uint64_t last_maint_ns;
+	/* tests: partition */
+	bool drop[GR_CFG_MAX_SITES];
+	/* per site (index): when its match last equalled our last seq */
+	uint64_t caught_up_ns[GR_CFG_MAX_SITES];
+	struct resync_out rs_out[GR_CFG_MAX_SITES];
+	struct resync_in rs_in;
+	uint64_t rs_in_term;			/* our term when it started */
+	struct gd_fork forks[ENG_MAX_FORKS];
+	unsigned int nforks;
+	uint64_t forks_total;
+	/* counters */
+	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
+	uint64_t elections_won, resyncs_done;
+	bool restart_node;			/* rebuild the core from the ledger */
+	bool failed;
+	char fail_reason[160];
+	struct gd_ratelimit rl;
+};
+
+extern const struct gr_replica_ops engine_ops;
+
+/* engine.c: helpers, the ready loop, the core's (re)start */
+const char *eng_role_name(enum gr_role r);
+int eng_site_index(const struct engine *e, uint32_t id);
+const char *eng_site_name(const struct engine *e, uint32_t id);
+/* Stop replicating this volume: something that must never happen did. */
+void engine_fail(struct engine *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int eng_ensure_buf(struct engine *e, size_t need);
+int engine_process(struct engine *e, const struct gr_records *recs);
+void eng_compact(struct engine *e, bool force);
+int eng_node_start(struct engine *e);
+
+/* engine_ship.c: leader side record shipping */
+ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t hint);
+void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f);
+void eng_send_msg(struct engine *e, const struct gr_msg *m);
+void engine_pump(struct engine *e);
+void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
+
+/* engine_follow.c: follower appends, incoming frames */
+int eng_follower_appends(struct engine *e, const struct gr_records *recs,
+			 uint64_t from, uint64_t to, uint64_t *term);
+int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f);
+
+/* engine_role.c: role changes, fencing, barrier, truncation to a fork */
+int eng_fork_and_truncate(struct engine *e, uint64_t from);
+void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now);
+int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to);
+
+/* engine_resync.c: full resync */
+void eng_resync_send(struct engine *e);
+int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *f);
+
+/* engine_status.c: status, quorum-loss policy, switchover, failover */
+const char *eng_policy_state(const struct engine *e);
+json_t *eng_status(struct gr_replica *r);
+int eng_switchover(struct gr_replica *r, unsigned int to, char *err);
+int eng_failover(struct gr_replica *r, char *err);
+
+#endif /* _GEOREPD_ENGINE_INTERNAL_H */

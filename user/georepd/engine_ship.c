@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Leader side of the replication engine: records the ledger wrote are
+ * proposed to the core (engine_pump) and shipped to followers, each APPEND
+ * message followed by a RECORDS frame with its entries.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+/*
+ * Read @count whole records from @seq into e->buf (grown as needed).
+ * Return: bytes, or -errno.
+ */
+ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t hint)
+{
+	size_t have = 0;
+	uint32_t got = 0;
+
+	if (eng_ensure_buf(e, hint + GEOREP_RECORD_HDR_SIZE * (size_t)count + 1))
+		return -ENOMEM;
+	while (got < count) {
+		ssize_t n = e->lg->ops->read(e->lg, seq + got, e->buf + have, e->bufcap - have);
+		size_t off = 0;
+		struct georep_rec rec;
+		const uint8_t *hdr, *payload;
+
+		if (n == -EMSGSIZE) {
+			if (eng_ensure_buf(e, e->bufcap * 2))
+				return -ENOMEM;
+			continue;
+		}
+		if (n <= 0)
+			return n ? n : -ENODATA;
+		/* keep only the records asked for */
+		while (got < count && !georep_record_next(e->buf + have, n, &off, &rec, &hdr,
+							  &payload, NULL, 0))
+			got++;
+		have += off;
+	}
+	return have;
+}
+
+void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
+{
+	int ret;
+
+	if (e->drop[site]) {
+		e->frames_dropped++;
+		return;
+	}
+	f->hdr.volume = e->vol->cfg->wire_id;
+	ret = gd_send(e->d, site, f);
+	if (ret && ret != -ENOTCONN && gd_ratelimit(&e->rl))
+		gd_warn("volume %s: send %s to %s: %s", e->name, gr_frame_type_name(f->hdr.type),
+			gd_cluster(e->d)->sites[site].name, strerror(-ret));
+}
+
+void eng_send_msg(struct engine *e, const struct gr_msg *m)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_CONSENSUS };
+	int site = eng_site_index(e, m->to);
+	ssize_t len;
+
+	if (site < 0)
+		return;
+	len = gr_wire_msg_encode(e->fbuf, GR_WIRE_MSG_FIXED + 8 * GR_MAX_SITES, m);
+	if (len < 0) {
+		gd_err("volume %s: cannot encode message type %u: %s", e->name, m->type,
+		       strerror(-len));
+		return;
+	}
+	f.consensus.data = e->fbuf;
+	f.consensus.len = len;
+	if (!gd_peer_up(e->d, site))
+		return;
+	eng_send_frame(e, site, &f);
+	if (m->type == GR_MSG_APPEND && m->n_entries) {
+		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
+		ssize_t n = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);
+
+		if (n < 0) {
+			gd_err("volume %s: cannot read records %llu+%u to send: %s", e->name,
+			       (unsigned long long)m->seq + 1, m->n_entries, strerror(-n));
+			return;
+		}
+		rf.records.count = m->n_entries;
+		rf.records.first_seq = m->seq + 1;
+		rf.records.data = e->buf;
+		rf.records.len = n;
+		eng_send_frame(e, site, &rf);
+		e->records_sent += m->n_entries;
+		e->bytes_sent += n;
+	}
+	if (m->type == GR_MSG_RESYNC) {
+		struct resync_out *ro = &e->rs_out[site];
+
+		if (!ro->active || ro->seq != m->seq) {
+			memset(ro, 0, sizeof(*ro));
+			ro->active = true;
+			ro->seq = m->seq;
+			ro->term = m->log_term;
+			gd_info("volume %s: full resync of %s from seq %llu", e->name,
+				gd_cluster(e->d)->sites[site].name, (unsigned long long)m->seq);
+		}
+	}
+}
+
+/* Leader: propose every record the ledger wrote past the core's log. */
+void engine_pump(struct engine *e)
+{
+	uint64_t now = gr_now_ns();
+	struct gr_status gs;
+
+	while (!e->failed && e->role == GR_LEADER && e->writable) {
+		struct georep_rec rec;
+		const uint8_t *hdr, *payload;
+		uint64_t last_seq = 0, last_term = 0;
+		size_t off = 0;
+		ssize_t n;
+		bool full = false;
+
+		gr_status(e->n, &gs);
+		if (eng_ensure_buf(e, 2U << 20))
+			return;
+		n = e->lg->ops->read(e->lg, gs.last_seq + 1, e->buf, e->bufcap);
+		if (n == -EMSGSIZE && !eng_ensure_buf(e, e->bufcap * 2))
+			continue;
+		if (n <= 0) {
+			if (n < 0 && gd_ratelimit(&e->rl))
+				gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
+					(unsigned long long)gs.last_seq + 1, strerror(-n));
+			return;
+		}
+		while (!georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+			int64_t s;
+
+			if (rec.term != e->term) {
+				engine_fail(e, "ledger record %llu has term %llu, leader term is %llu",
+					    (unsigned long long)rec.seq,
+					    (unsigned long long)rec.term,
+					    (unsigned long long)e->term);
+				return;
+			}
+			s = gr_propose(e->n, rec.payload_len, now);
+			if (s == -EAGAIN || s == -ENOSPC || s == -GR_ENOTLEADER) {
+				full = true;
+				break;
+			}
+			if (s < 0 || (uint64_t)s != rec.seq) {
+				engine_fail(e, "the core gave seq %lld to ledger record %llu",
+					    (long long)s, (unsigned long long)rec.seq);
+				return;
+			}
+			e->proposed++;
+			last_seq = rec.seq;
+			last_term = rec.term;
+		}
+		if (last_seq) {
+			engine_process(e, NULL);
+			/* the ledger's records are durable once readable */
+			gr_persisted(e->n, last_seq, last_term);
+			engine_process(e, NULL);
+		}
+		if (full || !last_seq)
+			return;
+	}
+}
+
+void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg)
+{
+	struct engine *e = arg;
+
+	struct gd_ledger_status st;
+	struct gr_status gs;
+
+	engine_pump(e);
+	/* level-triggered: wait for the next tick while the core cannot take them */
+	gr_status(e->n, &gs);
+	if (e->role != GR_LEADER || !e->writable || e->lg->ops->status(e->lg, &st) ||
+	    st.written_seq != gs.last_seq)
+		gr_io_set_events(io, 0);
+}

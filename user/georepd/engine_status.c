@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The replication engine seen from the control socket: status, the
+ * quorum-loss policy, switchover and forced failover.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+/* Majority of voters reachable (this site counts)? */
+static bool have_quorum(const struct engine *e)
+{
+	const struct gr_conf *conf = gr_conf_active(e->n);
+	unsigned int voters = 0, up = 0, i;
+
+	for (i = 0; i < conf->n; i++) {
+		int idx;
+
+		if (!conf->voter[i])
+			continue;
+		voters++;
+		idx = eng_site_index(e, conf->site[i]);
+		if (conf->site[i] == e->self_id ||
+		    (idx >= 0 && gd_peer_up(e->d, idx) && !e->drop[idx]))
+			up++;
+	}
+	return 2 * up > voters;
+}
+
+/*
+ * The quorum-loss policy's state: "ok", or, when this site was the last
+ * primary it knows of and cannot reach a majority, "suspended: no quorum"
+ * (writes wait) or "failing: no quorum" (writes fail with EIO).
+ */
+const char *eng_policy_state(const struct engine *e)
+{
+	if (e->failed)
+		return "failed";
+	if (e->last_leader != e->self_id || have_quorum(e))
+		return "ok";
+	return e->vol->cfg->quorum_loss == GR_QLOSS_FAIL ? "failing: no quorum" :
+	       "suspended: no quorum";
+}
+
+json_t *eng_status(struct gr_replica *r)
+{
+	struct engine *e = (struct engine *)r;
+	const struct gr_cluster *c = gd_cluster(e->d);
+	uint64_t now = gr_now_ns();
+	struct gd_ledger_status st = { 0 };
+	struct gr_status gs;
+	json_t *sites = json_array(), *forks = json_array(), *o;
+	size_t i;
+	unsigned int k;
+
+	gr_status(e->n, &gs);
+	e->lg->ops->status(e->lg, &st);
+	for (i = 0; i < c->nsites; i++) {
+		struct gr_progress_info pi;
+		const struct gd_peer *p = &e->d->peers[i];
+		bool self = i == gd_self(e->d);
+		json_t *so;
+
+		if (!e->ids[i])
+			continue;
+		so = json_pack("{s:s, s:I, s:s, s:b}", "site", c->sites[i].name,
+			       "site_id", (json_int_t)e->ids[i], "role",
+			       e->ids[i] == gs.leader ? "primary" : "secondary",
+			       "connected", self || (gd_peer_up(e->d, i) && !e->drop[i]));
+		if (!so)
+			continue;
+		if (self) {
+			json_object_set_new(so, "term", json_integer(gs.term));
+			json_object_set_new(so, "written_seq", json_integer(st.written_seq));
+			json_object_set_new(so, "commit_seq", json_integer(st.commit_seq));
+			json_object_set_new(so, "applied_seq", json_integer(st.applied_seq));
+		} else if (p->have_rtt) {
+			json_object_set_new(so, "rtt_ms", json_real(p->srtt_ms));
+		}
+		if (gs.role == GR_LEADER && !gr_progress(e->n, e->ids[i], &pi)) {
+			uint64_t bytes = 0, s;
+			struct gr_entry ent;
+			static const char *const prs[] = { "probe", "replicate", "resync" };
+
+			for (s = pi.match + 1; s <= gs.last_seq && s <= pi.match + 100000; s++)
+				if (!gr_entry_get(e->n, s, &ent))
+					bytes += ent.bytes + GEOREP_RECORD_HDR_SIZE;
+			json_object_set_new(so, "match_seq", json_integer(pi.match));
+			json_object_set_new(so, "state", json_string(pi.state <= GR_PR_RESYNC ?
+								     prs[pi.state] : "?"));
+			json_object_set_new(so, "lag_records", json_integer(gs.last_seq - pi.match));
+			json_object_set_new(so, "lag_bytes", json_integer(bytes));
+			json_object_set_new(so, "lag_s", json_real(pi.match >= gs.last_seq ? 0 :
+						(now - e->caught_up_ns[i]) / 1e9));
+			json_object_set_new(so, "voter", json_boolean(pi.voter));
+		}
+		json_array_append_new(sites, so);
+	}
+	for (k = 0; k < e->nforks; k++)
+		json_array_append_new(forks, json_pack("{s:s, s:I, s:I, s:I, s:I}",
+						       "path", e->forks[k].path,
+						       "from", (json_int_t)e->forks[k].from,
+						       "to", (json_int_t)e->forks[k].to,
+						       "records", (json_int_t)e->forks[k].records,
+						       "bytes", (json_int_t)e->forks[k].bytes));
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+		      " s:I, s:I, s:o, s:o, s:I}",
+		      "engine", "consensus", "ledger", e->lg->ops->name,
+		      "role", eng_role_name(gs.role), "term", (json_int_t)gs.term,
+		      "leader", gs.leader ? eng_site_name(e, gs.leader) : NULL,
+		      "writable", gs.writable, "policy", eng_policy_state(e),
+		      "last_seq", (json_int_t)gs.last_seq,
+		      "commit_seq", (json_int_t)gs.commit_seq,
+		      "written_seq", (json_int_t)st.written_seq,
+		      "applied_seq", (json_int_t)st.applied_seq,
+		      "tail_seq", (json_int_t)st.tail_seq,
+		      "ledger_term", (json_int_t)st.term,
+		      "proposed", (json_int_t)e->proposed,
+		      "appended", (json_int_t)e->appended,
+		      "elections_won", (json_int_t)e->elections_won,
+		      "sites", sites, "forks", forks,
+		      "forks_total", (json_int_t)e->forks_total);
+	if (o) {
+		json_object_set_new(o, "ledger_role", json_string(st.role == GEOREP_ROLE_PRIMARY ?
+								 "primary" : "secondary"));
+		json_object_set_new(o, "frames_dropped", json_integer(e->frames_dropped));
+		json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
+		if (e->failed)
+			json_object_set_new(o, "error", json_string(e->fail_reason));
+	}
+	return o;
+}
+
+int eng_switchover(struct gr_replica *r, unsigned int to, char *err)
+{
+	struct engine *e = (struct engine *)r;
+	int ret;
+
+	if (e->failed) {
+		snprintf(err, GR_CTL_ERRLEN, "replication of %s stopped: %s", e->name,
+			 e->fail_reason);
+		return -EIO;
+	}
+	if (to == gd_self(e->d) && e->role == GR_LEADER)
+		return 0;
+	if (e->role != GR_LEADER) {
+		snprintf(err, GR_CTL_ERRLEN, "site %s is not the primary of %s (primary: %s); ask it",
+			 gd_cluster(e->d)->sites[gd_self(e->d)].name, e->name,
+			 e->leader ? eng_site_name(e, e->leader) : "unknown");
+		return -ENOTCONN;
+	}
+	ret = gr_transfer(e->n, e->ids[to], gr_now_ns());
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "transfer to %s refused by the consensus core: %s",
+			 gd_cluster(e->d)->sites[to].name, strerror(-ret));
+		return ret;
+	}
+	engine_process(e, NULL);
+	return 0;
+}
+
+/*
+ * failover --force: make this site the only voter and elect it. The last
+ * resort when a majority of the volume's sites is lost for good: records
+ * committed only on the lost sites are lost, and the lost sites must not
+ * rejoin with their old logs (rebuild them: delete their state and ledger).
+ */
+int eng_failover(struct gr_replica *r, char *err)
+{
+	struct engine *e = (struct engine *)r;
+	struct gd_vstate st = e->vol->state;
+	uint32_t i;
+	int ret;
+
+	if (e->role == GR_LEADER) {
+		snprintf(err, GR_CTL_ERRLEN, "site %s already is the primary of %s",
+			 gd_cluster(e->d)->sites[gd_self(e->d)].name, e->name);
+		return -EALREADY;
+	}
+	for (i = 0; i < st.nmembers; i++)
+		st.members[i].voter = st.members[i].site_id == e->self_id;
+	st.term++;
+	st.vote = 0;
+	ret = gd_volume_save_state(e->d, e->vol, &st);
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "cannot save the new membership: %s", strerror(-ret));
+		return ret;
+	}
+	gr_node_free(e->n);
+	e->n = NULL;
+	ret = eng_node_start(e);
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "cannot restart consensus: %s", strerror(-ret));
+		engine_fail(e, "forced failover: %s", strerror(-ret));
+		return ret;
+	}
+	gd_warn("volume %s: FORCED FAILOVER: this site is now the only voter (term %llu)",
+		e->name, (unsigned long long)st.term);
+	gd_event(e->d, "forced-failover", json_pack("{s:s, s:I}", "volume", e->name,
+						    "term", (json_int_t)st.term));
+	return 0;
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Test-only control requests of the replication engine (mem ledger). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+static struct engine *req_engine(struct georepd *d, json_t *req, char *err)
+{
+	const char *name = json_string_value(json_object_get(req, "volume"));
+	size_t i;
+
+	for (i = 0; name && i < d->nvols; i++)
+		if (!strcmp(d->vols[i].cfg->name, name) && d->vols[i].replica &&
+		    d->vols[i].replica->ops == &engine_ops)
+			return (struct engine *)d->vols[i].replica;
+	snprintf(err, GR_CTL_ERRLEN, "no engine for volume \"%.64s\"", name ?: "");
+	return NULL;
+}
+
+static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			void *arg)
+{
+	struct engine *e = req_engine(arg, req, err);
+	json_int_t off = 0, blocks = 1, byte = 0;
+	uint64_t seq = 0, first = 0;
+	uint8_t *buf;
+	json_int_t i;
+	int ret = 0;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s?I, s?I, s?I}", "offset", &off, "blocks", &blocks,
+			"byte", &byte) || blocks < 1 || blocks > 256 || off < 0) {
+		snprintf(err, GR_CTL_ERRLEN, "bad offset/blocks/byte");
+		return -EINVAL;
+	}
+	if (!e->lg->ops->client_write) {
+		snprintf(err, GR_CTL_ERRLEN, "the %s ledger takes no test writes",
+			 e->lg->ops->name);
+		return -EOPNOTSUPP;
+	}
+	/* suspend: the write goes to the ledger and waits for its commit */
+	if (strcmp(eng_policy_state(e), "ok") && e->vol->cfg->quorum_loss == GR_QLOSS_FAIL) {
+		snprintf(err, GR_CTL_ERRLEN, "%s", eng_policy_state(e));
+		return -EIO;
+	}
+	buf = malloc(GEOREP_BLOCK_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < blocks && !ret; i++) {
+		memset(buf, (int)(byte + i), GEOREP_BLOCK_SIZE);
+		memcpy(buf, &seq, sizeof(seq));
+		ret = e->lg->ops->client_write(e->lg, (off + i) * GEOREP_BLOCK_SIZE, buf,
+					       GEOREP_BLOCK_SIZE, &seq);
+		if (!first)
+			first = seq;
+	}
+	free(buf);
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "write: %s", strerror(-ret));
+		return ret;
+	}
+	engine_pump(e);
+	*resp = json_pack("{s:I, s:I}", "first_seq", (json_int_t)first, "last_seq",
+			  (json_int_t)seq);
+	return 0;
+}
+
+static int h_test_read(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+		       void *arg)
+{
+	struct engine *e = req_engine(arg, req, err);
+	json_int_t off = 0, len = 0;
+	uint8_t sha[GEOREP_HASH_LEN];
+	char hex[2 * GEOREP_HASH_LEN + 1];
+	uint8_t *buf;
+	int ret;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:I, s:I}", "offset", &off, "length", &len) || off < 0 ||
+	    len <= 0 || len > (64 << 20)) {
+		snprintf(err, GR_CTL_ERRLEN, "bad offset/length");
+		return -EINVAL;
+	}
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	ret = e->lg->ops->data_read(e->lg, off, buf, len);
+	if (!ret) {
+		gr_wire_sha256(buf, len, sha);
+		georep_hex(sha, sizeof(sha), hex);
+		*resp = json_pack("{s:s}", "sha256", hex);
+	} else {
+		snprintf(err, GR_CTL_ERRLEN, "read: %s", strerror(-ret));
+	}
+	free(buf);
+	return ret;
+}
+
+static int h_test_drop(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+		       void *arg)
+{
+	struct georepd *d = arg;
+	const char *site = NULL;
+	int drop = 1, idx;
+	size_t i;
+
+	if (json_unpack(req, "{s:s, s?b}", "site", &site, "drop", &drop) ||
+	    (idx = gr_cluster_site_index(d->cfg, site)) < 0) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"site\" (a site name) and \"drop\"");
+		return -EINVAL;
+	}
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].replica && d->vols[i].replica->ops == &engine_ops)
+			((struct engine *)d->vols[i].replica)->drop[idx] = drop;
+	*resp = json_pack("{s:s, s:b}", "site", site, "drop", drop);
+	return 0;
+}
+
+static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			  void *arg)
+{
+	struct engine *e = req_engine(arg, req, err);
+	struct gr_status gs;
+
+	if (!e)
+		return -EINVAL;
+	eng_compact(e, true);
+	gr_status(e->n, &gs);
+	*resp = json_pack("{s:I}", "snap_seq", (json_int_t)gs.snap_seq);
+	return 0;
+}
+
+void gd_engine_register_test_cmds(struct georepd *d)
+{
+	if (gr_ctl_register(d->ctl, "test-compact", h_test_compact, d) ||
+	    gr_ctl_register(d->ctl, "test-write", h_test_write, d) ||
+	    gr_ctl_register(d->ctl, "test-read", h_test_read, d) ||
+	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d))
+		gd_warn("cannot register the test control requests");
+}
