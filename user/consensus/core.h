@@ -311,28 +311,28 @@ static inline bool in_lease(const struct gr_node *n)
 
 /* ---- shared between the parts of the core ---------------------------- */
 
-void conf_on_commit(struct gr_node *n);
-void conf_recompute(struct gr_node *n);
-void log_append(struct gr_node *n, const struct gr_entry *e);
-bool log_full(const struct gr_node *n);
-void log_truncate(struct gr_node *n, uint64_t from);
-void bcast_append(struct gr_node *n);
-void become_follower(struct gr_node *n, uint64_t term, uint32_t leader);
-void campaign(struct gr_node *n, bool force);
-void on_vote_req(struct gr_node *n, const struct gr_msg *m);
-void on_vote_resp(struct gr_node *n, const struct gr_msg *m);
-void bcast_heartbeat(struct gr_node *n);
-void commit_to(struct gr_node *n, uint64_t c);
-void leader_on_resp(struct gr_node *n, const struct gr_msg *m);
-void maybe_commit(struct gr_node *n);
-void send_append(struct gr_node *n, struct progress *p);
-void send_timeout_now(struct gr_node *n, struct progress *p);
-void set_ack(struct gr_node *n);
-void update_lease(struct gr_node *n);
-void heard_leader(struct gr_node *n, uint32_t from);
-void on_append(struct gr_node *n, const struct gr_msg *m);
-void on_heartbeat(struct gr_node *n, const struct gr_msg *m);
-void on_resync(struct gr_node *n, const struct gr_msg *m);
-void send_append_resp(struct gr_node *n, uint64_t ctx);
+void gr_conf_on_commit(struct gr_node *n);
+void gr_conf_recompute(struct gr_node *n);
+void gr_log_append(struct gr_node *n, const struct gr_entry *e);
+bool gr_log_full(const struct gr_node *n);
+void gr_log_truncate(struct gr_node *n, uint64_t from);
+void gr_bcast_append(struct gr_node *n);
+void gr_become_follower(struct gr_node *n, uint64_t term, uint32_t leader);
+void gr_campaign(struct gr_node *n, bool force);
+void gr_on_vote_req(struct gr_node *n, const struct gr_msg *m);
+void gr_on_vote_resp(struct gr_node *n, const struct gr_msg *m);
+void gr_bcast_heartbeat(struct gr_node *n);
+void gr_commit_to(struct gr_node *n, uint64_t c);
+void gr_leader_on_resp(struct gr_node *n, const struct gr_msg *m);
+void gr_maybe_commit(struct gr_node *n);
+void gr_send_append(struct gr_node *n, struct progress *p);
+void gr_send_timeout_now(struct gr_node *n, struct progress *p);
+void gr_set_ack(struct gr_node *n);
+void gr_update_lease(struct gr_node *n);
+void gr_heard_leader(struct gr_node *n, uint32_t from);
+void gr_on_append(struct gr_node *n, const struct gr_msg *m);
+void gr_on_heartbeat(struct gr_node *n, const struct gr_msg *m);
+void gr_on_resync(struct gr_node *n, const struct gr_msg *m);
+void gr_send_append_resp(struct gr_node *n, uint64_t ctx);
 
 #endif /* GEOREP_CONSENSUS_CORE_H */

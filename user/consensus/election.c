@@ -6,7 +6,7 @@
 
 /* ---- role changes ---------------------------------------------------- */
 
-void become_follower(struct gr_node *n, uint64_t term, uint32_t leader)
+void gr_become_follower(struct gr_node *n, uint64_t term, uint32_t leader)
 {
 	if (n->role == GR_LEADER)
 		n->last_heard = n->now;	/* keep the lease promise */
@@ -106,7 +106,7 @@ static void become_precandidate(struct gr_node *n)
 	send_votes(n, GR_MSG_PREVOTE, n->term + 1, false);
 }
 
-void campaign(struct gr_node *n, bool force)
+void gr_campaign(struct gr_node *n, bool force)
 {
 	if (!self_voter(n))
 		return;
@@ -120,13 +120,13 @@ void campaign(struct gr_node *n, bool force)
 		become_candidate(n, force);
 }
 
-void bcast_append(struct gr_node *n)
+void gr_bcast_append(struct gr_node *n)
 {
 	uint32_t i;
 
 	for (i = 0; i < n->n_pr; i++)
 		if (n->pr[i].site != n->self)
-			send_append(n, &n->pr[i]);
+			gr_send_append(n, &n->pr[i]);
 	n->need_bcast = false;
 }
 
@@ -154,18 +154,18 @@ static void become_leader(struct gr_node *n)
 	n->uncommitted_bytes = 0;
 	for (s = n->commit + 1; s <= n->last; s++)
 		n->uncommitted_bytes += ent(n, s)->bytes;
-	if (log_full(n)) {
+	if (gr_log_full(n)) {
 		/* cannot even append the barrier: give up leadership */
-		become_follower(n, n->term, 0);
+		gr_become_follower(n, n->term, 0);
 		return;
 	}
-	log_append(n, &noop);
+	gr_log_append(n, &noop);
 	n->noop_seq = n->last;
 	rd_append(n, n->last, n->last);
-	bcast_append(n);
+	gr_bcast_append(n);
 }
 
-void on_vote_req(struct gr_node *n, const struct gr_msg *m)
+void gr_on_vote_req(struct gr_node *n, const struct gr_msg *m)
 {
 	bool pre = m->type == GR_MSG_PREVOTE, grant;
 	uint64_t lt = last_term(n);
@@ -184,7 +184,7 @@ void on_vote_req(struct gr_node *n, const struct gr_msg *m)
 	if (!m->force && in_lease(n) && m->term > n->term)
 		return;
 	if (!pre && m->term > n->term)
-		become_follower(n, m->term, 0);
+		gr_become_follower(n, m->term, 0);
 	if (pre)
 		grant = m->term > n->term && uptodate;
 	else
@@ -202,7 +202,7 @@ void on_vote_req(struct gr_node *n, const struct gr_msg *m)
 	}
 }
 
-void on_vote_resp(struct gr_node *n, const struct gr_msg *m)
+void gr_on_vote_resp(struct gr_node *n, const struct gr_msg *m)
 {
 	struct progress *p = pr_get(n, m->from);
 	int res;
@@ -218,6 +218,6 @@ void on_vote_resp(struct gr_node *n, const struct gr_msg *m)
 		else
 			become_leader(n);
 	} else if (res < 0) {
-		become_follower(n, n->term, 0);
+		gr_become_follower(n, n->term, 0);
 	}
 }

@@ -6,7 +6,7 @@
 
 /* ---- follower -------------------------------------------------------- */
 
-void send_append_resp(struct gr_node *n, uint64_t ctx)
+void gr_send_append_resp(struct gr_node *n, uint64_t ctx)
 {
 	uint64_t match = n->verified < n->durable ? n->verified : n->durable;
 	struct gr_msg *m;
@@ -20,21 +20,21 @@ void send_append_resp(struct gr_node *n, uint64_t ctx)
 	m->ctx = ctx;
 }
 
-void heard_leader(struct gr_node *n, uint32_t from)
+void gr_heard_leader(struct gr_node *n, uint32_t from)
 {
 	if (n->role != GR_FOLLOWER || n->leader != from)
-		become_follower(n, n->term, from);
+		gr_become_follower(n, n->term, from);
 	n->last_heard = n->now;
 	n->election_elapsed = 0;
 }
 
-void on_append(struct gr_node *n, const struct gr_msg *m)
+void gr_on_append(struct gr_node *n, const struct gr_msg *m)
 {
 	uint64_t prev = m->seq, prev_term = m->log_term, t, s;
 	uint32_t skip = 0, i;
 	struct gr_msg *r;
 
-	heard_leader(n, m->from);
+	gr_heard_leader(n, m->from);
 	if (prev < n->snap_seq) {
 		/* the head is compacted here, hence committed: skip it */
 		skip = (uint32_t)(n->snap_seq - prev);
@@ -46,7 +46,7 @@ void on_append(struct gr_node *n, const struct gr_msg *m)
 			prev_term = m->entries[skip - 1].term;
 		}
 		if (prev < n->snap_seq) {
-			send_append_resp(n, m->ctx);
+			gr_send_append_resp(n, m->ctx);
 			return;
 		}
 	}
@@ -76,55 +76,55 @@ void on_append(struct gr_node *n, const struct gr_msg *m)
 				continue;
 			if (s <= n->commit)
 				return;	/* impossible: committed entry differs */
-			log_truncate(n, s);
+			gr_log_truncate(n, s);
 		}
-		if (log_full(n)) {
+		if (gr_log_full(n)) {
 			s--;
 			break;
 		}
-		log_append(n, e);
+		gr_log_append(n, e);
 		rd_append(n, s, s);
 	}
 	if (s > n->verified)
 		n->verified = s;
-	commit_to(n, m->commit < s ? m->commit : s);
+	gr_commit_to(n, m->commit < s ? m->commit : s);
 	/* a success reply promises durability: defer until persisted */
 	n->leader_ctx = m->ctx;
 	if (n->durable >= s)
-		send_append_resp(n, m->ctx);
+		gr_send_append_resp(n, m->ctx);
 }
 
-void on_heartbeat(struct gr_node *n, const struct gr_msg *m)
+void gr_on_heartbeat(struct gr_node *n, const struct gr_msg *m)
 {
 	struct gr_msg *r;
 
-	heard_leader(n, m->from);
+	gr_heard_leader(n, m->from);
 	/* m->commit <= our match at the leader, which we acked durable and
 	 * which no leader of this term truncates: safe even after a restart */
-	commit_to(n, m->commit < n->last ? m->commit : n->last);
+	gr_commit_to(n, m->commit < n->last ? m->commit : n->last);
 	r = msg_new(n, GR_MSG_HEARTBEAT_RESP, m->from);
 	if (r)
 		r->ctx = m->ctx;
 }
 
-void on_resync(struct gr_node *n, const struct gr_msg *m)
+void gr_on_resync(struct gr_node *n, const struct gr_msg *m)
 {
 	uint64_t t;
 
-	heard_leader(n, m->from);
+	gr_heard_leader(n, m->from);
 	if (term_at(n, m->seq, &t) && t == m->log_term) {
 		/* we hold the resync point: it is committed, carry on */
 		if (m->seq > n->verified)
 			n->verified = m->seq;
-		commit_to(n, m->seq);
+		gr_commit_to(n, m->seq);
 		n->leader_ctx = m->ctx;
-		send_append_resp(n, m->ctx);
+		gr_send_append_resp(n, m->ctx);
 		return;
 	}
 	if (m->seq <= n->commit)
 		return;		/* stale */
 	/* replace the whole log by the leader's state at m->seq */
-	log_truncate(n, n->commit + 1);
+	gr_log_truncate(n, n->commit + 1);
 	n->rd.append_from = n->rd.append_to = 0;
 	n->rd.resync = true;
 	n->rd.resync_from = m->from;
@@ -136,8 +136,8 @@ void on_resync(struct gr_node *n, const struct gr_msg *m)
 	n->verified = m->seq;
 	n->n_hist = 0;
 	n->conf_base = m->conf;
-	conf_recompute(n);
+	gr_conf_recompute(n);
 	n->leader_ctx = m->ctx;
-	commit_to(n, m->seq);
+	gr_commit_to(n, m->seq);
 	n->applied = n->applied < n->commit ? n->applied : n->commit;
 }

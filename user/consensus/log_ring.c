@@ -6,7 +6,7 @@
 
 /* ---- configuration history ------------------------------------------- */
 
-void conf_recompute(struct gr_node *n)
+void gr_conf_recompute(struct gr_node *n)
 {
 	n->conf = n->n_hist ? n->hist[n->n_hist - 1].conf : n->conf_base;
 	pr_sync_conf(n);
@@ -31,7 +31,7 @@ static void conf_on_append(struct gr_node *n, uint64_t seq,
 	n->hist[n->n_hist].seq = seq;
 	n->hist[n->n_hist].conf = c;
 	n->n_hist++;
-	conf_recompute(n);
+	gr_conf_recompute(n);
 }
 
 static void conf_on_truncate(struct gr_node *n, uint64_t from)
@@ -41,10 +41,10 @@ static void conf_on_truncate(struct gr_node *n, uint64_t from)
 	while (n->n_hist && n->hist[n->n_hist - 1].seq >= from)
 		n->n_hist--;
 	if (k != n->n_hist)
-		conf_recompute(n);
+		gr_conf_recompute(n);
 }
 
-void conf_on_commit(struct gr_node *n)
+void gr_conf_on_commit(struct gr_node *n)
 {
 	uint32_t k = 0;
 
@@ -59,12 +59,12 @@ void conf_on_commit(struct gr_node *n)
 
 /* ---- log ------------------------------------------------------------- */
 
-bool log_full(const struct gr_node *n)
+bool gr_log_full(const struct gr_node *n)
 {
 	return n->last - n->snap_seq >= n->mask + 1;
 }
 
-void log_append(struct gr_node *n, const struct gr_entry *e)
+void gr_log_append(struct gr_node *n, const struct gr_entry *e)
 {
 	uint64_t seq = ++n->last;
 
@@ -74,7 +74,7 @@ void log_append(struct gr_node *n, const struct gr_entry *e)
 	conf_on_append(n, seq, e);
 }
 
-void log_truncate(struct gr_node *n, uint64_t from)
+void gr_log_truncate(struct gr_node *n, uint64_t from)
 {
 	uint64_t s;
 

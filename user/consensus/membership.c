@@ -22,9 +22,9 @@ int gr_transfer(struct gr_node *n, uint32_t site, uint64_t now_ns)
 	n->timeout_now_sent = false;
 	set_writable(n);
 	if (p->match == n->last && n->durable == n->last)
-		send_timeout_now(n, p);
+		gr_send_timeout_now(n, p);
 	else
-		send_append(n, p);
+		gr_send_append(n, p);
 	return 0;
 }
 
@@ -68,12 +68,12 @@ int64_t gr_membership(struct gr_node *n, enum gr_conf_op op, uint32_t site,
 			return -EINVAL;	/* transfer leadership first */
 		break;
 	}
-	if (log_full(n))
+	if (gr_log_full(n))
 		return -ENOSPC;
-	log_append(n, &e);
+	gr_log_append(n, &e);
 	rd_append(n, n->last, n->last);
 	n->need_bcast = true;
 	/* a smaller quorum may already hold everything */
-	maybe_commit(n);
+	gr_maybe_commit(n);
 	return (int64_t)n->last;
 }

@@ -91,13 +91,13 @@ struct gr_node *gr_node_new(const struct gr_config *cfg,
 	pr_sync_conf(n);
 	if (ps) {
 		for (i = 0; i < ps->n_entries; i++)
-			log_append(n, &ps->entries[i]);
+			gr_log_append(n, &ps->entries[i]);
 		/* what we read back is durable */
 		n->durable = n->last;
 		n->commit = ps->hs.commit < n->last ? ps->hs.commit : n->last;
 		if (n->commit < n->snap_seq)
 			n->commit = n->snap_seq;
-		conf_on_commit(n);
+		gr_conf_on_commit(n);
 		n->applied = n->snap_seq;
 	}
 	n->hs_saved.term = n->term;

@@ -11,7 +11,7 @@ struct gr_ready *gr_ready_get(struct gr_node *n)
 	struct gr_ready *rd = &n->rd;
 
 	if (n->need_bcast && n->role == GR_LEADER)
-		bcast_append(n);
+		gr_bcast_append(n);
 	rd->hs.term = n->term;
 	rd->hs.vote = n->vote;
 	rd->hs.commit = n->commit < n->durable ? n->commit : n->durable;

@@ -32,7 +32,7 @@ static void send_resync(struct gr_node *n, struct progress *p)
 	m->conf = n->conf_base;
 }
 
-void send_append(struct gr_node *n, struct progress *p)
+void gr_send_append(struct gr_node *n, struct progress *p)
 {
 	for (;;) {
 		uint64_t prev = p->next - 1, prev_term, bytes = 0, s;
@@ -101,7 +101,7 @@ void send_append(struct gr_node *n, struct progress *p)
 	}
 }
 
-void set_ack(struct gr_node *n)
+void gr_set_ack(struct gr_node *n)
 {
 	uint64_t a = 0;
 
@@ -114,7 +114,7 @@ void set_ack(struct gr_node *n)
 	}
 }
 
-void commit_to(struct gr_node *n, uint64_t c)
+void gr_commit_to(struct gr_node *n, uint64_t c)
 {
 	uint64_t s;
 
@@ -126,8 +126,8 @@ void commit_to(struct gr_node *n, uint64_t c)
 	n->commit = c;
 	n->rd.commit_changed = true;
 	n->rd.commit_seq = c;
-	conf_on_commit(n);
-	set_ack(n);
+	gr_conf_on_commit(n);
+	gr_set_ack(n);
 	set_writable(n);
 }
 
@@ -160,7 +160,7 @@ static uint64_t voter_quantile(struct gr_node *n, bool ctx)
 	return v[q - 1];
 }
 
-void maybe_commit(struct gr_node *n)
+void gr_maybe_commit(struct gr_node *n)
 {
 	uint64_t c = voter_quantile(n, false), t;
 
@@ -171,10 +171,10 @@ void maybe_commit(struct gr_node *n)
 #else
 	if (c > n->commit && term_at(n, c, &t) && t == n->term)
 #endif
-		commit_to(n, c);
+		gr_commit_to(n, c);
 }
 
-void update_lease(struct gr_node *n)
+void gr_update_lease(struct gr_node *n)
 {
 	uint64_t anchor;
 
@@ -186,13 +186,13 @@ void update_lease(struct gr_node *n)
 	set_writable(n);
 }
 
-void send_timeout_now(struct gr_node *n, struct progress *p)
+void gr_send_timeout_now(struct gr_node *n, struct progress *p)
 {
 	if (msg_new(n, GR_MSG_TIMEOUT_NOW, p->site))
 		n->timeout_now_sent = true;
 }
 
-void bcast_heartbeat(struct gr_node *n)
+void gr_bcast_heartbeat(struct gr_node *n)
 {
 	uint32_t i;
 
@@ -210,7 +210,7 @@ void bcast_heartbeat(struct gr_node *n)
 	}
 }
 
-void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
+void gr_leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 {
 	struct progress *p = pr_get(n, m->from);
 	uint64_t t;
@@ -220,7 +220,7 @@ void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 	p->active = true;
 	if (m->ctx > p->ack_ctx) {
 		p->ack_ctx = m->ctx;
-		update_lease(n);
+		gr_update_lease(n);
 	}
 	if (m->type == GR_MSG_HEARTBEAT_RESP) {
 		p->probe_sent = false;
@@ -238,7 +238,7 @@ void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		}
 		p->hb_match = p->match;
 		if (p->match < n->last || p->state == GR_PR_PROBE)
-			send_append(n, p);
+			gr_send_append(n, p);
 		return;
 	}
 	if (m->reject) {
@@ -261,7 +261,7 @@ void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 			p->next = n->snap_seq;
 			p->state = GR_PR_PROBE;
 			p->probe_sent = false;
-			send_append(n, p);	/* sends RESYNC */
+			gr_send_append(n, p);	/* sends RESYNC */
 			return;
 		}
 		next++;
@@ -271,14 +271,14 @@ void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		p->state = GR_PR_PROBE;
 		p->probe_sent = false;
 		infl_clear(p);
-		send_append(n, p);
+		gr_send_append(n, p);
 		return;
 	}
 	if (m->seq > n->last)
 		return;	/* cannot happen in the same term */
 	if (m->seq > p->match) {
 		p->match = m->seq;
-		maybe_commit(n);
+		gr_maybe_commit(n);
 	}
 	if (p->next < p->match + 1)
 		p->next = p->match + 1;
@@ -296,6 +296,6 @@ void leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 	}
 	if (n->transfer_to == p->site && p->match == n->last &&
 	    !n->timeout_now_sent)
-		send_timeout_now(n, p);
-	send_append(n, p);
+		gr_send_timeout_now(n, p);
+	gr_send_append(n, p);
 }

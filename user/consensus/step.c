@@ -28,17 +28,17 @@ int gr_step(struct gr_node *n, const struct gr_msg *m, uint64_t now_ns)
 	}
 
 	if (m->type == GR_MSG_PREVOTE || m->type == GR_MSG_VOTE) {
-		on_vote_req(n, m);
+		gr_on_vote_req(n, m);
 		goto out;
 	}
 	if (m->type == GR_MSG_PREVOTE_RESP) {
 		if (n->role == GR_PRECANDIDATE && m->term == n->term + 1 &&
 		    !m->reject)
-			on_vote_resp(n, m);
+			gr_on_vote_resp(n, m);
 		else if (m->term > n->term)
-			become_follower(n, m->term, 0);
+			gr_become_follower(n, m->term, 0);
 		else if (n->role == GR_PRECANDIDATE && m->reject)
-			on_vote_resp(n, m);
+			gr_on_vote_resp(n, m);
 		goto out;
 	}
 	if (m->term > n->term) {
@@ -47,7 +47,7 @@ int gr_step(struct gr_node *n, const struct gr_msg *m, uint64_t now_ns)
 				   m->type == GR_MSG_RESYNC ||
 				   m->type == GR_MSG_TIMEOUT_NOW;
 
-		become_follower(n, m->term, from_leader ? m->from : 0);
+		gr_become_follower(n, m->term, from_leader ? m->from : 0);
 	} else if (m->term < n->term) {
 		/* tell a stale leader (rejoining after a partition) */
 		if (m->type == GR_MSG_APPEND || m->type == GR_MSG_HEARTBEAT) {
@@ -63,29 +63,29 @@ int gr_step(struct gr_node *n, const struct gr_msg *m, uint64_t now_ns)
 	switch (m->type) {
 	case GR_MSG_VOTE_RESP:
 		if (n->role == GR_CANDIDATE)
-			on_vote_resp(n, m);
+			gr_on_vote_resp(n, m);
 		break;
 	case GR_MSG_APPEND:
 		if (n->role != GR_LEADER)
-			on_append(n, m);
+			gr_on_append(n, m);
 		break;
 	case GR_MSG_HEARTBEAT:
 		if (n->role != GR_LEADER)
-			on_heartbeat(n, m);
+			gr_on_heartbeat(n, m);
 		break;
 	case GR_MSG_RESYNC:
 		if (n->role != GR_LEADER)
-			on_resync(n, m);
+			gr_on_resync(n, m);
 		break;
 	case GR_MSG_APPEND_RESP:
 	case GR_MSG_HEARTBEAT_RESP:
 		if (n->role == GR_LEADER)
-			leader_on_resp(n, m);
+			gr_leader_on_resp(n, m);
 		break;
 	case GR_MSG_TIMEOUT_NOW:
 		if (n->role != GR_LEADER) {
-			heard_leader(n, m->from);
-			campaign(n, true);
+			gr_heard_leader(n, m->from);
+			gr_campaign(n, true);
 		}
 		break;
 	default:
@@ -112,7 +112,7 @@ static void check_quorum(struct gr_node *n)
 			act++;
 	}
 	if (act < quorum(n))
-		become_follower(n, n->term, 0);
+		gr_become_follower(n, n->term, 0);
 }
 
 void gr_tick(struct gr_node *n, uint64_t now_ns)
@@ -121,10 +121,10 @@ void gr_tick(struct gr_node *n, uint64_t now_ns)
 		n->now = now_ns;
 	n->ticks++;
 	if (n->role == GR_LEADER) {
-		update_lease(n);
+		gr_update_lease(n);
 		if (++n->heartbeat_elapsed >= n->cfg.heartbeat_ticks) {
 			n->heartbeat_elapsed = 0;
-			bcast_heartbeat(n);
+			gr_bcast_heartbeat(n);
 		}
 		if (n->transfer_to &&
 		    ++n->transfer_elapsed >= n->cfg.election_ticks) {
@@ -132,7 +132,7 @@ void gr_tick(struct gr_node *n, uint64_t now_ns)
 			 * have won with forced votes: never write again in
 			 * this term */
 			if (n->timeout_now_sent) {
-				become_follower(n, n->term, 0);
+				gr_become_follower(n, n->term, 0);
 				goto out;
 			}
 			n->transfer_to = 0;
@@ -140,9 +140,9 @@ void gr_tick(struct gr_node *n, uint64_t now_ns)
 		if (n->cfg.check_quorum)
 			check_quorum(n);
 		if (n->need_bcast && n->role == GR_LEADER)
-			bcast_append(n);
+			gr_bcast_append(n);
 	} else if (++n->election_elapsed >= n->rand_timeout) {
-		campaign(n, false);
+		gr_campaign(n, false);
 	}
 out:
 	set_writable(n);
@@ -157,16 +157,16 @@ int64_t gr_propose(struct gr_node *n, uint32_t bytes, uint64_t now_ns)
 		n->now = now_ns;
 	if (n->role != GR_LEADER)
 		return -GR_ENOTLEADER;
-	update_lease(n);
+	gr_update_lease(n);
 	set_writable(n);
 	if (!n->writable)
 		return -EAGAIN;
 	if (n->uncommitted_bytes &&
 	    n->uncommitted_bytes + bytes > n->cfg.max_uncommitted_bytes)
 		return -EAGAIN;
-	if (log_full(n))
+	if (gr_log_full(n))
 		return -ENOSPC;
-	log_append(n, &e);
+	gr_log_append(n, &e);
 	rd_append(n, n->last, n->last);
 	n->need_bcast = true;
 	return (int64_t)n->last;
@@ -184,16 +184,16 @@ void gr_persisted(struct gr_node *n, uint64_t seq, uint64_t term)
 
 		if (p)
 			p->match = seq;
-		maybe_commit(n);
-		set_ack(n);
+		gr_maybe_commit(n);
+		gr_set_ack(n);
 		if (n->transfer_to) {
 			struct progress *tp = pr_get(n, n->transfer_to);
 
 			if (tp && tp->match == n->last && !n->timeout_now_sent)
-				send_timeout_now(n, tp);
+				gr_send_timeout_now(n, tp);
 		}
 	} else if (n->role == GR_FOLLOWER && n->leader) {
-		send_append_resp(n, n->leader_ctx);
+		gr_send_append_resp(n, n->leader_ctx);
 	}
 }
 
