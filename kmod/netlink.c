@@ -923,12 +923,7 @@ static struct genl_family georep_nl_family __ro_after_init = {
 	.mcgrps		= georep_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(georep_nl_mcgrps),
 	.resv_start_op	= 0,		/* strict for every command */
-	/*
-	 * Served in every network namespace: sites of a lab (and containers)
-	 * run georepd in their own namespace. State changes still need
-	 * CAP_NET_ADMIN in the initial user namespace (GENL_ADMIN_PERM), so a
-	 * namespace's own root cannot touch the volumes.
-	 */
+	/* georepd may run in its own netns; GENL_ADMIN_PERM still guards */
 	.netnsok	= true,
 	.parallel_ops	= false,
 };
