@@ -93,16 +93,30 @@ load_georep() {
 	insmod "$GEOREP/georep.ko"
 }
 
-# a fresh volume per job: no daemon releases log records here, and a log
-# filled by the previous job must not slow down or stall the next one
+# a fresh volume per job, and a releaser playing georepd's part: every
+# 0.5 s it releases the log up to what is written (georepd releases once
+# every replica has a record). Without it a job that writes more than the
+# log holds blocks at the high watermark, as backpressure must.
+releaser=
+stop_releaser() {
+	[ -n "$releaser" ] && kill "$releaser" 2>/dev/null && wait "$releaser" 2>/dev/null
+	releaser=
+}
 georep_local_volume() {
+	local w
+	stop_releaser
 	if [ -e /dev/georep/bench ]; then
 		georepctl status bench
 		georepctl volume delete bench || return 1
 	fi
 	georepctl volume create bench --data "$data_loop" --log "$log_loop" \
 		--format --role primary --term 1 --commit-rule local \
-		--key-dir /tmp/georep-bench-keys
+		--key-dir /tmp/georep-bench-keys || return 1
+	while sleep 0.5; do
+		w=$(georepctl status bench --json | sed -n 's/.*"written_seq": \([0-9]*\).*/\1/p')
+		[ -n "$w" ] && [ "$w" -gt 0 ] && georepctl ledger release bench "$w" >/dev/null 2>&1
+	done &
+	releaser=$!
 }
 
 scenario_georep-local() {
@@ -111,6 +125,7 @@ scenario_georep-local() {
 	load_georep || return 1
 	run_jobs georep-local /dev/georep/bench georep_local_volume
 	rc=$?
+	stop_releaser
 	georepctl status bench
 	georepctl volume delete bench || rc=1
 	return $rc
