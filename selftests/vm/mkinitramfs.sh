@@ -34,6 +34,11 @@ set -euo pipefail
 
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$SELF_DIR/../.." && pwd)
+# Debian's newest 6.1 kernel with both its image and its modules (the one
+# `make deps` installed and `make module` built against)
+KVER=${KVER:-$(for v in $(ls /lib/modules 2>/dev/null | grep -- '-amd64$' | sort -V); do
+	[ -e "/boot/vmlinuz-$v" ] && [ -e "/lib/modules/$v/build" ] && echo "$v"
+done | tail -n1)}
 KVER=${KVER:-6.1.0-56-amd64}
 VM_BUILD=${VM_BUILD:-$TOP/build/vm}
 FORCE=0
