@@ -40,7 +40,7 @@ results = []
 
 
 def ktap(ok, name, diag=None):
-    results.append(ok)
+    results.append(bool(ok))
     if diag and not ok:
         for line in str(diag).splitlines():
             print("# " + line)
