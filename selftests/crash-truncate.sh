@@ -18,6 +18,7 @@
 # The same script runs in the guest: --guest-cut and --guest-check.
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib/crash.sh"
 
 GEOREP=${GEOREP:-/georep}
 P=ctp
@@ -149,15 +150,7 @@ host() {
 	fi
 	echo "# boot 2: attach, written_seq, verify (log: $log2)"
 	"${vm[@]}" -- "selftests/crash-truncate.sh --guest-check" >"$log2" 2>&1
-	rc=$?
-	sed -e 's/\r$//' -e '/^\(ok\|not ok\|KTAP\|1\.\.\)/s/^/    /' \
-	    -e '/^    /!{/^#/!s/^/# /}' "$log2"
-	if [ $rc = 0 ]; then
-		echo "ok 2 boot2-recovery"
-	else
-		echo "not ok 2 boot2-recovery"
-		return 1
-	fi
+	boot2_report "$log2" $? || return 1
 }
 
 case ${1:-} in

@@ -23,6 +23,7 @@
 # crash.sh --guest-check FILES BLOCKS.
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib/crash.sh"
 
 GEOREP=${GEOREP:-/georep}
 VOL=c
@@ -335,16 +336,7 @@ host() {
 
 	echo "# boot 2: attach, fsck, ledger verify, acknowledged items (log: $log2)"
 	"${vm[@]}" -- "selftests/crash.sh --guest-check $files $blocks" >"$log2" 2>&1
-	rc=$?
-	# boot 2's KTAP is a subtest here: indent it, the rest is diagnostics
-	sed -e 's/\r$//' -e '/^\(ok\|not ok\|KTAP\|1\.\.\)/s/^/    /' \
-	    -e '/^    /!{/^#/!s/^/# /}' "$log2"
-	if [ $rc = 0 ]; then
-		echo "ok 2 boot2-recovery"
-	else
-		echo "not ok 2 boot2-recovery"
-		return 1
-	fi
+	boot2_report "$log2" $? || return 1
 }
 
 case ${1:-} in
