@@ -168,6 +168,7 @@ def main():
     # 2. enums and constants
     enum_c = {"role": ("georep_role", "GEOREP_ROLE_"),
               "commit-rule": ("georep_commit_rule", "GEOREP_COMMIT_"),
+              "io-state": ("georep_io_state", "GEOREP_IO_"),
               "event": ("georep_event", "GEOREP_EVENT_")}
     for d in spec["definitions"]:
         if d["type"] != "enum":

@@ -138,6 +138,19 @@ enum georep_role {
 	__GEOREP_ROLE_MAX,
 };
 
+/*
+ * What the block device does with writes (set by georepd from the volume's
+ * quorum-loss policy, or by the admin): RUN as the role says; SUSPEND holds
+ * new writes before they get a seq (they proceed when set back to RUN);
+ * FAIL fails new writes and the ones waiting for a commit with EIO.
+ */
+enum georep_io_state {
+	GEOREP_IO_RUN = 0,
+	GEOREP_IO_SUSPEND = 1,
+	GEOREP_IO_FAIL = 2,
+	__GEOREP_IO_MAX,
+};
+
 enum georep_commit_rule {
 	GEOREP_COMMIT_LOCAL = 0,	/* complete once locally durable */
 	GEOREP_COMMIT_QUORUM = 1,	/* wait for the commit index */
@@ -156,7 +169,8 @@ enum georep_commit_rule {
  * GEOREP_CMD_VOLUME_DEL (admin): NAME. EBUSY while the device is open.
  * GEOREP_CMD_VOLUME_GET: NAME (doit), or dump every volume.
  * GEOREP_CMD_VOLUME_SET (admin): NAME and any of ROLE+TERM (both),
- *   COMMIT_SEQ, COMMIT_RULE, LOG_HIGH_WM, LOG_LOW_WM, MAX_UNCOMMITTED.
+ *   COMMIT_SEQ, COMMIT_RULE, LOG_HIGH_WM, LOG_LOW_WM, MAX_UNCOMMITTED,
+ *   IO_STATE, DIVERGED (0 only: the touched blocks were resynced).
  *   TERM below the current term: EINVAL (terms only move forward).
  * GEOREP_CMD_KEY_SET (admin): NAME, KEYS. The highest epoch seals new
  *   records. Keys are never sent back.
@@ -171,8 +185,12 @@ enum georep_commit_rule {
  * GEOREP_CMD_LOG_TRUNCATE (admin): NAME, TRUNCATE_SEQ. Secondary only
  *   (EBUSY on a primary). Drops the records after TRUNCATE_SEQ (a Raft
  *   follower's conflicting uncommitted suffix; the daemon has read and kept
- *   them first). EINVAL when TRUNCATE_SEQ is below COMMIT_SEQ or
- *   APPLIED_SEQ, or above WRITTEN_SEQ. The next appended record must then
+ *   them first). EINVAL when TRUNCATE_SEQ is below COMMIT_SEQ, or above
+ *   WRITTEN_SEQ, or below APPLIED_SEQ without TRUNCATE_APPLIED. With the
+ *   flag TRUNCATE_APPLIED (a deposed primary's suffix, already on its data
+ *   device) APPLIED_SEQ drops to TRUNCATE_SEQ, writes still waiting for the
+ *   dropped records complete with EIO, and DIVERGED becomes 1 until
+ *   VOLUME_SET DIVERGED=0 (after the touched blocks are resynced). The next appended record must then
  *   be TRUNCATE_SEQ + 1 and chain from record TRUNCATE_SEQ.
  * GEOREP_CMD_LOG_RESET (admin): NAME, RESET_SEQ, TERM, CHAIN_HASH.
  *   Secondary only. Forgets the whole retained log and restarts it empty
@@ -252,6 +270,9 @@ enum georep_attr {
 	GEOREP_A_CHAIN_HASH,		/* binary, 32: chain hash at WRITTEN_SEQ */
 	GEOREP_A_TRUNCATE_SEQ,		/* u64 */
 	GEOREP_A_RESET_SEQ,		/* u64 */
+	GEOREP_A_TRUNCATE_APPLIED,	/* flag: LOG_TRUNCATE may go below APPLIED_SEQ */
+	GEOREP_A_DIVERGED,		/* u8: data device holds truncated records' blocks */
+	GEOREP_A_IO_STATE,		/* u8, enum georep_io_state */
 	__GEOREP_A_MAX,
 };
 
