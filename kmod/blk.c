@@ -7,6 +7,8 @@
  *  1. admission: refused on a secondary (see below) or a broken volume;
  *     waits while the volume is throttled (log past the high watermark or
  *     too many uncommitted bytes) until it drops below the low watermark;
+ *     waits while the io state is suspend and fails at once while it is
+ *     fail (Documentation/write-path.rst, "Io state and demotion");
  *  2. the payload hash, outside any lock: in the submitter's context for a
  *     lone write, on an unbound workqueue when others are in flight, so
  *     hashing runs on every CPU (write_bio());
@@ -20,7 +22,9 @@
  *  5. completion, in seq order: written_seq only moves over records whose
  *     log writes are all done, and an upper bio completes once its record
  *     is at or below written_seq, its data write is done, and the commit
- *     rule is met (local: at once; quorum: commit_seq >= seq).
+ *     rule is met (local: at once; quorum: commit_seq >= seq). After a
+ *     demotion every write still in flight waits for commit_seq >= seq,
+ *     whatever the rule; io-state fail completes the waiting ones with EIO.
  *
  * Completing in seq order matters: a flush that follows a completed write
  * must find every record below it in the log too, or a power cut could
@@ -139,8 +143,11 @@ void georep_throttle_update(struct georep_volume *vol)
 
 static bool admit_ok(struct georep_volume *vol)
 {
-	return !READ_ONCE(vol->throttled) || READ_ONCE(vol->dead) ||
-	       READ_ONCE(vol->broken) ||
+	if (READ_ONCE(vol->dead) || READ_ONCE(vol->broken))
+		return true;
+	if (READ_ONCE(vol->io_state) == GEOREP_IO_SUSPEND)
+		return false;
+	return !READ_ONCE(vol->throttled) ||
 	       READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY;
 }
 
@@ -153,6 +160,7 @@ static bool admit_ok(struct georep_volume *vol)
 static void collect(struct georep_volume *vol, struct list_head *done)
 {
 	struct georep_io *io, *next;
+	bool fail_waiting;
 	u64 limit;
 
 	lockdep_assert_held(&vol->lock);
@@ -172,13 +180,21 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		set_bit(GEOREP_NB_RECORDS, &vol->notify_bits);
 	}
 
+	/*
+	 * A demoted primary's writes wait for a commit_seq that covers them,
+	 * whatever the rule: the new primary may never commit their records.
+	 */
 	limit = vol->written_seq;
-	if (vol->commit_rule == GEOREP_COMMIT_QUORUM &&
-	    vol->role == GEOREP_ROLE_PRIMARY)
+	if (vol->commit_rule == GEOREP_COMMIT_QUORUM ||
+	    vol->role != GEOREP_ROLE_PRIMARY)
 		limit = min(limit, vol->commit_seq);
+	/* io-state fail (or a dead volume): writes waiting for a commit fail */
+	fail_waiting = vol->io_state == GEOREP_IO_FAIL || READ_ONCE(vol->dead);
 	list_for_each_entry_safe(io, next, &vol->ios, node) {
-		bool failed = io->status || (vol->broken &&
-					     io->seq > vol->written_seq);
+		bool failed = io->status ||
+			      (vol->broken && io->seq > vol->written_seq) ||
+			      (fail_waiting && io->seq > limit &&
+			       io->seq <= vol->written_seq);
 
 		if (!failed && io->seq > limit)
 			break;
@@ -358,8 +374,9 @@ static void fill_header(struct georep_volume *vol, struct georep_io *io,
 
 /*
  * Reserve log space and give the record its place in the ledger.
- * Return: 0, -EAGAIN when the log is full (wait and retry), or an error
- * for which the bio fails without having consumed a seq.
+ * Return: 0, -EAGAIN when the log is full or the io state is suspend (wait
+ * and retry), or an error for which the bio fails without having consumed
+ * a seq.
  */
 static int order(struct georep_volume *vol, struct georep_io *io)
 {
@@ -368,11 +385,19 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	int ret;
 
 	mutex_lock(&vol->order_mutex);
+	ret = vol->broken;
+	if (ret)
+		goto out_unlock;
+	/* suspended: no seq is taken until the io state changes */
+	if (vol->io_state == GEOREP_IO_SUSPEND) {
+		ret = READ_ONCE(vol->dead) ? -ENODEV : -EAGAIN;
+		goto out_unlock;
+	}
 	ret = -EROFS;
 	if (vol->role != GEOREP_ROLE_PRIMARY)
 		goto out_unlock;
-	ret = vol->broken;
-	if (ret)
+	ret = -EIO;
+	if (vol->io_state == GEOREP_IO_FAIL)
 		goto out_unlock;
 	lsn = georep_lsn_place(vol, vol->head_lsn, io->nblocks);
 	if (lsn + io->nblocks - vol->tail_lsn > vol->area_blocks) {
@@ -416,11 +441,15 @@ out_unlock:
 	return ret;
 }
 
-static bool space_ok(struct georep_volume *vol, u32 nblocks)
+/* the wait condition of an order() that returned -EAGAIN */
+static bool order_ok(struct georep_volume *vol, u32 nblocks)
 {
 	/* lockless: a wait condition must not sleep; order() decides */
-	if (READ_ONCE(vol->dead) || READ_ONCE(vol->broken) ||
-	    READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY)
+	if (READ_ONCE(vol->dead) || READ_ONCE(vol->broken))
+		return true;
+	if (READ_ONCE(vol->io_state) == GEOREP_IO_SUSPEND)
+		return false;
+	if (READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY)
 		return true;
 	return georep_lsn_place(vol, READ_ONCE(vol->head_lsn), nblocks) +
 	       nblocks - READ_ONCE(vol->tail_lsn) <= vol->area_blocks;
@@ -482,7 +511,7 @@ static void write_finish(struct georep_io *io)
 		goto out_free_io;
 
 	while ((ret = order(vol, io)) == -EAGAIN)
-		io_wait_event(vol->throttle_wq, space_ok(vol, io->nblocks));
+		io_wait_event(vol->throttle_wq, order_ok(vol, io->nblocks));
 	if (ret) {
 		pr_warn_ratelimited("%s: write refused: %d\n", vol->name, ret);
 		goto out_free_io;
@@ -514,6 +543,12 @@ static void write_bio(struct georep_volume *vol, struct bio *bio)
 
 	if (!admit_ok(vol))
 		io_wait_event(vol->throttle_wq, admit_ok(vol));
+	if (READ_ONCE(vol->io_state) == GEOREP_IO_FAIL) {
+		pr_warn_ratelimited("%s: write refused: io-state fail\n",
+				    vol->name);
+		bio_io_error(bio);
+		return;
+	}
 	if (READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY) {
 		pr_warn_ratelimited("%s: write refused: not primary\n",
 				    vol->name);

@@ -71,6 +71,9 @@ struct georep_volume_update {
 	u8 high_wm;
 	u8 low_wm;
 	u64 max_uncommitted;
+	/* added for the quorum-loss policy: IO_STATE */
+	bool has_io_state;
+	enum georep_io_state io_state;
 };
 
 struct georep_status {
@@ -96,6 +99,7 @@ struct georep_status {
 	u32 seal_epoch;
 	u32 open_count;
 	u8 chain_hash[GEOREP_HASH_LEN];
+	enum georep_io_state io_state;	/* added with GEOREP_A_IO_STATE */
 };
 
 /* ---- volume half: volume.c and friends ---- */

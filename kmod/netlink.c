@@ -25,6 +25,7 @@
 #include <net/genetlink.h>
 
 #include "georep.h"
+#include "nl.h"
 
 enum georep_nl_mcgrp {
 	GEOREP_NL_MCGRP_EVENTS,
@@ -134,6 +135,8 @@ static const struct nla_policy georep_nl_set_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_LOG_HIGH_WM]		= GEOREP_NL_WM_POLICY,
 	[GEOREP_A_LOG_LOW_WM]		= GEOREP_NL_WM_POLICY,
 	[GEOREP_A_MAX_UNCOMMITTED]	= { .type = NLA_U64 },
+	[GEOREP_A_IO_STATE]		=
+		NLA_POLICY_RANGE(NLA_U8, GEOREP_IO_RUN, GEOREP_IO_FAIL),
 };
 
 static const struct nla_policy georep_nl_key_set_policy[GEOREP_A_MAX + 1] = {
@@ -159,55 +162,6 @@ static const struct nla_policy georep_nl_reset_policy[GEOREP_A_MAX + 1] = {
 };
 
 /* ---- status messages ---- */
-
-static size_t georep_nl_status_size(void)
-{
-	return nla_total_size(GEOREP_NAME_MAX)		/* NAME */
-	     + nla_total_size(GEOREP_UUID_LEN)		/* UUID */
-	     + nla_total_size(sizeof(u32)) * 4		/* MINOR SITE_ID SEAL_EPOCH OPEN_COUNT */
-	     + nla_total_size(sizeof(u8)) * 5		/* ROLE RULE THROTTLED WMs */
-	     + nla_total_size_64bit(sizeof(u64)) * 11	/* TERM ... MAX_UNCOMMITTED */
-	     + nla_total_size(GEOREP_HASH_LEN)		/* CHAIN_HASH */
-	     + nla_total_size(sizeof(u8))		/* EVENT */
-	     + nla_total_size(sizeof(s32))		/* ERROR */
-	     + nla_total_size_64bit(sizeof(u64));	/* BAD_SEQ */
-}
-
-static int georep_nl_put_u64(struct sk_buff *skb, int type, u64 value)
-{
-	return nla_put_u64_64bit(skb, type, value, GEOREP_A_PAD);
-}
-
-static int georep_nl_put_status(struct sk_buff *skb,
-				const struct georep_status *st)
-{
-	if (nla_put_string(skb, GEOREP_A_NAME, st->name) ||
-	    nla_put(skb, GEOREP_A_UUID, GEOREP_UUID_LEN, st->uuid) ||
-	    nla_put_u32(skb, GEOREP_A_MINOR, st->minor) ||
-	    nla_put_u32(skb, GEOREP_A_SITE_ID, st->site_id) ||
-	    nla_put_u8(skb, GEOREP_A_ROLE, st->role) ||
-	    georep_nl_put_u64(skb, GEOREP_A_TERM, st->term) ||
-	    nla_put_u8(skb, GEOREP_A_COMMIT_RULE, st->commit_rule) ||
-	    georep_nl_put_u64(skb, GEOREP_A_DATA_BYTES, st->data_bytes) ||
-	    georep_nl_put_u64(skb, GEOREP_A_WRITTEN_SEQ, st->written_seq) ||
-	    georep_nl_put_u64(skb, GEOREP_A_COMMIT_SEQ, st->commit_seq) ||
-	    georep_nl_put_u64(skb, GEOREP_A_APPLIED_SEQ, st->applied_seq) ||
-	    georep_nl_put_u64(skb, GEOREP_A_TAIL_SEQ, st->tail_seq) ||
-	    georep_nl_put_u64(skb, GEOREP_A_LOG_USED, st->log_used) ||
-	    georep_nl_put_u64(skb, GEOREP_A_LOG_SIZE, st->log_size) ||
-	    georep_nl_put_u64(skb, GEOREP_A_UNCOMMITTED_BYTES,
-			      st->uncommitted_bytes) ||
-	    nla_put_u8(skb, GEOREP_A_THROTTLED, st->throttled) ||
-	    nla_put_u8(skb, GEOREP_A_LOG_HIGH_WM, st->high_wm) ||
-	    nla_put_u8(skb, GEOREP_A_LOG_LOW_WM, st->low_wm) ||
-	    georep_nl_put_u64(skb, GEOREP_A_MAX_UNCOMMITTED,
-			      st->max_uncommitted) ||
-	    nla_put_u32(skb, GEOREP_A_SEAL_EPOCH, st->seal_epoch) ||
-	    nla_put_u32(skb, GEOREP_A_OPEN_COUNT, st->open_count) ||
-	    nla_put(skb, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, st->chain_hash))
-		return -EMSGSIZE;
-	return 0;
-}
 
 /*
  * Reply to a request with the volume's status; on a failed verification
@@ -655,8 +609,11 @@ static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info
 	if (ret)
 		return ret;
 	u.has_limits = has_wm || attrs[GEOREP_A_MAX_UNCOMMITTED];
+	u.has_io_state = attrs[GEOREP_A_IO_STATE];
+	if (u.has_io_state)
+		u.io_state = nla_get_u8(attrs[GEOREP_A_IO_STATE]);
 	if (!u.has_role && !u.has_commit_seq && !u.has_commit_rule &&
-	    !u.has_limits) {
+	    !u.has_limits && !u.has_io_state) {
 		GENL_SET_ERR_MSG(info, "nothing to change in VOLUME_SET");
 		return -EINVAL;
 	}

@@ -121,6 +121,7 @@ struct georep_volume {
 	u8 low_wm;
 	u64 max_uncommitted;
 	bool throttled;			/* under order_mutex */
+	enum georep_io_state io_state;	/* blk.c: what writes do */
 
 	wait_queue_head_t waitq;	/* stream readers: new durable records */
 	wait_queue_head_t throttle_wq;	/* writers: throttle and log space */

@@ -162,6 +162,7 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st)
 	st->uncommitted_bytes = georep_uncommitted_blocks(vol) *
 				GEOREP_BLOCK_SIZE;
 	st->throttled = vol->throttled;
+	st->io_state = vol->io_state;
 	st->role = vol->role;
 	st->term = vol->term;
 	st->commit_rule = vol->commit_rule;
@@ -524,6 +525,8 @@ static void vol_teardown(struct georep_volume *vol)
 	georep_stream_remove(vol->stream);
 	vol->stream = NULL;
 	wake_up_all(&vol->throttle_wq);
+	/* uncommitted writes of a dead volume fail (see collect() in blk.c) */
+	georep_ios_progress(vol);
 	georep_disk_del(vol);
 
 	cancel_delayed_work_sync(&vol->sb_work);
@@ -632,7 +635,9 @@ out_unlock:
  *
  * ROLE+TERM: terms only move forward (-EINVAL below the current one); the
  * new term is persisted with FUA before returning. COMMIT_SEQ only moves
- * forward (a lower value is ignored). Context: process context.
+ * forward (a lower value is ignored). IO_STATE is not persisted (a volume
+ * attaches in RUN); a change sends a ROLE event, as a role change does.
+ * Context: process context.
  */
 int georep_volume_update(struct georep_volume *vol,
 			 const struct georep_volume_update *u,
@@ -645,6 +650,10 @@ int georep_volume_update(struct georep_volume *vol,
 		return -EINVAL;
 	if (u->has_commit_rule && u->commit_rule >= __GEOREP_COMMIT_MAX) {
 		NL_SET_ERR_MSG(extack, "unknown commit rule");
+		return -EINVAL;
+	}
+	if (u->has_io_state && u->io_state >= __GEOREP_IO_MAX) {
+		NL_SET_ERR_MSG(extack, "unknown io state");
 		return -EINVAL;
 	}
 	if (u->has_role) {
@@ -663,6 +672,10 @@ int georep_volume_update(struct georep_volume *vol,
 	spin_lock_irq(&vol->lock);
 	if (u->has_commit_rule)
 		vol->commit_rule = u->commit_rule;
+	if (u->has_io_state && u->io_state != vol->io_state) {
+		WRITE_ONCE(vol->io_state, u->io_state);
+		role_event = true;
+	}
 	if (u->has_commit_seq && u->commit_seq > vol->commit_seq) {
 		u64 lsn;
 		u32 nb;
@@ -677,6 +690,9 @@ int georep_volume_update(struct georep_volume *vol,
 	georep_throttle_update(vol);
 	mutex_unlock(&vol->order_mutex);
 
+	/* suspended writers recheck: they wait on, order, or fail */
+	if (u->has_io_state)
+		wake_up_all(&vol->throttle_wq);
 	georep_ios_progress(vol);
 	georep_apply_kick(vol);
 	if (role_event)
