@@ -228,6 +228,20 @@ int grctl_opt_rule(struct grctl_parser *p, const char *val, uint8_t *out)
 	return 0;
 }
 
+int grctl_opt_io_state(struct grctl_parser *p, const char *val, uint8_t *out)
+{
+	if (!strcmp(val, "run"))
+		*out = GEOREP_IO_RUN;
+	else if (!strcmp(val, "suspend"))
+		*out = GEOREP_IO_SUSPEND;
+	else if (!strcmp(val, "fail"))
+		*out = GEOREP_IO_FAIL;
+	else
+		return grctl_errf(p, "invalid value '%s' for --%s: run, suspend or fail",
+				  val, p->cur);
+	return 0;
+}
+
 int grctl_usage_error(const char *usage, const char *msg)
 {
 	fprintf(stderr, "georepctl: %s\nusage: %s\n", msg, usage);

@@ -22,7 +22,8 @@
 #define SET_USAGE							\
 	"georepctl volume set <name> [--role primary|secondary --term N]\n" \
 	"           [--commit-seq N] [--commit-rule local|quorum]\n"	\
-	"           [--high-wm PCT --low-wm PCT] [--max-uncommitted BYTES]"
+	"           [--high-wm PCT --low-wm PCT] [--max-uncommitted BYTES]\n" \
+	"           [--io-state run|suspend|fail]"
 
 #define CREATE_HELP							\
 	"Create (--format) or attach a volume on a data and a log block device.\n" \
@@ -53,11 +54,17 @@
 	"  --commit-rule R        local or quorum\n"			\
 	"  --high-wm PCT          throttle above PCT% log use (with --low-wm)\n" \
 	"  --low-wm PCT           stop throttling below PCT%\n"		\
-	"  --max-uncommitted B    bytes (K/M/G/T suffixes), 0: no limit\n"
+	"  --max-uncommitted B    bytes (K/M/G/T suffixes), 0: no limit\n" \
+	"  --io-state S           run: writes as the role says; suspend: new\n" \
+	"                         writes wait (no seq taken) until run again;\n" \
+	"                         fail: new writes, and those waiting for a\n" \
+	"                         commit, fail with EIO (georepd sets it from\n" \
+	"                         the volume's quorum-loss policy)\n"
 
 enum {
 	OPT_DATA = 2, OPT_LOG, OPT_FORMAT, OPT_SITE_ID, OPT_ROLE, OPT_TERM,
 	OPT_RULE, OPT_HIGH_WM, OPT_LOW_WM, OPT_MAX_UNC, OPT_KEY_DIR, OPT_COMMIT_SEQ,
+	OPT_IO_STATE,
 };
 
 static const struct grctl_opt create_opts[] = {
@@ -83,6 +90,7 @@ static const struct grctl_opt set_opts[] = {
 	{ "high-wm", OPT_HIGH_WM, true },
 	{ "low-wm", OPT_LOW_WM, true },
 	{ "max-uncommitted", OPT_MAX_UNC, true },
+	{ "io-state", OPT_IO_STATE, true },
 	{ NULL }
 };
 
@@ -250,6 +258,10 @@ int volume_set_parse(struct grctl_parser *p, struct volume_set_args *a)
 			if (grctl_opt_u64(p, val, 0, UINT64_MAX, &r->commit_seq))
 				return GRCTL_ARG_ERR;
 			r->has_commit_seq = true;
+		} else if (id == OPT_IO_STATE) {
+			if (grctl_opt_io_state(p, val, &r->io_state))
+				return GRCTL_ARG_ERR;
+			r->has_io_state = true;
 		}
 	}
 	if (id)
@@ -272,7 +284,7 @@ int volume_set_parse(struct grctl_parser *p, struct volume_set_args *a)
 	r->has_max_uncommitted = k.has_max;
 	r->max_uncommitted = k.max_uncommitted;
 	if (!r->has_role && !r->has_commit_seq && !r->has_commit_rule &&
-	    !r->has_wm && !r->has_max_uncommitted)
+	    !r->has_wm && !r->has_max_uncommitted && !r->has_io_state)
 		return grctl_errf(p, "nothing to set");
 	return 0;
 }

@@ -91,6 +91,7 @@ int grctl_opt_name(struct grctl_parser *p, const char *val, const char **out);
 int grctl_opt_dir(struct grctl_parser *p, const char *val, const char **out);
 int grctl_opt_role(struct grctl_parser *p, const char *val, uint8_t *out);
 int grctl_opt_rule(struct grctl_parser *p, const char *val, uint8_t *out);
+int grctl_opt_io_state(struct grctl_parser *p, const char *val, uint8_t *out);
 int grctl_errf(struct grctl_parser *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -135,6 +136,7 @@ const char *grctl_key_dir(const char *opt);	/* --key-dir, $GEOREP_KEY_DIR, defau
 const char *grctl_dev_dir(void);		/* $GEOREP_DEV_DIR or /dev/georep */
 const char *grctl_role_name(unsigned int role);
 const char *grctl_rule_name(unsigned int rule);
+const char *grctl_io_state_name(unsigned int state);
 
 /* ---- parsed arguments, exposed for the unit tests ---- */
 

@@ -62,6 +62,19 @@ const char *grctl_role_name(unsigned int role)
 	return "unknown";
 }
 
+const char *grctl_io_state_name(unsigned int state)
+{
+	switch (state) {
+	case GEOREP_IO_RUN:
+		return "run";
+	case GEOREP_IO_SUSPEND:
+		return "suspend";
+	case GEOREP_IO_FAIL:
+		return "fail";
+	}
+	return "unknown";
+}
+
 const char *grctl_rule_name(unsigned int rule)
 {
 	switch (rule) {

@@ -204,6 +204,17 @@ static int test_volume_set(void)
 	FAILS(volume_set_parse, &a, "must be below", "v", "--high-wm", "50", "--low-wm", "60");
 	FAILS(volume_set_parse, &a, "unknown option '--data'", "v", "--data", "x");
 	FAILS(volume_set_parse, &a, "missing volume name", "--commit-seq", "1");
+
+	INIT(&p, "v", "--io-state", "suspend");
+	CHECK(volume_set_parse(&p, &a) == 0);
+	CHECK(a.req.has_io_state && a.req.io_state == GEOREP_IO_SUSPEND &&
+	      !a.req.has_role && !a.req.has_commit_seq);
+	INIT(&p, "v", "--io-state", "fail");
+	CHECK(volume_set_parse(&p, &a) == 0 && a.req.io_state == GEOREP_IO_FAIL);
+	INIT(&p, "v", "--io-state", "run");
+	CHECK(volume_set_parse(&p, &a) == 0 && a.req.io_state == GEOREP_IO_RUN);
+	FAILS(volume_set_parse, &a, "'stop' for --io-state: run, suspend or fail",
+	      "v", "--io-state", "stop");
 	return 0;
 }
 

@@ -44,6 +44,7 @@ struct georep_vol_status {
 	uint64_t max_uncommitted;
 	uint32_t seal_epoch;
 	uint32_t open_count;
+	uint8_t io_state;		/* enum georep_io_state */
 	bool has_chain_hash;
 	uint8_t chain_hash[GEOREP_HASH_LEN];
 	bool has_bad_seq;
@@ -97,6 +98,8 @@ struct georep_vol_set {
 	uint8_t low_wm;
 	bool has_max_uncommitted;
 	uint64_t max_uncommitted;
+	bool has_io_state;
+	uint8_t io_state;		/* enum georep_io_state */
 };
 
 /* name rules shared with the kernel: [a-zA-Z0-9_.-]{1,31}, not "." or ".." */
