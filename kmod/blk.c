@@ -253,6 +253,59 @@ void georep_ios_progress(struct georep_volume *vol)
 		wake_up_all(&vol->drain_wq);
 }
 
+bool georep_ios_settled(struct georep_volume *vol)
+{
+	struct georep_io *io;
+	bool settled = true;
+
+	spin_lock_irq(&vol->lock);
+	list_for_each_entry(io, &vol->ios, node) {
+		if (!io->log_done || !io->data_done) {
+			settled = false;
+			break;
+		}
+	}
+	spin_unlock_irq(&vol->lock);
+	return settled;
+}
+
+/**
+ * georep_ios_drop() - fail the writes of records a truncate dropped
+ * @vol: the volume, secondary, its ios settled (georep_ios_settled())
+ * @seq: the last record kept
+ *
+ * A deposed primary's writes still waiting for their commit complete with
+ * EIO when their records leave the log: a later commit_seq covers another
+ * record with the same seq, never theirs. Context: the caller holds
+ * order_mutex, so commit_seq cannot move past @seq meanwhile.
+ * Return: how many writes failed.
+ */
+unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq)
+{
+	struct georep_io *io, *next;
+	unsigned int n = 0;
+	LIST_HEAD(done);
+	bool empty;
+
+	lockdep_assert_held(&vol->order_mutex);
+	spin_lock_irq(&vol->lock);
+	list_for_each_entry_safe(io, next, &vol->ios, node) {
+		if (io->seq <= seq || !io->log_done || !io->data_done)
+			continue;
+		if (!io->status)
+			io->status = BLK_STS_IOERR;
+		list_move_tail(&io->node, &done);
+		vol->inflight--;
+		n++;
+	}
+	empty = !vol->inflight;
+	spin_unlock_irq(&vol->lock);
+	finish(vol, &done);
+	if (empty)
+		wake_up_all(&vol->drain_wq);
+	return n;
+}
+
 static void io_set_status(struct georep_io *io, blk_status_t status)
 {
 	if (status)

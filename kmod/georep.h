@@ -74,6 +74,8 @@ struct georep_volume_update {
 	/* added for the quorum-loss policy: IO_STATE */
 	bool has_io_state;
 	enum georep_io_state io_state;
+	/* added for the heal: DIVERGED=0 (the only value accepted) */
+	bool clear_diverged;
 };
 
 struct georep_status {
@@ -100,6 +102,7 @@ struct georep_status {
 	u32 open_count;
 	u8 chain_hash[GEOREP_HASH_LEN];
 	enum georep_io_state io_state;	/* added with GEOREP_A_IO_STATE */
+	bool diverged;			/* added with GEOREP_A_DIVERGED */
 };
 
 /* ---- volume half: volume.c and friends ---- */
@@ -162,6 +165,12 @@ ssize_t georep_log_append(struct georep_volume *vol,
  */
 int georep_log_truncate(struct georep_volume *vol, u64 seq,
 			struct netlink_ext_ack *extack);
+/*
+ * LOG_TRUNCATE with TRUNCATE_APPLIED: @seq may be below applied_seq (not
+ * below commit_seq); the volume is then diverged. (added for the heal)
+ */
+int georep_log_truncate_applied(struct georep_volume *vol, u64 seq,
+				struct netlink_ext_ack *extack);
 int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 		     const u8 *chain_hash, struct netlink_ext_ack *extack);
 int georep_log_noop(struct georep_volume *vol, u64 *seq,

@@ -233,8 +233,10 @@ static int sb_write(struct georep_volume *vol, const struct sb_tail *tail)
 	sb->applied_seq = cpu_to_le64(applied);
 	sb->term = cpu_to_le64(READ_ONCE(vol->term));
 	sb->site_id = cpu_to_le32(vol->site_id);
-	sb->flags = cpu_to_le32(READ_ONCE(vol->role) == GEOREP_ROLE_PRIMARY ?
-				GEOREP_SB_F_PRIMARY : 0);
+	sb->flags = cpu_to_le32((READ_ONCE(vol->role) == GEOREP_ROLE_PRIMARY ?
+				 GEOREP_SB_F_PRIMARY : 0) |
+				(READ_ONCE(vol->diverged) ?
+				 GEOREP_SB_F_DIVERGED : 0));
 	sb->crc = cpu_to_le32(sb_crc(sb));
 	ret = georep_log_rw(vol, vol->log_bdev, 0, sb, PAGE_SIZE,
 			    REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC);

@@ -137,6 +137,7 @@ static const struct nla_policy georep_nl_set_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_MAX_UNCOMMITTED]	= { .type = NLA_U64 },
 	[GEOREP_A_IO_STATE]		=
 		NLA_POLICY_RANGE(NLA_U8, GEOREP_IO_RUN, GEOREP_IO_FAIL),
+	[GEOREP_A_DIVERGED]		= NLA_POLICY_MAX(NLA_U8, 0),
 };
 
 static const struct nla_policy georep_nl_key_set_policy[GEOREP_A_MAX + 1] = {
@@ -152,6 +153,7 @@ static const struct nla_policy georep_nl_release_policy[GEOREP_A_MAX + 1] = {
 static const struct nla_policy georep_nl_truncate_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
 	[GEOREP_A_TRUNCATE_SEQ]		= { .type = NLA_U64 },
+	[GEOREP_A_TRUNCATE_APPLIED]	= { .type = NLA_FLAG },
 };
 
 static const struct nla_policy georep_nl_reset_policy[GEOREP_A_MAX + 1] = {
@@ -612,8 +614,9 @@ static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info
 	u.has_io_state = attrs[GEOREP_A_IO_STATE];
 	if (u.has_io_state)
 		u.io_state = nla_get_u8(attrs[GEOREP_A_IO_STATE]);
+	u.clear_diverged = attrs[GEOREP_A_DIVERGED];
 	if (!u.has_role && !u.has_commit_seq && !u.has_commit_rule &&
-	    !u.has_limits && !u.has_io_state) {
+	    !u.has_limits && !u.has_io_state && !u.clear_diverged) {
 		GENL_SET_ERR_MSG(info, "nothing to change in VOLUME_SET");
 		return -EINVAL;
 	}
@@ -728,6 +731,7 @@ static int georep_nl_log_truncate_doit(struct sk_buff *skb,
 				       struct genl_info *info)
 {
 	struct georep_volume *vol;
+	u64 seq;
 	int ret;
 
 	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
@@ -737,9 +741,11 @@ static int georep_nl_log_truncate_doit(struct sk_buff *skb,
 	vol = georep_nl_lookup(info);
 	if (IS_ERR(vol))
 		return PTR_ERR(vol);
-	ret = georep_log_truncate(vol,
-				  nla_get_u64(info->attrs[GEOREP_A_TRUNCATE_SEQ]),
-				  info->extack);
+	seq = nla_get_u64(info->attrs[GEOREP_A_TRUNCATE_SEQ]);
+	if (nla_get_flag(info->attrs[GEOREP_A_TRUNCATE_APPLIED]))
+		ret = georep_log_truncate_applied(vol, seq, info->extack);
+	else
+		ret = georep_log_truncate(vol, seq, info->extack);
 	if (!ret)
 		ret = georep_nl_reply_status(info, vol, NULL);
 	georep_nl_default_msg(info, ret);

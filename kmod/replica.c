@@ -115,23 +115,49 @@ static int check_secondary(struct georep_volume *vol,
 	return 0;
 }
 
-/**
- * georep_log_truncate() - drop the records after @seq on a secondary
- * @vol: the volume
- * @seq: the last record kept; commit_seq <= @seq, applied_seq <= @seq,
- *	 @seq <= written_seq
- * @extack: why it was refused
- *
- * The next appended record must be @seq + 1 and chain from record @seq.
- * Return: 0, -EBUSY on a primary, -EINVAL for @seq out of range, or an
- * I/O error. Context: process context, sleeps.
+/*
+ * Wait until the log and data writes of every io still on vol->ios are
+ * done: a deposed primary's records whose writes were in flight at the
+ * demotion. A truncate must not zero a header that a late log write puts
+ * back, nor leave a data write to land after a resync write of the block.
+ * Context: append_mutex held (no record is ordered on a secondary).
  */
-int georep_log_truncate(struct georep_volume *vol, u64 seq,
+static int ios_settle(struct georep_volume *vol)
+{
+	while (!georep_ios_settled(vol)) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		wait_event_timeout(vol->drain_wq, georep_ios_settled(vol),
+				   HZ / 20);
+	}
+	return 0;
+}
+
+/* the last record whose write reached the data device; vol->lock held */
+static u64 data_seq(struct georep_volume *vol)
+{
+	u64 seq = vol->applied_seq;
+
+	lockdep_assert_held(&vol->lock);
+	if (!list_empty(&vol->ios))
+		seq = max(seq, list_last_entry(&vol->ios, struct georep_io,
+					       node)->seq);
+	return seq;
+}
+
+/*
+ * LOG_TRUNCATE. @drop_applied: TRUNCATE_APPLIED, @seq may be below the
+ * records on the data device (a deposed primary's suffix): applied_seq
+ * drops to @seq and the volume is diverged until VOLUME_SET DIVERGED=0.
+ */
+static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 			struct netlink_ext_ack *extack)
 {
 	struct georep_record *rec = vol->read_buf;
 	u64 commit, applied, written, tail, lsn, head_lsn, term;
 	u8 chain[GEOREP_HASH_LEN];
+	unsigned int failed;
+	bool diverge;
 	u32 nb;
 	int ret;
 
@@ -140,25 +166,36 @@ int georep_log_truncate(struct georep_volume *vol, u64 seq,
 	ret = check_secondary(vol, extack);
 	if (ret)
 		goto out_unlock;
+	/* no record above @seq is being applied, no write still in flight */
+	flush_work(&vol->apply_work);
+	ret = ios_settle(vol);
+	if (ret)
+		goto out_unlock;
 
 	mutex_lock(&vol->order_mutex);
 	tail = vol->tail_seq;
 	spin_lock_irq(&vol->lock);
 	commit = vol->commit_seq;
-	applied = vol->applied_seq;
+	applied = data_seq(vol);
 	written = vol->written_seq;
 	spin_unlock_irq(&vol->lock);
 	mutex_unlock(&vol->order_mutex);
 
 	ret = -EINVAL;
-	if (seq < commit || seq < applied) {
-		georep_extack_fmt(extack, "seq %llu is below commit %llu or applied %llu",
-				  seq, commit, applied);
+	if (seq < commit) {
+		georep_extack_fmt(extack, "seq %llu is below commit %llu",
+				  seq, commit);
 		goto out_unlock;
 	}
 	if (seq > written) {
 		georep_extack_fmt(extack, "seq %llu is past the last written record %llu",
 				  seq, written);
+		goto out_unlock;
+	}
+	diverge = seq < applied;
+	if (diverge && !drop_applied) {
+		georep_extack_fmt(extack, "seq %llu is below applied %llu (TRUNCATE_APPLIED)",
+				  seq, applied);
 		goto out_unlock;
 	}
 	ret = 0;
@@ -189,6 +226,14 @@ int georep_log_truncate(struct georep_volume *vol, u64 seq,
 
 	mutex_lock(&vol->sb_mutex);
 	mutex_lock(&vol->order_mutex);
+	/* VOLUME_SET COMMIT_SEQ takes order_mutex: check again under it */
+	if (READ_ONCE(vol->commit_seq) > seq) {
+		mutex_unlock(&vol->order_mutex);
+		georep_extack_fmt(extack, "seq %llu is below commit %llu",
+				  seq, READ_ONCE(vol->commit_seq));
+		ret = -EINVAL;
+		goto out_unlock_sb;
+	}
 	vol->next_seq = seq + 1;
 	vol->head_lsn = head_lsn;
 	memcpy(vol->last_chain, chain, sizeof(chain));
@@ -198,13 +243,20 @@ int georep_log_truncate(struct georep_volume *vol, u64 seq,
 	vol->written_seq = seq;
 	vol->written_lsn = head_lsn;
 	memcpy(vol->written_chain, chain, sizeof(chain));
+	if (diverge) {
+		vol->applied_seq = min(vol->applied_seq, seq);
+		vol->diverged = true;
+	}
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);
+	/* under order_mutex: commit_seq cannot cover a dropped seq yet */
+	failed = georep_ios_drop(vol, seq);
 	tail = vol->tail_seq;
 	lsn = vol->tail_lsn;
 	memcpy(chain, vol->tail_prev_chain, sizeof(chain));
 	mutex_unlock(&vol->order_mutex);
 
+	/* with applied_seq and DIVERGED in it */
 	ret = georep_sb_write_tail(vol, tail, lsn, chain);
 	if (ret) {
 		NL_SET_ERR_MSG(extack, "superblock write failed");
@@ -220,8 +272,9 @@ int georep_log_truncate(struct georep_volume *vol, u64 seq,
 	mutex_lock(&vol->order_mutex);
 	index_erase(vol, seq + 1, written);
 	mutex_unlock(&vol->order_mutex);
-	pr_info("%s: log truncated after %llu (records %llu..%llu dropped)\n",
-		vol->name, seq, seq + 1, written);
+	pr_info("%s: log truncated after %llu (records %llu..%llu dropped%s, %u writes failed)\n",
+		vol->name, seq, seq + 1, written,
+		diverge ? ", applied: diverged" : "", failed);
 
 out_unlock_sb:
 	mutex_unlock(&vol->sb_mutex);
@@ -234,6 +287,42 @@ out_unlock:
 }
 
 /**
+ * georep_log_truncate() - drop the records after @seq on a secondary
+ * @vol: the volume
+ * @seq: the last record kept; commit_seq <= @seq, applied_seq <= @seq,
+ *	 @seq <= written_seq
+ * @extack: why it was refused
+ *
+ * The next appended record must be @seq + 1 and chain from record @seq.
+ * Writes of a deposed primary still waiting for a dropped record's commit
+ * complete with EIO. Return: 0, -EBUSY on a primary, -EINVAL for @seq out
+ * of range, or an I/O error. Context: process context, sleeps.
+ */
+int georep_log_truncate(struct georep_volume *vol, u64 seq,
+			struct netlink_ext_ack *extack)
+{
+	return log_truncate(vol, seq, false, extack);
+}
+
+/**
+ * georep_log_truncate_applied() - LOG_TRUNCATE with TRUNCATE_APPLIED
+ * @vol: the volume
+ * @seq: the last record kept; commit_seq <= @seq <= written_seq
+ * @extack: why it was refused
+ *
+ * As georep_log_truncate(), and @seq may be below the records on the data
+ * device (a deposed primary's own suffix): applied_seq becomes @seq and
+ * the volume is diverged (persisted; no promotion) until VOLUME_SET
+ * DIVERGED=0 says the blocks of the dropped records were resynced.
+ * Context: process context, sleeps.
+ */
+int georep_log_truncate_applied(struct georep_volume *vol, u64 seq,
+				struct netlink_ext_ack *extack)
+{
+	return log_truncate(vol, seq, true, extack);
+}
+
+/**
  * georep_log_reset() - restart a secondary's log, empty, at @seq
  * @vol: the volume
  * @seq: the record the data device is as of (after a resync)
@@ -243,7 +332,8 @@ out_unlock:
  *
  * Every retained record is forgotten; the next appended record must be
  * @seq + 1 and chain from @chain_hash; applied_seq and commit_seq become
- * @seq. The new state is durable (superblock with FUA) before returning.
+ * @seq. Writes of a deposed primary still waiting for a commit complete
+ * with EIO. The new state is durable (superblock with FUA) before returning.
  * Context: process context, sleeps.
  */
 int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
@@ -265,9 +355,17 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 		goto out_unlock;
 	/* the apply worker must not apply a record of the forgotten log */
 	flush_work(&vol->apply_work);
+	ret = ios_settle(vol);
+	if (ret)
+		goto out_unlock;
 
 	mutex_lock(&vol->sb_mutex);
 	mutex_lock(&vol->order_mutex);
+	/*
+	 * A deposed primary's writes still waiting for a commit: the commit_seq
+	 * set below is the new log's, which may hold other records at their seqs.
+	 */
+	georep_ios_drop(vol, 0);
 	old_tail = vol->tail_seq;
 	head_lsn = vol->head_lsn;
 	vol->tail_seq = seq + 1;

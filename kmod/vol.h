@@ -35,6 +35,8 @@
 #define GEOREP_MIN_AREA_BLOCKS		(4 * GEOREP_MAX_RECORD_BLOCKS)
 /* superblock flags */
 #define GEOREP_SB_F_PRIMARY		BIT(0)
+/* data device may hold blocks of records a truncate dropped (replica.c) */
+#define GEOREP_SB_F_DIVERGED		BIT(1)
 /* how long new durable records may wait for their RECORDS event */
 #define GEOREP_NOTIFY_DELAY_MS		5
 /* how often the superblock head hint and applied_seq are persisted */
@@ -122,6 +124,12 @@ struct georep_volume {
 	u64 max_uncommitted;
 	bool throttled;			/* under order_mutex */
 	enum georep_io_state io_state;	/* blk.c: what writes do */
+	/*
+	 * LOG_TRUNCATE with TRUNCATE_APPLIED dropped records already on the
+	 * data device; cleared by VOLUME_SET DIVERGED=0; persisted in the
+	 * superblock flags. Written under order_mutex and lock.
+	 */
+	bool diverged;
 
 	wait_queue_head_t waitq;	/* stream readers: new durable records */
 	wait_queue_head_t throttle_wq;	/* writers: throttle and log space */
@@ -223,6 +231,10 @@ void georep_sb_work(struct work_struct *work);
 int georep_disk_add(struct georep_volume *vol);
 void georep_disk_del(struct georep_volume *vol);
 void georep_ios_progress(struct georep_volume *vol);
+/* every io on vol->ios has its log and data writes done (replica.c) */
+bool georep_ios_settled(struct georep_volume *vol);
+/* complete the ios of records after @seq with EIO (a truncate dropped them) */
+unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq);
 void georep_throttle_update(struct georep_volume *vol);
 u64 georep_uncommitted_blocks(struct georep_volume *vol);
 void georep_kick_notify(struct georep_volume *vol, int bit);

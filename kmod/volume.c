@@ -163,6 +163,7 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st)
 				GEOREP_BLOCK_SIZE;
 	st->throttled = vol->throttled;
 	st->io_state = vol->io_state;
+	st->diverged = vol->diverged;
 	st->role = vol->role;
 	st->term = vol->term;
 	st->commit_rule = vol->commit_rule;
@@ -394,6 +395,11 @@ static int vol_attach(struct georep_volume *vol,
 	}
 	vol->sb_head_seq = le64_to_cpu(sb.head_seq);
 	vol->sb_applied_seq = le64_to_cpu(sb.applied_seq);
+	vol->diverged = le32_to_cpu(sb.flags) & GEOREP_SB_F_DIVERGED;
+	if (vol->diverged && vol->role == GEOREP_ROLE_PRIMARY) {
+		NL_SET_ERR_MSG(extack, "diverged: attach as secondary, resync, clear DIVERGED");
+		return -EUCLEAN;
+	}
 	return georep_recover(vol, &sb, bad_seq, extack);
 }
 
@@ -601,6 +607,11 @@ static int set_role(struct georep_volume *vol, enum georep_role role,
 		goto out_unlock;
 	}
 	old = READ_ONCE(vol->role);
+	if (role == GEOREP_ROLE_PRIMARY && READ_ONCE(vol->diverged)) {
+		NL_SET_ERR_MSG(extack, "diverged: resync the dropped records' blocks, then DIVERGED=0");
+		ret = -EUCLEAN;
+		goto out_unlock;
+	}
 	if (role == GEOREP_ROLE_PRIMARY && old != GEOREP_ROLE_PRIMARY) {
 		/* the new primary's data device holds every record it has */
 		flush_work(&vol->apply_work);
@@ -630,6 +641,27 @@ out_unlock:
 	return ret;
 }
 
+/* DIVERGED=0: the blocks of the dropped records were resynced; persisted */
+static int clear_diverged(struct georep_volume *vol,
+			  struct netlink_ext_ack *extack)
+{
+	int ret;
+
+	mutex_lock(&vol->append_mutex);
+	mutex_lock(&vol->order_mutex);
+	spin_lock_irq(&vol->lock);
+	vol->diverged = false;
+	spin_unlock_irq(&vol->lock);
+	mutex_unlock(&vol->order_mutex);
+	ret = georep_sb_write(vol);
+	if (ret)
+		NL_SET_ERR_MSG(extack, "superblock write failed");
+	else
+		pr_info("%s: no longer diverged\n", vol->name);
+	mutex_unlock(&vol->append_mutex);
+	return ret;
+}
+
 /**
  * georep_volume_update() - VOLUME_SET
  *
@@ -637,6 +669,7 @@ out_unlock:
  * new term is persisted with FUA before returning. COMMIT_SEQ only moves
  * forward (a lower value is ignored). IO_STATE is not persisted (a volume
  * attaches in RUN); a change sends a ROLE event, as a role change does.
+ * DIVERGED=0 is persisted before the role changes (and sends a ROLE event).
  * Context: process context.
  */
 int georep_volume_update(struct georep_volume *vol,
@@ -655,6 +688,13 @@ int georep_volume_update(struct georep_volume *vol,
 	if (u->has_io_state && u->io_state >= __GEOREP_IO_MAX) {
 		NL_SET_ERR_MSG(extack, "unknown io state");
 		return -EINVAL;
+	}
+	/* before the role: DIVERGED=0 with ROLE=primary may promote */
+	if (u->clear_diverged && READ_ONCE(vol->diverged)) {
+		ret = clear_diverged(vol, extack);
+		if (ret)
+			return ret;
+		role_event = true;
 	}
 	if (u->has_role) {
 		ret = set_role(vol, u->role, u->term, extack);
