@@ -242,6 +242,18 @@ void test_other_cmds(struct nl_sock *sk)
 	expect(sk, msg, ENOENT, "no volume with this name", 0,
 	       "set: unknown volume is ENOENT");
 
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
+	nla_put_u8(msg, GEOREP_A_IO_STATE, __GEOREP_IO_MAX);
+	expect(sk, msg, ERANGE, "integer out of range", 0,
+	       "set: io state 3");
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
+	nla_put_u8(msg, GEOREP_A_IO_STATE, GEOREP_IO_SUSPEND);
+	expect(sk, msg, ENOENT, "no volume with this name", 0,
+	       "set: io state alone is a change (ENOENT)");
+
 	msg = req(GEOREP_CMD_KEY_SET, 0);
 	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
 	expect(sk, msg, EINVAL, "missing attribute GEOREP_A_KEYS",
