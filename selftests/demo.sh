@@ -88,6 +88,6 @@ umount "$w" 2>/dev/null || true
 say "part 2: three sites (network namespaces, 5 ms links), one georepd each"
 echo "georepd runs consensus per volume over the kernel ledgers; the primary"
 echo "site is killed and another takes over with every synced file intact"
-/georep/selftests/sites/run.sh
+/georep/selftests/sites/run.sh 10-failover
 
 say "demo done"

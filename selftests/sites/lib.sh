@@ -1,0 +1,275 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The three-site lab, sourced by the selftests/sites/NN-*.sh scenarios
+# (bash). Three sites in one VM: network namespaces gr-alpha, gr-bravo and
+# gr-charlie joined by a full mesh of veth pairs, every link delayed by netem
+# on both ends ($SITES_DELAY, default 5ms one way), one `georepd --ledger
+# kernel` per site, kernel volumes <site>.<vol> on loop devices (one kernel
+# serves the three sites, each site only touches its own volumes).
+#
+#   sites_init TAG            skip checks, tmpfs work dir $T, exit trap
+#   sites_network             namespaces, veth mesh, routes, netem
+#   sites_volumes [DATA_MB [LOG_MB]]
+#                             loop devices D_<site>, L_<site>; alpha.vol0
+#                             formatted, bravo/charlie made as its replicas
+#   sites_config [KEY=VALUE...]
+#                             $T/cluster.json for them (quorum_loss=,
+#                             commit_rule=, sites=) and `config check`
+#   start_site S / kill_site S
+#                             start georepd at S / SIGKILL it
+#   cut S [PEER...] / mend S [PEER...]
+#                             links of S to PEERs (default: all) down / up
+#   primary_site [EXCLUDED...] the one site whose volume is primary, if one
+#   wait_primary SEC [EXCLUDED...]
+#                             ... once there is exactly one, within SEC
+#   elect                     start every site, wait for a primary ($P)
+#   vol_json S                `georepctl status S.$VOL --json`
+#   vol_num S KEY             a number from it
+#   sha_dev S                 sha256 of S's data device (whole)
+#
+# Results are printed as nested KTAP by check/result (selftests/kmod/lib/
+# ktap.sh); selftests/sites/run.sh runs each scenario as one top-level test.
+
+SITES="alpha bravo charlie"
+VOL=vol0
+PORT=7400
+SITES_DELAY=${SITES_DELAY:-5ms}
+ELECTION_MS=${GEOREPD_ELECTION_MS:-3000}	# qemu TCG is slow: generous timeouts
+
+SITES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$SITES_LIB/../kmod/lib/ktap.sh"
+. "$SITES_LIB/../kmod/lib/volume.bash"
+PIDS=""
+
+sites_init() {
+	local m
+	for m in veth sch_netem; do
+		modprobe "$m" 2>/dev/null
+	done
+	command -v georepd >/dev/null || { echo "georepd not on PATH"; exit $KSFT_SKIP; }
+	[ -x /sbin/tc ] || { echo "/sbin/tc missing"; exit $KSFT_SKIP; }
+	VT_TMPFS_MB=${VT_TMPFS_MB:-900}
+	vt_init "$1"
+	outf=$T/.out
+	trap 'sites_cleanup' EXIT
+}
+
+site_ip() {
+	case $1 in
+	alpha) echo 10.44.0.1 ;;
+	bravo) echo 10.44.0.2 ;;
+	charlie) echo 10.44.0.3 ;;
+	esac
+}
+
+# in_site SITE CMD...: run CMD in the site's network namespace
+in_site() {
+	local s=$1
+	shift
+	ip netns exec "gr-$s" "$@"
+}
+
+show_logs() {
+	local s
+	for s in $SITES; do
+		[ -f "$T/$s.log" ] || continue
+		echo "# ---- georepd $s (last lines) ----"
+		tail -n "${1:-25}" "$T/$s.log" | sed 's/^/# /'
+	done
+}
+
+sites_cleanup() {
+	local s p
+	[ "$failed" = 0 ] || show_logs
+	for p in $PIDS; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for s in $SITES; do
+		# a killed or cut-off primary's quorum writes wait for a commit
+		# that will never come, and suspended ones for a resume: let
+		# them finish so that the unmount and the delete can
+		georepctl volume set "$s.$VOL" --io-state run >/dev/null 2>&1
+		georepctl volume set "$s.$VOL" --commit-rule local >/dev/null 2>&1
+	done
+	kill $(jobs -p) 2>/dev/null
+	for s in $SITES; do
+		umount "$T/mnt-$s" 2>/dev/null
+		ip netns del "gr-$s" 2>/dev/null
+	done
+	vt_cleanup
+}
+
+# A full mesh of veth pairs (the lab has no bridge module): each site owns
+# 10.44.0.N/32 on lo and reaches each peer through its own veth.
+sites_network() {
+	local a b
+	for a in $SITES; do
+		ip netns add "gr-$a" || return 1
+		ip -n "gr-$a" link set lo up || return 1
+		ip -n "gr-$a" addr add "$(site_ip "$a")/32" dev lo || return 1
+	done
+	for a in $SITES; do
+		for b in $SITES; do
+			[[ "$a" < "$b" ]] || continue
+			ip link add "to-$b" netns "gr-$a" type veth peer name "to-$a" \
+				netns "gr-$b" || return 1
+		done
+	done
+	for a in $SITES; do
+		for b in $SITES; do
+			[ "$a" = "$b" ] && continue
+			ip -n "gr-$a" link set "to-$b" up || return 1
+			ip -n "gr-$a" route add "$(site_ip "$b")/32" dev "to-$b" \
+				src "$(site_ip "$a")" || return 1
+			in_site "$a" /sbin/tc qdisc add dev "to-$b" root netem \
+				delay "$SITES_DELAY" || return 1
+		done
+	done
+	in_site alpha /sbin/tc qdisc show dev to-bravo | grep -q netem || return 1
+	in_site alpha ping -c 2 -W 2 "$(site_ip charlie)" &&
+		in_site bravo ping -c 2 -W 2 "$(site_ip charlie)"
+}
+
+# cut S [PEER...]: the links between S and PEERs (default: every other
+# site) go down at both ends, as a cable cut; mend brings them back
+links() {
+	local state=$1 s=$2 p
+	shift 2
+	[ $# -gt 0 ] || set -- $SITES
+	for p in "$@"; do
+		[ "$p" = "$s" ] && continue
+		ip -n "gr-$s" link set "to-$p" "$state" || return 1
+		ip -n "gr-$p" link set "to-$s" "$state" || return 1
+		if [ "$state" = up ]; then
+			ip -n "gr-$s" route replace "$(site_ip "$p")/32" dev "to-$p" \
+				src "$(site_ip "$s")" || return 1
+			ip -n "gr-$p" route replace "$(site_ip "$s")/32" dev "to-$s" \
+				src "$(site_ip "$p")" || return 1
+		fi
+	done
+}
+cut() { links down "$@"; }
+mend() { links up "$@"; }
+
+sites_volumes() {
+	local s data=${1:-256} log=${2:-128}
+	for s in $SITES; do
+		eval "D_$s=\$(vt_loop data-$s $data)" || return 1
+		eval "L_$s=\$(vt_loop log-$s $log)" || return 1
+	done
+	georepctl volume create "alpha.$VOL" --data "$D_alpha" --log "$L_alpha" --format \
+		--role secondary --term 0 --site-id 1 --commit-rule quorum --key-dir "$KEYS" ||
+		return 1
+	VT_VOLS="alpha.$VOL"
+	georep-mkreplica "alpha.$VOL" "bravo.$VOL" --data "$D_bravo" --log "$L_bravo" \
+		--key-dir "$KEYS" --site-id 2 || return 1
+	georep-mkreplica "alpha.$VOL" "charlie.$VOL" --data "$D_charlie" --log "$L_charlie" \
+		--key-dir "$KEYS" --site-id 3 || return 1
+	VT_VOLS="$VT_VOLS bravo.$VOL charlie.$VOL"
+	georepctl status
+}
+
+# sites_config [quorum_loss=suspend|fail] [commit_rule=quorum|local]
+sites_config() {
+	local quorum_loss=suspend commit_rule=quorum kv
+	for kv in "$@"; do
+		case $kv in
+		quorum_loss=*) quorum_loss=${kv#*=} ;;
+		commit_rule=*) commit_rule=${kv#*=} ;;
+		esac
+	done
+	cat >"$T/cluster.json" <<JSON
+{
+  "cluster": "sites",
+  "sites": [
+    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"},
+    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"},
+    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"}
+  ],
+  "volumes": [
+    {"name": "$VOL", "commit_rule": "$commit_rule", "quorum_loss": "$quorum_loss",
+     "replicas": {
+       "alpha": {"data": "$D_alpha", "log": "$L_alpha"},
+       "bravo": {"data": "$D_bravo", "log": "$L_bravo"},
+       "charlie": {"data": "$D_charlie", "log": "$L_charlie"}}}
+  ]
+}
+JSON
+	georepctl config check "$T/cluster.json"
+}
+
+start_site() {
+	mkdir -p "$T/state-$1"
+	# $! must be georepd itself: ip netns exec and env exec it (not
+	# in_site, a function, which would put a subshell in between)
+	ip netns exec "gr-$1" env "GEOREPD_ELECTION_MS=$ELECTION_MS" georepd \
+		--config "$T/cluster.json" --site "$1" --state-dir "$T/state-$1" \
+		--foreground --verbose --ledger kernel 2>>"$T/$1.log" &
+	eval "PID_$1=$!"
+	PIDS="$PIDS $!"
+}
+
+kill_site() {
+	local pid
+	eval "pid=\${PID_$1:-}"
+	[ -n "$pid" ] || return 1
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	eval "PID_$1="
+	return 0
+}
+
+# georepctl against one site's daemon (its control socket)
+ctl() {
+	local s=$1
+	shift
+	georepctl "$@" --socket "$T/state-$s/$s.sock"
+}
+
+vol_json() { georepctl status "$1.$VOL" --json; }
+vol_num() { vol_json "$1" | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p" | head -n1; }
+
+# the site whose kernel volume is primary (exactly one), or nothing
+primary_site() {
+	local s x found=""
+	for s in $SITES; do
+		for x in "$@"; do
+			[ "$s" = "$x" ] && continue 2
+		done
+		if vol_json "$s" 2>/dev/null | grep -q '"role": "primary"'; then
+			[ -n "$found" ] && return 1
+			found=$s
+		fi
+	done
+	[ -n "$found" ] && echo "$found"
+}
+
+wait_primary() {
+	local end=$(($(date +%s) + $1)) p
+	shift
+	while [ "$(date +%s)" -le "$end" ]; do
+		p=$(primary_site "$@") && [ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+elect() {
+	local s
+	for s in $SITES; do
+		start_site "$s"
+	done
+	P=$(wait_primary 30) || { show_logs 30; return 1; }
+	echo "primary: $P"
+	georepctl status
+}
+
+sha_dev() {
+	local d
+	eval "d=\$D_$1"
+	sha256sum <"$d" | cut -d' ' -f1
+}
+
+# now_s: seconds since the epoch, with fractions
+now_s() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc; }
