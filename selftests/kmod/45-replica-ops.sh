@@ -9,6 +9,10 @@
 # and restarted with LOG_RESET follows the primary to a sha256-identical
 # end. LOG_NOOP appends a no-op record on a primary only (EROFS on a
 # secondary); DATA_WRITE is refused on a primary (EROFS).
+# A deposed quorum primary's own suffix (applied to its data device) is
+# dropped only with TRUNCATE_APPLIED (EINVAL without): its write still
+# waiting for the commit fails with EIO, the volume is diverged (persisted
+# across a re-attach) and refuses promotion (EUCLEAN) until DIVERGED=0.
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -18,8 +22,9 @@ P=vol45p-$$
 S=vol45s-$$
 N=vol45n-$$
 R=vol45r-$$
-VT_VOLS="$R $S $N $P"
-echo "    1..11"
+Q=vol45q-$$
+VT_VOLS="$Q $R $S $N $P"
+echo "    1..16"
 
 setup() {
 	PD=$(vt_loop pdata 32) && PL=$(vt_loop plog 16) || return 1
@@ -160,6 +165,75 @@ data_write_checks() {
 	cmp <(dd if="/dev/georep/$R" bs=4k skip=8 count=2 iflag=direct status=none) "$T/blk"
 }
 
+diverged() {
+	georepctl status "$1" --json | sed -n 's/.*"diverged": \([a-z]*\).*/\1/p'
+}
+
+# Q: records 1..3 committed at 2, then a quorum write (seq 4) waits; demoted
+deposed_setup() {
+	QD=$(vt_loop qdata 32) && QL=$(vt_loop qlog 16) || return 1
+	georepctl volume create "$Q" --data "$QD" --log "$QL" --format --role primary \
+		--term 1 --site-id 5 --commit-rule local --key-dir "$KEYS" || return 1
+	wr "$Q" 0 3 || return 1
+	georepctl volume set "$Q" --commit-seq 2 --commit-rule quorum || return 1
+	dd if=/dev/urandom of="/dev/georep/$Q" bs=4k seek=7 count=1 oflag=direct \
+		status=none 2>"$T/qdd.err" &
+	QDD=$!
+	echo "$QDD" >"$T/qdd.pid"
+	local i
+	for i in $(seq 50); do
+		[ "$(vt_num "$Q" written_seq)" = 4 ] && break
+		sleep 0.1
+	done
+	[ "$(vt_num "$Q" written_seq)" = 4 ] || return 1
+	georepctl volume set "$Q" --role secondary --term 2 || return 1
+	sleep 0.3
+	georepctl status "$Q"
+	# demoted: the write still waits for a commit that covers seq 4
+	kill -0 "$QDD" 2>/dev/null && [ "$(diverged "$Q")" = false ]
+}
+
+deposed_truncate_refused() {
+	expect_errno 22 "below applied" georep-ledgerop truncate "$Q" 2 &&
+	expect_errno 22 "below commit" georep-ledgerop truncate "$Q" 1 --applied &&
+	kill -0 "$(cat "$T/qdd.pid")" && [ "$(vt_num "$Q" written_seq)" = 4 ]
+}
+
+deposed_truncate_applied() {
+	local qdd rc
+	qdd=$(cat "$T/qdd.pid")
+	georep-ledgerop truncate "$Q" 2 --applied || return 1
+	georepctl status "$Q"
+	[ "$(vt_num "$Q" written_seq)" = 2 ] && [ "$(vt_num "$Q" applied_seq)" = 2 ] &&
+	[ "$(diverged "$Q")" = true ] || return 1
+	# a later commit of another record 4 must not complete it: it failed now
+	for rc in $(seq 50); do
+		kill -0 "$qdd" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$qdd"
+	rc=$?
+	cat "$T/qdd.err"
+	echo "dd exit status $rc"
+	[ "$rc" != 0 ] && grep -qi "error" "$T/qdd.err"
+}
+
+diverged_no_promotion() {
+	expect_errno 1 "diverged" georepctl volume set "$Q" --role primary --term 3 &&
+	[ "$(diverged "$Q")" = true ] && georepctl volume delete "$Q" &&
+	georepctl volume create "$Q" --data "$QD" --log "$QL" --key-dir "$KEYS" &&
+	georepctl status "$Q" &&
+	[ "$(diverged "$Q")" = true ] && [ "$(vt_num "$Q" written_seq)" = 2 ] &&
+	expect_errno 1 "diverged" georepctl volume set "$Q" --role primary --term 3
+}
+
+diverged_cleared() {
+	georepctl volume set "$Q" --clear-diverged && [ "$(diverged "$Q")" = false ] &&
+	georepctl volume set "$Q" --role primary --term 3 && wr "$Q" 9 1 &&
+	georepctl volume set "$Q" --commit-seq 3 &&
+	[ "$(vt_num "$Q" written_seq)" = 3 ] && georepctl ledger verify "$Q" --key-dir "$KEYS"
+}
+
 vt_check "a primary and two secondaries" setup
 vt_check "a secondary with an uncommitted suffix, a newer leader" diverge
 vt_check "truncate: another record takes the dropped seq" truncate_then_append
@@ -170,6 +244,14 @@ vt_check "reset on a primary: refused" reset_refused
 vt_check "noop on the primary: dumped, verified, replicated" noop_primary
 vt_check "noop on a secondary: EROFS" noop_secondary
 vt_check "DATA_WRITE: EROFS on a primary, range checks, FUA write" data_write_checks
-vt_check "delete all" eval 'georepctl volume delete "$R" && georepctl volume delete "$S" &&
+vt_check "deposed quorum primary: its write waits after the demotion" deposed_setup
+vt_check "truncate below applied without TRUNCATE_APPLIED, below commit: refused" \
+	deposed_truncate_refused
+vt_check "truncate with TRUNCATE_APPLIED: diverged, the waiting write fails (EIO)" \
+	deposed_truncate_applied
+vt_check "diverged refuses promotion (EUCLEAN), also after a re-attach" \
+	diverged_no_promotion
+vt_check "clear-diverged: promotion, writes, verify" diverged_cleared
+vt_check "delete all" eval 'georepctl volume delete "$Q" && georepctl volume delete "$R" && georepctl volume delete "$S" &&
 	georepctl volume delete "$N" && georepctl volume delete "$P"'
 vt_done

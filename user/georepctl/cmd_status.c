@@ -86,10 +86,10 @@ static void print_table(const struct georep_vol_status *v, size_t nr)
 {
 	size_t i;
 
-	printf("%-16s %5s %-14s %-6s %10s %10s %10s %10s %-22s %-9s %5s %4s %-7s\n",
+	printf("%-16s %5s %-14s %-6s %10s %10s %10s %10s %-22s %-9s %5s %4s %-7s %-8s\n",
 	       "NAME", "MINOR", "ROLE/TERM", "RULE", "WRITTEN", "COMMITTED",
 	       "APPLIED", "TAIL", "LOG USED/SIZE", "THROTTLED", "EPOCH", "OPEN",
-	       "IO");
+	       "IO", "DIVERGED");
 	for (i = 0; i < nr; i++) {
 		char role[40], used[16], size[16], log[48];
 
@@ -99,7 +99,7 @@ static void print_table(const struct georep_vol_status *v, size_t nr)
 		human(v[i].log_size, size, sizeof(size));
 		snprintf(log, sizeof(log), "%s/%s (%.1f%%)", used, size,
 			 used_pct(&v[i]));
-		printf("%-16s %5u %-14s %-6s %10llu %10llu %10llu %10llu %-22s %-9s %5u %4u %-7s\n",
+		printf("%-16s %5u %-14s %-6s %10llu %10llu %10llu %10llu %-22s %-9s %5u %4u %-7s %-8s\n",
 		       v[i].name, v[i].minor, role, grctl_rule_name(v[i].commit_rule),
 		       (unsigned long long)v[i].written_seq,
 		       (unsigned long long)v[i].commit_seq,
@@ -107,7 +107,9 @@ static void print_table(const struct georep_vol_status *v, size_t nr)
 		       (unsigned long long)v[i].tail_seq, log,
 		       v[i].throttled ? "yes" : "no", v[i].seal_epoch,
 		       v[i].open_count, GEOREP_VOL_HAS(&v[i], GEOREP_A_IO_STATE) ?
-		       grctl_io_state_name(v[i].io_state) : "-");
+		       grctl_io_state_name(v[i].io_state) : "-",
+		       !GEOREP_VOL_HAS(&v[i], GEOREP_A_DIVERGED) ? "-" :
+		       v[i].diverged ? "yes" : "no");
 	}
 }
 
@@ -166,6 +168,8 @@ static json_t *status_json(const struct georep_vol_status *v)
 	json_object_set_new(o, "open_count", jint(v, GEOREP_A_OPEN_COUNT, v->open_count));
 	json_object_set_new(o, "io_state", GEOREP_VOL_HAS(v, GEOREP_A_IO_STATE) ?
 			    json_string(grctl_io_state_name(v->io_state)) : json_null());
+	json_object_set_new(o, "diverged", GEOREP_VOL_HAS(v, GEOREP_A_DIVERGED) ?
+			    json_boolean(v->diverged) : json_null());
 	json_object_set_new(o, "chain_hash",
 			    jhex(v->has_chain_hash, v->chain_hash, GEOREP_HASH_LEN));
 	return o;

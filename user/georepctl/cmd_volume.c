@@ -23,7 +23,7 @@
 	"georepctl volume set <name> [--role primary|secondary --term N]\n" \
 	"           [--commit-seq N] [--commit-rule local|quorum]\n"	\
 	"           [--high-wm PCT --low-wm PCT] [--max-uncommitted BYTES]\n" \
-	"           [--io-state run|suspend|fail]"
+	"           [--io-state run|suspend|fail] [--clear-diverged]"
 
 #define CREATE_HELP							\
 	"Create (--format) or attach a volume on a data and a log block device.\n" \
@@ -59,12 +59,16 @@
 	"                         writes wait (no seq taken) until run again;\n" \
 	"                         fail: new writes, and those waiting for a\n" \
 	"                         commit, fail with EIO (georepd sets it from\n" \
-	"                         the volume's quorum-loss policy)\n"
+	"                         the volume's quorum-loss policy)\n" \
+	"  --clear-diverged       DIVERGED=0: the blocks of the records a\n" \
+	"                         truncate dropped after they were applied\n" \
+	"                         (a deposed primary's fork) are resynced;\n" \
+	"                         a diverged volume cannot become primary\n"
 
 enum {
 	OPT_DATA = 2, OPT_LOG, OPT_FORMAT, OPT_SITE_ID, OPT_ROLE, OPT_TERM,
 	OPT_RULE, OPT_HIGH_WM, OPT_LOW_WM, OPT_MAX_UNC, OPT_KEY_DIR, OPT_COMMIT_SEQ,
-	OPT_IO_STATE,
+	OPT_IO_STATE, OPT_CLEAR_DIVERGED,
 };
 
 static const struct grctl_opt create_opts[] = {
@@ -91,6 +95,7 @@ static const struct grctl_opt set_opts[] = {
 	{ "low-wm", OPT_LOW_WM, true },
 	{ "max-uncommitted", OPT_MAX_UNC, true },
 	{ "io-state", OPT_IO_STATE, true },
+	{ "clear-diverged", OPT_CLEAR_DIVERGED, false },
 	{ NULL }
 };
 
@@ -262,6 +267,8 @@ int volume_set_parse(struct grctl_parser *p, struct volume_set_args *a)
 			if (grctl_opt_io_state(p, val, &r->io_state))
 				return GRCTL_ARG_ERR;
 			r->has_io_state = true;
+		} else if (id == OPT_CLEAR_DIVERGED) {
+			r->clear_diverged = true;
 		}
 	}
 	if (id)
@@ -284,7 +291,8 @@ int volume_set_parse(struct grctl_parser *p, struct volume_set_args *a)
 	r->has_max_uncommitted = k.has_max;
 	r->max_uncommitted = k.max_uncommitted;
 	if (!r->has_role && !r->has_commit_seq && !r->has_commit_rule &&
-	    !r->has_wm && !r->has_max_uncommitted && !r->has_io_state)
+	    !r->has_wm && !r->has_max_uncommitted && !r->has_io_state &&
+	    !r->clear_diverged)
 		return grctl_errf(p, "nothing to set");
 	return 0;
 }

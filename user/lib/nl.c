@@ -74,6 +74,7 @@ static struct nla_policy vol_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_BAD_SEQ]		= { .type = NLA_U64 },
 	[GEOREP_A_CHAIN_HASH]		= { .minlen = GEOREP_HASH_LEN, .maxlen = GEOREP_HASH_LEN },
 	[GEOREP_A_IO_STATE]		= { .type = NLA_U8 },
+	[GEOREP_A_DIVERGED]		= { .type = NLA_U8 },
 };
 
 static void set_err(struct georep_nl *nl, const char *fmt, ...)
@@ -393,6 +394,7 @@ static int parse_status(struct nlattr **tb, void *arg)
 	GET(GEOREP_A_SEAL_EPOCH, seal_epoch, u32);
 	GET(GEOREP_A_OPEN_COUNT, open_count, u32);
 	GET(GEOREP_A_IO_STATE, io_state, u8);
+	GET(GEOREP_A_DIVERGED, diverged, u8);
 	GET(GEOREP_A_EVENT, event, u8);
 	GET(GEOREP_A_ERROR, error, s32);
 	GET(GEOREP_A_BAD_SEQ, bad_seq, u64);
@@ -603,6 +605,8 @@ int georep_nl_volume_set(struct georep_nl *nl, const struct georep_vol_set *r)
 		NLA_PUT_U64(msg, GEOREP_A_MAX_UNCOMMITTED, r->max_uncommitted);
 	if (r->has_io_state)
 		NLA_PUT_U8(msg, GEOREP_A_IO_STATE, r->io_state);
+	if (r->clear_diverged)
+		NLA_PUT_U8(msg, GEOREP_A_DIVERGED, 0);
 	return do_request(nl, msg, NULL, NULL, NULL);
 
 nla_put_failure:

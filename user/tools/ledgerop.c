@@ -3,14 +3,15 @@
  * georep-ledgerop: the replication operations a consensus daemon uses on a
  * kernel ledger, one per run, for the kernel selftests.
  *
- *   georep-ledgerop truncate <volume> <seq>
+ *   georep-ledgerop truncate <volume> <seq> [--applied]
  *   georep-ledgerop reset <volume> <seq> <term> <chain-hash-hex>
  *   georep-ledgerop noop <volume>            prints the no-op's seq
  *   georep-ledgerop head <volume>            prints "written_seq term chain"
  *   georep-ledgerop datawrite <dev.log> <lba> <file> [--fua]
  *   georep-ledgerop resync <source> <dev.log>
  *
- * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE,
+ * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE
+ * (--applied: with TRUNCATE_APPLIED, a deposed primary's suffix),
  * LOG_RESET and LOG_NOOP (libnl-genl); datawrite writes <file> (a multiple
  * of 4 KiB, at most 1 MiB) at sector <lba> of the volume behind the log
  * stream with GEOREP_IOC_DATA_WRITE; resync copies all of <source> (a file
@@ -44,10 +45,13 @@ struct req {
 	uint64_t written;	/* WRITTEN_SEQ of the reply */
 };
 
+/* truncate --applied: LOG_TRUNCATE carries the TRUNCATE_APPLIED flag */
+static bool truncate_applied;
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: georep-ledgerop truncate <volume> <seq>\n"
+		"usage: georep-ledgerop truncate <volume> <seq> [--applied]\n"
 		"       georep-ledgerop reset <volume> <seq> <term> <chain-hash-hex>\n"
 		"       georep-ledgerop noop <volume>\n"
 		"       georep-ledgerop head <volume>\n"
@@ -146,6 +150,8 @@ static int nl_cmd(uint8_t cmd, const char *name, int a1, uint64_t v1,
 			 GEOREP_GENL_VERSION) ||
 	    nla_put_string(msg, GEOREP_A_NAME, name) ||
 	    (a1 && nla_put_u64(msg, a1, v1)) ||
+	    (cmd == GEOREP_CMD_LOG_TRUNCATE && truncate_applied &&
+	     nla_put_flag(msg, GEOREP_A_TRUNCATE_APPLIED)) ||
 	    (chain && (nla_put_u64(msg, GEOREP_A_TERM, term) ||
 		       nla_put(msg, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, chain))))
 		goto out_free;
@@ -310,6 +316,11 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		usage();
+	if (!strcmp(argv[1], "truncate") && argc == 5 &&
+	    !strcmp(argv[4], "--applied")) {
+		truncate_applied = true;
+		argc--;
+	}
 	if (!strcmp(argv[1], "truncate") && argc == 4) {
 		ret = nl_cmd(GEOREP_CMD_LOG_TRUNCATE, argv[2],
 			     GEOREP_A_TRUNCATE_SEQ, num(argv[3]), 0, NULL, &r);

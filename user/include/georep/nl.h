@@ -45,6 +45,7 @@ struct georep_vol_status {
 	uint32_t seal_epoch;
 	uint32_t open_count;
 	uint8_t io_state;		/* enum georep_io_state */
+	uint8_t diverged;		/* 1: truncated records' blocks not resynced */
 	bool has_chain_hash;
 	uint8_t chain_hash[GEOREP_HASH_LEN];
 	bool has_bad_seq;
@@ -100,6 +101,7 @@ struct georep_vol_set {
 	uint64_t max_uncommitted;
 	bool has_io_state;
 	uint8_t io_state;		/* enum georep_io_state */
+	bool clear_diverged;		/* DIVERGED=0 */
 };
 
 /* name rules shared with the kernel: [a-zA-Z0-9_.-]{1,31}, not "." or ".." */
