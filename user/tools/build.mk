@@ -4,9 +4,22 @@
 #   georep-corrupt  flip one byte of a record on a log device
 #   georep-mkreplica  create a secondary of a volume (uuid, term, keys)
 #   georep-ledgerop  LOG_TRUNCATE, LOG_RESET, LOG_NOOP, GEOREP_IOC_DATA_WRITE
+#   georep-ackcheck  numbered O_DIRECT|O_DSYNC writes, each logged once acknowledged; read back
+#   georep-wirepoke  speak bad frames to a georepd replication port
 
 PROGS += georep-pump georep-corrupt georep-mkreplica georep-ledgerop
 PROG_SRCS_georep-pump := tools/pump.c
 PROG_SRCS_georep-corrupt := tools/corrupt.c
 PROG_SRCS_georep-mkreplica := tools/mkreplica.c
 PROG_SRCS_georep-ledgerop := tools/ledgerop.c
+
+# georep-wirepoke: hellos with chosen versions, header overrides and raw bytes
+# at a replication port; prints the replies (bad-input tests)
+PROGS += georep-wirepoke
+PROG_SRCS_georep-wirepoke := tools/wirepoke.c
+
+# georep-ackcheck: the acknowledged-write checker (selftests/sites/20-ack-writes.sh);
+# its host test runs it on a plain file
+PROGS += georep-ackcheck
+PROG_SRCS_georep-ackcheck := tools/ackcheck.c
+CHECK_CMDS += tools/ackcheck_test.sh

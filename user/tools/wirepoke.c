@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * georep-wirepoke: speak to a georepd replication port the way a broken or
+ * foreign peer would, and print what comes back.
+ *
+ *   georep-wirepoke [--hello SITE [--site-id N] [--cluster NAME]
+ *                   [--versions MIN..MAX]] [--ping] [--hdr-version V]
+ *                   [--hdr-length N] [--hex BYTES] [--wait MS] HOST:PORT
+ *
+ * Frames are built by the wire library (gr_wire_encode()); --hdr-version
+ * and --hdr-length then overwrite that header field of every frame the tool
+ * encodes (the body sent stays what the encoder made), which is how an old
+ * protocol version or an absurd length is produced. --hex bytes are sent as
+ * they are, after the frames. Replies are decoded with gr_wire_decode(), one
+ * line each, then "closed" when the peer closed the connection or "open"
+ * when it was still open after --wait ms. For tests only (selftests/sites/
+ * 60-bad-input.sh, user/georepd/tests/e2e_badinput.py).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "georep/wire.h"
+
+#define PROG		"georep-wirepoke"
+#define MAX_HEX		4096
+#define RX_CAP		(64 << 10)
+
+static const char usage[] =
+	"usage: " PROG " [options] HOST:PORT\n"
+	"\n"
+	"Connects to a georepd replication port, sends frames built by the wire\n"
+	"library and/or raw bytes, prints each frame received and whether the\n"
+	"peer closed the connection.\n"
+	"\n"
+	"  --hello SITE         send a HELLO as site SITE\n"
+	"  --site-id N          site_id in the hello (default 0)\n"
+	"  --cluster NAME       cluster name in the hello (default georep)\n"
+	"  --versions MIN..MAX  protocol versions the hello offers (default %u..%u)\n"
+	"  --ping               send a PING (after the hello)\n"
+	"  --hdr-version V      write V into the version field of each frame sent\n"
+	"  --hdr-length N       write N into the length field of each frame sent\n"
+	"                       (the body stays the encoder's)\n"
+	"  --hex BYTES          then send these bytes as they are (hex digits;\n"
+	"                       spaces and colons ignored)\n"
+	"  --wait MS            wait this long for replies and the close (default 5000)\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Output: one line per frame received (hello ..., error CODE: REASON, or\n"
+	"TYPE, N body bytes), then \"closed\" or \"open\". Exit status: 0 when the\n"
+	"connection and the sends worked, 1 otherwise, 2 for a usage error.\n";
+
+struct poke {
+	const char *hello_site;
+	const char *cluster;
+	unsigned long site_id;
+	unsigned int vmin, vmax;
+	bool ping;
+	long hdr_version;	/* -1: the encoder's */
+	long long hdr_length;	/* -1: the encoder's */
+	uint8_t hex[MAX_HEX];
+	size_t hex_len;
+	int wait_ms;
+};
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 0);
+	return errno || end == s || *end || *s == '-' || *out > max ? -1 : 0;
+}
+
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	int hi = -1, v;
+
+	for (*len = 0; *s; s++) {
+		if (*s == ' ' || *s == ':' || *s == '\t' || *s == '\n')
+			continue;
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			v = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			v = *s - 'A' + 10;
+		else
+			return -1;
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (*len == cap)
+			return -1;
+		out[(*len)++] = hi << 4 | v;
+		hi = -1;
+	}
+	return hi < 0 ? 0 : -1;
+}
+
+static int parse_versions(const char *s, unsigned int *vmin, unsigned int *vmax)
+{
+	unsigned long lo, hi;
+	char buf[32], *dots;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -1;
+	dots = strstr(buf, "..");
+	if (!dots)
+		return -1;
+	*dots = '\0';
+	if (parse_ulong(buf, 0xffff, &lo) || parse_ulong(dots + 2, 0xffff, &hi))
+		return -1;
+	*vmin = lo;
+	*vmax = hi;
+	return 0;
+}
+
+static int dial(const char *hostport)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	char host[256], *colon;
+	int fd = -1, ret;
+
+	if (snprintf(host, sizeof(host), "%s", hostport) >= (int)sizeof(host))
+		return -1;
+	colon = strrchr(host, ':');
+	if (!colon) {
+		fprintf(stderr, PROG ": %s: expected HOST:PORT\n", hostport);
+		return -1;
+	}
+	*colon = '\0';
+	ret = getaddrinfo(host, colon + 1, &hints, &res);
+	if (ret) {
+		fprintf(stderr, PROG ": %s: %s\n", hostport, gai_strerror(ret));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		fprintf(stderr, PROG ": connect to %s: %s\n", hostport, strerror(errno));
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, PROG ": send: %s\n", strerror(errno));
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Encode @f with the library, apply the header overrides, send it. */
+static int send_frame(int fd, const struct poke *pk, const struct gr_frame *f)
+{
+	uint8_t buf[GR_WIRE_HDR_SIZE + 256];
+	uint16_t v16;
+	uint32_t v32;
+	ssize_t n;
+
+	n = gr_wire_encode(buf, sizeof(buf), f);
+	if (n < 0) {
+		fprintf(stderr, PROG ": cannot encode a %s frame: %s\n",
+			gr_frame_type_name(f->hdr.type), strerror(-n));
+		return -1;
+	}
+	/* header offsets of Documentation/wire-protocol.rst */
+	if (pk->hdr_version >= 0) {
+		v16 = htole16(pk->hdr_version);
+		memcpy(buf + 4, &v16, sizeof(v16));
+	}
+	if (pk->hdr_length >= 0) {
+		v32 = htole32(pk->hdr_length);
+		memcpy(buf + 8, &v32, sizeof(v32));
+	}
+	return send_all(fd, buf, n);
+}
+
+static const char *errcode_name(uint32_t code)
+{
+	static const char *const names[] = {
+		[GR_WERR_PROTOCOL] = "protocol",
+		[GR_WERR_VERSION] = "version",
+		[GR_WERR_UNKNOWN_SITE] = "unknown site",
+		[GR_WERR_CLUSTER] = "cluster",
+		[GR_WERR_DUPLICATE] = "duplicate",
+		[GR_WERR_SHUTDOWN] = "shutdown",
+	};
+
+	return code < sizeof(names) / sizeof(names[0]) && names[code] ? names[code] : "?";
+}
+
+static void print_frame(const struct gr_frame *f)
+{
+	switch (f->hdr.type) {
+	case GR_FT_HELLO:
+		printf("hello site=%s site_id=%u cluster=%s versions=%u..%u\n",
+		       f->hello.site, f->hello.site_id, f->hello.cluster,
+		       f->hello.min_version, f->hello.max_version);
+		break;
+	case GR_FT_ERROR:
+		printf("error %u (%s): %s\n", f->error.code, errcode_name(f->error.code),
+		       f->error.reason);
+		break;
+	default:
+		printf("%s, %u body bytes\n", gr_frame_type_name(f->hdr.type), f->hdr.length);
+		break;
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Print the frames received until the peer closes or @wait_ms pass. */
+static void receive(int fd, int wait_ms)
+{
+	char err[GR_WIRE_ERRLEN];
+	static uint8_t rx[RX_CAP];
+	long long end = now_ms() + wait_ms;
+	size_t len = 0, used;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	bool undecodable = false;
+	struct gr_frame f;
+	ssize_t n;
+	int left, ret;
+
+	for (;;) {
+		left = end - now_ms();
+		if (left <= 0 || poll(&pfd, 1, left) == 0) {
+			printf("open\n");
+			return;
+		}
+		n = recv(fd, rx + len, sizeof(rx) - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				printf("# recv: %s\n", strerror(errno));
+			if (len && !undecodable)
+				printf("%zu bytes of an incomplete frame\n", len);
+			printf("closed\n");
+			return;
+		}
+		len += n;
+		while (!undecodable && len) {
+			ret = gr_wire_decode(rx, len, &f, &used, err);
+			if (ret == -EAGAIN)
+				break;
+			if (ret) {
+				printf("undecodable reply: %s\n", err);
+				undecodable = true;
+				break;
+			}
+			print_frame(&f);
+			memmove(rx, rx + used, len - used);
+			len -= used;
+		}
+		if (undecodable || len == sizeof(rx))
+			len = 0;	/* keep reading, only to see the close */
+		fflush(stdout);
+	}
+}
+
+static int parse_args(int argc, char *argv[], struct poke *pk)
+{
+	static const struct option opts[] = {
+		{ "hello", required_argument, NULL, 'H' },
+		{ "site-id", required_argument, NULL, 'i' },
+		{ "cluster", required_argument, NULL, 'c' },
+		{ "versions", required_argument, NULL, 'V' },
+		{ "ping", no_argument, NULL, 'p' },
+		{ "hdr-version", required_argument, NULL, 'v' },
+		{ "hdr-length", required_argument, NULL, 'l' },
+		{ "hex", required_argument, NULL, 'x' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	unsigned long v;
+	int c, idx = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+		switch (c) {
+		case 'H':
+			pk->hello_site = optarg;
+			break;
+		case 'i':
+			if (parse_ulong(optarg, 0xffffffffUL, &pk->site_id))
+				goto bad;
+			break;
+		case 'c':
+			pk->cluster = optarg;
+			break;
+		case 'V':
+			if (parse_versions(optarg, &pk->vmin, &pk->vmax))
+				goto bad;
+			break;
+		case 'p':
+			pk->ping = true;
+			break;
+		case 'v':
+			if (parse_ulong(optarg, 0xffff, &v))
+				goto bad;
+			pk->hdr_version = v;
+			break;
+		case 'l':
+			if (parse_ulong(optarg, 0xffffffffUL, &v))
+				goto bad;
+			pk->hdr_length = v;
+			break;
+		case 'x':
+			if (parse_hex(optarg, pk->hex, sizeof(pk->hex), &pk->hex_len))
+				goto bad;
+			break;
+		case 'w':
+			if (parse_ulong(optarg, 600000, &v))
+				goto bad;
+			pk->wait_ms = v;
+			break;
+		case 'h':
+			printf(usage, GR_WIRE_VERSION_MIN, GR_WIRE_VERSION);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, PROG ": expected one HOST:PORT\n");
+		return -1;
+	}
+	if (!pk->hello_site && !pk->ping && !pk->hex_len) {
+		fprintf(stderr, PROG ": nothing to send (--hello, --ping or --hex)\n");
+		return -1;
+	}
+	return 0;
+bad:
+	fprintf(stderr, PROG ": bad value for --%s: '%s'\n", opts[idx].name, optarg);
+	return -1;
+}
+
+int main(int argc, char *argv[])
+{
+	struct poke pk = {
+		.cluster = "georep",
+		.vmin = GR_WIRE_VERSION_MIN,
+		.vmax = GR_WIRE_VERSION,
+		.hdr_version = -1,
+		.hdr_length = -1,
+		.wait_ms = 5000,
+	};
+	struct gr_frame f;
+	int fd;
+
+	if (parse_args(argc, argv, &pk)) {
+		fprintf(stderr, "Try '" PROG " --help'.\n");
+		return 2;
+	}
+	fd = dial(argv[optind]);
+	if (fd < 0)
+		return 1;
+	if (pk.hello_site) {
+		memset(&f, 0, sizeof(f));
+		f.hdr.type = GR_FT_HELLO;
+		f.hello.min_version = pk.vmin;
+		f.hello.max_version = pk.vmax;
+		f.hello.site_id = pk.site_id;
+		snprintf(f.hello.site, sizeof(f.hello.site), "%s", pk.hello_site);
+		snprintf(f.hello.cluster, sizeof(f.hello.cluster), "%s", pk.cluster);
+		if (send_frame(fd, &pk, &f))
+			goto out_close;
+	}
+	if (pk.ping) {
+		memset(&f, 0, sizeof(f));
+		f.hdr.type = GR_FT_PING;
+		f.ping.nonce = 1;
+		f.ping.time_ns = now_ms() * 1000000ULL;
+		if (send_frame(fd, &pk, &f))
+			goto out_close;
+	}
+	if (pk.hex_len && send_all(fd, pk.hex, pk.hex_len))
+		goto out_close;
+	receive(fd, pk.wait_ms);
+	close(fd);
+	return 0;
+
+out_close:
+	close(fd);
+	return 1;
+}
