@@ -85,6 +85,8 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_RECORDS] = "records",
 		[GR_FT_ACK] = "ack",
 		[GR_FT_RESYNC] = "resync",
+		[GR_FT_HEAL_REQ] = "heal-req",
+		[GR_FT_HEAL] = "heal",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -95,7 +97,8 @@ const char *gr_frame_type_name(unsigned int type)
 static bool is_volume_frame(unsigned int type)
 {
 	return type == GR_FT_CONSENSUS || type == GR_FT_RECORDS ||
-	       type == GR_FT_ACK || type == GR_FT_RESYNC;
+	       type == GR_FT_ACK || type == GR_FT_RESYNC ||
+	       type == GR_FT_HEAL_REQ || type == GR_FT_HEAL;
 }
 
 int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
@@ -310,6 +313,67 @@ static int decode_resync(const uint8_t *b, uint32_t len, struct gr_resync *r, ch
 	return 0;
 }
 
+static int decode_heal_req(const uint8_t *b, uint32_t len, struct gr_heal_req *r,
+			   char *err)
+{
+	if (len < GR_HEAL_REQ_HDR_SIZE)
+		return ERR("heal-req: body of %u bytes is shorter than %u", len,
+			   GR_HEAL_REQ_HDR_SIZE);
+	r->fork_seq = get64(b);
+	r->count = get32(b + 8);
+	if (get32(b + 12))
+		return ERR("heal-req: reserved field not 0");
+	if (!r->count || r->count > GR_HEAL_MAX_BLOCKS)
+		return ERR("heal-req: %u blocks (1 to %u)", r->count, GR_HEAL_MAX_BLOCKS);
+	if (len != GR_HEAL_REQ_HDR_SIZE + 8 * r->count)
+		return ERR("heal-req: %u blocks do not match the body (%u bytes)", r->count,
+			   len);
+	r->raw = b + GR_HEAL_REQ_HDR_SIZE;
+	return 0;
+}
+
+uint64_t gr_heal_req_block(const struct gr_heal_req *r, uint32_t i)
+{
+	return r->raw ? get64(r->raw + 8 * (size_t)i) : r->list[i];
+}
+
+static int decode_heal(const uint8_t *b, uint32_t len, struct gr_heal *h, char *err)
+{
+	uint8_t sha[GEOREP_HASH_LEN];
+
+	if (len < GR_HEAL_HDR_SIZE)
+		return ERR("heal: body of %u bytes is shorter than %u", len, GR_HEAL_HDR_SIZE);
+	h->fork_seq = get64(b);
+	h->block = get64(b + 8);
+	h->version = get64(b + 16);
+	h->seq = get64(b + 24);
+	h->status = get32(b + 32);
+	h->length = get32(b + 36);
+	memcpy(h->sha256, b + 40, GEOREP_HASH_LEN);
+	if (h->status >= __GR_HEAL_MAX)
+		return ERR("heal: unknown status %u", h->status);
+	if (h->length != len - GR_HEAL_HDR_SIZE ||
+	    h->length != (h->status == GR_HEAL_DATA ? GEOREP_BLOCK_SIZE : 0))
+		return ERR("heal: status %u with %u bytes of data (body %u)", h->status,
+			   h->length, len);
+	if (h->block > UINT64_MAX / GEOREP_BLOCK_SIZE)
+		return ERR("heal: block %llu overflows", (unsigned long long)h->block);
+	if (h->status == GR_HEAL_SUPERSEDED && h->seq <= h->fork_seq)
+		return ERR("heal: superseded by record %llu, not after %llu",
+			   (unsigned long long)h->seq, (unsigned long long)h->fork_seq);
+	if (h->status == GR_HEAL_DATA && h->version < h->fork_seq)
+		return ERR("heal: version %llu before the fork point %llu",
+			   (unsigned long long)h->version, (unsigned long long)h->fork_seq);
+	h->data = h->length ? b + GR_HEAL_HDR_SIZE : NULL;
+	if (h->data) {
+		gr_wire_sha256(h->data, h->length, sha);
+		if (memcmp(sha, h->sha256, GEOREP_HASH_LEN))
+			return ERR("heal: SHA-256 mismatch for block %llu",
+				   (unsigned long long)h->block);
+	}
+	return 0;
+}
+
 int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		   size_t *consumed, char *err)
 {
@@ -357,6 +421,10 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return 0;
 	case GR_FT_RESYNC:
 		return decode_resync(b, bl, &f->resync, err);
+	case GR_FT_HEAL_REQ:
+		return decode_heal_req(b, bl, &f->heal_req, err);
+	case GR_FT_HEAL:
+		return decode_heal(b, bl, &f->heal, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -394,6 +462,10 @@ static size_t body_size(const struct gr_frame *f)
 		return GR_ACK_SIZE;
 	case GR_FT_RESYNC:
 		return GR_RESYNC_HDR_SIZE + (size_t)f->resync.length;
+	case GR_FT_HEAL_REQ:
+		return GR_HEAL_REQ_HDR_SIZE + 8 * (size_t)f->heal_req.count;
+	case GR_FT_HEAL:
+		return GR_HEAL_HDR_SIZE + (size_t)f->heal.length;
 	}
 	return 0;
 }
@@ -489,6 +561,31 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		pos = GR_RESYNC_HDR_SIZE;
 		memcpy(b + pos, f->resync.data, f->resync.length);
 		gr_wire_sha256(b + pos, f->resync.length, b + 16);
+		break;
+	case GR_FT_HEAL_REQ:
+		put64(b, f->heal_req.fork_seq);
+		put32(b + 8, f->heal_req.count);
+		put32(b + 12, 0);
+		for (i = 0; i < f->heal_req.count; i++)
+			put64(b + GR_HEAL_REQ_HDR_SIZE + 8 * i,
+			      gr_heal_req_block(&f->heal_req, i));
+		if (decode_heal_req(b, bl, &(struct gr_heal_req){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_HEAL:
+		put64(b, f->heal.fork_seq);
+		put64(b + 8, f->heal.block);
+		put64(b + 16, f->heal.version);
+		put64(b + 24, f->heal.seq);
+		put32(b + 32, f->heal.status);
+		put32(b + 36, f->heal.length);
+		memset(b + 40, 0, GEOREP_HASH_LEN);
+		if (f->heal.length) {
+			memcpy(b + GR_HEAL_HDR_SIZE, f->heal.data, f->heal.length);
+			gr_wire_sha256(b + GR_HEAL_HDR_SIZE, f->heal.length, b + 40);
+		}
+		if (decode_heal(b, bl, &(struct gr_heal){ 0 }, err))
+			return -EINVAL;
 		break;
 	}
 	return total;

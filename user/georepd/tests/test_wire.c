@@ -280,6 +280,75 @@ static void test_resync(void)
 	      strstr(err, "does not match the body"));
 }
 
+static void test_heal_req(void)
+{
+	static const uint64_t blocks[] = { 7, 1ULL << 40, 0 };
+	struct gr_frame f = { .hdr.type = GR_FT_HEAL_REQ, .hdr.volume = 3 }, g;
+	ssize_t n;
+
+	f.heal_req.fork_seq = 41;
+	f.heal_req.count = 3;
+	f.heal_req.list = blocks;
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_HEAL_REQ_HDR_SIZE + 3 * 8);
+	CHECK(g.heal_req.fork_seq == 41 && g.heal_req.count == 3);
+	CHECK(gr_heal_req_block(&g.heal_req, 0) == 7 &&
+	      gr_heal_req_block(&g.heal_req, 1) == 1ULL << 40 &&
+	      gr_heal_req_block(&g.heal_req, 2) == 0);
+	/* a count that does not match the body */
+	buf[GR_WIRE_HDR_SIZE + 8] = 2;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "do not match the body"));
+	f.heal_req.count = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.heal_req.count = GR_HEAL_MAX_BLOCKS + 1;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_HEAL_REQ), "heal-req"));
+}
+
+static void test_heal(void)
+{
+	static uint8_t data[GEOREP_BLOCK_SIZE];
+	struct gr_frame f = { .hdr.type = GR_FT_HEAL, .hdr.volume = 3 }, g;
+	ssize_t n;
+
+	memset(data, 0x5a, sizeof(data));
+	f.heal.fork_seq = 41;
+	f.heal.block = 9;
+	f.heal.version = 50;
+	f.heal.status = GR_HEAL_DATA;
+	f.heal.length = sizeof(data);
+	f.heal.data = data;
+	n = roundtrip(&f, &g);
+	CHECK(n == (ssize_t)(GR_WIRE_HDR_SIZE + GR_HEAL_HDR_SIZE + sizeof(data)));
+	CHECK(g.heal.status == GR_HEAL_DATA && g.heal.block == 9 && g.heal.version == 50 &&
+	      g.heal.length == sizeof(data) && g.heal.data[4095] == 0x5a);
+	buf[n - 1] ^= 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "SHA-256 mismatch"));
+
+	/* superseded: no data, a record after the fork point */
+	f.heal.status = GR_HEAL_SUPERSEDED;
+	f.heal.length = 0;
+	f.heal.data = NULL;
+	f.heal.seq = 45;
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_HEAL_HDR_SIZE && g.heal.seq == 45 && !g.heal.data);
+	f.heal.seq = 41;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	/* data on a status without any, an unknown status, a stale version */
+	f.heal.seq = 45;
+	f.heal.length = sizeof(data);
+	f.heal.data = data;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.heal.status = __GR_HEAL_MAX;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.heal.status = GR_HEAL_DATA;
+	f.heal.version = 40;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_HEAL), "heal"));
+}
+
 static void test_consensus(void)
 {
 	static const uint8_t entries[] = "two entries";
@@ -392,6 +461,8 @@ static const struct ktap_case cases[] = {
 	{ "wire_error_frame", test_error_frame },
 	{ "wire_records", test_records },
 	{ "wire_resync", test_resync },
+	{ "wire_heal_req", test_heal_req },
+	{ "wire_heal", test_heal },
 	{ "wire_consensus", test_consensus },
 	{ "wire_consensus_msg", test_consensus_msg },
 	{ "wire_volume_id", test_volume_id },

@@ -47,6 +47,8 @@ enum gr_frame_type {
 	GR_FT_RECORDS = 6,	/* volume frame: whole ledger records */
 	GR_FT_ACK = 7,		/* volume frame: persisted up to seq */
 	GR_FT_RESYNC = 8,	/* volume frame: a chunk of the data device */
+	GR_FT_HEAL_REQ = 9,	/* volume frame: blocks a deposed primary's fork touched */
+	GR_FT_HEAL = 10,	/* volume frame: one such block, or who overwrote it */
 	__GR_FT_MAX,
 };
 
@@ -131,6 +133,49 @@ struct gr_resync {
 	const uint8_t *data;
 };
 
+/*
+ * Heal of a deposed primary's fork (Documentation/replication.rst, "Healing
+ * a fork"). HEAL_REQ, replica to leader: le64 fork_seq, le32 count (1 to
+ * GR_HEAL_MAX_BLOCKS), le32 reserved (0), count x le64 block (4 KiB block
+ * numbers of the data device).
+ */
+#define GR_HEAL_REQ_HDR_SIZE	16
+#define GR_HEAL_MAX_BLOCKS	256
+struct gr_heal_req {
+	uint64_t fork_seq;	/* the replica's log was truncated after it */
+	uint32_t count;
+	const uint64_t *list;	/* encode: the blocks */
+	const uint8_t *raw;	/* decode: count le64s, see gr_heal_req_block() */
+};
+
+/*
+ * HEAL, leader to replica, one per requested block: le64 fork_seq, le64
+ * block, le64 version, le64 seq, le32 status, le32 length, sha256[32],
+ * data[length]. DATA: length 4096, the block as of the leader's log at
+ * version, unchanged since fork_seq (no record in fork_seq+1..version
+ * writes it), SHA-256 checked by the decoder; SUPERSEDED: length 0, record
+ * seq (after fork_seq) writes the block; UNAVAILABLE: length 0, the leader
+ * cannot answer now (not primary, records after fork_seq released).
+ */
+#define GR_HEAL_HDR_SIZE	72
+enum gr_heal_status {
+	GR_HEAL_DATA = 0,
+	GR_HEAL_SUPERSEDED = 1,
+	GR_HEAL_UNAVAILABLE = 2,
+	__GR_HEAL_MAX,
+};
+
+struct gr_heal {
+	uint64_t fork_seq;
+	uint64_t block;
+	uint64_t version;	/* DATA: the leader's log position it is valid at */
+	uint64_t seq;		/* SUPERSEDED: the record that writes the block */
+	uint32_t status;	/* enum gr_heal_status */
+	uint32_t length;	/* 4096 for DATA, else 0 */
+	uint8_t sha256[GEOREP_HASH_LEN];
+	const uint8_t *data;
+};
+
 struct gr_frame {
 	struct gr_frame_hdr hdr;
 	union {
@@ -141,8 +186,13 @@ struct gr_frame {
 		struct gr_records records;
 		struct gr_ack ack;
 		struct gr_resync resync;
+		struct gr_heal_req heal_req;
+		struct gr_heal heal;
 	};
 };
+
+/* Block @i (< count) of a decoded HEAL_REQ. */
+uint64_t gr_heal_req_block(const struct gr_heal_req *r, uint32_t i);
 
 /* First 8 bytes (little-endian) of SHA-256 of the volume name; never 0. */
 uint64_t gr_wire_volume_id(const char *name);
