@@ -1,0 +1,199 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Bad input: a malformed configuration (syntax error, wrong field type,
+# unknown site in a volume's replicas) is refused by `georepctl config check`
+# and by georepd with its JSON path, and georepd exits without touching a
+# volume; georepctl commands naming an unknown site or volume, or with a bad
+# option, fail with a message naming it; strangers on a site's replication
+# port (garbage bytes, a header of an old protocol version, a hello offering
+# only future versions, absurd lengths), sent from another site's namespace
+# by georep-wirepoke, get an ERROR frame naming the problem and a close, and
+# the daemon logs the peer's address and the reason. Through all of it every
+# daemon keeps running and serving its real peers, no site's written_seq
+# moves, every ledger verifies, and a write afterwards still commits on all
+# three sites.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+
+sites_init sites-badinput
+
+# expect_fail WANT CMD...: CMD exits non-zero and its output holds WANT
+expect_fail() {
+	local want=$1 rc
+	shift
+	"$@" >"$T/.cmd" 2>&1
+	rc=$?
+	echo "\$ $* -> exit $rc"
+	sed 's/^/  /' "$T/.cmd"
+	[ "$rc" != 0 ] || { echo "expected a failure"; return 1; }
+	grep -qF -- "$want" "$T/.cmd" || { echo "expected: $want"; return 1; }
+}
+
+# the kernel's view of the three volumes, and each site's written_seq
+kernel_view() {
+	local s
+	for s in $SITES; do
+		vol_json "$s" | grep -v '"open_count"' || return 1
+	done
+}
+written() {
+	local s
+	for s in $SITES; do
+		echo "$s $(vol_num "$s" written_seq)"
+	done
+}
+
+bad_configs() {
+	local before f want
+	before=$(kernel_view) || return 1
+	# syntax error: the file cut in the middle of the sites
+	head -c 200 "$T/cluster.json" >"$T/bad-syntax.json"
+	# wrong type: a site_id as a string
+	sed 's/"site_id": 2,/"site_id": "two",/' "$T/cluster.json" >"$T/bad-type.json"
+	# a volume replica at a site that does not exist
+	sed 's/"charlie": {"data"/"delta": {"data"/' "$T/cluster.json" >"$T/bad-site.json"
+	for f in syntax type site; do
+		case $f in
+		syntax) want='$: invalid JSON at line' ;;
+		type) want='$.sites[1].site_id: expected an integer, got a string' ;;
+		site) want='$.volumes[0].replicas.delta: unknown site "delta"' ;;
+		esac
+		expect_fail "$want" georepctl config check "$T/bad-$f.json" || return 1
+		expect_fail "$want" in_site alpha georepd --config "$T/bad-$f.json" \
+			--site alpha --state-dir "$T/state-bad" --foreground \
+			--ledger kernel || return 1
+		grep -qF "refusing to start" "$T/.cmd" || return 1
+		[ ! -e "$T/state-bad" ] || { echo "georepd made $T/state-bad"; return 1; }
+	done
+	[ "$(kernel_view)" = "$before" ] || { echo "a volume changed"; kernel_view; return 1; }
+}
+
+# a first write, committed and applied everywhere: the baseline
+settle() {
+	local dev=/dev/georep/$P.$VOL seq s i
+	dd if=/dev/urandom of="$dev" bs=4096 count=16 oflag=direct status=none || return 1
+	seq=$(vol_num "$P" written_seq)
+	for s in $SITES; do
+		vt_wait_applied "$s.$VOL" "$seq" || return 1
+	done
+	# nothing more pending: the same numbers twice, a second apart
+	for i in $(seq 1 20); do
+		BASE=$(written)
+		sleep 1
+		[ "$(written)" = "$BASE" ] && break
+	done
+	echo "$BASE"
+}
+
+cli_errors() {
+	local other
+	other=$(for s in $SITES; do [ "$s" != "$P" ] && echo "$s"; done | head -n1)
+	expect_fail 'site "nosuchsite" has no replica of volume "vol0"' \
+		ctl "$P" switchover "$VOL" nosuchsite || return 1
+	expect_fail 'unknown volume "nosuchvolume"' \
+		ctl "$P" switchover nosuchvolume "$other" || return 1
+	expect_fail 'nosuchvolume' georepctl status nosuchvolume || return 1
+	expect_fail 'nosuchvolume' ctl "$P" status nosuchvolume || return 1
+	expect_fail "unknown option '--bogus'" ctl "$P" status --bogus || return 1
+	expect_fail "unknown option '--bogus'" ctl "$P" switchover "$VOL" "$other" --bogus ||
+		return 1
+	expect_fail "unknown command 'frobnicate'" georepctl frobnicate
+}
+
+# poke FROM TO WANT_REPLY WANT_LOG ARGS...: georep-wirepoke from site FROM's
+# namespace to site TO's replication port; the reply must hold WANT_REPLY and
+# end with the close, TO's log must gain a line naming FROM's address and
+# WANT_LOG
+poke() {
+	local from=$1 to=$2 reply=$3 logged=$4 lines
+	shift 4
+	lines=$(wc -l <"$T/$to.log")
+	in_site "$from" georep-wirepoke --wait 8000 "$@" "$(site_ip "$to"):$PORT" \
+		>"$T/.poke" 2>&1
+	echo "\$ georep-wirepoke $* $(site_ip "$to"):$PORT (from $from)"
+	sed 's/^/  /' "$T/.poke"
+	grep -qF -- "$reply" "$T/.poke" || { echo "expected reply: $reply"; return 1; }
+	[ "$(tail -n1 "$T/.poke")" = closed ] || { echo "connection not closed"; return 1; }
+	sleep 0.5
+	tail -n +"$((lines + 1))" "$T/$to.log" | grep -F "$(site_ip "$from"):" |
+		grep -F -- "$logged" || { echo "no log line at $to: $logged"; return 1; }
+}
+
+hex() { od -An -tx1 | tr -d ' \n'; }
+
+garbage() {
+	poke bravo alpha 'bad frame magic 0x20544547' 'closed before hello: bad frame magic' \
+		--hex "$(printf 'GET / HTTP/1.1\r\nHost: alpha\r\n\r\n' | hex)" || return 1
+	# random bytes: whatever the first 24 say, the answer names a bad header
+	poke charlie bravo 'error 1 (protocol): ' 'closed before hello: ' \
+		--hex "$(head -c 64 /dev/urandom | hex)" || return 1
+	# less than a header, then silence: closed at the hello timeout
+	poke charlie alpha 'closed' 'closed before hello: no hello within 5000 ms' \
+		--hex "$(printf 'SSH-2.0-' | hex)"
+}
+
+old_version() {
+	# a hello framed with protocol version 0: refused from the header alone
+	poke bravo charlie 'unsupported protocol version 0 (this site speaks 1..1)' \
+		'unsupported protocol version 0' \
+		--hello bravo --site-id 2 --cluster sites --hdr-version 0 || return 1
+	# a hello that offers only versions this site does not speak
+	poke bravo charlie \
+		'error 2 (version): no common protocol version: site "bravo" speaks 2..3, this site 1..1' \
+		'no common protocol version' \
+		--hello bravo --site-id 2 --cluster sites --versions 2..3
+}
+
+absurd_length() {
+	poke alpha charlie 'hello frame: length 4294967295 exceeds the limit of 16777216' \
+		'length 4294967295 exceeds the limit' \
+		--hello alpha --site-id 1 --cluster sites --hdr-length 0xffffffff || return 1
+	poke alpha charlie 'hello frame: length 1048576 exceeds the 1024 allowed at this point' \
+		'exceeds the 1024 allowed' \
+		--hello alpha --site-id 1 --cluster sites --hdr-length 0x100000
+}
+
+# every daemon alive and answering with both peers up, nothing written
+unharmed() {
+	local s pid now
+	for s in $SITES; do
+		eval "pid=\${PID_$s:-}"
+		kill -0 "$pid" 2>/dev/null || { echo "georepd at $s (pid $pid) died"; return 1; }
+		ctl "$s" status --json >"$T/.st" || return 1
+		grep -q '"peers_up": 2' "$T/.st" || { echo "$s: a peer is down"; cat "$T/.st"; return 1; }
+	done
+	now=$(written)
+	echo "$now"
+	[ "$now" = "$BASE" ] || { echo "written_seq moved, was: $BASE"; return 1; }
+	for s in $SITES; do
+		georepctl ledger verify "$s.$VOL" --key-dir "$KEYS" || return 1
+	done
+}
+
+still_replicating() {
+	local p seq s
+	p=$(primary_site) || return 1
+	dd if=/dev/urandom of="/dev/georep/$p.$VOL" bs=4096 count=8 seek=64 oflag=direct \
+		status=none || return 1
+	seq=$(vol_num "$p" written_seq)
+	for s in $SITES; do
+		vt_wait_applied "$s.$VOL" "$seq" || return 1
+	done
+	written
+}
+
+check network sites_network || exit 1
+check volumes sites_volumes || exit 1
+check config sites_config || exit 1
+check bad_config_refused_with_json_path_volumes_untouched bad_configs
+check leader_elected_volume_primary elect || exit 1
+check baseline_write_applied_everywhere settle || exit 1
+check cli_unknown_site_volume_option_errors cli_errors
+check garbage_on_replication_port_dropped_and_logged garbage
+check old_and_future_protocol_versions_refused old_version
+check absurd_frame_lengths_refused absurd_length
+check daemons_alive_peers_up_nothing_written unharmed
+check writes_still_commit_on_all_sites still_replicating
+[ "$failed" = 0 ]
