@@ -78,3 +78,7 @@ PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster_status.c
 # the mem ledger's rules and fork files
 TESTS += test_ledger_mem
 PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.c georepd/fork.c
+
+# bad input at replicating sites: strangers and bad frames after a hello
+# (sent with georep-wirepoke of user/tools), georepctl errors
+CHECK_CMDS += georepd/tests/e2e_badinput.py
