@@ -49,10 +49,12 @@ demo: deps
 	$(MAKE) all
 	selftests/vm/run --timeout 900 -- /georep/selftests/demo.sh
 
+# one VM: raw vs georep-local; three VMs (one per site): georep vs DRBD 8.4
 bench: deps
 	$(MAKE) all
 	$(MAKE) -C user O=$(O)/user bench
-	selftests/bench.sh
+	@rc=0; selftests/bench.sh || rc=1; \
+	selftests/bench/sites.sh || rc=1; exit $$rc
 
 # the consensus simulator's long run: SEEDS seeds per cluster size (3, 5, 7)
 sim-soak:

@@ -9,7 +9,8 @@
 # ratios, never judged: the exit status only says whether every scenario
 # could run.
 #
-#   selftests/bench/sites.sh [--runtime SEC] [--delays "0 5"] [--only SCEN...]
+#   selftests/bench/sites.sh [--runtime SEC] [--delays "0 5"] [--smp N]
+#                            [--only SCENARIO...]
 #
 # Every VM has the same two 512 MiB files on tmpfs behind /dev/loop0 (data)
 # and /dev/loop1 (georep's log; DRBD's external meta data). VM 0 drives:
@@ -27,6 +28,7 @@ MIB=512
 RUNTIME=8
 RAMP=2
 DELAYS="0 5"
+SMP=1
 SCENARIOS="raw drbd-C drbd-A georep-quorum-2 georep-local-2 georep-quorum-3 georep-local-3"
 BENCH_MNT=/mnt/georep-bench
 DATA=/dev/loop0
@@ -509,17 +511,18 @@ host() {
 		case $1 in
 		--runtime) RUNTIME=$2; shift 2 ;;
 		--delays) DELAYS=$2; shift 2 ;;
+		--smp) SMP=$2; shift 2 ;;
 		--only) shift; only="$*"; break ;;
-		*) echo "usage: sites.sh [--runtime SEC] [--delays \"0 5\"] [--only SCENARIO...]" >&2
+		*) echo "usage: sites.sh [--runtime SEC] [--delays \"0 5\"] [--smp N] [--only SCENARIO...]" >&2
 		   exit 2 ;;
 		esac
 	done
 	dir=$top/build/bench
 	mkdir -p "$dir"
 	log=$dir/sites-$(date -u +%Y%m%dT%H%M%SZ).log
-	echo "# bench/sites: 3 VMs, runtime ${RUNTIME}s per job, delays ${DELAYS// /,} ms, log in $log"
+	echo "# bench/sites: 3 VMs (-smp $SMP), runtime ${RUNTIME}s per job, delays ${DELAYS// /,} ms, log in $log"
 	guest_args="--guest $RUNTIME ${DELAYS// /,} $only"
-	"$top/selftests/vm/multi" --vms 3 --mem 2048 --smp 1 --timeout 2400 \
+	"$top/selftests/vm/multi" --vms 3 --mem 2048 --smp "$SMP" --timeout 2400 \
 		--log-dir "$dir/sites-consoles" -- \
 		"selftests/bench/sites.sh $guest_args" >"$log" 2>&1
 	rc=$?
