@@ -2,7 +2,7 @@
 /*
  * Commands for the replication daemon, over its control socket:
  *
- *   georepctl switchover <volume> <site> [--socket PATH | --site NAME]
+ *   georepctl switchover <volume> <site> [--wait SEC] [--socket PATH | --site NAME]
  *   georepctl failover <volume> --force  [--socket PATH | --site NAME]
  *   georepctl events [--count N]         [--socket PATH | --site NAME]
  *
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -25,13 +26,14 @@
 #define RUN_DIR		"/run/georep"
 #define CALL_TIMEOUT_MS	10000
 
-enum { OPT_SOCKET = 2, OPT_SITE, OPT_FORCE, OPT_COUNT };
+enum { OPT_SOCKET = 2, OPT_SITE, OPT_FORCE, OPT_COUNT, OPT_WAIT };
 
 static const struct grctl_opt cluster_opts[] = {
 	{ "socket", OPT_SOCKET, true },
 	{ "site", OPT_SITE, true },
 	{ "force", OPT_FORCE, false },
 	{ "count", OPT_COUNT, true },
+	{ "wait", OPT_WAIT, true },
 	{ NULL }
 };
 
@@ -41,10 +43,15 @@ struct cluster_args {
 	int npos;
 	bool force;
 	uint64_t count;
+	bool has_wait;
+	uint64_t wait_s;
 	char path[108];
 };
 
-/* Return: 0, or the exit code of a usage error. */
+/*
+ * Return: 0, or the exit code of a usage error. @allow_count: --count
+ * (events) or --wait (switchover), told apart by @npos.
+ */
 static int parse(int argc, char *argv[], const char *usage, const char *help,
 		 int npos, bool allow_force, bool allow_count, struct cluster_args *a)
 {
@@ -82,10 +89,19 @@ static int parse(int argc, char *argv[], const char *usage, const char *help,
 			a->force = true;
 			break;
 		case OPT_COUNT:
-			if (!allow_count || grctl_parse_u64(val, &a->count)) {
+			if (!allow_count || npos || grctl_parse_u64(val, &a->count)) {
 				grctl_errf(&p, "bad --count '%s'", val);
 				return grctl_usage_error(usage, p.err);
 			}
+			break;
+		case OPT_WAIT:
+			if (!allow_count || npos != 2 || grctl_parse_u64(val, &a->wait_s) ||
+			    !a->wait_s || a->wait_s > 86400) {
+				grctl_errf(&p, "bad --wait '%s': seconds, 1..86400 (switchover only)",
+					   val);
+				return grctl_usage_error(usage, p.err);
+			}
+			a->has_wait = true;
 			break;
 		}
 	}
@@ -135,14 +151,17 @@ too_long:
 	return GRCTL_EXIT_USAGE;
 }
 
-/* One request; prints the reply (JSON) or the error. Steals @req. */
-static int call(struct cluster_args *a, json_t *req)
+/*
+ * One request; the reply in *@out (when ok), or the error printed. Steals
+ * @req. Return: 0 or an exit code.
+ */
+static int request(struct cluster_args *a, json_t *req, json_t **out)
 {
 	char err[GR_CTL_ERRLEN] = "";
 	json_t *resp = NULL;
-	char *text;
 	int ret;
 
+	*out = NULL;
 	ret = socket_path(a);
 	if (ret) {
 		json_decref(req);
@@ -161,29 +180,129 @@ static int call(struct cluster_args *a, json_t *req)
 		json_decref(resp);
 		return GRCTL_EXIT_FAIL;
 	}
-	text = json_dumps(resp, JSON_COMPACT);
+	*out = resp;
+	return 0;
+}
+
+static void print_reply(json_t *resp)
+{
+	char *text = json_dumps(resp, JSON_COMPACT);
+
 	if (text)
 		printf("%s\n", text);
 	free(text);
+}
+
+/* One request; prints the reply (JSON) or the error. Steals @req. */
+static int call(struct cluster_args *a, json_t *req)
+{
+	json_t *resp;
+	int ret = request(a, req, &resp);
+
+	if (ret)
+		return ret;
+	print_reply(resp);
 	json_decref(resp);
 	return GRCTL_EXIT_OK;
 }
 
-#define SWITCHOVER_USAGE "georepctl switchover <volume> <site> [--socket PATH | --site NAME]"
+/* The replica object of @volume in the daemon's status, or NULL. */
+static json_t *status_replica(json_t *st, const char *volume)
+{
+	json_t *vols = json_object_get(st, "volumes"), *v;
+	size_t i;
+
+	json_array_foreach(vols, i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "name")) ?: "", volume))
+			return json_object_get(v, "replica");
+	return NULL;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A switchover the daemon holds until the device is closed: follow it in
+ * the daemon's status until <site> leads (0) or the daemon gave it up, or
+ * the wait and an election's time passed (GRCTL_EXIT_FAIL).
+ */
+static int follow_switchover(struct cluster_args *a, const char *volume, const char *to)
+{
+	double t0 = mono_s(), limit = (double)a->wait_s + 15;
+	bool held_seen = true;
+
+	fprintf(stderr, "georepctl: %s is in use: switchover to %s held until it is closed (up to %llu s)\n",
+		volume, to, (unsigned long long)a->wait_s);
+	while (mono_s() - t0 < limit) {
+		json_t *st, *rep;
+		const char *leader;
+		int ret;
+
+		usleep(200000);
+		ret = request(a, json_pack("{s:s}", "cmd", "status"), &st);
+		if (ret)
+			continue;	/* the old primary may be busy electing */
+		rep = status_replica(st, volume);
+		leader = json_string_value(json_object_get(rep, "leader"));
+		if (leader && !strcmp(leader, to)) {
+			json_t *done = json_pack("{s:s, s:s, s:f}", "volume", volume, "to", to,
+						 "waited_s", mono_s() - t0);
+
+			if (done)
+				print_reply(done);
+			json_decref(done);
+			json_decref(st);
+			return GRCTL_EXIT_OK;
+		}
+		held_seen = json_is_object(json_object_get(rep, "switchover"));
+		json_decref(st);
+		if (!held_seen && mono_s() - t0 > a->wait_s + 1.0)
+			break;
+	}
+	fprintf(stderr, "georepctl: switchover of %s to %s did not happen: %s\n", volume, to,
+		held_seen ? "still waiting" : "the device stayed in use (see georepctl events)");
+	return GRCTL_EXIT_FAIL;
+}
+
+#define SWITCHOVER_USAGE						\
+	"georepctl switchover <volume> <site> [--wait SEC] [--socket PATH | --site NAME]"
 #define SWITCHOVER_HELP							\
 	"Planned transfer of a volume's primary role to <site> (ask the\n"	\
 	"current primary's daemon). Writes stop at once at the old primary and\n" \
-	"resume at <site> once it is elected and holds its lease.\n"
+	"resume at <site> once it is elected and holds its lease.\n"		\
+	"While the old primary's block device is open (mounted, a writer) the\n" \
+	"switchover is refused: its writes would fail once it is secondary.\n" \
+	"Unmount or stop the writer first, or:\n\n"				\
+	"  --wait SEC             the daemon holds the switchover until the\n" \
+	"                         device is closed, SEC seconds at most\n"
 
 int switchover_main(int argc, char *argv[])
 {
 	struct cluster_args a;
-	int ret = parse(argc, argv, SWITCHOVER_USAGE, SWITCHOVER_HELP, 2, false, false, &a);
+	json_t *req, *resp;
+	int ret = parse(argc, argv, SWITCHOVER_USAGE, SWITCHOVER_HELP, 2, false, true, &a);
 
 	if (ret)
 		return ret < 0 ? GRCTL_EXIT_OK : ret;
-	return call(&a, json_pack("{s:s, s:s, s:s}", "cmd", "switchover", "volume", a.pos[0],
-				  "to", a.pos[1]));
+	req = json_pack("{s:s, s:s, s:s}", "cmd", "switchover", "volume", a.pos[0],
+			"to", a.pos[1]);
+	if (req && a.has_wait)
+		json_object_set_new(req, "wait_s", json_integer((json_int_t)a.wait_s));
+	ret = request(&a, req, &resp);
+	if (ret)
+		return ret;
+	if (json_is_true(json_object_get(resp, "waiting"))) {
+		json_decref(resp);
+		return follow_switchover(&a, a.pos[0], a.pos[1]);
+	}
+	print_reply(resp);
+	json_decref(resp);
+	return GRCTL_EXIT_OK;
 }
 
 #define FAILOVER_USAGE "georepctl failover <volume> --force [--socket PATH | --site NAME]"

@@ -112,6 +112,7 @@ static int h_switchover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 	struct georepd *d = arg;
 	struct gd_volume *v = req_volume(d, req, err);
 	const char *to = json_string_value(json_object_get(req, "to"));
+	json_t *wait = json_object_get(req, "wait_s");
 	int site, ret;
 
 	if (!v)
@@ -126,12 +127,19 @@ static int h_switchover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 			 to, v->cfg->name);
 		return -EINVAL;
 	}
+	if (wait && (!json_is_integer(wait) || json_integer_value(wait) < 0 ||
+		     json_integer_value(wait) > 86400)) {
+		snprintf(err, GR_CTL_ERRLEN, "\"wait_s\" must be seconds, 0..86400");
+		return -EINVAL;
+	}
 	if (!v->replica || !v->replica->ops->switchover)
 		return no_engine(d, v, err);
-	ret = v->replica->ops->switchover(v->replica, site, err);
-	if (!ret)
-		*resp = json_pack("{s:s, s:s}", "volume", v->cfg->name, "to", to);
-	return ret;
+	ret = v->replica->ops->switchover(v->replica, site,
+					  wait ? (unsigned int)json_integer_value(wait) : 0, err);
+	if (ret >= 0)
+		*resp = json_pack("{s:s, s:s, s:b}", "volume", v->cfg->name, "to", to,
+				  "waiting", ret == 1);
+	return ret < 0 ? ret : 0;
 }
 
 static int h_failover(struct gr_ctl_client *cl, json_t *req, json_t **resp,

@@ -317,6 +317,8 @@ static void eng_timer(struct gr_timer *t, void *arg)
 	if (!e->failed) {
 		gr_tick(e->n, now);
 		engine_process(e, NULL);
+		eng_io_policy(e, now, false);
+		eng_switchover_poll(e, now);
 		engine_pump(e);
 		if (e->lio && e->role == GR_LEADER && e->writable)
 			gr_io_set_events(e->lio, EPOLLIN);
@@ -518,6 +520,7 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 	const struct gr_cluster *c = gd_cluster(d);
 	char err[GD_LEDGER_ERRLEN] = "";
 	struct engine *e = calloc(1, sizeof(*e));
+	struct gd_ledger_status st;
 	size_t i;
 	int ret, fd;
 
@@ -532,7 +535,7 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 	for (i = 0; i < vol->cfg->nreplicas; i++)
 		e->ids[vol->cfg->replicas[i].site] = c->sites[vol->cfg->replicas[i].site].site_id;
 	e->ents = calloc(GR_WIRE_MAX_RECORDS, sizeof(*e->ents));
-	e->fbuf = malloc(GR_WIRE_MSG_FIXED + 8 * GR_MAX_SITES);
+	e->fbuf = malloc(GR_WIRE_MSG_MAX);
 	ret = -ENOMEM;
 	if (!e->ents || !e->fbuf || eng_ensure_buf(e, 2U << 20))
 		goto out_free;
@@ -545,6 +548,9 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 		gd_err("volume %s: ledger: %s", e->name, err[0] ? err : strerror(-ret));
 		goto out_free;
 	}
+	/* the io state a previous run left (the kernel keeps it until detach) */
+	if (!e->lg->ops->status(e->lg, &st))
+		e->io_state = st.io_state;
 	ret = eng_node_start(e);
 	if (ret) {
 		gd_err("volume %s: cannot start consensus: %s", e->name, strerror(-ret));

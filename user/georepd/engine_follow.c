@@ -76,6 +76,12 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 			return -EPROTO;
 		if (m.from != e->ids[from] || m.to != e->self_id)
 			return -EPROTO;
+		if (m.has_progress) {
+			e->peer_seqs[from].valid = true;
+			e->peer_seqs[from].written = m.p_written;
+			e->peer_seqs[from].commit = m.p_commit;
+			e->peer_seqs[from].applied = m.p_applied;
+		}
 		e->pending[from] = false;
 		/*
 		 * While a resync is being copied the core already holds the

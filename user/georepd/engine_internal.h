@@ -28,6 +28,7 @@
 #define ENG_RESYNC_PER_TICK	8		/* chunks sent per tick, at most */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
+#define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
 
 /* leader side: a full copy of the data device to one follower */
 struct resync_out {
@@ -66,6 +67,21 @@ struct engine {
 	bool writable;
 	uint64_t role_since_ns, writable_since_ns;
 	uint32_t last_leader;			/* last known leader, 0: none */
+	/* quorum-loss policy (engine_policy.c) */
+	uint8_t io_state;			/* the ledger's, as last set */
+	uint64_t noq_since_ns;			/* leader without a quorum since, 0: has one */
+	/* per site (index): its ledger's seqs, from its last *_RESP (leader) */
+	struct {
+		bool valid;
+		uint64_t written, commit, applied;
+	} peer_seqs[GR_CFG_MAX_SITES];
+	/* this site's ledger seqs sent in *_RESP, refreshed once per tick */
+	uint64_t own_seqs_ns;
+	uint64_t own_written, own_commit, own_applied;
+	/* a switchover held until the device is closed (--wait) */
+	bool sw_pending;
+	unsigned int sw_to;			/* site index */
+	uint64_t sw_deadline_ns;
 	uint64_t core_last;			/* the core's last seq after the last ready */
 	/* an APPEND whose RECORDS frame has not arrived yet, per site index */
 	bool pending[GR_CFG_MAX_SITES];
@@ -131,10 +147,16 @@ int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to);
 void eng_resync_send(struct engine *e);
 int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *f);
 
-/* engine_status.c: status, quorum-loss policy, switchover, failover */
-const char *eng_policy_state(const struct engine *e);
+/* engine_status.c: status, failover */
 json_t *eng_status(struct gr_replica *r);
-int eng_switchover(struct gr_replica *r, unsigned int to, char *err);
 int eng_failover(struct gr_replica *r, char *err);
+
+/* engine_policy.c: quorum-loss policy (io state), switchover */
+bool eng_have_quorum(const struct engine *e);
+const char *eng_policy_state(const struct engine *e);
+const char *eng_io_state_name(unsigned int state);
+void eng_io_policy(struct engine *e, uint64_t now, bool demoting);
+void eng_switchover_poll(struct engine *e, uint64_t now);
+int eng_switchover(struct gr_replica *r, unsigned int to, unsigned int wait_s, char *err);
 
 #endif /* _GEOREPD_ENGINE_INTERNAL_H */

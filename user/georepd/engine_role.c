@@ -61,6 +61,13 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 				    (unsigned long long)rd->term, strerror(-ret));
 		e->elections_won++;
 	} else if (rd->role != GR_LEADER) {
+		/*
+		 * deposed without a successor (check-quorum): the quorum-loss
+		 * policy's io state first, so new writes wait or fail rather
+		 * than reach a secondary
+		 */
+		if (was_leader && !rd->leader)
+			eng_io_policy(e, now, true);
 		/* fencing first: a deposed primary stops taking writes now */
 		ret = e->lg->ops->set_role(e->lg, GEOREP_ROLE_SECONDARY, rd->term);
 		if (ret)

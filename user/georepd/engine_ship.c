@@ -57,15 +57,47 @@ void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
 			gd_cluster(e->d)->sites[site].name, strerror(-ret));
 }
 
-void eng_send_msg(struct engine *e, const struct gr_msg *m)
+/*
+ * A follower's answers carry its own ledger's seqs, for the leader's status
+ * (Documentation/wire-protocol.rst); read at most once per tick.
+ */
+static const struct gr_msg *with_progress(struct engine *e, const struct gr_msg *m,
+					  struct gr_msg *copy)
+{
+	uint64_t now = gr_now_ns();
+
+	if (m->type != GR_MSG_APPEND_RESP && m->type != GR_MSG_HEARTBEAT_RESP)
+		return m;
+	if (now - e->own_seqs_ns >= ENG_TICK_MS * 1000000ULL) {
+		struct gd_ledger_status st;
+
+		if (e->lg->ops->status(e->lg, &st))
+			return m;
+		e->own_written = st.written_seq;
+		e->own_commit = st.commit_seq;
+		e->own_applied = st.applied_seq;
+		e->own_seqs_ns = now;
+	}
+	*copy = *m;
+	copy->has_progress = true;
+	copy->p_written = e->own_written;
+	copy->p_commit = e->own_commit;
+	copy->p_applied = e->own_applied;
+	return copy;
+}
+
+void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_CONSENSUS };
-	int site = eng_site_index(e, m->to);
+	int site = eng_site_index(e, msg->to);
+	const struct gr_msg *m;
+	struct gr_msg copy;
 	ssize_t len;
 
 	if (site < 0)
 		return;
-	len = gr_wire_msg_encode(e->fbuf, GR_WIRE_MSG_FIXED + 8 * GR_MAX_SITES, m);
+	m = with_progress(e, msg, &copy);
+	len = gr_wire_msg_encode(e->fbuf, GR_WIRE_MSG_MAX, m);
 	if (len < 0) {
 		gd_err("volume %s: cannot encode message type %u: %s", e->name, m->type,
 		       strerror(-len));

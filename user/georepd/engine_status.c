@@ -1,48 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The replication engine seen from the control socket: status, the
- * quorum-loss policy, switchover and forced failover.
+ * The replication engine seen from the control socket: status and forced
+ * failover (the quorum-loss policy and switchover are in engine_policy.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "engine_internal.h"
-
-/* Majority of voters reachable (this site counts)? */
-static bool have_quorum(const struct engine *e)
-{
-	const struct gr_conf *conf = gr_conf_active(e->n);
-	unsigned int voters = 0, up = 0, i;
-
-	for (i = 0; i < conf->n; i++) {
-		int idx;
-
-		if (!conf->voter[i])
-			continue;
-		voters++;
-		idx = eng_site_index(e, conf->site[i]);
-		if (conf->site[i] == e->self_id ||
-		    (idx >= 0 && gd_peer_up(e->d, idx) && !e->drop[idx]))
-			up++;
-	}
-	return 2 * up > voters;
-}
-
-/*
- * The quorum-loss policy's state: "ok", or, when this site was the last
- * primary it knows of and cannot reach a majority, "suspended: no quorum"
- * (writes wait) or "failing: no quorum" (writes fail with EIO).
- */
-const char *eng_policy_state(const struct engine *e)
-{
-	if (e->failed)
-		return "failed";
-	if (e->last_leader != e->self_id || have_quorum(e))
-		return "ok";
-	return e->vol->cfg->quorum_loss == GR_QLOSS_FAIL ? "failing: no quorum" :
-	       "suspended: no quorum";
-}
 
 json_t *eng_status(struct gr_replica *r)
 {
@@ -76,8 +41,18 @@ json_t *eng_status(struct gr_replica *r)
 			json_object_set_new(so, "written_seq", json_integer(st.written_seq));
 			json_object_set_new(so, "commit_seq", json_integer(st.commit_seq));
 			json_object_set_new(so, "applied_seq", json_integer(st.applied_seq));
-		} else if (p->have_rtt) {
-			json_object_set_new(so, "rtt_ms", json_real(p->srtt_ms));
+		} else {
+			if (p->have_rtt)
+				json_object_set_new(so, "rtt_ms", json_real(p->srtt_ms));
+			/* what the follower's last answer said of its ledger */
+			if (gs.role == GR_LEADER && e->peer_seqs[i].valid) {
+				json_object_set_new(so, "written_seq",
+						    json_integer(e->peer_seqs[i].written));
+				json_object_set_new(so, "commit_seq",
+						    json_integer(e->peer_seqs[i].commit));
+				json_object_set_new(so, "applied_seq",
+						    json_integer(e->peer_seqs[i].applied));
+			}
 		}
 		if (gs.role == GR_LEADER && !gr_progress(e->n, e->ids[i], &pi)) {
 			uint64_t bytes = 0, s;
@@ -127,38 +102,17 @@ json_t *eng_status(struct gr_replica *r)
 								 "primary" : "secondary"));
 		json_object_set_new(o, "frames_dropped", json_integer(e->frames_dropped));
 		json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
+		json_object_set_new(o, "io_state", json_string(eng_io_state_name(st.io_state)));
+		json_object_set_new(o, "open_count", json_integer(st.open_count));
+		if (e->sw_pending)
+			json_object_set_new(o, "switchover", json_pack(
+				"{s:s, s:f}", "to", gd_cluster(e->d)->sites[e->sw_to].name,
+				"wait_s_left", e->sw_deadline_ns > now ?
+				(e->sw_deadline_ns - now) / 1e9 : 0.0));
 		if (e->failed)
 			json_object_set_new(o, "error", json_string(e->fail_reason));
 	}
 	return o;
-}
-
-int eng_switchover(struct gr_replica *r, unsigned int to, char *err)
-{
-	struct engine *e = (struct engine *)r;
-	int ret;
-
-	if (e->failed) {
-		snprintf(err, GR_CTL_ERRLEN, "replication of %s stopped: %s", e->name,
-			 e->fail_reason);
-		return -EIO;
-	}
-	if (to == gd_self(e->d) && e->role == GR_LEADER)
-		return 0;
-	if (e->role != GR_LEADER) {
-		snprintf(err, GR_CTL_ERRLEN, "site %s is not the primary of %s (primary: %s); ask it",
-			 gd_cluster(e->d)->sites[gd_self(e->d)].name, e->name,
-			 e->leader ? eng_site_name(e, e->leader) : "unknown");
-		return -ENOTCONN;
-	}
-	ret = gr_transfer(e->n, e->ids[to], gr_now_ns());
-	if (ret) {
-		snprintf(err, GR_CTL_ERRLEN, "transfer to %s refused by the consensus core: %s",
-			 gd_cluster(e->d)->sites[to].name, strerror(-ret));
-		return ret;
-	}
-	engine_process(e, NULL);
-	return 0;
 }
 
 /*

@@ -121,6 +121,29 @@ static int h_test_drop(struct gr_ctl_client *cl, json_t *req, json_t **resp, cha
 	return 0;
 }
 
+/* {"volume", "count"}: the mem ledger pretends @count openers of its device */
+static int h_test_open(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+		       void *arg)
+{
+	struct engine *e = req_engine(arg, req, err);
+	json_int_t count = -1;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:I}", "count", &count) || count < 0 || count > UINT32_MAX) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"count\" (openers, >= 0)");
+		return -EINVAL;
+	}
+	if (!e->lg->ops->test_open) {
+		snprintf(err, GR_CTL_ERRLEN, "the %s ledger has no pretended openers",
+			 e->lg->ops->name);
+		return -EOPNOTSUPP;
+	}
+	e->lg->ops->test_open(e->lg, (uint32_t)count);
+	*resp = json_pack("{s:I}", "open_count", count);
+	return 0;
+}
+
 static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			  void *arg)
 {
@@ -140,6 +163,7 @@ void gd_engine_register_test_cmds(struct georepd *d)
 	if (gr_ctl_register(d->ctl, "test-compact", h_test_compact, d) ||
 	    gr_ctl_register(d->ctl, "test-write", h_test_write, d) ||
 	    gr_ctl_register(d->ctl, "test-read", h_test_read, d) ||
-	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d))
+	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d) ||
+	    gr_ctl_register(d->ctl, "test-open", h_test_open, d))
 		gd_warn("cannot register the test control requests");
 }

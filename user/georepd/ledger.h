@@ -36,6 +36,8 @@ struct gd_ledger_status {
 	uint64_t data_bytes;		/* size of the data device */
 	uint64_t log_used;
 	uint64_t log_size;		/* 0: no limit (mem) */
+	uint8_t io_state;		/* enum georep_io_state */
+	uint32_t open_count;		/* openers of the block device */
 };
 
 struct gd_ledger_ops {
@@ -44,6 +46,8 @@ struct gd_ledger_ops {
 	/* terms only move forward (-EINVAL otherwise) */
 	int (*set_role)(struct gd_ledger *l, uint8_t role, uint64_t term);
 	int (*set_commit)(struct gd_ledger *l, uint64_t seq);
+	/* what the block device does with writes (enum georep_io_state) */
+	int (*set_io_state)(struct gd_ledger *l, uint8_t state);
 	/* records up to and including @seq may be reclaimed */
 	int (*release)(struct gd_ledger *l, uint64_t seq);
 	/* primary: append a NOOP record of the current term, its seq in *@seq */
@@ -73,6 +77,8 @@ struct gd_ledger_ops {
 	 */
 	int (*client_write)(struct gd_ledger *l, uint64_t off, const void *buf,
 			    size_t len, uint64_t *seq);
+	/* tests only (mem backend): pretend @count openers of the device */
+	void (*test_open)(struct gd_ledger *l, uint32_t count);
 	void (*close)(struct gd_ledger *l);
 };
 

@@ -61,6 +61,8 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->data_bytes = vs.data_bytes;
 	st->log_used = vs.log_used;
 	st->log_size = vs.log_size;
+	st->io_state = vs.io_state;
+	st->open_count = vs.open_count;
 	return 0;
 }
 
@@ -76,6 +78,14 @@ static int k_set_commit(struct gd_ledger *l, uint64_t seq)
 {
 	struct georep_vol_set req = { .name = to_k(l)->name, .has_commit_seq = true,
 				      .commit_seq = seq };
+
+	return georep_nl_volume_set(to_k(l)->nl, &req);
+}
+
+static int k_set_io_state(struct gd_ledger *l, uint8_t state)
+{
+	struct georep_vol_set req = { .name = to_k(l)->name, .has_io_state = true,
+				      .io_state = state };
 
 	return georep_nl_volume_set(to_k(l)->nl, &req);
 }
@@ -247,6 +257,7 @@ static const struct gd_ledger_ops kernel_ops = {
 	.name = "kernel",
 	.status = k_status,
 	.set_role = k_set_role,
+	.set_io_state = k_set_io_state,
 	.set_commit = k_set_commit,
 	.release = k_release,
 	.noop = k_noop,

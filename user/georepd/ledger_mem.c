@@ -58,6 +58,8 @@ struct mem_ledger {
 	uint8_t role;
 	/* in memory */
 	uint64_t commit, applied;
+	uint8_t io_state;	/* a client write: -EAGAIN (would wait) or -EIO */
+	uint32_t open_count;	/* tests: pretended openers */
 	struct mem_rec *recs;	/* base_seq+1 .. base_seq+nrecs */
 	uint64_t nrecs, caprecs;
 	uint64_t log_end;
@@ -247,7 +249,22 @@ static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->data_bytes = m->data_bytes;
 	st->log_used = m->nrecs ? m->log_end - m->recs[m->tail > m->base_seq ?
 					m->tail - m->base_seq - 1 : 0].off : 0;
+	st->io_state = m->io_state;
+	st->open_count = m->open_count;
 	return 0;
+}
+
+static int mem_set_io_state(struct gd_ledger *l, uint8_t state)
+{
+	if (state >= __GEOREP_IO_MAX)
+		return -EINVAL;
+	to_mem(l)->io_state = state;
+	return 0;
+}
+
+static void mem_test_open(struct gd_ledger *l, uint32_t count)
+{
+	to_mem(l)->open_count = count;
 }
 
 static int mem_set_role(struct gd_ledger *l, uint8_t role, uint64_t term)
@@ -391,9 +408,16 @@ static int mem_noop(struct gd_ledger *l, uint64_t *seq)
 static int mem_client_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
 			    uint64_t *seq)
 {
+	struct mem_ledger *m = to_mem(l);
+
 	if (!len || len > (1U << 20))
 		return -EINVAL;
-	return make_record(to_mem(l), GEOREP_OP_WRITE, off, buf, len, seq);
+	/* the kernel holds a suspended write; a test call cannot wait */
+	if (m->io_state == GEOREP_IO_SUSPEND)
+		return -EAGAIN;
+	if (m->io_state == GEOREP_IO_FAIL)
+		return -EIO;
+	return make_record(m, GEOREP_OP_WRITE, off, buf, len, seq);
 }
 
 static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
@@ -551,6 +575,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.status = mem_status,
 	.set_role = mem_set_role,
 	.set_commit = mem_set_commit,
+	.set_io_state = mem_set_io_state,
 	.release = mem_release,
 	.noop = mem_noop,
 	.read = mem_read,
@@ -561,6 +586,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.data_write = mem_data_write,
 	.data_read = mem_data_read,
 	.client_write = mem_client_write,
+	.test_open = mem_test_open,
 	.close = mem_close,
 };
 

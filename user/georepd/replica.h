@@ -14,6 +14,8 @@
  *   status_json  a new JSON object for `status` (reference passed to the
  *                caller);
  *   switchover   planned transfer of the primary role to site index @to;
+ *                @wait_s 0: refused (-EBUSY) while the device is in use,
+ *                else held up to @wait_s s until it is closed (returns 1);
  *   failover     forced promotion of this site (operator's decision);
  *   destroy      at shutdown.
  *
@@ -44,7 +46,8 @@ struct gr_replica_ops {
 	void (*on_tick)(struct gr_replica *r, uint64_t now_ns);
 	void (*on_peer)(struct gr_replica *r, unsigned int site, bool up);
 	json_t *(*status_json)(struct gr_replica *r);
-	int (*switchover)(struct gr_replica *r, unsigned int to, char *err);
+	int (*switchover)(struct gr_replica *r, unsigned int to, unsigned int wait_s,
+			  char *err);
 	int (*failover)(struct gr_replica *r, char *err);
 	void (*destroy)(struct gr_replica *r);
 };

@@ -17,6 +17,12 @@
 #define CONF_ENTRY	8
 #define F_REJECT	0x01
 #define F_FORCE		0x02
+#define F_PROGRESS	0x04	/* APPEND_RESP, HEARTBEAT_RESP: written, commit, applied */
+
+static bool is_resp(uint8_t type)
+{
+	return type == GR_MSG_APPEND_RESP || type == GR_MSG_HEARTBEAT_RESP;
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -51,7 +57,8 @@ static const size_t u64_off[] = { 16, 24, 32, 40, 48, 56, 64, 72 };
 ssize_t gr_wire_msg_encode(void *buf, size_t cap, const struct gr_msg *m)
 {
 	uint32_t n = m->type == GR_MSG_RESYNC ? m->conf.n : 0, i;
-	size_t total = GR_WIRE_MSG_FIXED + 4 + (size_t)n * CONF_ENTRY;
+	size_t conf_end = GR_WIRE_MSG_FIXED + 4 + (size_t)n * CONF_ENTRY;
+	size_t total = conf_end + (m->has_progress ? GR_WIRE_MSG_PROGRESS : 0);
 	const uint64_t v[] = {
 		m->term, m->seq, m->log_term, m->commit,
 		m->hint_seq, m->hint_term, m->ctx, m->bytes,
@@ -59,7 +66,8 @@ ssize_t gr_wire_msg_encode(void *buf, size_t cap, const struct gr_msg *m)
 	uint8_t *p = buf;
 
 	if (m->type < GR_MSG_PREVOTE || m->type > GR_MSG_RESYNC || !m->from || !m->to ||
-	    n > GR_MAX_SITES || (m->n_entries && m->type != GR_MSG_APPEND))
+	    n > GR_MAX_SITES || (m->n_entries && m->type != GR_MSG_APPEND) ||
+	    (m->has_progress && !is_resp(m->type)))
 		return -EINVAL;
 	for (i = 0; i < n; i++)
 		if (!m->conf.site[i])
@@ -68,7 +76,8 @@ ssize_t gr_wire_msg_encode(void *buf, size_t cap, const struct gr_msg *m)
 		return -ENOSPC;
 	memset(p, 0, total);
 	p[0] = m->type;
-	p[1] = (m->reject ? F_REJECT : 0) | (m->force ? F_FORCE : 0);
+	p[1] = (m->reject ? F_REJECT : 0) | (m->force ? F_FORCE : 0) |
+	       (m->has_progress ? F_PROGRESS : 0);
 	put32(p + 4, m->from);
 	put32(p + 8, m->to);
 	put32(p + 12, m->n_entries);
@@ -81,12 +90,18 @@ ssize_t gr_wire_msg_encode(void *buf, size_t cap, const struct gr_msg *m)
 		put32(c, m->conf.site[i]);
 		c[4] = m->conf.voter[i] ? 1 : 0;
 	}
+	if (m->has_progress) {
+		put64(p + conf_end, m->p_written);
+		put64(p + conf_end + 8, m->p_commit);
+		put64(p + conf_end + 16, m->p_applied);
+	}
 	return total;
 }
 
 int gr_wire_msg_decode(const void *buf, size_t len, struct gr_msg *m, char *err)
 {
 	const uint8_t *p = buf;
+	size_t conf_end, want;
 	uint32_t n, i;
 
 	if (len < GR_WIRE_MSG_FIXED + 4)
@@ -96,8 +111,11 @@ int gr_wire_msg_decode(const void *buf, size_t len, struct gr_msg *m, char *err)
 	m->type = p[0];
 	if (m->type < GR_MSG_PREVOTE || m->type > GR_MSG_RESYNC)
 		return ERR("consensus: unknown message type %u", p[0]);
-	if (p[1] & ~(F_REJECT | F_FORCE))
+	if (p[1] & ~(F_REJECT | F_FORCE | F_PROGRESS))
 		return ERR("consensus: unknown flags 0x%02x", p[1]);
+	m->has_progress = p[1] & F_PROGRESS;
+	if (m->has_progress && !is_resp(m->type))
+		return ERR("consensus: progress on a message of type %u", m->type);
 	if (p[2] || p[3])
 		return ERR("consensus: reserved field is not zero");
 	m->reject = p[1] & F_REJECT;
@@ -122,9 +140,16 @@ int gr_wire_msg_decode(const void *buf, size_t len, struct gr_msg *m, char *err)
 	if (n > GR_MAX_SITES || (n && m->type != GR_MSG_RESYNC))
 		return ERR("consensus: configuration of %u sites on a message of type %u",
 			   n, m->type);
-	if (len != GR_WIRE_MSG_FIXED + 4 + (size_t)n * CONF_ENTRY)
-		return ERR("consensus: message is %zu bytes, %u configuration entries need %zu",
-			   len, n, GR_WIRE_MSG_FIXED + 4 + (size_t)n * CONF_ENTRY);
+	conf_end = GR_WIRE_MSG_FIXED + 4 + (size_t)n * CONF_ENTRY;
+	want = conf_end + (m->has_progress ? GR_WIRE_MSG_PROGRESS : 0);
+	if (len != want)
+		return ERR("consensus: message is %zu bytes, %u configuration entries%s need %zu",
+			   len, n, m->has_progress ? " and progress" : "", want);
+	if (m->has_progress) {
+		m->p_written = get64(p + conf_end);
+		m->p_commit = get64(p + conf_end + 8);
+		m->p_applied = get64(p + conf_end + 16);
+	}
 	m->conf.n = n;
 	for (i = 0; i < n; i++) {
 		const uint8_t *c = p + GR_WIRE_MSG_FIXED + 4 + i * CONF_ENTRY;

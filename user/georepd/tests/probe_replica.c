@@ -108,7 +108,8 @@ static json_t *probe_status(struct gr_replica *r)
 			 "last_request", p->last_request);
 }
 
-static int probe_switchover(struct gr_replica *r, unsigned int to, char *err)
+static int probe_switchover(struct gr_replica *r, unsigned int to, unsigned int wait_s,
+			    char *err)
 {
 	struct probe *p = (struct probe *)r;
 

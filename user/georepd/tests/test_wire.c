@@ -443,6 +443,40 @@ static void test_consensus_msg(void)
 	CHECK(gr_wire_msg_decode(body, n + 8, &d, err) == -EPROTO &&
 	      strstr(err, "configuration of 1 sites on a message of type"));
 	CHECK(gr_wire_msg_encode(body, 10, &m) == -ENOSPC);
+
+	/* a follower's answer carries its ledger's seqs (progress trailer) */
+	memset(&m, 0, sizeof(m));
+	m.type = GR_MSG_APPEND_RESP;
+	m.from = 3;
+	m.to = 1;
+	m.seq = 40;
+	m.has_progress = true;
+	m.p_written = 41;
+	m.p_commit = 39;
+	m.p_applied = 38;
+	n = gr_wire_msg_encode(body, sizeof(body), &m);
+	CHECK(n == GR_WIRE_MSG_FIXED + 4 + GR_WIRE_MSG_PROGRESS && n <= GR_WIRE_MSG_MAX);
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == 0);
+	CHECK(d.has_progress && d.p_written == 41 && d.p_commit == 39 && d.p_applied == 38 &&
+	      d.seq == 40);
+	CHECK(gr_wire_msg_decode(body, n - GR_WIRE_MSG_PROGRESS, &d, err) == -EPROTO &&
+	      strstr(err, "configuration entries and progress need"));
+	CHECK(gr_wire_msg_decode(body, n + 8, &d, err) == -EPROTO);
+	body[0] = GR_MSG_APPEND;	/* progress is for answers only */
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == -EPROTO &&
+	      strstr(err, "progress on a message of type"));
+	m.type = GR_MSG_HEARTBEAT_RESP;
+	n = gr_wire_msg_encode(body, sizeof(body), &m);
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == 0 && d.has_progress &&
+	      d.type == GR_MSG_HEARTBEAT_RESP && d.p_applied == 38);
+	m.type = GR_MSG_HEARTBEAT;
+	CHECK(gr_wire_msg_encode(body, sizeof(body), &m) == -EINVAL);
+	/* without it, an answer is as before and says so */
+	m.type = GR_MSG_APPEND_RESP;
+	m.has_progress = false;
+	n = gr_wire_msg_encode(body, sizeof(body), &m);
+	CHECK(n == GR_WIRE_MSG_FIXED + 4);
+	CHECK(gr_wire_msg_decode(body, n, &d, err) == 0 && !d.has_progress && !d.p_written);
 }
 
 static void test_volume_id(void)

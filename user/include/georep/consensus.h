@@ -166,6 +166,12 @@ struct gr_msg {
 	uint64_t bytes;		/* sum of entry bytes (APPEND) */
 	const struct gr_entry *entries;	/* receiver: n_entries, from records */
 	struct gr_conf conf;	/* RESYNC only */
+	/*
+	 * APPEND_RESP and HEARTBEAT_RESP: the sender's own ledger, filled in
+	 * by the engine for status (the core neither sets nor reads them).
+	 */
+	bool has_progress;
+	uint64_t p_written, p_commit, p_applied;
 };
 
 struct gr_ready {

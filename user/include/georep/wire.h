@@ -281,6 +281,8 @@ int gr_cmsg_decode(const void *buf, size_t len, struct gr_cmsg *m, char *err);
  *   le32 from, le32 to, le32 n_entries,
  *   le64 term, seq, log_term, commit, hint_seq, hint_term, ctx, bytes,
  *   le32 conf_n, conf_n x (le32 site, u8 voter (0/1), 3 bytes 0)
+ *   with flag bit 2 (progress), APPEND_RESP and HEARTBEAT_RESP only:
+ *   le64 written_seq, commit_seq, applied_seq of the sender's ledger
  *
  * conf is sent for GR_MSG_RESYNC only (conf_n 0 otherwise). The entries of
  * an APPEND are not in the message: they are the records of the RECORDS
@@ -288,6 +290,9 @@ int gr_cmsg_decode(const void *buf, size_t len, struct gr_cmsg *m, char *err);
  */
 struct gr_msg;
 #define GR_WIRE_MSG_FIXED	80	/* bytes before the conf entries */
+#define GR_WIRE_MSG_PROGRESS	24	/* the progress trailer */
+/* the largest message (GR_MAX_SITES: georep/consensus.h) */
+#define GR_WIRE_MSG_MAX		(GR_WIRE_MSG_FIXED + 4 + 8 * GR_MAX_SITES + GR_WIRE_MSG_PROGRESS)
 /* Return: bytes written, -ENOSPC, or -EINVAL for a message the decoder would refuse. */
 ssize_t gr_wire_msg_encode(void *buf, size_t cap, const struct gr_msg *m);
 /* Return: 0 (m->entries NULL) or -EPROTO with @err (GR_WIRE_ERRLEN) set. */
