@@ -1,0 +1,142 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A replica that was down comes back: (a) from the log, (b) by a full resync.
+#
+# (a) A secondary R is down (daemon SIGKILL, links cut) while the primary
+#     takes 10,000 4 KiB O_DIRECT writes (quorum with the third site). R is
+#     restarted: it must catch up from the primary's retained log (no
+#     resync), apply everything, and end sha256-identical to the primary
+#     with a ledger that verifies and equals the primary's.
+# (b) R is down again while the primary writes 1.5 times the log device in
+#     1 MiB writes: past 3/4 of the log the primary releases records R still
+#     needs (user/georepd/engine.c, eng_compact). Restarted, R must get a
+#     full resync (data copy, then LOG_RESET) and end identical again.
+#
+# Prints the catch-up and resync times; bounds are for qemu TCG.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+DATA_MB=64
+LOG_MB=128
+CATCHUP_WRITES=10000
+CATCHUP_MAX_S=240
+RESYNC_MAX_S=240
+FILL_MB=$((LOG_MB * 3 / 2))
+
+sites_init sites-catchup
+
+setup_keys() {
+	# `ledger verify --key-dir` checks seals in userspace too: every
+	# replica seals with the primary's keys (georep-mkreplica)
+	cp -a "$KEYS/alpha.$VOL" "$KEYS/bravo.$VOL" &&
+		cp -a "$KEYS/alpha.$VOL" "$KEYS/charlie.$VOL"
+}
+
+pick_replica() {
+	local s
+	for s in $SITES; do
+		[ "$s" = "$P" ] || { R=$s; break; }
+	done
+	echo "primary $P, replica taken down: $R"
+}
+
+down_replica() {
+	kill_site "$R" && cut "$R" || return 1
+	# the primary keeps its quorum with the third site
+	sleep 1
+	[ "$(primary_site)" = "$P" ] || { echo "primary moved"; georepctl status; return 1; }
+}
+
+# random 4 KiB O_DIRECT writes at the primary, QD16
+catchup_writes() {
+	local w0 w1 t0
+	w0=$(vol_num "$P" written_seq)
+	t0=$(now_s)
+	fio --name=catchup --filename="/dev/georep/$P.$VOL" --rw=randwrite --bs=4k \
+		--direct=1 --ioengine=libaio --iodepth=16 --size=${DATA_MB}M \
+		--number_ios=$CATCHUP_WRITES --randrepeat=0 --output-format=terse \
+		--terse-version=3 >"$T/fio-catchup" || { cat "$T/fio-catchup"; return 1; }
+	w1=$(vol_num "$P" written_seq)
+	echo "$CATCHUP_WRITES writes in $(elapsed "$t0" "$(now_s)") s"
+	echo "primary written_seq $w0 -> $w1 ($((w1 - w0)) records)," \
+		"$R applied $(vol_num "$R" applied_seq)"
+	[ $((w1 - w0)) -ge $CATCHUP_WRITES ]
+}
+
+# restart R, wait until it applied everything; resyncs_done must not move
+restart_replica() {
+	local t0 t1 max=$1
+	mend "$R" || return 1
+	t0=$(now_s)
+	start_site "$R"
+	wait_for "$max" caught_up "$R" "$P" || {
+		echo "$R: applied $(vol_num "$R" applied_seq), $P written $(vol_num "$P" written_seq)"
+		return 1
+	}
+	t1=$(now_s)
+	UP_S=$(elapsed "$t0" "$t1")
+	georepctl status
+}
+
+catchup() {
+	restart_replica $CATCHUP_MAX_S || return 1
+	echo "catch-up of $R: $UP_S s (bound $CATCHUP_MAX_S s)"
+	echo "$R resyncs_done: $(site_rep_get "$R" '.resyncs_done')"
+	[ "$(site_rep_get "$R" '.resyncs_done')" = 0 ] || { echo "a resync, not a catch-up"; return 1; }
+	! grep -q "full resync" "$T/$R.log"
+}
+
+identical() {
+	local s h h0
+	h0=$(sha_dev "$P")
+	for s in $SITES; do
+		h=$(sha_dev "$s")
+		echo "$s: $h"
+		[ ${#h} = 64 ] && [ "$h" = "$h0" ] || return 1
+	done
+}
+
+# sequential 1 MiB O_DIRECT writes, FILL_MB in all (the region wraps)
+fill_past_log() {
+	local w0 w1 t0
+	w0=$(vol_num "$P" written_seq)
+	t0=$(now_s)
+	fio --name=fill --filename="/dev/georep/$P.$VOL" --rw=write --bs=1M --direct=1 \
+		--ioengine=libaio --iodepth=4 --size=${DATA_MB}M --io_size=${FILL_MB}M \
+		--output-format=terse --terse-version=3 >"$T/fio-fill" ||
+		{ cat "$T/fio-fill"; return 1; }
+	w1=$(vol_num "$P" written_seq)
+	echo "$FILL_MB MiB in $(elapsed "$t0" "$(now_s)") s"
+	echo "primary written_seq $w0 -> $w1, tail_seq $(vol_num "$P" tail_seq)," \
+		"$R written_seq $(vol_num "$R" written_seq)"
+	# the records R lacks are gone from the primary's log
+	[ "$(vol_num "$P" tail_seq)" -gt $(($(vol_num "$R" written_seq) + 1)) ]
+}
+
+resync() {
+	restart_replica $RESYNC_MAX_S || return 1
+	echo "full resync of $R: $UP_S s (bound $RESYNC_MAX_S s)"
+	grep "full resync\|resync installed" "$T/$R.log"
+	echo "$R resyncs_done: $(site_rep_get "$R" '.resyncs_done')"
+	[ "$(site_rep_get "$R" '.resyncs_done')" -ge 1 ] &&
+		grep -q "resync installed" "$T/$R.log"
+}
+
+check network sites_network || exit 1
+check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
+check keys setup_keys || exit 1
+check config sites_config || exit 1
+check leader_elected_volume_primary elect || exit 1
+check pick_replica pick_replica || exit 1
+check replica_down down_replica || exit 1
+check "${CATCHUP_WRITES}_4k_writes_replica_down" catchup_writes || exit 1
+check replica_catches_up_from_log catchup
+check catchup_sha256_identical identical
+check catchup_ledgers_same ledgers_same $SITES
+check replica_down_again down_replica || exit 1
+check "write_${FILL_MB}MiB_past_the_log" fill_past_log
+check replica_full_resync resync
+check resync_sha256_identical identical
+check resync_ledgers_same ledgers_same $SITES
+[ "$failed" = 0 ]
