@@ -27,7 +27,7 @@ set -u
 FAILOVER_MAX_S=20	# qemu TCG, GEOREPD_ELECTION_MS=3000
 REJOIN_MAX_S=60
 WRITER_END_S=30		# well below the 120 s hung-task detector
-REGION=4096		# blocks per round (16 MiB): more than a round writes
+REGION=2048		# blocks per round (8 MiB): more than a round writes
 ROUNDS=${ACK_ROUNDS:-3}
 SEED=${ACK_SEED:-$RANDOM}
 RANDOM=$SEED
@@ -74,7 +74,8 @@ writer_gone() { ! kill -0 "$WPID" 2>/dev/null; }
 blocked_tasks() {
 	local f
 	for f in /proc/[0-9]*/stat; do
-		grep -q ') D ' "$f" 2>/dev/null && echo "${f%/stat}: $(cut -d' ' -f2 "$f" 2>/dev/null)"
+		grep -q ') D ' "$f" 2>/dev/null &&
+			echo "${f%/stat}: $(awk '{ print $2 }' "$f" 2>/dev/null)"
 	done
 }
 
@@ -84,9 +85,14 @@ start_writer() {
 	georep-ackcheck write "/dev/georep/$P.$VOL" --log "$ACKS" --first $((R * REGION)) \
 		--count $REGION --region-blocks $REGION >"$T/writer-$R.out" 2>&1 &
 	WPID=$!
-	echo "writer $WPID at $P, blocks $((R * REGION))..$(((R + 1) * REGION - 1)); fault ($MODE) in $DELAY s"
+	echo "writer $WPID at $P, blocks $((R * REGION))..$(((R + 1) * REGION - 1))"
+	# the fault comes $DELAY s after the first acknowledgement
+	if ! poll 30 eval '[ "$(acked)" -gt "$before" ] || writer_gone'; then
+		echo "no write acknowledged in 30 s"
+		return 1
+	fi
 	sleep "$DELAY"
-	echo "acknowledged before the fault: $(($(acked) - before)) (total $(acked))"
+	echo "acknowledged before the fault ($MODE, $DELAY s after the first): $(($(acked) - before)) (total $(acked))"
 	writer_gone && { cat "$T/writer-$R.out"; echo "the writer ended before the fault"; return 1; }
 	[ "$(acked)" -gt "$before" ]
 }
@@ -149,15 +155,26 @@ rejoin() {
 	REJOIN_T0=$(now_s)
 }
 
+# all_in_sync: exactly one primary (NEWP, which may have changed since the
+# failover) and every other site a caught-up secondary of it
+all_in_sync() {
+	local s
+	NEWP=$(primary_site) && [ -n "$NEWP" ] || return 1
+	for s in $SITES; do
+		[ "$s" = "$NEWP" ] || in_sync "$s" "$NEWP" || return 1
+	done
+}
+
 rejoined() {
-	local t1
-	if ! poll $REJOIN_MAX_S in_sync "$P" "$NEWP"; then
+	local t1 was=$NEWP
+	if ! poll $REJOIN_MAX_S all_in_sync; then
 		georepctl status
-		echo "$P is not a caught-up secondary of $NEWP after $REJOIN_MAX_S s"
+		echo "$P is not a caught-up secondary after $REJOIN_MAX_S s"
 		return 1
 	fi
 	t1=$(now_s)
 	echo "$P in sync with $NEWP $(elapsed "$REJOIN_T0" "$t1") s after the mend"
+	[ "$NEWP" = "$was" ] || echo "(the primary moved meanwhile: $was -> $NEWP)"
 	georepctl status
 }
 
@@ -174,6 +191,7 @@ same_data() {
 	for s in $SITES; do
 		h=$(sha_dev "$s")
 		echo "$s: $h"
+		[ -n "$h" ] || return 1
 		[ -z "$h0" ] && h0=$h
 		[ "$h" = "$h0" ] || ret=1
 	done
@@ -192,28 +210,43 @@ no_blocked() {
 	[ -z "$a" ] || { echo "tasks in D state:"; echo "$a"; return 1; }
 }
 
-check network sites_network || exit 1
-check volumes sites_volumes || exit 1
-check config sites_config || exit 1
-check leader_elected_volume_primary elect || exit 1
+# must NAME CMD...: check, and fail (status 1) when the check failed
+must() {
+	local f=$failed
+	check "$@"
+	[ "$failed" = "$f" ]
+}
+
+must network sites_network || exit 1
+# round R writes blocks R*REGION..(R+1)*REGION-1
+must volumes sites_volumes $(((ROUNDS + 1) * REGION / 256 + 1)) || exit 1
+must config sites_config || exit 1
+must leader_elected_volume_primary elect || exit 1
 
 FIRST_MODE=$((RANDOM % 2))
 TIMES=""
 for R in $(seq 1 "$ROUNDS"); do
 	# alternate, so that both faults occur from the second round on
 	MODE=$([ $(((FIRST_MODE + R) % 2)) = 0 ] && echo kill || echo partition)
+	P=$(wait_primary 20) || { result 1 "round${R}_one_primary"; break; }
 	DELAY=$((1 + RANDOM % 3)).$((RANDOM % 10))
-	check "round${R}_writer_acknowledging_at_primary" start_writer || break
-	check "round${R}_${MODE}_primary_new_primary_within_${FAILOVER_MAX_S}s" fault || break
+	must "round${R}_writer_acknowledging_at_primary" start_writer || break
+	must "round${R}_${MODE}_primary_new_primary_within_${FAILOVER_MAX_S}s" fault || break
 	TIMES="$TIMES $MODE:${FO_S}s"
 	check "round${R}_acknowledged_blocks_on_new_primary" verify_new
 	check "round${R}_mend_old_primary" rejoin
 	check "round${R}_old_primary_writer_ended_by_error" writer_ended
-	check "round${R}_old_primary_caught_up_secondary" rejoined || break
+	must "round${R}_old_primary_caught_up_secondary" rejoined || break
 	check "round${R}_acknowledged_blocks_on_primary_after_rejoin" \
 		georep-ackcheck verify "/dev/georep/$NEWP.$VOL" --log "$ACKS"
-	P=$NEWP
 done
+# a round cut short may leave its writer waiting for a commit: fail it
+if [ -n "$WPID" ] && ! writer_gone; then
+	echo "    # stopping writer $WPID at $P (round cut short)"
+	georepctl volume set "$P.$VOL" --io-state fail >/dev/null 2>&1
+	poll 10 writer_gone || kill -9 "$WPID"
+	georepctl volume set "$P.$VOL" --io-state run >/dev/null 2>&1
+fi
 echo "    # failover per round:$TIMES; $(acked) acknowledged writes; seed $SEED"
 
 check acknowledged_blocks_on_every_site verify_all

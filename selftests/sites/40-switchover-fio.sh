@@ -154,6 +154,7 @@ same_data() {
 	for s in $SITES; do
 		h=$(sha_dev "$s")
 		echo "$s: $h"
+		[ -n "$h" ] || return 1
 		[ -z "$h0" ] && h0=$h
 		[ "$h" = "$h0" ] || ret=1
 	done
