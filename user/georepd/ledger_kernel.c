@@ -62,7 +62,8 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->log_used = vs.log_used;
 	st->log_size = vs.log_size;
 	st->io_state = vs.io_state;
-	st->open_count = vs.open_count;
+	/* the other openers: resync reads keep the device open here too */
+	st->open_count = vs.open_count - (k->dfd >= 0 && vs.open_count ? 1 : 0);
 	return 0;
 }
 
