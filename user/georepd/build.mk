@@ -52,7 +52,7 @@ export GEOREPD_E2E_PROBE := $(GEOREPD_PROBE)
 # the replication engine (issue 4): consensus per volume over a ledger backend
 # (consensus.c, record.c, nl.c and keys.c are in libgeorep.a already)
 GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_follow.c \
-	georepd/engine_role.c georepd/engine_resync.c georepd/engine_status.c \
+	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c georepd/engine_status.c \
 	georepd/engine_policy.c \
 	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c
 PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
@@ -81,3 +81,7 @@ PROG_SRCS_test_georepctl_args += georepctl/cmd_cluster_status.c
 # the mem ledger's rules and fork files
 TESTS += test_ledger_mem
 PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.c georepd/fork.c
+
+# bad input at replicating sites: strangers and bad frames after a hello
+# (sent with georep-wirepoke of user/tools), georepctl errors
+CHECK_CMDS += georepd/tests/e2e_badinput.py

@@ -315,8 +315,11 @@ static void eng_timer(struct gr_timer *t, void *arg)
 	size_t i;
 
 	if (!e->failed) {
-		gr_tick(e->n, now);
+		/* a healing replica never starts an election (engine_heal.c) */
+		if (!(e->heal.active || e->diverged_orphan) || e->role == GR_LEADER)
+			gr_tick(e->n, now);
 		engine_process(e, NULL);
+		eng_heal_tick(e, now);
 		eng_io_policy(e, now, false);
 		eng_switchover_poll(e, now);
 		engine_pump(e);
@@ -358,6 +361,8 @@ static void eng_destroy(struct gr_replica *r)
 		gr_io_del(e->lio);
 	gr_node_free(e->n);
 	e->lg->ops->close(e->lg);
+	json_decref(e->heal.forks);
+	free(e->heal.blk);
 	free(e->ents);
 	free(e->buf);
 	free(e->fbuf);
@@ -555,6 +560,18 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 	if (ret) {
 		gd_err("volume %s: cannot start consensus: %s", e->name, strerror(-ret));
 		goto out_close;
+	}
+	ret = eng_heal_load(e);
+	if (ret) {
+		gd_err("volume %s: cannot resume the heal of a fork: %s", e->name, strerror(-ret));
+		goto out_close;
+	}
+	if (!e->heal.active && !e->lg->ops->status(e->lg, &st) && st.diverged) {
+		/* no heal state to resume: an admin must resync or accept the data */
+		e->diverged_orphan = true;
+		gd_err("volume %s: the ledger is diverged and no heal is pending: this site will not "
+		       "become primary (georepctl volume set %s --clear-diverged accepts its data)",
+		       e->name, e->name);
 	}
 	e->timer = gr_timer_new(gd_loop(d), eng_timer, e);
 	if (!e->timer) {

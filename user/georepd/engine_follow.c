@@ -83,6 +83,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 			e->peer_seqs[from].applied = m.p_applied;
 		}
 		e->pending[from] = false;
+		/* a healing replica must not lead: a switchover to it fails */
+		if (m.type == GR_MSG_TIMEOUT_NOW && (e->heal.active || e->diverged_orphan))
+			return 0;
 		/*
 		 * While a resync is being copied the core already holds the
 		 * resync point (not durable yet): a repeated RESYNC would make
@@ -135,6 +138,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 		return 0;
 	case GR_FT_RESYNC:
 		return eng_resync_recv(e, from, f);
+	case GR_FT_HEAL_REQ:
+	case GR_FT_HEAL:
+		return eng_heal_frame(e, from, f);
 	case GR_FT_ACK:
 		return 0;	/* acknowledgements travel as APPEND_RESP */
 	default:

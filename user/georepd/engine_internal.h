@@ -28,6 +28,7 @@
 #define ENG_RESYNC_PER_TICK	8		/* chunks sent per tick, at most */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
+#define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
 #define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
 
 /* leader side: a full copy of the data device to one follower */
@@ -46,6 +47,25 @@ struct resync_in {
 	uint64_t off;		/* bytes received in order */
 	bool have_anchor;
 	uint8_t chain[GEOREP_HASH_LEN];
+};
+
+/* replica side of a fork heal (engine_heal.c): one 4 KiB block */
+struct heal_blk {
+	uint64_t block;
+	uint64_t wait_seq;	/* HB_WAIT: healed once this record is applied */
+	uint8_t state;		/* HB_PENDING, HB_ASKED, HB_WAIT, HB_DONE */
+};
+
+struct heal {
+	bool active;
+	uint64_t fork_seq;	/* the log was truncated after it */
+	json_t *forks;		/* the fork files' paths */
+	struct heal_blk *blk;	/* sorted by block */
+	size_t nblk;
+	uint64_t scanned;	/* own log checked for writes to blk up to here */
+	uint32_t leader;	/* the leader asked */
+	uint64_t asked_ns;
+	uint64_t requests, written;
 };
 
 struct engine {
@@ -100,6 +120,9 @@ struct engine {
 	struct resync_out rs_out[GR_CFG_MAX_SITES];
 	struct resync_in rs_in;
 	uint64_t rs_in_term;			/* our term when it started */
+	struct heal heal;
+	bool diverged_orphan;			/* diverged ledger, no heal state */
+	uint64_t heals_done, heal_served;
 	struct gd_fork forks[ENG_MAX_FORKS];
 	unsigned int nforks;
 	uint64_t forks_total;
@@ -146,6 +169,15 @@ int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to);
 /* engine_resync.c: full resync */
 void eng_resync_send(struct engine *e);
 int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *f);
+
+/* engine_heal.c: healing the blocks of a deposed primary's fork */
+int eng_heal_add(struct engine *e, const char *path, uint64_t seq);
+int eng_heal_load(struct engine *e);
+void eng_heal_tick(struct engine *e, uint64_t now);
+int eng_heal_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+void eng_heal_resynced(struct engine *e);
+void eng_heal_abandon(struct engine *e);
+json_t *eng_heal_status(const struct engine *e);
 
 /* engine_status.c: status, failover */
 json_t *eng_status(struct gr_replica *r);

@@ -30,7 +30,18 @@ int eng_fork_and_truncate(struct engine *e, uint64_t from)
 		       strerror(-ret));
 		return ret;
 	}
-	ret = e->lg->ops->truncate(e->lg, from - 1);
+	/*
+	 * A deposed primary's own records are on its data device: their
+	 * blocks are healed from the leader (engine_heal.c), the heal noted
+	 * durably before the truncation.
+	 */
+	if (st.applied_seq >= from) {
+		ret = eng_heal_add(e, fk.path, from - 1);
+		if (!ret)
+			ret = e->lg->ops->truncate_applied(e->lg, from - 1);
+	} else {
+		ret = e->lg->ops->truncate(e->lg, from - 1);
+	}
 	if (ret) {
 		gd_err("volume %s: truncate after %llu: %s", e->name,
 		       (unsigned long long)from - 1, strerror(-ret));

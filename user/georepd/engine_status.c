@@ -109,6 +109,14 @@ json_t *eng_status(struct gr_replica *r)
 				"{s:s, s:f}", "to", gd_cluster(e->d)->sites[e->sw_to].name,
 				"wait_s_left", e->sw_deadline_ns > now ?
 				(e->sw_deadline_ns - now) / 1e9 : 0.0));
+		/* fork heal (engine_heal.c): in sync once nothing is left to heal */
+		json_object_set_new(o, "diverged", json_boolean(st.diverged));
+		json_object_set_new(o, "heal", eng_heal_status(e));
+		json_object_set_new(o, "heals_done", json_integer(e->heals_done));
+		json_object_set_new(o, "heal_blocks_served", json_integer(e->heal_served));
+		json_object_set_new(o, "in_sync", json_boolean(!st.diverged && !e->heal.active &&
+							       !e->diverged_orphan &&
+							       !e->rs_in.active));
 		if (e->failed)
 			json_object_set_new(o, "error", json_string(e->fail_reason));
 	}
@@ -133,6 +141,8 @@ int eng_failover(struct gr_replica *r, char *err)
 			 gd_cluster(e->d)->sites[gd_self(e->d)].name, e->name);
 		return -EALREADY;
 	}
+	/* the last resort takes this site's data device as it is */
+	eng_heal_abandon(e);
 	for (i = 0; i < st.nmembers; i++)
 		st.members[i].voter = st.members[i].site_id == e->self_id;
 	st.term++;

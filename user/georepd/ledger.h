@@ -38,6 +38,7 @@ struct gd_ledger_status {
 	uint64_t log_size;		/* 0: no limit (mem) */
 	uint8_t io_state;		/* enum georep_io_state */
 	uint32_t open_count;		/* openers of the block device */
+	bool diverged;			/* truncated records' blocks not resynced yet */
 };
 
 struct gd_ledger_ops {
@@ -65,6 +66,13 @@ struct gd_ledger_ops {
 	int (*append)(struct gd_ledger *l, const void *rec, size_t len);
 	/* secondary: drop the records after @seq */
 	int (*truncate)(struct gd_ledger *l, uint64_t seq);
+	/*
+	 * secondary: the same, and @seq may be below applied (a deposed
+	 * primary's own suffix, on its data device): the ledger is then
+	 * diverged, and refuses to become primary, until clear_diverged()
+	 */
+	int (*truncate_applied)(struct gd_ledger *l, uint64_t seq);
+	int (*clear_diverged)(struct gd_ledger *l);
 	/* secondary: empty log restarting after @seq, chaining from @chain */
 	int (*reset)(struct gd_ledger *l, uint64_t seq, uint64_t term,
 		     const uint8_t chain[GEOREP_HASH_LEN]);

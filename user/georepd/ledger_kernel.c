@@ -37,6 +37,9 @@ struct kernel_ledger {
 	int rfd;		/* log stream, non-blocking: reads and poll */
 	int wfd;		/* log stream, blocking: appends (durable on return) */
 	int dfd;		/* the volume's block device, resync reads */
+	void *dbuf;		/* O_DIRECT bounce buffer of those reads */
+	size_t dbuf_len;
+	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
 };
 
 #define to_k(l) ((struct kernel_ledger *)(l))
@@ -64,6 +67,7 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->io_state = vs.io_state;
 	/* the other openers: resync reads keep the device open here too */
 	st->open_count = vs.open_count - (k->dfd >= 0 && vs.open_count ? 1 : 0);
+	st->diverged = vs.diverged;
 	return 0;
 }
 
@@ -134,6 +138,8 @@ static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1, uint
 			 GEOREP_GENL_VERSION) ||
 	    nla_put_string(msg, GEOREP_A_NAME, k->name) ||
 	    (a1 && nla_put_u64(msg, a1, v1)) ||
+	    (cmd == GEOREP_CMD_LOG_TRUNCATE && k->truncate_applied &&
+	     nla_put_flag(msg, GEOREP_A_TRUNCATE_APPLIED)) ||
 	    (chain && (nla_put_u64(msg, GEOREP_A_TERM, term) ||
 		       nla_put(msg, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, chain))))
 		goto out_free;
@@ -199,6 +205,24 @@ static int k_truncate(struct gd_ledger *l, uint64_t seq)
 		     NULL);
 }
 
+static int k_truncate_applied(struct gd_ledger *l, uint64_t seq)
+{
+	struct kernel_ledger *k = to_k(l);
+	int ret;
+
+	k->truncate_applied = true;
+	ret = k_truncate(l, seq);
+	k->truncate_applied = false;
+	return ret;
+}
+
+static int k_clear_diverged(struct gd_ledger *l)
+{
+	struct georep_vol_set req = { .name = to_k(l)->name, .clear_diverged = true };
+
+	return georep_nl_volume_set(to_k(l)->nl, &req);
+}
+
 static int k_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
 		   const uint8_t chain[GEOREP_HASH_LEN])
 {
@@ -227,15 +251,27 @@ static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
 		if (georep_nl_volume_get(k->nl, k->name, &vs))
 			return -ENODEV;
 		snprintf(path, sizeof(path), "/dev/georep%u", vs.minor);
-		k->dfd = open(path, O_RDONLY | O_CLOEXEC);
+		/* O_DIRECT: the data device as it is, never a stale page cache */
+		k->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 		if (k->dfd < 0)
 			return -errno;
 	}
-	n = pread(k->dfd, buf, len, off);
+	if (len > k->dbuf_len) {
+		void *p;
 
+		if (posix_memalign(&p, GEOREP_BLOCK_SIZE, len))
+			return -ENOMEM;
+		free(k->dbuf);
+		k->dbuf = p;
+		k->dbuf_len = len;
+	}
+	n = pread(k->dfd, k->dbuf, len, off);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	if ((size_t)n != len)
+		return -EIO;
+	memcpy(buf, k->dbuf, len);
+	return 0;
 }
 
 static void k_close(struct gd_ledger *l)
@@ -248,6 +284,7 @@ static void k_close(struct gd_ledger *l)
 		close(k->wfd);
 	if (k->dfd >= 0)
 		close(k->dfd);
+	free(k->dbuf);
 	if (k->sk)
 		nl_socket_free(k->sk);
 	georep_nl_close(k->nl);
@@ -266,6 +303,8 @@ static const struct gd_ledger_ops kernel_ops = {
 	.poll_fd = k_poll_fd,
 	.append = k_append,
 	.truncate = k_truncate,
+	.truncate_applied = k_truncate_applied,
+	.clear_diverged = k_clear_diverged,
 	.reset = k_reset,
 	.data_write = k_data_write,
 	.data_read = k_data_read,

@@ -5,12 +5,17 @@
  * user/lib/record.c (SHA-256 payload and chain hashes, an HMAC seal), seq
  * continuity, terms that only move forward, chain and seal checked on every
  * follower append, truncation never below commit, NOOP/client writes only
- * on a primary, appends/truncate/reset only on a secondary.
+ * on a primary, appends/truncate/reset only on a secondary. A primary's
+ * client write goes to the data file at once (applied = written, as the
+ * kernel's block device does); truncating below applied needs
+ * truncate_applied() and leaves the ledger diverged, as LOG_TRUNCATE with
+ * TRUNCATE_APPLIED does.
  *
  * Files in the state directory:
  *   <vol>.memlog   the records since the last reset, back to back (stream
  *                  format); a torn last record (crash) is cut on open;
- *   <vol>.memmeta  JSON {base_seq, base_term, base_chain, tail, term, role},
+ *   <vol>.memmeta  JSON {base_seq, base_term, base_chain, tail, term, role,
+ *                  applied, diverged},
  *                  replaced atomically (write temp, fsync, rename);
  *   <vol>.memdata  the data device (sparse file).
  * Writes are not fsynced per record: the backend survives a killed process
@@ -56,7 +61,8 @@ struct mem_ledger {
 	uint64_t base_seq, base_term, tail, term;
 	uint8_t base_chain[GEOREP_HASH_LEN];
 	uint8_t role;
-	/* in memory */
+	bool diverged;
+	/* in memory (applied also saved with the meta, as a hint) */
 	uint64_t commit, applied;
 	uint8_t io_state;	/* a client write: -EAGAIN (would wait) or -EIO */
 	uint32_t open_count;	/* tests: pretended openers */
@@ -102,10 +108,11 @@ static int meta_save(struct mem_ledger *m)
 	int fd, ret = 0;
 
 	georep_hex(m->base_chain, GEOREP_HASH_LEN, hex);
-	o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:i}", "base_seq", (json_int_t)m->base_seq,
-		      "base_term", (json_int_t)m->base_term, "base_chain", hex,
-		      "tail", (json_int_t)m->tail, "term", (json_int_t)m->term,
-		      "role", (int)m->role);
+	o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:i, s:I, s:b}", "base_seq",
+		      (json_int_t)m->base_seq, "base_term", (json_int_t)m->base_term,
+		      "base_chain", hex, "tail", (json_int_t)m->tail, "term",
+		      (json_int_t)m->term, "role", (int)m->role, "applied",
+		      (json_int_t)m->applied, "diverged", m->diverged);
 	if (!o)
 		return -ENOMEM;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", m->path[1]);
@@ -143,9 +150,9 @@ static int meta_load(struct mem_ledger *m, char *err)
 {
 	json_error_t je;
 	json_t *o = json_load_file(m->path[1], 0, &je);
-	json_int_t bs, bt, tail, term;
+	json_int_t bs, bt, tail, term, applied = 0;
 	const char *chain;
-	int role, ret = 0;
+	int role, diverged = 0, ret = 0;
 
 	if (!o) {
 		if (access(m->path[1], F_OK))
@@ -153,8 +160,9 @@ static int meta_load(struct mem_ledger *m, char *err)
 		snprintf(err, GD_LEDGER_ERRLEN, "%.160s: %.80s", m->path[1], je.text);
 		return -EBADMSG;
 	}
-	if (json_unpack(o, "{s:I, s:I, s:s, s:I, s:I, s:i}", "base_seq", &bs, "base_term", &bt,
-			"base_chain", &chain, "tail", &tail, "term", &term, "role", &role) ||
+	if (json_unpack(o, "{s:I, s:I, s:s, s:I, s:I, s:i, s?I, s?b}", "base_seq", &bs,
+			"base_term", &bt, "base_chain", &chain, "tail", &tail, "term", &term,
+			"role", &role, "applied", &applied, "diverged", &diverged) ||
 	    unhex(chain, m->base_chain, GEOREP_HASH_LEN)) {
 		snprintf(err, GD_LEDGER_ERRLEN, "%.200s: bad contents", m->path[1]);
 		ret = -EBADMSG;
@@ -164,6 +172,8 @@ static int meta_load(struct mem_ledger *m, char *err)
 		m->tail = tail;
 		m->term = term;
 		m->role = role;
+		m->applied = applied;
+		m->diverged = diverged;
 	}
 	json_decref(o);
 	return ret;
@@ -247,6 +257,7 @@ static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->tail_seq = m->tail <= written(m) ? m->tail : 0;
 	memcpy(st->chain_hash, chain_at_written(m), GEOREP_HASH_LEN);
 	st->data_bytes = m->data_bytes;
+	st->diverged = m->diverged;
 	st->log_used = m->nrecs ? m->log_end - m->recs[m->tail > m->base_seq ?
 					m->tail - m->base_seq - 1 : 0].off : 0;
 	st->io_state = m->io_state;
@@ -267,26 +278,13 @@ static void mem_test_open(struct gd_ledger *l, uint32_t count)
 	to_mem(l)->open_count = count;
 }
 
-static int mem_set_role(struct gd_ledger *l, uint8_t role, uint64_t term)
-{
-	struct mem_ledger *m = to_mem(l);
-
-	if (term < m->term || role >= __GEOREP_ROLE_MAX)
-		return -EINVAL;
-	if (role == m->role && term == m->term)
-		return 0;
-	m->role = role;
-	m->term = term;
-	return meta_save(m);
-}
-
-/* Write the payloads of records applied+1..commit to the data file. */
-static int apply(struct mem_ledger *m)
+/* Write the payloads of records applied+1..@upto to the data file. */
+static int apply_upto(struct mem_ledger *m, uint64_t upto)
 {
 	uint8_t *buf = NULL;
 	int ret = 0;
 
-	while (m->applied < m->commit) {
+	while (m->applied < upto) {
 		const struct mem_rec *r = &m->recs[m->applied - m->base_seq];
 		struct georep_rec rec;
 		char why[128];
@@ -324,6 +322,28 @@ static int apply(struct mem_ledger *m)
 	return ret;
 }
 
+static int mem_set_role(struct gd_ledger *l, uint8_t role, uint64_t term)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (term < m->term || role >= __GEOREP_ROLE_MAX)
+		return -EINVAL;
+	if (role == GEOREP_ROLE_PRIMARY && m->diverged)
+		return -EUCLEAN;
+	if (role == m->role && term == m->term)
+		return 0;
+	/* as the kernel: a new primary's data holds every record it has */
+	if (role == GEOREP_ROLE_PRIMARY && m->role != GEOREP_ROLE_PRIMARY) {
+		int ret = apply_upto(m, written(m));
+
+		if (ret)
+			return ret;
+	}
+	m->role = role;
+	m->term = term;
+	return meta_save(m);
+}
+
 static int mem_set_commit(struct gd_ledger *l, uint64_t seq)
 {
 	struct mem_ledger *m = to_mem(l);
@@ -332,7 +352,7 @@ static int mem_set_commit(struct gd_ledger *l, uint64_t seq)
 		return -EINVAL;
 	if (seq > m->commit)
 		m->commit = seq;
-	return apply(m);
+	return apply_upto(m, m->commit);
 }
 
 static int mem_release(struct gd_ledger *l, uint64_t seq)
@@ -388,10 +408,15 @@ static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const vo
 		ret = georep_seal(m->key, buf, h->seal);
 	if (!ret && pwrite(m->logfd, buf, size, m->log_end) != (ssize_t)size)
 		ret = -EIO;
+	/* the block device of a primary: the data goes down with the record */
+	if (!ret && op == GEOREP_OP_WRITE &&
+	    pwrite(m->datafd, data, len, off) != (ssize_t)len)
+		ret = -EIO;
 	if (!ret)
 		ret = recs_push(m, m->log_end, size, m->term, h->chain_hash);
 	if (!ret) {
 		m->log_end += size;
+		m->applied = written(m);
 		*seq = written(m);
 		if (eventfd_write(m->evfd, 1))
 			ret = -errno;
@@ -500,13 +525,12 @@ static int mem_append(struct gd_ledger *l, const void *rec, size_t len)
 	return ret;
 }
 
-static int mem_truncate(struct gd_ledger *l, uint64_t seq)
+static int truncate_log(struct mem_ledger *m, uint64_t seq, bool drop_applied)
 {
-	struct mem_ledger *m = to_mem(l);
-
 	if (m->role != GEOREP_ROLE_SECONDARY)
 		return -EBUSY;
-	if (seq < m->commit || seq < m->applied || seq > written(m) || seq < m->base_seq)
+	if (seq < m->commit || seq > written(m) || seq < m->base_seq ||
+	    (seq < m->applied && !drop_applied))
 		return -EINVAL;
 	if (seq == written(m))
 		return 0;
@@ -514,7 +538,32 @@ static int mem_truncate(struct gd_ledger *l, uint64_t seq)
 	m->nrecs = seq - m->base_seq;
 	if (ftruncate(m->logfd, m->log_end))
 		return -errno;
-	return 0;
+	if (seq >= m->applied)
+		return 0;
+	/* the data file holds blocks of the dropped records */
+	m->applied = seq;
+	m->diverged = true;
+	return meta_save(m);
+}
+
+static int mem_truncate(struct gd_ledger *l, uint64_t seq)
+{
+	return truncate_log(to_mem(l), seq, false);
+}
+
+static int mem_truncate_applied(struct gd_ledger *l, uint64_t seq)
+{
+	return truncate_log(to_mem(l), seq, true);
+}
+
+static int mem_clear_diverged(struct gd_ledger *l)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (!m->diverged)
+		return 0;
+	m->diverged = false;
+	return meta_save(m);
 }
 
 static int mem_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
@@ -582,6 +631,8 @@ static const struct gd_ledger_ops mem_ops = {
 	.poll_fd = mem_poll_fd,
 	.append = mem_append,
 	.truncate = mem_truncate,
+	.truncate_applied = mem_truncate_applied,
+	.clear_diverged = mem_clear_diverged,
 	.reset = mem_reset,
 	.data_write = mem_data_write,
 	.data_read = mem_data_read,
@@ -635,8 +686,17 @@ int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
 	ret = log_scan(m, err);
 	if (ret)
 		goto out_close;
-	/* what the data file holds is only known up to the reset point */
-	m->commit = m->applied = m->base_seq;
+	/*
+	 * What the data file holds is known up to the reset point, and a
+	 * primary's writes went to it with their records: a primary (crashed)
+	 * has applied its whole log; a secondary re-applies from the saved
+	 * hint (records applied twice give the same data).
+	 */
+	m->commit = m->base_seq;
+	if (m->role == GEOREP_ROLE_PRIMARY)
+		m->applied = written(m);
+	else if (m->applied < m->base_seq || m->applied > written(m))
+		m->applied = m->applied > written(m) ? written(m) : m->base_seq;
 	*out = &m->l;
 	return 0;
 

@@ -13,7 +13,9 @@ processes on 127.0.0.1 (no kernel module), one 3-site quorum volume.
  5. the old primary, restarted, rejoins as a follower and catches up;
  6. switchover moves the primary (georepctl switchover);
  7. a partitioned primary (test-drop) cannot commit; after the heal its
-    uncommitted suffix is in a fork file, and the sites agree again;
+    uncommitted suffix is in a fork file (listed in status), the blocks it
+    wrote are healed from the new primary (HEAL_REQ/HEAL), and the three
+    ledgers and data images are sha256-identical;
  8. georepctl failover refuses without --force; georepctl events shows a
     switchover;
  9. a follower behind the retained log (test-compact) gets a full resync
@@ -24,6 +26,7 @@ processes on 127.0.0.1 (no kernel module), one 3-site quorum volume.
 
 Usage: e2e_replication.py [BINDIR]. Prints KTAP.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -39,7 +42,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 12
+N_TESTS = 13
 MIB = 1 << 20
 
 ktap = e2e.ktap
@@ -92,6 +95,23 @@ def committed_everywhere(sites, seq):
         if not r or r["commit_seq"] < seq or r["applied_seq"] < seq:
             return False
     return True
+
+
+def file_sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def settled(sites):
+    """Every site in sync (no heal pending) at one written/commit/applied seq."""
+    reps = [s.rep() for s in sites]
+    if not all(reps) or not all(r.get("in_sync") for r in reps):
+        return False
+    seqs = {(r["written_seq"], r["commit_seq"], r["applied_seq"]) for r in reps}
+    return len(seqs) == 1 and reps[0]["written_seq"] == reps[0]["applied_seq"]
 
 
 def dump(sites):
@@ -201,7 +221,18 @@ def main():
         ktap(stuck and ok and kept and all(os.path.exists(f["path"]) for f in kept),
              "partitioned_primary_cannot_commit_suffix_forked",
              (wp, before, rp, forks, dump(sites)))
+        # the deposed primary's blocks are healed: same ledger and data everywhere
+        healed = e2e.wait_for(lambda: (p.rep() or {}).get("heals_done", 0) >= 1 and
+                              settled(sites), 20)
         shas = [s.sha() for s in sites]
+        logs = [file_sha(os.path.join(s.dir, "vol0.memlog")) for s in sites]
+        data = [file_sha(os.path.join(s.dir, "vol0.memdata")) for s in sites]
+        print("# heal: %s" % json.dumps({k: (p.rep() or {}).get(k) for k in
+                                           ("heals_done", "in_sync", "diverged", "heal")}))
+        ktap(healed and len(set(shas)) == 1 and len(set(logs)) == 1 and len(set(data)) == 1 and
+             any(f["path"] for f in (p.rep() or {}).get("forks", [])),
+             "fork_healed_ledgers_and_data_identical",
+             (healed, shas, logs, data, dump(sites)))
         ktap(len(set(shas)) == 1, "sites_agree_after_heal", (shas, dump(sites)))
 
         # 8: georepctl: failover needs --force; events show a switchover back

@@ -233,11 +233,64 @@ static void test_reset_and_release(void)
 	s->ops->close(s);
 }
 
+/*
+ * A primary's write is on its data file at once; deposed, its suffix goes
+ * only with truncate_applied(), which leaves it diverged (persisted, no
+ * promotion) until clear_diverged().
+ */
+static void test_deposed_primary_diverged(void)
+{
+	struct gd_ledger *p;
+	struct gd_ledger_status st;
+	uint8_t block[4096], got[4096];
+	uint64_t seq;
+	int i;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	if (!p)
+		return;
+	CHECK(!p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 2));
+	for (i = 0; i < 4; i++) {
+		memset(block, 0x10 + i, sizeof(block));
+		CHECK(!p->ops->client_write(p, 4096 * i, block, sizeof(block), &seq));
+	}
+	CHECK(!p->ops->set_commit(p, 2));
+	CHECK(!p->ops->data_read(p, 4096 * 3, got, sizeof(got)) && got[0] == 0x13);
+	CHECK(!p->ops->status(p, &st) && st.applied_seq == 4 && !st.diverged);
+
+	CHECK(!p->ops->set_role(p, GEOREP_ROLE_SECONDARY, 3));
+	CHECK(p->ops->truncate(p, 2) == -EINVAL);		/* below applied */
+	CHECK(p->ops->truncate_applied(p, 1) == -EINVAL);	/* below commit */
+	CHECK(!p->ops->truncate_applied(p, 2));
+	CHECK(!p->ops->status(p, &st) && st.written_seq == 2 && st.applied_seq == 2 &&
+	      st.diverged);
+	CHECK(p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4) == -EUCLEAN);
+
+	/* kept across a reopen (the daemon restarts mid-heal) */
+	p->ops->close(p);
+	p = open_ledger(dir_p, 1);
+	if (!p)
+		return;
+	CHECK(!p->ops->status(p, &st) && st.diverged && st.written_seq == 2);
+	CHECK(p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4) == -EUCLEAN);
+	/* the heal writes the blocks, then clears it */
+	memset(block, 0, sizeof(block));
+	CHECK(!p->ops->data_write(p, 4096 * 2, block, sizeof(block)));
+	CHECK(!p->ops->data_write(p, 4096 * 3, block, sizeof(block)));
+	CHECK(!p->ops->clear_diverged(p));
+	CHECK(!p->ops->status(p, &st) && !st.diverged);
+	CHECK(!p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4));
+	CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq) && seq == 3);
+	p->ops->close(p);
+}
+
 static const struct ktap_case cases[] = {
 	{ "mem_ledger_primary_secondary_rules", test_primary_secondary_rules },
 	{ "mem_ledger_tampered_record_refused", test_tampered_record_refused },
 	{ "mem_ledger_truncate_fork_reopen", test_truncate_fork_reopen },
 	{ "mem_ledger_reset_and_release", test_reset_and_release },
+	{ "mem_ledger_deposed_primary_diverged", test_deposed_primary_diverged },
 };
 
 int main(void)
