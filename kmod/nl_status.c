@@ -12,7 +12,8 @@ size_t georep_nl_status_size(void)
 	return nla_total_size(GEOREP_NAME_MAX)		/* NAME */
 	     + nla_total_size(GEOREP_UUID_LEN)		/* UUID */
 	     + nla_total_size(sizeof(u32)) * 4		/* MINOR SITE_ID SEAL_EPOCH OPEN_COUNT */
-	     + nla_total_size(sizeof(u8)) * 7		/* ROLE RULE THROTTLED WMs IO_STATE DIVERGED */
+	     /* ROLE RULE THROTTLED WMs IO_STATE DIVERGED */
+	     + nla_total_size(sizeof(u8)) * 7
 	     + nla_total_size_64bit(sizeof(u64)) * 11	/* TERM ... MAX_UNCOMMITTED */
 	     + nla_total_size(GEOREP_HASH_LEN)		/* CHAIN_HASH */
 	     + nla_total_size(sizeof(u8))		/* EVENT */

@@ -608,7 +608,7 @@ static int set_role(struct georep_volume *vol, enum georep_role role,
 	}
 	old = READ_ONCE(vol->role);
 	if (role == GEOREP_ROLE_PRIMARY && READ_ONCE(vol->diverged)) {
-		NL_SET_ERR_MSG(extack, "diverged: resync the dropped records' blocks, then DIVERGED=0");
+		NL_SET_ERR_MSG(extack, "diverged: resync dropped records' blocks, then DIVERGED=0");
 		ret = -EUCLEAN;
 		goto out_unlock;
 	}

@@ -189,9 +189,10 @@ enum georep_commit_rule {
  *   WRITTEN_SEQ, or below APPLIED_SEQ without TRUNCATE_APPLIED. With the
  *   flag TRUNCATE_APPLIED (a deposed primary's suffix, already on its data
  *   device) APPLIED_SEQ drops to TRUNCATE_SEQ, writes still waiting for the
- *   dropped records complete with EIO, and DIVERGED becomes 1 until
- *   VOLUME_SET DIVERGED=0 (after the touched blocks are resynced). The next appended record must then
- *   be TRUNCATE_SEQ + 1 and chain from record TRUNCATE_SEQ.
+ *   dropped records complete with EIO, and DIVERGED becomes 1 (when a
+ *   dropped record was on the data device) until VOLUME_SET DIVERGED=0
+ *   (after the touched blocks are resynced). The next appended record
+ *   must then be TRUNCATE_SEQ + 1 and chain from record TRUNCATE_SEQ.
  * GEOREP_CMD_LOG_RESET (admin): NAME, RESET_SEQ, TERM, CHAIN_HASH.
  *   Secondary only. Forgets the whole retained log and restarts it empty
  *   at RESET_SEQ: the next appended record must be RESET_SEQ + 1 and chain
