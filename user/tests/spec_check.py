@@ -75,7 +75,7 @@ class Policy:
         for m in re.finditer(r"#define\s+(GEOREP_NL_\w+_POLICY)\s+((?:.*\\\n)*.*)", nlc):
             self.macros[m.group(1)] = re.sub(r"\\\n\s*", " ", m.group(2)).strip()
         self.values = {"PATH_MAX": 4096}
-        for enum in ("georep_role", "georep_commit_rule"):
+        for enum in ("georep_role", "georep_commit_rule", "georep_io_state"):
             self.values.update(dict(uapi_enum(uapi, enum)))
         for m in re.finditer(r"#define\s+(GEOREP_\w+)\s+(\d+)", uapi):
             self.values[m.group(1)] = int(m.group(2))
@@ -97,6 +97,9 @@ class Policy:
         m = re.fullmatch(r"NLA_POLICY_MIN\((NLA_\w+),\s*(.+?)\)", text)
         if m:
             return NLA_TYPES[m.group(1)], {"min": self.value(m.group(2))}
+        m = re.fullmatch(r"NLA_POLICY_MAX\((NLA_\w+),\s*(.+?)\)", text)
+        if m:
+            return NLA_TYPES[m.group(1)], {"max": self.value(m.group(2))}
         m = re.fullmatch(r"NLA_POLICY_EXACT_LEN\((.+?)\)", text)
         if m:
             return "binary", {"exact-len": self.value(m.group(1))}
