@@ -5,7 +5,8 @@
  * The daemon's {"cmd":"status"} reply is kept as it is (it is the "cluster"
  * member of `status --json`); this file only finds the socket, asks, and
  * renders a table per volume with one row per site. What the daemon does
- * not know (a follower's seqs, seen from another follower) is shown as "-".
+ * not know (a follower's seqs, seen from another follower) is shown as "-";
+ * a leader knows every follower's seqs from their answers.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -242,11 +243,11 @@ void cluster_status_print(json_t *st)
 			printf("  no replication engine attached at this site\n");
 			continue;
 		}
-		printf("  leader %s, term %s, this site %s, writable %s, policy: %s\n",
+		printf("  leader %s, term %s, this site %s, writable %s, policy: %s, io %s\n",
 		       jstr(rep, "leader", "none"), jnum(rep, "term", term, sizeof(term)),
 		       jstr(rep, "role", "?"),
 		       json_is_true(json_object_get(rep, "writable")) ? "yes" : "no",
-		       jstr(rep, "policy", "?"));
+		       jstr(rep, "policy", "?"), jstr(rep, "io_state", "-"));
 		printf("  log: last %s, committed %s, ledger %s (%s)\n",
 		       jnum(rep, "last_seq", last, sizeof(last)),
 		       jnum(rep, "commit_seq", commit, sizeof(commit)),
