@@ -33,14 +33,15 @@ int eng_fork_and_truncate(struct engine *e, uint64_t from)
 	/*
 	 * A deposed primary's own records are on its data device: their
 	 * blocks are healed from the leader (engine_heal.c), the heal noted
-	 * durably before the truncation.
+	 * durably before the truncation. The kernel also refuses a plain
+	 * truncation (EINVAL) over writes of the deposed primary whose data
+	 * landed after the demotion, beyond the applied_seq it reports.
 	 */
-	if (st.applied_seq >= from) {
+	ret = st.applied_seq >= from ? -EINVAL : e->lg->ops->truncate(e->lg, from - 1);
+	if (ret == -EINVAL) {
 		ret = eng_heal_add(e, fk.path, from - 1);
 		if (!ret)
 			ret = e->lg->ops->truncate_applied(e->lg, from - 1);
-	} else {
-		ret = e->lg->ops->truncate(e->lg, from - 1);
 	}
 	if (ret) {
 		gd_err("volume %s: truncate after %llu: %s", e->name,

@@ -42,7 +42,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 13
+N_TESTS = 14
 MIB = 1 << 20
 
 ktap = e2e.ktap
@@ -234,6 +234,31 @@ def main():
              "fork_healed_ledgers_and_data_identical",
              (healed, shas, logs, data, dump(sites)))
         ktap(len(set(shas)) == 1, "sites_agree_after_heal", (shas, dump(sites)))
+
+        # a heal interrupted by kill -9 resumes from <state-dir>/vol0.heal:
+        # the fork's blocks scribbled over, the ledger marked diverged
+        fk = next((f for f in (p.rep() or {}).get("forks", [])), None)
+        p.proc.kill()
+        p.proc.wait()
+        if fk:
+            with open(os.path.join(p.dir, "vol0.memdata"), "r+b") as f:
+                f.seek(200 * 4096)
+                f.write(b"\xee" * 4 * 4096)
+            mpath = os.path.join(p.dir, "vol0.memmeta")
+            with open(mpath) as f:
+                meta = json.load(f)
+            meta["diverged"] = True
+            with open(mpath, "w") as f:
+                json.dump(meta, f)
+            with open(os.path.join(p.dir, "vol0.heal"), "w") as f:
+                json.dump({"fork_seq": fk["from"] - 1, "forks": [fk["path"]]}, f)
+        p.start()
+        resumed = e2e.wait_for(lambda: (p.rep() or {}).get("heals_done", 0) >= 1 and
+                               settled(sites), 20)
+        data = [file_sha(os.path.join(s.dir, "vol0.memdata")) for s in sites]
+        ktap(fk and resumed and len(set(data)) == 1 and
+             not os.path.exists(os.path.join(p.dir, "vol0.heal")),
+             "heal_resumes_after_kill", (fk, resumed, data, dump(sites)))
 
         # 8: georepctl: failover needs --force; events show a switchover back
         ctl = os.path.join(BIN, "georepctl")
