@@ -8,7 +8,7 @@
 #     restarted: it must catch up from the primary's retained log (no
 #     resync), apply everything, and end sha256-identical to the primary
 #     with a ledger that verifies and equals the primary's.
-# (b) R is down again while the primary writes 1.5 times the log device in
+# (b) R is down again while the primary writes 1.25 times the log device in
 #     1 MiB writes: past 3/4 of the log the primary releases records R still
 #     needs (user/georepd/engine.c, eng_compact). Restarted, R must get a
 #     full resync (data copy, then LOG_RESET) and end identical again.
@@ -17,12 +17,12 @@
 
 set -u
 . "$(dirname "$0")/lib.sh"
-DATA_MB=64
+DATA_MB=32
 LOG_MB=128
 CATCHUP_WRITES=10000
 CATCHUP_MAX_S=240
 RESYNC_MAX_S=240
-FILL_MB=$((LOG_MB * 3 / 2))
+FILL_MB=$((LOG_MB * 5 / 4))
 
 sites_init sites-catchup
 
@@ -48,13 +48,15 @@ down_replica() {
 	[ "$(primary_site)" = "$P" ] || { echo "primary moved"; georepctl status; return 1; }
 }
 
-# random 4 KiB O_DIRECT writes at the primary, QD16
+# random 4 KiB O_DIRECT writes at the primary, QD32 (more than the device
+# holds: io_size, norandommap), exactly CATCHUP_WRITES of them
 catchup_writes() {
 	local w0 w1 t0
 	w0=$(vol_num "$P" written_seq)
 	t0=$(now_s)
 	fio --name=catchup --filename="/dev/georep/$P.$VOL" --rw=randwrite --bs=4k \
-		--direct=1 --ioengine=libaio --iodepth=16 --size=${DATA_MB}M \
+		--direct=1 --ioengine=libaio --iodepth=32 --size=${DATA_MB}M \
+		--io_size=$((CATCHUP_WRITES * 8))k --norandommap \
 		--number_ios=$CATCHUP_WRITES --randrepeat=0 --output-format=terse \
 		--terse-version=3 >"$T/fio-catchup" || { cat "$T/fio-catchup"; return 1; }
 	w1=$(vol_num "$P" written_seq)
