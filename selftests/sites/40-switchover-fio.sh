@@ -9,10 +9,12 @@
 # naming the open count), or, with --wait SEC, held until the device is
 # closed. Asserted:
 #  - the plain request is refused while fio runs, and P stays primary;
-#  - the --wait request is held while fio runs (P still primary);
+#  - the --wait request is held while fio runs (P still primary, the
+#    command still waiting);
 #  - fio ends with no I/O or verify error;
-#  - once fio closed the device Q is primary within SWITCH_MAX_S, P and
-#    the third site are caught-up secondaries;
+#  - once fio closed the device Q is primary within SWITCH_MAX_S, the
+#    --wait command returns success, P and the third site are caught-up
+#    secondaries;
 #  - fio --verify_only of the same jobs passes on Q's device, and fails
 #    after a block of it was overwritten through Q (negative control:
 #    verify_only passes for any seed, it must be able to fail);
@@ -21,7 +23,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 SWITCH_MAX_S=20		# qemu TCG, GEOREPD_ELECTION_MS=3000
-WAIT_S=300		# the held switchover's bound (fio takes well under it)
+WAIT_S=600		# the held switchover's bound (fio takes well under it)
 
 sites_init sites-switchover
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
@@ -41,13 +43,13 @@ randrepeat=1
 rw=randwrite
 bs=4k
 offset=0
-size=4m
+size=1m
 
 [seq64k]
 rw=write
 bs=64k
-offset=8m
-size=8m
+offset=4m
+size=2m
 EOF
 }
 
@@ -107,14 +109,19 @@ refused_while_open() {
 	[ "$(vol_role "$P")" = primary ] || { echo "$P is no longer primary"; return 1; }
 }
 
+# the --wait request returns once the switchover started (or was
+# abandoned): it must still be waiting while fio runs
 held_while_open() {
-	ctl "$P" switchover "$VOL" "$Q" --wait $WAIT_S || return 1
-	fio_running || { echo "fio ended before the request: nothing shown"; return 1; }
-	sleep 2
+	ctl "$P" switchover "$VOL" "$Q" --wait $WAIT_S >"$T/held.out" 2>&1 &
+	SW_PID=$!
+	sleep 3
+	fio_running || { echo "fio ended before the check: nothing shown"; return 1; }
+	kill -0 "$SW_PID" 2>/dev/null ||
+		{ cat "$T/held.out"; echo "switchover --wait returned while fio runs"; return 1; }
 	[ "$(vol_role "$P")" = primary ] && [ "$(vol_role "$Q")" = secondary ] ||
 		{ georepctl status; echo "the held switchover did not wait for the close"; return 1; }
-	fio_running || echo "(fio ended meanwhile: the primary may change from now on)"
-	echo "held: $P still primary while fio runs"
+	ctl "$P" status --json | grep -o '"switchover": {[^}]*}'
+	echo "held: $P still primary while fio runs, switchover --wait $SW_PID waiting"
 }
 
 fio_clean() {
@@ -130,11 +137,15 @@ fio_clean() {
 q_primary() { [ "$(vol_role "$Q")" = primary ]; }
 
 switched() {
-	local t1
+	local t1 rc
 	poll $SWITCH_MAX_S q_primary ||
 		{ georepctl status; echo "$Q is not primary $SWITCH_MAX_S s after fio closed the device"; return 1; }
 	t1=$(now_s)
 	echo "switchover $P -> $Q $(elapsed "$T_CLOSE" "$t1") s after fio closed the device"
+	wait "$SW_PID"
+	rc=$?
+	cat "$T/held.out"
+	[ $rc = 0 ] || { echo "switchover --wait exited with status $rc"; return 1; }
 	poll 30 in_sync "$P" "$Q" && poll 30 in_sync "$OTHER" "$Q" ||
 		{ georepctl status; echo "the secondaries did not catch up with $Q"; return 1; }
 	georepctl status
@@ -164,15 +175,17 @@ same_data() {
 # one 4 KiB block of the randwrite region overwritten through the primary:
 # verify_only must now fail, naming that offset
 negative_control() {
-	local blk=$((RANDOM % 1024)) rc
+	local blk=$((RANDOM % 256)) rc
 	head -c 4096 /dev/urandom >"$T/junk"
 	dd if="$T/junk" of="/dev/georep/$Q.$VOL" bs=4096 seek=$blk count=1 oflag=direct \
 		conv=notrunc status=none || return 1
 	echo "overwrote block $blk (offset $((blk * 4096))) at $Q"
-	fio "$T/job-$Q.fio" --verify_only --output="$T/neg.out" >/dev/null 2>&1
+	fio "$T/job-$Q.fio" --verify_only --output="$T/neg.out" >"$T/neg.err" 2>&1
 	rc=$?
-	grep -iE "verify|bad|offset" "$T/neg.out" | head -n 8
+	grep -iE "verify|bad|offset" "$T/neg.err" "$T/neg.out" | head -n 8
 	[ $rc != 0 ] || { echo "verify_only passed over a corrupted block"; return 1; }
+	grep -q "offset $((blk * 4096))" "$T/neg.err" "$T/neg.out" ||
+		{ echo "fio did not name offset $((blk * 4096))"; return 1; }
 }
 
 check network sites_network || exit 1
