@@ -224,6 +224,26 @@ static void print_forks(json_t *rep)
 		       jbytes(f, "bytes", bytes, sizeof(bytes)));
 }
 
+/* the heal of a fork (engine_heal.c): "in sync" or what is left */
+static void print_heal(json_t *rep)
+{
+	json_t *h = json_object_get(rep, "heal");
+	char seq[24], blocks[24], pend[24], wait[24];
+
+	if (!json_object_get(rep, "in_sync"))
+		return;
+	if (!json_is_object(h)) {
+		printf("  data: %s%s\n", json_is_true(json_object_get(rep, "in_sync")) ?
+		       "in sync" : "not in sync (resync in progress or diverged)",
+		       json_is_true(json_object_get(rep, "diverged")) ? ", DIVERGED" : "");
+		return;
+	}
+	printf("  data: healing a fork after seq %s: %s blocks, %s to fetch, %s until records apply\n",
+	       jnum(h, "fork_seq", seq, sizeof(seq)), jnum(h, "blocks", blocks, sizeof(blocks)),
+	       jnum(h, "pending", pend, sizeof(pend)),
+	       jnum(h, "waiting_records", wait, sizeof(wait)));
+}
+
 void cluster_status_print(json_t *st)
 {
 	json_t *vols = json_object_get(st, "volumes"), *v, *rep;
@@ -256,6 +276,7 @@ void cluster_status_print(json_t *st)
 			printf("  ERROR: %s\n", jstr(rep, "error", ""));
 		print_sites(st, rep);
 		print_forks(rep);
+		print_heal(rep);
 	}
 	if (!json_array_size(vols))
 		printf("\nno replicated volume at this site\n");

@@ -254,6 +254,25 @@ void test_other_cmds(struct nl_sock *sk)
 	expect(sk, msg, ENOENT, "no volume with this name", 0,
 	       "set: io state alone is a change (ENOENT)");
 
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
+	nla_put_u8(msg, GEOREP_A_DIVERGED, 1);
+	expect(sk, msg, ERANGE, "integer out of range", 0,
+	       "set: diverged 1 (only 0 can be set)");
+
+	msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
+	nla_put_u8(msg, GEOREP_A_DIVERGED, 0);
+	expect(sk, msg, ENOENT, "no volume with this name", 0,
+	       "set: diverged 0 alone is a change (ENOENT)");
+
+	msg = req(GEOREP_CMD_LOG_TRUNCATE, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
+	nla_put_u64(msg, GEOREP_A_TRUNCATE_SEQ, 1);
+	nla_put_flag(msg, GEOREP_A_TRUNCATE_APPLIED);
+	expect(sk, msg, ENOENT, "no volume with this name", 0,
+	       "truncate: TRUNCATE_APPLIED accepted (ENOENT)");
+
 	msg = req(GEOREP_CMD_KEY_SET, 0);
 	nla_put_string(msg, GEOREP_A_NAME, "abi-none");
 	expect(sk, msg, EINVAL, "missing attribute GEOREP_A_KEYS",
