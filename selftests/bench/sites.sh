@@ -176,7 +176,7 @@ gr_attach() {
 
 # gr_config SITES RULE: the cluster configuration, the same at every site
 gr_config() {
-	local n=$1 i sites= reps= addrs=($GEOREP_VM_ADDRS)
+	local n=$1 i sites='' reps='' addrs=($GEOREP_VM_ADDRS)
 	for ((i = 0; i < n; i++)); do
 		sites+="${sites:+,}
     {\"name\": \"vm$i\", \"region\": \"r$i\", \"site_id\": $((i + 1)), \"address\": \"${addrs[$i]}:$GR_PORT\"}"
@@ -249,6 +249,7 @@ agent_conn() {
 		kill "$PPID"
 		return 0
 	fi
+	# shellcheck disable=SC1090
 	. "$script" </dev/null 2>&1
 	echo "__RC__ $?"
 	rm -f "$script"
@@ -305,7 +306,7 @@ on_all() {
 }
 
 wait_agents() {
-	local i t addrs=($GEOREP_VM_ADDRS)
+	local i t
 	for ((i = 1; i < GEOREP_VM_COUNT; i++)); do
 		for ((t = 0; t < 600; t++)); do
 			on "$i" true >/dev/null 2>&1 && break
@@ -334,7 +335,7 @@ scenario_drbd() {
 
 # georep SITES RULE
 scenario_georep() {
-	local n=$1 rule=$2 seed sb keys i p= t rc=0
+	local n=$1 rule=$2 seed sb keys i p='' t rc=0
 	seed=$(gr_seed "$rule") || return 1
 	seed=${seed##*SEED }
 	sb=${seed%% *}
@@ -504,7 +505,7 @@ EOF
 }
 
 host() {
-	local top dir log rc only= guest_args
+	local top dir log rc only='' guest_args
 
 	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	while [ $# -gt 0 ]; do

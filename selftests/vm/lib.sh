@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # Shared by selftests/vm/run and selftests/vm/multi (sourced, not run): the
 # kernel version, the kernel command line and the qemu arguments every lab
