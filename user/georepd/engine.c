@@ -562,10 +562,9 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 		goto out_close;
 	}
 	ret = eng_heal_load(e);
-	if (ret) {
-		gd_err("volume %s: cannot resume the heal of a fork: %s", e->name, strerror(-ret));
-		goto out_close;
-	}
+	if (ret)
+		gd_err("volume %s: cannot resume the heal of a fork (%s/%s.heal): %s", e->name,
+		       gd_statedir_path(d->sd), e->name, strerror(-ret));
 	if (!e->heal.active && !e->lg->ops->status(e->lg, &st) && st.diverged) {
 		/* no heal state to resume: an admin must resync or accept the data */
 		e->diverged_orphan = true;

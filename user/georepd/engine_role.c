@@ -35,9 +35,11 @@ int eng_fork_and_truncate(struct engine *e, uint64_t from)
 	 * blocks are healed from the leader (engine_heal.c), the heal noted
 	 * durably before the truncation. The kernel also refuses a plain
 	 * truncation (EINVAL) over writes of the deposed primary whose data
-	 * landed after the demotion, beyond the applied_seq it reports.
+	 * landed after the demotion, beyond the applied_seq it reports. During
+	 * a heal every truncation joins it (its scan state is rebuilt).
 	 */
-	ret = st.applied_seq >= from ? -EINVAL : e->lg->ops->truncate(e->lg, from - 1);
+	ret = st.applied_seq >= from || e->heal.active ? -EINVAL :
+	      e->lg->ops->truncate(e->lg, from - 1);
 	if (ret == -EINVAL) {
 		ret = eng_heal_add(e, fk.path, from - 1);
 		if (!ret)
