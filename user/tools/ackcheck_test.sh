@@ -62,7 +62,7 @@ expect() {
 	[ "$rc" = "$want" ] || { echo "exit status $rc, expected $want"; return 1; }
 }
 
-# the device block of the Nth logged acknowledgement
+# the device block of the Nth logged acknowledgment
 pos_of() { sed -n "${1}p" "$LOG" | cut -d' ' -f4; }
 
 write_and_log() {
@@ -148,7 +148,7 @@ usage_errors() {
 		expect 1 "$ACK" write "$DEV" --log "$LOG" --first 250 --count 10
 }
 
-# a later run over the same region supersedes the earlier acknowledgements
+# a later run over the same region supersedes the earlier acknowledgments
 # (the damaged blocks are written again)
 rewritten() {
 	expect 0 "$ACK" write "$DEV" --log "$LOG" --first 0 --count 64 --region-blocks 64 &&
