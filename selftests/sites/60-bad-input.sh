@@ -9,10 +9,11 @@
 # port (garbage bytes, a header of an old protocol version, a hello offering
 # only future versions, absurd lengths), sent from another site's namespace
 # by georep-wirepoke, get an ERROR frame naming the problem and a close, and
-# the daemon logs the peer's address and the reason. Through all of it every
-# daemon keeps running and serving its real peers, no site's written_seq
-# moves, every ledger verifies, and a write afterwards still commits on all
-# three sites.
+# the daemon logs the peer's address and the reason; garbage after a valid
+# hello closes that link with the reason logged, and the real peer's link
+# comes back. Through all of it every daemon keeps running and serving its
+# real peers, no site's written_seq moves, every ledger verifies, and a
+# write afterwards still commits on all three sites.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -121,7 +122,7 @@ poke() {
 		grep -F -- "$logged" || { echo "no log line at $to: $logged"; return 1; }
 }
 
-hex() { od -An -tx1 | tr -d ' \n'; }
+hex() { od -An -v -tx1 | tr -d ' \n'; }
 
 garbage() {
 	poke bravo alpha 'bad frame magic 0x20544547' 'closed before hello: bad frame magic' \
@@ -155,13 +156,45 @@ absurd_length() {
 		--hello alpha --site-id 1 --cluster sites --hdr-length 0x100000
 }
 
+# A configured site's valid hello (plain TCP does not authenticate peers
+# yet), then garbage: sent from that site's own namespace to a site it dials,
+# neither of them the primary. The connection replaces the real one, the
+# garbage closes it with the reason, and the real one comes back.
+garbage_after_hello() {
+	local imp tgt lines pair id
+	for pair in "alpha bravo" "alpha charlie" "bravo charlie"; do
+		set -- $pair
+		[ "$1" != "$P" ] && [ "$2" != "$P" ] && break
+	done
+	imp=$1 tgt=$2
+	case $imp in alpha) id=1 ;; bravo) id=2 ;; esac
+	lines=$(wc -l <"$T/$tgt.log")
+	in_site "$imp" georep-wirepoke --wait 8000 --hello "$imp" \
+		--site-id "$id" --cluster sites \
+		--hex "$(printf '\xde\xad\xbe\xef%.0s' 1 2 3 4 5 6 7 8 | hex)" \
+		"$(site_ip "$tgt"):$PORT" >"$T/.poke" 2>&1
+	echo "\$ georep-wirepoke --hello $imp ... then 32 bytes of garbage, at $tgt"
+	sed 's/^/  /' "$T/.poke"
+	grep -q "^hello site=$tgt " "$T/.poke" || { echo "no hello from $tgt"; return 1; }
+	grep -qF 'error 1 (protocol): bad frame magic 0xefbeadde' "$T/.poke" || return 1
+	[ "$(tail -n1 "$T/.poke")" = closed ] || { echo "connection not closed"; return 1; }
+	sleep 0.5
+	tail -n +"$((lines + 1))" "$T/$tgt.log" |
+		grep -F "peer $imp down: bad frame magic 0xefbeadde" ||
+		{ echo "no log line at $tgt"; return 1; }
+}
+
 # every daemon alive and answering with both peers up, nothing written
 unharmed() {
-	local s pid now
+	local s pid now i
 	for s in $SITES; do
 		eval "pid=\${PID_$s:-}"
 		kill -0 "$pid" 2>/dev/null || { echo "georepd at $s (pid $pid) died"; return 1; }
-		ctl "$s" status --json >"$T/.st" || return 1
+		for i in $(seq 1 30); do
+			ctl "$s" status --json >"$T/.st" || return 1
+			grep -q '"peers_up": 2' "$T/.st" && break
+			sleep 0.5
+		done
 		grep -q '"peers_up": 2' "$T/.st" || { echo "$s: a peer is down"; cat "$T/.st"; return 1; }
 	done
 	now=$(written)
@@ -196,6 +229,7 @@ check cli_unknown_site_volume_option_errors cli_errors
 check garbage_on_replication_port_dropped_and_logged garbage
 check old_and_future_protocol_versions_refused old_version
 check absurd_frame_lengths_refused absurd_length
+check garbage_after_a_valid_hello_closes_that_link garbage_after_hello
 check daemons_alive_peers_up_nothing_written unharmed
 check writes_still_commit_on_all_sites still_replicating
 [ "$failed" = 0 ]
