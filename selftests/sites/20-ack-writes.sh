@@ -17,7 +17,8 @@
 #    secondary again within REJOIN_MAX_S, and the acknowledged blocks are
 #    still all on the primary.
 # At the end every site holds every acknowledged block, the three data
-# devices are identical and no task is blocked (D state).
+# devices are identical and no task is blocked (D state); a logged block
+# that was never written is reported missing (negative control).
 #
 # Random choices (fault order, delays) come from the seed printed at the
 # start; ACK_SEED=N replays them, ACK_ROUNDS=N changes the round count.
@@ -80,7 +81,7 @@ blocked_tasks() {
 }
 
 start_writer() {
-	local before
+	local before n
 	before=$(acked)
 	georep-ackcheck write "/dev/georep/$P.$VOL" --log "$ACKS" --first $((R * REGION)) \
 		--count $REGION --region-blocks $REGION >"$T/writer-$R.out" 2>&1 &
@@ -92,7 +93,8 @@ start_writer() {
 		return 1
 	fi
 	sleep "$DELAY"
-	echo "acknowledged before the fault ($MODE, $DELAY s after the first): $(($(acked) - before)) (total $(acked))"
+	n=$(acked)
+	echo "acknowledged before the fault ($MODE, $DELAY s after the first): $((n - before)) (total $n)"
 	writer_gone && { cat "$T/writer-$R.out"; echo "the writer ended before the fault"; return 1; }
 	[ "$(acked)" -gt "$before" ]
 }
@@ -198,6 +200,18 @@ same_data() {
 	return $ret
 }
 
+# the checker must be able to fail on these devices: a logged block that
+# was never written (region 0 is no round's) is reported missing
+negative_control() {
+	local p=$((RANDOM % REGION)) rc
+	cp "$ACKS" "$T/acks-neg"
+	echo "ack 0123456789abcdef 7 $p" >>"$T/acks-neg"
+	georep-ackcheck verify "/dev/georep/$NEWP.$VOL" --log "$T/acks-neg" >"$T/neg.out" 2>&1
+	rc=$?
+	cat "$T/neg.out"
+	[ $rc = 1 ] && grep -q "^missing: block 7 of run 0123456789abcdef at device block $p " "$T/neg.out"
+}
+
 # tasks in D state in three samples a second apart (I/O in progress passes)
 no_blocked() {
 	local a b c
@@ -251,6 +265,7 @@ echo "    # failover per round:$TIMES; $(acked) acknowledged writes; seed $SEED"
 
 check acknowledged_blocks_on_every_site verify_all
 check data_devices_identical same_data
+check negative_control_unwritten_block_reported_missing negative_control
 check no_task_in_d_state no_blocked
 [ "$failed" = 0 ] || echo "    # replay: ACK_SEED=$SEED"
 [ "$failed" = 0 ]
