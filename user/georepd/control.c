@@ -136,10 +136,13 @@ static int h_switchover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 		return no_engine(d, v, err);
 	ret = v->replica->ops->switchover(v->replica, site,
 					  wait ? (unsigned int)json_integer_value(wait) : 0, err);
-	if (ret >= 0)
-		*resp = json_pack("{s:s, s:s, s:b}", "volume", v->cfg->name, "to", to,
-				  "waiting", ret == 1);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	/* held until the device is closed: "waiting": true */
+	*resp = ret == 1 ? json_pack("{s:s, s:s, s:b}", "volume", v->cfg->name, "to", to,
+				     "waiting", 1) :
+		json_pack("{s:s, s:s}", "volume", v->cfg->name, "to", to);
+	return 0;
 }
 
 static int h_failover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
