@@ -270,22 +270,22 @@ bool georep_ios_settled(struct georep_volume *vol)
 }
 
 /**
- * georep_ios_drop() - fail the writes of records a truncate dropped
+ * georep_ios_drop() - take the writes of records a truncate dropped
  * @vol: the volume, secondary, its ios settled (georep_ios_settled())
  * @seq: the last record kept
+ * @done: where they go; georep_ios_fail() completes them
  *
  * A deposed primary's writes still waiting for their commit complete with
  * EIO when their records leave the log: a later commit_seq covers another
  * record with the same seq, never theirs. Context: the caller holds
  * order_mutex, so commit_seq cannot move past @seq meanwhile.
- * Return: how many writes failed.
+ * Return: how many writes were taken.
  */
-unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq)
+unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq,
+			     struct list_head *done)
 {
 	struct georep_io *io, *next;
 	unsigned int n = 0;
-	LIST_HEAD(done);
-	bool empty;
 
 	lockdep_assert_held(&vol->order_mutex);
 	spin_lock_irq(&vol->lock);
@@ -294,16 +294,20 @@ unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq)
 			continue;
 		if (!io->status)
 			io->status = BLK_STS_IOERR;
-		list_move_tail(&io->node, &done);
+		list_move_tail(&io->node, done);
 		vol->inflight--;
 		n++;
 	}
-	empty = !vol->inflight;
 	spin_unlock_irq(&vol->lock);
-	finish(vol, &done);
-	if (empty)
-		wake_up_all(&vol->drain_wq);
 	return n;
+}
+
+/* complete what georep_ios_drop() took; Context: order_mutex, lock not held */
+void georep_ios_fail(struct georep_volume *vol, struct list_head *done)
+{
+	finish(vol, done);
+	if (!READ_ONCE(vol->inflight))
+		wake_up_all(&vol->drain_wq);
 }
 
 static void io_set_status(struct georep_io *io, blk_status_t status)

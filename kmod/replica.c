@@ -157,6 +157,7 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 	u64 commit, applied, written, tail, lsn, head_lsn, term;
 	u8 chain[GEOREP_HASH_LEN];
 	unsigned int failed;
+	LIST_HEAD(dropped);
 	bool diverge;
 	u32 nb;
 	int ret;
@@ -250,11 +251,12 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);
 	/* under order_mutex: commit_seq cannot cover a dropped seq yet */
-	failed = georep_ios_drop(vol, seq);
+	failed = georep_ios_drop(vol, seq, &dropped);
 	tail = vol->tail_seq;
 	lsn = vol->tail_lsn;
 	memcpy(chain, vol->tail_prev_chain, sizeof(chain));
 	mutex_unlock(&vol->order_mutex);
+	georep_ios_fail(vol, &dropped);
 
 	/* with applied_seq and DIVERGED in it */
 	ret = georep_sb_write_tail(vol, tail, lsn, chain);
@@ -341,6 +343,7 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 {
 	u64 old_tail, old_written, head_lsn;
 	u8 chain[GEOREP_HASH_LEN];
+	LIST_HEAD(dropped);
 	int ret;
 
 	if (seq == U64_MAX) {
@@ -365,7 +368,7 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 	 * A deposed primary's writes still waiting for a commit: the commit_seq
 	 * set below is the new log's, which may hold other records at their seqs.
 	 */
-	georep_ios_drop(vol, 0);
+	georep_ios_drop(vol, 0, &dropped);
 	old_tail = vol->tail_seq;
 	head_lsn = vol->head_lsn;
 	vol->tail_seq = seq + 1;
@@ -387,6 +390,7 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);
 	mutex_unlock(&vol->order_mutex);
+	georep_ios_fail(vol, &dropped);
 	WRITE_ONCE(vol->apply_error, 0);
 
 	ret = georep_sb_write_tail(vol, seq + 1, head_lsn, chain);

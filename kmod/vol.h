@@ -233,8 +233,13 @@ void georep_disk_del(struct georep_volume *vol);
 void georep_ios_progress(struct georep_volume *vol);
 /* every io on vol->ios has its log and data writes done (replica.c) */
 bool georep_ios_settled(struct georep_volume *vol);
-/* complete the ios of records after @seq with EIO (a truncate dropped them) */
-unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq);
+/*
+ * take the ios of records after @seq off vol->ios (a truncate dropped
+ * them; order_mutex held), then complete them with EIO outside the locks
+ */
+unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq,
+			     struct list_head *done);
+void georep_ios_fail(struct georep_volume *vol, struct list_head *done);
 void georep_throttle_update(struct georep_volume *vol);
 u64 georep_uncommitted_blocks(struct georep_volume *vol);
 void georep_kick_notify(struct georep_volume *vol, int bit);
