@@ -21,7 +21,9 @@ suspended, EIO while failing) and pretends openers of the block device
     (its test write refused), and "run" again once it follows the new
     leader after the heal;
  7. policy fail: same with vol1, io_state "fail";
- 8. the daemons exit cleanly.
+ 8. usage errors of --wait (0, not a number, on events) exit 2 before
+    anything is sent;
+ 9. the daemons exit cleanly.
 
 Usage: e2e_policy.py [BINDIR]. Prints KTAP.
 """
@@ -41,7 +43,7 @@ import e2e_replication as rep  # noqa: E402  (Site with --ledger mem)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 VOLS = {"vol0": "suspend", "vol1": "fail"}
-N_TESTS = 8
+N_TESTS = 9
 
 ktap = e2e.ktap
 results = e2e.results
@@ -235,6 +237,13 @@ def main():
             ktap(ok, "policy_%s_on_quorum_loss_then_run" % want, diag)
 
         # 8
+        bad = [ctl("switchover", "vol0", "alpha", "--wait", "0", "--socket", p.sock),
+               ctl("switchover", "vol0", "alpha", "--wait", "soon", "--socket", p.sock),
+               ctl("events", "--wait", "3", "--socket", p.sock)]
+        ktap(all(r.returncode == 2 and "bad --wait" in r.stderr and not r.stdout for r in bad),
+             "switchover_wait_usage_errors", [(r.returncode, r.stderr) for r in bad])
+
+        # 9
         codes = []
         for s in sites:
             s.proc.send_signal(signal.SIGTERM)
