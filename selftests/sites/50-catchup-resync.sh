@@ -13,7 +13,9 @@
 #     needs (user/georepd/engine.c, eng_compact). Restarted, R must get a
 #     full resync (data copy, then LOG_RESET) and end identical again.
 #
-# Prints the catch-up and resync times; bounds are for qemu TCG.
+# Prints the write, catch-up and resync times; bounds are for qemu TCG.
+# The runner allows 600 s per scenario: on a loaded 2-core host the 10,000
+# quorum writes alone took up to 240 s (load average 13).
 
 set -u
 . "$(dirname "$0")/lib.sh"
