@@ -72,10 +72,17 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 		return 0;
 	switch (f->hdr.type) {
 	case GR_FT_CONSENSUS:
-		if (gr_wire_msg_decode(f->consensus.data, f->consensus.len, &m, err))
+		if (gr_wire_msg_decode(f->consensus.data, f->consensus.len, &m, err)) {
+			gd_warn("volume %s: consensus frame from %s refused: %s", e->name,
+				eng_site_name(e, e->ids[from]) ?: "?", err);
 			return -EPROTO;
-		if (m.from != e->ids[from] || m.to != e->self_id)
+		}
+		if (m.from != e->ids[from] || m.to != e->self_id) {
+			gd_warn("volume %s: consensus frame on %s's link says from %u to %u (this site is %u)",
+				e->name, eng_site_name(e, e->ids[from]) ?: "?", m.from, m.to,
+				e->self_id);
 			return -EPROTO;
+		}
 		if (m.has_progress) {
 			e->peer_seqs[from].valid = true;
 			e->peer_seqs[from].written = m.p_written;
