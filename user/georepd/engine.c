@@ -277,9 +277,14 @@ void eng_compact(struct engine *e, bool force)
 	} else if (!(st.log_size && st.log_used * 2 > st.log_size)) {
 		keep = keep > ENG_FOLLOWER_KEEP ? keep - ENG_FOLLOWER_KEEP : 0;
 	}
-	/* a full log throttles writers (and blocks a secondary's appends) */
+	/*
+	 * A full log throttles writers (and blocks a secondary's appends).
+	 * Throttled writers resume only below the kernel's low watermark
+	 * (70% by default, settable lower): a log left between it and 3/4 by
+	 * a release would stay throttled for as long as a replica lags.
+	 */
 	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
-	    (st.log_size && st.log_used * 4 > st.log_size * 3))
+	    (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled)
 		keep = applied;
 	/* the record at the compaction point stays: its term and chain anchor the log */
 	if (keep > gs.snap_seq && (force || keep > gs.snap_seq + ENG_COMPACT_MIN ||

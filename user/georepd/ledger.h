@@ -39,6 +39,7 @@ struct gd_ledger_status {
 	uint8_t io_state;		/* enum georep_io_state */
 	uint32_t open_count;		/* openers of the block device */
 	bool diverged;			/* truncated records' blocks not resynced yet */
+	bool throttled;			/* writers wait for log space (kernel) */
 };
 
 struct gd_ledger_ops {

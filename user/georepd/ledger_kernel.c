@@ -68,6 +68,7 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	/* the other openers: resync reads keep the device open here too */
 	st->open_count = vs.open_count - (k->dfd >= 0 && vs.open_count ? 1 : 0);
 	st->diverged = vs.diverged;
+	st->throttled = vs.throttled;
 	return 0;
 }
 
