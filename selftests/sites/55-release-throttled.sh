@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The log fills while a replica is down, commit rule local: the writers the
+# kernel throttles must not wait for good.
+#
+# Regression test for eng_compact() (user/georepd/engine.c): throttled
+# writers resume only below the kernel's low watermark (70%), and the
+# daemon released past a lagging replica only above 3/4 of the log, so a
+# release that left the log in between kept them waiting for as long as the
+# replica was down (seen at 70.2%: fio blocked past the hung-task
+# detector). A secondary R is down while the primary writes 1.25 times its
+# log device in 1 MiB O_DIRECT writes (QD4, local rule: no commit waits, so
+# the log fills fast): fio must finish within FILL_MAX_S, the records R
+# lacks released (a watchdog unblocks the writers otherwise, before the
+# hung-task detector's 120 s, and the check fails). R, restarted, gets a
+# full resync and ends sha256-identical, ledgers verified and equal.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+DATA_MB=32
+LOG_MB=128
+FILL_MB=$((LOG_MB * 5 / 4))
+FILL_MAX_S=60
+RESYNC_MAX_S=240
+
+sites_init sites-release
+
+setup_keys() {
+	cp -a "$KEYS/alpha.$VOL" "$KEYS/bravo.$VOL" &&
+		cp -a "$KEYS/alpha.$VOL" "$KEYS/charlie.$VOL"
+}
+
+replica_down() {
+	local s
+	for s in $SITES; do
+		[ "$s" = "$P" ] || { R=$s; break; }
+	done
+	echo "primary $P, replica taken down: $R"
+	kill_site "$R" && cut "$R"
+}
+
+fill() {
+	local t0 fp
+	t0=$(now_s)
+	fio --name=fill --filename="/dev/georep/$P.$VOL" --rw=write --bs=1M --direct=1 \
+		--ioengine=libaio --iodepth=4 --size=${DATA_MB}M --io_size=${FILL_MB}M \
+		--output-format=terse --terse-version=3 >"$T/fio-fill" 2>&1 &
+	fp=$!
+	if ! wait_for $FILL_MAX_S eval "! kill -0 $fp 2>/dev/null"; then
+		echo "fio still blocked after $FILL_MAX_S s:"
+		georepctl status
+		site_rep "$P" | jq -c '{last_seq, commit_seq, written_seq, applied_seq, tail_seq}'
+		# let the writers go before the hung-task detector fires
+		georepctl volume set "$P.$VOL" --high-wm 100 --low-wm 99
+		georepctl ledger release "$P.$VOL" "$(vol_num "$P" written_seq)"
+		wait "$fp"
+		return 1
+	fi
+	wait "$fp" || { cat "$T/fio-fill"; return 1; }
+	echo "$FILL_MB MiB in $(elapsed "$t0" "$(now_s)") s (bound $FILL_MAX_S s)"
+	georepctl status
+	echo "primary tail_seq $(vol_num "$P" tail_seq), $R written_seq $(vol_num "$R" written_seq)"
+	[ "$(vol_num "$P" tail_seq)" -gt $(($(vol_num "$R" written_seq) + 1)) ]
+}
+
+resync() {
+	local t0
+	mend "$R" || return 1
+	t0=$(now_s)
+	start_site "$R"
+	wait_for $RESYNC_MAX_S caught_up "$R" "$P" || {
+		echo "$R: applied $(vol_num "$R" applied_seq), $P written $(vol_num "$P" written_seq)"
+		return 1
+	}
+	echo "full resync of $R: $(elapsed "$t0" "$(now_s)") s (bound $RESYNC_MAX_S s)"
+	[ "$(site_rep_get "$R" '.resyncs_done')" -ge 1 ]
+}
+
+identical() {
+	local s h h0
+	h0=$(sha_dev "$P")
+	for s in $SITES; do
+		h=$(sha_dev "$s")
+		echo "$s: $h"
+		[ ${#h} = 64 ] && [ "$h" = "$h0" ] || return 1
+	done
+}
+
+check network sites_network || exit 1
+check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
+check keys setup_keys || exit 1
+check config sites_config commit_rule=local || exit 1
+check leader_elected_volume_primary elect || exit 1
+check replica_down replica_down || exit 1
+check "write_${FILL_MB}MiB_local_rule_not_stuck" fill
+check replica_full_resync resync
+check sha256_identical identical
+check ledgers_same ledgers_same $SITES
+[ "$failed" = 0 ]
