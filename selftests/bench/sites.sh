@@ -11,6 +11,7 @@
 #
 #   selftests/bench/sites.sh [--runtime SEC] [--delays "0 5"] [--smp N]
 #                            [--only SCENARIO...]
+#   selftests/bench/sites.sh --report LOG    (the tables of an earlier run)
 #
 # Every VM has the same two 512 MiB files on tmpfs behind /dev/loop0 (data)
 # and /dev/loop1 (georep's log; DRBD's external meta data). VM 0 drives:
@@ -414,6 +415,7 @@ import json, sys
 runs = {}
 order = {}
 failed = set()
+errors = set()
 pings = {}
 delay = None
 cur = None
@@ -437,6 +439,8 @@ for line in open(sys.argv[1], errors="replace"):
         cur = (delay,) + tuple(line.split()[1:3])
         buf = []
     elif line.startswith("BENCH-JSON-END ") and cur:
+        if line.split()[3:4] != ["0"]:
+            errors.add(cur)
         try:
             j = json.loads("\n".join(buf))
             w = j["jobs"][0]["write"]
@@ -462,9 +466,15 @@ cols = [("qd1", "iops", "4k QD1 IOPS", "{:.0f}", 1),
 pairs = [("georep-quorum-2", "drbd-C"), ("georep-quorum-3", "drbd-C"),
          ("georep-local-2", "drbd-A"), ("georep-local-3", "drbd-A")]
 
+def key(d, s, c):
+    return (d, s, c[0]) if (d, s, c[0]) in runs or s != "raw" else (None, s, c[0])
+
 def get(d, s, c):
-    r = runs.get((d, s, c[0])) or (runs.get((None, s, c[0])) if s == "raw" else None)
+    r = runs.get(key(d, s, c))
     return r[c[1]] if r else None
+
+def mark(d, s, c):
+    return " !" if key(d, s, c) in errors else ""
 
 def table(rows):
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -484,7 +494,7 @@ for d in [d for d in order if d is not None]:
         cells = []
         for c in cols:
             v = get(d, s, c)
-            cells.append(c[3].format(v) if v is not None else "-")
+            cells.append(c[3].format(v) + mark(d, s, c) if v is not None else "-")
         rows.append([s + (" (failed)" if (d, s) in failed else "")] + cells)
     table(rows)
     print()
@@ -497,10 +507,14 @@ for d in [d for d in order if d is not None]:
         cells = []
         for c in cols:
             a, r = get(d, g, c), get(d, b, c)
-            cells.append("{:.2f}".format(a / r) if a is not None and r else "-")
+            cells.append("{:.2f}".format(a / r) + (mark(d, g, c) or mark(d, b, c))
+                         if a is not None and r else "-")
         rows.append([f"{g} / {b}"] + cells)
     if len(rows) > 1:
         table(rows)
+if errors:
+    print()
+    print("# !: fio reported an error in that job (the number covers the job until it stopped)")
 EOF
 }
 
@@ -513,8 +527,9 @@ host() {
 		--runtime) RUNTIME=$2; shift 2 ;;
 		--delays) DELAYS=$2; shift 2 ;;
 		--smp) SMP=$2; shift 2 ;;
+		--report) report "$2"; return ;;
 		--only) shift; only="$*"; break ;;
-		*) echo "usage: sites.sh [--runtime SEC] [--delays \"0 5\"] [--smp N] [--only SCENARIO...]" >&2
+		*) echo "usage: sites.sh [--runtime SEC] [--delays \"0 5\"] [--smp N] [--only SCENARIO...] | --report LOG" >&2
 		   exit 2 ;;
 		esac
 	done
