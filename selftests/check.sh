@@ -64,7 +64,7 @@ want_suite lint && suite lint "$top/selftests/lint/run.sh"
 want_suite vm && suite vm "$top/selftests/vm/run"
 want_suite crash && suite crash "$top/selftests/crash.sh"
 want_suite crash-truncate && suite crash-truncate "$top/selftests/crash-truncate.sh"
-want_suite sites && suite sites "$top/selftests/vm/run" --timeout 1500 -- \
+want_suite sites && suite sites "$top/selftests/vm/run" --timeout 3000 -- \
 	/georep/selftests/sites/run.sh
 
 echo "$pass passed, $fail failed, $skip skipped"
