@@ -280,15 +280,18 @@ void eng_compact(struct engine *e, bool force)
 	/*
 	 * A full log throttles writers (and blocks a secondary's appends).
 	 * Throttled writers resume only below the kernel's low watermark
-	 * (70% by default, settable lower): a log left between it and 3/4 by
-	 * a release would stay throttled for as long as a replica lags.
+	 * (70% by default, settable lower): while throttled, everything
+	 * applied is released, however few records and whatever a lagging
+	 * replica needs, or a log left between the watermark and the
+	 * thresholds here (3/4, 1/4) would stay throttled for good.
 	 */
 	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
 	    (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled)
 		keep = applied;
 	/* the record at the compaction point stays: its term and chain anchor the log */
-	if (keep > gs.snap_seq && (force || keep > gs.snap_seq + ENG_COMPACT_MIN ||
-				   (st.log_size && st.log_used * 4 > st.log_size)) &&
+	if (keep > gs.snap_seq &&
+	    (force || st.throttled || keep > gs.snap_seq + ENG_COMPACT_MIN ||
+	     (st.log_size && st.log_used * 4 > st.log_size)) &&
 	    !gr_compact(e->n, keep))
 		e->lg->ops->release(e->lg, keep - 1);
 }
