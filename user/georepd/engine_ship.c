@@ -139,11 +139,27 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	}
 }
 
+/*
+ * Watch the ledger's stream (level-triggered) while a leader can propose
+ * what it reads: a new record is then proposed and shipped as soon as it is
+ * readable. Not while the core refuses records (@stalled: full, or the
+ * ledger unreadable): the fd would stay readable and spin the loop; the
+ * pump that follows a follower's answer (room freed) or the next tick arms
+ * it again.
+ */
+static void pump_arm(struct engine *e, bool stalled)
+{
+	if (e->lio)
+		gr_io_set_events(e->lio, !stalled && !e->failed && e->role == GR_LEADER &&
+				 e->writable ? EPOLLIN : 0);
+}
+
 /* Leader: propose every record the ledger wrote past the core's log. */
 void engine_pump(struct engine *e)
 {
 	uint64_t now = gr_now_ns();
 	struct gr_status gs;
+	bool stalled = false;
 
 	while (!e->failed && e->role == GR_LEADER && e->writable) {
 		struct georep_rec rec;
@@ -154,8 +170,10 @@ void engine_pump(struct engine *e)
 		bool full = false;
 
 		gr_status(e->n, &gs);
-		if (eng_ensure_buf(e, 2U << 20))
-			return;
+		if (eng_ensure_buf(e, 2U << 20)) {
+			stalled = true;
+			break;
+		}
 		n = e->lg->ops->read(e->lg, gs.last_seq + 1, e->buf, e->bufcap);
 		if (n == -EMSGSIZE && !eng_ensure_buf(e, e->bufcap * 2))
 			continue;
@@ -163,7 +181,8 @@ void engine_pump(struct engine *e)
 			if (n < 0 && gd_ratelimit(&e->rl))
 				gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
 					(unsigned long long)gs.last_seq + 1, strerror(-n));
-			return;
+			stalled = n < 0;
+			break;
 		}
 		while (!georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 			int64_t s;
@@ -195,22 +214,20 @@ void engine_pump(struct engine *e)
 			gr_persisted(e->n, last_seq, last_term);
 			engine_process(e, NULL);
 		}
-		if (full || !last_seq)
-			return;
+		if (full || !last_seq) {
+			stalled = true;
+			break;
+		}
 	}
+	pump_arm(e, stalled);
 }
 
+/*
+ * The stream is readable: propose at once. engine_pump() re-arms or
+ * disarms the fd; a record written while it ran keeps the fd readable, so
+ * it is picked up by the next loop iteration, not by the next tick.
+ */
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg)
 {
-	struct engine *e = arg;
-
-	struct gd_ledger_status st;
-	struct gr_status gs;
-
-	engine_pump(e);
-	/* level-triggered: wait for the next tick while the core cannot take them */
-	gr_status(e->n, &gs);
-	if (e->role != GR_LEADER || !e->writable || e->lg->ops->status(e->lg, &st) ||
-	    st.written_seq != gs.last_seq)
-		gr_io_set_events(io, 0);
+	engine_pump(arg);
 }
