@@ -27,7 +27,7 @@ fill() {
 
 kill_primary() {
 	local t0 t1
-	kill_site "$P" && cut "$P" || return 1
+	kill_site "$P" && cut_links "$P" || return 1
 	t0=$(now_s)
 	NEWP=$(wait_primary $FAILOVER_MAX_S "$P") || return 1
 	t1=$(now_s)

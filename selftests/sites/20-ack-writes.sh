@@ -102,9 +102,9 @@ start_writer() {
 fault() {
 	local t0 t1
 	if [ "$MODE" = kill ]; then
-		kill_site "$P" && cut "$P" || return 1
+		kill_site "$P" && cut_links "$P" || return 1
 	else
-		cut "$P" || return 1
+		cut_links "$P" || return 1
 	fi
 	t0=$(now_s)
 	NEWP=$(wait_primary $FAILOVER_MAX_S "$P") || { georepctl status; return 1; }
@@ -150,7 +150,7 @@ writer_ended() {
 }
 
 rejoin() {
-	mend "$P" || return 1
+	mend_links "$P" || return 1
 	if [ "$MODE" = kill ]; then
 		start_site "$P"
 	fi

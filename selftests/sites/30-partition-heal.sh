@@ -82,7 +82,7 @@ watchdog() {
 partition() {
 	local t0 t1
 	W1_SEQ=$(($(vol_num "$A" written_seq) + 1))
-	cut "$A" || return 1
+	cut_links "$A" || return 1
 	t0=$(now_s)
 	T_CUT=$t0
 	start_writer 1 $W1_BLOCK
@@ -151,7 +151,7 @@ in_sync() {
 }
 
 heal() {
-	mend "$A" || return 1
+	mend_links "$A" || return 1
 	T_MEND=$(now_s)
 	wait_for $HEAL_MAX_S rejoined || {
 		ctl "$A" status

@@ -44,7 +44,7 @@ pick_replica() {
 }
 
 down_replica() {
-	kill_site "$R" && cut "$R" || return 1
+	kill_site "$R" && cut_links "$R" || return 1
 	# the primary keeps its quorum with the third site
 	sleep 1
 	[ "$(primary_site)" = "$P" ] || { echo "primary moved"; georepctl status; return 1; }
@@ -71,7 +71,7 @@ catchup_writes() {
 # restart R, wait until it applied everything; resyncs_done must not move
 restart_replica() {
 	local t0 t1 max=$1
-	mend "$R" || return 1
+	mend_links "$R" || return 1
 	t0=$(now_s)
 	start_site "$R"
 	wait_for "$max" caught_up "$R" "$P" || {

@@ -39,7 +39,7 @@ replica_down() {
 		[ "$s" = "$P" ] || { R=$s; break; }
 	done
 	echo "primary $P, replica taken down: $R"
-	kill_site "$R" && cut "$R" || return 1
+	kill_site "$R" && cut_links "$R" || return 1
 	georepctl volume set "$P.$VOL" --high-wm 50 --low-wm 10
 }
 
@@ -69,7 +69,7 @@ fill() {
 
 resync() {
 	local t0
-	mend "$R" || return 1
+	mend_links "$R" || return 1
 	t0=$(now_s)
 	start_site "$R"
 	wait_for $RESYNC_MAX_S caught_up "$R" "$P" || {

@@ -17,7 +17,7 @@
 #                             commit_rule=, sites=) and `config check`
 #   start_site S / kill_site S
 #                             start georepd at S / SIGKILL it
-#   cut S [PEER...] / mend S [PEER...]
+#   cut_links S [PEER...] / mend_links S [PEER...]
 #                             links of S to PEERs (default: all) down / up
 #   primary_site [EXCLUDED...] the one site whose volume is primary, if one
 #   wait_primary SEC [EXCLUDED...]
@@ -130,8 +130,9 @@ sites_network() {
 		in_site bravo ping -c 2 -W 2 "$(site_ip charlie)"
 }
 
-# cut S [PEER...]: the links between S and PEERs (default: every other
-# site) go down at both ends, as a cable cut; mend brings them back
+# cut_links S [PEER...]: the links between S and PEERs (default: every other
+# site) go down at both ends, as a cable cut; mend_links brings them back
+# (not "cut": that would hide coreutils cut(1) in every scenario)
 links() {
 	local state=$1 s=$2 p
 	shift 2
@@ -148,8 +149,8 @@ links() {
 		fi
 	done
 }
-cut() { links down "$@"; }
-mend() { links up "$@"; }
+cut_links() { links down "$@"; }
+mend_links() { links up "$@"; }
 
 sites_volumes() {
 	local s data=${1:-256} log=${2:-128}
@@ -269,7 +270,7 @@ elect() {
 sha_dev() {
 	local d
 	eval "d=\$D_$1"
-	# (awk, not cut: cut is the lab's link cutter)
+	# (awk: the lab used to define a cut() of its own)
 	dd if="$d" bs=1M iflag=direct status=none | sha256sum | awk '{ print $1 }'
 }
 
