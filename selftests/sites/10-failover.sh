@@ -32,7 +32,9 @@ kill_primary() {
 	NEWP=$(wait_primary $FAILOVER_MAX_S "$P") || return 1
 	t1=$(now_s)
 	echo "failover $P -> $NEWP in $(elapsed "$t0" "$t1") s (bound ${FAILOVER_MAX_S} s)"
-	georepctl status
+	echo "(one kernel serves the three sites: $P's volume still says primary in"
+	echo " its old term, fenced by the term; its site is gone)"
+	ctl "$NEWP" status
 }
 
 mount_new() {

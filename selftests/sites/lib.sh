@@ -82,7 +82,7 @@ sites_cleanup() {
 	local s p
 	[ "$failed" = 0 ] || show_logs
 	for p in $PIDS; do
-		kill -9 "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	for s in $SITES; do
 		# a killed or cut-off primary's quorum writes wait for a commit
@@ -262,7 +262,7 @@ elect() {
 	done
 	P=$(wait_primary 30) || { show_logs 30; return 1; }
 	echo "primary: $P"
-	georepctl status
+	ctl "$P" status		# the cluster view, then this kernel's volumes
 }
 
 # O_DIRECT: georep writes the data device with bios that bypass the loop
