@@ -93,21 +93,21 @@ static void print_table(const struct georep_vol_status *v, size_t nr)
 	for (i = 0; i < nr; i++) {
 		char role[40], used[16], size[16], log[48];
 
-		snprintf(role, sizeof(role), "%s/%llu", grctl_role_name(v[i].role),
+		snprintf(role, sizeof(role), "%s/%llu", georep_role_name(v[i].role),
 			 (unsigned long long)v[i].term);
 		human(v[i].log_used, used, sizeof(used));
 		human(v[i].log_size, size, sizeof(size));
 		snprintf(log, sizeof(log), "%s/%s (%.1f%%)", used, size,
 			 used_pct(&v[i]));
 		printf("%-16s %5u %-14s %-6s %10llu %10llu %10llu %10llu %-22s %-9s %5u %4u %-7s %-8s\n",
-		       v[i].name, v[i].minor, role, grctl_rule_name(v[i].commit_rule),
+		       v[i].name, v[i].minor, role, georep_commit_rule_name(v[i].commit_rule),
 		       (unsigned long long)v[i].written_seq,
 		       (unsigned long long)v[i].commit_seq,
 		       (unsigned long long)v[i].applied_seq,
 		       (unsigned long long)v[i].tail_seq, log,
 		       v[i].throttled ? "yes" : "no", v[i].seal_epoch,
 		       v[i].open_count, GEOREP_VOL_HAS(&v[i], GEOREP_A_IO_STATE) ?
-		       grctl_io_state_name(v[i].io_state) : "-",
+		       georep_io_state_name(v[i].io_state) : "-",
 		       !GEOREP_VOL_HAS(&v[i], GEOREP_A_DIVERGED) ? "-" :
 		       v[i].diverged ? "yes" : "no");
 	}
@@ -143,10 +143,10 @@ static json_t *status_json(const struct georep_vol_status *v)
 	json_object_set_new(o, "minor", jint(v, GEOREP_A_MINOR, v->minor));
 	json_object_set_new(o, "site_id", jint(v, GEOREP_A_SITE_ID, v->site_id));
 	json_object_set_new(o, "role", GEOREP_VOL_HAS(v, GEOREP_A_ROLE) ?
-			    json_string(grctl_role_name(v->role)) : json_null());
+			    json_string(georep_role_name(v->role)) : json_null());
 	json_object_set_new(o, "term", jint(v, GEOREP_A_TERM, v->term));
 	json_object_set_new(o, "commit_rule", GEOREP_VOL_HAS(v, GEOREP_A_COMMIT_RULE) ?
-			    json_string(grctl_rule_name(v->commit_rule)) : json_null());
+			    json_string(georep_commit_rule_name(v->commit_rule)) : json_null());
 	json_object_set_new(o, "data_bytes", jint(v, GEOREP_A_DATA_BYTES, v->data_bytes));
 	json_object_set_new(o, "written_seq", jint(v, GEOREP_A_WRITTEN_SEQ, v->written_seq));
 	json_object_set_new(o, "commit_seq", jint(v, GEOREP_A_COMMIT_SEQ, v->commit_seq));
@@ -167,7 +167,7 @@ static json_t *status_json(const struct georep_vol_status *v)
 	json_object_set_new(o, "seal_epoch", jint(v, GEOREP_A_SEAL_EPOCH, v->seal_epoch));
 	json_object_set_new(o, "open_count", jint(v, GEOREP_A_OPEN_COUNT, v->open_count));
 	json_object_set_new(o, "io_state", GEOREP_VOL_HAS(v, GEOREP_A_IO_STATE) ?
-			    json_string(grctl_io_state_name(v->io_state)) : json_null());
+			    json_string(georep_io_state_name(v->io_state)) : json_null());
 	json_object_set_new(o, "diverged", GEOREP_VOL_HAS(v, GEOREP_A_DIVERGED) ?
 			    json_boolean(v->diverged) : json_null());
 	json_object_set_new(o, "chain_hash",

@@ -134,9 +134,6 @@ int grctl_nl_open(struct georep_nl **nl);
 int grctl_nl_fail(struct georep_nl *nl, const char *what, const char *name);
 const char *grctl_key_dir(const char *opt);	/* --key-dir, $GEOREP_KEY_DIR, default */
 const char *grctl_dev_dir(void);		/* $GEOREP_DEV_DIR or /dev/georep */
-const char *grctl_role_name(unsigned int role);
-const char *grctl_rule_name(unsigned int rule);
-const char *grctl_io_state_name(unsigned int state);
 
 /* ---- parsed arguments, exposed for the unit tests ---- */
 

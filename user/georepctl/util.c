@@ -50,38 +50,3 @@ const char *grctl_dev_dir(void)
 
 	return env && *env ? env : "/dev/georep";
 }
-
-const char *grctl_role_name(unsigned int role)
-{
-	switch (role) {
-	case GEOREP_ROLE_PRIMARY:
-		return "primary";
-	case GEOREP_ROLE_SECONDARY:
-		return "secondary";
-	}
-	return "unknown";
-}
-
-const char *grctl_io_state_name(unsigned int state)
-{
-	switch (state) {
-	case GEOREP_IO_RUN:
-		return "run";
-	case GEOREP_IO_SUSPEND:
-		return "suspend";
-	case GEOREP_IO_FAIL:
-		return "fail";
-	}
-	return "unknown";
-}
-
-const char *grctl_rule_name(unsigned int rule)
-{
-	switch (rule) {
-	case GEOREP_COMMIT_LOCAL:
-		return "local";
-	case GEOREP_COMMIT_QUORUM:
-		return "quorum";
-	}
-	return "unknown";
-}

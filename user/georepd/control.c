@@ -5,12 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "georep/nl.h"
 #include "georepd.h"
-
-static const char *rule_name(enum georep_commit_rule r)
-{
-	return r == GEOREP_COMMIT_LOCAL ? "local" : "quorum";
-}
 
 static json_t *volume_json(struct georepd *d, const struct gd_volume *v)
 {
@@ -22,7 +18,7 @@ static json_t *volume_json(struct georepd *d, const struct gd_volume *v)
 				(json_int_t)v->state.members[i].site_id,
 				"voter", v->state.members[i].voter));
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:I}",
-		      "name", v->cfg->name, "commit_rule", rule_name(v->cfg->commit_rule),
+		      "name", v->cfg->name, "commit_rule", georep_commit_rule_name(v->cfg->commit_rule),
 		      "quorum_loss", v->cfg->quorum_loss == GR_QLOSS_FAIL ? "fail" : "suspend",
 		      "term", (json_int_t)v->state.term, "vote", (json_int_t)v->state.vote,
 		      "commit", (json_int_t)v->state.commit, "members", members,

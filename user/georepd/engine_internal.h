@@ -186,7 +186,6 @@ int eng_failover(struct gr_replica *r, char *err);
 /* engine_policy.c: quorum-loss policy (io state), switchover */
 bool eng_have_quorum(const struct engine *e);
 const char *eng_policy_state(const struct engine *e);
-const char *eng_io_state_name(unsigned int state);
 void eng_io_policy(struct engine *e, uint64_t now, bool demoting);
 void eng_switchover_poll(struct engine *e, uint64_t now);
 int eng_switchover(struct gr_replica *r, unsigned int to, unsigned int wait_s, char *err);

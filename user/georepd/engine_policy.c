@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "georep/nl.h"
 #include "engine_internal.h"
 
 /* Majority of voters reachable (this site counts)? */
@@ -49,19 +50,6 @@ const char *eng_policy_state(const struct engine *e)
 		return "ok";
 	return e->vol->cfg->quorum_loss == GR_QLOSS_FAIL ? "failing: no quorum" :
 	       "suspended: no quorum";
-}
-
-const char *eng_io_state_name(unsigned int state)
-{
-	switch (state) {
-	case GEOREP_IO_RUN:
-		return "run";
-	case GEOREP_IO_SUSPEND:
-		return "suspend";
-	case GEOREP_IO_FAIL:
-		return "fail";
-	}
-	return "unknown";
 }
 
 /*
@@ -100,13 +88,13 @@ void eng_io_policy(struct engine *e, uint64_t now, bool demoting)
 	if (ret) {
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: cannot set io state %s: %s", e->name,
-				eng_io_state_name(want), strerror(-ret));
+				georep_io_state_name(want), strerror(-ret));
 		return;
 	}
 	gd_info("volume %s: io state %s -> %s (policy: %s)", e->name,
-		eng_io_state_name(e->io_state), eng_io_state_name(want), eng_policy_state(e));
+		georep_io_state_name(e->io_state), georep_io_state_name(want), eng_policy_state(e));
 	gd_event(e->d, "io-state", json_pack("{s:s, s:s, s:s}", "volume", e->name,
-					     "io_state", eng_io_state_name(want),
+					     "io_state", georep_io_state_name(want),
 					     "policy", eng_policy_state(e)));
 	e->io_state = want;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "georep/nl.h"
 #include "engine_internal.h"
 
 json_t *eng_status(struct gr_replica *r)
@@ -102,7 +103,7 @@ json_t *eng_status(struct gr_replica *r)
 								 "primary" : "secondary"));
 		json_object_set_new(o, "frames_dropped", json_integer(e->frames_dropped));
 		json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
-		json_object_set_new(o, "io_state", json_string(eng_io_state_name(st.io_state)));
+		json_object_set_new(o, "io_state", json_string(georep_io_state_name(st.io_state)));
 		json_object_set_new(o, "open_count", json_integer(st.open_count));
 		if (e->sw_pending)
 			json_object_set_new(o, "switchover", json_pack(

@@ -768,3 +768,38 @@ int georep_nl_recv_event(struct georep_nl *nl, struct georep_vol_status *ev)
 	ev->present &= ~(1ULL << 63);
 	return 0;
 }
+
+const char *georep_role_name(unsigned int role)
+{
+	switch (role) {
+	case GEOREP_ROLE_PRIMARY:
+		return "primary";
+	case GEOREP_ROLE_SECONDARY:
+		return "secondary";
+	}
+	return "unknown";
+}
+
+const char *georep_io_state_name(unsigned int state)
+{
+	switch (state) {
+	case GEOREP_IO_RUN:
+		return "run";
+	case GEOREP_IO_SUSPEND:
+		return "suspend";
+	case GEOREP_IO_FAIL:
+		return "fail";
+	}
+	return "unknown";
+}
+
+const char *georep_commit_rule_name(unsigned int rule)
+{
+	switch (rule) {
+	case GEOREP_COMMIT_LOCAL:
+		return "local";
+	case GEOREP_COMMIT_QUORUM:
+		return "quorum";
+	}
+	return "unknown";
+}

@@ -19,6 +19,12 @@
 
 struct georep_nl;
 
+/* the names of the family's enum values, as georepctl and georepd print
+ * them ("primary", "quorum", "suspend", ...); "unknown" for other values */
+const char *georep_role_name(unsigned int role);
+const char *georep_commit_rule_name(unsigned int rule);
+const char *georep_io_state_name(unsigned int state);
+
 /* what the kernel reports about a volume; has_* says what was present */
 struct georep_vol_status {
 	char name[GEOREP_NAME_MAX];
