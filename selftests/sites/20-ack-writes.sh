@@ -59,16 +59,6 @@ applied_all() {
 	[ "$(vol_num "$1" applied_seq)" = "$(vol_num "$1" written_seq)" ]
 }
 
-# poll CMD every 0.2 s for up to SEC seconds
-poll() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-
 writer_gone() { ! kill -0 "$WPID" 2>/dev/null; }
 
 # D-state tasks, by pid and name
@@ -88,7 +78,7 @@ start_writer() {
 	WPID=$!
 	echo "writer $WPID at $P, blocks $((R * REGION))..$(((R + 1) * REGION - 1))"
 	# the fault comes $DELAY s after the first acknowledgement
-	if ! poll 30 eval '[ "$(acked)" -gt "$before" ] || writer_gone'; then
+	if ! wait_for 30 eval '[ "$(acked)" -gt "$before" ] || writer_gone'; then
 		echo "no write acknowledged in 30 s"
 		return 1
 	fi
@@ -116,7 +106,7 @@ fault() {
 
 verify_new() {
 	cp "$ACKS" "$T/acks-$R"
-	poll 20 applied_all "$NEWP" || { echo "$NEWP has not applied its log"; return 1; }
+	wait_for 20 applied_all "$NEWP" || { echo "$NEWP has not applied its log"; return 1; }
 	georep-ackcheck verify "/dev/georep/$NEWP.$VOL" --log "$T/acks-$R"
 }
 
@@ -128,12 +118,12 @@ verify_new() {
 writer_ended() {
 	local rc t0 t1
 	t0=$(now_s)
-	if ! poll $WRITER_END_S writer_gone; then
+	if ! wait_for $WRITER_END_S writer_gone; then
 		echo "writer $WPID still running $WRITER_END_S s after the rejoin began:"
 		cat "/proc/$WPID/stat" "/proc/$WPID/wchan" 2>/dev/null; echo
 		cat "$T/writer-$R.out"
 		georepctl volume set "$P.$VOL" --io-state fail
-		poll 10 writer_gone || kill -9 "$WPID"
+		wait_for 10 writer_gone || kill -9 "$WPID"
 		wait "$WPID" 2>/dev/null
 		georepctl volume set "$P.$VOL" --io-state run
 		WPID=""
@@ -169,7 +159,7 @@ all_in_sync() {
 
 rejoined() {
 	local t1 was=$NEWP
-	if ! poll $REJOIN_MAX_S all_in_sync; then
+	if ! wait_for $REJOIN_MAX_S all_in_sync; then
 		georepctl status
 		echo "$P is not a caught-up secondary after $REJOIN_MAX_S s"
 		return 1
@@ -258,7 +248,7 @@ done
 if [ -n "$WPID" ] && ! writer_gone; then
 	echo "    # stopping writer $WPID at $P (round cut short)"
 	georepctl volume set "$P.$VOL" --io-state fail >/dev/null 2>&1
-	poll 10 writer_gone || kill -9 "$WPID"
+	wait_for 10 writer_gone || kill -9 "$WPID"
 	georepctl volume set "$P.$VOL" --io-state run >/dev/null 2>&1
 fi
 echo "    # failover per round:$TIMES; $(acked) acknowledged writes; seed $SEED"

@@ -67,14 +67,6 @@ in_sync() {
 		[ "$(vol_num "$1" applied_seq)" = "$w" ]
 }
 
-poll() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
 
 fio_running() { kill -0 "$FIO_PID" 2>/dev/null; }
 fio_writing() {
@@ -96,7 +88,7 @@ start_fio() {
 	W0=$(vol_num "$P" written_seq)
 	fio "$T/job-$P.fio" --output="$T/fio.out" >/dev/null 2>&1 &
 	FIO_PID=$!
-	poll 30 fio_writing || { cat "$T/fio.out"; return 1; }
+	wait_for 30 fio_writing || { cat "$T/fio.out"; return 1; }
 	echo "fio $FIO_PID writing at $P: open_count $(vol_num "$P" open_count), written_seq $(vol_num "$P" written_seq)"
 }
 
@@ -141,7 +133,7 @@ q_primary() { [ "$(vol_role "$Q")" = primary ]; }
 
 switched() {
 	local t1 rc
-	poll $SWITCH_MAX_S q_primary ||
+	wait_for $SWITCH_MAX_S q_primary ||
 		{ georepctl status; echo "$Q is not primary $SWITCH_MAX_S s after fio closed the device"; return 1; }
 	t1=$(now_s)
 	echo "switchover $P -> $Q $(elapsed "$T_CLOSE" "$t1") s after fio closed the device"
@@ -149,7 +141,7 @@ switched() {
 	rc=$?
 	cat "$T/held.out"
 	[ $rc = 0 ] || { echo "switchover --wait exited with status $rc"; return 1; }
-	poll 30 in_sync "$P" "$Q" && poll 30 in_sync "$OTHER" "$Q" ||
+	wait_for 30 in_sync "$P" "$Q" && wait_for 30 in_sync "$OTHER" "$Q" ||
 		{ georepctl status; echo "the secondaries did not catch up with $Q"; return 1; }
 	georepctl status
 }
