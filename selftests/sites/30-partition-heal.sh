@@ -33,11 +33,6 @@ W1_BLOCK=1000		# 4 KiB block W1 writes at A and the new primary overwrites
 
 sites_init sites-partition
 
-setup_keys() {
-	cp -a "$KEYS/alpha.$VOL" "$KEYS/bravo.$VOL" &&
-		cp -a "$KEYS/alpha.$VOL" "$KEYS/charlie.$VOL"
-}
-
 # 4 MiB at MiB offset $2 of site $1's volume, O_DIRECT; kept in $T/$3
 put() {
 	head -c $((4 << 20)) /dev/urandom >"$T/$3" &&
@@ -201,19 +196,9 @@ writes_failed() {
 	[ ! -e "$T/watchdog" ] || { cat "$T/watchdog"; return 1; }
 }
 
-identical() {
-	local s h h0
-	h0=$(sha_dev "$NEWP")
-	for s in $SITES; do
-		h=$(sha_dev "$s")
-		echo "$s: $h"
-		[ ${#h} = 64 ] && [ "$h" = "$h0" ] || return 1
-	done
-}
-
 check network sites_network || exit 1
 check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
-check keys setup_keys || exit 1
+check keys share_keys || exit 1
 check config sites_config quorum_loss=suspend || exit 1
 check leader_elected_volume_primary elect || exit 1
 check committed_writes_at_primary committed_writes || exit 1
@@ -226,6 +211,6 @@ check mend_rejoins_as_secondary heal
 check fork_blocks_healed_in_sync healed
 check suffix_kept_as_fork fork_kept
 check pending_writes_fail_never_succeed writes_failed
-check three_data_devices_sha256_identical identical
+check three_data_devices_sha256_identical data_identical
 check ledgers_verify_and_equal ledgers_same $SITES
 [ "$failed" = 0 ]

@@ -28,13 +28,6 @@ FILL_MB=$((LOG_MB * 5 / 4))
 
 sites_init sites-catchup
 
-setup_keys() {
-	# `ledger verify --key-dir` checks seals in userspace too: every
-	# replica seals with the primary's keys (georep-mkreplica)
-	cp -a "$KEYS/alpha.$VOL" "$KEYS/bravo.$VOL" &&
-		cp -a "$KEYS/alpha.$VOL" "$KEYS/charlie.$VOL"
-}
-
 pick_replica() {
 	local s
 	for s in $SITES; do
@@ -91,16 +84,6 @@ catchup() {
 	! grep -q "full resync" "$T/$R.log"
 }
 
-identical() {
-	local s h h0
-	h0=$(sha_dev "$P")
-	for s in $SITES; do
-		h=$(sha_dev "$s")
-		echo "$s: $h"
-		[ ${#h} = 64 ] && [ "$h" = "$h0" ] || return 1
-	done
-}
-
 # sequential 1 MiB O_DIRECT writes, FILL_MB in all (the region wraps)
 fill_past_log() {
 	local w0 w1 t0
@@ -129,18 +112,18 @@ resync() {
 
 check network sites_network || exit 1
 check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
-check keys setup_keys || exit 1
+check keys share_keys || exit 1
 check config sites_config || exit 1
 check leader_elected_volume_primary elect || exit 1
 check pick_replica pick_replica || exit 1
 check replica_down down_replica || exit 1
 check "${CATCHUP_WRITES}_4k_writes_replica_down" catchup_writes || exit 1
 check replica_catches_up_from_log catchup
-check catchup_sha256_identical identical
+check catchup_sha256_identical data_identical
 check catchup_ledgers_same ledgers_same $SITES
 check replica_down_again down_replica || exit 1
 check "write_${FILL_MB}MiB_past_the_log" fill_past_log
 check replica_full_resync resync
-check resync_sha256_identical identical
+check resync_sha256_identical data_identical
 check resync_ledgers_same ledgers_same $SITES
 [ "$failed" = 0 ]

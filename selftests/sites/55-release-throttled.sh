@@ -28,11 +28,6 @@ RESYNC_MAX_S=240
 
 sites_init sites-release
 
-setup_keys() {
-	cp -a "$KEYS/alpha.$VOL" "$KEYS/bravo.$VOL" &&
-		cp -a "$KEYS/alpha.$VOL" "$KEYS/charlie.$VOL"
-}
-
 replica_down() {
 	local s
 	for s in $SITES; do
@@ -80,24 +75,14 @@ resync() {
 	[ "$(site_rep_get "$R" '.resyncs_done')" -ge 1 ]
 }
 
-identical() {
-	local s h h0
-	h0=$(sha_dev "$P")
-	for s in $SITES; do
-		h=$(sha_dev "$s")
-		echo "$s: $h"
-		[ ${#h} = 64 ] && [ "$h" = "$h0" ] || return 1
-	done
-}
-
 check network sites_network || exit 1
 check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
-check keys setup_keys || exit 1
+check keys share_keys || exit 1
 check config sites_config commit_rule=local || exit 1
 check leader_elected_volume_primary elect || exit 1
 check replica_down replica_down || exit 1
 check "write_${FILL_MB}MiB_local_rule_not_stuck" fill
 check replica_full_resync resync
-check sha256_identical identical
+check sha256_identical data_identical
 check ledgers_same ledgers_same $SITES
 [ "$failed" = 0 ]

@@ -26,6 +26,8 @@
 #   vol_json S                `georepctl status S.$VOL --json`
 #   vol_num S KEY             a number from it
 #   sha_dev S                 sha256 of S's data device (whole)
+#   data_identical            every site's data device has the same sha256
+#   share_keys                the replicas' key dirs get the first site's keys
 #
 # Results are printed as nested KTAP by check/result (selftests/kmod/lib/
 # ktap.sh); selftests/sites/run.sh runs each scenario as one top-level test.
@@ -338,4 +340,25 @@ ledgers_same() {
 		cmp "$T/dump-$1" "$T/dump-$s" || return 1
 	done
 	echo "ledger dumps identical over seq $from..$w0 ($(wc -l <"$T/dump-$1") lines)"
+}
+
+# share_keys: the replicas seal with the first site's keys (georep-mkreplica);
+# `ledger verify --key-dir` at every site needs them under each site's name
+share_keys() {
+	local s
+	for s in $SITES; do
+		[ -d "$KEYS/$s.$VOL" ] || cp -a "$KEYS/alpha.$VOL" "$KEYS/$s.$VOL" || return 1
+	done
+}
+
+# data_identical: every site's data device has the same sha256 (printed)
+data_identical() {
+	local s h h0=""
+	for s in $SITES; do
+		h=$(sha_dev "$s")
+		echo "$s: $h"
+		[ ${#h} = 64 ] || return 1
+		[ -n "$h0" ] || h0=$h
+		[ "$h" = "$h0" ] || return 1
+	done
 }
