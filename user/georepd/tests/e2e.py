@@ -47,6 +47,27 @@ def ktap(ok, name, diag=None):
     print("%sok %d %s" % ("" if ok else "not ", len(results), name), flush=True)
 
 
+def finish(sites, top, log_lines=40):
+    """Kill what still runs, show the daemons' logs after a failure, remove
+    @top."""
+    for s in sites:
+        if s.proc and s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
+    if False in results:
+        for s in sites:
+            if os.path.exists(s.log):
+                print("# ---- %s log ----" % s.name)
+                for line in s.logtext().splitlines()[-log_lines:]:
+                    print("# " + line)
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def summary(n_tests):
+    print("# %d passed, %d failed" % (results.count(True), results.count(False)))
+    return 1 if False in results or len(results) != n_tests else 0
+
+
 def free_ports(n):
     socks, ports = [], []
     for _ in range(n):

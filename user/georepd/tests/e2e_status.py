@@ -20,7 +20,6 @@ Usage: e2e_status.py [BINDIR]. Prints KTAP.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -169,19 +168,8 @@ def main():
             codes.append(s.proc.wait(timeout=10))
         ktap(codes == [0, 0], "daemons_exit_cleanly", codes)
     finally:
-        for s in sites:
-            if s.proc and s.proc.poll() is None:
-                s.proc.kill()
-                s.proc.wait()
-        if False in results:
-            for s in sites:
-                if os.path.exists(s.log):
-                    print("# ---- %s log ----" % s.name)
-                    for line in s.logtext().splitlines()[-30:]:
-                        print("# " + line)
-        shutil.rmtree(top, ignore_errors=True)
-    print("# %d passed, %d failed" % (results.count(True), results.count(False)))
-    return 1 if False in results or len(results) != N_TESTS else 0
+        e2e.finish(sites, top, log_lines=30)
+    return e2e.summary(N_TESTS)
 
 
 if __name__ == "__main__":
