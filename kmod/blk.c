@@ -160,7 +160,7 @@ static bool admit_ok(struct georep_volume *vol)
 static void collect(struct georep_volume *vol, struct list_head *done)
 {
 	struct georep_io *io, *next;
-	bool fail_waiting;
+	bool fail_waiting, need_flush = false;
 	u64 limit;
 
 	lockdep_assert_held(&vol->lock);
@@ -178,6 +178,10 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		vol->written_lsn = io->lsn + io->nblocks;
 		memcpy(vol->written_chain, io->chain, GEOREP_HASH_LEN);
 		set_bit(GEOREP_NB_RECORDS, &vol->notify_bits);
+		/* its PREFLUSH made the records written before it durable */
+		vol->durable_seq = max(vol->durable_seq, io->flushed_upto);
+		if (io->fua && vol->durable_seq == io->seq - 1)
+			vol->durable_seq = io->seq;
 	}
 
 	/*
@@ -198,6 +202,10 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 
 		if (!failed && io->seq > limit)
 			break;
+		if (!failed && io->fua && io->seq > vol->durable_seq) {
+			need_flush = true;
+			continue;
+		}
 		if (!failed && !io->committed) {
 			io->committed = true;
 			trace_georep_commit(vol, io->seq);
@@ -211,6 +219,10 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 	}
 	if (vol->role == GEOREP_ROLE_PRIMARY)
 		vol->applied_seq = vol->written_seq;
+	if (need_flush && !vol->durable_flush && !vol->broken) {
+		vol->durable_flush = true;
+		queue_work(system_wq, &vol->durable_work);
+	}
 }
 
 static void finish(struct georep_volume *vol, struct list_head *done)
@@ -228,6 +240,58 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 		mempool_free(io, vol->io_pool);
 		bio_endio(bio);
 	}
+}
+
+/**
+ * georep_durable_work() - flush the log device for the FUA writes waiting
+ *
+ * Every record up to the written_seq taken before the flush had its log
+ * writes completed, so once the flush is done they are durable. Writes
+ * that arrive meanwhile wait for the next flush, which collect() queues:
+ * one flush in flight per volume, covering every FUA write behind it.
+ */
+void georep_durable_work(struct work_struct *work)
+{
+	struct georep_volume *vol = container_of(work, struct georep_volume,
+						 durable_work);
+	u64 upto, resets;
+	int ret;
+
+	spin_lock_irq(&vol->lock);
+	upto = vol->written_seq;
+	resets = vol->written_resets;
+	spin_unlock_irq(&vol->lock);
+
+	ret = blkdev_issue_flush(vol->log_bdev);
+
+	spin_lock_irq(&vol->lock);
+	if (ret) {
+		pr_err_ratelimited("%s: log flush failed: %d\n", vol->name, ret);
+		if (!vol->broken)
+			vol->broken = ret;
+		set_bit(GEOREP_NB_IO_ERROR, &vol->notify_bits);
+	} else if (resets == vol->written_resets) {
+		vol->durable_seq = max(vol->durable_seq, upto);
+	}
+	vol->durable_flush = false;
+	spin_unlock_irq(&vol->lock);
+	trace_georep_durable(vol, upto, ret);
+	georep_ios_progress(vol);
+}
+
+/**
+ * georep_written_reset() - written_seq was set outside the write path
+ *
+ * Recovery, an append, a truncate, a reset or a no-op set written_seq to
+ * records that are durable (recovered, or written with FUA); a flush in
+ * flight no longer speaks for what written_seq names now.
+ * Context: vol->lock held.
+ */
+void georep_written_reset(struct georep_volume *vol)
+{
+	lockdep_assert_held(&vol->lock);
+	vol->durable_seq = vol->written_seq;
+	vol->written_resets++;
 }
 
 /* after written_seq, commit_seq or the rule changed */
@@ -445,6 +509,10 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	ret = vol->broken;
 	if (ret)
 		goto out_unlock;
+	/* a dead volume takes no record, full log or not (order_ok()) */
+	ret = -ENODEV;
+	if (READ_ONCE(vol->dead))
+		goto out_unlock;
 	/* suspended: no seq is taken until the io state changes */
 	if (vol->io_state == GEOREP_IO_SUSPEND) {
 		ret = READ_ONCE(vol->dead) ? -ENODEV : -EAGAIN;
@@ -489,6 +557,9 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	spin_lock_irq(&vol->lock);
 	if (seq <= vol->commit_seq)
 		vol->commit_lsn = vol->head_lsn;
+	/* each one has completed: the header's PREFLUSH covers them */
+	if (io->bio->bi_opf & REQ_PREFLUSH)
+		io->flushed_upto = vol->written_seq;
 	list_add_tail(&io->node, &vol->ios);
 	vol->inflight++;
 	spin_unlock_irq(&vol->lock);
@@ -617,6 +688,7 @@ static void write_bio(struct georep_volume *vol, struct bio *bio)
 	memset(io, 0, sizeof(*io));
 	io->vol = vol;
 	io->bio = bio;
+	io->fua = bio->bi_opf & REQ_FUA;
 	io->hdr_page = mempool_alloc(vol->page_pool, GFP_NOIO);
 	fill_header(vol, io, bio);
 	io->nblocks = georep_record_blocks(georep_io_hdr(io));

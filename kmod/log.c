@@ -511,6 +511,7 @@ ssize_t georep_log_append(struct georep_volume *vol,
 	vol->written_seq = seq;
 	vol->written_lsn = vol->head_lsn;
 	memcpy(vol->written_chain, rec->chain_hash, GEOREP_HASH_LEN);
+	georep_written_reset(vol);
 	spin_unlock_irq(&vol->lock);
 	mutex_unlock(&vol->order_mutex);
 

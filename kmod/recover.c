@@ -219,6 +219,7 @@ int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb
 	vol->written_seq = seq - 1;
 	vol->written_lsn = lsn;
 	memcpy(vol->written_chain, prev, sizeof(prev));
+	vol->durable_seq = vol->written_seq;
 	vol->applied_seq = primary ? seq - 1 : min(applied, seq - 1);
 	vol->commit_seq = min(applied, seq - 1);
 	vol->commit_lsn = vol->tail_lsn;

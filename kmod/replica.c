@@ -244,6 +244,7 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 	vol->written_seq = seq;
 	vol->written_lsn = head_lsn;
 	memcpy(vol->written_chain, chain, sizeof(chain));
+	georep_written_reset(vol);
 	if (diverge) {
 		vol->applied_seq = min(vol->applied_seq, seq);
 		vol->diverged = true;
@@ -383,6 +384,7 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 	vol->written_seq = seq;
 	vol->written_lsn = head_lsn;
 	memcpy(vol->written_chain, chain, sizeof(chain));
+	georep_written_reset(vol);
 	vol->commit_seq = seq;
 	vol->applied_seq = seq;
 	if (term > vol->term)
@@ -536,6 +538,7 @@ static int noop_write(struct georep_volume *vol, struct georep_record *rec,
 	vol->written_seq = s;
 	vol->written_lsn = vol->head_lsn;
 	memcpy(vol->written_chain, rec->chain_hash, GEOREP_HASH_LEN);
+	georep_written_reset(vol);
 	vol->applied_seq = s;
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);

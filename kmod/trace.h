@@ -68,6 +68,21 @@ TRACE_EVENT(georep_commit,
 	    TP_printk("georep%u %s seq=%llu", __entry->minor,
 		      __get_str(volume), __entry->seq));
 
+/* a log flush made every record up to @seq durable (error: it failed) */
+TRACE_EVENT(georep_durable,
+	    TP_PROTO(struct georep_volume *vol, u64 seq, int error),
+	    TP_ARGS(vol, seq, error),
+	    TP_STRUCT__entry(__field(u32, minor)
+			     __string(volume, georep_volume_name(vol))
+			     __field(u64, seq)
+			     __field(int, error)),
+	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
+			   __assign_str(volume, georep_volume_name(vol));
+			   __entry->seq = seq;
+			   __entry->error = error;),
+	    TP_printk("georep%u %s seq=%llu error=%d", __entry->minor,
+		      __get_str(volume), __entry->seq, __entry->error));
+
 TRACE_EVENT(georep_complete,
 	    TP_PROTO(struct georep_volume *vol, u64 seq, int error,
 		     u64 start_ns),

@@ -110,6 +110,14 @@ struct georep_volume {
 	u64 written_seq;		/* every record <= it is in the log */
 	u8 written_chain[GEOREP_HASH_LEN];
 	u64 written_lsn;		/* end of written_seq */
+	/*
+	 * every record <= durable_seq is on the log device's media, not only
+	 * in its volatile cache: written with FUA, or written before a flush
+	 * of the log device that completed (blk.c, "Durability")
+	 */
+	u64 durable_seq;
+	bool durable_flush;		/* durable_work queued or running */
+	u64 written_resets;		/* georep_written_reset() calls */
 	u64 commit_seq;
 	u64 applied_seq;
 	int broken;			/* -errno once a log write failed */
@@ -149,6 +157,7 @@ struct georep_volume {
 	u64 sb_applied_seq;
 
 	struct work_struct apply_work;
+	struct work_struct durable_work;	/* blk.c: log flush for FUA */
 	int apply_error;
 	struct delayed_work sb_work;
 	struct delayed_work notify_work;
@@ -170,6 +179,9 @@ struct georep_io {
 	bool log_done;			/* under vol->lock */
 	bool data_done;
 	bool committed;		/* georep_commit traced; under vol->lock */
+	bool fua;			/* durable (with all before it) to complete */
+	/* PREFLUSH: records <= it were written before the flush was issued */
+	u64 flushed_upto;
 	u8 chain[GEOREP_HASH_LEN];
 	struct work_struct work;	/* hashing offload, write-zeroes fallback */
 };
@@ -244,6 +256,8 @@ void georep_throttle_update(struct georep_volume *vol);
 u64 georep_uncommitted_blocks(struct georep_volume *vol);
 void georep_kick_notify(struct georep_volume *vol, int bit);
 void georep_notify_work(struct work_struct *work);
+void georep_durable_work(struct work_struct *work);
+void georep_written_reset(struct georep_volume *vol);
 
 /* recover.c */
 int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb,

@@ -213,6 +213,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	mutex_init(&vol->read_mutex);
 	mutex_init(&vol->sb_mutex);
 	INIT_WORK(&vol->apply_work, georep_apply_work);
+	INIT_WORK(&vol->durable_work, georep_durable_work);
 	INIT_DELAYED_WORK(&vol->sb_work, georep_sb_work);
 	INIT_DELAYED_WORK(&vol->notify_work, georep_notify_work);
 	vol->tail_seq = 1;
@@ -537,6 +538,7 @@ static void vol_teardown(struct georep_volume *vol)
 
 	cancel_delayed_work_sync(&vol->sb_work);
 	cancel_work_sync(&vol->apply_work);
+	cancel_work_sync(&vol->durable_work);
 	/* the block device is gone: nothing else uses the lower devices */
 	mutex_lock(&vol->read_mutex);
 	mutex_lock(&vol->append_mutex);
