@@ -2,12 +2,13 @@
 /*
  * georep-ackcheck: the acknowledged-write checker.
  *
- *   georep-ackcheck write DEV --log FILE --first N --count M [--region-blocks R]
+ *   georep-ackcheck write DEV --log FILE --first N --count M [--region-blocks R] [--aio]
  *   georep-ackcheck verify DEV --log FILE
  *
  * write: writes the numbered 4 KiB blocks N..N+M-1 to DEV with
- * O_DIRECT|O_DSYNC, one at a time, and appends one line to FILE (fsynced)
- * for each write that pwrite(2) acknowledged, after it did. It stops at the
+ * O_DIRECT|O_DSYNC (--aio: Linux AIO with RWF_DSYNC, REQ_FUA without a
+ * flush after it), one at a time, and appends one line to FILE (fsynced)
+ * for each write that was acknowledged, after it was. It stops at the
  * first error and says which. Block i goes to device block
  * N + ((i - N) * K mod R), K coprime with R (R defaults to M, M <= R): the
  * writes land scattered over the region N..N+R-1, once each, so that runs
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/aio_abi.h>
 #include <linux/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -64,6 +67,7 @@ struct ack_entry {
 
 static const char usage_text[] =
 	"usage: " PROG " write DEV --log FILE --first N --count M [--region-blocks R]\n"
+	"                     [--aio [--plain-first B]]\n"
 	"       " PROG " verify DEV --log FILE\n"
 	"       " PROG " --help\n";
 
@@ -81,6 +85,14 @@ static const char help_text[] =
 	"  --first N             first block number (and region start)\n"
 	"  --count M             number of blocks to write\n"
 	"  --region-blocks R     region size in blocks (default M; M <= R)\n"
+	"  --aio                 write with Linux AIO and RWF_DSYNC: the kernel\n"
+	"                        sends REQ_FUA and no flush after it (a\n"
+	"                        synchronous O_DSYNC write of a block device is\n"
+	"                        followed by a flush)\n"
+	"  --plain-first B       with --aio: before each block, a plain O_DIRECT\n"
+	"                        write (no DSYNC) of it to device block\n"
+	"                        B + (POS - N): completed, not yet durable, right\n"
+	"                        before the FUA write (crash replay tests)\n"
 	"verify  read back every block FILE lists; report each missing or wrong\n"
 	"  --log FILE            the acknowledgment log\n"
 	"\n"
@@ -202,6 +214,9 @@ struct args {
 	const char *dev, *log;
 	uint64_t first, count, region;
 	bool has_first, has_count, has_region;
+	bool aio;
+	bool has_plain;
+	uint64_t plain;
 };
 
 /* Return: 0, 1 for --help (printed), or 2 (usage error printed). */
@@ -212,6 +227,8 @@ static int parse_args(int argc, char *argv[], bool is_write, struct args *a)
 		{ "first", required_argument, NULL, 'f' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "region-blocks", required_argument, NULL, 'r' },
+		{ "aio", no_argument, NULL, 'a' },
+		{ "plain-first", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -234,6 +251,11 @@ static int parse_args(int argc, char *argv[], bool is_write, struct args *a)
 		case 'l':
 			a->log = optarg;
 			continue;
+		case 'a':
+			if (!is_write)
+				return usage_error("--aio is only for write");
+			a->aio = true;
+			continue;
 		case 'f':
 			name = "--first";
 			v = &a->first;
@@ -248,6 +270,11 @@ static int parse_args(int argc, char *argv[], bool is_write, struct args *a)
 			name = "--region-blocks";
 			v = &a->region;
 			has = &a->has_region;
+			break;
+		case 'p':
+			name = "--plain-first";
+			v = &a->plain;
+			has = &a->has_plain;
 			break;
 		case ':':
 			snprintf(msg, sizeof(msg), "%s needs a value", argv[optind - 1]);
@@ -288,11 +315,62 @@ static int parse_args(int argc, char *argv[], bool is_write, struct args *a)
 	if (a->first + a->region < a->first ||
 	    a->first + a->region > UINT64_MAX / BS)
 		return usage_error("region beyond any device");
+	if (a->has_plain && !a->aio)
+		return usage_error("--plain-first goes with --aio");
+	if (a->has_plain && (a->plain + a->region < a->plain ||
+			     a->plain + a->region > UINT64_MAX / BS))
+		return usage_error("--plain-first region beyond any device");
 	return 0;
+}
+
+/*
+ * One O_DIRECT write through Linux AIO with RWF_DSYNC, waited for: the
+ * block device sends it with REQ_FUA and, the kiocb being asynchronous,
+ * issues no flush after it, as for any asynchronous O_DSYNC writer.
+ */
+static ssize_t aio_write_dsync(aio_context_t ctx, int fd, const void *buf,
+			       size_t len, off_t off)
+{
+	struct iocb cb = {
+		.aio_fildes = fd,
+		.aio_lio_opcode = IOCB_CMD_PWRITE,
+		.aio_buf = (uintptr_t)buf,
+		.aio_nbytes = len,
+		.aio_offset = off,
+		.aio_rw_flags = RWF_DSYNC,
+	};
+	struct iocb *cbs[1] = { &cb };
+	struct io_event ev;
+	long n;
+
+	if (syscall(SYS_io_submit, ctx, 1, cbs) != 1)
+		return -1;
+	do {
+		n = syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return -1;
+	if (ev.res < 0) {
+		errno = -ev.res;
+		return -1;
+	}
+	return ev.res;
+}
+
+static ssize_t write_block(const struct args *a, aio_context_t ctx, int fd,
+			   const void *buf, uint64_t pos)
+{
+	if (!a->aio)
+		return pwrite(fd, buf, BS, (off_t)(pos * BS));
+	if (a->has_plain &&
+	    pwrite(fd, buf, BS, (off_t)((a->plain + pos - a->first) * BS)) != BS)
+		return -1;
+	return aio_write_dsync(ctx, fd, buf, BS, (off_t)(pos * BS));
 }
 
 static int cmd_write(const struct args *a)
 {
+	aio_context_t ctx = 0;
 	uint64_t run, k, mult = region_mult(a->region), size = 0, acked = 0;
 	int fd, logfd, ret = 1;
 	uint8_t *buf;
@@ -305,10 +383,14 @@ static int cmd_write(const struct args *a)
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
-	fd = open(a->dev, O_WRONLY | O_DIRECT | O_DSYNC);
+	fd = open(a->dev, O_WRONLY | O_DIRECT | (a->aio ? 0 : O_DSYNC));
 	if (fd < 0) {
 		fprintf(stderr, PROG ": %s: %s\n", a->dev, strerror(errno));
 		goto out_free;
+	}
+	if (a->aio && syscall(SYS_io_setup, 1, &ctx)) {
+		fprintf(stderr, PROG ": io_setup: %s\n", strerror(errno));
+		goto out_close;
 	}
 	ret = dev_blocks(fd, &size);
 	if (ret) {
@@ -344,7 +426,7 @@ static int cmd_write(const struct args *a)
 				strerror(-err));
 			goto out_report;
 		}
-		n = pwrite(fd, buf, BS, (off_t)(pos * BS));
+		n = write_block(a, ctx, fd, buf, pos);
 		if (n != BS) {
 			fprintf(stderr, PROG ": block %" PRIu64 " at device block %" PRIu64
 				": write %s\n", block, pos,
@@ -367,6 +449,8 @@ out_report:
 	       ret ? ", stopped by the error above" : "");
 	close(logfd);
 out_close:
+	if (ctx)
+		syscall(SYS_io_destroy, ctx);
 	close(fd);
 out_free:
 	free(buf);
