@@ -32,10 +32,13 @@ int gr_step(struct gr_node *n, const struct gr_msg *m, uint64_t now_ns)
 		goto out;
 	}
 	if (m->type == GR_MSG_PREVOTE_RESP) {
+		/* a grant carries the proposed term, never a real one: a
+		 * late grant must not raise the term; a rejection carries
+		 * the voter's own term */
 		if (n->role == GR_PRECANDIDATE && m->term == n->term + 1 &&
 		    !m->reject)
 			gr_on_vote_resp(n, m);
-		else if (m->term > n->term)
+		else if (m->reject && m->term > n->term)
 			gr_become_follower(n, m->term, 0);
 		else if (n->role == GR_PRECANDIDATE && m->reject)
 			gr_on_vote_resp(n, m);

@@ -85,6 +85,7 @@ int t_higher_term_steps_down(void);
 int t_one_vote_per_term(void);
 int t_prevote_partitioned_no_term_bump(void);
 int t_single_site_cluster(void);
+int t_stale_prevote_grant_keeps_term(void);
 int t_vote_persisted_before_reply(void);
 int t_vote_requires_uptodate_log(void);
 int t_lease_expires_before_new_primary(void);

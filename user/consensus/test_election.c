@@ -226,3 +226,27 @@ out:
 	tc_free(t);
 	return test_failed;
 }
+
+/* a granted pre-vote carries the proposed term, not the voter's: one that
+ * arrives after its campaign ended (the site follows a leader again) must
+ * not raise the term, or the site rejects the healthy leader's appends at
+ * that term and deposes it (found by the simulator's disruption check) */
+int t_stale_prevote_grant_keeps_term(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	struct gr_msg m = { .type = GR_MSG_PREVOTE_RESP, .from = 2, .to = 3 };
+	uint64_t term;
+
+	CHECK(tc_elect(t, 1));
+	term = st(t, 1).term;
+	CHECK(st(t, 3).role == GR_FOLLOWER && st(t, 3).leader == 1);
+	m.term = term + 1;
+	gr_step(t->nd[3], &m, t->now);
+	tc_process(t, 3);
+	CHECK(st(t, 3).term == term && st(t, 3).leader == 1);
+	tc_run(t, 5);
+	CHECK(st(t, 1).role == GR_LEADER && st(t, 1).term == term);
+out:
+	tc_free(t);
+	return test_failed;
+}
