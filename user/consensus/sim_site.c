@@ -8,12 +8,18 @@
 
 void schedule_fsync(struct sim *S, struct site *st)
 {
+	uint64_t us;
+
 	if (st->fsync_pending || !st->nops)
 		return;
 	st->fsync_pending = true;
 	st->fsync_cover = st->nops;
-	push(S, S->now + rr(S, 50, S->disk_max_us) * 1000, EV_FSYNC,
-	     st->id - 1, NULL);
+	us = rr(S, 50, S->disk_max_us);
+	if (S->faults && S->stall_pm && chance(S, S->stall_pm)) {
+		us = rr(S, 5, S->stall_max_ms) * 1000;
+		trace(S, st, "fsync stalls %llu ms", (unsigned long long)(us / 1000));
+	}
+	push(S, S->now + us * 1000, EV_FSYNC, st->id - 1, NULL);
 }
 
 static void maybe_compact(struct sim *S, struct site *st)
@@ -32,6 +38,7 @@ static void maybe_compact(struct sim *S, struct site *st)
 	st->snap_seq = to;
 	st->snap_term = st->vol[to].term;
 	st->snap_conf = *gr_conf_committed(st->node);
+	st->conf_seq = gs.commit_seq;
 	trace(S, st, "compact to %llu", (unsigned long long)to);
 }
 
@@ -39,7 +46,8 @@ void process(struct sim *S, struct site *st)
 {
 	struct gr_ready *rd = gr_ready_get(st->node);
 	int cut = -1;
-	bool compact;
+	bool compact, conf_touched = false;
+	uint32_t xfer = 0;
 	uint64_t q;
 	uint32_t i;
 
@@ -52,6 +60,7 @@ void process(struct sim *S, struct site *st)
 		st->hs = rd->hs;
 
 	if (rd->trunc_from) {
+		conf_touched = true;
 		trace(S, st, "truncate %llu..%llu (kept aside)",
 		      (unsigned long long)rd->trunc_from,
 		      (unsigned long long)rd->trunc_to);
@@ -87,6 +96,10 @@ void process(struct sim *S, struct site *st)
 			st->vol_len = rd->resync_seq;
 			op.e.term = rd->resync_term;
 			op.conf = *gr_conf_committed(st->node);
+			/* the leader's committed configuration, at its commit */
+			op.conf_seq = st->cur ? st->cur->m.commit : rd->resync_seq;
+			st->conf_live = op.conf_seq;
+			conf_touched = true;
 			op_push(st, &op);
 		}
 	}
@@ -119,6 +132,7 @@ void process(struct sim *S, struct site *st)
 			}
 			st->vol[q] = e;
 			st->vol_len = q;
+			conf_touched |= e.kind == GR_ENTRY_CONF;
 			op.e = e;
 			op_push(st, &op);
 		}
@@ -135,7 +149,10 @@ void process(struct sim *S, struct site *st)
 			     st->id, (unsigned long long)gs.last_seq,
 			     (unsigned long long)gs.last_term,
 			     (unsigned long long)st->vol_len);
+		xfer = gs.transfer_to;
 	}
+	if (conf_touched && S->o.membership)
+		check_conf_log(S, st);
 	schedule_fsync(S, st);
 	if (cut == 1)
 		goto crash;
@@ -167,6 +184,7 @@ void process(struct sim *S, struct site *st)
 				sm.ge[k].conf_site = e->conf_site;
 			}
 		}
+		check_reply(S, st, m);
 		if (S->o.trace && m->type != GR_MSG_HEARTBEAT &&
 		    m->type != GR_MSG_HEARTBEAT_RESP)
 			trace(S, st, "send %s to site%u term %llu seq %llu/%llu n %u commit %llu%s",
@@ -181,6 +199,7 @@ void process(struct sim *S, struct site *st)
 	if (rd->role_changed) {
 		trace(S, st, "role %s term %llu leader %u", rname(rd->role),
 		      (unsigned long long)rd->term, rd->leader);
+		check_disruption(S, st, rd);
 		st->role = rd->role;
 		st->term = rd->term;
 		check_leader(S, st);
@@ -190,6 +209,7 @@ void process(struct sim *S, struct site *st)
 		      rd->writable ? "ACCEPTS" : "stops", (unsigned long long)st->term);
 		st->writable = rd->writable;
 	}
+	st->xfer = xfer;	/* for the disruption check of the next ready */
 	if (rd->commit_changed) {
 		check_commit(S, st, rd->commit_seq);
 		gr_applied(st->node, rd->commit_seq);
@@ -299,6 +319,10 @@ void restart(struct sim *S, struct site *st)
 		      (unsigned long long)gs.last_seq,
 		      (unsigned long long)gs.commit_seq);
 	}
+	st->xfer = 0;
+	st->conf_live = st->conf_seq;
+	if (S->o.membership)
+		check_conf_log(S, st);
 	st->tickno = (local_ns(S, st) - st->phase) / TICK_NS + 1;
 	push(S, tick_real(st, st->tickno), EV_TICK, st->id - 1, NULL);
 }
