@@ -238,7 +238,8 @@ static int setup(struct sim *S)
 	S->cfg.pre_vote = chance(S, 800);
 	S->canon = calloc(MAX_LOG + 1, sizeof(*S->canon));
 	S->leader_of = calloc(MAX_TERMS, sizeof(*S->leader_of));
-	if (!S->canon || !S->leader_of)
+	S->campaigned = calloc(MAX_TERMS, 1);
+	if (!S->canon || !S->leader_of || !S->campaigned)
 		return -1;
 	for (i = 0; i < S->n; i++) {
 		struct site *st = &S->s[i];
@@ -284,10 +285,10 @@ int sim_run(const struct sim_opts *o, struct sim_result *r)
 	S->dmin_us = (uint32_t)rr(S, 100, 2000);
 	S->dmax_us = S->dmin_us + (uint32_t)rr(S, 0, 30000);
 	S->disk_max_us = (uint32_t)rr(S, 100, 8000);
-	if (chance(S, 250)) {
+	if (chance(S, 400)) {
 		/* slow disk: some fsyncs take up to several election
 		 * timeouts, so truncations overtake pending fsyncs */
-		S->stall_pm = (uint32_t)rr(S, 20, 300);
+		S->stall_pm = (uint32_t)rr(S, 50, 500);
 		S->stall_max_ms = (uint32_t)rr(S, 100, 600);
 	}
 	S->crash_mid_pm = (uint32_t)rr(S, 0, 5);
@@ -345,6 +346,7 @@ out:
 	}
 	free(S->canon);
 	free(S->leader_of);
+	free(S->campaigned);
 	free(S->acked);
 	free(S);
 	return ret ? ret : (r->failed ? 1 : 0);

@@ -104,6 +104,7 @@ struct sim {
 	struct sent *canon;
 	uint64_t canon_len;
 	uint32_t *leader_of;
+	uint8_t *campaigned;	/* some site was a candidate in this term */
 	uint64_t next_id;
 	uint64_t fault_end, heal_at, stop_props, deadline;
 	bool faults;

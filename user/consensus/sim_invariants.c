@@ -208,7 +208,9 @@ void final_checks(struct sim *S)
 				return;
 			}
 	}
-	/* local rule: an acknowledged record is committed or was kept */
+	/* local rule: an acknowledged record is committed, was kept, or is
+	 * still in a site's log (a site removed from the configuration is
+	 * never truncated) */
 	for (a = 0; a < S->n_acked; a++) {
 		const struct sent *e = &S->acked[a];
 		bool found = false;
@@ -218,6 +220,9 @@ void final_checks(struct sim *S)
 		for (i = 0; i < S->n && !found; i++)
 			for (j = 0; j < S->s[i].n_kept && !found; j++)
 				found = S->s[i].kept_ids[j] == e->id;
+		for (i = 0; i < S->n && !found; i++)
+			for (q = 1; q <= S->s[i].dur_len && !found; q++)
+				found = S->s[i].dur[q].id == e->id;
 		if (!found) {
 			fail(S, "acknowledged record id %llu term %llu lost without being kept",
 			     (unsigned long long)e->id,
@@ -239,7 +244,7 @@ static void check_commit_durable(struct sim *S, struct site *st, uint64_t q)
 			cs[c->site[i]] = c->voter[i] ? 2 : 1;
 	durable_count(S, cs, q, &h, &v);
 	if (h < v / 2 + 1)
-		fail(S, "durability: leader site%u commits seq %llu while it is fsynced on %u of %u voters",
+		fail(S, "commit durability: leader site%u commits seq %llu while it is fsynced on %u of %u voters",
 		     st->id, (unsigned long long)q, h, v);
 }
 
@@ -250,14 +255,14 @@ void check_reply(struct sim *S, struct site *st, const struct gr_msg *m)
 	uint64_t q, lo;
 
 	if (!pre && m->term > st->hs.term) {
-		fail(S, "durability: site%u sends %s in term %llu, its disk holds term %llu",
+		fail(S, "reply durability: site%u sends %s in term %llu, its disk holds term %llu",
 		     st->id, mname(m->type), (unsigned long long)m->term,
 		     (unsigned long long)st->hs.term);
 		return;
 	}
 	if (m->type == GR_MSG_VOTE_RESP && !m->reject &&
 	    (st->hs.term != m->term || st->hs.vote != m->to)) {
-		fail(S, "durability: site%u grants its vote to site%u in term %llu, its disk holds term %llu vote %u",
+		fail(S, "reply durability: site%u grants its vote to site%u in term %llu, its disk holds term %llu vote %u",
 		     st->id, m->to, (unsigned long long)m->term,
 		     (unsigned long long)st->hs.term, st->hs.vote);
 		return;
@@ -265,7 +270,7 @@ void check_reply(struct sim *S, struct site *st, const struct gr_msg *m)
 	if (m->type != GR_MSG_APPEND_RESP || m->reject)
 		return;
 	if (m->seq > st->dur_len) {
-		fail(S, "durability: site%u acks seq %llu in term %llu, only %llu is fsynced",
+		fail(S, "reply durability: site%u acks seq %llu in term %llu, only %llu is fsynced",
 		     st->id, (unsigned long long)m->seq,
 		     (unsigned long long)m->term,
 		     (unsigned long long)st->dur_len);
@@ -275,7 +280,7 @@ void check_reply(struct sim *S, struct site *st, const struct gr_msg *m)
 	for (q = m->seq; q > lo; q--) {
 		if (same(&st->dur[q], &st->vol[q]))
 			continue;
-		fail(S, "durability: site%u acks seq %llu in term %llu, but fsynced seq %llu has term %llu and its log term %llu",
+		fail(S, "reply durability: site%u acks seq %llu in term %llu, but fsynced seq %llu has term %llu and its log term %llu",
 		     st->id, (unsigned long long)m->seq,
 		     (unsigned long long)m->term, (unsigned long long)q,
 		     (unsigned long long)st->dur[q].term,
@@ -322,7 +327,9 @@ static bool isolated(struct sim *S, struct site *st)
 
 /* with pre-vote: a site raises its term only through messages (a
  * pre-vote majority or TIMEOUT_NOW), and a leader holding its lease is
- * never deposed by a higher term (a rejoining site) */
+ * never deposed by a term nobody campaigned for (a rejoining site that
+ * raised its term on its own); a concurrent candidate that won its
+ * pre-votes before the lease began may depose it */
 void check_disruption(struct sim *S, struct site *st,
 		      const struct gr_ready *rd)
 {
@@ -335,18 +342,19 @@ void check_disruption(struct sim *S, struct site *st,
 	for (i = 0; i < c->n; i++)
 		v += c->voter[i] != 0;
 	if (rd->term > st->term && !st->cur && v > 1) {
-		fail(S, "disruption: site%u raises its term %llu -> %llu without a message (pre-vote on, %s)",
+		fail(S, "term disruption: site%u raises its term %llu -> %llu without a message (pre-vote on, %s)",
 		     st->id, (unsigned long long)st->term,
 		     (unsigned long long)rd->term,
 		     isolated(S, st) ? "isolated" : "connected");
 		return;
 	}
 	if (st->role != GR_LEADER || rd->role == GR_LEADER || !st->cur ||
-	    st->cur->m.term <= st->term || st->xfer)
+	    st->cur->m.term <= st->term || st->xfer ||
+	    st->cur->m.term >= MAX_TERMS || S->campaigned[st->cur->m.term])
 		return;
 	gr_status(st->node, &gs);
 	if (gs.lease_until_ns > local_ns(S, st))
-		fail(S, "disruption: leader site%u (term %llu, lease held %llu us more) deposed by %s from site%u in term %llu",
+		fail(S, "leader disruption: leader site%u (term %llu, lease held %llu us more) deposed by %s from site%u in term %llu",
 		     st->id, (unsigned long long)st->term,
 		     (unsigned long long)((gs.lease_until_ns - local_ns(S, st)) / 1000),
 		     mname(st->cur->m.type), st->cur->m.from,
@@ -368,7 +376,7 @@ void check_conf_log(struct sim *S, struct site *st)
 		for (q = gs.commit_seq + 1; q <= st->vol_len; q++)
 			pending += st->vol[q].kind == GR_ENTRY_CONF;
 		if (pending > 1) {
-			fail(S, "membership: leader site%u has %u uncommitted configuration changes",
+			fail(S, "membership overlap: leader site%u has %u uncommitted configuration changes",
 			     st->id, pending);
 			return;
 		}
@@ -383,7 +391,7 @@ void check_conf_log(struct sim *S, struct site *st)
 	for (i = 1; i <= S->n; i++) {
 		if (conf_state(c, i) == cs[i])
 			continue;
-		fail(S, "membership: site%u's active configuration has site%u as %d, its log up to %llu says %d",
+		fail(S, "membership log: site%u's active configuration has site%u as %d, its log up to %llu says %d",
 		     st->id, i, conf_state(c, i),
 		     (unsigned long long)st->vol_len, cs[i]);
 		return;

@@ -51,6 +51,10 @@ void process(struct sim *S, struct site *st)
 	uint64_t q;
 	uint32_t i;
 
+	/* before anything of this ready leaves: a vote request of the term */
+	if ((rd->role == GR_CANDIDATE || rd->role == GR_LEADER) &&
+	    rd->term < MAX_TERMS)
+		S->campaigned[rd->term] = 1;
 	if (S->faults && chance(S, S->crash_mid_pm))
 		cut = (int)rr(S, 0, 2);
 	if (cut == 0)
