@@ -289,7 +289,9 @@ int sim_run(const struct sim_opts *o, struct sim_result *r)
 		/* slow disk: some fsyncs take up to several election
 		 * timeouts, so truncations overtake pending fsyncs */
 		S->stall_pm = (uint32_t)rr(S, 50, 500);
-		S->stall_max_ms = (uint32_t)rr(S, 100, 600);
+		S->stall_max_ms = (uint32_t)rr(S, 200, 600);
+		/* and one site's disk is slow on every fsync */
+		S->slow_site = (uint32_t)rr(S, 1, S->n);
 	}
 	S->crash_mid_pm = (uint32_t)rr(S, 0, 5);
 	S->faults = true;
@@ -297,13 +299,13 @@ int sim_run(const struct sim_opts *o, struct sim_result *r)
 		ret = -1;
 		goto out;
 	}
-	trace(S, NULL, "seed %llu sites %u rule %s loss %u%% dup %u%% delay %u-%u us pre_vote %d inflight %u/%llu fsync stalls %u%% up to %u ms",
+	trace(S, NULL, "seed %llu sites %u rule %s loss %u%% dup %u%% delay %u-%u us pre_vote %d inflight %u/%llu fsync stalls %u%% up to %u ms, slow site%u",
 	      (unsigned long long)o->seed, S->n,
 	      S->rule == GR_RULE_LOCAL ? "local" : "quorum", S->loss_pm / 10,
 	      S->dup_pm / 10, S->dmin_us, S->dmax_us, S->cfg.pre_vote,
 	      S->cfg.max_inflight_msgs,
 	      (unsigned long long)S->cfg.max_inflight_bytes,
-	      S->stall_pm / 10, S->stall_max_ms);
+	      S->stall_pm / 10, S->stall_max_ms, S->slow_site);
 	S->fault_end = rr(S, 3000, 10000) * MS;
 	S->heal_at = S->fault_end;
 	S->stop_props = S->fault_end + 1000 * MS;

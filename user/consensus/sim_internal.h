@@ -98,6 +98,7 @@ struct sim {
 	bool blocked[MAXS][MAXS];
 	uint32_t loss_pm, dup_pm, dmin_us, dmax_us, disk_max_us;
 	uint32_t stall_pm, stall_max_ms;	/* slow/stalling fsyncs */
+	uint32_t slow_site;			/* stalls on every fsync */
 	uint32_t crash_mid_pm;
 	enum gr_commit_rule rule;
 	struct gr_config cfg;

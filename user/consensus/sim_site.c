@@ -15,8 +15,9 @@ void schedule_fsync(struct sim *S, struct site *st)
 	st->fsync_pending = true;
 	st->fsync_cover = st->nops;
 	us = rr(S, 50, S->disk_max_us);
-	if (S->faults && S->stall_pm && chance(S, S->stall_pm)) {
-		us = rr(S, 5, S->stall_max_ms) * 1000;
+	if (S->faults && S->stall_pm &&
+	    (st->id == S->slow_site || chance(S, S->stall_pm))) {
+		us = rr(S, 50, S->stall_max_ms) * 1000;
 		trace(S, st, "fsync stalls %llu ms", (unsigned long long)(us / 1000));
 	}
 	push(S, S->now + us * 1000, EV_FSYNC, st->id - 1, NULL);
