@@ -26,7 +26,10 @@ PROG_SRCS_consensus_sim := $(CONSENSUS_SIM_SRCS)
 
 # each links a deliberately broken core ahead of libgeorep.a; the program
 # passes only if the simulator (resp. the unit tests) catches the bug
-CONSENSUS_BROKEN_SIM := minority_commit no_lease no_vote_promise vote_any_log
+CONSENSUS_BROKEN_SIM := minority_commit no_lease no_vote_promise vote_any_log \
+	self_undurable vote_unsaved persist_any_term promise_append_only \
+	conf_truncate_kept conf_overlap prevote_bumps_term stale_prevote_term \
+	hb_commit_uncapped stale_progress
 CONSENSUS_BROKEN_UNIT := $(CONSENSUS_BROKEN_SIM) fig8
 TESTS += $(addprefix consensus_sim_broken_,$(CONSENSUS_BROKEN_SIM))
 TESTS += $(addprefix consensus_test_broken_,$(CONSENSUS_BROKEN_UNIT))

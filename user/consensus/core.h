@@ -12,6 +12,26 @@
  *   GR_BROKEN_VOTE_ANY_LOG	grant votes without the up-to-date check
  *   GR_BROKEN_FIG8		commit entries of older terms by counting
  *   GR_BROKEN_NO_VOTE_PROMISE	followers vote while a leader's lease holds
+ *   GR_BROKEN_SELF_UNDURABLE	the leader counts its own entries before
+ *				they are durable
+ *   GR_BROKEN_VOTE_UNSAVED	a vote without a term change is not flagged
+ *				in hs_changed (not persisted before the reply)
+ *   GR_BROKEN_PERSIST_ANY_TERM	gr_persisted() ignores the term, so a
+ *				truncation overtaken by a pending fsync counts
+ *				the new entries durable
+ *   GR_BROKEN_PROMISE_APPEND_ONLY	the vote promise runs from the last APPEND
+ *				only, while heartbeat acks renew the lease
+ *   GR_BROKEN_STALE_PREVOTE_TERM	a late granted pre-vote raises the term
+ *				(the real bug the disruption check found)
+ *   GR_BROKEN_CONF_TRUNCATE_KEPT	a truncated configuration entry stays
+ *				in force
+ *   GR_BROKEN_CONF_OVERLAP	a change is accepted while another one is
+ *				uncommitted
+ *   GR_BROKEN_PREVOTE_BUMPS_TERM	a pre-candidate raises its own term
+ *   GR_BROKEN_HB_COMMIT_UNCAPPED	heartbeats carry the leader's commit, not
+ *				capped at the follower's match
+ *   GR_BROKEN_STALE_PROGRESS	a new leader keeps each follower's match
+ *				from its previous leadership
  */
 #ifndef GEOREP_CONSENSUS_CORE_H
 #define GEOREP_CONSENSUS_CORE_H

@@ -94,6 +94,10 @@ static void become_candidate(struct gr_node *n, bool force)
 
 static void become_precandidate(struct gr_node *n)
 {
+#ifdef GR_BROKEN_PREVOTE_BUMPS_TERM
+	n->term++;
+	n->vote = 0;
+#endif
 	n->role = GR_PRECANDIDATE;
 	n->leader = 0;
 	n->verified = 0;
@@ -144,7 +148,14 @@ static void become_leader(struct gr_node *n)
 	n->transfer_to = 0;
 	n->timeout_now_sent = false;
 	for (i = 0; i < n->n_pr; i++) {
+#ifdef GR_BROKEN_STALE_PROGRESS
+		uint64_t keep = n->pr[i].match;
+
 		pr_reset(n, &n->pr[i]);
+		n->pr[i].match = keep;
+#else
+		pr_reset(n, &n->pr[i]);
+#endif
 		n->pr[i].active_tick = n->ticks;
 		if (n->pr[i].site == n->self) {
 			n->pr[i].match = n->durable;

@@ -97,8 +97,15 @@ void gr_on_append(struct gr_node *n, const struct gr_msg *m)
 void gr_on_heartbeat(struct gr_node *n, const struct gr_msg *m)
 {
 	struct gr_msg *r;
+#ifdef GR_BROKEN_PROMISE_APPEND_ONLY
+	uint64_t heard = n->last_heard;
 
 	gr_heard_leader(n, m->from);
+	n->last_heard = heard;
+#else
+
+	gr_heard_leader(n, m->from);
+#endif
 	/* m->commit <= our match at the leader, which we acked durable and
 	 * which no leader of this term truncates: safe even after a restart */
 	gr_commit_to(n, m->commit < n->last ? m->commit : n->last);

@@ -45,7 +45,11 @@ int64_t gr_membership(struct gr_node *n, enum gr_conf_op op, uint32_t site,
 	/* a new leader first commits an entry of its own term */
 	if (n->commit < n->noop_seq)
 		return -EAGAIN;
+#ifdef GR_BROKEN_CONF_OVERLAP
+	if (n->transfer_to)
+#else
 	if (n->n_hist || n->transfer_to)
+#endif
 		return -EBUSY;
 	i = conf_find(&n->conf, site);
 	switch (op) {

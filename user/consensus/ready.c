@@ -15,7 +15,11 @@ struct gr_ready *gr_ready_get(struct gr_node *n)
 	rd->hs.term = n->term;
 	rd->hs.vote = n->vote;
 	rd->hs.commit = n->commit < n->durable ? n->commit : n->durable;
+#ifdef GR_BROKEN_VOTE_UNSAVED
+	if (rd->hs.term != n->hs_saved.term)
+#else
 	if (rd->hs.term != n->hs_saved.term || rd->hs.vote != n->hs_saved.vote)
+#endif
 		rd->hs_changed = true;
 	if (n->role != n->rd_role || n->term != n->rd_term ||
 	    n->leader != n->rd_leader) {

@@ -150,7 +150,11 @@ static uint64_t voter_quantile(struct gr_node *n, bool ctx)
 		if (!p->voter)
 			continue;
 		if (p->site == n->self)
+#ifdef GR_BROKEN_SELF_UNDURABLE
+			v[k++] = ctx ? n->now : n->last;
+#else
 			v[k++] = ctx ? n->now : n->durable;
+#endif
 		else
 			v[k++] = ctx ? p->ack_ctx : p->match;
 	}
@@ -205,7 +209,11 @@ void gr_bcast_heartbeat(struct gr_node *n)
 		m = msg_new(n, GR_MSG_HEARTBEAT, p->site);
 		if (!m)
 			return;
+#ifdef GR_BROKEN_HB_COMMIT_UNCAPPED
+		m->commit = n->commit;
+#else
 		m->commit = p->match < n->commit ? p->match : n->commit;
+#endif
 		m->ctx = n->now;
 	}
 }

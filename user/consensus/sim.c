@@ -162,7 +162,7 @@ static void handle(struct sim *S, struct ev *e)
 	case EV_MEMBER:
 		if (S->now < S->stop_props) {
 			member(S);
-			push(S, S->now + rr(S, 200, 2000) * MS, EV_MEMBER,
+			push(S, S->now + rr(S, 100, 1000) * MS, EV_MEMBER,
 			     MAXS, NULL);
 		}
 		return;
@@ -221,6 +221,9 @@ static int setup(struct sim *S)
 		conf.voter[i] = 1;
 	}
 	conf.n = S->nvoters;
+	for (i = 0; i < S->nvoters; i++)
+		S->cs0[i + 1] = 2;
+	memcpy(S->canon_cs, S->cs0, sizeof(S->cs0));
 	gr_config_default(&S->cfg, 1, &conf);
 	S->cfg.rule = S->rule;
 	S->cfg.max_drift_ppm = DRIFT_PPM;
@@ -235,7 +238,8 @@ static int setup(struct sim *S)
 	S->cfg.pre_vote = chance(S, 800);
 	S->canon = calloc(MAX_LOG + 1, sizeof(*S->canon));
 	S->leader_of = calloc(MAX_TERMS, sizeof(*S->leader_of));
-	if (!S->canon || !S->leader_of)
+	S->campaigned = calloc(MAX_TERMS, 1);
+	if (!S->canon || !S->leader_of || !S->campaigned)
 		return -1;
 	for (i = 0; i < S->n; i++) {
 		struct site *st = &S->s[i];
@@ -281,18 +285,27 @@ int sim_run(const struct sim_opts *o, struct sim_result *r)
 	S->dmin_us = (uint32_t)rr(S, 100, 2000);
 	S->dmax_us = S->dmin_us + (uint32_t)rr(S, 0, 30000);
 	S->disk_max_us = (uint32_t)rr(S, 100, 8000);
+	if (chance(S, 400)) {
+		/* slow disk: some fsyncs take up to several election
+		 * timeouts, so truncations overtake pending fsyncs */
+		S->stall_pm = (uint32_t)rr(S, 50, 500);
+		S->stall_max_ms = (uint32_t)rr(S, 200, 600);
+		/* and one site's disk is slow on every fsync */
+		S->slow_site = (uint32_t)rr(S, 1, S->n);
+	}
 	S->crash_mid_pm = (uint32_t)rr(S, 0, 5);
 	S->faults = true;
 	if (setup(S)) {
 		ret = -1;
 		goto out;
 	}
-	trace(S, NULL, "seed %llu sites %u rule %s loss %u%% dup %u%% delay %u-%u us pre_vote %d inflight %u/%llu",
+	trace(S, NULL, "seed %llu sites %u rule %s loss %u%% dup %u%% delay %u-%u us pre_vote %d inflight %u/%llu fsync stalls %u%% up to %u ms, slow site%u",
 	      (unsigned long long)o->seed, S->n,
 	      S->rule == GR_RULE_LOCAL ? "local" : "quorum", S->loss_pm / 10,
 	      S->dup_pm / 10, S->dmin_us, S->dmax_us, S->cfg.pre_vote,
 	      S->cfg.max_inflight_msgs,
-	      (unsigned long long)S->cfg.max_inflight_bytes);
+	      (unsigned long long)S->cfg.max_inflight_bytes,
+	      S->stall_pm / 10, S->stall_max_ms, S->slow_site);
 	S->fault_end = rr(S, 3000, 10000) * MS;
 	S->heal_at = S->fault_end;
 	S->stop_props = S->fault_end + 1000 * MS;
@@ -335,6 +348,7 @@ out:
 	}
 	free(S->canon);
 	free(S->leader_of);
+	free(S->campaigned);
 	free(S->acked);
 	free(S);
 	return ret ? ret : (r->failed ? 1 : 0);

@@ -40,6 +40,7 @@ void op_apply(struct sim *S, struct site *st, const struct dop *op)
 		st->snap_seq = op->seq;
 		st->snap_term = op->e.term;
 		st->snap_conf = op->conf;
+		st->conf_seq = op->conf_seq;
 		break;
 	}
 }

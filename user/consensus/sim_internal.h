@@ -36,6 +36,7 @@ struct dop {
 	uint64_t seq;		/* TRUNC: new length; RESET: length */
 	struct sent e;		/* APPEND: the record; RESET: e.term */
 	struct gr_conf conf;	/* RESET: membership at seq */
+	uint64_t conf_seq;	/* RESET: conf holds the log up to here */
 };
 
 struct smsg {
@@ -57,6 +58,8 @@ struct site {
 	struct gr_hard_state hs;
 	uint64_t snap_seq, snap_term;
 	struct gr_conf snap_conf;
+	uint64_t conf_seq;	/* snap_conf holds the log up to here */
+	uint64_t conf_live;	/* the core's conf holds the log up to here */
 	struct dop *ops;
 	uint32_t nops, opcap;
 	bool fsync_pending;
@@ -70,6 +73,7 @@ struct site {
 	uint64_t *kept_ids;
 	uint64_t n_kept, kept_cap;
 	const struct smsg *cur;	/* message being stepped */
+	uint32_t xfer;		/* transfer target after the last ready */
 };
 
 enum { EV_TICK, EV_MSG, EV_FSYNC, EV_CRASH, EV_RESTART, EV_PART, EV_HEAL,
@@ -93,12 +97,15 @@ struct sim {
 	struct site s[MAXS];
 	bool blocked[MAXS][MAXS];
 	uint32_t loss_pm, dup_pm, dmin_us, dmax_us, disk_max_us;
+	uint32_t stall_pm, stall_max_ms;	/* slow/stalling fsyncs */
+	uint32_t slow_site;			/* stalls on every fsync */
 	uint32_t crash_mid_pm;
 	enum gr_commit_rule rule;
 	struct gr_config cfg;
 	struct sent *canon;
 	uint64_t canon_len;
 	uint32_t *leader_of;
+	uint8_t *campaigned;	/* some site was a candidate in this term */
 	uint64_t next_id;
 	uint64_t fault_end, heal_at, stop_props, deadline;
 	bool faults;
@@ -109,6 +116,9 @@ struct sim {
 	bool failed;
 	bool done;
 	uint32_t nvoters;
+	/* membership per site id (0 none, 1 learner, 2 voter): at boot, and
+	 * after the conf entries of canon (the committed configuration) */
+	uint8_t cs0[MAXS + 1], canon_cs[MAXS + 1];
 };
 
 static inline uint64_t rnd(struct sim *S)
@@ -143,6 +153,11 @@ void check_durable_quorum(struct sim *S);
 void check_flow(struct sim *S, struct site *st);
 void check_leader(struct sim *S, struct site *st);
 void check_writers(struct sim *S);
+void check_reply(struct sim *S, struct site *st, const struct gr_msg *m);
+void check_lease_margin(struct sim *S, struct site *st);
+void check_disruption(struct sim *S, struct site *st,
+		      const struct gr_ready *rd);
+void check_conf_log(struct sim *S, struct site *st);
 bool converged(struct sim *S);
 void final_checks(struct sim *S);
 const char *mname(uint8_t t);

@@ -8,12 +8,19 @@
 
 void schedule_fsync(struct sim *S, struct site *st)
 {
+	uint64_t us;
+
 	if (st->fsync_pending || !st->nops)
 		return;
 	st->fsync_pending = true;
 	st->fsync_cover = st->nops;
-	push(S, S->now + rr(S, 50, S->disk_max_us) * 1000, EV_FSYNC,
-	     st->id - 1, NULL);
+	us = rr(S, 50, S->disk_max_us);
+	if (S->faults && S->stall_pm &&
+	    (st->id == S->slow_site || chance(S, S->stall_pm))) {
+		us = rr(S, 50, S->stall_max_ms) * 1000;
+		trace(S, st, "fsync stalls %llu ms", (unsigned long long)(us / 1000));
+	}
+	push(S, S->now + us * 1000, EV_FSYNC, st->id - 1, NULL);
 }
 
 static void maybe_compact(struct sim *S, struct site *st)
@@ -32,26 +39,19 @@ static void maybe_compact(struct sim *S, struct site *st)
 	st->snap_seq = to;
 	st->snap_term = st->vol[to].term;
 	st->snap_conf = *gr_conf_committed(st->node);
+	st->conf_seq = gs.commit_seq;
 	trace(S, st, "compact to %llu", (unsigned long long)to);
 }
 
-void process(struct sim *S, struct site *st)
+/* truncation and resync of a ready; true if the configuration may change */
+static bool ready_trunc_resync(struct sim *S, struct site *st,
+			       const struct gr_ready *rd)
 {
-	struct gr_ready *rd = gr_ready_get(st->node);
-	int cut = -1;
-	bool compact;
+	bool conf_touched = false;
 	uint64_t q;
-	uint32_t i;
-
-	if (S->faults && chance(S, S->crash_mid_pm))
-		cut = (int)rr(S, 0, 2);
-	if (cut == 0)
-		goto crash;
-	/* hard state first: written and fsynced before anything else */
-	if (rd->hs_changed || rd->hs.commit != st->hs.commit)
-		st->hs = rd->hs;
 
 	if (rd->trunc_from) {
+		conf_touched = true;
 		trace(S, st, "truncate %llu..%llu (kept aside)",
 		      (unsigned long long)rd->trunc_from,
 		      (unsigned long long)rd->trunc_to);
@@ -87,9 +87,23 @@ void process(struct sim *S, struct site *st)
 			st->vol_len = rd->resync_seq;
 			op.e.term = rd->resync_term;
 			op.conf = *gr_conf_committed(st->node);
+			/* the leader's committed configuration, at its commit */
+			op.conf_seq = st->cur ? st->cur->m.commit : rd->resync_seq;
+			st->conf_live = op.conf_seq;
+			conf_touched = true;
 			op_push(st, &op);
 		}
 	}
+	return conf_touched;
+}
+
+/* the records a ready writes; true if one is a configuration entry */
+static bool ready_appends(struct sim *S, struct site *st,
+			  const struct gr_ready *rd)
+{
+	bool conf_touched = false;
+	uint64_t q;
+
 	if (rd->append_from) {
 		for (q = rd->append_from; q <= rd->append_to; q++) {
 			struct gr_entry ge;
@@ -119,33 +133,27 @@ void process(struct sim *S, struct site *st)
 			}
 			st->vol[q] = e;
 			st->vol_len = q;
+			conf_touched |= e.kind == GR_ENTRY_CONF;
 			op.e = e;
 			op_push(st, &op);
 		}
 	}
-	/* the caller's log must agree with the core's */
-	{
-		struct gr_status gs;
+	return conf_touched;
+}
 
-		gr_status(st->node, &gs);
-		if (gs.last_seq != st->vol_len ||
-		    (gs.last_seq > gs.snap_seq &&
-		     gs.last_term != st->vol[st->vol_len].term))
-			fail(S, "site%u core log end %llu/%llu != disk %llu",
-			     st->id, (unsigned long long)gs.last_seq,
-			     (unsigned long long)gs.last_term,
-			     (unsigned long long)st->vol_len);
-	}
-	schedule_fsync(S, st);
-	if (cut == 1)
-		goto crash;
+/* the messages of a ready; true if the site crashes half way through */
+static bool ready_sends(struct sim *S, struct site *st,
+			const struct gr_ready *rd, int cut)
+{
+	uint32_t i;
+
 	for (i = 0; i < rd->n_msgs; i++) {
-		struct gr_msg *m = &rd->msgs[i];
+		const struct gr_msg *m = &rd->msgs[i];
 		struct smsg sm;
 		uint32_t k;
 
 		if (cut == 2 && i == rd->n_msgs / 2)
-			goto crash;
+			return true;
 		memset(&sm, 0, sizeof(sm));
 		sm.m = *m;
 		if (m->type == GR_MSG_APPEND) {
@@ -167,6 +175,7 @@ void process(struct sim *S, struct site *st)
 				sm.ge[k].conf_site = e->conf_site;
 			}
 		}
+		check_reply(S, st, m);
 		if (S->o.trace && m->type != GR_MSG_HEARTBEAT &&
 		    m->type != GR_MSG_HEARTBEAT_RESP)
 			trace(S, st, "send %s to site%u term %llu seq %llu/%llu n %u commit %llu%s",
@@ -178,9 +187,76 @@ void process(struct sim *S, struct site *st)
 			      m->reject ? " reject" : "");
 		net_send(S, st, &sm);
 	}
+	return false;
+}
+
+/* local rule: record what the leader acknowledged */
+static void ready_acks(struct sim *S, struct site *st,
+		       const struct gr_ready *rd)
+{
+	uint64_t q;
+
+	for (q = S->acked_upto + 1; q <= rd->ack_seq && q <= st->vol_len; q++) {
+		if (st->vol[q].kind != GR_ENTRY_DATA)
+			continue;
+		if (S->n_acked == S->acked_cap) {
+			S->acked_cap = S->acked_cap ? S->acked_cap * 2 : 256;
+			S->acked = realloc(S->acked, S->acked_cap * sizeof(*S->acked));
+			if (!S->acked)
+				abort();
+		}
+		S->acked[S->n_acked++] = st->vol[q];
+	}
+	if (rd->ack_seq > S->acked_upto)
+		S->acked_upto = rd->ack_seq;
+}
+
+void process(struct sim *S, struct site *st)
+{
+	struct gr_ready *rd = gr_ready_get(st->node);
+	int cut = -1;
+	bool compact, conf_touched;
+	uint32_t xfer = 0;
+
+	/* before anything of this ready leaves: a vote request of the term */
+	if ((rd->role == GR_CANDIDATE || rd->role == GR_LEADER) &&
+	    rd->term < MAX_TERMS)
+		S->campaigned[rd->term] = 1;
+	if (S->faults && chance(S, S->crash_mid_pm))
+		cut = (int)rr(S, 0, 2);
+	if (cut == 0)
+		goto crash;
+	/* hard state first: written and fsynced before anything else */
+	if (rd->hs_changed || rd->hs.commit != st->hs.commit)
+		st->hs = rd->hs;
+
+	conf_touched = ready_trunc_resync(S, st, rd);
+	conf_touched |= ready_appends(S, st, rd);
+	/* the caller's log must agree with the core's */
+	{
+		struct gr_status gs;
+
+		gr_status(st->node, &gs);
+		if (gs.last_seq != st->vol_len ||
+		    (gs.last_seq > gs.snap_seq &&
+		     gs.last_term != st->vol[st->vol_len].term))
+			fail(S, "site%u core log end %llu/%llu != disk %llu",
+			     st->id, (unsigned long long)gs.last_seq,
+			     (unsigned long long)gs.last_term,
+			     (unsigned long long)st->vol_len);
+		xfer = gs.transfer_to;
+	}
+	if (conf_touched && S->o.membership)
+		check_conf_log(S, st);
+	schedule_fsync(S, st);
+	if (cut == 1)
+		goto crash;
+	if (ready_sends(S, st, rd, cut))
+		goto crash;
 	if (rd->role_changed) {
 		trace(S, st, "role %s term %llu leader %u", rname(rd->role),
 		      (unsigned long long)rd->term, rd->leader);
+		check_disruption(S, st, rd);
 		st->role = rd->role;
 		st->term = rd->term;
 		check_leader(S, st);
@@ -190,25 +266,13 @@ void process(struct sim *S, struct site *st)
 		      rd->writable ? "ACCEPTS" : "stops", (unsigned long long)st->term);
 		st->writable = rd->writable;
 	}
+	st->xfer = xfer;	/* for the disruption check of the next ready */
 	if (rd->commit_changed) {
 		check_commit(S, st, rd->commit_seq);
 		gr_applied(st->node, rd->commit_seq);
 	}
-	if (rd->ack_changed && S->rule == GR_RULE_LOCAL && st->role == GR_LEADER) {
-		for (q = S->acked_upto + 1; q <= rd->ack_seq && q <= st->vol_len; q++) {
-			if (st->vol[q].kind != GR_ENTRY_DATA)
-				continue;
-			if (S->n_acked == S->acked_cap) {
-				S->acked_cap = S->acked_cap ? S->acked_cap * 2 : 256;
-				S->acked = realloc(S->acked, S->acked_cap * sizeof(*S->acked));
-				if (!S->acked)
-					abort();
-			}
-			S->acked[S->n_acked++] = st->vol[q];
-		}
-		if (rd->ack_seq > S->acked_upto)
-			S->acked_upto = rd->ack_seq;
-	}
+	if (rd->ack_changed && S->rule == GR_RULE_LOCAL && st->role == GR_LEADER)
+		ready_acks(S, st, rd);
 	compact = rd->commit_changed;
 	gr_ready_done(st->node);
 	if (compact)
@@ -299,6 +363,10 @@ void restart(struct sim *S, struct site *st)
 		      (unsigned long long)gs.last_seq,
 		      (unsigned long long)gs.commit_seq);
 	}
+	st->xfer = 0;
+	st->conf_live = st->conf_seq;
+	if (S->o.membership)
+		check_conf_log(S, st);
 	st->tickno = (local_ns(S, st) - st->phase) / TICK_NS + 1;
 	push(S, tick_real(st, st->tickno), EV_TICK, st->id - 1, NULL);
 }

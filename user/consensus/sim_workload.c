@@ -103,32 +103,52 @@ int conf_state(const struct gr_conf *c, uint32_t site)
 	return 0;
 }
 
-/* cycle the last site through learner -> voter -> removed -> learner */
+static uint32_t voters_of(const struct gr_conf *c)
+{
+	uint32_t i, v = 0;
+
+	for (i = 0; i < c->n; i++)
+		v += c->voter[i] != 0;
+	return v;
+}
+
+/*
+ * Overlapping change requests for random sites: one to three requests in a
+ * row (the core must refuse all but one with -EBUSY until it commits),
+ * adding, promoting and removing any site but the leader, keeping at least
+ * a majority of the cluster's sites voters so that it stays live.
+ */
 void member(struct sim *S)
 {
 	struct site *st = pick_leader(S);
-	uint32_t x = S->n;
-	enum gr_conf_op op;
-	int64_t r;
+	uint32_t k, reqs = (uint32_t)rr(S, 1, 3);
 
 	if (!st)
 		return;
-	switch (conf_state(gr_conf_active(st->node), x)) {
-	case 0:
-		op = GR_CONF_ADD_LEARNER;
-		break;
-	case 1:
-		op = GR_CONF_PROMOTE;
-		break;
-	default:
-		if (st->id == x)
-			return;
-		op = GR_CONF_REMOVE;
-		break;
+	for (k = 0; k < reqs; k++) {
+		const struct gr_conf *c = gr_conf_active(st->node);
+		uint32_t x = (uint32_t)rr(S, 1, S->n);
+		enum gr_conf_op op;
+		int64_t r;
+
+		switch (conf_state(c, x)) {
+		case 0:
+			op = GR_CONF_ADD_LEARNER;
+			break;
+		case 1:
+			op = chance(S, 700) ? GR_CONF_PROMOTE : GR_CONF_REMOVE;
+			break;
+		default:
+			if (x == st->id || voters_of(c) <= S->n / 2 + 1)
+				continue;
+			op = GR_CONF_REMOVE;
+			break;
+		}
+		r = gr_membership(st->node, op, x, local_ns(S, st));
+		S->r->conf_changes += r > 0;
+		trace(S, st, "membership op %d site%u: %lld", op, x,
+		      (long long)r);
 	}
-	r = gr_membership(st->node, op, x, local_ns(S, st));
-	S->r->conf_changes += r > 0;
-	trace(S, st, "membership op %d site%u: %lld", op, x, (long long)r);
 	st->cur = NULL;
 	process(S, st);
 }

@@ -32,10 +32,17 @@ int gr_step(struct gr_node *n, const struct gr_msg *m, uint64_t now_ns)
 		goto out;
 	}
 	if (m->type == GR_MSG_PREVOTE_RESP) {
+		/* a grant carries the proposed term, never a real one: a
+		 * late grant must not raise the term; a rejection carries
+		 * the voter's own term */
 		if (n->role == GR_PRECANDIDATE && m->term == n->term + 1 &&
 		    !m->reject)
 			gr_on_vote_resp(n, m);
+#ifdef GR_BROKEN_STALE_PREVOTE_TERM
 		else if (m->term > n->term)
+#else
+		else if (m->reject && m->term > n->term)
+#endif
 			gr_become_follower(n, m->term, 0);
 		else if (n->role == GR_PRECANDIDATE && m->reject)
 			gr_on_vote_resp(n, m);
@@ -176,8 +183,14 @@ void gr_persisted(struct gr_node *n, uint64_t seq, uint64_t term)
 {
 	uint64_t t;
 
+#ifdef GR_BROKEN_PERSIST_ANY_TERM
+	(void)t;
+	if (seq > n->last || seq <= n->durable)
+		return;
+#else
 	if (!term_at(n, seq, &t) || t != term || seq <= n->durable)
 		return;
+#endif
 	n->durable = seq;
 	if (n->role == GR_LEADER) {
 		struct progress *p = pr_get(n, n->self);

@@ -226,3 +226,59 @@ out:
 	tc_free(t);
 	return test_failed;
 }
+
+/* a granted pre-vote carries the proposed term, not the voter's: one that
+ * arrives after its campaign ended (the site follows a leader again) must
+ * not raise the term, or the site rejects the healthy leader's appends at
+ * that term and deposes it (found by the simulator's disruption check) */
+int t_stale_prevote_grant_keeps_term(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	struct gr_msg m = { .type = GR_MSG_PREVOTE_RESP, .from = 2, .to = 3 };
+	uint64_t term;
+
+	CHECK(tc_elect(t, 1));
+	term = st(t, 1).term;
+	CHECK(st(t, 3).role == GR_FOLLOWER && st(t, 3).leader == 1);
+	m.term = term + 1;
+	gr_step(t->nd[3], &m, t->now);
+	tc_process(t, 3);
+	CHECK(st(t, 3).term == term && st(t, 3).leader == 1);
+	tc_run(t, 5);
+	CHECK(st(t, 1).role == GR_LEADER && st(t, 1).term == term);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
+/* a site that already took the term (rejecting one candidate) and then
+ * grants its vote changes only hs.vote: that change is flagged and in hs
+ * before the VOTE_RESP leaves */
+int t_vote_only_change_persisted(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	const uint64_t mine[] = { 1 };
+	struct gr_msg m = { .type = GR_MSG_VOTE, .to = 3, .term = 2 };
+	struct gr_ready *rd;
+
+	t->now = 50 * TICK;
+	tc_replace(t, 3, 1, 0, mine, 1);
+	t->now += 20 * TICK;		/* past the boot promise */
+	m.from = 2;			/* stale log: rejected, term taken */
+	gr_step(t->nd[3], &m, t->now);
+	rd = gr_ready_get(t->nd[3]);
+	CHECK(rd->n_msgs == 1 && rd->msgs[0].reject);
+	CHECK(rd->hs_changed && rd->hs.term == 2 && rd->hs.vote == 0);
+	gr_ready_done(t->nd[3]);
+	m.from = 1;			/* up to date: granted */
+	m.seq = 1;
+	m.log_term = 1;
+	gr_step(t->nd[3], &m, t->now);
+	rd = gr_ready_get(t->nd[3]);
+	CHECK(rd->n_msgs == 1 && !rd->msgs[0].reject);
+	CHECK(rd->hs_changed && rd->hs.term == 2 && rd->hs.vote == 1);
+	gr_ready_done(t->nd[3]);
+out:
+	tc_free(t);
+	return test_failed;
+}

@@ -321,3 +321,122 @@ out:
 	tc_free(t);
 	return test_failed;
 }
+
+/* a diverged follower (old-term suffix, nothing acked to this leader) gets
+ * heartbeats whose commit is capped at its match: it never commits its
+ * own conflicting entries */
+int t_heartbeat_commit_capped_at_match(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	const uint64_t good[] = { 1, 2, 2, 2, 2 };
+	const uint64_t bad[] = { 1, 1, 1, 1, 1, 1 };
+	struct gr_entry e;
+
+	t->now = 50 * TICK;
+	tc_replace(t, 1, 2, 0, good, 5);
+	tc_replace(t, 2, 2, 0, good, 5);
+	tc_replace(t, 3, 1, 0, bad, 6);
+	t->now += 20 * TICK;
+	t->drop_link[1][3] = BIT(GR_MSG_APPEND);	/* heartbeats only */
+	CHECK(tc_elect(t, 1));
+	tc_run(t, 6);
+	CHECK(st(t, 1).commit_seq == 6);
+	CHECK(t->sent[1][GR_MSG_HEARTBEAT] > 0);
+	CHECK(st(t, 3).commit_seq == 0);
+	t->drop_link[1][3] = 0;
+	tc_run(t, 6);
+	CHECK(st(t, 3).commit_seq == 6);
+	CHECK(gr_entry_get(t->nd[3], 2, &e) == 0 && e.term == 2);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
+/* a truncation overtakes a pending fsync: the fsync's completion names an
+ * entry that is gone and must not make the new entries count as durable */
+int t_truncation_overtakes_pending_fsync(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	struct gr_entry old[3] = { { .term = 1 }, { .term = 1 }, { .term = 1 } };
+	struct gr_entry neu[3] = { { .term = 2 }, { .term = 2 }, { .term = 2 } };
+	struct gr_msg m = { .type = GR_MSG_APPEND, .from = 1, .to = 3,
+			    .term = 1, .n_entries = 3 };
+	struct gr_ready *rd;
+	uint32_t k;
+
+	m.entries = old;
+	gr_step(t->nd[3], &m, t->now);		/* 1..3 term 1, fsync pending */
+	rd = gr_ready_get(t->nd[3]);
+	CHECK(rd->append_from == 1 && rd->append_to == 3);
+	gr_ready_done(t->nd[3]);
+	m.from = 2;
+	m.term = 2;
+	m.seq = 1;
+	m.log_term = 1;
+	m.entries = neu;
+	gr_step(t->nd[3], &m, t->now);		/* truncates 2..3, appends 2..4 */
+	rd = gr_ready_get(t->nd[3]);
+	CHECK(rd->trunc_from == 2 && rd->append_from == 2 && rd->append_to == 4);
+	gr_ready_done(t->nd[3]);
+	gr_persisted(t->nd[3], 3, 1);		/* the old fsync completes */
+	rd = gr_ready_get(t->nd[3]);
+	for (k = 0; k < rd->n_msgs; k++)
+		CHECK(rd->msgs[k].type != GR_MSG_APPEND_RESP ||
+		      rd->msgs[k].reject || rd->msgs[k].seq <= 1);
+	gr_ready_done(t->nd[3]);
+	CHECK(st(t, 3).durable_seq <= 1);
+	gr_persisted(t->nd[3], 4, 2);		/* the new entries are durable */
+	rd = gr_ready_get(t->nd[3]);
+	CHECK(rd->n_msgs == 1 && rd->msgs[0].type == GR_MSG_APPEND_RESP &&
+	      !rd->msgs[0].reject && rd->msgs[0].seq == 4 &&
+	      rd->msgs[0].to == 2);
+	gr_ready_done(t->nd[3]);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
+/* a site that leads again in a later term starts every peer afresh
+ * (match 0, probing): what they held in its earlier term may be gone */
+int t_leader_change_resets_progress(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	struct gr_msg m = { .type = GR_MSG_APPEND_RESP, .from = 2, .to = 1,
+			    .reject = true };
+	struct gr_progress_info pi;
+	uint64_t term;
+	int k;
+
+	CHECK(tc_elect(t, 1));
+	for (k = 0; k < 5; k++)
+		propose(t, 1, 100);
+	tc_run(t, 3);
+	CHECK(gr_progress(t->nd[1], 3, &pi) == 0 && pi.match == 6);
+	term = st(t, 1).term;
+	m.term = term + 1;			/* deposed */
+	gr_step(t->nd[1], &m, t->now);
+	tc_process(t, 1);
+	CHECK(st(t, 1).role == GR_FOLLOWER);
+	t->now += 30 * TICK;			/* past its own promise */
+	for (k = 0; k < 40 && st(t, 1).role == GR_FOLLOWER; k++) {
+		t->now += TICK;
+		tc_tick_one(t, 1);		/* nothing delivered */
+	}
+	CHECK(st(t, 1).role == GR_PRECANDIDATE);
+	m.type = GR_MSG_PREVOTE_RESP;
+	m.reject = false;
+	m.term = term + 2;
+	gr_step(t->nd[1], &m, t->now);
+	tc_process(t, 1);
+	CHECK(st(t, 1).role == GR_CANDIDATE);
+	m.type = GR_MSG_VOTE_RESP;
+	gr_step(t->nd[1], &m, t->now);
+	tc_process(t, 1);
+	CHECK(st(t, 1).role == GR_LEADER);
+	CHECK(gr_progress(t->nd[1], 3, &pi) == 0 && pi.match == 0 &&
+	      pi.state == GR_PR_PROBE);
+	CHECK(gr_progress(t->nd[1], 2, &pi) == 0 && pi.match == 0);
+out:
+	tc_free(t);
+	return test_failed;
+}
