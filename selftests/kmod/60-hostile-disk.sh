@@ -23,8 +23,8 @@
 #     head hint sealed with it are not a torn tail; attach refuses naming
 #     the epoch and the seq (issue 8, item 3).
 #
-# Layout used below: 4 KiB writes at data blocks 10, 20, ... 60 make
-# records 1..6 (lba 80*k sectors); the data device is 32 MiB (65536
+# Layout used below: 4 KiB writes at data blocks 10, 20, ... 70 make
+# records 1..7 (lba 80*k sectors); the data device is 32 MiB (65536
 # sectors).
 
 set -u
@@ -36,7 +36,7 @@ P=vol60p-$$
 S=vol60s-$$
 VT_VOLS="$P $S"
 REC=4352		# one 4 KiB write record on the stream: 256 + 4096
-echo "    1..33"
+echo "    1..36"
 
 setup() {
 	local i
@@ -44,7 +44,7 @@ setup() {
 	SD=$(vt_loop sdata 32) && SL=$(vt_loop slog 16) || return 1
 	georepctl volume create "$P" --data "$PD" --log "$PL" --format \
 		--role primary --term 1 --site-id 1 --key-dir "$KEYS" || return 1
-	for i in 1 2 3 4 5 6; do
+	for i in 1 2 3 4 5 6 7; do
 		dd if=/dev/urandom of="/dev/georep/$P" bs=4k count=1 seek=$((i * 10)) \
 		   oflag=direct status=none || return 1
 	done
@@ -53,8 +53,8 @@ setup() {
 	cp -a "$KEYS/$P" "$KEYS/$S" || return 1
 	# appended, not committed: nothing applied on the secondary yet
 	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" || return 1
-	[ "$(vt_num "$S" written_seq)" = 6 ] && [ "$(vt_num "$S" applied_seq)" = 0 ] ||
-		{ echo "secondary not at written 6, applied 0"; return 1; }
+	[ "$(vt_num "$S" written_seq)" = 7 ] && [ "$(vt_num "$S" applied_seq)" = 0 ] ||
+		{ echo "secondary not at written 7, applied 0"; return 1; }
 	# the record area as it is now, to undo the damage of each case
 	save_area "$PL" "$T/parea" && save_area "$SL" "$T/sarea"
 }
@@ -114,14 +114,15 @@ online_case() {
 
 online_restored() {
 	put_area "$PL" "$T/parea" || return 1
-	stream "$P" 1 1M && [ "$(stat -c %s "$T/s")" = $((6 * REC)) ] &&
+	stream "$P" 1 1M && [ "$(stat -c %s "$T/s")" = $((7 * REC)) ] &&
 	georepctl ledger verify "$P" --key-dir "$KEYS" >/dev/null
 }
 
-# a payload byte is not the stream's business (readers verify the hash),
+# online_verify_only corrupt-args...: damage to record 4 that only hashes
+# or the seal reveal is not the stream's business (readers verify them),
 # but ledger verify names the record
-online_payload() {
-	georep-corrupt "$PL" 4 $((256 + 77)) || return 1
+online_verify_only() {
+	georep-corrupt "$PL" 4 "$@" || return 1
 	vt_expect_fail georepctl ledger verify "$P" --key-dir "$KEYS" >"$T/v" 2>&1
 	cat "$T/v"
 	grep -q "record 4" "$T/v" && online_restored
@@ -205,25 +206,25 @@ offline_case() {
 offline_clean_attaches() {
 	dd if="$T/plog-clean.img" of="$PL" bs=1M oflag=direct conv=notrunc status=none || return 1
 	georepctl volume create "$P" --data "$PD" --log "$PL" --key-dir "$KEYS" &&
-	[ "$(vt_num "$P" written_seq)" = 6 ] &&
+	[ "$(vt_num "$P" written_seq)" = 7 ] &&
 	georepctl ledger verify "$P" --key-dir "$KEYS"
 }
 
 # ---- 4. a seal key epoch missing at attach ----
 
-# records 7-9 sealed with epoch 2; the superblock of before them (head
-# hint 6) kept in $T/sb6, the one after them in $T/sb9
+# records 8-10 sealed with epoch 2; the superblock of before them (head
+# hint 7) kept in $T/sb7, the one after them in $T/sb10
 epoch2_records() {
 	local i
 	georepctl key rotate "$P" --key-dir "$KEYS" || return 1
-	for i in 7 8 9; do
+	for i in 8 9 10; do
 		dd if=/dev/urandom of="/dev/georep/$P" bs=4k count=1 seek=$((i * 10)) \
 		   oflag=direct status=none || return 1
 	done
 	georepctl ledger dump "$P" | tail -n 3
 	georepctl volume delete "$P" || return 1
-	dd if="$T/plog-clean.img" of="$T/sb6" bs=4096 count=1 status=none &&
-	dd if="$PL" of="$T/sb9" bs=4096 count=1 iflag=direct status=none || return 1
+	dd if="$T/plog-clean.img" of="$T/sb7" bs=4096 count=1 status=none &&
+	dd if="$PL" of="$T/sb10" bs=4096 count=1 iflag=direct status=none || return 1
 	mkdir -p "$T/k1/$P" && cp -p "$KEYS/$P/1.key" "$T/k1/$P/" &&
 	chmod 700 "$T/k1" "$T/k1/$P"
 }
@@ -239,17 +240,17 @@ missing_epoch() {
 		return 1
 	fi
 	cat "$T/c"
-	grep -q "epoch 2" "$T/c" && grep -q "record 7" "$T/c" ||
-		{ echo "attach did not name epoch 2 and record 7"; return 1; }
+	grep -q "epoch 2" "$T/c" && grep -q "record 8" "$T/c" ||
+		{ echo "attach did not name epoch 2 and record 8"; return 1; }
 }
 
 all_epochs_attach() {
 	georepctl volume create "$P" --data "$PD" --log "$PL" --key-dir "$KEYS" &&
-	[ "$(vt_num "$P" written_seq)" = 9 ] &&
+	[ "$(vt_num "$P" written_seq)" = 10 ] &&
 	georepctl ledger verify "$P" --key-dir "$KEYS"
 }
 
-vt_check "primary with 6 records, secondary with them uncommitted" setup
+vt_check "primary with 7 records, secondary with them uncommitted" setup
 vt_check "online magic=0: stream stops at 4, verify names it" online_case magic 0
 vt_check "online: restored" online_restored
 vt_check "online payload_len not a block multiple: no copy past the buffer" \
@@ -265,29 +266,36 @@ vt_check "online lba past the data device" online_case lba 65536
 vt_check "online: restored" online_restored
 vt_check "online unknown op" online_case op 9
 vt_check "online: restored" online_restored
-vt_check "online payload byte: verify names it, then restored" online_payload
+vt_check "online payload byte: verify names it, then restored" \
+	online_verify_only $((256 + 77))
+vt_check "online payload_hash: verify names it, then restored" \
+	online_verify_only --set payload_hash flip
+vt_check "online seal_epoch: verify names it, then restored" \
+	online_verify_only --set seal_epoch 7
 vt_check "apply: len beyond the payload refused" apply_check 2 len --set len 8192
 vt_check "apply: changed lba (seal) refused" apply_check 3 seal --set lba 4000
 vt_check "apply: changed payload refused" apply_check 4 "payload hash" $((256 + 99))
 vt_check "apply: lba past the data device refused" apply_check 5 lba --set lba 65536
 vt_check "apply: unknown op refused" apply_check 6 op --set op 9
+vt_check "apply: seal_epoch not installed refused" apply_check 7 seal_epoch --set seal_epoch 7
 vt_check "offline: clean log saved" clean_offline
 vt_check "offline area_start overflow" offline_case "area_start" --sb area_start 18446744073709551608
 vt_check "offline area_blocks past the device" offline_case "area_blocks" --sb area_blocks 5000
 vt_check "offline tail_block past the area" offline_case "tail_block" --sb tail_block 5000
 vt_check "offline data_sectors past the data device" \
-	offline_case "data_sectors" --sb data_sectors 999999999
+	offline_case "data_sectors beyond" --sb data_sectors 999999992
 vt_check "offline head hint past the log: records named missing" \
-	offline_case "record 7" --sb head_seq 100
+	offline_case "record 8" --sb head_seq 100
 vt_check "offline record len, payload_len, payload hash, seal" \
 	eval 'offline_case "record 3.*len" 3 --set len 8192 &&
 	      offline_case "record 3.*payload_len" 3 --set payload_len 8191 &&
 	      offline_case "record 3.*payload hash" 3 --set payload_hash flip &&
-	      offline_case "record 3.*seal" 3 --set seal flip'
+	      offline_case "record 3.*seal" 3 --set seal flip &&
+	      offline_case "record 3.*chain" 3 --set seal_epoch 7'
 vt_check "offline: the clean log attaches and verifies" offline_clean_attaches
-vt_check "records 7-9 sealed with key epoch 2" epoch2_records
+vt_check "records 8-10 sealed with key epoch 2" epoch2_records
 vt_check "epoch 2 missing, records past the head hint: refused, not dropped" \
-	missing_epoch sb6
-vt_check "epoch 2 missing, records within the head hint: refused" missing_epoch sb9
-vt_check "every epoch: attach keeps records 7-9" all_epochs_attach
+	missing_epoch sb7
+vt_check "epoch 2 missing, records within the head hint: refused" missing_epoch sb10
+vt_check "every epoch: attach keeps records 8-10" all_epochs_attach
 vt_done
