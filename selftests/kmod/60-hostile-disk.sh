@@ -36,7 +36,7 @@ P=vol60p-$$
 S=vol60s-$$
 VT_VOLS="$P $S"
 REC=4352		# one 4 KiB write record on the stream: 256 + 4096
-echo "    1..36"
+echo "    1..37"
 
 setup() {
 	local i
@@ -203,6 +203,17 @@ offline_case() {
 	grep -Eq "$re" "$T/c" || { echo "attach error does not match '$re'"; return 1; }
 }
 
+# a head hint below the tail: two superblock fields, both in range alone
+offline_head_below_tail() {
+	dd if="$T/plog-clean.img" of="$PL" bs=1M oflag=direct conv=notrunc status=none &&
+	georep-corrupt "$PL" --sb tail_seq 5 && georep-corrupt "$PL" --sb head_seq 2 ||
+		return 1
+	vt_expect_fail georepctl volume create "$P" --data "$PD" --log "$PL" \
+		--key-dir "$KEYS" >"$T/c" 2>&1
+	cat "$T/c"
+	grep -q "head_seq 2 below tail_seq 5" "$T/c"
+}
+
 offline_clean_attaches() {
 	dd if="$T/plog-clean.img" of="$PL" bs=1M oflag=direct conv=notrunc status=none || return 1
 	georepctl volume create "$P" --data "$PD" --log "$PL" --key-dir "$KEYS" &&
@@ -286,6 +297,7 @@ vt_check "offline data_sectors past the data device" \
 	offline_case "data_sectors beyond" --sb data_sectors 999999992
 vt_check "offline head hint past the log: records named missing" \
 	offline_case "record 8" --sb head_seq 100
+vt_check "offline head_seq below tail_seq" offline_head_below_tail
 vt_check "offline record len, payload_len, payload hash, seal" \
 	eval 'offline_case "record 3.*len" 3 --set len 8192 &&
 	      offline_case "record 3.*payload_len" 3 --set payload_len 8191 &&
