@@ -5,10 +5,15 @@
  * replay of records the data device may lack (recover.c); on promotion to
  * primary, every record written so far.
  *
- * Records are read back from the log device (they were verified when they
- * were appended). Write-zeroes is applied with blkdev_issue_zeroout()
- * (zero pages when the device cannot write zeroes); discard is advisory,
- * as on the primary, and passed on when the data device can discard.
+ * Records are read back from the log device and checked again before they
+ * are applied (georep_log_load(): header, lengths, range against the
+ * volume, payload hash, seal): the log device may have been written by
+ * someone else since they were appended. A record that fails stops the
+ * apply with -EBADMSG in apply_error and an IO_ERROR event.
+ *
+ * Write-zeroes is applied with blkdev_issue_zeroout() (zero pages when the
+ * device cannot write zeroes); discard is advisory, as on the primary, and
+ * passed on when the data device can discard.
  */
 #include "vol.h"
 
@@ -40,6 +45,30 @@ int georep_apply_record(struct georep_volume *vol,
 	}
 }
 
+/*
+ * read record @seq back for applying: the log device is not trusted, so
+ * its header, lengths, range, payload hash and seal are checked first
+ */
+static int apply_load(struct georep_volume *vol, u64 seq, void *buf)
+{
+	const char *why;
+	u32 nblocks;
+	u64 lsn;
+	int ret;
+
+	ret = georep_index_lookup(vol, seq, &lsn, &nblocks);
+	if (ret) {
+		pr_err_ratelimited("%s: record %llu to apply is not in the log\n",
+				   vol->name, seq);
+		return ret;
+	}
+	ret = georep_log_load(vol, seq, lsn, nblocks, buf,
+			      GEOREP_LOAD_HASH | GEOREP_LOAD_SEAL, &why);
+	if (ret == -EBADMSG)
+		georep_log_bad_record(vol, seq, why);
+	return ret;
+}
+
 /* apply records after applied_seq up to @limit; Context: apply_work */
 static int apply_upto(struct georep_volume *vol, u64 limit)
 {
@@ -47,28 +76,21 @@ static int apply_upto(struct georep_volume *vol, u64 limit)
 	int ret = 0;
 
 	for (;;) {
-		u64 seq, lsn;
-		u32 nblocks;
+		u64 seq;
 
 		spin_lock_irq(&vol->lock);
 		seq = vol->applied_seq + 1;
 		spin_unlock_irq(&vol->lock);
 		if (seq > limit || READ_ONCE(vol->dead))
 			break;
-		ret = georep_index_lookup(vol, seq, &lsn, &nblocks);
-		if (ret) {
-			pr_err_ratelimited("%s: record %llu to apply is not in the log\n",
-					   vol->name, seq);
+		ret = apply_load(vol, seq, rec);
+		if (ret == -ENOENT)
 			break;
-		}
-		ret = georep_log_read_record(vol, lsn, nblocks, rec);
-		if (!ret && le64_to_cpu(rec->seq) != seq)
-			ret = -EIO;
 		if (!ret)
 			ret = georep_apply_record(vol, rec,
 						  (u8 *)rec + GEOREP_BLOCK_SIZE);
 		if (ret) {
-			pr_err_ratelimited("%s: applying record %llu failed: %d\n",
+			pr_err_ratelimited("%s: applying record %llu failed: %d, apply stopped\n",
 					   vol->name, seq, ret);
 			break;
 		}

@@ -21,6 +21,7 @@
  */
 #include <linux/crc32c.h>
 #include <linux/highmem.h>
+#include <linux/overflow.h>
 #include <linux/uaccess.h>
 #include <linux/uuid.h>
 #include <linux/vmalloc.h>
@@ -99,6 +100,85 @@ int georep_log_read_record(struct georep_volume *vol, u64 lsn, u32 nblocks,
 			     REQ_OP_READ);
 }
 
+/* what is wrong with the payload hash or the seal of @rec, or NULL */
+static const char *load_verify(struct georep_volume *vol,
+			       const struct georep_record *rec,
+			       unsigned int flags)
+{
+	u8 hash[GEOREP_HASH_LEN];
+	int ret;
+
+	if (flags & GEOREP_LOAD_HASH) {
+		ret = georep_payload_hash_buf(vol, (const u8 *)rec +
+					      GEOREP_BLOCK_SIZE,
+					      le32_to_cpu(rec->payload_len),
+					      hash);
+		if (ret || memcmp(hash, rec->payload_hash, GEOREP_HASH_LEN))
+			return "payload hash does not match the payload";
+	}
+	if (flags & GEOREP_LOAD_SEAL) {
+		ret = georep_seal_check(vol, rec);
+		if (ret == -ENOKEY)
+			return "seal_epoch not installed";
+		if (ret)
+			return "seal does not match the header";
+	}
+	return NULL;
+}
+
+/**
+ * georep_log_load() - read record @seq back from the log device, checked
+ * @vol: the volume
+ * @seq: the seq the index maps to @lsn
+ * @lsn: where the index says it is
+ * @nblocks: its blocks, from the index
+ * @buf: GEOREP_MAX_RECORD_BLOCKS blocks; gets the header block, and the
+ *	 payload blocks with GEOREP_LOAD_PAYLOAD or GEOREP_LOAD_HASH
+ * @flags: GEOREP_LOAD_*
+ * @why: set to a phrase naming the bad field on -EBADMSG, else NULL
+ *
+ * The log device may have been written by someone else since the record
+ * was checked (on 6.1 an exclusive open does not stop other writers), so
+ * nothing read here is used before it passes: a well-formed header of this
+ * volume (georep_record_header_error(): lengths, op and range included),
+ * the expected seq, payload_len matching the blocks of the index, and with
+ * the flags the payload hash and the seal. Logs nothing: the caller knows
+ * whether a failure is damage (georep_log_bad_record()) or a race.
+ *
+ * Context: process context, sleeps.
+ * Return: 0, -EBADMSG (damaged, *why set) or an I/O error.
+ */
+int georep_log_load(struct georep_volume *vol, u64 seq, u64 lsn, u32 nblocks,
+		    void *buf, unsigned int flags, const char **why)
+{
+	struct georep_record *rec = buf;
+	bool whole = flags & (GEOREP_LOAD_PAYLOAD | GEOREP_LOAD_HASH);
+	int ret;
+
+	*why = NULL;
+	if (WARN_ON_ONCE(!nblocks || nblocks > GEOREP_MAX_RECORD_BLOCKS))
+		return -EIO;
+	ret = georep_log_read_record(vol, lsn, whole ? nblocks : 1, buf);
+	if (ret)
+		return ret;
+	*why = georep_record_header_error(vol, rec);
+	if (!*why && le64_to_cpu(rec->seq) != seq)
+		*why = "seq is not the one expected here";
+	if (!*why && georep_record_blocks(rec) != nblocks)
+		*why = "payload_len does not match its blocks";
+	if (!*why)
+		*why = load_verify(vol, rec, flags);
+	return *why ? -EBADMSG : 0;
+}
+
+/* a record read back from the log device failed georep_log_load() */
+void georep_log_bad_record(struct georep_volume *vol, u64 seq,
+			   const char *why)
+{
+	pr_err_ratelimited("%s: record %llu on the log device is damaged: %s\n",
+			   vol->name, seq, why);
+}
+
 int georep_index_lookup(struct georep_volume *vol, u64 seq, u64 *lsn,
 			u32 *nblocks)
 {
@@ -132,14 +212,45 @@ static u32 sb_crc(const struct georep_superblock *sb)
 }
 
 /**
+ * georep_sb_check() - is the geometry of @sb sane for the volume's devices?
+ * Return: NULL, or a phrase naming the first bad field (for messages).
+ */
+const char *georep_sb_check(struct georep_volume *vol,
+			    const struct georep_superblock *sb)
+{
+	u64 log_blocks = bdev_nr_sectors(vol->log_bdev) /
+			 GEOREP_SECTORS_PER_BLOCK;
+	u64 start = le64_to_cpu(sb->area_start);
+	u64 blocks = le64_to_cpu(sb->area_blocks);
+	u64 data = le64_to_cpu(sb->data_sectors);
+	u64 end;
+
+	if (le32_to_cpu(sb->block_size) != GEOREP_BLOCK_SIZE)
+		return "block_size is not 4096";
+	if (start < 1)
+		return "area_start overlaps the superblock";
+	if (blocks < GEOREP_MIN_AREA_BLOCKS)
+		return "area_blocks below the minimum";
+	if (check_add_overflow(start, blocks, &end) || end > log_blocks)
+		return "area_start + area_blocks beyond the log device";
+	if (!data || data % GEOREP_SECTORS_PER_BLOCK)
+		return "data_sectors zero or not a multiple of 8";
+	if (data > bdev_nr_sectors(vol->data_bdev))
+		return "data_sectors beyond the data device";
+	if (le64_to_cpu(sb->tail_block) >= blocks)
+		return "tail_block beyond the area";
+	if (le64_to_cpu(sb->head_block) >= blocks)
+		return "head_block beyond the area";
+	return NULL;
+}
+
+/**
  * georep_sb_read() - read and check the superblock against the devices
  * Return: 0, -EUCLEAN (not a georep log, bad crc), -EINVAL (geometry)
  * or an I/O error. Sets vol->uuid and the geometry.
  */
 int georep_sb_read(struct georep_volume *vol, struct georep_superblock *sb)
 {
-	u64 log_blocks = bdev_nr_sectors(vol->log_bdev) /
-			 GEOREP_SECTORS_PER_BLOCK;
 	void *p = page_address(vol->sb_page);
 	int ret;
 
@@ -151,16 +262,7 @@ int georep_sb_read(struct georep_volume *vol, struct georep_superblock *sb)
 	    le32_to_cpu(sb->version) != GEOREP_SB_VERSION ||
 	    le32_to_cpu(sb->crc) != sb_crc(sb))
 		return -EUCLEAN;
-	if (le32_to_cpu(sb->block_size) != GEOREP_BLOCK_SIZE ||
-	    le64_to_cpu(sb->area_start) < 1 ||
-	    le64_to_cpu(sb->area_blocks) < GEOREP_MIN_AREA_BLOCKS ||
-	    le64_to_cpu(sb->area_start) + le64_to_cpu(sb->area_blocks) >
-	    log_blocks ||
-	    le64_to_cpu(sb->data_sectors) > bdev_nr_sectors(vol->data_bdev) ||
-	    le64_to_cpu(sb->data_sectors) % GEOREP_SECTORS_PER_BLOCK ||
-	    !le64_to_cpu(sb->data_sectors) ||
-	    le64_to_cpu(sb->tail_block) >= le64_to_cpu(sb->area_blocks) ||
-	    le64_to_cpu(sb->head_block) >= le64_to_cpu(sb->area_blocks))
+	if (georep_sb_check(vol, sb))
 		return -EINVAL;
 	memcpy(vol->uuid, sb->volume_uuid, GEOREP_UUID_LEN);
 	vol->data_sectors = le64_to_cpu(sb->data_sectors);
@@ -336,6 +438,7 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 			char __user *buf, size_t len)
 {
 	struct georep_record *rec;
+	const char *why;
 	size_t done = 0;
 	u64 s = *seq;
 	int ret = 0;
@@ -364,23 +467,22 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 				ret = -EMSGSIZE;
 			break;
 		}
-		ret = georep_log_read_record(vol, lsn, nblocks, rec);
-		if (ret)
-			break;
+		ret = georep_log_load(vol, s, lsn, nblocks, rec,
+				      GEOREP_LOAD_PAYLOAD, &why);
 		/* released while we read it: the blocks may be reused */
 		smp_rmb();
 		if (s < READ_ONCE(vol->tail_seq)) {
 			ret = -ERANGE;
 			break;
 		}
-		plen = le32_to_cpu(rec->payload_len);
-		if (le64_to_cpu(rec->seq) != s ||
-		    georep_record_blocks(rec) != nblocks) {
-			pr_err_ratelimited("%s: log block of record %llu holds something else\n",
-					   vol->name, s);
+		if (ret == -EBADMSG) {
+			georep_log_bad_record(vol, s, why);
 			ret = -EIO;
-			break;
 		}
+		if (ret)
+			break;
+		/* checked: a multiple of 4096, (nblocks - 1) blocks, fits */
+		plen = le32_to_cpu(rec->payload_len);
 		if (copy_to_user(buf + done, rec, GEOREP_RECORD_HDR_SIZE) ||
 		    copy_to_user(buf + done + GEOREP_RECORD_HDR_SIZE,
 				 (u8 *)rec + GEOREP_BLOCK_SIZE, plen)) {

@@ -319,48 +319,82 @@ u32 georep_record_blocks(const struct georep_record *rec)
 	return 1 + le32_to_cpu(rec->payload_len) / GEOREP_BLOCK_SIZE;
 }
 
+/* the op-specific rules for len, payload_len and lba */
+static const char *op_error(u16 op, u32 len, u32 plen, u64 lba)
+{
+	switch (op) {
+	case GEOREP_OP_NOOP:
+		if (len || plen || lba)
+			return "no-op with len, payload_len or lba";
+		return NULL;
+	case GEOREP_OP_WRITE:
+		if (!len)
+			return "write with len 0";
+		if (plen != len)
+			return "payload_len does not match len";
+		if (plen > GEOREP_MAX_PAYLOAD)
+			return "payload_len above 1 MiB";
+		return NULL;
+	default:
+		if (!len)
+			return "discard or write-zeroes with len 0";
+		if (plen)
+			return "payload_len on a discard or write-zeroes";
+		return NULL;
+	}
+}
+
 /**
- * georep_record_check_header() - is @rec a well-formed record of @vol?
+ * georep_record_header_error() - what is wrong with the header of @rec?
+ * @vol: the volume (uuid and size)
+ * @rec: the header
  *
- * Checks magic, version, volume uuid, op, flags, the reserved bytes, the
- * payload length against op and len, and the range against the volume.
- * Return: 0 or -EINVAL.
+ * Checks magic, version, volume uuid, op, seq, flags, the reserved bytes,
+ * the lengths against the op, and lba + len against the volume's size.
+ * Return: NULL for a well-formed record of @vol, else a phrase that starts
+ * with the name of the first bad field, for messages.
  */
-int georep_record_check_header(struct georep_volume *vol,
-			       const struct georep_record *rec)
+const char *georep_record_header_error(struct georep_volume *vol,
+				       const struct georep_record *rec)
 {
 	u32 len = le32_to_cpu(rec->len);
 	u32 plen = le32_to_cpu(rec->payload_len);
 	u64 lba = le64_to_cpu(rec->lba);
 	u16 op = le16_to_cpu(rec->op);
+	const char *why;
 
-	if (le32_to_cpu(rec->magic) != GEOREP_RECORD_MAGIC ||
-	    le16_to_cpu(rec->version) != GEOREP_RECORD_VERSION ||
-	    memcmp(rec->volume_uuid, vol->uuid, GEOREP_UUID_LEN) ||
-	    op >= __GEOREP_OP_MAX || !rec->seq ||
-	    le32_to_cpu(rec->flags) & ~__GEOREP_RF_ALL ||
-	    rec->reserved0 || memchr_inv(rec->reserved, 0,
-					 sizeof(rec->reserved)))
-		return -EINVAL;
-	if (len % GEOREP_BLOCK_SIZE || plen % GEOREP_BLOCK_SIZE ||
-	    lba % GEOREP_SECTORS_PER_BLOCK)
-		return -EINVAL;
-	switch (op) {
-	case GEOREP_OP_NOOP:
-		if (len || plen || lba)
-			return -EINVAL;
-		return 0;
-	case GEOREP_OP_WRITE:
-		if (!len || plen != len || plen > GEOREP_MAX_PAYLOAD)
-			return -EINVAL;
-		break;
-	default:
-		if (!len || plen)
-			return -EINVAL;
-		break;
-	}
+	if (le32_to_cpu(rec->magic) != GEOREP_RECORD_MAGIC)
+		return "magic is not a record's";
+	if (le16_to_cpu(rec->version) != GEOREP_RECORD_VERSION)
+		return "version unknown";
+	if (memcmp(rec->volume_uuid, vol->uuid, GEOREP_UUID_LEN))
+		return "volume_uuid of another volume";
+	if (op >= __GEOREP_OP_MAX)
+		return "op unknown";
+	if (!rec->seq)
+		return "seq 0";
+	if (le32_to_cpu(rec->flags) & ~__GEOREP_RF_ALL)
+		return "flags unknown";
+	if (rec->reserved0 || memchr_inv(rec->reserved, 0, sizeof(rec->reserved)))
+		return "reserved bytes not zero";
+	if (len % GEOREP_BLOCK_SIZE)
+		return "len not a multiple of 4096";
+	if (plen % GEOREP_BLOCK_SIZE)
+		return "payload_len not a multiple of 4096";
+	if (lba % GEOREP_SECTORS_PER_BLOCK)
+		return "lba not a multiple of 8 sectors";
+	why = op_error(op, len, plen, lba);
+	if (why || op == GEOREP_OP_NOOP)
+		return why;
 	if (lba + (len >> SECTOR_SHIFT) > vol->data_sectors ||
 	    lba + (len >> SECTOR_SHIFT) < lba)
-		return -EINVAL;
-	return 0;
+		return "lba + len beyond the volume";
+	return NULL;
+}
+
+/* georep_record_header_error() as 0 or -EINVAL */
+int georep_record_check_header(struct georep_volume *vol,
+			       const struct georep_record *rec)
+{
+	return georep_record_header_error(vol, rec) ? -EINVAL : 0;
 }

@@ -37,6 +37,7 @@ enum cand {
 	CAND_PAYLOAD,
 	CAND_CHAIN,
 	CAND_SEAL,
+	CAND_NOKEY,		/* sealed with an epoch that is not installed */
 };
 
 static const char *const cand_what[] = {
@@ -45,6 +46,13 @@ static const char *const cand_what[] = {
 	[CAND_PAYLOAD]	= "payload hash",
 	[CAND_CHAIN]	= "chain",
 	[CAND_SEAL]	= "seal",
+	[CAND_NOKEY]	= "seal key",
+};
+
+/* what a probe found out beyond its enum cand, for messages */
+struct probe {
+	const char *why;	/* CAND_NONE: the first bad header field */
+	u32 epoch;		/* CAND_NOKEY: the missing epoch */
 };
 
 /* payload hash, chain and seal of a record read into @rec */
@@ -52,6 +60,7 @@ static enum cand check_record(struct georep_volume *vol,
 			      const struct georep_record *rec, const u8 *prev)
 {
 	u8 hash[GEOREP_HASH_LEN];
+	int ret;
 
 	if (georep_payload_hash_buf(vol, (const u8 *)rec + GEOREP_BLOCK_SIZE,
 				    le32_to_cpu(rec->payload_len), hash) ||
@@ -60,28 +69,38 @@ static enum cand check_record(struct georep_volume *vol,
 	if (georep_chain_hash(vol, prev, rec, hash) ||
 	    memcmp(hash, rec->chain_hash, GEOREP_HASH_LEN))
 		return CAND_CHAIN;
-	if (georep_seal_check(vol, rec))
+	ret = georep_seal_check(vol, rec);
+	if (ret == -ENOKEY)
+		return CAND_NOKEY;
+	if (ret)
 		return CAND_SEAL;
 	return CAND_OK;
 }
 
 /* is the record @seq at @lsn? Reads it whole into @buf. */
 static int check_at(struct georep_volume *vol, u64 lsn, u64 seq,
-		    const u8 *prev, void *buf, u32 *nblocks)
+		    const u8 *prev, void *buf, u32 *nblocks, struct probe *pr)
 {
 	struct georep_record *rec = buf;
 	u32 nb;
 	int ret;
 
+	pr->why = NULL;
+	pr->epoch = 0;
 	ret = georep_log_read_record(vol, lsn, 1, buf);
 	if (ret)
 		return ret;
-	if (georep_record_check_header(vol, rec) ||
-	    le64_to_cpu(rec->seq) != seq)
+	pr->why = georep_record_header_error(vol, rec);
+	if (!pr->why && le64_to_cpu(rec->seq) != seq)
+		pr->why = "seq is not the expected one";
+	if (pr->why)
 		return CAND_NONE;
+	/* header_error() bounds payload_len: nb fits the buffer */
 	nb = georep_record_blocks(rec);
-	if (lsn % vol->area_blocks + nb > vol->area_blocks)
+	if (lsn % vol->area_blocks + nb > vol->area_blocks) {
+		pr->why = "payload_len crosses the end of the area";
 		return CAND_NONE;
+	}
 	if (nb > 1) {
 		ret = georep_log_read_record(vol, lsn + 1, nb - 1,
 					     (u8 *)buf + GEOREP_BLOCK_SIZE);
@@ -89,6 +108,7 @@ static int check_at(struct georep_volume *vol, u64 lsn, u64 seq,
 			return ret;
 	}
 	*nblocks = nb;
+	pr->epoch = le32_to_cpu(rec->seal_epoch);
 	return check_record(vol, rec, prev);
 }
 
@@ -103,40 +123,125 @@ static u64 lap_start(struct georep_volume *vol, u64 lsn)
 /*
  * Find record @seq after a record ending at @lsn: at @lsn, or at the
  * start of the next lap. Return: CAND_OK with *at set, the failure of the
- * candidate that parsed (*at set), CAND_NONE, or -errno.
+ * candidate that parsed (*at set), CAND_NONE (pr->why from @lsn), or
+ * -errno.
  */
 static int find_next(struct georep_volume *vol, u64 lsn, u64 seq,
-		     const u8 *prev, void *buf, u64 *at, u32 *nblocks)
+		     const u8 *prev, void *buf, u64 *at, u32 *nblocks,
+		     struct probe *pr)
 {
 	u64 alt = lap_start(vol, lsn);
+	struct probe pr2;
 	int r1, r2;
 
-	r1 = check_at(vol, lsn, seq, prev, buf, nblocks);
+	r1 = check_at(vol, lsn, seq, prev, buf, nblocks, pr);
 	if (r1 < 0 || r1 == CAND_OK) {
 		*at = lsn;
 		return r1;
 	}
 	if (!alt)
 		return r1;
-	r2 = check_at(vol, alt, seq, prev, buf, nblocks);
-	if (r2 < 0 || r2 == CAND_OK || r1 == CAND_NONE) {
+	r2 = check_at(vol, alt, seq, prev, buf, nblocks, &pr2);
+	if (r2 < 0 || r2 == CAND_OK || (r1 == CAND_NONE && r2 != CAND_NONE)) {
 		*at = alt;
+		*pr = pr2;
 		return r2;
 	}
+	if (r1 == CAND_NONE)
+		return r1;
 	/* the one at lsn parsed but failed: read it back for the caller */
 	*at = lsn;
-	return check_at(vol, lsn, seq, prev, buf, nblocks);
+	return check_at(vol, lsn, seq, prev, buf, nblocks, pr);
 }
 
 static int bad_record(struct georep_volume *vol, u64 seq, int what,
-		      u64 *bad_seq, struct netlink_ext_ack *extack)
+		      const struct probe *pr, u64 *bad_seq,
+		      struct netlink_ext_ack *extack)
 {
 	*bad_seq = seq;
+	if (what == CAND_NONE && pr->why) {
+		georep_extack_fmt(extack, "record %llu failed its header check: %s",
+				  seq, pr->why);
+		pr_err("%s: record %llu failed its header check: %s\n",
+		       vol->name, seq, pr->why);
+		return -EBADMSG;
+	}
 	georep_extack_fmt(extack, "record %llu failed its %s check",
 			  seq, cand_what[what]);
 	pr_err("%s: record %llu failed its %s check\n", vol->name, seq,
 	       cand_what[what]);
 	return -EBADMSG;
+}
+
+/*
+ * A record sealed with an epoch that is not installed cannot be verified,
+ * and is not a torn write either (a header block is written whole): refuse
+ * the attach rather than end the log there and drop it with what follows.
+ */
+static int missing_key(struct georep_volume *vol, u64 seq, u32 epoch,
+		       u64 *bad_seq, struct netlink_ext_ack *extack)
+{
+	*bad_seq = seq;
+	georep_extack_fmt(extack, "record %llu: seal key epoch %u is not installed",
+			  seq, epoch);
+	pr_err("%s: record %llu is sealed with key epoch %u, which is not installed\n",
+	       vol->name, seq, epoch);
+	return -ENOKEY;
+}
+
+/* the seq fields of the superblock, beyond what georep_sb_read() checked */
+static int sb_seqs_check(struct georep_volume *vol,
+			 const struct georep_superblock *sb,
+			 struct netlink_ext_ack *extack)
+{
+	u64 tail = le64_to_cpu(sb->tail_seq);
+	u64 head = le64_to_cpu(sb->head_seq);
+
+	if (tail && head + 1 < tail) {
+		georep_extack_fmt(extack, "superblock head_seq %llu below tail_seq %llu",
+				  head, tail);
+		pr_err("%s: superblock head_seq %llu is below tail_seq %llu\n",
+		       vol->name, head, tail);
+		return -EINVAL;
+	}
+	if (tail == U64_MAX) {
+		NL_SET_ERR_MSG(extack, "superblock tail_seq out of range");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Record @seq, expected at @at, did not check (@r, @pr): corruption, a
+ * missing seal key, or the torn tail. Return: 0 for the torn tail (the log
+ * ends before @seq), else -errno with the message set.
+ */
+static int walk_stop(struct georep_volume *vol, u64 seq, int r, u64 at,
+		     u32 nb, const struct probe *pr, u64 head_hint,
+		     u64 *bad_seq, struct netlink_ext_ack *extack)
+{
+	struct georep_record *rec = vol->read_buf;
+	u8 chain[GEOREP_HASH_LEN];
+	struct probe pr2;
+	u32 nblocks;
+	u64 at2;
+
+	if (r == CAND_NOKEY)
+		return missing_key(vol, seq, pr->epoch, bad_seq, extack);
+	if (seq <= head_hint)
+		return bad_record(vol, seq, r, pr, bad_seq, extack);
+	if (r != CAND_CHAIN && r != CAND_SEAL)
+		return 0;
+	/* does the next record chain from this one? */
+	memcpy(chain, rec->chain_hash, sizeof(chain));
+	r = find_next(vol, at + nb, seq + 1, chain, rec, &at2, &nblocks, &pr2);
+	if (r < 0)
+		return r;
+	if (r == CAND_NOKEY)
+		return missing_key(vol, seq + 1, pr2.epoch, bad_seq, extack);
+	if (r == CAND_OK)
+		return bad_record(vol, seq, CAND_CHAIN, pr, bad_seq, extack);
+	return 0;
 }
 
 /**
@@ -157,9 +262,13 @@ int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb
 	struct georep_record *rec = vol->read_buf;
 	u8 prev[GEOREP_HASH_LEN];
 	u64 seq, lsn, at, replayed = 0, last_term = 0;
+	struct probe pr;
 	u32 nblocks;
 	int r;
 
+	r = sb_seqs_check(vol, sb, extack);
+	if (r)
+		return r;
 	seq = le64_to_cpu(sb->tail_seq);
 	if (!seq) {
 		seq = 1;
@@ -173,26 +282,14 @@ int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb
 	memcpy(vol->tail_prev_chain, prev, sizeof(prev));
 
 	for (;; seq++) {
-		r = find_next(vol, lsn, seq, prev, rec, &at, &nblocks);
+		r = find_next(vol, lsn, seq, prev, rec, &at, &nblocks, &pr);
 		if (r < 0)
 			return r;
 		if (r != CAND_OK) {
-			u8 chain[GEOREP_HASH_LEN];
-			u32 nb = nblocks;
-
-			if (seq <= head_hint)
-				return bad_record(vol, seq, r, bad_seq, extack);
-			if (r != CAND_CHAIN && r != CAND_SEAL)
-				break;
-			/* does the next record chain from this one? */
-			memcpy(chain, rec->chain_hash, sizeof(chain));
-			r = find_next(vol, at + nb, seq + 1, chain, rec, &at,
-				      &nblocks);
-			if (r < 0)
+			r = walk_stop(vol, seq, r, at, nblocks, &pr, head_hint,
+				      bad_seq, extack);
+			if (r)
 				return r;
-			if (r == CAND_OK)
-				return bad_record(vol, seq,
-						  CAND_CHAIN, bad_seq, extack);
 			break;
 		}
 		if (georep_index_store(vol, seq, at, nblocks))
@@ -259,22 +356,31 @@ int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
 	written = georep_volume_written_seq(vol);
 
 	for (; seq <= written; seq++) {
-		enum cand r = CAND_NONE;
+		struct probe pr = {};
 		u32 nblocks;
 		u64 lsn;
+		int r;
 
 		ret = georep_index_lookup(vol, seq, &lsn, &nblocks);
 		if (ret)
 			break;
-		ret = georep_log_read_record(vol, lsn, nblocks, rec);
+		ret = georep_log_load(vol, seq, lsn, nblocks, rec,
+				      GEOREP_LOAD_PAYLOAD, &pr.why);
+		if (ret == -EBADMSG) {
+			ret = bad_record(vol, seq, CAND_NONE, &pr, bad_seq,
+					 extack);
+			break;
+		}
 		if (ret)
 			break;
-		if (!georep_record_check_header(vol, rec) &&
-		    le64_to_cpu(rec->seq) == seq &&
-		    georep_record_blocks(rec) == nblocks)
-			r = check_record(vol, rec, prev);
+		r = check_record(vol, rec, prev);
+		if (r == CAND_NOKEY) {
+			ret = missing_key(vol, seq, le32_to_cpu(rec->seal_epoch),
+					  bad_seq, extack);
+			break;
+		}
 		if (r != CAND_OK) {
-			ret = bad_record(vol, seq, r, bad_seq, extack);
+			ret = bad_record(vol, seq, r, &pr, bad_seq, extack);
 			break;
 		}
 		memcpy(prev, rec->chain_hash, sizeof(prev));

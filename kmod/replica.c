@@ -157,6 +157,7 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 	u64 commit, applied, written, tail, lsn, head_lsn, term;
 	u8 chain[GEOREP_HASH_LEN];
 	unsigned int failed;
+	const char *why;
 	LIST_HEAD(dropped);
 	bool diverge;
 	u32 nb;
@@ -206,9 +207,11 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 	/* the new head: record @seq, or the tail when it is not retained */
 	if (seq >= tail) {
 		ret = georep_index_lookup(vol, seq, &lsn, &nb) ?:
-		      georep_log_read_record(vol, lsn, 1, rec);
-		if (!ret && le64_to_cpu(rec->seq) != seq)
+		      georep_log_load(vol, seq, lsn, nb, rec, 0, &why);
+		if (ret == -EBADMSG) {
+			georep_log_bad_record(vol, seq, why);
 			ret = -EIO;
+		}
 		if (ret) {
 			georep_extack_fmt(extack, "cannot read record %llu back",
 					  seq);

@@ -216,6 +216,8 @@ void georep_keys_free(struct georep_volume *vol);
 u32 georep_record_blocks(const struct georep_record *rec);
 int georep_record_check_header(struct georep_volume *vol,
 			       const struct georep_record *rec);
+const char *georep_record_header_error(struct georep_volume *vol,
+				       const struct georep_record *rec);
 
 /* log.c */
 static inline u64 georep_lsn_block(struct georep_volume *vol, u64 lsn)
@@ -228,10 +230,20 @@ int georep_log_rw(struct georep_volume *vol, struct block_device *bdev,
 		  sector_t sector, void *buf, size_t len, blk_opf_t opf);
 int georep_log_read_record(struct georep_volume *vol, u64 lsn, u32 nblocks,
 			   void *buf);
+/* georep_log_load() flags; header, seq and length checks always apply */
+#define GEOREP_LOAD_PAYLOAD	BIT(0)	/* read the payload blocks too */
+#define GEOREP_LOAD_HASH	BIT(1)	/* and check the payload hash */
+#define GEOREP_LOAD_SEAL	BIT(2)	/* check the seal (-ENOKEY: damage) */
+int georep_log_load(struct georep_volume *vol, u64 seq, u64 lsn, u32 nblocks,
+		    void *buf, unsigned int flags, const char **why);
+void georep_log_bad_record(struct georep_volume *vol, u64 seq,
+			   const char *why);
 int georep_index_lookup(struct georep_volume *vol, u64 seq, u64 *lsn,
 			u32 *nblocks);
 int georep_index_store(struct georep_volume *vol, u64 seq, u64 lsn,
 		       u32 nblocks);
+const char *georep_sb_check(struct georep_volume *vol,
+			    const struct georep_superblock *sb);
 int georep_sb_read(struct georep_volume *vol, struct georep_superblock *sb);
 int georep_sb_format(struct georep_volume *vol, u64 term, bool primary);
 int georep_sb_write(struct georep_volume *vol);

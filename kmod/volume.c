@@ -370,7 +370,8 @@ static int vol_attach(struct georep_volume *vol,
 		return ret;
 	}
 	if (ret == -EINVAL) {
-		NL_SET_ERR_MSG(extack, "superblock geometry does not match the devices");
+		georep_extack_fmt(extack, "superblock geometry: %s",
+				  georep_sb_check(vol, &sb) ?: "bad");
 		return ret;
 	}
 	if (ret)
@@ -765,6 +766,7 @@ int georep_volume_release(struct georep_volume *vol, u64 seq,
 	struct georep_record *rec = vol->read_buf;
 	u64 limit, old_tail, new_lsn, lsn, s;
 	u8 prev[GEOREP_HASH_LEN];
+	const char *why;
 	u32 nb;
 	int ret;
 
@@ -785,13 +787,15 @@ int georep_volume_release(struct georep_volume *vol, u64 seq,
 
 	/* the chain hash before the new tail: the released record's own */
 	ret = georep_index_lookup(vol, seq, &lsn, &nb) ?:
-	      georep_log_read_record(vol, lsn, 1, rec);
+	      georep_log_load(vol, seq, lsn, nb, rec, 0, &why);
+	if (ret == -EBADMSG) {
+		georep_log_bad_record(vol, seq, why);
+		georep_extack_fmt(extack, "record %llu on the log is damaged: %s",
+				  seq, why);
+		ret = -EIO;
+	}
 	if (ret)
 		goto out_unlock;
-	if (le64_to_cpu(rec->seq) != seq) {
-		ret = -EIO;
-		goto out_unlock;
-	}
 	memcpy(prev, rec->chain_hash, sizeof(prev));
 
 	/*

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Test tools for the kernel selftests (selftests/kmod/):
 #   georep-pump     copy records from one log stream into another
-#   georep-corrupt  flip one byte of a record on a log device
+#   georep-corrupt  damage a record (a byte or a field) or the superblock of a log device
 #   georep-mkreplica  create a secondary of a volume (uuid, term, keys)
 #   georep-ledgerop  LOG_TRUNCATE, LOG_RESET, LOG_NOOP, GEOREP_IOC_DATA_WRITE
 #   georep-ackcheck  numbered O_DIRECT|O_DSYNC writes, each logged once acknowledged; read back
