@@ -31,7 +31,9 @@
 #
 # SEED replays the random choices (cut delays; printed at the start),
 # ROUNDS (default 2: one plain round, one early round) is the soak knob
-# (make crash-soak). Consoles and logs: build/powercut/ (kept).
+# (make crash-soak), POWERCUT_TIMEOUT (default 300 + 150 * ROUNDS s)
+# bounds the whole run. Consoles and logs: build/powercut/ (kept; the
+# georepd logs are on each VM's state disk, DIR/disks/vm<i>-state.img).
 # KTAP on stdout. The same file is sourced by each VM's agent
 # (selftests/vm/agent) with --guest: the pc_* functions below run there.
 
@@ -139,12 +141,12 @@ pc_vol() {
 		jq -r '.volumes[0] | "\(.role) \(.written_seq) \(.applied_seq) \(.diverged // false) \(.io_state)"'
 }
 
-# pc_writer NAME FIRST COUNT: georep-ackcheck in the background; its
-# acknowledgements in $PC_MNT/acks (appended, fsynced), its output and
-# status in $PC_MNT/writer-NAME.{out,rc}
+# pc_writer NAME FIRST COUNT [LOG]: georep-ackcheck in the background; its
+# acknowledgements in $PC_MNT/LOG (default acks; appended, fsynced), its
+# output and status in $PC_MNT/writer-NAME.{out,rc}
 pc_writer() {
 	rm -f "$PC_MNT/writer-$1.rc"
-	setsid bash -c "georep-ackcheck write /dev/georep/$PC_VOL --log $PC_MNT/acks \
+	setsid bash -c "georep-ackcheck write /dev/georep/$PC_VOL --log $PC_MNT/${4:-acks} \
 		--first $2 --count $3 >$PC_MNT/writer-$1.out 2>&1; echo \$? >$PC_MNT/writer-$1.rc" \
 		</dev/null >/dev/null 2>&1 &
 }
@@ -184,6 +186,8 @@ AFTER_COUNT=200		# blocks the new primary's writer writes
 EARLY_HOLD_S=10		# how long a held early write is watched before georepd starts
 EARLY_END_S=60		# ... and how long after the rejoin it may take to end
 DATA_MB=$(((2 * ROUNDS + 1) * REGION * 4 / 1024 + 4))
+# the whole run, then every qemu is killed and the run fails
+TIMEOUT=${POWERCUT_TIMEOUT:-$((300 + 150 * ROUNDS))}
 N=3
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS: a number >= 1"; exit 2; }
@@ -191,6 +195,7 @@ t=0
 tfail=0
 outf=$W/.out
 ACKS=$W/acks
+ACKS_ALL=$W/acks-all
 
 ktap() {
 	t=$((t + 1))
@@ -299,19 +304,25 @@ setup() {
 	echo "primary: vm$PRIMARY ($SECONDS s)"
 }
 
-# collect I: VM I's acknowledgement log into $W/acks-vm<I>; $ACKS is the
-# union of every VM's
+# collect I: VM I's acknowledgement logs into $W/acks-vm<I> (the writers
+# of the rounds) and $W/early-vm<I> (the writes before georepd); $ACKS is
+# the union of the former, $ACKS_ALL of both
 collect() {
-	on "$1" "cat $PC_MNT/acks 2>/dev/null" 60 | grep '^ack ' >"$W/acks-vm$1.new" || true
-	# a VM's log only grows (power cuts keep what was fsynced)
-	[ "$(wc -l <"$W/acks-vm$1.new")" -ge "$(cat "$W/acks-vm$1" 2>/dev/null | wc -l)" ] ||
-		{ echo "vm$1's acknowledgement log shrank"; return 1; }
-	mv "$W/acks-vm$1.new" "$W/acks-vm$1"
+	local f
+	for f in acks early; do
+		on "$1" "cat $PC_MNT/$f 2>/dev/null" 60 | grep '^ack ' >"$W/$f-vm$1.new"
+		# a VM's log only grows (a power cut keeps what was fsynced)
+		[ "$(wc -l <"$W/$f-vm$1.new")" -ge "$(cat "$W/$f-vm$1" 2>/dev/null | wc -l)" ] ||
+			{ echo "vm$1's acknowledgement log $f shrank"; return 1; }
+		mv "$W/$f-vm$1.new" "$W/$f-vm$1"
+	done
 	cat "$W"/acks-vm[0-9] >"$ACKS"
+	cat "$ACKS" "$W"/early-vm[0-9] >"$ACKS_ALL"
 }
 
+# verify_at I [LOG]: every block in LOG (default $ACKS) is on VM I's vol0
 verify_at() {
-	on "$1" "pc_verify $(base64 -w0 <"$ACKS")" 300
+	on "$1" "pc_verify $(base64 -w0 <"${2:-$ACKS}")" 300
 }
 
 # round R: region 2R-1 for the writer at P, 2R for the one at the new primary
@@ -372,7 +383,7 @@ verify_new() {
 early_write() {
 	local blk=$((R - 1)) end rc
 	EARLY=unknown
-	on "$P" "pc_writer r$R-early $blk 1" || return 1
+	on "$P" "pc_writer r$R-early $blk 1 early" || return 1
 	end=$((SECONDS + EARLY_HOLD_S))
 	while [ $SECONDS -lt $end ]; do
 		rc=$(on "$P" "cat $PC_MNT/writer-r$R-early.rc 2>/dev/null" 30)
@@ -419,11 +430,24 @@ early_kept() {
 	fi
 	on "$P" "echo status \$(cat $PC_MNT/writer-r$R-early.rc); cat $PC_MNT/writer-r$R-early.out"
 	collect "$P" || return 1
+	[ -s "$W/early-vm$P" ] || { echo "not acknowledged: nothing to keep"; return 0; }
 	for ((i = 0; i < N; i++)); do
 		echo "vm$i:"
-		verify_at "$i" || ret=1
+		verify_at "$i" "$W/early-vm$P" || ret=1
 	done
 	return $ret
+}
+
+# the checker must be able to fail here: a logged block that was never
+# written (region 0 holds only the early rounds' blocks, below 1000) is
+# reported missing
+negative_control() {
+	local out
+	out=$(on "$PRIMARY" "echo 'ack 0123456789abcdef 7 1000' >/tmp/pc-neg;
+		georep-ackcheck verify /dev/georep/$PC_VOL --log /tmp/pc-neg; echo rc=\$?")
+	echo "$out"
+	grep -q '^missing: block 7 of run 0123456789abcdef at device block 1000 ' <<<"$out" &&
+		grep -q '^rc=1$' <<<"$out"
 }
 
 verify_all() {
@@ -431,10 +455,10 @@ verify_all() {
 	for ((i = 0; i < N; i++)); do
 		collect "$i" || return 1
 	done
-	echo "$(wc -l <"$ACKS") acknowledged blocks"
+	echo "$(wc -l <"$ACKS_ALL") acknowledged blocks"
 	for ((i = 0; i < N; i++)); do
 		echo "vm$i:"
-		verify_at "$i" || ret=1
+		verify_at "$i" "$ACKS_ALL" || ret=1
 	done
 	return $ret
 }
@@ -465,6 +489,15 @@ kernel_clean() {
 }
 
 finish() {
+	local i
+	[ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
+	if [ $tfail != 0 ]; then
+		for ((i = 0; i < N; i++)); do
+			lab_alive "$i" || continue
+			echo "# ---- vm$i: georepd log (last lines) ----"
+			on "$i" "tail -n 25 $PC_MNT/georepd.log" 30 | sed 's/^/# /'
+		done
+	fi
 	lab_cleanup
 	echo "1..$t"
 	echo "# powercut: seed $SEED, $ROUNDS rounds, $tfail failed, ${SECONDS}s; logs in $W"
@@ -474,7 +507,10 @@ finish() {
 rm -rf "$W"
 mkdir -p "$W"
 trap finish EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'echo "not ok $((t + 1)) finished_within_${TIMEOUT}s"; tfail=$((tfail + 1)); t=$((t + 1)); exit 124' TERM
+(trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$TIMEOUT" & sp=$!; wait $sp && kill -TERM $$) &
+WATCHDOG=$!
 echo "KTAP version 1"
 echo "# powercut: seed $SEED (replay: SEED=$SEED), $ROUNDS rounds"
 
@@ -494,6 +530,7 @@ for R in $(seq 1 "$ROUNDS"); do
 	fi
 done
 check acknowledged_blocks_on_every_site verify_all
+check negative_control_unwritten_block_reported_missing negative_control
 check data_devices_identical data_identical
 check no_warn_bug_or_hung_task kernel_clean
 [ $tfail = 0 ]
