@@ -103,7 +103,8 @@ pc_reattach() {
 
 # the sites lab's configuration (selftests/sites/lib.sh, sites_config)
 pc_config() {
-	local i sites='' reps='' addrs=($GEOREP_VM_ADDRS)
+	local i sites='' reps='' addrs
+	read -ra addrs <<<"$GEOREP_VM_ADDRS"
 	for ((i = 0; i < GEOREP_VM_COUNT; i++)); do
 		sites+="${sites:+,}
     {\"name\": \"vm$i\", \"region\": \"r$i\", \"site_id\": $((i + 1)), \"address\": \"${addrs[$i]}:$PC_PORT\"}"
@@ -240,7 +241,7 @@ primary_vm() {
 
 wait_primary() {
 	local end=$((SECONDS + $1)) p
-	while [ $SECONDS -lt $end ]; do
+	while [ $SECONDS -lt $end ] && ! lab_timed_out; do
 		p=$(primary_vm "${2:-}") && { echo "$p"; return 0; }
 		sleep 0.5
 	done
@@ -272,7 +273,7 @@ wait_for() {
 	local end=$((SECONDS + $1))
 	shift
 	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
+		[ $SECONDS -lt $end ] && ! lab_timed_out || return 1
 		sleep 1
 	done
 }
@@ -280,6 +281,7 @@ wait_for() {
 setup() {
 	local i seed sb keys
 	lab_init $N "$W" "data:$DATA_MB" "log:128" "state:32" || return 1
+	lab_watchdog "$TIMEOUT"
 	for ((i = 0; i < N; i++)); do
 		lab_start "$i" "$GUEST_FILE" || return 1
 	done
@@ -490,8 +492,7 @@ kernel_clean() {
 
 finish() {
 	local i
-	[ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
-	if [ $tfail != 0 ]; then
+	if [ $tfail != 0 ] && ! lab_timed_out; then
 		for ((i = 0; i < N; i++)); do
 			lab_alive "$i" || continue
 			echo "# ---- vm$i: georepd log (last lines) ----"
@@ -507,15 +508,13 @@ finish() {
 rm -rf "$W"
 mkdir -p "$W"
 trap finish EXIT
-trap 'exit 130' INT
-trap 'echo "not ok $((t + 1)) finished_within_${TIMEOUT}s"; tfail=$((tfail + 1)); t=$((t + 1)); exit 124' TERM
-(trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$TIMEOUT" & sp=$!; wait $sp && kill -TERM $$) &
-WATCHDOG=$!
+trap 'exit 130' INT TERM
 echo "KTAP version 1"
 echo "# powercut: seed $SEED (replay: SEED=$SEED), $ROUNDS rounds"
 
 check three_sites_elect_a_primary setup || exit 1
 for R in $(seq 1 "$ROUNDS"); do
+	lab_timed_out && break
 	DELAY=$((RANDOM % 4)).$((RANDOM % 10))
 	kind=plain
 	[ $((R % 2)) = 0 ] && kind=early
@@ -533,4 +532,6 @@ check acknowledged_blocks_on_every_site verify_all
 check negative_control_unwritten_block_reported_missing negative_control
 check data_devices_identical data_identical
 check no_warn_bug_or_hung_task kernel_clean
+lab_timed_out
+ktap $((1 - $?)) "finished_within_${TIMEOUT}s"
 [ $tfail = 0 ]

@@ -27,7 +27,14 @@
 #                      print the console lines of every boot of every VM
 #                      that report a WARN, BUG, Oops or hung task; status 1
 #                      when there is one
-#   lab_cleanup        kill every qemu (the caller's EXIT trap)
+#   lab_watchdog SEC   after SEC s, kill every qemu of the lab and mark
+#                      the run timed out: lab_timed_out is true from then
+#                      on and lab_on fails at once (124), so the scenario
+#                      runs to its end quickly and reports it. No signal is
+#                      sent to the calling shell (bash 5.2 can crash when a
+#                      trap interrupts "read -t")
+#   lab_cleanup        kill every qemu and the watchdog (the caller's EXIT
+#                      trap), drop the run's link to the initramfs
 #
 # Consoles: DIR/vm<i>.console (every boot of VM I, appended; the kernel
 # prints warnings, loglevel=5), qemu's errors in DIR/vm<i>.qemu.err.
@@ -53,6 +60,7 @@ LAB_IN=()
 LAB_OUT=()
 LAB_SEQ=0
 LAB_MARKER=
+LAB_WATCHDOG=
 
 lab_die() {
 	echo "vm/lab: $*" >&2
@@ -98,7 +106,7 @@ lab_init() {
 # open or sees EOF when the other restarts. Whatever a killed VM left in
 # them is discarded.
 lab_fifos() {
-	local i=$1 f fd junk
+	local i=$1 f fd
 	for f in in out; do
 		[ -p "$LAB_DIR/ctl$i.$f" ] || mkfifo "$LAB_DIR/ctl$i.$f" || return 1
 	done
@@ -109,7 +117,7 @@ lab_fifos() {
 		LAB_OUT[i]=$fd
 	fi
 	for fd in "${LAB_IN[$i]}" "${LAB_OUT[$i]}"; do
-		while IFS= read -r -t 0.05 junk <&"$fd"; do :; done
+		while IFS= read -r -t 0.05 _ <&"$fd"; do :; done
 	done
 }
 
@@ -141,6 +149,7 @@ lab_start() {
 		-chardev "pipe,id=ctl,path=$LAB_DIR/ctl$i" -device isa-serial,chardev=ctl \
 		</dev/null >>"$LAB_DIR/vm$i.console" 2>>"$LAB_DIR/vm$i.qemu.err" &
 	LAB_PIDS[i]=$!
+	echo "$!" >"$LAB_DIR/vm$i.pid"
 	LAB_T0[i]=$SECONDS
 }
 
@@ -175,6 +184,7 @@ lab_kill() {
 
 lab_on() {
 	local i=$1 cmd=$2 sec=${3:-$LAB_CMD_TIMEOUT} id line end
+	lab_timed_out && return 124
 	lab_alive "$i" || { lab_die "lab_on: vm$i is not running"; return 125; }
 	LAB_SEQ=$((LAB_SEQ + 1))
 	id=$LAB_SEQ
@@ -206,9 +216,36 @@ lab_kernel_problems() {
 	return $ret
 }
 
+lab_timed_out() { [ -n "$LAB_DIR" ] && [ -e "$LAB_DIR/timed-out" ]; }
+
+lab_watchdog() {
+	local sec=$1
+	rm -f "$LAB_DIR/timed-out"
+	(
+		trap 'kill $sp 2>/dev/null; exit 0' TERM
+		sleep "$sec" &
+		sp=$!
+		wait $sp || exit 0
+		echo "watchdog: ${sec} s are over, every qemu killed" >"$LAB_DIR/timed-out"
+		for f in "$LAB_DIR"/vm[0-9].pid; do
+			p=$(cat "$f" 2>/dev/null) || continue
+			# only a qemu of this lab (the pid may have been reused)
+			grep -qF "$LAB_DIR/" "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"
+		done
+	) &
+	LAB_WATCHDOG=$!
+}
+
 lab_cleanup() {
 	local i
+	if [ -n "$LAB_WATCHDOG" ]; then
+		kill "$LAB_WATCHDOG" 2>/dev/null
+		wait "$LAB_WATCHDOG" 2>/dev/null
+		LAB_WATCHDOG=
+	fi
 	for ((i = 0; i < LAB_N; i++)); do
 		lab_kill "$i"
 	done
+	# this run's link to the initramfs (it would keep a replaced one alive)
+	[ -n "$LAB_DIR" ] && rm -f "$LAB_DIR/initrd.cpio"
 }
