@@ -62,8 +62,9 @@ vm_qemu_args() {
 	)
 }
 
-# vm_link_args I N DIR: sets the array VM_LINK_ARGS, VM I's NICs towards the
-# other N-1 VMs. Each pair has a private link, a virtio-net NIC at each end
+# vm_link_args I N DIR: sets the array VM_LINK_ARGS, VM I's NICs towards
+# the other N-1 VMs (selftests/vm/lab.sh; multi keeps its stream links, see
+# vm-lab.rst). Each pair has a private link, a virtio-net NIC at each end
 # joined by "-netdev dgram" over two AF_UNIX datagram sockets,
 # DIR/l<i>-<j>.sock bound by VM i and DIR/l<j>-<i>.sock bound by VM j. A
 # datagram link has no connection to lose: when one VM is killed and
