@@ -5,7 +5,8 @@
 # one VM per site, each with its own persistent disks, a command channel
 # from the host, and links that survive a VM's restart, so that a scenario
 # can SIGKILL one VM's qemu (a power cut of that site) and boot it again on
-# the same disks. See "Host-driven lab" in Documentation/vm-lab.rst.
+# the same disks. See "Host-driven lab and whole-site power cuts" in
+# Documentation/vm-lab.rst.
 #
 #   lab_init N DIR [DISK:MiB...]
 #                      N VMs (2..9); DIR holds the consoles, the link
