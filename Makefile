@@ -10,6 +10,7 @@
 #                   load modules
 #   make bench      deps + build + benchmarks (ratios, never pass/fail)
 #   make sim-soak SEEDS=N   the consensus simulator over N seeds per size
+#   make crash-soak ROUNDS=N    N whole-site power cuts in the three-VM lab
 
 KVER	?= $(shell ls -d /lib/modules/*-amd64/build 2>/dev/null | sort -V | tail -n1 | cut -d/ -f4)
 KDIR	?= /lib/modules/$(KVER)/build
@@ -60,6 +61,13 @@ bench: deps
 sim-soak:
 	$(MAKE) -C user O=$(O)/user sim-soak SEEDS=$(SEEDS)
 
+# whole-site power cuts, one VM per site (selftests/sites/powercut.sh);
+# SEED=N replays one run's random choices
+ROUNDS ?= 10
+crash-soak: deps
+	$(MAKE) all
+	ROUNDS=$(ROUNDS) selftests/sites/powercut.sh
+
 # C=1 runs sparse; style runs checkpatch over kmod/
 sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 CF=-D__CHECK_ENDIAN__ modules
@@ -71,4 +79,4 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf $(O)
 
-.PHONY: all module user deps check demo bench sim-soak sparse style clean
+.PHONY: all module user deps check demo bench sim-soak crash-soak sparse style clean

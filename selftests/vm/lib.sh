@@ -35,10 +35,12 @@ vm_append() {
 	# no_timer_check: qboot leaves the PIT off the IO-APIC, and the kernel's
 	# check would only print "MP-BIOS bug: 8254 timer not connected"
 	append+=" nokaslr mitigations=off no_timer_check"
+	# loglevel=5: KERN_WARNING (4) and worse reach the console, so a
+	# WARN()'s "WARNING: CPU: ..." shows (loglevel=4 printed errors only)
 	if [ "$1" = 1 ]; then
 		append+=" loglevel=7"
 	else
-		append+=" quiet loglevel=4"
+		append+=" quiet loglevel=5"
 	fi
 	khz=$(vm_tsc_khz || true)
 	[ -n "$khz" ] && append+=" tsc_early_khz=$khz tsc=reliable"
@@ -58,4 +60,27 @@ vm_qemu_args() {
 		-fw_cfg "name=opt/georep/cmd,file=$5"
 		-fw_cfg "name=opt/georep/marker,file=$6"
 	)
+}
+
+# vm_link_args I N DIR: sets the array VM_LINK_ARGS, VM I's NICs towards
+# the other N-1 VMs (selftests/vm/lab.sh; multi keeps its stream links, see
+# vm-lab.rst). Each pair has a private link, a virtio-net NIC at each end
+# joined by "-netdev dgram" over two AF_UNIX datagram sockets,
+# DIR/l<i>-<j>.sock bound by VM i and DIR/l<j>-<i>.sock bound by VM j. A
+# datagram link has no connection to lose: when one VM is killed and
+# started again (it binds its sockets anew), the link carries frames again
+# (qemu 7.2's "-netdev stream" client never reconnects). Frames towards a
+# VM that is down are dropped, as on a cable to a dead machine. VM I's NIC
+# towards VM J has the MAC 52:54:00:55:0I:0J (what /init routes by).
+vm_link_args() {
+	local i=$1 n=$2 dir=$3 j mac
+	VM_LINK_ARGS=()
+	for ((j = 0; j < n; j++)); do
+		[ "$j" = "$i" ] && continue
+		# a socket file left by an earlier qemu of VM I
+		rm -f "$dir/l$i-$j.sock"
+		mac=$(printf '52:54:00:55:%02x:%02x' "$i" "$j")
+		VM_LINK_ARGS+=(-netdev "dgram,id=n$j,local.type=unix,local.path=$dir/l$i-$j.sock,remote.type=unix,remote.path=$dir/l$j-$i.sock"
+			       -device "virtio-net-pci,netdev=n$j,mac=$mac,addr=$(printf '0x%x' $((0x8 + j)))")
+	done
 }
