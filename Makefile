@@ -10,7 +10,8 @@
 #                   load modules
 #   make bench      deps + build + benchmarks (ratios, never pass/fail)
 #   make sim-soak SEEDS=N   the consensus simulator over N seeds per size
-#   make crash-soak ROUNDS=N    N whole-site power cuts in the three-VM lab
+#   make crash-soak POINTS=N ROUNDS=M   crash replay at N points, then M
+#                   whole-site power cuts in the three-VM lab
 
 KVER	?= $(shell ls -d /lib/modules/*-amd64/build 2>/dev/null | sort -V | tail -n1 | cut -d/ -f4)
 KDIR	?= /lib/modules/$(KVER)/build
@@ -61,12 +62,18 @@ bench: deps
 sim-soak:
 	$(MAKE) -C user O=$(O)/user sim-soak SEEDS=$(SEEDS)
 
-# whole-site power cuts, one VM per site (selftests/sites/powercut.sh);
-# SEED=N replays one run's random choices
+# the crash replay (selftests/kmod/47-crash-replay.sh) at POINTS points,
+# then whole-site power cuts, one VM per site (selftests/sites/powercut.sh);
+# SEED=N replays one run's random choices of both
+POINTS ?= 100
 ROUNDS ?= 10
 crash-soak: deps
 	$(MAKE) all
-	ROUNDS=$(ROUNDS) selftests/sites/powercut.sh
+	@rc=0; selftests/vm/run --timeout $$(( 600 + $(POINTS) * 40 )) -- \
+		KMOD_TEST_TIMEOUT=$$(( 300 + $(POINTS) * 40 )) CRASH_POINTS=$(POINTS) \
+		$(if $(SEED),CRASH_SEED=$(SEED)) \
+		/georep/selftests/kmod/run_tests.sh 47-crash-replay || rc=1; \
+	ROUNDS=$(ROUNDS) selftests/sites/powercut.sh || rc=1; exit $$rc
 
 # C=1 runs sparse; style runs checkpatch over kmod/
 sparse:
