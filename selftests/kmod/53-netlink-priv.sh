@@ -12,9 +12,10 @@
 #  4-5. while nobody, then nobody in its own namespaces, runs LEDGER_VERIFY
 #       in a loop on a volume whose verify pass takes a while, root's
 #       VOLUME_SET COMMIT_SEQ stays as fast as with nobody idle;
-#  6.   the same while root itself runs verify passes: VOLUME_SET and a
-#       quorum write (a thread plays the daemon that commits) do not wait
-#       for a pass (the family is parallel_ops);
+#  6.   the same while root itself runs verify passes: VOLUME_SET, a lookup
+#       of another family (nlctrl, which runs under the genetlink mutex)
+#       and a quorum write (a thread plays the daemon that commits) do not
+#       wait for a pass (the family is parallel_ops);
 #  7.   afterwards root's verify still passes.
 #
 # "As fast": the slowest of 15 calls is under max(5 x the slowest without
@@ -55,9 +56,13 @@ probe() {
 	georep-nl-priv --as "$1" probe "$V"
 }
 
-# max_ms of `georep-nl-priv latency` (15 VOLUME_SET COMMIT_SEQ)
+# max_ms of `georep-nl-priv latency` (15 VOLUME_SET COMMIT_SEQ), and in
+# $T/ctrl that of the nlctrl lookups (another family) in between
 set_max() {
-	georep-nl-priv latency "$V" 15 | tee -a "$T/lat" | sed -n 's/.*max_ms \([0-9.]*\).*/\1/p'
+	georep-nl-priv latency "$V" 15 >"$T/lat.1" || return 1
+	cat "$T/lat.1" >>"$T/lat"
+	sed -n 's/^ctrl max_ms \([0-9.]*\).*/\1/p' "$T/lat.1" >"$T/ctrl"
+	sed -n 's/^set max_ms \([0-9.]*\).*/\1/p' "$T/lat.1"
 }
 
 # judge LOADED_MS against BASE_MS; the verify pass must be long enough
@@ -85,8 +90,9 @@ under_attack() {
 }
 
 root_verifies() {
-	local base loaded qbase qloaded hp
+	local base loaded qbase qloaded hp cbase cloaded
 	base=$(set_max) || return 1
+	cbase=$(cat "$T/ctrl")
 	georepctl volume set "$V" --role primary --term $(( $(vt_num "$V" term) + 1 )) \
 		--commit-rule quorum || return 1
 	qbase=$(georep-nl-priv quorum "$V" "/dev/georep/$V" 15 | tee -a "$T/lat" |
@@ -95,6 +101,7 @@ root_verifies() {
 	hp=$!
 	sleep 0.5
 	loaded=$(set_max)
+	cloaded=$(cat "$T/ctrl")
 	qloaded=$(georep-nl-priv quorum "$V" "/dev/georep/$V" 15 | tee -a "$T/lat" |
 		  sed -n 's/.*max_ms \([0-9.]*\).*/\1/p')
 	wait $hp
@@ -102,6 +109,7 @@ root_verifies() {
 	georepctl volume set "$V" --commit-rule local || return 1
 	[ -n "$qbase" ] && [ -n "$qloaded" ] || { echo "quorum writes failed"; return 1; }
 	bounded "$loaded" "$base" "VOLUME_SET while root verifies" &&
+		bounded "$cloaded" "$cbase" "nlctrl lookup while root verifies" &&
 		bounded "$qloaded" "$qbase" "quorum write while root verifies"
 }
 
@@ -115,6 +123,6 @@ vt_check "nobody in its own user+net namespace: refused, no events" probe userns
 vt_check "root in its own user+net namespace: refused, no events" probe rootns
 vt_check "nobody verifying in a loop does not slow root's VOLUME_SET" under_attack nobody
 vt_check "nobody in its own namespaces verifying: same" under_attack userns
-vt_check "root verifying: VOLUME_SET and quorum writes do not wait for it" root_verifies
+vt_check "root verifying: VOLUME_SET, nlctrl and quorum writes do not wait for it" root_verifies
 vt_check "root's verify still passes" verify_still_ok
 vt_done

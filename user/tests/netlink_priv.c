@@ -14,8 +14,11 @@
  *	LEDGER_VERIFY in a loop; prints "verify ok N refused N other N
  *	longest_ms N"; SECONDS 0: one call.
  *   georep-nl-priv latency VOLUME COUNT
- *	COUNT VOLUME_SET COMMIT_SEQ (the current WRITTEN_SEQ) 20 ms apart;
- *	prints "set max_ms N p50_ms N".
+ *	COUNT VOLUME_SET COMMIT_SEQ (the current WRITTEN_SEQ) 20 ms apart,
+ *	each followed by a lookup of the "nlctrl" family (the genetlink
+ *	controller, which runs under the genetlink mutex: what every other
+ *	family's users wait for); prints "set max_ms N p50_ms N" and
+ *	"ctrl max_ms N p50_ms N".
  *   georep-nl-priv quorum VOLUME DEVICE COUNT
  *	COUNT 4 KiB O_DIRECT writes to DEVICE (VOLUME's block device, commit
  *	rule quorum) while a thread plays the daemon: it polls VOLUME_GET and
@@ -372,10 +375,11 @@ static int latency(const char *volume, int count)
 {
 	struct nl_sock *sk = nl_open();
 	double *ms = calloc(count, sizeof(*ms));
+	double *ctrl = calloc(count, sizeof(*ctrl));
 	struct result r;
 	int i;
 
-	if (resolve(sk) < 0 || !ms)
+	if (resolve(sk) < 0 || !ms || !ctrl)
 		return 4;
 	for (i = 0; i < count; i++) {
 		struct nl_msg *msg;
@@ -393,9 +397,17 @@ static int latency(const char *volume, int count)
 				(unsigned long long)w, strerror(-r.error), r.msg);
 			return 1;
 		}
+		t = now_ms();
+		if (genl_ctrl_resolve(sk, "nlctrl") < 0) {
+			fprintf(stderr, "cannot resolve nlctrl\n");
+			return 1;
+		}
+		ctrl[i] = now_ms() - t;
 		usleep(20000);
 	}
 	print_stats("set", ms, count);
+	print_stats("ctrl", ctrl, count);
+	free(ctrl);
 	free(ms);
 	nl_socket_free(sk);
 	return 0;
