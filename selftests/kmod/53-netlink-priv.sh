@@ -76,41 +76,57 @@ bounded() {
 	}'
 }
 
+# start_hammer WHO: LEDGER_VERIFY in a loop as WHO, pid in $HP, running
+# when this returns; stop_hammer ends it and shows its counts
+start_hammer() {
+	local i
+	georep-nl-priv --as "$1" hammer "$V" 120 >"$T/hammer" 2>&1 &
+	HP=$!
+	for i in $(seq 1 100); do
+		grep -q started "$T/hammer" && break
+		sleep 0.1
+	done
+	sleep 0.3
+}
+
+stop_hammer() {
+	kill -TERM "$HP" 2>/dev/null
+	wait "$HP"
+	echo "$1: $(grep -v started "$T/hammer")"
+}
+
 # under_attack WHO: VOLUME_SET latency while WHO hammers verify
 under_attack() {
-	local base loaded hp
+	local base loaded
 	base=$(set_max) || return 1
-	georep-nl-priv --as "$1" hammer "$V" 6 >"$T/hammer" 2>&1 &
-	hp=$!
-	sleep 0.5
+	start_hammer "$1"
 	loaded=$(set_max)
-	wait $hp
-	echo "$1: $(cat "$T/hammer")"
+	stop_hammer "$1"
 	[ -n "$base" ] && [ -n "$loaded" ] && bounded "$loaded" "$base" "VOLUME_SET while $1 verifies"
 }
 
 root_verifies() {
-	local base loaded qbase qloaded hp cbase cloaded
+	local base loaded qbase qloaded cbase cloaded rc
 	base=$(set_max) || return 1
 	cbase=$(cat "$T/ctrl")
 	georepctl volume set "$V" --role primary --term $(( $(vt_num "$V" term) + 1 )) \
 		--commit-rule quorum || return 1
 	qbase=$(georep-nl-priv quorum "$V" "/dev/georep/$V" 15 | tee -a "$T/lat" |
 		sed -n 's/.*max_ms \([0-9.]*\).*/\1/p')
-	georep-nl-priv hammer "$V" 8 >"$T/hammer" 2>&1 &
-	hp=$!
-	sleep 0.5
+	start_hammer root
 	loaded=$(set_max)
 	cloaded=$(cat "$T/ctrl")
 	qloaded=$(georep-nl-priv quorum "$V" "/dev/georep/$V" 15 | tee -a "$T/lat" |
 		  sed -n 's/.*max_ms \([0-9.]*\).*/\1/p')
-	wait $hp
-	echo "root: $(cat "$T/hammer")"
+	stop_hammer root
 	georepctl volume set "$V" --commit-rule local || return 1
 	[ -n "$qbase" ] && [ -n "$qloaded" ] || { echo "quorum writes failed"; return 1; }
-	bounded "$loaded" "$base" "VOLUME_SET while root verifies" &&
-		bounded "$cloaded" "$cbase" "nlctrl lookup while root verifies" &&
-		bounded "$qloaded" "$qbase" "quorum write while root verifies"
+	# all three judged, each printed
+	bounded "$loaded" "$base" "VOLUME_SET while root verifies"
+	rc=$?
+	bounded "$cloaded" "$cbase" "nlctrl lookup while root verifies" || rc=1
+	bounded "$qloaded" "$qbase" "quorum write while root verifies" || rc=1
+	return $rc
 }
 
 verify_still_ok() {

@@ -11,8 +11,9 @@
  *	listening while root (this process, before it dropped) makes ROLE
  *	events on VOLUME: KTAP, one line per check.
  *   georep-nl-priv [--as WHO] hammer VOLUME SECONDS
- *	LEDGER_VERIFY in a loop; prints "verify ok N refused N other N
- *	longest_ms N"; SECONDS 0: one call.
+ *	LEDGER_VERIFY in a loop for SECONDS or until SIGTERM (after the call
+ *	under way); prints "started" before the first call, then "verify ok
+ *	N refused N other N longest_ms N"; SECONDS 0: one call.
  *   georep-nl-priv latency VOLUME COUNT
  *	COUNT VOLUME_SET COMMIT_SEQ (the current WRITTEN_SEQ) 20 ms apart,
  *	each followed by a lookup of the "nlctrl" family (the genetlink
@@ -31,6 +32,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -317,6 +319,13 @@ static uint64_t written(struct nl_sock *sk, const char *volume)
 	return volume_get(sk, volume, &r) ? r.written_seq : 0;
 }
 
+static volatile sig_atomic_t hammer_stop;
+
+static void on_term(int sig)
+{
+	hammer_stop = 1;
+}
+
 static int hammer(enum who who, const char *volume, int seconds)
 {
 	int ok = 0, refused = 0, other = 0, last = 0;
@@ -333,6 +342,8 @@ static int hammer(enum who who, const char *volume, int seconds)
 		printf("verify family not visible\n");
 		return 0;
 	}
+	signal(SIGTERM, on_term);
+	printf("started\n");
 	end = now_ms() + seconds * 1e3;
 	do {
 		struct nl_msg *msg = req(GEOREP_CMD_LEDGER_VERIFY, 0);
@@ -349,7 +360,7 @@ static int hammer(enum who who, const char *volume, int seconds)
 			refused++;
 		else
 			other++, last = r.error;
-	} while (now_ms() < end);
+	} while (now_ms() < end && !hammer_stop);
 	printf("verify ok %d refused %d other %d longest_ms %.0f\n", ok, refused,
 	       other, longest);
 	if (other)
