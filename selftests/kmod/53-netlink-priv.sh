@@ -4,19 +4,23 @@
 # Who may use the "georep" family (Documentation/netlink.rst, "Privileges"),
 # and what a caller that may not costs the ones that may:
 #
-#  1-3. georep-nl-priv probe as uid nobody, as nobody in a fresh user and
+#  1.   a volume with enough records that a verify pass takes about 1 s;
+#  2-4. georep-nl-priv probe as uid nobody, as nobody in a fresh user and
 #       network namespace (what `unshare -Urn` makes) and as root in one:
 #       every command and the dump are EPERM, joining "events" is EPERM in
 #       the initial namespace, and no event reaches any of them while root
 #       makes three ROLE events (which root's own listener gets);
-#  4-5. while nobody, then nobody in its own namespaces, runs LEDGER_VERIFY
+#  5.   root (CAP_NET_ADMIN in the initial user namespace) in a network
+#       namespace owned by another user namespace: EPERM with the extack
+#       message of georep_nl_pre_doit() (doit and dump);
+#  6-7. while nobody, then nobody in its own namespaces, runs LEDGER_VERIFY
 #       in a loop on a volume whose verify pass takes a while, root's
 #       VOLUME_SET COMMIT_SEQ stays as fast as with nobody idle;
-#  6.   the same while root itself runs verify passes: VOLUME_SET, a lookup
+#  8.   the same while root itself runs verify passes: VOLUME_SET, a lookup
 #       of another family (nlctrl, which runs under the genetlink mutex)
 #       and a quorum write (a thread plays the daemon that commits) do not
 #       wait for a pass (the family is parallel_ops);
-#  7.   afterwards root's verify still passes.
+#  9.   afterwards root's verify still passes.
 #
 # "As fast": the slowest of 15 calls is under max(5 x the slowest without
 # the load, a quarter of a verify pass): a call never waits for a pass. A
@@ -33,7 +37,7 @@ command -v georep-nl-priv >/dev/null || { echo "georep-nl-priv not on PATH"; exi
 V=priv53
 VT_VOLS=$V
 FILL_MB=${PRIV_FILL_MB:-24}
-echo "    1..8"
+echo "    1..9"
 
 setup() {
 	DATA=$(vt_loop data 64) && LOG=$(vt_loop log 64) || return 1
@@ -137,6 +141,8 @@ vt_check "setup: volume with ${FILL_MB} MiB of records" setup
 vt_check "uid nobody: every command, the dump and \"events\" refused" probe nobody
 vt_check "nobody in its own user+net namespace: refused, no events" probe userns
 vt_check "root in its own user+net namespace: refused, no events" probe rootns
+vt_check "root in a netns of another user namespace: refused by pre_doit" \
+	georep-nl-priv foreign-netns "$V"
 vt_check "nobody verifying in a loop does not slow root's VOLUME_SET" under_attack nobody
 vt_check "nobody in its own namespaces verifying: same" under_attack userns
 vt_check "root verifying: VOLUME_SET, nlctrl and quorum writes do not wait for it" root_verifies

@@ -10,6 +10,10 @@
  *	privilege check can stop it), the dump, and joining "events" then
  *	listening while root (this process, before it dropped) makes ROLE
  *	events on VOLUME: KTAP, one line per check.
+ *   georep-nl-priv foreign-netns VOLUME
+ *	root (CAP_NET_ADMIN in the initial user namespace) moves into a
+ *	network namespace owned by another user namespace: VOLUME_GET and the
+ *	dump are EPERM with the extack message of georep_nl_pre_doit(). KTAP.
  *   georep-nl-priv [--as WHO] hammer VOLUME SECONDS
  *	LEDGER_VERIFY in a loop for SECONDS or until SIGTERM (after the call
  *	under way); prints "started" before the first call, then "verify ok
@@ -310,6 +314,67 @@ static int probe(enum who who, const char *volume)
 	return events < 3 || !WIFEXITED(status) || WEXITSTATUS(status) ? 1 : 0;
 }
 
+/* ---- root in a foreign network namespace ---- */
+
+static int foreign_netns(const char *volume)
+{
+	static const char want[] =
+		"georep serves only network namespaces of the initial user namespace";
+	struct nl_msg *msg;
+	struct nl_sock *sk;
+	int pfd[2], fd, status;
+	struct result r;
+	char path[64], c;
+	pid_t pid;
+
+	printf("KTAP version 1\n");
+	if (pipe(pfd))
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		/* holds the namespaces open until the parent is done */
+		close(pfd[0]);
+		if (become(WHO_ROOTNS))
+			_exit(1);
+		(void)!write(pfd[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (pid < 0 || read(pfd[0], &c, 1) != 1) {
+		printf("Bail out! no namespace child\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		printf("Bail out! setns %s: %s\n", path, strerror(errno));
+		kill(pid, SIGKILL);
+		return 1;
+	}
+	close(fd);
+	sk = nl_open();
+	if (resolve(sk) < 0) {
+		ktap(true, "root in a foreign netns: family not visible");
+	} else {
+		msg = req(GEOREP_CMD_VOLUME_GET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, volume);
+		xfer(sk, msg, &r);
+		ktap(r.error == -EPERM && !strcmp(r.msg, want),
+		     "root in a foreign netns: VOLUME_GET refused (errno %d \"%s\")",
+		     -r.error, r.msg);
+		xfer(sk, req(GEOREP_CMD_VOLUME_GET, NLM_F_DUMP), &r);
+		ktap(r.error == -EPERM && r.replies == 0,
+		     "root in a foreign netns: dump refused (errno %d \"%s\", %d volumes)",
+		     -r.error, r.msg, r.replies);
+	}
+	nl_socket_free(sk);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	printf("1..%d\n", test_nr);
+	return failures ? 1 : 0;
+}
+
 /* ---- hammer, latency, quorum ---- */
 
 static uint64_t written(struct nl_sock *sk, const char *volume)
@@ -504,10 +569,11 @@ static int usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--as root|nobody|userns|rootns] probe VOLUME\n"
+		"       %s foreign-netns VOLUME\n"
 		"       %s [--as WHO] hammer VOLUME SECONDS\n"
 		"       %s latency VOLUME COUNT\n"
 		"       %s quorum VOLUME DEVICE COUNT\n",
-		argv0, argv0, argv0, argv0);
+		argv0, argv0, argv0, argv0, argv0);
 	return 2;
 }
 
@@ -534,6 +600,8 @@ int main(int argc, char **argv)
 	}
 	if (n == 2 && !strcmp(a[0], "probe"))
 		return probe(who, a[1]);
+	if (n == 2 && !strcmp(a[0], "foreign-netns") && who == WHO_ROOT)
+		return foreign_netns(a[1]);
 	if (n == 3 && !strcmp(a[0], "hammer"))
 		return hammer(who, a[1], atoi(a[2]));
 	if (n == 3 && !strcmp(a[0], "latency") && who == WHO_ROOT)
