@@ -8,9 +8,15 @@
  *     registers its /dev/georepN-log node with;
  *  2. the volumes, which need the stream to exist;
  *  3. the generic netlink family, last, so that no command can reach a
- *     half-initialised module; on exit it goes first for the same reason,
- *     and georep_volumes_exit() then destroys whatever volumes are left
- *     while the stream can still remove their nodes.
+ *     half-initialised module.
+ *
+ * Exit: georep_netlink_exit() first stops events (a send under way
+ * finishes first; from then on a volume's notify work, which may still run
+ * until georep_volumes_exit() cancels it, sends nothing and never touches
+ * the family), then unregisters the family, which waits for commands under
+ * way, so no command can create or use a volume from then on.
+ * georep_volumes_exit() then cancels each volume's work and destroys it
+ * while the stream can still remove its nodes.
  */
 #include <linux/module.h>
 #include <linux/init.h>

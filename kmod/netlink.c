@@ -13,26 +13,41 @@
  * attribute. Every message on success is a volume's status, built by
  * georep_nl_put_status().
  *
- * The family lives in the initial network namespace only (block devices
- * and volumes are global). Operations are serialised by the genetlink
- * mutex (parallel_ops is off).
+ * Who may do what (Documentation/netlink.rst, "Privileges"): volumes are
+ * global, so every command, reads included, needs CAP_NET_ADMIN in the
+ * initial user namespace (GENL_ADMIN_PERM; GENL_UNS_ADMIN_PERM would let
+ * any user namespace's root in). The family is visible in every network
+ * namespace (netnsok: sites of the VM lab run georepd in their own), but
+ * georep_nl_pre_doit() serves only namespaces owned by the initial user
+ * namespace, and events go only there, to listeners with CAP_NET_ADMIN
+ * (GENL_MCAST_CAP_NET_ADMIN).
+ *
+ * Locking: parallel_ops, so that a LEDGER_VERIFY pass over the whole log
+ * holds no lock that the daemon's commit updates or other genetlink
+ * families need. georep_nl_pre_doit() takes what each command needs:
+ * georep_nl_mutex serialises every command but VOLUME_GET and
+ * LEDGER_VERIFY; georep_nl_pass_sem keeps VOLUME_DEL out while a verify
+ * pass runs (the pass uses the volume's devices, which delete closes).
  */
 #include <linux/ctype.h>
 #include <linux/kernel.h>
 #include <linux/limits.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/user_namespace.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
 
 #include "georep.h"
 #include "nl.h"
 
-enum georep_nl_mcgrp {
-	GEOREP_NL_MCGRP_EVENTS,
-};
-
-static struct genl_family georep_nl_family;
-static bool georep_nl_registered;
+/* every command but VOLUME_GET and LEDGER_VERIFY */
+static DEFINE_MUTEX(georep_nl_mutex);
+/* LEDGER_VERIFY shared, VOLUME_DEL exclusive */
+static DECLARE_RWSEM(georep_nl_pass_sem);
 /* bumped by VOLUME_NEW and VOLUME_DEL: dumps see when they were cut */
 static atomic_t georep_nl_generation = ATOMIC_INIT(1);
 
@@ -163,87 +178,6 @@ static const struct nla_policy georep_nl_reset_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_CHAIN_HASH]		= NLA_POLICY_EXACT_LEN(GEOREP_HASH_LEN),
 };
 
-/* ---- status messages ---- */
-
-/*
- * Reply to a request with the volume's status; on a failed verification
- * also BAD_SEQ and ERROR (the request then fails with -EBADMSG after it).
- */
-static int georep_nl_reply_status_seq(struct genl_info *info,
-				      struct georep_volume *vol,
-				      const u64 *bad_seq,
-				      const u64 *written_seq)
-{
-	struct georep_status *st;
-	struct sk_buff *msg;
-	void *hdr;
-	int ret = -ENOMEM;
-
-	st = kmalloc(sizeof(*st), GFP_KERNEL);
-	if (!st)
-		goto out;
-	msg = genlmsg_new(georep_nl_status_size(), GFP_KERNEL);
-	if (!msg)
-		goto out_free_st;
-	ret = -EMSGSIZE;
-	hdr = genlmsg_put_reply(msg, info, &georep_nl_family, 0,
-				info->genlhdr->cmd);
-	if (!hdr)
-		goto out_free_msg;
-
-	georep_volume_status(vol, st);
-	if (written_seq)
-		st->written_seq = *written_seq;
-	if (georep_nl_put_status(msg, st))
-		goto out_free_msg;
-	if (bad_seq &&
-	    (georep_nl_put_u64(msg, GEOREP_A_BAD_SEQ, *bad_seq) ||
-	     nla_put_s32(msg, GEOREP_A_ERROR, -EBADMSG)))
-		goto out_free_msg;
-	genlmsg_end(msg, hdr);
-	kfree(st);
-	return genlmsg_reply(msg, info);
-
-out_free_msg:
-	nlmsg_free(msg);
-out_free_st:
-	kfree(st);
-out:
-	return ret;
-}
-
-static int georep_nl_reply_status(struct genl_info *info,
-				  struct georep_volume *vol, const u64 *bad_seq)
-{
-	return georep_nl_reply_status_seq(info, vol, bad_seq, NULL);
-}
-
-/*
- * VOLUME_NEW failed on a bad record: there is no volume to describe, so
- * the error-path reply carries NAME, BAD_SEQ and ERROR only.
- */
-static void georep_nl_reply_bad_seq(struct genl_info *info, const char *name,
-				    u64 bad_seq)
-{
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = genlmsg_new(georep_nl_status_size(), GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put_reply(msg, info, &georep_nl_family, 0,
-				info->genlhdr->cmd);
-	if (!hdr ||
-	    nla_put_string(msg, GEOREP_A_NAME, name) ||
-	    georep_nl_put_u64(msg, GEOREP_A_BAD_SEQ, bad_seq) ||
-	    nla_put_s32(msg, GEOREP_A_ERROR, -EBADMSG)) {
-		nlmsg_free(msg);
-		return;
-	}
-	genlmsg_end(msg, hdr);
-	genlmsg_reply(msg, info);
-}
-
 /* EBADMSG from the volume half: cookie and message name the bad seq too */
 static void georep_nl_bad_record(struct genl_info *info, u64 bad_seq)
 {
@@ -261,22 +195,6 @@ static void georep_nl_default_msg(struct genl_info *info, int err)
 }
 
 /* ---- request parsing ---- */
-
-static struct georep_volume *georep_nl_lookup(struct genl_info *info)
-{
-	struct georep_volume *vol;
-
-	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs, GEOREP_A_NAME,
-			      "missing attribute GEOREP_A_NAME"))
-		return ERR_PTR(-EINVAL);
-	vol = georep_volume_get(nla_data(info->attrs[GEOREP_A_NAME]));
-	if (IS_ERR_OR_NULL(vol)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GEOREP_A_NAME],
-				    "no volume with this name");
-		return ERR_PTR(-ENOENT);
-	}
-	return vol;
-}
 
 /*
  * Wipe the key bytes in the request itself once copied, so that no copy
@@ -457,6 +375,204 @@ static int georep_nl_parse_new(struct genl_info *info,
 	return georep_nl_parse_keys(info, p->keys, &p->nr_keys);
 }
 
+/*
+ * VOLUME_SET: everything but the volume. Limits not given keep their
+ * current values: the caller fills them in once it has the volume.
+ */
+static int georep_nl_parse_set(struct genl_info *info,
+			       struct georep_volume_update *u, bool *has_wm)
+{
+	struct nlattr **attrs = info->attrs;
+	int ret;
+
+	ret = georep_nl_parse_role(info, &u->has_role, &u->role, &u->term);
+	if (ret)
+		return ret;
+	if (attrs[GEOREP_A_COMMIT_SEQ]) {
+		u->has_commit_seq = true;
+		u->commit_seq = nla_get_u64(attrs[GEOREP_A_COMMIT_SEQ]);
+	}
+	if (attrs[GEOREP_A_COMMIT_RULE]) {
+		u->has_commit_rule = true;
+		u->commit_rule = nla_get_u8(attrs[GEOREP_A_COMMIT_RULE]);
+	}
+	ret = georep_nl_parse_wm(info, has_wm, &u->high_wm, &u->low_wm);
+	if (ret)
+		return ret;
+	u->has_limits = *has_wm || attrs[GEOREP_A_MAX_UNCOMMITTED];
+	u->has_io_state = attrs[GEOREP_A_IO_STATE];
+	if (u->has_io_state)
+		u->io_state = nla_get_u8(attrs[GEOREP_A_IO_STATE]);
+	u->clear_diverged = attrs[GEOREP_A_DIVERGED];
+	if (!u->has_role && !u->has_commit_seq && !u->has_commit_rule &&
+	    !u->has_limits && !u->has_io_state && !u->clear_diverged) {
+		GENL_SET_ERR_MSG(info, "nothing to change in VOLUME_SET");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* VOLUME_SET checked on its own, before the volume is looked up */
+static int georep_nl_check_set(struct genl_info *info)
+{
+	struct georep_volume_update u = {};
+	bool has_wm;
+
+	return georep_nl_parse_set(info, &u, &has_wm);
+}
+
+/* ---- what every command shares: georep_nl_pre_doit() ---- */
+
+/* internal_flags of an op */
+#define GEOREP_NL_F_VOL		BIT(0)	/* looks NAME up: info->user_ptr[0] */
+#define GEOREP_NL_F_SERIAL	BIT(1)	/* holds georep_nl_mutex */
+#define GEOREP_NL_F_PASS	BIT(2)	/* a log pass: georep_nl_pass_sem shared */
+#define GEOREP_NL_F_EXCL	BIT(3)	/* no pass runs: georep_nl_pass_sem */
+
+#define GEOREP_NL_NEED(attr) { GEOREP_A_##attr, "missing attribute GEOREP_A_" #attr }
+
+/*
+ * Per command: the attributes the request must carry, in the order they
+ * are reported, and the checks of the request alone (pairs, relations),
+ * which come before the volume lookup. VOLUME_NEW checks its own request.
+ */
+static const struct georep_nl_cmd {
+	struct {
+		u16 type;
+		const char *msg;
+	} need[4];
+	int (*check)(struct genl_info *info);
+} georep_nl_cmds[__GEOREP_CMD_MAX] = {
+	[GEOREP_CMD_VOLUME_DEL]		= { { GEOREP_NL_NEED(NAME) } },
+	[GEOREP_CMD_VOLUME_GET]		= { { GEOREP_NL_NEED(NAME) } },
+	[GEOREP_CMD_VOLUME_SET]		= { { GEOREP_NL_NEED(NAME) },
+					    georep_nl_check_set },
+	[GEOREP_CMD_KEY_SET]		= { { GEOREP_NL_NEED(NAME),
+					      GEOREP_NL_NEED(KEYS) } },
+	[GEOREP_CMD_LOG_RELEASE]	= { { GEOREP_NL_NEED(NAME),
+					      GEOREP_NL_NEED(RELEASE_SEQ) } },
+	[GEOREP_CMD_LEDGER_VERIFY]	= { { GEOREP_NL_NEED(NAME) } },
+	[GEOREP_CMD_LOG_TRUNCATE]	= { { GEOREP_NL_NEED(NAME),
+					      GEOREP_NL_NEED(TRUNCATE_SEQ) } },
+	[GEOREP_CMD_LOG_RESET]		= { { GEOREP_NL_NEED(NAME),
+					      GEOREP_NL_NEED(RESET_SEQ),
+					      GEOREP_NL_NEED(TERM),
+					      GEOREP_NL_NEED(CHAIN_HASH) } },
+	[GEOREP_CMD_LOG_NOOP]		= { { GEOREP_NL_NEED(NAME) } },
+};
+
+/*
+ * Volumes are global: only a network namespace of the initial user
+ * namespace is served, the same ones events go to. (Every op also has
+ * GENL_ADMIN_PERM: CAP_NET_ADMIN in the initial user namespace.)
+ */
+static int georep_nl_net_ok(struct sk_buff *skb, struct netlink_ext_ack *extack)
+{
+	if (sock_net(skb->sk)->user_ns == &init_user_ns)
+		return 0;
+	NL_SET_ERR_MSG(extack,
+		       "georep serves only network namespaces of the initial user namespace");
+	return -EPERM;
+}
+
+static int georep_nl_check_request(const struct genl_ops *ops,
+				   struct genl_info *info)
+{
+	const struct georep_nl_cmd *c = &georep_nl_cmds[ops->cmd];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(c->need) && c->need[i].msg; i++) {
+		if (NL_REQ_ATTR_CHECK(info->extack, NULL, info->attrs,
+				      c->need[i].type)) {
+			/* static strings, as NL_SET_ERR_MSG() wants */
+			info->extack->_msg = c->need[i].msg;
+			return -EINVAL;
+		}
+	}
+	return c->check ? c->check(info) : 0;
+}
+
+static void georep_nl_unlock(u8 flags)
+{
+	if (flags & GEOREP_NL_F_SERIAL)
+		mutex_unlock(&georep_nl_mutex);
+	if (flags & GEOREP_NL_F_EXCL)
+		up_write(&georep_nl_pass_sem);
+	else if (flags & GEOREP_NL_F_PASS)
+		up_read(&georep_nl_pass_sem);
+}
+
+/* a caller waiting for a long pass can be killed */
+static int georep_nl_lock(u8 flags)
+{
+	int ret = 0;
+
+	if (flags & GEOREP_NL_F_EXCL)
+		ret = down_write_killable(&georep_nl_pass_sem);
+	else if (flags & GEOREP_NL_F_PASS)
+		ret = down_read_killable(&georep_nl_pass_sem);
+	if (ret)
+		return ret;
+	if ((flags & GEOREP_NL_F_SERIAL) &&
+	    mutex_lock_killable(&georep_nl_mutex)) {
+		georep_nl_unlock(flags & ~GEOREP_NL_F_SERIAL);
+		return -EINTR;
+	}
+	return 0;
+}
+
+/*
+ * Namespace, the request on its own, locks, then the volume; undone by
+ * georep_nl_post_doit(), or here when something fails (the core calls no
+ * post_doit then). The core has checked GENL_ADMIN_PERM and the policy.
+ */
+static int georep_nl_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
+			      struct genl_info *info)
+{
+	struct georep_volume *vol;
+	int ret;
+
+	info->user_ptr[0] = NULL;
+	ret = georep_nl_net_ok(skb, info->extack);
+	if (!ret)
+		ret = georep_nl_check_request(ops, info);
+	if (!ret)
+		ret = georep_nl_lock(ops->internal_flags);
+	if (ret)
+		goto out_wipe;
+	if (!(ops->internal_flags & GEOREP_NL_F_VOL))
+		return 0;
+
+	vol = georep_volume_get(nla_data(info->attrs[GEOREP_A_NAME]));
+	if (!IS_ERR_OR_NULL(vol)) {
+		info->user_ptr[0] = vol;
+		return 0;
+	}
+	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GEOREP_A_NAME],
+			    "no volume with this name");
+	ret = -ENOENT;
+	georep_nl_unlock(ops->internal_flags);
+out_wipe:
+	/* the doit that would have wiped them does not run */
+	if (ops->maxattr >= GEOREP_A_KEYS)
+		georep_nl_wipe_keys(info->attrs[GEOREP_A_KEYS]);
+	return ret;
+}
+
+static void georep_nl_post_doit(const struct genl_ops *ops,
+				struct sk_buff *skb, struct genl_info *info)
+{
+	georep_volume_put(info->user_ptr[0]);
+	info->user_ptr[0] = NULL;
+	georep_nl_unlock(ops->internal_flags);
+}
+
+/* dumps get no pre_doit: the namespace rule again */
+static int georep_nl_dump_start(struct netlink_callback *cb)
+{
+	return georep_nl_net_ok(cb->skb, cb->extack);
+}
+
 /* ---- commands ---- */
 
 static int georep_nl_volume_new_doit(struct sk_buff *skb, struct genl_info *info)
@@ -506,10 +622,6 @@ static int georep_nl_volume_del_doit(struct sk_buff *skb, struct genl_info *info
 {
 	int ret;
 
-	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs, GEOREP_A_NAME,
-			      "missing attribute GEOREP_A_NAME"))
-		return -EINVAL;
-
 	ret = georep_volume_destroy(nla_data(info->attrs[GEOREP_A_NAME]),
 				    info->extack);
 	if (ret == -EBUSY && !info->extack->_msg)
@@ -525,15 +637,7 @@ static int georep_nl_volume_del_doit(struct sk_buff *skb, struct genl_info *info
 
 static int georep_nl_volume_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct georep_volume *vol;
-	int ret;
-
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
-	ret = georep_nl_reply_status(info, vol, NULL);
-	georep_volume_put(vol);
-	return ret;
+	return georep_nl_reply_status(info, info->user_ptr[0], NULL);
 }
 
 /* cb->args[0]: georep_volume_next() cursor of the next volume to send */
@@ -585,52 +689,21 @@ static int georep_nl_volume_get_dumpit(struct sk_buff *skb,
 
 static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr **attrs = info->attrs;
+	struct georep_volume *vol = info->user_ptr[0];
 	struct georep_volume_update u = {};
-	struct georep_volume *vol;
 	struct georep_status *st;
 	bool has_wm;
 	int ret;
 
-	/* the request on its own first, the volume after */
-	if (GEOREP_NL_REQUIRE(info->extack, NULL, attrs, GEOREP_A_NAME,
-			      "missing attribute GEOREP_A_NAME"))
-		return -EINVAL;
-	ret = georep_nl_parse_role(info, &u.has_role, &u.role, &u.term);
+	/* checked in georep_nl_pre_doit() already */
+	ret = georep_nl_parse_set(info, &u, &has_wm);
 	if (ret)
 		return ret;
-	if (attrs[GEOREP_A_COMMIT_SEQ]) {
-		u.has_commit_seq = true;
-		u.commit_seq = nla_get_u64(attrs[GEOREP_A_COMMIT_SEQ]);
-	}
-	if (attrs[GEOREP_A_COMMIT_RULE]) {
-		u.has_commit_rule = true;
-		u.commit_rule = nla_get_u8(attrs[GEOREP_A_COMMIT_RULE]);
-	}
-	ret = georep_nl_parse_wm(info, &has_wm, &u.high_wm, &u.low_wm);
-	if (ret)
-		return ret;
-	u.has_limits = has_wm || attrs[GEOREP_A_MAX_UNCOMMITTED];
-	u.has_io_state = attrs[GEOREP_A_IO_STATE];
-	if (u.has_io_state)
-		u.io_state = nla_get_u8(attrs[GEOREP_A_IO_STATE]);
-	u.clear_diverged = attrs[GEOREP_A_DIVERGED];
-	if (!u.has_role && !u.has_commit_seq && !u.has_commit_rule &&
-	    !u.has_limits && !u.has_io_state && !u.clear_diverged) {
-		GENL_SET_ERR_MSG(info, "nothing to change in VOLUME_SET");
-		return -EINVAL;
-	}
-
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
-
 	if (u.has_limits) {
 		/* limits not given keep their current values */
-		ret = -ENOMEM;
 		st = kmalloc(sizeof(*st), GFP_KERNEL);
 		if (!st)
-			goto out_put_vol;
+			return -ENOMEM;
 		georep_volume_status(vol, st);
 		if (!has_wm) {
 			u.high_wm = st->high_wm;
@@ -638,21 +711,18 @@ static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info
 		}
 		u.max_uncommitted = st->max_uncommitted;
 		kfree(st);
-		if (attrs[GEOREP_A_MAX_UNCOMMITTED])
+		if (info->attrs[GEOREP_A_MAX_UNCOMMITTED])
 			u.max_uncommitted =
-				nla_get_u64(attrs[GEOREP_A_MAX_UNCOMMITTED]);
+				nla_get_u64(info->attrs[GEOREP_A_MAX_UNCOMMITTED]);
 	}
 
 	ret = georep_volume_update(vol, &u, info->extack);
 	georep_nl_default_msg(info, ret);
-out_put_vol:
-	georep_volume_put(vol);
 	return ret;
 }
 
 static int georep_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct georep_volume *vol;
 	struct georep_key *keys;
 	unsigned int nr = 0;
 	int ret;
@@ -663,19 +733,11 @@ static int georep_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out_wipe;
 	}
 	ret = georep_nl_parse_keys(info, keys, &nr);
-	if (ret)
-		goto out_free_keys;
-
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol)) {
-		ret = PTR_ERR(vol);
-		goto out_free_keys;
+	if (!ret) {
+		ret = georep_volume_set_keys(info->user_ptr[0], keys, nr,
+					     info->extack);
+		georep_nl_default_msg(info, ret);
 	}
-	ret = georep_volume_set_keys(vol, keys, nr, info->extack);
-	georep_nl_default_msg(info, ret);
-	georep_volume_put(vol);
-
-out_free_keys:
 	memzero_explicit(keys, GEOREP_MAX_KEYS * sizeof(*keys));
 	kfree(keys);
 out_wipe:
@@ -686,34 +748,23 @@ out_wipe:
 static int georep_nl_log_release_doit(struct sk_buff *skb,
 				      struct genl_info *info)
 {
-	struct georep_volume *vol;
 	int ret;
 
-	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
-			      GEOREP_A_RELEASE_SEQ,
-			      "missing attribute GEOREP_A_RELEASE_SEQ"))
-		return -EINVAL;
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
-	ret = georep_volume_release(vol,
+	ret = georep_volume_release(info->user_ptr[0],
 				    nla_get_u64(info->attrs[GEOREP_A_RELEASE_SEQ]),
 				    info->extack);
 	georep_nl_default_msg(info, ret);
-	georep_volume_put(vol);
 	return ret;
 }
 
+/* holds no lock of the family's but georep_nl_pass_sem, shared */
 static int georep_nl_ledger_verify_doit(struct sk_buff *skb,
 					struct genl_info *info)
 {
-	struct georep_volume *vol;
+	struct georep_volume *vol = info->user_ptr[0];
 	u64 bad_seq = 0;
 	int ret;
 
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
 	ret = georep_volume_verify(vol, &bad_seq, info->extack);
 	if (ret == -EBADMSG) {
 		georep_nl_bad_record(info, bad_seq);
@@ -723,25 +774,16 @@ static int georep_nl_ledger_verify_doit(struct sk_buff *skb,
 		ret = georep_nl_reply_status(info, vol, NULL);
 	}
 	georep_nl_default_msg(info, ret);
-	georep_volume_put(vol);
 	return ret;
 }
 
 static int georep_nl_log_truncate_doit(struct sk_buff *skb,
 				       struct genl_info *info)
 {
-	struct georep_volume *vol;
-	u64 seq;
+	struct georep_volume *vol = info->user_ptr[0];
+	u64 seq = nla_get_u64(info->attrs[GEOREP_A_TRUNCATE_SEQ]);
 	int ret;
 
-	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
-			      GEOREP_A_TRUNCATE_SEQ,
-			      "missing attribute GEOREP_A_TRUNCATE_SEQ"))
-		return -EINVAL;
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
-	seq = nla_get_u64(info->attrs[GEOREP_A_TRUNCATE_SEQ]);
 	if (nla_get_flag(info->attrs[GEOREP_A_TRUNCATE_APPLIED]))
 		ret = georep_log_truncate_applied(vol, seq, info->extack);
 	else
@@ -749,28 +791,15 @@ static int georep_nl_log_truncate_doit(struct sk_buff *skb,
 	if (!ret)
 		ret = georep_nl_reply_status(info, vol, NULL);
 	georep_nl_default_msg(info, ret);
-	georep_volume_put(vol);
 	return ret;
 }
 
 static int georep_nl_log_reset_doit(struct sk_buff *skb,
 				    struct genl_info *info)
 {
-	struct georep_volume *vol;
+	struct georep_volume *vol = info->user_ptr[0];
 	int ret;
 
-	if (GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
-			      GEOREP_A_RESET_SEQ,
-			      "missing attribute GEOREP_A_RESET_SEQ") ||
-	    GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs, GEOREP_A_TERM,
-			      "missing attribute GEOREP_A_TERM") ||
-	    GEOREP_NL_REQUIRE(info->extack, NULL, info->attrs,
-			      GEOREP_A_CHAIN_HASH,
-			      "missing attribute GEOREP_A_CHAIN_HASH"))
-		return -EINVAL;
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
 	ret = georep_log_reset(vol,
 			       nla_get_u64(info->attrs[GEOREP_A_RESET_SEQ]),
 			       nla_get_u64(info->attrs[GEOREP_A_TERM]),
@@ -779,32 +808,31 @@ static int georep_nl_log_reset_doit(struct sk_buff *skb,
 	if (!ret)
 		ret = georep_nl_reply_status(info, vol, NULL);
 	georep_nl_default_msg(info, ret);
-	georep_volume_put(vol);
 	return ret;
 }
 
 /* the reply's WRITTEN_SEQ is the no-op's seq, even if writes followed */
 static int georep_nl_log_noop_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct georep_volume *vol;
+	struct georep_volume *vol = info->user_ptr[0];
 	u64 seq = 0;
 	int ret;
 
-	vol = georep_nl_lookup(info);
-	if (IS_ERR(vol))
-		return PTR_ERR(vol);
 	ret = georep_log_noop(vol, &seq, info->extack);
 	if (!ret)
 		ret = georep_nl_reply_status_seq(info, vol, NULL, &seq);
 	georep_nl_default_msg(info, ret);
-	georep_volume_put(vol);
 	return ret;
 }
 
+#define GEOREP_NL_SERIAL_VOL	(GEOREP_NL_F_SERIAL | GEOREP_NL_F_VOL)
+
+/* every op needs CAP_NET_ADMIN in the initial user namespace */
 static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_VOLUME_NEW,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_F_SERIAL,
 		.doit		= georep_nl_volume_new_doit,
 		.policy		= georep_nl_new_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_new_policy) - 1,
@@ -812,13 +840,17 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_VOLUME_DEL,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_F_EXCL | GEOREP_NL_F_SERIAL,
 		.doit		= georep_nl_volume_del_doit,
 		.policy		= georep_nl_name_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
 	},
 	{
 		.cmd		= GEOREP_CMD_VOLUME_GET,
+		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_F_VOL,
 		.doit		= georep_nl_volume_get_doit,
+		.start		= georep_nl_dump_start,
 		.dumpit		= georep_nl_volume_get_dumpit,
 		.policy		= georep_nl_name_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
@@ -826,6 +858,7 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_VOLUME_SET,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_SERIAL_VOL,
 		.doit		= georep_nl_volume_set_doit,
 		.policy		= georep_nl_set_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_set_policy) - 1,
@@ -833,6 +866,7 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_KEY_SET,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_SERIAL_VOL,
 		.doit		= georep_nl_key_set_doit,
 		.policy		= georep_nl_key_set_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_key_set_policy) - 1,
@@ -840,12 +874,15 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_LOG_RELEASE,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_SERIAL_VOL,
 		.doit		= georep_nl_log_release_doit,
 		.policy		= georep_nl_release_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_release_policy) - 1,
 	},
 	{
 		.cmd		= GEOREP_CMD_LEDGER_VERIFY,
+		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_F_PASS | GEOREP_NL_F_VOL,
 		.doit		= georep_nl_ledger_verify_doit,
 		.policy		= georep_nl_name_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
@@ -853,6 +890,7 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_LOG_TRUNCATE,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_SERIAL_VOL,
 		.doit		= georep_nl_log_truncate_doit,
 		.policy		= georep_nl_truncate_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_truncate_policy) - 1,
@@ -860,6 +898,7 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_LOG_RESET,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_SERIAL_VOL,
 		.doit		= georep_nl_log_reset_doit,
 		.policy		= georep_nl_reset_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_reset_policy) - 1,
@@ -867,17 +906,22 @@ static const struct genl_ops georep_nl_ops[] = {
 	{
 		.cmd		= GEOREP_CMD_LOG_NOOP,
 		.flags		= GENL_ADMIN_PERM,
+		.internal_flags	= GEOREP_NL_SERIAL_VOL,
 		.doit		= georep_nl_log_noop_doit,
 		.policy		= georep_nl_name_policy,
 		.maxattr	= ARRAY_SIZE(georep_nl_name_policy) - 1,
 	},
 };
 
+/* joining needs CAP_NET_ADMIN in the owner of the socket's namespace */
 static const struct genl_multicast_group georep_nl_mcgrps[] = {
-	[GEOREP_NL_MCGRP_EVENTS] = { .name = GEOREP_MCGRP_EVENTS },
+	[GEOREP_NL_MCGRP_EVENTS] = {
+		.name	= GEOREP_MCGRP_EVENTS,
+		.flags	= GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
-static struct genl_family georep_nl_family __ro_after_init = {
+struct genl_family georep_nl_family __ro_after_init = {
 	.name		= GEOREP_GENL_NAME,
 	.version	= GEOREP_GENL_VERSION,
 	.module		= THIS_MODULE,
@@ -886,62 +930,12 @@ static struct genl_family georep_nl_family __ro_after_init = {
 	.mcgrps		= georep_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(georep_nl_mcgrps),
 	.resv_start_op	= 0,		/* strict for every command */
-	/* georepd may run in its own netns; GENL_ADMIN_PERM still guards */
+	.pre_doit	= georep_nl_pre_doit,
+	.post_doit	= georep_nl_post_doit,
+	/* visible everywhere, served by georep_nl_net_ok() */
 	.netnsok	= true,
-	.parallel_ops	= false,
+	.parallel_ops	= true,
 };
-
-/**
- * georep_notify() - multicast an event on the "events" group
- * @vol: the volume; its status goes with the event
- * @event: what happened
- * @error: negative errno for GEOREP_EVENT_IO_ERROR, else 0
- *
- * Context: process context, may sleep. Must not be called with a lock
- * held that georep_volume_status() takes. Never fails the caller: a
- * message that cannot be built or delivered is dropped (listeners see
- * ENOBUFS on their socket when the kernel drops it for them).
- */
-void georep_notify(struct georep_volume *vol, enum georep_event event, int error)
-{
-	struct georep_status *st;
-	struct sk_buff *msg;
-	void *hdr;
-
-	if (!READ_ONCE(georep_nl_registered))
-		return;
-
-	st = kmalloc(sizeof(*st), GFP_KERNEL);
-	if (!st)
-		return;
-	msg = genlmsg_new(georep_nl_status_size(), GFP_KERNEL);
-	if (!msg)
-		goto out_free_st;
-	hdr = genlmsg_put(msg, 0, 0, &georep_nl_family, 0, GEOREP_CMD_EVENT);
-	if (!hdr)
-		goto out_free_msg;
-
-	georep_volume_status(vol, st);
-	if (georep_nl_put_status(msg, st) ||
-	    nla_put_u8(msg, GEOREP_A_EVENT, event) ||
-	    (error && nla_put_s32(msg, GEOREP_A_ERROR, error)))
-		goto out_free_msg;
-	genlmsg_end(msg, hdr);
-	kfree(st);
-	/* listeners may sit in any namespace (netnsok); 6.1 wants RCU here */
-	rcu_read_lock();
-	genlmsg_multicast_allns(&georep_nl_family, msg, 0,
-				GEOREP_NL_MCGRP_EVENTS);
-	rcu_read_unlock();
-	return;
-
-out_free_msg:
-	nlmsg_free(msg);
-out_free_st:
-	kfree(st);
-	pr_warn_ratelimited("%s: event %d dropped\n", georep_volume_name(vol),
-			    event);
-}
 
 int georep_netlink_init(void)
 {
@@ -950,12 +944,17 @@ int georep_netlink_init(void)
 	ret = genl_register_family(&georep_nl_family);
 	if (ret)
 		return ret;
-	WRITE_ONCE(georep_nl_registered, true);
+	georep_nl_events_start();
 	return 0;
 }
 
+/*
+ * Events stop first, and a send under way finishes before the family goes
+ * (a notify work item of a volume may still run until georep_volumes_exit()
+ * cancels it); genl_unregister_family() then waits for commands under way.
+ */
 void georep_netlink_exit(void)
 {
-	WRITE_ONCE(georep_nl_registered, false);
+	georep_nl_events_stop();
 	genl_unregister_family(&georep_nl_family);
 }

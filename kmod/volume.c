@@ -42,9 +42,11 @@ MODULE_PARM_DESC(sha256_driver, "crypto API name of the SHA-256 to use (default:
 #define GEOREP_BUF_SIZE		(GEOREP_MAX_RECORD_BLOCKS * GEOREP_BLOCK_SIZE)
 
 /*
- * Extack messages must outlive the handler until the ack is built. The
- * family is not parallel_ops, so genl_mutex serializes every georep
- * handler and its ack; a small ring covers anything else.
+ * Extack messages must outlive the handler until the ack is built, which
+ * happens after the handler returned and its locks are gone (the family is
+ * parallel_ops): a ring of buffers, reused only after eight more messages.
+ * The last byte of a buffer is never anything but NUL, so even a reused
+ * one reads as a string.
  */
 void georep_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...)
 {
@@ -670,8 +672,12 @@ static int clear_diverged(struct georep_volume *vol,
  *
  * ROLE+TERM: terms only move forward (-EINVAL below the current one); the
  * new term is persisted with FUA before returning. COMMIT_SEQ only moves
- * forward (a lower value is ignored). IO_STATE is not persisted (a volume
- * attaches in RUN); a change sends a ROLE event, as a role change does.
+ * forward (a lower value is ignored) and never past written_seq (-EINVAL,
+ * before anything changes: a commit index beyond the log would let the
+ * next writes meet the quorum at once). Nothing lowers written_seq but
+ * LOG_TRUNCATE and LOG_RESET, which netlink serialises with this.
+ * IO_STATE is not persisted (a volume attaches in RUN); a change sends a
+ * ROLE event, as a role change does.
  * DIVERGED=0 is persisted before the role changes (and sends a ROLE event).
  * Context: process context.
  */
@@ -680,10 +686,17 @@ int georep_volume_update(struct georep_volume *vol,
 			 struct netlink_ext_ack *extack)
 {
 	bool role_event = false;
+	u64 written;
 	int ret;
 
 	if (u->has_limits && check_limits(u->high_wm, u->low_wm, extack))
 		return -EINVAL;
+	written = georep_volume_written_seq(vol);
+	if (u->has_commit_seq && u->commit_seq > written) {
+		georep_extack_fmt(extack, "GEOREP_A_COMMIT_SEQ %llu is past WRITTEN_SEQ %llu",
+				  u->commit_seq, written);
+		return -EINVAL;
+	}
 	if (u->has_commit_rule && u->commit_rule >= __GEOREP_COMMIT_MAX) {
 		NL_SET_ERR_MSG(extack, "unknown commit rule");
 		return -EINVAL;

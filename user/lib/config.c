@@ -63,15 +63,18 @@ void gr_errlist_free(struct gr_errlist *el)
 	el->dropped = 0;
 }
 
+/* "." and ".." would name directories (key-dir/<volume>), as the kernel says */
 bool gr_valid_name(const char *s)
 {
-	size_t n = 0;
+	const char *p;
 
-	for (; *s; s++, n++) {
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (p = s; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
 			return false;
 	}
-	return n > 0 && n < GEOREP_NAME_MAX;
+	return p > s && p - s < GEOREP_NAME_MAX;
 }
 
 static bool valid_hostname(const char *h)
@@ -287,7 +290,7 @@ static void copy_name(struct gr_errlist *el, const char *path, const char *key,
 		return;
 	path_key(p, path, key);
 	if (!gr_valid_name(s)) {
-		gr_errlist_add(el, "%s: invalid %s \"%.64s\" (1..%d characters of A-Z a-z 0-9 _ . -)",
+		gr_errlist_add(el, "%s: invalid %s \"%.64s\" (1..%d characters of A-Z a-z 0-9 _ . -, not . or ..)",
 			       p, what, s, GEOREP_NAME_MAX - 1);
 		return;
 	}
@@ -677,7 +680,7 @@ int gr_cluster_parse(const char *buf, size_t len, struct gr_cluster **out,
 	s = get_string(errs, "$", root, "cluster", false);
 	if (s) {
 		if (!gr_valid_name(s))
-			gr_errlist_add(errs, "$.cluster: invalid cluster name \"%.64s\" (1..%d characters of A-Z a-z 0-9 _ . -)",
+			gr_errlist_add(errs, "$.cluster: invalid cluster name \"%.64s\" (1..%d characters of A-Z a-z 0-9 _ . -, not . or ..)",
 				       s, GEOREP_NAME_MAX - 1);
 		else
 			strcpy(cfg->cluster, s);

@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "georep/config.h"
 #include "georep/keys.h"
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -111,6 +112,15 @@ static int cmp_epoch(const void *a, const void *b)
 	return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
 }
 
+/* <dir>/<volume> must stay under <dir>: a volume name, not "..", "a/b" */
+static int check_volume(const char *volume, char *err, size_t errlen)
+{
+	if (gr_valid_name(volume))
+		return 0;
+	return fail(err, errlen, -EINVAL,
+		    "invalid volume name \"%.64s\" for a key directory", volume);
+}
+
 int georep_keys_load(const char *dir, const char *volume,
 		     struct georep_keyset *ks, char *err, size_t errlen)
 {
@@ -120,6 +130,9 @@ int georep_keys_load(const char *dir, const char *volume,
 	int ret = 0;
 
 	memset(ks, 0, sizeof(*ks));
+	ret = check_volume(volume, err, errlen);
+	if (ret)
+		return ret;
 	if (snprintf(path, sizeof(path), "%s/%s", dir, volume) >= (int)sizeof(path))
 		return fail(err, errlen, -ENAMETOOLONG, "key directory path too long");
 	d = opendir(path);
@@ -230,6 +243,9 @@ int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
 
 	if (!epoch)
 		return fail(err, errlen, -EINVAL, "key epoch 0 is not allowed");
+	ret = check_volume(volume, err, errlen);
+	if (ret)
+		return ret;
 	if (snprintf(vdir, sizeof(vdir), "%s/%s", dir, volume) >= (int)sizeof(vdir))
 		return fail(err, errlen, -ENAMETOOLONG, "key directory path too long");
 	ret = make_dirs(dir, err, errlen);
@@ -287,6 +303,8 @@ int georep_key_remove(const char *dir, const char *volume, uint32_t epoch)
 {
 	char path[PATH_MAX];
 
+	if (!gr_valid_name(volume))
+		return -EINVAL;
 	if (snprintf(path, sizeof(path), "%s/%s/%u.key", dir, volume, epoch) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;

@@ -10,3 +10,12 @@ PROG_SRCS_georep-nl-abi := $(addprefix tests/,netlink_abi.c netlink_abi_msg.c \
 
 # the netlink spec, the uapi header and the kernel's policies agree (host)
 CHECK_CMDS += tests/spec_check.py
+
+# georep-nl-priv: privileges of the family and what an unprivileged caller
+# costs root (selftests/kmod/53-netlink-priv.sh, VM)
+PROGS += georep-nl-priv
+PROG_SRCS_georep-nl-priv := tests/netlink_priv.c tests/netlink_abi_msg.c
+
+# georep-nl-fuzz: seeded random requests (selftests/kmod/54-netlink-fuzz.sh, VM)
+PROGS += georep-nl-fuzz
+PROG_SRCS_georep-nl-fuzz := tests/netlink_fuzz.c tests/netlink_abi_msg.c

@@ -124,6 +124,25 @@ static void test_limits(struct nl_sock *sk)
 	     r.high_wm, r.low_wm, (unsigned long long)r.max_uncommitted);
 }
 
+/* a commit index past the log would let the next writes commit at once */
+static void test_commit_past(struct nl_sock *sk, const char *name,
+			     uint64_t written)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_VOLUME_SET, 0);
+	char want[128];
+	struct result r;
+
+	nla_put_string(msg, GEOREP_A_NAME, name);
+	nla_put_u64(msg, GEOREP_A_COMMIT_SEQ, written + 1);
+	xfer(sk, msg, &r);
+	snprintf(want, sizeof(want),
+		 "GEOREP_A_COMMIT_SEQ %llu is past WRITTEN_SEQ %llu",
+		 (unsigned long long)written + 1, (unsigned long long)written);
+	ktap(r.error == -EINVAL && !strcmp(r.msg, want),
+	     "live: COMMIT_SEQ past WRITTEN_SEQ is EINVAL (errno %d \"%s\")",
+	     -r.error, r.msg);
+}
+
 void test_live(struct nl_sock *sk, char **dev)
 {
 	uint32_t minor0 = 0, minor1 = 0;
@@ -256,6 +275,7 @@ void test_live(struct nl_sock *sk, char **dev)
 	test_verify(sk, dev[1]);
 	test_limits(sk);
 	written = written_seq(sk, "abi0", &tail);
+	test_commit_past(sk, "abi0", written);
 
 	/* block device open: delete is EBUSY */
 	bfd = open(bpath, O_RDONLY);

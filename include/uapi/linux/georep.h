@@ -167,19 +167,21 @@ enum georep_commit_rule {
  *   Attach verifies the retained log; on a bad record it fails with
  *   EBADMSG, the extack message names the seq and BAD_SEQ is set.
  * GEOREP_CMD_VOLUME_DEL (admin): NAME. EBUSY while the device is open.
- * GEOREP_CMD_VOLUME_GET: NAME (doit), or dump every volume.
+ * GEOREP_CMD_VOLUME_GET (admin): NAME (doit), or dump every volume.
  * GEOREP_CMD_VOLUME_SET (admin): NAME and any of ROLE+TERM (both),
- *   COMMIT_SEQ, COMMIT_RULE, LOG_HIGH_WM, LOG_LOW_WM, MAX_UNCOMMITTED,
- *   IO_STATE, DIVERGED (0 only: the touched blocks were resynced).
+ *   COMMIT_SEQ (not past WRITTEN_SEQ: EINVAL), COMMIT_RULE, LOG_HIGH_WM,
+ *   LOG_LOW_WM, MAX_UNCOMMITTED, IO_STATE, DIVERGED (0 only: the touched
+ *   blocks were resynced).
  *   TERM below the current term: EINVAL (terms only move forward).
  * GEOREP_CMD_KEY_SET (admin): NAME, KEYS. The highest epoch seals new
  *   records. Keys are never sent back.
  * GEOREP_CMD_LOG_RELEASE (admin): NAME, RELEASE_SEQ: records up to and
  *   including this seq may be reclaimed.
- * GEOREP_CMD_LEDGER_VERIFY: NAME. Verifies chain and seal of every
+ * GEOREP_CMD_LEDGER_VERIFY (admin): NAME. Verifies chain and seal of every
  *   retained record; EBADMSG with BAD_SEQ on the first failure, otherwise
  *   a VOLUME_GET reply.
- * GEOREP_CMD_EVENT: multicast on "events": NAME, EVENT, and status attrs.
+ * GEOREP_CMD_EVENT: multicast on "events" (joining needs CAP_NET_ADMIN):
+ *   NAME, EVENT, and status attrs.
  *
  * Replication (issue 4: what georepd needs to run consensus on the ledger):
  * GEOREP_CMD_LOG_TRUNCATE (admin): NAME, TRUNCATE_SEQ. Secondary only

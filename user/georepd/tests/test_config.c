@@ -209,6 +209,23 @@ static void test_volume_fields(void)
 	       "$.volumes[1]: expected an object, got a string");
 }
 
+/* "." and ".." name directories (key-dir/<volume>): never a name */
+static void test_dot_names(void)
+{
+	EXPECT("{\"sites\": [{\"name\": \"..\", \"region\": \".\", \"address\": \"127.0.0.1:1\"}],"
+	       " \"volumes\": [{\"name\": \".\", \"replicas\": {}},"
+	       " {\"name\": \"..\", \"replicas\": {}}, {\"name\": \"...\", \"replicas\": {}}]}",
+	       "$.sites[0].name: invalid site name \"..\"",
+	       "$.sites[0].region: invalid region name \".\"",
+	       "$.volumes[0].name: invalid volume name \".\"",
+	       "$.volumes[1].name: invalid volume name \"..\"",
+	       "$.volumes[0].replicas: at least one replica is needed",
+	       "$.volumes[1].replicas: at least one replica is needed",
+	       "$.volumes[2].replicas: at least one replica is needed");
+	CHECK(!gr_valid_name(".") && !gr_valid_name("..") && gr_valid_name("...") &&
+	      gr_valid_name(".a") && !gr_valid_name("a/b") && !gr_valid_name(""));
+}
+
 static void test_limits(void)
 {
 	EXPECT("{" SITES3 ", \"volumes\": [" VOL("v", ", \"limits\": {\"high_wm\": 50, \"low_wm\": 50}")
@@ -292,6 +309,7 @@ static const struct ktap_case cases[] = {
 	{ "config_addresses", test_addresses },
 	{ "config_duplicates", test_duplicates },
 	{ "config_volume_fields", test_volume_fields },
+	{ "config_dot_names", test_dot_names },
 	{ "config_limits", test_limits },
 	{ "config_replicas", test_replicas },
 	{ "config_shared_devices", test_shared_devices },

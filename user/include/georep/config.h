@@ -105,7 +105,7 @@ const struct gr_volume_cfg *gr_cluster_volume_by_id(const struct gr_cluster *cfg
 const struct gr_replica_cfg *gr_volume_replica(const struct gr_volume_cfg *vol,
 					       unsigned int site);
 
-/* Syntax checks shared with other parsers (names: [A-Za-z0-9_.-]{1,31}). */
+/* Syntax checks shared with other parsers (names: [A-Za-z0-9_.-]{1,31}, not . or ..). */
 bool gr_valid_name(const char *s);
 /*
  * gr_parse_address() - split "host:port" or "[v6]:port".

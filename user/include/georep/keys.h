@@ -7,6 +7,8 @@
  * A key file that is not a regular file, not exactly 32 bytes, or readable
  * or writable by group or other is refused. Key material is wiped with
  * OPENSSL_cleanse() by georep_keyset_clear() and on every error path.
+ * <volume> must pass gr_valid_name() (so never "." or ".." or with a "/"):
+ * every function here is -EINVAL otherwise, before it touches a file.
  */
 #ifndef _GEOREP_KEYS_H
 #define _GEOREP_KEYS_H

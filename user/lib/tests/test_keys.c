@@ -181,6 +181,25 @@ static int test_too_many(void)
 	return 0;
 }
 
+/* the volume name is a directory under the key dir: never "..", ".", "a/b" */
+static int test_refuse_bad_volume(void)
+{
+	static const char *const bad[] = { "..", ".", "a/b", "", "../vol" };
+	struct georep_keyset ks;
+	char path[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(georep_key_generate(dir, bad[i], 1, NULL, NULL, 0) == -EINVAL);
+		CHECK(georep_keys_load(dir, bad[i], &ks, NULL, 0) == -EINVAL);
+		CHECK(georep_key_remove(dir, bad[i], 1) == -EINVAL);
+	}
+	/* nothing was written next to the key dir */
+	snprintf(path, sizeof(path), "%s/etc/1.key", base);
+	CHECK(access(path, F_OK) != 0);
+	return 0;
+}
+
 static const struct grtest tests[] = {
 	{ "missing_dir_is_empty", test_missing_dir_is_empty },
 	{ "generate_creates_0600", test_generate_creates_0600 },
@@ -191,6 +210,7 @@ static const struct grtest tests[] = {
 	{ "refuse_bad_names", test_refuse_bad_names },
 	{ "refuse_symlink", test_refuse_symlink },
 	{ "too_many", test_too_many },
+	{ "refuse_bad_volume", test_refuse_bad_volume },
 };
 
 int main(void)
