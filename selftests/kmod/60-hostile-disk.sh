@@ -92,6 +92,10 @@ kmark() { KMARK=$(($(dmesg | wc -l) + 1)); }
 
 # online_case FIELD VALUE: record 4 of the attached primary gets FIELD=VALUE
 online_case() {
+	# each case reads the damaged record four times; the kernel prints at
+	# most 10 such messages per 5 s (pr_err_ratelimited): wait out the
+	# window so that this case's own messages are there to check
+	sleep 5
 	kmark
 	georep-corrupt "$PL" 4 --set "$1" "$2" || return 1
 	# records 1-3 come, then the read stops before the damaged one
