@@ -142,7 +142,18 @@ struct georep_volume {
 	void *append_buf;		/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
 	struct mutex read_mutex;	/* log readers, verify, release */
 	void *read_buf;			/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
-	void *apply_buf;		/* apply worker only */
+	/*
+	 * apply_mutex: held while records are applied to the data device (the
+	 * worker, georep_apply_all()) and across a resync write
+	 * (georep_data_write()), so that the two never interleave. The rule:
+	 * a resync write applies every committed record first, under the
+	 * lock, then writes; a record committed before it never lands on the
+	 * data device after it (a LOG_RESET may then skip the records it
+	 * superseded). Taken outside sb_mutex, order_mutex and lock, inside
+	 * append_mutex; the worker takes nothing else that sleeps.
+	 */
+	struct mutex apply_mutex;
+	void *apply_buf;		/* under apply_mutex */
 	struct mutex sb_mutex;		/* superblock writes */
 	struct page *sb_page;		/* under sb_mutex */
 	u64 sb_head_seq;		/* last persisted hint, under sb_mutex */
@@ -253,6 +264,7 @@ int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
 
 /* apply.c */
 void georep_apply_work(struct work_struct *work);
+int georep_apply_committed(struct georep_volume *vol);
 int georep_apply_record(struct georep_volume *vol,
 			const struct georep_record *rec, const void *payload);
 void georep_apply_kick(struct georep_volume *vol);

@@ -212,6 +212,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	mutex_init(&vol->append_mutex);
 	mutex_init(&vol->read_mutex);
 	mutex_init(&vol->sb_mutex);
+	mutex_init(&vol->apply_mutex);
 	INIT_WORK(&vol->apply_work, georep_apply_work);
 	INIT_DELAYED_WORK(&vol->sb_work, georep_sb_work);
 	INIT_DELAYED_WORK(&vol->notify_work, georep_notify_work);
