@@ -37,6 +37,8 @@
 #define GEOREP_SB_F_PRIMARY		BIT(0)
 /* data device may hold blocks of records a truncate dropped (replica.c) */
 #define GEOREP_SB_F_DIVERGED		BIT(1)
+/* v2: created standalone, no control plane (volume.c) */
+#define GEOREP_SB_F_STANDALONE		BIT(2)
 /* how long new durable records may wait for their RECORDS event */
 #define GEOREP_NOTIFY_DELAY_MS		5
 /* how often the superblock head hint and applied_seq are persisted */
@@ -84,6 +86,12 @@ struct georep_volume {
 	u64 data_sectors;
 	u64 area_start;			/* first block of the area */
 	u64 area_blocks;
+	/*
+	 * created standalone (GEOREP_SB_F_STANDALONE): no control plane, so
+	 * it attaches in its stored role, commits locally and releases its
+	 * own log (release_work); fixed after create
+	 */
+	bool standalone;
 
 	/*
 	 * order_mutex protects the ordering state: next_seq, head_lsn,
@@ -161,6 +169,7 @@ struct georep_volume {
 
 	struct work_struct apply_work;
 	int apply_error;
+	struct work_struct release_work;	/* standalone: release the log */
 	struct delayed_work sb_work;
 	struct delayed_work notify_work;
 	unsigned long notify_bits;
@@ -196,6 +205,9 @@ void georep_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...);
 int georep_blk_init(void);
 void georep_blk_exit(void);
 int georep_apply_all(struct georep_volume *vol);
+/* standalone: release applied records once the log passes low_wm / 2 */
+void georep_release_kick(struct georep_volume *vol);
+void georep_release_work(struct work_struct *work);
 
 /* record.c */
 int georep_payload_hash_bio(struct georep_volume *vol, struct bio *bio,
