@@ -951,15 +951,26 @@ void georep_release_kick(struct georep_volume *vol)
 		queue_work(vol->wq, &vol->release_work);
 }
 
-/* the last record to release (see above), 0 for none */
+/*
+ * The last record to release (see above), 0 for none; never one whose
+ * data write, or an earlier record's, is still in flight: recovery could
+ * not replay it.
+ */
 static u64 release_point(struct georep_volume *vol)
 {
 	u64 keep, limit, seq, lsn, last = 0;
+	struct georep_io *io;
 	u32 nb;
 
 	mutex_lock(&vol->order_mutex);
 	spin_lock_irq(&vol->lock);
 	limit = min(vol->written_seq, vol->applied_seq);
+	list_for_each_entry(io, &vol->ios, node) {
+		if (!io->data_done) {
+			limit = min(limit, io->seq - 1);
+			break;
+		}
+	}
 	spin_unlock_irq(&vol->lock);
 	keep = vol->area_blocks * vol->low_wm / 400;
 	for (seq = vol->tail_seq; seq <= limit; seq++) {
