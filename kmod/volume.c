@@ -761,8 +761,9 @@ static int clear_diverged(struct georep_volume *vol,
  * ROLE+TERM: terms only move forward (-EINVAL below the current one); the
  * new term is persisted with FUA before returning. COMMIT_SEQ only moves
  * forward (a lower value is ignored). COMMIT_RULE is persisted before
- * returning; a standalone volume takes only local. IO_STATE is not persisted (a volume
- * attaches in RUN); a change sends a ROLE event, as a role change does.
+ * returning; a standalone volume takes only local. IO_STATE is not
+ * persisted (a volume attaches in RUN); a change sends a ROLE event, as a
+ * role change does.
  * DIVERGED=0 is persisted before the role changes (and sends a ROLE event).
  * Context: process context.
  */

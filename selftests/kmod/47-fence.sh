@@ -10,6 +10,8 @@
 # its own log: it takes writes of twice its log size with no `ledger
 # release`. A version 1 superblock attaches fenced with the quorum rule,
 # or standalone once when asked, and is rewritten as version 2.
+# georepd (one site) makes the fenced volume primary once it leads, so it
+# is writable again after a re-attach and a daemon restart.
 # Item 8: `ledger verify` passes on a volume whose every record has been
 # released.
 
@@ -21,8 +23,10 @@ Q=vol47q-$$
 S=vol47s-$$
 F=vol47f-$$
 R=vol47r-$$
-VT_VOLS="$Q $S $F $R"
-echo "    1..9"
+G=vol47g-$$
+VT_VOLS="$Q $S $F $R $G"
+GPID=""
+echo "    1..10"
 
 # a write of one 4 KiB block that must be durable; exit status of dd, 124
 # when it did not complete within $2 seconds
@@ -222,6 +226,63 @@ v1_upgrade() {
 	[ "$(state "$Q")" = primary/4/local/standalone ]
 }
 
+start_georepd() {
+	GEOREPD_ELECTION_MS=1000 georepd --config "$T/one.json" --site one \
+		--state-dir "$T/state-one" --foreground --verbose --ledger kernel \
+		2>>"$T/georepd.log" &
+	GPID=$!
+}
+
+stop_georepd() {
+	[ -n "$GPID" ] && kill -9 "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
+	GPID=""
+}
+
+# up to 30 s for the volume to be primary
+wait_primary() {
+	local i
+	for i in $(seq 1 150); do
+		[ "$(json_str "$1" role)" = primary ] && return 0
+		sleep 0.2
+	done
+	echo "$1 still $(state "$1") after 30 s"
+	tail -n 20 "$T/georepd.log"
+	return 1
+}
+
+# a one-site quorum volume under georepd: primary once it leads; after a
+# daemon kill and a re-attach fenced, until the restarted daemon leads
+georepd_unfences() {
+	local d l rc
+	d=$(vt_loop gdata 16) && l=$(vt_loop glog 16) || return 1
+	georepctl volume create "$G" --data "$d" --log "$l" --format --site-id 1 \
+		--commit-rule quorum --key-dir "$KEYS" || return 1
+	cat >"$T/one.json" <<JSON
+{
+  "cluster": "one",
+  "sites": [{"name": "one", "region": "eu", "site_id": 1, "address": "127.0.0.1:7470"}],
+  "volumes": [{"name": "$G", "commit_rule": "quorum",
+               "replicas": {"one": {"data": "$d", "log": "$l"}}}]
+}
+JSON
+	ip link set lo up
+	mkdir -p "$T/state-one"
+	start_georepd
+	wait_primary "$G" && dsync_write "$G" 20 || return 1
+	echo "under georepd: $(state "$G"), written_seq $(vt_num "$G" written_seq)"
+	stop_georepd
+	georepctl volume delete "$G" &&
+	georepctl volume create "$G" --data "$d" --log "$l" --key-dir "$KEYS" || return 1
+	dsync_write "$G" 10
+	rc=$?
+	echo "re-attached, no daemon: $(state "$G"), dd exit status $rc"
+	[ $rc != 0 ] || return 1
+	start_georepd
+	wait_primary "$G" && dsync_write "$G" 20 || return 1
+	echo "daemon restarted: $(state "$G"), written_seq $(vt_num "$G" written_seq)"
+	stop_georepd
+}
+
 vt_check "quorum primary: writes, commit rule quorum, detach" quorum_primary
 vt_check "re-attach: fenced, dd oflag=direct,dsync refused, rule kept" reattach_fenced
 vt_check "re-attach with --role primary: refused (EPERM)" attach_primary_refused
@@ -230,6 +291,7 @@ vt_check "volume set --role primary: writable, the stored quorum rule holds" \
 vt_check "--format without --role: a fenced secondary in term 0" format_default_fenced
 vt_check "--standalone: primary, local only, writable after a re-attach" standalone_create
 vt_check "standalone: writes of twice the log size, no ledger release" standalone_releases
+vt_check "georepd un-fences the volume it leads, also after a re-attach" georepd_unfences
 vt_check "ledger verify with every record released" verify_all_released
 vt_check "version 1 superblock: fenced, upgraded; --standalone once" v1_upgrade
 vt_done
