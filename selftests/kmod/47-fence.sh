@@ -133,13 +133,14 @@ standalone_create() {
 
 # twice the log through a standalone volume, nobody releasing its log
 standalone_releases() {
-	local size rc
+	local size n rc
 	size=$(vt_num "$S" log_size)
-	timeout 120 dd if=/dev/urandom of="/dev/georep/$S" bs=256k \
-		count=$(((2 * size + 262143) / 262144)) oflag=direct status=none
+	n=$(((2 * size + 262143) / 262144))
+	timeout 120 dd if=/dev/urandom of="/dev/georep/$S" bs=256k count=$n \
+		oflag=direct status=none
 	rc=$?
 	georepctl status "$S"
-	echo "dd of $((2 * size >> 20)) MiB through a $((size >> 20)) MiB log: exit status $rc"
+	echo "dd of $((n * 256)) KiB through a log of $((size >> 10)) KiB: exit status $rc"
 	[ $rc = 0 ] && [ "$(vt_num "$S" tail_seq)" -gt 1 ] || return 1
 	georepctl ledger verify "$S" --key-dir "$KEYS"
 }
