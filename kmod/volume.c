@@ -493,6 +493,16 @@ static int vol_attach(struct georep_volume *vol,
 	if (le32_to_cpu(sb.flags) & GEOREP_SB_F_PRIMARY)
 		vol->role = GEOREP_ROLE_PRIMARY;
 	ret = georep_recover(vol, &sb, bad_seq, extack);
+	if (!ret && vol->role != role) {
+		/*
+		 * Recovery took applied_seq for the commit point; a primary
+		 * applies what it has not committed yet. Its daemon says what
+		 * is committed; until then only the released records are, and
+		 * it may drop the rest (LOG_TRUNCATE refuses below commit).
+		 */
+		vol->commit_seq = vol->tail_seq - 1;
+		vol->commit_lsn = vol->tail_lsn;
+	}
 	vol->role = role;
 	return ret;
 }
