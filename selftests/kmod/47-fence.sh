@@ -95,20 +95,22 @@ attach_primary_refused() {
 
 # the control plane makes it primary: the stored quorum rule holds the write
 control_plane_unfences() {
-	local pid i rc
+	local pid i rc w0 w
 	georepctl volume set "$Q" --role primary --term 4 || return 1
+	w0=$(vt_num "$Q" written_seq)
 	dsync_write "$Q" 30 &
 	pid=$!
 	for i in $(seq 1 50); do
-		[ "$(vt_num "$Q" written_seq)" -ge 3 ] && break
+		[ "$(vt_num "$Q" written_seq)" -gt "$w0" ] && break
 		sleep 0.1
 	done
 	sleep 1
 	kill -0 $pid 2>/dev/null || { echo "completed without a commit index"; return 1; }
-	georepctl volume set "$Q" --commit-seq 3 || return 1
+	w=$(vt_num "$Q" written_seq)
+	georepctl volume set "$Q" --commit-seq "$w" || return 1
 	wait $pid
 	rc=$?
-	echo "completed after commit-seq 3: exit status $rc"
+	echo "completed after commit-seq $w: exit status $rc"
 	[ $rc = 0 ]
 }
 
