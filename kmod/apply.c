@@ -69,7 +69,7 @@ static int apply_load(struct georep_volume *vol, u64 seq, void *buf)
 	return ret;
 }
 
-/* apply records after applied_seq up to @limit; Context: apply_work */
+/* apply records after applied_seq up to @limit; Context: apply_mutex */
 static int apply_upto(struct georep_volume *vol, u64 limit)
 {
 	struct georep_record *rec = vol->apply_buf;
@@ -105,19 +105,34 @@ static int apply_upto(struct georep_volume *vol, u64 limit)
 	return ret;
 }
 
+/**
+ * georep_apply_committed() - apply every committed record not applied yet
+ *
+ * Return: 0, or the error that stopped the apply worker.
+ * Context: process context, apply_mutex held.
+ */
+int georep_apply_committed(struct georep_volume *vol)
+{
+	u64 limit;
+
+	lockdep_assert_held(&vol->apply_mutex);
+	if (READ_ONCE(vol->apply_error))
+		return READ_ONCE(vol->apply_error);
+	spin_lock_irq(&vol->lock);
+	limit = min(vol->commit_seq, vol->written_seq);
+	spin_unlock_irq(&vol->lock);
+	return apply_upto(vol, limit);
+}
+
 void georep_apply_work(struct work_struct *work)
 {
 	struct georep_volume *vol = container_of(work, struct georep_volume,
 						 apply_work);
-	u64 limit;
 
-	if (READ_ONCE(vol->role) != GEOREP_ROLE_SECONDARY ||
-	    READ_ONCE(vol->apply_error))
-		return;
-	spin_lock_irq(&vol->lock);
-	limit = min(vol->commit_seq, vol->written_seq);
-	spin_unlock_irq(&vol->lock);
-	apply_upto(vol, limit);
+	mutex_lock(&vol->apply_mutex);
+	if (READ_ONCE(vol->role) == GEOREP_ROLE_SECONDARY)
+		georep_apply_committed(vol);
+	mutex_unlock(&vol->apply_mutex);
 }
 
 void georep_apply_kick(struct georep_volume *vol)
@@ -135,10 +150,14 @@ void georep_apply_kick(struct georep_volume *vol)
 int georep_apply_all(struct georep_volume *vol)
 {
 	u64 limit;
+	int ret;
 
+	mutex_lock(&vol->apply_mutex);
 	spin_lock_irq(&vol->lock);
 	limit = vol->written_seq;
 	spin_unlock_irq(&vol->lock);
 	WRITE_ONCE(vol->apply_error, 0);
-	return apply_upto(vol, limit);
+	ret = apply_upto(vol, limit);
+	mutex_unlock(&vol->apply_mutex);
+	return ret;
 }

@@ -217,8 +217,10 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		list_move_tail(&io->node, done);
 		vol->inflight--;
 	}
-	if (vol->role == GEOREP_ROLE_PRIMARY)
+	if (vol->role == GEOREP_ROLE_PRIMARY) {
 		vol->applied_seq = vol->written_seq;
+		georep_release_kick(vol);
+	}
 	if (need_flush && !vol->durable_flush && !vol->broken) {
 		vol->durable_flush = true;
 		queue_work(system_wq, &vol->durable_work);

@@ -50,6 +50,7 @@ struct georep_volume_params {
 	u64 term;
 	bool has_commit_rule;
 	enum georep_commit_rule commit_rule;
+	bool standalone;		/* GEOREP_A_STANDALONE */
 	bool has_limits;
 	u8 high_wm;			/* percent */
 	u8 low_wm;			/* percent */
@@ -103,6 +104,7 @@ struct georep_status {
 	u8 chain_hash[GEOREP_HASH_LEN];
 	enum georep_io_state io_state;	/* added with GEOREP_A_IO_STATE */
 	bool diverged;			/* added with GEOREP_A_DIVERGED */
+	bool standalone;		/* added with GEOREP_A_STANDALONE */
 };
 
 /* ---- volume half: volume.c and friends ---- */

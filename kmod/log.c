@@ -258,8 +258,10 @@ int georep_sb_read(struct georep_volume *vol, struct georep_superblock *sb)
 	if (ret)
 		return ret;
 	memcpy(sb, p, sizeof(*sb));
+	/* version 1 has the same layout (commit_rule was reserved, zero) */
 	if (le64_to_cpu(sb->magic) != GEOREP_SB_MAGIC ||
-	    le32_to_cpu(sb->version) != GEOREP_SB_VERSION ||
+	    le32_to_cpu(sb->version) < GEOREP_SB_VERSION_MIN ||
+	    le32_to_cpu(sb->version) > GEOREP_SB_VERSION ||
 	    le32_to_cpu(sb->crc) != sb_crc(sb))
 		return -EUCLEAN;
 	if (georep_sb_check(vol, sb))
@@ -278,11 +280,13 @@ struct sb_tail {
 };
 
 /*
- * Write the superblock: @tail, the head hint and applied_seq from the
- * volume. The head hint (written_seq) and the applied_seq candidate are
- * taken first; the data device is flushed when applied_seq moves, and the
- * superblock goes out with PREFLUSH|FUA, so every record up to the hint is
- * durable before the hint is.
+ * Write the superblock (always the current version: this is where a
+ * version 1 superblock is upgraded): @tail, the head hint and applied_seq
+ * from the volume, its term, role, commit rule and flags. The head hint
+ * (written_seq) and the applied_seq candidate are taken first; the data
+ * device is flushed when applied_seq moves, and the superblock goes out
+ * with PREFLUSH|FUA, so every record up to the hint is durable before the
+ * hint is.
  */
 static int sb_write(struct georep_volume *vol, const struct sb_tail *tail)
 {
@@ -338,7 +342,10 @@ static int sb_write(struct georep_volume *vol, const struct sb_tail *tail)
 	sb->flags = cpu_to_le32((READ_ONCE(vol->role) == GEOREP_ROLE_PRIMARY ?
 				 GEOREP_SB_F_PRIMARY : 0) |
 				(READ_ONCE(vol->diverged) ?
-				 GEOREP_SB_F_DIVERGED : 0));
+				 GEOREP_SB_F_DIVERGED : 0) |
+				(vol->standalone ? GEOREP_SB_F_STANDALONE : 0));
+	/* what decides when a write is acknowledged survives a restart */
+	sb->commit_rule = cpu_to_le32(READ_ONCE(vol->commit_rule));
 	sb->crc = cpu_to_le32(sb_crc(sb));
 	ret = georep_log_rw(vol, vol->log_bdev, 0, sb, PAGE_SIZE,
 			    REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC);

@@ -134,6 +134,7 @@ static const struct nla_policy georep_nl_new_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_LOG_LOW_WM]		= GEOREP_NL_WM_POLICY,
 	[GEOREP_A_MAX_UNCOMMITTED]	= { .type = NLA_U64 },
 	[GEOREP_A_KEYS]			= GEOREP_NL_KEYS_POLICY,
+	[GEOREP_A_STANDALONE]		= NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 /* VOLUME_DEL, VOLUME_GET, LEDGER_VERIFY */
@@ -347,6 +348,8 @@ static int georep_nl_parse_new(struct genl_info *info,
 		return -EINVAL;
 	}
 	p->format = nla_get_flag(attrs[GEOREP_A_FORMAT]);
+	p->standalone = attrs[GEOREP_A_STANDALONE] &&
+			nla_get_u8(attrs[GEOREP_A_STANDALONE]);
 	if (attrs[GEOREP_A_UUID]) {
 		p->has_uuid = true;
 		nla_memcpy(p->uuid, attrs[GEOREP_A_UUID], GEOREP_UUID_LEN);

@@ -22,8 +22,8 @@ size_t georep_nl_status_size(void)
 	return nla_total_size(GEOREP_NAME_MAX)		/* NAME */
 	     + nla_total_size(GEOREP_UUID_LEN)		/* UUID */
 	     + nla_total_size(sizeof(u32)) * 4		/* MINOR SITE_ID SEAL_EPOCH OPEN_COUNT */
-	     /* ROLE RULE THROTTLED WMs IO_STATE DIVERGED */
-	     + nla_total_size(sizeof(u8)) * 7
+	     /* ROLE RULE THROTTLED WMs IO_STATE DIVERGED STANDALONE */
+	     + nla_total_size(sizeof(u8)) * 8
 	     + nla_total_size_64bit(sizeof(u64)) * 11	/* TERM ... MAX_UNCOMMITTED */
 	     + nla_total_size(GEOREP_HASH_LEN)		/* CHAIN_HASH */
 	     + nla_total_size(sizeof(u8))		/* EVENT */
@@ -58,6 +58,7 @@ int georep_nl_put_status(struct sk_buff *skb, const struct georep_status *st)
 	    nla_put_u32(skb, GEOREP_A_OPEN_COUNT, st->open_count) ||
 	    nla_put_u8(skb, GEOREP_A_IO_STATE, st->io_state) ||
 	    nla_put_u8(skb, GEOREP_A_DIVERGED, st->diverged) ||
+	    nla_put_u8(skb, GEOREP_A_STANDALONE, st->standalone) ||
 	    nla_put(skb, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, st->chain_hash))
 		return -EMSGSIZE;
 	return 0;

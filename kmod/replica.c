@@ -6,7 +6,14 @@
  * (GEOREP_IOC_DATA_WRITE on the log stream).
  *
  * Locks, outermost first, as in volume.c: read_mutex, append_mutex,
- * sb_mutex, order_mutex, lock.
+ * apply_mutex, sb_mutex, order_mutex, lock.
+ *
+ * Resync writes and the apply worker (apply_mutex, see vol.h): a
+ * DATA_WRITE first applies every committed record, then writes, both
+ * under apply_mutex. Without it a committed record older than the resync
+ * content could reach the data device after it (the worker was behind),
+ * and a LOG_RESET after the resync would then take the block for
+ * up to date. LOG_RESET holds apply_mutex while it moves applied_seq.
  *
  * Dropped records and recovery. Recovery walks forward from the tail the
  * superblock names and takes every record that verifies, so records that
@@ -366,6 +373,8 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 	if (ret)
 		goto out_unlock;
 
+	/* nor start one now (a COMMIT_SEQ may have queued it again) */
+	mutex_lock(&vol->apply_mutex);
 	mutex_lock(&vol->sb_mutex);
 	mutex_lock(&vol->order_mutex);
 	/*
@@ -419,6 +428,7 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 
 out_unlock_sb:
 	mutex_unlock(&vol->sb_mutex);
+	mutex_unlock(&vol->apply_mutex);
 	wake_up_all(&vol->waitq);
 	wake_up_all(&vol->throttle_wq);
 	georep_kick_notify(vol, GEOREP_NB_RECORDS);
@@ -605,10 +615,13 @@ out_free_page:
  * @vol: the volume
  * @dw: the request; @dw->buf is a user pointer
  *
- * Synchronous; with GEOREP_DW_FUA the range is durable on return.
+ * Synchronous; with GEOREP_DW_FUA the range is durable on return. Every
+ * record committed before the call is applied first (see the top of this
+ * file), so none of them lands on the range after the write.
  * Return: 0, -EROFS on a primary, -EINVAL for a range that is not 4 KiB
- * aligned, empty, over 1 MiB or past the end of the volume, -EFAULT, or
- * an I/O error. Context: process context, sleeps; serialized with appends.
+ * aligned, empty, over 1 MiB or past the end of the volume, -EFAULT, the
+ * error that stopped the apply worker, or an I/O error.
+ * Context: process context, sleeps; serialized with appends and applies.
  */
 int georep_data_write(struct georep_volume *vol,
 		      const struct georep_data_write *dw)
@@ -636,11 +649,20 @@ int georep_data_write(struct georep_volume *vol,
 	ret = -EFAULT;
 	if (copy_from_user(vol->append_buf, u64_to_user_ptr(dw->buf), dw->len))
 		goto out_unlock;
+	mutex_lock(&vol->apply_mutex);
+	ret = georep_apply_committed(vol);
+	if (ret) {
+		pr_err_ratelimited("%s: resync write refused: applying the committed records failed: %d\n",
+				   vol->name, ret);
+		goto out_unlock_apply;
+	}
 	ret = georep_log_rw(vol, vol->data_bdev, dw->lba, vol->append_buf,
 			    dw->len, opf);
 	if (ret)
 		pr_err_ratelimited("%s: resync write at %llu failed: %d\n",
 				   vol->name, dw->lba, ret);
+out_unlock_apply:
+	mutex_unlock(&vol->apply_mutex);
 out_unlock:
 	mutex_unlock(&vol->append_mutex);
 	return ret;

@@ -37,6 +37,8 @@
 #define GEOREP_SB_F_PRIMARY		BIT(0)
 /* data device may hold blocks of records a truncate dropped (replica.c) */
 #define GEOREP_SB_F_DIVERGED		BIT(1)
+/* v2: created standalone, no control plane (volume.c) */
+#define GEOREP_SB_F_STANDALONE		BIT(2)
 /* how long new durable records may wait for their RECORDS event */
 #define GEOREP_NOTIFY_DELAY_MS		5
 /* how often the superblock head hint and applied_seq are persisted */
@@ -84,6 +86,12 @@ struct georep_volume {
 	u64 data_sectors;
 	u64 area_start;			/* first block of the area */
 	u64 area_blocks;
+	/*
+	 * created standalone (GEOREP_SB_F_STANDALONE): no control plane, so
+	 * it attaches in its stored role, commits locally and releases its
+	 * own log (release_work); fixed after create
+	 */
+	bool standalone;
 
 	/*
 	 * order_mutex protects the ordering state: next_seq, head_lsn,
@@ -150,7 +158,18 @@ struct georep_volume {
 	void *append_buf;		/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
 	struct mutex read_mutex;	/* log readers, verify, release */
 	void *read_buf;			/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
-	void *apply_buf;		/* apply worker only */
+	/*
+	 * apply_mutex: held while records are applied to the data device (the
+	 * worker, georep_apply_all()) and across a resync write
+	 * (georep_data_write()), so that the two never interleave. The rule:
+	 * a resync write applies every committed record first, under the
+	 * lock, then writes; a record committed before it never lands on the
+	 * data device after it (a LOG_RESET may then skip the records it
+	 * superseded). Taken outside sb_mutex, order_mutex and lock, inside
+	 * append_mutex; the worker takes nothing else that sleeps.
+	 */
+	struct mutex apply_mutex;
+	void *apply_buf;		/* under apply_mutex */
 	struct mutex sb_mutex;		/* superblock writes */
 	struct page *sb_page;		/* under sb_mutex */
 	u64 sb_head_seq;		/* last persisted hint, under sb_mutex */
@@ -159,6 +178,7 @@ struct georep_volume {
 	struct work_struct apply_work;
 	struct work_struct durable_work;	/* blk.c: log flush for FUA */
 	int apply_error;
+	struct work_struct release_work;	/* standalone: release the log */
 	struct delayed_work sb_work;
 	struct delayed_work notify_work;
 	unsigned long notify_bits;
@@ -197,6 +217,9 @@ void georep_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...);
 int georep_blk_init(void);
 void georep_blk_exit(void);
 int georep_apply_all(struct georep_volume *vol);
+/* standalone: release applied records once the log passes low_wm / 2 */
+void georep_release_kick(struct georep_volume *vol);
+void georep_release_work(struct work_struct *work);
 
 /* record.c */
 int georep_payload_hash_bio(struct georep_volume *vol, struct bio *bio,
@@ -279,6 +302,7 @@ int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
 
 /* apply.c */
 void georep_apply_work(struct work_struct *work);
+int georep_apply_committed(struct georep_volume *vol);
 int georep_apply_record(struct georep_volume *vol,
 			const struct georep_record *rec, const void *payload);
 void georep_apply_kick(struct georep_volume *vol);

@@ -166,6 +166,7 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st)
 	st->throttled = vol->throttled;
 	st->io_state = vol->io_state;
 	st->diverged = vol->diverged;
+	st->standalone = vol->standalone;
 	st->role = vol->role;
 	st->term = vol->term;
 	st->commit_rule = vol->commit_rule;
@@ -214,8 +215,10 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	mutex_init(&vol->append_mutex);
 	mutex_init(&vol->read_mutex);
 	mutex_init(&vol->sb_mutex);
+	mutex_init(&vol->apply_mutex);
 	INIT_WORK(&vol->apply_work, georep_apply_work);
 	INIT_WORK(&vol->durable_work, georep_durable_work);
+	INIT_WORK(&vol->release_work, georep_release_work);
 	INIT_DELAYED_WORK(&vol->sb_work, georep_sb_work);
 	INIT_DELAYED_WORK(&vol->notify_work, georep_notify_work);
 	vol->tail_seq = 1;
@@ -346,15 +349,105 @@ static int vol_format(struct georep_volume *vol,
 	else
 		generate_random_uuid(vol->uuid);
 	vol->site_id = p->site_id;
+	vol->standalone = p->standalone;
+	vol->commit_rule = p->has_commit_rule ? p->commit_rule :
+			   GEOREP_COMMIT_LOCAL;
+	if (vol->standalone && vol->commit_rule != GEOREP_COMMIT_LOCAL) {
+		NL_SET_ERR_MSG(extack, "standalone volume: commit rule local only");
+		return -EINVAL;
+	}
 	if (p->has_role) {
 		vol->role = p->role;
 		vol->term = p->term;
-	} else {
+	} else if (vol->standalone) {
 		vol->role = GEOREP_ROLE_PRIMARY;
 		vol->term = 1;
+	} else {
+		/* fenced until its control plane says otherwise */
+		vol->role = GEOREP_ROLE_SECONDARY;
+		vol->term = 0;
 	}
 	return georep_sb_format(vol, vol->term,
 				vol->role == GEOREP_ROLE_PRIMARY);
+}
+
+/*
+ * Attach: standalone or not, and the commit rule, from the superblock.
+ * A version 1 superblock stored neither: it may become standalone once
+ * (STANDALONE given), else it is not, and its rule is quorum unless
+ * COMMIT_RULE says otherwise: writes wait rather than being acknowledged
+ * at once by a volume that may have had a daemon.
+ */
+static int attach_settings(struct georep_volume *vol,
+			   const struct georep_volume_params *p,
+			   const struct georep_superblock *sb,
+			   struct netlink_ext_ack *extack)
+{
+	bool v1 = le32_to_cpu(sb->version) == 1;
+	u32 rule = le32_to_cpu(sb->commit_rule);
+
+	vol->standalone = le32_to_cpu(sb->flags) & GEOREP_SB_F_STANDALONE;
+	if (p->standalone && !vol->standalone) {
+		if (!v1) {
+			NL_SET_ERR_MSG(extack, "the volume was not created standalone");
+			return -EINVAL;
+		}
+		vol->standalone = true;
+		pr_info("%s: version 1 superblock: the volume becomes standalone\n",
+			vol->name);
+	}
+	if (!v1 && rule >= __GEOREP_COMMIT_MAX) {
+		georep_extack_fmt(extack, "unknown commit rule %u in the superblock",
+				  rule);
+		return -EUCLEAN;
+	}
+	if (p->has_commit_rule)
+		vol->commit_rule = p->commit_rule;
+	else if (vol->standalone)
+		vol->commit_rule = GEOREP_COMMIT_LOCAL;
+	else
+		vol->commit_rule = v1 ? GEOREP_COMMIT_QUORUM : rule;
+	if (vol->standalone && vol->commit_rule != GEOREP_COMMIT_LOCAL) {
+		NL_SET_ERR_MSG(extack, "standalone volume: commit rule local only");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Attach: the role and term. A volume with a control plane attaches fenced,
+ * as a secondary at the stored term, whatever role it had: a restarted
+ * primary must not take (and acknowledge) a write before its daemon knows
+ * whether it still leads. VOLUME_SET makes it primary. Only a standalone
+ * volume takes its stored role, or ROLE+TERM from the request.
+ */
+static int attach_role(struct georep_volume *vol,
+		       const struct georep_volume_params *p,
+		       const struct georep_superblock *sb,
+		       struct netlink_ext_ack *extack)
+{
+	u64 sb_term = le64_to_cpu(sb->term);
+
+	if (p->has_role) {
+		if (p->term < sb_term) {
+			georep_extack_fmt(extack, "term %llu is below the stored term %llu",
+					  p->term, sb_term);
+			return -EINVAL;
+		}
+		if (p->role == GEOREP_ROLE_PRIMARY && !vol->standalone) {
+			NL_SET_ERR_MSG(extack, "attach is fenced: VOLUME_SET makes it primary");
+			return -EPERM;
+		}
+		vol->role = p->role;
+		vol->term = p->term;
+		return 0;
+	}
+	vol->term = sb_term;
+	if (vol->standalone && le32_to_cpu(sb->flags) & GEOREP_SB_F_PRIMARY)
+		vol->role = GEOREP_ROLE_PRIMARY;
+	else
+		vol->role = GEOREP_ROLE_SECONDARY;
+	return 0;
 }
 
 /* attach: check the superblock, decide role and term, recover */
@@ -363,7 +456,7 @@ static int vol_attach(struct georep_volume *vol,
 		      struct netlink_ext_ack *extack)
 {
 	struct georep_superblock sb;
-	u64 sb_term;
+	enum georep_role role;
 	int ret;
 
 	ret = georep_sb_read(vol, &sb);
@@ -382,21 +475,11 @@ static int vol_attach(struct georep_volume *vol,
 		NL_SET_ERR_MSG(extack, "the log belongs to another volume uuid");
 		return -EINVAL;
 	}
-	sb_term = le64_to_cpu(sb.term);
 	vol->site_id = p->site_id ?: le32_to_cpu(sb.site_id);
-	if (p->has_role) {
-		if (p->term < sb_term) {
-			georep_extack_fmt(extack, "term %llu is below the stored term %llu",
-					  p->term, sb_term);
-			return -EINVAL;
-		}
-		vol->role = p->role;
-		vol->term = p->term;
-	} else {
-		vol->role = le32_to_cpu(sb.flags) & GEOREP_SB_F_PRIMARY ?
-			    GEOREP_ROLE_PRIMARY : GEOREP_ROLE_SECONDARY;
-		vol->term = sb_term;
-	}
+	ret = attach_settings(vol, p, &sb, extack) ?:
+	      attach_role(vol, p, &sb, extack);
+	if (ret)
+		return ret;
 	vol->sb_head_seq = le64_to_cpu(sb.head_seq);
 	vol->sb_applied_seq = le64_to_cpu(sb.applied_seq);
 	vol->diverged = le32_to_cpu(sb.flags) & GEOREP_SB_F_DIVERGED;
@@ -404,7 +487,28 @@ static int vol_attach(struct georep_volume *vol,
 		NL_SET_ERR_MSG(extack, "diverged: attach as secondary, resync, clear DIVERGED");
 		return -EUCLEAN;
 	}
-	return georep_recover(vol, &sb, bad_seq, extack);
+	/*
+	 * A primary's data device may be ahead of applied_seq: recovery
+	 * replays every record as for a primary, also when it attaches
+	 * fenced; the volume is then a secondary with everything applied,
+	 * as after a demotion.
+	 */
+	role = vol->role;
+	if (le32_to_cpu(sb.flags) & GEOREP_SB_F_PRIMARY)
+		vol->role = GEOREP_ROLE_PRIMARY;
+	ret = georep_recover(vol, &sb, bad_seq, extack);
+	if (!ret && vol->role != role) {
+		/*
+		 * Recovery took applied_seq for the commit point; a primary
+		 * applies what it has not committed yet. Its daemon says what
+		 * is committed; until then only the released records are, and
+		 * it may drop the rest (LOG_TRUNCATE refuses below commit).
+		 */
+		vol->commit_seq = vol->tail_seq - 1;
+		vol->commit_lsn = vol->tail_lsn;
+	}
+	vol->role = role;
+	return ret;
 }
 
 static bool name_taken(const char *name)
@@ -449,8 +553,6 @@ struct georep_volume *georep_volume_create(const struct georep_volume_params *p,
 	vol = vol_alloc(p);
 	if (!vol)
 		return ERR_PTR(-ENOMEM);
-	if (p->has_commit_rule)
-		vol->commit_rule = p->commit_rule;
 	if (p->has_limits) {
 		vol->high_wm = p->high_wm;
 		vol->low_wm = p->low_wm;
@@ -506,8 +608,8 @@ struct georep_volume *georep_volume_create(const struct georep_volume_params *p,
 			   msecs_to_jiffies(GEOREP_SB_SYNC_MS));
 	georep_apply_kick(vol);
 	mutex_unlock(&georep_vol_mutex);
-	pr_info("%s: georep%u created: %s, term %llu, %llu sectors, log %llu blocks\n",
-		vol->name, vol->minor,
+	pr_info("%s: georep%u created: %s%s, term %llu, %llu sectors, log %llu blocks\n",
+		vol->name, vol->minor, vol->standalone ? "standalone " : "",
 		vol->role == GEOREP_ROLE_PRIMARY ? "primary" : "secondary",
 		vol->term, vol->data_sectors, vol->area_blocks);
 	return vol;
@@ -542,6 +644,7 @@ static void vol_teardown(struct georep_volume *vol)
 	cancel_delayed_work_sync(&vol->sb_work);
 	cancel_work_sync(&vol->apply_work);
 	cancel_work_sync(&vol->durable_work);
+	cancel_work_sync(&vol->release_work);
 	/* the block device is gone: nothing else uses the lower devices */
 	mutex_lock(&vol->read_mutex);
 	mutex_lock(&vol->append_mutex);
@@ -676,8 +779,9 @@ static int clear_diverged(struct georep_volume *vol,
  * before anything changes: a commit index beyond the log would let the
  * next writes meet the quorum at once). Nothing lowers written_seq but
  * LOG_TRUNCATE and LOG_RESET, which netlink serialises with this.
- * IO_STATE is not persisted (a volume attaches in RUN); a change sends a
- * ROLE event, as a role change does.
+ * COMMIT_RULE is persisted before returning; a standalone volume takes only
+ * local. IO_STATE is not persisted (a volume attaches in RUN); a change
+ * sends a ROLE event, as a role change does.
  * DIVERGED=0 is persisted before the role changes (and sends a ROLE event).
  * Context: process context.
  */
@@ -685,7 +789,7 @@ int georep_volume_update(struct georep_volume *vol,
 			 const struct georep_volume_update *u,
 			 struct netlink_ext_ack *extack)
 {
-	bool role_event = false;
+	bool role_event = false, rule_changed = false;
 	u64 written;
 	int ret;
 
@@ -699,6 +803,11 @@ int georep_volume_update(struct georep_volume *vol,
 	}
 	if (u->has_commit_rule && u->commit_rule >= __GEOREP_COMMIT_MAX) {
 		NL_SET_ERR_MSG(extack, "unknown commit rule");
+		return -EINVAL;
+	}
+	if (u->has_commit_rule && vol->standalone &&
+	    u->commit_rule != GEOREP_COMMIT_LOCAL) {
+		NL_SET_ERR_MSG(extack, "standalone volume: commit rule local only");
 		return -EINVAL;
 	}
 	if (u->has_io_state && u->io_state >= __GEOREP_IO_MAX) {
@@ -726,8 +835,10 @@ int georep_volume_update(struct georep_volume *vol,
 		vol->max_uncommitted = u->max_uncommitted;
 	}
 	spin_lock_irq(&vol->lock);
-	if (u->has_commit_rule)
-		vol->commit_rule = u->commit_rule;
+	if (u->has_commit_rule && u->commit_rule != vol->commit_rule) {
+		WRITE_ONCE(vol->commit_rule, u->commit_rule);
+		rule_changed = true;
+	}
 	if (u->has_io_state && u->io_state != vol->io_state) {
 		WRITE_ONCE(vol->io_state, u->io_state);
 		role_event = true;
@@ -753,6 +864,11 @@ int georep_volume_update(struct georep_volume *vol,
 	georep_apply_kick(vol);
 	if (role_event)
 		georep_notify(vol, GEOREP_EVENT_ROLE, 0);
+	/* the rule decides acknowledgment: it must hold after a restart */
+	if (rule_changed && georep_sb_write(vol)) {
+		NL_SET_ERR_MSG(extack, "superblock write failed");
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -840,6 +956,81 @@ int georep_volume_release(struct georep_volume *vol, u64 seq,
 out_unlock:
 	mutex_unlock(&vol->read_mutex);
 	return ret;
+}
+
+/*
+ * Standalone volumes release their own log: nobody else would, and a log
+ * past the high watermark throttles writers for good. Once more than
+ * low_wm / 2 percent of the log is used, the oldest records (written and
+ * applied) are released until low_wm / 4 percent is left: the newest
+ * records stay for ledger dump and verify, and one superblock write
+ * frees a quarter of the low watermark at a time.
+ */
+static bool release_due(struct georep_volume *vol)
+{
+	u64 used = READ_ONCE(vol->head_lsn) - READ_ONCE(vol->tail_lsn);
+
+	return used * 200 > vol->area_blocks * READ_ONCE(vol->low_wm);
+}
+
+/* Context: any, vol->lock may be held (blk.c calls it on completion) */
+void georep_release_kick(struct georep_volume *vol)
+{
+	if (vol->standalone && !READ_ONCE(vol->dead) && release_due(vol))
+		queue_work(vol->wq, &vol->release_work);
+}
+
+/*
+ * The last record to release (see above), 0 for none; never one whose
+ * data write, or an earlier record's, is still in flight: recovery could
+ * not replay it.
+ */
+static u64 release_point(struct georep_volume *vol)
+{
+	u64 keep, limit, seq, lsn, last = 0;
+	struct georep_io *io;
+	u32 nb;
+
+	mutex_lock(&vol->order_mutex);
+	spin_lock_irq(&vol->lock);
+	limit = min(vol->written_seq, vol->applied_seq);
+	list_for_each_entry(io, &vol->ios, node) {
+		if (!io->data_done) {
+			limit = min(limit, io->seq - 1);
+			break;
+		}
+	}
+	spin_unlock_irq(&vol->lock);
+	keep = vol->area_blocks * vol->low_wm / 400;
+	for (seq = vol->tail_seq; seq <= limit; seq++) {
+		last = seq;
+		if (georep_index_lookup(vol, seq + 1, &lsn, &nb))
+			lsn = vol->head_lsn;
+		if (vol->head_lsn - lsn <= keep)
+			break;
+	}
+	mutex_unlock(&vol->order_mutex);
+	return last;
+}
+
+void georep_release_work(struct work_struct *work)
+{
+	struct georep_volume *vol = container_of(work, struct georep_volume,
+						 release_work);
+	u64 seq;
+	int ret;
+
+	if (READ_ONCE(vol->dead) || !release_due(vol))
+		return;
+	seq = release_point(vol);
+	if (!seq)
+		return;
+	ret = georep_volume_release(vol, seq, NULL);
+	if (ret) {
+		pr_err_ratelimited("%s: releasing the log up to %llu failed: %d\n",
+				   vol->name, seq, ret);
+		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
+	}
 }
 
 int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,

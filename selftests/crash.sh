@@ -87,7 +87,7 @@ guest_write() {
 	mkfs.ext4 -q -F /dev/disk/georep/keys
 	mount_keys
 	georepctl volume create "$VOL" --data /dev/disk/georep/data \
-		--log /dev/disk/georep/log --format --role primary --term 1 \
+		--log /dev/disk/georep/log --format --standalone --role primary --term 1 \
 		--key-dir "$KEYS_MNT"
 	# the seal keys must survive the power cut
 	sync "$KEYS_MNT"

@@ -24,7 +24,7 @@ setup() {
 		return 1
 	VT_LOOPS="$VT_LOOPS $DATA $LOG"
 	georepctl volume create "$V" --data "$DATA" --log "$LOG" --format \
-		--role primary --term 1 --key-dir "$KEYS" || return 1
+		--standalone --role primary --term 1 --key-dir "$KEYS" || return 1
 	# the state a power cut right after create would leave
 	dd if="$T/log.img" of="$T/sb0" bs=4k count=1 status=none &&
 	cp "$T/data.img" "$T/data0.img"

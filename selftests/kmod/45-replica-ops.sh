@@ -228,9 +228,19 @@ diverged_no_promotion() {
 }
 
 diverged_cleared() {
+	local pid i
 	georepctl volume set "$Q" --clear-diverged && [ "$(diverged "$Q")" = false ] &&
-	georepctl volume set "$Q" --role primary --term 3 && wr "$Q" 9 1 &&
-	georepctl volume set "$Q" --commit-seq 3 &&
+	georepctl volume set "$Q" --role primary --term 3 || return 1
+	# the quorum rule outlived the re-attach: the write waits for its commit
+	georepctl status "$Q" --json | grep -q '"commit_rule": "quorum"' ||
+		{ echo "commit rule not kept"; return 1; }
+	wr "$Q" 9 1 &
+	pid=$!
+	for i in $(seq 50); do
+		[ "$(vt_num "$Q" written_seq)" = 3 ] && break
+		sleep 0.1
+	done
+	georepctl volume set "$Q" --commit-seq 3 && wait $pid &&
 	[ "$(vt_num "$Q" written_seq)" = 3 ] && georepctl ledger verify "$Q" --key-dir "$KEYS"
 }
 

@@ -403,6 +403,7 @@ out_close:
 
 struct verify_state {
 	uint64_t first, last, nr;
+	uint64_t end;			/* the seq the stream ended before */
 	uint64_t bad_seq;		/* 0: none */
 	char what[512];
 	uint64_t unsealed;		/* records whose seal was not checked */
@@ -433,6 +434,7 @@ static int verify_stream(struct stream *s, const struct georep_vol_status *st,
 		enum georep_rec_fault fault;
 		int n;
 
+		v->end = seq;
 		n = stream_next(s, seq, &rec, &hdr, &payload, err, sizeof(err));
 		if (n == 0)
 			return 0;
@@ -533,10 +535,15 @@ static int verify_main(int argc, char *argv[])
 	    now.written_seq == v.last && now.has_chain_hash &&
 	    CRYPTO_memcmp(now.chain_hash, v.head, GEOREP_HASH_LEN))
 		verify_bad(&v, v.last, "chain hash differs from the kernel's chain head");
-	if (!v.bad_seq && st.written_seq && v.last < st.written_seq) {
+	/*
+	 * Every retained record up to the written seq must have come. None
+	 * is retained once all were released (tail = written + 1): the
+	 * stream then ends at once, at the tail, and that is complete.
+	 */
+	if (!v.bad_seq && v.end <= st.written_seq) {
 		snprintf(err, sizeof(err), "stream ended at seq %llu, kernel reported written seq %llu",
-			 (unsigned long long)v.last, (unsigned long long)st.written_seq);
-		verify_bad(&v, v.last + 1, err);
+			 (unsigned long long)v.end - 1, (unsigned long long)st.written_seq);
+		verify_bad(&v, v.end, err);
 	}
 
 	if (kfail && (!v.bad_seq || (kbad && kbad < v.bad_seq))) {
@@ -555,7 +562,10 @@ static int verify_main(int argc, char *argv[])
 	if (v.unsealed)
 		fprintf(stderr, "georepctl: warning: seals of %llu records not checked (no key for epoch %u)\n",
 			(unsigned long long)v.unsealed, v.missing_epoch);
-	if (!v.nr) {
+	if (!v.nr && st.written_seq) {
+		printf("verified 0 records, every record up to seq %llu released\n",
+		       (unsigned long long)st.written_seq);
+	} else if (!v.nr) {
 		printf("verified 0 records, log empty\n");
 	} else {
 		georep_hex(v.head, GEOREP_HASH_LEN, head);

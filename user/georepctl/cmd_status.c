@@ -170,6 +170,8 @@ static json_t *status_json(const struct georep_vol_status *v)
 			    json_string(georep_io_state_name(v->io_state)) : json_null());
 	json_object_set_new(o, "diverged", GEOREP_VOL_HAS(v, GEOREP_A_DIVERGED) ?
 			    json_boolean(v->diverged) : json_null());
+	json_object_set_new(o, "standalone", GEOREP_VOL_HAS(v, GEOREP_A_STANDALONE) ?
+			    json_boolean(v->standalone) : json_null());
 	json_object_set_new(o, "chain_hash",
 			    jhex(v->has_chain_hash, v->chain_hash, GEOREP_HASH_LEN));
 	return o;

@@ -15,6 +15,7 @@
 
 #define CREATE_USAGE							\
 	"georepctl volume create <name> --data <dev> --log <dev> [--format]\n" \
+	"           [--standalone]\n"					\
 	"           [--site-id N] [--role primary|secondary] [--term N]\n"	\
 	"           [--commit-rule local|quorum] [--high-wm PCT] [--low-wm PCT]\n" \
 	"           [--max-uncommitted BYTES] [--key-dir DIR]"
@@ -28,6 +29,11 @@
 #define CREATE_HELP							\
 	"Create (--format) or attach a volume on a data and a log block device.\n" \
 	"--role and --term go together, as do --high-wm and --low-wm.\n" \
+	"A volume attaches fenced (secondary, writes refused) until its daemon\n" \
+	"(or volume set --role primary) makes it primary, unless it was created\n" \
+	"--standalone: no daemon, primary, commit rule local, and the kernel\n" \
+	"releases its log itself. --format without --role: secondary in term 0\n" \
+	"(standalone: primary in term 1).\n"				\
 	"Seal keys are read from <key-dir>/<name>/<epoch>.key (default key dir\n" \
 	GEOREP_DEFAULT_KEY_DIR ", or $GEOREP_KEY_DIR); with --format a volume\n" \
 	"without keys gets epoch 1. Links /dev/georep/<name> and\n"	\
@@ -35,6 +41,8 @@
 	"  --data DEV             data block device\n"			\
 	"  --log DEV              log block device\n"			\
 	"  --format               write a fresh log superblock (new volume)\n" \
+	"  --standalone           with --format: a volume without a daemon\n" \
+	"                         (stored; also upgrades a version 1 log)\n" \
 	"  --site-id N            site id recorded in every record (u32)\n" \
 	"  --role R               primary or secondary\n"		\
 	"  --term N               initial term (u64)\n"			\
@@ -68,13 +76,14 @@
 enum {
 	OPT_DATA = 2, OPT_LOG, OPT_FORMAT, OPT_SITE_ID, OPT_ROLE, OPT_TERM,
 	OPT_RULE, OPT_HIGH_WM, OPT_LOW_WM, OPT_MAX_UNC, OPT_KEY_DIR, OPT_COMMIT_SEQ,
-	OPT_IO_STATE, OPT_CLEAR_DIVERGED,
+	OPT_IO_STATE, OPT_CLEAR_DIVERGED, OPT_STANDALONE,
 };
 
 static const struct grctl_opt create_opts[] = {
 	{ "data", OPT_DATA, true },
 	{ "log", OPT_LOG, true },
 	{ "format", OPT_FORMAT, false },
+	{ "standalone", OPT_STANDALONE, false },
 	{ "site-id", OPT_SITE_ID, true },
 	{ "role", OPT_ROLE, true },
 	{ "term", OPT_TERM, true },
@@ -188,6 +197,9 @@ int volume_create_parse(struct grctl_parser *p, struct volume_create_args *a)
 			break;
 		case OPT_FORMAT:
 			r->format = true;
+			break;
+		case OPT_STANDALONE:
+			r->standalone = true;
 			break;
 		case OPT_SITE_ID:
 			if (grctl_opt_u64(p, val, 0, UINT32_MAX, &v))

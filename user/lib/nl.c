@@ -75,6 +75,7 @@ static struct nla_policy vol_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_CHAIN_HASH]		= { .minlen = GEOREP_HASH_LEN, .maxlen = GEOREP_HASH_LEN },
 	[GEOREP_A_IO_STATE]		= { .type = NLA_U8 },
 	[GEOREP_A_DIVERGED]		= { .type = NLA_U8 },
+	[GEOREP_A_STANDALONE]		= { .type = NLA_U8 },
 };
 
 static void set_err(struct georep_nl *nl, const char *fmt, ...)
@@ -395,6 +396,7 @@ static int parse_status(struct nlattr **tb, void *arg)
 	GET(GEOREP_A_OPEN_COUNT, open_count, u32);
 	GET(GEOREP_A_IO_STATE, io_state, u8);
 	GET(GEOREP_A_DIVERGED, diverged, u8);
+	GET(GEOREP_A_STANDALONE, standalone, u8);
 	GET(GEOREP_A_EVENT, event, u8);
 	GET(GEOREP_A_ERROR, error, s32);
 	GET(GEOREP_A_BAD_SEQ, bad_seq, u64);
@@ -452,6 +454,8 @@ int georep_nl_volume_new(struct georep_nl *nl, const struct georep_vol_new *r,
 	NLA_PUT_STRING(msg, GEOREP_A_LOG_PATH, r->log_path);
 	if (r->format)
 		NLA_PUT_FLAG(msg, GEOREP_A_FORMAT);
+	if (r->standalone)
+		NLA_PUT_U8(msg, GEOREP_A_STANDALONE, 1);
 	if (r->has_uuid)
 		NLA_PUT(msg, GEOREP_A_UUID, GEOREP_UUID_LEN, r->uuid);
 	if (r->has_site_id)

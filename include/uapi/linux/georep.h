@@ -105,7 +105,14 @@ struct georep_record {
 /* ------------------------------------------------------------------ */
 
 #define GEOREP_SB_MAGIC			0x314c474f50455247ULL	/* "GREPOGL1" */
-#define GEOREP_SB_VERSION		1
+/*
+ * Version 2 added commit_rule and the STANDALONE flag (what decides when a
+ * write is acknowledged must survive a restart). A version 1 superblock is
+ * still read: the volume attaches fenced and the superblock written at
+ * attach is a version 2 one (Documentation/on-disk-format.rst).
+ */
+#define GEOREP_SB_VERSION		2
+#define GEOREP_SB_VERSION_MIN		1
 
 struct georep_superblock {
 	__le64 magic;
@@ -123,8 +130,8 @@ struct georep_superblock {
 	__le64 applied_seq;		/* data device durable up to this seq */
 	__le64 term;			/* highest term this replica has seen */
 	__le32 site_id;
-	__le32 flags;
-	__le32 reserved0;
+	__le32 flags;			/* Documentation/on-disk-format.rst */
+	__le32 commit_rule;		/* v2: enum georep_commit_rule; v1: 0, unknown */
 	__le32 crc;			/* crc32c (seed ~0) of this struct with crc = 0 */
 };
 
@@ -162,10 +169,19 @@ enum georep_commit_rule {
  *   required: NAME, DATA_PATH, LOG_PATH, KEYS (at least one key)
  *   optional: FORMAT (flag: write a fresh superblock, new UUID unless UUID
  *             given), UUID, SITE_ID, ROLE, TERM, COMMIT_RULE, LOG_HIGH_WM,
- *             LOG_LOW_WM, MAX_UNCOMMITTED
+ *             LOG_LOW_WM, MAX_UNCOMMITTED, STANDALONE
  *   reply: the volume, as for VOLUME_GET.
  *   Attach verifies the retained log; on a bad record it fails with
  *   EBADMSG, the extack message names the seq and BAD_SEQ is set.
+ *   Fencing: a volume that is not STANDALONE attaches as a secondary at the
+ *   stored term (writes refused) until VOLUME_SET makes it primary; ROLE
+ *   primary on such an attach is EPERM. FORMAT without ROLE makes it a
+ *   secondary at term 0. A STANDALONE volume (FORMAT with STANDALONE, the
+ *   flag is stored; or the one-time upgrade of a version 1 superblock)
+ *   has no control plane: it attaches in the stored role (primary at
+ *   FORMAT), its commit rule is local (quorum is EINVAL), and it releases
+ *   its own log as records are written. The commit rule is stored and
+ *   kept across an attach unless COMMIT_RULE is given.
  * GEOREP_CMD_VOLUME_DEL (admin): NAME. EBUSY while the device is open.
  * GEOREP_CMD_VOLUME_GET (admin): NAME (doit), or dump every volume.
  * GEOREP_CMD_VOLUME_SET (admin): NAME and any of ROLE+TERM (both),
@@ -276,6 +292,7 @@ enum georep_attr {
 	GEOREP_A_TRUNCATE_APPLIED,	/* flag: LOG_TRUNCATE may go below APPLIED_SEQ */
 	GEOREP_A_DIVERGED,		/* u8: data device holds truncated records' blocks */
 	GEOREP_A_IO_STATE,		/* u8, enum georep_io_state */
+	GEOREP_A_STANDALONE,		/* u8: no control plane (VOLUME_NEW: 1) */
 	__GEOREP_A_MAX,
 };
 

@@ -95,6 +95,10 @@ static int test_create_full(void)
 	INIT(&p, "--data", "d", "--log", "l", "v");	/* name anywhere */
 	CHECK(volume_create_parse(&p, &a) == 0 && !strcmp(a.name, "v"));
 	CHECK(!a.req.format && !a.req.has_role && !a.req.has_site_id && !a.key_dir);
+	CHECK(!a.req.standalone);
+
+	INIT(&p, "v", "--data", "d", "--log", "l", "--format", "--standalone");
+	CHECK(volume_create_parse(&p, &a) == 0 && a.req.format && a.req.standalone);
 	return 0;
 }
 
@@ -122,6 +126,7 @@ static int test_create_errors(void)
 	FAILS(volume_create_parse, &a, "unknown option '-x'", "v", "-x");
 	FAILS(volume_create_parse, &a, "'--data' needs a value", "v", "--data");
 	FAILS(volume_create_parse, &a, "'--format' takes no value", "v", "--format=1");
+	FAILS(volume_create_parse, &a, "'--standalone' takes no value", "v", "--standalone=1");
 	FAILS(volume_create_parse, &a, "'101' for --high-wm: out of range 1..100",
 	      "v", "--data", "d", "--log", "l", "--high-wm", "101");
 	FAILS(volume_create_parse, &a, "'0' for --high-wm", "v", "--high-wm", "0");

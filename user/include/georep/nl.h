@@ -52,6 +52,7 @@ struct georep_vol_status {
 	uint32_t open_count;
 	uint8_t io_state;		/* enum georep_io_state */
 	uint8_t diverged;		/* 1: truncated records' blocks not resynced */
+	uint8_t standalone;		/* 1: created standalone, no control plane */
 	bool has_chain_hash;
 	uint8_t chain_hash[GEOREP_HASH_LEN];
 	bool has_bad_seq;
@@ -71,6 +72,7 @@ struct georep_vol_new {
 	const char *data_path;
 	const char *log_path;
 	bool format;
+	bool standalone;		/* GEOREP_A_STANDALONE */
 	bool has_uuid;
 	uint8_t uuid[GEOREP_UUID_LEN];
 	bool has_site_id;
