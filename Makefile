@@ -62,7 +62,7 @@ bench: deps
 sim-soak:
 	$(MAKE) -C user O=$(O)/user sim-soak SEEDS=$(SEEDS)
 
-# the crash replay (selftests/kmod/47-crash-replay.sh) at POINTS points,
+# the crash replay (selftests/kmod/49-crash-replay.sh) at POINTS points,
 # then whole-site power cuts, one VM per site (selftests/sites/powercut.sh);
 # SEED=N replays one run's random choices of both
 POINTS ?= 100
@@ -72,7 +72,7 @@ crash-soak: deps
 	@rc=0; selftests/vm/run --timeout $$(( 600 + $(POINTS) * 40 )) -- \
 		KMOD_TEST_TIMEOUT=$$(( 300 + $(POINTS) * 40 )) CRASH_POINTS=$(POINTS) \
 		$(if $(SEED),CRASH_SEED=$(SEED)) \
-		/georep/selftests/kmod/run_tests.sh 47-crash-replay || rc=1; \
+		/georep/selftests/kmod/run_tests.sh 49-crash-replay || rc=1; \
 	ROUNDS=$(ROUNDS) selftests/sites/powercut.sh || rc=1; exit $$rc
 
 # C=1 runs sparse; style runs checkpatch over kmod/

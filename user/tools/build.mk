@@ -24,7 +24,7 @@ PROGS += georep-ackcheck
 PROG_SRCS_georep-ackcheck := tools/ackcheck.c
 CHECK_CMDS += tools/ackcheck_test.sh
 
-# georep-logreplay: list and replay a dm-log-writes log (selftests/kmod/47-crash-replay.sh)
+# georep-logreplay: list and replay a dm-log-writes log (selftests/kmod/49-crash-replay.sh)
 PROGS += georep-logreplay
 PROG_SRCS_georep-logreplay := tools/logreplay.c
 CHECK_CMDS += tools/logreplay_test.sh

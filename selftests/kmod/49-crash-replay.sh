@@ -37,7 +37,7 @@ SEED=${CRASH_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) ))}
 NFILES=${CRASH_FILES:-24}
 NBLOCKS=${CRASH_BLOCKS:-40}
 DATA_MB=64
-LOG_MB=48
+LOG_MB=96
 BACK_MB=$((DATA_MB + LOG_MB))
 FS_BLOCKS=8192		# ext4 on the first 32 MiB of the volume
 ACK_FIRST=9000		# raw O_DSYNC blocks after it
@@ -119,8 +119,12 @@ record() {
 		dmsetup create grcr-data --table "0 $((DATA_MB * 2048)) linear $lw 0" &&
 		dmsetup create grcr-log --table "0 $((LOG_MB * 2048)) linear $lw $((DATA_MB * 2048))" &&
 		dmsetup mknodes || return 1
+	# standalone (no control plane: writable when attached again); it
+	# releases its own log past low_wm / 2, which the workload stays below
+	# so that every acknowledged record is still in the ledger
 	georepctl volume create $V --data /dev/mapper/grcr-data \
-		--log /dev/mapper/grcr-log --format --key-dir "$KEYS" || return 1
+		--log /dev/mapper/grcr-log --format --standalone \
+		--high-wm 95 --low-wm 90 --key-dir "$KEYS" || return 1
 	mkfs.ext4 -q -F -b 4096 /dev/georep/$V $FS_BLOCKS &&
 		mount /dev/georep/$V "$T/m" && mkdir "$T/m/d" && sync -f "$T/m" ||
 		return 1
