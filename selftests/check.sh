@@ -66,6 +66,7 @@ want_suite crash && suite crash "$top/selftests/crash.sh"
 want_suite crash-truncate && suite crash-truncate "$top/selftests/crash-truncate.sh"
 want_suite sites && suite sites "$top/selftests/vm/run" --timeout 3000 -- \
 	/georep/selftests/sites/run.sh
+want_suite powercut && suite powercut "$top/selftests/sites/powercut.sh"
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
