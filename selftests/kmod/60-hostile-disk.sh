@@ -231,6 +231,9 @@ offline_clean_attaches() {
 # hint 7) kept in $T/sb7, the one after them in $T/sb10
 epoch2_records() {
 	local i
+	# attached again, the volume is fenced until made primary (47-fence)
+	georepctl volume set "$P" --role primary \
+		--term $(($(vt_num "$P" term) + 1)) || return 1
 	georepctl key rotate "$P" --key-dir "$KEYS" || return 1
 	for i in 8 9 10; do
 		dd if=/dev/urandom of="/dev/georep/$P" bs=4k count=1 seek=$((i * 10)) \
