@@ -489,6 +489,15 @@ static int verify_stream(struct stream *s, const struct georep_vol_status *st,
 	}
 }
 
+/* the kernel's LEDGER_VERIFY result: the record it names, or its message */
+static void print_kernel_finding(uint64_t kbad, const char *kmsg)
+{
+	if (kbad)
+		printf("record %llu: kernel: %s\n", (unsigned long long)kbad, kmsg);
+	else
+		printf("kernel: ledger verify failed: %s\n", kmsg);
+}
+
 static int verify_main(int argc, char *argv[])
 {
 	struct georep_vol_status st, kst, now;
@@ -527,8 +536,12 @@ static int verify_main(int argc, char *argv[])
 	ret = GRCTL_EXIT_FAIL;
 	if (stream_open(&s, a.name, st.minor, st.tail_seq ? st.tail_seq : 1))
 		goto out_clear;
-	if (verify_stream(&s, &st, &ks, &v) < 0)
+	if (verify_stream(&s, &st, &ks, &v) < 0) {
+		/* a record the kernel will not stream: say what it found */
+		if (kfail)
+			print_kernel_finding(kbad, kmsg);
 		goto out_stream;
+	}
 
 	/* the head we reached must be the kernel's, if nothing moved since */
 	if (!v.bad_seq && v.nr && !georep_nl_volume_get(nl, a.name, &now) &&
@@ -546,16 +559,12 @@ static int verify_main(int argc, char *argv[])
 		verify_bad(&v, v.end, err);
 	}
 
-	if (kfail && (!v.bad_seq || (kbad && kbad < v.bad_seq))) {
-		if (kbad)
-			printf("record %llu: kernel: %s\n", (unsigned long long)kbad, kmsg);
-		else
-			printf("kernel: ledger verify failed: %s\n", kmsg);
-	}
+	if (kfail && (!v.bad_seq || (kbad && kbad < v.bad_seq)))
+		print_kernel_finding(kbad, kmsg);
 	if (v.bad_seq)
 		printf("record %llu: %s\n", (unsigned long long)v.bad_seq, v.what);
 	if (kfail && v.bad_seq && kbad && kbad >= v.bad_seq)
-		printf("record %llu: kernel: %s\n", (unsigned long long)kbad, kmsg);
+		print_kernel_finding(kbad, kmsg);
 	if (kfail || v.bad_seq)
 		goto out_stream;
 
