@@ -332,26 +332,62 @@ int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb
 	return 0;
 }
 
+/* log blocks (1 MiB) a verify pass reads before it lets readers in */
+#define GEOREP_VERIFY_BATCH	256
+
+/*
+ * Let log readers (the daemon's stream) and release in between: drop
+ * read_mutex, then take up where the log now is. Records released
+ * meanwhile are gone, so the walk goes on from the new tail; a truncate or
+ * reset replaced records, so the pass cannot go on (-EAGAIN).
+ * Context: read_mutex held on entry and on return.
+ */
+static int verify_yield(struct georep_volume *vol, u64 gen, u64 *seq,
+			u8 *prev, struct netlink_ext_ack *extack)
+{
+	int ret = 0;
+
+	lockdep_assert_held(&vol->read_mutex);
+	mutex_unlock(&vol->read_mutex);
+	cond_resched();
+	mutex_lock(&vol->read_mutex);
+	mutex_lock(&vol->order_mutex);
+	if (vol->log_gen != gen) {
+		NL_SET_ERR_MSG(extack, "log truncated or reset during the pass: verify again");
+		ret = -EAGAIN;
+	} else if (vol->tail_seq > *seq) {
+		*seq = vol->tail_seq;
+		memcpy(prev, vol->tail_prev_chain, GEOREP_HASH_LEN);
+	}
+	mutex_unlock(&vol->order_mutex);
+	return ret;
+}
+
 /**
  * georep_walk_verify() - verify every retained record of a live volume
  *
  * Reads each record through the index and checks payload hash, chain and
- * seal, from the tail's previous chain hash on.
+ * seal, from the tail's previous chain hash on, up to the written_seq of
+ * when it began. After every GEOREP_VERIFY_BATCH blocks read it lets log
+ * readers in (verify_yield()), so that a pass over a large log does not
+ * hold up the daemon's stream.
  *
- * Context: process context; holds read_mutex.
+ * Context: process context; takes read_mutex.
  */
 int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
 		       struct netlink_ext_ack *extack)
 {
 	struct georep_record *rec = vol->read_buf;
 	u8 prev[GEOREP_HASH_LEN];
-	u64 seq, written;
+	u64 seq, written, gen;
+	u32 since = 0;
 	int ret = 0;
 
 	mutex_lock(&vol->read_mutex);
 	mutex_lock(&vol->order_mutex);
 	seq = vol->tail_seq;
 	memcpy(prev, vol->tail_prev_chain, sizeof(prev));
+	gen = vol->log_gen;
 	mutex_unlock(&vol->order_mutex);
 	written = georep_volume_written_seq(vol);
 
@@ -361,9 +397,16 @@ int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
 		u64 lsn;
 		int r;
 
+		if (since >= GEOREP_VERIFY_BATCH) {
+			since = 0;
+			ret = verify_yield(vol, gen, &seq, prev, extack);
+			if (ret || seq > written)
+				break;
+		}
 		ret = georep_index_lookup(vol, seq, &lsn, &nblocks);
 		if (ret)
 			break;
+		since += nblocks;
 		ret = georep_log_load(vol, seq, lsn, nblocks, rec,
 				      GEOREP_LOAD_PAYLOAD, &pr.why);
 		if (ret == -EBADMSG) {

@@ -246,6 +246,7 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 		goto out_unlock_sb;
 	}
 	vol->next_seq = seq + 1;
+	vol->log_gen++;
 	vol->head_lsn = head_lsn;
 	memcpy(vol->last_chain, chain, sizeof(chain));
 	vol->last_term = term;
@@ -388,6 +389,7 @@ int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
 	vol->tail_lsn = head_lsn;
 	memcpy(vol->tail_prev_chain, chain, sizeof(chain));
 	vol->next_seq = seq + 1;
+	vol->log_gen++;
 	memcpy(vol->last_chain, chain, sizeof(chain));
 	vol->last_term = term;
 	vol->commit_lsn = head_lsn;

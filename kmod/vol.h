@@ -108,6 +108,8 @@ struct georep_volume {
 	u8 tail_prev_chain[GEOREP_HASH_LEN];
 	u64 commit_lsn;			/* end of the last committed record */
 	struct xarray index;		/* seq -> lsn << 9 | (blocks - 1) */
+	/* bumped when a truncate or reset replaces records (walk_verify) */
+	u64 log_gen;
 
 	/*
 	 * lock protects the completion state; taken from bio completion
