@@ -152,6 +152,8 @@ struct georep_volume {
 	wait_queue_head_t waitq;	/* stream readers: new durable records */
 	wait_queue_head_t throttle_wq;	/* writers: throttle and log space */
 	wait_queue_head_t drain_wq;	/* destroy: ios drained */
+	/* writers: an overlapping write's data is still in flight (blk.c) */
+	wait_queue_head_t conflict_wq;
 
 	struct mutex open_mutex;	/* protects open_count vs destroy */
 	unsigned int open_count;
@@ -196,6 +198,8 @@ struct georep_io {
 	u64 seq;
 	u64 lsn;
 	u32 nblocks;
+	sector_t sector;		/* the range it writes on the data device */
+	u32 nr_sectors;
 	atomic_t log_pending;
 	blk_status_t status;
 	bool log_done;			/* under vol->lock */
