@@ -152,6 +152,7 @@ int georep_apply_all(struct georep_volume *vol)
 	u64 limit;
 	int ret;
 
+	lockdep_assert_held(&vol->append_mutex);
 	mutex_lock(&vol->apply_mutex);
 	spin_lock_irq(&vol->lock);
 	limit = vol->written_seq;
