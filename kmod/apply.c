@@ -69,12 +69,13 @@ static int apply_load(struct georep_volume *vol, u64 seq, void *buf)
 	return ret;
 }
 
-/* apply records after applied_seq up to @limit; Context: apply_mutex */
+/* apply records after applied_seq up to @limit; Context: apply_mutex held */
 static int apply_upto(struct georep_volume *vol, u64 limit)
 {
 	struct georep_record *rec = vol->apply_buf;
 	int ret = 0;
 
+	lockdep_assert_held(&vol->apply_mutex);
 	for (;;) {
 		u64 seq;
 
