@@ -14,14 +14,15 @@
 #   - georepctl ledger verify of P and V;
 #   - volume delete of P and S, whose block devices a holder keeps open:
 #     each attempt must be refused with "busy";
-#   - volume delete of V, whose log stream is being read and written: each
+#   - volume delete of V, whose log stream is being read and written and
+#     whose block device a holder opens now and then: each
 #     attempt is refused or succeeds, and a success must leave nothing of V
 #     (no block device, no stream node, no status); V is then re-attached;
 #   - rmmod georep: refused while volumes exist, the module stays loaded.
 #
 # Afterwards P, S and V must still take a write and pass ledger verify, and
 # the kernel log must be clean (run_tests.sh checks it and the final
-# unload). Worker errors (EBUSY, ENOENT from a deleted V, ...) are expected
+# unload). Each worker's runs and failures are printed. Worker errors (EBUSY, ENOENT from a deleted V, ...) are expected
 # and only counted; what is asserted is that the kernel survives and stays
 # consistent.
 
@@ -132,6 +133,14 @@ w_delete_v() {
 	sleep 1
 }
 
+# keep V's block device open now and then, so that some deletes of V are
+# refused; a missing node just fails the redirection
+w_hold_v() {
+	# shellcheck disable=SC2217
+	[ -b "/dev/georep/$V" ] && sleep 0.7 <"/dev/georep/$V"
+	sleep 0.3
+}
+
 w_rmmod() {
 	if rmmod georep >"$T/rmmod.out" 2>&1; then
 		echo "rmmod succeeded with volumes attached" >>"$T/violations"
@@ -166,6 +175,7 @@ race() {
 	worker delete-p w_delete_busy "$P" &
 	worker delete-s w_delete_busy "$S" &
 	worker delete-v w_delete_v &
+	worker hold-v w_hold_v &
 	worker rmmod w_rmmod &
 	sleep "$RACE_SECS"
 	touch "$T/stop"
