@@ -69,12 +69,13 @@ static int apply_load(struct georep_volume *vol, u64 seq, void *buf)
 	return ret;
 }
 
-/* apply records after applied_seq up to @limit; Context: apply_mutex */
+/* apply records after applied_seq up to @limit; Context: apply_mutex held */
 static int apply_upto(struct georep_volume *vol, u64 limit)
 {
 	struct georep_record *rec = vol->apply_buf;
 	int ret = 0;
 
+	lockdep_assert_held(&vol->apply_mutex);
 	for (;;) {
 		u64 seq;
 
@@ -152,6 +153,7 @@ int georep_apply_all(struct georep_volume *vol)
 	u64 limit;
 	int ret;
 
+	lockdep_assert_held(&vol->append_mutex);
 	mutex_lock(&vol->apply_mutex);
 	spin_lock_irq(&vol->lock);
 	limit = vol->written_seq;

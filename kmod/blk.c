@@ -98,11 +98,13 @@ void georep_notify_work(struct work_struct *work)
 
 /* ---- throttling ---- */
 
-/* blocks of records after commit_seq; order_mutex */
+/* blocks of records after commit_seq; Context: order_mutex held */
 u64 georep_uncommitted_blocks(struct georep_volume *vol)
 {
-	u64 from = max(vol->commit_lsn, vol->tail_lsn);
+	u64 from;
 
+	lockdep_assert_held(&vol->order_mutex);
+	from = max(vol->commit_lsn, vol->tail_lsn);
 	return vol->head_lsn > from ? vol->head_lsn - from : 0;
 }
 
@@ -368,9 +370,13 @@ unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq,
 	return n;
 }
 
-/* complete what georep_ios_drop() took; Context: order_mutex, lock not held */
+/*
+ * complete what georep_ios_drop() took; Context: neither order_mutex nor
+ * lock held (the bios' end_io may take them)
+ */
 void georep_ios_fail(struct georep_volume *vol, struct list_head *done)
 {
+	lockdep_assert_not_held(&vol->lock);
 	finish(vol, done);
 	if (!READ_ONCE(vol->inflight))
 		wake_up_all(&vol->drain_wq);

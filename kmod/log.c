@@ -387,6 +387,7 @@ int georep_sb_write_tail(struct georep_volume *vol, u64 tail_seq,
 {
 	struct sb_tail t = { .seq = tail_seq, .lsn = tail_lsn };
 
+	lockdep_assert_held(&vol->sb_mutex);
 	memcpy(t.prev_chain, prev_chain, GEOREP_HASH_LEN);
 	return sb_write(vol, &t);
 }

@@ -131,6 +131,7 @@ static int check_secondary(struct georep_volume *vol,
  */
 static int ios_settle(struct georep_volume *vol)
 {
+	lockdep_assert_held(&vol->append_mutex);
 	while (!georep_ios_settled(vol)) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
@@ -445,6 +446,7 @@ static bool ios_written(struct georep_volume *vol)
 {
 	bool done;
 
+	lockdep_assert_held(&vol->order_mutex);
 	spin_lock_irq(&vol->lock);
 	done = vol->written_seq + 1 == vol->next_seq || vol->broken;
 	spin_unlock_irq(&vol->lock);

@@ -112,8 +112,11 @@ struct georep_volume {
 	u64 log_gen;
 
 	/*
-	 * lock protects the completion state; taken from bio completion
-	 * (any context) and nested inside order_mutex.
+	 * lock protects the completion state, every field from ios to
+	 * inflight below (written_*, durable_seq, durable_flush,
+	 * written_resets, commit_seq, applied_seq, broken); taken from bio
+	 * completion (any context, irqsave there) and nested inside
+	 * order_mutex. Lock-free readers use READ_ONCE().
 	 */
 	spinlock_t lock;
 	struct list_head ios;		/* georep_io in flight, seq order */
@@ -125,9 +128,9 @@ struct georep_volume {
 	 * in its volatile cache: written with FUA, or written before a flush
 	 * of the log device that completed (blk.c, "Durability")
 	 */
-	u64 durable_seq;
-	bool durable_flush;		/* durable_work queued or running */
-	u64 written_resets;		/* georep_written_reset() calls */
+	u64 durable_seq;		/* under lock */
+	bool durable_flush;		/* durable_work queued or running; lock */
+	u64 written_resets;		/* georep_written_reset() calls; lock */
 	u64 commit_seq;
 	u64 applied_seq;
 	int broken;			/* -errno once a log write failed */
@@ -158,10 +161,16 @@ struct georep_volume {
 	struct mutex open_mutex;	/* protects open_count vs destroy */
 	unsigned int open_count;
 
-	struct mutex append_mutex;	/* secondary appends, one at a time */
-	void *append_buf;		/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
-	struct mutex read_mutex;	/* log readers, verify, release */
-	void *read_buf;			/* GEOREP_MAX_RECORD_BLOCKS, vmalloc */
+	/*
+	 * append_mutex: secondary appends, one at a time, and every change
+	 * of the log behind them (truncate, reset, role change, resync
+	 * write); taken inside read_mutex, outside apply_mutex.
+	 */
+	struct mutex append_mutex;
+	void *append_buf;		/* under append_mutex; vmalloc */
+	/* read_mutex: log readers, verify, release, truncate and reset */
+	struct mutex read_mutex;
+	void *read_buf;			/* under read_mutex; vmalloc */
 	/*
 	 * apply_mutex: held while records are applied to the data device (the
 	 * worker, georep_apply_all()) and across a resync write
@@ -174,18 +183,27 @@ struct georep_volume {
 	 */
 	struct mutex apply_mutex;
 	void *apply_buf;		/* under apply_mutex */
-	struct mutex sb_mutex;		/* superblock writes */
+	/* sb_mutex: superblock writes; inside apply_mutex, outside order_mutex */
+	struct mutex sb_mutex;
 	struct page *sb_page;		/* under sb_mutex */
 	u64 sb_head_seq;		/* last persisted hint, under sb_mutex */
-	u64 sb_applied_seq;
+	u64 sb_applied_seq;		/* under sb_mutex */
 
+	/*
+	 * The works take the locks themselves, none is queued with one held
+	 * that it takes; destroy cancels them after the disk is gone.
+	 * apply_work and release_work (standalone: release the log) run on
+	 * vol->wq: apply_work takes apply_mutex, release_work read_mutex,
+	 * sb_mutex and order_mutex (georep_volume_release()). durable_work
+	 * runs on system_wq and takes lock only.
+	 */
 	struct work_struct apply_work;
 	struct work_struct durable_work;	/* blk.c: log flush for FUA */
-	int apply_error;
-	struct work_struct release_work;	/* standalone: release the log */
-	struct delayed_work sb_work;
+	int apply_error;		/* WRITE_ONCE/READ_ONCE, no lock */
+	struct work_struct release_work;
+	struct delayed_work sb_work;	/* takes sb_mutex, then order_mutex */
 	struct delayed_work notify_work;
-	unsigned long notify_bits;
+	unsigned long notify_bits;	/* atomic bitops, no lock */
 };
 
 /* one upper write, discard or write-zeroes in flight */
