@@ -211,8 +211,13 @@ still_work() {
 }
 
 delete_all() {
+	local v left=
 	georepctl volume delete "$S" && georepctl volume delete "$P" &&
-		georepctl volume delete "$V" && [ -z "$(ls /dev/georep 2>/dev/null)" ]
+		georepctl volume delete "$V" || return 1
+	for v in "$S" "$P" "$V"; do
+		[ -e "/dev/georep/$v" ] || [ -e "/dev/georep/$v.log" ] && left="$left $v"
+	done
+	[ -z "$left" ] || { echo "nodes left behind:$left"; ls -l /dev/georep; return 1; }
 }
 
 vt_check "a primary, its secondary and a standalone volume" setup
