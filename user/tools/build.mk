@@ -28,3 +28,7 @@ CHECK_CMDS += tools/ackcheck_test.sh
 PROGS += georep-logreplay
 PROG_SRCS_georep-logreplay := tools/logreplay.c
 CHECK_CMDS += tools/logreplay_test.sh
+
+# georep-datacmp: a volume's data against a replay of its ledger (crash tests)
+PROGS += georep-datacmp
+PROG_SRCS_georep-datacmp := tools/datacmp.c
