@@ -156,6 +156,38 @@ static bool admit_ok(struct georep_volume *vol)
 /* ---- completion ---- */
 
 /*
+ * A record written (<= written_seq) whose data bio is not yet sent: it
+ * waits for georep_durable_work(). Context: vol->lock held.
+ */
+static bool data_waiting(struct georep_volume *vol)
+{
+	struct georep_io *io;
+
+	lockdep_assert_held(&vol->lock);
+	list_for_each_entry(io, &vol->ios, node) {
+		if (io->seq > vol->written_seq)
+			break;
+		if (!io->data_sent)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A failed write whose data never went out: nothing to wait for. Its
+ * record may be in the log (a broken volume's), so applied_seq stays
+ * below it and recovery replays it. Context: vol->lock held.
+ */
+static void data_skip(struct georep_volume *vol, struct georep_io *io)
+{
+	lockdep_assert_held(&vol->lock);
+	io->data_sent = true;
+	io->data_done = true;
+	if (io->seq <= vol->written_seq)
+		vol->data_hole = min(vol->data_hole, io->seq);
+}
+
+/*
  * Move written_seq over the records whose log writes are done, in order,
  * and collect the ios that may complete. Context: vol->lock held.
  */
@@ -198,7 +230,8 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 	fail_waiting = vol->io_state == GEOREP_IO_FAIL || READ_ONCE(vol->dead);
 	list_for_each_entry_safe(io, next, &vol->ios, node) {
 		bool failed = io->status ||
-			      (vol->broken && io->seq > vol->written_seq) ||
+			      (vol->broken && (io->seq > vol->written_seq ||
+					       !io->data_sent)) ||
 			      (fail_waiting && io->seq > limit &&
 			       io->seq <= vol->written_seq);
 
@@ -212,6 +245,9 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 			io->committed = true;
 			trace_georep_commit(vol, io->seq);
 		}
+		if (failed && !io->data_sent &&
+		    (vol->broken || io->seq > vol->written_seq))
+			data_skip(vol, io);
 		if (!io->log_done || !io->data_done)
 			continue;
 		if (failed && !io->status)
@@ -220,10 +256,12 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		vol->inflight--;
 	}
 	if (vol->role == GEOREP_ROLE_PRIMARY) {
-		vol->applied_seq = vol->written_seq;
+		/* never past a record whose data write was not even sent */
+		vol->applied_seq = min(vol->written_seq, vol->data_hole - 1);
 		georep_release_kick(vol);
 	}
-	if (need_flush && !vol->durable_flush && !vol->broken) {
+	if ((need_flush || data_waiting(vol)) && !vol->durable_flush &&
+	    !vol->broken) {
 		vol->durable_flush = true;
 		queue_work(system_wq, &vol->durable_work);
 	}
@@ -246,27 +284,57 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 	}
 }
 
+static void data_endio(struct bio *bio);
+
+/* the data bios of the records georep_durable_work() found durable */
+static void submit_data(struct georep_volume *vol, struct list_head *batch)
+{
+	struct georep_io *io, *next;
+	struct blk_plug plug;
+
+	blk_start_plug(&plug);
+	list_for_each_entry_safe(io, next, batch, data_node) {
+		struct bio *data;
+
+		list_del(&io->data_node);
+		data = bio_alloc_clone(vol->data_bdev, io->bio, GFP_NOIO,
+				       &vol->data_bs);
+		data->bi_private = io;
+		data->bi_end_io = data_endio;
+		submit_bio_noacct(data);
+	}
+	blk_finish_plug(&plug);
+}
+
 /**
- * georep_durable_work() - flush the log device for the FUA writes waiting
+ * georep_durable_work() - make the written records durable, then send
+ * their data writes
  *
  * Every record up to the written_seq taken before the flush had its log
- * writes completed, so once the flush is done they are durable. Writes
- * that arrive meanwhile wait for the next flush, which collect() queues:
- * one flush in flight per volume, covering every FUA write behind it.
+ * writes completed, so once the flush of the log device is done they are
+ * durable (on a device without a volatile cache the flush is a no-op).
+ * Then the data bios of every durable record go out: the data device
+ * never holds a block whose record a power cut may still take away
+ * (write-path.rst, "Write-ahead order"). Writes that arrive meanwhile wait
+ * for the next run, which collect() queues: one flush in flight per
+ * volume, covering every write behind it (group commit).
  */
 void georep_durable_work(struct work_struct *work)
 {
 	struct georep_volume *vol = container_of(work, struct georep_volume,
 						 durable_work);
+	struct georep_io *io;
 	u64 upto, resets;
-	int ret;
+	LIST_HEAD(batch);
+	int ret = 0;
 
 	spin_lock_irq(&vol->lock);
 	upto = vol->written_seq;
 	resets = vol->written_resets;
 	spin_unlock_irq(&vol->lock);
 
-	ret = blkdev_issue_flush(vol->log_bdev);
+	if (upto > READ_ONCE(vol->durable_seq))
+		ret = blkdev_issue_flush(vol->log_bdev);
 
 	spin_lock_irq(&vol->lock);
 	if (ret) {
@@ -277,9 +345,18 @@ void georep_durable_work(struct work_struct *work)
 	} else if (resets == vol->written_resets) {
 		vol->durable_seq = max(vol->durable_seq, upto);
 	}
+	list_for_each_entry(io, &vol->ios, node) {
+		if (io->seq > vol->durable_seq || vol->broken)
+			break;
+		if (io->data_sent)
+			continue;
+		io->data_sent = true;
+		list_add_tail(&io->data_node, &batch);
+	}
 	vol->durable_flush = false;
 	spin_unlock_irq(&vol->lock);
 	trace_georep_durable(vol, upto, ret);
+	submit_data(vol, &batch);
 	georep_ios_progress(vol);
 }
 
@@ -635,7 +712,7 @@ static void submit_lower(struct georep_volume *vol, struct georep_io *io)
 			      GEOREP_SECTORS_PER_BLOCK;
 	blk_opf_t fua = bio->bi_opf & REQ_FUA;
 	blk_opf_t pre = bio->bi_opf & REQ_PREFLUSH;
-	struct bio *hdr, *pay = NULL, *data;
+	struct bio *hdr, *pay = NULL;
 	struct blk_plug plug;
 
 	hdr = bio_alloc_bioset(vol->log_bdev, 1,
@@ -656,15 +733,11 @@ static void submit_lower(struct georep_volume *vol, struct georep_io *io)
 	}
 	atomic_set(&io->log_pending, pay ? 2 : 1);
 
-	data = bio_alloc_clone(vol->data_bdev, bio, GFP_NOIO, &vol->data_bs);
-	data->bi_private = io;
-	data->bi_end_io = data_endio;
-
+	/* the data bio waits for the record to be durable (durable_work) */
 	blk_start_plug(&plug);
 	submit_bio_noacct(hdr);
 	if (pay)
 		submit_bio_noacct(pay);
-	submit_bio_noacct(data);
 	blk_finish_plug(&plug);
 }
 
@@ -755,16 +828,20 @@ static void write_bio(struct georep_volume *vol, struct bio *bio)
 	write_finish(io);
 }
 
+/*
+ * An empty flush: every write that completed before it has its record
+ * durable already (data goes out only after that, completion waits for
+ * the data), so only the log device is flushed, for what a caller may
+ * expect of a flush beyond that; the data device is flushed before the
+ * superblock's applied_seq moves past a record (log.c), and recovery
+ * replays the records after it.
+ */
 static void flush_bio(struct georep_volume *vol, struct bio *bio)
 {
 	struct bio *f;
 
 	f = bio_alloc_bioset(vol->log_bdev, 0, REQ_OP_WRITE | REQ_PREFLUSH,
 			     GFP_NOIO, &vol->log_bs);
-	bio_chain(f, bio);
-	submit_bio_noacct(f);
-	f = bio_alloc_bioset(vol->data_bdev, 0, REQ_OP_WRITE | REQ_PREFLUSH,
-			     GFP_NOIO, &vol->data_bs);
 	bio_chain(f, bio);
 	submit_bio_noacct(f);
 	bio_endio(bio);

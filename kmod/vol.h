@@ -131,6 +131,8 @@ struct georep_volume {
 	u64 durable_seq;		/* under lock */
 	bool durable_flush;		/* durable_work queued or running; lock */
 	u64 written_resets;		/* georep_written_reset() calls; lock */
+	/* a broken volume's first written record whose data never went out */
+	u64 data_hole;			/* U64_MAX if none; under lock */
 	u64 commit_seq;
 	u64 applied_seq;
 	int broken;			/* -errno once a log write failed */
@@ -198,7 +200,8 @@ struct georep_volume {
 	 * runs on system_wq and takes lock only.
 	 */
 	struct work_struct apply_work;
-	struct work_struct durable_work;	/* blk.c: log flush for FUA */
+	/* blk.c: log flush, then the data writes of the durable records */
+	struct work_struct durable_work;
 	int apply_error;		/* WRITE_ONCE/READ_ONCE, no lock */
 	struct work_struct release_work;
 	struct delayed_work sb_work;	/* takes sb_mutex, then order_mutex */
@@ -221,7 +224,10 @@ struct georep_io {
 	atomic_t log_pending;
 	blk_status_t status;
 	bool log_done;			/* under vol->lock */
+	/* data bio submitted: only once the record is durable; under lock */
+	bool data_sent;
 	bool data_done;
+	struct list_head data_node;	/* georep_durable_work()'s batch */
 	bool committed;		/* georep_commit traced; under vol->lock */
 	bool fua;			/* durable (with all before it) to complete */
 	/* PREFLUSH: records <= it were written before the flush was issued */

@@ -219,6 +219,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	mutex_init(&vol->apply_mutex);
 	INIT_WORK(&vol->apply_work, georep_apply_work);
 	INIT_WORK(&vol->durable_work, georep_durable_work);
+	vol->data_hole = U64_MAX;
 	INIT_WORK(&vol->release_work, georep_release_work);
 	INIT_DELAYED_WORK(&vol->sb_work, georep_sb_work);
 	INIT_DELAYED_WORK(&vol->notify_work, georep_notify_work);

@@ -15,6 +15,8 @@
 #    written back before the cut).
 #
 # At each point the volume must attach, `georepctl ledger verify` must pass,
+# the data device must equal a replay of the ledger onto the zeroed device
+# it started as (georep-datacmp: no block without its record),
 # every block and file acknowledged as durable before that point (a mark
 # logged after its O_DSYNC write or fsync returned) must be there with its
 # content, each acknowledged block must have its record in the ledger with
@@ -248,6 +250,8 @@ check_point() {
 	else
 		georepctl status $R --json | grep -E '"(written|tail)_seq"' | tr -d ' \n'; echo
 		georepctl ledger verify $R --key-dir "$KEYS" || rc=1
+		# the data device is what the ledger says, block for block
+		georep-datacmp /dev/georep/$R.log /dev/georep/$R --initial-zero || rc=1
 		if [ "$nb" -gt 0 ]; then
 			head -n "$nb" "$T/acks" >"$T/acks.cut"
 			georep-ackcheck verify /dev/georep/$R --log "$T/acks.cut" || rc=1
