@@ -174,6 +174,35 @@ static bool data_waiting(struct georep_volume *vol)
 }
 
 /*
+ * A primary's applied_seq: the records whose data writes are all done,
+ * never past one whose data never went out (data_skip()), so that neither
+ * a release nor the superblock passes a record the data device lacks.
+ * Context: vol->lock held.
+ */
+static u64 data_applied(struct georep_volume *vol)
+{
+	u64 applied = min(vol->written_seq, vol->data_hole - 1);
+	struct georep_io *io;
+
+	lockdep_assert_held(&vol->lock);
+	list_for_each_entry(io, &vol->ios, node) {
+		if (io->seq > applied)
+			break;
+		if (!io->data_done)
+			return io->seq - 1;
+	}
+	return applied;
+}
+
+/* every record up to @seq, chained to @chain, is on media; lock held */
+static void durable_set(struct georep_volume *vol, u64 seq, const u8 *chain)
+{
+	lockdep_assert_held(&vol->lock);
+	vol->durable_seq = seq;
+	memcpy(vol->durable_chain, chain, GEOREP_HASH_LEN);
+}
+
+/*
  * A failed write whose data never went out: nothing to wait for. Its
  * record may be in the log (a broken volume's), so applied_seq stays
  * below it and recovery replays it. Context: vol->lock held.
@@ -213,9 +242,10 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		memcpy(vol->written_chain, io->chain, GEOREP_HASH_LEN);
 		set_bit(GEOREP_NB_RECORDS, &vol->notify_bits);
 		/* its PREFLUSH made the records written before it durable */
-		vol->durable_seq = max(vol->durable_seq, io->flushed_upto);
+		if (io->flushed_upto > vol->durable_seq)
+			durable_set(vol, io->flushed_upto, io->flushed_chain);
 		if (io->fua && vol->durable_seq == io->seq - 1)
-			vol->durable_seq = io->seq;
+			durable_set(vol, io->seq, io->chain);
 	}
 
 	/*
@@ -256,8 +286,7 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		vol->inflight--;
 	}
 	if (vol->role == GEOREP_ROLE_PRIMARY) {
-		/* never past a record whose data write was not even sent */
-		vol->applied_seq = min(vol->written_seq, vol->data_hole - 1);
+		vol->applied_seq = data_applied(vol);
 		georep_release_kick(vol);
 	}
 	if ((need_flush || data_waiting(vol)) && !vol->durable_flush &&
@@ -323,14 +352,17 @@ void georep_durable_work(struct work_struct *work)
 {
 	struct georep_volume *vol = container_of(work, struct georep_volume,
 						 durable_work);
+	u8 chain[GEOREP_HASH_LEN];
 	struct georep_io *io;
-	u64 upto, resets;
+	u64 upto, resets, was;
 	LIST_HEAD(batch);
 	int ret = 0;
 
 	spin_lock_irq(&vol->lock);
 	upto = vol->written_seq;
+	memcpy(chain, vol->written_chain, GEOREP_HASH_LEN);
 	resets = vol->written_resets;
+	was = vol->durable_seq;
 	spin_unlock_irq(&vol->lock);
 
 	if (upto > READ_ONCE(vol->durable_seq))
@@ -342,8 +374,8 @@ void georep_durable_work(struct work_struct *work)
 		if (!vol->broken)
 			vol->broken = ret;
 		set_bit(GEOREP_NB_IO_ERROR, &vol->notify_bits);
-	} else if (resets == vol->written_resets) {
-		vol->durable_seq = max(vol->durable_seq, upto);
+	} else if (resets == vol->written_resets && upto > vol->durable_seq) {
+		durable_set(vol, upto, chain);
 	}
 	list_for_each_entry(io, &vol->ios, node) {
 		if (io->seq > vol->durable_seq || vol->broken)
@@ -354,9 +386,14 @@ void georep_durable_work(struct work_struct *work)
 		list_add_tail(&io->data_node, &batch);
 	}
 	vol->durable_flush = false;
+	if (vol->durable_seq != was)
+		set_bit(GEOREP_NB_RECORDS, &vol->notify_bits);
 	spin_unlock_irq(&vol->lock);
 	trace_georep_durable(vol, upto, ret);
 	submit_data(vol, &batch);
+	/* log stream readers see records once durable */
+	if (READ_ONCE(vol->durable_seq) != was)
+		wake_up_all(&vol->waitq);
 	georep_ios_progress(vol);
 }
 
@@ -371,7 +408,7 @@ void georep_durable_work(struct work_struct *work)
 void georep_written_reset(struct georep_volume *vol)
 {
 	lockdep_assert_held(&vol->lock);
-	vol->durable_seq = vol->written_seq;
+	durable_set(vol, vol->written_seq, vol->written_chain);
 	vol->written_resets++;
 }
 
@@ -379,15 +416,16 @@ void georep_written_reset(struct georep_volume *vol)
 void georep_ios_progress(struct georep_volume *vol)
 {
 	unsigned long flags;
-	u64 written;
+	u64 durable;
 	LIST_HEAD(done);
 	bool empty;
 
 	spin_lock_irqsave(&vol->lock, flags);
-	written = vol->written_seq;
+	durable = vol->durable_seq;
 	collect(vol, &done);
 	empty = !vol->inflight;
-	if (vol->written_seq != written)
+	/* log stream readers: records are readable once durable */
+	if (vol->durable_seq != durable)
 		wake_up_all(&vol->waitq);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	if (vol->notify_bits)
@@ -680,8 +718,10 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	if (seq <= vol->commit_seq)
 		vol->commit_lsn = vol->head_lsn;
 	/* each one has completed: the header's PREFLUSH covers them */
-	if (io->bio->bi_opf & REQ_PREFLUSH)
+	if (io->bio->bi_opf & REQ_PREFLUSH) {
 		io->flushed_upto = vol->written_seq;
+		memcpy(io->flushed_chain, vol->written_chain, GEOREP_HASH_LEN);
+	}
 	list_add_tail(&io->node, &vol->ios);
 	vol->inflight++;
 	spin_unlock_irq(&vol->lock);

@@ -181,7 +181,7 @@ int georep_data_write(struct georep_volume *vol,
 		      const struct georep_data_write *dw);
 /* readers of the stream wait here; woken on every new durable record */
 wait_queue_head_t *georep_volume_waitq(struct georep_volume *vol);
-u64 georep_volume_written_seq(struct georep_volume *vol);
+u64 georep_volume_durable_seq(struct georep_volume *vol);
 u32 georep_volume_minor(struct georep_volume *vol);
 const char *georep_volume_name(struct georep_volume *vol);
 

@@ -460,7 +460,7 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 	if (!s)
 		s = READ_ONCE(vol->tail_seq);
 	rec = vol->read_buf;
-	while (s <= georep_volume_written_seq(vol)) {
+	while (s <= georep_volume_durable_seq(vol)) {
 		u32 nblocks, plen;
 		u64 lsn;
 

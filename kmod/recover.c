@@ -317,6 +317,7 @@ int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb
 	vol->written_lsn = lsn;
 	memcpy(vol->written_chain, prev, sizeof(prev));
 	vol->durable_seq = vol->written_seq;
+	memcpy(vol->durable_chain, prev, sizeof(prev));
 	vol->applied_seq = primary ? seq - 1 : min(applied, seq - 1);
 	vol->commit_seq = min(applied, seq - 1);
 	vol->commit_lsn = vol->tail_lsn;
@@ -389,7 +390,7 @@ int georep_walk_verify(struct georep_volume *vol, u64 *bad_seq,
 	memcpy(prev, vol->tail_prev_chain, sizeof(prev));
 	gen = vol->log_gen;
 	mutex_unlock(&vol->order_mutex);
-	written = georep_volume_written_seq(vol);
+	written = georep_volume_durable_seq(vol);
 
 	for (; seq <= written; seq++) {
 		struct probe pr = {};

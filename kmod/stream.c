@@ -184,7 +184,7 @@ static loff_t georep_stream_llseek(struct file *file, loff_t offset,
 		base = sf->cursor;
 		break;
 	case SEEK_END:
-		base = georep_volume_written_seq(sf->vol) + 1;
+		base = georep_volume_durable_seq(sf->vol) + 1;
 		break;
 	default:
 		pos = -EINVAL;
@@ -206,7 +206,7 @@ out_unlock:
 static bool georep_stream_readable(struct georep_stream_file *sf, u64 cursor)
 {
 	return READ_ONCE(sf->stream->removed) ||
-	       georep_volume_written_seq(sf->vol) >= cursor;
+	       georep_volume_durable_seq(sf->vol) >= cursor;
 }
 
 static ssize_t georep_stream_read(struct file *file, char __user *buf,
@@ -229,7 +229,7 @@ static ssize_t georep_stream_read(struct file *file, char __user *buf,
 			return -ERESTARTSYS;
 		}
 		cursor = sf->cursor;
-		if (georep_volume_written_seq(sf->vol) >= cursor) {
+		if (georep_volume_durable_seq(sf->vol) >= cursor) {
 			/* 0 here means past the head after all: report it */
 			ret = georep_log_read(sf->vol, &sf->cursor, buf, len);
 			*ppos = sf->cursor;
@@ -298,7 +298,7 @@ static __poll_t georep_stream_poll(struct file *file, poll_table *wait)
 	if (READ_ONCE(sf->stream->removed))
 		return EPOLLERR | EPOLLHUP;
 
-	if (georep_volume_written_seq(sf->vol) >= READ_ONCE(sf->cursor))
+	if (georep_volume_durable_seq(sf->vol) >= READ_ONCE(sf->cursor))
 		mask |= EPOLLIN | EPOLLRDNORM;
 
 	if (file->f_mode & FMODE_WRITE) {

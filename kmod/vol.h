@@ -129,6 +129,7 @@ struct georep_volume {
 	 * of the log device that completed (blk.c, "Durability")
 	 */
 	u64 durable_seq;		/* under lock */
+	u8 durable_chain[GEOREP_HASH_LEN];	/* of durable_seq; lock */
 	bool durable_flush;		/* durable_work queued or running; lock */
 	u64 written_resets;		/* georep_written_reset() calls; lock */
 	/* a broken volume's first written record whose data never went out */
@@ -232,6 +233,7 @@ struct georep_io {
 	bool fua;			/* durable (with all before it) to complete */
 	/* PREFLUSH: records <= it were written before the flush was issued */
 	u64 flushed_upto;
+	u8 flushed_chain[GEOREP_HASH_LEN];
 	u8 chain[GEOREP_HASH_LEN];
 	struct work_struct work;	/* hashing offload, write-zeroes fallback */
 };

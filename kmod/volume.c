@@ -71,9 +71,10 @@ wait_queue_head_t *georep_volume_waitq(struct georep_volume *vol)
 	return &vol->waitq;
 }
 
-u64 georep_volume_written_seq(struct georep_volume *vol)
+/* the last record durable in the log: what the stream and status offer */
+u64 georep_volume_durable_seq(struct georep_volume *vol)
 {
-	return READ_ONCE(vol->written_seq);
+	return READ_ONCE(vol->durable_seq);
 }
 
 u32 georep_volume_minor(struct georep_volume *vol)
@@ -174,10 +175,15 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st)
 	st->low_wm = vol->low_wm;
 	st->max_uncommitted = vol->max_uncommitted;
 	spin_lock_irq(&vol->lock);
-	st->written_seq = vol->written_seq;
+	/*
+	 * WRITTEN_SEQ is "the last record durable in the log" (uapi): a
+	 * record whose log writes completed may still be in a volatile cache
+	 * until the next flush (blk.c, georep_durable_work())
+	 */
+	st->written_seq = vol->durable_seq;
 	st->commit_seq = vol->commit_seq;
 	st->applied_seq = vol->applied_seq;
-	memcpy(st->chain_hash, vol->written_chain, GEOREP_HASH_LEN);
+	memcpy(st->chain_hash, vol->durable_chain, GEOREP_HASH_LEN);
 	spin_unlock_irq(&vol->lock);
 	mutex_unlock(&vol->order_mutex);
 }
@@ -797,7 +803,7 @@ int georep_volume_update(struct georep_volume *vol,
 
 	if (u->has_limits && check_limits(u->high_wm, u->low_wm, extack))
 		return -EINVAL;
-	written = georep_volume_written_seq(vol);
+	written = georep_volume_durable_seq(vol);
 	if (u->has_commit_seq && u->commit_seq > written) {
 		georep_extack_fmt(extack, "GEOREP_A_COMMIT_SEQ %llu is past WRITTEN_SEQ %llu",
 				  u->commit_seq, written);

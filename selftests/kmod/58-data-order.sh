@@ -11,6 +11,12 @@
 # the log write, so the copy held the new block with no record for it.
 # A second copy, taken once the write completed, must hold the block and
 # its record: the write was acknowledged.
+#
+# Then only the log's flushes are held: a record whose log writes completed
+# but that no flush covered yet may still be lost, so neither the log
+# stream (what georepd ships and counts as the leader's own durable copy
+# toward a quorum) nor WRITTEN_SEQ ("the last record durable in the log")
+# may offer it before the flush completes. Before, both did at once.
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -24,12 +30,16 @@ VT_VOLS=$V
 DELAY_MS=3000
 BLK=100
 
+V2=vol58b
+VT_VOLS="$V $V2"
+
 do_cleanup() {
 	vt_cleanup
 	dmsetup remove grdo-log 2>/dev/null
+	dmsetup remove grdo-flog 2>/dev/null
 }
 trap do_cleanup EXIT
-echo "    1..4"
+echo "    1..6"
 
 setup() {
 	local sz
@@ -83,8 +93,43 @@ attach() {
 	return $rc
 }
 
+# stream_bytes VOL: what a non-blocking read of VOL's log stream gets now
+stream_bytes() {
+	dd if=/dev/georep/$1.log iflag=nonblock bs=1M count=1 2>/dev/null | wc -c
+}
+
+flush_held() {
+	local D2 L2 sz pid w b
+	D2=$(vt_loop data2 16) && L2=$(vt_loop log2 32) || return 1
+	sz=$(blockdev --getsz "$L2")
+	# reads and writes at once, flushes after DELAY_MS
+	dmsetup create grdo-flog --table "0 $sz delay $L2 0 0 $L2 0 0 $L2 0 0" &&
+		dmsetup mknodes || return 1
+	georepctl volume create $V2 --data "$D2" --log /dev/mapper/grdo-flog \
+		--format --standalone --key-dir "$KEYS" || return 1
+	dmsetup suspend grdo-flog &&
+		dmsetup load grdo-flog --table "0 $sz delay $L2 0 0 $L2 0 0 $L2 0 $DELAY_MS" &&
+		dmsetup resume grdo-flog || return 1
+	dd if="$T/block" of=/dev/georep/$V2 bs=4k seek=$BLK count=1 \
+		oflag=direct conv=notrunc 2>/dev/null &
+	pid=$!
+	sleep 1
+	w=$(vt_num $V2 written_seq)
+	b=$(stream_bytes $V2)
+	echo "flush held: written_seq $w, stream offers $b bytes"
+	wait $pid || { echo "the write failed"; return 1; }
+	[ "$w" = 0 ] && [ "$b" = 0 ] ||
+		{ echo "a record no flush covered was offered as durable"; return 1; }
+	w=$(vt_num $V2 written_seq)
+	b=$(stream_bytes $V2)
+	echo "after the flush: written_seq $w, stream offers $b bytes"
+	[ "$w" = 1 ] && [ "$b" = 4352 ]	# the 256-byte header and the block
+}
+
 vt_check "standalone volume, log on dm-delay" setup || { vt_done; exit 1; }
 vt_check "a write held in the log's delay; disks copied meanwhile" write_held
 vt_check "cut while the record was held: data matches the ledger" attach cut
 vt_check "cut after the write completed: block and record there" attach acked
+vt_check "log flushes held: the record is neither readable nor written_seq" flush_held
+vt_check "the block reads back" sh -c "dd if=/dev/georep/$V2 bs=4k skip=$BLK count=1 iflag=direct 2>/dev/null | cmp - '$T/block'"
 vt_done
