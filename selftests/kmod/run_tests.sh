@@ -110,6 +110,29 @@ echo "# georep.ko loaded${ver:+ (version $ver)}: $(grep '^georep ' /proc/modules
 
 # --- tests ----------------------------------------------------------------
 
+# the volumes the module has now
+vol_names() {
+	georepctl status --json 2>/dev/null |
+		sed -n 's/.*"name": "\([^"]*\)".*/\1/p'
+}
+
+# leftovers: volumes the module still has and nodes under /dev/georep
+leftovers() {
+	local v n
+	v=$(vol_names | tr '\n' ' ')
+	n=$(ls /dev/georep 2>/dev/null | tr '\n' ' ')
+	[ -n "$v$n" ] && echo "volumes: ${v:-none}; /dev/georep: ${n:-empty}"
+}
+
+clean_leftovers() {
+	local v
+	for v in $(vol_names); do
+		umount "/dev/georep/$v" 2>/dev/null
+		georepctl volume delete "$v" >/dev/null 2>&1
+	done
+	rm -f /dev/georep/* 2>/dev/null
+}
+
 for t in "${tests[@]}"; do
 	name=$(tname "$t")
 	if [ ! -f "$t" ]; then
@@ -130,9 +153,18 @@ for t in "${tests[@]}"; do
 		done
 	rc=${PIPESTATUS[0]}
 	echo "# $name: exit $rc after $((SECONDS - start))s"
+	# a test cleans up after itself: a volume or node left behind fails
+	# it (and is removed, so that the next test starts clean)
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "# $name left behind: $left"
+		clean_leftovers
+	fi
 	if bad=$(bad_kmsg "$mark"); then
 		printf '%s\n' "$bad" | sed 's/^/# kmsg: /'
 		result fail "$name" "kernel log: BUG/WARNING/Oops/leak"
+	elif [ -n "$left" ] && [ "$rc" != $KSFT_SKIP ]; then
+		result fail "$name" "left volumes or nodes behind"
 	elif [ "$rc" = 0 ]; then
 		result ok "$name"
 	elif [ "$rc" = $KSFT_SKIP ]; then
