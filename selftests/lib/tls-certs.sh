@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Site identities for test clusters, made with the `openssl` command: the
+# recipe of Documentation/admin-guide.rst ("Site identities and TLS").
+# Sourced by the sites lab (selftests/sites/lib.sh), the demo and the
+# e2e tests (user/georepd/tests/e2e_tls.py runs it with bash).
+#
+#   tls_make_ca DIR [DAYS]       DIR/ca.key (Ed25519, 0600) and DIR/ca.crt
+#   tls_make_site DIR NAME [DAYS]
+#                                DIR/NAME.key (Ed25519, 0600) and DIR/NAME.crt,
+#                                signed by DIR/ca.*, subjectAltName DNS:NAME
+
+tls_make_ca() {
+	local dir=$1 days=${2:-3650}
+	mkdir -p "$dir" || return 1
+	(umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/ca.key") || return 1
+	openssl req -x509 -new -key "$dir/ca.key" -days "$days" \
+		-subj "/CN=georep cluster CA" -out "$dir/ca.crt" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || return 1
+}
+
+tls_make_site() {
+	local dir=$1 name=$2 days=${3:-825}
+	(umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/$name.key") || return 1
+	openssl req -new -key "$dir/$name.key" -subj "/CN=$name" \
+		-out "$dir/$name.csr" || return 1
+	printf '%s\n' "subjectAltName=DNS:$name" "basicConstraints=critical,CA:FALSE" \
+		"keyUsage=critical,digitalSignature" \
+		"extendedKeyUsage=serverAuth,clientAuth" >"$dir/$name.ext"
+	openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+		-CAcreateserial -days "$days" -extfile "$dir/$name.ext" \
+		-out "$dir/$name.crt" 2>/dev/null || return 1
+	rm -f "$dir/$name.csr" "$dir/$name.ext"
+}
