@@ -11,7 +11,10 @@ PROG_SRCS_test_wire := georepd/tests/test_wire.c
 
 LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c
 # mutual TLS 1.3 between sites, and the site key it proves (Ed25519)
-LIB_SRCS += lib/tls.c lib/site_key.c
+LIB_SRCS += lib/tls.c lib/site_key.c lib/site_cert.c
+
+TESTS += test_tls
+PROG_SRCS_test_tls := georepd/tests/test_tls.c
 
 TESTS += test_evloop
 PROG_SRCS_test_evloop := georepd/tests/test_evloop.c

@@ -95,16 +95,10 @@ static EVP_PKEY *parse_key(const char *path, const char *buf, size_t len,
 			 path);
 		return NULL;
 	}
-	if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
-		snprintf(err, errlen, "key file %s: a %s key; site keys must be Ed25519",
-			 path, OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
-		EVP_PKEY_free(pkey);
-		return NULL;
-	}
 	return pkey;
 }
 
-EVP_PKEY *gr_site_key_load(const char *path, char *err, size_t errlen)
+EVP_PKEY *gr_private_key_load(const char *path, char *err, size_t errlen)
 {
 	EVP_PKEY *pkey = NULL;
 	char *buf = NULL;
@@ -128,5 +122,18 @@ EVP_PKEY *gr_site_key_load(const char *path, char *err, size_t errlen)
 	OPENSSL_secure_clear_free(buf, size + 1);
 out_close:
 	close(fd);
+	return pkey;
+}
+
+EVP_PKEY *gr_site_key_load(const char *path, char *err, size_t errlen)
+{
+	EVP_PKEY *pkey = gr_private_key_load(path, err, errlen);
+
+	if (pkey && EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+		snprintf(err, errlen, "key file %s: a %s key; site keys must be Ed25519",
+			 path, OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
 	return pkey;
 }

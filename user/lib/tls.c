@@ -71,7 +71,10 @@ static const char *set_reason(struct tls_sess *s, const char *what)
 
 	if (!rs)
 		rs = "unknown error";
-	if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason == SSL_R_CERTIFICATE_VERIFY_FAILED)
+	if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+	    vr == X509_V_ERR_HOSTNAME_MISMATCH && s->err[0])
+		;	/* verify_cb said why */
+	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason == SSL_R_CERTIFICATE_VERIFY_FAILED)
 		snprintf(s->err, sizeof(s->err), "bad certificate chain: %s",
 			 X509_verify_cert_error_string(vr));
 	else if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
@@ -130,6 +133,34 @@ static bool cert_site_name(struct tls_sess *s, X509 *cert, char *out, size_t len
 	return true;
 }
 
+/*
+ * The chain checked by OpenSSL, the leaf (depth 0) comes last: it must
+ * name one site, and the one dialed when we dialed. A refusal here fails
+ * the handshake before it completes, so the peer gets an alert.
+ */
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_sess *s = ssl ? SSL_get_app_data(ssl) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(xs);
+
+	if (!ok || !s || X509_STORE_CTX_get_error_depth(xs) != 0 || !cert)
+		return ok;
+	if (!cert_site_name(s, cert, s->peer, sizeof(s->peer)))
+		goto refuse;
+	if (s->expect[0] && strcmp(s->expect, s->peer)) {
+		snprintf(s->err, sizeof(s->err),
+			 "wrong name: dialed site \"%s\" but its certificate is for \"%s\"",
+			 s->expect, s->peer);
+		goto refuse;
+	}
+	return 1;
+refuse:
+	s->peer[0] = '\0';
+	X509_STORE_CTX_set_error(xs, X509_V_ERR_HOSTNAME_MISMATCH);
+	return 0;
+}
+
 /* After the handshake: who is it, and is it whom we expected? */
 static int check_peer(struct tls_sess *s, const char **why)
 {
@@ -149,6 +180,7 @@ static int check_peer(struct tls_sess *s, const char **why)
 			 SSL_get_version(s->ssl));
 		goto fail;
 	}
+	/* verify_cb checked the name; the same checks once more, cheaply */
 	if (!cert_site_name(s, cert, s->peer, sizeof(s->peer)))
 		goto fail;
 	if (s->expect[0] && strcmp(s->expect, s->peer)) {
@@ -204,6 +236,7 @@ static int tls_handshake(void *sess, int fd, uint32_t *want, const char **why)
 	struct tls_sess *s = sess;
 	int ret, err;
 
+	s->err[0] = '\0';
 	ERR_clear_error();
 	ret = SSL_do_handshake(s->ssl);
 	if (ret == 1)
@@ -439,7 +472,7 @@ static SSL_CTX *make_ctx(const struct gr_tls_opts *o, char *err, size_t errlen)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* no resumption: every connection proves its certificate again */

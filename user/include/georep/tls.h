@@ -57,5 +57,7 @@ struct gr_transport *gr_transport_tls(const struct gr_tls_opts *o, char *err,
  * Return: the key, or NULL with the reason in @err (naming @path).
  */
 EVP_PKEY *gr_site_key_load(const char *path, char *err, size_t errlen);
+/* The same checks, any key type (a CA key for `georepctl site init`). */
+EVP_PKEY *gr_private_key_load(const char *path, char *err, size_t errlen);
 
 #endif /* _GEOREP_TLS_H */
