@@ -90,3 +90,7 @@ PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.
 # bad input at replicating sites: strangers and bad frames after a hello
 # (sent with georep-wirepoke of user/tools), georepctl errors
 CHECK_CMDS += georepd/tests/e2e_badinput.py
+
+# site identities and mutual TLS at the daemon level: refusals (plaintext,
+# key mode, impostors, strangers), KeyUpdates, one log line per refusal
+CHECK_CMDS += georepd/tests/e2e_tls.py
