@@ -94,3 +94,8 @@ CHECK_CMDS += georepd/tests/e2e_badinput.py
 # site identities and mutual TLS at the daemon level: refusals (plaintext,
 # key mode, impostors, strangers), KeyUpdates, one log line per refusal
 CHECK_CMDS += georepd/tests/e2e_tls.py
+
+# georepctl site ca|init: the cluster CA and site identities (lib/site_cert.c)
+PROG_SRCS_georepctl += georepctl/cmd_site.c
+PROG_SRCS_test_georepctl_args += georepctl/cmd_site.c
+$(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_site.h

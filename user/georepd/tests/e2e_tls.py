@@ -17,7 +17,9 @@ with the `openssl` command (selftests/lib/tls-certs.sh).
  5. a "bravo" certified by another CA: refused for the chain;
  6. a plain-TCP client, a TLS client without a certificate and a TLS 1.2
     client at alpha's port: each refused with one log line naming it;
- 7. the real bravo back: every peer up again; the daemons exit cleanly.
+ 7. the real bravo back: every peer up again; the daemons exit cleanly;
+ 8. `georepctl site ca` and `site init` make a CA and a site identity that
+    `openssl verify` accepts (SAN, modes 0600, no overwrite).
 
 Usage: e2e_tls.py [BINDIR]. Prints KTAP.
 """
@@ -38,7 +40,7 @@ import e2e  # noqa: E402
 
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 13
+N_TESTS = 14
 ktap = e2e.ktap
 results = e2e.results
 
@@ -76,6 +78,26 @@ def tls_client(port, ca, cert=None, key=None, max_version=None):
     except (OSError, ssl.SSLError) as exc:
         return str(exc)
     return "no error"
+
+
+def site_init_check(top):
+    ctl = os.path.join(BIN, "georepctl")
+    out = os.path.join(top, "ctlpki")
+    os.mkdir(out)
+    r1 = subprocess.run([ctl, "site", "ca", "--out", out], capture_output=True, text=True)
+    args = [ctl, "site", "init", "delta", "--ca-cert", os.path.join(out, "ca.crt"),
+            "--ca-key", os.path.join(out, "ca.key"), "--out", out]
+    r2 = subprocess.run(args, capture_output=True, text=True)
+    r3 = subprocess.run(args, capture_output=True, text=True)
+    ver = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(out, "ca.crt"),
+                          os.path.join(out, "delta.crt")], capture_output=True, text=True)
+    ext = subprocess.run(["openssl", "x509", "-noout", "-in", os.path.join(out, "delta.crt"),
+                          "-ext", "subjectAltName"], capture_output=True, text=True)
+    modes = [os.stat(os.path.join(out, f)).st_mode & 0o777 for f in ("ca.key", "delta.key")]
+    ok = (r1.returncode == 0 and r2.returncode == 0 and r3.returncode == 1 and
+          "File exists" in r3.stderr and ver.returncode == 0 and "DNS:delta" in ext.stdout and
+          modes == [0o600, 0o600])
+    return ok, "georepctl_site_ca_and_init", (r1, r2, r3, ver.stdout, ext.stdout, modes)
 
 
 def main():
@@ -212,6 +234,9 @@ def main():
                     if s.proc.returncode != 0 or "Sanitizer" in s.logtext() or
                     "runtime error" in s.logtext()]
         ktap(codes == [0, 0, 0] and not bad_exit, "daemons_exit_cleanly", bad_exit)
+
+        # 8: georepctl site ca / init make what the openssl recipe makes
+        ktap(*site_init_check(top))
         if os.environ.get("E2E_TLS_SHOW_LOGS"):
             for s in (a, c):
                 print("# ---- %s log ----" % s.name)
