@@ -99,3 +99,11 @@ CHECK_CMDS += georepd/tests/e2e_tls.py
 PROG_SRCS_georepctl += georepctl/cmd_site.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_site.c
 $(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_site.h
+
+# what TLS costs the transport: MiB/s over plain TCP and TLS, one thread
+BENCH_TRANSPORT := $(O)/test/bench_transport
+$(BENCH_TRANSPORT): $(O)/obj/georepd/tests/bench_transport.o $(O)/libgeorep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BENCH_TRANSPORT)
+BENCH_CMDS += $(BENCH_TRANSPORT)
