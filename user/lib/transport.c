@@ -26,6 +26,7 @@
 #include "georep/transport.h"
 
 #define READ_CHUNK	(64U << 10)
+#define HANDSHAKE_TIMEOUT_MS	5000	/* a peer that stalls its handshake */
 #define READ_BUDGET	(1U << 20)
 
 enum conn_state {
@@ -41,6 +42,7 @@ struct gr_conn {
 	void *sess;
 	int fd;
 	struct gr_io *io;
+	struct gr_timer *hs_timer;	/* until the handshake is done */
 	enum conn_state state;
 	bool server;
 	const struct gr_conn_cbs *cbs;
@@ -179,6 +181,8 @@ void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
 	va_end(ap);
 	gr_io_del(c->io);
 	c->io = NULL;
+	gr_timer_free(c->hs_timer);
+	c->hs_timer = NULL;
 	if (c->sess)
 		c->t->ops->session_free(c->sess);
 	c->sess = NULL;
@@ -440,6 +444,8 @@ static void do_read(struct gr_conn *c)
 
 static void conn_opened(struct gr_conn *c)
 {
+	gr_timer_free(c->hs_timer);
+	c->hs_timer = NULL;
 	c->state = CONN_OPEN;
 	if (c->cbs->on_open)
 		c->cbs->on_open(c, c->arg);
@@ -466,10 +472,26 @@ static void do_handshake(struct gr_conn *c)
 	conn_opened(c);
 }
 
+static void handshake_expired(struct gr_timer *t, void *arg)
+{
+	struct gr_conn *c = arg;
+
+	gr_conn_close(c, -ETIMEDOUT, "%s handshake: not done within %d ms",
+		      c->t->ops->name, HANDSHAKE_TIMEOUT_MS);
+}
+
 static void start_session(struct gr_conn *c)
 {
 	int ret = c->t->ops->session_new(c->t, c->fd, c->server, &c->sess);
 
+	/* a stranger must not hold a socket by never finishing its handshake */
+	if (!ret) {
+		c->hs_timer = gr_timer_new(c->loop, handshake_expired, c);
+		if (c->hs_timer)
+			gr_timer_arm(c->hs_timer, HANDSHAKE_TIMEOUT_MS);
+		else
+			ret = -ENOMEM;
+	}
 	if (!ret && c->peer_name[0] && c->t->ops->set_peer_name)
 		ret = c->t->ops->set_peer_name(c->sess, c->peer_name);
 	if (ret) {

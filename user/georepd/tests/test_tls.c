@@ -9,7 +9,8 @@
  * certificate from another CA, a server presenting another site's
  * certificate (the dialer expects the site it dials), a certificate
  * without a DNS name, a client with no certificate, a TLS 1.2-only
- * client, a plain-TCP client. Key files: group/other access and non-Ed25519
+ * client, a plain-TCP client; a client that never finishes its handshake
+ * is closed after 5 s. Key files: group/other access and non-Ed25519
  * keys refused, naming the file. KeyUpdate: after rekey_bytes, in both
  * directions, while 8 MiB of frames keep flowing in order.
  */
@@ -366,6 +367,38 @@ static void test_plain_tcp_client(void)
 	raw_case(0, 0, NULL, true, "not TLS");
 }
 
+/* a client that connects and says nothing is closed after 5 s */
+static void test_stalled_handshake(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct endpoint srv = { 0 };
+	struct gr_transport *st = tp("bravo", "ca", 0);
+	struct gr_listener *l;
+	struct gr_loop *loop;
+	const char *why;
+	uint64_t t0;
+	int fd;
+
+	CHECK(st && gr_loop_new(&loop) == 0);
+	if (!st)
+		return;
+	l = gr_listener_new(loop, st, "127.0.0.1", 0, &ep_cbs, &srv, &why);
+	sin.sin_port = htons(gr_listener_port(l));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0 && !connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	t0 = gr_now_ms();
+	PUMP_UNTIL(loop, srv.closed, 8000);
+	CHECK_MSG(srv.closed == 1 && strstr(srv.reason, "handshake: not done within 5000 ms"),
+		  "closed %d: %s", srv.closed, srv.reason);
+	CHECK(gr_now_ms() - t0 >= 4900 && gr_now_ms() - t0 < 7000);
+	printf("    # server: %s\n", srv.reason);
+	close(fd);
+	gr_listener_free(l);
+	gr_loop_free(loop);
+	gr_transport_free(st);
+}
+
 static void test_key_file_checks(void)
 {
 	char k[512], c[512], a[512], err[512], rsa[512];
@@ -495,6 +528,7 @@ static const struct ktap_case cases[] = {
 	{ "tls_refuses_no_client_cert", test_no_client_cert },
 	{ "tls_refuses_tls12_client", test_tls12_client },
 	{ "tls_refuses_plain_tcp", test_plain_tcp_client },
+	{ "tls_closes_stalled_handshake", test_stalled_handshake },
 	{ "tls_key_file_checks", test_key_file_checks },
 	{ "tls_key_update", test_key_update },
 };

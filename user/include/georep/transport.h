@@ -14,7 +14,9 @@
  *  - gr_dialer: keeps one outgoing connection to a peer, reconnecting with
  *    exponential backoff (with jitter) after every close.
  *
- * Callbacks: on_open once the transport handshake is done; on_frame for each
+ * Callbacks: on_open once the transport handshake is done (a handshake not
+ * done within 5 s closes the connection: "<name> handshake: not done within
+ * 5000 ms"); on_frame for each
  * valid frame, in order; on_close exactly once, with a negative errno and a
  * reason (a garbage frame closes with -EPROTO and the decoder's message).
  * The gr_conn stays valid until the end of the loop iteration in which it
