@@ -43,6 +43,7 @@ struct gr_conn {
 	int fd;
 	struct gr_io *io;
 	struct gr_timer *hs_timer;	/* until the handshake is done */
+	bool hs_counted;		/* in t->handshaking */
 	enum conn_state state;
 	bool server;
 	const struct gr_conn_cbs *cbs;
@@ -148,6 +149,15 @@ static struct gr_conn *conn_alloc(struct gr_loop *loop, struct gr_transport *t,
 	return c;
 }
 
+static void handshake_done(struct gr_conn *c)
+{
+	gr_timer_free(c->hs_timer);
+	c->hs_timer = NULL;
+	if (c->hs_counted)
+		c->t->handshaking--;
+	c->hs_counted = false;
+}
+
 static void conn_free(void *arg)
 {
 	struct gr_conn *c = arg;
@@ -181,8 +191,7 @@ void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
 	va_end(ap);
 	gr_io_del(c->io);
 	c->io = NULL;
-	gr_timer_free(c->hs_timer);
-	c->hs_timer = NULL;
+	handshake_done(c);
 	if (c->sess)
 		c->t->ops->session_free(c->sess);
 	c->sess = NULL;
@@ -444,8 +453,7 @@ static void do_read(struct gr_conn *c)
 
 static void conn_opened(struct gr_conn *c)
 {
-	gr_timer_free(c->hs_timer);
-	c->hs_timer = NULL;
+	handshake_done(c);
 	c->state = CONN_OPEN;
 	if (c->cbs->on_open)
 		c->cbs->on_open(c, c->arg);
@@ -482,7 +490,18 @@ static void handshake_expired(struct gr_timer *t, void *arg)
 
 static void start_session(struct gr_conn *c)
 {
-	int ret = c->t->ops->session_new(c->t, c->fd, c->server, &c->sess);
+	int ret;
+
+	if (c->server && c->t->handshaking >= GR_MAX_HANDSHAKING) {
+		gr_conn_close(c, -EBUSY, "%s handshake: %u connections already in theirs",
+			      c->t->ops->name, c->t->handshaking);
+		return;
+	}
+	if (c->server) {
+		c->t->handshaking++;
+		c->hs_counted = true;
+	}
+	ret = c->t->ops->session_new(c->t, c->fd, c->server, &c->sess);
 
 	/* a stranger must not hold a socket by never finishing its handshake */
 	if (!ret) {

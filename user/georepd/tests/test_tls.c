@@ -10,7 +10,8 @@
  * certificate (the dialer expects the site it dials), a certificate
  * without a DNS name, a client with no certificate, a TLS 1.2-only
  * client, a plain-TCP client; a client that never finishes its handshake
- * is closed after 5 s. Key files: group/other access and non-Ed25519
+ * is closed after 5 s, and no more than 64 may be in their handshake at
+ * once. Key files: group/other access and non-Ed25519
  * keys refused, naming the file. KeyUpdate: after rekey_bytes, in both
  * directions, while 8 MiB of frames keep flowing in order.
  */
@@ -367,17 +368,20 @@ static void test_plain_tcp_client(void)
 	raw_case(0, 0, NULL, true, "not TLS");
 }
 
-/* a client that connects and says nothing is closed after 5 s */
+/*
+ * Clients that connect and say nothing are closed after 5 s; beyond
+ * GR_MAX_HANDSHAKING of them at once, a new one is closed at once.
+ */
 static void test_stalled_handshake(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct endpoint srv = { 0 };
 	struct gr_transport *st = tp("bravo", "ca", 0);
+	int fds[GR_MAX_HANDSHAKING + 1], i, n = GR_MAX_HANDSHAKING + 1;
 	struct gr_listener *l;
 	struct gr_loop *loop;
 	const char *why;
 	uint64_t t0;
-	int fd;
 
 	CHECK(st && gr_loop_new(&loop) == 0);
 	if (!st)
@@ -385,15 +389,24 @@ static void test_stalled_handshake(void)
 	l = gr_listener_new(loop, st, "127.0.0.1", 0, &ep_cbs, &srv, &why);
 	sin.sin_port = htons(gr_listener_port(l));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(fd >= 0 && !connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
 	t0 = gr_now_ms();
-	PUMP_UNTIL(loop, srv.closed, 8000);
-	CHECK_MSG(srv.closed == 1 && strstr(srv.reason, "handshake: not done within 5000 ms"),
+	for (i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(fds[i] >= 0 && !connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)));
+		PUMP_UNTIL(loop, st->handshaking == (unsigned int)i + 1 || srv.closed, 1000);
+	}
+	CHECK_MSG(srv.closed == 1 && strstr(srv.reason, "64 connections already in theirs"),
 		  "closed %d: %s", srv.closed, srv.reason);
-	CHECK(gr_now_ms() - t0 >= 4900 && gr_now_ms() - t0 < 7000);
+	CHECK(st->handshaking == GR_MAX_HANDSHAKING);
 	printf("    # server: %s\n", srv.reason);
-	close(fd);
+	PUMP_UNTIL(loop, srv.closed == n, 8000);
+	CHECK_MSG(srv.closed == n && strstr(srv.reason, "handshake: not done within 5000 ms"),
+		  "closed %d: %s", srv.closed, srv.reason);
+	CHECK(gr_now_ms() - t0 >= 4900 && gr_now_ms() - t0 < 8000);
+	CHECK(st->handshaking == 0);
+	printf("    # server: %s\n", srv.reason);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 	gr_listener_free(l);
 	gr_loop_free(loop);
 	gr_transport_free(st);

@@ -16,7 +16,8 @@
  *
  * Callbacks: on_open once the transport handshake is done (a handshake not
  * done within 5 s closes the connection: "<name> handshake: not done within
- * 5000 ms"); on_frame for each
+ * 5000 ms"; over GR_MAX_HANDSHAKING accepted connections in their handshake,
+ * a new one is closed at once); on_frame for each
  * valid frame, in order; on_close exactly once, with a negative errno and a
  * reason (a garbage frame closes with -EPROTO and the decoder's message).
  * The gr_conn stays valid until the end of the loop iteration in which it
@@ -86,7 +87,11 @@ struct gr_transport_ops {
 struct gr_transport {
 	const struct gr_transport_ops *ops;
 	void *priv;
+	unsigned int handshaking;	/* accepted connections in their handshake */
 };
+
+/* Accepted connections beyond this many in their handshake are refused. */
+#define GR_MAX_HANDSHAKING	64
 
 /* Plain TCP. Return: NULL on ENOMEM. Free with gr_transport_free(). */
 struct gr_transport *gr_transport_tcp(void);
