@@ -36,6 +36,7 @@ struct tls_sess {
 	uint64_t sent_since_rekey;
 	uint64_t rekey_at_ns;		/* next time-based KeyUpdate */
 	uint64_t ku_sent, ku_received;
+	uint64_t rx_bytes;		/* application data received */
 	char expect[GR_PEER_NAME_MAX];	/* name the peer must prove, or "" */
 	char peer[GR_PEER_NAME_MAX];	/* name it proved */
 	char err[256];
@@ -91,8 +92,11 @@ static const char *set_reason(struct tls_sess *s, const char *what)
 		  reason == SSL_R_RECORD_LENGTH_MISMATCH) &&
 		 !SSL_is_init_finished(s->ssl))
 		snprintf(s->err, sizeof(s->err), "not TLS: %s (a plain-TCP peer?)", rs);
-	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && is_alert(reason))
+	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && is_alert(reason) && !s->rx_bytes)
+		/* TLS 1.3: a client learns that its certificate was refused here */
 		snprintf(s->err, sizeof(s->err), "refused by the peer: %s", rs);
+	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && is_alert(reason))
+		snprintf(s->err, sizeof(s->err), "the peer sent an alert: %s", rs);
 	else
 		snprintf(s->err, sizeof(s->err), "TLS error during %s: %s", what, rs);
 	ERR_clear_error();
@@ -304,8 +308,10 @@ static ssize_t tls_recv(void *sess, int fd, void *buf, size_t len)
 	s->err[0] = '\0';
 	ERR_clear_error();
 	ret = SSL_read_ex(s->ssl, buf, len, &n);
-	if (ret == 1)
+	if (ret == 1) {
+		s->rx_bytes += n;
 		return n;
+	}
 	return io_error(s, ret, true);
 }
 

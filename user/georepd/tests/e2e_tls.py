@@ -17,7 +17,10 @@ with the `openssl` command (selftests/lib/tls-certs.sh).
  5. a "bravo" certified by another CA: refused for the chain;
  6. a plain-TCP client, a TLS client without a certificate and a TLS 1.2
     client at alpha's port: each refused with one log line naming it;
- 7. the real bravo back: every peer up again; the daemons exit cleanly;
+ 7. the real bravo back: every peer up again; a man in the middle between
+    alpha and bravo flips one byte of the TLS stream: that connection is
+    dropped at both ends with the reason logged, the next one comes up;
+    the daemons exit cleanly;
  8. `georepctl site ca` and `site init` make a CA and a site identity that
     `openssl verify` accepts (SAN, modes 0600, no overwrite).
 
@@ -33,6 +36,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,7 +44,7 @@ import e2e  # noqa: E402
 
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 14
+N_TESTS = 15
 ktap = e2e.ktap
 results = e2e.results
 
@@ -78,6 +82,78 @@ def tls_client(port, ca, cert=None, key=None, max_version=None):
     except (OSError, ssl.SSLError) as exc:
         return str(exc)
     return "no error"
+
+
+class FlipProxy:
+    """A man in the middle on 127.0.0.1:port relaying to @target; in the
+    first connection it flips one byte of the client's stream once the
+    connection is 2 s old (after the TLS handshake), then relays faithfully."""
+
+    def __init__(self, target):
+        self.target = target
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.flipped = 0
+        self.conns = 0
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+                u = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                return
+            self.conns += 1
+            flip = self.conns == 1
+            t0 = time.time()
+            threading.Thread(target=self.pipe, args=(c, u, flip, t0), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(u, c, False, t0), daemon=True).start()
+
+    def pipe(self, src, dst, flip, t0):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+            if flip and not self.flipped and time.time() - t0 > 2 and len(data) > 8:
+                i = len(data) // 2
+                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+                self.flipped += 1
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+
+def mitm_check(top, cfg, a, b):
+    """alpha reaches bravo through a FlipProxy: the flipped byte drops that
+    connection at both ends (logged), the next one comes up."""
+    proxy = FlipProxy(int(cfg["sites"][1]["address"].split(":")[1]))
+    mcfg = json.loads(json.dumps(cfg))
+    mcfg["sites"][1]["address"] = "127.0.0.1:%d" % proxy.port
+    a.proc.send_signal(signal.SIGTERM)
+    a.proc.wait(timeout=10)
+    a.cfg = write_cfg(top, "alpha-mitm.json", mcfg)
+    amark, bmark = len(a.logtext()), len(b.logtext())
+    a.start()
+    ok = e2e.wait_for(lambda: proxy.flipped and proxy.conns >= 2 and
+                      e2e.peer_state(a, "bravo") and
+                      e2e.peer_state(a, "bravo")["state"] == "up" and
+                      log_lines(b, r"peer alpha down: recv: TLS error", bmark), 15)
+    downs = log_lines(b, r"peer alpha down", bmark) + log_lines(a, r"peer bravo down", amark)
+    return (ok and a.proc.poll() is None and b.proc.poll() is None,
+            "mitm_flipped_byte_drops_connection",
+            (proxy.flipped, proxy.conns, downs, a.logtext()[amark:], b.logtext()[bmark:]))
 
 
 def site_init_check(top):
@@ -223,10 +299,11 @@ def main():
                                             r"tls handshake: TLS version", amark), 5)
         ktap(ok, "tls12_client_refused", (err, a.logtext()[amark:]))
 
-        # 7: the real bravo is welcome again; clean exits
+        # 7: the real bravo is welcome again; a man in the middle; clean exits
         b.start()
         ok = e2e.wait_for(lambda: all(e2e.peers_up(s) for s in sites.values()), 15)
         ktap(ok, "real_bravo_rejoins", json.dumps([s.status() for s in sites.values()], indent=1))
+        ktap(*mitm_check(top, cfg, a, b))
         for s in sites.values():
             s.proc.send_signal(signal.SIGTERM)
         codes = [s.proc.wait(timeout=10) for s in sites.values()]

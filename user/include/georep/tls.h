@@ -12,7 +12,9 @@
  *
  * Every failure closes the connection with a reason that starts with its
  * class: "bad certificate chain", "wrong name", "no certificate",
- * "TLS version", "refused by the peer", "not TLS", "TLS error".
+ * "TLS version", "refused by the peer" (an alert before any data), "the
+ * peer sent an alert", "not TLS", "TLS error" (e.g. a record that fails
+ * its authentication: "decryption failed or bad record mac").
  *
  * Sessions send a TLS KeyUpdate (asking the peer to update too) after
  * rekey_bytes sent or rekey_seconds, whichever comes first; the counters of
