@@ -8,7 +8,7 @@
  * are the certificates' names. Refused, each with its reason: a client
  * certificate from another CA, a server presenting another site's
  * certificate (the dialer expects the site it dials), a certificate
- * without a DNS name, a client with no certificate, a TLS 1.2-only
+ * without a DNS name, a self-signed one, an expired one, a client with no certificate, a TLS 1.2-only
  * client, a plain-TCP client; a client that never finishes its handshake
  * is closed after 5 s, and no more than 64 may be in their handshake at
  * once. Key files: group/other access and non-Ed25519
@@ -93,8 +93,9 @@ static void path_of(char *buf, size_t len, const char *name, const char *ext)
 	snprintf(buf, len, "%s/%s.%s", dir, name, ext);
 }
 
-/* @name.key and @name.crt signed by CA @ca (its .key/.crt) */
-static int make_site(const char *name, const char *cn, const char *san, const char *ca)
+/* @name.key and @name.crt signed by CA @ca (its .key/.crt), valid @days */
+static int make_site_days(const char *name, const char *cn, const char *san,
+			  const char *ca, unsigned int days)
 {
 	char p[512], err[512];
 	EVP_PKEY *key = gr_cert_keygen(), *cakey;
@@ -106,7 +107,7 @@ static int make_site(const char *name, const char *cn, const char *san, const ch
 	path_of(p, sizeof(p), ca, "crt");
 	cacert = gr_cert_read(p, err, sizeof(err));
 	if (key && cakey && cacert)
-		x = gr_cert_make_site(key, cn, san, cacert, cakey, 30);
+		x = gr_cert_make_site(key, cn, san, cacert, cakey, days);
 	path_of(p, sizeof(p), name, "key");
 	if (x && !gr_cert_write_key(p, key, err, sizeof(err))) {
 		path_of(p, sizeof(p), name, "crt");
@@ -117,6 +118,11 @@ static int make_site(const char *name, const char *cn, const char *san, const ch
 	EVP_PKEY_free(cakey);
 	EVP_PKEY_free(key);
 	return ret;
+}
+
+static int make_site(const char *name, const char *cn, const char *san, const char *ca)
+{
+	return make_site_days(name, cn, san, ca, 30);
 }
 
 static int make_ca(const char *name)
@@ -267,6 +273,29 @@ static void test_wrong_name(void)
 	CHECK(pair_start(&p, "alpha", "charlie", "ca", "bravo", 0) == 0);
 	expect_refused(&p, "refused by the peer",
 		       "wrong name: dialed site \"bravo\" but its certificate is for \"alpha\"");
+	pair_stop(&p);
+}
+
+static void test_self_signed(void)
+{
+	struct pair p;
+
+	/* "selfsigned": a CA-like certificate of its own, no SAN */
+	CHECK(pair_start(&p, "bravo", "selfsigned", "ca", "bravo", 0) == 0);
+	expect_refused(&p, "bad certificate chain: self-signed certificate",
+		       "refused by the peer");
+	pair_stop(&p);
+}
+
+static void test_expired(void)
+{
+	struct pair p;
+
+	/* "expired": by the right CA, valid until the moment it was made */
+	sleep(1);
+	CHECK(pair_start(&p, "bravo", "expired", "ca", "bravo", 0) == 0);
+	expect_refused(&p, "bad certificate chain: certificate has expired",
+		       "refused by the peer");
 	pair_stop(&p);
 }
 
@@ -528,7 +557,9 @@ static int setup_certs(void)
 	    make_site("bravo", "bravo", "bravo", "ca") ||
 	    make_site("charlie", "charlie", "charlie", "ca") ||
 	    make_site("alpha2", "alpha", "alpha", "ca2") ||
-	    make_site("nosan", "bravo", NULL, "ca"))
+	    make_site("nosan", "bravo", NULL, "ca") ||
+	    make_site_days("expired", "alpha", "alpha", "ca", 0) ||
+	    make_ca("selfsigned"))
 		return -1;
 	return 0;
 }
@@ -538,6 +569,8 @@ static const struct ktap_case cases[] = {
 	{ "tls_refuses_other_ca", test_other_ca },
 	{ "tls_refuses_wrong_name", test_wrong_name },
 	{ "tls_refuses_cert_without_name", test_no_san },
+	{ "tls_refuses_self_signed", test_self_signed },
+	{ "tls_refuses_expired", test_expired },
 	{ "tls_refuses_no_client_cert", test_no_client_cert },
 	{ "tls_refuses_tls12_client", test_tls12_client },
 	{ "tls_refuses_plain_tcp", test_plain_tcp_client },
