@@ -86,8 +86,10 @@ losetup -D 2>/dev/null || true
 umount "$w" 2>/dev/null || true
 
 say "part 2: three sites (network namespaces, 5 ms links), one georepd each"
-echo "georepd runs consensus per volume over the kernel ledgers; the primary"
-echo "site is killed and another takes over with every synced file intact"
+echo "the sites trust one CA (made with openssl, one Ed25519 key and certificate"
+echo "per site) and talk mutual TLS 1.3, changing keys every 4 MiB; georepd runs"
+echo "consensus per volume over the kernel ledgers; the primary site is killed"
+echo "and another takes over with every synced file intact"
 /georep/selftests/sites/run.sh 10-failover
 
 say "demo done"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Losing the primary site: a 3-site quorum volume, ext4 made and filled at
+# Losing the primary site: a 3-site quorum volume (the sites linked by
+# mutual TLS 1.3, each peer proving its name), ext4 made and filled at
 # the primary the daemons elect, then the primary site is killed (daemon
 # SIGKILL, links cut). Another site must become primary within
 # FAILOVER_MAX_S; the file system is mounted there, every synced file has
@@ -48,7 +49,9 @@ check network sites_network || exit 1
 check volumes sites_volumes || exit 1
 check config sites_config || exit 1
 check leader_elected_volume_primary elect || exit 1
+check links_mutual_tls13 links_tls
 check mkfs_and_fill_at_primary fill || exit 1
+check tls_key_updates_during_replication tls_rekeyed "$P"
 check kill_primary_site_new_primary kill_primary || exit 1
 check fsck_mount_at_new_primary_checksums mount_new
 [ "$failed" = 0 ]

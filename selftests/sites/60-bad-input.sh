@@ -220,7 +220,7 @@ still_replicating() {
 
 check network sites_network || exit 1
 check volumes sites_volumes || exit 1
-check config sites_config || exit 1
+check config sites_config tls=no || exit 1
 check bad_config_refused_with_json_path_volumes_untouched bad_configs
 check leader_elected_volume_primary elect || exit 1
 check baseline_write_applied_everywhere settle || exit 1

@@ -14,7 +14,11 @@
 #                             formatted, bravo/charlie made as its replicas
 #   sites_config [KEY=VALUE...]
 #                             $T/cluster.json for them (quorum_loss=,
-#                             commit_rule=, sites=) and `config check`
+#                             commit_rule=, sites=) and `config check`;
+#                             the sites use mutual TLS 1.3 with a CA and
+#                             site certificates made by `openssl` in $T/pki
+#                             (selftests/lib/tls-certs.sh); tls=no: plain
+#                             TCP (georepd --insecure-plaintext)
 #   start_site S / kill_site S
 #                             start georepd at S / SIGKILL it
 #   cut_links S [PEER...] / mend_links S [PEER...]
@@ -23,6 +27,10 @@
 #   wait_primary SEC [EXCLUDED...]
 #                             ... once there is exactly one, within SEC
 #   elect                     start every site, wait for a primary ($P)
+#   links_tls                 every site's daemon runs mutual TLS 1.3 and
+#                             each up peer proved the name it is configured as
+#   tls_rekeyed S             S's up links did TLS KeyUpdates (rekey_bytes is
+#                             4 MiB in the lab)
 #   vol_json S                `georepctl status S.$VOL --json`
 #   vol_num S KEY             a number from it
 #   sha_dev S                 sha256 of S's data device (whole)
@@ -41,6 +49,7 @@ ELECTION_MS=${GEOREPD_ELECTION_MS:-3000}	# qemu TCG is slow: generous timeouts
 SITES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SITES_LIB/../kmod/lib/ktap.sh"
 . "$SITES_LIB/../kmod/lib/volume.bash"
+. "$SITES_LIB/../lib/tls-certs.sh"
 PIDS=""
 
 sites_init() {
@@ -173,21 +182,39 @@ sites_volumes() {
 }
 
 # sites_config [quorum_loss=suspend|fail] [commit_rule=quorum|local]
+# site_tls S: the cert and key members of S's entry ("" without TLS)
+site_tls() {
+	[ "$SITES_TLS" = yes ] || return 0
+	printf ', "cert": "%s", "key": "%s"' "$T/pki/$1.crt" "$T/pki/$1.key"
+}
+
 sites_config() {
-	local quorum_loss=suspend commit_rule=quorum kv
+	local quorum_loss=suspend commit_rule=quorum kv s tls_section=
+	SITES_TLS=yes
 	for kv in "$@"; do
 		case $kv in
 		quorum_loss=*) quorum_loss=${kv#*=} ;;
 		commit_rule=*) commit_rule=${kv#*=} ;;
+		tls=*) SITES_TLS=${kv#*=} ;;
 		esac
 	done
+	if [ "$SITES_TLS" = yes ]; then
+		if [ ! -e "$T/pki/ca.crt" ]; then
+			tls_make_ca "$T/pki" || return 1
+			for s in $SITES; do
+				tls_make_site "$T/pki" "$s" || return 1
+			done
+		fi
+		# a KeyUpdate every 4 MiB: scenarios that write see several
+		tls_section="\"tls\": {\"ca\": \"$T/pki/ca.crt\", \"rekey_bytes\": 4194304},"
+	fi
 	cat >"$T/cluster.json" <<JSON
 {
-  "cluster": "sites",
+  "cluster": "sites", $tls_section
   "sites": [
-    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"},
-    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"},
-    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"}
+    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"$(site_tls alpha)},
+    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"$(site_tls bravo)},
+    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"$(site_tls charlie)}
   ],
   "volumes": [
     {"name": "$VOL", "commit_rule": "$commit_rule", "quorum_loss": "$quorum_loss",
@@ -205,9 +232,11 @@ start_site() {
 	mkdir -p "$T/state-$1"
 	# $! must be georepd itself: ip netns exec and env exec it (not
 	# in_site, a function, which would put a subshell in between)
+	local plain=
+	[ "${SITES_TLS:-yes}" = yes ] || plain=--insecure-plaintext
 	ip netns exec "gr-$1" env "GEOREPD_ELECTION_MS=$ELECTION_MS" georepd \
 		--config "$T/cluster.json" --site "$1" --state-dir "$T/state-$1" \
-		--foreground --verbose --ledger kernel 2>>"$T/$1.log" &
+		--foreground --verbose --ledger kernel $plain 2>>"$T/$1.log" &
 	eval "PID_$1=$!"
 	PIDS="$PIDS $!"
 }
@@ -265,6 +294,34 @@ elect() {
 	P=$(wait_primary 30) || { show_logs 30; return 1; }
 	echo "primary: $P"
 	ctl "$P" status		# the cluster view, then this kernel's volumes
+}
+
+links_tls() {
+	local s i bad=0
+	for s in $SITES; do
+		for i in $(seq 30); do
+			ctl "$s" status --json | jq -e '.cluster.peers_up == .cluster.peers_total' \
+				>/dev/null && break
+			sleep 0.5
+		done
+		ctl "$s" status --json | jq -e '.cluster.transport == "tls" and
+			.cluster.peers_up == .cluster.peers_total and
+			all(.cluster.peers[]; .tls.version == "TLSv1.3" and
+			    .tls.peer_certificate == .name)' >/dev/null || bad=1
+		ctl "$s" status --json | jq -c '.cluster.peers[] |
+			{site: .name, tls: .tls.version, cert: .tls.peer_certificate,
+			 key_updates: .tls.key_updates_sent}' | sed "s/^/$s: /"
+	done
+	return $bad
+}
+
+# tls_rekeyed S: S's links changed keys (TLS KeyUpdate) and stayed up
+tls_rekeyed() {
+	ctl "$1" status --json | jq -c '.cluster.peers[] | {site: .name, ups: .ups,
+		sent: .tls.key_updates_sent, received: .tls.key_updates_received}'
+	grep -m3 "TLS key update" "$T/$1.log"
+	ctl "$1" status --json | jq -e '[.cluster.peers[] | select(.state == "up") |
+		.tls.key_updates_sent] | add > 0' >/dev/null
 }
 
 # O_DIRECT: georep writes the data device with bios that bypass the loop

@@ -130,9 +130,10 @@ pc_start_daemon() {
 	pc_config || return 1
 	mkdir -p "$PC_STATE"
 	echo "---- georepd start $(date -u +%T)" >>"$PC_MNT/georepd.log"
+	# plain TCP: the VMs share no CA yet (TODO: certificates on the state disks)
 	GEOREPD_ELECTION_MS=3000 setsid georepd --config "$PC_CONFIG" \
 		--site "vm$GEOREP_VM_INDEX" --state-dir "$PC_STATE" --foreground \
-		--verbose --ledger kernel </dev/null >>"$PC_MNT/georepd.log" 2>&1 &
+		--verbose --ledger kernel --insecure-plaintext </dev/null >>"$PC_MNT/georepd.log" 2>&1 &
 }
 
 # pc_vol: this kernel's vol0 as "role written_seq applied_seq diverged

@@ -250,11 +250,13 @@ void cluster_status_print(json_t *st)
 	char id[24], pid[24], up[24], term[24], last[24], commit[24];
 	size_t i;
 
-	printf("cluster %s: site %s (id %s), georepd pid %s, up %ss, peers %s/%s up\n",
+	printf("cluster %s: site %s (id %s), georepd pid %s, up %ss, peers %s/%s up%s\n",
 	       jstr(st, "cluster", "?"), jstr(st, "site", "?"),
 	       jnum(st, "site_id", id, sizeof(id)), jnum(st, "pid", pid, sizeof(pid)),
 	       jnum(st, "uptime_s", up, sizeof(up)), jnum(st, "peers_up", last, sizeof(last)),
-	       jnum(st, "peers_total", commit, sizeof(commit)));
+	       jnum(st, "peers_total", commit, sizeof(commit)),
+	       !strcmp(jstr(st, "transport", ""), "tls") ? " (mutual TLS 1.3)" :
+	       !strcmp(jstr(st, "transport", ""), "tcp") ? " (PLAIN TCP, lab only)" : "");
 	json_array_foreach(vols, i, v) {
 		printf("\nvolume %s: commit %s, quorum loss %s\n", jstr(v, "name", "?"),
 		       jstr(v, "commit_rule", "?"), jstr(v, "quorum_loss", "?"));

@@ -11,6 +11,7 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "ledger", ledger_main, "dump, verify and release ledger records" },
 	{ "key", key_main, "rotate seal keys" },
 	{ "config", config_main, "check a cluster configuration file" },
+	{ "site", site_main, "make the cluster CA and site TLS identities" },
 	{ "switchover", switchover_main, "move a volume's primary to another site (georepd)" },
 	{ "failover", failover_main, "forced promotion of this site, last resort (georepd)" },
 	{ "events", events_main, "print georepd's events as JSON lines" },

@@ -10,6 +10,11 @@ TESTS += test_wire
 PROG_SRCS_test_wire := georepd/tests/test_wire.c
 
 LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c
+# mutual TLS 1.3 between sites, and the site key it proves (Ed25519)
+LIB_SRCS += lib/tls.c lib/site_key.c lib/site_cert.c
+
+TESTS += test_tls
+PROG_SRCS_test_tls := georepd/tests/test_tls.c
 
 TESTS += test_evloop
 PROG_SRCS_test_evloop := georepd/tests/test_evloop.c
@@ -85,3 +90,20 @@ PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.
 # bad input at replicating sites: strangers and bad frames after a hello
 # (sent with georep-wirepoke of user/tools), georepctl errors
 CHECK_CMDS += georepd/tests/e2e_badinput.py
+
+# site identities and mutual TLS at the daemon level: refusals (plaintext,
+# key mode, impostors, strangers), KeyUpdates, one log line per refusal
+CHECK_CMDS += georepd/tests/e2e_tls.py
+
+# georepctl site ca|init: the cluster CA and site identities (lib/site_cert.c)
+PROG_SRCS_georepctl += georepctl/cmd_site.c
+PROG_SRCS_test_georepctl_args += georepctl/cmd_site.c
+$(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_site.h
+
+# what TLS costs the transport: MiB/s over plain TCP and TLS, one thread
+BENCH_TRANSPORT := $(O)/test/bench_transport
+$(BENCH_TRANSPORT): $(O)/obj/georepd/tests/bench_transport.o $(O)/libgeorep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BENCH_TRANSPORT)
+BENCH_CMDS += $(BENCH_TRANSPORT)

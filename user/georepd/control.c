@@ -56,8 +56,11 @@ static int h_status(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 			  "rejected_connections", (json_int_t)d->rejected,
 			  "peers_up", (int)up, "peers_total", (int)d->cfg->nsites - 1,
 			  "peers", peers, "volumes", vols);
-	if (*resp)
+	if (*resp) {
+		/* "tls" (mutual TLS 1.3) or "tcp" (--insecure-plaintext) */
+		json_object_set_new(*resp, "transport", json_string(d->tp->ops->name));
 		return 0;
+	}
 	peers = vols = NULL;	/* "o" stole them even on failure */
 out_nomem:
 	json_decref(peers);

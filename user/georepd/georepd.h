@@ -10,6 +10,10 @@
  * hello is done no other frame is accepted. Established peers exchange
  * PING/PONG every GD_PING_MS (RTT), and a peer silent for
  * GD_PEER_TIMEOUT_MS is disconnected.
+ *
+ * With TLS (the "tls" section of the configuration) the dialer's handshake
+ * demands a certificate naming the site it dials, and the acceptor refuses
+ * a hello whose site is not the name in the peer's certificate.
  */
 #ifndef _GEOREPD_H
 #define _GEOREPD_H
@@ -51,6 +55,7 @@ struct gd_peer {
 	double rtt_ms, srtt_ms;			/* last, smoothed (1/8) */
 	bool have_rtt;
 	uint64_t ups, downs;
+	uint64_t key_updates_logged;		/* TLS KeyUpdates seen on conn */
 	char last_error[GR_WIRE_ERRLEN + 64];
 	struct gd_ratelimit rl;
 };

@@ -3,10 +3,12 @@
  * georepd: the per-site replication daemon.
  *
  *   georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]
- *           [--foreground] [--verbose]
+ *           [--foreground] [--verbose] [--insecure-plaintext]
  *
  * Start-up, in order: validate the configuration (refusing to start on any
- * error, with the messages of `georepctl config check`), lock and read the
+ * error, with the messages of `georepctl config check`), load the site's
+ * TLS identity (or refuse to run without one unless --insecure-plaintext
+ * allows plain TCP, lab only), lock and read the
  * state directory, listen on the site's replication address, serve the
  * control socket, connect to the peers; then run the event loop until
  * SIGTERM or SIGINT.
@@ -25,6 +27,7 @@
 #include "georepd.h"
 #include "engine.h"
 #include "ledger.h"
+#include "georep/tls.h"
 
 int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 			  struct gr_replica **out);
@@ -35,6 +38,7 @@ int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 static const char usage[] =
 	"Usage: georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]\n"
 	"               [--foreground] [--verbose] [--ledger kernel|mem|none]\n"
+	"               [--insecure-plaintext]\n"
 	"\n"
 	"  -c, --config FILE     cluster configuration (JSON)\n"
 	"  -s, --site NAME       which site of the configuration this is\n"
@@ -44,7 +48,47 @@ static const char usage[] =
 	"  -f, --foreground      stay in the foreground, log to stderr\n"
 	"  -v, --verbose         debug messages\n"
 	"  -L, --ledger KIND     replication engine ledger: kernel (georep.ko; default),\n"
-	"                        mem (in-process, tests) or none (transport only)\n";
+	"                        mem (in-process, tests) or none (transport only)\n"
+	"      --insecure-plaintext  LAB ONLY: run with plain TCP between sites when the\n"
+	"                        configuration has no \"tls\" section (no encryption, no\n"
+	"                        authentication: anyone who can reach the port can pose\n"
+	"                        as a site). Without it georepd refuses to start.\n";
+
+/*
+ * The transport between sites: mutual TLS 1.3 with this site's identity,
+ * or plain TCP only when the operator asked for it. Messages on stderr:
+ * this runs before daemonizing.
+ */
+static struct gr_transport *make_transport(const struct gr_cluster *cfg,
+					   const struct gr_site_cfg *me, bool plaintext)
+{
+	struct gr_tls_opts o = {
+		.ca = cfg->tls.ca,
+		.cert = me->cert,
+		.key = me->key,
+		.rekey_bytes = cfg->tls.rekey_bytes,
+		.rekey_seconds = cfg->tls.rekey_seconds,
+	};
+	struct gr_transport *t;
+	char err[512];
+
+	if (!cfg->tls.enabled && !plaintext) {
+		fprintf(stderr, "georepd: refusing to start: the configuration has no \"tls\" section, so replication would be plain TCP, unencrypted and unauthenticated; add one (see georepd(8), \"Site identities and TLS\" in the admin guide) or pass --insecure-plaintext (lab only)\n");
+		return NULL;
+	}
+	if (!cfg->tls.enabled) {
+		t = gr_transport_tcp();
+		if (!t)
+			fprintf(stderr, "georepd: out of memory\n");
+		return t;
+	}
+	if (plaintext)
+		fprintf(stderr, "georepd: --insecure-plaintext ignored: the configuration has a \"tls\" section\n");
+	t = gr_transport_tls(&o, err, sizeof(err));
+	if (!t)
+		fprintf(stderr, "georepd: refusing to start: site %s: %s\n", me->name, err);
+	return t;
+}
 
 const struct gr_cluster *gd_cluster(const struct georepd *d)
 {
@@ -236,12 +280,13 @@ int main(int argc, char *argv[])
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "ledger", required_argument, NULL, 'L' },
+		{ "insecure-plaintext", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
 	const char *config = NULL, *site = NULL, *state_dir = NULL, *sock = NULL;
 	struct gr_errlist errs = { 0 };
-	bool foreground = false, verbose = false;
+	bool foreground = false, verbose = false, plaintext = false;
 	struct georepd d = { .sigfd = -1 };
 	char dirbuf[4096], err[256];
 	int opt, ret, ready_fd = -1;
@@ -270,6 +315,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'L':
 			ledger = optarg;
+			break;
+		case 'P':
+			plaintext = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -316,6 +364,11 @@ int main(int argc, char *argv[])
 	}
 	d.self = ret;
 	d.me = &d.cfg->sites[d.self];
+	d.tp = make_transport(d.cfg, d.me, plaintext);
+	if (!d.tp) {
+		gr_cluster_free(d.cfg);
+		return 1;
+	}
 
 	if (!state_dir) {
 		snprintf(dirbuf, sizeof(dirbuf), DEFAULT_STATE_DIR "/%s", site);
@@ -330,6 +383,7 @@ int main(int argc, char *argv[])
 	if (ret >= (int)sizeof(d.ctl_path)) {
 		fprintf(stderr, "georepd: control socket path too long (max %zu): %s\n",
 			sizeof(d.ctl_path) - 1, d.ctl_path);
+		gr_transport_free(d.tp);
 		gr_cluster_free(d.cfg);
 		return 1;
 	}
@@ -353,11 +407,8 @@ int main(int argc, char *argv[])
 	ret = gr_loop_new(&d.loop);
 	if (ret)
 		goto out_close_state;
-	d.tp = gr_transport_tcp();
-	if (!d.tp) {
-		ret = -ENOMEM;
-		goto out_free_loop;
-	}
+	if (!d.cfg->tls.enabled)
+		gd_warn("replication is plain TCP (--insecure-plaintext): no encryption, no authentication; lab use only");
 	ret = volumes_open(&d);
 	if (ret)
 		goto out_close_volumes;
@@ -402,12 +453,11 @@ out_stop_control:
 		close(d.sigfd);
 out_close_volumes:
 	volumes_close(&d);
-	gr_transport_free(d.tp);
-out_free_loop:
 	gr_loop_free(d.loop);	/* runs deferred frees of closed connections */
 out_close_state:
 	gd_statedir_close(d.sd);
 out_free_cfg:
+	gr_transport_free(d.tp);
 	gr_cluster_free(d.cfg);
 	return ret ? 1 : 0;
 }

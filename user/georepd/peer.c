@@ -115,6 +115,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 	p->last_ping_ms = 0;
 	p->have_rtt = false;
 	p->ups++;
+	p->key_updates_logged = 0;
 	p->last_error[0] = '\0';
 	gd_info("peer %s up (%s %s, protocol %u)", p->cfg->name,
 		gr_conn_is_server(c) ? "from" : "to", gr_conn_peer_addr(c), version);
@@ -253,11 +254,21 @@ static void dial_close(struct gr_conn *c, int err, const char *reason, void *arg
 		peer_down(p, reason);
 		return;
 	}
-	/* failed attempts are frequent while a site is down: log once a while */
-	if (strcmp(p->last_error, reason) || gd_ratelimit(&p->rl))
-		gd_dbg("connect to %s (%s): %s", p->cfg->name, gr_conn_peer_addr(c), reason);
-	if (err == -ECONNREFUSED && strstr(reason, "refused by"))
+	/*
+	 * A site that does not prove who it is, or that refuses our
+	 * certificate, is worth a warning: one line per attempt, rate
+	 * limited. Plain failures to connect are frequent while a site is
+	 * down: debug, once a while.
+	 */
+	if (err == -ECONNREFUSED && strstr(reason, "refused by")) {
 		gd_warn("%s", reason);
+	} else if (strstr(reason, "tls handshake:") || strstr(reason, "refused by the peer")) {
+		if (gd_ratelimit(&p->rl))
+			gd_warn("refusing connection to site %s at %s: %s", p->cfg->name,
+				gr_conn_peer_addr(c), reason);
+	} else if (strcmp(p->last_error, reason) || gd_ratelimit(&p->rl)) {
+		gd_dbg("connect to %s (%s): %s", p->cfg->name, gr_conn_peer_addr(c), reason);
+	}
 	snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
 }
 
@@ -295,6 +306,15 @@ static void drop_pending(struct georepd *d, struct gr_conn *c)
 	}
 }
 
+static void rejected_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+}
+
+/* a connection refused and logged already: its close says nothing more */
+static const struct gr_conn_cbs rejected_cbs = {
+	.on_frame = rejected_frame,
+};
+
 static void in_open(struct gr_conn *c, void *arg)
 {
 	struct georepd *d = arg;
@@ -306,11 +326,14 @@ static void in_open(struct gr_conn *c, void *arg)
 		if (gd_ratelimit(&d->rl))
 			gd_warn("refusing connection from %s: %d connections already await their hello",
 				gr_conn_peer_addr(c), GD_MAX_PENDING);
+		gr_conn_set_cbs(c, &rejected_cbs, NULL);
 		gr_conn_close(c, -EBUSY, "too many connections awaiting hello");
 		return;
 	}
 	pd = calloc(1, sizeof(*pd));
 	if (!pd) {
+		gd_warn("refusing connection from %s: out of memory", gr_conn_peer_addr(c));
+		gr_conn_set_cbs(c, &rejected_cbs, NULL);
 		gr_conn_close(c, -ENOMEM, "out of memory");
 		return;
 	}
@@ -330,7 +353,31 @@ static void in_reject(struct georepd *d, struct gr_conn *c, uint32_t code, const
 	gd_event(d, "peer-rejected", json_pack("{s:s, s:s}", "address",
 					       gr_conn_peer_addr(c), "reason", why));
 	drop_pending(d, c);
+	gr_conn_set_cbs(c, &rejected_cbs, NULL);
 	reject(c, code, why);
+}
+
+/*
+ * With TLS, the hello must come from the site the certificate names.
+ * Return: true when it does (or without TLS), false with @why set.
+ */
+static bool hello_matches_cert(struct georepd *d, struct gr_conn *c,
+			       const struct gr_hello *h, char *why, size_t len)
+{
+	const char *id = gr_conn_peer_identity(c);
+
+	if (!d->cfg->tls.enabled)
+		return true;
+	if (!id) {
+		snprintf(why, len, "no certificate: hello claims site \"%s\"", h->site);
+		return false;
+	}
+	if (strcmp(id, h->site)) {
+		snprintf(why, len, "wrong name: hello claims site \"%s\" but the certificate is for \"%s\"",
+			 h->site, id);
+		return false;
+	}
+	return true;
 }
 
 static void in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
@@ -346,6 +393,10 @@ static void in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
 		snprintf(why, sizeof(why), "expected hello, got a %s frame",
 			 gr_frame_type_name(f->hdr.type));
 		in_reject(d, c, GR_WERR_PROTOCOL, why);
+		return;
+	}
+	if (!hello_matches_cert(d, c, &f->hello, why, sizeof(why))) {
+		in_reject(d, c, GR_WERR_UNKNOWN_SITE, why);
 		return;
 	}
 	site = check_hello(d, &f->hello, -1, &version, why, sizeof(why), &code);
@@ -374,7 +425,14 @@ static void in_close(struct gr_conn *c, int err, const char *reason, void *arg)
 			gd_event(d, "peer-rejected", json_pack("{s:s, s:s}", "address",
 						gr_conn_peer_addr(c), "reason", reason));
 		drop_pending(d, c);
+		return;
 	}
+	/* never opened: the TLS handshake failed (bad certificate...) */
+	d->rejected++;
+	if (gd_ratelimit(&d->rl))
+		gd_warn("refusing connection from %s: %s", gr_conn_peer_addr(c), reason);
+	gd_event(d, "peer-rejected", json_pack("{s:s, s:s}", "address",
+					       gr_conn_peer_addr(c), "reason", reason));
 }
 
 static const struct gr_conn_cbs in_cbs = {
@@ -445,6 +503,10 @@ int gd_peers_start(struct georepd *d)
 					  &dial_cbs, p);
 		if (!p->dialer)
 			return -ENOMEM;
+		/* with TLS, its certificate must name the site we dial */
+		ret = gr_dialer_set_peer_name(p->dialer, p->cfg->name);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -477,6 +539,38 @@ void gd_peers_stop(struct georepd *d)
 	d->listener = NULL;
 }
 
+/* One line whenever the session's keys changed since the last tick. */
+static void log_key_updates(struct gd_peer *p)
+{
+	struct gr_session_stats st;
+	uint64_t n;
+
+	if (!gr_conn_session_stats(p->conn, &st))
+		return;
+	n = st.key_updates_sent + st.key_updates_received;
+	if (n == p->key_updates_logged)
+		return;
+	p->key_updates_logged = n;
+	gd_info("peer %s: TLS key update (this connection: %llu sent, %llu received, %llu bytes out)",
+		p->cfg->name, (unsigned long long)st.key_updates_sent,
+		(unsigned long long)st.key_updates_received,
+		(unsigned long long)gr_conn_bytes_out(p->conn));
+}
+
+/* "tls": version, cipher, peer certificate name, KeyUpdate counters */
+static json_t *session_json(const struct gr_conn *c)
+{
+	struct gr_session_stats st;
+
+	if (!gr_conn_session_stats(c, &st) || !st.version)
+		return json_null();
+	return json_pack("{s:s, s:s, s:s?, s:I, s:I}", "version", st.version,
+			 "cipher", st.cipher ? st.cipher : "",
+			 "peer_certificate", gr_conn_peer_identity(c),
+			 "key_updates_sent", (json_int_t)st.key_updates_sent,
+			 "key_updates_received", (json_int_t)st.key_updates_received);
+}
+
 void gd_peers_tick(struct georepd *d)
 {
 	uint64_t now = gr_now_ms();
@@ -498,6 +592,7 @@ void gd_peers_tick(struct georepd *d)
 		}
 		if (!p->conn)
 			continue;
+		log_key_updates(p);
 		if (now - p->last_rx_ms > GD_PEER_TIMEOUT_MS) {
 			reject(p->conn, GR_WERR_PROTOCOL, "nothing received for 5 s");
 			continue;
@@ -551,6 +646,7 @@ json_t *gd_peer_json(const struct gd_peer *p)
 		json_object_set_new(o, "bytes_in", json_integer(gr_conn_bytes_in(p->conn)));
 		json_object_set_new(o, "bytes_out", json_integer(gr_conn_bytes_out(p->conn)));
 		json_object_set_new(o, "queued", json_integer(gr_conn_queued(p->conn)));
+		json_object_set_new(o, "tls", session_json(p->conn));
 		if (p->have_rtt) {
 			json_object_set_new(o, "rtt_ms", json_real(p->rtt_ms));
 			json_object_set_new(o, "srtt_ms", json_real(p->srtt_ms));

@@ -297,11 +297,39 @@ static void copy_name(struct gr_errlist *el, const char *path, const char *key,
 	strcpy(dst, s);
 }
 
+/*
+ * A file path (certificates, keys): absolute, so that it means the same
+ * whatever the daemon's working directory. Return: a copy or NULL.
+ */
+static char *get_file_path(struct gr_errlist *el, const char *path, json_t *obj,
+			   const char *key, bool required, const char *what)
+{
+	const char *s = get_string(el, path, obj, key, required);
+	char p[PATH_BUF];
+	char *dup;
+
+	if (!s)
+		return NULL;
+	path_key(p, path, key);
+	if (s[0] != '/') {
+		gr_errlist_add(el, "%s: %s path \"%.300s\" is not absolute", p, what, s);
+		return NULL;
+	}
+	if (strlen(s) >= 4096) {
+		gr_errlist_add(el, "%s: %s path too long", p, what);
+		return NULL;
+	}
+	dup = strdup(s);
+	if (!dup)
+		gr_errlist_add(el, "%s: out of memory", p);
+	return dup;
+}
+
 static void parse_site(struct gr_errlist *el, const char *path, json_t *js,
 		       struct gr_site_cfg *s)
 {
 	static const char *const known[] = {
-		"name", "region", "address", "site_id", NULL
+		"name", "region", "address", "site_id", "cert", "key", NULL
 	};
 	const char *str, *why;
 	char p[PATH_BUF];
@@ -326,6 +354,61 @@ static void parse_site(struct gr_errlist *el, const char *path, json_t *js,
 		s->site_id = id;
 		s->site_id_explicit = true;
 	}
+	s->cert = get_file_path(el, path, js, "cert", false, "certificate");
+	s->key = get_file_path(el, path, js, "key", false, "key");
+}
+
+/*
+ * With a "tls" section every site needs its certificate and key (each
+ * site reads the same file and uses its own entry); without one, neither.
+ */
+static void check_site_tls(struct gr_errlist *el, json_t *arr, const struct gr_cluster *cfg)
+{
+	static const char *const keys[] = { "cert", "key" };
+	size_t i, j;
+
+	for (i = 0; i < cfg->nsites; i++) {
+		json_t *js = json_array_get(arr, i);
+
+		if (!json_is_object(js))
+			continue;
+		for (j = 0; j < 2; j++) {
+			const char *k = keys[j];
+			bool has = json_object_get(js, k) != NULL;
+
+			if (cfg->tls.enabled && !has)
+				gr_errlist_add(el, "$.sites[%zu].%s: missing (the \"tls\" section needs a certificate and a key for every site)",
+					       i, k);
+			else if (!cfg->tls.enabled && has)
+				gr_errlist_add(el, "$.sites[%zu].%s: given, but there is no top-level \"tls\" section",
+					       i, k);
+		}
+	}
+}
+
+static void parse_tls(struct gr_errlist *el, json_t *obj, struct gr_tls_cfg *t)
+{
+	static const char *const known[] = {
+		"ca", "rekey_bytes", "rekey_seconds", NULL
+	};
+	uint64_t x;
+
+	t->rekey_bytes = GR_TLS_REKEY_BYTES_DEFAULT;
+	t->rekey_seconds = GR_TLS_REKEY_SECONDS_DEFAULT;
+	if (!obj)
+		return;
+	t->enabled = true;
+	if (!json_is_object(obj)) {
+		gr_errlist_add(el, "$.tls: expected an object, got %s", type_name(obj));
+		return;
+	}
+	check_keys(el, "$.tls", obj, known);
+	t->ca = get_file_path(el, "$.tls", obj, "ca", true, "CA certificate");
+	if (get_uint(el, "$.tls", obj, "rekey_bytes", GR_TLS_REKEY_BYTES_MIN,
+		     GR_TLS_REKEY_BYTES_MAX, &x) > 0)
+		t->rekey_bytes = x;
+	if (get_uint(el, "$.tls", obj, "rekey_seconds", 1, GR_TLS_REKEY_SECONDS_MAX, &x) > 0)
+		t->rekey_seconds = x;
 }
 
 /* Canonical form of a host for duplicate detection. */
@@ -651,7 +734,7 @@ static void parse_volumes(struct gr_errlist *el, json_t *arr, struct gr_cluster 
 int gr_cluster_parse(const char *buf, size_t len, struct gr_cluster **out,
 		    struct gr_errlist *errs)
 {
-	static const char *const known[] = { "cluster", "sites", "volumes", NULL };
+	static const char *const known[] = { "cluster", "tls", "sites", "volumes", NULL };
 	struct gr_cluster *cfg;
 	json_error_t jerr;
 	size_t before = errs->n + errs->dropped;
@@ -685,7 +768,10 @@ int gr_cluster_parse(const char *buf, size_t len, struct gr_cluster **out,
 		else
 			strcpy(cfg->cluster, s);
 	}
+	parse_tls(errs, json_object_get(root, "tls"), &cfg->tls);
 	parse_sites(errs, json_object_get(root, "sites"), cfg);
+	if (json_is_array(json_object_get(root, "sites")))
+		check_site_tls(errs, json_object_get(root, "sites"), cfg);
 	parse_volumes(errs, json_object_get(root, "volumes"), cfg);
 	json_decref(root);
 
@@ -756,7 +842,12 @@ void gr_cluster_free(struct gr_cluster *cfg)
 		free(cfg->volumes[i].replicas);
 	}
 	free(cfg->volumes);
+	for (i = 0; i < cfg->nsites; i++) {
+		free(cfg->sites[i].cert);
+		free(cfg->sites[i].key);
+	}
 	free(cfg->sites);
+	free(cfg->tls.ca);
 	free(cfg);
 }
 

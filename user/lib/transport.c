@@ -26,6 +26,7 @@
 #include "georep/transport.h"
 
 #define READ_CHUNK	(64U << 10)
+#define HANDSHAKE_TIMEOUT_MS	5000	/* a peer that stalls its handshake */
 #define READ_BUDGET	(1U << 20)
 
 enum conn_state {
@@ -41,12 +42,15 @@ struct gr_conn {
 	void *sess;
 	int fd;
 	struct gr_io *io;
+	struct gr_timer *hs_timer;	/* until the handshake is done */
+	bool hs_counted;		/* in t->handshaking */
 	enum conn_state state;
 	bool server;
 	const struct gr_conn_cbs *cbs;
 	void *arg;
 	void *user;
 	char peer[GR_ADDR_STRLEN];
+	char peer_name[GR_PEER_NAME_MAX];	/* identity to demand, or "" */
 
 	uint8_t *in;
 	size_t in_len, in_cap;
@@ -60,6 +64,7 @@ struct gr_conn {
 	bool in_send;		/* inside gr_conn_send(): close deferred */
 	bool read_deferred;	/* read_again() queued */
 	int send_err;		/* error to close with, deferred */
+	char send_why[160];	/* the session's reason for send_err */
 };
 
 void gr_transport_free(struct gr_transport *t)
@@ -144,6 +149,15 @@ static struct gr_conn *conn_alloc(struct gr_loop *loop, struct gr_transport *t,
 	return c;
 }
 
+static void handshake_done(struct gr_conn *c)
+{
+	gr_timer_free(c->hs_timer);
+	c->hs_timer = NULL;
+	if (c->hs_counted)
+		c->t->handshaking--;
+	c->hs_counted = false;
+}
+
 static void conn_free(void *arg)
 {
 	struct gr_conn *c = arg;
@@ -177,6 +191,7 @@ void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
 	va_end(ap);
 	gr_io_del(c->io);
 	c->io = NULL;
+	handshake_done(c);
 	if (c->sess)
 		c->t->ops->session_free(c->sess);
 	c->sess = NULL;
@@ -201,11 +216,19 @@ static void update_events(struct gr_conn *c)
 	gr_io_set_events(c->io, ev);
 }
 
+static void close_send_error(struct gr_conn *c, int err)
+{
+	if (c->send_why[0])
+		gr_conn_close(c, err, "send: %s", c->send_why);
+	else
+		gr_conn_close(c, err, "send: %s", strerror(-err));
+}
+
 static void deferred_close(void *arg)
 {
 	struct gr_conn *c = arg;
 
-	gr_conn_close(c, c->send_err, "send: %s", strerror(-c->send_err));
+	close_send_error(c, c->send_err);
 }
 
 static void flush(struct gr_conn *c)
@@ -219,6 +242,9 @@ static void flush(struct gr_conn *c)
 			break;
 		if (n <= 0) {
 			n = n ? n : -EPIPE;
+			if (c->t->ops->last_error && c->t->ops->last_error(c->sess))
+				snprintf(c->send_why, sizeof(c->send_why), "%s",
+					 c->t->ops->last_error(c->sess));
 			/*
 			 * Callers of gr_conn_send() must not see on_close
 			 * run under their feet: close from the loop.
@@ -227,11 +253,11 @@ static void flush(struct gr_conn *c)
 				if (!c->send_err) {
 					c->send_err = n;
 					if (gr_loop_defer(c->loop, deferred_close, c))
-						gr_conn_close(c, n, "send: %s", strerror(-n));
+						close_send_error(c, n);
 				}
 				return;
 			}
-			gr_conn_close(c, n, "send: %s", strerror(-n));
+			close_send_error(c, n);
 			return;
 		}
 		c->out_off += n;
@@ -405,7 +431,10 @@ static void do_read(struct gr_conn *c)
 			return;
 		}
 		if (n < 0) {
-			gr_conn_close(c, n, "recv: %s", strerror(-n));
+			if (c->t->ops->last_error && c->t->ops->last_error(c->sess))
+				gr_conn_close(c, n, "recv: %s", c->t->ops->last_error(c->sess));
+			else
+				gr_conn_close(c, n, "recv: %s", strerror(-n));
 			return;
 		}
 		c->in_len += n;
@@ -424,6 +453,7 @@ static void do_read(struct gr_conn *c)
 
 static void conn_opened(struct gr_conn *c)
 {
+	handshake_done(c);
 	c->state = CONN_OPEN;
 	if (c->cbs->on_open)
 		c->cbs->on_open(c, c->arg);
@@ -450,10 +480,39 @@ static void do_handshake(struct gr_conn *c)
 	conn_opened(c);
 }
 
+static void handshake_expired(struct gr_timer *t, void *arg)
+{
+	struct gr_conn *c = arg;
+
+	gr_conn_close(c, -ETIMEDOUT, "%s handshake: not done within %d ms",
+		      c->t->ops->name, HANDSHAKE_TIMEOUT_MS);
+}
+
 static void start_session(struct gr_conn *c)
 {
-	int ret = c->t->ops->session_new(c->t, c->fd, c->server, &c->sess);
+	int ret;
 
+	if (c->server && c->t->handshaking >= GR_MAX_HANDSHAKING) {
+		gr_conn_close(c, -EBUSY, "%s handshake: %u connections already in theirs",
+			      c->t->ops->name, c->t->handshaking);
+		return;
+	}
+	if (c->server) {
+		c->t->handshaking++;
+		c->hs_counted = true;
+	}
+	ret = c->t->ops->session_new(c->t, c->fd, c->server, &c->sess);
+
+	/* a stranger must not hold a socket by never finishing its handshake */
+	if (!ret) {
+		c->hs_timer = gr_timer_new(c->loop, handshake_expired, c);
+		if (c->hs_timer)
+			gr_timer_arm(c->hs_timer, HANDSHAKE_TIMEOUT_MS);
+		else
+			ret = -ENOMEM;
+	}
+	if (!ret && c->peer_name[0] && c->t->ops->set_peer_name)
+		ret = c->t->ops->set_peer_name(c->sess, c->peer_name);
 	if (ret) {
 		gr_conn_close(c, ret, "%s session: %s", c->t->ops->name, strerror(-ret));
 		return;
@@ -571,6 +630,23 @@ void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes)
 const char *gr_conn_peer_identity(const struct gr_conn *c)
 {
 	return c->sess ? c->t->ops->peer_identity(c->sess) : NULL;
+}
+
+int gr_conn_set_peer_name(struct gr_conn *c, const char *name)
+{
+	if (strlen(name) >= sizeof(c->peer_name))
+		return -ENAMETOOLONG;
+	strcpy(c->peer_name, name);
+	return 0;
+}
+
+bool gr_conn_session_stats(const struct gr_conn *c, struct gr_session_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!c->sess || !c->t->ops->stats)
+		return false;
+	c->t->ops->stats(c->sess, st);
+	return true;
 }
 
 uint64_t gr_conn_bytes_in(const struct gr_conn *c)
@@ -753,6 +829,7 @@ struct gr_dialer {
 	const struct gr_conn_cbs *cbs;
 	void *arg;
 	bool freeing;
+	char peer_name[GR_PEER_NAME_MAX];
 };
 
 static void dialer_on_open(struct gr_conn *c, void *arg)
@@ -804,6 +881,8 @@ static void dialer_connect(struct gr_timer *t, void *arg)
 	d->attempts++;
 	d->conn = gr_conn_connect(d->loop, d->t, (struct sockaddr *)&d->sa, d->salen,
 				  &dialer_cbs, d);
+	if (d->conn && d->peer_name[0])
+		gr_conn_set_peer_name(d->conn, d->peer_name);	/* fits: checked */
 	if (!d->conn) {
 		/* no socket at all (EMFILE...): try again later */
 		d->failures++;
@@ -840,6 +919,14 @@ out_free:
 	free(d);
 	errno = ENOMEM;
 	return NULL;
+}
+
+int gr_dialer_set_peer_name(struct gr_dialer *d, const char *name)
+{
+	if (strlen(name) >= sizeof(d->peer_name))
+		return -ENAMETOOLONG;
+	strcpy(d->peer_name, name);
+	return 0;
 }
 
 struct gr_conn *gr_dialer_conn(const struct gr_dialer *d)

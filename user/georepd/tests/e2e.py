@@ -80,6 +80,33 @@ def free_ports(n):
     return ports
 
 
+TLS_CERTS_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "../../../selftests/lib/tls-certs.sh")
+
+
+def plaintext_flag(cfgpath):
+    """[--insecure-plaintext] for a configuration without a "tls" section
+    (tests that speak raw frames at the replication port), else []."""
+    with open(cfgpath) as f:
+        return [] if "tls" in json.load(f) else ["--insecure-plaintext"]
+
+
+def tls_config(top, cfg, **tls):
+    """Give @cfg a "tls" section and every site a key and certificate made
+    with the openssl command (selftests/lib/tls-certs.sh) in @top/pki;
+    @tls: more keys of the section (rekey_bytes, rekey_seconds)."""
+    pki = os.path.join(top, "pki")
+    names = " ".join(s["name"] for s in cfg["sites"])
+    subprocess.run(["bash", "-c", '. "$0" && tls_make_ca "$1" && for s in $2; do '
+                    'tls_make_site "$1" "$s" || exit 1; done', TLS_CERTS_SH, pki, names],
+                   check=True, stdout=subprocess.DEVNULL)
+    cfg["tls"] = dict(ca=os.path.join(pki, "ca.crt"), **tls)
+    for s in cfg["sites"]:
+        s["cert"] = os.path.join(pki, s["name"] + ".crt")
+        s["key"] = os.path.join(pki, s["name"] + ".key")
+    return cfg
+
+
 class Site:
     def __init__(self, top, name, cfg, binary="georepd"):
         self.name = name
@@ -94,7 +121,8 @@ class Site:
         self.proc = subprocess.Popen(
             [self.binary if os.path.isabs(self.binary) else os.path.join(BIN, self.binary),
              "--config", self.cfg, "--site", self.name,
-             "--state-dir", self.dir, "--foreground", "--verbose", "--ledger", "none"],
+             "--state-dir", self.dir, "--foreground", "--verbose", "--ledger", "none"] +
+            plaintext_flag(self.cfg),
             stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
 
     def ctl(self, req, timeout=3):
@@ -342,7 +370,8 @@ def main():
 
         # 14: a second alpha is refused (state dir locked, socket in use); SIGTERM is clean
         r = subprocess.run([os.path.join(BIN, "georepd"), "-c", cfgpath, "-s", "alpha",
-                            "-d", a.dir, "-f", "--ledger", "none"], capture_output=True, text=True, timeout=10)
+                            "-d", a.dir, "-f", "--ledger", "none", "--insecure-plaintext"],
+                           capture_output=True, text=True, timeout=10)
         for s in sites.values():
             s.proc.send_signal(signal.SIGTERM)
         codes = [s.proc.wait(timeout=10) for s in sites.values()]

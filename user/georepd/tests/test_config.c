@@ -126,6 +126,62 @@ static void test_site_fields(void)
 	       "$.sites[0].site_id: expected an integer, got a number");
 }
 
+#define TLS_SITE(n, extra) \
+	"{\"name\": \"" n "\", \"region\": \"r\", \"address\": \"" n ".example:1\"" extra "}"
+#define TLS_CK(n) ", \"cert\": \"/pki/" n ".crt\", \"key\": \"/pki/" n ".key\""
+
+static void test_tls_good(void)
+{
+	static const char json[] = "{\"tls\": {\"ca\": \"/pki/ca.crt\", \"rekey_bytes\": 1048576,"
+		" \"rekey_seconds\": 600}, \"sites\": [" TLS_SITE("a", TLS_CK("a")) ", "
+		TLS_SITE("b", TLS_CK("b")) "], \"volumes\": []}";
+	static const char plain[] = "{\"sites\": [" TLS_SITE("a", "") "], \"volumes\": []}";
+	struct gr_errlist el = { 0 };
+	struct gr_cluster *cfg;
+
+	CHECK(gr_cluster_parse(json, strlen(json), &cfg, &el) == 0);
+	if (!cfg)
+		return;
+	CHECK(cfg->tls.enabled && !strcmp(cfg->tls.ca, "/pki/ca.crt"));
+	CHECK(cfg->tls.rekey_bytes == 1048576 && cfg->tls.rekey_seconds == 600);
+	CHECK(!strcmp(cfg->sites[1].cert, "/pki/b.crt") && !strcmp(cfg->sites[1].key, "/pki/b.key"));
+	gr_cluster_free(cfg);
+
+	/* defaults; no tls at all */
+	EXPECT_OK("{\"tls\": {\"ca\": \"/ca\"}, \"sites\": [" TLS_SITE("a", TLS_CK("a")) "],"
+		  " \"volumes\": []}");
+	CHECK(gr_cluster_parse(plain, strlen(plain), &cfg, &el) == 0);
+	CHECK(cfg && !cfg->tls.enabled && !cfg->tls.ca && !cfg->sites[0].cert);
+	CHECK(cfg && cfg->tls.rekey_bytes == GR_TLS_REKEY_BYTES_DEFAULT);
+	gr_cluster_free(cfg);
+	gr_errlist_free(&el);
+}
+
+static void test_tls_errors(void)
+{
+	EXPECT("{\"tls\": [], \"sites\": [" TLS_SITE("a", TLS_CK("a")) "], \"volumes\": []}",
+	       "$.tls: expected an object, got an array");
+	EXPECT("{\"tls\": {\"ca\": \"ca.crt\", \"rekey_bytes\": 100, \"rekey_seconds\": 0,"
+	       " \"cipher\": \"x\"}, \"sites\": [" TLS_SITE("a", TLS_CK("a")) "], \"volumes\": []}",
+	       "$.tls.ca: CA certificate path \"ca.crt\" is not absolute",
+	       "$.tls.rekey_bytes: 100 is out of range 4096..",
+	       "$.tls.rekey_seconds: 0 is out of range 1..604800",
+	       "$.tls.cipher: unknown key");
+	EXPECT("{\"tls\": {}, \"sites\": [" TLS_SITE("a", TLS_CK("a")) "], \"volumes\": []}",
+	       "$.tls.ca: missing");
+	EXPECT("{\"tls\": {\"ca\": \"/ca\", \"rekey_seconds\": \"1h\"}, \"sites\": ["
+	       TLS_SITE("a", ", \"cert\": \"a.crt\", \"key\": 7") ", " TLS_SITE("b", "") "],"
+	       " \"volumes\": []}",
+	       "$.tls.rekey_seconds: expected an integer, got a string",
+	       "$.sites[0].cert: certificate path \"a.crt\" is not absolute",
+	       "$.sites[0].key: expected a string, got an integer",
+	       "$.sites[1].cert: missing (the \"tls\" section needs a certificate and a key for every site)",
+	       "$.sites[1].key: missing");
+	EXPECT("{\"sites\": [" TLS_SITE("a", TLS_CK("a")) "], \"volumes\": []}",
+	       "$.sites[0].cert: given, but there is no top-level \"tls\" section",
+	       "$.sites[0].key: given, but there is no top-level \"tls\" section");
+}
+
 static void test_addresses(void)
 {
 	static const struct {
@@ -306,6 +362,8 @@ static const struct ktap_case cases[] = {
 	{ "config_not_json", test_not_json },
 	{ "config_top_level", test_top_level },
 	{ "config_site_fields", test_site_fields },
+	{ "config_tls_good", test_tls_good },
+	{ "config_tls_errors", test_tls_errors },
 	{ "config_addresses", test_addresses },
 	{ "config_duplicates", test_duplicates },
 	{ "config_volume_fields", test_volume_fields },

@@ -46,7 +46,23 @@ struct gr_site_cfg {
 	uint16_t port;
 	uint32_t site_id;		/* explicit, or the smallest free id */
 	bool site_id_explicit;
+	char *cert;			/* absolute path of its certificate, or NULL */
+	char *key;			/* absolute path of its private key, or NULL */
 };
+
+/* The top-level "tls" section: mutual TLS 1.3 between the sites. */
+struct gr_tls_cfg {
+	bool enabled;			/* the section is there */
+	char *ca;			/* absolute path of the CA certificate */
+	uint64_t rekey_bytes;		/* KeyUpdate after this many bytes sent */
+	uint64_t rekey_seconds;		/* ... or this many seconds */
+};
+
+#define GR_TLS_REKEY_BYTES_DEFAULT	(1ULL << 30)	/* 1 GiB */
+#define GR_TLS_REKEY_SECONDS_DEFAULT	3600ULL
+#define GR_TLS_REKEY_BYTES_MIN		4096ULL
+#define GR_TLS_REKEY_BYTES_MAX		(1ULL << 50)
+#define GR_TLS_REKEY_SECONDS_MAX	(7 * 86400ULL)
 
 struct gr_replica_cfg {
 	unsigned int site;		/* index into gr_cluster.sites */
@@ -68,6 +84,7 @@ struct gr_volume_cfg {
 
 struct gr_cluster {
 	char cluster[GR_CLUSTER_MAX];	/* "cluster" key, default "georep" */
+	struct gr_tls_cfg tls;
 	size_t nsites;
 	struct gr_site_cfg *sites;
 	size_t nvolumes;

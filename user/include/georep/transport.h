@@ -4,8 +4,8 @@
  *
  * A transport (struct gr_transport) turns a connected non-blocking socket
  * into a session that can handshake, receive and send bytes: plain TCP
- * today (gr_transport_tcp()), mutual TLS next, behind the same ops. On top
- * of it, this file gives:
+ * (gr_transport_tcp(), lab only) or mutual TLS 1.3 (gr_transport_tls() in
+ * georep/tls.h), behind the same ops. On top of it, this file gives:
  *
  *  - gr_conn: one connection with its receive buffer (frame reassembly,
  *    every frame checked by gr_wire_decode() before on_frame sees it) and
@@ -14,7 +14,10 @@
  *  - gr_dialer: keeps one outgoing connection to a peer, reconnecting with
  *    exponential backoff (with jitter) after every close.
  *
- * Callbacks: on_open once the transport handshake is done; on_frame for each
+ * Callbacks: on_open once the transport handshake is done (a handshake not
+ * done within 5 s closes the connection: "<name> handshake: not done within
+ * 5000 ms"; over GR_MAX_HANDSHAKING accepted connections in their handshake,
+ * a new one is closed at once); on_frame for each
  * valid frame, in order; on_close exactly once, with a negative errno and a
  * reason (a garbage frame closes with -EPROTO and the decoder's message).
  * The gr_conn stays valid until the end of the loop iteration in which it
@@ -34,6 +37,16 @@
 #include "georep/wire.h"
 
 struct gr_transport;
+
+/* What a session reports about itself (TLS; zeroes for plain TCP). */
+struct gr_session_stats {
+	const char *version;		/* "TLSv1.3", or NULL */
+	const char *cipher;
+	uint64_t key_updates_sent;	/* KeyUpdate messages, both kinds */
+	uint64_t key_updates_received;
+};
+
+#define GR_PEER_NAME_MAX	64
 
 struct gr_transport_ops {
 	const char *name;
@@ -58,6 +71,15 @@ struct gr_transport_ops {
 	uint32_t (*want)(void *sess);
 	/* Identity the peer proved (TLS: its certificate), or NULL. */
 	const char *(*peer_identity)(void *sess);
+	/*
+	 * Optional. set_peer_name: the identity the peer must prove, checked
+	 * by the handshake (the dialer knows whom it dials); 0 or -errno.
+	 * last_error: why the last recv/send failed (e.g. a TLS alert).
+	 * stats: counters for status output.
+	 */
+	int (*set_peer_name)(void *sess, const char *name);
+	const char *(*last_error)(void *sess);
+	void (*stats)(void *sess, struct gr_session_stats *st);
 	void (*session_free)(void *sess);
 	void (*destroy)(struct gr_transport *t);
 };
@@ -65,7 +87,11 @@ struct gr_transport_ops {
 struct gr_transport {
 	const struct gr_transport_ops *ops;
 	void *priv;
+	unsigned int handshaking;	/* accepted connections in their handshake */
 };
+
+/* Accepted connections beyond this many in their handshake are refused. */
+#define GR_MAX_HANDSHAKING	64
 
 /* Plain TCP. Return: NULL on ENOMEM. Free with gr_transport_free(). */
 struct gr_transport *gr_transport_tcp(void);
@@ -127,6 +153,14 @@ void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes);
  */
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes);
 const char *gr_conn_peer_identity(const struct gr_conn *c);
+/*
+ * The identity the peer must prove during the handshake (TLS: the DNS name
+ * of its certificate). Set it before the connection's handshake starts,
+ * i.e. right after gr_conn_connect(). Return: 0, -ENAMETOOLONG.
+ */
+int gr_conn_set_peer_name(struct gr_conn *c, const char *name);
+/* Session counters; false when the transport keeps none. */
+bool gr_conn_session_stats(const struct gr_conn *c, struct gr_session_stats *st);
 uint64_t gr_conn_bytes_in(const struct gr_conn *c);
 uint64_t gr_conn_bytes_out(const struct gr_conn *c);
 /* Opaque slot for the owner. */
@@ -158,6 +192,8 @@ struct gr_dialer *gr_dialer_new(struct gr_loop *loop, struct gr_transport *t,
 				const struct sockaddr *sa, socklen_t salen,
 				unsigned int min_ms, unsigned int max_ms,
 				const struct gr_conn_cbs *cbs, void *arg);
+/* Every connection of @d must prove @name (see gr_conn_set_peer_name()). */
+int gr_dialer_set_peer_name(struct gr_dialer *d, const char *name);
 /* The live connection, or NULL while waiting to reconnect. */
 struct gr_conn *gr_dialer_conn(const struct gr_dialer *d);
 /* The peer proved healthy (e.g. hello accepted): next wait is @min_ms. */
