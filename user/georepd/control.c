@@ -7,6 +7,7 @@
 
 #include "georep/nl.h"
 #include "georepd.h"
+#include "bpf.h"
 
 static json_t *volume_json(struct georepd *d, const struct gd_volume *v)
 {
@@ -164,6 +165,15 @@ static int h_failover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 	return ret;
 }
 
+static int h_bpf_status(struct gr_ctl_client *cl, json_t *req, json_t **resp,
+			char *err, void *arg)
+{
+	struct georepd *d = arg;
+
+	*resp = gd_bpf_status_json(d, d->bpf);
+	return *resp ? 0 : -ENOMEM;
+}
+
 int gd_control_start(struct georepd *d)
 {
 	const char *why = "";
@@ -177,7 +187,8 @@ int gd_control_start(struct georepd *d)
 	if (gr_ctl_register(d->ctl, "status", h_status, d) ||
 	    gr_ctl_register(d->ctl, "events", h_events, d) ||
 	    gr_ctl_register(d->ctl, "switchover", h_switchover, d) ||
-	    gr_ctl_register(d->ctl, "failover", h_failover, d))
+	    gr_ctl_register(d->ctl, "failover", h_failover, d) ||
+	    gr_ctl_register(d->ctl, "bpf-status", h_bpf_status, d))
 		return -ENOMEM;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * georepd: the per-site replication daemon.
  *
  *   georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]
- *           [--foreground] [--verbose]
+ *           [--foreground] [--verbose] [--ledger KIND] [--bpf off|auto|on]
  *
  * Start-up, in order: validate the configuration (refusing to start on any
  * error, with the messages of `georepctl config check`), lock and read the
@@ -25,6 +25,7 @@
 #include "georepd.h"
 #include "engine.h"
 #include "ledger.h"
+#include "bpf.h"
 
 int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 			  struct gr_replica **out);
@@ -35,6 +36,7 @@ int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 static const char usage[] =
 	"Usage: georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]\n"
 	"               [--foreground] [--verbose] [--ledger kernel|mem|none]\n"
+	"               [--bpf off|auto|on]\n"
 	"\n"
 	"  -c, --config FILE     cluster configuration (JSON)\n"
 	"  -s, --site NAME       which site of the configuration this is\n"
@@ -44,7 +46,10 @@ static const char usage[] =
 	"  -f, --foreground      stay in the foreground, log to stderr\n"
 	"  -v, --verbose         debug messages\n"
 	"  -L, --ledger KIND     replication engine ledger: kernel (georep.ko; default),\n"
-	"                        mem (in-process, tests) or none (transport only)\n";
+	"                        mem (in-process, tests) or none (transport only)\n"
+	"  -B, --bpf MODE        BPF programs (write admission; Documentation/ebpf.rst):\n"
+	"                        off (default), auto (load where the kernel allows,\n"
+	"                        else log libbpf's reason and go on), on (or fail)\n";
 
 const struct gr_cluster *gd_cluster(const struct georepd *d)
 {
@@ -146,6 +151,7 @@ static void on_tick(struct gr_timer *t, void *arg)
 	for (i = 0; i < d->nvols; i++)
 		if (d->vols[i].replica && d->vols[i].replica->ops->on_tick)
 			d->vols[i].replica->ops->on_tick(d->vols[i].replica, now);
+	gd_bpf_tick(d, d->bpf);
 	gr_timer_arm(t, GD_TICK_MS);
 }
 
@@ -236,6 +242,7 @@ int main(int argc, char *argv[])
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "ledger", required_argument, NULL, 'L' },
+		{ "bpf", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
@@ -246,9 +253,10 @@ int main(int argc, char *argv[])
 	char dirbuf[4096], err[256];
 	int opt, ret, ready_fd = -1;
 	const char *ledger = "kernel";
+	enum gd_bpf_mode bpf_mode = GD_BPF_OFF;
 	size_t i;
 
-	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:B:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
@@ -270,6 +278,13 @@ int main(int argc, char *argv[])
 			break;
 		case 'L':
 			ledger = optarg;
+			break;
+		case 'B':
+			if (gd_bpf_parse_mode(optarg, &bpf_mode)) {
+				fprintf(stderr, "georepd: --bpf: off, auto or on, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -369,6 +384,9 @@ int main(int argc, char *argv[])
 	ret = gd_control_start(&d);
 	if (ret)
 		goto out_stop_control;
+	ret = gd_bpf_start(&d, bpf_mode, &d.bpf);
+	if (ret)
+		goto out_stop_control;
 	if (gd_replica_factory == gd_engine_new && gd_ledger_kind == GD_LEDGER_MEM)
 		gd_engine_register_test_cmds(&d);
 	ret = gd_peers_start(&d);
@@ -396,6 +414,7 @@ out_stop_peers:
 	gd_peers_stop(&d);
 	free(d.peers);
 out_stop_control:
+	gd_bpf_stop(d.bpf);
 	gr_ctl_free(d.ctl);
 	gr_io_del(d.sigio);
 	if (d.sigfd >= 0)
