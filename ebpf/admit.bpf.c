@@ -9,7 +9,9 @@
  *   follower lag (map lag, from georepd) / the same budget as the queue
  * Below start_pm nothing happens. Above it a background write (no
  * REQ_SYNC) waits max_delay_us * (pressure - start_pm) / (1000 - start_pm),
- * so writers slow down smoothly long before the hard watermark stops them;
+ * times (1 + bytes / 128 KiB) so that large writes pay for their size, cut
+ * to GEOREP_ADMIT_MAX_DELAY_US; writers slow down smoothly long before the
+ * hard watermark stops them;
  * a REQ_SYNC write waits a quarter of that; a FUA or PREFLUSH write (fsync,
  * a journal commit) is never delayed and, while the watermarks throttle
  * the volume, passes ahead of the background writes that wait.
@@ -19,6 +21,8 @@
 #include <bpf/bpf_tracing.h>
 #include <linux/georep_bpf.h>
 #include "admit.h"
+
+#define SIZE_UNIT	(128 << 10)
 
 /* set by georepd before load */
 const volatile __u32 start_pm = 250;
@@ -102,7 +106,10 @@ int BPF_PROG(georep_admit, struct georep_admit_ctx *c)
 		return 0;
 	}
 	if (start_pm < 1000 && p > start_pm)
-		delay = (__u64)max_delay_us * (p - start_pm) / (1000 - start_pm);
+		delay = (__u64)max_delay_us * (p - start_pm) / (1000 - start_pm) *
+			(SIZE_UNIT + c->bytes) / SIZE_UNIT;
+	if (delay > GEOREP_ADMIT_MAX_DELAY_US)
+		delay = GEOREP_ADMIT_MAX_DELAY_US;
 	if (sync)
 		delay /= 4;
 	if (!delay)

@@ -39,7 +39,7 @@ if [ "$(id -u)" != 0 ] || ! command -v bpftool >/dev/null ||
 	echo "1..0 # SKIP needs root and bpftool with a working bpf()"
 	exit 4
 fi
-echo "1..7"
+echo "1..8"
 
 nprogs() { bpftool prog show 2>/dev/null | grep -c 'name georep_admit'; }
 have_tp=0
@@ -101,7 +101,21 @@ echo "$txt" | grep -q '^mode: auto' &&
 	echo "$txt" | grep -q '^admit (raw_tp.w/georep_admit): '
 ok $? "georepctl bpf status (text)"
 
-# 4. kill -9 leaves no program behind (the links and fds were the process's)
+# 4. attach on request: refused here without the tracepoint, with the reason
+if [ $have_tp = 1 ]; then
+	"$bin/georepctl" bpf detach --socket "$work/a.sock" >"$work/out" &&
+		grep -q '"attached": *false' "$work/out" &&
+		"$bin/georepctl" bpf attach --socket "$work/a.sock" >"$work/out" &&
+		grep -q '"attached": *true' "$work/out"
+else
+	! "$bin/georepctl" bpf attach --socket "$work/a.sock" 2>"$work/out" &&
+		grep -q 'georep_admit.*No such file' "$work/out"
+fi
+rc=$?
+sed 's/^/# /' "$work/out"
+ok $rc "georepctl bpf attach/detach"
+
+# 5. kill -9 leaves no program behind (the links and fds were the process's)
 [ "$(nprogs)" -gt "$base" ]
 loaded=$?
 stop
@@ -109,10 +123,10 @@ sleep 0.5
 [ $loaded = 0 ] && [ "$(nprogs)" = "$base" ]
 ok $? "kill -9: the program was loaded ($base before) and is gone after"
 
-# 5. --bpf on: refuses to start when the program cannot attach
+# 6. --bpf on: refuses to start when the program cannot attach
 if [ $have_tp = 1 ]; then
-	echo "ok 5 --bpf on refuses to start without the tracepoint # SKIP georep.ko is loaded"
-	n=5
+	n=$((n + 1))
+	echo "ok $n --bpf on refuses to start without the tracepoint # SKIP georep.ko is loaded"
 else
 	"$bin/georepd" -c "$work/c.json" -s a -d "$work/st" -S "$work/a.sock" -f \
 		-L none --bpf on 2>"$work/err"
@@ -122,7 +136,7 @@ else
 	ok $? "--bpf on refuses to start without the tracepoint, with libbpf's reason"
 fi
 
-# 6. --bpf off (the default): nothing loaded
+# 7. --bpf off (the default): nothing loaded
 start
 js=$("$bin/georepctl" bpf status --json --socket "$work/a.sock")
 echo "# $js"
@@ -130,7 +144,7 @@ echo "# $js"
 ok $? "default --bpf off: no program loaded"
 stop
 
-# 7. a bad mode is a usage error
+# 8. a bad mode is a usage error
 "$bin/georepd" -c "$work/c.json" -s a --bpf yes 2>"$work/err"
 rc=$?
 [ $rc = 2 ] && grep -q 'off, auto or on' "$work/err"

@@ -6,6 +6,7 @@
  *   georepctl failover <volume> --force  [--socket PATH | --site NAME]
  *   georepctl events [--count N]         [--socket PATH | --site NAME]
  *   georepctl bpf status [--json]        [--socket PATH | --site NAME]
+ *   georepctl bpf attach|detach          [--socket PATH | --site NAME]
  *
  * The socket is --socket, else /run/georep/<site>.sock for --site, else the
  * only *.sock in /run/georep.
@@ -389,13 +390,15 @@ int events_main(int argc, char *argv[])
 	return GRCTL_EXIT_OK;
 }
 
-#define BPF_USAGE "georepctl bpf status [--json] [--socket PATH | --site NAME]"
+#define BPF_USAGE "georepctl bpf {status [--json] | attach | detach} [--socket PATH | --site NAME]"
 #define BPF_HELP							\
 	"Show georepd's BPF programs (georepd --bpf, Documentation/ebpf.rst):\n" \
 	"for each, its hook, whether it is attached (or why not), and its\n"	\
 	"counters; for the admit program, per volume: writes seen, sync\n"	\
 	"writes, passed ahead of the watermarks, delayed, the delay total,\n"	\
-	"the last pressure and the follower lag georepd wrote.\n"
+	"the last pressure and the follower lag georepd wrote.\n"		\
+	"attach, detach: attach the loaded admit program, or detach it (the\n" \
+	"kernel's watermark rules alone) until attach or georepd's restart.\n"
 
 static void bpf_print_admit_volume(json_t *v)
 {
@@ -448,9 +451,13 @@ int bpf_main(int argc, char *argv[])
 
 	if (ret)
 		return ret < 0 ? GRCTL_EXIT_OK : ret;
-	if (strcmp(a.pos[0], "status"))
-		return grctl_usage_error(BPF_USAGE, "unknown bpf command (status)");
-	ret = request(&a, json_pack("{s:s}", "cmd", "bpf-status"), &resp);
+	if (!strcmp(a.pos[0], "attach") || !strcmp(a.pos[0], "detach"))
+		ret = request(&a, json_pack("{s:s, s:b}", "cmd", "bpf-set", "attached",
+					    a.pos[0][0] == 'a'), &resp);
+	else if (!strcmp(a.pos[0], "status"))
+		ret = request(&a, json_pack("{s:s}", "cmd", "bpf-status"), &resp);
+	else
+		return grctl_usage_error(BPF_USAGE, "unknown bpf command (status, attach, detach)");
 	if (ret)
 		return ret;
 	json_object_del(resp, "ok");

@@ -34,6 +34,7 @@ struct gd_bpf {
 	struct georep_admit *admit;
 	bool admit_loaded;
 	bool admit_attached;
+	bool admit_held;		/* detached on request: no retry */
 	char admit_error[2 * REASON_LEN];
 	uint64_t retry_ms;
 	struct georep_nl *nl;
@@ -199,7 +200,7 @@ void gd_bpf_tick(struct georepd *d, struct gd_bpf *b)
 
 	if (!b)
 		return;
-	if (b->admit_loaded && !b->admit_attached &&
+	if (b->admit_loaded && !b->admit_attached && !b->admit_held &&
 	    now - b->retry_ms >= RETRY_PERIOD_MS) {
 		b->retry_ms = now;
 		libbpf_set_print(NULL);
@@ -285,6 +286,37 @@ static json_t *admit_json(struct georepd *d, struct gd_bpf *b)
 	json_object_set_new(o, "max_delay_us", json_integer(b->admit->rodata->max_delay_us));
 	json_object_set_new(o, "volumes", admit_volumes_json(d, b));
 	return o;
+}
+
+int gd_bpf_set_attached(struct gd_bpf *b, bool on, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!b || !b->admit_loaded) {
+		snprintf(err, errlen, "the admit program is not loaded (%s)",
+			 !b ? "georepd --bpf off" : b->admit_error);
+		return -EOPNOTSUPP;
+	}
+	b->admit_held = !on;
+	if (on && !b->admit_attached) {
+		libbpf_reason[0] = '\0';
+		ret = georep_admit__attach(b->admit);
+		if (ret) {
+			snprintf(err, errlen, "attach to georep:georep_admit: %.60s; libbpf: %.200s",
+				 strerror(-ret), libbpf_reason);
+			return ret;
+		}
+		b->admit_attached = true;
+		b->admit_error[0] = '\0';
+		gd_info("bpf: admit attached on request");
+	} else if (!on && b->admit_attached) {
+		bpf_link__destroy(b->admit->links.georep_admit);
+		b->admit->links.georep_admit = NULL;
+		b->admit_attached = false;
+		snprintf(b->admit_error, sizeof(b->admit_error), "detached on request");
+		gd_info("bpf: admit detached on request");
+	}
+	return 0;
 }
 
 json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b)

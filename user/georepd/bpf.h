@@ -18,6 +18,8 @@
 #ifndef _GEOREPD_BPF_H
 #define _GEOREPD_BPF_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <jansson.h>
 
 struct georepd;
@@ -35,6 +37,8 @@ int gd_bpf_parse_mode(const char *s, enum gd_bpf_mode *mode);
 int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out);
 /* every tick: refreshes the lag map once a second */
 void gd_bpf_tick(struct georepd *d, struct gd_bpf *b);
+/* attach or detach admit at run time (georepctl bpf attach|detach) */
+int gd_bpf_set_attached(struct gd_bpf *b, bool on, char *err, size_t errlen);
 json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b);
 void gd_bpf_stop(struct gd_bpf *b);
 
