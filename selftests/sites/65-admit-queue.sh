@@ -17,7 +17,8 @@
 # with the program detached (georepctl bpf detach: the kernel's watermark
 # rules alone), round "on" with it attached. Asserted: both rounds write;
 # detached, the program gives no verdict; attached, it delays background
-# writes under a real quorum cluster; the data devices agree afterwards.
+# writes under a real quorum cluster, and its lag map holds the followers'
+# lag written by georepd; the data devices agree afterwards.
 # The peak queue, the FUA writes completed and their p99 are printed for
 # both rounds, not asserted: in this lab they vary from run to run more
 # than the difference between the rounds (Documentation/ebpf.rst,
@@ -63,7 +64,7 @@ admit() { ctl "$P" bpf status --json | jq -r "[.programs[0].volumes[]?.$1] | add
 
 # round NAME: one measured round; sets PEAK_<NAME>, P99_<NAME> (us)
 round() {
-	local name=$1 peak=0 u bgp syncp end d0 f0
+	local name=$1 peak=0 lag=0 u bgp syncp end d0 f0
 	d0=$(admit delayed)
 	f0=$(admit passed)
 	fio --name=bg --filename="/dev/georep/$P.$VOL" --rw=write --bs=256k --size=48m \
@@ -79,11 +80,13 @@ round() {
 	while kill -0 $bgp 2>/dev/null || kill -0 $syncp 2>/dev/null; do
 		u=$(vol_num "$P" uncommitted_bytes)
 		[ -n "$u" ] && [ "$u" -gt "$peak" ] && peak=$u
+		u=$(admit lag_bytes)
+		[ -n "$u" ] && [ "$u" -gt "$lag" ] && lag=$u
 		[ "$(date +%s)" -lt "$end" ] || { echo "fio did not end"; return 1; }
 		sleep 0.5
 	done
 	wait $bgp $syncp
-	eval "PEAK_$name=$peak"
+	eval "PEAK_$name=$peak LAG_$name=$lag"
 	eval "NSYNC_$name=$(jq '.jobs[0].write.total_ios' "$T/sync-$name.json")"
 	u=$(jq '.jobs[0].write.lat_ns.percentile."99.000000" // 0' "$T/sync-$name.json")
 	eval "P99_$name=$((u / 1000))"
@@ -122,6 +125,9 @@ round_on() {
 	DS0=$(admit delayed_sync)
 	round on || return 1
 	[ $(( $(admit delayed) - d0 )) -gt 0 ] || { echo "nothing delayed"; return 1; }
+	# georepd keeps the followers' lag in the program's map
+	echo "largest follower lag seen in the program's map: $LAG_on bytes"
+	[ "$LAG_on" -gt 0 ] || { echo "no follower lag in the map"; return 1; }
 	drain
 }
 

@@ -170,6 +170,21 @@ static void lag_from_status(json_t *st, struct admit_lag *lag)
 	}
 }
 
+/*
+ * The kernel volume of @name, by the engine's rule (engine.c, kernel_open()):
+ * "<site>.<volume>" when it exists (sites sharing one kernel), else "<volume>".
+ */
+static int kernel_volume(struct georepd *d, struct gd_bpf *b, const char *name,
+			 struct georep_vol_status *vs)
+{
+	char kname[GEOREP_NAME_MAX];
+	int n = snprintf(kname, sizeof(kname), "%s.%s", d->me->name, name);
+
+	if (n < (int)sizeof(kname) && !georep_nl_volume_get(b->nl, kname, vs))
+		return 0;
+	return georep_nl_volume_get(b->nl, name, vs);
+}
+
 static void lag_update_one(struct georepd *d, struct gd_bpf *b, size_t i)
 {
 	struct gr_replica *r = d->vols[i].replica;
@@ -178,7 +193,7 @@ static void lag_update_one(struct georepd *d, struct gd_bpf *b, size_t i)
 	json_t *st;
 
 	if (v->minor == UINT32_MAX) {
-		if (georep_nl_volume_get(b->nl, v->name, &vs))
+		if (kernel_volume(d, b, v->name, &vs))
 			return;
 		v->minor = vs.minor;
 	}
