@@ -23,7 +23,7 @@
 # both rounds, not asserted: in this lab they vary from run to run more
 # than the difference between the rounds (Documentation/ebpf.rst,
 # "Measured"); the deterministic demonstration of the policy is
-# selftests/kmod/58-ebpf-admit.sh.
+# selftests/kmod/59-ebpf-admit.sh.
 
 set -u
 . "$(dirname "$0")/lib.sh"

@@ -21,18 +21,18 @@
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
-vt_init grvol58
+vt_init grvol59
 
-V=vol58-$$
+V=vol59-$$
 VT_VOLS=$V
 DPID=
 echo "    1..8"
 
-cleanup58() {
+cleanup59() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
 	vt_cleanup
 }
-trap cleanup58 EXIT
+trap cleanup59 EXIT
 
 commit_all() {
 	georepctl volume set "$V" --commit-seq "$(vt_num "$V" written_seq)"
@@ -62,7 +62,7 @@ setup() {
 		--role primary --term 1 --high-wm 90 --low-wm 80 \
 		--max-uncommitted $((4 << 20)) --key-dir "$KEYS" || return 1
 	cat >"$T/c.json" <<EOC
-{"cluster": "t58", "sites": [{"name": "a", "region": "r", "address": "127.0.0.1:17458"}],
+{"cluster": "t59", "sites": [{"name": "a", "region": "r", "address": "127.0.0.1:17459"}],
  "volumes": [{"name": "$V", "commit_rule": "local",
 	      "replicas": {"a": {"data": "$DATA", "log": "$LOG"}}}]}
 EOC
