@@ -143,13 +143,14 @@ void georep_throttle_update(struct georep_volume *vol)
 	georep_kick_notify(vol, GEOREP_NB_WATERMARK);
 }
 
-static bool admit_ok(struct georep_volume *vol)
+/* @pass: the admission program let this write skip the watermarks */
+static bool admit_ok(struct georep_volume *vol, bool pass)
 {
 	if (READ_ONCE(vol->dead) || READ_ONCE(vol->broken))
 		return true;
 	if (READ_ONCE(vol->io_state) == GEOREP_IO_SUSPEND)
 		return false;
-	return !READ_ONCE(vol->throttled) ||
+	return pass || !READ_ONCE(vol->throttled) ||
 	       READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY;
 }
 
@@ -832,10 +833,11 @@ static void write_work(struct work_struct *work)
  */
 static void write_bio(struct georep_volume *vol, struct bio *bio)
 {
+	bool pass = georep_admit_bpf(vol, bio);
 	struct georep_io *io;
 
-	if (!admit_ok(vol))
-		io_wait_event(vol->throttle_wq, admit_ok(vol));
+	if (!admit_ok(vol, pass))
+		io_wait_event(vol->throttle_wq, admit_ok(vol, pass));
 	if (READ_ONCE(vol->io_state) == GEOREP_IO_FAIL) {
 		pr_warn_ratelimited("%s: write refused: io-state fail\n",
 				    vol->name);

@@ -5,6 +5,9 @@
  *   georep:georep_submit    a record got its seq on the write path
  *   georep:georep_commit    the commit rule is met for records up to seq
  *   georep:georep_complete  the bio behind record seq completed
+ *   georep:georep_admit     a write is being admitted: a writable raw
+ *                           tracepoint for BPF programs, no trace event
+ *                           (include/uapi/linux/georep_bpf.h, admit.c)
  *
  * Every event carries the volume's minor and name, so a tool can key its
  * maps on the minor and print the name. The volume half fires them with
@@ -29,6 +32,7 @@
 
 #include <linux/tracepoint.h>
 #include <linux/timekeeping.h>
+#include <uapi/linux/georep_bpf.h>
 #include "georep.h"
 
 TRACE_EVENT(georep_submit,
@@ -101,6 +105,25 @@ TRACE_EVENT(georep_complete,
 	    TP_printk("georep%u %s seq=%llu error=%d latency_ns=%llu",
 		      __entry->minor, __get_str(volume), __entry->seq,
 		      __entry->error, __entry->latency_ns));
+
+/*
+ * DECLARE_TRACE_WRITABLE only exists while bpf_probe.h is included (the
+ * CREATE_TRACE_POINTS pass with CONFIG_BPF_EVENTS); elsewhere a plain
+ * tracepoint declares trace_georep_admit(), as nbd and bpf_testmod do.
+ */
+#undef GEOREP_DECLARE_TRACE_WRITABLE
+#ifdef DECLARE_TRACE_WRITABLE
+#define GEOREP_DECLARE_TRACE_WRITABLE(call, proto, args, size) \
+	DECLARE_TRACE_WRITABLE(call, PARAMS(proto), PARAMS(args), size)
+#else
+#define GEOREP_DECLARE_TRACE_WRITABLE(call, proto, args, size) \
+	DECLARE_TRACE(call, PARAMS(proto), PARAMS(args))
+#endif
+
+GEOREP_DECLARE_TRACE_WRITABLE(georep_admit,
+			      TP_PROTO(struct georep_admit_ctx *ctx),
+			      TP_ARGS(ctx),
+			      sizeof(struct georep_admit_ctx));
 
 #endif /* _GEOREP_TRACE_H */
 

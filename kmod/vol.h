@@ -326,6 +326,9 @@ void georep_notify_work(struct work_struct *work);
 void georep_durable_work(struct work_struct *work);
 void georep_written_reset(struct georep_volume *vol);
 
+/* admit.c */
+bool georep_admit_bpf(struct georep_volume *vol, struct bio *bio);
+
 /* recover.c */
 int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb,
 		   u64 *bad_seq, struct netlink_ext_ack *extack);

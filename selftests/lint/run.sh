@@ -26,7 +26,8 @@ checkpatch() {
 		-f "${@:2}" 2>&1 | grep -E ': (ERROR|WARNING|CHECK):'
 }
 # BIT() is not exported to userspace: the uapi header spells its masks out
-out=$(checkpatch "" "$top"/kmod/*.[ch]; checkpatch ",BIT_MACRO" "$top"/include/uapi/linux/georep.h)
+out=$(checkpatch "" "$top"/kmod/*.[ch]; checkpatch ",BIT_MACRO" "$top"/include/uapi/linux/georep.h \
+	"$top"/include/uapi/linux/georep_bpf.h)
 if [ -z "$out" ]; then
 	echo "ok 1 checkpatch --strict kmod/"
 else

@@ -45,6 +45,7 @@ VOL=vol0
 PORT=7400
 SITES_DELAY=${SITES_DELAY:-5ms}
 ELECTION_MS=${GEOREPD_ELECTION_MS:-3000}	# qemu TCG is slow: generous timeouts
+SITES_GEOREPD_ARGS=${SITES_GEOREPD_ARGS:-}	# more georepd options (e.g. --bpf on)
 
 SITES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SITES_LIB/../kmod/lib/ktap.sh"
@@ -236,7 +237,7 @@ start_site() {
 	[ "${SITES_TLS:-yes}" = yes ] || plain=--insecure-plaintext
 	ip netns exec "gr-$1" env "GEOREPD_ELECTION_MS=$ELECTION_MS" georepd \
 		--config "$T/cluster.json" --site "$1" --state-dir "$T/state-$1" \
-		--foreground --verbose --ledger kernel $plain 2>>"$T/$1.log" &
+		--foreground --verbose --ledger kernel $plain ${SITES_GEOREPD_ARGS:-} 2>>"$T/$1.log" &
 	eval "PID_$1=$!"
 	PIDS="$PIDS $!"
 }

@@ -5,6 +5,8 @@
  *   georepctl switchover <volume> <site> [--wait SEC] [--socket PATH | --site NAME]
  *   georepctl failover <volume> --force  [--socket PATH | --site NAME]
  *   georepctl events [--count N]         [--socket PATH | --site NAME]
+ *   georepctl bpf status [--json]        [--socket PATH | --site NAME]
+ *   georepctl bpf attach|detach          [--socket PATH | --site NAME]
  *
  * The socket is --socket, else /run/georep/<site>.sock for --site, else the
  * only *.sock in /run/georep.
@@ -26,7 +28,7 @@
 #define RUN_DIR		"/run/georep"
 #define CALL_TIMEOUT_MS	10000
 
-enum { OPT_SOCKET = 2, OPT_SITE, OPT_FORCE, OPT_COUNT, OPT_WAIT };
+enum { OPT_SOCKET = 2, OPT_SITE, OPT_FORCE, OPT_COUNT, OPT_WAIT, OPT_JSON };
 
 static const struct grctl_opt cluster_opts[] = {
 	{ "socket", OPT_SOCKET, true },
@@ -34,6 +36,7 @@ static const struct grctl_opt cluster_opts[] = {
 	{ "force", OPT_FORCE, false },
 	{ "count", OPT_COUNT, true },
 	{ "wait", OPT_WAIT, true },
+	{ "json", OPT_JSON, false },
 	{ NULL }
 };
 
@@ -45,6 +48,7 @@ struct cluster_args {
 	uint64_t count;
 	bool has_wait;
 	uint64_t wait_s;
+	bool json;
 	char path[108];
 };
 
@@ -102,6 +106,13 @@ static int parse(int argc, char *argv[], const char *usage, const char *help,
 				return grctl_usage_error(usage, p.err);
 			}
 			a->has_wait = true;
+			break;
+		case OPT_JSON:
+			if (npos != 1 || allow_force || allow_count) {
+				grctl_errf(&p, "--json is only for bpf status");
+				return grctl_usage_error(usage, p.err);
+			}
+			a->json = true;
 			break;
 		}
 	}
@@ -376,5 +387,84 @@ int events_main(int argc, char *argv[])
 		fprintf(stderr, "georepctl: %s: %s\n", a.path, err[0] ? err : strerror(-ret));
 		return GRCTL_EXIT_FAIL;
 	}
+	return GRCTL_EXIT_OK;
+}
+
+#define BPF_USAGE "georepctl bpf {status [--json] | attach | detach} [--socket PATH | --site NAME]"
+#define BPF_HELP							\
+	"Show georepd's BPF programs (georepd --bpf, Documentation/ebpf.rst):\n" \
+	"for each, its hook, whether it is attached (or why not), and its\n"	\
+	"counters; for the admit program, per volume: writes seen, sync\n"	\
+	"writes, passed ahead of the watermarks, delayed, the delay total,\n"	\
+	"the last pressure and the follower lag georepd wrote.\n"		\
+	"attach, detach: attach the loaded admit program, or detach it (the\n" \
+	"kernel's watermark rules alone) until attach or georepd's restart.\n"
+
+static void bpf_print_admit_volume(json_t *v)
+{
+	printf("  %-16s minor %-4" JSON_INTEGER_FORMAT " calls %-9" JSON_INTEGER_FORMAT
+	       " sync %-9" JSON_INTEGER_FORMAT " passed %-7" JSON_INTEGER_FORMAT
+	       " delayed %-9" JSON_INTEGER_FORMAT " (sync %" JSON_INTEGER_FORMAT ")"
+	       " delay %.3f s pressure %" JSON_INTEGER_FORMAT "/1000 lag %" JSON_INTEGER_FORMAT
+	       " B\n",
+	       json_string_value(json_object_get(v, "volume")) ?: "-",
+	       json_integer_value(json_object_get(v, "minor")),
+	       json_integer_value(json_object_get(v, "calls")),
+	       json_integer_value(json_object_get(v, "sync")),
+	       json_integer_value(json_object_get(v, "passed")),
+	       json_integer_value(json_object_get(v, "delayed")),
+	       json_integer_value(json_object_get(v, "delayed_sync")),
+	       json_integer_value(json_object_get(v, "delay_us_total")) / 1e6,
+	       json_integer_value(json_object_get(v, "pressure_permille")),
+	       json_integer_value(json_object_get(v, "lag_bytes")));
+}
+
+static void bpf_print(json_t *resp)
+{
+	json_t *progs = json_object_get(resp, "programs"), *p, *v;
+	size_t i, k;
+
+	printf("mode: %s\n", json_string_value(json_object_get(resp, "mode")) ?: "?");
+	if (!json_array_size(progs))
+		printf("no programs loaded\n");
+	json_array_foreach(progs, i, p) {
+		printf("%s (%s): %s", json_string_value(json_object_get(p, "name")) ?: "?",
+		       json_string_value(json_object_get(p, "hook")) ?: "?",
+		       json_is_true(json_object_get(p, "attached")) ? "attached" :
+		       "not attached");
+		if (json_object_get(p, "prog_id"))
+			printf(", prog id %" JSON_INTEGER_FORMAT,
+			       json_integer_value(json_object_get(p, "prog_id")));
+		if (json_object_get(p, "error"))
+			printf(": %s", json_string_value(json_object_get(p, "error")));
+		printf("\n");
+		json_array_foreach(json_object_get(p, "volumes"), k, v)
+			bpf_print_admit_volume(v);
+	}
+}
+
+int bpf_main(int argc, char *argv[])
+{
+	struct cluster_args a;
+	json_t *resp;
+	int ret = parse(argc, argv, BPF_USAGE, BPF_HELP, 1, false, false, &a);
+
+	if (ret)
+		return ret < 0 ? GRCTL_EXIT_OK : ret;
+	if (!strcmp(a.pos[0], "attach") || !strcmp(a.pos[0], "detach"))
+		ret = request(&a, json_pack("{s:s, s:b}", "cmd", "bpf-set", "attached",
+					    a.pos[0][0] == 'a'), &resp);
+	else if (!strcmp(a.pos[0], "status"))
+		ret = request(&a, json_pack("{s:s}", "cmd", "bpf-status"), &resp);
+	else
+		return grctl_usage_error(BPF_USAGE, "unknown bpf command (status, attach, detach)");
+	if (ret)
+		return ret;
+	json_object_del(resp, "ok");
+	if (a.json)
+		print_reply(resp);
+	else
+		bpf_print(resp);
+	json_decref(resp);
 	return GRCTL_EXIT_OK;
 }

@@ -10,5 +10,6 @@
 int switchover_main(int argc, char *argv[]);
 int failover_main(int argc, char *argv[]);
 int events_main(int argc, char *argv[]);
+int bpf_main(int argc, char *argv[]);
 
 #endif /* _GEOREPCTL_CMD_CLUSTER_H */

@@ -15,5 +15,6 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "switchover", switchover_main, "move a volume's primary to another site (georepd)" },
 	{ "failover", failover_main, "forced promotion of this site, last resort (georepd)" },
 	{ "events", events_main, "print georepd's events as JSON lines" },
+	{ "bpf", bpf_main, "show georepd's BPF programs and their counters" },
 	{ NULL }
 };

@@ -31,6 +31,16 @@ TESTS += test_state
 PROG_SRCS_test_state := georepd/tests/test_state.c georepd/state.c
 
 GEOREPD_SRCS := georepd/log.c georepd/state.c georepd/peer.c georepd/control.c
+
+# the BPF programs (ebpf/, --bpf): their skeletons come from ebpf/Makefile
+BPF_OUT := $(O)/ebpf
+GEOREPD_SRCS += georepd/bpf.c
+$(O)/obj/georepd/bpf.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
+$(O)/obj/georepd/bpf.o: $(BPF_OUT)/admit.skel.h
+$(BPF_OUT)/admit.skel.h: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
+		$(TOP)/include/uapi/linux/georep_bpf.h
+	$(MAKE) -C $(TOP)/ebpf O=$(BPF_OUT)
+$(O)/bin/georepd: LDLIBS += $(shell pkg-config --libs libbpf)
 PROGS += georepd
 PROG_SRCS_georepd := georepd/main.c $(GEOREPD_SRCS)
 
@@ -64,7 +74,7 @@ PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
 # main.c registers the engine; the probe build links it too (its own factory
 # wins), after the library in $^, hence the library once more
 $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,$(GEOREPD_ENGINE_SRCS))
-$(GEOREPD_PROBE): LDLIBS := $(O)/libgeorep.a $(LDLIBS)
+$(GEOREPD_PROBE): LDLIBS := $(O)/libgeorep.a $(LDLIBS) $(shell pkg-config --libs libbpf)
 
 # three georepd --ledger mem processes: election, commit, failover, fork
 CHECK_CMDS += georepd/tests/e2e_replication.py

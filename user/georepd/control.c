@@ -7,6 +7,7 @@
 
 #include "georep/nl.h"
 #include "georepd.h"
+#include "bpf.h"
 
 static json_t *volume_json(struct georepd *d, const struct gd_volume *v)
 {
@@ -167,6 +168,34 @@ static int h_failover(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 	return ret;
 }
 
+static int h_bpf_status(struct gr_ctl_client *cl, json_t *req, json_t **resp,
+			char *err, void *arg)
+{
+	struct georepd *d = arg;
+
+	*resp = gd_bpf_status_json(d, d->bpf);
+	return *resp ? 0 : -ENOMEM;
+}
+
+/* {"cmd": "bpf-set", "attached": bool}: attach or detach admit */
+static int h_bpf_set(struct gr_ctl_client *cl, json_t *req, json_t **resp,
+		     char *err, void *arg)
+{
+	json_t *on = json_object_get(req, "attached");
+	struct georepd *d = arg;
+	int ret;
+
+	if (!json_is_boolean(on)) {
+		snprintf(err, GR_CTL_ERRLEN, "missing \"attached\" (true or false)");
+		return -EINVAL;
+	}
+	ret = gd_bpf_set_attached(d->bpf, json_is_true(on), err, GR_CTL_ERRLEN);
+	if (ret)
+		return ret;
+	*resp = gd_bpf_status_json(d, d->bpf);
+	return *resp ? 0 : -ENOMEM;
+}
+
 int gd_control_start(struct georepd *d)
 {
 	const char *why = "";
@@ -180,7 +209,9 @@ int gd_control_start(struct georepd *d)
 	if (gr_ctl_register(d->ctl, "status", h_status, d) ||
 	    gr_ctl_register(d->ctl, "events", h_events, d) ||
 	    gr_ctl_register(d->ctl, "switchover", h_switchover, d) ||
-	    gr_ctl_register(d->ctl, "failover", h_failover, d))
+	    gr_ctl_register(d->ctl, "failover", h_failover, d) ||
+	    gr_ctl_register(d->ctl, "bpf-status", h_bpf_status, d) ||
+	    gr_ctl_register(d->ctl, "bpf-set", h_bpf_set, d))
 		return -ENOMEM;
 	return 0;
 }

@@ -89,6 +89,7 @@ struct georepd {
 	uint64_t start_ms;
 	uint64_t rejected;			/* connections refused at hello */
 	struct gd_ratelimit rl;			/* for anything a stranger triggers */
+	struct gd_bpf *bpf;			/* bpf.c; NULL with --bpf off */
 };
 
 /* peer.c */

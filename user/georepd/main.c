@@ -3,7 +3,8 @@
  * georepd: the per-site replication daemon.
  *
  *   georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]
- *           [--foreground] [--verbose] [--insecure-plaintext]
+ *           [--foreground] [--verbose] [--ledger KIND] [--insecure-plaintext]
+ *           [--bpf off|auto|on]
  *
  * Start-up, in order: validate the configuration (refusing to start on any
  * error, with the messages of `georepctl config check`), load the site's
@@ -28,6 +29,7 @@
 #include "engine.h"
 #include "ledger.h"
 #include "georep/tls.h"
+#include "bpf.h"
 
 int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 			  struct gr_replica **out);
@@ -38,7 +40,7 @@ int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 static const char usage[] =
 	"Usage: georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]\n"
 	"               [--foreground] [--verbose] [--ledger kernel|mem|none]\n"
-	"               [--insecure-plaintext]\n"
+	"               [--insecure-plaintext] [--bpf off|auto|on]\n"
 	"\n"
 	"  -c, --config FILE     cluster configuration (JSON)\n"
 	"  -s, --site NAME       which site of the configuration this is\n"
@@ -52,7 +54,10 @@ static const char usage[] =
 	"      --insecure-plaintext  LAB ONLY: run with plain TCP between sites when the\n"
 	"                        configuration has no \"tls\" section (no encryption, no\n"
 	"                        authentication: anyone who can reach the port can pose\n"
-	"                        as a site). Without it georepd refuses to start.\n";
+	"                        as a site). Without it georepd refuses to start.\n"
+	"  -B, --bpf MODE        BPF programs (write admission; Documentation/ebpf.rst):\n"
+	"                        off (default), auto (load where the kernel allows,\n"
+	"                        else log libbpf's reason and go on), on (or fail)\n";
 
 /*
  * The transport between sites: mutual TLS 1.3 with this site's identity,
@@ -190,6 +195,7 @@ static void on_tick(struct gr_timer *t, void *arg)
 	for (i = 0; i < d->nvols; i++)
 		if (d->vols[i].replica && d->vols[i].replica->ops->on_tick)
 			d->vols[i].replica->ops->on_tick(d->vols[i].replica, now);
+	gd_bpf_tick(d, d->bpf);
 	gr_timer_arm(t, GD_TICK_MS);
 }
 
@@ -281,6 +287,7 @@ int main(int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "ledger", required_argument, NULL, 'L' },
 		{ "insecure-plaintext", no_argument, NULL, 'P' },
+		{ "bpf", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
@@ -291,9 +298,10 @@ int main(int argc, char *argv[])
 	char dirbuf[4096], err[256];
 	int opt, ret, ready_fd = -1;
 	const char *ledger = "kernel";
+	enum gd_bpf_mode bpf_mode = GD_BPF_OFF;
 	size_t i;
 
-	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:B:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
@@ -318,6 +326,13 @@ int main(int argc, char *argv[])
 			break;
 		case 'P':
 			plaintext = true;
+			break;
+		case 'B':
+			if (gd_bpf_parse_mode(optarg, &bpf_mode)) {
+				fprintf(stderr, "georepd: --bpf: off, auto or on, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -420,6 +435,9 @@ int main(int argc, char *argv[])
 	ret = gd_control_start(&d);
 	if (ret)
 		goto out_stop_control;
+	ret = gd_bpf_start(&d, bpf_mode, &d.bpf);
+	if (ret)
+		goto out_stop_control;
 	if (gd_replica_factory == gd_engine_new && gd_ledger_kind == GD_LEDGER_MEM)
 		gd_engine_register_test_cmds(&d);
 	ret = gd_peers_start(&d);
@@ -447,6 +465,7 @@ out_stop_peers:
 	gd_peers_stop(&d);
 	free(d.peers);
 out_stop_control:
+	gd_bpf_stop(d.bpf);
 	gr_ctl_free(d.ctl);
 	gr_io_del(d.sigio);
 	if (d.sigfd >= 0)

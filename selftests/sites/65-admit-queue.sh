@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Write admission by ebpf/admit.bpf.c against a slow replication link, with
+# and without the program, in one run. Three sites, commit rule quorum,
+# every georepd started with --bpf on; the primary P's links to both
+# followers slowed by netem (delay SLOW_DELAY, rate SLOW_RATE), so the
+# consensus queue (P's uncommitted bytes) grows under load.
+#
+# Each round runs for ROUND_S seconds on P's device:
+#   bg    buffered sequential writes (background writeback: no REQ_SYNC;
+#         dirty_background_bytes 4 MiB, dirty_bytes 16 MiB: writeback
+#         starts at once and the flush at close is bounded)
+#   sync  4 KiB O_DIRECT|O_SYNC writes (FUA), 5 per second: their latency
+#         is what an fsync-ing application sees
+# while P's uncommitted bytes are sampled every 0.5 s. Round "off" runs
+# with the program detached (georepctl bpf detach: the kernel's watermark
+# rules alone), round "on" with it attached. Asserted: both rounds write;
+# detached, the program gives no verdict; attached, it delays background
+# writes under a real quorum cluster, and its lag map holds the followers'
+# lag written by georepd; the data devices agree afterwards.
+# The peak queue, the FUA writes completed and their p99 are printed for
+# both rounds, not asserted: in this lab they vary from run to run more
+# than the difference between the rounds (Documentation/ebpf.rst,
+# "Measured"); the deterministic demonstration of the policy is
+# selftests/kmod/59-ebpf-admit.sh.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+SITES_GEOREPD_ARGS="--bpf on"
+SLOW_DELAY=${SLOW_DELAY:-20ms}
+SLOW_RATE=${SLOW_RATE:-40mbit}
+ROUND_S=${ROUND_S:-20}
+MAX_UNC=$((32 << 20))
+
+sites_init sites-admit
+command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
+command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
+DBB=$(cat /proc/sys/vm/dirty_background_bytes)
+DB=$(cat /proc/sys/vm/dirty_bytes)
+restore_vm() {
+	echo "$DBB" >/proc/sys/vm/dirty_background_bytes
+	[ "$DB" != 0 ] && echo "$DB" >/proc/sys/vm/dirty_bytes
+	sites_cleanup
+}
+trap restore_vm EXIT
+
+slow_links() {
+	local s
+	for s in $SITES; do
+		[ "$s" = "$P" ] && continue
+		in_site "$P" /sbin/tc qdisc change dev "to-$s" root netem \
+			delay "$SLOW_DELAY" rate "$SLOW_RATE" || return 1
+		in_site "$P" /sbin/tc qdisc show dev "to-$s"
+	done
+	georepctl volume set "$P.$VOL" --max-uncommitted $MAX_UNC || return 1
+	echo $((4 << 20)) >/proc/sys/vm/dirty_background_bytes
+	echo $((16 << 20)) >/proc/sys/vm/dirty_bytes
+	ctl "$P" bpf status
+	ctl "$P" bpf status --json | grep -q '"attached":true'
+}
+
+admit() { ctl "$P" bpf status --json | jq -r "[.programs[0].volumes[]?.$1] | add // 0"; }
+
+# round NAME: one measured round; sets PEAK_<NAME>, P99_<NAME> (us)
+round() {
+	local name=$1 peak=0 lag=0 u bgp syncp end d0 f0
+	d0=$(admit delayed)
+	f0=$(admit passed)
+	fio --name=bg --filename="/dev/georep/$P.$VOL" --rw=write --bs=256k --size=48m \
+		--ioengine=psync --direct=0 --time_based --runtime=$ROUND_S \
+		--output-format=json >"$T/bg-$name.json" 2>&1 &
+	bgp=$!
+	fio --name=sync --filename="/dev/georep/$P.$VOL" --rw=randwrite --bs=4k \
+		--offset=56m --size=4m --ioengine=psync --direct=1 --sync=1 --rate_iops=5 \
+		--time_based --runtime=$ROUND_S --lat_percentiles=1 \
+		--output-format=json >"$T/sync-$name.json" 2>&1 &
+	syncp=$!
+	end=$(($(date +%s) + ROUND_S + 120))
+	while kill -0 $bgp 2>/dev/null || kill -0 $syncp 2>/dev/null; do
+		u=$(vol_num "$P" uncommitted_bytes)
+		[ -n "$u" ] && [ "$u" -gt "$peak" ] && peak=$u
+		u=$(admit lag_bytes)
+		[ -n "$u" ] && [ "$u" -gt "$lag" ] && lag=$u
+		[ "$(date +%s)" -lt "$end" ] || { echo "fio did not end"; return 1; }
+		sleep 0.5
+	done
+	wait $bgp $syncp
+	eval "PEAK_$name=$peak LAG_$name=$lag"
+	eval "NSYNC_$name=$(jq '.jobs[0].write.total_ios' "$T/sync-$name.json")"
+	u=$(jq '.jobs[0].write.lat_ns.percentile."99.000000" // 0' "$T/sync-$name.json")
+	eval "P99_$name=$((u / 1000))"
+	echo "round $name: bg $(jq '.jobs[0].write.bw' "$T/bg-$name.json") KiB/s," \
+	     "sync $(jq '.jobs[0].write.total_ios' "$T/sync-$name.json") writes," \
+	     "p99 $((u / 1000000)) ms, peak uncommitted $((peak >> 10)) KiB" \
+	     "(limit $((MAX_UNC >> 10)) KiB); admit delayed $(( $(admit delayed) - d0 ))," \
+	     "passed $(( $(admit passed) - f0 ))"
+	ctl "$P" bpf status
+	[ "$(jq '.jobs[0].write.total_ios' "$T/sync-$name.json")" -gt 0 ] &&
+		[ "$(jq '.jobs[0].write.total_ios' "$T/bg-$name.json")" -gt 0 ]
+}
+
+drain() {
+	local s
+	for s in $SITES; do
+		[ "$s" = "$P" ] && continue
+		wait_for 300 caught_up "$s" "$P" || return 1
+	done
+	echo "queue drained: uncommitted $(vol_num "$P" uncommitted_bytes)"
+}
+
+round_off() {
+	local d0
+	ctl "$P" bpf detach >/dev/null || return 1
+	d0=$(admit calls)
+	round off || return 1
+	[ "$(admit calls)" = "$d0" ] || { echo "the detached program still ran"; return 1; }
+	drain
+}
+
+round_on() {
+	local d0
+	ctl "$P" bpf attach >/dev/null || return 1
+	d0=$(admit delayed)
+	DS0=$(admit delayed_sync)
+	round on || return 1
+	[ $(( $(admit delayed) - d0 )) -gt 0 ] || { echo "nothing delayed"; return 1; }
+	# georepd keeps the followers' lag in the program's map
+	echo "largest follower lag seen in the program's map: $LAG_on bytes"
+	[ "$LAG_on" -gt 0 ] || { echo "no follower lag in the map"; return 1; }
+	drain
+}
+
+compare() {
+	echo "peak uncommitted: off $((PEAK_off >> 10)) KiB, on $((PEAK_on >> 10)) KiB" \
+	     "(max_uncommitted $((MAX_UNC >> 10)) KiB)"
+	echo "FUA writes completed in $ROUND_S s: off $NSYNC_off, on $NSYNC_on"
+	echo "their p99: off $((P99_off / 1000)) ms, on $((P99_on / 1000)) ms"
+	echo "REQ_SYNC writes (not FUA) delayed: $(( $(admit delayed_sync) - DS0 ))" \
+	     "(the page cache written back with WB_SYNC_ALL when fio closes the device)"
+}
+
+check network sites_network || exit 1
+check volumes sites_volumes 64 128 || exit 1
+check keys share_keys || exit 1
+check config sites_config || exit 1
+check elect elect || exit 1
+check slow-links slow_links || exit 1
+check round-off round_off
+check round-on round_on
+compare | sed 's/^/    # /'
+check data-identical data_identical
+[ "$failed" = 0 ]

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * georepd's BPF programs (ebpf/, Documentation/ebpf.rst), loaded from their
+ * libbpf skeletons:
+ *
+ *   admit  raw_tp.w/georep_admit: write admission in georep.ko; georepd
+ *          writes each local volume's follower lag into its lag map once
+ *          a second and reads its per-volume counters for `bpf-status`.
+ *
+ * --bpf off (default): nothing is loaded; the kernel's watermark rules.
+ * --bpf auto: loaded and attached where the kernel allows; a failure is
+ *             logged with libbpf's reason and georepd runs without it.
+ * --bpf on:   a program that fails to load or attach stops georepd.
+ *
+ * The links are file descriptors of this process: georepd's exit, even by
+ * kill -9, detaches everything.
+ */
+#ifndef _GEOREPD_BPF_H
+#define _GEOREPD_BPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+struct georepd;
+struct gd_bpf;
+
+enum gd_bpf_mode {
+	GD_BPF_OFF = 0,
+	GD_BPF_AUTO,
+	GD_BPF_ON,
+};
+
+/* "off", "auto", "on"; -EINVAL for anything else */
+int gd_bpf_parse_mode(const char *s, enum gd_bpf_mode *mode);
+/* 0 (also when a program failed in auto mode), or -errno in on mode */
+int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out);
+/* every tick: refreshes the lag map once a second */
+void gd_bpf_tick(struct georepd *d, struct gd_bpf *b);
+/* attach or detach admit at run time (georepctl bpf attach|detach) */
+int gd_bpf_set_attached(struct gd_bpf *b, bool on, char *err, size_t errlen);
+json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b);
+void gd_bpf_stop(struct gd_bpf *b);
+
+#endif /* _GEOREPD_BPF_H */
