@@ -59,7 +59,7 @@ cat >"$work/c.json" <<EOC
 EOC
 start() {
 	"$bin/georepd" -c "$work/c.json" -s a -d "$work/st" -S "$work/a.sock" -f \
-		-L none "$@" 2>"$work/err" &
+		-L none --insecure-plaintext "$@" 2>"$work/err" &
 	pid=$!
 	for _ in $(seq 50); do
 		[ -S "$work/a.sock" ] && return 0
@@ -129,7 +129,7 @@ if [ $have_tp = 1 ]; then
 	echo "ok $n --bpf on refuses to start without the tracepoint # SKIP georep.ko is loaded"
 else
 	"$bin/georepd" -c "$work/c.json" -s a -d "$work/st" -S "$work/a.sock" -f \
-		-L none --bpf on 2>"$work/err"
+		-L none --insecure-plaintext --bpf on 2>"$work/err"
 	rc=$?
 	sed 's/^/# /' "$work/err"
 	[ $rc = 1 ] && grep -q "failed to attach to raw tracepoint 'georep_admit'" "$work/err"

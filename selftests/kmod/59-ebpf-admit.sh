@@ -86,7 +86,7 @@ without_program() {
 }
 
 attach() {
-	georepd -c "$T/c.json" -s a -d "$T/st" -S "$T/a.sock" -f -L none \
+	georepd -c "$T/c.json" -s a -d "$T/st" -S "$T/a.sock" -f -L none --insecure-plaintext \
 		--bpf on 2>"$T/georepd.err" &
 	DPID=$!
 	for _ in $(seq 1 100); do
