@@ -367,6 +367,16 @@ static int remove_link(const char *name, const char *sfx)
 	return 0;
 }
 
+/* a link of @name exists under /dev/georep */
+static bool has_links(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return (!link_path(path, sizeof(path), name, "") && !lstat(path, &st)) ||
+	       (!link_path(path, sizeof(path), name, ".log") && !lstat(path, &st));
+}
+
 static int resolve_bdev(const char *opt, const char *path, char *out)
 {
 	struct stat st;
@@ -476,13 +486,20 @@ static int delete_main(int argc, char *argv[])
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = volume_delete_parse(&p, &name);
-	if (!grctl_parsed_open(&p, ret, DELETE_USAGE, "Delete a volume and its /dev/georep links.\n", &nl, &ret))
+	if (!grctl_parsed_open(&p, ret, DELETE_USAGE, "Delete a volume and its /dev/georep links (a volume already gone\nhas its stale links removed, and the command still fails).\n", &nl, &ret))
 		return ret;
 	ret = georep_nl_volume_del(nl, name);
-	if (ret)
+	if (ret == -ENOENT && has_links(name)) {
+		/* deleted behind our back (raw netlink): its links are stale */
 		ret = grctl_nl_fail(nl, "cannot delete volume", name);
-	else
+		if (!(remove_link(name, "") | remove_link(name, ".log")))
+			fprintf(stderr, "georepctl: removed the stale links /dev/georep/%s and /dev/georep/%s.log\n",
+				name, name);
+	} else if (ret) {
+		ret = grctl_nl_fail(nl, "cannot delete volume", name);
+	} else {
 		ret = remove_link(name, "") | remove_link(name, ".log");
+	}
 	georep_nl_close(nl);
 	return ret;
 }
