@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: GPL-2.0
+# RFC 9162 Merkle tree, record leaves and proofs (Documentation/proofs.rst).
+
+LIB_SRCS += lib/merkle.c
+
+# the public vectors are in lib/tests/data/merkle (Apache-2.0, see its README.md)
+TESTS += test_merkle
+PROG_SRCS_test_merkle := lib/tests/test_merkle.c
+$(O)/obj/lib/tests/test_merkle.o: CFLAGS += -DGR_TESTDATA='"$(TOP)/user/lib/tests/data"'
