@@ -85,3 +85,9 @@ PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.
 # bad input at replicating sites: strangers and bad frames after a hello
 # (sent with georep-wirepoke of user/tools), georepctl errors
 CHECK_CMDS += georepd/tests/e2e_badinput.py
+
+# the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
+GEOREPD_ENGINE_SRCS += georepd/mtree.c
+PROG_SRCS_georepd += georepd/mtree.c
+TESTS += test_mtree
+PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
