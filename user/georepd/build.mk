@@ -87,7 +87,9 @@ PROG_SRCS_test_ledger_mem := georepd/tests/test_ledger_mem.c georepd/ledger_mem.
 CHECK_CMDS += georepd/tests/e2e_badinput.py
 
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
-GEOREPD_ENGINE_SRCS += georepd/mtree.c
-PROG_SRCS_georepd += georepd/mtree.c
+PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c
+$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
+# the tree over the ledger: roots vs the logs, proofs, release, restart, torn tail
+CHECK_CMDS += georepd/tests/e2e_merkle.py
