@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # RFC 9162 Merkle tree, record leaves and proofs (Documentation/proofs.rst).
 
-LIB_SRCS += lib/merkle.c lib/leaf.c
+LIB_SRCS += lib/merkle.c lib/leaf.c lib/note.c
 
 # the public vectors are in lib/tests/data/merkle (Apache-2.0, see its README.md)
 TESTS += test_merkle
@@ -12,3 +12,8 @@ $(O)/obj/lib/tests/test_merkle.o: CFLAGS += -DGR_TESTDATA='"$(TOP)/user/lib/test
 TESTS += test_leaf
 PROG_SRCS_test_leaf := lib/tests/test_leaf.c
 $(O)/obj/lib/tests/test_leaf.o: CFLAGS += -DGR_DOCDIR='"$(TOP)/Documentation"'
+
+# signed notes and checkpoints: the public vectors of signed-note.json
+TESTS += test_note
+PROG_SRCS_test_note := lib/tests/test_note.c
+$(O)/obj/lib/tests/test_note.o: CFLAGS += -DGR_TESTDATA='"$(TOP)/user/lib/tests/data"'
