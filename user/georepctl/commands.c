@@ -14,5 +14,6 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "switchover", switchover_main, "move a volume's primary to another site (georepd)" },
 	{ "failover", failover_main, "forced promotion of this site, last resort (georepd)" },
 	{ "events", events_main, "print georepd's events as JSON lines" },
+	{ "proof", proof_main, "Merkle proofs of a volume's records; verify them offline" },
 	{ NULL }
 };

@@ -17,7 +17,11 @@ site's own .memlog (RFC 9162 written out again, independently of the C code).
     keeps up with new writes;
  5. a torn tree tail (crash) is cut back and caught up from the ledger;
  6. bad proof requests are refused with a reason;
- 7. the daemons exit cleanly.
+ 7. georepctl proof inclusion/consistency print bundles signed with a key
+    made here; georepctl proof vkey's key id equals the one computed here;
+ 8. after the daemons exit, georepctl proof verify accepts them offline and
+    refuses a tampered leaf, a changed checkpoint root, a key not trusted
+    and a truncated proof, each with exit 1 and the reason.
 
 Usage: e2e_merkle.py [BINDIR]. Prints KTAP.
 """
@@ -27,6 +31,7 @@ import json
 import os
 import signal
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -36,7 +41,7 @@ from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 9
+N_TESTS = 14
 REC = struct.Struct("<IHHQQQIIQIIII16s32s32s32s80x")
 LEAF = struct.Struct("<4sHHQQQIIQIIIHH16s32s32s")
 
@@ -116,6 +121,65 @@ def tree_ok(site, size=None):
 
 def b64(h):
     return base64.b64encode(h).decode()
+
+
+def ctl(*args, stdin=None):
+    return subprocess.run([os.path.join(e2e.BIN, "georepctl")] + list(args),
+                          capture_output=True, text=True, timeout=20, input=stdin)
+
+
+def keypair(top, name):
+    pem = os.path.join(top, name + ".pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", pem],
+                   check=True, capture_output=True)
+    os.chmod(pem, 0o600)
+    der = subprocess.run(["openssl", "pkey", "-in", pem, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    return pem, der[-32:]
+
+
+def vkey(name, pub):
+    """The C2SP verifier key, computed here (not by georepctl)."""
+    kid = hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4]
+    return "%s+%s+%s" % (name, kid.hex(), b64(b"\x01" + pub))
+
+
+def tampered_leaf(bundle):
+    lines = bundle.split("\n")
+    leaf = bytearray(base64.b64decode(lines[1][len("extra "):]))
+    leaf[24] ^= 1                                   # the lba
+    lines[1] = "extra " + b64(bytes(leaf))
+    return "\n".join(lines)
+
+
+def offline_checks(top, bundles, trust, untrusted):
+    """georepctl proof verify of good and bad bundles, with no daemon running."""
+    incl, cons = bundles
+    good = [ctl("proof", "verify", "-", "--trust", trust, stdin=b) for b in bundles]
+    ktap(all(r.returncode == 0 and r.stdout.startswith("OK: ") for r in good) and
+         "record 5 (write" in good[0].stdout and "prefix" in good[1].stdout,
+         "verify_offline_good_bundles", [(r.returncode, r.stdout, r.stderr) for r in good])
+    lines = incl.split("\n")
+    cp = lines.index("") + 1                        # the checkpoint's first line
+    wrong_root = list(lines)
+    wrong_root[cp + 2] = b64(hashlib.sha256(b"not the root").digest())
+    # the last proof hash dropped
+    truncated = lines[:cp - 2] + lines[cp - 1:]
+    bad = [
+        ("tampered_leaf", tampered_leaf(incl), trust, "does not lead to the checkpoint's root"),
+        ("wrong_root", "\n".join(wrong_root), trust, "does not verify"),
+        ("unknown_key", incl, untrusted, "trusted key"),
+        ("truncated_proof", "\n".join(truncated), trust, "does not lead"),
+        ("truncated_bundle", incl[:len(incl) // 2], trust, "NOT verify"),
+        ("consistency_old_root", cons.replace(cons.split("\n")[1].split(" ")[2],
+                                              b64(b"\0" * 32)), trust, "prefix"),
+    ]
+    fails = []
+    for name, b, t, want in bad:
+        r = ctl("proof", "verify", "-", "--trust", t, stdin=b)
+        if r.returncode != 1 or want not in r.stderr:
+            fails.append((name, r.returncode, r.stderr))
+    ktap(not fails, "verify_offline_refuses_tampering", fails)
 
 
 def main():
@@ -224,10 +288,39 @@ def main():
         r = p.call({"cmd": "proof", "volume": "nosuch", "kind": "inclusion", "seq": 1})
         ktap(not r.get("ok") and "nosuch" in r.get("error", ""), "unknown_volume_refused", r)
 
+        # 7: georepctl proof, signed with a key made here
+        pem, pub = keypair(top, "bravo")
+        _, opub = keypair(top, "other")
+        name = "georep/mtree/%s" % fol[1].name
+        r = ctl("proof", "vkey", pem, name)
+        ktap(r.returncode == 0 and r.stdout.strip() == vkey(name, pub), "vkey_key_id",
+             (r.stdout, r.stderr, vkey(name, pub)))
+        trust = os.path.join(top, "trust")
+        untrusted = os.path.join(top, "untrusted")
+        with open(trust, "w") as f:
+            f.write("# sites of cluster mtree\n%s\n" % vkey(name, pub))
+        with open(untrusted, "w") as f:
+            f.write(vkey(name, opub) + "\n")
+        ri = ctl("proof", "inclusion", "vol0", "5", "--key", pem, "--socket", fol[1].sock)
+        rc = ctl("proof", "consistency", "vol0", "3", "40", "--key", pem,
+                 "--socket", fol[1].sock)
+        ok = (ri.returncode == 0 and ri.stdout.startswith("c2sp.org/tlog-proof@v1\nextra ") and
+              "\nindex 4\n" in ri.stdout and "\ngeorep/mtree/vol0\n" in ri.stdout and
+              ("\u2014 %s " % name) in ri.stdout and rc.returncode == 0 and
+              rc.stdout.startswith("georep/tlog-consistency@v1\nold 3 "))
+        ktap(ok, "georepctl_proof_bundles", (ri.stdout, ri.stderr, rc.stdout, rc.stderr))
+        r = ctl("proof", "inclusion", "vol0", "5", "--socket", fol[1].sock)
+        r2 = ctl("proof", "inclusion", "vol0", "99999", "--key", pem, "--socket", fol[1].sock)
+        ktap(r.returncode == 1 and "--key" in r.stderr and r2.returncode == 1 and
+             "not in the tree" in r2.stderr, "georepctl_proof_errors",
+             (r.stderr, r2.stderr))
+
         for s in sites:
             s.proc.send_signal(signal.SIGTERM)
         codes = [s.proc.wait(timeout=10) for s in sites]
         ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
+        # 8: offline, every daemon stopped
+        offline_checks(top, (ri.stdout, rc.stdout), trust, untrusted)
     finally:
         e2e.finish(sites, top)
     return e2e.summary(N_TESTS)
