@@ -391,11 +391,14 @@ int gr_checkpoint_format(const char *origin, uint64_t size, const gr_mhash root,
 int gr_checkpoint_parse(const char *text, size_t len, char *origin, size_t origin_cap,
 			uint64_t *size, gr_mhash root, char *err)
 {
-	const char *l1 = memchr(text, '\n', len), *l2, *l3;
+	const char *l1 = memchr(text, '\n', len), *l2 = NULL, *l3 = NULL;
 	char num[24], *e;
 
-	if (!l1 || !(l2 = memchr(l1 + 1, '\n', text + len - l1 - 1)) ||
-	    !(l3 = memchr(l2 + 1, '\n', text + len - l2 - 1)))
+	if (l1)
+		l2 = memchr(l1 + 1, '\n', text + len - l1 - 1);
+	if (l2)
+		l3 = memchr(l2 + 1, '\n', text + len - l2 - 1);
+	if (!l3)
 		return fail(err, -EBADMSG, "a checkpoint has an origin, a size and a root line");
 	if (l1 == text || (size_t)(l1 - text) >= origin_cap)
 		return fail(err, -EBADMSG, "checkpoint origin line empty or too long");

@@ -167,10 +167,11 @@ static int check_inclusion(const char **p, const char *end, struct gr_tlog_resul
 static int check_consistency(const char **p, const char *end, struct gr_tlog_result *res,
 			     uint8_t *proof, size_t *plen, char *err)
 {
-	const char *s, *e, *sp;
+	const char *s, *e, *sp = NULL;
 
-	if (!next_line(p, end, &s, &e) || !starts(s, e, "old ") ||
-	    !(sp = memchr(s + 4, ' ', e - s - 4)) || dec(s + 4, sp, &res->size1) ||
+	if (next_line(p, end, &s, &e) && starts(s, e, "old "))
+		sp = memchr(s + 4, ' ', e - s - 4);
+	if (!sp || dec(s + 4, sp, &res->size1) ||
 	    gr_b64_decode(sp + 1, e - sp - 1, res->root1, GR_MERKLE_HASH_LEN) !=
 	    GR_MERKLE_HASH_LEN)
 		return fail(err, -EBADMSG, "no \"old SIZE ROOT\" line (decimal, base64 of 32 bytes)");
