@@ -214,8 +214,12 @@ def main():
             last = w.get("last_seq", last)
         ok = e2e.wait_for(lambda: committed_everywhere(sites, last), 10)
         ok = ok and e2e.wait_for(lambda: all(tree_ok(s) for s in sites), 10)
+        r = ctl("status", "--socket", p.sock)
+        m = (p.rep() or {}).get("merkle", {})
+        ok = ok and ("  merkle: %d leaves, root %s...\n" % (m.get("size", -1),
+                                                           m.get("root", "?")[:16])) in r.stdout
         ktap(ok, "every_site_tree_matches_its_log",
-             [(s.name, (s.rep() or {}).get("merkle")) for s in sites])
+             [(s.name, (s.rep() or {}).get("merkle")) for s in sites] + [r.stdout])
 
         # 2: proofs from a follower, checked against Python's
         hs, leaves = leaves_of(fol[0])
