@@ -17,7 +17,7 @@
 #include "georep/note.h"
 
 #define EM_DASH		"\xe2\x80\x94"
-#define ALG_ED25519	0x01
+#define COSIG_HDR	"cosignature/v1\ntime "
 
 static int fail(char *err, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -83,9 +83,9 @@ static bool name_ok(const char *s, size_t len)
 	return true;
 }
 
-uint32_t gr_note_key_id(const char *name, const uint8_t pub[GR_NOTE_PUB_LEN])
+uint32_t gr_note_key_id(const char *name, uint8_t type, const uint8_t pub[GR_NOTE_PUB_LEN])
 {
-	uint8_t h[32], alg = ALG_ED25519;
+	uint8_t h[32], alg = type;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	memset(h, 0, sizeof(h));
@@ -100,9 +100,15 @@ uint32_t gr_note_key_id(const char *name, const uint8_t pub[GR_NOTE_PUB_LEN])
 	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 }
 
+void gr_note_key_cosigner(struct gr_note_key *k)
+{
+	k->type = GR_NOTE_TYPE_COSIG;
+	k->id = gr_note_key_id(k->name, k->type, k->pub);
+}
+
 void gr_note_vkey(const struct gr_note_key *k, char *out, size_t len)
 {
-	uint8_t raw[1 + GR_NOTE_PUB_LEN] = { ALG_ED25519 };
+	uint8_t raw[1 + GR_NOTE_PUB_LEN] = { k->type };
 	char b64[64];
 
 	memcpy(raw + 1, k->pub, GR_NOTE_PUB_LEN);
@@ -132,12 +138,14 @@ int gr_note_parse_vkey(const char *s, struct gr_note_key *k, char *err)
 			    k->name);
 	b = p1 + 10;
 	n = gr_b64_decode(b, strlen(b), raw, sizeof(raw));
-	if (n != 1 + GR_NOTE_PUB_LEN || raw[0] != ALG_ED25519)
-		return fail(err, -EINVAL, "verifier key %s: not an Ed25519 key (type 0x01, 32 bytes)",
-			    k->name);
+	if (n != 1 + GR_NOTE_PUB_LEN ||
+	    (raw[0] != GR_NOTE_TYPE_SIG && raw[0] != GR_NOTE_TYPE_COSIG))
+		return fail(err, -EINVAL, "verifier key %s: not an Ed25519 key (type 0x01 or "
+			    "0x04, 32 bytes)", k->name);
+	k->type = raw[0];
 	memcpy(k->pub, raw + 1, GR_NOTE_PUB_LEN);
 	k->id = strtoul(hex, NULL, 16);
-	if (k->id != gr_note_key_id(k->name, k->pub))
+	if (k->id != gr_note_key_id(k->name, k->type, k->pub))
 		return fail(err, -EINVAL, "verifier key %s: key id %s does not match the key",
 			    k->name, hex);
 	return 0;
@@ -219,7 +227,8 @@ int gr_note_key_from_pkey(EVP_PKEY *pkey, const char *name, struct gr_note_key *
 	    !EVP_PKEY_get_raw_public_key(pkey, k->pub, &len) || len != GR_NOTE_PUB_LEN)
 		return fail(err, -EINVAL, "not an Ed25519 key");
 	snprintf(k->name, sizeof(k->name), "%s", name);
-	k->id = gr_note_key_id(k->name, k->pub);
+	k->type = GR_NOTE_TYPE_SIG;
+	k->id = gr_note_key_id(k->name, k->type, k->pub);
 	return 0;
 }
 
@@ -246,33 +255,76 @@ int gr_note_key_from_pem(const char *path, const char *name, struct gr_note_key 
 	return ret;
 }
 
-int gr_note_sign(const char *text, EVP_PKEY *pkey, const char *name, char *out,
-		 size_t cap, size_t *out_len, char *err)
+/* the message a cosignature at @ts signs: header, time line, text (malloc'ed) */
+static char *cosig_msg(const char *text, size_t tlen, uint64_t ts, size_t *len)
 {
-	uint8_t sig[4 + GR_NOTE_SIG_LEN];
-	size_t tlen = strlen(text), slen = GR_NOTE_SIG_LEN, pos = *out_len;
+	char *m = malloc(tlen + 64);
+	int n;
+
+	if (!m)
+		return NULL;
+	n = snprintf(m, 64, COSIG_HDR "%" PRIu64 "\n", ts);
+	memcpy(m + n, text, tlen);
+	*len = n + tlen;
+	return m;
+}
+
+static void put_be(uint8_t *p, uint64_t v, unsigned int bytes)
+{
+	while (bytes--) {
+		p[bytes] = v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_be(const uint8_t *p, unsigned int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * Sign @text (type 0x01) or its cosignature message at @ts (type 0x04) and
+ * append the signature line to @out at *@out_len (text first when 0).
+ */
+static int sign_line(const char *text, EVP_PKEY *pkey, const char *name, uint8_t type,
+		     uint64_t ts, char *out, size_t cap, size_t *out_len, char *err)
+{
+	uint8_t sig[4 + 8 + GR_NOTE_SIG_LEN];
+	size_t tlen = strlen(text), slen = GR_NOTE_SIG_LEN, pos = *out_len, mlen = tlen;
+	unsigned int off = type == GR_NOTE_TYPE_COSIG ? 12 : 4;
+	const char *msg = text;
+	char *cmsg = NULL, b64[160];
 	struct gr_note_key k;
-	char b64[128];
 	EVP_MD_CTX *ctx;
-	int ret, n;
+	int ret, n, ok;
 
 	if (!tlen || text[tlen - 1] != '\n')
 		return fail(err, -EINVAL, "a note's text must end in a newline");
+	if (ts > INT64_MAX)
+		return fail(err, -EINVAL, "a cosignature's time is at most 2^63 - 1");
 	ret = gr_note_key_from_pkey(pkey, name, &k, err);
 	if (ret)
 		return ret;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) != 1 ||
-	    EVP_DigestSign(ctx, sig + 4, &slen, (const unsigned char *)text, tlen) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return fail(err, -EIO, "Ed25519 signing failed");
+	if (type == GR_NOTE_TYPE_COSIG) {
+		gr_note_key_cosigner(&k);
+		msg = cmsg = cosig_msg(text, tlen, ts, &mlen);
+		if (!cmsg)
+			return fail(err, -ENOMEM, "out of memory");
+		put_be(sig + 4, ts, 8);
 	}
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+	     EVP_DigestSign(ctx, sig + off, &slen, (const unsigned char *)msg, mlen) == 1;
 	EVP_MD_CTX_free(ctx);
-	sig[0] = k.id >> 24;
-	sig[1] = k.id >> 16;
-	sig[2] = k.id >> 8;
-	sig[3] = k.id;
-	gr_b64_encode(sig, sizeof(sig), b64, sizeof(b64));
+	free(cmsg);
+	if (!ok)
+		return fail(err, -EIO, "Ed25519 signing failed");
+	put_be(sig, k.id, 4);
+	gr_b64_encode(sig, off + GR_NOTE_SIG_LEN, b64, sizeof(b64));
 	if (!pos) {
 		n = snprintf(out, cap, "%s\n", text);
 		if (n < 0 || (size_t)n >= cap)
@@ -284,6 +336,21 @@ int gr_note_sign(const char *text, EVP_PKEY *pkey, const char *name, char *out,
 		return fail(err, -ENOSPC, "the note does not fit");
 	*out_len = pos + n;
 	return 0;
+}
+
+int gr_note_sign(const char *text, EVP_PKEY *pkey, const char *name, char *out,
+		 size_t cap, size_t *out_len, char *err)
+{
+	return sign_line(text, pkey, name, GR_NOTE_TYPE_SIG, 0, out, cap, out_len, err);
+}
+
+int gr_note_cosign(const char *text, EVP_PKEY *pkey, const char *name, uint64_t timestamp,
+		   char *out, size_t cap, size_t *out_len, char *err)
+{
+	if (!*out_len)
+		return fail(err, -EINVAL, "a cosignature is added to a signed note");
+	return sign_line(text, pkey, name, GR_NOTE_TYPE_COSIG, timestamp, out, cap, out_len,
+			 err);
 }
 
 static bool ed25519_ok(const uint8_t pub[GR_NOTE_PUB_LEN], const uint8_t *sig,
@@ -299,6 +366,37 @@ static bool ed25519_ok(const uint8_t pub[GR_NOTE_PUB_LEN], const uint8_t *sig,
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pk);
 	return ok;
+}
+
+/* a signature (68 bytes) or cosignature (76 bytes) of @k over @text */
+static bool sig_ok(const struct gr_note_key *k, const uint8_t *sig, int n, const char *text,
+		   size_t tlen)
+{
+	uint64_t ts;
+	size_t mlen;
+	char *msg;
+	bool ok;
+
+	if (k->type == GR_NOTE_TYPE_SIG)
+		return n == 4 + GR_NOTE_SIG_LEN && ed25519_ok(k->pub, sig + 4, text, tlen);
+	ts = get_be(sig + 4, 8);
+	if (n != 12 + GR_NOTE_SIG_LEN || ts > INT64_MAX)
+		return false;
+	msg = cosig_msg(text, tlen, ts, &mlen);
+	ok = msg && ed25519_ok(k->pub, sig + 12, msg, mlen);
+	free(msg);
+	return ok;
+}
+
+static void add_name(struct gr_note_result *res, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < res->nnames; i++)
+		if (!strcmp(res->names[i], name))
+			return;
+	if (res->nnames < GR_NOTE_MAX_SIGS)
+		snprintf(res->names[res->nnames++], GR_NOTE_NAME_MAX, "%s", name);
 }
 
 /* one signature line @s (@len bytes, without its newline) */
@@ -327,16 +425,19 @@ static int check_sig(const char *s, size_t len, const char *text, size_t tlen,
 	if (n < 5)
 		return fail(err, -EBADMSG, "signature of %s: not base64 of a key id and a signature",
 			    name);
-	id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 | (uint32_t)sig[2] << 8 | sig[3];
+	id = get_be(sig, 4);
 	res->nsigs++;
 	for (i = 0; i < nkeys; i++) {
 		if (strcmp(keys[i].name, name) || keys[i].id != id)
 			continue;
-		if (n != 4 + GR_NOTE_SIG_LEN || !ed25519_ok(keys[i].pub, sig + 4, text, tlen))
-			return fail(err, -EBADMSG, "the signature of trusted key %s+%08" PRIx32
-				    " does not verify", name, id);
+		if (!sig_ok(&keys[i], sig, n, text, tlen))
+			return fail(err, -EBADMSG, "the %s of trusted key %s+%08" PRIx32
+				    " does not verify", keys[i].type == GR_NOTE_TYPE_SIG ?
+				    "signature" : "cosignature", name, id);
 		if (!res->verified++)
 			snprintf(res->signer, sizeof(res->signer), "%s", name);
+		res->cosigned += keys[i].type == GR_NOTE_TYPE_COSIG;
+		add_name(res, name);
 	}
 	return 0;
 }

@@ -244,6 +244,9 @@ int gr_tlog_verify(const char *bundle, size_t len, const struct gr_note_key *key
 		return fail(err, ret, "checkpoint: %s", why);
 	res->nsigs = nr.nsigs;
 	res->verified = nr.verified;
+	res->cosigned = nr.cosigned;
+	res->nnames = nr.nnames;
+	memcpy(res->names, nr.names, sizeof(res->names));
 	snprintf(res->signer, sizeof(res->signer), "%s", nr.signer);
 	ret = gr_checkpoint_parse(p, nr.text_len, res->origin, sizeof(res->origin), &res->size,
 				  res->root, why);

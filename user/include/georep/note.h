@@ -6,8 +6,13 @@
  *   note      = text "\n" signature-line...
  *   text      = one or more lines, each ending in "\n"
  *   signature = "\u2014 " name " " base64(key_id[4] || ed25519_sig[64]) "\n"
- *   key_id    = SHA-256(name || "\n" || 0x01 || public_key)[0:4], big-endian
- *   vkey      = name "+" hex8(key_id) "+" base64(0x01 || public_key)
+ *   key_id    = SHA-256(name || "\n" || type || public_key)[0:4], big-endian
+ *   vkey      = name "+" hex8(key_id) "+" base64(type || public_key)
+ *
+ * type 0x01 signs the note text; type 0x04 is a C2SP tlog-cosignature
+ * (Ed25519): base64(key_id[4] || timestamp[8, big-endian] || sig[64]) over
+ * "cosignature/v1\ntime " timestamp "\n" || text. A site's one Ed25519
+ * identity key has a verifier key of each type under the same name.
  *
  *   checkpoint text = origin "\n" decimal tree size "\n" base64(root) "\n"
  *                     [extension lines]
@@ -33,8 +38,12 @@
 #define GR_NOTE_PUB_LEN		32
 #define GR_NOTE_SIG_LEN		64
 
+#define GR_NOTE_TYPE_SIG	0x01
+#define GR_NOTE_TYPE_COSIG	0x04
+
 struct gr_note_key {
 	char name[GR_NOTE_NAME_MAX];
+	uint8_t type;			/* GR_NOTE_TYPE_* */
 	uint32_t id;
 	uint8_t pub[GR_NOTE_PUB_LEN];
 };
@@ -44,7 +53,11 @@ struct gr_note_result {
 	size_t text_len;		/* the signed text is note[0, text_len) */
 	unsigned int nsigs;		/* signature lines */
 	unsigned int verified;		/* of them, by a trusted key */
+	unsigned int cosigned;		/* of those, cosignatures (type 0x04) */
 	char signer[GR_NOTE_NAME_MAX];	/* the first trusted signer */
+	/* the distinct names of trusted, verified signatures and cosignatures */
+	unsigned int nnames;
+	char names[GR_NOTE_MAX_SIGS][GR_NOTE_NAME_MAX];
 };
 
 /*
@@ -59,7 +72,9 @@ int gr_note_key_from_pem(const char *path, const char *name, struct gr_note_key 
 int gr_note_key_from_pkey(EVP_PKEY *pkey, const char *name, struct gr_note_key *k,
 			  char *err);
 
-uint32_t gr_note_key_id(const char *name, const uint8_t pub[GR_NOTE_PUB_LEN]);
+uint32_t gr_note_key_id(const char *name, uint8_t type, const uint8_t pub[GR_NOTE_PUB_LEN]);
+/* the same key as a cosigner (type 0x04, its own key id) */
+void gr_note_key_cosigner(struct gr_note_key *k);
 /* @out: at least GR_NOTE_NAME_MAX + 64 bytes */
 void gr_note_vkey(const struct gr_note_key *k, char *out, size_t len);
 int gr_note_parse_vkey(const char *s, struct gr_note_key *k, char *err);
@@ -74,6 +89,12 @@ int gr_note_load_trust(const char *path, struct gr_note_key *keys, unsigned int 
  */
 int gr_note_sign(const char *text, EVP_PKEY *pkey, const char *name, char *out,
 		 size_t cap, size_t *out_len, char *err);
+/*
+ * Append a C2SP tlog-cosignature line of @text at @timestamp (POSIX
+ * seconds) to @out at *@out_len, as gr_note_sign() does.
+ */
+int gr_note_cosign(const char *text, EVP_PKEY *pkey, const char *name, uint64_t timestamp,
+		   char *out, size_t cap, size_t *out_len, char *err);
 /*
  * Verify a note: at least one signature by a key in @keys, and no
  * signature by a known key that fails. Signatures of unknown keys are

@@ -41,7 +41,10 @@ struct gr_tlog_result {
 	uint64_t size;			/* the checkpoint's */
 	gr_mhash root;
 	char signer[GR_NOTE_NAME_MAX];
-	unsigned int nsigs, verified;
+	unsigned int nsigs, verified, cosigned;
+	/* the distinct trusted names that signed or cosigned the checkpoint */
+	unsigned int nnames;
+	char names[GR_NOTE_MAX_SIGS][GR_NOTE_NAME_MAX];
 	/* inclusion */
 	uint64_t index;
 	struct georep_rec rec;		/* from the leaf */

@@ -191,7 +191,81 @@ static int test_pem_keys(void)
 	return 0;
 }
 
+/* C2SP tlog-cosignature: a site's key cosigns next to the log's signature */
+static int test_cosignature(void)
+{
+	const char *text = "georep/test/vol0\n7\nundWeRlorit8JTOBZ45rYnrnp963HsGW6IGbcqYytrY=\n";
+	EVP_PKEY *log = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *wit = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	char note[1024], bad[1024], err[GR_NOTE_ERRLEN], vk[256];
+	struct gr_note_key keys[3];
+	struct gr_note_result res;
+	struct gr_note_key parsed;
+	size_t len = 0;
+	uint8_t raw[128];
+	char *p;
+
+	CHECK(log && wit);
+	CHECK(!gr_note_sign(text, log, "georep/test/alpha", note, sizeof(note), &len, err));
+	CHECK(!gr_note_cosign(text, wit, "georep/test/bravo", 1679315147, note, sizeof(note),
+			      &len, err));
+	CHECK(!gr_note_key_from_pkey(log, "georep/test/alpha", &keys[0], err));
+	CHECK(!gr_note_key_from_pkey(wit, "georep/test/bravo", &keys[1], err));
+	gr_note_key_cosigner(&keys[1]);
+	/* the cosigner's verifier key has type 0x04 and its own key id */
+	gr_note_vkey(&keys[1], vk, sizeof(vk));
+	CHECK(!gr_note_parse_vkey(vk, &parsed, err));
+	CHECK(parsed.type == GR_NOTE_TYPE_COSIG && parsed.id == keys[1].id);
+	CHECK(parsed.id == gr_note_key_id("georep/test/bravo", 0x04, parsed.pub));
+	CHECK(parsed.id != gr_note_key_id("georep/test/bravo", 0x01, parsed.pub));
+	CHECK(!gr_note_verify(note, len, keys, 2, &res, err));
+	CHECK(res.nsigs == 2 && res.verified == 2 && res.cosigned == 1 && res.nnames == 2);
+	/* the cosignature line: key id, big-endian time, signature */
+	p = strrchr(note, ' ') + 1;
+	CHECK(gr_b64_decode(p, strlen(p) - 1, raw, sizeof(raw)) == 76);
+	CHECK(raw[4] == 0 && raw[8] == 0x64 && raw[9] == 0x18 && raw[10] == 0x50 &&
+	      raw[11] == 0xcb);	/* 1679315147 */
+	/* the same bravo key as a plain signer does not verify a cosignature */
+	keys[2] = keys[1];
+	CHECK(!gr_note_key_from_pkey(wit, "georep/test/bravo", &keys[2], err));
+	CHECK(!gr_note_verify(note, len, &keys[2], 1, &res, err) || res.cosigned == 0);
+	CHECK(gr_note_verify(note, len, &keys[2], 1, &res, err) == -ENOKEY);
+	/* a changed time breaks the cosignature */
+	memcpy(bad, note, len + 1);
+	raw[11] ^= 1;
+	gr_b64_encode(raw, 76, bad + (p - note), sizeof(bad) - (p - note));
+	strcat(bad, "\n");
+	CHECK(gr_note_verify(bad, strlen(bad), keys, 2, &res, err) == -EBADMSG);
+	CHECK(strstr(err, "cosignature of trusted key georep/test/bravo"));
+	EVP_PKEY_free(log);
+	EVP_PKEY_free(wit);
+	return 0;
+}
+
+/* the C2SP example cosignature: 76 bytes, its time that of the example message */
+static int test_cosignature_vector_shape(void)
+{
+	const char *line, *msg;
+	uint8_t raw[128];
+	uint64_t ts = 0;
+	int i;
+
+	CHECK(!load());
+	line = v("C_c2sp_checkpoint_shape_only", "witness_cosignature_line");
+	msg = v("C_c2sp_checkpoint_shape_only", "cosignature_v1_signed_message_example");
+	CHECK(strrchr(line, ' '));
+	line = strrchr(line, ' ') + 1;
+	CHECK(gr_b64_decode(line, strlen(line), raw, sizeof(raw)) == 76);
+	for (i = 4; i < 12; i++)
+		ts = ts << 8 | raw[i];
+	CHECK(ts == 1679315147);
+	CHECK(!strncmp(msg, "cosignature/v1\ntime 1679315147\n", 31));
+	return 0;
+}
+
 static const struct grtest tests[] = {
+	{ "cosignature", test_cosignature },
+	{ "cosignature_vector_shape", test_cosignature_vector_shape },
 	{ "vector_a_signs_byte_for_byte", test_vector_a_signs_byte_for_byte },
 	{ "vectors_verify", test_vectors_verify },
 	{ "refusals", test_refusals },
