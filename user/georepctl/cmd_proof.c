@@ -4,7 +4,8 @@
  *
  *   georepctl proof inclusion <volume> <seq> --key PEM [--size N] [--socket PATH | --site NAME]
  *   georepctl proof consistency <volume> <size1> <size2> --key PEM [--socket ... | --site ...]
- *   georepctl proof verify <bundle|-> --trust FILE
+ *   georepctl proof cosign <bundle|-> --key PEM [--socket PATH | --site NAME]
+ *   georepctl proof verify <bundle|-> --trust FILE [--quorum N]
  *   georepctl proof vkey <pem> <name>
  *
  * inclusion/consistency ask the site's georepd for the leaf, the proof and
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -23,7 +25,7 @@
 #include "georepctl.h"
 #include "cmd_cluster.h"
 
-enum { OPT_KEY = 2, OPT_SIZE, OPT_SOCKET, OPT_SITE, OPT_TRUST };
+enum { OPT_KEY = 2, OPT_SIZE, OPT_SOCKET, OPT_SITE, OPT_TRUST, OPT_QUORUM };
 
 static const struct grctl_opt proof_opts[] = {
 	{ "key", OPT_KEY, true },
@@ -31,6 +33,7 @@ static const struct grctl_opt proof_opts[] = {
 	{ "socket", OPT_SOCKET, true },
 	{ "site", OPT_SITE, true },
 	{ "trust", OPT_TRUST, true },
+	{ "quorum", OPT_QUORUM, true },
 	{ NULL }
 };
 
@@ -38,7 +41,7 @@ struct proof_args {
 	const char *pos[3];
 	int npos;
 	const char *key, *socket, *site, *trust;
-	uint64_t size;
+	uint64_t size, quorum;
 };
 
 /* 0, or an exit code (-1: help shown) */
@@ -84,6 +87,10 @@ static int parse(int argc, char *argv[], const char *usage, const char *help, in
 			break;
 		case OPT_TRUST:
 			a->trust = val;
+			break;
+		case OPT_QUORUM:
+			if (grctl_opt_u64(&p, val, 1, GR_NOTE_MAX_SIGS, &a->quorum))
+				return grctl_usage_error(usage, p.err);
 			break;
 		}
 	}
@@ -253,14 +260,16 @@ static int consistency_main(int argc, char *argv[])
 	return GRCTL_EXIT_OK;
 }
 
-#define VERIFY_USAGE "georepctl proof verify <bundle|-> --trust FILE"
+#define VERIFY_USAGE "georepctl proof verify <bundle|-> --trust FILE [--quorum N]"
 #define VERIFY_HELP							\
 	"Verify a proof bundle offline: the checkpoint must be signed by a key\n" \
 	"of the trust file and the proof must lead from the record's leaf (or\n" \
 	"the old root) to the checkpoint's root. Needs no daemon, no kernel and\n" \
 	"no seal key. Exit 0 when it verifies, 1 with the reason when not.\n\n" \
 	"  --trust FILE  verifier keys (name+keyid+base64 key), one a line, as\n" \
-	"                printed by 'georepctl proof vkey'\n"
+	"                printed by 'georepctl proof vkey'\n"			\
+	"  --quorum N    at least N distinct trusted sites signed or cosigned\n" \
+	"                the checkpoint (default 1)\n"
 
 static int read_bundle(const char *path, char *buf, size_t cap, size_t *len)
 {
@@ -277,19 +286,30 @@ static int read_bundle(const char *path, char *buf, size_t cap, size_t *len)
 	return 0;
 }
 
+static void names(const struct gr_tlog_result *r, char *out, size_t len)
+{
+	size_t pos = 0;
+	unsigned int i;
+
+	out[0] = 0;
+	for (i = 0; i < r->nnames && pos < len; i++)
+		pos += snprintf(out + pos, len - pos, "%s%s", i ? ", " : "", r->names[i]);
+}
+
 static void print_ok(const struct gr_tlog_result *r)
 {
-	char b64[64];
+	char b64[64], by[1024];
 
 	gr_b64_encode(r->root, sizeof(r->root), b64, sizeof(b64));
+	names(r, by, sizeof(by));
 	if (r->kind == GR_TLOG_KIND_INCLUSION)
 		printf("OK: record %" PRIu64 " (%s, term %" PRIu64 ", lba %" PRIu64 ", %u bytes, "
 		       "site %u) is in %s at tree size %" PRIu64 ", root %s, signed by %s\n",
 		       r->rec.seq, georep_op_name(r->rec.op), r->rec.term, r->rec.lba, r->rec.len,
-		       r->rec.site_id, r->origin, r->size, b64, r->signer);
+		       r->rec.site_id, r->origin, r->size, b64, by);
 	else
 		printf("OK: the tree of %" PRIu64 " records is a prefix of %s at tree size %" PRIu64
-		       ", root %s, signed by %s\n", r->size1, r->origin, r->size, b64, r->signer);
+		       ", root %s, signed by %s\n", r->size1, r->origin, r->size, b64, by);
 }
 
 static int verify_main(int argc, char *argv[])
@@ -302,7 +322,8 @@ static int verify_main(int argc, char *argv[])
 	size_t len;
 	int ret;
 
-	ret = parse(argc, argv, VERIFY_USAGE, VERIFY_HELP, 1, 1U << OPT_TRUST, &a);
+	ret = parse(argc, argv, VERIFY_USAGE, VERIFY_HELP, 1,
+		    1U << OPT_TRUST | 1U << OPT_QUORUM, &a);
 	if (ret)
 		return ret < 0 ? GRCTL_EXIT_OK : ret;
 	if (!a.trust)
@@ -314,15 +335,128 @@ static int verify_main(int argc, char *argv[])
 		return ret;
 	if (gr_tlog_verify(buf, len, keys, nkeys, &res, err))
 		return grctl_fail("proof %s does NOT verify: %s", a.pos[0], err);
+	if (res.nnames < (a.quorum ?: 1)) {
+		char by[1024];
+
+		names(&res, by, sizeof(by));
+		return grctl_fail("proof %s does NOT verify: %u trusted site(s) vouch for its "
+				  "checkpoint (%s), --quorum wants %llu", a.pos[0], res.nnames, by,
+				  (unsigned long long)a.quorum);
+	}
 	print_ok(&res);
+	return GRCTL_EXIT_OK;
+}
+
+#define COSIGN_USAGE						\
+	"georepctl proof cosign <bundle|-> --key PEM [--socket PATH | --site NAME]"
+#define COSIGN_HELP							\
+	"Check a bundle's checkpoint against this site's own Merkle tree (its\n" \
+	"root at the checkpoint's size, from the site's georepd) and, when they\n" \
+	"agree, print the bundle with this site's C2SP tlog-cosignature added\n" \
+	"(name georep/<cluster>/<site>). Refused (exit 1, nothing printed)\n"	\
+	"when the roots differ, the origin is another volume's or the site's\n" \
+	"tree is too small.\n\n"						\
+	"  --key PEM     this site's Ed25519 private key (PEM, mode 0600)\n"
+
+/* the bundle's checkpoint text: after the first empty line, up to the next one */
+static int bundle_checkpoint(const char *b, const char **cp, size_t *len)
+{
+	const char *s = strstr(b, "\n\n"), *e;
+
+	if (!s)
+		return -EBADMSG;
+	s += 2;
+	e = strstr(s, "\n\n");
+	if (!e)
+		return -EBADMSG;
+	*cp = s;
+	*len = e + 1 - s;
+	return 0;
+}
+
+static int cosign_check(const struct proof_args *a, const char *cp, size_t cplen,
+			json_t **resp, char *text, size_t cap)
+{
+	char origin[GR_TLOG_ORIGIN_MAX], want[GR_TLOG_ORIGIN_MAX], err[GR_NOTE_ERRLEN];
+	const char *vol;
+	gr_mhash root, mine;
+	uint64_t size;
+	int ret;
+
+	if (cplen >= cap || gr_checkpoint_parse(cp, cplen, origin, sizeof(origin), &size, root,
+						err))
+		return grctl_fail("the bundle's checkpoint: %s", cplen >= cap ? "too long" : err);
+	memcpy(text, cp, cplen);
+	text[cplen] = 0;
+	vol = strrchr(origin, '/');
+	if (strncmp(origin, "georep/", 7) || !vol)
+		return grctl_fail("origin %s is not a georep volume's", origin);
+	ret = grctl_ctl_request(a->socket, a->site, json_pack("{s:s, s:s, s:s, s:I, s:I}",
+				"cmd", "proof", "volume", vol + 1, "kind", "consistency",
+				"size1", (json_int_t)size, "size2", (json_int_t)size), resp);
+	if (ret)
+		return ret;
+	snprintf(want, sizeof(want), "georep/%s/%s",
+		 json_string_value(json_object_get(*resp, "cluster")) ?: "", vol + 1);
+	if (strcmp(want, origin))
+		return grctl_fail("NOT cosigned: the checkpoint is of %s, this site's volume is %s",
+				  origin, want);
+	if (b64_field(*resp, "root1", mine, sizeof(mine)))
+		return grctl_fail("georepd's proof reply is malformed");
+	if (memcmp(mine, root, sizeof(root)))
+		return grctl_fail("NOT cosigned: this site's tree of %llu records has another root "
+				  "than the checkpoint", (unsigned long long)size);
+	return 0;
+}
+
+static int cosign_main(int argc, char *argv[])
+{
+	char buf[GR_TLOG_MAX + 1], text[512], name[GR_NOTE_NAME_MAX], err[GR_NOTE_ERRLEN];
+	struct proof_args a;
+	json_t *resp = NULL;
+	const char *cp;
+	size_t len, cplen;
+	EVP_PKEY *pk;
+	int ret;
+
+	ret = parse(argc, argv, COSIGN_USAGE, COSIGN_HELP, 1,
+		    1U << OPT_KEY | 1U << OPT_SOCKET | 1U << OPT_SITE, &a);
+	if (ret)
+		return ret < 0 ? GRCTL_EXIT_OK : ret;
+	if (!a.key)
+		return grctl_usage_error(COSIGN_USAGE, "--key PEM is needed");
+	ret = read_bundle(a.pos[0], buf, sizeof(buf) - 200, &len);
+	if (ret)
+		return ret;
+	if (bundle_checkpoint(buf, &cp, &cplen))
+		return grctl_fail("%s is not a proof bundle (no checkpoint)", a.pos[0]);
+	ret = cosign_check(&a, cp, cplen, &resp, text, sizeof(text));
+	if (!ret) {
+		snprintf(name, sizeof(name), "georep/%s/%s",
+			 json_string_value(json_object_get(resp, "cluster")) ?: "",
+			 json_string_value(json_object_get(resp, "site")) ?: "");
+		ret = gr_sitekey_load_pem(a.key, &pk, err);
+		if (!ret) {
+			ret = gr_note_cosign(text, pk, name, (uint64_t)time(NULL), buf, sizeof(buf),
+					     &len, err);
+			EVP_PKEY_free(pk);
+		}
+		if (ret)
+			ret = grctl_fail("%s", err);
+	}
+	json_decref(resp);
+	if (ret)
+		return ret;
+	fputs(buf, stdout);
 	return GRCTL_EXIT_OK;
 }
 
 #define VKEY_USAGE "georepctl proof vkey <pem> <name>"
 #define VKEY_HELP							\
-	"Print the verifier key line (C2SP signed-note form) of an Ed25519\n"	\
-	"key (public or private PEM) under <name>, for a trust file. A site's\n" \
-	"checkpoints are signed under the name georep/<cluster>/<site>.\n"
+	"Print the verifier key lines (C2SP signed-note form) of an Ed25519\n" \
+	"key (public or private PEM) under <name>, for a trust file: the\n"	\
+	"signer's (type 0x01) and the cosigner's (type 0x04). A site signs and\n" \
+	"cosigns checkpoints under the name georep/<cluster>/<site>.\n"
 
 static int vkey_main(int argc, char *argv[])
 {
@@ -338,12 +472,16 @@ static int vkey_main(int argc, char *argv[])
 		return grctl_fail("%s", err);
 	gr_note_vkey(&k, line, sizeof(line));
 	printf("%s\n", line);
+	gr_note_key_cosigner(&k);
+	gr_note_vkey(&k, line, sizeof(line));
+	printf("%s\n", line);
 	return GRCTL_EXIT_OK;
 }
 
 static const struct grctl_sub proof_subs[] = {
 	{ "inclusion", inclusion_main, INCLUSION_USAGE },
 	{ "consistency", consistency_main, CONSISTENCY_USAGE },
+	{ "cosign", cosign_main, COSIGN_USAGE },
 	{ "verify", verify_main, VERIFY_USAGE },
 	{ "vkey", vkey_main, VKEY_USAGE },
 	{ NULL }

@@ -19,9 +19,13 @@ site's own .memlog (RFC 9162 written out again, independently of the C code).
  6. bad proof requests are refused with a reason;
  7. georepctl proof inclusion/consistency print bundles signed with a key
     made here; georepctl proof vkey's key id equals the one computed here;
- 8. after the daemons exit, georepctl proof verify accepts them offline and
-    refuses a tampered leaf, a changed checkpoint root, a key not trusted
-    and a truncated proof, each with exit 1 and the reason.
+ 8. georepctl proof cosign: the two other sites check the checkpoint
+    against their own trees and add C2SP cosignatures; a checkpoint with
+    another root is refused;
+ 9. after the daemons exit, georepctl proof verify accepts them offline
+    (--quorum 3 with the cosignatures, not without) and refuses a tampered
+    leaf, a changed checkpoint root, a key not trusted and a truncated
+    proof, each with exit 1 and the reason.
 
 Usage: e2e_merkle.py [BINDIR]. Prints KTAP.
 """
@@ -41,7 +45,7 @@ from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 14
+N_TESTS = 16
 REC = struct.Struct("<IHHQQQIIQIIII16s32s32s32s80x")
 LEAF = struct.Struct("<4sHHQQQIIQIIIHH16s32s32s")
 
@@ -138,10 +142,14 @@ def keypair(top, name):
     return pem, der[-32:]
 
 
-def vkey(name, pub):
-    """The C2SP verifier key, computed here (not by georepctl)."""
-    kid = hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4]
-    return "%s+%s+%s" % (name, kid.hex(), b64(b"\x01" + pub))
+def vkey(name, pub, typ=b"\x01"):
+    """The C2SP verifier key, computed here (not by georepctl); type 4: cosigner."""
+    kid = hashlib.sha256(name.encode() + b"\n" + typ + pub).digest()[:4]
+    return "%s+%s+%s" % (name, kid.hex(), b64(typ + pub))
+
+
+def vkeys(name, pub):
+    return "%s\n%s\n" % (vkey(name, pub), vkey(name, pub, b"\x04"))
 
 
 def tampered_leaf(bundle):
@@ -293,16 +301,20 @@ def main():
         ktap(not r.get("ok") and "nosuch" in r.get("error", ""), "unknown_volume_refused", r)
 
         # 7: georepctl proof, signed with a key made here
-        pem, pub = keypair(top, "bravo")
+        pem, pub = keypair(top, fol[1].name)
         _, opub = keypair(top, "other")
         name = "georep/mtree/%s" % fol[1].name
         r = ctl("proof", "vkey", pem, name)
-        ktap(r.returncode == 0 and r.stdout.strip() == vkey(name, pub), "vkey_key_id",
-             (r.stdout, r.stderr, vkey(name, pub)))
+        ktap(r.returncode == 0 and r.stdout == vkeys(name, pub), "vkey_key_id",
+             (r.stdout, r.stderr, vkeys(name, pub)))
         trust = os.path.join(top, "trust")
         untrusted = os.path.join(top, "untrusted")
+        keys = {fol[1].name: pem}
         with open(trust, "w") as f:
-            f.write("# sites of cluster mtree\n%s\n" % vkey(name, pub))
+            f.write("# sites of cluster mtree\n" + vkeys(name, pub))
+            for s in (p, fol[0]):
+                keys[s.name], spub = keypair(top, s.name)
+                f.write(vkeys("georep/mtree/%s" % s.name, spub))
         with open(untrusted, "w") as f:
             f.write(vkey(name, opub) + "\n")
         ri = ctl("proof", "inclusion", "vol0", "5", "--key", pem, "--socket", fol[1].sock)
@@ -319,12 +331,34 @@ def main():
              "not in the tree" in r2.stderr, "georepctl_proof_errors",
              (r.stderr, r2.stderr))
 
+        # 8: the other two sites cosign after checking their own trees
+        cos = ri.stdout
+        errs = []
+        for s in (p, fol[0]):
+            r = ctl("proof", "cosign", "-", "--key", keys[s.name], "--socket", s.sock,
+                    stdin=cos)
+            errs.append((s.name, r.returncode, r.stderr))
+            cos = r.stdout if r.returncode == 0 else cos
+        lines = ri.stdout.split("\n")
+        cp = lines.index("") + 1
+        lines[cp + 2] = b64(hashlib.sha256(b"another root").digest())
+        r = ctl("proof", "cosign", "-", "--key", keys[p.name], "--socket", p.sock,
+                stdin="\n".join(lines))
+        ok = (all(e[1] == 0 for e in errs) and cos.count("\u2014 ") == 3 and
+              r.returncode == 1 and "NOT cosigned" in r.stderr and not r.stdout)
+        ktap(ok, "sites_cosign_after_checking_their_tree", (errs, cos, r.stderr))
+
         for s in sites:
             s.proc.send_signal(signal.SIGTERM)
         codes = [s.proc.wait(timeout=10) for s in sites]
         ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
-        # 8: offline, every daemon stopped
+        # 9: offline, every daemon stopped
         offline_checks(top, (ri.stdout, rc.stdout), trust, untrusted)
+        q3 = ctl("proof", "verify", "-", "--trust", trust, "--quorum", "3", stdin=cos)
+        q2 = ctl("proof", "verify", "-", "--trust", trust, "--quorum", "2", stdin=ri.stdout)
+        ktap(q3.returncode == 0 and q3.stdout.count("georep/mtree/") == 4 and
+             q2.returncode == 1 and "1 trusted site(s)" in q2.stderr,
+             "verify_quorum_of_cosigners", (q3.stdout, q3.stderr, q2.stdout, q2.stderr))
     finally:
         e2e.finish(sites, top)
     return e2e.summary(N_TESTS)
