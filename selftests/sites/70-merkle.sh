@@ -88,11 +88,16 @@ all_roots() {
 }
 
 restart_follower() {
+	local n
 	R=$(for s in $SITES; do [ "$s" != "$P" ] && echo "$s"; done | head -n1)
+	n=$(site_rep_get "$R" '.merkle.size')
 	kill_site "$R" || return 1
 	writes 8 500 || return 1
+	: >"$T/$R.log"
 	start_site "$R"
-	wait_for 30 grep -q "Merkle tree of" "$T/$R.log" || return 1
+	# loaded from the state dir at the size it had, then caught up
+	wait_for 30 grep -q "Merkle tree of $n leaves" "$T/$R.log" ||
+		{ cat "$T/$R.log"; return 1; }
 	grep "Merkle tree" "$T/$R.log"
 	all_roots
 }
