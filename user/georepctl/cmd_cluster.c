@@ -195,6 +195,13 @@ static int request(struct cluster_args *a, json_t *req, json_t **out)
 	return 0;
 }
 
+int grctl_ctl_request(const char *socket, const char *site, json_t *req, json_t **out)
+{
+	struct cluster_args a = { .socket = socket, .site = site };
+
+	return request(&a, req, out);
+}
+
 static void print_reply(json_t *resp)
 {
 	char *text = json_dumps(resp, JSON_COMPACT);

@@ -11,5 +11,14 @@ int switchover_main(int argc, char *argv[]);
 int failover_main(int argc, char *argv[]);
 int events_main(int argc, char *argv[]);
 int bpf_main(int argc, char *argv[]);
+int proof_main(int argc, char *argv[]);
+
+#include <jansson.h>
+/*
+ * One request to georepd's control socket (--socket PATH, else --site NAME,
+ * else the only socket in /run/georep); the reply in *@out, or the error
+ * printed. Steals @req. Return: 0 or an exit code.
+ */
+int grctl_ctl_request(const char *socket, const char *site, json_t *req, json_t **out);
 
 #endif /* _GEOREPCTL_CMD_CLUSTER_H */

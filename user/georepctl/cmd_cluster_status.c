@@ -244,6 +244,21 @@ static void print_heal(json_t *rep)
 	       jnum(h, "waiting_records", wait, sizeof(wait)));
 }
 
+/* the ledger's Merkle tree (Documentation/proofs.rst): size and root, or why it stopped */
+static void print_merkle(json_t *rep)
+{
+	json_t *m = json_object_get(rep, "merkle");
+	char size[24];
+
+	if (!json_is_object(m))
+		return;
+	if (strcmp(jstr(m, "state", "?"), "ok"))
+		printf("  merkle: stopped: %s\n", jstr(m, "why", "?"));
+	else
+		printf("  merkle: %s leaves, root %.16s...\n", jnum(m, "size", size, sizeof(size)),
+		       jstr(m, "root", "?"));
+}
+
 void cluster_status_print(json_t *st)
 {
 	json_t *vols = json_object_get(st, "volumes"), *v, *rep;
@@ -279,6 +294,7 @@ void cluster_status_print(json_t *st)
 		print_sites(st, rep);
 		print_forks(rep);
 		print_heal(rep);
+		print_merkle(rep);
 	}
 	if (!json_array_size(vols))
 		printf("\nno replicated volume at this site\n");

@@ -16,5 +16,6 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "failover", failover_main, "forced promotion of this site, last resort (georepd)" },
 	{ "events", events_main, "print georepd's events as JSON lines" },
 	{ "bpf", bpf_main, "show georepd's BPF programs and their counters" },
+	{ "proof", proof_main, "Merkle proofs of a volume's records; verify them offline" },
 	{ NULL }
 };

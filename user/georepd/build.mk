@@ -117,3 +117,16 @@ $(BENCH_TRANSPORT): $(O)/obj/georepd/tests/bench_transport.o $(O)/libgeorep.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BENCH_TRANSPORT)
 BENCH_CMDS += $(BENCH_TRANSPORT)
+
+# the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
+PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c
+$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c)
+TESTS += test_mtree
+PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
+# georepctl proof inclusion/consistency/verify/vkey (the daemon's proof
+# request through cmd_cluster.c's grctl_ctl_request)
+PROG_SRCS_georepctl += georepctl/cmd_proof.c
+PROG_SRCS_test_georepctl_args += georepctl/cmd_proof.c
+
+# the tree over the ledger: roots vs the logs, proofs, release, restart, torn tail
+CHECK_CMDS += georepd/tests/e2e_merkle.py

@@ -288,6 +288,9 @@ void eng_compact(struct engine *e, bool force)
 	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
 	    (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled)
 		keep = applied;
+	/* the Merkle tree keeps the leaf of every record the log releases */
+	if (keep)
+		keep = eng_mtree_release_cap(e, keep - 1) + 1;
 	/* the record at the compaction point stays: its term and chain anchor the log */
 	if (keep > gs.snap_seq &&
 	    (force || st.throttled || keep > gs.snap_seq + ENG_COMPACT_MIN ||
@@ -311,6 +314,7 @@ static void maintenance(struct engine *e, uint64_t now)
 			e->commit_saved = gs.commit_seq;
 	}
 	eng_compact(e, false);
+	eng_mtree_maint(e);
 	e->last_maint_ns = now;
 }
 
@@ -331,6 +335,8 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		eng_io_policy(e, now, false);
 		eng_switchover_poll(e, now);
 		engine_pump(e);
+		if (e->mt_follow)
+			eng_mtree_follow(e);
 		if (e->lio && e->role == GR_LEADER && e->writable)
 			gr_io_set_events(e->lio, EPOLLIN);
 		eng_resync_send(e);
@@ -368,6 +374,7 @@ static void eng_destroy(struct gr_replica *r)
 	if (e->lio)
 		gr_io_del(e->lio);
 	gr_node_free(e->n);
+	gd_mtree_close(e->mt);
 	e->lg->ops->close(e->lg);
 	json_decref(e->heal.forks);
 	free(e->heal.blk);
@@ -569,6 +576,8 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
 		gd_err("volume %s: cannot start consensus: %s", e->name, strerror(-ret));
 		goto out_close;
 	}
+	/* not fatal: the volume replicates without its tree (status says why) */
+	eng_mtree_open(e);
 	ret = eng_heal_load(e);
 	if (ret)
 		gd_err("volume %s: cannot resume the heal of a fork (%s/%s.heal): %s", e->name,

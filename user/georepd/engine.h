@@ -20,4 +20,12 @@ int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **
  */
 void gd_engine_register_test_cmds(struct georepd *d);
 
+/*
+ * The proof request of the Merkle tree (engine_mtree.c, Documentation/proofs.rst):
+ *   proof {volume, kind: "inclusion", seq, size?} or
+ *         {volume, kind: "consistency", size1, size2}:
+ *   the leaf, the proof hashes and the root(s), over committed records only.
+ */
+void gd_engine_register_proof_cmds(struct georepd *d);
+
 #endif /* _GEOREPD_ENGINE_H */

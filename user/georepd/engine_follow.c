@@ -48,6 +48,7 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 		}
 		*term = rec.term;
 		e->appended++;
+		eng_mtree_feed(e, &rec, h);
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "fork.h"
 #include "ledger.h"
+#include "mtree.h"
 
 #define ENG_TICK_MS		50		/* consensus tick */
 #define ENG_ELECTION_TICKS	10		/* 0.5-1 s election timeout */
@@ -129,6 +130,10 @@ struct engine {
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
 	uint64_t elections_won, resyncs_done;
+	/* the ledger's Merkle tree (engine_mtree.c); NULL: stopped, mt_why says why */
+	struct gd_mtree *mt;
+	bool mt_follow;				/* it missed records: catch up from the ledger */
+	char mt_why[256];
 	bool restart_node;			/* rebuild the core from the ledger */
 	bool failed;
 	char fail_reason[160];
@@ -182,6 +187,16 @@ json_t *eng_heal_status(const struct engine *e);
 /* engine_status.c: status, failover */
 json_t *eng_status(struct gr_replica *r);
 int eng_failover(struct gr_replica *r, char *err);
+
+/* engine_mtree.c: the Merkle tree over the ledger */
+int eng_mtree_open(struct engine *e);
+void eng_mtree_feed(struct engine *e, const struct georep_rec *rec, const void *hdr);
+void eng_mtree_follow(struct engine *e);
+void eng_mtree_truncated(struct engine *e, uint64_t seq);
+void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_HASH_LEN]);
+uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq);
+void eng_mtree_maint(struct engine *e);
+json_t *eng_mtree_status(struct engine *e);
 
 /* engine_policy.c: quorum-loss policy (io state), switchover */
 bool eng_have_quorum(const struct engine *e);

@@ -100,6 +100,7 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 	}
 	ri->active = false;
 	e->resyncs_done++;
+	eng_mtree_reset(e, ri->seq, ri->chain);
 	eng_heal_resynced(e);
 	gd_info("volume %s: resync installed at seq %llu", e->name, (unsigned long long)ri->seq);
 	gr_persisted(e->n, ri->seq, ri->term);

@@ -50,6 +50,7 @@ int eng_fork_and_truncate(struct engine *e, uint64_t from)
 		       (unsigned long long)from - 1, strerror(-ret));
 		return ret;
 	}
+	eng_mtree_truncated(e, from - 1);
 	gd_warn("volume %s: records %llu..%llu (terms %llu..%llu) truncated, kept in %s",
 		e->name, (unsigned long long)fk.from, (unsigned long long)fk.to,
 		(unsigned long long)fk.term_first, (unsigned long long)fk.term_last, fk.path);

@@ -205,6 +205,7 @@ void engine_pump(struct engine *e)
 				return;
 			}
 			e->proposed++;
+			eng_mtree_feed(e, &rec, hdr);
 			last_seq = rec.seq;
 			last_term = rec.term;
 		}

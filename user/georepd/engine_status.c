@@ -113,6 +113,7 @@ json_t *eng_status(struct gr_replica *r)
 		/* fork heal (engine_heal.c): in sync once nothing is left to heal */
 		json_object_set_new(o, "diverged", json_boolean(st.diverged));
 		json_object_set_new(o, "heal", eng_heal_status(e));
+		json_object_set_new(o, "merkle", eng_mtree_status(e));
 		json_object_set_new(o, "heals_done", json_integer(e->heals_done));
 		json_object_set_new(o, "heal_blocks_served", json_integer(e->heal_served));
 		json_object_set_new(o, "in_sync", json_boolean(!st.diverged && !e->heal.active &&

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Merkle tree of the engine's ledger (mtree.c, Documentation/proofs.rst):
+ * fed with every record the leader proposes and every record a follower
+ * appends, caught up from the ledger itself after a restart, a barrier or
+ * anything else it missed, cut back with the ledger's truncations, and
+ * never behind what the ledger releases. A tree that cannot follow the
+ * ledger (records released or reset away before it held them) stops, says
+ * why in status, and the volume goes on replicating without it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "engine_internal.h"
+
+#define MT_FOLLOW_BATCH		256	/* records read per ledger read */
+#define MT_FOLLOW_MAX		8192	/* records added per call, at most */
+
+static void mt_stop(struct engine *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void mt_stop(struct engine *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->mt_why, sizeof(e->mt_why), fmt, ap);
+	va_end(ap);
+	gd_err("volume %s: Merkle tree stopped: %s", e->name, e->mt_why);
+	gd_mtree_close(e->mt);
+	e->mt = NULL;
+}
+
+void eng_mtree_feed(struct engine *e, const struct georep_rec *rec, const void *hdr)
+{
+	int ret;
+
+	if (!e->mt || rec->seq <= gd_mtree_size(e->mt))
+		return;
+	ret = gd_mtree_add(e->mt, rec, hdr);
+	if (ret == -ERANGE || ret == -EBADMSG)
+		e->mt_follow = true;	/* a gap or another chain: the ledger decides */
+	else if (ret)
+		mt_stop(e, "adding record %llu: %s", (unsigned long long)rec->seq,
+			strerror(-ret));
+}
+
+/*
+ * The tree's last leaf must be the ledger's record at that seq, else it is
+ * cut back (a crash between a ledger truncation and the tree's). Leaves of
+ * records the log no longer retains cannot be compared: they stand.
+ */
+static int reconcile(struct engine *e, const struct gd_ledger_status *st)
+{
+	uint8_t leaf[GEOREP_LEAF_LEN], mine[GEOREP_LEAF_LEN];
+	uint64_t size;
+	int ret;
+
+	if (gd_mtree_size(e->mt) > st->written_seq) {
+		ret = gd_mtree_truncate(e->mt, st->written_seq);
+		if (ret)
+			return ret;
+	}
+	while ((size = gd_mtree_size(e->mt))) {
+		struct georep_rec rec;
+		const uint8_t *hdr, *payload;
+		size_t off = 0;
+		ssize_t n;
+
+		n = eng_read_records(e, size, 1, 0);
+		if (n == -ERANGE)
+			return 0;	/* released */
+		if (n < 0)
+			return n;
+		ret = georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0);
+		if (ret)
+			return ret;
+		georep_leaf_encode(&rec, leaf);
+		ret = gd_mtree_leaf(e->mt, size, mine);
+		if (ret)
+			return ret;
+		if (!memcmp(leaf, mine, sizeof(leaf)))
+			return 0;
+		gd_warn("volume %s: Merkle leaf %llu is not the ledger's record: cut back",
+			e->name, (unsigned long long)size);
+		ret = gd_mtree_truncate(e->mt, size - 1);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Add what the ledger holds past the tree, MT_FOLLOW_MAX records at most. */
+void eng_mtree_follow(struct engine *e)
+{
+	struct gd_ledger_status st;
+	uint64_t added = 0;
+	int ret;
+
+	if (!e->mt || e->lg->ops->status(e->lg, &st))
+		return;
+	if (e->mt_follow || gd_mtree_size(e->mt) > st.written_seq) {
+		ret = reconcile(e, &st);
+		if (ret) {
+			mt_stop(e, "the tree holds %llu leaves, the ledger %llu..%llu: %s",
+				(unsigned long long)gd_mtree_size(e->mt),
+				(unsigned long long)st.tail_seq,
+				(unsigned long long)st.written_seq, strerror(-ret));
+			return;
+		}
+		e->mt_follow = false;
+	}
+	while (gd_mtree_size(e->mt) < st.written_seq && added < MT_FOLLOW_MAX) {
+		uint64_t seq = gd_mtree_size(e->mt) + 1;
+		uint32_t count = st.written_seq - seq + 1 > MT_FOLLOW_BATCH ? MT_FOLLOW_BATCH :
+				 st.written_seq - seq + 1;
+		struct georep_rec rec;
+		const uint8_t *hdr, *payload;
+		size_t off = 0;
+		ssize_t n;
+
+		n = eng_read_records(e, seq, count, 0);
+		if (n == -ERANGE) {
+			mt_stop(e, "record %llu left the log (tail %llu) before the tree held it",
+				(unsigned long long)seq, (unsigned long long)st.tail_seq);
+			return;
+		}
+		if (n < 0) {
+			if (gd_ratelimit(&e->rl))
+				gd_warn("volume %s: Merkle tree: reading record %llu: %s", e->name,
+					(unsigned long long)seq, strerror(-n));
+			return;
+		}
+		while (!georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+			ret = gd_mtree_add(e->mt, &rec, hdr);
+			if (ret) {
+				mt_stop(e, "adding record %llu from the ledger: %s",
+					(unsigned long long)rec.seq, strerror(-ret));
+				return;
+			}
+			added++;
+		}
+	}
+}
+
+void eng_mtree_truncated(struct engine *e, uint64_t seq)
+{
+	int ret;
+
+	if (!e->mt || gd_mtree_size(e->mt) <= seq)
+		return;
+	ret = gd_mtree_truncate(e->mt, seq);
+	if (ret)
+		mt_stop(e, "cutting back to %llu leaves: %s", (unsigned long long)seq,
+			strerror(-ret));
+}
+
+/* the ledger restarts empty after @seq, chaining from @chain (a full resync) */
+void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_HASH_LEN])
+{
+	uint8_t leaf[GEOREP_LEAF_LEN];
+	struct georep_rec rec;
+
+	if (!e->mt)
+		return;
+	if (gd_mtree_size(e->mt) >= seq && seq &&
+	    !gd_mtree_leaf(e->mt, seq, leaf) &&
+	    !georep_leaf_decode(leaf, sizeof(leaf), &rec, NULL, 0) &&
+	    !memcmp(rec.chain_hash, chain, GEOREP_HASH_LEN)) {
+		eng_mtree_truncated(e, seq);
+		return;
+	}
+	mt_stop(e, "a full resync restarted the log after record %llu; the tree holds %llu leaves",
+		(unsigned long long)seq, (unsigned long long)gd_mtree_size(e->mt));
+}
+
+/* the highest seq the log may release: what the tree holds (when it runs) */
+uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq)
+{
+	if (!e->mt)
+		return seq;
+	eng_mtree_follow(e);
+	if (e->mt && gd_mtree_size(e->mt) < seq)
+		return gd_mtree_size(e->mt);
+	return seq;
+}
+
+void eng_mtree_maint(struct engine *e)
+{
+	int ret;
+
+	eng_mtree_follow(e);
+	if (e->mt) {
+		ret = gd_mtree_sync(e->mt);
+		if (ret && gd_ratelimit(&e->rl))
+			gd_warn("volume %s: Merkle tree sync: %s", e->name, strerror(-ret));
+	}
+}
+
+int eng_mtree_open(struct engine *e)
+{
+	char err[256];
+	int ret;
+
+	ret = gd_mtree_open(gd_statedir_path(e->d->sd), e->name, &e->mt, err);
+	if (ret) {
+		snprintf(e->mt_why, sizeof(e->mt_why), "%s", err);
+		gd_err("volume %s: Merkle tree not available: %s", e->name, err);
+		return ret;
+	}
+	e->mt_follow = true;	/* check the last leaf against the ledger */
+	eng_mtree_follow(e);
+	if (e->mt)
+		gd_info("volume %s: Merkle tree of %llu leaves", e->name,
+			(unsigned long long)gd_mtree_size(e->mt));
+	return 0;
+}
+
+json_t *eng_mtree_status(struct engine *e)
+{
+	char hex[2 * GR_MERKLE_HASH_LEN + 1];
+	gr_mhash root;
+
+	if (!e->mt)
+		return json_pack("{s:s, s:s}", "state", "stopped", "why", e->mt_why);
+	if (gr_merkle_root(gd_mtree_tree(e->mt), root))
+		return json_pack("{s:s, s:s}", "state", "stopped", "why", "hashing failed");
+	georep_hex(root, sizeof(root), hex);
+	return json_pack("{s:s, s:I, s:s}", "state", "ok", "size",
+			 (json_int_t)gd_mtree_size(e->mt), "root", hex);
+}
+
+/* ------------------------------------------------------------------ */
+/* The proof control request                                           */
+/* ------------------------------------------------------------------ */
+
+static json_t *b64(const uint8_t *buf, size_t len)
+{
+	char out[4 * ((GEOREP_LEAF_LEN + 2) / 3) + 1];
+
+	if (len > GEOREP_LEAF_LEN)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, buf, len);
+	return json_string(out);
+}
+
+static json_t *proof_json(gr_mhash *proof, unsigned int n)
+{
+	json_t *a = json_array();
+	unsigned int i;
+
+	for (i = 0; a && i < n; i++)
+		json_array_append_new(a, b64(proof[i], GR_MERKLE_HASH_LEN));
+	return a;
+}
+
+static struct engine *proof_engine(struct georepd *d, json_t *req, char *err)
+{
+	const char *name = json_string_value(json_object_get(req, "volume"));
+	size_t i;
+
+	for (i = 0; name && i < d->nvols; i++)
+		if (!strcmp(d->vols[i].cfg->name, name) && d->vols[i].replica &&
+		    d->vols[i].replica->ops == &engine_ops)
+			return (struct engine *)d->vols[i].replica;
+	snprintf(err, GR_CTL_ERRLEN, "volume \"%.64s\" has no replication engine at this site",
+		 name ?: "");
+	return NULL;
+}
+
+static int inclusion(struct engine *e, uint64_t seq, uint64_t size, json_t **resp, char *err)
+{
+	const struct gr_merkle *t = gd_mtree_tree(e->mt);
+	gr_mhash proof[GR_MERKLE_MAX_PROOF], root;
+	uint8_t leaf[GEOREP_LEAF_LEN];
+	unsigned int n;
+	int ret;
+
+	if (!seq || seq > size) {
+		snprintf(err, GR_CTL_ERRLEN, "record %llu is not in the tree of size %llu",
+			 (unsigned long long)seq, (unsigned long long)size);
+		return -ERANGE;
+	}
+	ret = gd_mtree_leaf(e->mt, seq, leaf);
+	if (!ret)
+		ret = gr_merkle_inclusion(t, seq - 1, size, proof, &n);
+	if (!ret)
+		ret = gr_merkle_root_at(t, size, root);
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "inclusion proof of %llu: %s",
+			 (unsigned long long)seq, strerror(-ret));
+		return ret;
+	}
+	*resp = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "kind", "inclusion",
+			  "seq", (json_int_t)seq, "size", (json_int_t)size,
+			  "root", b64(root, sizeof(root)), "leaf", b64(leaf, sizeof(leaf)),
+			  "proof", proof_json(proof, n));
+	return *resp ? 0 : -ENOMEM;
+}
+
+static int consistency(struct engine *e, uint64_t size1, uint64_t size2, json_t **resp,
+		       char *err)
+{
+	const struct gr_merkle *t = gd_mtree_tree(e->mt);
+	gr_mhash proof[GR_MERKLE_MAX_PROOF], r1, r2;
+	unsigned int n;
+	int ret;
+
+	if (!size1 || size1 > size2) {
+		snprintf(err, GR_CTL_ERRLEN, "need 1 <= size1 <= size2 (got %llu, %llu)",
+			 (unsigned long long)size1, (unsigned long long)size2);
+		return -EINVAL;
+	}
+	ret = gr_merkle_consistency(t, size1, size2, proof, &n);
+	if (!ret)
+		ret = gr_merkle_root_at(t, size1, r1);
+	if (!ret)
+		ret = gr_merkle_root_at(t, size2, r2);
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "consistency proof %llu..%llu: %s",
+			 (unsigned long long)size1, (unsigned long long)size2, strerror(-ret));
+		return ret;
+	}
+	*resp = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "kind", "consistency",
+			  "size1", (json_int_t)size1, "size2", (json_int_t)size2,
+			  "root1", b64(r1, sizeof(r1)), "root2", b64(r2, sizeof(r2)),
+			  "proof", proof_json(proof, n));
+	return *resp ? 0 : -ENOMEM;
+}
+
+/*
+ * Proofs are over committed records only (a checkpoint must never cover a
+ * suffix that may still be truncated): the largest size is
+ * min(tree size, commit).
+ */
+static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err, void *arg)
+{
+	struct engine *e = proof_engine(arg, req, err);
+	const char *kind = json_string_value(json_object_get(req, "kind"));
+	json_int_t seq = 0, size = 0, size1 = 0, size2 = 0;
+	struct gr_status gs;
+	uint64_t max;
+	int ret;
+
+	if (!e)
+		return -EINVAL;
+	if (!e->mt) {
+		snprintf(err, GR_CTL_ERRLEN, "volume %s has no Merkle tree at this site: %.180s",
+			 e->name, e->mt_why);
+		return -ENOENT;
+	}
+	eng_mtree_follow(e);
+	gr_status(e->n, &gs);
+	max = e->mt ? gd_mtree_size(e->mt) : 0;
+	if (gs.commit_seq < max)
+		max = gs.commit_seq;
+	if (kind && !strcmp(kind, "inclusion")) {
+		if (json_unpack(req, "{s:I, s?I}", "seq", &seq, "size", &size) || seq < 1 ||
+		    size < 0 || (uint64_t)size > max) {
+			snprintf(err, GR_CTL_ERRLEN,
+				 "need \"seq\" >= 1 and \"size\" <= %llu (committed leaves)",
+				 (unsigned long long)max);
+			return -EINVAL;
+		}
+		ret = inclusion(e, seq, size ? (uint64_t)size : max, resp, err);
+	} else if (kind && !strcmp(kind, "consistency")) {
+		if (json_unpack(req, "{s:I, s:I}", "size1", &size1, "size2", &size2) ||
+		    size1 < 0 || size2 < 0 || (uint64_t)size2 > max) {
+			snprintf(err, GR_CTL_ERRLEN,
+				 "need \"size1\" and \"size2\" <= %llu (committed leaves)",
+				 (unsigned long long)max);
+			return -EINVAL;
+		}
+		ret = consistency(e, size1, size2, resp, err);
+	} else {
+		snprintf(err, GR_CTL_ERRLEN, "\"kind\" must be \"inclusion\" or \"consistency\"");
+		return -EINVAL;
+	}
+	if (!ret) {
+		json_object_set_new(*resp, "volume", json_string(e->name));
+		json_object_set_new(*resp, "cluster", json_string(gd_cluster(e->d)->cluster));
+		json_object_set_new(*resp, "site", json_string(
+			gd_cluster(e->d)->sites[gd_self(e->d)].name));
+	}
+	return ret;
+}
+
+void gd_engine_register_proof_cmds(struct georepd *d)
+{
+	if (gr_ctl_register(d->ctl, "proof", h_proof, d))
+		gd_warn("cannot register the proof control request");
+}
