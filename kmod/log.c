@@ -451,7 +451,11 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 	u64 s = *seq;
 	int ret = 0;
 
-	if (mutex_lock_interruptible(&vol->read_mutex))
+	atomic_inc(&vol->log_readers);
+	ret = mutex_lock_interruptible(&vol->read_mutex);
+	if (atomic_dec_and_test(&vol->log_readers))
+		wake_up_all(&vol->readers_wq);
+	if (ret)
 		return -ERESTARTSYS;
 	if (READ_ONCE(vol->dead)) {
 		ret = -ENODEV;

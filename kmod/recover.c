@@ -350,7 +350,12 @@ static int verify_yield(struct georep_volume *vol, u64 gen, u64 *seq,
 
 	lockdep_assert_held(&vol->read_mutex);
 	mutex_unlock(&vol->read_mutex);
-	cond_resched();
+	/*
+	 * a mutex is not fair: without this wait the pass could take it back
+	 * before a woken reader runs; bounded, should a reader never come
+	 */
+	wait_event_timeout(vol->readers_wq, !atomic_read(&vol->log_readers),
+			   HZ / 10);
 	mutex_lock(&vol->read_mutex);
 	mutex_lock(&vol->order_mutex);
 	if (vol->log_gen != gen) {

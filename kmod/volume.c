@@ -218,6 +218,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	init_waitqueue_head(&vol->throttle_wq);
 	init_waitqueue_head(&vol->drain_wq);
 	init_waitqueue_head(&vol->conflict_wq);
+	init_waitqueue_head(&vol->readers_wq);
 	mutex_init(&vol->open_mutex);
 	mutex_init(&vol->append_mutex);
 	mutex_init(&vol->read_mutex);
