@@ -195,11 +195,11 @@ static void ring_insert(struct georep_keyring *ring, u32 epoch,
  * @nr: how many
  * @extack: for the error message
  *
- * A key with an installed epoch replaces it; a new epoch is added, and when
- * more than GEOREP_MAX_KEYS epochs would be installed the lowest ones are
- * dropped (records sealed with them no longer verify). The replaced and
- * dropped transforms are freed, and their key state wiped, after an RCU
- * grace period.
+ * A key with an installed epoch replaces it; a new epoch is added. When
+ * more than GEOREP_MAX_KEYS epochs would be installed nothing changes and
+ * -ENOSPC is returned: an installed epoch is never dropped, since retained
+ * records sealed with it would no longer verify. The replaced transforms
+ * are freed, and their key state wiped, after an RCU grace period.
  *
  * Context: process context, sleeps.
  */
@@ -259,21 +259,20 @@ int georep_keys_install(struct georep_volume *vol,
 		else
 			ring_insert(ring, old->slot[i].epoch, old->slot[i].tfm);
 	}
-	/* the new ones, dropping the lowest epochs when full */
+	/*
+	 * the new ones; never drop an installed epoch to make room: retained
+	 * records may be sealed with it, and would no longer verify
+	 */
 	for (j = 0; j < nr; j++) {
 		if (ring->nr == GEOREP_MAX_KEYS) {
-			if (ring->slot[0].epoch > keys[j].epoch) {
-				dead->slot[dead->nr].epoch = keys[j].epoch;
-				dead->slot[dead->nr++].tfm = tfms[j];
-				continue;
-			}
-			pr_info("%s: key epoch %u dropped, %d epochs at most\n",
-				vol->name, ring->slot[0].epoch,
-				GEOREP_MAX_KEYS);
-			dead->slot[dead->nr++] = ring->slot[0];
-			memmove(&ring->slot[0], &ring->slot[1],
-				(ring->nr - 1) * sizeof(ring->slot[0]));
-			ring->nr--;
+			georep_extack_fmt(extack,
+					  "volume holds %d key epochs (%u..%u): installing epoch %u would drop one that retained records may use",
+					  GEOREP_MAX_KEYS, ring->slot[0].epoch,
+					  ring->slot[ring->nr - 1].epoch,
+					  keys[j].epoch);
+			mutex_unlock(&vol->keys_mutex);
+			ret = -ENOSPC;
+			goto out_free_tfms;
 		}
 		ring_insert(ring, keys[j].epoch, tfms[j]);
 	}
