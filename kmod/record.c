@@ -153,7 +153,7 @@ u32 georep_seal_epoch(struct georep_volume *vol)
 	rcu_read_lock();
 	ring = rcu_dereference(vol->keys);
 	if (ring && ring->nr)
-		epoch = ring->slot[ring->nr - 1].epoch;
+		epoch = ring->seal ?: ring->slot[ring->nr - 1].epoch;
 	rcu_read_unlock();
 	return epoch;
 }
@@ -193,6 +193,9 @@ static void ring_insert(struct georep_keyring *ring, u32 epoch,
  * @vol: the volume
  * @keys: epochs >= 1, distinct
  * @nr: how many
+ * @seal: the epoch to seal new records with (installed, here or before),
+ *	  or 0 for the highest installed; lets a key be installed for
+ *	  verification only, then sealing switch to it once every site has it
  * @extack: for the error message
  *
  * A key with an installed epoch replaces it; a new epoch is added. When
@@ -205,7 +208,7 @@ static void ring_insert(struct georep_keyring *ring, u32 epoch,
  */
 int georep_keys_install(struct georep_volume *vol,
 			const struct georep_key *keys, unsigned int nr,
-			struct netlink_ext_ack *extack)
+			u32 seal, struct netlink_ext_ack *extack)
 {
 	struct crypto_shash *tfms[GEOREP_MAX_KEYS] = {};
 	struct georep_keyring *old, *ring, *dead;
@@ -266,8 +269,8 @@ int georep_keys_install(struct georep_volume *vol,
 	for (j = 0; j < nr; j++) {
 		if (ring->nr == GEOREP_MAX_KEYS) {
 			georep_extack_fmt(extack,
-					  "volume holds %d key epochs (%u..%u): installing epoch %u would drop one that retained records may use",
-					  GEOREP_MAX_KEYS, ring->slot[0].epoch,
+					  "key ring full (%u..%u), not dropping one for epoch %u",
+					  ring->slot[0].epoch,
 					  ring->slot[ring->nr - 1].epoch,
 					  keys[j].epoch);
 			mutex_unlock(&vol->keys_mutex);
@@ -276,6 +279,13 @@ int georep_keys_install(struct georep_volume *vol,
 		}
 		ring_insert(ring, keys[j].epoch, tfms[j]);
 	}
+	if (seal && ring_find(ring, seal) < 0) {
+		georep_extack_fmt(extack, "seal epoch %u is not installed", seal);
+		mutex_unlock(&vol->keys_mutex);
+		ret = -ENOKEY;
+		goto out_free_tfms;
+	}
+	ring->seal = seal;
 	rcu_assign_pointer(vol->keys, ring);
 	mutex_unlock(&vol->keys_mutex);
 
