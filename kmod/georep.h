@@ -133,10 +133,13 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st);
 int georep_volume_update(struct georep_volume *vol,
 			 const struct georep_volume_update *u,
 			 struct netlink_ext_ack *extack);
-/* copies the keys and zeroes nothing of the caller's: the caller zeroes */
+/*
+ * copies the keys and zeroes nothing of the caller's: the caller zeroes;
+ * @seal: the epoch sealing new records afterwards, 0 for the highest
+ */
 int georep_volume_set_keys(struct georep_volume *vol,
 			   const struct georep_key *keys, unsigned int nr,
-			   struct netlink_ext_ack *extack);
+			   u32 seal, struct netlink_ext_ack *extack);
 int georep_volume_release(struct georep_volume *vol, u64 seq,
 			  struct netlink_ext_ack *extack);
 /* 0 when every retained record verifies, else -EBADMSG and *bad_seq */

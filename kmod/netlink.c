@@ -159,6 +159,7 @@ static const struct nla_policy georep_nl_set_policy[GEOREP_A_MAX + 1] = {
 static const struct nla_policy georep_nl_key_set_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_NAME]			= GEOREP_NL_NAME_POLICY,
 	[GEOREP_A_KEYS]			= GEOREP_NL_KEYS_POLICY,
+	[GEOREP_A_SEAL_EPOCH]		= NLA_POLICY_MIN(NLA_U32, 1),
 };
 
 static const struct nla_policy georep_nl_release_policy[GEOREP_A_MAX + 1] = {
@@ -726,6 +727,7 @@ static int georep_nl_volume_set_doit(struct sk_buff *skb, struct genl_info *info
 
 static int georep_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	struct nlattr *seal = info->attrs[GEOREP_A_SEAL_EPOCH];
 	struct georep_key *keys;
 	unsigned int nr = 0;
 	int ret;
@@ -738,6 +740,7 @@ static int georep_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info)
 	ret = georep_nl_parse_keys(info, keys, &nr);
 	if (!ret) {
 		ret = georep_volume_set_keys(info->user_ptr[0], keys, nr,
+					     seal ? nla_get_u32(seal) : 0,
 					     info->extack);
 		georep_nl_default_msg(info, ret);
 	}

@@ -153,7 +153,7 @@ u32 georep_seal_epoch(struct georep_volume *vol)
 	rcu_read_lock();
 	ring = rcu_dereference(vol->keys);
 	if (ring && ring->nr)
-		epoch = ring->slot[ring->nr - 1].epoch;
+		epoch = ring->seal ?: ring->slot[ring->nr - 1].epoch;
 	rcu_read_unlock();
 	return epoch;
 }
@@ -193,19 +193,22 @@ static void ring_insert(struct georep_keyring *ring, u32 epoch,
  * @vol: the volume
  * @keys: epochs >= 1, distinct
  * @nr: how many
+ * @seal: the epoch to seal new records with (installed, here or before),
+ *	  or 0 for the highest installed; lets a key be installed for
+ *	  verification only, then sealing switch to it once every site has it
  * @extack: for the error message
  *
- * A key with an installed epoch replaces it; a new epoch is added, and when
- * more than GEOREP_MAX_KEYS epochs would be installed the lowest ones are
- * dropped (records sealed with them no longer verify). The replaced and
- * dropped transforms are freed, and their key state wiped, after an RCU
- * grace period.
+ * A key with an installed epoch replaces it; a new epoch is added. When
+ * more than GEOREP_MAX_KEYS epochs would be installed nothing changes and
+ * -ENOSPC is returned: an installed epoch is never dropped, since retained
+ * records sealed with it would no longer verify. The replaced transforms
+ * are freed, and their key state wiped, after an RCU grace period.
  *
  * Context: process context, sleeps.
  */
 int georep_keys_install(struct georep_volume *vol,
 			const struct georep_key *keys, unsigned int nr,
-			struct netlink_ext_ack *extack)
+			u32 seal, struct netlink_ext_ack *extack)
 {
 	struct crypto_shash *tfms[GEOREP_MAX_KEYS] = {};
 	struct georep_keyring *old, *ring, *dead;
@@ -259,24 +262,30 @@ int georep_keys_install(struct georep_volume *vol,
 		else
 			ring_insert(ring, old->slot[i].epoch, old->slot[i].tfm);
 	}
-	/* the new ones, dropping the lowest epochs when full */
+	/*
+	 * the new ones; never drop an installed epoch to make room: retained
+	 * records may be sealed with it, and would no longer verify
+	 */
 	for (j = 0; j < nr; j++) {
 		if (ring->nr == GEOREP_MAX_KEYS) {
-			if (ring->slot[0].epoch > keys[j].epoch) {
-				dead->slot[dead->nr].epoch = keys[j].epoch;
-				dead->slot[dead->nr++].tfm = tfms[j];
-				continue;
-			}
-			pr_info("%s: key epoch %u dropped, %d epochs at most\n",
-				vol->name, ring->slot[0].epoch,
-				GEOREP_MAX_KEYS);
-			dead->slot[dead->nr++] = ring->slot[0];
-			memmove(&ring->slot[0], &ring->slot[1],
-				(ring->nr - 1) * sizeof(ring->slot[0]));
-			ring->nr--;
+			georep_extack_fmt(extack,
+					  "key ring full (%u..%u), not dropping one for epoch %u",
+					  ring->slot[0].epoch,
+					  ring->slot[ring->nr - 1].epoch,
+					  keys[j].epoch);
+			mutex_unlock(&vol->keys_mutex);
+			ret = -ENOSPC;
+			goto out_free_tfms;
 		}
 		ring_insert(ring, keys[j].epoch, tfms[j]);
 	}
+	if (seal && ring_find(ring, seal) < 0) {
+		georep_extack_fmt(extack, "seal epoch %u is not installed", seal);
+		mutex_unlock(&vol->keys_mutex);
+		ret = -ENOKEY;
+		goto out_free_tfms;
+	}
+	ring->seal = seal;
 	rcu_assign_pointer(vol->keys, ring);
 	mutex_unlock(&vol->keys_mutex);
 

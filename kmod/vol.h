@@ -48,6 +48,7 @@
 struct georep_keyring {
 	struct rcu_head rcu;
 	unsigned int nr;
+	u32 seal;	/* the epoch sealing new records; 0: the highest */
 	struct {
 		u32 epoch;
 		struct crypto_shash *tfm;	/* hmac(sha256) keyed */
@@ -269,7 +270,7 @@ int georep_seal_check(struct georep_volume *vol,
 u32 georep_seal_epoch(struct georep_volume *vol);
 int georep_keys_install(struct georep_volume *vol,
 			const struct georep_key *keys, unsigned int nr,
-			struct netlink_ext_ack *extack);
+			u32 seal, struct netlink_ext_ack *extack);
 void georep_keys_free(struct georep_volume *vol);
 u32 georep_record_blocks(const struct georep_record *rec);
 int georep_record_check_header(struct georep_volume *vol,

@@ -585,7 +585,7 @@ struct georep_volume *georep_volume_create(const struct georep_volume_params *p,
 	ret = alloc_io_resources(vol);
 	if (ret)
 		goto out_free_io_resources;
-	ret = georep_keys_install(vol, p->keys, p->nr_keys, extack);
+	ret = georep_keys_install(vol, p->keys, p->nr_keys, 0, extack);
 	if (ret)
 		goto out_free_keys;
 
@@ -883,9 +883,9 @@ int georep_volume_update(struct georep_volume *vol,
 
 int georep_volume_set_keys(struct georep_volume *vol,
 			   const struct georep_key *keys, unsigned int nr,
-			   struct netlink_ext_ack *extack)
+			   u32 seal, struct netlink_ext_ack *extack)
 {
-	return georep_keys_install(vol, keys, nr, extack);
+	return georep_keys_install(vol, keys, nr, seal, extack);
 }
 
 /* ---- retention ---- */

@@ -14,7 +14,7 @@ set -u
 . "$(dirname "$0")/lib/ktap.sh"
 
 VOL=grctl70-$$
-total=17
+total=18
 
 need_georep georepctl
 
@@ -208,6 +208,25 @@ key_rotate_limit() {
 	write_blocks 40 1 && georepctl ledger verify "$VOL" --key-dir "$KEYS"
 }
 
+# with epochs 1..8 installed, retiring 1.key from the key directory and
+# rotating hands the kernel 2..9: it refuses (ENOSPC) rather than drop
+# epoch 1, which retained records use; 9.key is removed again
+key_ninth_refused() {
+	local before
+	before=$(json_num seal_epoch)
+	[ "$before" = 8 ] || { echo "seal_epoch $before, not 8"; return 1; }
+	mv "$KEYS/$VOL/1.key" "$tmp/1.key" || return 1
+	expect_exit 1 georepctl key rotate "$VOL" --key-dir "$KEYS" >"$tmp/e" 2>&1
+	local rc=$?
+	mv "$tmp/1.key" "$KEYS/$VOL/1.key" || return 1
+	cat "$tmp/e"
+	[ $rc = 0 ] || return 1
+	grep -q 'key ring full (1..8), not dropping one for epoch 9' "$tmp/e" || return 1
+	[ "$(json_num seal_epoch)" = 8 ] || { echo "seal_epoch moved"; return 1; }
+	[ ! -e "$KEYS/$VOL/9.key" ] || { echo "9.key left"; return 1; }
+	write_blocks 41 1 && georepctl ledger verify "$VOL" --key-dir "$KEYS"
+}
+
 delete_busy() {
 	exec 7<"/dev/georep/$VOL" && holder=1
 	expect_exit 1 georepctl volume delete "$VOL" 2>&1
@@ -255,6 +274,7 @@ check kernel-errors-exit-1 kernel_errors
 check volume-set set_changes
 check ledger-release release_ok
 check key-rotate-limit key_rotate_limit
+check key-ninth-epoch-refused key_ninth_refused
 check delete-while-open-is-busy delete_busy
 check volume-delete delete_removes_links
 check attach-refused-without-keys attach_needs_keys

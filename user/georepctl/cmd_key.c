@@ -14,7 +14,9 @@
 	"Generate the next seal key epoch (highest + 1) as\n"		\
 	"<key-dir>/<name>/<epoch>.key and hand every epoch to the kernel\n" \
 	"(KEY_SET); new records are sealed with the new epoch. At most\n" \
-	"8 epochs are kept: remove retired key files first when full.\n\n" \
+	"8 epochs are kept: remove retired key files first when full; the\n" \
+	"kernel refuses a ninth epoch rather than drop one. This site only:\n" \
+	"other sites need the key before the primary seals with it.\n\n" \
 	"  --key-dir DIR   seal key directory (default " GEOREP_DEFAULT_KEY_DIR ")\n"
 
 int key_rotate_parse(struct grctl_parser *p, struct key_rotate_args *a)

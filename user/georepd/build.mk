@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # georepd: the per-site daemon, and the library parts it is built on.
 
-LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c
+LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c

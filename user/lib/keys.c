@@ -234,11 +234,28 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
-			struct georep_keyent *out, char *err, size_t errlen)
+/* an existing <epoch>.key holding exactly @key is success (a resent key) */
+static int same_key(int dfd, const char *vdir, const char *name,
+		    const uint8_t *key, char *err, size_t errlen)
+{
+	struct georep_keyent ke;
+	int ret;
+
+	ret = read_key(dfd, vdir, name, &ke, err, errlen);
+	if (ret)
+		return ret;
+	if (CRYPTO_memcmp(ke.data, key, GEOREP_KEY_LEN))
+		ret = fail(err, errlen, -EEXIST,
+			   "key %s/%s exists with different bytes", vdir, name);
+	OPENSSL_cleanse(&ke, sizeof(ke));
+	return ret;
+}
+
+/* create <vdir>/<epoch>.key 0600 holding @key (or fresh RAND_bytes), fsync'ed */
+static int store_key(const char *dir, const char *volume, uint32_t epoch,
+		     uint8_t *key, bool fresh, char *err, size_t errlen)
 {
 	char vdir[PATH_MAX], name[32];
-	uint8_t key[GEOREP_KEY_LEN];
 	int dfd, fd, ret;
 
 	if (!epoch)
@@ -248,10 +265,7 @@ int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
 		return ret;
 	if (snprintf(vdir, sizeof(vdir), "%s/%s", dir, volume) >= (int)sizeof(vdir))
 		return fail(err, errlen, -ENAMETOOLONG, "key directory path too long");
-	ret = make_dirs(dir, err, errlen);
-	if (ret)
-		return ret;
-	ret = make_dir(vdir, err, errlen);
+	ret = make_dirs(dir, err, errlen) ?: make_dir(vdir, err, errlen);
 	if (ret)
 		return ret;
 	dfd = open(vdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -263,16 +277,19 @@ int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 	if (fd < 0) {
-		ret = fail(err, errlen, -errno, "cannot create key %s/%s: %s",
-			   vdir, name, strerror(errno));
+		if (errno == EEXIST && !fresh)
+			ret = same_key(dfd, vdir, name, key, err, errlen);
+		else
+			ret = fail(err, errlen, -errno, "cannot create key %s/%s: %s",
+				   vdir, name, strerror(errno));
 		goto out_close_dir;
 	}
-	if (RAND_bytes(key, sizeof(key)) != 1) {
+	if (fresh && RAND_bytes(key, GEOREP_KEY_LEN) != 1) {
 		ret = fail(err, errlen, -EIO, "RAND_bytes failed");
 		goto out_unlink;
 	}
 	/* the umask may have cleared bits we need; never widen */
-	ret = fchmod(fd, 0600) ? -errno : write_all(fd, key, sizeof(key));
+	ret = fchmod(fd, 0600) ? -errno : write_all(fd, key, GEOREP_KEY_LEN);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (ret) {
@@ -283,19 +300,40 @@ int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
 	close(fd);
 	fsync(dfd);
 	close(dfd);
-	if (out) {
-		out->epoch = epoch;
-		memcpy(out->data, key, sizeof(key));
-	}
-	OPENSSL_cleanse(key, sizeof(key));
 	return 0;
 
 out_unlink:
 	close(fd);
 	unlinkat(dfd, name, 0);
-	OPENSSL_cleanse(key, sizeof(key));
 out_close_dir:
 	close(dfd);
+	return ret;
+}
+
+int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
+			struct georep_keyent *out, char *err, size_t errlen)
+{
+	uint8_t key[GEOREP_KEY_LEN];
+	int ret;
+
+	ret = store_key(dir, volume, epoch, key, true, err, errlen);
+	if (!ret && out) {
+		out->epoch = epoch;
+		memcpy(out->data, key, sizeof(key));
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	return ret;
+}
+
+int georep_key_store(const char *dir, const char *volume, uint32_t epoch,
+		     const uint8_t key[GEOREP_KEY_LEN], char *err, size_t errlen)
+{
+	uint8_t copy[GEOREP_KEY_LEN];
+	int ret;
+
+	memcpy(copy, key, sizeof(copy));
+	ret = store_key(dir, volume, epoch, copy, false, err, errlen);
+	OPENSSL_cleanse(copy, sizeof(copy));
 	return ret;
 }
 

@@ -87,6 +87,8 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_RESYNC] = "resync",
 		[GR_FT_HEAL_REQ] = "heal-req",
 		[GR_FT_HEAL] = "heal",
+		[GR_FT_KEY] = "key",
+		[GR_FT_KEY_ACK] = "key-ack",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -98,7 +100,8 @@ static bool is_volume_frame(unsigned int type)
 {
 	return type == GR_FT_CONSENSUS || type == GR_FT_RECORDS ||
 	       type == GR_FT_ACK || type == GR_FT_RESYNC ||
-	       type == GR_FT_HEAL_REQ || type == GR_FT_HEAL;
+	       type == GR_FT_HEAL_REQ || type == GR_FT_HEAL ||
+	       type == GR_FT_KEY || type == GR_FT_KEY_ACK;
 }
 
 int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
@@ -425,6 +428,10 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return decode_heal_req(b, bl, &f->heal_req, err);
 	case GR_FT_HEAL:
 		return decode_heal(b, bl, &f->heal, err);
+	case GR_FT_KEY:
+		return gr_wire_decode_key(b, bl, &f->key, err);
+	case GR_FT_KEY_ACK:
+		return gr_wire_decode_key_ack(b, bl, &f->key_ack, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -466,6 +473,10 @@ static size_t body_size(const struct gr_frame *f)
 		return GR_HEAL_REQ_HDR_SIZE + 8 * (size_t)f->heal_req.count;
 	case GR_FT_HEAL:
 		return GR_HEAL_HDR_SIZE + (size_t)f->heal.length;
+	case GR_FT_KEY:
+		return GR_KEY_SIZE;
+	case GR_FT_KEY_ACK:
+		return GR_KEY_ACK_SIZE;
 	}
 	return 0;
 }
@@ -585,6 +596,13 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 			gr_wire_sha256(b + GR_HEAL_HDR_SIZE, f->heal.length, b + 40);
 		}
 		if (decode_heal(b, bl, &(struct gr_heal){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_KEY:
+		return gr_wire_check_key(b, f, err) ? -EINVAL : (ssize_t)total;
+	case GR_FT_KEY_ACK:
+		gr_wire_put_key_ack(b, &f->key_ack);
+		if (gr_wire_decode_key_ack(b, bl, &(struct gr_key_ack){ 0 }, err))
 			return -EINVAL;
 		break;
 	}

@@ -143,6 +143,65 @@ static void test_commit_past(struct nl_sock *sk, const char *name,
 	     -r.error, r.msg);
 }
 
+/* KEY_SET with KEYS @from..@to and, when not 0, SEAL_EPOCH @seal; then GET */
+static void key_set_seal(struct nl_sock *sk, uint32_t from, uint32_t to,
+			 uint32_t seal, struct result *r, struct result *get)
+{
+	struct nl_msg *msg = req(GEOREP_CMD_KEY_SET, 0);
+	struct nlattr *keys;
+	uint32_t e;
+
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	keys = nla_nest_start(msg, GEOREP_A_KEYS | NLA_F_NESTED);
+	for (e = from; e <= to; e++)
+		put_key(msg, e, GEOREP_KEY_LEN);
+	nla_nest_end(msg, keys);
+	if (seal)
+		nla_put_u32(msg, GEOREP_A_SEAL_EPOCH, seal);
+	xfer(sk, msg, r);
+	msg = req(GEOREP_CMD_VOLUME_GET, 0);
+	nla_put_string(msg, GEOREP_A_NAME, "abi0");
+	xfer(sk, msg, get);
+}
+
+/*
+ * SEAL_EPOCH: a key installed for verification only, the switch to it,
+ * an epoch not installed refused; a full ring refuses a ninth epoch
+ * rather than drop one. Ends with 1..8 installed and epoch 2 sealing.
+ */
+static void test_seal_epoch(struct nl_sock *sk)
+{
+	struct result r, g;
+
+	key_set_seal(sk, 3, 3, 2, &r, &g);
+	ktap(!r.error && g.seal_epoch == 2,
+	     "live: key-set epoch 3 with SEAL_EPOCH 2 keeps sealing with 2 (errno %d, got %u)",
+	     -r.error, g.seal_epoch);
+	key_set_seal(sk, 3, 3, 3, &r, &g);
+	ktap(!r.error && g.seal_epoch == 3,
+	     "live: SEAL_EPOCH 3 switches sealing to 3 (errno %d, got %u)",
+	     -r.error, g.seal_epoch);
+	key_set_seal(sk, 1, 1, 9, &r, &g);
+	ktap(r.error == -ENOKEY && !strcmp(r.msg, "seal epoch 9 is not installed") &&
+	     g.seal_epoch == 3,
+	     "live: SEAL_EPOCH 9, not installed: ENOKEY, still 3 (errno %d \"%s\", got %u)",
+	     -r.error, r.msg, g.seal_epoch);
+	key_set_seal(sk, 1, 1, 0, &r, &g);
+	ktap(!r.error && g.seal_epoch == 3,
+	     "live: no SEAL_EPOCH: the highest, 3, seals (errno %d, got %u)",
+	     -r.error, g.seal_epoch);
+	key_set_seal(sk, 4, 8, 2, &r, &g);
+	ktap(!r.error && g.seal_epoch == 2,
+	     "live: epochs 4..8 installed, 2 sealing (errno %d \"%s\", got %u)",
+	     -r.error, r.msg, g.seal_epoch);
+	key_set_seal(sk, 9, 9, 9, &r, &g);
+	ktap(r.error == -ENOSPC &&
+	     !strcmp(r.msg, "key ring full (1..8), not dropping one for epoch 9") &&
+	     g.seal_epoch == 2,
+	     "live: a ninth epoch is ENOSPC, nothing dropped (errno %d \"%s\", got %u)",
+	     -r.error, r.msg, g.seal_epoch);
+}
+
 void test_live(struct nl_sock *sk, char **dev)
 {
 	uint32_t minor0 = 0, minor1 = 0;
@@ -211,6 +270,7 @@ void test_live(struct nl_sock *sk, char **dev)
 	ktap(!r.error && r.seal_epoch == 2,
 	     "live: key-set epochs 1,2 seals with epoch 2 (got %u)",
 	     r.seal_epoch);
+	test_seal_epoch(sk);
 
 	msg = req(GEOREP_CMD_LEDGER_VERIFY, 0);
 	nla_put_string(msg, GEOREP_A_NAME, "abi0");

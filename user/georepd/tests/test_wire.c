@@ -488,6 +488,105 @@ static void test_volume_id(void)
 	CHECK(!strcmp(gr_frame_type_name(200), "unknown"));
 }
 
+static void test_key(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_KEY, .hdr.volume = 5 }, g;
+	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
+	size_t used;
+	ssize_t n;
+
+	f.key.term = 7;
+	f.key.epoch = 3;
+	memset(f.key.key, 0x5a, sizeof(f.key.key));
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_KEY_SIZE);
+	CHECK(g.hdr.volume == 5 && g.key.term == 7 && g.key.epoch == 3 &&
+	      !memcmp(g.key.key, f.key.key, sizeof(g.key.key)));
+	gr_key_wipe(&g.key);
+	CHECK(g.key.key[0] == 0 && g.key.key[GEOREP_KEY_LEN - 1] == 0);
+
+	/* body one byte short, then one byte long */
+	buf[8] = GR_KEY_SIZE - 1;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "key: body is 47 bytes, expected 48"));
+	buf[8] = GR_KEY_SIZE + 1;
+	CHECK(gr_wire_decode(buf, sizeof(buf), &g, &used, err) == -EPROTO &&
+	      strstr(err, "expected 48"));
+	buf[8] = GR_KEY_SIZE;
+	b[0] = 0;			/* term 7 -> 0 */
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "term 0"));
+	b[0] = 7;
+	b[8] = 0;			/* epoch 3 -> 0 */
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "epoch 0"));
+	b[8] = 3;
+	b[13] = 1;			/* flags */
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "unknown flags"));
+	b[13] = 0;
+	memset(b + 16, 0, GEOREP_KEY_LEN);
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "all zeros") && g.key.key[0] == 0);
+
+	/* the encoder refuses what the decoder would, and wipes its output */
+	f.key.epoch = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	CHECK(b[20] == 0 && b[47] == 0);
+	f.key.epoch = 3;
+	memset(f.key.key, 0, sizeof(f.key.key));
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.hdr.volume = 0;	/* a volume frame */
+	memset(f.key.key, 1, sizeof(f.key.key));
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.hdr.volume = 5;
+	CHECK(gr_wire_encode(buf, GR_WIRE_HDR_SIZE + GR_KEY_SIZE - 1, &f) == -ENOSPC);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_KEY), "key"));
+}
+
+static void test_key_ack(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK, .hdr.volume = 5 }, g;
+	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
+	size_t used;
+	ssize_t n;
+	uint32_t st;
+
+	for (st = 0; st < __GR_KEY_MAX; st++) {
+		f.key_ack.term = 9;
+		f.key_ack.epoch = 4;
+		f.key_ack.status = st;
+		n = roundtrip(&f, &g);
+		CHECK(n == GR_WIRE_HDR_SIZE + GR_KEY_ACK_SIZE);
+		CHECK(g.key_ack.term == 9 && g.key_ack.epoch == 4 &&
+		      g.key_ack.status == st);
+	}
+	CHECK(!strcmp(gr_key_status_name(GR_KEY_INSTALLED), "installed") &&
+	      !strcmp(gr_key_status_name(GR_KEY_MISSING), "missing") &&
+	      !strcmp(gr_key_status_name(99), "unknown"));
+
+	b[12] = __GR_KEY_MAX;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "unknown status 3"));
+	b[12] = 0;
+	b[8] = 0;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "epoch 0"));
+	b[8] = 4;
+	b[0] = 0;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "term 0"));
+	b[0] = 9;
+	buf[8] = GR_KEY_ACK_SIZE + 8;
+	CHECK(gr_wire_decode(buf, sizeof(buf), &g, &used, err) == -EPROTO &&
+	      strstr(err, "key-ack: body is 24 bytes, expected 16"));
+	/* truncated: the decoder waits for the rest */
+	buf[8] = GR_KEY_ACK_SIZE;
+	CHECK(gr_wire_decode(buf, n - 1, &g, &used, err) == -EAGAIN);
+	f.key_ack.status = 7;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+}
+
 static const struct ktap_case cases[] = {
 	{ "wire_hello", test_hello },
 	{ "wire_header_checks", test_header_checks },
@@ -500,6 +599,8 @@ static const struct ktap_case cases[] = {
 	{ "wire_consensus", test_consensus },
 	{ "wire_consensus_msg", test_consensus_msg },
 	{ "wire_volume_id", test_volume_id },
+	{ "wire_key", test_key },
+	{ "wire_key_ack", test_key_ack },
 };
 
 int main(void)

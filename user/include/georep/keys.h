@@ -49,6 +49,14 @@ int georep_key_generate(const char *dir, const char *volume, uint32_t epoch,
 			struct georep_keyent *out, char *err, size_t errlen);
 
 /* remove a key file created by georep_key_generate() that was never used */
+/*
+ * georep_key_store() - create <dir>/<volume>/<epoch>.key holding @key (one
+ * received from the leader), 0600, fsync'ed, like georep_key_generate().
+ * An existing file with the same 32 bytes is success (a key sent again);
+ * with other bytes it is -EEXIST ("exists with different bytes").
+ */
+int georep_key_store(const char *dir, const char *volume, uint32_t epoch,
+		     const uint8_t key[GEOREP_KEY_LEN], char *err, size_t errlen);
 int georep_key_remove(const char *dir, const char *volume, uint32_t epoch);
 
 /* the key of @epoch in @ks, or NULL */

@@ -49,6 +49,8 @@ enum gr_frame_type {
 	GR_FT_RESYNC = 8,	/* volume frame: a chunk of the data device */
 	GR_FT_HEAL_REQ = 9,	/* volume frame: blocks a deposed primary's fork touched */
 	GR_FT_HEAL = 10,	/* volume frame: one such block, or who overwrote it */
+	GR_FT_KEY = 11,		/* volume frame: a seal key epoch, leader to site */
+	GR_FT_KEY_ACK = 12,	/* volume frame: a site installed, or lacks, an epoch */
 	__GR_FT_MAX,
 };
 
@@ -176,6 +178,52 @@ struct gr_heal {
 	const uint8_t *data;
 };
 
+/*
+ * Seal-key rotation (Documentation/wire-protocol.rst, "KEY and KEY_ACK").
+ * KEY, leader to a site: le64 term, le32 epoch (>= 1), le32 flags (0),
+ * key[32] (not all zero). Sent only over a mutually authenticated TLS
+ * session, never over --insecure-plaintext. The decoder copies the key
+ * into struct gr_key: the receiver wipes it with gr_key_wipe() and its
+ * receive buffer with OPENSSL_cleanse(), the sender its encode buffer.
+ * KEY_ACK, site to leader: le64 term, le32 epoch (>= 1), le32 status:
+ * INSTALLED (in the kernel and on disk, 0600, fsynced), FAILED, or MISSING
+ * (the site lacks that epoch and asks the leader for it).
+ */
+#define GR_KEY_SIZE		(16 + GEOREP_KEY_LEN)
+#define GR_KEY_ACK_SIZE		16
+enum gr_key_status {
+	GR_KEY_INSTALLED = 0,
+	GR_KEY_FAILED = 1,
+	GR_KEY_MISSING = 2,
+	__GR_KEY_MAX,
+};
+
+struct gr_key {
+	uint64_t term;
+	uint32_t epoch;
+	uint8_t key[GEOREP_KEY_LEN];
+};
+
+struct gr_key_ack {
+	uint64_t term;
+	uint32_t epoch;
+	uint32_t status;	/* enum gr_key_status */
+};
+
+int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
+		       char *err);
+int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
+			   struct gr_key_ack *a, char *err);
+/* write the body (GR_KEY_SIZE / GR_KEY_ACK_SIZE bytes) at @b */
+void gr_wire_put_key(uint8_t *b, const struct gr_key *k);
+void gr_wire_put_key_ack(uint8_t *b, const struct gr_key_ack *a);
+const char *gr_key_status_name(uint32_t status);
+/* zero the key bytes of @k (OPENSSL_cleanse) */
+void gr_key_wipe(struct gr_key *k);
+struct gr_frame;
+/* gr_wire_encode() of KEY: the body at @b, checked; wiped when refused */
+int gr_wire_check_key(uint8_t *b, const struct gr_frame *f, char *err);
+
 struct gr_frame {
 	struct gr_frame_hdr hdr;
 	union {
@@ -188,6 +236,8 @@ struct gr_frame {
 		struct gr_resync resync;
 		struct gr_heal_req heal_req;
 		struct gr_heal heal;
+		struct gr_key key;
+		struct gr_key_ack key_ack;
 	};
 };
 

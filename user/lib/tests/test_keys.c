@@ -200,6 +200,45 @@ static int test_refuse_bad_volume(void)
 	return 0;
 }
 
+/* a key received from the leader: stored 0600, loads back, resent is ok */
+static int test_store_received(void)
+{
+	uint8_t key[GEOREP_KEY_LEN], other[GEOREP_KEY_LEN];
+	const struct georep_keyent *ke;
+	struct georep_keyset ks;
+	char path[256], err[256] = "";
+	struct stat st;
+
+	memset(key, 0xa5, sizeof(key));
+	memset(other, 0x3c, sizeof(other));
+	umask(0);
+	CHECK(georep_key_store(dir, "rx", 4, key, err, sizeof(err)) == 0);
+	umask(022);
+	snprintf(path, sizeof(path), "%s/rx/4.key", dir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600 &&
+	      st.st_size == GEOREP_KEY_LEN);
+	CHECK(georep_keys_load(dir, "rx", &ks, err, sizeof(err)) == 0);
+	ke = georep_keyset_find(&ks, 4);
+	CHECK(ks.nr == 1 && ke && !memcmp(ke->data, key, sizeof(key)));
+	georep_keyset_clear(&ks);
+	/* the same key again (pushed again on reconnect): success */
+	CHECK(georep_key_store(dir, "rx", 4, key, err, sizeof(err)) == 0);
+	/* other bytes for an epoch that has a key: refused, file unchanged */
+	CHECK(georep_key_store(dir, "rx", 4, other, err, sizeof(err)) == -EEXIST);
+	CHECK(strstr(err, "4.key exists with different bytes"));
+	CHECK(georep_keys_load(dir, "rx", &ks, err, sizeof(err)) == 0);
+	ke = georep_keyset_find(&ks, 4);
+	CHECK(ke && !memcmp(ke->data, key, sizeof(key)));
+	georep_keyset_clear(&ks);
+	CHECK(georep_key_store(dir, "rx", 0, key, err, sizeof(err)) == -EINVAL);
+	CHECK(georep_key_store(dir, "../x", 5, key, err, sizeof(err)) == -EINVAL);
+	/* a group-readable file at that epoch is refused, not trusted */
+	CHECK(chmod(path, 0640) == 0);
+	CHECK(georep_key_store(dir, "rx", 4, key, err, sizeof(err)) == -EPERM);
+	CHECK(chmod(path, 0600) == 0);
+	return 0;
+}
+
 static const struct grtest tests[] = {
 	{ "missing_dir_is_empty", test_missing_dir_is_empty },
 	{ "generate_creates_0600", test_generate_creates_0600 },
@@ -211,6 +250,7 @@ static const struct grtest tests[] = {
 	{ "refuse_symlink", test_refuse_symlink },
 	{ "too_many", test_too_many },
 	{ "refuse_bad_volume", test_refuse_bad_volume },
+	{ "store_received", test_store_received },
 };
 
 int main(void)

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KEY and KEY_ACK frame bodies: the seal-key rotation messages of the wire
+ * protocol (user/include/georep/wire.h, Documentation/wire-protocol.rst).
+ * A KEY body carries a secret: every copy made here is wiped.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "georep/wire.h"
+
+#define ERR(...)	(snprintf(err, GR_WIRE_ERRLEN, __VA_ARGS__), -EPROTO)
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+const char *gr_key_status_name(uint32_t status)
+{
+	static const char *const names[] = {
+		[GR_KEY_INSTALLED] = "installed",
+		[GR_KEY_FAILED] = "failed",
+		[GR_KEY_MISSING] = "missing",
+	};
+
+	return status < __GR_KEY_MAX ? names[status] : "unknown";
+}
+
+void gr_key_wipe(struct gr_key *k)
+{
+	OPENSSL_cleanse(k->key, sizeof(k->key));
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc |= p[i];
+	return !acc;
+}
+
+int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
+		       char *err)
+{
+	uint32_t flags;
+
+	memset(k, 0, sizeof(*k));
+	if (len != GR_KEY_SIZE)
+		return ERR("key: body is %u bytes, expected %u", len, GR_KEY_SIZE);
+	k->term = rd64(b);
+	k->epoch = rd32(b + 8);
+	flags = rd32(b + 12);
+	if (!k->term)
+		return ERR("key: term 0 is not valid");
+	if (!k->epoch)
+		return ERR("key: epoch 0 is not valid");
+	if (flags)
+		return ERR("key: epoch %u: unknown flags 0x%08x", k->epoch, flags);
+	if (all_zero(b + 16, GEOREP_KEY_LEN))
+		return ERR("key: epoch %u: the key is all zeros", k->epoch);
+	memcpy(k->key, b + 16, GEOREP_KEY_LEN);
+	return 0;
+}
+
+int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
+			   struct gr_key_ack *a, char *err)
+{
+	memset(a, 0, sizeof(*a));
+	if (len != GR_KEY_ACK_SIZE)
+		return ERR("key-ack: body is %u bytes, expected %u", len,
+			   GR_KEY_ACK_SIZE);
+	a->term = rd64(b);
+	a->epoch = rd32(b + 8);
+	a->status = rd32(b + 12);
+	if (!a->term)
+		return ERR("key-ack: term 0 is not valid");
+	if (!a->epoch)
+		return ERR("key-ack: epoch 0 is not valid");
+	if (a->status >= __GR_KEY_MAX)
+		return ERR("key-ack: epoch %u: unknown status %u", a->epoch,
+			   a->status);
+	return 0;
+}
+
+void gr_wire_put_key(uint8_t *b, const struct gr_key *k)
+{
+	wr64(b, k->term);
+	wr32(b + 8, k->epoch);
+	wr32(b + 12, 0);
+	memcpy(b + 16, k->key, GEOREP_KEY_LEN);
+}
+
+void gr_wire_put_key_ack(uint8_t *b, const struct gr_key_ack *a)
+{
+	wr64(b, a->term);
+	wr32(b + 8, a->epoch);
+	wr32(b + 12, a->status);
+}
+
+/* encode a KEY body at @b and check it; the checking copy is wiped */
+int gr_wire_check_key(uint8_t *b, const struct gr_frame *f, char *err)
+{
+	struct gr_key k;
+	int ret;
+
+	gr_wire_put_key(b, &f->key);
+	ret = gr_wire_decode_key(b, GR_KEY_SIZE, &k, err);
+	gr_key_wipe(&k);
+	if (ret)
+		OPENSSL_cleanse(b, GR_KEY_SIZE);
+	return ret;
+}
