@@ -356,6 +356,8 @@ static int verify_yield(struct georep_volume *vol, u64 gen, u64 *seq,
 	 */
 	wait_event_timeout(vol->readers_wq, !atomic_read(&vol->log_readers),
 			   HZ / 10);
+	/* and a reader still on its way (a pass hashes on this CPU) */
+	cond_resched();
 	mutex_lock(&vol->read_mutex);
 	mutex_lock(&vol->order_mutex);
 	if (vol->log_gen != gen) {
