@@ -276,7 +276,14 @@ static int daemonize(void)
 	return pfd[1];
 }
 
-int main(int argc, char *argv[])
+struct args {
+	const char *config, *site, *state_dir, *sock;
+	bool foreground, verbose, plaintext;
+	enum gd_bpf_mode bpf_mode;
+};
+
+/* the command line; Return: -1 to go on, else the exit status */
+static int parse_args(int argc, char *argv[], struct args *a)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -291,44 +298,37 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
-	const char *config = NULL, *site = NULL, *state_dir = NULL, *sock = NULL;
-	struct gr_errlist errs = { 0 };
-	bool foreground = false, verbose = false, plaintext = false;
-	struct georepd d = { .sigfd = -1 };
-	char dirbuf[4096], err[256];
-	int opt, ret, ready_fd = -1;
 	const char *ledger = "kernel";
-	enum gd_bpf_mode bpf_mode = GD_BPF_OFF;
-	size_t i;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:B:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			a->config = optarg;
 			break;
 		case 's':
-			site = optarg;
+			a->site = optarg;
 			break;
 		case 'd':
-			state_dir = optarg;
+			a->state_dir = optarg;
 			break;
 		case 'S':
-			sock = optarg;
+			a->sock = optarg;
 			break;
 		case 'f':
-			foreground = true;
+			a->foreground = true;
 			break;
 		case 'v':
-			verbose = true;
+			a->verbose = true;
 			break;
 		case 'L':
 			ledger = optarg;
 			break;
 		case 'P':
-			plaintext = true;
+			a->plaintext = true;
 			break;
 		case 'B':
-			if (gd_bpf_parse_mode(optarg, &bpf_mode)) {
+			if (gd_bpf_parse_mode(optarg, &a->bpf_mode)) {
 				fprintf(stderr, "georepd: --bpf: off, auto or on, not \"%s\"\n",
 					optarg);
 				return 2;
@@ -351,14 +351,23 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "georepd: --ledger: kernel, mem or none, not \"%s\"\n", ledger);
 		return 2;
 	}
-	if (!config || !site || optind != argc) {
+	if (!a->config || !a->site || optind != argc) {
 		fprintf(stderr, "georepd: %s\n%s", optind != argc ?
 			"unexpected argument" : "--config and --site are required", usage);
 		return 2;
 	}
+	return -1;
+}
+
+/* the configuration and this site's place in it; Return: 0 or -1 (printed) */
+static int load_config(struct georepd *d, const char *config, const char *site)
+{
+	struct gr_errlist errs = { 0 };
+	size_t i;
+	int ret;
 
 	/* the same messages as `georepctl config check` */
-	if (gr_cluster_load(config, &d.cfg, &errs)) {
+	if (gr_cluster_load(config, &d->cfg, &errs)) {
 		for (i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		if (errs.dropped)
@@ -366,20 +375,39 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "georepd: refusing to start: %s is not a valid configuration\n",
 			config);
 		gr_errlist_free(&errs);
-		return 1;
+		return -1;
 	}
-	ret = gr_cluster_site_index(d.cfg, site);
+	ret = gr_cluster_site_index(d->cfg, site);
 	if (ret < 0) {
 		fprintf(stderr, "georepd: site \"%s\" is not in %s; its sites are:", site, config);
-		for (i = 0; i < d.cfg->nsites; i++)
-			fprintf(stderr, " %s", d.cfg->sites[i].name);
+		for (i = 0; i < d->cfg->nsites; i++)
+			fprintf(stderr, " %s", d->cfg->sites[i].name);
 		fprintf(stderr, "\n");
-		gr_cluster_free(d.cfg);
-		return 1;
+		gr_cluster_free(d->cfg);
+		return -1;
 	}
-	d.self = ret;
-	d.me = &d.cfg->sites[d.self];
-	d.tp = make_transport(d.cfg, d.me, plaintext);
+	d->self = ret;
+	d->me = &d->cfg->sites[d->self];
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct args a = { .bpf_mode = GD_BPF_OFF };
+	const char *site, *state_dir, *sock;
+	struct georepd d = { .sigfd = -1 };
+	char dirbuf[4096], err[256];
+	int ret, ready_fd = -1;
+
+	ret = parse_args(argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	site = a.site;
+	state_dir = a.state_dir;
+	sock = a.sock;
+	if (load_config(&d, a.config, site))
+		return 1;
+	d.tp = make_transport(d.cfg, d.me, a.plaintext);
 	if (!d.tp) {
 		gr_cluster_free(d.cfg);
 		return 1;
@@ -403,9 +431,9 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
-	if (!foreground)
+	if (!a.foreground)
 		ready_fd = daemonize();
-	gd_log_init(site, false, verbose);
+	gd_log_init(site, false, a.verbose);
 	d.rl = (struct gd_ratelimit)GD_RATELIMIT_INIT;
 	d.start_ms = gr_now_ms();
 
@@ -435,7 +463,7 @@ int main(int argc, char *argv[])
 	ret = gd_control_start(&d);
 	if (ret)
 		goto out_stop_control;
-	ret = gd_bpf_start(&d, bpf_mode, &d.bpf);
+	ret = gd_bpf_start(&d, a.bpf_mode, &d.bpf);
 	if (ret)
 		goto out_stop_control;
 	if (gd_replica_factory == gd_engine_new && gd_ledger_kind == GD_LEDGER_MEM)
@@ -455,8 +483,8 @@ int main(int argc, char *argv[])
 	gd_info("site %s (id %u) of cluster %s: listening on %s:%u, control socket %s, %zu local replicas",
 		d.me->name, d.me->site_id, d.cfg->cluster, d.me->host,
 		gr_listener_port(d.listener), d.ctl_path, d.nvols);
-	if (!foreground) {
-		gd_log_init(site, true, verbose);
+	if (!a.foreground) {
+		gd_log_init(site, true, a.verbose);
 		notify_ready(ready_fd);
 	}
 	ret = gr_loop_run(d.loop);
