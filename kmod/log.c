@@ -298,18 +298,8 @@ static int sb_write(struct georep_volume *vol, const struct sb_tail *tail)
 	lockdep_assert_held(&vol->sb_mutex);
 	spin_lock_irq(&vol->lock);
 	head_seq = vol->written_seq;
+	/* a primary's stops below its first pending data write (blk.c) */
 	applied = vol->applied_seq;
-	if (vol->role == GEOREP_ROLE_PRIMARY) {
-		struct georep_io *io;
-
-		/* data writes of records below the first pending one are done */
-		list_for_each_entry(io, &vol->ios, node) {
-			if (!io->data_done) {
-				applied = min(applied, io->seq - 1);
-				break;
-			}
-		}
-	}
 	spin_unlock_irq(&vol->lock);
 	if (head_seq < tail->seq || georep_index_lookup(vol, head_seq,
 							&head_lsn, &nblocks)) {
