@@ -708,7 +708,8 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 
 	io->seq = seq;
 	trace_georep_submit(vol, seq, le16_to_cpu(rec->op),
-			    le64_to_cpu(rec->lba), le32_to_cpu(rec->len));
+			    le64_to_cpu(rec->lba), le32_to_cpu(rec->len),
+			    io->arrived_ns, io->admitted_ns);
 	io->lsn = lsn;
 	memcpy(io->chain, rec->chain_hash, GEOREP_HASH_LEN);
 	vol->next_seq = seq + 1;
@@ -833,6 +834,7 @@ static void write_work(struct work_struct *work)
  */
 static void write_bio(struct georep_volume *vol, struct bio *bio)
 {
+	u64 arrived_ns = ktime_get_ns();
 	bool pass = georep_admit_bpf(vol, bio);
 	struct georep_io *io;
 
@@ -855,6 +857,8 @@ static void write_bio(struct georep_volume *vol, struct bio *bio)
 	memset(io, 0, sizeof(*io));
 	io->vol = vol;
 	io->bio = bio;
+	io->arrived_ns = arrived_ns;
+	io->admitted_ns = ktime_get_ns();
 	io->fua = bio->bi_opf & REQ_FUA;
 	io->sector = bio->bi_iter.bi_sector;
 	io->nr_sectors = bio_sectors(bio);

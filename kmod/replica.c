@@ -555,7 +555,7 @@ static int noop_write(struct georep_volume *vol, struct georep_record *rec,
 	ret = georep_index_store(vol, s, lsn, 1);
 	if (ret)
 		goto out_unlock;
-	trace_georep_submit(vol, s, GEOREP_OP_NOOP, 0, 0);
+	trace_georep_submit(vol, s, GEOREP_OP_NOOP, 0, 0, 0, 0);
 
 	/* PREFLUSH: the records before it are durable with it */
 	ret = georep_log_rw(vol, vol->log_bdev,

@@ -35,30 +35,42 @@
 #include <uapi/linux/georep_bpf.h>
 #include "georep.h"
 
+/*
+ * A record has its seq, chain hash and seal and goes to the log device.
+ * @arrived_ns, @admitted_ns (ktime_get_ns(); 0 for a no-op): when its bio
+ * reached the volume and when admission let it in; what lies between
+ * admitted and now is hashing and ordering (log space, conflicts). The
+ * per-write latency breakdown (georep-lat) starts from them.
+ */
 TRACE_EVENT(georep_submit,
 	    TP_PROTO(struct georep_volume *vol, u64 seq, u16 op, u64 lba,
-		     u32 len),
-	    TP_ARGS(vol, seq, op, lba, len),
+		     u32 len, u64 arrived_ns, u64 admitted_ns),
+	    TP_ARGS(vol, seq, op, lba, len, arrived_ns, admitted_ns),
 	    TP_STRUCT__entry(__field(u32, minor)
 			     __string(volume, georep_volume_name(vol))
 			     __field(u64, seq)
 			     __field(u16, op)
 			     __field(u64, lba)
-			     __field(u32, len)),
+			     __field(u32, len)
+			     __field(u64, arrived_ns)
+			     __field(u64, admitted_ns)),
 	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
 			   __assign_str(volume, georep_volume_name(vol));
 			   __entry->seq = seq;
 			   __entry->op = op;
 			   __entry->lba = lba;
-			   __entry->len = len;),
-	    TP_printk("georep%u %s seq=%llu op=%s lba=%llu len=%u",
+			   __entry->len = len;
+			   __entry->arrived_ns = arrived_ns;
+			   __entry->admitted_ns = admitted_ns;),
+	    TP_printk("georep%u %s seq=%llu op=%s lba=%llu len=%u arrived_ns=%llu admitted_ns=%llu",
 		      __entry->minor, __get_str(volume), __entry->seq,
 		      __print_symbolic(__entry->op,
 				       { GEOREP_OP_NOOP, "noop" },
 				       { GEOREP_OP_WRITE, "write" },
 				       { GEOREP_OP_DISCARD, "discard" },
 				       { GEOREP_OP_WRITE_ZEROES, "write-zeroes" }),
-		      __entry->lba, __entry->len));
+		      __entry->lba, __entry->len, __entry->arrived_ns,
+		      __entry->admitted_ns));
 
 TRACE_EVENT(georep_commit,
 	    TP_PROTO(struct georep_volume *vol, u64 seq),

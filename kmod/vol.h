@@ -221,6 +221,7 @@ struct georep_io {
 	struct bio *bio;
 	struct page *hdr_page;		/* the header block */
 	unsigned long start;		/* io accounting */
+	u64 arrived_ns, admitted_ns;	/* ktime_get_ns(): georep_submit trace */
 	u64 seq;
 	u64 lsn;
 	u32 nblocks;

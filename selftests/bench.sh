@@ -25,6 +25,7 @@
 # raw output).
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib/bench-lat.sh"
 
 SCENARIOS="raw georep-local"
 RUNTIME=12
@@ -74,7 +75,10 @@ fio_job() {
 run_jobs() {
 	local scen=$1 dev=$2 prep=${3:-true} rc=0
 
+	# a georep volume's QD1 job: where each write's time goes (georep-lat)
+	[[ $dev == /dev/georep/* ]] && lat_start "${dev#/dev/georep/}" $((RUNTIME + RAMP))
 	$prep && fio_job "$scen" qd1 "$dev" --rw=randwrite --bs=4k --iodepth=1 --randrepeat=0 || rc=1
+	lat_end "$scen" qd1
 	$prep && fio_job "$scen" qd16 "$dev" --rw=randwrite --bs=4k --iodepth=16 --randrepeat=0 || rc=1
 	$prep && fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1
 	return $rc
@@ -236,6 +240,7 @@ host() {
 	grep -v -e '^BENCH-JSON' -e '^[[:space:]]*[{}"]' -e '^[[:space:]]*[]]' "$log" |
 		grep -v '^\s*$' | sed 's/^/# /' | tail -n 40
 	report "$log"
+	python3 "$top/selftests/lib/bench_lat.py" "$log"
 	echo "# numbers from one run; ratios are georep / raw of that run (see Documentation/vm-lab.rst)"
 	return $rc
 }

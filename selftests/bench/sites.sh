@@ -3,7 +3,8 @@
 #
 # georep against DRBD 8.4, one VM per site (make bench): the same fio jobs
 # on the raw loop device, DRBD protocol C and A (two sites), georep under
-# the quorum and the local commit rule (two and three sites), at 0 ms and at
+# the quorum and the local commit rule (two and three sites; two sites also
+# over mutual TLS 1.3, the -tls rows, to show what TLS costs), at 0 ms and at
 # DELAY ms one-way netem delay on every link between the VMs, all in one
 # boot of three VMs (selftests/vm/multi). Numbers are printed with their
 # ratios, never judged: the exit status only says whether every scenario
@@ -24,13 +25,15 @@
 #   seq    1 MiB sequential writes, iodepth 4: MB/s
 # See Documentation/bench.rst. Raw output: build/bench/sites-*.log.
 
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/bench-lat.sh"
+
 BENCH_PORT=7070
 MIB=512
 RUNTIME=8
 RAMP=2
 DELAYS="0 5"
 SMP=1
-SCENARIOS="raw drbd-C drbd-A georep-quorum-2 georep-local-2 georep-quorum-3 georep-local-3"
+SCENARIOS="raw drbd-C drbd-A georep-quorum-2 georep-local-2 georep-quorum-2-tls georep-local-2-tls georep-quorum-3 georep-local-3"
 BENCH_MNT=/mnt/georep-bench
 DATA=/dev/loop0
 LOG=/dev/loop1
@@ -38,6 +41,7 @@ KEYS=/etc/georep/keys
 GR_STATE=/tmp/georep-bench-state
 GR_CONFIG=/tmp/georep-bench-cluster.json
 GR_PORT=7400
+GR_PKI=/etc/georep/pki
 SELF=${GEOREP:-/georep}/selftests/bench/sites.sh
 
 # --- every VM -------------------------------------------------------------
@@ -89,7 +93,10 @@ fio_job() {
 run_jobs() {
 	local scen=$1 dev=$2 rc=0
 
+	# a georep volume's QD1 job: where each write's time goes (georep-lat)
+	[[ $dev == /dev/georep/* ]] && lat_start "${dev#/dev/georep/}" $((RUNTIME + RAMP))
 	fio_job "$scen" qd1 "$dev" --rw=randwrite --bs=4k --iodepth=1 --randrepeat=0 || rc=1
+	lat_end "$scen" qd1
 	fio_job "$scen" qd16 "$dev" --rw=randwrite --bs=4k --iodepth=16 --randrepeat=0 || rc=1
 	fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1
 	return $rc
@@ -147,46 +154,60 @@ georep_load() {
 }
 
 # gr_seed RULE: format vol0 here (site id 1) and print the seed every site
-# starts from: the log superblock (uuid, geometry, term 0) and the seal keys
+# starts from: the log superblock (uuid, geometry, term 0), the seal keys,
+# and the cluster CA with every site's certificate and key (for -tls rows;
+# the lab's stand-in for copying them over a secure channel)
 gr_seed() {
+	local i
 	georep_load || return 1
-	rm -rf "$KEYS/vol0"
+	rm -rf "$KEYS/vol0" "$GR_PKI"
 	mkdir -p "$KEYS"
 	georepctl volume create vol0 --data "$DATA" --log "$LOG" --format \
 		--site-id 1 --role secondary --term 0 --commit-rule "$1" \
 		--key-dir "$KEYS" >/dev/null || return 1
 	georepctl volume delete vol0 || return 1
+	. "$GEOREP/selftests/lib/tls-certs.sh"
+	tls_make_ca "$GR_PKI" >/dev/null 2>&1 || return 1
+	for ((i = 0; i < GEOREP_VM_COUNT; i++)); do
+		tls_make_site "$GR_PKI" "vm$i" >/dev/null 2>&1 || return 1
+	done
 	echo "SEED $(dd if="$LOG" bs=4096 count=1 status=none | base64 -w0)" \
-	     "$(tar -C "$KEYS" -cf - vol0 | base64 -w0)"
+	     "$(tar -C "$KEYS" -cf - vol0 | base64 -w0)" \
+	     "$(tar -C "$GR_PKI" -cf - . | base64 -w0)"
 }
 
-# gr_attach SITE-ID RULE SB KEYS: vol0 from the seed, as a secondary
+# gr_attach SITE-ID RULE SB KEYS PKI: vol0 from the seed, as a secondary
 gr_attach() {
 	georep_load || return 1
 	if [ "$1" != 1 ]; then
-		rm -rf "$KEYS/vol0"
-		mkdir -p "$KEYS"
+		rm -rf "$KEYS/vol0" "$GR_PKI"
+		mkdir -p "$KEYS" "$GR_PKI"
 		echo "$3" | base64 -d | dd of="$LOG" bs=4096 count=1 conv=notrunc \
 			oflag=direct status=none || return 1
 		echo "$4" | base64 -d | tar -C "$KEYS" -xf - || return 1
 		chmod 0600 "$KEYS"/vol0/*
+		echo "$5" | base64 -d | tar -C "$GR_PKI" -xf - || return 1
+		chmod 0600 "$GR_PKI"/*.key
 	fi
 	georepctl volume create vol0 --data "$DATA" --log "$LOG" --site-id "$1" \
 		--role secondary --term 0 --commit-rule "$2" --key-dir "$KEYS" >/dev/null
 }
 
-# gr_config SITES RULE: the cluster configuration, the same at every site
+# gr_config SITES RULE TLS: the cluster configuration, the same at every
+# site; TLS yes: mutual TLS 1.3 with the seed's certificates
 gr_config() {
-	local n=$1 i sites='' reps='' addrs=($GEOREP_VM_ADDRS)
+	local n=$1 i sites='' reps='' addrs=($GEOREP_VM_ADDRS) tls='' cert=''
+	[ "$3" = yes ] && tls="\"tls\": {\"ca\": \"$GR_PKI/ca.crt\"},"
 	for ((i = 0; i < n; i++)); do
+		[ "$3" = yes ] && cert=", \"cert\": \"$GR_PKI/vm$i.crt\", \"key\": \"$GR_PKI/vm$i.key\""
 		sites+="${sites:+,}
-    {\"name\": \"vm$i\", \"region\": \"r$i\", \"site_id\": $((i + 1)), \"address\": \"${addrs[$i]}:$GR_PORT\"}"
+    {\"name\": \"vm$i\", \"region\": \"r$i\", \"site_id\": $((i + 1)), \"address\": \"${addrs[$i]}:$GR_PORT\"$cert}"
 		reps+="${reps:+,}
        \"vm$i\": {\"data\": \"$DATA\", \"log\": \"$LOG\"}"
 	done
 	cat >"$GR_CONFIG" <<JSON
 {
-  "cluster": "bench",
+  "cluster": "bench", $tls
   "sites": [$sites
   ],
   "volumes": [
@@ -199,15 +220,16 @@ JSON
 	georepctl config check "$GR_CONFIG" >/dev/null
 }
 
-# gr_start SITES RULE: this site's georepd
+# gr_start SITES RULE TLS: this site's georepd (TLS no: plain TCP)
 gr_start() {
-	gr_config "$1" "$2" || return 1
+	local plain=--insecure-plaintext
+	gr_config "$1" "$2" "$3" || return 1
+	[ "$3" = yes ] && plain=
 	rm -rf "$GR_STATE"
 	mkdir -p "$GR_STATE"
-	# plain TCP: the VMs share no CA yet (the TLS cost row is still to do)
 	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} setsid georepd \
 		--config "$GR_CONFIG" --site "vm$GEOREP_VM_INDEX" --state-dir "$GR_STATE" \
-		--foreground --ledger kernel --insecure-plaintext </dev/null >/tmp/georepd.log 2>&1 &
+		--foreground --ledger kernel $plain </dev/null >/tmp/georepd.log 2>&1 &
 	echo $! >/tmp/georepd.pid
 }
 
@@ -335,17 +357,15 @@ scenario_drbd() {
 	return $rc
 }
 
-# georep SITES RULE
+# georep SITES RULE TLS NAME
 scenario_georep() {
-	local n=$1 rule=$2 seed sb keys i p='' t rc=0
+	local n=$1 rule=$2 seed sb keys pki i p='' t rc=0
 	seed=$(gr_seed "$rule") || return 1
-	seed=${seed##*SEED }
-	sb=${seed%% *}
-	keys=${seed#* }
+	read -r sb keys pki <<<"${seed##*SEED }"
 	for ((i = 0; i < n; i++)); do
-		on "$i" "gr_attach $((i + 1)) $rule $sb $keys" || rc=1
+		on "$i" "gr_attach $((i + 1)) $rule $sb $keys $pki" || rc=1
 	done
-	[ $rc = 0 ] && { on_all "$n" "gr_start $n $rule" || rc=1; }
+	[ $rc = 0 ] && { on_all "$n" "gr_start $n $rule $3" || rc=1; }
 	if [ $rc = 0 ]; then
 		t=$SECONDS
 		while [ -z "$p" ] && [ $((SECONDS - t)) -lt 120 ]; do
@@ -356,7 +376,7 @@ scenario_georep() {
 		done
 		if [ -n "$p" ]; then
 			echo "georep: primary vm$p after $((SECONDS - t)) s"
-			on "$p" "run_jobs georep-$rule-$n /dev/georep/vol0" || rc=1
+			on "$p" "run_jobs $4 /dev/georep/vol0" || rc=1
 		else
 			echo "georep: no primary elected"
 			rc=1
@@ -371,10 +391,12 @@ run_scenario() {
 	case $1 in
 	raw) scenario_raw ;;
 	drbd-C|drbd-A) scenario_drbd "${1#drbd-}" ;;
-	georep-quorum-[23]|georep-local-[23])
-		set -- ${1//-/ }
+	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls)
+		local name=$1 tls=no
+		[[ $name == *-tls ]] && tls=yes
+		set -- ${name//-/ }
 		[ "$3" -le "$GEOREP_VM_COUNT" ] || { echo "needs $3 VMs"; return 1; }
-		scenario_georep "$3" "$2" ;;
+		scenario_georep "$3" "$2" "$tls" "$name" ;;
 	*) echo "unknown scenario $1"; return 1 ;;
 	esac
 }
@@ -465,7 +487,8 @@ cols = [("qd1", "iops", "4k QD1 IOPS", "{:.0f}", 1),
         ("qd16", "iops", "4k QD16 IOPS", "{:.0f}", 1),
         ("seq", "mbs", "1M seq MB/s", "{:.1f}", 1)]
 pairs = [("georep-quorum-2", "drbd-C"), ("georep-quorum-3", "drbd-C"),
-         ("georep-local-2", "drbd-A"), ("georep-local-3", "drbd-A")]
+         ("georep-local-2", "drbd-A"), ("georep-local-3", "drbd-A"),
+         ("georep-quorum-2-tls", "georep-quorum-2"), ("georep-local-2-tls", "georep-local-2")]
 
 def key(d, s, c):
     return (d, s, c[0]) if (d, s, c[0]) in runs or s != "raw" else (None, s, c[0])
@@ -545,6 +568,7 @@ host() {
 	rc=$?
 	grep -E '^(BENCH-FAILED|BENCH-PING|georep:|vm/multi:)' "$log" | sed 's/^/# /'
 	report "$log"
+	python3 "$top/selftests/lib/bench_lat.py" "$log"
 	echo
 	echo "# numbers from one run; ratios georep / DRBD of that run (Documentation/bench.rst)"
 	return $rc

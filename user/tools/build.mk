@@ -32,3 +32,12 @@ CHECK_CMDS += tools/logreplay_test.sh
 # georep-datacmp: a volume's data against a replay of its ledger (crash tests)
 PROGS += georep-datacmp
 PROG_SRCS_georep-datacmp := tools/datacmp.c
+
+# georep-lat: the per-write latency breakdown from georep.ko's tracepoints
+# (ebpf/lat.bpf.c; libbpf-tools style), printed by make bench
+PROGS += georep-lat
+PROG_SRCS_georep-lat := tools/lat.c
+$(O)/obj/tools/lat.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
+$(O)/obj/tools/lat.o: $(BPF_OUT)/lat.skel.h
+$(BPF_OUT)/lat.skel.h: $(BPF_OUT)/admit.skel.h
+$(O)/bin/georep-lat: LDLIBS += $(shell pkg-config --libs libbpf)
