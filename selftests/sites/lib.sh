@@ -20,7 +20,10 @@
 #                             (selftests/lib/tls-certs.sh); tls=no: plain
 #                             TCP (georepd --insecure-plaintext)
 #   start_site S / kill_site S
-#                             start georepd at S / SIGKILL it
+#                             start georepd at S / SIGKILL it; with
+#                             SITES_DAY_ONE=yes each site has its own key
+#                             dir $T/keys-S and georepd creates the volume
+#                             (selftests/sites/05-day-one.sh)
 #   cut_links S [PEER...] / mend_links S [PEER...]
 #                             links of S to PEERs (default: all) down / up
 #   primary_site [EXCLUDED...] the one site whose volume is primary, if one
@@ -237,7 +240,8 @@ start_site() {
 	[ "${SITES_TLS:-yes}" = yes ] || plain=--insecure-plaintext
 	ip netns exec "gr-$1" env "GEOREPD_ELECTION_MS=$ELECTION_MS" georepd \
 		--config "$T/cluster.json" --site "$1" --state-dir "$T/state-$1" \
-		--foreground --verbose --ledger kernel $plain ${SITES_GEOREPD_ARGS:-} 2>>"$T/$1.log" &
+		--foreground --verbose --ledger kernel $plain ${SITES_GEOREPD_ARGS:-} \
+		${SITES_DAY_ONE:+--site-prefixed-names --key-dir "$T/keys-$1"} 2>>"$T/$1.log" &
 	eval "PID_$1=$!"
 	PIDS="$PIDS $!"
 }

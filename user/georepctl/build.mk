@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # georepctl and the shared library pieces it uses (nl, record, keys).
 
-LIB_SRCS += lib/nl.c lib/record.c lib/keys.c
+LIB_SRCS += lib/nl.c lib/record.c lib/keys.c lib/devlinks.c
 
 GEOREPCTL_CMDS := georepctl/args.c georepctl/util.c georepctl/dispatch.c \
 	georepctl/commands.c georepctl/cmd_volume.c georepctl/cmd_status.c \

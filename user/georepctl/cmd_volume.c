@@ -12,6 +12,7 @@
 
 #include "georep/keys.h"
 #include "georepctl.h"
+#include "georep/devlinks.h"
 
 #define CREATE_USAGE							\
 	"georepctl volume create <name> --data <dev> --log <dev> [--format]\n" \
@@ -316,39 +317,13 @@ static int link_path(char *buf, size_t len, const char *name, const char *sfx)
 	return 0;
 }
 
-/* point <dev-dir>/<name><sfx> at @target, replacing a stale link atomically */
-static int make_link(const char *name, const char *sfx, const char *target)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-
-	if (link_path(path, sizeof(path), name, sfx) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s%s.tmp", grctl_dev_dir(), name, sfx) >=
-	    (int)sizeof(tmp))
-		return grctl_fail("link path for %s too long", name);
-	unlink(tmp);
-	if (symlink(target, tmp))
-		return grctl_fail("cannot create link %s: %s", tmp, strerror(errno));
-	if (rename(tmp, path)) {
-		int err = errno;
-
-		unlink(tmp);
-		return grctl_fail("cannot create link %s: %s", path, strerror(err));
-	}
-	return 0;
-}
-
 static int make_links(const char *name, uint32_t minor)
 {
-	char target[64];
+	char err[PATH_MAX + 64];
 
-	if (mkdir(grctl_dev_dir(), 0755) && errno != EEXIST)
-		return grctl_fail("cannot create %s: %s", grctl_dev_dir(),
-				  strerror(errno));
-	snprintf(target, sizeof(target), "../georep%u", minor);
-	if (make_link(name, "", target))
-		return GRCTL_EXIT_FAIL;
-	snprintf(target, sizeof(target), "../georep%u-log", minor);
-	return make_link(name, ".log", target);
+	if (georep_dev_links(grctl_dev_dir(), name, minor, err, sizeof(err)))
+		return grctl_fail("%s", err);
+	return 0;
 }
 
 static int remove_link(const char *name, const char *sfx)

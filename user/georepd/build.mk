@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # georepd: the per-site daemon, and the library parts it is built on.
 
-LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c
+LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c lib/wire_genesis.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c
@@ -69,7 +69,8 @@ export GEOREPD_E2E_PROBE := $(GEOREPD_PROBE)
 GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_follow.c \
 	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c georepd/engine_status.c \
 	georepd/engine_policy.c \
-	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c
+	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c \
+	georepd/genesis.c
 PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
 # main.c registers the engine; the probe build links it too (its own factory
 # wins), after the library in $^, hence the library once more

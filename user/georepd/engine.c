@@ -26,6 +26,8 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "genesis.h"
+#include "georep/nl.h"
 
 enum gd_ledger_kind gd_ledger_kind = GD_LEDGER_KERNEL;
 
@@ -535,7 +537,33 @@ static int kernel_open(struct engine *e, char *err)
 	return gd_ledger_kernel_open(e->name, e->vol->cfg->commit_rule, &e->lg, err);
 }
 
+/* is the volume's kernel volume attached here (by either name)? */
+static bool kernel_attached(struct georepd *d, const struct gd_volume *vol)
+{
+	struct georep_vol_status vs;
+	char name[GEOREP_NAME_MAX], err[256];
+	struct georep_nl *nl;
+	bool found;
+
+	if (georep_nl_open(&nl, err, sizeof(err)))
+		return true;	/* the engine says why */
+	found = !georep_nl_volume_get(nl, vol->cfg->name, &vs);
+	if (!found && snprintf(name, sizeof(name), "%s.%s", gd_cluster(d)->sites[gd_self(d)].name,
+			       vol->cfg->name) < (int)sizeof(name))
+		found = !georep_nl_volume_get(nl, name, &vs);
+	georep_nl_close(nl);
+	return found;
+}
+
+/* a kernel volume not attached yet: georepd attaches or creates it (genesis.c) */
 int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **out)
+{
+	if (gd_ledger_kind == GD_LEDGER_KERNEL && !kernel_attached(d, vol))
+		return gd_genesis_new(d, vol, out);
+	return gd_engine_attach(d, vol, out);
+}
+
+int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica **out)
 {
 	const struct gr_cluster *c = gd_cluster(d);
 	char err[GD_LEDGER_ERRLEN] = "";

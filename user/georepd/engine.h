@@ -11,6 +11,8 @@
 
 /* gd_replica_factory for the real engine. */
 int gd_engine_new(struct georepd *d, struct gd_volume *vol, struct gr_replica **out);
+/* the same, for a kernel volume that must exist (no day-one genesis) */
+int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica **out);
 
 /*
  * Test-only control requests (registered with the mem ledger only):

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "genesis.h"
 
 /* Decode a header of a checked RECORDS batch: it may sit unaligned in the frame. */
 static int rec_decode(const struct georep_record *h, struct georep_rec *rec)
@@ -152,6 +153,11 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 		return eng_heal_frame(e, from, f);
 	case GR_FT_ACK:
 		return 0;	/* acknowledgements travel as APPEND_RESP */
+	case GR_FT_GENESIS_REQ:
+		gd_genesis_answer(e->d, e->vol, from);
+		return 0;
+	case GR_FT_GENESIS:
+		return 0;	/* an answer that came late: the replica exists */
 	default:
 		return -EPROTO;
 	}

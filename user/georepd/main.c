@@ -30,6 +30,8 @@
 #include "ledger.h"
 #include "georep/tls.h"
 #include "bpf.h"
+#include "genesis.h"
+#include "georep/keys.h"
 
 int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 			  struct gr_replica **out);
@@ -40,7 +42,7 @@ int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 static const char usage[] =
 	"Usage: georepd --config FILE --site NAME [--state-dir DIR] [--socket PATH]\n"
 	"               [--foreground] [--verbose] [--ledger kernel|mem|none]\n"
-	"               [--insecure-plaintext] [--bpf off|auto|on]\n"
+	"               [--insecure-plaintext] [--bpf off|auto|on] [--key-dir DIR]\n"
 	"\n"
 	"  -c, --config FILE     cluster configuration (JSON)\n"
 	"  -s, --site NAME       which site of the configuration this is\n"
@@ -57,7 +59,13 @@ static const char usage[] =
 	"                        as a site). Without it georepd refuses to start.\n"
 	"  -B, --bpf MODE        BPF programs (write admission; Documentation/ebpf.rst):\n"
 	"                        off (default), auto (load where the kernel allows,\n"
-	"                        else log libbpf's reason and go on), on (or fail)\n";
+	"                        else log libbpf's reason and go on), on (or fail)\n"
+	"  -K, --key-dir DIR     seal keys, DIR/<volume>/<epoch>.key (default\n"
+	"                        " GEOREP_DEFAULT_KEY_DIR "); a volume without a kernel\n"
+	"                        volume here is attached from, or created on, the\n"
+	"                        devices of the configuration (day one)\n"
+	"      --site-prefixed-names  LAB ONLY: kernel volumes are <site>.<volume>\n"
+	"                        (several sites sharing one kernel)\n";
 
 /*
  * The transport between sites: mutual TLS 1.3 with this site's identity,
@@ -328,13 +336,15 @@ static int parse_args(int argc, char *argv[], struct args *a)
 		{ "ledger", required_argument, NULL, 'L' },
 		{ "insecure-plaintext", no_argument, NULL, 'P' },
 		{ "bpf", required_argument, NULL, 'B' },
+		{ "key-dir", required_argument, NULL, 'K' },
+		{ "site-prefixed-names", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
 	const char *ledger = "kernel";
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:B:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:d:S:fvhL:B:K:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			a->config = optarg;
@@ -366,6 +376,17 @@ static int parse_args(int argc, char *argv[], struct args *a)
 					optarg);
 				return 2;
 			}
+			break;
+		case 'K':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "georepd: --key-dir: an absolute path, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			gd_key_dir = optarg;
+			break;
+		case 'N':
+			gd_site_prefixed = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -90,6 +90,8 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_HEAL] = "heal",
 		[GR_FT_KEY] = "key",
 		[GR_FT_KEY_ACK] = "key-ack",
+		[GR_FT_GENESIS_REQ] = "genesis-req",
+		[GR_FT_GENESIS] = "genesis",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -102,7 +104,8 @@ static bool is_volume_frame(unsigned int type)
 	return type == GR_FT_CONSENSUS || type == GR_FT_RECORDS ||
 	       type == GR_FT_ACK || type == GR_FT_RESYNC ||
 	       type == GR_FT_HEAL_REQ || type == GR_FT_HEAL ||
-	       type == GR_FT_KEY || type == GR_FT_KEY_ACK;
+	       type == GR_FT_KEY || type == GR_FT_KEY_ACK ||
+	       type == GR_FT_GENESIS_REQ || type == GR_FT_GENESIS;
 }
 
 int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
@@ -468,6 +471,13 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return gr_wire_decode_key(b, bl, &f->key, err);
 	case GR_FT_KEY_ACK:
 		return gr_wire_decode_key_ack(b, bl, &f->key_ack, err);
+	case GR_FT_GENESIS_REQ:
+		if (bl != GR_GENESIS_REQ_SIZE || get32(b) || get32(b + 4))
+			return ERR("genesis-req: body of %u bytes with flags (expected %u zero bytes)",
+				   bl, GR_GENESIS_REQ_SIZE);
+		return 0;
+	case GR_FT_GENESIS:
+		return gr_wire_decode_genesis(b, bl, &f->genesis, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -513,6 +523,10 @@ static size_t body_size(const struct gr_frame *f)
 		return GR_KEY_SIZE;
 	case GR_FT_KEY_ACK:
 		return GR_KEY_ACK_SIZE;
+	case GR_FT_GENESIS_REQ:
+		return GR_GENESIS_REQ_SIZE;
+	case GR_FT_GENESIS:
+		return gr_wire_genesis_size(&f->genesis);
 	}
 	return 0;
 }
@@ -646,6 +660,11 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		if (gr_wire_decode_key_ack(b, bl, &(struct gr_key_ack){ 0 }, err))
 			return -EINVAL;
 		break;
+	case GR_FT_GENESIS_REQ:
+		memset(b, 0, GR_GENESIS_REQ_SIZE);
+		break;
+	case GR_FT_GENESIS:
+		return gr_wire_put_genesis(b, &f->genesis, err) ? -EINVAL : (ssize_t)total;
 	}
 	return total;
 }

@@ -611,6 +611,63 @@ static void test_key_ack(void)
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
 }
 
+/* GENESIS_REQ and GENESIS: a volume's uuid, size and keys, or none */
+static void test_genesis(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_GENESIS, .hdr.volume = 9 }, g;
+	struct gr_frame q = { .hdr.type = GR_FT_GENESIS_REQ, .hdr.volume = 9 };
+	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
+	ssize_t n;
+
+	n = roundtrip(&q, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_GENESIS_REQ_SIZE && g.hdr.type == GR_FT_GENESIS_REQ);
+	b[0] = 1;	/* flags */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "genesis-req"));
+
+	n = roundtrip(&f, &g);	/* NONE */
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_GENESIS_HDR_SIZE && g.genesis.status == GR_GENESIS_NONE);
+	f.genesis.status = GR_GENESIS_HAVE;
+	memset(f.genesis.uuid, 0xab, sizeof(f.genesis.uuid));
+	f.genesis.data_bytes = 1 << 30;
+	f.genesis.count = 2;
+	f.genesis.keys[0].epoch = 1;
+	memset(f.genesis.keys[0].key, 0x11, GEOREP_KEY_LEN);
+	f.genesis.keys[1].epoch = 3;
+	memset(f.genesis.keys[1].key, 0x33, GEOREP_KEY_LEN);
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_GENESIS_HDR_SIZE + 2 * GR_GENESIS_KEY_SIZE);
+	CHECK(g.genesis.status == GR_GENESIS_HAVE && g.genesis.count == 2 &&
+	      g.genesis.uuid[15] == 0xab && g.genesis.data_bytes == 1 << 30 &&
+	      g.genesis.keys[1].epoch == 3 && g.genesis.keys[1].key[31] == 0x33);
+	gr_genesis_wipe(&g.genesis);
+	CHECK(!g.genesis.keys[1].key[31] && !g.genesis.keys[0].key[0]);
+	/* a reserved field, a count that does not match the body */
+	b[GR_GENESIS_HDR_SIZE + 4] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "reserved") && !g.genesis.keys[0].key[0]);
+	b[GR_GENESIS_HDR_SIZE + 4] = 0;
+	b[4] = 3;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "do not match"));
+	/* the encoder refuses what the decoder would */
+	f.genesis.keys[1].epoch = 1;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.genesis.keys[1].epoch = 3;
+	memset(f.genesis.keys[1].key, 0, GEOREP_KEY_LEN);
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	memset(f.genesis.keys[1].key, 0x33, GEOREP_KEY_LEN);
+	memset(f.genesis.uuid, 0, sizeof(f.genesis.uuid));
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.genesis.status = GR_GENESIS_NONE;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);	/* none with keys */
+	f.genesis.count = 0;
+	f.genesis.data_bytes = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) > 0);
+	gr_genesis_wipe(&f.genesis);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_GENESIS), "genesis"));
+}
+
 static const struct ktap_case cases[] = {
 	{ "wire_hello", test_hello },
 	{ "wire_header_checks", test_header_checks },
@@ -625,6 +682,7 @@ static const struct ktap_case cases[] = {
 	{ "wire_volume_id", test_volume_id },
 	{ "wire_key", test_key },
 	{ "wire_key_ack", test_key_ack },
+	{ "wire_genesis", test_genesis },
 };
 
 int main(void)

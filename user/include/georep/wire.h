@@ -51,6 +51,8 @@ enum gr_frame_type {
 	GR_FT_HEAL = 10,	/* volume frame: one such block, or who overwrote it */
 	GR_FT_KEY = 11,		/* volume frame: a seal key epoch, leader to site */
 	GR_FT_KEY_ACK = 12,	/* volume frame: a site installed, or lacks, an epoch */
+	GR_FT_GENESIS_REQ = 16,	/* volume frame: a site without its replica asks */
+	GR_FT_GENESIS = 17,	/* volume frame: the volume's uuid and seal keys, or none */
 	__GR_FT_MAX,
 };
 
@@ -237,6 +239,44 @@ struct gr_frame;
 /* gr_wire_encode() of KEY: the body at @b, checked; wiped when refused */
 int gr_wire_check_key(uint8_t *b, const struct gr_frame *f, char *err);
 
+/*
+ * Day-one setup (Documentation/replication.rst, "Day one"). GENESIS_REQ, a
+ * site whose replica does not exist yet, to the volume's other sites: le32
+ * flags (0), le32 reserved (0). GENESIS, the answer: le32 status (NONE: no
+ * replica here either; HAVE), le32 count (seal keys that follow, 0..8; 0
+ * for NONE), uuid[16] (zero for NONE), le64 data_bytes (the volume's size;
+ * 0 for NONE), then count x (le32 epoch >= 1, ascending, le32 reserved 0,
+ * key[32] not all zero). Keys only over mutual TLS; the decoder copies them
+ * into struct gr_genesis, which the receiver wipes (gr_genesis_wipe()).
+ */
+#define GR_GENESIS_REQ_SIZE	8
+#define GR_GENESIS_HDR_SIZE	32
+#define GR_GENESIS_KEY_SIZE	(8 + GEOREP_KEY_LEN)
+#define GR_GENESIS_MAX_KEYS	8
+enum gr_genesis_status {
+	GR_GENESIS_NONE = 0,
+	GR_GENESIS_HAVE = 1,
+	__GR_GENESIS_MAX,
+};
+
+struct gr_genesis {
+	uint32_t status;
+	uint32_t count;
+	uint8_t uuid[GEOREP_UUID_LEN];
+	uint64_t data_bytes;
+	struct {
+		uint32_t epoch;
+		uint8_t key[GEOREP_KEY_LEN];
+	} keys[GR_GENESIS_MAX_KEYS];
+};
+
+int gr_wire_decode_genesis(const uint8_t *b, uint32_t len, struct gr_genesis *g,
+			   char *err);
+/* the body at @b (gr_wire_genesis_size() bytes), checked; wiped when refused */
+int gr_wire_put_genesis(uint8_t *b, const struct gr_genesis *g, char *err);
+size_t gr_wire_genesis_size(const struct gr_genesis *g);
+void gr_genesis_wipe(struct gr_genesis *g);
+
 struct gr_frame {
 	struct gr_frame_hdr hdr;
 	union {
@@ -251,6 +291,7 @@ struct gr_frame {
 		struct gr_heal heal;
 		struct gr_key key;
 		struct gr_key_ack key_ack;
+		struct gr_genesis genesis;
 	};
 };
 
