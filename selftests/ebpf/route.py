@@ -16,16 +16,19 @@ bravo has "route_cgroup", a cgroup v2 directory this test makes, and runs
  4. other destinations are left alone: outside the cgroup the service
     address reaches what listens there, inside it a backend's own address
     reaches that backend;
- 5. kill -9 alpha: after the election, the next connect reaches the new
+ 5. bravo's georepd stopped (SIGSTOP): once its health map is older than
+    5 s, connects are refused (counted "stale"); after SIGCONT they reach
+    alpha again;
+ 6. kill -9 alpha: after the election, the next connect reaches the new
     primary's backend, no reconfiguration (time measured);
- 6. georepctl bpf status --json: routing table, per-site health, counts of
+ 7. georepctl bpf status --json: routing table, per-site health, counts of
     redirected connects equal to those the test made;
- 7. the text form shows the same table;
- 8. without quorum (the third site killed too), a new connect is refused:
+ 8. the text form shows the same table;
+ 9. without quorum (the third site killed too), a new connect is refused:
     the client sees ECONNREFUSED, the status counts it, quorum false;
- 9. after georepd exits (SIGTERM) nothing is attached to the cgroup;
-10. after kill -9 of a georepd with the program attached, nothing is;
-11. a route_cgroup that is no cgroup: georepd runs on, bpf status reports
+10. after georepd exits (SIGTERM) nothing is attached to the cgroup;
+11. after kill -9 of a georepd with the program attached, nothing is;
+12. a route_cgroup that is no cgroup: georepd runs on, bpf status reports
     the attach failure with libbpf's reason.
 
 Usage: route.py. Prints KTAP; exit 4 (skip) without root, bpftool or cgroup v2.
@@ -37,6 +40,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -49,7 +53,7 @@ import e2e  # noqa: E402
 SITES = ["alpha", "bravo", "charlie"]
 HOSTS = {"alpha": "127.0.0.11", "bravo": "127.0.0.12", "charlie": "127.0.0.13"}
 SERVICE4 = "127.0.0.100"
-N_TESTS = 11
+N_TESTS = 12
 ktap = e2e.ktap
 results = e2e.results
 
@@ -157,7 +161,7 @@ def kill9(s):
     s.proc.wait()
 
 
-def make_config(top, ports, cg):
+def make_config(ports, cg):
     def vol(name, svc, fam_hosts, bports):
         return {"name": name, "commit_rule": "quorum", "quorum_loss": "suspend",
                 "service": svc,
@@ -183,12 +187,11 @@ def main():
         print("1..0 # SKIP needs root, cgroup v2 and bpftool with a working bpf()")
         return 4
     print("1..%d" % N_TESTS, flush=True)
-    import tempfile
     top = tempfile.mkdtemp(prefix="georep-route-")
     cg = os.path.join(cgroot, "georep-route-%d" % os.getpid())
     os.mkdir(cg)
     ports = e2e.free_ports(11)
-    cfg = make_config(top, ports, cg)
+    cfg = make_config(ports, cg)
     cfgpath = os.path.join(top, "cluster.json")
     with open(cfgpath, "w") as f:
         json.dump(cfg, f)
@@ -222,6 +225,13 @@ def run(top, cg, sites, a, b, c, svc4, ports):
     def via_b(host, port, fam="4"):
         return connect(cg, host, port, fam)
 
+    def svc():
+        """vol0's service from bravo's cgroup; every success counted by site."""
+        r = connect(cg, *svc4)
+        if r.startswith("OK "):
+            redirected[r[3:]] += 1
+        return r
+
     # 1
     ok = e2e.wait_for(lambda: route_status(b).get("attached"), 10)
     names = attached(cg)
@@ -235,9 +245,7 @@ def run(top, cg, sites, a, b, c, svc4, ports):
                         "--socket", p.sock], capture_output=True, timeout=10)
         p = e2e.wait_for(lambda: primary(sites, "vol0") is a and a, 10)
     # the health map follows within a tick
-    got = e2e.wait_for(lambda: via_b(*svc4) == "OK alpha", 3) and via_b(*svc4)
-    if got == "OK alpha":
-        redirected["alpha"] += 2
+    got = e2e.wait_for(lambda: svc() == "OK alpha", 3) and svc()
     ktap(p is a and got == "OK alpha", "client_in_cgroup_reaches_primary_alpha",
          (p and p.name, got))
 
@@ -252,26 +260,37 @@ def run(top, cg, sites, a, b, c, svc4, ports):
     ktap(outside == "OK direct" and direct == "OK charlie", "other_destinations_untouched",
          (outside, direct))
 
-    # 5: kill -9 the primary; the next connects reach the new one
+    # 5: georepd stopped (SIGSTOP): its health goes stale, connects are refused
+    b.proc.send_signal(signal.SIGSTOP)
+    t0 = time.time()
+    stale = e2e.wait_for(lambda: svc() == "ERR ECONNREFUSED", 10)
+    took = time.time() - t0
+    b.proc.send_signal(signal.SIGCONT)
+    back = e2e.wait_for(lambda: svc() == "OK alpha", 10)
+    stale_n = route_status(b).get("volumes", [{}])[0].get("refused", {}).get("stale", 0)
+    print("# SIGSTOP bravo: refused after %.1f s (stale_ms 5000), %d stale refusals" %
+          (took, stale_n))
+    ktap(stale and 3.5 < took < 8 and back and stale_n >= 1,
+         "stale_health_refuses_then_routes_again", (stale, took, back, stale_n))
+
+    # 6: kill -9 the primary; the next connects reach the new one
     kill9(a)
     t0 = time.time()
     newp = e2e.wait_for(lambda: primary([b, c], "vol0"), 15)
     seen = []
 
     def reaches_new():
-        r = via_b(*svc4)
+        r = svc()
         seen.append(r)
         return r == "OK %s" % newp.name
     ok = newp is not None and e2e.wait_for(reaches_new, 5)
     took = time.time() - t0
-    if ok:
-        redirected[newp.name] += 1
     print("# kill -9 alpha -> %s serves the service address after %.2f s; connects meanwhile: %s"
           % (newp and newp.name, took, sorted(set(seen))))
     ktap(ok and all(r in ("OK " + newp.name, "ERR ECONNREFUSED") for r in seen),
          "after_kill_next_connect_reaches_new_primary", (newp and newp.name, seen))
 
-    # 6: status, JSON
+    # 7: status, JSON
     rs = route_status(b)
     v0 = next((v for v in rs.get("volumes", []) if v["volume"] == "vol0"), {})
     sites_js = {s["site"]: s for s in v0.get("sites", [])}
@@ -284,7 +303,7 @@ def run(top, cg, sites, a, b, c, svc4, ports):
           rs.get("redirected", 0) >= sum(redirected.values()) and len(rs.get("prog_ids", [])) == 2)
     ktap(ok, "bpf_status_json_routing_table_and_counts", (json.dumps(rs), redirected))
 
-    # 7: status, text
+    # 8: status, text
     txt = subprocess.run([os.path.join(BIN, "georepctl"), "bpf", "status", "--socket", b.sock],
                          capture_output=True, text=True).stdout
     for line in txt.splitlines():
@@ -295,11 +314,11 @@ def run(top, cg, sites, a, b, c, svc4, ports):
           re.search(r"^ +%s +\S+ +reachable +primary " % newp.name, txt, re.M))
     ktap(ok, "bpf_status_text_routing_table", txt)
 
-    # 8: without quorum, refused
+    # 9: without quorum, refused
     print("# refusals so far: %s" % v0.get("refused"))
     kill9(c)  # bravo alone of three, whichever site leads
     before = v0["refused"]
-    got = e2e.wait_for(lambda: via_b(*svc4) == "ERR ECONNREFUSED", 10) and via_b(*svc4)
+    got = e2e.wait_for(lambda: svc() == "ERR ECONNREFUSED", 10) and svc()
     rs = route_status(b)
     v0 = next((v for v in rs.get("volumes", []) if v["volume"] == "vol0"), {})
     refused = v0.get("refused", {})
@@ -308,20 +327,20 @@ def run(top, cg, sites, a, b, c, svc4, ports):
           before.get("no_quorum", 0) + before.get("degraded", 0) + 2)
     ktap(ok, "no_quorum_refuses_with_econnrefused", (got, json.dumps(v0)))
 
-    # 9: clean exit detaches
+    # 10: clean exit detaches
     b.proc.send_signal(signal.SIGTERM)
     code = b.proc.wait(timeout=10)
     after = attached(cg)
     ktap(code == 0 and after == [], "exit_leaves_nothing_attached", (code, after))
 
-    # 10: kill -9 detaches too
+    # 11: kill -9 detaches too
     b.start(bpf=True)
     up = e2e.wait_for(lambda: attached(cg) == ["georep_route4", "georep_route6"], 10)
     kill9(b)
     gone = e2e.wait_for(lambda: attached(cg) == [], 3)
     ktap(up and gone, "kill9_leaves_nothing_attached", attached(cg))
 
-    # 11: a route_cgroup that is no cgroup
+    # 12: a route_cgroup that is no cgroup
     with open(b.cfg) as f:
         bad = json.load(f)
     bad["sites"][1]["route_cgroup"] = top
