@@ -403,7 +403,10 @@ int events_main(int argc, char *argv[])
 	"for each, its hook, whether it is attached (or why not), and its\n"	\
 	"counters; for the admit program, per volume: writes seen, sync\n"	\
 	"writes, passed ahead of the watermarks, delayed, the delay total,\n"	\
-	"the last pressure and the follower lag georepd wrote.\n"		\
+	"the last pressure and the follower lag georepd wrote; for the route\n"	\
+	"program, per volume: the service address, where a connect goes now\n" \
+	"(the primary's backend, or refused and why), connects redirected and\n" \
+	"refused, and per site its backend, reachability, RTT and lag.\n"	\
 	"attach, detach: attach the loaded admit program, or detach it (the\n" \
 	"kernel's watermark rules alone) until attach or georepd's restart.\n"
 

@@ -55,9 +55,10 @@ static const char usage[] =
 	"                        configuration has no \"tls\" section (no encryption, no\n"
 	"                        authentication: anyone who can reach the port can pose\n"
 	"                        as a site). Without it georepd refuses to start.\n"
-	"  -B, --bpf MODE        BPF programs (write admission; Documentation/ebpf.rst):\n"
-	"                        off (default), auto (load where the kernel allows,\n"
-	"                        else log libbpf's reason and go on), on (or fail)\n";
+	"  -B, --bpf MODE        BPF programs (write admission; routing on the site's\n"
+	"                        route_cgroup; Documentation/ebpf.rst): off (default),\n"
+	"                        auto (load where the kernel allows, else log libbpf's\n"
+	"                        reason and go on), on (or fail)\n";
 
 /*
  * The transport between sites: mutual TLS 1.3 with this site's identity,
