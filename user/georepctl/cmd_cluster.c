@@ -462,9 +462,10 @@ static void bpf_print_route_volume(json_t *v)
 
 	json_object_foreach(why, k, n)
 		refused += json_integer_value(n);
-	printf("  %s service %s -> %s %s redirected %" JSON_INTEGER_FORMAT ", refused %"
+	printf("  %s service %s -> %s%s%s redirected %" JSON_INTEGER_FORMAT ", refused %"
 	       JSON_INTEGER_FORMAT " (", json_string_value(json_object_get(v, "volume")) ?: "?",
-	       json_string_value(json_object_get(v, "service")) ?: "?", to, backend,
+	       json_string_value(json_object_get(v, "service")) ?: "?", to, *backend ? " " : "",
+	       backend,
 	       json_integer_value(json_object_get(v, "redirected")), refused);
 	i = 0;
 	json_object_foreach(why, k, n)
