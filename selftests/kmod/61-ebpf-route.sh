@@ -30,7 +30,7 @@ declare -A DP
 
 cleanup61() {
 	local p
-	for p in $PIDS ${DP[*]}; do
+	for p in $PIDS "${DP[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null

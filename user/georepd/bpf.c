@@ -138,6 +138,9 @@ int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out)
 	int ret;
 
 	*out = NULL;
+	if (mode == GD_BPF_OFF && d->me->route_cgroup)
+		gd_warn("bpf: route_cgroup %s is configured but georepd runs with --bpf off: connects are not steered",
+			d->me->route_cgroup);
 	if (mode == GD_BPF_OFF)
 		return 0;
 	b = calloc(1, sizeof(*b));

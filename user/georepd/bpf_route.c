@@ -96,7 +96,7 @@ static int fill_static_maps(struct georepd *d, struct gd_route *r)
 	return 0;
 }
 
-static int attach(struct georepd *d, struct gd_route *r)
+static int attach(struct gd_route *r)
 {
 	struct georep_route *s = r->skel;
 	int cg, ret = 0;
@@ -156,7 +156,7 @@ static int load(struct georepd *d, struct gd_route *r)
 		return ret;
 	}
 	gd_route_tick(d, r);		/* health before the first connect */
-	return attach(d, r);
+	return attach(r);
 }
 
 int gd_route_start(struct georepd *d, struct gd_route **out)
