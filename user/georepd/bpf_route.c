@@ -176,9 +176,14 @@ int gd_route_start(struct georepd *d, struct gd_route **out)
 		return -ENOMEM;
 	}
 	r->cgroup = d->me->route_cgroup;
-	for (i = 0; i < d->nvols && r->nvols < ROUTE_MAX_VOLUMES; i++) {
+	for (i = 0; i < d->nvols; i++) {
 		if (!d->vols[i].cfg->service.family)
 			continue;
+		if (r->nvols == ROUTE_MAX_VOLUMES) {
+			gd_warn("bpf: route: volume %s and later ones not routed: at most %d volumes",
+				d->vols[i].cfg->name, ROUTE_MAX_VOLUMES);
+			break;
+		}
 		r->vols[r->nvols].v = &d->vols[i];
 		r->vols[r->nvols].slot = r->nvols;
 		r->vols[r->nvols].leader = -2;
