@@ -15,7 +15,7 @@ bravo has "route_cgroup", a cgroup v2 directory this test makes, and runs
  3. the same for vol6 over IPv6 (connect6), at its primary;
  4. other destinations are left alone: outside the cgroup the service
     address reaches what listens there, inside it a backend's own address
-    reaches that backend;
+    reaches that backend; a client in a cgroup below it is steered too;
  5. bravo's georepd stopped (SIGSTOP): once its health map is older than
     5 s, connects are refused (counted "stale"); after SIGCONT they reach
     alpha again;
@@ -210,6 +210,8 @@ def main():
         e2e.finish(sites, top)
         for _ in range(20):
             try:
+                if os.path.isdir(os.path.join(cg, "child")):
+                    os.rmdir(os.path.join(cg, "child"))
                 os.rmdir(cg)
                 break
             except OSError:
@@ -254,11 +256,16 @@ def run(top, cg, sites, a, b, c, svc4, ports):
     got6 = p6 and e2e.wait_for(lambda: via_b("::1", ports[7], "6") == "OK %s6" % p6.name, 3)
     ktap(got6, "ipv6_client_reaches_vol6_primary", (p6 and p6.name, via_b("::1", ports[7], "6")))
 
-    # 4: untouched elsewhere
+    # 4: untouched elsewhere; a cgroup below route_cgroup is steered too
     outside = connect(None, *svc4)
     direct = via_b(HOSTS["charlie"], ports[6])
-    ktap(outside == "OK direct" and direct == "OK charlie", "other_destinations_untouched",
-         (outside, direct))
+    child = os.path.join(cg, "child")
+    os.mkdir(child)
+    below = connect(child, *svc4)
+    if below.startswith("OK "):
+        redirected[below[3:]] += 1
+    ktap(outside == "OK direct" and direct == "OK charlie" and below == "OK alpha",
+         "other_destinations_untouched_child_cgroup_steered", (outside, direct, below))
 
     # 5: georepd stopped (SIGSTOP): its health goes stale, connects are refused
     b.proc.send_signal(signal.SIGSTOP)

@@ -17,11 +17,13 @@
 #      primary's backend
 #   4. c killed too (b alone, no quorum): "Connection refused"
 #   5. kill -9 b: nothing steers the cgroup's connects any more
+#   6. --bpf on with a route_cgroup that is no cgroup: georepd exits 1 with
+#      libbpf's reason (admit attaches here, so route is what fails)
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
 vt_init grvol61
-echo "    1..5"
+echo "    1..6"
 
 P0=17610	# replication ports P0+1..3, service P0+4, backends P0+5..7
 CG=
@@ -163,9 +165,22 @@ gone_after_kill() {
 	[ "$(client cg)" = direct ]
 }
 
+bpf_on_fails() {
+	local rc
+	sed "s#\"route_cgroup\": \"$CG\"#\"route_cgroup\": \"$T\"#" "$T/c.json" >"$T/bad.json"
+	grep -q "\"route_cgroup\": \"$T\"" "$T/bad.json" || return 1
+	timeout 20 georepd -c "$T/bad.json" -s b -d "$T/b" -f -L mem --insecure-plaintext \
+		--bpf on 2>"$T/on.err"
+	rc=$?
+	grep 'bpf' "$T/on.err"
+	[ $rc = 1 ] && grep -q "route not attached (attach to cgroup $T: .*libbpf: " "$T/on.err" &&
+		grep -q 'bpf on and the route program failed' "$T/on.err"
+}
+
 vt_check route-attached-on-6.1 setup
 vt_check reaches-primary-a primary_a
 vt_check after-kill-reaches-new-primary after_kill
 vt_check no-quorum-connection-refused no_quorum
 vt_check kill9-nothing-left gone_after_kill
+vt_check bpf-on-route-failure-exits bpf_on_fails
 vt_done
