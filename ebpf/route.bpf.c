@@ -12,9 +12,13 @@
  *  - else rewritten to the backend (map backends) of the site this site
  *    knows as the primary, when that site is reachable from here;
  *  - no such primary (an election is running): refused the same way.
- * Any other destination, and any non-TCP socket, is left alone.
+ * Any other destination, and any non-TCP socket, is left alone. An IPv6
+ * socket connecting to an IPv4-mapped address (::ffff:a.b.c.d, as dual-stack
+ * runtimes such as Java do) is matched against the IPv4 services and sent
+ * to the mapped IPv4 backend.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include "route.h"
 
@@ -172,9 +176,22 @@ int georep_route6(struct bpf_sock_addr *ctx)
 	key.addr[1] = ctx->user_ip6[1];
 	key.addr[2] = ctx->user_ip6[2];
 	key.addr[3] = ctx->user_ip6[3];
+	if (!key.addr[0] && !key.addr[1] && key.addr[2] == bpf_htonl(0xffff)) {
+		key.family = AF_INET;
+		key.addr[0] = key.addr[3];
+		key.addr[2] = 0;
+		key.addr[3] = 0;
+	}
 	b = decide(&key, &ret, &site, &st);
 	if (!b)
 		return ret;
+	if (key.family == AF_INET) {
+		/* stays IPv4-mapped: the socket is AF_INET6 */
+		ctx->user_ip6[3] = b->addr[0];
+		ctx->user_port = b->port;
+		count(st, site);
+		return 1;
+	}
 	ctx->user_ip6[0] = b->addr[0];
 	ctx->user_ip6[1] = b->addr[1];
 	ctx->user_ip6[2] = b->addr[2];

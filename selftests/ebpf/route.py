@@ -12,7 +12,8 @@ bravo has "route_cgroup", a cgroup v2 directory this test makes, and runs
  1. the route program is attached to the cgroup (bpftool cgroup show);
  2. a client in the cgroup connecting to vol0's service reaches the backend
     of primary alpha (switched over to alpha when another site won);
- 3. the same for vol6 over IPv6 (connect6), at its primary;
+ 3. the same for vol6 over IPv6 (connect6), at its primary; an IPv6 socket
+    connecting to vol0's service as ::ffff:127.0.0.100 reaches alpha's;
  4. other destinations are left alone: outside the cgroup the service
     address reaches what listens there, inside it a backend's own address
     reaches that backend; a client in a cgroup below it is steered too;
@@ -254,7 +255,11 @@ def run(top, cg, sites, a, b, c, svc4, ports):
     # 3: IPv6, vol6 at its own primary
     p6 = e2e.wait_for(lambda: primary(sites, "vol6"), 15)
     got6 = p6 and e2e.wait_for(lambda: via_b("::1", ports[7], "6") == "OK %s6" % p6.name, 3)
-    ktap(got6, "ipv6_client_reaches_vol6_primary", (p6 and p6.name, via_b("::1", ports[7], "6")))
+    mapped = connect(cg, "::ffff:" + svc4[0], svc4[1], "6")
+    if mapped.startswith("OK "):
+        redirected[mapped[3:]] += 1
+    ktap(got6 and mapped == "OK alpha", "ipv6_client_reaches_vol6_primary_v4mapped_vol0",
+         (p6 and p6.name, via_b("::1", ports[7], "6"), mapped))
 
     # 4: untouched elsewhere; a cgroup below route_cgroup is steered too
     outside = connect(None, *svc4)

@@ -38,7 +38,7 @@ GEOREPD_SRCS += georepd/bpf.c georepd/bpf_route.c
 $(O)/obj/georepd/bpf.o $(O)/obj/georepd/bpf_route.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
 $(O)/obj/georepd/bpf.o: $(BPF_OUT)/admit.skel.h
 $(O)/obj/georepd/bpf_route.o: $(BPF_OUT)/route.skel.h
-$(BPF_OUT)/admit.skel.h $(BPF_OUT)/route.skel.h: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
+$(BPF_OUT)/admit.skel.h $(BPF_OUT)/route.skel.h &: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
 		$(TOP)/include/uapi/linux/georep_bpf.h
 	$(MAKE) -C $(TOP)/ebpf O=$(BPF_OUT)
 $(O)/bin/georepd: LDLIBS += $(shell pkg-config --libs libbpf)
