@@ -62,6 +62,7 @@ want_suite()
 want_suite user && suite user make -s -C "$top/user" O="$top/build/user" check
 want_suite lint && suite lint "$top/selftests/lint/run.sh"
 want_suite ebpf && suite ebpf "$top/selftests/ebpf/host.sh"
+want_suite ebpf && suite ebpf-route "$top/selftests/ebpf/route.py"
 want_suite vm && suite vm "$top/selftests/vm/run"
 want_suite crash && suite crash "$top/selftests/crash.sh"
 want_suite crash-truncate && suite crash-truncate "$top/selftests/crash-truncate.sh"

@@ -403,7 +403,10 @@ int events_main(int argc, char *argv[])
 	"for each, its hook, whether it is attached (or why not), and its\n"	\
 	"counters; for the admit program, per volume: writes seen, sync\n"	\
 	"writes, passed ahead of the watermarks, delayed, the delay total,\n"	\
-	"the last pressure and the follower lag georepd wrote.\n"		\
+	"the last pressure and the follower lag georepd wrote; for the route\n"	\
+	"program, per volume: the service address, where a connect goes now\n" \
+	"(the primary's backend, or refused and why), connects redirected and\n" \
+	"refused, and per site its backend, reachability, RTT and lag.\n"	\
 	"attach, detach: attach the loaded admit program, or detach it (the\n" \
 	"kernel's watermark rules alone) until attach or georepd's restart.\n"
 
@@ -426,6 +429,61 @@ static void bpf_print_admit_volume(json_t *v)
 	       json_integer_value(json_object_get(v, "lag_bytes")));
 }
 
+/* what the route program does with a connect now, from its health map */
+static const char *bpf_route_verdict(json_t *v, const char **backend)
+{
+	const char *primary = json_string_value(json_object_get(v, "primary"));
+	json_t *s;
+	size_t i;
+
+	*backend = "";
+	if (json_is_true(json_object_get(v, "degraded")))
+		return "refused (degraded here)";
+	if (!json_is_true(json_object_get(v, "quorum")))
+		return "refused (no quorum here)";
+	json_array_foreach(json_object_get(v, "sites"), i, s) {
+		const char *name = json_string_value(json_object_get(s, "site"));
+
+		if (primary && name && !strcmp(name, primary) &&
+		    json_is_true(json_object_get(s, "reachable"))) {
+			*backend = json_string_value(json_object_get(s, "backend")) ?: "?";
+			return primary;
+		}
+	}
+	return "refused (no reachable primary)";
+}
+
+static void bpf_print_route_volume(json_t *v)
+{
+	json_t *why = json_object_get(v, "refused"), *s, *n;
+	json_int_t refused = 0;
+	const char *backend, *to = bpf_route_verdict(v, &backend), *k;
+	size_t i;
+
+	json_object_foreach(why, k, n)
+		refused += json_integer_value(n);
+	printf("  %s service %s -> %s%s%s redirected %" JSON_INTEGER_FORMAT ", refused %"
+	       JSON_INTEGER_FORMAT " (", json_string_value(json_object_get(v, "volume")) ?: "?",
+	       json_string_value(json_object_get(v, "service")) ?: "?", to, *backend ? " " : "",
+	       backend,
+	       json_integer_value(json_object_get(v, "redirected")), refused);
+	i = 0;
+	json_object_foreach(why, k, n)
+		printf("%s%s %" JSON_INTEGER_FORMAT, i++ ? ", " : "", k, json_integer_value(n));
+	printf(")\n");
+	json_array_foreach(json_object_get(v, "sites"), i, s) {
+		printf("    %-10s %-24s %-9s %-9s", json_string_value(json_object_get(s, "site")) ?: "?",
+		       json_string_value(json_object_get(s, "backend")) ?: "?",
+		       json_is_true(json_object_get(s, "reachable")) ? "reachable" : "down",
+		       json_is_true(json_object_get(s, "primary")) ? "primary" : "-");
+		if (json_object_get(s, "rtt_ms"))
+			printf(" rtt %.1f ms", json_real_value(json_object_get(s, "rtt_ms")));
+		printf(" lag %" JSON_INTEGER_FORMAT " records, redirected %" JSON_INTEGER_FORMAT "\n",
+		       json_integer_value(json_object_get(s, "lag_records")),
+		       json_integer_value(json_object_get(s, "redirected")));
+	}
+}
+
 static void bpf_print(json_t *resp)
 {
 	json_t *progs = json_object_get(resp, "programs"), *p, *v;
@@ -435,18 +493,30 @@ static void bpf_print(json_t *resp)
 	if (!json_array_size(progs))
 		printf("no programs loaded\n");
 	json_array_foreach(progs, i, p) {
-		printf("%s (%s): %s", json_string_value(json_object_get(p, "name")) ?: "?",
+		json_t *id;
+
+		printf("%s (%s%s%s): %s", json_string_value(json_object_get(p, "name")) ?: "?",
 		       json_string_value(json_object_get(p, "hook")) ?: "?",
+		       json_object_get(p, "cgroup") ? " on " : "",
+		       json_string_value(json_object_get(p, "cgroup")) ?: "",
 		       json_is_true(json_object_get(p, "attached")) ? "attached" :
 		       "not attached");
 		if (json_object_get(p, "prog_id"))
 			printf(", prog id %" JSON_INTEGER_FORMAT,
 			       json_integer_value(json_object_get(p, "prog_id")));
+		if (json_array_size(json_object_get(p, "prog_ids")))
+			printf(", prog ids");
+		json_array_foreach(json_object_get(p, "prog_ids"), k, id)
+			printf(" %" JSON_INTEGER_FORMAT, json_integer_value(id));
 		if (json_object_get(p, "error"))
 			printf(": %s", json_string_value(json_object_get(p, "error")));
 		printf("\n");
-		json_array_foreach(json_object_get(p, "volumes"), k, v)
-			bpf_print_admit_volume(v);
+		json_array_foreach(json_object_get(p, "volumes"), k, v) {
+			if (json_object_get(v, "service"))
+				bpf_print_route_volume(v);
+			else
+				bpf_print_admit_volume(v);
+		}
 	}
 }
 

@@ -40,6 +40,7 @@ struct gd_bpf {
 	struct georep_nl *nl;
 	struct bpf_vol *vols;		/* d->nvols; minor UINT32_MAX: unknown */
 	uint64_t lag_ms;
+	struct gd_route *route;		/* bpf_route.c; NULL: no route_cgroup */
 };
 
 static const char *const mode_names[] = { "off", "auto", "on" };
@@ -67,6 +68,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		gd_dbg("libbpf: %s", line);
 	}
 	return 0;
+}
+
+const char *gd_bpf_reason(void)
+{
+	return libbpf_reason;
+}
+
+void gd_bpf_reason_reset(void)
+{
+	libbpf_reason[0] = '\0';
 }
 
 int gd_bpf_parse_mode(const char *s, enum gd_bpf_mode *mode)
@@ -127,6 +138,9 @@ int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out)
 	int ret;
 
 	*out = NULL;
+	if (mode == GD_BPF_OFF && d->me->route_cgroup)
+		gd_warn("bpf: route_cgroup %s is configured but georepd runs with --bpf off: connects are not steered",
+			d->me->route_cgroup);
 	if (mode == GD_BPF_OFF)
 		return 0;
 	b = calloc(1, sizeof(*b));
@@ -145,6 +159,12 @@ int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out)
 	ret = admit_start(b);
 	if (ret && mode == GD_BPF_ON) {
 		gd_err("bpf: --bpf on and the admit program failed: %s", b->admit_error);
+		gd_bpf_stop(b);
+		return ret;
+	}
+	ret = gd_route_start(d, &b->route);
+	if (ret && mode == GD_BPF_ON) {
+		gd_err("bpf: --bpf on and the route program failed: %s", strerror(-ret));
 		gd_bpf_stop(b);
 		return ret;
 	}
@@ -215,6 +235,7 @@ void gd_bpf_tick(struct georepd *d, struct gd_bpf *b)
 
 	if (!b)
 		return;
+	gd_route_tick(d, b->route);
 	if (b->admit_loaded && !b->admit_attached && !b->admit_held &&
 	    now - b->retry_ms >= RETRY_PERIOD_MS) {
 		b->retry_ms = now;
@@ -340,6 +361,8 @@ json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b)
 
 	if (b && progs)
 		json_array_append_new(progs, admit_json(d, b));
+	if (b && progs && b->route)
+		json_array_append_new(progs, gd_route_json(d, b->route));
 	return json_pack("{s:s, s:o}", "mode", mode_names[b ? b->mode : GD_BPF_OFF],
 			 "programs", progs);
 }
@@ -349,6 +372,7 @@ void gd_bpf_stop(struct gd_bpf *b)
 	if (!b)
 		return;
 	georep_admit__destroy(b->admit);
+	gd_route_stop(b->route);
 	if (b->nl)
 		georep_nl_close(b->nl);
 	free(b->vols);

@@ -6,6 +6,10 @@
  *   admit  raw_tp.w/georep_admit: write admission in georep.ko; georepd
  *          writes each local volume's follower lag into its lag map once
  *          a second and reads its per-volume counters for `bpf-status`.
+ *   route  cgroup/connect4 and connect6 on the site's "route_cgroup":
+ *          connects to a volume's service address go to the primary's
+ *          backend, or are refused where the volume has no quorum or is
+ *          degraded; georepd keeps its health map current (bpf_route.c).
  *
  * --bpf off (default): nothing is loaded; the kernel's watermark rules.
  * --bpf auto: loaded and attached where the kernel allows; a failure is
@@ -41,5 +45,21 @@ void gd_bpf_tick(struct georepd *d, struct gd_bpf *b);
 int gd_bpf_set_attached(struct gd_bpf *b, bool on, char *err, size_t errlen);
 json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b);
 void gd_bpf_stop(struct gd_bpf *b);
+
+/* bpf.c: libbpf's first warning since the last reset (the reason of a failure) */
+const char *gd_bpf_reason(void);
+void gd_bpf_reason_reset(void);
+
+/*
+ * bpf_route.c: the route program. *out NULL without a "route_cgroup" for
+ * this site; else set even on failure (its status says why). Return: 0 or
+ * -errno (load or attach failed).
+ */
+struct gd_route;
+int gd_route_start(struct georepd *d, struct gd_route **out);
+/* every tick: the health map, when it changed and once a second */
+void gd_route_tick(struct georepd *d, struct gd_route *r);
+json_t *gd_route_json(struct georepd *d, struct gd_route *r);
+void gd_route_stop(struct gd_route *r);
 
 #endif /* _GEOREPD_BPF_H */

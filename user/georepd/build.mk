@@ -34,10 +34,11 @@ GEOREPD_SRCS := georepd/log.c georepd/state.c georepd/peer.c georepd/control.c
 
 # the BPF programs (ebpf/, --bpf): their skeletons come from ebpf/Makefile
 BPF_OUT := $(O)/ebpf
-GEOREPD_SRCS += georepd/bpf.c
-$(O)/obj/georepd/bpf.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
+GEOREPD_SRCS += georepd/bpf.c georepd/bpf_route.c
+$(O)/obj/georepd/bpf.o $(O)/obj/georepd/bpf_route.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
 $(O)/obj/georepd/bpf.o: $(BPF_OUT)/admit.skel.h
-$(BPF_OUT)/admit.skel.h: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
+$(O)/obj/georepd/bpf_route.o: $(BPF_OUT)/route.skel.h
+$(BPF_OUT)/admit.skel.h $(BPF_OUT)/route.skel.h &: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
 		$(TOP)/include/uapi/linux/georep_bpf.h
 	$(MAKE) -C $(TOP)/ebpf O=$(BPF_OUT)
 $(O)/bin/georepd: LDLIBS += $(shell pkg-config --libs libbpf)

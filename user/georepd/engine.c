@@ -393,6 +393,7 @@ const struct gr_replica_ops engine_ops = {
 	.status_json = eng_status,
 	.switchover = eng_switchover,
 	.failover = eng_failover,
+	.health = eng_health,
 	.destroy = eng_destroy,
 };
 

@@ -187,6 +187,7 @@ json_t *eng_heal_status(const struct engine *e);
 
 /* engine_status.c: status, failover */
 json_t *eng_status(struct gr_replica *r);
+void eng_health(struct gr_replica *r, struct gd_vol_health *h);
 int eng_failover(struct gr_replica *r, char *err);
 
 /* engine_mtree.c: the Merkle tree over the ledger */

@@ -125,6 +125,37 @@ json_t *eng_status(struct gr_replica *r)
 	return o;
 }
 
+/* What routing needs (bpf.c's health map): no lag bytes, nothing that scans. */
+void eng_health(struct gr_replica *r, struct gd_vol_health *h)
+{
+	struct engine *e = (struct engine *)r;
+	const struct gr_cluster *c = gd_cluster(e->d);
+	struct gr_progress_info pi;
+	struct gr_status gs;
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	h->leader = -1;
+	h->degraded = true;
+	if (e->failed || !e->n)
+		return;
+	gr_status(e->n, &gs);
+	if (gs.leader)
+		h->leader = eng_site_index(e, gs.leader);
+	h->quorum = eng_have_quorum(e);
+	h->degraded = strcmp(eng_policy_state(e), "ok") != 0;
+	for (i = 0; i < c->nsites; i++) {
+		if (!e->ids[i])
+			continue;
+		h->site[i].member = true;
+		h->site[i].reachable = i == gd_self(e->d) ||
+				       (gd_peer_up(e->d, i) && !e->drop[i]);
+		if (gs.role == GR_LEADER && !gr_progress(e->n, e->ids[i], &pi) &&
+		    gs.last_seq > pi.match)
+			h->site[i].lag_records = gs.last_seq - pi.match;
+	}
+}
+
 /*
  * failover --force: make this site the only voter and elect it. The last
  * resort when a majority of the volume's sites is lost for good: records

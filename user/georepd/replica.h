@@ -17,6 +17,8 @@
  *                @wait_s 0: refused (-EBUSY) while the device is in use,
  *                else held up to @wait_s s until it is closed (returns 1);
  *   failover     forced promotion of this site (operator's decision);
+ *   health       optional: fill a struct gd_vol_health (routing, bpf.c);
+ *                cheap enough for every tick;
  *   destroy      at shutdown.
  *
  * replica -> georepd: gd_send(), gd_peer_up(), gd_volume_save_state(),
@@ -41,6 +43,18 @@ struct georepd;
 struct gd_volume;
 struct gr_replica;
 
+/* A volume's health at this site, as routing (bpf.c, ebpf/route.bpf.c) sees it. */
+struct gd_vol_health {
+	int leader;			/* site index of the primary known here, -1: none */
+	bool quorum;			/* a majority of its voters reachable from here */
+	bool degraded;			/* failed, or the quorum-loss policy holds writes */
+	struct {
+		bool member;		/* the site has a replica of the volume */
+		bool reachable;		/* this site, or connected to it */
+		uint64_t lag_records;	/* behind the primary (known at the primary) */
+	} site[GR_CFG_MAX_SITES];
+};
+
 struct gr_replica_ops {
 	int (*on_frame)(struct gr_replica *r, unsigned int from, const struct gr_frame *f);
 	void (*on_tick)(struct gr_replica *r, uint64_t now_ns);
@@ -49,6 +63,7 @@ struct gr_replica_ops {
 	int (*switchover)(struct gr_replica *r, unsigned int to, unsigned int wait_s,
 			  char *err);
 	int (*failover)(struct gr_replica *r, char *err);
+	void (*health)(struct gr_replica *r, struct gd_vol_health *h);
 	void (*destroy)(struct gr_replica *r);
 };
 

@@ -329,7 +329,7 @@ static void parse_site(struct gr_errlist *el, const char *path, json_t *js,
 		       struct gr_site_cfg *s)
 {
 	static const char *const known[] = {
-		"name", "region", "address", "site_id", "cert", "key", NULL
+		"name", "region", "address", "site_id", "cert", "key", "route_cgroup", NULL
 	};
 	const char *str, *why;
 	char p[PATH_BUF];
@@ -356,6 +356,7 @@ static void parse_site(struct gr_errlist *el, const char *path, json_t *js,
 	}
 	s->cert = get_file_path(el, path, js, "cert", false, "certificate");
 	s->key = get_file_path(el, path, js, "key", false, "key");
+	s->route_cgroup = get_file_path(el, path, js, "route_cgroup", false, "cgroup");
 }
 
 /*
@@ -522,10 +523,73 @@ static void parse_path(struct gr_errlist *el, const char *path, json_t *obj,
 		gr_errlist_add(el, "%s: out of memory", p);
 }
 
+/*
+ * A routed address (a volume's "service", a replica's "backend"): an IP
+ * literal and a port, since the BPF program compares and writes addresses.
+ */
+static void parse_route_addr(struct gr_errlist *el, const char *path, json_t *obj,
+			     const char *key, struct gr_route_addr *out)
+{
+	static const uint8_t any[16];
+	const char *s = get_string(el, path, obj, key, false);
+	char p[PATH_BUF], host[GR_HOST_MAX];
+	const char *why;
+	int family;
+
+	if (!s)
+		return;
+	path_key(p, path, key);
+	if (gr_parse_address(s, host, sizeof(host), &out->port, &why)) {
+		gr_errlist_add(el, "%s: bad address \"%.300s\": %s", p, s, why);
+		return;
+	}
+	family = strchr(host, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, host, out->addr) != 1) {
+		gr_errlist_add(el, "%s: \"%.300s\" is not an IP address (routing compares addresses, not names)",
+			       p, s);
+		return;
+	}
+	if (!memcmp(out->addr, any, family == AF_INET ? 4 : 16)) {
+		gr_errlist_add(el, "%s: \"%.300s\" is the unspecified address", p, s);
+		return;
+	}
+	out->family = family;
+}
+
+/* With a "service" every replica has a "backend" of its family; without, none. */
+static void check_volume_route(struct gr_errlist *el, const char *path, json_t *jv,
+			       const struct gr_cluster *cfg, const struct gr_volume_cfg *v)
+{
+	bool has_service = json_object_get(jv, "service") != NULL;
+	json_t *reps = json_object_get(jv, "replicas");
+	char p[PATH_BUF], pr[PATH_BUF];
+	size_t i;
+
+	path_key(p, path, "replicas");
+	for (i = 0; i < v->nreplicas; i++) {
+		const struct gr_replica_cfg *rc = &v->replicas[i];
+		const char *site = cfg->sites[rc->site].name;
+		bool has = json_object_get(json_object_get(reps, site), "backend") != NULL;
+
+		path_key(pr, p, site);
+		if (has && !has_service)
+			gr_errlist_add(el, "%s.backend: given, but the volume has no \"service\" address",
+				       pr);
+		else if (!has && v->service.family)
+			gr_errlist_add(el, "%s.backend: missing (the volume has a \"service\" address, so every replica needs its backend)",
+				       pr);
+		else if (rc->backend.family && v->service.family &&
+			 rc->backend.family != v->service.family)
+			gr_errlist_add(el, "%s.backend: an IPv%d address, the service address is IPv%d (connect() cannot change the address family)",
+				       pr, rc->backend.family == AF_INET ? 4 : 6,
+				       v->service.family == AF_INET ? 4 : 6);
+	}
+}
+
 static void parse_replicas(struct gr_errlist *el, const char *path, json_t *obj,
 			   const struct gr_cluster *cfg, struct gr_volume_cfg *v)
 {
-	static const char *const known[] = { "data", "log", NULL };
+	static const char *const known[] = { "data", "log", "backend", NULL };
 	char p[PATH_BUF], pr[PATH_BUF];
 	const char *key;
 	json_t *r;
@@ -565,6 +629,7 @@ static void parse_replicas(struct gr_errlist *el, const char *path, json_t *obj,
 		parse_path(el, pr, r, "log", &rc->log);
 		if (rc->data && rc->log && !strcmp(rc->data, rc->log))
 			gr_errlist_add(el, "%s.log: same device as %s.data", pr, pr);
+		parse_route_addr(el, pr, r, "backend", &rc->backend);
 		rc->site = site < 0 ? 0 : site;
 		if (site < 0 || !rc->data || !rc->log) {
 			free(rc->data);
@@ -613,7 +678,7 @@ static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 			 const struct gr_cluster *cfg, struct gr_volume_cfg *v)
 {
 	static const char *const known[] = {
-		"name", "commit_rule", "quorum_loss", "limits", "replicas", NULL
+		"name", "commit_rule", "quorum_loss", "limits", "replicas", "service", NULL
 	};
 	const char *s;
 	char p[PATH_BUF];
@@ -649,7 +714,9 @@ static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 		}
 	}
 	parse_limits(el, path, json_object_get(jv, "limits"), v);
+	parse_route_addr(el, path, jv, "service", &v->service);
 	parse_replicas(el, path, json_object_get(jv, "replicas"), cfg, v);
+	check_volume_route(el, path, jv, cfg, v);
 }
 
 /* Two volumes must not use one device of a site. */
@@ -726,6 +793,9 @@ static void parse_volumes(struct gr_errlist *el, json_t *arr, struct gr_cluster 
 			else if (a->wire_id == b->wire_id)
 				gr_errlist_add(el, "$.volumes[%zu].name: wire id of \"%s\" collides with \"%s\"; rename one",
 					       i, a->name, b->name);
+			if (a->service.family && !memcmp(&a->service, &b->service, sizeof(a->service)))
+				gr_errlist_add(el, "$.volumes[%zu].service: the service address of volume \"%s\" too",
+					       i, b->name);
 		}
 	}
 	check_devices(el, cfg);
@@ -845,6 +915,7 @@ void gr_cluster_free(struct gr_cluster *cfg)
 	for (i = 0; i < cfg->nsites; i++) {
 		free(cfg->sites[i].cert);
 		free(cfg->sites[i].key);
+		free(cfg->sites[i].route_cgroup);
 	}
 	free(cfg->sites);
 	free(cfg->tls.ca);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "georep/config.h"
 #include "georep/wire.h"
@@ -311,6 +312,67 @@ static void test_replicas(void)
 	       "$.volumes[1].replicas: at least one replica is needed");
 }
 
+#define RVOL(name, svc, ba, bb) \
+	"{\"name\": \"" name "\"" svc ", \"replicas\": {" \
+	"\"siteA\": {\"data\": \"/dev/" name "a\", \"log\": \"/dev/" name "al\"" ba "}," \
+	"\"siteB\": {\"data\": \"/dev/" name "b\", \"log\": \"/dev/" name "bl\"" bb "}}}"
+
+static void test_route_good(void)
+{
+	static const char json[] = "{\"sites\": ["
+		" {\"name\": \"siteA\", \"region\": \"eu\", \"address\": \"127.0.0.1:7001\"},"
+		" {\"name\": \"siteB\", \"region\": \"eu\", \"address\": \"127.0.0.1:7002\","
+		"  \"route_cgroup\": \"/sys/fs/cgroup/app\"}], \"volumes\": ["
+		RVOL("v", ", \"service\": \"10.9.0.1:5432\"", ", \"backend\": \"10.0.0.1:5433\"",
+		     ", \"backend\": \"10.0.0.2:5434\"") ","
+		RVOL("w", ", \"service\": \"[fd00::1]:80\"", ", \"backend\": \"[fd00::a]:8080\"",
+		     ", \"backend\": \"[fd00::b]:8080\"") ","
+		VOL("x", "") "]}";
+	static const uint8_t v4[4] = { 10, 9, 0, 1 }, b6[16] = { 0xfd, [15] = 0xb };
+	struct gr_errlist el = { 0 };
+	struct gr_cluster *cfg;
+
+	CHECK(gr_cluster_parse(json, strlen(json), &cfg, &el) == 0);
+	if (!cfg)
+		return;
+	CHECK(!cfg->sites[0].route_cgroup);
+	CHECK(cfg->sites[1].route_cgroup && !strcmp(cfg->sites[1].route_cgroup, "/sys/fs/cgroup/app"));
+	CHECK(cfg->volumes[0].service.family == AF_INET && cfg->volumes[0].service.port == 5432);
+	CHECK(!memcmp(cfg->volumes[0].service.addr, v4, 4));
+	CHECK(cfg->volumes[0].replicas[1].backend.family == AF_INET &&
+	      cfg->volumes[0].replicas[1].backend.port == 5434 &&
+	      cfg->volumes[0].replicas[1].backend.addr[3] == 2);
+	CHECK(cfg->volumes[1].service.family == AF_INET6);
+	CHECK(!memcmp(cfg->volumes[1].replicas[1].backend.addr, b6, 16));
+	CHECK(!cfg->volumes[2].service.family && !cfg->volumes[2].replicas[0].backend.family);
+	gr_cluster_free(cfg);
+}
+
+static void test_route_errors(void)
+{
+	EXPECT("{\"sites\": [{\"name\": \"siteA\", \"region\": \"r\", \"address\": \"a:1\","
+	       " \"route_cgroup\": \"app.slice\"},"
+	       " {\"name\": \"siteB\", \"region\": \"r\", \"address\": \"b:1\", \"route_cgroup\": 3}],"
+	       " \"volumes\": ["
+	       RVOL("v", ", \"service\": \"db.example:5432\"", ", \"backend\": \"10.0.0.1\"",
+		    ", \"backend\": \"0.0.0.0:1\"") ","
+	       RVOL("w", ", \"service\": \"10.9.0.1:80\"", ", \"backend\": \"[fd00::1]:80\"", "") ","
+	       RVOL("x", "", ", \"backend\": \"10.0.0.1:80\"", "") ","
+	       RVOL("y", ", \"service\": \"10.9.0.1:80\"", ", \"backend\": \"10.0.0.1:80\"",
+		    ", \"backend\": \"10.0.0.2:80\"") ","
+	       RVOL("z", ", \"service\": 80", "", "") "]}",
+	       "$.sites[0].route_cgroup: cgroup path \"app.slice\" is not absolute",
+	       "$.sites[1].route_cgroup: expected a string, got an integer",
+	       "$.volumes[0].service: \"db.example:5432\" is not an IP address",
+	       "$.volumes[0].replicas.siteA.backend: bad address \"10.0.0.1\": expected \"host:port\"",
+	       "$.volumes[0].replicas.siteB.backend: \"0.0.0.0:1\" is the unspecified address",
+	       "$.volumes[1].replicas.siteA.backend: an IPv6 address, the service address is IPv4",
+	       "$.volumes[1].replicas.siteB.backend: missing (the volume has a \"service\" address",
+	       "$.volumes[2].replicas.siteA.backend: given, but the volume has no \"service\"",
+	       "$.volumes[3].service: the service address of volume \"w\" too",
+	       "$.volumes[4].service: expected a string, got an integer");
+}
+
 static void test_shared_devices(void)
 {
 	EXPECT("{" SITES3 ", \"volumes\": [" VOL("v", "") ","
@@ -370,6 +432,8 @@ static const struct ktap_case cases[] = {
 	{ "config_dot_names", test_dot_names },
 	{ "config_limits", test_limits },
 	{ "config_replicas", test_replicas },
+	{ "config_route_good", test_route_good },
+	{ "config_route_errors", test_route_errors },
 	{ "config_shared_devices", test_shared_devices },
 	{ "config_error_cap", test_error_cap },
 	{ "config_load_file", test_load_file },

@@ -39,6 +39,16 @@ enum gr_quorum_loss {
 	GR_QLOSS_FAIL = 1,	/* writes fail with EIO */
 };
 
+/*
+ * An address that routing (ebpf/route.bpf.c, Documentation/ebpf.rst)
+ * compares or writes: an IP literal and a port, no host name.
+ */
+struct gr_route_addr {
+	int family;			/* AF_INET or AF_INET6; 0: not given */
+	uint8_t addr[16];		/* network order; IPv4 in addr[0..3] */
+	uint16_t port;			/* host order */
+};
+
 struct gr_site_cfg {
 	char name[GEOREP_NAME_MAX];
 	char region[GEOREP_NAME_MAX];
@@ -48,6 +58,7 @@ struct gr_site_cfg {
 	bool site_id_explicit;
 	char *cert;			/* absolute path of its certificate, or NULL */
 	char *key;			/* absolute path of its private key, or NULL */
+	char *route_cgroup;		/* cgroup v2 directory steered, or NULL */
 };
 
 /* The top-level "tls" section: mutual TLS 1.3 between the sites. */
@@ -68,6 +79,7 @@ struct gr_replica_cfg {
 	unsigned int site;		/* index into gr_cluster.sites */
 	char *data;			/* absolute path of the data device */
 	char *log;			/* absolute path of the log device */
+	struct gr_route_addr backend;	/* the volume's service here; with service */
 };
 
 struct gr_volume_cfg {
@@ -78,6 +90,7 @@ struct gr_volume_cfg {
 	unsigned int high_wm;		/* percent; 0: module default */
 	unsigned int low_wm;		/* percent; 0: module default */
 	uint64_t max_uncommitted;	/* bytes; 0: no limit */
+	struct gr_route_addr service;	/* clients' address; family 0: no routing */
 	size_t nreplicas;
 	struct gr_replica_cfg *replicas;	/* in file order */
 };
