@@ -280,6 +280,13 @@ void cluster_status_print(json_t *st)
 			printf("  no replication engine attached at this site\n");
 			continue;
 		}
+		if (!strcmp(jstr(rep, "engine", ""), "genesis")) {
+			/* day one: no kernel volume yet (Documentation/replication.rst) */
+			printf("  no replica yet (kernel volume %s): %s: %s (creator: %s)\n",
+			       jstr(rep, "kernel_volume", "?"), jstr(rep, "state", "?"),
+			       jstr(rep, "why", ""), jstr(rep, "creator", "?"));
+			continue;
+		}
 		printf("  leader %s, term %s, this site %s, writable %s, policy: %s, io %s\n",
 		       jstr(rep, "leader", "none"), jnum(rep, "term", term, sizeof(term)),
 		       jstr(rep, "role", "?"),

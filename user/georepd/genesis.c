@@ -138,6 +138,7 @@ static int volume_new(struct genesis *g, bool format, const uint8_t *uuid, char 
 		.site_id = c->sites[gd_self(g->r.d)].site_id,
 		.has_commit_rule = true, .commit_rule = g->r.vol->cfg->commit_rule,
 	};
+	struct georep_vol_status st;
 	struct georep_keyset ks;
 	struct georep_nl *nl;
 	int ret;
@@ -157,7 +158,7 @@ static int volume_new(struct genesis *g, bool format, const uint8_t *uuid, char 
 	}
 	ret = georep_nl_open(&nl, err, errlen);
 	if (!ret) {
-		ret = georep_nl_volume_new(nl, &req, NULL);
+		ret = georep_nl_volume_new(nl, &req, &st);
 		if (ret)
 			snprintf(err, errlen, "%s", georep_nl_error(nl));
 		georep_nl_close(nl);
