@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # georepd: the per-site daemon, and the library parts it is built on.
 
-LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c
+LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c lib/wire_ckpt.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c
@@ -119,8 +119,9 @@ all: $(BENCH_TRANSPORT)
 BENCH_CMDS += $(BENCH_TRANSPORT)
 
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
-PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c
-$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c)
+PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/final.c georepd/engine_ckpt.c
+$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
+	georepd/final.c georepd/engine_ckpt.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
 # georepctl proof inclusion/consistency/verify/vkey (the daemon's proof
