@@ -8,6 +8,9 @@ PROG_SRCS_test_config := georepd/tests/test_config.c
 
 TESTS += test_wire
 PROG_SRCS_test_wire := georepd/tests/test_wire.c
+# checkpoint frames (CKPT, CKPT_RESP, CKPT_FINAL; lib/wire_ckpt.c)
+TESTS += test_wire_ckpt
+PROG_SRCS_test_wire_ckpt := georepd/tests/test_wire_ckpt.c
 
 LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c
 # mutual TLS 1.3 between sites, and the site key it proves (Ed25519)
@@ -131,3 +134,7 @@ PROG_SRCS_test_georepctl_args += georepctl/cmd_proof.c
 
 # the tree over the ledger: roots vs the logs, proofs, release, restart, torn tail
 CHECK_CMDS += georepd/tests/e2e_merkle.py
+
+# checkpoints and finality over TLS: final_seq reaches commit, offline proofs
+# with --quorum 2, kill -9 failover, a refusing follower, a stopped majority
+CHECK_CMDS += georepd/tests/e2e_final.py

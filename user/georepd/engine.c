@@ -364,6 +364,8 @@ static void eng_on_peer(struct gr_replica *r, unsigned int site, bool up)
 	e->pending[site] = false;
 	if (!up)
 		e->rs_out[site].active = false;
+	else
+		eng_ckpt_peer_up(e, site);
 }
 
 static void eng_destroy(struct gr_replica *r)

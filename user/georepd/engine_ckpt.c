@@ -51,6 +51,7 @@ struct eng_ckpt {
 	bool active;
 	uint64_t term, size;
 	gr_mhash root;
+	char text[GR_NOTE_NAME_MAX + 96];	/* the checkpoint text */
 	char note[GD_FINAL_MAX + 1];		/* text, "\n", signature, cosignatures */
 	size_t text_len, note_len;
 	bool vouched[GR_CFG_MAX_SITES];
@@ -258,6 +259,14 @@ static void make_final(struct engine *e, uint64_t now)
 				  ck->final_seq);
 }
 
+/* a site (re)connected: the leader gives it the last final checkpoint */
+void eng_ckpt_peer_up(struct engine *e, unsigned int site)
+{
+	if (ck_on(e) && e->role == GR_LEADER && e->ck->final_seq && e->ids[site])
+		send_ckpt(e, site, GR_FT_CKPT_FINAL, e->ck->final, e->ck->final_len,
+			  e->ck->final_seq);
+}
+
 static void send_pending(struct engine *e, uint64_t now)
 {
 	const struct gr_cluster *c = gd_cluster(e->d);
@@ -278,10 +287,10 @@ static void start(struct engine *e, uint64_t size, uint64_t now)
 	size_t len = 0;
 
 	if (gr_merkle_root_at(gd_mtree_tree(e->mt), size, ck->root) ||
-	    gr_checkpoint_format(ck->origin, size, ck->root, ck->note, sizeof(ck->note)))
+	    gr_checkpoint_format(ck->origin, size, ck->root, ck->text, sizeof(ck->text)))
 		return;
-	ck->text_len = strlen(ck->note);
-	if (gr_note_sign(ck->note, ck->key, ck->name, ck->note, sizeof(ck->note), &len, err)) {
+	ck->text_len = strlen(ck->text);
+	if (gr_note_sign(ck->text, ck->key, ck->name, ck->note, sizeof(ck->note), &len, err)) {
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: signing checkpoint %llu: %s", e->name,
 				(unsigned long long)size, err);
@@ -474,8 +483,12 @@ static void on_ckpt(struct engine *e, unsigned int from, const struct gr_ckpt *c
 		reply(e, from, c, st, out, strlen(out));
 		return;
 	}
+	/* the cosignature line goes after text "\n" */
 	memcpy(text, c->note, c->text_len);
 	text[c->text_len] = 0;
+	memcpy(out, c->note, c->text_len);
+	out[c->text_len] = '\n';
+	len = c->text_len + 1;
 	if (gr_note_cosign(text, ck->key, ck->name, (uint64_t)time(NULL), out, sizeof(out),
 			   &len, err)) {
 		snprintf(out, GR_WIRE_MAX_REASON, "cosigning: %.200s", err);

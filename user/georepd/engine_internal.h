@@ -203,6 +203,7 @@ json_t *eng_mtree_status(struct engine *e);
 int eng_ckpt_open(struct engine *e);
 void eng_ckpt_close(struct engine *e);
 void eng_ckpt_tick(struct engine *e, uint64_t now);
+void eng_ckpt_peer_up(struct engine *e, unsigned int site);
 int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 uint64_t eng_ckpt_final_seq(const struct engine *e);
 const char *eng_ckpt_final(const struct engine *e, uint64_t *size);
