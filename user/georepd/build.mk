@@ -127,6 +127,9 @@ $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtr
 	georepd/final.c georepd/engine_ckpt.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
+# the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused
+TESTS += test_final
+PROG_SRCS_test_final := georepd/tests/test_final.c georepd/final.c
 # georepctl proof inclusion/consistency/verify/vkey (the daemon's proof
 # request through cmd_cluster.c's grctl_ctl_request)
 PROG_SRCS_georepctl += georepctl/cmd_proof.c
