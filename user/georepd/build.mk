@@ -141,3 +141,5 @@ CHECK_CMDS += georepd/tests/e2e_merkle.py
 # checkpoints and finality over TLS: final_seq reaches commit, offline proofs
 # with --quorum 2, kill -9 failover, a refusing follower, a stopped majority
 CHECK_CMDS += georepd/tests/e2e_final.py
+# what checkpoints every 1000 records cost: records/s and leader CPU, on vs off
+BENCH_CMDS += georepd/tests/bench_final.py
