@@ -100,7 +100,8 @@ static int add_keys(struct engine *e, unsigned int site, EVP_PKEY *pk, char *err
 		return -EINVAL;
 	k[1] = k[0];
 	gr_note_key_cosigner(&k[1]);
-	ck->key_site[ck->nkeys] = ck->key_site[ck->nkeys + 1] = site;
+	ck->key_site[ck->nkeys] = site;
+	ck->key_site[ck->nkeys + 1] = site;
 	ck->nkeys += 2;
 	return 0;
 }
@@ -478,8 +479,9 @@ static void on_ckpt(struct engine *e, unsigned int from, const struct gr_ckpt *c
 	st = check(e, from, c, out, GR_WIRE_MAX_REASON + 1);
 	if (st != GR_CKPT_COSIGNED) {
 		if (st != GR_CKPT_SIZE_UNKNOWN && gd_ratelimit(&e->rl))
-			gd_warn("volume %s: not cosigning checkpoint %llu of site %s: %s", e->name,
-				(unsigned long long)c->size, gd_cluster(e->d)->sites[from].name, out);
+			gd_warn("volume %s: not cosigning checkpoint %llu of site %s: %s",
+				e->name, (unsigned long long)c->size,
+				gd_cluster(e->d)->sites[from].name, out);
 		reply(e, from, c, st, out, strlen(out));
 		return;
 	}
@@ -582,9 +584,10 @@ json_t *eng_ckpt_status(const struct engine *e, uint64_t commit)
 	if (!ck_on(e))
 		json_object_set_new(o, "why", json_string(ck->why));
 	if (ck->active)
-		json_object_set_new(o, "pending", json_pack("{s:I, s:i, s:i}", "size",
-				    (json_int_t)ck->size, "vouched", (int)vouches(e),
-				    "needed", (int)majority(e)));
+		json_object_set_new(o, "pending",
+				    json_pack("{s:I, s:i, s:i}", "size", (json_int_t)ck->size,
+					      "vouched", (int)vouches(e),
+					      "needed", (int)majority(e)));
 	if (ck->last_refusal[0])
 		json_object_set_new(o, "last_refusal", json_string(ck->last_refusal));
 	return o;

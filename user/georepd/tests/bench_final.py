@@ -16,6 +16,7 @@ nothing beyond the runs completing.
 """
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -66,11 +67,13 @@ def one_run(schedule, records):
             raise RuntimeError("not committed")
         t1 = time.time()
         cpu = cpu_s(p.proc.pid) - cpu0
-        fin = None
+        fin, lat = None, []
         if schedule["records"] == 1000:
             if e2e.wait_for(lambda: (p.rep() or {}).get("final_seq", 0) >= last, 20):
                 fin = time.time() - t1
-        return last / (t1 - t0), cpu, fin
+            lat = [float(x) for x in re.findall(r"checkpoint \d+ final \(\d+ sites, ([\d.]+) ms\)",
+                                                p.logtext())]
+        return last / (t1 - t0), cpu, fin, lat
     finally:
         e2e.results.clear()
         e2e.finish(sites, top)
@@ -87,9 +90,13 @@ def main():
         rate = statistics.median(r[0] for r in rows)
         cpu = statistics.median(r[1] for r in rows)
         fins = [r[2] for r in rows if r[2] is not None]
+        lat = [x for r in rows for x in r[3]]
         print("checkpoints %-18s %8.0f records/s committed, leader CPU %.2f s for %d "
               "records%s" % (name, rate, cpu, records,
                              ", final %.2f s after commit" % max(fins) if fins else ""))
+        if lat:
+            print("  %d checkpoints made final, sign to final %.2f ms median, %.2f ms max" %
+                  (len(lat), statistics.median(lat), max(lat)))
     return 0
 
 
