@@ -357,7 +357,8 @@ static void on_resp(struct engine *e, unsigned int from, const struct gr_ckpt_re
 	unsigned int i, nk = 0;
 	struct gr_note_key k[2];
 
-	if (!ck->active || r->term != ck->term || r->size != ck->size || ck->vouched[from])
+	/* a refusal may come after the others made the checkpoint final */
+	if (r->term != ck->term || r->size != ck->size || ck->vouched[from])
 		return;
 	if (r->status != GR_CKPT_COSIGNED) {
 		if (r->status == GR_CKPT_SIZE_UNKNOWN || ck->logged[from])
@@ -371,6 +372,8 @@ static void on_resp(struct engine *e, unsigned int from, const struct gr_ckpt_re
 			(int)r->len, r->text);
 		return;
 	}
+	if (!ck->active)
+		return;		/* final already */
 	for (i = 0; i < ck->nkeys; i++)
 		if (ck->key_site[i] == from && ck->keys[i].type == GR_NOTE_TYPE_COSIG)
 			k[nk++] = ck->keys[i];
