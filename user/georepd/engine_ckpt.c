@@ -61,7 +61,7 @@ struct eng_ckpt {
 	/* counters */
 	uint64_t signed_n, finals, cosigned, refusals;
 	char last_refusal[GR_WIRE_MAX_REASON + 64];
-	bool test_other_root;			/* tests: compare with another root */
+	uint64_t refused_term, refused_size;	/* the last refusal logged (follower) */
 };
 
 static unsigned int majority(const struct engine *e)
@@ -459,8 +459,6 @@ static uint32_t check(struct engine *e, unsigned int from, const struct gr_ckpt 
 	if (!e->mt || gr_merkle_root_at(gd_mtree_tree(e->mt), c->size, mine))
 		return refuse(why, cap, GR_CKPT_REFUSED, "this site's tree has no root at %llu",
 			      (unsigned long long)c->size);
-	if (ck->test_other_root)
-		mine[0] ^= 1;
 	if (memcmp(mine, root, sizeof(mine))) {
 		gr_b64_encode(mine, sizeof(mine), a, sizeof(a));
 		gr_b64_encode(root, sizeof(root), b, sizeof(b));
@@ -481,10 +479,14 @@ static void on_ckpt(struct engine *e, unsigned int from, const struct gr_ckpt *c
 
 	st = check(e, from, c, out, GR_WIRE_MAX_REASON + 1);
 	if (st != GR_CKPT_COSIGNED) {
-		if (st != GR_CKPT_SIZE_UNKNOWN && gd_ratelimit(&e->rl))
+		if (st != GR_CKPT_SIZE_UNKNOWN &&
+		    (c->term != ck->refused_term || c->size != ck->refused_size)) {
+			ck->refused_term = c->term;
+			ck->refused_size = c->size;
 			gd_warn("volume %s: not cosigning checkpoint %llu of site %s: %s",
 				e->name, (unsigned long long)c->size,
 				gd_cluster(e->d)->sites[from].name, out);
+		}
 		reply(e, from, c, st, out, strlen(out));
 		return;
 	}
@@ -552,7 +554,7 @@ int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f
 }
 
 /* ------------------------------------------------------------------ */
-/* Status, proofs, tests                                               */
+/* Status, proofs                                                     */
 /* ------------------------------------------------------------------ */
 
 uint64_t eng_ckpt_final_seq(const struct engine *e)
@@ -596,8 +598,3 @@ json_t *eng_ckpt_status(const struct engine *e, uint64_t commit)
 	return o;
 }
 
-void eng_ckpt_test_other_root(struct engine *e, bool on)
-{
-	if (e->ck)
-		e->ck->test_other_root = on;
-}

@@ -208,7 +208,6 @@ int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f
 uint64_t eng_ckpt_final_seq(const struct engine *e);
 const char *eng_ckpt_final(const struct engine *e, uint64_t *size);
 json_t *eng_ckpt_status(const struct engine *e, uint64_t commit);
-void eng_ckpt_test_other_root(struct engine *e, bool on);
 
 /* engine_policy.c: quorum-loss policy (io state), switchover */
 bool eng_have_quorum(const struct engine *e);

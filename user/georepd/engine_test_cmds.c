@@ -158,31 +158,12 @@ static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, 
 	return 0;
 }
 
-/* {"volume", "other_root"}: this site compares checkpoints with another root */
-static int h_test_ckpt_root(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
-			    void *arg)
-{
-	struct engine *e = req_engine(arg, req, err);
-	int other = 1;
-
-	if (!e)
-		return -EINVAL;
-	if (json_unpack(req, "{s?b}", "other_root", &other)) {
-		snprintf(err, GR_CTL_ERRLEN, "\"other_root\" is a boolean");
-		return -EINVAL;
-	}
-	eng_ckpt_test_other_root(e, other);
-	*resp = json_pack("{s:b}", "other_root", other);
-	return 0;
-}
-
 void gd_engine_register_test_cmds(struct georepd *d)
 {
 	if (gr_ctl_register(d->ctl, "test-compact", h_test_compact, d) ||
 	    gr_ctl_register(d->ctl, "test-write", h_test_write, d) ||
 	    gr_ctl_register(d->ctl, "test-read", h_test_read, d) ||
 	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d) ||
-	    gr_ctl_register(d->ctl, "test-open", h_test_open, d) ||
-	    gr_ctl_register(d->ctl, "test-ckpt-root", h_test_ckpt_root, d))
+	    gr_ctl_register(d->ctl, "test-open", h_test_open, d))
 		gd_warn("cannot register the test control requests");
 }

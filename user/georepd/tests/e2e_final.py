@@ -17,12 +17,13 @@ checkpointed every 50 records or 1000 ms.
  3. kill -9 of the leader: the new leader's final_seq starts at least at
     the stored one, never goes back, and advances with new writes; the
     killed site restarts with its stored final checkpoint;
- 4. a follower whose tree has another root (test-ckpt-root) refuses to
-    cosign; the leader logs the site and the reason; the two others still
-    make checkpoints final;
- 5. two sites stopped (SIGSTOP): the remaining site never makes a
+ 4. two sites stopped (SIGSTOP): the remaining site never makes a
     checkpoint final over its committed records (final_seq and the file
     stay); SIGCONT: final_seq reaches commit again;
+ 5. a follower whose stored tree was damaged while it was down (a hash
+    flipped in <volume>.mtree) has another root: it refuses to cosign, the
+    leader logs the site and the reason, the two others still make
+    checkpoints final;
  6. the cost of a checkpoint: signed/final counters and the time a burst
     of writes takes (printed, not asserted).
 
@@ -155,19 +156,44 @@ def phase_failover(sites, p, cfgpath):
     return q
 
 
-def phase_refusal(sites, p):
+def damage_tree(site):
+    """flip a byte of the largest perfect subtree over leaf 0 in @site's
+    stored tree (post-order index 2^(k+1) - 2): its roots change from there
+    on, and nothing at start compares that hash with the ledger"""
+    path = os.path.join(site.dir, "vol0.mtree")
+    n = (os.path.getsize(path) - 32) // 32
+    k = 0
+    while 2 ** (k + 2) - 2 < n:
+        k += 1
+    off = 32 + 32 * (2 ** (k + 1) - 2)
+    with open(path, "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0xff]))
+    return 2 ** k
+
+
+def phase_refusal(sites):
+    p = e2e.wait_for(lambda: primary(sites), 15)   # may have moved during the stop
     liar = [s for s in sites if s is not p][0]
+    liar.proc.send_signal(signal.SIGTERM)
+    liar.proc.wait()
+    span = damage_tree(liar)
     mark = len(p.logtext())
-    r = liar.call({"cmd": "test-ckpt-root", "volume": "vol0", "other_root": True})
+    liar.start()
+    e2e.wait_for(lambda: rep(liar).get("commit_seq", -1) == rep(p).get("commit_seq") and
+                 e2e.peers_up(p), 15)
     last = write_n(p, 60, 9)
     pat = (r"site %s refuses to cosign checkpoint \d+ \(root differs\): root differs: this "
            r"site's tree of \d+ records has root \S+, the checkpoint \S+" % liar.name)
-    ok = r.get("ok") and e2e.wait_for(lambda: re.search(pat, p.logtext()[mark:]), 10)
+    ok = e2e.wait_for(lambda: re.search(pat, p.logtext()[mark:]), 15)
     ok = ok and e2e.wait_for(lambda: rep(p).get("final_seq") == last, 15)
     ck = rep(p).get("checkpoint", {})
     ktap(ok and liar.name in ck.get("last_refusal", ""),
-         "follower_with_another_root_refuses_leader_logs_why", (p.logtext()[mark:], ck))
-    liar.call({"cmd": "test-ckpt-root", "volume": "vol0", "other_root": False})
+         "follower_with_damaged_tree_refuses_leader_logs_why",
+         (span, p.logtext()[mark:], ck))
+    return p
 
 
 def phase_minority(sites, p):
@@ -254,8 +280,8 @@ def main():
         p = phase_failover(sites, p, cfgpath)
         if p is None:
             return 1
-        phase_refusal(sites, p)
         phase_minority(sites, p)
+        p = phase_refusal(sites)
         ck = rep(p).get("checkpoint", {})
         print("# leader: %d checkpoints signed, %d final" % (ck.get("signed", 0),
                                                         ck.get("final", 0)))
