@@ -40,6 +40,7 @@
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+#include <asm/unaligned.h>
 
 #include "georep.h"
 #include "nl.h"
@@ -178,6 +179,7 @@ static const struct nla_policy georep_nl_reset_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_RESET_SEQ]		= { .type = NLA_U64 },
 	[GEOREP_A_TERM]			= { .type = NLA_U64 },
 	[GEOREP_A_CHAIN_HASH]		= NLA_POLICY_EXACT_LEN(GEOREP_HASH_LEN),
+	[GEOREP_A_RECORD]		= NLA_POLICY_EXACT_LEN(GEOREP_RECORD_HDR_SIZE),
 };
 
 /* EBADMSG from the volume half: cookie and message name the bad seq too */
@@ -425,6 +427,35 @@ static int georep_nl_check_set(struct genl_info *info)
 	return georep_nl_parse_set(info, &u, &has_wm);
 }
 
+/*
+ * LOG_RESET: RESET_SEQ, TERM and CHAIN_HASH are optional, but when given
+ * they must be the anchor record's (a caller's statement of what it resets
+ * to, checked against what it sends)
+ */
+static int georep_nl_check_reset(struct genl_info *info)
+{
+	const struct georep_record *r = nla_data(info->attrs[GEOREP_A_RECORD]);
+	struct nlattr **attrs = info->attrs;
+
+	if (attrs[GEOREP_A_RESET_SEQ] &&
+	    nla_get_u64(attrs[GEOREP_A_RESET_SEQ]) != get_unaligned_le64(&r->seq)) {
+		GENL_SET_ERR_MSG(info, "RESET_SEQ is not the anchor record's seq");
+		return -EINVAL;
+	}
+	if (attrs[GEOREP_A_TERM] &&
+	    nla_get_u64(attrs[GEOREP_A_TERM]) != get_unaligned_le64(&r->term)) {
+		GENL_SET_ERR_MSG(info, "TERM is not the anchor record's term");
+		return -EINVAL;
+	}
+	if (attrs[GEOREP_A_CHAIN_HASH] &&
+	    memcmp(nla_data(attrs[GEOREP_A_CHAIN_HASH]), r->chain_hash,
+		   GEOREP_HASH_LEN)) {
+		GENL_SET_ERR_MSG(info, "CHAIN_HASH is not the anchor record's chain hash");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* ---- what every command shares: georep_nl_pre_doit() ---- */
 
 /* internal_flags of an op */
@@ -459,9 +490,8 @@ static const struct georep_nl_cmd {
 	[GEOREP_CMD_LOG_TRUNCATE]	= { { GEOREP_NL_NEED(NAME),
 					      GEOREP_NL_NEED(TRUNCATE_SEQ) } },
 	[GEOREP_CMD_LOG_RESET]		= { { GEOREP_NL_NEED(NAME),
-					      GEOREP_NL_NEED(RESET_SEQ),
-					      GEOREP_NL_NEED(TERM),
-					      GEOREP_NL_NEED(CHAIN_HASH) } },
+					      GEOREP_NL_NEED(RECORD) },
+					    georep_nl_check_reset },
 	[GEOREP_CMD_LOG_NOOP]		= { { GEOREP_NL_NEED(NAME) } },
 };
 
@@ -804,13 +834,16 @@ static int georep_nl_log_reset_doit(struct sk_buff *skb,
 				    struct genl_info *info)
 {
 	struct georep_volume *vol = info->user_ptr[0];
+	struct georep_record *anchor;
 	int ret;
 
-	ret = georep_log_reset(vol,
-			       nla_get_u64(info->attrs[GEOREP_A_RESET_SEQ]),
-			       nla_get_u64(info->attrs[GEOREP_A_TERM]),
-			       nla_data(info->attrs[GEOREP_A_CHAIN_HASH]),
-			       info->extack);
+	/* a copy: nla_data() need not be aligned for the header's fields */
+	anchor = kmemdup(nla_data(info->attrs[GEOREP_A_RECORD]),
+			 GEOREP_RECORD_HDR_SIZE, GFP_KERNEL);
+	if (!anchor)
+		return -ENOMEM;
+	ret = georep_log_reset(vol, anchor, info->extack);
+	kfree(anchor);
 	if (!ret)
 		ret = georep_nl_reply_status(info, vol, NULL);
 	georep_nl_default_msg(info, ret);

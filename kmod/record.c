@@ -82,17 +82,22 @@ static int ring_find(const struct georep_keyring *ring, u32 epoch)
 	return -1;
 }
 
-static noinline int hmac_digest(struct crypto_shash *tfm,
-				const struct georep_record *rec, u8 *out)
+static noinline int hmac_buf(struct crypto_shash *tfm, const void *buf,
+			     size_t len, u8 *out)
 {
 	SHASH_DESC_ON_STACK(desc, tfm);
 	int ret;
 
 	desc->tfm = tfm;
-	ret = crypto_shash_digest(desc, (const u8 *)rec,
-				  offsetof(struct georep_record, seal), out);
+	ret = crypto_shash_digest(desc, buf, len, out);
 	shash_desc_zero(desc);
 	return ret;
+}
+
+static int hmac_digest(struct crypto_shash *tfm,
+		       const struct georep_record *rec, u8 *out)
+{
+	return hmac_buf(tfm, rec, offsetof(struct georep_record, seal), out);
 }
 
 /**
@@ -142,6 +147,49 @@ int georep_seal_check(struct georep_volume *vol,
 	if (!ret && crypto_memneq(mac, rec->seal, GEOREP_HASH_LEN))
 		ret = -EBADMSG;
 	memzero_explicit(mac, sizeof(mac));
+	return ret;
+}
+
+/**
+ * georep_data_mac() - the mac of a data seal (struct georep_data_seal)
+ * @vol: the volume (uuid, keys)
+ * @seal: term, seq and epoch of the seal
+ * @lba: where the blocks go, in sectors
+ * @data: the blocks, in kernel memory
+ * @len: their length in bytes
+ * @mac: GEOREP_HASH_LEN bytes out
+ *
+ * Context: process context.
+ * Return: 0, -ENOKEY when @seal->epoch is not installed, or a crypto error.
+ */
+int georep_data_mac(struct georep_volume *vol,
+		    const struct georep_data_seal *seal, u64 lba,
+		    const void *data, u32 len, u8 *mac)
+{
+	struct georep_data_seal_msg msg = {
+		.magic = cpu_to_le32(GEOREP_DATA_SEAL_MAGIC),
+		.version = cpu_to_le32(GEOREP_DATA_SEAL_VERSION),
+		.term = cpu_to_le64(seal->term),
+		.seq = cpu_to_le64(seal->seq),
+		.lba = cpu_to_le64(lba),
+		.len = cpu_to_le32(len),
+		.epoch = cpu_to_le32(seal->epoch),
+	};
+	struct georep_keyring *ring;
+	int ret, i;
+
+	BUILD_BUG_ON(sizeof(msg) != 88);
+	memcpy(msg.volume_uuid, vol->uuid, GEOREP_UUID_LEN);
+	ret = georep_payload_hash_buf(vol, data, len, msg.data_hash);
+	if (ret)
+		return ret;
+	ret = -ENOKEY;
+	rcu_read_lock();
+	ring = rcu_dereference(vol->keys);
+	i = ring ? ring_find(ring, seal->epoch) : -1;
+	if (i >= 0)
+		ret = hmac_buf(ring->slot[i].tfm, &msg, sizeof(msg), mac);
+	rcu_read_unlock();
 	return ret;
 }
 

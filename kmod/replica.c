@@ -35,7 +35,9 @@
  */
 #include <linux/netlink.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <crypto/algapi.h>
 
 #include "vol.h"
 #include "trace.h"
@@ -337,33 +339,61 @@ int georep_log_truncate_applied(struct georep_volume *vol, u64 seq,
 	return log_truncate(vol, seq, true, extack);
 }
 
+/* the anchor of a reset: a well-formed record of @vol, sealed by its key */
+static int anchor_check(struct georep_volume *vol,
+			const struct georep_record *anchor,
+			struct netlink_ext_ack *extack)
+{
+	const char *why = georep_record_header_error(vol, anchor);
+	int ret;
+
+	if (why) {
+		georep_extack_fmt(extack, "anchor record: %s", why);
+		return -EINVAL;
+	}
+	if (le64_to_cpu(anchor->seq) == U64_MAX) {
+		NL_SET_ERR_MSG(extack, "anchor record: seq out of range");
+		return -EINVAL;
+	}
+	ret = georep_seal_check(vol, anchor);
+	if (ret == -ENOKEY)
+		georep_extack_fmt(extack, "anchor record: seal epoch %u is not installed",
+				  le32_to_cpu(anchor->seal_epoch));
+	else if (ret == -EBADMSG)
+		NL_SET_ERR_MSG(extack, "anchor record: the seal does not match");
+	else if (ret)
+		NL_SET_ERR_MSG(extack, "anchor record: sealing failed");
+	return ret;
+}
+
 /**
- * georep_log_reset() - restart a secondary's log, empty, at @seq
+ * georep_log_reset() - restart a secondary's log, empty, after @anchor
  * @vol: the volume
- * @seq: the record the data device is as of (after a resync)
- * @term: that record's term; the volume's term becomes at least this
- * @chain_hash: that record's chain hash
+ * @anchor: header of the record the data device is as of (after a resync):
+ *	    checked like an appended record's header and by its seal
  * @extack: why it was refused
  *
- * Every retained record is forgotten; the next appended record must be
- * @seq + 1 and chain from @chain_hash; applied_seq and commit_seq become
- * @seq. Writes of a deposed primary still waiting for a commit complete
- * with EIO. The new state is durable (superblock with FUA) before returning.
+ * Every retained record is forgotten; the next appended record must be the
+ * anchor's seq + 1 and chain from its chain hash; applied_seq and
+ * commit_seq become its seq, the volume's term at least its term. Writes
+ * of a deposed primary still waiting for a commit complete with EIO. The
+ * new state is durable (superblock with FUA) before returning.
  * Context: process context, sleeps.
  */
-int georep_log_reset(struct georep_volume *vol, u64 seq, u64 term,
-		     const u8 *chain_hash, struct netlink_ext_ack *extack)
+int georep_log_reset(struct georep_volume *vol,
+		     const struct georep_record *anchor,
+		     struct netlink_ext_ack *extack)
 {
+	u64 seq = le64_to_cpu(anchor->seq), term = le64_to_cpu(anchor->term);
 	u64 old_tail, old_written, head_lsn;
 	u8 chain[GEOREP_HASH_LEN];
 	LIST_HEAD(dropped);
 	int ret;
 
-	if (seq == U64_MAX) {
-		NL_SET_ERR_MSG(extack, "seq out of range");
-		return -EINVAL;
-	}
-	memcpy(chain, chain_hash, sizeof(chain));
+	ret = anchor_check(vol, anchor, extack);
+	if (ret)
+		return ret;
+	memcpy(chain, anchor->chain_hash, sizeof(chain));
 	mutex_lock(&vol->read_mutex);
 	mutex_lock(&vol->append_mutex);
 	ret = check_secondary(vol, extack);
@@ -614,17 +644,56 @@ out_free_page:
 	return ret;
 }
 
+/* a data range of @vol: 4 KiB aligned, 1 B..1 MiB, inside the device */
+static bool data_range_ok(struct georep_volume *vol,
+			  const struct georep_data_write *dw)
+{
+	return dw->len && dw->len <= GEOREP_MAX_PAYLOAD &&
+	       !(dw->len % GEOREP_BLOCK_SIZE) &&
+	       !(dw->lba % GEOREP_SECTORS_PER_BLOCK) &&
+	       dw->lba <= vol->data_sectors &&
+	       (dw->len >> SECTOR_SHIFT) <= vol->data_sectors - dw->lba;
+}
+
+/* the data seal of @dw over @data (its copy in kernel memory) */
+static int data_seal_check(struct georep_volume *vol,
+			   const struct georep_data_write *dw, const void *data)
+{
+	u8 mac[GEOREP_HASH_LEN];
+	u64 term = READ_ONCE(vol->term);
+	int ret;
+
+	if (dw->seal.term < term) {
+		pr_warn_ratelimited("%s: resync write at %llu refused: sealed in term %llu, the volume is at %llu\n",
+				    vol->name, dw->lba, dw->seal.term, term);
+		return -ESTALE;
+	}
+	ret = georep_data_mac(vol, &dw->seal, dw->lba, data, dw->len, mac);
+	if (!ret && crypto_memneq(mac, dw->seal.mac, GEOREP_HASH_LEN))
+		ret = -EBADMSG;
+	memzero_explicit(mac, sizeof(mac));
+	if (ret)
+		pr_warn_ratelimited("%s: resync write at %llu refused: %s (epoch %u)\n",
+				    vol->name, dw->lba,
+				    ret == -ENOKEY ? "seal epoch not installed" :
+				    ret == -EBADMSG ? "data seal does not match" :
+				    "sealing failed", dw->seal.epoch);
+	return ret;
+}
+
 /**
  * georep_data_write() - resync: write a range of a secondary's data device
  * @vol: the volume
  * @dw: the request; @dw->buf is a user pointer
  *
+ * The range is written only once its data seal checks (data_seal_check()).
  * Synchronous; with GEOREP_DW_FUA the range is durable on return. Every
  * record committed before the call is applied first (see the top of this
  * file), so none of them lands on the range after the write.
  * Return: 0, -EROFS on a primary, -EINVAL for a range that is not 4 KiB
- * aligned, empty, over 1 MiB or past the end of the volume, -EFAULT, the
- * error that stopped the apply worker, or an I/O error.
+ * aligned, empty, over 1 MiB or past the end of the volume, -ENOKEY,
+ * -ESTALE or -EBADMSG for a seal that does not check, -EFAULT, the error
+ * that stopped the apply worker, or an I/O error.
  * Context: process context, sleeps; serialized with appends and applies.
  */
 int georep_data_write(struct georep_volume *vol,
@@ -633,11 +702,8 @@ int georep_data_write(struct georep_volume *vol,
 	blk_opf_t opf = REQ_OP_WRITE | REQ_SYNC;
 	int ret;
 
-	if (dw->flags & ~GEOREP_DW_FUA || !dw->len ||
-	    dw->len > GEOREP_MAX_PAYLOAD || dw->len % GEOREP_BLOCK_SIZE ||
-	    dw->lba % GEOREP_SECTORS_PER_BLOCK ||
-	    dw->lba > vol->data_sectors ||
-	    (dw->len >> SECTOR_SHIFT) > vol->data_sectors - dw->lba)
+	if (dw->flags & ~GEOREP_DW_FUA || dw->seal.reserved ||
+	    !data_range_ok(vol, dw))
 		return -EINVAL;
 	if (dw->flags & GEOREP_DW_FUA)
 		opf |= REQ_FUA;
@@ -652,6 +718,9 @@ int georep_data_write(struct georep_volume *vol,
 		goto out_unlock;
 	ret = -EFAULT;
 	if (copy_from_user(vol->append_buf, u64_to_user_ptr(dw->buf), dw->len))
+		goto out_unlock;
+	ret = data_seal_check(vol, dw, vol->append_buf);
+	if (ret)
 		goto out_unlock;
 	mutex_lock(&vol->apply_mutex);
 	ret = georep_apply_committed(vol);
@@ -669,5 +738,39 @@ out_unlock_apply:
 	mutex_unlock(&vol->apply_mutex);
 out_unlock:
 	mutex_unlock(&vol->append_mutex);
+	return ret;
+}
+
+/**
+ * georep_data_seal() - a primary seals blocks for a secondary's resync
+ * @vol: the volume
+ * @dw: in: lba, buf (user pointer), len, seal.seq, flags 0; out: seal.term
+ *	(the volume's), seal.epoch (the one it seals records with), seal.mac
+ *
+ * Return: 0, -EINVAL for a bad range or flags, -EPERM when not the
+ * primary, -ENOKEY without a key, -EFAULT, or a crypto error.
+ * Context: process context, sleeps.
+ */
+int georep_data_seal(struct georep_volume *vol, struct georep_data_write *dw)
+{
+	void *buf;
+	int ret;
+
+	if (dw->flags || dw->seal.reserved || !data_range_ok(vol, dw))
+		return -EINVAL;
+	if (READ_ONCE(vol->role) != GEOREP_ROLE_PRIMARY)
+		return -EPERM;
+	buf = kvmalloc(dw->len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	ret = -EFAULT;
+	if (copy_from_user(buf, u64_to_user_ptr(dw->buf), dw->len))
+		goto out_free;
+	dw->seal.term = READ_ONCE(vol->term);
+	dw->seal.epoch = georep_seal_epoch(vol);
+	ret = dw->seal.epoch ? georep_data_mac(vol, &dw->seal, dw->lba, buf,
+					      dw->len, dw->seal.mac) : -ENOKEY;
+out_free:
+	kvfree(buf);
 	return ret;
 }

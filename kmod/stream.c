@@ -264,26 +264,34 @@ static ssize_t georep_stream_write(struct file *file, const char __user *buf,
 }
 
 /*
- * GEOREP_IOC_DATA_WRITE: a resync write to a secondary's data device. The
- * file must be open for writing, as for appends.
+ * GEOREP_IOC_DATA_WRITE: a sealed resync write to a secondary's data device;
+ * the file must be open for writing, as for appends.
+ * GEOREP_IOC_DATA_SEAL: a primary seals blocks for a secondary.
  */
 static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 				unsigned long arg)
 {
 	struct georep_stream_file *sf = file->private_data;
+	void __user *uarg = (void __user *)arg;
 	struct georep_data_write dw;
 	long ret;
 
-	if (cmd != GEOREP_IOC_DATA_WRITE)
+	if (cmd != GEOREP_IOC_DATA_WRITE && cmd != GEOREP_IOC_DATA_SEAL)
 		return -ENOTTY;
-	if (!(file->f_mode & FMODE_WRITE))
+	if (cmd == GEOREP_IOC_DATA_WRITE && !(file->f_mode & FMODE_WRITE))
 		return -EBADF;
-	if (copy_from_user(&dw, (void __user *)arg, sizeof(dw)))
+	if (copy_from_user(&dw, uarg, sizeof(dw)))
 		return -EFAULT;
 	ret = georep_stream_enter(sf->stream);
 	if (ret)
 		return ret;
-	ret = georep_data_write(sf->vol, &dw);
+	if (cmd == GEOREP_IOC_DATA_WRITE) {
+		ret = georep_data_write(sf->vol, &dw);
+	} else {
+		ret = georep_data_seal(sf->vol, &dw);
+		if (!ret && copy_to_user(uarg, &dw, sizeof(dw)))
+			ret = -EFAULT;
+	}
 	georep_stream_leave(sf->stream);
 	return ret;
 }

@@ -268,6 +268,9 @@ int georep_seal(struct georep_volume *vol, struct georep_record *rec);
 int georep_seal_check(struct georep_volume *vol,
 		      const struct georep_record *rec);
 u32 georep_seal_epoch(struct georep_volume *vol);
+int georep_data_mac(struct georep_volume *vol,
+		    const struct georep_data_seal *seal, u64 lba,
+		    const void *data, u32 len, u8 *mac);
 int georep_keys_install(struct georep_volume *vol,
 			const struct georep_key *keys, unsigned int nr,
 			u32 seal, struct netlink_ext_ack *extack);

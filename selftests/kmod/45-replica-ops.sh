@@ -7,8 +7,11 @@
 # a re-attach; it is refused below the commit point (EINVAL) and on a
 # primary (EBUSY). A fresh secondary resynced with GEOREP_IOC_DATA_WRITE
 # and restarted with LOG_RESET follows the primary to a sha256-identical
-# end. LOG_NOOP appends a no-op record on a primary only (EROFS on a
-# secondary); DATA_WRITE is refused on a primary (EROFS).
+# end; a forged anchor is refused (EBADMSG). LOG_NOOP appends a no-op
+# record on a primary only (EROFS on a secondary); DATA_WRITE is refused on
+# a primary (EROFS), and without the primary's data seal over those very
+# bytes (EBADMSG), sealed by a secondary (EPERM) or in an older term
+# (ESTALE).
 # A deposed quorum primary's own suffix (applied to its data device) is
 # dropped only with TRUNCATE_APPLIED (EINVAL without): its write still
 # waiting for the commit fails with EIO, the volume is diverged (persisted
@@ -24,7 +27,7 @@ N=vol45n-$$
 R=vol45r-$$
 Q=vol45q-$$
 VT_VOLS="$Q $R $S $N $P"
-echo "    1..16"
+echo "    1..17"
 
 setup() {
 	PD=$(vt_loop pdata 32) && PL=$(vt_loop plog 16) || return 1
@@ -116,8 +119,12 @@ reset_resync() {
 	head=$(georep-ledgerop head "$N") || return 1
 	read -r seq term ch <<<"$head"
 	echo "primary head: $head"
-	georep-ledgerop resync "/dev/georep/$N" "/dev/georep/$R.log" || return 1
-	georep-ledgerop reset "$R" "$seq" "$term" "$ch" || return 1
+	georep-ledgerop resync "/dev/georep/$N" "/dev/georep/$R.log" "/dev/georep/$N.log" ||
+		return 1
+	# a forged anchor is refused and changes nothing
+	expect_errno 74 "anchor record: the seal does not match" \
+		georep-ledgerop reset "$R" "/dev/georep/$N.log" "$seq" --corrupt || return 1
+	georep-ledgerop reset "$R" "/dev/georep/$N.log" "$seq" || return 1
 	georepctl status "$R"
 	[ "$(vt_num "$R" written_seq)" = "$seq" ] && [ "$(vt_num "$R" applied_seq)" = "$seq" ] &&
 	[ "$(vt_num "$R" commit_seq)" = "$seq" ] &&
@@ -132,8 +139,8 @@ reset_resync() {
 }
 
 reset_refused() {
-	expect_errno 16 "primary" georep-ledgerop reset "$N" 1 2 \
-		0000000000000000000000000000000000000000000000000000000000000000
+	expect_errno 16 "primary" georep-ledgerop reset "$N" "/dev/georep/$N.log" \
+		"$(vt_num "$N" written_seq)"
 }
 
 noop_primary() {
@@ -157,12 +164,35 @@ noop_secondary() {
 
 data_write_checks() {
 	head -c 8192 /dev/urandom >"$T/blk" || return 1
-	expect_errno 30 "Read-only" georep-ledgerop datawrite "/dev/georep/$N.log" 0 "$T/blk" &&
-	expect_errno 22 "Invalid" georep-ledgerop datawrite "/dev/georep/$R.log" 1 "$T/blk" &&
+	local sealer=/dev/georep/$N.log
+	expect_errno 30 "Read-only" georep-ledgerop datawrite "/dev/georep/$N.log" 0 "$T/blk" \
+		"$sealer" &&
+	expect_errno 22 "Invalid" georep-ledgerop datawrite "/dev/georep/$R.log" 1 "$T/blk" \
+		"$sealer" &&
 	expect_errno 22 "Invalid" georep-ledgerop datawrite "/dev/georep/$R.log" \
-		$((32 * 2048)) "$T/blk" || return 1
-	georep-ledgerop datawrite "/dev/georep/$R.log" 64 "$T/blk" --fua || return 1
+		$((32 * 2048)) "$T/blk" "$sealer" || return 1
+	georep-ledgerop datawrite "/dev/georep/$R.log" 64 "$T/blk" "$sealer" --fua || return 1
 	cmp <(dd if="/dev/georep/$R" bs=4k skip=8 count=2 iflag=direct status=none) "$T/blk"
+}
+
+# resync blocks carry the primary's data seal: nothing else is written
+data_seal_checks() {
+	local before
+	head -c 8192 /dev/urandom >"$T/blk2" || return 1
+	before=$(dd if="/dev/georep/$R" bs=4k skip=8 count=2 iflag=direct status=none |
+		 sha256sum)
+	expect_errno 74 "Bad message" georep-ledgerop datawrite "/dev/georep/$R.log" 64 \
+		"$T/blk2" "/dev/georep/$N.log" --corrupt &&
+	expect_errno 1 "not permitted" georep-ledgerop datawrite "/dev/georep/$R.log" 64 \
+		"$T/blk2" "/dev/georep/$R.log" || return 1
+	# sealed in term 2, written once the replica is in term 9: stale
+	georepctl volume set "$R" --role secondary --term 9 || return 1
+	expect_errno 116 "Stale" georep-ledgerop datawrite "/dev/georep/$R.log" 64 \
+		"$T/blk2" "/dev/georep/$N.log" || return 1
+	dmesg | grep -E "resync write at [0-9]+ refused: (data seal does not match|sealed in term 2)" |
+		tail -n 2
+	[ "$(dd if="/dev/georep/$R" bs=4k skip=8 count=2 iflag=direct status=none |
+	     sha256sum)" = "$before" ] || { echo "a refused write reached the device"; return 1; }
 }
 
 diverged() {
@@ -254,6 +284,7 @@ vt_check "reset on a primary: refused" reset_refused
 vt_check "noop on the primary: dumped, verified, replicated" noop_primary
 vt_check "noop on a secondary: EROFS" noop_secondary
 vt_check "DATA_WRITE: EROFS on a primary, range checks, FUA write" data_write_checks
+vt_check "DATA_WRITE: tampered, unsealed by a primary, stale term: refused" data_seal_checks
 vt_check "deposed quorum primary: its write waits after the demotion" deposed_setup
 vt_check "truncate below applied without TRUNCATE_APPLIED, below commit: refused" \
 	deposed_truncate_refused

@@ -54,10 +54,11 @@ resync_during_apply() {
 	# the worker starts on the backlog ...
 	georepctl volume set "$S" --commit-seq "$w" || return 1
 	# ... and the resync writes the same blocks meanwhile
-	georep-ledgerop resync "/dev/georep/$P" "/dev/georep/$S.log" || return 1
+	georep-ledgerop resync "/dev/georep/$P" "/dev/georep/$S.log" "/dev/georep/$P.log" ||
+		return 1
 	a=$(vt_num "$S" applied_seq)
 	echo "applied_seq $a of $w when the resync ended"
-	georep-ledgerop reset "$S" "$seq" "$term" "$ch" || return 1
+	georep-ledgerop reset "$S" "/dev/georep/$P.log" "$seq" || return 1
 	echo "reset to the primary's head $seq"
 	[ "$(vt_num "$S" applied_seq)" = "$seq" ]
 }

@@ -85,11 +85,11 @@ w_apply() {
 
 w_heal() {	# one 4 KiB heal write at a random block of S
 	georep-ledgerop datawrite "/dev/georep/$S.log" $(((RANDOM % 4096) * 8)) \
-		"$T/blk"
+		"$T/blk" "/dev/georep/$P.log"
 }
 
 w_resync() {
-	georep-ledgerop resync "/dev/georep/$P" "/dev/georep/$S.log"
+	georep-ledgerop resync "/dev/georep/$P" "/dev/georep/$S.log" "/dev/georep/$P.log"
 	sleep 2
 }
 

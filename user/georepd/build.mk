@@ -108,6 +108,10 @@ CHECK_CMDS += georepd/tests/e2e_badinput.py
 # key mode, impostors, strangers), KeyUpdates, one log line per refusal
 CHECK_CMDS += georepd/tests/e2e_tls.py
 
+# certificate and CA rollover with SIGHUP under writes: no failed write,
+# no leader change, the old CA's certificates refused at the end
+CHECK_CMDS += georepd/tests/e2e_rollover.py
+
 # georepctl site ca|init: the cluster CA and site identities (lib/site_cert.c)
 PROG_SRCS_georepctl += georepctl/cmd_site.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_site.c

@@ -120,6 +120,7 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 			if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
 				return -EPROTO;
 			memcpy(e->rs_in.chain, rec.chain_hash, GEOREP_HASH_LEN);
+			memcpy(e->rs_in.anchor, h, GEOREP_RECORD_HDR_SIZE);
 			e->rs_in.have_anchor = true;
 			return 0;
 		}

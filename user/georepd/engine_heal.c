@@ -470,7 +470,8 @@ static int heal_answer(struct engine *e, unsigned int from, const struct gr_heal
 		x->wait_seq = a->seq;
 		return 0;
 	}
-	ret = e->lg->ops->data_write(e->lg, a->block * GEOREP_BLOCK_SIZE, a->data, a->length);
+	ret = e->lg->ops->data_write(e->lg, a->block * GEOREP_BLOCK_SIZE, a->data, a->length,
+				     &a->seal);
 	if (ret) {
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: heal write of block %llu: %s", e->name,
@@ -521,12 +522,28 @@ static void heal_reply(struct engine *e, unsigned int to, uint64_t fork_seq, uin
 		       uint32_t status, uint64_t version, uint64_t seq, const uint8_t *data)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_HEAL };
+	int ret;
 
 	f.heal.fork_seq = fork_seq;
 	f.heal.block = block;
 	f.heal.status = status;
 	f.heal.version = version;
 	f.heal.seq = seq;
+	if (data) {
+		/* the replica's kernel writes only what ours sealed */
+		f.heal.seal.seq = fork_seq;
+		ret = e->lg->ops->data_seal(e->lg, block * GEOREP_BLOCK_SIZE, data,
+					    GEOREP_BLOCK_SIZE, &f.heal.seal);
+		if (ret) {
+			if (gd_ratelimit(&e->rl))
+				gd_warn("volume %s: sealing heal block %llu: %s", e->name,
+					(unsigned long long)block, strerror(-ret));
+			memset(&f.heal.seal, 0, sizeof(f.heal.seal));
+			f.heal.status = GR_HEAL_UNAVAILABLE;
+			f.heal.version = 0;
+			data = NULL;
+		}
+	}
 	f.heal.length = data ? GEOREP_BLOCK_SIZE : 0;
 	f.heal.data = data;
 	eng_send_frame(e, to, &f);

@@ -48,6 +48,7 @@ struct resync_in {
 	uint64_t off;		/* bytes received in order */
 	bool have_anchor;
 	uint8_t chain[GEOREP_HASH_LEN];
+	uint8_t anchor[GEOREP_RECORD_HDR_SIZE];	/* the record at seq: its header */
 };
 
 /* replica side of a fork heal (engine_heal.c): one 4 KiB block */

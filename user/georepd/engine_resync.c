@@ -15,7 +15,7 @@ void eng_resync_send(struct engine *e)
 	uint64_t t0 = gr_now_ns();
 	struct gd_ledger_status st;
 	size_t i;
-	int k;
+	int k, ret;
 
 	if (e->role != GR_LEADER || e->lg->ops->status(e->lg, &st))
 		return;
@@ -56,6 +56,17 @@ void eng_resync_send(struct engine *e)
 			f.resync.offset = ro->off;
 			f.resync.length = len;
 			f.resync.data = e->buf;
+			/* the replica's kernel writes only what ours sealed */
+			f.resync.seal.seq = ro->seq;
+			ret = e->lg->ops->data_seal(e->lg, ro->off, e->buf, len,
+						    &f.resync.seal);
+			if (ret) {
+				if (gd_ratelimit(&e->rl))
+					gd_warn("volume %s: sealing resync chunk at %llu: %s",
+						e->name, (unsigned long long)ro->off,
+						strerror(-ret));
+				break;
+			}
 			gr_wire_sha256(e->buf, len, f.resync.sha256);
 			f.hdr.volume = e->vol->cfg->wire_id;
 			if (e->drop[i] || gd_send(e->d, i, &f))
@@ -77,8 +88,10 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 		ri->off = 0;	/* the leader (re)started the copy */
 	if (!ri->active || ri->from != from || f->resync.offset != ri->off)
 		return 0;	/* stale or out of order: the leader restarts it */
+	if (f->resync.seal.seq != ri->seq)
+		return 0;	/* a chunk of another resync */
 	ret = e->lg->ops->data_write(e->lg, f->resync.offset, f->resync.data,
-				     f->resync.length);
+				     f->resync.length, &f->resync.seal);
 	if (ret) {
 		engine_fail(e, "resync write at %llu: %s",
 			    (unsigned long long)f->resync.offset, strerror(-ret));
@@ -92,7 +105,7 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 			    (unsigned long long)ri->seq);
 		return 0;
 	}
-	ret = e->lg->ops->reset(e->lg, ri->seq, ri->term, ri->chain);
+	ret = e->lg->ops->reset(e->lg, ri->anchor);
 	if (ret) {
 		engine_fail(e, "ledger reset to %llu: %s", (unsigned long long)ri->seq,
 			    strerror(-ret));

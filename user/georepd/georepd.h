@@ -56,6 +56,7 @@ struct gd_peer {
 	bool have_rtt;
 	uint64_t ups, downs;
 	uint64_t key_updates_logged;		/* TLS KeyUpdates seen on conn */
+	bool renew;				/* close conn at a tick (SIGHUP) */
 	char last_error[GR_WIRE_ERRLEN + 64];
 	struct gd_ratelimit rl;
 };
@@ -75,6 +76,7 @@ struct georepd {
 	char ctl_path[108];
 	struct gr_loop *loop;
 	struct gr_transport *tp;
+	uint64_t renew_next_ms;		/* gd_peers_renew(): next one then */
 	struct gr_listener *listener;
 	struct gr_ctl *ctl;
 	struct gd_statedir *sd;
@@ -96,6 +98,8 @@ struct georepd {
 int gd_peers_start(struct georepd *d);
 void gd_peers_stop(struct georepd *d);
 void gd_peers_tick(struct georepd *d);
+/* close every established peer connection, one per tick: they reconnect */
+void gd_peers_renew(struct georepd *d);
 json_t *gd_peer_json(const struct gd_peer *p);
 
 /* control.c */

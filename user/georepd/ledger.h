@@ -74,11 +74,20 @@ struct gd_ledger_ops {
 	 */
 	int (*truncate_applied)(struct gd_ledger *l, uint64_t seq);
 	int (*clear_diverged)(struct gd_ledger *l);
-	/* secondary: empty log restarting after @seq, chaining from @chain */
-	int (*reset)(struct gd_ledger *l, uint64_t seq, uint64_t term,
-		     const uint8_t chain[GEOREP_HASH_LEN]);
-	/* secondary: raw data device writes/reads for a resync (4 KiB aligned) */
-	int (*data_write)(struct gd_ledger *l, uint64_t off, const void *buf, size_t len);
+	/*
+	 * secondary: empty log restarting after the anchor record (its
+	 * GEOREP_RECORD_HDR_SIZE-byte header), checked by its seal
+	 */
+	int (*reset)(struct gd_ledger *l, const void *anchor);
+	/*
+	 * secondary: data device writes for a resync or heal (4 KiB aligned),
+	 * refused unless @seal (made by the primary's data_seal) checks
+	 */
+	int (*data_write)(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+			  const struct georep_data_seal *seal);
+	/* primary: seal @len bytes for data_write at @off, as of @seal->seq */
+	int (*data_seal)(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+			 struct georep_data_seal *seal);
 	int (*data_read)(struct gd_ledger *l, uint64_t off, void *buf, size_t len);
 	/*
 	 * Tests only (mem backend): a client write of @len bytes of @buf at

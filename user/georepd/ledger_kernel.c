@@ -125,8 +125,8 @@ static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 }
 
 /* One replication command (TRUNCATE, RESET, NOOP). Return: 0 or -errno. */
-static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1, uint64_t term,
-		 const uint8_t *chain, uint64_t *written)
+static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1,
+		 const void *anchor, uint64_t *written)
 {
 	uint64_t dummy;
 	struct nl_msg *msg = nlmsg_alloc();
@@ -141,8 +141,7 @@ static int k_cmd(struct kernel_ledger *k, uint8_t cmd, int a1, uint64_t v1, uint
 	    (a1 && nla_put_u64(msg, a1, v1)) ||
 	    (cmd == GEOREP_CMD_LOG_TRUNCATE && k->truncate_applied &&
 	     nla_put_flag(msg, GEOREP_A_TRUNCATE_APPLIED)) ||
-	    (chain && (nla_put_u64(msg, GEOREP_A_TERM, term) ||
-		       nla_put(msg, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, chain))))
+	    (anchor && nla_put(msg, GEOREP_A_RECORD, GEOREP_RECORD_HDR_SIZE, anchor)))
 		goto out_free;
 	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, &err);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &err);
@@ -170,7 +169,7 @@ static int k_noop(struct gd_ledger *l, uint64_t *seq)
 {
 	*seq = 0;
 	/* the reply's WRITTEN_SEQ is the no-op's seq, even if writes followed */
-	return k_cmd(to_k(l), GEOREP_CMD_LOG_NOOP, 0, 0, 0, NULL, seq) ?: (*seq ? 0 : -EPROTO);
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_NOOP, 0, 0, NULL, seq) ?: (*seq ? 0 : -EPROTO);
 }
 
 static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
@@ -202,8 +201,7 @@ static int k_append(struct gd_ledger *l, const void *rec, size_t len)
 
 static int k_truncate(struct gd_ledger *l, uint64_t seq)
 {
-	return k_cmd(to_k(l), GEOREP_CMD_LOG_TRUNCATE, GEOREP_A_TRUNCATE_SEQ, seq, 0, NULL,
-		     NULL);
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_TRUNCATE, GEOREP_A_TRUNCATE_SEQ, seq, NULL, NULL);
 }
 
 static int k_truncate_applied(struct gd_ledger *l, uint64_t seq)
@@ -224,20 +222,36 @@ static int k_clear_diverged(struct gd_ledger *l)
 	return georep_nl_volume_set(to_k(l)->nl, &req);
 }
 
-static int k_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
-		   const uint8_t chain[GEOREP_HASH_LEN])
+static int k_reset(struct gd_ledger *l, const void *anchor)
 {
-	return k_cmd(to_k(l), GEOREP_CMD_LOG_RESET, GEOREP_A_RESET_SEQ, seq, term, chain,
-		     NULL);
+	return k_cmd(to_k(l), GEOREP_CMD_LOG_RESET, 0, 0, anchor, NULL);
 }
 
-static int k_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len)
+static int k_data_ioctl(int fd, unsigned long cmd, uint64_t off, const void *buf,
+			size_t len, struct georep_data_seal *seal)
 {
-	struct georep_data_write dw = { .lba = off / 512, .buf = (uintptr_t)buf, .len = len };
+	struct georep_data_write dw = {
+		.lba = off / 512, .buf = (uintptr_t)buf, .len = len, .seal = *seal,
+	};
 
-	if (ioctl(to_k(l)->wfd, GEOREP_IOC_DATA_WRITE, &dw))
+	if (ioctl(fd, cmd, &dw))
 		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
+	*seal = dw.seal;
 	return 0;
+}
+
+static int k_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+			const struct georep_data_seal *seal)
+{
+	struct georep_data_seal s = *seal;
+
+	return k_data_ioctl(to_k(l)->wfd, GEOREP_IOC_DATA_WRITE, off, buf, len, &s);
+}
+
+static int k_data_seal(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+		       struct georep_data_seal *seal)
+{
+	return k_data_ioctl(to_k(l)->rfd, GEOREP_IOC_DATA_SEAL, off, buf, len, seal);
 }
 
 static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
@@ -308,6 +322,7 @@ static const struct gd_ledger_ops kernel_ops = {
 	.clear_diverged = k_clear_diverged,
 	.reset = k_reset,
 	.data_write = k_data_write,
+	.data_seal = k_data_seal,
 	.data_read = k_data_read,
 	.close = k_close,
 };

@@ -566,36 +566,95 @@ static int mem_clear_diverged(struct gd_ledger *l)
 	return meta_save(m);
 }
 
-static int mem_reset(struct gd_ledger *l, uint64_t seq, uint64_t term,
-		     const uint8_t chain[GEOREP_HASH_LEN])
+/* the anchor of a reset: a record of this volume under its key (epoch 1) */
+static int anchor_check(struct mem_ledger *m, const void *anchor, struct georep_rec *rec)
+{
+	uint8_t hdr[GEOREP_RECORD_HDR_SIZE] __attribute__((aligned(8)));
+	uint8_t mac[GEOREP_HASH_LEN];
+	char why[128];
+	int ret;
+
+	memcpy(hdr, anchor, sizeof(hdr));
+	ret = georep_record_decode(hdr, sizeof(hdr), rec, why, sizeof(why));
+	if (ret)
+		return ret;
+	if (memcmp(rec->volume_uuid, m->uuid, GEOREP_UUID_LEN) || rec->seq == UINT64_MAX)
+		return -EINVAL;
+	if (rec->seal_epoch != 1)
+		return -ENOKEY;
+	ret = georep_seal(m->key, hdr, mac);
+	if (!ret && CRYPTO_memcmp(mac, rec->seal, GEOREP_HASH_LEN))
+		ret = -EBADMSG;
+	return ret;
+}
+
+static int mem_reset(struct gd_ledger *l, const void *anchor)
 {
 	struct mem_ledger *m = to_mem(l);
+	struct georep_rec rec;
+	int ret;
 
 	if (m->role != GEOREP_ROLE_SECONDARY)
 		return -EBUSY;
+	ret = anchor_check(m, anchor, &rec);
+	if (ret)
+		return ret;
 	if (ftruncate(m->logfd, 0))
 		return -errno;
 	m->nrecs = 0;
 	m->log_end = 0;
-	m->base_seq = seq;
-	m->base_term = term;
-	memcpy(m->base_chain, chain, GEOREP_HASH_LEN);
-	m->tail = seq + 1;
-	m->commit = m->applied = seq;
-	if (term > m->term)
-		m->term = term;
+	m->base_seq = rec.seq;
+	m->base_term = rec.term;
+	memcpy(m->base_chain, rec.chain_hash, GEOREP_HASH_LEN);
+	m->tail = rec.seq + 1;
+	m->commit = m->applied = rec.seq;
+	if (rec.term > m->term)
+		m->term = rec.term;
 	return meta_save(m);
 }
 
-static int mem_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len)
+static bool data_range_ok(const struct mem_ledger *m, uint64_t off, size_t len)
+{
+	return len && !((off | len) % GEOREP_BLOCK_SIZE) && len <= (1U << 20) &&
+	       off <= m->data_bytes && len <= m->data_bytes - off;
+}
+
+/* the kernel's checks of a data seal (replica.c: data_seal_check()) */
+static int mem_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+			  const struct georep_data_seal *seal)
 {
 	struct mem_ledger *m = to_mem(l);
+	uint8_t mac[GEOREP_HASH_LEN];
+	int ret;
 
 	if (m->role != GEOREP_ROLE_SECONDARY)
 		return -EROFS;
-	if ((off | len) % GEOREP_BLOCK_SIZE || off + len > m->data_bytes)
+	if (!data_range_ok(m, off, len) || seal->reserved)
 		return -EINVAL;
+	if (seal->term < m->term)
+		return -ESTALE;
+	if (seal->epoch != 1)
+		return -ENOKEY;
+	ret = georep_data_mac(m->key, m->uuid, seal, off / 512, buf, len, mac);
+	if (!ret && CRYPTO_memcmp(mac, seal->mac, GEOREP_HASH_LEN))
+		ret = -EBADMSG;
+	if (ret)
+		return ret;
 	return pwrite(m->datafd, buf, len, off) == (ssize_t)len ? 0 : -EIO;
+}
+
+static int mem_data_seal(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
+			 struct georep_data_seal *seal)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (!data_range_ok(m, off, len) || seal->reserved)
+		return -EINVAL;
+	if (m->role != GEOREP_ROLE_PRIMARY)
+		return -EPERM;
+	seal->term = m->term;
+	seal->epoch = 1;
+	return georep_data_mac(m->key, m->uuid, seal, off / 512, buf, len, seal->mac);
 }
 
 static int mem_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
@@ -635,6 +694,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.clear_diverged = mem_clear_diverged,
 	.reset = mem_reset,
 	.data_write = mem_data_write,
+	.data_seal = mem_data_seal,
 	.data_read = mem_data_read,
 	.client_write = mem_client_write,
 	.test_open = mem_test_open,

@@ -64,16 +64,22 @@ static const char usage[] =
  * or plain TCP only when the operator asked for it. Messages on stderr:
  * this runs before daemonizing.
  */
-static struct gr_transport *make_transport(const struct gr_cluster *cfg,
-					   const struct gr_site_cfg *me, bool plaintext)
+static struct gr_tls_opts tls_opts(const struct gr_cluster *cfg,
+				   const struct gr_site_cfg *me)
 {
-	struct gr_tls_opts o = {
+	return (struct gr_tls_opts){
 		.ca = cfg->tls.ca,
 		.cert = me->cert,
 		.key = me->key,
 		.rekey_bytes = cfg->tls.rekey_bytes,
 		.rekey_seconds = cfg->tls.rekey_seconds,
 	};
+}
+
+static struct gr_transport *make_transport(const struct gr_cluster *cfg,
+					   const struct gr_site_cfg *me, bool plaintext)
+{
+	struct gr_tls_opts o = tls_opts(cfg, me);
 	struct gr_transport *t;
 	char err[512];
 
@@ -199,6 +205,29 @@ static void on_tick(struct gr_timer *t, void *arg)
 	gr_timer_arm(t, GD_TICK_MS);
 }
 
+/*
+ * SIGHUP: read this site's certificate, key and the CA bundle again (a
+ * certificate or CA rollover, Documentation/admin-guide.rst), then renew
+ * every peer connection so that both ends verify the new ones.
+ */
+static void reload_tls(struct georepd *d)
+{
+	struct gr_tls_opts o = tls_opts(d->cfg, d->me);
+	char err[512];
+
+	if (!d->cfg->tls.enabled) {
+		gd_warn("SIGHUP: nothing to reload (plain TCP, no \"tls\" section)");
+		return;
+	}
+	if (gr_transport_tls_reload(d->tp, &o, err, sizeof(err))) {
+		gd_err("SIGHUP: TLS credentials not reloaded, keeping the old ones: %s", err);
+		return;
+	}
+	gd_info("SIGHUP: TLS credentials reloaded (certificate %s, CA %s); renewing peer connections",
+		o.cert, o.ca);
+	gd_peers_renew(d);
+}
+
 static void on_signal(struct gr_io *io, uint32_t events, void *arg)
 {
 	struct georepd *d = arg;
@@ -206,6 +235,10 @@ static void on_signal(struct gr_io *io, uint32_t events, void *arg)
 
 	if (read(d->sigfd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGHUP) {
+		reload_tls(d);
+		return;
+	}
 	gd_info("signal %u: shutting down", si.ssi_signo);
 	gr_loop_stop(d->loop);
 }

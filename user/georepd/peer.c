@@ -6,6 +6,8 @@
 
 #include "georepd.h"
 
+#define GD_RENEW_GAP_MS	1000
+
 static void peer_frame(struct gr_conn *c, const struct gr_frame *f, void *arg);
 static void peer_close(struct gr_conn *c, int err, const char *reason, void *arg);
 
@@ -571,12 +573,43 @@ static json_t *session_json(const struct gr_conn *c)
 			 "key_updates_received", (json_int_t)st.key_updates_received);
 }
 
+void gd_peers_renew(struct georepd *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->cfg->nsites; i++)
+		d->peers[i].renew = i != d->self;
+}
+
+/* one connection renewed a second: the others keep the quorum meanwhile */
+static void renew_one(struct georepd *d, uint64_t now)
+{
+	unsigned int i;
+
+	if (now < d->renew_next_ms)
+		return;
+	for (i = 0; i < d->cfg->nsites; i++) {
+		struct gd_peer *p = &d->peers[i];
+
+		if (!p->renew)
+			continue;
+		p->renew = false;
+		if (p->conn) {
+			reject(p->conn, GR_WERR_SHUTDOWN,
+			       "TLS credentials reloaded: reconnecting");
+			d->renew_next_ms = now + GD_RENEW_GAP_MS;
+			return;
+		}
+	}
+}
+
 void gd_peers_tick(struct georepd *d)
 {
 	uint64_t now = gr_now_ms();
 	struct gd_pending *pd, *next;
 	unsigned int i;
 
+	renew_one(d, now);
 	for (i = 0; i < d->cfg->nsites; i++) {
 		struct gd_peer *p = &d->peers[i];
 		struct gr_conn *dc;

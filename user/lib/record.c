@@ -223,6 +223,36 @@ int georep_seal(const uint8_t key[GEOREP_KEY_LEN], const void *hdr,
 	return 0;
 }
 
+int georep_data_mac(const uint8_t key[GEOREP_KEY_LEN],
+		    const uint8_t uuid[GEOREP_UUID_LEN],
+		    const struct georep_data_seal *seal, uint64_t lba,
+		    const void *data, size_t len, uint8_t mac[GEOREP_HASH_LEN])
+{
+	struct georep_data_seal_msg msg = {
+		.magic = htole32(GEOREP_DATA_SEAL_MAGIC),
+		.version = htole32(GEOREP_DATA_SEAL_VERSION),
+		.term = htole64(seal->term),
+		.seq = htole64(seal->seq),
+		.lba = htole64(lba),
+		.len = htole32((uint32_t)len),
+		.epoch = htole32(seal->epoch),
+	};
+	unsigned int outlen = 0;
+	int ret;
+
+	_Static_assert(sizeof(msg) == 88, "struct georep_data_seal_msg is 88 bytes");
+	if (len > UINT32_MAX)
+		return -EINVAL;
+	memcpy(msg.volume_uuid, uuid, GEOREP_UUID_LEN);
+	ret = georep_payload_hash(data, len, msg.data_hash);
+	if (ret)
+		return ret;
+	if (!HMAC(EVP_sha256(), key, GEOREP_KEY_LEN, (const uint8_t *)&msg, sizeof(msg), mac,
+		  &outlen) || outlen != GEOREP_HASH_LEN)
+		return -EIO;
+	return 0;
+}
+
 int georep_record_verify(const struct georep_rec *rec, const void *hdr,
 			 const void *payload, const uint8_t *prev,
 			 const uint8_t *key, enum georep_rec_fault *fault)

@@ -518,3 +518,23 @@ out_free:
 	free(t);
 	return NULL;
 }
+
+int gr_transport_tls_reload(struct gr_transport *t, const struct gr_tls_opts *o,
+			    char *err, size_t errlen)
+{
+	struct tls_ctx *tc;
+	SSL_CTX *ctx;
+
+	if (t->ops != &tls_ops) {
+		snprintf(err, errlen, "not a TLS transport");
+		return -EINVAL;
+	}
+	tc = t->priv;
+	ctx = make_ctx(o, err, errlen);
+	if (!ctx)
+		return -EINVAL;
+	/* sessions made from the old context hold a reference on it */
+	SSL_CTX_free(tc->ctx);
+	tc->ctx = ctx;
+	return 0;
+}

@@ -5,6 +5,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -291,6 +292,34 @@ static int decode_records(const uint8_t *b, uint32_t len, struct gr_records *r, 
 	return 0;
 }
 
+static void put_seal(uint8_t *b, const struct georep_data_seal *s)
+{
+	put64(b, s->term);
+	put64(b + 8, s->seq);
+	put32(b + 16, s->epoch);
+	put32(b + 20, 0);
+	memcpy(b + 24, s->mac, GEOREP_HASH_LEN);
+}
+
+static void get_seal(const uint8_t *b, struct georep_data_seal *s)
+{
+	s->term = get64(b);
+	s->seq = get64(b + 8);
+	s->epoch = get32(b + 16);
+	s->reserved = get32(b + 20);
+	memcpy(s->mac, b + 24, GEOREP_HASH_LEN);
+}
+
+static bool seal_empty(const uint8_t *b)
+{
+	uint8_t acc = 0;
+	int i;
+
+	for (i = 0; i < GR_DATA_SEAL_SIZE; i++)
+		acc |= b[i];
+	return !acc;
+}
+
 static int decode_resync(const uint8_t *b, uint32_t len, struct gr_resync *r, char *err)
 {
 	uint8_t sha[GEOREP_HASH_LEN];
@@ -312,6 +341,9 @@ static int decode_resync(const uint8_t *b, uint32_t len, struct gr_resync *r, ch
 	if (r->offset > UINT64_MAX - r->length)
 		return ERR("resync: offset %llu overflows", (unsigned long long)r->offset);
 	memcpy(r->sha256, b + 16, GEOREP_HASH_LEN);
+	get_seal(b + 48, &r->seal);
+	if (!r->seal.epoch || r->seal.reserved)
+		return ERR("resync: data seal with epoch 0 or reserved bits");
 	r->data = b + GR_RESYNC_HDR_SIZE;
 	gr_wire_sha256(r->data, r->length, sha);
 	if (memcmp(sha, r->sha256, GEOREP_HASH_LEN))
@@ -357,8 +389,12 @@ static int decode_heal(const uint8_t *b, uint32_t len, struct gr_heal *h, char *
 	h->status = get32(b + 32);
 	h->length = get32(b + 36);
 	memcpy(h->sha256, b + 40, GEOREP_HASH_LEN);
+	get_seal(b + 72, &h->seal);
 	if (h->status >= __GR_HEAL_MAX)
 		return ERR("heal: unknown status %u", h->status);
+	if (h->status == GR_HEAL_DATA ? !h->seal.epoch || h->seal.reserved :
+					!seal_empty(b + 72))
+		return ERR("heal: status %u with a bad data seal", h->status);
 	if (h->length != len - GR_HEAL_HDR_SIZE ||
 	    h->length != (h->status == GR_HEAL_DATA ? GEOREP_BLOCK_SIZE : 0))
 		return ERR("heal: status %u with %u bytes of data (body %u)", h->status,
@@ -583,9 +619,12 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		put64(b, f->resync.offset);
 		put32(b + 8, f->resync.length);
 		put32(b + 12, 0);
+		put_seal(b + 48, &f->resync.seal);
 		pos = GR_RESYNC_HDR_SIZE;
 		memcpy(b + pos, f->resync.data, f->resync.length);
 		gr_wire_sha256(b + pos, f->resync.length, b + 16);
+		if (decode_resync(b, bl, &(struct gr_resync){ 0 }, err))
+			return -EINVAL;
 		break;
 	case GR_FT_HEAL_REQ:
 		put64(b, f->heal_req.fork_seq);
@@ -604,7 +643,9 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		put64(b + 24, f->heal.seq);
 		put32(b + 32, f->heal.status);
 		put32(b + 36, f->heal.length);
-		memset(b + 40, 0, GEOREP_HASH_LEN);
+		memset(b + 40, 0, GEOREP_HASH_LEN + GR_DATA_SEAL_SIZE);
+		if (f->heal.status == GR_HEAL_DATA)
+			put_seal(b + 72, &f->heal.seal);
 		if (f->heal.length) {
 			memcpy(b + GR_HEAL_HDR_SIZE, f->heal.data, f->heal.length);
 			gr_wire_sha256(b + GR_HEAL_HDR_SIZE, f->heal.length, b + 40);

@@ -261,6 +261,31 @@ static void put_path(struct nl_msg *msg, int type)
 }
 
 /* the attributes @cmd needs, valid, so that the volume code runs */
+/* LOG_RESET's anchor: noise, or a header that gets past the first checks */
+static void put_anchor(struct nl_msg *msg)
+{
+	struct georep_record rec;
+	uint8_t *p = (uint8_t *)&rec;
+	size_t i;
+
+	for (i = 0; i < sizeof(rec); i++)
+		p[i] = rnd(256);
+	if (rnd(2)) {
+		rec.magic = htole32(GEOREP_RECORD_MAGIC);
+		rec.version = htole16(GEOREP_RECORD_VERSION);
+		rec.op = htole16(rnd(__GEOREP_OP_MAX + 1));
+		rec.seq = htole64(edge_value());
+		rec.seal_epoch = htole32(rnd(4));
+		rec.flags = 0;
+		rec.reserved0 = 0;
+		memset(rec.reserved, 0, sizeof(rec.reserved));
+	}
+	if (rnd(8))
+		nla_put(msg, GEOREP_A_RECORD, sizeof(rec), &rec);
+	else
+		nla_put(msg, GEOREP_A_RECORD, rnd(sizeof(rec) + 8), &rec);
+}
+
 static void put_needed(struct nl_msg *msg, uint8_t cmd)
 {
 	static const uint8_t hash[GEOREP_HASH_LEN];
@@ -298,9 +323,13 @@ static void put_needed(struct nl_msg *msg, uint8_t cmd)
 		nla_put_u64(msg, GEOREP_A_TRUNCATE_SEQ, edge_value());
 		break;
 	case GEOREP_CMD_LOG_RESET:
-		nla_put_u64(msg, GEOREP_A_RESET_SEQ, edge_value());
-		nla_put_u64(msg, GEOREP_A_TERM, edge_value());
-		nla_put(msg, GEOREP_A_CHAIN_HASH, sizeof(hash), hash);
+		if (rnd(2))
+			nla_put_u64(msg, GEOREP_A_RESET_SEQ, edge_value());
+		if (rnd(2))
+			nla_put_u64(msg, GEOREP_A_TERM, edge_value());
+		if (rnd(2))
+			nla_put(msg, GEOREP_A_CHAIN_HASH, sizeof(hash), hash);
+		put_anchor(msg);
 		break;
 	default:
 		break;

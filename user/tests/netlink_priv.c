@@ -99,7 +99,7 @@ static int become(enum who who)
 /* a request that only the privilege check may refuse */
 static struct nl_msg *full_req(uint8_t cmd, const char *volume, uint64_t seq)
 {
-	static const uint8_t hash[GEOREP_HASH_LEN];
+	static const uint8_t hash[GEOREP_HASH_LEN], anchor[GEOREP_RECORD_HDR_SIZE];
 	struct nl_msg *msg = req(cmd, 0);
 
 	switch (cmd) {
@@ -125,6 +125,7 @@ static struct nl_msg *full_req(uint8_t cmd, const char *volume, uint64_t seq)
 		nla_put_u64(msg, GEOREP_A_RESET_SEQ, seq);
 		nla_put_u64(msg, GEOREP_A_TERM, 1);
 		nla_put(msg, GEOREP_A_CHAIN_HASH, sizeof(hash), hash);
+		nla_put(msg, GEOREP_A_RECORD, GEOREP_RECORD_HDR_SIZE, anchor);
 		break;
 	default:
 		break;

@@ -4,18 +4,21 @@
  * kernel ledger, one per run, for the kernel selftests.
  *
  *   georep-ledgerop truncate <volume> <seq> [--applied]
- *   georep-ledgerop reset <volume> <seq> <term> <chain-hash-hex>
+ *   georep-ledgerop reset <volume> <source.log> <seq> [--corrupt]
  *   georep-ledgerop noop <volume>            prints the no-op's seq
  *   georep-ledgerop head <volume>            prints "written_seq term chain"
- *   georep-ledgerop datawrite <dev.log> <lba> <file> [--fua]
- *   georep-ledgerop resync <source> <dev.log>
+ *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]
+ *   georep-ledgerop resync <source> <dev.log> <sealer.log>
  *
  * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE
  * (--applied: with TRUNCATE_APPLIED, a deposed primary's suffix),
- * LOG_RESET and LOG_NOOP (libnl-genl); datawrite writes <file> (a multiple
- * of 4 KiB, at most 1 MiB) at sector <lba> of the volume behind the log
- * stream with GEOREP_IOC_DATA_WRITE; resync copies all of <source> (a file
- * or block device) that way, 1 MiB at a time, each piece with FUA.
+ * LOG_RESET and LOG_NOOP (libnl-genl); reset's anchor is record <seq> as
+ * the log stream <source.log> returns it. datawrite writes <file> (a
+ * multiple of 4 KiB, at most 1 MiB) at sector <lba> of the volume behind
+ * the log stream with GEOREP_IOC_DATA_WRITE, sealed by the primary behind
+ * <sealer.log> (GEOREP_IOC_DATA_SEAL); resync copies all of <source> (a
+ * file or block device) that way, 1 MiB at a time, each piece with FUA.
+ * --corrupt flips one bit of the anchor or of the data after sealing.
  *
  * On failure prints the errno text and the kernel's extack message, and
  * exits with the errno value (e.g. 22 EINVAL, 16 EBUSY, 30 EROFS).
@@ -52,11 +55,11 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: georep-ledgerop truncate <volume> <seq> [--applied]\n"
-		"       georep-ledgerop reset <volume> <seq> <term> <chain-hash-hex>\n"
+		"       georep-ledgerop reset <volume> <source.log> <seq> [--corrupt]\n"
 		"       georep-ledgerop noop <volume>\n"
 		"       georep-ledgerop head <volume>\n"
-		"       georep-ledgerop datawrite <dev.log> <lba> <file> [--fua]\n"
-		"       georep-ledgerop resync <source> <dev.log>\n");
+		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]\n"
+		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n");
 	exit(2);
 }
 
@@ -122,7 +125,7 @@ static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 
 /* one LOG_* command; returns 0 or an errno, r->msg has the extack */
 static int nl_cmd(uint8_t cmd, const char *name, int a1, uint64_t v1,
-		  uint64_t term, const uint8_t *chain, struct req *r)
+		  const void *anchor, struct req *r)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	struct nl_msg *msg = nlmsg_alloc();
@@ -152,8 +155,7 @@ static int nl_cmd(uint8_t cmd, const char *name, int a1, uint64_t v1,
 	    (a1 && nla_put_u64(msg, a1, v1)) ||
 	    (cmd == GEOREP_CMD_LOG_TRUNCATE && truncate_applied &&
 	     nla_put_flag(msg, GEOREP_A_TRUNCATE_APPLIED)) ||
-	    (chain && (nla_put_u64(msg, GEOREP_A_TERM, term) ||
-		       nla_put(msg, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, chain))))
+	    (anchor && nla_put(msg, GEOREP_A_RECORD, GEOREP_RECORD_HDR_SIZE, anchor)))
 		goto out_free;
 	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, r);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, r);
@@ -172,18 +174,28 @@ out_free:
 	return ret;
 }
 
-static int parse_hash(const char *hex, uint8_t *out)
+/* LOG_RESET after record @seq of the stream @src (its header) */
+static int cmd_reset(const char *name, const char *src, uint64_t seq, bool corrupt)
 {
-	unsigned int i, v;
+	static uint8_t buf[CHUNK + GEOREP_RECORD_HDR_SIZE];
+	struct req r;
+	ssize_t n;
+	int fd, ret;
 
-	if (strlen(hex) != 2 * GEOREP_HASH_LEN)
-		return -1;
-	for (i = 0; i < GEOREP_HASH_LEN; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = v;
-	}
-	return 0;
+	fd = open(src, O_RDONLY);
+	if (fd < 0)
+		return fail(src, errno, NULL);
+	n = lseek(fd, seq, SEEK_SET) < 0 ? -1 : read(fd, buf, sizeof(buf));
+	ret = errno;
+	close(fd);
+	if (n < 0)
+		return fail(src, ret, "reading the anchor record");
+	if (n < GEOREP_RECORD_HDR_SIZE)
+		return fail(src, ENODATA, "no record at that seq");
+	if (corrupt)
+		buf[100] ^= 1;
+	ret = nl_cmd(GEOREP_CMD_LOG_RESET, name, 0, 0, buf, &r);
+	return ret ? fail("LOG_RESET", ret, r.msg) : 0;
 }
 
 static int cmd_head(const char *name)
@@ -211,24 +223,33 @@ static int cmd_head(const char *name)
 	return 0;
 }
 
-static int data_write(int fd, uint64_t lba, void *buf, uint32_t len, bool fua)
+/* flags: GEOREP_DW_FUA, or CORRUPT: flip a bit of the data once sealed */
+#define CORRUPT		(1U << 31)
+
+/* seal with the primary behind @sealer, then write to the secondary's @fd */
+static int data_write(int fd, int sealer, uint64_t lba, void *buf, uint32_t len,
+		      unsigned int flags)
 {
 	struct georep_data_write dw = {
 		.lba = lba,
 		.buf = (uintptr_t)buf,
 		.len = len,
-		.flags = fua ? GEOREP_DW_FUA : 0,
 	};
 
+	if (ioctl(sealer, GEOREP_IOC_DATA_SEAL, &dw))
+		return errno;
+	dw.flags = flags & GEOREP_DW_FUA;
+	if (flags & CORRUPT)
+		((uint8_t *)buf)[len / 2] ^= 1;
 	return ioctl(fd, GEOREP_IOC_DATA_WRITE, &dw) ? errno : 0;
 }
 
 static int cmd_datawrite(const char *log, uint64_t lba, const char *file,
-			 bool fua)
+			 const char *sealer, unsigned int flags)
 {
 	void *buf = NULL;
 	ssize_t n;
-	int fd, in, ret;
+	int fd, sfd, in, ret;
 
 	in = open(file, O_RDONLY);
 	if (in < 0)
@@ -245,29 +266,42 @@ static int cmd_datawrite(const char *log, uint64_t lba, const char *file,
 		return fail(file, errno, NULL);
 	}
 	fd = open(log, O_RDWR);
-	if (fd < 0) {
-		free(buf);
-		return fail(log, errno, NULL);
+	sfd = open(sealer, O_RDONLY);
+	if (fd < 0 || sfd < 0) {
+		ret = fail(fd < 0 ? log : sealer, errno, NULL);
+		goto out;
 	}
-	ret = data_write(fd, lba, buf, n, fua);
-	close(fd);
+	ret = data_write(fd, sfd, lba, buf, n, flags);
+	if (ret)
+		ret = fail("GEOREP_IOC_DATA_SEAL/DATA_WRITE", ret, NULL);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (sfd >= 0)
+		close(sfd);
 	free(buf);
-	return ret ? fail("GEOREP_IOC_DATA_WRITE", ret, NULL) : 0;
+	return ret;
 }
 
-static int cmd_resync(const char *src, const char *log)
+static int cmd_resync(const char *src, const char *log, const char *sealer)
 {
 	uint64_t lba = 0, total = 0;
 	void *buf = NULL;
-	int in, fd, ret = 0;
+	int in, fd, sfd, ret = 0;
 	ssize_t n;
 
+	sfd = open(sealer, O_RDONLY);
+	if (sfd < 0)
+		return fail(sealer, errno, NULL);
 	in = open(src, O_RDONLY);
-	if (in < 0)
+	if (in < 0) {
+		close(sfd);
 		return fail(src, errno, NULL);
+	}
 	fd = open(log, O_RDWR);
 	if (fd < 0) {
 		close(in);
+		close(sfd);
 		return fail(log, errno, NULL);
 	}
 	if (posix_memalign(&buf, 4096, CHUNK)) {
@@ -289,9 +323,9 @@ static int cmd_resync(const char *src, const char *log)
 		}
 		if (!got)
 			break;
-		ret = data_write(fd, lba, buf, got, true);
+		ret = data_write(fd, sfd, lba, buf, got, GEOREP_DW_FUA);
 		if (ret) {
-			ret = fail("GEOREP_IOC_DATA_WRITE", ret, NULL);
+			ret = fail("GEOREP_IOC_DATA_SEAL/DATA_WRITE", ret, NULL);
 			goto out_free;
 		}
 		lba += got >> 9;
@@ -305,12 +339,12 @@ out_free:
 out_close:
 	close(fd);
 	close(in);
+	close(sfd);
 	return ret;
 }
 
 int main(int argc, char **argv)
 {
-	uint8_t chain[GEOREP_HASH_LEN];
 	struct req r;
 	int ret;
 
@@ -323,20 +357,16 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "truncate") && argc == 4) {
 		ret = nl_cmd(GEOREP_CMD_LOG_TRUNCATE, argv[2],
-			     GEOREP_A_TRUNCATE_SEQ, num(argv[3]), 0, NULL, &r);
+			     GEOREP_A_TRUNCATE_SEQ, num(argv[3]), NULL, &r);
 		return ret ? fail("LOG_TRUNCATE", ret, r.msg) : 0;
 	}
-	if (!strcmp(argv[1], "reset") && argc == 6) {
-		if (parse_hash(argv[5], chain)) {
-			fprintf(stderr, "georep-ledgerop: chain hash: 64 hex digits\n");
-			return 2;
-		}
-		ret = nl_cmd(GEOREP_CMD_LOG_RESET, argv[2], GEOREP_A_RESET_SEQ,
-			     num(argv[3]), num(argv[4]), chain, &r);
-		return ret ? fail("LOG_RESET", ret, r.msg) : 0;
+	if (!strcmp(argv[1], "reset") && (argc == 5 || argc == 6)) {
+		if (argc == 6 && strcmp(argv[5], "--corrupt"))
+			usage();
+		return cmd_reset(argv[2], argv[3], num(argv[4]), argc == 6);
 	}
 	if (!strcmp(argv[1], "noop") && argc == 3) {
-		ret = nl_cmd(GEOREP_CMD_LOG_NOOP, argv[2], 0, 0, 0, NULL, &r);
+		ret = nl_cmd(GEOREP_CMD_LOG_NOOP, argv[2], 0, 0, NULL, &r);
 		if (ret)
 			return fail("LOG_NOOP", ret, r.msg);
 		printf("%" PRIu64 "\n", r.written);
@@ -344,13 +374,19 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "head") && argc == 3)
 		return cmd_head(argv[2]);
-	if (!strcmp(argv[1], "datawrite") && (argc == 5 || argc == 6)) {
-		if (argc == 6 && strcmp(argv[5], "--fua"))
+	if (!strcmp(argv[1], "datawrite") && (argc == 6 || argc == 7)) {
+		unsigned int flags = 0;
+
+		if (argc == 7 && !strcmp(argv[6], "--fua"))
+			flags = GEOREP_DW_FUA;
+		else if (argc == 7 && !strcmp(argv[6], "--corrupt"))
+			flags = CORRUPT;
+		else if (argc == 7)
 			usage();
-		return cmd_datawrite(argv[2], num(argv[3]), argv[4], argc == 6);
+		return cmd_datawrite(argv[2], num(argv[3]), argv[4], argv[5], flags);
 	}
-	if (!strcmp(argv[1], "resync") && argc == 4)
-		return cmd_resync(argv[2], argv[3]);
+	if (!strcmp(argv[1], "resync") && argc == 5)
+		return cmd_resync(argv[2], argv[3], argv[4]);
 	usage();
 	return 2;
 }

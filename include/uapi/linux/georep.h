@@ -211,12 +211,18 @@ enum georep_commit_rule {
  *   dropped record was on the data device) until VOLUME_SET DIVERGED=0
  *   (after the touched blocks are resynced). The next appended record
  *   must then be TRUNCATE_SEQ + 1 and chain from record TRUNCATE_SEQ.
- * GEOREP_CMD_LOG_RESET (admin): NAME, RESET_SEQ, TERM, CHAIN_HASH.
- *   Secondary only. Forgets the whole retained log and restarts it empty
- *   at RESET_SEQ: the next appended record must be RESET_SEQ + 1 and chain
- *   from CHAIN_HASH; APPLIED_SEQ and COMMIT_SEQ become RESET_SEQ. Used after
- *   a full resync, when the data device holds the contents as of RESET_SEQ
- *   (or older contents that the following records bring up to date).
+ * GEOREP_CMD_LOG_RESET (admin): NAME, RECORD; RESET_SEQ, TERM, CHAIN_HASH
+ *   optional. Secondary only. Forgets the whole retained log and restarts
+ *   it empty after the anchor RECORD (the header of the record at the resync
+ *   point, as read from the primary's log stream): the next appended record
+ *   must be its seq + 1 and chain from its chain_hash; APPLIED_SEQ and
+ *   COMMIT_SEQ become its seq. The anchor is checked like an appended
+ *   record's header (magic, version, this volume's uuid, fields) and by its
+ *   seal (ENOKEY: its epoch is not installed; EBADMSG: the seal does not
+ *   match); RESET_SEQ, TERM and CHAIN_HASH, when given, must equal its
+ *   fields. Used after a full resync, when the data device holds the
+ *   contents as of the anchor (or older contents that the following records
+ *   bring up to date).
  * GEOREP_CMD_LOG_NOOP (admin): NAME. Primary only (EROFS otherwise).
  *   Appends a GEOREP_OP_NOOP record in the current term (a new leader's
  *   barrier); the reply (VOLUME_GET format) has its seq in WRITTEN_SEQ.
@@ -224,8 +230,11 @@ enum georep_commit_rule {
  * Resync writes go through the log stream: ioctl(GEOREP_IOC_DATA_WRITE) on
  * /dev/georepN-log of a secondary writes a range straight to the data
  * device (not a record: the ledger position is set by LOG_RESET, or the
- * range is one a truncated suffix touched). EROFS on a primary, EINVAL on a
- * range outside the device or not 4 KiB aligned.
+ * range is one a truncated suffix touched), once its data seal checks (see
+ * struct georep_data_seal). EROFS on a primary, EINVAL on a range outside
+ * the device or not 4 KiB aligned, ENOKEY for an epoch not installed,
+ * ESTALE for a seal of an older term, EBADMSG for a mac that does not match.
+ * ioctl(GEOREP_IOC_DATA_SEAL) on a primary's stream makes that seal.
  */
 enum georep_cmd {
 	GEOREP_CMD_UNSPEC,
@@ -293,6 +302,7 @@ enum georep_attr {
 	GEOREP_A_DIVERGED,		/* u8: data device holds truncated records' blocks */
 	GEOREP_A_IO_STATE,		/* u8, enum georep_io_state */
 	GEOREP_A_STANDALONE,		/* u8: no control plane (VOLUME_NEW: 1) */
+	GEOREP_A_RECORD,		/* binary, 256: LOG_RESET's anchor record header */
 	__GEOREP_A_MAX,
 };
 
@@ -310,17 +320,62 @@ enum georep_key_attr {
 /* the nested GEOREP_A_KEYS holds entries of type GEOREP_A_KEY */
 #define GEOREP_A_KEY			1
 
-/* ioctls on the log stream */
+/*
+ * ioctls on the log stream
+ *
+ * Resync and heal write a secondary's data device with blocks that no
+ * record carries, so the blocks carry a data seal instead, made by the
+ * primary's kernel with the volume's seal key (GEOREP_IOC_DATA_SEAL) and
+ * checked by the secondary's kernel before it writes (GEOREP_IOC_DATA_WRITE):
+ *
+ *   mac = HMAC-SHA-256(key[epoch], struct georep_data_seal_msg)
+ *
+ * The message binds the blocks to the volume (uuid), their place (lba, len),
+ * their contents (SHA-256), the primary's term and the resync or fork point
+ * (seq) the copy is as of. A secondary refuses blocks sealed in a term
+ * older than its own, with an epoch it lacks, or whose mac does not match.
+ */
+struct georep_data_seal {
+	__u64 term;			/* the sealing primary's term */
+	__u64 seq;			/* resync point or fork point */
+	__u32 epoch;			/* seal-key epoch of mac */
+	__u32 reserved;			/* zero */
+	__u8 mac[GEOREP_HASH_LEN];
+};
+
+#define GEOREP_DATA_SEAL_MAGIC		0x53445247	/* "GRDS" */
+#define GEOREP_DATA_SEAL_VERSION	1
+
+/* what the mac covers; every field little-endian, no padding (88 bytes) */
+struct georep_data_seal_msg {
+	__le32 magic;
+	__le32 version;
+	__u8 volume_uuid[GEOREP_UUID_LEN];
+	__le64 term;
+	__le64 seq;
+	__le64 lba;			/* 512-byte sectors */
+	__le32 len;			/* bytes */
+	__le32 epoch;
+	__u8 data_hash[GEOREP_HASH_LEN];	/* SHA-256 of the len bytes */
+};
+
 struct georep_data_write {
 	__u64 lba;			/* 512-byte sectors, 4 KiB aligned */
 	__u64 buf;			/* user pointer to len bytes */
 	__u32 len;			/* bytes, multiple of 4096, <= 1 MiB */
 	__u32 flags;			/* GEOREP_DW_FUA */
+	struct georep_data_seal seal;
 };
 
 #define GEOREP_DW_FUA			(1U << 0)
 
 #define GEOREP_IOC_MAGIC		'G'
+/* a secondary writes sealed blocks to its data device */
 #define GEOREP_IOC_DATA_WRITE		_IOW(GEOREP_IOC_MAGIC, 1, struct georep_data_write)
+/*
+ * a primary seals blocks for a secondary: in lba, buf, len and seal.seq
+ * (flags 0); out seal.term, seal.epoch and seal.mac
+ */
+#define GEOREP_IOC_DATA_SEAL		_IOWR(GEOREP_IOC_MAGIC, 2, struct georep_data_write)
 
 #endif /* _UAPI_LINUX_GEOREP_H */

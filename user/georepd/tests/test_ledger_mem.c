@@ -225,11 +225,72 @@ static void test_reset_and_release(void)
 		ssize_t n = p->ops->read(p, 6, r6, sizeof(r6));
 
 		CHECK(n > 0 && !georep_record_decode(r6, n, &rec, NULL, 0));
-		CHECK(!s->ops->reset(s, 6, rec.term, rec.chain_hash));
+		/* the anchor is checked by its seal */
+		r6[100] ^= 1;
+		CHECK(s->ops->reset(s, r6) == -EBADMSG);
+		r6[100] ^= 1;
+		CHECK(!s->ops->reset(s, r6));
 	}
 	CHECK(written(s) == 6);
 	CHECK(!copy(p, s, 7, 8) && written(s) == 8);
 	p->ops->close(p);
+	s->ops->close(s);
+}
+
+/* seal @len bytes at @off as the primary of term 4 (in dir_s) would */
+static int seal_as_primary(uint64_t off, const uint8_t *data, struct georep_data_seal *seal)
+{
+	struct gd_ledger *q = open_ledger(dir_s, 2);
+	int ret;
+
+	if (!q)
+		return -EIO;
+	memset(seal, 0, sizeof(*seal));
+	seal->seq = 2;
+	ret = q->ops->set_role(q, GEOREP_ROLE_PRIMARY, 4) ?:
+	      q->ops->data_seal(q, off, data, GEOREP_BLOCK_SIZE, seal);
+	q->ops->close(q);
+	return ret;
+}
+
+/*
+ * Resync and heal blocks: written only with a primary's data seal of the
+ * same volume, term not older than the replica's, for those very bytes and
+ * that very place.
+ */
+static void test_data_seal(void)
+{
+	struct gd_ledger *s;
+	struct georep_data_seal seal, bad;
+	uint8_t block[4096];
+
+	fresh_dirs();
+	s = open_ledger(dir_p, 1);
+	if (!s)
+		return;
+	memset(block, 0x5a, sizeof(block));
+	CHECK(!s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 4));
+	CHECK(s->ops->data_seal(s, 0, block, sizeof(block), &seal) == -EPERM);
+	CHECK(!seal_as_primary(4096, block, &seal));
+	CHECK(seal.term == 4 && seal.epoch == 1 && seal.seq == 2);
+	/* another place, other bytes, a forged mac, an unknown epoch */
+	CHECK(s->ops->data_write(s, 8192, block, sizeof(block), &seal) == -EBADMSG);
+	block[7] ^= 1;
+	CHECK(s->ops->data_write(s, 4096, block, sizeof(block), &seal) == -EBADMSG);
+	block[7] ^= 1;
+	bad = seal;
+	bad.mac[0] ^= 1;
+	CHECK(s->ops->data_write(s, 4096, block, sizeof(block), &bad) == -EBADMSG);
+	bad = seal;
+	bad.seq = 3;
+	CHECK(s->ops->data_write(s, 4096, block, sizeof(block), &bad) == -EBADMSG);
+	bad = seal;
+	bad.epoch = 2;
+	CHECK(s->ops->data_write(s, 4096, block, sizeof(block), &bad) == -ENOKEY);
+	CHECK(!s->ops->data_write(s, 4096, block, sizeof(block), &seal));
+	/* a seal of term 4 is stale once the replica is in term 5 */
+	CHECK(!s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 5));
+	CHECK(s->ops->data_write(s, 4096, block, sizeof(block), &seal) == -ESTALE);
 	s->ops->close(s);
 }
 
@@ -242,6 +303,7 @@ static void test_deposed_primary_diverged(void)
 {
 	struct gd_ledger *p;
 	struct gd_ledger_status st;
+	struct georep_data_seal seal;
 	uint8_t block[4096], got[4096];
 	uint64_t seq;
 	int i;
@@ -274,10 +336,12 @@ static void test_deposed_primary_diverged(void)
 		return;
 	CHECK(!p->ops->status(p, &st) && st.diverged && st.written_seq == 2);
 	CHECK(p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4) == -EUCLEAN);
-	/* the heal writes the blocks, then clears it */
+	/* the heal writes the blocks a primary sealed, then clears it */
 	memset(block, 0, sizeof(block));
-	CHECK(!p->ops->data_write(p, 4096 * 2, block, sizeof(block)));
-	CHECK(!p->ops->data_write(p, 4096 * 3, block, sizeof(block)));
+	CHECK(!seal_as_primary(4096 * 2, block, &seal));
+	CHECK(!p->ops->data_write(p, 4096 * 2, block, sizeof(block), &seal));
+	CHECK(!seal_as_primary(4096 * 3, block, &seal));
+	CHECK(!p->ops->data_write(p, 4096 * 3, block, sizeof(block), &seal));
 	CHECK(!p->ops->clear_diverged(p));
 	CHECK(!p->ops->status(p, &st) && !st.diverged);
 	CHECK(!p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4));
@@ -291,6 +355,7 @@ static const struct ktap_case cases[] = {
 	{ "mem_ledger_truncate_fork_reopen", test_truncate_fork_reopen },
 	{ "mem_ledger_reset_and_release", test_reset_and_release },
 	{ "mem_ledger_deposed_primary_diverged", test_deposed_primary_diverged },
+	{ "mem_ledger_data_seal", test_data_seal },
 };
 
 int main(void)

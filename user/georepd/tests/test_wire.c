@@ -260,12 +260,24 @@ static void test_resync(void)
 	f.resync.offset = 1 << 20;
 	f.resync.length = sizeof(data);
 	f.resync.data = data;
+	/* without a data seal (epoch 0) nothing is sent */
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.resync.seal.term = 7;
+	f.resync.seal.seq = 99;
+	f.resync.seal.epoch = 2;
+	memset(f.resync.seal.mac, 0xc3, sizeof(f.resync.seal.mac));
 	n = roundtrip(&f, &g);
 	CHECK(n == (ssize_t)(GR_WIRE_HDR_SIZE + GR_RESYNC_HDR_SIZE + sizeof(data)));
 	gr_wire_sha256(data, sizeof(data), sha);
 	CHECK(!memcmp(g.resync.sha256, sha, sizeof(sha)));
 	CHECK(g.resync.offset == 1 << 20 && g.resync.length == 8192 &&
 	      g.resync.data[100] == 0xab);
+	CHECK(g.resync.seal.term == 7 && g.resync.seal.seq == 99 &&
+	      g.resync.seal.epoch == 2 && g.resync.seal.mac[31] == 0xc3);
+	buf[GR_WIRE_HDR_SIZE + 48 + 20] = 1;	/* seal's reserved field */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "data seal"));
+	buf[GR_WIRE_HDR_SIZE + 48 + 20] = 0;
 
 	buf[n - 1] ^= 1;
 	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
@@ -319,10 +331,18 @@ static void test_heal(void)
 	f.heal.status = GR_HEAL_DATA;
 	f.heal.length = sizeof(data);
 	f.heal.data = data;
+	/* data needs a data seal */
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.heal.seal.term = 3;
+	f.heal.seal.seq = 41;
+	f.heal.seal.epoch = 1;
+	memset(f.heal.seal.mac, 0x77, sizeof(f.heal.seal.mac));
 	n = roundtrip(&f, &g);
 	CHECK(n == (ssize_t)(GR_WIRE_HDR_SIZE + GR_HEAL_HDR_SIZE + sizeof(data)));
 	CHECK(g.heal.status == GR_HEAL_DATA && g.heal.block == 9 && g.heal.version == 50 &&
 	      g.heal.length == sizeof(data) && g.heal.data[4095] == 0x5a);
+	CHECK(g.heal.seal.term == 3 && g.heal.seal.seq == 41 && g.heal.seal.epoch == 1 &&
+	      g.heal.seal.mac[0] == 0x77);
 	buf[n - 1] ^= 1;
 	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
 	      strstr(err, "SHA-256 mismatch"));
@@ -334,6 +354,10 @@ static void test_heal(void)
 	f.heal.seq = 45;
 	n = roundtrip(&f, &g);
 	CHECK(n == GR_WIRE_HDR_SIZE + GR_HEAL_HDR_SIZE && g.heal.seq == 45 && !g.heal.data);
+	CHECK(!g.heal.seal.epoch);	/* the encoder leaves it out */
+	buf[GR_WIRE_HDR_SIZE + 72 + 16] = 1;	/* a seal without data */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "bad data seal"));
 	f.heal.seq = 41;
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
 	/* data on a status without any, an unknown status, a stale version */

@@ -86,6 +86,17 @@ int georep_seal(const uint8_t key[GEOREP_KEY_LEN], const void *hdr,
 		uint8_t out[GEOREP_HASH_LEN]);
 
 /*
+ * georep_data_mac() - the mac of a data seal (struct georep_data_seal in the
+ * uapi header): HMAC-SHA-256 under @key of the seal message for @len bytes
+ * of @data at @lba (sectors) of the volume @uuid. What the kernel computes
+ * for GEOREP_IOC_DATA_SEAL; the memory ledger's stand-in for it.
+ */
+int georep_data_mac(const uint8_t key[GEOREP_KEY_LEN],
+		    const uint8_t uuid[GEOREP_UUID_LEN],
+		    const struct georep_data_seal *seal, uint64_t lba,
+		    const void *data, size_t len, uint8_t mac[GEOREP_HASH_LEN]);
+
+/*
  * georep_record_verify() - recompute the digests of one decoded record.
  * @hdr: the raw header @rec was decoded from
  * @payload: rec->payload_len bytes

@@ -50,6 +50,15 @@ struct gr_transport *gr_transport_tls(const struct gr_tls_opts *o, char *err,
 				      size_t errlen);
 
 /*
+ * Load the credentials again (a new certificate, key or CA bundle in the
+ * same files): connections made from now on use them, established ones
+ * keep their session. Return: 0, or -EINVAL with the reason in @err; the
+ * old credentials stay in use then.
+ */
+int gr_transport_tls_reload(struct gr_transport *t, const struct gr_tls_opts *o,
+			    char *err, size_t errlen);
+
+/*
  * gr_site_key_load() - read a site's private key (the TLS identity key,
  * also the key that signs on behalf of the site).
  *

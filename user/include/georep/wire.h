@@ -129,12 +129,24 @@ struct gr_ack {
 	uint64_t persisted_seq;
 };
 
-/* body: le64 offset, le32 length, le32 flags (0), sha256[32], data[length] */
-#define GR_RESYNC_HDR_SIZE	48
+/*
+ * The data seal of a RESYNC or HEAL DATA block (struct georep_data_seal of
+ * the uapi header, made by the leader's kernel, checked by the replica's
+ * kernel before it writes): le64 term, le64 seq, le32 epoch (>= 1), le32
+ * reserved (0), mac[32]. 56 bytes; all zero in a HEAL without data.
+ */
+#define GR_DATA_SEAL_SIZE	56
+
+/*
+ * body: le64 offset, le32 length, le32 flags (0), sha256[32], data seal
+ * (seq: the resync point), data[length]
+ */
+#define GR_RESYNC_HDR_SIZE	(48 + GR_DATA_SEAL_SIZE)
 struct gr_resync {
 	uint64_t offset;	/* bytes into the data device, 4 KiB aligned */
 	uint32_t length;
 	uint8_t sha256[GEOREP_HASH_LEN];
+	struct georep_data_seal seal;
 	const uint8_t *data;
 };
 
@@ -156,13 +168,13 @@ struct gr_heal_req {
 /*
  * HEAL, leader to replica, one per requested block: le64 fork_seq, le64
  * block, le64 version, le64 seq, le32 status, le32 length, sha256[32],
- * data[length]. DATA: length 4096, the block as of the leader's log at
+ * data seal (DATA only, else zeros), data[length]. DATA: length 4096, the block as of the leader's log at
  * version, unchanged since fork_seq (no record in fork_seq+1..version
  * writes it), SHA-256 checked by the decoder; SUPERSEDED: length 0, record
  * seq (after fork_seq) writes the block; UNAVAILABLE: length 0, the leader
  * cannot answer now (not primary, records after fork_seq released).
  */
-#define GR_HEAL_HDR_SIZE	72
+#define GR_HEAL_HDR_SIZE	(72 + GR_DATA_SEAL_SIZE)
 enum gr_heal_status {
 	GR_HEAL_DATA = 0,
 	GR_HEAL_SUPERSEDED = 1,
@@ -178,6 +190,7 @@ struct gr_heal {
 	uint32_t status;	/* enum gr_heal_status */
 	uint32_t length;	/* 4096 for DATA, else 0 */
 	uint8_t sha256[GEOREP_HASH_LEN];
+	struct georep_data_seal seal;	/* DATA: seq is fork_seq; else zero */
 	const uint8_t *data;
 };
 
