@@ -43,6 +43,7 @@ struct eng_ckpt {
 	unsigned int key_site[2 * GR_MAX_SITES];
 	unsigned int nkeys;
 	char why[256];				/* checkpoints off: why */
+	bool final_bad;				/* why: the stored final is refused */
 	/* the last final checkpoint */
 	uint64_t final_seq;
 	char final[GD_FINAL_MAX + 1];
@@ -140,8 +141,15 @@ static void load_final(struct engine *e)
 		ck->final_seq = 0;
 		return;
 	}
+	if (ret == -ENOKEY) {
+		/* it was checked when it was kept: its size stands until a newer one */
+		gd_warn("volume %s: final checkpoint at %llu kept as it is: %s", e->name,
+			(unsigned long long)ck->final_seq, err);
+		return;
+	}
 	if (ret) {
 		/* never start again from 0: final_seq must not go backwards */
+		ck->final_bad = true;
 		snprintf(ck->why, sizeof(ck->why), "the final checkpoint is refused: %.200s", err);
 		gd_err("volume %s: checkpoints off: %s", e->name, ck->why);
 		return;
@@ -150,24 +158,21 @@ static void load_final(struct engine *e)
 		(unsigned long long)ck->final_seq);
 }
 
-int eng_ckpt_open(struct engine *e)
+/* this site's identity key and every site's public key; false: none */
+static bool load_keys(struct engine *e)
 {
-	const struct gr_cluster *c = gd_cluster(e->d);
-	const struct gr_site_cfg *me = &c->sites[gd_self(e->d)];
+	const struct gr_site_cfg *me = &gd_cluster(e->d)->sites[gd_self(e->d)];
+	struct eng_ckpt *ck = e->ck;
 	char err[GR_NOTE_ERRLEN];
-	struct eng_ckpt *ck;
 
-	ck = calloc(1, sizeof(*ck));
-	if (!ck)
-		return -ENOMEM;
-	e->ck = ck;
-	snprintf(ck->name, sizeof(ck->name), "georep/%s/%s", c->cluster, me->name);
-	snprintf(ck->origin, sizeof(ck->origin), "georep/%s/%s", c->cluster, e->name);
+	EVP_PKEY_free(ck->key);
+	ck->key = NULL;
+	ck->nkeys = 0;
 	if (!me->key) {
 		snprintf(ck->why, sizeof(ck->why),
 			 "this site has no identity key (\"key\" of the site, with \"tls\")");
 		gd_info("volume %s: checkpoints off: %s", e->name, ck->why);
-		return 0;
+		return false;
 	}
 	ck->key = gr_site_key_load(me->key, err, sizeof(err));
 	if (!ck->key || add_keys(e, gd_self(e->d), ck->key, err)) {
@@ -175,11 +180,53 @@ int eng_ckpt_open(struct engine *e)
 		gd_err("volume %s: checkpoints off: %s", e->name, ck->why);
 		EVP_PKEY_free(ck->key);
 		ck->key = NULL;
-		return 0;
+		return false;
 	}
 	load_peer_keys(e);
-	load_final(e);
+	return true;
+}
+
+int eng_ckpt_open(struct engine *e)
+{
+	const struct gr_cluster *c = gd_cluster(e->d);
+	struct eng_ckpt *ck;
+
+	ck = calloc(1, sizeof(*ck));
+	if (!ck)
+		return -ENOMEM;
+	e->ck = ck;
+	snprintf(ck->name, sizeof(ck->name), "georep/%s/%s", c->cluster,
+		 c->sites[gd_self(e->d)].name);
+	snprintf(ck->origin, sizeof(ck->origin), "georep/%s/%s", c->cluster, e->name);
+	if (load_keys(e))
+		load_final(e);
 	return 0;
+}
+
+/*
+ * SIGHUP (a certificate or key rollover): read the keys again; a
+ * checkpoint in flight under the old key is dropped, the next one is
+ * signed with the new key.
+ */
+void gd_engine_ckpt_reload(struct georepd *d)
+{
+	struct engine *e;
+	size_t i;
+
+	for (i = 0; i < d->nvols; i++) {
+		if (!d->vols[i].replica || d->vols[i].replica->ops != &engine_ops)
+			continue;
+		e = (struct engine *)d->vols[i].replica;
+		if (!e->ck)
+			continue;
+		e->ck->active = false;
+		if (!e->ck->final_bad)
+			e->ck->why[0] = 0;
+		if (load_keys(e) && !e->ck->final_bad && !e->ck->final_seq)
+			load_final(e);
+		gd_info("volume %s: checkpoint keys reloaded (%u verifier keys)", e->name,
+			e->ck->nkeys);
+	}
 }
 
 void eng_ckpt_close(struct engine *e)

@@ -18,6 +18,7 @@ int gd_final_check(const char *note, size_t len, const char *origin,
 	char o[GR_NOTE_NAME_MAX], why[GR_NOTE_ERRLEN];
 	struct gr_note_result res;
 	const char *split;
+	int ret;
 
 	split = len ? memmem(note, len, "\n\n", 2) : NULL;
 	if (!split)
@@ -30,7 +31,14 @@ int gd_final_check(const char *note, size_t len, const char *origin,
 		snprintf(err, GD_FINAL_ERRLEN, "a checkpoint of %.100s, not of %.100s", o, origin);
 		return -EBADMSG;
 	}
-	if (gr_note_verify(note, len, keys, nkeys, &res, why)) {
+	ret = gr_note_verify(note, len, keys, nkeys, &res, why);
+	if (ret == -ENOKEY && res.nsigs >= quorum) {
+		snprintf(err, GD_FINAL_ERRLEN, "checkpoint %llu: its %u signatures are by keys "
+			 "this site does not know (a key rollover?)", (unsigned long long)*size,
+			 res.nsigs);
+		return -ENOKEY;
+	}
+	if (ret) {
 		snprintf(err, GD_FINAL_ERRLEN, "checkpoint %llu: %.200s", (unsigned long long)*size,
 			 why);
 		return -EBADMSG;

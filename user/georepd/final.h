@@ -29,7 +29,9 @@
  * Check the signed note @note (@len bytes): a checkpoint of @origin,
  * signed or cosigned by at least @quorum distinct sites of @keys (their
  * signer and cosigner keys), no signature of a known key failing. Its
- * size and root in @size, @root. Return: 0 or -EBADMSG, the reason in @err.
+ * size and root in @size, @root. Return: 0; -ENOKEY when it is well formed
+ * with at least @quorum signatures, none by a key of @keys (the sites'
+ * keys changed since); -EBADMSG; the reason in @err.
  */
 int gd_final_check(const char *note, size_t len, const char *origin,
 		   const struct gr_note_key *keys, unsigned int nkeys, unsigned int quorum,
@@ -42,8 +44,8 @@ int gd_final_save(const char *dir, const char *volume, const char *note, size_t 
 /*
  * Read <dir>/<volume>.final into @note (GD_FINAL_MAX + 1 bytes, NUL
  * terminated) and gd_final_check() it. Return: 0; -ENOENT (never saved);
- * -EBADMSG (torn, garbage, another volume's, signatures: @err says which);
- * -errno.
+ * -ENOKEY (as gd_final_check()); -EBADMSG (torn, garbage, another
+ * volume's, signatures: @err says which); -errno.
  */
 int gd_final_load(const char *dir, const char *volume, const char *origin,
 		  const struct gr_note_key *keys, unsigned int nkeys, unsigned int quorum,

@@ -23,9 +23,10 @@ checkpointed every 50 records or 1000 ms.
  5. a follower whose stored tree was damaged while it was down (a hash
     flipped in <volume>.mtree) has another root: it refuses to cosign, the
     leader logs the site and the reason, the two others still make
-    checkpoints final;
- 6. the cost of a checkpoint: signed/final counters and the time a burst
-    of writes takes (printed, not asserted).
+    checkpoints final (then its tree is rebuilt from its ledger);
+ 6. key rollover: every site gets a new key and certificate (same CA) and
+    SIGHUP; checkpoints go on at every site, signed and cosigned with the
+    new keys: a bundle verifies with the new public keys and not with the old ones.
 
 Usage: e2e_final.py [BINDIR]. Prints KTAP.
 """
@@ -44,7 +45,7 @@ from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 13
+N_TESTS = 15
 
 
 def ctl(*args, stdin=None):
@@ -80,7 +81,7 @@ def write_n(p, n, byte):
     return last
 
 
-def trust_file(top, cfg):
+def trust_file(top, cfg, name):
     """verifier keys of every site from its certificate, as an auditor makes them"""
     lines = []
     for s in cfg["sites"]:
@@ -89,7 +90,7 @@ def trust_file(top, cfg):
                        check=True)
         r = ctl("proof", "vkey", pub, "georep/%s/%s" % (cfg["cluster"], s["name"]))
         lines.append(r.stdout)
-    path = os.path.join(top, "trusted-sites")
+    path = os.path.join(top, name)
     with open(path, "w") as f:
         f.write("".join(lines))
     return path
@@ -193,6 +194,13 @@ def phase_refusal(sites):
     ktap(ok and liar.name in ck.get("last_refusal", ""),
          "follower_with_damaged_tree_refuses_leader_logs_why",
          (span, p.logtext()[mark:], ck))
+    # repair: the tree is rebuilt from the ledger (it still holds every record)
+    liar.proc.send_signal(signal.SIGTERM)
+    liar.proc.wait()
+    for ext in ("mtree", "mleaf"):
+        os.unlink(os.path.join(liar.dir, "vol0." + ext))
+    liar.start()
+    e2e.wait_for(lambda: (rep(liar).get("merkle") or {}).get("size") == last, 15)
     return p
 
 
@@ -226,11 +234,37 @@ def phase_minority(sites, p):
          [(s.name, rep(s).get("final_seq"), rep(s).get("commit_seq")) for s in sites])
 
 
-def phase_verify(top, cfg, paths, last):
-    trust = trust_file(top, cfg)
+def phase_rollover(sites, p, top, cfg):
+    """new keys and certificates for every site (same CA), SIGHUP: the
+    next checkpoints are signed and cosigned with the new keys"""
+    names = " ".join(SITES)
+    subprocess.run(["bash", "-c", '. "$0" && for s in $2; do tls_make_site "$1" "$s" || '
+                    'exit 1; done', e2e.TLS_CERTS_SH, os.path.join(top, "pki"), names],
+                   check=True, stdout=subprocess.DEVNULL)
+    marks = [len(s.logtext()) for s in sites]
+    for s in sites:
+        s.proc.send_signal(signal.SIGHUP)
+    ok = e2e.wait_for(lambda: all("checkpoint keys reloaded" in s.logtext()[m:]
+                                  for s, m in zip(sites, marks)), 10)
+    ok = ok and e2e.wait_for(lambda: all(e2e.peers_up(s) for s in sites), 15)
+    p = e2e.wait_for(lambda: primary(sites), 15)
+    last = write_n(p, 60, 13) if p else -1
+    ok = ok and e2e.wait_for(lambda: final_everywhere(sites) and
+                             rep(p).get("final_seq") == last, 15)
+    inc = ctl("proof", "inclusion", "vol0", str(last - 1), "--socket", p.sock)
+    path = os.path.join(top, "new.tlog-proof")
+    with open(path, "w") as f:
+        f.write(inc.stdout)
+    ktap(ok and inc.returncode == 0, "key_rollover_sighup_checkpoints_go_on",
+         [(s.name, rep(s).get("final_seq"), rep(s).get("checkpoint")) for s in sites] +
+         [inc.stderr])
+    return path
+
+
+def phase_verify(top, cfg, paths, trust, last):
     inc = ctl("proof", "verify", paths[0], "--trust", trust, "--quorum", "2")
     ok = (inc.returncode == 0 and inc.stdout.startswith("OK: record 5 ") and
-          ("at tree size %d" % last) in inc.stdout)
+          ("at tree size %d," % last) in inc.stdout)
     ktap(ok, "inclusion_bundle_verifies_offline_quorum_2", (inc.stdout, inc.stderr))
     con = ctl("proof", "verify", paths[1], "--trust", trust, "--quorum", "2")
     ktap(con.returncode == 0 and "a prefix of georep/fin/vol0" in con.stdout,
@@ -241,6 +275,11 @@ def phase_verify(top, cfg, paths, last):
     q = ctl("proof", "verify", paths[0], "--trust", trust, "--quorum", str(n + 1))
     ktap(q.returncode == 1 and "--quorum wants %d" % (n + 1) in q.stderr,
          "quorum_above_the_vouching_sites_refused", q.stderr)
+    new = trust_file(top, cfg, "trusted-sites-new")
+    r = ctl("proof", "verify", paths[2], "--trust", new, "--quorum", "2")
+    o = ctl("proof", "verify", paths[2], "--trust", trust, "--quorum", "1")
+    ktap(r.returncode == 0 and o.returncode == 1 and "by a trusted key" in o.stderr,
+         "after_rollover_new_keys_verify_old_keys_do_not", (r.stdout, r.stderr, o.stderr))
     one = os.path.join(top, "one-site")
     with open(trust) as f, open(one, "w") as g:
         g.write("".join(f.readlines()[:2]))
@@ -276,19 +315,22 @@ def main():
         if p is None:
             return 1
         last = phase_final(sites, p, top)
+        trust = trust_file(top, cfg, "trusted-sites")
         paths = phase_bundles(sites, p, top, last)
         p = phase_failover(sites, p, cfgpath)
         if p is None:
             return 1
         phase_minority(sites, p)
         p = phase_refusal(sites)
+        paths.append(phase_rollover(sites, p, top, cfg))
+        p = primary(sites) or p
         ck = rep(p).get("checkpoint", {})
         print("# leader: %d checkpoints signed, %d final" % (ck.get("signed", 0),
                                                         ck.get("final", 0)))
         for s in sites:
             s.proc.send_signal(signal.SIGTERM)
             s.proc.wait()
-        phase_verify(top, cfg, paths, last)
+        phase_verify(top, cfg, paths, trust, last)
     finally:
         e2e.finish(sites, top)
     return e2e.summary(N_TESTS)

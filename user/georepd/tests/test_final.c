@@ -143,9 +143,32 @@ static void test_refused(void)
 	expect_refused(bad, sizeof(bad), 1, "not a final checkpoint");
 }
 
+/* keys changed since it was kept (a rollover): -ENOKEY, its size still read */
+static void test_unknown_keys(void)
+{
+	static char out[GD_FINAL_MAX + 1];
+	struct gr_note_key saved[4];
+	char err[GD_FINAL_ERRLEN] = "";
+	uint64_t size = 0;
+	size_t len;
+	gr_mhash r;
+
+	CHECK(put_file(note, note_len) == 0);
+	memcpy(saved, keys, sizeof(keys));
+	CHECK(make_note() == 0);	/* new keys; the file keeps the old note */
+	CHECK(gd_final_load(dir, "vol0", ORIGIN, keys, 4, 2, out, &len, &size, r, err) ==
+	      -ENOKEY);
+	CHECK_MSG(strstr(err, "key rollover") && size == 77, "%s", err);
+	CHECK(gd_final_load(dir, "vol0", ORIGIN, keys, 4, 3, out, &len, &size, r, err) ==
+	      -EBADMSG);
+	CHECK_MSG(strstr(err, "by a trusted key"), "%s", err);
+	CHECK(gd_final_load(dir, "vol0", ORIGIN, saved, 4, 2, out, &len, &size, r, err) == 0);
+}
+
 static const struct ktap_case cases[] = {
 	{ "final_save_load", test_save_load },
 	{ "final_torn_garbage_foreign_refused", test_refused },
+	{ "final_signed_by_old_keys", test_unknown_keys },
 };
 
 int main(void)
