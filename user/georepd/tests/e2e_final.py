@@ -124,10 +124,12 @@ def phase_bundles(sites, p, top, last):
     inc = ctl("proof", "inclusion", "vol0", "5", "--socket", fol[0].sock)
     con = ctl("proof", "consistency", "vol0", "3", str(last), "--socket", fol[1].sock)
     bad = ctl("proof", "consistency", "vol0", "3", str(last - 1), "--socket", fol[1].sock)
+    use = ctl("proof", "inclusion", "vol0", "5", "--size", "9", "--socket", fol[0].sock)
     ok = (inc.returncode == 0 and con.returncode == 0 and bad.returncode == 1 and
-          "must be the final checkpoint's size %d" % last in bad.stderr)
+          "must be the final checkpoint's size %d" % last in bad.stderr and
+          use.returncode == 2 and "--size needs --key" in use.stderr)
     ktap(ok, "proof_bundles_from_the_final_checkpoint_without_key",
-         (inc.stdout, inc.stderr, con.stderr, bad.stderr))
+         (inc.stdout, inc.stderr, con.stderr, bad.stderr, use.stderr))
     paths = []
     for name, b in (("inc", inc.stdout), ("con", con.stdout)):
         paths.append(os.path.join(top, name + ".tlog-proof"))
