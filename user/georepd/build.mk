@@ -147,3 +147,10 @@ CHECK_CMDS += georepd/tests/e2e_merkle.py
 CHECK_CMDS += georepd/tests/e2e_final.py
 # what checkpoints every 1000 records cost: records/s and leader CPU, on vs off
 BENCH_CMDS += georepd/tests/bench_final.py
+# the cost of one checkpoint, step by step (root, sign, cosign, check, save)
+BENCH_CKPT := $(O)/test/bench_ckpt
+$(BENCH_CKPT): $(O)/obj/georepd/tests/bench_ckpt.o $(O)/obj/georepd/final.o $(O)/libgeorep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BENCH_CKPT)
+BENCH_CMDS += $(BENCH_CKPT)
