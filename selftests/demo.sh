@@ -12,6 +12,8 @@
 #
 # Part 2: the same story with three sites and georepd doing it all
 # (election, shipping, commit, failover): selftests/sites/run.sh.
+# Part 3: the Merkle trees, a final checkpoint and an inclusion proof
+# verified offline (selftests/sites/70-merkle.sh).
 
 set -eu
 say() { printf '\n=== %s\n' "$*"; }
@@ -91,5 +93,10 @@ echo "per site) and talk mutual TLS 1.3, changing keys every 4 MiB; georepd runs
 echo "consensus per volume over the kernel ledgers; the primary site is killed"
 echo "and another takes over with every synced file intact"
 /georep/selftests/sites/run.sh 10-failover
+
+say "part 3: proofs: every site's Merkle tree over its ledger, checkpoints final"
+echo "once the leader's signature and a majority's cosignatures are on them, and"
+echo "an inclusion proof of one write verified offline with the sites' public keys"
+/georep/selftests/sites/run.sh 70-merkle
 
 say "demo done"
