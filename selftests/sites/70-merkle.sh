@@ -7,7 +7,10 @@
 # `georepctl ledger dump --json`; a follower killed and restarted loads its
 # tree and keeps it equal; an inclusion proof made at one site and cosigned
 # by the two others verifies offline with --quorum 3, and a tampered one
-# does not.
+# does not; checkpoints become final (final_seq reaches the commit index at
+# every site, issue 12 part 2) and an inclusion proof with the final
+# checkpoint verifies with --quorum 2 and the keys of the sites'
+# certificates.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -124,6 +127,28 @@ proofs() {
 	! georepctl proof verify "$T/b" --trust "$T/trust"
 }
 
+# every site's final_seq reaches the primary's commit index
+all_final() {
+	local s c
+	c=$(site_rep_get "$P" .commit_seq)
+	for s in $SITES; do
+		[ "$(site_rep_get "$s" .final_seq)" = "$c" ] || return 1
+	done
+}
+
+finality() {
+	local s
+	writes 4 700 || return 1
+	wait_for 20 all_final || { for s in $SITES; do site_rep_get "$s" .checkpoint; done; return 1; }
+	for s in $SITES; do
+		openssl x509 -in "$T/pki/$s.crt" -pubkey -noout >"$T/$s.pub" || return 1
+		georepctl proof vkey "$T/$s.pub" "georep/sites/$s" >>"$T/trust-certs" || return 1
+	done
+	cat "$T/state-$P/$VOL.final"
+	ctl "$R" proof inclusion "$VOL" 3 >"$T/f" || return 1
+	georepctl proof verify "$T/f" --trust "$T/trust-certs" --quorum 2
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes 64 64 || exit 1
 check config sites_config || exit 1
@@ -132,4 +157,5 @@ check writes_at_primary writes 24 0 || exit 1
 check every_site_root_matches_its_ledger all_roots || exit 1
 check follower_restart_loads_tree restart_follower || exit 1
 check proof_cosigned_by_three_sites_verifies proofs
+check checkpoints_final_proof_verifies_quorum_2 finality
 [ "$failed" = 0 ]

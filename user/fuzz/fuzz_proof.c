@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer target: the proof bundle, signed note, checkpoint and verifier
- * key parsers (lib/tlogproof.c, lib/note.c). The trusted key is fixed
+ * key parsers (lib/tlogproof.c, lib/note.c), and the check of a kept final
+ * checkpoint (georepd/final.c, gd_final_check()). The trusted key is fixed
  * (seed 32 x 0x42, name georep/fuzz/alpha) so the seed corpus holds bundles
  * that verify. A bundle that verifies must be self-consistent.
  */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "georep/tlogproof.h"
+#include "../georepd/final.h"
 
 static struct gr_note_key key;
 
@@ -54,6 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!gr_note_verify(text, size, &key, 1, &nr, err) && nr.text_len >= size)
 		abort();
 	gr_checkpoint_parse(text, size, origin, sizeof(origin), &csize, root, err);
+	/* a refused final checkpoint always says why */
+	err[0] = 0;
+	if (gd_final_check(text, size, "georep/fuzz/vol0", &key, 1, 1, &csize, root, err) &&
+	    !err[0])
+		abort();
 	if (!memchr(text, 0, size))
 		gr_note_parse_vkey(text, &k, err);
 	return 0;

@@ -259,10 +259,33 @@ static void print_merkle(json_t *rep)
 		       jstr(m, "root", "?"));
 }
 
+/* checkpoints (Documentation/proofs.rst, "Finality"): what is final, what is pending */
+static void print_checkpoint(json_t *rep)
+{
+	json_t *c = json_object_get(rep, "checkpoint"), *p;
+	char a[24], b[24], n[24];
+
+	if (!json_is_object(c))
+		return;
+	if (strcmp(jstr(c, "state", "?"), "ok")) {
+		printf("  checkpoints: off: %s\n", jstr(c, "why", "?"));
+		return;
+	}
+	printf("  checkpoints: final %s (%s behind commit)", jnum(c, "final_seq", a, sizeof(a)),
+	       jnum(c, "behind_commit", b, sizeof(b)));
+	p = json_object_get(c, "pending");
+	if (json_is_object(p))
+		printf(", pending %s with %s of %s sites", jnum(p, "size", a, sizeof(a)),
+		       jnum(p, "vouched", b, sizeof(b)), jnum(p, "needed", n, sizeof(n)));
+	printf("\n");
+	if (json_is_string(json_object_get(c, "last_refusal")))
+		printf("  last cosign refusal: %s\n", jstr(c, "last_refusal", ""));
+}
+
 void cluster_status_print(json_t *st)
 {
 	json_t *vols = json_object_get(st, "volumes"), *v, *rep;
-	char id[24], pid[24], up[24], term[24], last[24], commit[24];
+	char id[24], pid[24], up[24], term[24], last[24], commit[24], fin[24];
 	size_t i;
 
 	printf("cluster %s: site %s (id %s), georepd pid %s, up %ss, peers %s/%s up%s\n",
@@ -292,9 +315,10 @@ void cluster_status_print(json_t *st)
 		       jstr(rep, "role", "?"),
 		       json_is_true(json_object_get(rep, "writable")) ? "yes" : "no",
 		       jstr(rep, "policy", "?"), jstr(rep, "io_state", "-"));
-		printf("  log: last %s, committed %s, ledger %s (%s)\n",
+		printf("  log: last %s, committed %s, final %s, ledger %s (%s)\n",
 		       jnum(rep, "last_seq", last, sizeof(last)),
 		       jnum(rep, "commit_seq", commit, sizeof(commit)),
+		       jnum(rep, "final_seq", fin, sizeof(fin)),
 		       jstr(rep, "ledger", "?"), jstr(rep, "ledger_role", "?"));
 		if (json_is_string(json_object_get(rep, "error")))
 			printf("  ERROR: %s\n", jstr(rep, "error", ""));
@@ -302,6 +326,7 @@ void cluster_status_print(json_t *st)
 		print_forks(rep);
 		print_heal(rep);
 		print_merkle(rep);
+		print_checkpoint(rep);
 	}
 	if (!json_array_size(vols))
 		printf("\nno replicated volume at this site\n");

@@ -2,15 +2,15 @@
 /*
  * georepctl proof: Merkle proofs of a volume's records (Documentation/proofs.rst).
  *
- *   georepctl proof inclusion <volume> <seq> --key PEM [--size N] [--socket PATH | --site NAME]
- *   georepctl proof consistency <volume> <size1> <size2> --key PEM [--socket ... | --site ...]
+ *   georepctl proof inclusion <volume> <seq> [--key PEM [--size N]] [--socket PATH | --site NAME]
+ *   georepctl proof consistency <volume> <size1> <size2> [--key PEM] [--socket ... | --site ...]
  *   georepctl proof cosign <bundle|-> --key PEM [--socket PATH | --site NAME]
  *   georepctl proof verify <bundle|-> --trust FILE [--quorum N]
  *   georepctl proof vkey <pem> <name>
  *
  * inclusion/consistency ask the site's georepd for the leaf, the proof and
- * the root, sign the checkpoint with the site's identity key and print the
- * bundle; verify needs nothing but the bundle and the trusted public keys.
+ * the root up to the volume's final checkpoint (or sign a checkpoint with
+ * --key) and print the bundle; verify needs nothing but the bundle and the trusted public keys.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +24,8 @@
 #include "georep/tlogproof.h"
 #include "georepctl.h"
 #include "cmd_cluster.h"
+
+#define NOTE_MAX	4096	/* a signed checkpoint with every site's cosignature */
 
 enum { OPT_KEY = 2, OPT_SIZE, OPT_SOCKET, OPT_SITE, OPT_TRUST, OPT_QUORUM };
 
@@ -153,33 +155,55 @@ static int sign_checkpoint(const struct proof_args *a, json_t *resp, uint64_t si
 	return ret ? grctl_fail("signing the checkpoint: %s", err) : 0;
 }
 
+/*
+ * Without --key, ask for the final checkpoint (signed by the leader and
+ * cosigned by a majority of the sites, Documentation/proofs.rst
+ * "Finality"): the proof is then to its size.
+ */
 static int fetch(const struct proof_args *a, json_t *req, json_t **resp)
 {
-	if (!a->key) {
-		json_decref(req);
-		/* the site's "key" of the cluster configuration, once it has one */
-		return grctl_fail("--key PEM (the site's Ed25519 identity key) is needed to sign "
-				  "the checkpoint");
-	}
+	if (!req)
+		return grctl_fail("out of memory");
+	if (!a->key)
+		json_object_set_new(req, "final", json_true());
 	return grctl_ctl_request(a->socket, a->site, req, resp);
 }
 
+/* the bundle's signed checkpoint: the final one georepd sent, or one signed with --key */
+static int checkpoint_note(const struct proof_args *a, json_t *resp, uint64_t size,
+			   const gr_mhash root, char *note, size_t cap)
+{
+	const char *fin = json_string_value(json_object_get(resp, "checkpoint"));
+
+	if (a->key)
+		return sign_checkpoint(a, resp, size, root, note, cap);
+	if (!fin)
+		return grctl_fail("georepd's reply has no final checkpoint");
+	if (strlen(fin) >= cap)
+		return grctl_fail("the final checkpoint does not fit");
+	strcpy(note, fin);
+	return 0;
+}
+
 #define INCLUSION_USAGE							\
-	"georepctl proof inclusion <volume> <seq> --key PEM [--size N] [--socket PATH | --site NAME]"
+	"georepctl proof inclusion <volume> <seq> [--key PEM [--size N]] [--socket PATH | --site NAME]"
 #define INCLUSION_HELP							\
 	"Print a proof that record <seq> of <volume> is in the site's Merkle\n" \
 	"tree: a C2SP tlog-proof bundle with the record's leaf, the inclusion\n" \
-	"proof and a checkpoint (origin georep/<cluster>/<volume>) signed with\n" \
-	"the site's identity key. Only committed records are covered.\n\n"	\
-	"  --key PEM     the site's Ed25519 private key (PEM, mode 0600)\n"	\
-	"  --size N      the tree size of the checkpoint (default: every\n"	\
-	"                committed record the tree holds)\n"
+	"proof and a checkpoint (origin georep/<cluster>/<volume>): by default\n" \
+	"the volume's last final checkpoint, signed by the leader and cosigned\n" \
+	"by a majority of the sites, which the site's georepd keeps. Only\n"	\
+	"committed records are covered.\n\n"					\
+	"  --key PEM     sign a checkpoint with this Ed25519 private key (PEM,\n" \
+	"                mode 0600) instead of using the final one\n"		\
+	"  --size N      with --key: the tree size of the checkpoint (default:\n" \
+	"                every committed record the tree holds)\n"
 
 static int inclusion_main(int argc, char *argv[])
 {
 	uint8_t leaf[GEOREP_LEAF_LEN];
 	gr_mhash proof[GR_MERKLE_MAX_PROOF], root;
-	char note[1024], bundle[GR_TLOG_MAX];
+	char note[NOTE_MAX], bundle[GR_TLOG_MAX];
 	struct proof_args a;
 	unsigned int n;
 	json_t *req, *resp;
@@ -192,6 +216,9 @@ static int inclusion_main(int argc, char *argv[])
 		return ret < 0 ? GRCTL_EXIT_OK : ret;
 	if (grctl_parse_u64(a.pos[1], &seq) || !seq || seq > INT64_MAX)
 		return grctl_usage_error(INCLUSION_USAGE, "<seq> must be a record number >= 1");
+	if (a.size && !a.key)
+		return grctl_usage_error(INCLUSION_USAGE, "--size needs --key (the final "
+					 "checkpoint has its own size)");
 	req = json_pack("{s:s, s:s, s:s, s:I}", "cmd", "proof", "volume", a.pos[0],
 			"kind", "inclusion", "seq", (json_int_t)seq);
 	if (req && a.size)
@@ -204,7 +231,7 @@ static int inclusion_main(int argc, char *argv[])
 		json_decref(resp);
 		return grctl_fail("georepd's proof reply is malformed");
 	}
-	ret = sign_checkpoint(&a, resp, json_integer_value(json_object_get(resp, "size")),
+	ret = checkpoint_note(&a, resp, json_integer_value(json_object_get(resp, "size")),
 			      root, note, sizeof(note));
 	if (!ret && gr_tlog_inclusion_text(leaf, seq - 1, proof, n, note, bundle, sizeof(bundle)))
 		ret = grctl_fail("the bundle does not fit");
@@ -216,17 +243,19 @@ static int inclusion_main(int argc, char *argv[])
 }
 
 #define CONSISTENCY_USAGE						\
-	"georepctl proof consistency <volume> <size1> <size2> --key PEM [--socket PATH | --site NAME]"
+	"georepctl proof consistency <volume> <size1> <size2> [--key PEM] [--socket PATH | --site NAME]"
 #define CONSISTENCY_HELP						\
 	"Print a proof that the site's tree of <size1> records is a prefix of\n" \
 	"its tree of <size2> records: the old root, the consistency proof and\n" \
-	"a checkpoint of <size2> signed with the site's identity key.\n\n"	\
-	"  --key PEM     the site's Ed25519 private key (PEM, mode 0600)\n"
+	"a checkpoint of <size2>: by default the volume's last final\n"	\
+	"checkpoint (<size2> must be its size, see 'georepctl status').\n\n"	\
+	"  --key PEM     sign a checkpoint of <size2> with this Ed25519 private\n" \
+	"                key (PEM, mode 0600) instead\n"
 
 static int consistency_main(int argc, char *argv[])
 {
 	gr_mhash proof[GR_MERKLE_MAX_PROOF], r1, r2;
-	char note[1024], bundle[GR_TLOG_MAX];
+	char note[NOTE_MAX], bundle[GR_TLOG_MAX];
 	struct proof_args a;
 	uint64_t s1, s2;
 	unsigned int n;
@@ -250,7 +279,7 @@ static int consistency_main(int argc, char *argv[])
 		json_decref(resp);
 		return grctl_fail("georepd's proof reply is malformed");
 	}
-	ret = sign_checkpoint(&a, resp, s2, r2, note, sizeof(note));
+	ret = checkpoint_note(&a, resp, s2, r2, note, sizeof(note));
 	if (!ret && gr_tlog_consistency_text(s1, r1, proof, n, note, bundle, sizeof(bundle)))
 		ret = grctl_fail("the bundle does not fit");
 	json_decref(resp);

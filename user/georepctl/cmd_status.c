@@ -24,7 +24,9 @@
 	"THROTTLED, EPOCH (seal epoch of new records), OPEN count.\n\n"	\
 	"When a georepd answers (--socket PATH, --site NAME, else the only\n" \
 	"*.sock in /run/georep), the cluster view comes first: per volume,\n" \
-	"one row per site (role, term, seqs, lag, RTT, link), policy, forks.\n\n" \
+	"one row per site (role, term, seqs, lag, RTT, link), policy, forks,\n" \
+	"the Merkle tree and the last final checkpoint (final seq, how far it\n" \
+	"trails the commit index).\n\n"					\
 	"  --json   one object {\"volumes\": [...]} (keys in georepctl(8)),\n" \
 	"           plus \"cluster\": the daemon's status when one answered\n"
 

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0
 # georepd: the per-site daemon, and the library parts it is built on.
 
-LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c lib/wire_genesis.c
+LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c lib/wire_ckpt.c \
+	lib/wire_genesis.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c
 
 TESTS += test_wire
 PROG_SRCS_test_wire := georepd/tests/test_wire.c
+# checkpoint frames (CKPT, CKPT_RESP, CKPT_FINAL; lib/wire_ckpt.c)
+TESTS += test_wire_ckpt
+PROG_SRCS_test_wire_ckpt := georepd/tests/test_wire_ckpt.c
 
 LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c
 # mutual TLS 1.3 between sites, and the site key it proves (Ed25519)
@@ -125,10 +129,14 @@ all: $(BENCH_TRANSPORT)
 BENCH_CMDS += $(BENCH_TRANSPORT)
 
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
-PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c
-$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c)
+PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/final.c georepd/engine_ckpt.c
+$(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
+	georepd/final.c georepd/engine_ckpt.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
+# the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused
+TESTS += test_final
+PROG_SRCS_test_final := georepd/tests/test_final.c georepd/final.c
 # georepctl proof inclusion/consistency/verify/vkey (the daemon's proof
 # request through cmd_cluster.c's grctl_ctl_request)
 PROG_SRCS_georepctl += georepctl/cmd_proof.c
@@ -136,3 +144,16 @@ PROG_SRCS_test_georepctl_args += georepctl/cmd_proof.c
 
 # the tree over the ledger: roots vs the logs, proofs, release, restart, torn tail
 CHECK_CMDS += georepd/tests/e2e_merkle.py
+
+# checkpoints and finality over TLS: final_seq reaches commit, offline proofs
+# with --quorum 2, kill -9 failover, a refusing follower, a stopped majority
+CHECK_CMDS += georepd/tests/e2e_final.py
+# what checkpoints every 1000 records cost: records/s and leader CPU, on vs off
+BENCH_CMDS += georepd/tests/bench_final.py
+# the cost of one checkpoint, step by step (root, sign, cosign, check, save)
+BENCH_CKPT := $(O)/test/bench_ckpt
+$(BENCH_CKPT): $(O)/obj/georepd/tests/bench_ckpt.o $(O)/obj/georepd/final.o $(O)/libgeorep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BENCH_CKPT)
+BENCH_CMDS += $(BENCH_CKPT)

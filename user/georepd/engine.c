@@ -339,6 +339,7 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		engine_pump(e);
 		if (e->mt_follow)
 			eng_mtree_follow(e);
+		eng_ckpt_tick(e, now);
 		if (e->lio && e->role == GR_LEADER && e->writable)
 			gr_io_set_events(e->lio, EPOLLIN);
 		eng_resync_send(e);
@@ -365,6 +366,8 @@ static void eng_on_peer(struct gr_replica *r, unsigned int site, bool up)
 	e->pending[site] = false;
 	if (!up)
 		e->rs_out[site].active = false;
+	else
+		eng_ckpt_peer_up(e, site);
 }
 
 static void eng_destroy(struct gr_replica *r)
@@ -377,6 +380,7 @@ static void eng_destroy(struct gr_replica *r)
 		gr_io_del(e->lio);
 	gr_node_free(e->n);
 	gd_mtree_close(e->mt);
+	eng_ckpt_close(e);
 	e->lg->ops->close(e->lg);
 	json_decref(e->heal.forks);
 	free(e->heal.blk);
@@ -607,6 +611,9 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	}
 	/* not fatal: the volume replicates without its tree (status says why) */
 	eng_mtree_open(e);
+	ret = eng_ckpt_open(e);
+	if (ret)
+		goto out_close;
 	ret = eng_heal_load(e);
 	if (ret)
 		gd_err("volume %s: cannot resume the heal of a fork (%s/%s.heal): %s", e->name,
@@ -640,6 +647,9 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 out_close:
 	if (e->timer)
 		gr_timer_free(e->timer);
+	eng_ckpt_close(e);
+	if (e->mt)
+		gd_mtree_close(e->mt);
 	gr_node_free(e->n);
 	e->lg->ops->close(e->lg);
 out_free:

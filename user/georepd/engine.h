@@ -30,4 +30,7 @@ void gd_engine_register_test_cmds(struct georepd *d);
  */
 void gd_engine_register_proof_cmds(struct georepd *d);
 
+/* SIGHUP: the sites' keys again, for checkpoints (engine_ckpt.c) */
+void gd_engine_ckpt_reload(struct georepd *d);
+
 #endif /* _GEOREPD_ENGINE_H */

@@ -153,6 +153,10 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 		return eng_heal_frame(e, from, f);
 	case GR_FT_ACK:
 		return 0;	/* acknowledgements travel as APPEND_RESP */
+	case GR_FT_CKPT:
+	case GR_FT_CKPT_RESP:
+	case GR_FT_CKPT_FINAL:
+		return eng_ckpt_frame(e, from, f);
 	case GR_FT_GENESIS_REQ:
 		gd_genesis_answer(e->d, e->vol, from);
 		return 0;

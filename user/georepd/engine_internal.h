@@ -135,6 +135,7 @@ struct engine {
 	struct gd_mtree *mt;
 	bool mt_follow;				/* it missed records: catch up from the ledger */
 	char mt_why[256];
+	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
 	bool restart_node;			/* rebuild the core from the ledger */
 	bool failed;
 	char fail_reason[160];
@@ -199,6 +200,16 @@ void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_
 uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq);
 void eng_mtree_maint(struct engine *e);
 json_t *eng_mtree_status(struct engine *e);
+
+/* engine_ckpt.c: checkpoints signed by the leader, cosigned, final */
+int eng_ckpt_open(struct engine *e);
+void eng_ckpt_close(struct engine *e);
+void eng_ckpt_tick(struct engine *e, uint64_t now);
+void eng_ckpt_peer_up(struct engine *e, unsigned int site);
+int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+uint64_t eng_ckpt_final_seq(const struct engine *e);
+const char *eng_ckpt_final(const struct engine *e, uint64_t *size);
+json_t *eng_ckpt_status(const struct engine *e, uint64_t commit);
 
 /* engine_policy.c: quorum-loss policy (io state), switchover */
 bool eng_have_quorum(const struct engine *e);

@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "georep/note.h"
 #include "engine_internal.h"
 
 #define MT_FOLLOW_BATCH		256	/* records read per ledger read */
@@ -333,6 +334,38 @@ static int consistency(struct engine *e, uint64_t size1, uint64_t size2, json_t 
 }
 
 /*
+ * "final": true: proofs up to the final checkpoint's size exactly, which
+ * the reply carries ("checkpoint", with its signatures); its root must be
+ * this site's tree's root at that size.
+ */
+static int final_cap(struct engine *e, uint64_t *max, json_t **note, char *err)
+{
+	char origin[GR_NOTE_NAME_MAX], why[GR_NOTE_ERRLEN];
+	const char *fn, *split;
+	gr_mhash root, mine;
+	uint64_t size;
+
+	fn = eng_ckpt_final(e, &size);
+	if (!fn) {
+		snprintf(err, GR_CTL_ERRLEN, "volume %s has no final checkpoint at this site yet "
+			 "(or give --key to sign one with a site key)", e->name);
+		return -ENOENT;
+	}
+	split = strstr(fn, "\n\n");
+	if (!split || gr_checkpoint_parse(fn, split + 1 - fn, origin, sizeof(origin), &size,
+					  root, why) ||
+	    size > gd_mtree_size(e->mt) ||
+	    gr_merkle_root_at(gd_mtree_tree(e->mt), size, mine) || memcmp(root, mine, sizeof(mine))) {
+		snprintf(err, GR_CTL_ERRLEN, "this site's tree does not hold the final checkpoint "
+			 "of size %llu with its root", (unsigned long long)size);
+		return -ESTALE;
+	}
+	*max = size;
+	*note = json_string(fn);
+	return *note ? 0 : -ENOMEM;
+}
+
+/*
  * Proofs are over committed records only (a checkpoint must never cover a
  * suffix that may still be truncated): the largest size is
  * min(tree size, commit).
@@ -342,9 +375,10 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 	struct engine *e = proof_engine(arg, req, err);
 	const char *kind = json_string_value(json_object_get(req, "kind"));
 	json_int_t seq = 0, size = 0, size1 = 0, size2 = 0;
+	json_t *note = NULL;
 	struct gr_status gs;
 	uint64_t max;
-	int ret;
+	int ret, fin = 0;
 
 	if (!e)
 		return -EINVAL;
@@ -358,6 +392,19 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 	max = e->mt ? gd_mtree_size(e->mt) : 0;
 	if (gs.commit_seq < max)
 		max = gs.commit_seq;
+	if (json_unpack(req, "{s?b}", "final", &fin) == 0 && fin && e->mt) {
+		ret = final_cap(e, &max, &note, err);
+		if (ret)
+			return ret;
+		json_object_del(req, "size");	/* the final checkpoint's */
+	}
+	if (note && kind && !strcmp(kind, "consistency") &&
+	    json_integer_value(json_object_get(req, "size2")) != (json_int_t)max) {
+		snprintf(err, GR_CTL_ERRLEN, "\"size2\" must be the final checkpoint's size %llu",
+			 (unsigned long long)max);
+		json_decref(note);
+		return -EINVAL;
+	}
 	if (kind && !strcmp(kind, "inclusion")) {
 		if (json_unpack(req, "{s:I, s?I}", "seq", &seq, "size", &size) || seq < 1 ||
 		    size < 0 || (uint64_t)size > max) {
@@ -385,7 +432,10 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 		json_object_set_new(*resp, "cluster", json_string(gd_cluster(e->d)->cluster));
 		json_object_set_new(*resp, "site", json_string(
 			gd_cluster(e->d)->sites[gd_self(e->d)].name));
+		if (note)
+			json_object_set_new(*resp, "checkpoint", json_incref(note));
 	}
+	json_decref(note);
 	return ret;
 }
 

@@ -235,6 +235,7 @@ static void reload_tls(struct georepd *d)
 	gd_info("SIGHUP: TLS credentials reloaded (certificate %s, CA %s); renewing peer connections",
 		o.cert, o.ca);
 	gd_peers_renew(d);
+	gd_engine_ckpt_reload(d);
 }
 
 static void on_signal(struct gr_io *io, uint32_t events, void *arg)

@@ -674,11 +674,35 @@ static void parse_limits(struct gr_errlist *el, const char *path, json_t *obj,
 			       p, v->low_wm, v->high_wm);
 }
 
+/* "checkpoint": {"records": N, "ms": T}, Documentation/proofs.rst "Finality" */
+static void parse_checkpoint(struct gr_errlist *el, const char *path, json_t *obj,
+			     struct gr_volume_cfg *v)
+{
+	static const char *const known[] = { "records", "ms", NULL };
+	char p[PATH_BUF];
+	uint64_t x;
+
+	v->ckpt_records = GR_CKPT_RECORDS_DEFAULT;
+	v->ckpt_ms = GR_CKPT_MS_DEFAULT;
+	if (!obj)
+		return;
+	path_key(p, path, "checkpoint");
+	if (!json_is_object(obj)) {
+		gr_errlist_add(el, "%s: expected an object, got %s", p, type_name(obj));
+		return;
+	}
+	check_keys(el, p, obj, known);
+	if (get_uint(el, p, obj, "records", 1, GR_CKPT_RECORDS_MAX, &x) > 0)
+		v->ckpt_records = x;
+	if (get_uint(el, p, obj, "ms", GR_CKPT_MS_MIN, GR_CKPT_MS_MAX, &x) > 0)
+		v->ckpt_ms = x;
+}
+
 static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 			 const struct gr_cluster *cfg, struct gr_volume_cfg *v)
 {
 	static const char *const known[] = {
-		"name", "commit_rule", "quorum_loss", "limits", "replicas", "service", NULL
+		"name", "commit_rule", "quorum_loss", "limits", "replicas", "service", "checkpoint", NULL
 	};
 	const char *s;
 	char p[PATH_BUF];
@@ -714,6 +738,7 @@ static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 		}
 	}
 	parse_limits(el, path, json_object_get(jv, "limits"), v);
+	parse_checkpoint(el, path, json_object_get(jv, "checkpoint"), v);
 	parse_route_addr(el, path, jv, "service", &v->service);
 	parse_replicas(el, path, json_object_get(jv, "replicas"), cfg, v);
 	check_volume_route(el, path, jv, cfg, v);

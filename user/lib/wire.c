@@ -90,6 +90,9 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_HEAL] = "heal",
 		[GR_FT_KEY] = "key",
 		[GR_FT_KEY_ACK] = "key-ack",
+		[GR_FT_CKPT] = "ckpt",
+		[GR_FT_CKPT_RESP] = "ckpt-resp",
+		[GR_FT_CKPT_FINAL] = "ckpt-final",
 		[GR_FT_GENESIS_REQ] = "genesis-req",
 		[GR_FT_GENESIS] = "genesis",
 	};
@@ -105,6 +108,7 @@ static bool is_volume_frame(unsigned int type)
 	       type == GR_FT_ACK || type == GR_FT_RESYNC ||
 	       type == GR_FT_HEAL_REQ || type == GR_FT_HEAL ||
 	       type == GR_FT_KEY || type == GR_FT_KEY_ACK ||
+	       type == GR_FT_CKPT || type == GR_FT_CKPT_RESP || type == GR_FT_CKPT_FINAL ||
 	       type == GR_FT_GENESIS_REQ || type == GR_FT_GENESIS;
 }
 
@@ -471,6 +475,11 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return gr_wire_decode_key(b, bl, &f->key, err);
 	case GR_FT_KEY_ACK:
 		return gr_wire_decode_key_ack(b, bl, &f->key_ack, err);
+	case GR_FT_CKPT:
+	case GR_FT_CKPT_FINAL:
+		return gr_wire_decode_ckpt(b, bl, &f->ckpt, err);
+	case GR_FT_CKPT_RESP:
+		return gr_wire_decode_ckpt_resp(b, bl, &f->ckpt_resp, err);
 	case GR_FT_GENESIS_REQ:
 		if (bl != GR_GENESIS_REQ_SIZE || get32(b) || get32(b + 4))
 			return ERR("genesis-req: body of %u bytes with flags (expected %u zero bytes)",
@@ -523,6 +532,11 @@ static size_t body_size(const struct gr_frame *f)
 		return GR_KEY_SIZE;
 	case GR_FT_KEY_ACK:
 		return GR_KEY_ACK_SIZE;
+	case GR_FT_CKPT:
+	case GR_FT_CKPT_FINAL:
+		return GR_CKPT_HDR_SIZE + (size_t)f->ckpt.note_len;
+	case GR_FT_CKPT_RESP:
+		return GR_CKPT_RESP_HDR_SIZE + (size_t)f->ckpt_resp.len;
 	case GR_FT_GENESIS_REQ:
 		return GR_GENESIS_REQ_SIZE;
 	case GR_FT_GENESIS:
@@ -658,6 +672,17 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 	case GR_FT_KEY_ACK:
 		gr_wire_put_key_ack(b, &f->key_ack);
 		if (gr_wire_decode_key_ack(b, bl, &(struct gr_key_ack){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_CKPT:
+	case GR_FT_CKPT_FINAL:
+		gr_wire_put_ckpt(b, &f->ckpt);
+		if (gr_wire_decode_ckpt(b, bl, &(struct gr_ckpt){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_CKPT_RESP:
+		gr_wire_put_ckpt_resp(b, &f->ckpt_resp);
+		if (gr_wire_decode_ckpt_resp(b, bl, &(struct gr_ckpt_resp){ 0 }, err))
 			return -EINVAL;
 		break;
 	case GR_FT_GENESIS_REQ:

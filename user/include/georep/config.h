@@ -90,10 +90,18 @@ struct gr_volume_cfg {
 	unsigned int high_wm;		/* percent; 0: module default */
 	unsigned int low_wm;		/* percent; 0: module default */
 	uint64_t max_uncommitted;	/* bytes; 0: no limit */
+	uint64_t ckpt_records;		/* checkpoint every this many records ... */
+	uint64_t ckpt_ms;		/* ... or this many ms, the first reached */
 	struct gr_route_addr service;	/* clients' address; family 0: no routing */
 	size_t nreplicas;
 	struct gr_replica_cfg *replicas;	/* in file order */
 };
+
+#define GR_CKPT_RECORDS_DEFAULT	1000
+#define GR_CKPT_RECORDS_MAX	(1ULL << 32)
+#define GR_CKPT_MS_DEFAULT	1000
+#define GR_CKPT_MS_MIN		10
+#define GR_CKPT_MS_MAX		3600000ULL
 
 struct gr_cluster {
 	char cluster[GR_CLUSTER_MAX];	/* "cluster" key, default "georep" */

@@ -51,6 +51,9 @@ enum gr_frame_type {
 	GR_FT_HEAL = 10,	/* volume frame: one such block, or who overwrote it */
 	GR_FT_KEY = 11,		/* volume frame: a seal key epoch, leader to site */
 	GR_FT_KEY_ACK = 12,	/* volume frame: a site installed, or lacks, an epoch */
+	GR_FT_CKPT = 13,	/* volume frame: a checkpoint to cosign, leader to site */
+	GR_FT_CKPT_RESP = 14,	/* volume frame: a cosignature or a refusal */
+	GR_FT_CKPT_FINAL = 15,	/* volume frame: a final checkpoint, leader to site */
 	GR_FT_GENESIS_REQ = 16,	/* volume frame: a site without its replica asks */
 	GR_FT_GENESIS = 17,	/* volume frame: the volume's uuid and seal keys, or none */
 	__GR_FT_MAX,
@@ -240,6 +243,58 @@ struct gr_frame;
 int gr_wire_check_key(uint8_t *b, const struct gr_frame *f, char *err);
 
 /*
+ * Checkpoints and finality (Documentation/wire-protocol.rst, "CKPT,
+ * CKPT_RESP and CKPT_FINAL"; Documentation/proofs.rst, "Finality").
+ * CKPT and CKPT_FINAL, leader to a site: le64 term, le64 size, le32 flags
+ * (0), le32 note_len, note[note_len]: a C2SP signed note whose text is a
+ * tlog-checkpoint of tree size @size, followed by 1 to GR_NOTE_MAX_SIGS
+ * signature lines (CKPT: the leader's; CKPT_FINAL: the leader's and the
+ * cosignatures that made it final). The decoder checks the layout, the
+ * checkpoint text and its size; the receiver checks the signatures.
+ * CKPT_RESP, site to leader: le64 term, le64 size, le32 status, le32
+ * length, text[length]: COSIGNED: one C2SP cosignature line ("\u2014 "
+ * name " " base64 "\n"); otherwise the reason of the refusal (printable,
+ * no newline, at most GR_WIRE_MAX_REASON bytes).
+ */
+#define GR_CKPT_HDR_SIZE	24
+#define GR_CKPT_NOTE_MAX	8192
+#define GR_CKPT_RESP_HDR_SIZE	24
+#define GR_CKPT_SIGLINE_MAX	512
+enum gr_ckpt_status {
+	GR_CKPT_COSIGNED = 0,
+	GR_CKPT_ROOT_DIFFERS = 1,	/* this site's tree at that size has another root */
+	GR_CKPT_SIZE_UNKNOWN = 2,	/* this site's tree does not reach that size (yet) */
+	GR_CKPT_REFUSED = 3,		/* anything else: signature, origin, sender */
+	__GR_CKPT_MAX,
+};
+
+struct gr_ckpt {
+	uint64_t term;
+	uint64_t size;			/* tree size, the checkpoint's */
+	const char *note;		/* note_len bytes, not NUL terminated */
+	uint32_t note_len;
+	uint32_t text_len;		/* decode: the checkpoint text is note[0, text_len) */
+	uint8_t root[32];		/* decode: the checkpoint's root */
+};
+
+struct gr_ckpt_resp {
+	uint64_t term;
+	uint64_t size;
+	uint32_t status;		/* enum gr_ckpt_status */
+	uint32_t len;
+	const char *text;		/* len bytes, not NUL terminated */
+};
+
+/* CKPT and CKPT_FINAL bodies (the same layout), and CKPT_RESP */
+int gr_wire_decode_ckpt(const uint8_t *b, uint32_t len, struct gr_ckpt *c, char *err);
+int gr_wire_decode_ckpt_resp(const uint8_t *b, uint32_t len, struct gr_ckpt_resp *r,
+			     char *err);
+/* write the body at @b (GR_CKPT_HDR_SIZE + note_len / GR_CKPT_RESP_HDR_SIZE + len) */
+void gr_wire_put_ckpt(uint8_t *b, const struct gr_ckpt *c);
+void gr_wire_put_ckpt_resp(uint8_t *b, const struct gr_ckpt_resp *r);
+const char *gr_ckpt_status_name(uint32_t status);
+
+/*
  * Day-one setup (Documentation/replication.rst, "Day one"). GENESIS_REQ, a
  * site whose replica does not exist yet, to the volume's other sites: le32
  * flags (0), le32 reserved (0). GENESIS, the answer: le32 status (NONE: no
@@ -291,6 +346,8 @@ struct gr_frame {
 		struct gr_heal heal;
 		struct gr_key key;
 		struct gr_key_ack key_ack;
+		struct gr_ckpt ckpt;		/* CKPT and CKPT_FINAL */
+		struct gr_ckpt_resp ckpt_resp;
 		struct gr_genesis genesis;
 	};
 };
