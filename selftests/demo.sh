@@ -93,13 +93,12 @@ for s in $SITES; do
 done
 
 say "finality: checkpoints signed by the leader, final once a majority of sites cosigned"
-site_rep() { ctl "$1" status --json | jq -r ".volumes[0].replica$2"; }
 for i in $(seq 60); do
-	c=$(site_rep "$NEWP" .commit_seq)
-	[ "$(site_rep "$NEWP" .final_seq)" = "$c" ] && break
+	c=$(site_rep_get "$NEWP" .commit_seq)
+	[ "$(site_rep_get "$NEWP" .final_seq)" = "$c" ] && break
 	sleep 0.5
 done
-echo "  at $NEWP: commit_seq $c, final_seq $(site_rep "$NEWP" .final_seq)"
+echo "  at $NEWP: commit_seq $c, final_seq $(site_rep_get "$NEWP" .final_seq)"
 run cat "$T/state-$NEWP/$VOL.final"
 
 say "an auditor checks that record 3 is in the ledger, offline, with only the sites' public keys"

@@ -29,17 +29,13 @@ blank_devices() {
 		dd of="$L_charlie" conv=notrunc oflag=direct,sync bs=4096 status=none
 }
 
-status_json() {
-	ctl "$1" status --json
-}
-
 # the volume: alpha created it, bravo took its uuid; charlie refused
 created() {
 	local ua ub
 	P=$(wait_primary 60) || { show_logs 40; return 1; }
 	echo "primary: $P"
 	grep -h "formatted on\|from site" "$T/alpha.log" "$T/bravo.log"
-	ua=$(vol_json alpha | jq -r .uuid) && ub=$(vol_json bravo | jq -r .uuid) || return 1
+	ua=$(kvol alpha uuid) && ub=$(kvol bravo uuid) || return 1
 	echo "uuid at alpha $ua, at bravo $ub"
 	[ -n "$ua" ] && [ "$ua" != null ] && [ "$ua" = "$ub" ] || return 1
 	cmp "$T/keys-alpha/alpha.$VOL/1.key" "$T/keys-bravo/bravo.$VOL/1.key" &&
@@ -48,7 +44,7 @@ created() {
 
 charlie_refused() {
 	local why
-	why=$(status_json charlie | jq -r '.volumes[0].replica | .engine + " " + .state + ": " + .why')
+	why=$(site_rep_get charlie '.engine + " " + .state + ": " + .why')
 	echo "charlie: $why"
 	grep "not creating its replica" "$T/charlie.log" | head -n 2
 	[[ $why == "genesis failed: log device $L_charlie holds data that is not a georep log"* ]] &&
@@ -69,7 +65,7 @@ charlie_joins() {
 		sleep 0.5
 	done
 	grep -h "formatted on\|from site" "$T/charlie.log"
-	[ "$(vol_json charlie | jq -r .uuid)" = "$(vol_json alpha | jq -r .uuid)" ] &&
+	[ "$(kvol charlie uuid)" = "$(kvol alpha uuid)" ] &&
 	[ "$(vol_num charlie applied_seq)" = "$(vol_num "$P" written_seq)" ]
 }
 

@@ -9,7 +9,7 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "volume", volume_main, "create, delete and change volumes" },
 	{ "status", status_main, "show volume status (text or --json)" },
 	{ "ledger", ledger_main, "dump, verify and release ledger records" },
-	{ "key", key_main, "rotate seal keys" },
+	{ "key", key_main, "seal keys: rotate (cluster-wide through georepd), status" },
 	{ "config", config_main, "check a cluster configuration file" },
 	{ "site", site_main, "make the cluster CA and site TLS identities" },
 	{ "switchover", switchover_main, "move a volume's primary to another site (georepd)" },

@@ -180,6 +180,8 @@ struct name_seq_args {
 struct key_rotate_args {
 	const char *name;
 	const char *key_dir;
+	const char *socket, *site;	/* georepd's: the cluster-wide rotation */
+	bool json;
 };
 
 /* return 0, 1 when help was asked for, or GRCTL_ARG_ERR with p->err set */

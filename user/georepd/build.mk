@@ -75,7 +75,7 @@ GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_fol
 	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c georepd/engine_status.c \
 	georepd/engine_policy.c \
 	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c \
-	georepd/genesis.c
+	georepd/genesis.c georepd/engine_keys.c
 PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
 # main.c registers the engine; the probe build links it too (its own factory
 # wins), after the library in $^, hence the library once more
@@ -114,6 +114,10 @@ CHECK_CMDS += georepd/tests/e2e_tls.py
 # certificate and CA rollover with SIGHUP under writes: no failed write,
 # no leader change, the old CA's certificates refused at the end
 CHECK_CMDS += georepd/tests/e2e_rollover.py
+
+# seal-key rotation by the leader: under writes, a site down during two
+# rotations, no majority, kill -9 of the leader mid-rotation
+CHECK_CMDS += georepd/tests/e2e_keys.py
 
 # georepctl site ca|init: the cluster CA and site identities (lib/site_cert.c)
 PROG_SRCS_georepctl += georepctl/cmd_site.c

@@ -340,6 +340,7 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		if (e->mt_follow)
 			eng_mtree_follow(e);
 		eng_ckpt_tick(e, now);
+		eng_key_tick(e, now);
 		if (e->lio && e->role == GR_LEADER && e->writable)
 			gr_io_set_events(e->lio, EPOLLIN);
 		eng_resync_send(e);
@@ -368,6 +369,23 @@ static void eng_on_peer(struct gr_replica *r, unsigned int site, bool up)
 		e->rs_out[site].active = false;
 	else
 		eng_ckpt_peer_up(e, site);
+	if (up)
+		eng_key_peer_up(e, site);
+}
+
+/* the engine of the volume a control request names, or NULL with @err */
+struct engine *eng_lookup(struct georepd *d, json_t *req, char *err)
+{
+	const char *name = json_string_value(json_object_get(req, "volume"));
+	size_t i;
+
+	for (i = 0; name && i < d->nvols; i++)
+		if (!strcmp(d->vols[i].cfg->name, name) && d->vols[i].replica &&
+		    d->vols[i].replica->ops == &engine_ops)
+			return (struct engine *)d->vols[i].replica;
+	snprintf(err, GR_CTL_ERRLEN, "volume \"%.64s\" has no replication engine at this site",
+		 name ?: "");
+	return NULL;
 }
 
 static void eng_destroy(struct gr_replica *r)
@@ -604,6 +622,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	/* the io state a previous run left (the kernel keeps it until detach) */
 	if (!e->lg->ops->status(e->lg, &st))
 		e->io_state = st.io_state;
+	eng_key_load(e);
 	ret = eng_node_start(e);
 	if (ret) {
 		gd_err("volume %s: cannot start consensus: %s", e->name, strerror(-ret));

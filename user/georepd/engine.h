@@ -29,6 +29,8 @@ void gd_engine_register_test_cmds(struct georepd *d);
  *   the leaf, the proof hashes and the root(s), over committed records only.
  */
 void gd_engine_register_proof_cmds(struct georepd *d);
+/* "key-rotate": a seal-key rotation by the leader (engine_keys.c) */
+void gd_engine_register_key_cmds(struct georepd *d);
 
 /* SIGHUP: the sites' keys again, for checkpoints (engine_ckpt.c) */
 void gd_engine_ckpt_reload(struct georepd *d);

@@ -157,6 +157,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 	case GR_FT_CKPT_RESP:
 	case GR_FT_CKPT_FINAL:
 		return eng_ckpt_frame(e, from, f);
+	case GR_FT_KEY:
+	case GR_FT_KEY_ACK:
+		return eng_key_frame(e, from, f);
 	case GR_FT_GENESIS_REQ:
 		gd_genesis_answer(e->d, e->vol, from);
 		return 0;

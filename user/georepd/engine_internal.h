@@ -136,6 +136,15 @@ struct engine {
 	bool mt_follow;				/* it missed records: catch up from the ledger */
 	char mt_why[256];
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
+	/* seal-key rotation (engine_keys.c) */
+	struct {
+		uint32_t pending;		/* epoch waiting for a majority, 0: none */
+		bool acked[GR_CFG_MAX_SITES];	/* have the pending epoch */
+		uint32_t site_epoch[GR_CFG_MAX_SITES];	/* highest acked, per site */
+		uint32_t have;			/* follower: highest installed */
+		uint64_t sent_ns, checked_ns, last_ns, rotations;
+		char why[160];			/* the last failure */
+	} kr;
 	bool restart_node;			/* rebuild the core from the ledger */
 	bool failed;
 	char fail_reason[160];
@@ -167,6 +176,15 @@ void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
 int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			 uint64_t from, uint64_t to, uint64_t *term);
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f);
+
+/* engine_keys.c: seal-key rotation by the leader */
+int eng_key_rotate(struct engine *e, char *err, size_t errlen);
+int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+void eng_key_peer_up(struct engine *e, unsigned int site);
+void eng_key_tick(struct engine *e, uint64_t now);
+json_t *eng_key_status(struct engine *e);
+void eng_key_load(struct engine *e);
+struct engine *eng_lookup(struct georepd *d, json_t *req, char *err);
 
 /* engine_role.c: role changes, fencing, barrier, truncation to a fork */
 int eng_fork_and_truncate(struct engine *e, uint64_t from);

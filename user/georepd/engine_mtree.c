@@ -259,20 +259,6 @@ static json_t *proof_json(gr_mhash *proof, unsigned int n)
 	return a;
 }
 
-static struct engine *proof_engine(struct georepd *d, json_t *req, char *err)
-{
-	const char *name = json_string_value(json_object_get(req, "volume"));
-	size_t i;
-
-	for (i = 0; name && i < d->nvols; i++)
-		if (!strcmp(d->vols[i].cfg->name, name) && d->vols[i].replica &&
-		    d->vols[i].replica->ops == &engine_ops)
-			return (struct engine *)d->vols[i].replica;
-	snprintf(err, GR_CTL_ERRLEN, "volume \"%.64s\" has no replication engine at this site",
-		 name ?: "");
-	return NULL;
-}
-
 static int inclusion(struct engine *e, uint64_t seq, uint64_t size, json_t **resp, char *err)
 {
 	const struct gr_merkle *t = gd_mtree_tree(e->mt);
@@ -372,7 +358,7 @@ static int final_cap(struct engine *e, uint64_t *max, json_t **note, char *err)
  */
 static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err, void *arg)
 {
-	struct engine *e = proof_engine(arg, req, err);
+	struct engine *e = eng_lookup(arg, req, err);
 	const char *kind = json_string_value(json_object_get(req, "kind"));
 	json_int_t seq = 0, size = 0, size1 = 0, size2 = 0;
 	json_t *note = NULL;

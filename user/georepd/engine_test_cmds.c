@@ -7,23 +7,10 @@
 
 #include "engine_internal.h"
 
-static struct engine *req_engine(struct georepd *d, json_t *req, char *err)
-{
-	const char *name = json_string_value(json_object_get(req, "volume"));
-	size_t i;
-
-	for (i = 0; name && i < d->nvols; i++)
-		if (!strcmp(d->vols[i].cfg->name, name) && d->vols[i].replica &&
-		    d->vols[i].replica->ops == &engine_ops)
-			return (struct engine *)d->vols[i].replica;
-	snprintf(err, GR_CTL_ERRLEN, "no engine for volume \"%.64s\"", name ?: "");
-	return NULL;
-}
-
 static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			void *arg)
 {
-	struct engine *e = req_engine(arg, req, err);
+	struct engine *e = eng_lookup(arg, req, err);
 	json_int_t off = 0, blocks = 1, byte = 0;
 	uint64_t seq = 0, first = 0;
 	uint8_t *buf;
@@ -72,7 +59,7 @@ static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, ch
 static int h_test_read(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 		       void *arg)
 {
-	struct engine *e = req_engine(arg, req, err);
+	struct engine *e = eng_lookup(arg, req, err);
 	json_int_t off = 0, len = 0;
 	uint8_t sha[GEOREP_HASH_LEN];
 	char hex[2 * GEOREP_HASH_LEN + 1];
@@ -125,7 +112,7 @@ static int h_test_drop(struct gr_ctl_client *cl, json_t *req, json_t **resp, cha
 static int h_test_open(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 		       void *arg)
 {
-	struct engine *e = req_engine(arg, req, err);
+	struct engine *e = eng_lookup(arg, req, err);
 	json_int_t count = -1;
 
 	if (!e)
@@ -147,7 +134,7 @@ static int h_test_open(struct gr_ctl_client *cl, json_t *req, json_t **resp, cha
 static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			  void *arg)
 {
-	struct engine *e = req_engine(arg, req, err);
+	struct engine *e = eng_lookup(arg, req, err);
 	struct gr_status gs;
 
 	if (!e)

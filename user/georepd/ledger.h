@@ -40,6 +40,7 @@ struct gd_ledger_status {
 	uint32_t open_count;		/* openers of the block device */
 	bool diverged;			/* truncated records' blocks not resynced yet */
 	bool throttled;			/* writers wait for log space (kernel) */
+	uint32_t seal_epoch;		/* new records are sealed with it */
 };
 
 struct gd_ledger_ops {
@@ -89,6 +90,13 @@ struct gd_ledger_ops {
 	int (*data_seal)(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
 			 struct georep_data_seal *seal);
 	int (*data_read)(struct gd_ledger *l, uint64_t off, void *buf, size_t len);
+	/*
+	 * install seal key @epoch (verify-only unless @seal names it), then
+	 * seal new records with epoch @seal (0: leave as is); -ENOSPC when
+	 * GEOREP_MAX_KEYS epochs are installed already
+	 */
+	int (*key_install)(struct gd_ledger *l, uint32_t epoch,
+			   const uint8_t key[GEOREP_KEY_LEN], uint32_t seal);
 	/*
 	 * Tests only (mem backend): a client write of @len bytes of @buf at
 	 * byte offset @off on a primary; the new record's seq in *@seq.

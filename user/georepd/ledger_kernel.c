@@ -25,6 +25,7 @@
 #include <netlink/genl/genl.h>
 #include <netlink/genl/ctrl.h>
 
+#include "georep/keys.h"
 #include "georep/nl.h"
 #include "ledger.h"
 
@@ -69,6 +70,7 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->open_count = vs.open_count - (k->dfd >= 0 && vs.open_count ? 1 : 0);
 	st->diverged = vs.diverged;
 	st->throttled = vs.throttled;
+	st->seal_epoch = vs.seal_epoch;
 	return 0;
 }
 
@@ -254,6 +256,20 @@ static int k_data_seal(struct gd_ledger *l, uint64_t off, const void *buf, size_
 	return k_data_ioctl(to_k(l)->rfd, GEOREP_IOC_DATA_SEAL, off, buf, len, seal);
 }
 
+static int k_key_install(struct gd_ledger *l, uint32_t epoch,
+			 const uint8_t key[GEOREP_KEY_LEN], uint32_t seal)
+{
+	struct kernel_ledger *k = to_k(l);
+	struct georep_keyset ks = { .nr = 1 };
+	int ret;
+
+	ks.keys[0].epoch = epoch;
+	memcpy(ks.keys[0].data, key, GEOREP_KEY_LEN);
+	ret = georep_nl_key_set_seal(k->nl, k->name, &ks, seal);
+	georep_keyset_clear(&ks);
+	return ret;
+}
+
 static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
 {
 	struct kernel_ledger *k = to_k(l);
@@ -323,6 +339,7 @@ static const struct gd_ledger_ops kernel_ops = {
 	.reset = k_reset,
 	.data_write = k_data_write,
 	.data_seal = k_data_seal,
+	.key_install = k_key_install,
 	.data_read = k_data_read,
 	.close = k_close,
 };

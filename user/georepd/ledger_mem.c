@@ -55,7 +55,11 @@ struct mem_ledger {
 	int logfd, datafd, evfd;
 	uint32_t site_id;
 	uint8_t uuid[GEOREP_UUID_LEN];
-	uint8_t key[GEOREP_KEY_LEN];
+	uint8_t key[GEOREP_KEY_LEN];	/* epoch 1, derived from the volume name */
+	/* epochs 2..: installed by key_install(), in memory only */
+	uint8_t ekeys[GEOREP_MAX_KEYS + 1][GEOREP_KEY_LEN];
+	bool ekey_set[GEOREP_MAX_KEYS + 1];
+	uint32_t seal_epoch;		/* what client writes seal with */
 	uint64_t data_bytes;
 	/* durable meta */
 	uint64_t base_seq, base_term, tail, term;
@@ -257,6 +261,7 @@ static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->tail_seq = m->tail <= written(m) ? m->tail : 0;
 	memcpy(st->chain_hash, chain_at_written(m), GEOREP_HASH_LEN);
 	st->data_bytes = m->data_bytes;
+	st->seal_epoch = m->seal_epoch;
 	st->diverged = m->diverged;
 	st->log_used = m->nrecs ? m->log_end - m->recs[m->tail > m->base_seq ?
 					m->tail - m->base_seq - 1 : 0].off : 0;
@@ -367,6 +372,44 @@ static int mem_release(struct gd_ledger *l, uint64_t seq)
 	return meta_save(m);
 }
 
+/* the key of @epoch, NULL when not installed (epoch 1 always is) */
+static const uint8_t *epoch_key(const struct mem_ledger *m, uint32_t epoch)
+{
+	if (epoch == 1)
+		return m->key;
+	if (epoch >= 2 && epoch <= GEOREP_MAX_KEYS && m->ekey_set[epoch])
+		return m->ekeys[epoch];
+	return NULL;
+}
+
+static int installed_epochs(const struct mem_ledger *m)
+{
+	int i, n = 1;
+
+	for (i = 2; i <= GEOREP_MAX_KEYS; i++)
+		n += m->ekey_set[i];
+	return n;
+}
+
+/* the kernel's KEY_SET (kmod/record.c georep_keys_install()), for tests */
+static int mem_key_install(struct gd_ledger *l, uint32_t epoch,
+			   const uint8_t key[GEOREP_KEY_LEN], uint32_t seal)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	if (epoch == 1 || epoch > GEOREP_MAX_KEYS)
+		return epoch ? -ENOSPC : -EINVAL;
+	if (!m->ekey_set[epoch] && installed_epochs(m) == GEOREP_MAX_KEYS)
+		return -ENOSPC;
+	memcpy(m->ekeys[epoch], key, GEOREP_KEY_LEN);
+	m->ekey_set[epoch] = true;
+	if (seal && !epoch_key(m, seal))
+		return -ENOKEY;
+	if (seal)
+		m->seal_epoch = seal;
+	return 0;
+}
+
 /* Build, hash, seal and append one record of the current term (primary). */
 static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const void *data,
 		       uint32_t len, uint64_t *seq)
@@ -396,7 +439,7 @@ static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const vo
 	h->payload_len = htole32(size - GEOREP_RECORD_HDR_SIZE);
 	h->timestamp_ns = htole64(ts.tv_sec * 1000000000ULL + ts.tv_nsec);
 	h->site_id = htole32(m->site_id);
-	h->seal_epoch = htole32(1);
+	h->seal_epoch = htole32(m->seal_epoch);
 	memcpy(h->volume_uuid, m->uuid, GEOREP_UUID_LEN);
 	if (size > GEOREP_RECORD_HDR_SIZE)
 		memcpy(buf + GEOREP_RECORD_HDR_SIZE, data, len);
@@ -405,7 +448,7 @@ static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const vo
 	if (!ret)
 		ret = georep_chain_hash(chain_at_written(m), buf, h->chain_hash);
 	if (!ret)
-		ret = georep_seal(m->key, buf, h->seal);
+		ret = georep_seal(epoch_key(m, m->seal_epoch), buf, h->seal);
 	if (!ret && pwrite(m->logfd, buf, size, m->log_end) != (ssize_t)size)
 		ret = -EIO;
 	/* the block device of a primary: the data goes down with the record */
@@ -489,12 +532,13 @@ static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 		return -EINVAL;
 	if (rec.seq != written(m) + 1 || rec.term < last_term(m) || rec.term > m->term)
 		return -EINVAL;
+	if (!epoch_key(m, rec.seal_epoch))
+		return -ENOKEY;
 	ret = georep_record_verify(&rec, buf, buf + GEOREP_RECORD_HDR_SIZE,
-				   chain_at_written(m), rec.seal_epoch == 1 ? m->key : NULL,
-				   &fault);
+				   chain_at_written(m), epoch_key(m, rec.seal_epoch), &fault);
 	if (ret)
 		return ret;
-	if (fault != GEOREP_REC_OK || rec.seal_epoch != 1)
+	if (fault != GEOREP_REC_OK)
 		return -EBADMSG;
 	if (pwrite(m->logfd, buf, len, m->log_end) != (ssize_t)len)
 		return -EIO;
@@ -580,9 +624,9 @@ static int anchor_check(struct mem_ledger *m, const void *anchor, struct georep_
 		return ret;
 	if (memcmp(rec->volume_uuid, m->uuid, GEOREP_UUID_LEN) || rec->seq == UINT64_MAX)
 		return -EINVAL;
-	if (rec->seal_epoch != 1)
+	if (!epoch_key(m, rec->seal_epoch))
 		return -ENOKEY;
-	ret = georep_seal(m->key, hdr, mac);
+	ret = georep_seal(epoch_key(m, rec->seal_epoch), hdr, mac);
 	if (!ret && CRYPTO_memcmp(mac, rec->seal, GEOREP_HASH_LEN))
 		ret = -EBADMSG;
 	return ret;
@@ -633,9 +677,10 @@ static int mem_data_write(struct gd_ledger *l, uint64_t off, const void *buf, si
 		return -EINVAL;
 	if (seal->term < m->term)
 		return -ESTALE;
-	if (seal->epoch != 1)
+	if (!epoch_key(m, seal->epoch))
 		return -ENOKEY;
-	ret = georep_data_mac(m->key, m->uuid, seal, off / 512, buf, len, mac);
+	ret = georep_data_mac(epoch_key(m, seal->epoch), m->uuid, seal, off / 512, buf, len,
+			      mac);
 	if (!ret && CRYPTO_memcmp(mac, seal->mac, GEOREP_HASH_LEN))
 		ret = -EBADMSG;
 	if (ret)
@@ -653,8 +698,9 @@ static int mem_data_seal(struct gd_ledger *l, uint64_t off, const void *buf, siz
 	if (m->role != GEOREP_ROLE_PRIMARY)
 		return -EPERM;
 	seal->term = m->term;
-	seal->epoch = 1;
-	return georep_data_mac(m->key, m->uuid, seal, off / 512, buf, len, seal->mac);
+	seal->epoch = m->seal_epoch;
+	return georep_data_mac(epoch_key(m, m->seal_epoch), m->uuid, seal, off / 512, buf,
+			       len, seal->mac);
 }
 
 static int mem_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
@@ -674,6 +720,7 @@ static void mem_close(struct gd_ledger *l)
 	close(m->datafd);
 	close(m->evfd);
 	OPENSSL_cleanse(m->key, sizeof(m->key));
+	OPENSSL_cleanse(m->ekeys, sizeof(m->ekeys));
 	free(m->recs);
 	free(m);
 }
@@ -695,6 +742,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.reset = mem_reset,
 	.data_write = mem_data_write,
 	.data_seal = mem_data_seal,
+	.key_install = mem_key_install,
 	.data_read = mem_data_read,
 	.client_write = mem_client_write,
 	.test_open = mem_test_open,
@@ -715,6 +763,7 @@ int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
 	m->l.ops = &mem_ops;
 	m->logfd = m->datafd = m->evfd = -1;
 	m->site_id = site_id;
+	m->seal_epoch = 1;
 	m->data_bytes = data_bytes;
 	for (i = 0; i < 3; i++)
 		snprintf(m->path[i], sizeof(m->path[i]), "%s/%s.%s", dir, volume, ext[i]);

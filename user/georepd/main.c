@@ -524,8 +524,10 @@ int main(int argc, char *argv[])
 		goto out_stop_control;
 	if (gd_replica_factory == gd_engine_new && gd_ledger_kind == GD_LEDGER_MEM)
 		gd_engine_register_test_cmds(&d);
-	if (gd_replica_factory == gd_engine_new)
+	if (gd_replica_factory == gd_engine_new) {
 		gd_engine_register_proof_cmds(&d);
+		gd_engine_register_key_cmds(&d);
+	}
 	ret = gd_peers_start(&d);
 	if (ret)
 		goto out_stop_peers;

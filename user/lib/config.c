@@ -702,10 +702,12 @@ static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 			 const struct gr_cluster *cfg, struct gr_volume_cfg *v)
 {
 	static const char *const known[] = {
-		"name", "commit_rule", "quorum_loss", "limits", "replicas", "service", "checkpoint", NULL
+		"name", "commit_rule", "quorum_loss", "limits", "replicas", "service", "checkpoint",
+		"key_rotate_seconds", NULL
 	};
 	const char *s;
 	char p[PATH_BUF];
+	uint64_t x;
 
 	if (!json_is_object(jv)) {
 		gr_errlist_add(el, "%s: expected an object, got %s", path, type_name(jv));
@@ -739,6 +741,9 @@ static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,
 	}
 	parse_limits(el, path, json_object_get(jv, "limits"), v);
 	parse_checkpoint(el, path, json_object_get(jv, "checkpoint"), v);
+	/* seal-key rotation by the leader every so often; 0 or absent: by hand */
+	if (get_uint(el, path, jv, "key_rotate_seconds", 0, GR_KEY_ROTATE_SECONDS_MAX, &x) > 0)
+		v->key_rotate_seconds = x;
 	parse_route_addr(el, path, jv, "service", &v->service);
 	parse_replicas(el, path, json_object_get(jv, "replicas"), cfg, v);
 	check_volume_route(el, path, jv, cfg, v);

@@ -621,6 +621,12 @@ nla_put_failure:
 int georep_nl_key_set(struct georep_nl *nl, const char *name,
 		      const struct georep_keyset *keys)
 {
+	return georep_nl_key_set_seal(nl, name, keys, 0);
+}
+
+int georep_nl_key_set_seal(struct georep_nl *nl, const char *name,
+			   const struct georep_keyset *keys, uint32_t seal)
+{
 	struct nl_msg *msg;
 	int ret;
 
@@ -635,7 +641,7 @@ int georep_nl_key_set(struct georep_nl *nl, const char *name,
 	msg = new_msg(nl, GEOREP_CMD_KEY_SET, NLM_F_ACK, name);
 	if (!msg)
 		return no_msg(nl);
-	if (put_keys(msg, keys)) {
+	if (put_keys(msg, keys) || (seal && nla_put_u32(msg, GEOREP_A_SEAL_EPOCH, seal))) {
 		msg_free_clean(msg);
 		return no_msg(nl);
 	}

@@ -93,9 +93,12 @@ struct gr_volume_cfg {
 	uint64_t ckpt_records;		/* checkpoint every this many records ... */
 	uint64_t ckpt_ms;		/* ... or this many ms, the first reached */
 	struct gr_route_addr service;	/* clients' address; family 0: no routing */
+	uint64_t key_rotate_seconds;	/* the leader rotates the seal key; 0: never */
 	size_t nreplicas;
 	struct gr_replica_cfg *replicas;	/* in file order */
 };
+
+#define GR_KEY_ROTATE_SECONDS_MAX	(10 * 366 * 86400ULL)
 
 #define GR_CKPT_RECORDS_DEFAULT	1000
 #define GR_CKPT_RECORDS_MAX	(1ULL << 32)

@@ -132,6 +132,9 @@ int georep_nl_volume_list(struct georep_nl *nl, struct georep_vol_status **vols,
 int georep_nl_volume_set(struct georep_nl *nl, const struct georep_vol_set *req);
 int georep_nl_key_set(struct georep_nl *nl, const char *name,
 		      const struct georep_keyset *keys);
+/* the same with SEAL_EPOCH @seal (0: none, the kernel seals with the highest) */
+int georep_nl_key_set_seal(struct georep_nl *nl, const char *name,
+			   const struct georep_keyset *keys, uint32_t seal);
 int georep_nl_log_release(struct georep_nl *nl, const char *name, uint64_t seq);
 /*
  * LEDGER_VERIFY. Returns 0 with *st filled when every record verifies;

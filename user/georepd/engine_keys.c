@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Seal-key rotation coordinated by the leader (Documentation/wire-protocol.rst,
+ * "Seal-key rotation"; admin-guide.rst, "Seal keys and their rotation").
+ *
+ *  1. The leader makes epoch N = the highest it knows + 1 (RAND_bytes, in
+ *     --key-dir, 0600, fsync), installs it verify-only and sends KEY to
+ *     every site of the volume, only over mutual TLS.
+ *  2. A site stores it (0600, fsync), installs it verify-only and answers
+ *     KEY_ACK INSTALLED (FAILED with the reason logged).
+ *  3. Once a majority of the voting replicas, the leader included, has it,
+ *     the leader's kernel seals with N. A site always has an epoch before
+ *     any record sealed with it: KEY travels ahead of those records on the
+ *     same connection, and a site that (re)connects to the leader is sent
+ *     every epoch the leader holds first.
+ *  4. A new leader whose key dir holds an epoch above the one its kernel
+ *     seals with resumes that rotation (the old one may have died halfway):
+ *     the epoch is sent again and sealing switches once a majority has it,
+ *     never before.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "engine_internal.h"
+#include "genesis.h"
+#include "ledger.h"
+#include "georep/keys.h"
+
+#define KEY_RESEND_NS	1000000000ULL
+
+/* the kernel volume name: its keys are <key-dir>/<name>/<epoch>.key */
+static int kname(struct engine *e, char *buf, size_t len)
+{
+	return gd_kernel_name(e->d, e->vol, buf, len);
+}
+
+/* highest epoch of the key dir (0: none) */
+static uint32_t highest_epoch(struct engine *e, struct georep_keyset *ks)
+{
+	char name[GEOREP_NAME_MAX], err[256];
+
+	ks->nr = 0;
+	if (kname(e, name, sizeof(name)) ||
+	    georep_keys_load(gd_key_dir, name, ks, err, sizeof(err)))
+		return 0;
+	return ks->nr ? ks->keys[ks->nr - 1].epoch : 0;
+}
+
+static uint32_t sealing(struct engine *e)
+{
+	struct gd_ledger_status st;
+
+	return e->lg->ops->status(e->lg, &st) ? 0 : st.seal_epoch;
+}
+
+static bool voting(struct engine *e, unsigned int site)
+{
+	return e->ids[site] != 0;
+}
+
+static void send_key(struct engine *e, unsigned int site, uint32_t epoch,
+		     const uint8_t key[GEOREP_KEY_LEN])
+{
+	struct gr_frame f = { .hdr.type = GR_FT_KEY };
+
+	f.hdr.volume = e->vol->cfg->wire_id;
+	f.key.term = e->term ? e->term : 1;
+	f.key.epoch = epoch;
+	memcpy(f.key.key, key, GEOREP_KEY_LEN);
+	eng_send_frame(e, site, &f);
+	gr_key_wipe(&f.key);
+}
+
+/* every epoch of the key dir to @site (a site that just connected) */
+static void send_all(struct engine *e, unsigned int site)
+{
+	struct georep_keyset ks;
+	unsigned int i;
+
+	highest_epoch(e, &ks);
+	for (i = 0; i < ks.nr; i++)
+		send_key(e, site, ks.keys[i].epoch, ks.keys[i].data);
+	georep_keyset_clear(&ks);
+}
+
+/* the pending epoch's key from the key dir; 0 or -errno */
+static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN])
+{
+	struct georep_keyset ks;
+	unsigned int i;
+	int ret = -ENOENT;
+
+	highest_epoch(e, &ks);
+	for (i = 0; i < ks.nr; i++)
+		if (ks.keys[i].epoch == e->kr.pending) {
+			memcpy(key, ks.keys[i].data, GEOREP_KEY_LEN);
+			ret = 0;
+		}
+	georep_keyset_clear(&ks);
+	return ret;
+}
+
+static unsigned int acked(struct engine *e)
+{
+	const struct gr_volume_cfg *vc = e->vol->cfg;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < vc->nreplicas; i++) {
+		unsigned int s = vc->replicas[i].site;
+
+		n += voting(e, s) && (s == gd_self(e->d) || e->kr.acked[s]);
+	}
+	return n;
+}
+
+static unsigned int voters(struct engine *e)
+{
+	const struct gr_volume_cfg *vc = e->vol->cfg;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < vc->nreplicas; i++)
+		n += voting(e, vc->replicas[i].site);
+	return n;
+}
+
+/* a majority has the pending epoch: the leader's kernel seals with it */
+static void switch_sealing(struct engine *e)
+{
+	uint8_t key[GEOREP_KEY_LEN];
+	int ret;
+
+	ret = pending_key(e, key) ?: e->lg->ops->key_install(e->lg, e->kr.pending, key,
+							     e->kr.pending);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ret) {
+		snprintf(e->kr.why, sizeof(e->kr.why), "switching to epoch %u: %s",
+			 e->kr.pending, strerror(-ret));
+		gd_err("volume %s: seal key %s", e->name, e->kr.why);
+		return;
+	}
+	gd_info("volume %s: sealing with key epoch %u (installed at %u of %u sites)", e->name,
+		e->kr.pending, acked(e), voters(e));
+	e->kr.rotations++;
+	e->kr.last_ns = gr_now_ns();
+	e->kr.pending = 0;
+	e->kr.why[0] = 0;
+}
+
+static void send_pending(struct engine *e, uint64_t now)
+{
+	const struct gr_volume_cfg *vc = e->vol->cfg;
+	uint8_t key[GEOREP_KEY_LEN];
+	unsigned int i;
+
+	e->kr.sent_ns = now;
+	if (pending_key(e, key))
+		return;
+	for (i = 0; i < vc->nreplicas; i++) {
+		unsigned int s = vc->replicas[i].site;
+
+		if (s != gd_self(e->d) && !e->kr.acked[s] && gd_peer_up(e->d, s))
+			send_key(e, s, e->kr.pending, key);
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+}
+
+int eng_key_rotate(struct engine *e, char *err, size_t errlen)
+{
+	struct georep_keyent ent;
+	struct georep_keyset ks;
+	char name[GEOREP_NAME_MAX];
+	uint32_t n, cur;
+	int ret;
+
+	if (e->role != GR_LEADER || !e->writable)
+		return snprintf(err, errlen, "this site is not the volume's writable leader (%s is)",
+				e->leader ? eng_site_name(e, e->leader) : "none"), -EAGAIN;
+	if (!gd_cluster(e->d)->tls.enabled)
+		return snprintf(err, errlen, "seal keys travel only over mutual TLS: the "
+				"configuration has no \"tls\" section"), -EPERM;
+	if (e->kr.pending)
+		return snprintf(err, errlen, "the rotation to epoch %u is still waiting for a "
+				"majority", e->kr.pending), -EBUSY;
+	if (!e->lg->ops->key_install || kname(e, name, sizeof(name)))
+		return snprintf(err, errlen, "this ledger has no seal keys"), -EOPNOTSUPP;
+	n = highest_epoch(e, &ks);
+	georep_keyset_clear(&ks);
+	cur = sealing(e);
+	n = (n > cur ? n : cur) + 1;
+	ret = georep_key_generate(gd_key_dir, name, n, &ent, err, errlen);
+	if (ret)
+		return ret;
+	ret = e->lg->ops->key_install(e->lg, n, ent.data, cur);
+	OPENSSL_cleanse(&ent, sizeof(ent));
+	if (ret) {
+		georep_key_remove(gd_key_dir, name, n);
+		return snprintf(err, errlen, "installing epoch %u: %s%s", n, strerror(-ret),
+				ret == -ENOSPC ? " (the kernel keeps at most 8 epochs)" : ""), ret;
+	}
+	memset(e->kr.acked, 0, sizeof(e->kr.acked));
+	e->kr.pending = n;
+	gd_info("volume %s: seal key epoch %u made, installed verify-only; sending it to the "
+		"sites", e->name, n);
+	send_pending(e, gr_now_ns());
+	return (int)n;
+}
+
+/* a follower: KEY from the leader */
+static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK };
+	char name[GEOREP_NAME_MAX], err[256] = "";
+	int ret;
+
+	ret = kname(e, name, sizeof(name)) ? -ENAMETOOLONG :
+	      georep_key_store(gd_key_dir, name, k->epoch, k->key, err, sizeof(err));
+	if (!ret && e->lg->ops->key_install)
+		ret = e->lg->ops->key_install(e->lg, k->epoch, k->key, sealing(e));
+	if (ret)
+		gd_err("volume %s: seal key epoch %u from %s not installed: %s", e->name, k->epoch,
+		       gd_cluster(e->d)->sites[from].name, err[0] ? err : strerror(-ret));
+	else if (k->epoch > e->kr.have)
+		gd_info("volume %s: seal key epoch %u installed (from %s)", e->name, k->epoch,
+			gd_cluster(e->d)->sites[from].name);
+	if (!ret && k->epoch > e->kr.have)
+		e->kr.have = k->epoch;
+	f.hdr.volume = e->vol->cfg->wire_id;
+	f.key_ack.term = k->term;
+	f.key_ack.epoch = k->epoch;
+	f.key_ack.status = ret ? GR_KEY_FAILED : GR_KEY_INSTALLED;
+	eng_send_frame(e, from, &f);
+}
+
+int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
+{
+	/* the decoded key: wiped here once used */
+	struct gr_key *k = (struct gr_key *)&f->key;
+
+	if (f->hdr.type == GR_FT_KEY) {
+		if (!gd_cluster(e->d)->tls.enabled)
+			gd_warn("volume %s: a seal key from %s over plain TCP: ignored", e->name,
+				gd_cluster(e->d)->sites[from].name);
+		else
+			on_key(e, from, k);
+		gr_key_wipe(k);
+		return 0;
+	}
+	if (f->key_ack.epoch > e->kr.site_epoch[from] && f->key_ack.status == GR_KEY_INSTALLED)
+		e->kr.site_epoch[from] = f->key_ack.epoch;
+	if (e->role != GR_LEADER)
+		return 0;
+	if (f->key_ack.status == GR_KEY_INSTALLED && f->key_ack.epoch == e->kr.pending)
+		e->kr.acked[from] = true;
+	else if (f->key_ack.status == GR_KEY_MISSING)
+		send_all(e, from);
+	else if (f->key_ack.status == GR_KEY_FAILED)
+		snprintf(e->kr.why, sizeof(e->kr.why), "site %s could not install epoch %u",
+			 gd_cluster(e->d)->sites[from].name, f->key_ack.epoch);
+	return 0;
+}
+
+void eng_key_peer_up(struct engine *e, unsigned int site)
+{
+	if (e->role == GR_LEADER && gd_cluster(e->d)->tls.enabled)
+		send_all(e, site);
+}
+
+/* the leader's side, every tick: resume, resend, switch, rotate on schedule */
+void eng_key_tick(struct engine *e, uint64_t now)
+{
+	struct georep_keyset ks;
+	uint64_t every = e->vol->cfg->key_rotate_seconds * 1000000000ULL;
+	uint32_t high, cur;
+	char err[256];
+
+	if (e->role != GR_LEADER || !e->lg->ops->key_install ||
+	    !gd_cluster(e->d)->tls.enabled) {
+		e->kr.pending = 0;	/* a new leader resumes it */
+		return;
+	}
+	if (!e->writable)
+		return;		/* no quorum: nothing to switch, keep what is pending */
+	if (!e->kr.pending && now - e->kr.checked_ns > KEY_RESEND_NS) {
+		e->kr.checked_ns = now;
+		high = highest_epoch(e, &ks);
+		georep_keyset_clear(&ks);
+		cur = sealing(e);
+		if (high > cur) {	/* a rotation a leader did not finish */
+			gd_info("volume %s: seal key epoch %u is here but not sealing (%u): "
+				"resuming its rotation", e->name, high, cur);
+			memset(e->kr.acked, 0, sizeof(e->kr.acked));
+			e->kr.pending = high;
+			e->kr.sent_ns = 0;
+		}
+		if (!e->kr.last_ns)
+			e->kr.last_ns = now;
+	}
+	if (e->kr.pending) {
+		if (acked(e) >= voters(e) / 2 + 1)
+			switch_sealing(e);
+		else if (now - e->kr.sent_ns > KEY_RESEND_NS)
+			send_pending(e, now);
+		return;
+	}
+	if (every && now - e->kr.last_ns >= every && eng_key_rotate(e, err, sizeof(err)) < 0) {
+		e->kr.last_ns = now;
+		gd_warn("volume %s: scheduled seal key rotation: %s", e->name, err);
+	}
+}
+
+json_t *eng_key_status(struct engine *e)
+{
+	const struct gr_volume_cfg *vc = e->vol->cfg;
+	const struct gr_cluster *c = gd_cluster(e->d);
+	json_t *installed = json_array(), *sites = json_object();
+	struct georep_keyset ks;
+	unsigned int i;
+
+	highest_epoch(e, &ks);
+	for (i = 0; i < ks.nr; i++)
+		json_array_append_new(installed, json_integer(ks.keys[i].epoch));
+	georep_keyset_clear(&ks);
+	for (i = 0; i < vc->nreplicas; i++) {
+		unsigned int s = vc->replicas[i].site;
+
+		if (s != gd_self(e->d))
+			json_object_set_new(sites, c->sites[s].name,
+					    json_integer(e->kr.site_epoch[s]));
+	}
+	return json_pack("{s:i, s:o, s:o, s:i, s:I, s:s, s:I}", "sealing", (int)sealing(e),
+			 "installed", installed, "sites_acked", sites,
+			 "pending", (int)e->kr.pending, "rotations", (json_int_t)e->kr.rotations,
+			 "error", e->kr.why,
+			 "rotate_seconds", (json_int_t)vc->key_rotate_seconds);
+}
+
+/* control request "key-rotate" {volume}: {epoch} once sent to the sites */
+static int h_key_rotate(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	int ret;
+
+	if (!e)
+		return -ENOENT;
+	ret = eng_key_rotate(e, err, GR_CTL_ERRLEN);
+	if (ret < 0)
+		return ret;
+	*resp = json_pack("{s:s, s:i, s:i}", "volume", e->name, "epoch", ret,
+			  "majority", (int)(voters(e) / 2 + 1));
+	return 0;
+}
+
+void gd_engine_register_key_cmds(struct georepd *d)
+{
+	if (gr_ctl_register(d->ctl, "key-rotate", h_key_rotate, d))
+		gd_warn("cannot register the key-rotate control request");
+}
+
+/*
+ * At start: every epoch of the key dir into the ledger, verify-only (the
+ * kernel volume has them from its attach already; the memory ledger keeps
+ * none across a restart). Sealing stays where it is: a leader switches
+ * only once a majority has the epoch (eng_key_tick() resumes it).
+ */
+void eng_key_load(struct engine *e)
+{
+	struct georep_keyset ks;
+	uint32_t cur = sealing(e);
+	unsigned int i;
+	int ret;
+
+	if (!e->lg->ops->key_install)
+		return;
+	highest_epoch(e, &ks);
+	for (i = 0; i < ks.nr; i++) {
+		if (ks.keys[i].epoch == 1 && gd_ledger_kind == GD_LEDGER_MEM)
+			continue;
+		ret = e->lg->ops->key_install(e->lg, ks.keys[i].epoch, ks.keys[i].data, cur);
+		if (ret)
+			gd_warn("volume %s: seal key epoch %u from %s not installed: %s", e->name,
+				ks.keys[i].epoch, gd_key_dir, strerror(-ret));
+		else if (ks.keys[i].epoch > e->kr.have)
+			e->kr.have = ks.keys[i].epoch;
+	}
+	georep_keyset_clear(&ks);
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+Seal-key rotation coordinated by the leader (user/georepd/engine_keys.c):
+three `georepd --ledger mem` on 127.0.0.1, one quorum volume, mutual TLS 1.3,
+each site with its own key directory.
+
+ 1. `georepctl key rotate --socket` at a follower is refused naming the leader;
+ 2. at the leader, under a stream of writes: epoch 2 is made, sent, installed
+    everywhere, and sealing switches to it; no write fails; the followers
+    append the records sealed with it (their ledgers check every seal);
+    `key status` shows epoch 2 at every site, and the key files are the
+    same bytes, mode 0600;
+ 3. a site down during two rotations (majority: the other two) rejoins,
+    receives both epochs and catches up on records sealed with them;
+ 4. both followers stopped: the new epoch stays verify-only and sealing
+    does not move for 2 s (no majority has it); kill -9 of the leader in that
+    state, the followers resumed: the new leader finishes the rotation
+    (sealing moves to the new epoch), and the old leader restarts and follows;
+ 5. every site holds the same data.
+
+Usage: e2e_keys.py [BINDIR]. Prints KTAP.
+"""
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+import e2e_replication as er  # noqa: E402
+
+SITES = ["alpha", "bravo", "charlie"]
+N_TESTS = 9
+ktap = e2e.ktap
+
+
+class Site(er.Site):
+    def start(self):
+        self.proc = subprocess.Popen(
+            [os.path.join(e2e.BIN, "georepd"), "--config", self.cfg, "--site", self.name,
+             "--state-dir", self.dir, "--foreground", "--verbose", "--ledger", "mem",
+             "--key-dir", self.keys],
+            stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
+
+    def keyst(self):
+        r = self.rep()
+        return (r or {}).get("keys") or {}
+
+    def ctl_cmd(self, *args):
+        return subprocess.run([os.path.join(e2e.BIN, "georepctl")] + list(args) +
+                              ["--socket", os.path.join(self.dir, self.name + ".sock")],
+                              capture_output=True, text=True, timeout=10)
+
+
+class Writer(threading.Thread):
+    def __init__(self, sites):
+        super().__init__(daemon=True)
+        self.sites, self.stop, self.ok, self.failed = sites, False, 0, []
+
+    def run(self):
+        i = 0
+        while not self.stop:
+            p = er.primary(self.sites)
+            if p:
+                w = p.write(i % 512, 1, i % 251)
+                if w.get("ok"):
+                    self.ok += 1
+                else:
+                    self.failed.append(w)
+                i += 1
+            time.sleep(0.02)
+
+
+def sealing(s):
+    return s.keyst().get("sealing", 0)
+
+
+def settle(sites, timeout=20):
+    """A primary whose last write is applied everywhere, then the data hashes."""
+    def done():
+        p = er.primary(sites)
+        if not p:
+            return False
+        last = p.rep()["last_seq"]
+        return all(s.rep() and s.rep()["applied_seq"] >= last for s in sites)
+    ok = e2e.wait_for(done, timeout)
+    return ok, [s.sha() for s in sites]
+
+
+def rotate(site):
+    return site.ctl_cmd("key", "rotate", "vol0")
+
+
+def main():
+    top = tempfile.mkdtemp(prefix="georep-keys-")
+    ports = e2e.free_ports(3)
+    cfg = {
+        "cluster": "keys",
+        "sites": [{"name": n, "region": "r%d" % i, "address": "127.0.0.1:%d" % ports[i]}
+                  for i, n in enumerate(SITES)],
+        "volumes": [{"name": "vol0", "commit_rule": "quorum",
+                     "replicas": {n: {"data": "/dev/mem-data-%s" % n, "log": "/dev/mem-log-%s" % n}
+                                  for n in SITES}}],
+    }
+    e2e.tls_config(top, cfg)
+    cfgpath = os.path.join(top, "cluster.json")
+    with open(cfgpath, "w") as f:
+        json.dump(cfg, f)
+    sites = [Site(top, n, cfgpath) for n in SITES]
+    for s in sites:
+        s.keys = os.path.join(top, "keys-" + s.name)
+    writer = None
+
+    print("KTAP version 1")
+    print("1..%d" % N_TESTS, flush=True)
+    try:
+        for s in sites:
+            s.start()
+        p = e2e.wait_for(lambda: er.primary(sites), 15)
+        if not p:
+            ktap(False, "leader_elected", er.dump(sites))
+            return 1
+        f = [s for s in sites if s is not p][0]
+        r = rotate(f)
+        ktap(r.returncode != 0 and "not the volume's writable leader (%s is)" % p.name in r.stderr,
+             "rotate_at_a_follower_refused_naming_the_leader", r.stderr)
+
+        writer = Writer(sites)
+        writer.start()
+        time.sleep(0.5)
+        r = rotate(p)
+        ok = r.returncode == 0 and "epoch 2" in r.stdout and \
+            e2e.wait_for(lambda: sealing(p) == 2, 10)
+        time.sleep(1)
+        ktap(ok, "rotation_to_epoch_2_under_writes", (r.stdout, r.stderr, p.keyst()))
+        keyfiles = [os.path.join(s.keys, "vol0", "2.key") for s in sites]
+        same = all(os.path.exists(k) for k in keyfiles) and \
+            len({open(k, "rb").read() for k in keyfiles}) == 1 and \
+            all(stat.S_IMODE(os.stat(k).st_mode) == 0o600 for k in keyfiles)
+        acked = p.keyst().get("sites_acked", {})
+        st = f.ctl_cmd("key", "status", "vol0")
+        ktap(same and all(v == 2 for v in acked.values()) and "epochs 2" in st.stdout,
+             "every_site_has_epoch_2_same_bytes_0600", (acked, st.stdout, st.stderr))
+
+        # 3: a site down during two rotations
+        down = [s for s in sites if s is not p][1]
+        down.proc.kill()
+        down.proc.wait()
+        ok = True
+        for e in (3, 4):
+            r = rotate(p)
+            ok = ok and r.returncode == 0 and e2e.wait_for(lambda: sealing(p) == e, 10)
+            time.sleep(0.5)
+        ktap(ok, "two_rotations_with_a_site_down", (r.stdout, r.stderr, p.keyst()))
+        down.start()
+        time.sleep(2)
+        writer.stop = True
+        writer.join()
+        ok, shas = settle(sites, 30)
+        ktap(ok and len(set(shas)) == 1 and
+             os.path.exists(os.path.join(down.keys, "vol0", "4.key")),
+             "the_site_rejoins_with_both_epochs_and_catches_up", (shas, er.dump(sites)))
+
+        # 4: no majority, then kill -9 of the leader mid-rotation
+        others = [s for s in sites if s is not p]
+        for s in others:
+            s.proc.send_signal(signal.SIGSTOP)
+        r = rotate(p)
+        time.sleep(2)
+        pend = p.keyst()
+        # the leader steps down without its quorum; epoch 5 stays verify-only
+        ktap(r.returncode == 0 and 5 in pend.get("installed", []) and pend.get("sealing") == 4,
+             "no_majority_epoch_verify_only_sealing_unchanged", (r.stdout, r.stderr, pend))
+        p.proc.kill()
+        p.proc.wait()
+        for s in others:
+            s.proc.send_signal(signal.SIGCONT)
+        np = e2e.wait_for(lambda: er.primary(others), 20)
+        ok = np is not None and e2e.wait_for(lambda: sealing(np) == 5, 20)
+        ktap(ok, "new_leader_finishes_the_rotation", (np and np.keyst(), er.dump(others)))
+        p.start()
+        w = np.write(7, 4, 77) if np else {}
+        ok, shas = settle(sites, 30)
+        ktap(w.get("ok") and ok and len(set(shas)) == 1, "old_leader_follows_same_data",
+             (w, shas, er.dump(sites)))
+        print("# %d writes during the rotations, %d failed" % (writer.ok, len(writer.failed)))
+        ktap(writer.ok > 50 and not writer.failed, "no_write_failed_during_rotations",
+             writer.failed[:3])
+    finally:
+        if writer:
+            writer.stop = True
+        for s in sites:
+            if s.proc and s.proc.poll() is None:
+                s.proc.send_signal(signal.SIGCONT)
+        e2e.finish(sites, top)
+    return e2e.summary(N_TESTS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
