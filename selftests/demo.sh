@@ -11,6 +11,8 @@
 # write to an auditor offline.
 
 set -u
+. /georep/selftests/kmod/lib/module.sh
+grep -q '^georep ' /proc/modules || georep_load /georep/georep.ko || exit 1
 . /georep/selftests/sites/lib.sh
 
 say() { printf '\n=== %s\n' "$*"; }
