@@ -8,9 +8,11 @@
  * key (mode 0600) and a certificate whose one subjectAltName DNS name is the
  * site's name. Files are never overwritten.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <openssl/x509.h>
 
 #include "georep/config.h"
@@ -97,6 +99,9 @@ static int parse(int argc, char *argv[], const char *usage, const char *help,
 	}
 	if (!a->out)
 		return grctl_usage_error(usage, "missing --out DIR");
+	/* a new directory for keys: only its owner may look in */
+	if (mkdir(a->out, 0700) && errno != EEXIST)
+		return grctl_fail("cannot create %s: %s", a->out, strerror(errno));
 	return -1;
 }
 
