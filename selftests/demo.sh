@@ -108,8 +108,9 @@ for s in $SITES; do
 	openssl x509 -in "$T/pki/$s.crt" -pubkey -noout >"$T/$s.pub"
 	georepctl proof vkey "$T/$s.pub" "georep/sites/$s" >>"$T/trust"
 done
-run ctl "$NEWP" proof inclusion "$VOL" 3 >"$T/proof" || die "proof"
-run cat "$T/proof"
+echo "$ georepctl proof inclusion $VOL 3 --site $NEWP > proof"
+ctl "$NEWP" proof inclusion "$VOL" 3 >"$T/proof" || die "proof"
+cat "$T/proof"
 run georepctl proof verify "$T/proof" --trust "$T/trust" --quorum 2 || die "proof verify"
 
 say "demo done"
