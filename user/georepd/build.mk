@@ -160,6 +160,10 @@ CHECK_CMDS += georepd/tests/e2e_merkle.py
 # checkpoints and finality over TLS: final_seq reaches commit, offline proofs
 # with --quorum 2, kill -9 failover, a refusing follower, a stopped majority
 CHECK_CMDS += georepd/tests/e2e_final.py
+# georepctl verify (agree; a damaged follower found diverging at the right
+# record) and audit (writes from two sites listed with proofs that verify
+# offline, after release too, not final yet, bad arguments)
+CHECK_CMDS += georepd/tests/e2e_audit.py
 # what checkpoints every 1000 records cost: records/s and leader CPU, on vs off
 BENCH_CMDS += georepd/tests/bench_final.py
 # the cost of one checkpoint, step by step (root, sign, cosign, check, save)
