@@ -164,6 +164,8 @@ CHECK_CMDS += georepd/tests/e2e_final.py
 # record) and audit (writes from two sites listed with proofs that verify
 # offline, after release too, not final yet, bad arguments)
 CHECK_CMDS += georepd/tests/e2e_audit.py
+# retention tied to finality: the log keeps what no final checkpoint covers
+CHECK_CMDS += georepd/tests/e2e_retention.py
 # what checkpoints every 1000 records cost: records/s and leader CPU, on vs off
 BENCH_CMDS += georepd/tests/bench_final.py
 # the cost of one checkpoint, step by step (root, sign, cosign, check, save)

@@ -609,6 +609,18 @@ uint64_t eng_ckpt_final_seq(const struct engine *e)
 	return e->ck ? e->ck->final_seq : 0;
 }
 
+/*
+ * The highest seq the log may release: what the final checkpoint covers,
+ * when this site takes part in checkpoints (Documentation/proofs.rst,
+ * "Retention").
+ */
+uint64_t eng_ckpt_release_cap(const struct engine *e, uint64_t seq)
+{
+	if (!ck_on(e) || seq <= e->ck->final_seq)
+		return seq;
+	return e->ck->final_seq;
+}
+
 /* the final checkpoint's note (NUL terminated), NULL: none */
 const char *eng_ckpt_final(const struct engine *e, uint64_t *size)
 {

@@ -217,6 +217,7 @@ void eng_ckpt_peer_up(struct engine *e, unsigned int site);
 int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 uint64_t eng_ckpt_final_seq(const struct engine *e);
 const char *eng_ckpt_final(const struct engine *e, uint64_t *size);
+uint64_t eng_ckpt_release_cap(const struct engine *e, uint64_t seq);
 json_t *eng_ckpt_status(const struct engine *e, uint64_t commit);
 
 /* engine_policy.c: quorum-loss policy (io state), switchover */
