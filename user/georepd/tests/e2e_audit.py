@@ -21,10 +21,15 @@ quorum volume checkpointed every 50 records or 1000 ms.
  6. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
-    bisection; --json names the same sites and record.
+    bisection; --json names the same sites and record;
+ 7. that site then keeps a final checkpoint of its own root at the size
+    of the others' (signed here with two sites' keys through openssl):
+    verify prints both signed notes as fork evidence and exits 1.
 
 Usage: e2e_audit.py [BINDIR]. Prints KTAP.
 """
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -40,7 +45,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 11
+N_TESTS = 12
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -216,6 +221,51 @@ def phase_diverge(sites):
          (span, r.stdout, r.stderr, div))
     for ln in r.stdout.splitlines():
         print("# " + ln)
+    return p, liar
+
+
+def note_sign(text, key, name, top):
+    """a C2SP signed-note signature line (type 0x01, Ed25519) made with
+    openssl, independently of georep's note.c"""
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    kid = hashlib.sha256(name.encode() + b"\n\x01" + der[-32:]).digest()[:4]
+    msg = os.path.join(top, "note.msg")
+    with open(msg, "w") as f:
+        f.write(text)
+    sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", key, "-rawin", "-in", msg],
+                         capture_output=True, check=True).stdout
+    return "\u2014 %s %s\n" % (name, base64.b64encode(kid + sig).decode())
+
+
+def phase_fork(sites, p, liar, cfg, top):
+    """the damaged site keeps a final checkpoint of its own root, signed by
+    two sites' keys, at the size the others' final checkpoint has: verify
+    prints both notes as fork evidence"""
+    size = rep(p).get("final_seq", 0)
+    j = ctl("verify", "vol0", "--json", "--size", str(size), *socks(sites))
+    jd = json.loads(j.stdout) if j.stdout.startswith("{") else {}
+    root = next((x["root"] for x in jd.get("sites", []) if x["site"] == liar.name), "")
+    text = "georep/%s/vol0\n%d\n%s\n" % (cfg["cluster"], size, root)
+    keys = {s["name"]: s["key"] for s in cfg["sites"]}
+    other = next(s.name for s in sites if s is not liar)
+    note = text + "\n" + "".join(note_sign(text, keys[n], "georep/%s/%s" % (cfg["cluster"], n), top)
+                                 for n in (liar.name, other))
+    liar.proc.send_signal(signal.SIGTERM)
+    liar.proc.wait()
+    with open(os.path.join(liar.dir, "vol0.final"), "w") as f:
+        f.write(note)
+    liar.start()
+    e2e.wait_for(lambda: rep(liar).get("final_seq") == size and e2e.peers_up(p), 15)
+    r = ctl("verify", "vol0", "--size", str(size), *socks(sites))
+    jf = ctl("verify", "vol0", "--json", "--size", str(size), *socks(sites))
+    forks = json.loads(jf.stdout).get("forks", []) if jf.stdout.startswith("{") else []
+    ok = (root and r.returncode == 1 and "FORK: sites " in r.stdout and
+          ("keep final checkpoints of size %d with different roots" % size) in r.stdout and
+          note in r.stdout and forks and all(liar.name in f["sites"] for f in forks) and
+          all(note in f["checkpoints"] for f in forks))
+    ktap(ok, "two_final_checkpoints_of_one_size_printed_as_fork_evidence",
+         (size, root, rep(liar).get("checkpoint"), r.stdout, r.stderr, forks))
 
 
 def main():
@@ -252,7 +302,8 @@ def main():
         phase_released(sites, q, seqs)
         phase_not_final(sites, q)
         phase_bad_args(q)
-        phase_diverge(sites)
+        p, liar = phase_diverge(sites)
+        phase_fork(sites, p, liar, cfg, top)
     finally:
         e2e.finish(sites, top)
     return e2e.summary(N_TESTS)
