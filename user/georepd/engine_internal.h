@@ -218,6 +218,7 @@ int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f
 uint64_t eng_ckpt_final_seq(const struct engine *e);
 const char *eng_ckpt_final(const struct engine *e, uint64_t *size);
 uint64_t eng_ckpt_release_cap(const struct engine *e, uint64_t seq);
+void eng_ckpt_sign_fork(struct engine *e, uint64_t size, const char *fork);
 json_t *eng_ckpt_status(const struct engine *e, uint64_t commit);
 
 /* engine_policy.c: quorum-loss policy (io state), switchover */

@@ -18,11 +18,15 @@ quorum volume checkpointed every 50 records or 1000 ms.
     still lists them from the tree's leaves and says they left the log;
  4. a record written after the final checkpoint is listed "not final yet";
  5. bad --lba and --since are refused with exit 2 and the reason;
- 6. a follower whose stored tree was damaged while it was down (the
+ 6. a primary cut off from both peers is deposed: its uncommitted suffix
+    goes to a fork file with "<fork>.checkpoint", its own signed
+    checkpoint of the forked tree (the signature checked with openssl,
+    the root not the new history's at that size);
+ 7. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
     bisection; --json names the same sites and record;
- 7. that site then keeps a final checkpoint of its own root at the size
+ 8. that site then keeps a final checkpoint of its own root at the size
     of the others' (signed here with two sites' keys through openssl):
     verify prints both signed notes as fork evidence and exits 1.
 
@@ -45,7 +49,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 12
+N_TESTS = 13
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -198,6 +202,55 @@ def phase_bad_args(q):
          [r.stderr for r in res] + [nov.stderr, one.stderr])
 
 
+def note_verify(note, key, top):
+    """the first signature line of @note checks with @key's public key"""
+    text, sigs = note.split("\n\n", 1)
+    raw = base64.b64decode(sigs.splitlines()[0].split(" ")[2])[4:]
+    paths = [os.path.join(top, x) for x in ("v.msg", "v.sig", "v.pub")]
+    with open(paths[0], "w") as f:
+        f.write(text + "\n")
+    with open(paths[1], "wb") as f:
+        f.write(raw)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", paths[2]], check=True)
+    return subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", paths[2],
+                           "-rawin", "-in", paths[0], "-sigfile", paths[1]],
+                          capture_output=True).returncode == 0
+
+
+def phase_fork_file(sites, cfg, top):
+    """a primary cut off from both peers writes a suffix that never
+    commits; deposed, it keeps the suffix in a fork file with its own
+    signed checkpoint of the forked tree"""
+    p = e2e.wait_for(lambda: primary(sites), 15)
+    others = [s for s in sites if s is not p]
+    for o in others:
+        p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+    p.write(600, 4, 0x60)
+    newp = e2e.wait_for(lambda: primary(others), 15)
+    w = newp.write(650, 8, 0x61) if newp else {}
+    for o in others:
+        p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+    e2e.wait_for(lambda: w.get("ok") and committed_everywhere(sites, w["last_seq"]) and
+                 rep(p).get("forks"), 20)
+    fk = (rep(p).get("forks") or [{}])[-1]
+    note = ""
+    try:
+        with open(fk.get("path", "") + ".checkpoint") as f:
+            note = f.read()
+    except OSError:
+        pass
+    to = fk.get("to", 0)
+    r = newp.call({"cmd": "proof", "volume": "vol0", "kind": "consistency", "size1": to,
+                   "size2": to}) if newp else {}
+    keys = {s["name"]: s["key"] for s in cfg["sites"]}
+    head = note.split("\n")
+    ok = (note.startswith("georep/%s/vol0\n%d\n" % (cfg["cluster"], to)) and
+          ("\n\n\u2014 georep/%s/%s " % (cfg["cluster"], p.name)) in note and
+          r.get("root1") and head[2] != r["root1"] and note_verify(note, keys[p.name], top))
+    ktap(ok, "deposed_primary_fork_file_has_its_signed_checkpoint", (fk, note, r))
+    return newp
+
+
 def phase_diverge(sites):
     p = e2e.wait_for(lambda: primary(sites), 15)
     liar = [s for s in sites if s is not p][0]
@@ -302,6 +355,7 @@ def main():
         phase_released(sites, q, seqs)
         phase_not_final(sites, q)
         phase_bad_args(q)
+        phase_fork_file(sites, cfg, top)
         p, liar = phase_diverge(sites)
         phase_fork(sites, p, liar, cfg, top)
     finally:
