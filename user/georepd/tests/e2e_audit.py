@@ -295,6 +295,7 @@ def phase_fork(sites, p, liar, cfg, top):
     """the damaged site keeps a final checkpoint of its own root, signed by
     two sites' keys, at the size the others' final checkpoint has: verify
     prints both notes as fork evidence"""
+    e2e.wait_for(lambda: rep(p).get("final_seq") == rep(p).get("commit_seq"), 15)
     size = rep(p).get("final_seq", 0)
     j = ctl("verify", "vol0", "--json", "--size", str(size), *socks(sites))
     jd = json.loads(j.stdout) if j.stdout.startswith("{") else {}
