@@ -58,7 +58,7 @@ struct audit_args {
 	"  --lba A-B     sectors A to B (512 bytes, inclusive; default: all)\n" \
 	"  --since TIME  written at or after TIME: @UNIXSECONDS,\n"		\
 	"                YYYY-MM-DDTHH:MM:SSZ or an age (90s, 10m, 2h, 7d)\n"	\
-	"  --limit N     list N records at most (default 1000, up to 4096)\n"	\
+	"  --limit N     list N records at most (default 1000, up to 1024)\n"	\
 	"  --trust FILE  also check each checkpoint's signatures with these\n" \
 	"                verifier keys ('georepctl proof vkey')\n"		\
 	"  --json        machine-readable, with each record's proof bundle\n"
@@ -94,7 +94,7 @@ static int audit_parse(int argc, char *argv[], struct audit_args *a)
 				return grctl_usage_error(AUDIT_USAGE, err);
 			break;
 		case OPT_LIMIT:
-			if (grctl_opt_u64(&p, val, 1, 4096, &a->limit))
+			if (grctl_opt_u64(&p, val, 1, 1024, &a->limit))
 				return grctl_usage_error(AUDIT_USAGE, p.err);
 			break;
 		case OPT_TRUST:

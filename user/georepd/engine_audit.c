@@ -21,7 +21,8 @@
 
 #include "engine_internal.h"
 
-#define AUDIT_LIMIT_MAX		4096	/* records per reply (a reply <= ~5 MiB) */
+/* records per reply: under 2.5 MiB with 40-hash proofs, below GR_CTL_MAX_QUEUE */
+#define AUDIT_LIMIT_MAX		1024
 
 struct audit_req {
 	uint64_t first, last, since_ns, limit;
