@@ -17,5 +17,7 @@ const struct grctl_cmd grctl_commands[] = {
 	{ "events", events_main, "print georepd's events as JSON lines" },
 	{ "bpf", bpf_main, "show georepd's BPF programs and their counters" },
 	{ "proof", proof_main, "Merkle proofs of a volume's records; verify them offline" },
+	{ "verify", verify_main, "compare every site's Merkle root; find where sites diverge" },
+	{ "audit", audit_main, "which records wrote a volume's sectors, with proofs" },
 	{ NULL }
 };

@@ -133,9 +133,10 @@ all: $(BENCH_TRANSPORT)
 BENCH_CMDS += $(BENCH_TRANSPORT)
 
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
-PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/final.c georepd/engine_ckpt.c
+PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/final.c georepd/engine_ckpt.c \
+	georepd/engine_audit.c
 $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
-	georepd/final.c georepd/engine_ckpt.c)
+	georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
 # the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused
@@ -145,6 +146,17 @@ PROG_SRCS_test_final := georepd/tests/test_final.c georepd/final.c
 # request through cmd_cluster.c's grctl_ctl_request)
 PROG_SRCS_georepctl += georepctl/cmd_proof.c
 PROG_SRCS_test_georepctl_args += georepctl/cmd_proof.c
+# georepctl verify (roots of every site, bisection, fork evidence) and
+# audit (who wrote which sectors, with proofs): the daemon's audit and
+# final-checkpoint requests (engine_audit.c)
+GEOREPCTL_AUDIT := georepctl/cmd_verify.c georepctl/cmd_audit.c georepctl/audit_args.c
+PROG_SRCS_georepctl += $(GEOREPCTL_AUDIT)
+PROG_SRCS_test_georepctl_args += $(GEOREPCTL_AUDIT)
+$(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_audit.h
+# --lba and --since: bad input refused with a sentence
+TESTS += test_audit_args
+PROG_SRCS_test_audit_args := georepctl/tests/test_audit_args.c georepctl/audit_args.c \
+	georepctl/args.c georepctl/util.c
 
 # the tree over the ledger: roots vs the logs, proofs, release, restart, torn tail
 CHECK_CMDS += georepd/tests/e2e_merkle.py
@@ -152,6 +164,12 @@ CHECK_CMDS += georepd/tests/e2e_merkle.py
 # checkpoints and finality over TLS: final_seq reaches commit, offline proofs
 # with --quorum 2, kill -9 failover, a refusing follower, a stopped majority
 CHECK_CMDS += georepd/tests/e2e_final.py
+# georepctl verify (agree; a damaged follower found diverging at the right
+# record) and audit (writes from two sites listed with proofs that verify
+# offline, after release too, not final yet, bad arguments)
+CHECK_CMDS += georepd/tests/e2e_audit.py
+# retention tied to finality: the log keeps what no final checkpoint covers
+CHECK_CMDS += georepd/tests/e2e_retention.py
 # what checkpoints every 1000 records cost: records/s and leader CPU, on vs off
 BENCH_CMDS += georepd/tests/bench_final.py
 # the cost of one checkpoint, step by step (root, sign, cosign, check, save)

@@ -257,6 +257,7 @@ void eng_compact(struct engine *e, bool force)
 	struct gd_ledger_status st;
 	struct gr_status gs;
 	uint64_t keep, applied;
+	bool full;
 	size_t i;
 
 	gr_status(e->n, &gs);
@@ -287,12 +288,16 @@ void eng_compact(struct engine *e, bool force)
 	 * replica needs, or a log left between the watermark and the
 	 * thresholds here (3/4, 1/4) would stay throttled for good.
 	 */
-	if (force || gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
-	    (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled)
+	full = gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
+	       (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled;
+	if (force || full)
 		keep = applied;
 	/* the Merkle tree keeps the leaf of every record the log releases */
 	if (keep)
 		keep = eng_mtree_release_cap(e, keep - 1) + 1;
+	/* and a final checkpoint covers it, unless the log is full or forced */
+	if (keep && !force && !full)
+		keep = eng_ckpt_release_cap(e, keep - 1) + 1;
 	/* the record at the compaction point stays: its term and chain anchor the log */
 	if (keep > gs.snap_seq &&
 	    (force || st.throttled || keep > gs.snap_seq + ENG_COMPACT_MIN ||

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -607,6 +608,58 @@ int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f
 uint64_t eng_ckpt_final_seq(const struct engine *e)
 {
 	return e->ck ? e->ck->final_seq : 0;
+}
+
+/*
+ * The highest seq the log may release: what the final checkpoint covers,
+ * when this site takes part in checkpoints (Documentation/proofs.rst,
+ * "Retention").
+ */
+uint64_t eng_ckpt_release_cap(const struct engine *e, uint64_t seq)
+{
+	if (!ck_on(e) || seq <= e->ck->final_seq)
+		return seq;
+	return e->ck->final_seq;
+}
+
+/*
+ * A deposed primary's fork file (@fork, records up to @size) gets this
+ * site's signed checkpoint of its tree at @size, taken before the
+ * truncation, in "<fork>.checkpoint": signed evidence of the history it
+ * held (Documentation/proofs.rst, "Comparing sites").
+ */
+void eng_ckpt_sign_fork(struct engine *e, uint64_t size, const char *fork)
+{
+	char text[512], note[GD_FINAL_MAX], path[4200], err[GR_NOTE_ERRLEN] = "";
+	struct eng_ckpt *ck = e->ck;
+	gr_mhash root;
+	size_t len = 0;
+	FILE *f;
+
+	if (!ck || !ck->key || !e->mt)
+		return;
+	eng_mtree_follow(e);
+	if (!e->mt || gd_mtree_size(e->mt) < size)
+		snprintf(err, sizeof(err), "the tree does not hold the forked records");
+	else if (gr_merkle_root_at(gd_mtree_tree(e->mt), size, root) ||
+		 gr_checkpoint_format(ck->origin, size, root, text, sizeof(text)))
+		snprintf(err, sizeof(err), "no root at size %llu", (unsigned long long)size);
+	else if (!gr_note_sign(text, ck->key, ck->name, note, sizeof(note), &len, err)) {
+		snprintf(path, sizeof(path), "%s.checkpoint", fork);
+		f = fopen(path, "wx");
+		if (!f || fwrite(note, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
+			snprintf(err, sizeof(err), "writing <fork>.checkpoint: %s", strerror(errno));
+		if (f && fclose(f) && !err[0])
+			snprintf(err, sizeof(err), "writing <fork>.checkpoint: %s", strerror(errno));
+		if (f && err[0])
+			unlink(path);
+	}
+	if (err[0])
+		gd_warn("volume %s: no signed checkpoint of the fork file %s: %s", e->name, fork,
+			err);
+	else
+		gd_info("volume %s: fork file %s: checkpoint of size %llu signed", e->name, fork,
+			(unsigned long long)size);
 }
 
 /* the final checkpoint's note (NUL terminated), NULL: none */

@@ -218,6 +218,13 @@ void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_
 uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq);
 void eng_mtree_maint(struct engine *e);
 json_t *eng_mtree_status(struct engine *e);
+/* helpers of the proof request, shared with engine_audit.c */
+json_t *eng_mtree_b64(const uint8_t *buf, size_t len);
+json_t *eng_mtree_proof_json(gr_mhash *proof, unsigned int n);
+/* the final checkpoint's size in *@max and its note in *@note, if this tree holds it */
+int eng_mtree_final_cap(struct engine *e, uint64_t *max, json_t **note, char *err);
+/* engine_audit.c: the audit and final-checkpoint control requests */
+void eng_audit_register(struct georepd *d);
 
 /* engine_ckpt.c: checkpoints signed by the leader, cosigned, final */
 int eng_ckpt_open(struct engine *e);
@@ -227,6 +234,8 @@ void eng_ckpt_peer_up(struct engine *e, unsigned int site);
 int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 uint64_t eng_ckpt_final_seq(const struct engine *e);
 const char *eng_ckpt_final(const struct engine *e, uint64_t *size);
+uint64_t eng_ckpt_release_cap(const struct engine *e, uint64_t seq);
+void eng_ckpt_sign_fork(struct engine *e, uint64_t size, const char *fork);
 json_t *eng_ckpt_status(const struct engine *e, uint64_t commit);
 
 /* engine_policy.c: quorum-loss policy (io state), switchover */

@@ -239,7 +239,7 @@ json_t *eng_mtree_status(struct engine *e)
 /* The proof control request                                           */
 /* ------------------------------------------------------------------ */
 
-static json_t *b64(const uint8_t *buf, size_t len)
+json_t *eng_mtree_b64(const uint8_t *buf, size_t len)
 {
 	char out[4 * ((GEOREP_LEAF_LEN + 2) / 3) + 1];
 
@@ -249,13 +249,13 @@ static json_t *b64(const uint8_t *buf, size_t len)
 	return json_string(out);
 }
 
-static json_t *proof_json(gr_mhash *proof, unsigned int n)
+json_t *eng_mtree_proof_json(gr_mhash *proof, unsigned int n)
 {
 	json_t *a = json_array();
 	unsigned int i;
 
 	for (i = 0; a && i < n; i++)
-		json_array_append_new(a, b64(proof[i], GR_MERKLE_HASH_LEN));
+		json_array_append_new(a, eng_mtree_b64(proof[i], GR_MERKLE_HASH_LEN));
 	return a;
 }
 
@@ -284,8 +284,9 @@ static int inclusion(struct engine *e, uint64_t seq, uint64_t size, json_t **res
 	}
 	*resp = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "kind", "inclusion",
 			  "seq", (json_int_t)seq, "size", (json_int_t)size,
-			  "root", b64(root, sizeof(root)), "leaf", b64(leaf, sizeof(leaf)),
-			  "proof", proof_json(proof, n));
+			  "root", eng_mtree_b64(root, sizeof(root)),
+			  "leaf", eng_mtree_b64(leaf, sizeof(leaf)),
+			  "proof", eng_mtree_proof_json(proof, n));
 	return *resp ? 0 : -ENOMEM;
 }
 
@@ -314,8 +315,9 @@ static int consistency(struct engine *e, uint64_t size1, uint64_t size2, json_t 
 	}
 	*resp = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "kind", "consistency",
 			  "size1", (json_int_t)size1, "size2", (json_int_t)size2,
-			  "root1", b64(r1, sizeof(r1)), "root2", b64(r2, sizeof(r2)),
-			  "proof", proof_json(proof, n));
+			  "root1", eng_mtree_b64(r1, sizeof(r1)),
+			  "root2", eng_mtree_b64(r2, sizeof(r2)),
+			  "proof", eng_mtree_proof_json(proof, n));
 	return *resp ? 0 : -ENOMEM;
 }
 
@@ -324,7 +326,7 @@ static int consistency(struct engine *e, uint64_t size1, uint64_t size2, json_t 
  * the reply carries ("checkpoint", with its signatures); its root must be
  * this site's tree's root at that size.
  */
-static int final_cap(struct engine *e, uint64_t *max, json_t **note, char *err)
+int eng_mtree_final_cap(struct engine *e, uint64_t *max, json_t **note, char *err)
 {
 	char origin[GR_NOTE_NAME_MAX], why[GR_NOTE_ERRLEN];
 	const char *fn, *split;
@@ -379,7 +381,7 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 	if (gs.commit_seq < max)
 		max = gs.commit_seq;
 	if (json_unpack(req, "{s?b}", "final", &fin) == 0 && fin && e->mt) {
-		ret = final_cap(e, &max, &note, err);
+		ret = eng_mtree_final_cap(e, &max, &note, err);
 		if (ret)
 			return ret;
 		json_object_del(req, "size");	/* the final checkpoint's */
@@ -429,4 +431,5 @@ void gd_engine_register_proof_cmds(struct georepd *d)
 {
 	if (gr_ctl_register(d->ctl, "proof", h_proof, d))
 		gd_warn("cannot register the proof control request");
+	eng_audit_register(d);
 }

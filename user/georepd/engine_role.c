@@ -30,6 +30,7 @@ int eng_fork_and_truncate(struct engine *e, uint64_t from)
 		       strerror(-ret));
 		return ret;
 	}
+	eng_ckpt_sign_fork(e, st.written_seq, fk.path);
 	/*
 	 * A deposed primary's own records are on its data device: their
 	 * blocks are healed from the leader (engine_heal.c), the heal noted

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * georepctl verify and audit (cmd_verify.c, cmd_audit.c) and the parsers
+ * of their arguments (audit_args.c, unit tested). Force-included into
+ * commands.c by build.mk, like cmd_cluster.h.
+ */
+#ifndef _GEOREPCTL_CMD_AUDIT_H
+#define _GEOREPCTL_CMD_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int verify_main(int argc, char *argv[]);
+int audit_main(int argc, char *argv[]);
+
+/*
+ * "A-B" (sectors A to B inclusive, A <= B) or "A" (one sector), decimal.
+ * Return: 0, or -EINVAL with a sentence in @err.
+ */
+int grctl_parse_lba_range(const char *s, uint64_t *first, uint64_t *last, char *err,
+			  size_t errlen);
+/*
+ * A point in time, in ns since the epoch: "@SECONDS" (Unix time),
+ * "YYYY-MM-DDTHH:MM:SSZ" (UTC) or "Ns", "Nm", "Nh", "Nd" (that long before
+ * @now_s). Return: 0, or -EINVAL with a sentence in @err.
+ */
+int grctl_parse_since(const char *s, int64_t now_s, uint64_t *ns, char *err, size_t errlen);
+
+#endif /* _GEOREPCTL_CMD_AUDIT_H */
