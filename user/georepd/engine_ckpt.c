@@ -196,6 +196,8 @@ int eng_ckpt_open(struct engine *e)
 	if (!ck)
 		return -ENOMEM;
 	e->ck = ck;
+	/* the first one is due after "ms" too, not at once (the clock is not 0) */
+	ck->last_ns = gr_now_ns();
 	snprintf(ck->name, sizeof(ck->name), "georep/%s/%s", c->cluster,
 		 c->sites[gd_self(e->d)].name);
 	snprintf(ck->origin, sizeof(ck->origin), "georep/%s/%s", c->cluster, e->name);
