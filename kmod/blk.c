@@ -329,6 +329,14 @@ static void submit_data(struct georep_volume *vol, struct list_head *batch)
 		list_del(&io->data_node);
 		data = bio_alloc_clone(vol->data_bdev, io->bio, GFP_NOIO,
 				       &vol->data_bs);
+		/*
+		 * zeroes, as a replica applies them (blkdev_issue_zeroout()
+		 * without NOUNMAP): the record keeps no NOUNMAP either, and a
+		 * device that can only unmap (a loop file on tmpfs) refuses
+		 * NOUNMAP with an error in the kernel log for each one
+		 */
+		if (bio_op(data) == REQ_OP_WRITE_ZEROES)
+			data->bi_opf &= ~REQ_NOUNMAP;
 		data->bi_private = io;
 		data->bi_end_io = data_endio;
 		submit_bio_noacct(data);
