@@ -480,6 +480,9 @@ int eng_node_start(struct engine *e)
 	e->cfg.tick_ns = ENG_TICK_MS * 1000000ULL;
 	e->cfg.election_ticks = ENG_ELECTION_TICKS;
 	e->cfg.heartbeat_ticks = ENG_HEARTBEAT_TICKS;
+	/* small bulk frames, as many in flight: control waits behind one */
+	e->cfg.max_msg_bytes = ENG_BULK_FRAME;
+	e->cfg.max_inflight_msgs = GR_MAX_INFLIGHT;
 	/* slow labs (qemu TCG) and long-haul links need longer timeouts */
 	env = getenv("GEOREPD_ELECTION_MS");
 	if (env && strtoul(env, NULL, 10) >= 4 * ENG_TICK_MS) {
