@@ -22,6 +22,10 @@ PROG_SRCS_test_evloop := georepd/tests/test_evloop.c
 TESTS += test_transport
 PROG_SRCS_test_transport := georepd/tests/test_transport.c
 
+# send lanes: control ahead of bulk at frame boundaries, limits, a socket
+TESTS += test_send_lanes
+PROG_SRCS_test_send_lanes := georepd/tests/test_send_lanes.c
+
 LIB_SRCS += lib/ctlsock.c
 
 TESTS += test_ctlsock
