@@ -584,12 +584,13 @@ static json_t *lanes_json(const struct gr_conn *c)
 	struct gr_lane_stats st;
 
 	gr_conn_lane_stats(c, &st);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "control_queued", (json_int_t)st.control_queued,
 			 "bulk_queued", (json_int_t)st.bulk_queued,
 			 "bulk_limit", (json_int_t)st.bulk_limit,
 			 "socket_unsent", (json_int_t)st.socket_unsent,
 			 "socket_unacked", (json_int_t)st.socket_unacked,
+			 "bulk_unacked", (json_int_t)st.bulk_unacked,
 			 "overtakes", (json_int_t)st.overtakes);
 }
 
@@ -702,7 +703,7 @@ bool gd_bulk_in_transit(const struct georepd *d, unsigned int site)
 	if (!gd_peer_up(d, site))
 		return false;
 	gr_conn_lane_stats(d->peers[site].conn, &st);
-	return st.bulk_queued || st.socket_unacked;
+	return st.bulk_queued || st.bulk_unacked;
 }
 
 size_t gd_bulk_queued(const struct georepd *d, unsigned int site)

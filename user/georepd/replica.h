@@ -76,7 +76,7 @@ int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f);
 /* The same in @lane (georep/send_lanes.h) instead of the frame type's. */
 int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
 		 enum gr_lane lane);
-/* Bytes to @site in its bulk lane, or sent but not acknowledged by its TCP. */
+/* Bytes to @site in its bulk lane, or bulk bytes its TCP has not acknowledged. */
 bool gd_bulk_in_transit(const struct georepd *d, unsigned int site);
 /* Bytes queued in @site's bulk lane (0 when it is down). */
 size_t gd_bulk_queued(const struct georepd *d, unsigned int site);

@@ -65,6 +65,7 @@ struct gr_conn {
 	uint32_t max_body;	/* frames longer than this are refused */
 
 	uint64_t bytes_in, bytes_out;
+	uint64_t bulk_end;	/* bytes_out after the last bulk byte written */
 	bool in_send;		/* inside gr_conn_send(): close deferred */
 	bool read_deferred;	/* read_again() queued */
 	int send_err;		/* error to close with, deferred */
@@ -177,6 +178,17 @@ static void conn_free(void *arg)
 	free(c);
 }
 
+/* The socket took @n bytes of what gr_lanes_peek() gave. */
+static void sent(struct gr_conn *c, size_t n)
+{
+	bool bulk = c->out.cur == GR_LANE_BULK;
+
+	gr_lanes_consume(&c->out, n);
+	c->bytes_out += n;
+	if (bulk)
+		c->bulk_end = c->bytes_out;
+}
+
 void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
 {
 	char reason[GR_WIRE_ERRLEN + 64];
@@ -194,8 +206,7 @@ void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
 
 			if (n <= 0)
 				break;
-			gr_lanes_consume(&c->out, n);
-			c->bytes_out += n;
+			sent(c, n);
 		}
 	}
 	c->state = CONN_CLOSED;
@@ -274,8 +285,7 @@ static void flush(struct gr_conn *c)
 			close_send_error(c, n);
 			return;
 		}
-		gr_lanes_consume(&c->out, n);
-		c->bytes_out += n;
+		sent(c, n);
 	}
 	update_events(c);
 }
@@ -646,6 +656,14 @@ void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st)
 	v = 0;
 	if (c->fd >= 0 && !ioctl(c->fd, SIOCOUTQ, &v) && v > 0)
 		st->socket_unacked = v;
+	/*
+	 * Bulk bytes the peer's TCP has not acknowledged: the socket counts
+	 * what it holds (TLS: ciphertext, a little more than bytes_out
+	 * counts), so allow GR_CONN_UNACKED_SLACK of record overhead.
+	 */
+	if (c->bytes_out - c->bulk_end < st->socket_unacked &&
+	    st->socket_unacked - (c->bytes_out - c->bulk_end) > GR_CONN_UNACKED_SLACK)
+		st->bulk_unacked = st->socket_unacked - (c->bytes_out - c->bulk_end);
 }
 
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes)

@@ -310,6 +310,25 @@ static void test_socket_ping_overtakes(void)
 	CHECK_MSG(before_ping < (4U << 20), "ping after %zu of %u bulk bytes", before_ping,
 		  256U << 16);
 	printf("    # ping read after %zu bulk bytes of %u queued\n", before_ping, 256U << 16);
+	/* the peer reads the rest: no bulk byte left unacknowledged */
+	for (i = 0; i < 2000; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		gr_loop_run_once(loop, 1);
+		if (poll(&p, 1, 1) == 1 && recv(fd, in, sizeof(in), MSG_DONTWAIT) <= 0)
+			break;
+		gr_conn_lane_stats(c, &st);
+		if (!st.bulk_queued && !st.bulk_unacked && !st.socket_unacked)
+			break;
+	}
+	gr_conn_lane_stats(c, &st);
+	CHECK_MSG(!st.bulk_queued && !st.bulk_unacked, "bulk %zu queued, %zu unacked",
+		  st.bulk_queued, st.bulk_unacked);
+	/* control bytes in flight are not bulk in flight */
+	ctl_frame(&f, 100);
+	CHECK(gr_conn_send(c, &f) == 0);
+	gr_conn_lane_stats(c, &st);
+	CHECK(!st.bulk_unacked);
 	gr_conn_close(c, 0, "test done");
 	gr_loop_run_once(loop, 0);
 	close(fd);

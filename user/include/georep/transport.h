@@ -115,6 +115,8 @@ struct gr_conn_cbs {
  * most this much (plus one bulk frame's rest) before it is on the wire.
  */
 #define GR_CONN_NOTSENT_LOWAT	(32U << 10)
+/* TLS record overhead tolerated when telling bulk from control in SIOCOUTQ */
+#define GR_CONN_UNACKED_SLACK	2048
 #define GR_ADDR_STRLEN		64		/* "[v6]:port" */
 
 /*
@@ -166,6 +168,7 @@ struct gr_lane_stats {
 	size_t bulk_limit;
 	size_t socket_unsent;		/* SIOCOUTQNSD: in the socket, not sent */
 	size_t socket_unacked;		/* SIOCOUTQ: not yet acknowledged by the peer */
+	size_t bulk_unacked;		/* of those, up to the last bulk byte (about) */
 	uint64_t overtakes;		/* control units sent ahead of waiting bulk */
 };
 
