@@ -5,7 +5,8 @@ Heartbeats never wait behind replicated data (Documentation/replication.rst,
 "Send lanes"): three `georepd --ledger mem` sites, each in a network
 namespace this test creates, joined by veth pairs to a bridge in a fourth
 namespace. Every site's link sends through `tc netem delay 5ms rate 20mbit`
-(a short netem queue, as a WAN router's). One `local` volume; the primary
+(a short netem queue, as a WAN router's; kernels without sch_netem get
+`tbf rate 20mbit` with a 50 ms queue). One `local` volume; the primary
 writes far more than the links carry within the 5 s peer timeout, as fast
 as the ledger takes it.
 
