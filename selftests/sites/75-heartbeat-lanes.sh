@@ -15,6 +15,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 LOG_MB=${LOG_MB:-16}
 JOB_MB=$((3 * LOG_MB))
+JOB_MAX_S=${JOB_MAX_S:-300}
 
 sites_init sites-lanes
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
@@ -35,6 +36,19 @@ sample() {
 		jq -r '[.cluster.peers[] | select(.connected) | (.rtt_ms // 0), .queued] | @tsv'
 }
 
+# fio did not end: what every site and kernel volume says
+stuck() {
+	local s
+	echo "fio did not end within $JOB_MAX_S s"
+	georepctl status
+	ctl "$P" status
+	for s in $SITES; do
+		site_rep "$s" | jq -c '{role, term, writable, policy, last_seq, commit_seq,
+			written_seq, applied_seq, tail_seq, io_state, sites}'
+	done
+	show_logs 40
+}
+
 job() {
 	local fp rtt=0 q=0 line r1 q1 r2 q2 end
 	roles >"$T/roles-before"
@@ -43,7 +57,7 @@ job() {
 		--size=${JOB_MB}m --ioengine=psync --direct=1 \
 		--output-format=json >"$T/fio.json" 2>&1 &
 	fp=$!
-	end=$(($(date +%s) + 600))
+	end=$(($(date +%s) + JOB_MAX_S))
 	while kill -0 $fp 2>/dev/null; do
 		line=$(sample) || line=""
 		read -r r1 q1 r2 q2 <<<"$line"
@@ -53,7 +67,7 @@ job() {
 		for r in ${q1:-0} ${q2:-0}; do
 			[ "$r" -gt "$q" ] && q=$r
 		done
-		[ "$(date +%s)" -lt "$end" ] || { echo "fio did not end"; return 1; }
+		[ "$(date +%s)" -lt "$end" ] || { stuck; return 1; }
 		sleep 0.5
 	done
 	wait $fp || { echo "fio failed"; cat "$T/fio.json"; return 1; }
