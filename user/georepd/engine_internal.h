@@ -50,6 +50,7 @@ static inline enum gr_lane eng_msg_lane(uint8_t type)
 
 /* Bulk bytes to one peer beyond which a resync waits for the next tick. */
 #define ENG_RESYNC_QUEUE	(4U << 20)
+#define ENG_FOLLOWER_COMPACT_NS	100000000ULL	/* follower release, at most every */
 
 /* leader side: a full copy of the data device to one follower */
 struct resync_out {
@@ -133,6 +134,7 @@ struct engine {
 	/* durable state */
 	uint64_t commit_saved;
 	uint64_t last_maint_ns;
+	uint64_t last_follower_compact_ns;	/* engine_process() */
 	/* tests: partition */
 	bool drop[GR_CFG_MAX_SITES];
 	/* per site (index): when its match last equalled our last seq */
