@@ -15,10 +15,11 @@ as the ledger takes it.
  3. no peer timeout, no peer down, in any site's log;
  4. no term or role change during the load;
  5. the primary's heartbeat RTT to each peer stays within IDLE + RTT_SLACK_MS
-    once TCP settled (STEADY_S: slow start overshoots the shallow link queue
-    and its loss recovery may hold any byte; bounded by RTT_ANY_MS), and the
-    primary never loses its lease (the control lane does not queue behind
-    the bulk lane);
+    once TCP settled (STEADY_S; 90% of the samples: TCP's loss recovery on
+    the shallow link queue, a retransmission timeout, may hold any byte,
+    control or bulk, for a while, bounded by RTT_ANY_MS), and the primary
+    never loses its lease (the control lane does not queue behind the bulk
+    lane);
  6. the bytes queued to a peer (userspace and the socket's unsent bytes)
     stay within the bulk bound the status reports;
  7. the followers catch up once the load stops.
@@ -169,7 +170,7 @@ def sample(p, st):
         if peer.get("rtt_ms") is not None:
             st["rtt"] = max(st["rtt"], peer["rtt_ms"])
             if time.time() - st["t0"] >= STEADY_S:
-                st["steady"] = max(st["steady"], peer["rtt_ms"])
+                st["steady"].append(peer["rtt_ms"])
             st["trace"].append("%.1f %s %.0f %s" % (time.time() - st["t0"], peer["name"],
                                                       peer["rtt_ms"], peer.get("lanes")))
         q = peer.get("lanes") or {}
@@ -240,7 +241,7 @@ def run(top):
                 ktap(False, "lanes: skipped after no primary")
             return 1
         before = roles(sites)
-        stats = {"rtt": 0.0, "steady": 0.0, "queued": 0, "bulk_limit": 0, "trace": [],
+        stats = {"rtt": 0.0, "steady": [], "queued": 0, "bulk_limit": 0, "trace": [],
                  "t0": time.time()}
         lost_before = p.logtext().count("not writable")
         errs = load(p, sites, stats)
@@ -255,11 +256,12 @@ def run(top):
         ktap(after == before, "lanes: no term or role change",
              "before %s after %s" % (before, after))
         lost = p.logtext().count("not writable") - lost_before
-        ktap(stats["steady"] <= idle + RTT_SLACK_MS and stats["rtt"] <= RTT_ANY_MS and
-             not lost,
-             "lanes: heartbeat RTT under load %.1f ms (after %.0f s) <= idle %.1f + %.0f ms, "
-             "%.1f ms <= %.0f ms from the start, lease never lost (%d)" %
-             (stats["steady"], STEADY_S, idle, RTT_SLACK_MS, stats["rtt"], RTT_ANY_MS, lost),
+        steady = sorted(stats["steady"]) or [0.0]
+        p90 = steady[int(len(steady) * 0.9)]
+        ktap(p90 <= idle + RTT_SLACK_MS and stats["rtt"] <= RTT_ANY_MS and not lost,
+             "lanes: heartbeat RTT under load p90 %.1f ms (after %.0f s; max %.1f) <= idle "
+             "%.1f + %.0f ms, %.1f ms <= %.0f ms from the start, lease never lost (%d)" %
+             (p90, STEADY_S, steady[-1], idle, RTT_SLACK_MS, stats["rtt"], RTT_ANY_MS, lost),
              "\n".join(stats["trace"]))
         ktap(stats["bulk_limit"] and stats["queued"] <= 2 * stats["bulk_limit"],
              "lanes: bytes queued to a peer %d within the bulk bound %d" %
