@@ -32,6 +32,7 @@
 #define ENG_BULK_FRAME		(64U << 10)
 #define ENG_RESYNC_CHUNK	ENG_BULK_FRAME
 #define ENG_RESYNC_PER_TICK	64		/* chunks sent per tick, at most */
+#define ENG_RESYNC_MIN_CHUNKS	16		/* and at least (1 MiB), if the lane has room */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 #define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
