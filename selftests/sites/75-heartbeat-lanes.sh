@@ -102,7 +102,7 @@ catch_up() {
 }
 
 check network sites_network || exit 1
-check volumes sites_volumes 128 $LOG_MB || exit 1
+check volumes sites_volumes 64 $LOG_MB || exit 1
 check keys share_keys || exit 1
 check config sites_config commit_rule=local || exit 1
 check elect elect || exit 1
