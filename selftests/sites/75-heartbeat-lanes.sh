@@ -11,7 +11,7 @@
 # agree afterwards. The heartbeat RTT the primary saw and the bytes queued
 # per peer are printed. That the followers catch up within 300 s is a
 # known defect (TODO, not counted): in December 2026 the second full resync
-# of a follower behind the 16 MiB log did not install within 300 s in three
+# of a follower behind the 16 MiB log did not install within 300 s in four
 # runs, although the data devices were identical by then
 # (Documentation/replication.rst, "Send lanes").
 
