@@ -52,6 +52,7 @@ struct progress {
 	bool granted, responded;
 	uint64_t match, next;
 	uint64_t hb_match;	/* match at the previous heartbeat reply */
+	bool in_transit;	/* gr_set_in_transit(): APPENDs still on the way */
 	uint64_t ack_ctx;	/* latest echoed leader send time */
 	uint64_t resync_seq;
 	uint32_t infl_head, infl_count;

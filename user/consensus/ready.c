@@ -106,3 +106,16 @@ int gr_progress(const struct gr_node *n, uint32_t site,
 	}
 	return -ENOENT;
 }
+
+int gr_set_in_transit(struct gr_node *n, uint32_t site, bool busy)
+{
+	uint32_t i;
+
+	for (i = 0; i < n->n_pr; i++) {
+		if (n->pr[i].site == site) {
+			n->pr[i].in_transit = busy;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

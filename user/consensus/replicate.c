@@ -239,7 +239,7 @@ void gr_leader_on_resp(struct gr_node *n, const struct gr_msg *m)
 		/* no progress over a heartbeat round while behind: an APPEND
 		 * was lost, probe again from the match point */
 		if (p->state == GR_PR_REPLICATE && p->match < n->last &&
-		    p->match == p->hb_match) {
+		    p->match == p->hb_match && !p->in_transit) {
 			p->state = GR_PR_PROBE;
 			p->next = p->match + 1;
 			infl_clear(p);

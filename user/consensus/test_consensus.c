@@ -47,6 +47,7 @@ static const struct test tests[] = {
 	{ "flow_inflight_window", t_flow_inflight_window },
 	{ "flow_inflight_records", t_flow_inflight_records },
 	{ "flow_probe_after_reject", t_flow_probe_after_reject },
+	{ "flow_in_transit_no_probe", t_flow_in_transit_no_probe },
 	{ "backpressure_uncommitted_cap", t_backpressure_uncommitted_cap },
 	{ "resync_when_behind_retained_log", t_resync_when_behind_retained_log },
 	{ "resync_when_divergence_below_retained_log", t_resync_when_divergence_below_retained_log },

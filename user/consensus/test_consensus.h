@@ -112,6 +112,7 @@ int t_backpressure_uncommitted_cap(void);
 int t_flow_inflight_records(void);
 int t_flow_inflight_window(void);
 int t_flow_probe_after_reject(void);
+int t_flow_in_transit_no_probe(void);
 int t_resync_when_behind_retained_log(void);
 int t_resync_when_divergence_below_retained_log(void);
 int t_learner_never_campaigns(void);

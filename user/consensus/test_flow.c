@@ -37,6 +37,42 @@ out:
 	return test_failed;
 }
 
+/*
+ * Heartbeat answers overtake APPENDs on a slower lane: while the engine
+ * says APPENDs are in transit, no progress over a heartbeat round does not
+ * send the follower back to probing (no resend); without the hint it does.
+ */
+int t_flow_in_transit_no_probe(void)
+{
+	struct tc *t = tc_new(3, 3, small_window);
+	struct gr_progress_info pi, p0;
+	int k;
+
+	CHECK(tc_elect(t, 1));
+	tc_run(t, 2);
+	t->manual_persist[3] = true;	/* 3 holds the records: no APPEND answer */
+	for (k = 0; k < 8; k++)
+		propose(t, 1, 100);
+	CHECK(gr_set_in_transit(t->nd[1], 3, true) == 0);
+	CHECK(gr_set_in_transit(t->nd[1], 99, true) == -ENOENT);
+	CHECK(gr_progress(t->nd[1], 3, &p0) == 0);
+	CHECK(p0.state == GR_PR_REPLICATE && p0.inflight_msgs > 0);
+	tc_run(t, 20);
+	CHECK(gr_progress(t->nd[1], 3, &pi) == 0);
+	/* the window as it was: nothing cleared, nothing sent again */
+	CHECK(pi.state == GR_PR_REPLICATE && pi.next == p0.next &&
+	      pi.inflight_msgs == p0.inflight_msgs);
+	CHECK(t->sent[3][GR_MSG_HEARTBEAT_RESP] > 0);
+	/* the link went idle and still no progress: an APPEND was lost */
+	CHECK(gr_set_in_transit(t->nd[1], 3, false) == 0);
+	tc_run(t, 20);
+	CHECK(gr_progress(t->nd[1], 3, &pi) == 0);
+	CHECK(pi.state == GR_PR_PROBE);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
 static void record_window(struct gr_config *c)
 {
 	c->max_msg_entries = 4;

@@ -228,6 +228,16 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		if (e->restart_node)
 			break;
 	}
+	/*
+	 * A follower appends a window's worth of records between two
+	 * maintenance passes: release what it applied as it goes, at most
+	 * every ENG_FOLLOWER_COMPACT_NS, or a small log fills up (-ENOSPC).
+	 */
+	if (!e->failed && e->role != GR_LEADER && !e->restart_node &&
+	    now - e->last_follower_compact_ns >= ENG_FOLLOWER_COMPACT_NS) {
+		e->last_follower_compact_ns = now;
+		eng_compact(e, false);
+	}
 	if (e->restart_node && !e->failed) {
 		e->restart_node = false;
 		gr_node_free(e->n);
@@ -510,6 +520,14 @@ int eng_node_start(struct engine *e)
 	e->cfg.tick_ns = ENG_TICK_MS * 1000000ULL;
 	e->cfg.election_ticks = ENG_ELECTION_TICKS;
 	e->cfg.heartbeat_ticks = ENG_HEARTBEAT_TICKS;
+	/* small bulk frames, as many in flight: control waits behind one */
+	e->cfg.max_msg_bytes = ENG_BULK_FRAME;
+	e->cfg.max_inflight_msgs = GR_MAX_INFLIGHT;
+	/* in flight to a peer: a quarter of a log as large as ours, at most */
+	if (!e->lg->ops->status(e->lg, &st) && st.log_size &&
+	    st.log_size / 4 < e->cfg.max_inflight_bytes)
+		e->cfg.max_inflight_bytes = st.log_size / 4 > ENG_BULK_FRAME ?
+					    st.log_size / 4 : ENG_BULK_FRAME;
 	/* slow labs (qemu TCG) and long-haul links need longer timeouts */
 	env = getenv("GEOREPD_ELECTION_MS");
 	if (env && strtoul(env, NULL, 10) >= 4 * ENG_TICK_MS) {

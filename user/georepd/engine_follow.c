@@ -91,7 +91,15 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 			e->peer_seqs[from].commit = m.p_commit;
 			e->peer_seqs[from].applied = m.p_applied;
 		}
-		e->pending[from] = false;
+		/*
+		 * An APPEND is followed by its RECORDS on the bulk lane; the
+		 * next bulk message supersedes it. Control messages (heartbeats,
+		 * answers) may come in between: they leave it pending.
+		 */
+		if (eng_msg_lane(m.type) == GR_LANE_BULK)
+			e->pending[from] = false;
+		if (m.type == GR_MSG_HEARTBEAT_RESP)
+			eng_note_in_transit(e, from);
 		/* a healing replica must not lead: a switchover to it fails */
 		if (m.type == GR_MSG_TIMEOUT_NOW && (e->heal.active || e->diverged_orphan))
 			return 0;

@@ -25,12 +25,33 @@
 #define ENG_COMPACT_MIN		1024		/* records freed per compaction, at least */
 #define ENG_FOLLOWER_KEEP	8192		/* records a follower keeps past applied */
 #define ENG_MAX_FORKS		16		/* listed in status */
-#define ENG_RESYNC_CHUNK	(1U << 20)
-#define ENG_RESYNC_PER_TICK	8		/* chunks sent per tick, at most */
+/*
+ * A bulk frame (APPEND's records, a resync chunk) holds up control frames
+ * for its whole length on the wire (replication.rst, "Send lanes").
+ */
+#define ENG_BULK_FRAME		(64U << 10)
+#define ENG_RESYNC_CHUNK	ENG_BULK_FRAME
+#define ENG_RESYNC_PER_TICK	64		/* chunks sent per tick, at most */
+#define ENG_RESYNC_MIN_CHUNKS	16		/* and at least (1 MiB), if the lane has room */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 #define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
 #define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
+
+/*
+ * Send lanes (Documentation/replication.rst): APPEND and RESYNC messages go
+ * with the replicated data they announce, in order, on the bulk lane;
+ * every other consensus message (votes, heartbeats, answers) on control.
+ */
+static inline enum gr_lane eng_msg_lane(uint8_t type)
+{
+	return type == GR_MSG_APPEND || type == GR_MSG_RESYNC ? GR_LANE_BULK :
+	       GR_LANE_CONTROL;
+}
+
+/* Bulk bytes to one peer beyond which a resync waits for the next tick. */
+#define ENG_RESYNC_QUEUE	(4U << 20)
+#define ENG_FOLLOWER_COMPACT_NS	100000000ULL	/* follower release, at most every */
 
 /* leader side: a full copy of the data device to one follower */
 struct resync_out {
@@ -115,6 +136,7 @@ struct engine {
 	/* durable state */
 	uint64_t commit_saved;
 	uint64_t last_maint_ns;
+	uint64_t last_follower_compact_ns;	/* engine_process() */
 	/* tests: partition */
 	bool drop[GR_CFG_MAX_SITES];
 	/* per site (index): when its match last equalled our last seq */
@@ -168,6 +190,9 @@ int eng_node_start(struct engine *e);
 /* engine_ship.c: leader side record shipping */
 ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t hint);
 void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f);
+void eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
+			 enum gr_lane lane);
+void eng_note_in_transit(struct engine *e, unsigned int site);
 void eng_send_msg(struct engine *e, const struct gr_msg *m);
 void engine_pump(struct engine *e);
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);

@@ -44,8 +44,15 @@ void eng_resync_send(struct engine *e)
 			eng_send_frame(e, i, &f);
 			ro->anchor_sent = true;
 		}
+		/*
+		 * A bounded bulk lane: the copy goes at the link's pace. At
+		 * least ENG_RESYNC_MIN_CHUNKS per tick (1 MiB), then while the
+		 * loop's budget lasts.
+		 */
 		for (k = 0; k < ENG_RESYNC_PER_TICK && ro->off < st.data_bytes &&
-			    gr_now_ns() - t0 < ENG_RESYNC_BUDGET_NS; k++) {
+			    (k < ENG_RESYNC_MIN_CHUNKS ||
+			     gr_now_ns() - t0 < ENG_RESYNC_BUDGET_NS) &&
+			    gd_bulk_queued(e->d, i) < ENG_RESYNC_QUEUE; k++) {
 			struct gr_frame f = { .hdr.type = GR_FT_RESYNC };
 			uint32_t len = st.data_bytes - ro->off < ENG_RESYNC_CHUNK ?
 				       st.data_bytes - ro->off : ENG_RESYNC_CHUNK;

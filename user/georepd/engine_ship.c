@@ -42,7 +42,19 @@ ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t 
 	return have;
 }
 
+/* Tell the core whether APPENDs to @site are still on their way. */
+void eng_note_in_transit(struct engine *e, unsigned int site)
+{
+	gr_set_in_transit(e->n, e->ids[site], gd_bulk_in_transit(e->d, site));
+}
+
 void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
+{
+	eng_send_frame_lane(e, site, f, gr_frame_lane(f->hdr.type));
+}
+
+void eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
+			 enum gr_lane lane)
 {
 	int ret;
 
@@ -51,7 +63,7 @@ void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
 		return;
 	}
 	f->hdr.volume = e->vol->cfg->wire_id;
-	ret = gd_send(e->d, site, f);
+	ret = gd_send_lane(e->d, site, f, lane);
 	if (ret && ret != -ENOTCONN && gd_ratelimit(&e->rl))
 		gd_warn("volume %s: send %s to %s: %s", e->name, gr_frame_type_name(f->hdr.type),
 			gd_cluster(e->d)->sites[site].name, strerror(-ret));
@@ -107,7 +119,7 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	f.consensus.len = len;
 	if (!gd_peer_up(e->d, site))
 		return;
-	eng_send_frame(e, site, &f);
+	eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND && m->n_entries) {
 		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
 		ssize_t n = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);

@@ -71,6 +71,8 @@ json_t *eng_status(struct gr_replica *r)
 			json_object_set_new(so, "lag_s", json_real(pi.match >= gs.last_seq ? 0 :
 						(now - e->caught_up_ns[i]) / 1e9));
 			json_object_set_new(so, "voter", json_boolean(pi.voter));
+			json_object_set_new(so, "inflight_msgs", json_integer(pi.inflight_msgs));
+			json_object_set_new(so, "inflight_bytes", json_integer(pi.inflight_bytes));
 		}
 		json_array_append_new(sites, so);
 	}

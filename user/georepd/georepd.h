@@ -38,6 +38,12 @@
 #define GD_BACKOFF_MAX_MS	5000
 #define GD_PRE_HELLO_MAX_BODY	1024	/* hello and error frames only */
 #define GD_MAX_PENDING		64	/* accepted connections awaiting hello */
+/*
+ * Bulk lane of a peer (replicated data): bytes queued at most. The
+ * consensus window (8 MiB of unacknowledged APPENDs) fits; past it a frame
+ * is refused (-ENOBUFS), the peer falls behind and is caught up later.
+ */
+#define GD_BULK_LIMIT		(16U << 20)
 
 struct gd_peer {
 	struct georepd *d;
@@ -52,6 +58,7 @@ struct gd_peer {
 	uint16_t version;			/* negotiated */
 	uint64_t up_since_ms, last_rx_ms, last_ping_ms;
 	uint64_t ping_nonce;			/* last ping sent */
+	uint64_t pong_nonce;			/* last ping answered */
 	double rtt_ms, srtt_ms;			/* last, smoothed (1/8) */
 	bool have_rtt;
 	uint64_t ups, downs;

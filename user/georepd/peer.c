@@ -113,6 +113,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 	p->conn = c;
 	p->version = version;
 	gr_conn_set_max_body(c, GR_WIRE_MAX_BODY);
+	gr_conn_set_lane_limit(c, GR_LANE_BULK, GD_BULK_LIMIT);
 	p->up_since_ms = p->last_rx_ms = gr_now_ms();
 	p->last_ping_ms = 0;
 	p->have_rtt = false;
@@ -185,8 +186,14 @@ static void established_frame(struct gd_peer *p, struct gr_conn *c,
 		gr_conn_send(c, &r);
 		return;
 	case GR_FT_PONG:
-		if (f->ping.nonce != p->ping_nonce || f->ping.time_ns > now)
-			return;	/* late answer to an older ping */
+		/*
+		 * A late answer to an older ping still measures its round
+		 * trip: a ping stuck behind data must show, not be skipped.
+		 */
+		if (f->ping.nonce <= p->pong_nonce || f->ping.nonce > p->ping_nonce ||
+		    f->ping.time_ns > now)
+			return;
+		p->pong_nonce = f->ping.nonce;
 		p->rtt_ms = (now - f->ping.time_ns) / 1e6;
 		p->srtt_ms = p->have_rtt ? p->srtt_ms * 7 / 8 + p->rtt_ms / 8 : p->rtt_ms;
 		p->have_rtt = true;
@@ -603,6 +610,22 @@ static void renew_one(struct georepd *d, uint64_t now)
 	}
 }
 
+/* "lanes": what waits where on the way to the peer (send_lanes.h) */
+static json_t *lanes_json(const struct gr_conn *c)
+{
+	struct gr_lane_stats st;
+
+	gr_conn_lane_stats(c, &st);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "control_queued", (json_int_t)st.control_queued,
+			 "bulk_queued", (json_int_t)st.bulk_queued,
+			 "bulk_limit", (json_int_t)st.bulk_limit,
+			 "socket_unsent", (json_int_t)st.socket_unsent,
+			 "socket_unacked", (json_int_t)st.socket_unacked,
+			 "bulk_unacked", (json_int_t)st.bulk_unacked,
+			 "overtakes", (json_int_t)st.overtakes);
+}
+
 void gd_peers_tick(struct georepd *d)
 {
 	uint64_t now = gr_now_ms();
@@ -679,6 +702,7 @@ json_t *gd_peer_json(const struct gd_peer *p)
 		json_object_set_new(o, "bytes_in", json_integer(gr_conn_bytes_in(p->conn)));
 		json_object_set_new(o, "bytes_out", json_integer(gr_conn_bytes_out(p->conn)));
 		json_object_set_new(o, "queued", json_integer(gr_conn_queued(p->conn)));
+		json_object_set_new(o, "lanes", lanes_json(p->conn));
 		json_object_set_new(o, "tls", session_json(p->conn));
 		if (p->have_rtt) {
 			json_object_set_new(o, "rtt_ms", json_real(p->rtt_ms));
@@ -694,9 +718,35 @@ json_t *gd_peer_json(const struct gd_peer *p)
 
 int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f)
 {
-	if (!d->peers || site >= d->cfg->nsites || site == d->self || !d->peers[site].conn)
+	return gd_send_lane(d, site, f, gr_frame_lane(f->hdr.type));
+}
+
+int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
+		 enum gr_lane lane)
+{
+	if (!gd_peer_up(d, site))
 		return -ENOTCONN;
-	return gr_conn_send(d->peers[site].conn, f);
+	return gr_conn_send_lane(d->peers[site].conn, f, lane);
+}
+
+bool gd_bulk_in_transit(const struct georepd *d, unsigned int site)
+{
+	struct gr_lane_stats st;
+
+	if (!gd_peer_up(d, site))
+		return false;
+	gr_conn_lane_stats(d->peers[site].conn, &st);
+	return st.bulk_queued || st.bulk_unacked;
+}
+
+size_t gd_bulk_queued(const struct georepd *d, unsigned int site)
+{
+	struct gr_lane_stats st;
+
+	if (!gd_peer_up(d, site))
+		return 0;
+	gr_conn_lane_stats(d->peers[site].conn, &st);
+	return st.bulk_queued;
 }
 
 bool gd_peer_up(const struct georepd *d, unsigned int site)

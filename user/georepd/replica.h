@@ -88,6 +88,13 @@ extern int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 
 /* Send @f to site index @site. Return: 0, -ENOTCONN (not up), -ENOBUFS. */
 int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f);
+/* The same in @lane (georep/send_lanes.h) instead of the frame type's. */
+int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
+		 enum gr_lane lane);
+/* Bytes to @site in its bulk lane, or bulk bytes its TCP has not acknowledged. */
+bool gd_bulk_in_transit(const struct georepd *d, unsigned int site);
+/* Bytes queued in @site's bulk lane (0 when it is down). */
+size_t gd_bulk_queued(const struct georepd *d, unsigned int site);
 bool gd_peer_up(const struct georepd *d, unsigned int site);
 /* Persist @st for @vol (durable on return). Return: 0 or -errno. */
 int gd_volume_save_state(struct georepd *d, struct gd_volume *vol,

@@ -8,8 +8,12 @@
  * trusted; the buffer then grows to hold exactly the announced frame, which
  * is decoded and handed to on_frame.
  *
- * Send path: frames are encoded into c->out; the queue is written at once
- * and what the socket does not take waits for EPOLLOUT.
+ * Send path: frames are encoded into their lane (georep/send_lanes.h:
+ * control or bulk); the lanes are written at once, control first at every
+ * frame boundary, and what the socket does not take waits for EPOLLOUT.
+ * TCP_NOTSENT_LOWAT keeps the socket's own unsent bytes small, so that the
+ * choice between the lanes is made here and not behind megabytes already
+ * in the kernel (Documentation/replication.rst, "Send lanes").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +22,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +61,11 @@ struct gr_conn {
 	uint8_t *in;
 	size_t in_len, in_cap;
 
-	uint8_t *out;
-	size_t out_off, out_len, out_cap;
-	size_t out_limit;
+	struct gr_lanes out;
 	uint32_t max_body;	/* frames longer than this are refused */
 
 	uint64_t bytes_in, bytes_out;
+	uint64_t bulk_end;	/* bytes_out after the last bulk byte written */
 	bool in_send;		/* inside gr_conn_send(): close deferred */
 	bool read_deferred;	/* read_again() queued */
 	int send_err;		/* error to close with, deferred */
@@ -120,12 +125,18 @@ int gr_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 	return 0;
 }
 
+static void tune_lowat(int fd, int bytes)
+{
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
+}
+
 static void tune_socket(int fd)
 {
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	tune_lowat(fd, GR_CONN_NOTSENT_LOWAT);
 }
 
 static void conn_io(struct gr_io *io, uint32_t events, void *arg);
@@ -144,7 +155,7 @@ static struct gr_conn *conn_alloc(struct gr_loop *loop, struct gr_transport *t,
 	c->server = server;
 	c->cbs = cbs;
 	c->arg = arg;
-	c->out_limit = GR_CONN_MAX_QUEUE;
+	gr_lanes_init(&c->out, GR_CONN_MAX_QUEUE);
 	c->max_body = GR_WIRE_MAX_BODY;
 	return c;
 }
@@ -163,8 +174,19 @@ static void conn_free(void *arg)
 	struct gr_conn *c = arg;
 
 	free(c->in);
-	free(c->out);
+	gr_lanes_free(&c->out);
 	free(c);
+}
+
+/* The socket took @n bytes of what gr_lanes_peek() gave. */
+static void sent(struct gr_conn *c, size_t n)
+{
+	bool bulk = c->out.cur == GR_LANE_BULK;
+
+	gr_lanes_consume(&c->out, n);
+	c->bytes_out += n;
+	if (bulk)
+		c->bulk_end = c->bytes_out;
 }
 
 void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
@@ -176,13 +198,15 @@ void gr_conn_close(struct gr_conn *c, int err, const char *fmt, ...)
 		return;
 	/* best effort: push out what is queued, e.g. an ERROR frame */
 	if (c->state == CONN_OPEN) {
-		while (c->out_off < c->out_len) {
-			ssize_t n = c->t->ops->send(c->sess, c->fd, c->out + c->out_off,
-						    c->out_len - c->out_off);
+		const uint8_t *p;
+		size_t len;
+
+		while ((len = gr_lanes_peek(&c->out, &p))) {
+			ssize_t n = c->t->ops->send(c->sess, c->fd, p, len);
+
 			if (n <= 0)
 				break;
-			c->out_off += n;
-			c->bytes_out += n;
+			sent(c, n);
 		}
 	}
 	c->state = CONN_CLOSED;
@@ -209,7 +233,7 @@ static void update_events(struct gr_conn *c)
 
 	if (c->state == CONN_CLOSED)
 		return;
-	if (c->state == CONN_CONNECTING || c->out_off < c->out_len)
+	if (c->state == CONN_CONNECTING || gr_lanes_total(&c->out))
 		ev |= EPOLLOUT;
 	if (c->sess && c->t->ops->want)
 		ev |= c->t->ops->want(c->sess);
@@ -233,11 +257,12 @@ static void deferred_close(void *arg)
 
 static void flush(struct gr_conn *c)
 {
+	const uint8_t *p;
+	size_t len;
 	ssize_t n;
 
-	while (c->out_off < c->out_len) {
-		n = c->t->ops->send(c->sess, c->fd, c->out + c->out_off,
-				    c->out_len - c->out_off);
+	while ((len = gr_lanes_peek(&c->out, &p))) {
+		n = c->t->ops->send(c->sess, c->fd, p, len);
 		if (n == -EAGAIN)
 			break;
 		if (n <= 0) {
@@ -260,78 +285,65 @@ static void flush(struct gr_conn *c)
 			close_send_error(c, n);
 			return;
 		}
-		c->out_off += n;
-		c->bytes_out += n;
+		sent(c, n);
 	}
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
 	update_events(c);
 }
 
-/* Make room for @need more bytes at the end of the send queue. */
-static int out_reserve(struct gr_conn *c, size_t need)
+/* Room for @need more bytes at the end of @lane. */
+static uint8_t *out_reserve(struct gr_conn *c, enum gr_lane lane, size_t need, int *err)
 {
-	size_t cap;
-	uint8_t *p;
-
-	if (c->state == CONN_CLOSED || c->send_err)
-		return -ENOTCONN;
-	if (c->out_len - c->out_off + need > c->out_limit)
-		return -ENOBUFS;
-	if (c->out_off && c->out_len + need > c->out_cap) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
+	if (c->state == CONN_CLOSED || c->send_err) {
+		*err = -ENOTCONN;
+		return NULL;
 	}
-	if (c->out_len + need <= c->out_cap)
-		return 0;
-	cap = c->out_cap ? c->out_cap : 4096;
-	while (cap < c->out_len + need)
-		cap *= 2;
-	p = realloc(c->out, cap);
-	if (!p)
-		return -ENOMEM;
-	c->out = p;
-	c->out_cap = cap;
+	return gr_lanes_reserve(&c->out, lane, need, err);
+}
+
+static void queued(struct gr_conn *c, enum gr_lane lane, size_t n)
+{
+	gr_lanes_commit(&c->out, lane, n);
+	if (c->state == CONN_OPEN && !c->send_err) {
+		c->in_send = true;
+		flush(c);
+		c->in_send = false;
+	}
+}
+
+int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane lane)
+{
+	size_t need = gr_wire_frame_size(f);
+	uint8_t *dst;
+	ssize_t n;
+	int ret;
+
+	if (!need || lane >= GR_NR_LANES)
+		return -EINVAL;
+	dst = out_reserve(c, lane, need, &ret);
+	if (!dst)
+		return ret;
+	n = gr_wire_encode(dst, need, f);
+	if (n < 0)
+		return n;
+	queued(c, lane, n);
 	return 0;
 }
 
 int gr_conn_send(struct gr_conn *c, const struct gr_frame *f)
 {
-	size_t need = gr_wire_frame_size(f);
-	ssize_t n;
-	int ret;
-
-	if (!need)
-		return -EINVAL;
-	ret = out_reserve(c, need);
-	if (ret)
-		return ret;
-	n = gr_wire_encode(c->out + c->out_len, c->out_cap - c->out_len, f);
-	if (n < 0)
-		return n;
-	c->out_len += n;
-	if (c->state == CONN_OPEN && !c->send_err) {
-		c->in_send = true;
-		flush(c);
-		c->in_send = false;
-	}
-	return 0;
+	return gr_conn_send_lane(c, f, gr_frame_lane(f->hdr.type));
 }
 
 int gr_conn_send_raw(struct gr_conn *c, const void *buf, size_t len)
 {
-	int ret = out_reserve(c, len);
+	uint8_t *dst;
+	int ret;
 
-	if (ret)
+	dst = out_reserve(c, GR_LANE_CONTROL, len, &ret);
+	if (!dst)
 		return ret;
-	memcpy(c->out + c->out_len, buf, len);
-	c->out_len += len;
-	if (c->state == CONN_OPEN && !c->send_err) {
-		c->in_send = true;
-		flush(c);
-		c->in_send = false;
-	}
+	memcpy(dst, buf, len);
+	queued(c, GR_LANE_CONTROL, len);
 	return 0;
 }
 
@@ -614,12 +626,44 @@ bool gr_conn_is_server(const struct gr_conn *c)
 
 size_t gr_conn_queued(const struct gr_conn *c)
 {
-	return c->out_len - c->out_off;
+	return gr_lanes_total(&c->out);
 }
 
 void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes)
 {
-	c->out_limit = bytes;
+	int i;
+
+	for (i = 0; i < GR_NR_LANES; i++)
+		c->out.q[i].limit = bytes;
+}
+
+void gr_conn_set_lane_limit(struct gr_conn *c, enum gr_lane lane, size_t bytes)
+{
+	c->out.q[lane].limit = bytes;
+}
+
+void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st)
+{
+	int v = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->control_queued = gr_lanes_queued(&c->out, GR_LANE_CONTROL);
+	st->bulk_queued = gr_lanes_queued(&c->out, GR_LANE_BULK);
+	st->bulk_limit = c->out.q[GR_LANE_BULK].limit;
+	st->overtakes = c->out.overtakes;
+	if (c->fd >= 0 && !ioctl(c->fd, SIOCOUTQNSD, &v) && v > 0)
+		st->socket_unsent = v;
+	v = 0;
+	if (c->fd >= 0 && !ioctl(c->fd, SIOCOUTQ, &v) && v > 0)
+		st->socket_unacked = v;
+	/*
+	 * Bulk bytes the peer's TCP has not acknowledged: the socket counts
+	 * what it holds (TLS: ciphertext, a little more than bytes_out
+	 * counts), so allow GR_CONN_UNACKED_SLACK of record overhead.
+	 */
+	if (c->bytes_out - c->bulk_end < st->socket_unacked &&
+	    st->socket_unacked - (c->bytes_out - c->bulk_end) > GR_CONN_UNACKED_SLACK)
+		st->bulk_unacked = st->socket_unacked - (c->bytes_out - c->bulk_end);
 }
 
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes)

@@ -264,6 +264,13 @@ const struct gr_conf *gr_conf_committed(const struct gr_node *n);
 int gr_entry_get(const struct gr_node *n, uint64_t seq, struct gr_entry *e);
 int gr_progress(const struct gr_node *n, uint32_t site,
 		struct gr_progress_info *pi);
+/*
+ * The transport still holds bytes for @site that its peer has not
+ * acknowledged (APPENDs on a slower lane than the heartbeats): a heartbeat
+ * answer without progress is then no sign that an APPEND was lost, and
+ * does not send the follower back to probing. 0 or -ENOENT.
+ */
+int gr_set_in_transit(struct gr_node *n, uint32_t site, bool busy);
 /* lease length in local ns derived from cfg (see consensus.rst) */
 uint64_t gr_lease_ns(const struct gr_config *cfg);
 /* fills cfg with sane defaults for self and conf */

@@ -9,7 +9,9 @@
  *
  *  - gr_conn: one connection with its receive buffer (frame reassembly,
  *    every frame checked by gr_wire_decode() before on_frame sees it) and
- *    its send queue (partial writes resumed on EPOLLOUT);
+ *    its send queue in two lanes, control and bulk (georep/send_lanes.h;
+ *    control first at every frame boundary; partial writes resumed on
+ *    EPOLLOUT; at most GR_CONN_NOTSENT_LOWAT unsent bytes in the socket);
  *  - gr_listener: accepts connections on host:port;
  *  - gr_dialer: keeps one outgoing connection to a peer, reconnecting with
  *    exponential backoff (with jitter) after every close.
@@ -34,6 +36,7 @@
 #include <sys/types.h>
 
 #include "georep/evloop.h"
+#include "georep/send_lanes.h"
 #include "georep/wire.h"
 
 struct gr_transport;
@@ -105,7 +108,15 @@ struct gr_conn_cbs {
 	void (*on_close)(struct gr_conn *c, int err, const char *reason, void *arg);
 };
 
-#define GR_CONN_MAX_QUEUE	(64U << 20)	/* default send queue limit */
+#define GR_CONN_MAX_QUEUE	(64U << 20)	/* default limit of each lane */
+/*
+ * TCP_NOTSENT_LOWAT of every connection: the kernel takes more bytes only
+ * while fewer than this are unsent, so a control frame waits behind at
+ * most this much (plus one bulk frame's rest) before it is on the wire.
+ */
+#define GR_CONN_NOTSENT_LOWAT	(32U << 10)
+/* TLS record overhead tolerated when telling bulk from control in SIOCOUTQ */
+#define GR_CONN_UNACKED_SLACK	2048
 #define GR_ADDR_STRLEN		64		/* "[v6]:port" */
 
 /*
@@ -130,7 +141,9 @@ struct gr_conn *gr_conn_connect(struct gr_loop *loop, struct gr_transport *t,
  * -ENOTCONN after close; -EINVAL from the encoder.
  */
 int gr_conn_send(struct gr_conn *c, const struct gr_frame *f);
-/* Queue raw bytes (tests, and an error reply in a foreign version). */
+/* Queue @f in @lane instead of the frame type's (gr_frame_lane()). */
+int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane lane);
+/* Queue raw bytes, control lane (tests, an error reply in a foreign version). */
 int gr_conn_send_raw(struct gr_conn *c, const void *buf, size_t len);
 /*
  * Close: one non-blocking attempt to flush what is queued (e.g. an ERROR
@@ -144,8 +157,22 @@ void gr_conn_set_cbs(struct gr_conn *c, const struct gr_conn_cbs *cbs, void *arg
 const char *gr_conn_peer_addr(const struct gr_conn *c);
 bool gr_conn_is_open(const struct gr_conn *c);
 bool gr_conn_is_server(const struct gr_conn *c);
+/* Bytes queued, both lanes. */
 size_t gr_conn_queued(const struct gr_conn *c);
+/* The limit of every lane; of one lane (-ENOBUFS past it). */
 void gr_conn_set_queue_limit(struct gr_conn *c, size_t bytes);
+void gr_conn_set_lane_limit(struct gr_conn *c, enum gr_lane lane, size_t bytes);
+
+struct gr_lane_stats {
+	size_t control_queued, bulk_queued;	/* in the lanes */
+	size_t bulk_limit;
+	size_t socket_unsent;		/* SIOCOUTQNSD: in the socket, not sent */
+	size_t socket_unacked;		/* SIOCOUTQ: not yet acknowledged by the peer */
+	size_t bulk_unacked;		/* of those, up to the last bulk byte (about) */
+	uint64_t overtakes;		/* control units sent ahead of waiting bulk */
+};
+
+void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st);
 /*
  * Refuse frames with a body over @bytes (default and ceiling
  * GR_WIRE_MAX_BODY), e.g. a small limit until hello is done, so that an

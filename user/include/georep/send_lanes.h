@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The send queue of one connection, split into lanes by traffic class
+ * (Documentation/replication.rst, "Send lanes").
+ *
+ * GR_LANE_CONTROL carries hello, ping/pong, errors and the consensus
+ * messages that are no replicated data (votes, heartbeats, answers);
+ * GR_LANE_BULK carries replicated data: APPEND and RESYNC messages with
+ * their RECORDS, RESYNC chunks, HEAL_REQ/HEAL. Each lane keeps its own
+ * bytes in order. The writer takes bytes with gr_lanes_peek() and
+ * acknowledges what the socket took with gr_lanes_consume(); at every frame
+ * boundary of the bulk lane control goes first (strict priority), so a
+ * control frame never waits behind more than the rest of one bulk frame.
+ * A bulk frame, once started, is finished before control bytes go out:
+ * the stream stays a sequence of whole frames.
+ */
+#ifndef _GEOREP_SEND_LANES_H
+#define _GEOREP_SEND_LANES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gr_lane {
+	GR_LANE_CONTROL,
+	GR_LANE_BULK,
+	GR_NR_LANES,
+};
+
+struct gr_lane_q {
+	uint8_t *buf;
+	size_t off, len, cap;	/* unsent bytes: buf[off..len) */
+	size_t limit;		/* unsent bytes allowed */
+	uint64_t frames;	/* queued, ever */
+};
+
+struct gr_lanes {
+	struct gr_lane_q q[GR_NR_LANES];
+	enum gr_lane cur;	/* lane of the unit being written */
+	size_t unit_end;	/* bulk: end of the frame being written */
+	uint64_t overtakes;	/* control units sent while bulk bytes waited */
+};
+
+/* Default lane of a frame type (GR_FT_*): bulk for replicated data. */
+enum gr_lane gr_frame_lane(uint8_t type);
+const char *gr_lane_name(enum gr_lane lane);
+
+/* Empty lanes, each with @limit bytes allowed. */
+void gr_lanes_init(struct gr_lanes *l, size_t limit);
+void gr_lanes_free(struct gr_lanes *l);
+/*
+ * Room for @need more bytes at the end of @lane. Return: a pointer to
+ * write them at (then gr_lanes_commit()), or NULL with *@err set:
+ * -ENOBUFS past the lane's limit, -ENOMEM.
+ */
+uint8_t *gr_lanes_reserve(struct gr_lanes *l, enum gr_lane lane, size_t need, int *err);
+/* @n bytes written at the reserved place are a whole frame (bulk) or unit. */
+void gr_lanes_commit(struct gr_lanes *l, enum gr_lane lane, size_t n);
+/*
+ * The next bytes to send: *@p and the length (0: nothing queued). The same
+ * bytes come back until consumed, so a transport that must retry a write
+ * with the same buffer (TLS) gets it.
+ */
+size_t gr_lanes_peek(struct gr_lanes *l, const uint8_t **p);
+/* The socket took @n of the bytes gr_lanes_peek() returned. */
+void gr_lanes_consume(struct gr_lanes *l, size_t n);
+size_t gr_lanes_queued(const struct gr_lanes *l, enum gr_lane lane);
+size_t gr_lanes_total(const struct gr_lanes *l);
+
+#endif /* _GEOREP_SEND_LANES_H */

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Per-class send queues with strict priority at frame boundaries. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "georep/send_lanes.h"
+#include "georep/wire.h"
+
+enum gr_lane gr_frame_lane(uint8_t type)
+{
+	switch (type) {
+	case GR_FT_RECORDS:
+	case GR_FT_RESYNC:
+	case GR_FT_HEAL_REQ:
+	case GR_FT_HEAL:
+		return GR_LANE_BULK;
+	default:
+		return GR_LANE_CONTROL;
+	}
+}
+
+const char *gr_lane_name(enum gr_lane lane)
+{
+	return lane == GR_LANE_BULK ? "bulk" : "control";
+}
+
+void gr_lanes_init(struct gr_lanes *l, size_t limit)
+{
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < GR_NR_LANES; i++)
+		l->q[i].limit = limit;
+}
+
+void gr_lanes_free(struct gr_lanes *l)
+{
+	int i;
+
+	for (i = 0; i < GR_NR_LANES; i++) {
+		free(l->q[i].buf);
+		l->q[i].buf = NULL;
+		l->q[i].off = l->q[i].len = l->q[i].cap = 0;
+	}
+}
+
+uint8_t *gr_lanes_reserve(struct gr_lanes *l, enum gr_lane lane, size_t need, int *err)
+{
+	struct gr_lane_q *q = &l->q[lane];
+	size_t cap;
+	uint8_t *p;
+
+	if (q->len - q->off + need > q->limit) {
+		*err = -ENOBUFS;
+		return NULL;
+	}
+	/* the unsent bytes move to the front; unit_end moves with them */
+	if (q->off && q->len + need > q->cap) {
+		memmove(q->buf, q->buf + q->off, q->len - q->off);
+		if (lane == GR_LANE_BULK && l->unit_end >= q->off)
+			l->unit_end -= q->off;
+		q->len -= q->off;
+		q->off = 0;
+	}
+	if (q->len + need > q->cap) {
+		cap = q->cap ? q->cap : 4096;
+		while (cap < q->len + need)
+			cap *= 2;
+		p = realloc(q->buf, cap);
+		if (!p) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		q->buf = p;
+		q->cap = cap;
+	}
+	return q->buf + q->len;
+}
+
+void gr_lanes_commit(struct gr_lanes *l, enum gr_lane lane, size_t n)
+{
+	l->q[lane].len += n;
+	l->q[lane].frames++;
+}
+
+/* Size of the bulk frame at the head of the bulk lane (whole, checked when queued). */
+static size_t bulk_frame_end(const struct gr_lane_q *q)
+{
+	struct gr_frame_hdr hdr;
+	char err[GR_WIRE_ERRLEN];
+	size_t end;
+
+	if (q->len - q->off < GR_WIRE_HDR_SIZE || gr_wire_decode_hdr(q->buf + q->off, &hdr, err))
+		return q->len;	/* not a frame (cannot happen): send it as one unit */
+	end = q->off + GR_WIRE_HDR_SIZE + (size_t)hdr.length;
+	return end < q->len ? end : q->len;
+}
+
+size_t gr_lanes_peek(struct gr_lanes *l, const uint8_t **p)
+{
+	struct gr_lane_q *ctl = &l->q[GR_LANE_CONTROL], *bulk = &l->q[GR_LANE_BULK];
+
+	/* a bulk frame in progress is finished first */
+	if (l->cur == GR_LANE_BULK && bulk->off < l->unit_end) {
+		*p = bulk->buf + bulk->off;
+		return l->unit_end - bulk->off;
+	}
+	if (ctl->off < ctl->len) {
+		if (l->cur != GR_LANE_CONTROL && bulk->off < bulk->len)
+			l->overtakes++;
+		l->cur = GR_LANE_CONTROL;
+		*p = ctl->buf + ctl->off;
+		return ctl->len - ctl->off;
+	}
+	if (bulk->off < bulk->len) {
+		l->cur = GR_LANE_BULK;
+		l->unit_end = bulk_frame_end(bulk);
+		*p = bulk->buf + bulk->off;
+		return l->unit_end - bulk->off;
+	}
+	*p = NULL;
+	return 0;
+}
+
+void gr_lanes_consume(struct gr_lanes *l, size_t n)
+{
+	struct gr_lane_q *q = &l->q[l->cur];
+
+	q->off += n;
+	if (q->off == q->len) {
+		q->off = q->len = 0;
+		if (l->cur == GR_LANE_BULK)
+			l->unit_end = 0;
+	}
+}
+
+size_t gr_lanes_queued(const struct gr_lanes *l, enum gr_lane lane)
+{
+	return l->q[lane].len - l->q[lane].off;
+}
+
+size_t gr_lanes_total(const struct gr_lanes *l)
+{
+	return gr_lanes_queued(l, GR_LANE_CONTROL) + gr_lanes_queued(l, GR_LANE_BULK);
+}
