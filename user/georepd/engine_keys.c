@@ -19,6 +19,7 @@
  *     never before.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -167,6 +168,19 @@ static void send_pending(struct engine *e, uint64_t now)
 	OPENSSL_cleanse(key, sizeof(key));
 }
 
+static int refuse(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 {
 	struct georep_keyent ent;
@@ -176,16 +190,18 @@ int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 	int ret;
 
 	if (e->role != GR_LEADER || !e->writable)
-		return snprintf(err, errlen, "this site is not the volume's writable leader (%s is)",
-				e->leader ? eng_site_name(e, e->leader) : "none"), -EAGAIN;
+		return refuse(err, errlen, -EAGAIN,
+			      "this site is not the volume's writable leader (%s is)",
+			      e->leader ? eng_site_name(e, e->leader) : "none");
 	if (!gd_cluster(e->d)->tls.enabled)
-		return snprintf(err, errlen, "seal keys travel only over mutual TLS: the "
-				"configuration has no \"tls\" section"), -EPERM;
+		return refuse(err, errlen, -EPERM, "seal keys travel only over mutual TLS: the "
+			      "configuration has no \"tls\" section");
 	if (e->kr.pending)
-		return snprintf(err, errlen, "the rotation to epoch %u is still waiting for a "
-				"majority", e->kr.pending), -EBUSY;
+		return refuse(err, errlen, -EBUSY,
+			      "the rotation to epoch %u is still waiting for a majority",
+			      e->kr.pending);
 	if (!e->lg->ops->key_install || kname(e, name, sizeof(name)))
-		return snprintf(err, errlen, "this ledger has no seal keys"), -EOPNOTSUPP;
+		return refuse(err, errlen, -EOPNOTSUPP, "this ledger has no seal keys");
 	n = highest_epoch(e, &ks);
 	georep_keyset_clear(&ks);
 	cur = sealing(e);
@@ -197,8 +213,8 @@ int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 	OPENSSL_cleanse(&ent, sizeof(ent));
 	if (ret) {
 		georep_key_remove(gd_key_dir, name, n);
-		return snprintf(err, errlen, "installing epoch %u: %s%s", n, strerror(-ret),
-				ret == -ENOSPC ? " (the kernel keeps at most 8 epochs)" : ""), ret;
+		return refuse(err, errlen, ret, "installing epoch %u: %s%s", n, strerror(-ret),
+			      ret == -ENOSPC ? " (the kernel keeps at most 8 epochs)" : "");
 	}
 	memset(e->kr.acked, 0, sizeof(e->kr.acked));
 	e->kr.pending = n;
