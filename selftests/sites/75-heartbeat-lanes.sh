@@ -9,7 +9,8 @@
 # I/O error; no peer timeout ("nothing received") and no peer down in any
 # daemon's log; no term or role change during the job; the data devices
 # agree afterwards. The heartbeat RTT the primary saw and the bytes queued
-# per peer are printed. That the followers catch up within 300 s is a
+# per peer are printed. That the followers catch up within CATCHUP_S (60 s
+# in make check; 300 s was tried) is a
 # known defect (TODO, not counted): in December 2026 the second full resync
 # of a follower behind the 16 MiB log did not install within 300 s in four
 # runs, although the data devices were identical by then
@@ -20,6 +21,8 @@ set -u
 LOG_MB=${LOG_MB:-16}
 JOB_MB=$((3 * LOG_MB))
 JOB_MAX_S=${JOB_MAX_S:-300}
+# the known catch-up defect (below): how long make check waits for it
+CATCHUP_S=${CATCHUP_S:-60}
 
 sites_init sites-lanes
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
@@ -117,7 +120,7 @@ catch_up() {
 	local s
 	for s in $SITES; do
 		[ "$s" = "$P" ] && continue
-		wait_for 300 caught_up "$s" "$P" || return 1
+		wait_for "$CATCHUP_S" caught_up "$s" "$P" || return 1
 	done
 }
 
