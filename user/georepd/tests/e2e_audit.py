@@ -297,6 +297,8 @@ def phase_fork(sites, p, liar, cfg, top):
     prints both notes as fork evidence"""
     e2e.wait_for(lambda: rep(p).get("final_seq") == rep(p).get("commit_seq"), 15)
     size = rep(p).get("final_seq", 0)
+    # every site, the damaged one too, must have committed that far first
+    e2e.wait_for(lambda: all((rep(s) or {}).get("commit_seq", 0) >= size for s in sites), 15)
     j = ctl("verify", "vol0", "--json", "--size", str(size), *socks(sites))
     jd = json.loads(j.stdout) if j.stdout.startswith("{") else {}
     root = next((x["root"] for x in jd.get("sites", []) if x["site"] == liar.name), "")
