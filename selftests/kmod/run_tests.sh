@@ -116,22 +116,39 @@ vol_names() {
 		sed -n 's/.*"name": "\([^"]*\)".*/\1/p'
 }
 
-# leftovers: volumes the module still has and nodes under /dev/georep
+# the tmpfs work directories tests mount under /tmp, and loop devices
+tmp_mounts() { awk '$2 ~ "^/tmp/" && $3 == "tmpfs" { print $2 }' /proc/mounts; }
+loop_devs() { losetup -n -O NAME 2>/dev/null; }
+
+# leftovers: volumes the module still has, nodes under /dev/georep, and
+# the tmpfs work directories and loop devices a test made (their pages
+# are RAM: a few left behind run a later test out of memory)
 leftovers() {
-	local v n
+	local v n m l
 	v=$(vol_names | tr '\n' ' ')
 	n=$(ls /dev/georep 2>/dev/null | tr '\n' ' ')
-	[ -n "$v$n" ] && echo "volumes: ${v:-none}; /dev/georep: ${n:-empty}"
+	m=$(tmp_mounts | tr '\n' ' ')
+	l=$(loop_devs | tr '\n' ' ')
+	[ -n "$v$n$m$l" ] &&
+		echo "volumes: ${v:-none}; /dev/georep: ${n:-empty}; tmpfs: ${m:-none}; loop: ${l:-none}"
 }
 
 clean_leftovers() {
-	local v
+	local v m l
 	for v in $(vol_names); do
 		umount "/dev/georep/$v" 2>/dev/null
 		georepctl volume delete "$v" >/dev/null 2>&1
 	done
 	rm -f /dev/georep/* 2>/dev/null
+	for l in $(loop_devs); do
+		losetup -d "$l" 2>/dev/null
+	done
+	for m in $(tmp_mounts); do
+		umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
 }
+
+mem_avail() { awk '/^MemAvailable/ { print int($2 / 1024) " MiB" }' /proc/meminfo; }
 
 for t in "${tests[@]}"; do
 	name=$(tname "$t")
@@ -152,7 +169,7 @@ for t in "${tests[@]}"; do
 			esac
 		done
 	rc=${PIPESTATUS[0]}
-	echo "# $name: exit $rc after $((SECONDS - start))s"
+	echo "# $name: exit $rc after $((SECONDS - start))s, $(mem_avail) available"
 	# a test cleans up after itself: a volume or node left behind fails
 	# it (and is removed, so that the next test starts clean)
 	left=$(leftovers)

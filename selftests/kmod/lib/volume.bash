@@ -33,7 +33,10 @@ vt_cleanup() {
 		umount "/dev/georep/$v" 2>/dev/null
 		georepctl volume delete "$v" >/dev/null 2>&1
 	done
-	for l in $VT_LOOPS; do
+	# every loop device on a file in $T: vt_loop runs in $(...) subshells,
+	# where VT_LOOPS does not reach this shell
+	for l in $VT_LOOPS $(losetup -n -O NAME,BACK-FILE 2>/dev/null |
+			    awk -v t="$T/" 'index($2, t) == 1 { print $1 }'); do
 		losetup -d "$l" 2>/dev/null
 	done
 	umount "$T" 2>/dev/null
