@@ -259,6 +259,29 @@ static void print_merkle(json_t *rep)
 		       jstr(m, "root", "?"));
 }
 
+/* the scrub (Documentation/proofs.rst, "Scrub"): the log checked against the tree */
+static void print_scrub(json_t *rep)
+{
+	json_t *s = json_object_get(rep, "scrub"), *d;
+	char rate[24], n[24], seq[24];
+
+	if (!json_is_object(s))
+		return;
+	d = json_object_get(s, "damaged");
+	if (json_is_object(d)) {
+		printf("  scrub: DAMAGED from record %s: %s\n", jnum(d, "seq", seq, sizeof(seq)),
+		       jstr(d, "why", "?"));
+		return;
+	}
+	if (!json_integer_value(json_object_get(s, "mib_s"))) {
+		printf("  scrub: off\n");
+		return;
+	}
+	printf("  scrub: no damage, %s passes, %s records checked at %s MiB/s\n",
+	       jnum(s, "passes", n, sizeof(n)), jnum(s, "checked", seq, sizeof(seq)),
+	       jnum(s, "mib_s", rate, sizeof(rate)));
+}
+
 /* checkpoints (Documentation/proofs.rst, "Finality"): what is final, what is pending */
 static void print_checkpoint(json_t *rep)
 {
@@ -326,6 +349,7 @@ void cluster_status_print(json_t *st)
 		print_forks(rep);
 		print_heal(rep);
 		print_merkle(rep);
+		print_scrub(rep);
 		print_checkpoint(rep);
 	}
 	if (!json_array_size(vols))

@@ -138,9 +138,9 @@ BENCH_CMDS += $(BENCH_TRANSPORT)
 
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
 PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/final.c georepd/engine_ckpt.c \
-	georepd/engine_audit.c
+	georepd/engine_audit.c georepd/engine_scrub.c
 $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
-	georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c)
+	georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
 # the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused

@@ -354,6 +354,7 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		engine_pump(e);
 		if (e->mt_follow)
 			eng_mtree_follow(e);
+		eng_scrub_tick(e, now);
 		eng_ckpt_tick(e, now);
 		eng_key_tick(e, now);
 		if (e->lio && e->role == GR_LEADER && e->writable)

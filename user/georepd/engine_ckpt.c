@@ -47,6 +47,8 @@ struct eng_ckpt {
 	bool final_bad;				/* why: the stored final is refused */
 	/* the last final checkpoint */
 	uint64_t final_seq;
+	gr_mhash final_root;
+	uint64_t final_checked;			/* final_root matched the tree at this size */
 	char final[GD_FINAL_MAX + 1];
 	size_t final_len;
 	/* leader: the checkpoint in flight */
@@ -142,6 +144,7 @@ static void load_final(struct engine *e)
 		ck->final_seq = 0;
 		return;
 	}
+	memcpy(ck->final_root, root, sizeof(root));	/* check_final() compares */
 	if (ret == -ENOKEY) {
 		/* it was checked when it was kept: its size stands until a newer one */
 		gd_warn("volume %s: final checkpoint at %llu kept as it is: %s", e->name,
@@ -301,6 +304,8 @@ static void make_final(struct engine *e, uint64_t now)
 	memcpy(ck->final, ck->note, ck->note_len + 1);
 	ck->final_len = ck->note_len;
 	ck->final_seq = ck->size;
+	memcpy(ck->final_root, ck->root, sizeof(ck->root));
+	ck->final_checked = ck->size;	/* the root is this tree's */
 	ck->finals++;
 	gd_dbg("volume %s: checkpoint %llu final (%u sites, %.1f ms)", e->name,
 	       (unsigned long long)ck->size, vouches(e), (now - ck->started_ns) / 1e6);
@@ -334,9 +339,17 @@ static void send_pending(struct engine *e, uint64_t now)
 static void start(struct engine *e, uint64_t size, uint64_t now)
 {
 	struct eng_ckpt *ck = e->ck;
+	const char *damage = eng_scrub_damage(e, size);
 	char err[GR_NOTE_ERRLEN];
 	size_t len = 0;
 
+	if (damage) {
+		/* the leader vouches for its own log too: never over damage */
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: not signing checkpoint %llu: %s", e->name,
+				(unsigned long long)size, damage);
+		return;
+	}
 	if (gr_merkle_root_at(gd_mtree_tree(e->mt), size, ck->root) ||
 	    gr_checkpoint_format(ck->origin, size, ck->root, ck->text, sizeof(ck->text)))
 		return;
@@ -365,12 +378,43 @@ static void start(struct engine *e, uint64_t size, uint64_t now)
 	send_pending(e, now);
 }
 
+/*
+ * The last final checkpoint (loaded at start, or sent by the leader) must
+ * be this site's tree at that size: a majority signed it, so a tree that
+ * differs is this site's own damage (or another chain), and the site
+ * vouches for nothing until it is repaired.
+ */
+static void check_final(struct engine *e)
+{
+	struct eng_ckpt *ck = e->ck;
+	char a[64], b[64];
+	gr_mhash mine;
+
+	if (!ck_on(e) || !e->mt || ck->final_checked >= ck->final_seq ||
+	    gd_mtree_size(e->mt) < ck->final_seq ||
+	    gr_merkle_root_at(gd_mtree_tree(e->mt), ck->final_seq, mine))
+		return;
+	if (!memcmp(mine, ck->final_root, sizeof(mine))) {
+		ck->final_checked = ck->final_seq;
+		return;
+	}
+	gr_b64_encode(mine, sizeof(mine), a, sizeof(a));
+	gr_b64_encode(ck->final_root, sizeof(ck->final_root), b, sizeof(b));
+	ck->final_bad = true;
+	snprintf(ck->why, sizeof(ck->why), "this site's tree of %llu records has root %s, its "
+		 "final checkpoint %s: the tree or ledger is not what a majority signed",
+		 (unsigned long long)ck->final_seq, a, b);
+	gd_err("volume %s: checkpoints off: %s (remove %s.mtree and %s.mleaf to rebuild the "
+	       "tree from the ledger)", e->name, ck->why, e->name, e->name);
+}
+
 void eng_ckpt_tick(struct engine *e, uint64_t now)
 {
 	struct eng_ckpt *ck = e->ck;
 	struct gr_status gs;
 	uint64_t size, ms, base;
 
+	check_final(e);
 	if (!ck_on(e) || !e->mt || e->role != GR_LEADER) {
 		if (ck)
 			ck->active = false;
@@ -506,6 +550,8 @@ static uint32_t check(struct engine *e, unsigned int from, const struct gr_ckpt 
 			      "this site's tree holds %llu records, fewer than %llu",
 			      (unsigned long long)gd_mtree_size(e->mt),
 			      (unsigned long long)c->size);
+	if (eng_scrub_damage(e, c->size))
+		return refuse(why, cap, GR_CKPT_REFUSED, "%s", eng_scrub_damage(e, c->size));
 	if (!e->mt || gr_merkle_root_at(gd_mtree_tree(e->mt), c->size, mine))
 		return refuse(why, cap, GR_CKPT_REFUSED, "this site's tree has no root at %llu",
 			      (unsigned long long)c->size);
@@ -582,6 +628,7 @@ static void on_final(struct engine *e, unsigned int from, const struct gr_ckpt *
 	ck->final[c->note_len] = 0;
 	ck->final_len = c->note_len;
 	ck->final_seq = size;
+	memcpy(ck->final_root, root, sizeof(root));
 }
 
 int eng_ckpt_frame(struct engine *e, unsigned int from, const struct gr_frame *f)

@@ -158,6 +158,16 @@ struct engine {
 	bool mt_follow;				/* it missed records: catch up from the ledger */
 	char mt_why[256];
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
+	/* the log read back against the tree's leaves (engine_scrub.c) */
+	struct {
+		uint64_t next;			/* next record to check; 0: a new pass */
+		uint64_t pass_ns;		/* when this pass began */
+		uint64_t last_ns;		/* the last tick's budget ran to here */
+		uint64_t bad;			/* first damaged record known, 0: none */
+		uint64_t pass_bad;		/* ... found in this pass */
+		uint64_t passes, checked, bytes, damaged;
+		char why[200];			/* what is wrong with record @bad */
+	} scrub;
 	/* seal-key rotation (engine_keys.c) */
 	struct {
 		uint32_t pending;		/* epoch waiting for a majority, 0: none */
@@ -250,6 +260,12 @@ json_t *eng_mtree_proof_json(gr_mhash *proof, unsigned int n);
 int eng_mtree_final_cap(struct engine *e, uint64_t *max, json_t **note, char *err);
 /* engine_audit.c: the audit and final-checkpoint control requests */
 void eng_audit_register(struct georepd *d);
+
+/* engine_scrub.c: records in the log checked against their Merkle leaves */
+int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap);
+void eng_scrub_tick(struct engine *e, uint64_t now);
+const char *eng_scrub_damage(const struct engine *e, uint64_t size);
+json_t *eng_scrub_status(const struct engine *e);
 
 /* engine_ckpt.c: checkpoints signed by the leader, cosigned, final */
 int eng_ckpt_open(struct engine *e);

@@ -272,6 +272,15 @@ static int inclusion(struct engine *e, uint64_t seq, uint64_t size, json_t **res
 			 (unsigned long long)seq, (unsigned long long)size);
 		return -ERANGE;
 	}
+	/* a record the log still holds must still be what the leaf says */
+	ret = eng_scrub_record(e, seq, err, GR_CTL_ERRLEN);
+	if (ret == -EBADMSG) {
+		gd_warn("volume %s: no inclusion proof of record %llu: %s", e->name,
+			(unsigned long long)seq, err);
+		snprintf(err + strlen(err), GR_CTL_ERRLEN - strlen(err),
+			 "; this site proves no damaged record");
+		return ret;
+	}
 	ret = gd_mtree_leaf(e->mt, seq, leaf);
 	if (!ret)
 		ret = gr_merkle_inclusion(t, seq - 1, size, proof, &n);

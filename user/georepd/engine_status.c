@@ -116,6 +116,7 @@ json_t *eng_status(struct gr_replica *r)
 		json_object_set_new(o, "diverged", json_boolean(st.diverged));
 		json_object_set_new(o, "heal", eng_heal_status(e));
 		json_object_set_new(o, "merkle", eng_mtree_status(e));
+		json_object_set_new(o, "scrub", eng_scrub_status(e));
 		json_object_set_new(o, "final_seq", json_integer(eng_ckpt_final_seq(e)));
 		json_object_set_new(o, "checkpoint", eng_ckpt_status(e, gs.commit_seq));
 		json_object_set_new(o, "keys", eng_key_status(e));

@@ -674,16 +674,20 @@ static void parse_limits(struct gr_errlist *el, const char *path, json_t *obj,
 			       p, v->low_wm, v->high_wm);
 }
 
-/* "checkpoint": {"records": N, "ms": T}, Documentation/proofs.rst "Finality" */
+/*
+ * "checkpoint": {"records": N, "ms": T, "scrub_mib_s": R},
+ * Documentation/proofs.rst "Finality" and "Scrub"
+ */
 static void parse_checkpoint(struct gr_errlist *el, const char *path, json_t *obj,
 			     struct gr_volume_cfg *v)
 {
-	static const char *const known[] = { "records", "ms", NULL };
+	static const char *const known[] = { "records", "ms", "scrub_mib_s", NULL };
 	char p[PATH_BUF];
 	uint64_t x;
 
 	v->ckpt_records = GR_CKPT_RECORDS_DEFAULT;
 	v->ckpt_ms = GR_CKPT_MS_DEFAULT;
+	v->scrub_mib_s = GR_SCRUB_MIB_S_DEFAULT;
 	if (!obj)
 		return;
 	path_key(p, path, "checkpoint");
@@ -696,6 +700,8 @@ static void parse_checkpoint(struct gr_errlist *el, const char *path, json_t *ob
 		v->ckpt_records = x;
 	if (get_uint(el, p, obj, "ms", GR_CKPT_MS_MIN, GR_CKPT_MS_MAX, &x) > 0)
 		v->ckpt_ms = x;
+	if (get_uint(el, p, obj, "scrub_mib_s", 0, GR_SCRUB_MIB_S_MAX, &x) > 0)
+		v->scrub_mib_s = x;
 }
 
 static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,

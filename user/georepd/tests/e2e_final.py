@@ -45,7 +45,7 @@ from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 15
+N_TESTS = 18
 
 
 def ctl(*args, stdin=None):
@@ -188,13 +188,18 @@ def phase_refusal(sites):
     e2e.wait_for(lambda: rep(liar).get("commit_seq", -1) == rep(p).get("commit_seq") and
                  e2e.peers_up(p), 15)
     last = write_n(p, 60, 9)
-    pat = (r"site %s refuses to cosign checkpoint \d+ \(root differs\): root differs: this "
-           r"site's tree of \d+ records has root \S+, the checkpoint \S+" % liar.name)
+    # at start, the damaged tree is compared with the site's own final
+    # checkpoint (signed by a majority): it differs, the site vouches for
+    # nothing more and says why, and so does the leader
+    pat = (r"site %s refuses to cosign checkpoint \d+ \(refused\): this site makes no "
+           r"checkpoints: this site's tree of \d+ records has root \S+, its final "
+           r"checkpoint \S+: the tree or ledger is not what a majority signed" % liar.name)
     ok = e2e.wait_for(lambda: re.search(pat, p.logtext()[mark:]), 15)
+    ok = ok and "remove vol0.mtree and vol0.mleaf to rebuild" in liar.logtext()
     ok = ok and e2e.wait_for(lambda: rep(p).get("final_seq") == last, 15)
     ck = rep(p).get("checkpoint", {})
     ktap(ok and liar.name in ck.get("last_refusal", ""),
-         "follower_with_damaged_tree_refuses_leader_logs_why",
+         "damaged_tree_differs_from_own_final_site_stops_vouching",
          (span, p.logtext()[mark:], ck))
     # repair: the tree is rebuilt from the ledger (it still holds every record)
     liar.proc.send_signal(signal.SIGTERM)
@@ -203,6 +208,62 @@ def phase_refusal(sites):
         os.unlink(os.path.join(liar.dir, "vol0." + ext))
     liar.start()
     e2e.wait_for(lambda: (rep(liar).get("merkle") or {}).get("size") == last, 15)
+    return p
+
+
+def flip_payload(site, byte, off=None):
+    """flip one byte (at +100) of the last record whose 4 KiB payload is
+    @byte after 8 bytes, in @site's ledger file (the memory ledger's log device), or the
+    one at @off; its offset"""
+    path = os.path.join(site.dir, "vol0.memlog")
+    if off is None:
+        with open(path, "rb") as f:
+            off = f.read().rfind(bytes([byte]) * 4088)  # test-write: 8 bytes of seq first
+        if off < 0:
+            return -1
+    with open(path, "r+b") as f:
+        f.seek(off + 100)
+        b = f.read(1)
+        f.seek(off + 100)
+        f.write(bytes([b[0] ^ 0x5a]))
+    return off
+
+
+def scrub(s):
+    return rep(s).get("scrub") or {}
+
+
+def phase_scrub(sites, p):
+    """a record altered on a follower's log device: that site serves no
+    inclusion proof of it and, once its scrub met it, cosigns nothing
+    covering it (the others make checkpoints final); repaired, it vouches
+    again"""
+    victim = [s for s in sites if s is not p][0]
+    seq = p.write(200, 1, 0xa5).get("last_seq", 0)
+    e2e.wait_for(lambda: rep(victim).get("final_seq", 0) >= seq, 15)
+    off = flip_payload(victim, 0xa5)
+    inc = ctl("proof", "inclusion", "vol0", str(seq), "--socket", victim.sock)
+    good = ctl("proof", "inclusion", "vol0", str(seq), "--socket", p.sock)
+    ktap(off >= 0 and inc.returncode != 0 and
+         "payload does not hash to the payload_hash of its leaf" in inc.stderr and
+         good.returncode == 0, "altered_record_no_inclusion_proof_from_its_site",
+         (seq, off, inc.stdout, inc.stderr, good.stderr))
+    found = e2e.wait_for(lambda: (scrub(victim).get("damaged") or {}).get("seq") == seq, 30)
+    mark = len(p.logtext())
+    last = write_n(p, 60, 11)
+    pat = (r"site %s refuses to cosign checkpoint \d+ \(refused\): record %d on this "
+           r"site's log: its payload does not hash" % (victim.name, seq))
+    ok = found and e2e.wait_for(lambda: re.search(pat, p.logtext()[mark:]), 15)
+    ok = ok and e2e.wait_for(lambda: rep(p).get("final_seq") == last, 15)
+    ktap(ok, "scrub_finds_it_site_refuses_to_cosign_final_goes_on",
+         (scrub(victim), p.logtext()[mark:][-3000:]))
+    flip_payload(victim, 0xa5, off)   # the same flip undoes it
+    ok = e2e.wait_for(lambda: "damaged" not in scrub(victim), 30)
+    before = rep(victim).get("checkpoint", {}).get("cosigned", 0)
+    last = write_n(p, 60, 13)
+    ok = ok and e2e.wait_for(lambda: rep(victim).get("final_seq") == last and
+                             rep(victim)["checkpoint"].get("cosigned", 0) > before, 20)
+    ktap(ok, "repaired_scrub_clears_site_vouches_again", (scrub(victim), rep(victim)))
     return p
 
 
@@ -324,6 +385,7 @@ def main():
             return 1
         phase_minority(sites, p)
         p = phase_refusal(sites)
+        p = phase_scrub(sites, p)
         paths.append(phase_rollover(sites, p, top, cfg))
         p = primary(sites) or p
         ck = rep(p).get("checkpoint", {})
