@@ -10,7 +10,8 @@
 # does not; checkpoints become final (final_seq reaches the commit index at
 # every site, issue 12 part 2) and an inclusion proof with the final
 # checkpoint verifies with --quorum 2 and the keys of the sites'
-# certificates.
+# certificates; a record altered on a follower's log device gets no proof
+# and no cosignature from that site (its scrub finds it).
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -149,6 +150,55 @@ finality() {
 	georepctl proof verify "$T/f" --trust "$T/trust-certs" --quorum 2
 }
 
+# flip byte 100 of the 4 KiB block $2 (a hex pattern repeated) in site
+# $1's log device, through its loop file; the same call undoes it
+ALTER_OFF=
+flip_log_byte() {
+	local img=$T/log-$1.img off b
+	if [ -z "$ALTER_OFF" ]; then
+		# the VM's grep is busybox's (no -b): strings gives offsets
+		off=$(strings -t d -n 2048 "$img" | grep -F "$2" | tail -n1 | awk '{ print $1 }')
+		[ -n "$off" ] || { echo "pattern not found in $img"; return 1; }
+		ALTER_OFF=$((off + 100))
+	fi
+	b=$(od -An -tu1 -j "$ALTER_OFF" -N1 "$img" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 0x5a)))" |
+		dd of="$img" bs=1 seek="$ALTER_OFF" conv=notrunc status=none
+}
+
+scrub_damage() { [ "$(site_rep_get "$1" '.scrub.damaged.seq // 0')" = "$2" ]; }
+
+# a record altered on a follower's log device (issue 12 part 7): that site
+# serves no inclusion proof of it, its scrub finds it and it cosigns no
+# checkpoint covering it, while the two others still make them final;
+# undone, the next scrub pass clears it
+altered_record() {
+	local pat seq mark
+	pat=$(printf 'georep-scrub-%03d' 7)
+	yes "$pat" | tr -d '\n' | head -c 4096 >"$T/pattern"
+	dd if="$T/pattern" of="/dev/georep/$P.$VOL" bs=4k seek=900 oflag=direct,dsync \
+		status=none || return 1
+	seq=$(vol_num "$P" written_seq)
+	wait_for 20 all_final || return 1
+	flip_log_byte "$R" "$pat$pat$pat$pat" || return 1
+	echo "record $seq altered at byte $ALTER_OFF of $R's log device"
+	! ctl "$R" proof inclusion "$VOL" "$seq" 2>"$T/inc.err" || return 1
+	cat "$T/inc.err"
+	grep -q "payload does not hash to the payload_hash of its leaf" "$T/inc.err" || return 1
+	ctl "$P" proof inclusion "$VOL" "$seq" >/dev/null || return 1
+	wait_for 40 scrub_damage "$R" "$seq" || { site_rep_get "$R" .scrub; return 1; }
+	site_rep_get "$R" .scrub.damaged.why
+	mark=$(wc -l <"$T/$P.log")
+	writes 4 800 || return 1
+	wait_for 20 eval 'tail -n +'"$mark"' "$T/$P.log" | grep "site $R refuses to cosign.*record $seq"' ||
+		return 1
+	wait_for 20 eval '[ "$(site_rep_get "$P" .final_seq)" = "$(site_rep_get "$P" .commit_seq)" ]' ||
+		return 1
+	flip_log_byte "$R" || return 1
+	wait_for 40 scrub_damage "$R" 0 || return 1
+	ctl "$R" proof inclusion "$VOL" "$seq" >/dev/null
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes 64 64 || exit 1
 check config sites_config || exit 1
@@ -158,4 +208,5 @@ check every_site_root_matches_its_ledger all_roots || exit 1
 check follower_restart_loads_tree restart_follower || exit 1
 check proof_cosigned_by_three_sites_verifies proofs
 check checkpoints_final_proof_verifies_quorum_2 finality
+check altered_record_site_refuses_proof_and_cosign altered_record
 [ "$failed" = 0 ]
