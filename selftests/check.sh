@@ -60,6 +60,7 @@ want_suite()
 }
 
 want_suite user && suite user make -s -C "$top/user" O="$top/build/user" check
+want_suite fuzz && suite fuzz make -s -C "$top/user" O="$top/build/user" fuzz-smoke
 want_suite lint && suite lint "$top/selftests/lint/run.sh"
 want_suite ebpf && suite ebpf "$top/selftests/ebpf/host.sh"
 want_suite ebpf && suite ebpf-route "$top/selftests/ebpf/route.py"

@@ -44,4 +44,9 @@ fuzz-run: fuzz
 			-print_final_stats=1 $$c 2>&1 | grep -E '^#[0-9]+.*DONE|^stat::number_of_executed_units|^==|^SUMMARY' | tail -n 4; \
 	done
 
-.PHONY: fuzz fuzz-run
+# make check: every fuzzer for FUZZ_SMOKE_TIME seconds (fuzz/smoke.sh)
+FUZZ_SMOKE_TIME ?= 15
+fuzz-smoke: fuzz
+	@FUZZ_TIME=$(FUZZ_SMOKE_TIME) fuzz/smoke.sh $(O)/fuzz
+
+.PHONY: fuzz fuzz-run fuzz-smoke
