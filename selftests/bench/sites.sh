@@ -4,7 +4,9 @@
 # georep against DRBD 8.4, one VM per site (make bench): the same fio jobs
 # on the raw loop device, DRBD protocol C and A (two sites), georep under
 # the quorum and the local commit rule (two and three sites; two sites also
-# over mutual TLS 1.3, the -tls rows, to show what TLS costs), at 0 ms and at
+# over mutual TLS 1.3, the -tls rows, to show what TLS costs; the
+# -tls-nockpt rows turn checkpoints and the scrub off, to show what they
+# cost), at 0 ms and at
 # DELAY ms one-way netem delay on every link between the VMs, all in one
 # boot of three VMs (selftests/vm/multi). Numbers are printed with their
 # ratios, never judged: the exit status only says whether every scenario
@@ -33,7 +35,7 @@ RUNTIME=8
 RAMP=2
 DELAYS="0 5"
 SMP=1
-SCENARIOS="raw drbd-C drbd-A georep-quorum-2 georep-local-2 georep-quorum-2-tls georep-local-2-tls georep-quorum-3 georep-local-3"
+SCENARIOS="raw drbd-C drbd-A georep-quorum-2 georep-local-2 georep-quorum-2-tls georep-local-2-tls georep-quorum-3 georep-local-3 georep-quorum-2-tls-nockpt georep-quorum-3-tls georep-quorum-3-tls-nockpt"
 BENCH_MNT=/mnt/georep-bench
 DATA=/dev/loop0
 LOG=/dev/loop1
@@ -193,11 +195,15 @@ gr_attach() {
 		--role secondary --term 0 --commit-rule "$2" --key-dir "$KEYS" >/dev/null
 }
 
-# gr_config SITES RULE TLS: the cluster configuration, the same at every
-# site; TLS yes: mutual TLS 1.3 with the seed's certificates
+# gr_config SITES RULE TLS [NOCKPT]: the cluster configuration, the same at
+# every site; TLS yes: mutual TLS 1.3 with the seed's certificates (and so
+# checkpoints, signed with the sites' keys); NOCKPT yes: no checkpoints and
+# no scrub, to measure what they cost
 gr_config() {
-	local n=$1 i sites='' reps='' addrs=($GEOREP_VM_ADDRS) tls='' cert=''
+	local n=$1 i sites='' reps='' addrs=($GEOREP_VM_ADDRS) tls='' cert='' ck=''
 	[ "$3" = yes ] && tls="\"tls\": {\"ca\": \"$GR_PKI/ca.crt\"},"
+	[ "${4:-no}" = yes ] &&
+		ck='"checkpoint": {"records": 4294967296, "ms": 3600000, "scrub_mib_s": 0},'
 	for ((i = 0; i < n; i++)); do
 		[ "$3" = yes ] && cert=", \"cert\": \"$GR_PKI/vm$i.crt\", \"key\": \"$GR_PKI/vm$i.key\""
 		sites+="${sites:+,}
@@ -211,7 +217,7 @@ gr_config() {
   "sites": [$sites
   ],
   "volumes": [
-    {"name": "vol0", "commit_rule": "$2", "quorum_loss": "suspend",
+    {"name": "vol0", "commit_rule": "$2", "quorum_loss": "suspend", $ck
      "replicas": {$reps
      }}
   ]
@@ -220,10 +226,10 @@ JSON
 	georepctl config check "$GR_CONFIG" >/dev/null
 }
 
-# gr_start SITES RULE TLS: this site's georepd (TLS no: plain TCP)
+# gr_start SITES RULE TLS [NOCKPT]: this site's georepd (TLS no: plain TCP)
 gr_start() {
 	local plain=--insecure-plaintext
-	gr_config "$1" "$2" "$3" || return 1
+	gr_config "$1" "$2" "$3" "${4:-no}" || return 1
 	[ "$3" = yes ] && plain=
 	rm -rf "$GR_STATE"
 	mkdir -p "$GR_STATE"
@@ -357,7 +363,7 @@ scenario_drbd() {
 	return $rc
 }
 
-# georep SITES RULE TLS NAME
+# georep SITES RULE TLS NAME [NOCKPT]
 scenario_georep() {
 	local n=$1 rule=$2 seed sb keys pki i p='' t rc=0
 	seed=$(gr_seed "$rule") || return 1
@@ -365,7 +371,7 @@ scenario_georep() {
 	for ((i = 0; i < n; i++)); do
 		on "$i" "gr_attach $((i + 1)) $rule $sb $keys $pki" || rc=1
 	done
-	[ $rc = 0 ] && { on_all "$n" "gr_start $n $rule $3" || rc=1; }
+	[ $rc = 0 ] && { on_all "$n" "gr_start $n $rule $3 ${5:-no}" || rc=1; }
 	if [ $rc = 0 ]; then
 		t=$SECONDS
 		while [ -z "$p" ] && [ $((SECONDS - t)) -lt 120 ]; do
@@ -391,12 +397,14 @@ run_scenario() {
 	case $1 in
 	raw) scenario_raw ;;
 	drbd-C|drbd-A) scenario_drbd "${1#drbd-}" ;;
-	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls)
-		local name=$1 tls=no
-		[[ $name == *-tls ]] && tls=yes
+	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls|\
+	georep-quorum-[23]-tls-nockpt)
+		local name=$1 tls=no nockpt=no
+		[[ $name == *-tls* ]] && tls=yes
+		[[ $name == *-nockpt ]] && nockpt=yes
 		set -- ${name//-/ }
 		[ "$3" -le "$GEOREP_VM_COUNT" ] || { echo "needs $3 VMs"; return 1; }
-		scenario_georep "$3" "$2" "$tls" "$name" ;;
+		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" ;;
 	*) echo "unknown scenario $1"; return 1 ;;
 	esac
 }
@@ -488,7 +496,9 @@ cols = [("qd1", "iops", "4k QD1 IOPS", "{:.0f}", 1),
         ("seq", "mbs", "1M seq MB/s", "{:.1f}", 1)]
 pairs = [("georep-quorum-2", "drbd-C"), ("georep-quorum-3", "drbd-C"),
          ("georep-local-2", "drbd-A"), ("georep-local-3", "drbd-A"),
-         ("georep-quorum-2-tls", "georep-quorum-2"), ("georep-local-2-tls", "georep-local-2")]
+         ("georep-quorum-2-tls", "georep-quorum-2"), ("georep-local-2-tls", "georep-local-2"),
+         ("georep-quorum-2-tls", "georep-quorum-2-tls-nockpt"),
+         ("georep-quorum-3-tls", "georep-quorum-3-tls-nockpt")]
 
 def key(d, s, c):
     return (d, s, c[0]) if (d, s, c[0]) in runs or s != "raw" else (None, s, c[0])
