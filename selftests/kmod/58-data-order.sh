@@ -37,6 +37,8 @@ do_cleanup() {
 	vt_cleanup
 	dmsetup remove grdo-log 2>/dev/null
 	dmsetup remove grdo-flog 2>/dev/null
+	# the delay targets held the loops, so vt_cleanup could not unmount
+	drop_tmpfs "$T"
 }
 trap do_cleanup EXIT
 echo "    1..6"

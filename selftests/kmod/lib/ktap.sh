@@ -63,8 +63,5 @@ drop_loops() {
 	return 0
 }
 
-drop_tmpfs() {
-	[ -n "$1" ] || return 0
-	umount "$1" 2>/dev/null
-	rmdir "$1" 2>/dev/null
-}
+# drop_tmpfs DIR
+. "$(dirname "${BASH_SOURCE[0]}")/tmpfs.sh"

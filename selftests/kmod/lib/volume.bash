@@ -13,6 +13,7 @@
 # Volumes named in $VT_VOLS are deleted and loop devices detached on exit.
 
 KSFT_SKIP=4
+. "$(dirname "${BASH_SOURCE[0]}")/tmpfs.sh"
 vt_n=0
 vt_failed=0
 VT_VOLS=""
@@ -33,14 +34,12 @@ vt_cleanup() {
 		umount "/dev/georep/$v" 2>/dev/null
 		georepctl volume delete "$v" >/dev/null 2>&1
 	done
-	# every loop device on a file in $T: vt_loop runs in $(...) subshells,
-	# where VT_LOOPS does not reach this shell
-	for l in $VT_LOOPS $(losetup -n -O NAME,BACK-FILE 2>/dev/null |
-			    awk -v t="$T/" 'index($2, t) == 1 { print $1 }'); do
+	for l in $VT_LOOPS; do
 		losetup -d "$l" 2>/dev/null
 	done
-	umount "$T" 2>/dev/null
-	rmdir "$T" 2>/dev/null
+	# and every other loop on a file in $T: vt_loop runs in $(...)
+	# subshells, where VT_LOOPS does not reach this shell
+	drop_tmpfs "$T"
 }
 
 vt_init() {
