@@ -15,7 +15,7 @@ PROG_SRCS_test_wire_ckpt := georepd/tests/test_wire_ckpt.c
 
 LIB_SRCS += lib/evloop.c lib/transport.c lib/transport_tcp.c lib/send_lanes.c
 # mutual TLS 1.3 between sites, and the site key it proves (Ed25519)
-LIB_SRCS += lib/tls.c lib/site_key.c lib/site_cert.c
+LIB_SRCS += lib/tls.c lib/tls_suites.c lib/site_key.c lib/site_cert.c
 
 TESTS += test_tls
 PROG_SRCS_test_tls := georepd/tests/test_tls.c

@@ -541,6 +541,12 @@ int main(int argc, char *argv[])
 	gd_info("site %s (id %u) of cluster %s: listening on %s:%u, control socket %s, %zu local replicas",
 		d.me->name, d.me->site_id, d.cfg->cluster, d.me->host,
 		gr_listener_port(d.listener), d.ctl_path, d.nvols);
+	if (d.cfg->tls.enabled) {
+		char why[192];
+
+		gr_tls_suites(why, sizeof(why));
+		gd_info("TLS 1.3: %s", why);
+	}
 	if (!a.foreground) {
 		gd_log_init(site, true, a.verbose);
 		notify_ready(ready_fd);

@@ -484,7 +484,15 @@ static SSL_CTX *make_ctx(const struct gr_tls_opts *o, char *err, size_t errlen)
 	/* no resumption: every connection proves its certificate again */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	/* the accepting site's measured preference decides (tls_suites.c) */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (!SSL_CTX_set_ciphersuites(ctx, gr_tls_suites(NULL, 0))) {
+		snprintf(err, errlen, "TLS: OpenSSL refuses the cipher suites %s",
+			 gr_tls_suites(NULL, 0));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_msg_callback(ctx, msg_cb);
 	if (load_credentials(ctx, o, err, errlen)) {
 		SSL_CTX_free(ctx);

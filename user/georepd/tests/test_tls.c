@@ -226,6 +226,10 @@ static void test_mutual_ok(void)
 		CHECK(!strcmp(gr_conn_peer_identity(p.srv.conn), "alpha"));
 		CHECK(!strcmp(gr_conn_peer_identity(p.cli.conn), "bravo"));
 		CHECK(gr_conn_session_stats(p.cli.conn, &st) && !strcmp(st.version, "TLSv1.3"));
+		/* the suite is the faster one measured here (lib/tls_suites.c) */
+		CHECK_MSG(st.cipher && !strncmp(gr_tls_suites(NULL, 0), st.cipher, strlen(st.cipher)) &&
+			  gr_tls_suites(NULL, 0)[strlen(st.cipher)] == ':',
+			  "negotiated %s, preferred %s", st.cipher, gr_tls_suites(NULL, 0));
 		for (i = 0; i < 50; i++) {
 			f.ping.nonce = i;
 			CHECK(gr_conn_send(p.cli.conn, &f) == 0);

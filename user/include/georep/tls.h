@@ -50,6 +50,14 @@ struct gr_transport *gr_transport_tls(const struct gr_tls_opts *o, char *err,
 				      size_t errlen);
 
 /*
+ * gr_tls_suites() - the TLS 1.3 cipher suites in this site's order of
+ * preference, the faster of AES-128-GCM and ChaCha20-Poly1305 first, as
+ * measured on the first call (a few milliseconds; lib/tls_suites.c).
+ * @desc gets one line saying which and the rates (may be NULL).
+ */
+const char *gr_tls_suites(char *desc, size_t len);
+
+/*
  * Load the credentials again (a new certificate, key or CA bundle in the
  * same files): connections made from now on use them, established ones
  * keep their session. Return: 0, or -EINVAL with the reason in @err; the
