@@ -163,6 +163,7 @@ struct engine {
 		uint64_t next;			/* next record to check; 0: a new pass */
 		uint64_t pass_ns;		/* when this pass began */
 		uint64_t last_ns;		/* the last tick's budget ran to here */
+		uint64_t io_seen;		/* proposed + appended at the last tick */
 		uint64_t bad;			/* first damaged record known, 0: none */
 		uint64_t pass_bad;		/* ... found in this pass */
 		uint64_t passes, checked, bytes, damaged;

@@ -8,9 +8,11 @@
  * that, since it was built when the records were appended and a log
  * device can be damaged or altered afterwards.
  *
- * The scrub runs in the engine's tick at "scrub_mib_s" of payload, in
- * passes from the log's tail to the tree's size; a pass starts at most
- * every ENG_SCRUB_PASS_NS. A damaged record it finds stands until a pass
+ * The scrub runs in the engine's tick at "scrub_mib_s" of records while
+ * the volume is idle and at a sixteenth of it while records flow (like
+ * md's resync speed_limit_min and _max: it reads and hashes what the
+ * writes already pay for, so it yields to them), in passes from the log's
+ * tail to the tree's size; a pass starts at most every ENG_SCRUB_PASS_NS. A damaged record it finds stands until a pass
  * finds none (the record was released or repaired): meanwhile the site
  * signs and cosigns no checkpoint covering it, and serves no inclusion
  * proof of it.
@@ -25,6 +27,7 @@
 #define ENG_SCRUB_BATCH		64			/* records per ledger read */
 #define ENG_SCRUB_MAX_TICK_NS	(200ULL * 1000000)	/* budget carried, at most */
 #define LEAF_CHAIN_OFF		112			/* chain_hash in a leaf */
+#define ENG_SCRUB_BUSY_DIV	16			/* rate / this while writes flow */
 
 /* what is wrong with @rec (header @hdr, @payload) against the tree, or NULL */
 static const char *check_rec(struct engine *e, const struct georep_rec *rec, const uint8_t *hdr,
@@ -170,6 +173,10 @@ void eng_scrub_tick(struct engine *e, uint64_t now)
 	dt = now - e->scrub.last_ns;
 	if (dt > ENG_SCRUB_MAX_TICK_NS)
 		dt = ENG_SCRUB_MAX_TICK_NS;
+	if (e->proposed + e->appended != e->scrub.io_seen) {
+		e->scrub.io_seen = e->proposed + e->appended;
+		rate /= ENG_SCRUB_BUSY_DIV;	/* writes flow: yield to them */
+	}
 	budget = rate / 1000 * (dt / 1000000);
 	e->scrub.last_ns = now;
 	end = gd_mtree_size(e->mt) < st.written_seq ? gd_mtree_size(e->mt) : st.written_seq;
