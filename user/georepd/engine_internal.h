@@ -164,6 +164,7 @@ struct engine {
 		uint64_t pass_ns;		/* when this pass began */
 		uint64_t last_ns;		/* the last tick's budget ran to here */
 		uint64_t io_seen;		/* proposed + appended at the last tick */
+		int64_t credit;			/* bytes it may read (negative: overspent) */
 		uint64_t bad;			/* first damaged record known, 0: none */
 		uint64_t pass_bad;		/* ... found in this pass */
 		uint64_t passes, checked, bytes, damaged;

@@ -158,31 +158,57 @@ static uint64_t cursor(struct engine *e, uint64_t now, const struct gd_ledger_st
 	return 0;
 }
 
-void eng_scrub_tick(struct engine *e, uint64_t now)
+/*
+ * Bytes the scrub may read now: credit earned at the rate since the last
+ * tick (ENG_SCRUB_MAX_TICK_NS worth at most), less what it overspent (one
+ * record of 1 MiB can be far more than a tick's share).
+ */
+static int64_t earn(struct engine *e, uint64_t now)
 {
-	uint64_t rate = (uint64_t)e->vol->cfg->scrub_mib_s << 20, dt, budget, bytes = 0;
-	struct gd_ledger_status st;
-	char why[sizeof(e->scrub.why)];
-	uint64_t seq, end, bad;
-	int ret;
+	uint64_t rate = (uint64_t)e->vol->cfg->scrub_mib_s << 20, dt = now - e->scrub.last_ns;
+	int64_t cap;
 
-	if (!rate || !e->mt || e->lg->ops->status(e->lg, &st)) {
-		e->scrub.last_ns = now;
-		return;
-	}
-	dt = now - e->scrub.last_ns;
-	if (dt > ENG_SCRUB_MAX_TICK_NS)
-		dt = ENG_SCRUB_MAX_TICK_NS;
+	e->scrub.last_ns = now;
 	if (e->proposed + e->appended != e->scrub.io_seen) {
 		e->scrub.io_seen = e->proposed + e->appended;
 		rate /= ENG_SCRUB_BUSY_DIV;	/* writes flow: yield to them */
 	}
-	budget = rate / 1000 * (dt / 1000000);
-	e->scrub.last_ns = now;
+	cap = rate / 1000 * (ENG_SCRUB_MAX_TICK_NS / 1000000);
+	if (dt > ENG_SCRUB_MAX_TICK_NS)
+		dt = ENG_SCRUB_MAX_TICK_NS;
+	e->scrub.credit += rate / 1000 * (dt / 1000000);
+	if (e->scrub.credit > cap)
+		e->scrub.credit = cap;
+	return e->scrub.credit;
+}
+
+void eng_scrub_tick(struct engine *e, uint64_t now)
+{
+	struct gd_ledger_status st;
+	char why[sizeof(e->scrub.why)];
+	uint64_t seq, end, bad, bytes;
+	uint32_t count;
+	int ret;
+
+	if (!e->vol->cfg->scrub_mib_s || !e->mt || e->lg->ops->status(e->lg, &st)) {
+		e->scrub.last_ns = now;
+		e->scrub.credit = 0;
+		return;
+	}
+	if (earn(e, now) <= 0)
+		return;
 	end = gd_mtree_size(e->mt) < st.written_seq ? gd_mtree_size(e->mt) : st.written_seq;
-	while (bytes < budget && (seq = cursor(e, now, &st, end))) {
-		ret = check_batch(e, seq, end - seq + 1 > ENG_SCRUB_BATCH ? ENG_SCRUB_BATCH :
-				  end - seq + 1, &bytes, &bad, why, sizeof(why));
+	while (e->scrub.credit > 0 && (seq = cursor(e, now, &st, end))) {
+		/* a record is a header block and its payload: 4 KiB at least */
+		count = e->scrub.credit / 4096 + 1;
+		if (count > ENG_SCRUB_BATCH)
+			count = ENG_SCRUB_BATCH;
+		if (count > end - seq + 1)
+			count = end - seq + 1;
+		bytes = 0;
+		ret = check_batch(e, seq, count, &bytes, &bad, why, sizeof(why));
+		e->scrub.credit -= bytes;
+		e->scrub.bytes += bytes;
 		if (ret == -EBADMSG) {
 			found(e, bad, why);
 			ret = bad - seq + 1;	/* go on after it */
@@ -200,7 +226,6 @@ void eng_scrub_tick(struct engine *e, uint64_t now)
 		e->scrub.next = seq + ret;
 		e->scrub.checked += ret;
 	}
-	e->scrub.bytes += bytes;
 }
 
 /* NULL, or why this site must not vouch for a tree of @size records */
