@@ -406,7 +406,11 @@ int events_main(int argc, char *argv[])
 	"the last pressure and the follower lag georepd wrote; for the route\n"	\
 	"program, per volume: the service address, where a connect goes now\n" \
 	"(the primary's backend, or refused and why), connects redirected and\n" \
-	"refused, and per site its backend, reachability, RTT and lag.\n"	\
+	"refused, and per site its backend, reachability, RTT and lag; for the\n" \
+	"pace program, per peer: the rate it is paced to (resync: the share\n" \
+	"while a full resync runs), whether fq keeps the departure times, the\n" \
+	"rate seen over the last half second, packets delayed, the average and\n" \
+	"largest delay, and packets sent with a congestion notification.\n"	\
 	"attach, detach: attach the loaded admit program, or detach it (the\n" \
 	"kernel's watermark rules alone) until attach or georepd's restart.\n"
 
@@ -484,6 +488,28 @@ static void bpf_print_route_volume(json_t *v)
 	}
 }
 
+static void bpf_print_pace_peer(json_t *v)
+{
+	printf("  %-10s ", json_string_value(json_object_get(v, "site")) ?: "?");
+	if (!json_is_true(json_object_get(v, "connected"))) {
+		printf("not connected\n");
+		return;
+	}
+	printf("paced to %.1f Mbit/s%s%s, seen %.1f Mbit/s, delayed %" JSON_INTEGER_FORMAT
+	       " of %" JSON_INTEGER_FORMAT " packets (avg %.1f ms, max %.1f ms), congested %"
+	       JSON_INTEGER_FORMAT "\n",
+	       json_integer_value(json_object_get(v, "rate_bytes_s")) * 8 / 1e6,
+	       json_is_true(json_object_get(v, "resync")) ? " (resync share)" : "",
+	       json_is_true(json_object_get(v, "enforced")) ? "" :
+	       " NOT ENFORCED (no fq qdisc?), counting only",
+	       json_integer_value(json_object_get(v, "observed_bytes_s")) * 8 / 1e6,
+	       json_integer_value(json_object_get(v, "delayed")),
+	       json_integer_value(json_object_get(v, "packets")),
+	       json_real_value(json_object_get(v, "delay_avg_ms")),
+	       json_real_value(json_object_get(v, "delay_max_ms")),
+	       json_integer_value(json_object_get(v, "congested")));
+}
+
 static void bpf_print(json_t *resp)
 {
 	json_t *progs = json_object_get(resp, "programs"), *p, *v;
@@ -517,6 +543,13 @@ static void bpf_print(json_t *resp)
 			else
 				bpf_print_admit_volume(v);
 		}
+		if (json_object_get(p, "mbit"))
+			printf("  budget %" JSON_INTEGER_FORMAT " Mbit/s per peer link, %"
+			       JSON_INTEGER_FORMAT "%% during a full resync\n",
+			       json_integer_value(json_object_get(p, "mbit")),
+			       json_integer_value(json_object_get(p, "resync_percent")));
+		json_array_foreach(json_object_get(p, "peers"), k, v)
+			bpf_print_pace_peer(v);
 	}
 }
 

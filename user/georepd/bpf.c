@@ -41,6 +41,7 @@ struct gd_bpf {
 	struct bpf_vol *vols;		/* d->nvols; minor UINT32_MAX: unknown */
 	uint64_t lag_ms;
 	struct gd_route *route;		/* bpf_route.c; NULL: no route_cgroup */
+	struct gd_pace *pace;		/* bpf_pace.c; NULL: no pace_mbit */
 };
 
 static const char *const mode_names[] = { "off", "auto", "on" };
@@ -141,6 +142,9 @@ int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out)
 	if (mode == GD_BPF_OFF && d->me->route_cgroup)
 		gd_warn("bpf: route_cgroup %s is configured but georepd runs with --bpf off: connects are not steered",
 			d->me->route_cgroup);
+	if (mode == GD_BPF_OFF && d->me->pace_mbit)
+		gd_warn("bpf: pace_mbit %u is configured but georepd runs with --bpf off: replication is not paced",
+			d->me->pace_mbit);
 	if (mode == GD_BPF_OFF)
 		return 0;
 	b = calloc(1, sizeof(*b));
@@ -165,6 +169,12 @@ int gd_bpf_start(struct georepd *d, enum gd_bpf_mode mode, struct gd_bpf **out)
 	ret = gd_route_start(d, &b->route);
 	if (ret && mode == GD_BPF_ON) {
 		gd_err("bpf: --bpf on and the route program failed: %s", strerror(-ret));
+		gd_bpf_stop(b);
+		return ret;
+	}
+	ret = gd_pace_start(d, &b->pace);
+	if (ret && mode == GD_BPF_ON) {
+		gd_err("bpf: --bpf on and the pace program failed: %s", strerror(-ret));
 		gd_bpf_stop(b);
 		return ret;
 	}
@@ -236,6 +246,7 @@ void gd_bpf_tick(struct georepd *d, struct gd_bpf *b)
 	if (!b)
 		return;
 	gd_route_tick(d, b->route);
+	gd_pace_tick(d, b->pace);
 	if (b->admit_loaded && !b->admit_attached && !b->admit_held &&
 	    now - b->retry_ms >= RETRY_PERIOD_MS) {
 		b->retry_ms = now;
@@ -363,6 +374,8 @@ json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b)
 		json_array_append_new(progs, admit_json(d, b));
 	if (b && progs && b->route)
 		json_array_append_new(progs, gd_route_json(d, b->route));
+	if (b && progs && b->pace)
+		json_array_append_new(progs, gd_pace_json(d, b->pace));
 	return json_pack("{s:s, s:o}", "mode", mode_names[b ? b->mode : GD_BPF_OFF],
 			 "programs", progs);
 }
@@ -373,6 +386,7 @@ void gd_bpf_stop(struct gd_bpf *b)
 		return;
 	georep_admit__destroy(b->admit);
 	gd_route_stop(b->route);
+	gd_pace_stop(b->pace);
 	if (b->nl)
 		georep_nl_close(b->nl);
 	free(b->vols);

@@ -10,6 +10,9 @@
  *          connects to a volume's service address go to the primary's
  *          backend, or are refused where the volume has no quorum or is
  *          degraded; georepd keeps its health map current (bpf_route.c).
+ *   pace   cgroup_skb/egress on georepd's own cgroup: departure times
+ *          (EDT, kept by fq) for the replication connections, at the
+ *          site's "pace_mbit" per peer (bpf_pace.c).
  *
  * --bpf off (default): nothing is loaded; the kernel's watermark rules.
  * --bpf auto: loaded and attached where the kernel allows; a failure is
@@ -61,5 +64,17 @@ int gd_route_start(struct georepd *d, struct gd_route **out);
 void gd_route_tick(struct georepd *d, struct gd_route *r);
 json_t *gd_route_json(struct georepd *d, struct gd_route *r);
 void gd_route_stop(struct gd_route *r);
+
+/*
+ * bpf_pace.c: the pace program. *out NULL without "pace_mbit" for this
+ * site; else set even on failure (its status says why). Return: 0 or
+ * -errno (load or attach failed).
+ */
+struct gd_pace;
+int gd_pace_start(struct georepd *d, struct gd_pace **out);
+/* every tick: the rates map follows the peer connections */
+void gd_pace_tick(struct georepd *d, struct gd_pace *p);
+json_t *gd_pace_json(struct georepd *d, struct gd_pace *p);
+void gd_pace_stop(struct gd_pace *p);
 
 #endif /* _GEOREPD_BPF_H */

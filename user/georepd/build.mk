@@ -42,11 +42,13 @@ GEOREPD_SRCS := georepd/log.c georepd/state.c georepd/peer.c georepd/control.c
 
 # the BPF programs (ebpf/, --bpf): their skeletons come from ebpf/Makefile
 BPF_OUT := $(O)/ebpf
-GEOREPD_SRCS += georepd/bpf.c georepd/bpf_route.c
-$(O)/obj/georepd/bpf.o $(O)/obj/georepd/bpf_route.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
+GEOREPD_SRCS += georepd/bpf.c georepd/bpf_route.c georepd/bpf_pace.c
+$(O)/obj/georepd/bpf.o $(O)/obj/georepd/bpf_route.o $(O)/obj/georepd/bpf_pace.o: \
+	CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
 $(O)/obj/georepd/bpf.o: $(BPF_OUT)/admit.skel.h
 $(O)/obj/georepd/bpf_route.o: $(BPF_OUT)/route.skel.h
-$(BPF_OUT)/admit.skel.h $(BPF_OUT)/route.skel.h &: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
+$(O)/obj/georepd/bpf_pace.o: $(BPF_OUT)/pace.skel.h
+$(BPF_OUT)/admit.skel.h $(BPF_OUT)/route.skel.h $(BPF_OUT)/pace.skel.h &: $(wildcard $(TOP)/ebpf/*.[ch] $(TOP)/ebpf/Makefile) \
 		$(TOP)/include/uapi/linux/georep_bpf.h
 	$(MAKE) -C $(TOP)/ebpf O=$(BPF_OUT)
 $(O)/bin/georepd: LDLIBS += $(shell pkg-config --libs libbpf)
@@ -187,3 +189,6 @@ BENCH_CMDS += $(BENCH_CKPT)
 # heartbeats never wait behind replicated data: three sites in network
 # namespaces over rate-limited veth links (needs root; skips otherwise)
 CHECK_CMDS += georepd/tests/e2e_lanes.py
+# the pace program: attached, counting, rates per peer, its own check that
+# fq keeps the departure times, detached by kill -9 (needs root and bpftool)
+CHECK_CMDS += georepd/tests/e2e_pace.py

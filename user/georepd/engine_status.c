@@ -159,6 +159,7 @@ void eng_health(struct gr_replica *r, struct gd_vol_health *h)
 		if (gs.role == GR_LEADER && !gr_progress(e->n, e->ids[i], &pi) &&
 		    gs.last_seq > pi.match)
 			h->site[i].lag_records = gs.last_seq - pi.match;
+		h->site[i].resync_out = e->rs_out[i].active;
 	}
 }
 

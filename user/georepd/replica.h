@@ -17,7 +17,7 @@
  *                @wait_s 0: refused (-EBUSY) while the device is in use,
  *                else held up to @wait_s s until it is closed (returns 1);
  *   failover     forced promotion of this site (operator's decision);
- *   health       optional: fill a struct gd_vol_health (routing, bpf.c);
+ *   health       optional: fill a struct gd_vol_health (routing, pacing);
  *                cheap enough for every tick;
  *   destroy      at shutdown.
  *
@@ -52,6 +52,7 @@ struct gd_vol_health {
 		bool member;		/* the site has a replica of the volume */
 		bool reachable;		/* this site, or connected to it */
 		uint64_t lag_records;	/* behind the primary (known at the primary) */
+		bool resync_out;	/* this site sends it a full resync (pacing) */
 	} site[GR_CFG_MAX_SITES];
 };
 

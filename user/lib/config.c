@@ -325,11 +325,31 @@ static char *get_file_path(struct gr_errlist *el, const char *path, json_t *obj,
 	return dup;
 }
 
+/* "pace_mbit", "pace_resync_percent": ebpf/pace.bpf.c, Documentation/ebpf.rst */
+static void parse_site_pace(struct gr_errlist *el, const char *path, json_t *js,
+			    struct gr_site_cfg *s)
+{
+	char p[PATH_BUF];
+	uint64_t v;
+
+	if (get_uint(el, path, js, "pace_mbit", 1, GR_PACE_MBIT_MAX, &v) > 0)
+		s->pace_mbit = v;
+	s->pace_resync_pct = GR_PACE_RESYNC_PCT_DEFAULT;
+	if (get_uint(el, path, js, "pace_resync_percent", 1, 100, &v) <= 0)
+		return;
+	s->pace_resync_pct = v;
+	if (!s->pace_mbit) {
+		path_key(p, path, "pace_resync_percent");
+		gr_errlist_add(el, "%s: needs \"pace_mbit\" (a share of what?)", p);
+	}
+}
+
 static void parse_site(struct gr_errlist *el, const char *path, json_t *js,
 		       struct gr_site_cfg *s)
 {
 	static const char *const known[] = {
-		"name", "region", "address", "site_id", "cert", "key", "route_cgroup", NULL
+		"name", "region", "address", "site_id", "cert", "key", "route_cgroup",
+		"pace_mbit", "pace_resync_percent", NULL
 	};
 	const char *str, *why;
 	char p[PATH_BUF];
@@ -357,6 +377,7 @@ static void parse_site(struct gr_errlist *el, const char *path, json_t *js,
 	s->cert = get_file_path(el, path, js, "cert", false, "certificate");
 	s->key = get_file_path(el, path, js, "key", false, "key");
 	s->route_cgroup = get_file_path(el, path, js, "route_cgroup", false, "cgroup");
+	parse_site_pace(el, path, js, s);
 }
 
 /*

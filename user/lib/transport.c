@@ -703,6 +703,17 @@ uint64_t gr_conn_bytes_out(const struct gr_conn *c)
 	return c->bytes_out;
 }
 
+uint64_t gr_conn_sock_cookie(const struct gr_conn *c)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (c->fd < 0 || c->state == CONN_CLOSED ||
+	    getsockopt(c->fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
+		return 0;
+	return cookie;
+}
+
 void gr_conn_set_user(struct gr_conn *c, void *user)
 {
 	c->user = user;

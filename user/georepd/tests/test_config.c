@@ -402,6 +402,39 @@ static void test_route_errors(void)
 	       "$.volumes[4].service: expected a string, got an integer");
 }
 
+static void test_pace(void)
+{
+	static const char json[] = "{\"sites\": ["
+		" {\"name\": \"siteA\", \"region\": \"eu\", \"address\": \"127.0.0.1:7001\","
+		"  \"pace_mbit\": 100},"
+		" {\"name\": \"siteB\", \"region\": \"eu\", \"address\": \"127.0.0.1:7002\","
+		"  \"pace_mbit\": 20, \"pace_resync_percent\": 10},"
+		" {\"name\": \"siteC\", \"region\": \"eu\", \"address\": \"127.0.0.1:7003\"}],"
+		" \"volumes\": []}";
+	struct gr_errlist el = { 0 };
+	struct gr_cluster *cfg;
+
+	CHECK(gr_cluster_parse(json, strlen(json), &cfg, &el) == 0);
+	if (!cfg)
+		return;
+	CHECK(cfg->sites[0].pace_mbit == 100 &&
+	      cfg->sites[0].pace_resync_pct == GR_PACE_RESYNC_PCT_DEFAULT);
+	CHECK(cfg->sites[1].pace_mbit == 20 && cfg->sites[1].pace_resync_pct == 10);
+	CHECK(cfg->sites[2].pace_mbit == 0);
+	gr_cluster_free(cfg);
+	EXPECT("{\"sites\": [{\"name\": \"siteA\", \"region\": \"r\", \"address\": \"a:1\","
+	       " \"pace_mbit\": 0},"
+	       " {\"name\": \"siteB\", \"region\": \"r\", \"address\": \"b:1\","
+	       " \"pace_resync_percent\": 50},"
+	       " {\"name\": \"siteC\", \"region\": \"r\", \"address\": \"c:1\","
+	       " \"pace_mbit\": \"10\", \"pace_resync_percent\": 101}],"
+	       " \"volumes\": []}",
+	       "$.sites[0].pace_mbit: 0 is out of range 1..400000",
+	       "$.sites[1].pace_resync_percent: needs \"pace_mbit\" (a share of what?)",
+	       "$.sites[2].pace_mbit: expected an integer, got a string",
+	       "$.sites[2].pace_resync_percent: 101 is out of range 1..100");
+}
+
 static void test_shared_devices(void)
 {
 	EXPECT("{" SITES3 ", \"volumes\": [" VOL("v", "") ","
@@ -464,6 +497,7 @@ static const struct ktap_case cases[] = {
 	{ "config_replicas", test_replicas },
 	{ "config_route_good", test_route_good },
 	{ "config_route_errors", test_route_errors },
+	{ "config_pace", test_pace },
 	{ "config_shared_devices", test_shared_devices },
 	{ "config_error_cap", test_error_cap },
 	{ "config_load_file", test_load_file },

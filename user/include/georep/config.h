@@ -59,7 +59,12 @@ struct gr_site_cfg {
 	char *cert;			/* absolute path of its certificate, or NULL */
 	char *key;			/* absolute path of its private key, or NULL */
 	char *route_cgroup;		/* cgroup v2 directory steered, or NULL */
+	uint32_t pace_mbit;		/* egress budget per peer link; 0: not paced */
+	uint32_t pace_resync_pct;	/* ... of it while a full resync runs to the peer */
 };
+
+#define GR_PACE_MBIT_MAX		400000	/* 400 Gbit/s */
+#define GR_PACE_RESYNC_PCT_DEFAULT	25
 
 /* The top-level "tls" section: mutual TLS 1.3 between the sites. */
 struct gr_tls_cfg {

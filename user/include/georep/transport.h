@@ -190,6 +190,8 @@ int gr_conn_set_peer_name(struct gr_conn *c, const char *name);
 bool gr_conn_session_stats(const struct gr_conn *c, struct gr_session_stats *st);
 uint64_t gr_conn_bytes_in(const struct gr_conn *c);
 uint64_t gr_conn_bytes_out(const struct gr_conn *c);
+/* The socket's SO_COOKIE (what BPF programs name it by); 0: closed, unknown. */
+uint64_t gr_conn_sock_cookie(const struct gr_conn *c);
 /* Opaque slot for the owner. */
 void gr_conn_set_user(struct gr_conn *c, void *user);
 void *gr_conn_user(const struct gr_conn *c);
