@@ -14,7 +14,9 @@
 #                             formatted, bravo/charlie made as its replicas
 #   sites_config [KEY=VALUE...]
 #                             $T/cluster.json for them (quorum_loss=,
-#                             commit_rule=, sites=) and `config check`;
+#                             commit_rule=, site_extra=) and `config check`;
+#                             site_extra='"pace_mbit": 32' adds members to
+#                             every site's entry;
 #                             the sites use mutual TLS 1.3 with a CA and
 #                             site certificates made by `openssl` in $T/pki
 #                             (selftests/lib/tls-certs.sh); tls=no: plain
@@ -192,14 +194,21 @@ site_tls() {
 	printf ', "cert": "%s", "key": "%s"' "$T/pki/$1.crt" "$T/pki/$1.key"
 }
 
+# site_more: the site_extra= members of every site's entry ("" without)
+site_more() {
+	[ -z "$SITES_SITE_EXTRA" ] || printf ', %s' "$SITES_SITE_EXTRA"
+}
+
 sites_config() {
 	local quorum_loss=suspend commit_rule=quorum kv s tls_section=
 	SITES_TLS=yes
+	SITES_SITE_EXTRA=
 	for kv in "$@"; do
 		case $kv in
 		quorum_loss=*) quorum_loss=${kv#*=} ;;
 		commit_rule=*) commit_rule=${kv#*=} ;;
 		tls=*) SITES_TLS=${kv#*=} ;;
+		site_extra=*) SITES_SITE_EXTRA=${kv#*=} ;;
 		esac
 	done
 	if [ "$SITES_TLS" = yes ]; then
@@ -216,9 +225,9 @@ sites_config() {
 {
   "cluster": "sites", $tls_section
   "sites": [
-    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"$(site_tls alpha)},
-    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"$(site_tls bravo)},
-    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"$(site_tls charlie)}
+    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"$(site_tls alpha)$(site_more)},
+    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"$(site_tls bravo)$(site_more)},
+    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"$(site_tls charlie)$(site_more)}
   ],
   "volumes": [
     {"name": "$VOL", "commit_rule": "$commit_rule", "quorum_loss": "$quorum_loss",

@@ -57,7 +57,8 @@ die() { echo "mkinitramfs: $*" >&2; exit 1; }
 # Modules the lab provides, closed over modules.dep and modules.softdep.
 MODULES=(
 	virtio_pci virtio_blk virtio_net virtio_rng qemu_fw_cfg
-	loop veth sch_netem dm-mod dm-flakey dm-log-writes dm-delay
+	loop veth sch_netem sch_fq sch_ingress ifb act_mirred cls_matchall
+	dm-mod dm-flakey dm-log-writes dm-delay
 	drbd ext4 xfs libcrc32c crc32c_generic crc32c-intel tls
 	sha256-ssse3 sha512-ssse3
 )

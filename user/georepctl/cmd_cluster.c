@@ -6,7 +6,7 @@
  *   georepctl failover <volume> --force  [--socket PATH | --site NAME]
  *   georepctl events [--count N]         [--socket PATH | --site NAME]
  *   georepctl bpf status [--json]        [--socket PATH | --site NAME]
- *   georepctl bpf attach|detach          [--socket PATH | --site NAME]
+ *   georepctl bpf attach|detach [admit|pace] [--socket PATH | --site NAME]
  *
  * The socket is --socket, else /run/georep/<site>.sock for --site, else the
  * only *.sock in /run/georep.
@@ -397,7 +397,7 @@ int events_main(int argc, char *argv[])
 	return GRCTL_EXIT_OK;
 }
 
-#define BPF_USAGE "georepctl bpf {status [--json] | attach | detach} [--socket PATH | --site NAME]"
+#define BPF_USAGE "georepctl bpf {status [--json] | attach [admit|pace] | detach [admit|pace]} [--socket PATH | --site NAME]"
 #define BPF_HELP							\
 	"Show georepd's BPF programs (georepd --bpf, Documentation/ebpf.rst):\n" \
 	"for each, its hook, whether it is attached (or why not), and its\n"	\
@@ -411,8 +411,10 @@ int events_main(int argc, char *argv[])
 	"while a full resync runs), whether fq keeps the departure times, the\n" \
 	"rate seen over the last half second, packets delayed, the average and\n" \
 	"largest delay, and packets sent with a congestion notification.\n"	\
-	"attach, detach: attach the loaded admit program, or detach it (the\n" \
-	"kernel's watermark rules alone) until attach or georepd's restart.\n"
+	"attach, detach [admit]: attach the loaded admit program, or detach it\n" \
+	"(the kernel's watermark rules alone) until attach or georepd's restart.\n" \
+	"attach, detach pace: the same for the pace program (detached: the\n"	\
+	"replication connections leave as fast as TCP sends them).\n"
 
 static void bpf_print_admit_volume(json_t *v)
 {
@@ -555,15 +557,26 @@ static void bpf_print(json_t *resp)
 
 int bpf_main(int argc, char *argv[])
 {
+	const char *prog = "admit";
 	struct cluster_args a;
 	json_t *resp;
-	int ret = parse(argc, argv, BPF_USAGE, BPF_HELP, 1, false, false, &a);
+	int ret;
 
+	/* attach|detach [admit|pace]: the program is an optional second word */
+	if (argc >= 3 && (!strcmp(argv[1], "attach") || !strcmp(argv[1], "detach")) &&
+	    argv[2][0] != '-') {
+		prog = argv[2];
+		if (strcmp(prog, "admit") && strcmp(prog, "pace"))
+			return grctl_usage_error(BPF_USAGE, "unknown program (admit, pace)");
+		memmove(&argv[2], &argv[3], (argc - 2) * sizeof(argv[0]));
+		argc--;
+	}
+	ret = parse(argc, argv, BPF_USAGE, BPF_HELP, 1, false, false, &a);
 	if (ret)
 		return ret < 0 ? GRCTL_EXIT_OK : ret;
 	if (!strcmp(a.pos[0], "attach") || !strcmp(a.pos[0], "detach"))
-		ret = request(&a, json_pack("{s:s, s:b}", "cmd", "bpf-set", "attached",
-					    a.pos[0][0] == 'a'), &resp);
+		ret = request(&a, json_pack("{s:s, s:b, s:s}", "cmd", "bpf-set", "attached",
+					    a.pos[0][0] == 'a', "program", prog), &resp);
 	else if (!strcmp(a.pos[0], "status"))
 		ret = request(&a, json_pack("{s:s}", "cmd", "bpf-status"), &resp);
 	else

@@ -366,6 +366,17 @@ int gd_bpf_set_attached(struct gd_bpf *b, bool on, char *err, size_t errlen)
 	return 0;
 }
 
+int gd_bpf_set_pace_attached(struct georepd *d, struct gd_bpf *b, bool on, char *err,
+			     size_t errlen)
+{
+	if (!b || !b->pace) {
+		snprintf(err, errlen, "the pace program is not loaded (%s)",
+			 !b ? "georepd --bpf off" : "no \"pace_mbit\" for this site");
+		return -EOPNOTSUPP;
+	}
+	return gd_pace_set_attached(d, b->pace, on, err, errlen);
+}
+
 json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b)
 {
 	json_t *progs = json_array();

@@ -75,6 +75,11 @@ int gd_pace_start(struct georepd *d, struct gd_pace **out);
 /* every tick: the rates map follows the peer connections */
 void gd_pace_tick(struct georepd *d, struct gd_pace *p);
 json_t *gd_pace_json(struct georepd *d, struct gd_pace *p);
+/* attach or detach pace at run time (georepctl bpf attach|detach pace) */
+int gd_pace_set_attached(struct georepd *d, struct gd_pace *p, bool on, char *err,
+			 size_t errlen);
+int gd_bpf_set_pace_attached(struct georepd *d, struct gd_bpf *b, bool on, char *err,
+			     size_t errlen);
 void gd_pace_stop(struct gd_pace *p);
 
 #endif /* _GEOREPD_BPF_H */

@@ -338,6 +338,37 @@ json_t *gd_pace_json(struct georepd *d, struct gd_pace *p)
 	return o;
 }
 
+int gd_pace_set_attached(struct georepd *d, struct gd_pace *p, bool on, char *err,
+			 size_t errlen)
+{
+	unsigned int i;
+	int ret;
+
+	if (!p->skel || bpf_program__fd(p->skel->progs.georep_pace) < 0) {
+		snprintf(err, errlen, "the pace program is not loaded (%s)", p->error);
+		return -EOPNOTSUPP;
+	}
+	if (on && !p->attached) {
+		p->error[0] = '\0';
+		ret = attach(p);
+		if (ret) {
+			snprintf(err, errlen, "%s", p->error);
+			return ret;
+		}
+		p->attached = true;
+		gd_info("bpf: pace attached on request");
+	} else if (!on && p->attached) {
+		bpf_link__destroy(p->skel->links.georep_pace);
+		p->skel->links.georep_pace = NULL;
+		p->attached = false;
+		for (i = 0; i < GR_CFG_MAX_SITES; i++)
+			forget(p, &p->peer[i]);
+		snprintf(p->error, sizeof(p->error), "detached on request");
+		gd_info("bpf: pace detached on request: replication is not paced");
+	}
+	return 0;
+}
+
 void gd_pace_stop(struct gd_pace *p)
 {
 	if (!p)

@@ -177,11 +177,15 @@ static int h_bpf_status(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 	return *resp ? 0 : -ENOMEM;
 }
 
-/* {"cmd": "bpf-set", "attached": bool}: attach or detach admit */
+/*
+ * {"cmd": "bpf-set", "attached": bool [, "program": "admit" | "pace"]}:
+ * attach or detach a loaded program (admit when not named)
+ */
 static int h_bpf_set(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 		     char *err, void *arg)
 {
-	json_t *on = json_object_get(req, "attached");
+	json_t *on = json_object_get(req, "attached"), *prog = json_object_get(req, "program");
+	const char *name = prog ? json_string_value(prog) : "admit";
 	struct georepd *d = arg;
 	int ret;
 
@@ -189,7 +193,14 @@ static int h_bpf_set(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 		snprintf(err, GR_CTL_ERRLEN, "missing \"attached\" (true or false)");
 		return -EINVAL;
 	}
-	ret = gd_bpf_set_attached(d->bpf, json_is_true(on), err, GR_CTL_ERRLEN);
+	if (!name || (strcmp(name, "admit") && strcmp(name, "pace"))) {
+		snprintf(err, GR_CTL_ERRLEN, "\"program\": expected \"admit\" or \"pace\"");
+		return -EINVAL;
+	}
+	if (!strcmp(name, "pace"))
+		ret = gd_bpf_set_pace_attached(d, d->bpf, json_is_true(on), err, GR_CTL_ERRLEN);
+	else
+		ret = gd_bpf_set_attached(d->bpf, json_is_true(on), err, GR_CTL_ERRLEN);
 	if (ret)
 		return ret;
 	*resp = gd_bpf_status_json(d, d->bpf);

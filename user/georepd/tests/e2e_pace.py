@@ -19,7 +19,8 @@ links where the kernel has it, else tbf LINE_MBIT), one `local` volume, LOAD_MIB
  4. all writes succeed, no role change, the followers catch up;
  5. the followers' programs see the leader's connection too: their ACKs
     are counted and never delayed;
- 6. kill -9 of a daemon leaves no pace program attached to the cgroup
+ 6. `georepctl bpf detach pace` and `attach pace` at the primary;
+ 7. kill -9 of a daemon leaves no pace program attached to the cgroup
     (bpftool cgroup show): its link died with it.
 
 Needs root, ip, tc, nsenter and bpftool; skips otherwise. Usage: e2e_pace.py [BINDIR].
@@ -40,7 +41,7 @@ import e2e_lanes  # noqa: E402
 
 BIN = e2e.BIN
 SITES = e2e_lanes.SITES
-N_TESTS = 6
+N_TESTS = 7
 PACE_MBIT = 40				# 5 MB/s per follower
 LOAD_MIB = 48
 LINE_MBIT = 200			# without fq: two followers, 12.5 MB/s each
@@ -179,6 +180,25 @@ def checks(net, sites, p, followers):
     ktap(all(a.get("acks", 0) > 0 for a in acks),
          "pace: the followers count their ACKs to the primary, never delayed (%s)" %
          ", ".join("acks %d" % a.get("acks", 0) for a in acks), json.dumps(acks))
+    ctl = [os.path.join(BIN, "georepctl"), "bpf"]
+    det = subprocess.run(ctl + ["detach", "pace", "--socket", p.sock], capture_output=True,
+                         text=True)
+    n_det = attached_progs((paces.get(p.name) or {}).get("cgroup", "")).count("georep_pace")
+    off = p.pace() or {}
+    att = subprocess.run(ctl + ["attach", "pace", "--socket", p.sock], capture_output=True,
+                         text=True)
+    on = p.pace() or {}
+    bad = subprocess.run(ctl + ["attach", "pacer", "--socket", p.sock], capture_output=True,
+                         text=True)
+    ktap(det.returncode == 0 and not off.get("attached") and
+         off.get("error") == "detached on request" and n_det == len(sites) - 1 and
+         att.returncode == 0 and on.get("attached") and
+         e2e.wait_for(lambda: all((p.pace_peer(f.name) or {}).get("connected")
+                                  for f in followers), 5) and
+         bad.returncode == 2 and "unknown program" in bad.stderr,
+         "pace: georepctl bpf detach pace / attach pace at the primary (%d links while "
+         "detached), a wrong program name refused" % n_det,
+         "%s%s%s%s" % (det.stderr, att.stderr, bad.stderr, json.dumps([off, on])))
     victim = followers[-1]
     cg = (paces.get(victim.name) or {}).get("cgroup")
     before = attached_progs(cg) if cg else []

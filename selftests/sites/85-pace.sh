@@ -1,0 +1,181 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Pacing replication below a bottleneck keeps the heartbeats out of its
+# queue (ebpf/pace.bpf.c, Documentation/ebpf.rst, "Pacing"). Each site's
+# downlink is a WAN access link: everything arriving from its peers goes
+# through one ifb with netem "delay 5ms rate LINK_MBIT limit QUEUE_PKTS" (a
+# router with a deep buffer, QUEUE_PKTS packets of 1500 bytes: the senders'
+# GSO is off), and every site sends through fq. Two rounds of the same job,
+# a JOB_MB 1 MiB sequential O_DIRECT write at the primary under commit rule
+# local, with the followers catching up over their links:
+#
+#   without  `georepctl bpf detach pace` at the primary: TCP fills the
+#            buffer;
+#   with     `georepctl bpf attach pace`: "pace_mbit": PACE_MBIT (below
+#            LINK_MBIT), the pace program gives each packet its departure
+#            time, fq keeps it.
+#
+# Asserted: both jobs without an I/O error, no role change; with pacing
+# the program is attached and enforced at the primary, its heartbeat RTT
+# (georepd's ping over the replication connection) stays within
+# IDLE + RTT_SLACK_MS at the 90th percentile while the followers catch up,
+# and lower than without. Printed: RTT p50/p90/max, fio and catch-up times
+# of both rounds. Needs sch_fq, ifb, act_mirred, cls_matchall, fio and jq.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+LINK_MBIT=${LINK_MBIT:-40}
+PACE_MBIT=${PACE_MBIT:-32}
+QUEUE_PKTS=${QUEUE_PKTS:-1000}		# 300 ms at 40 Mbit/s
+JOB_MB=${JOB_MB:-48}
+LOG_MB=${LOG_MB:-128}			# the backlog fits: no full resync
+RTT_SLACK_MS=${RTT_SLACK_MS:-60}	# lowat + horizon + TCG
+CATCHUP_S=${CATCHUP_S:-120}
+CG=/run/georep-cgroup2			# outside /sys: `ip netns exec` remounts it
+
+sites_init sites-pace
+command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
+command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
+for m in sch_fq sch_netem ifb act_mirred cls_matchall sch_ingress; do
+	modprobe "$m" 2>/dev/null
+done
+trap 'sites_cleanup; umount "$CG" 2>/dev/null; rmdir "$CG" 2>/dev/null' EXIT
+
+# georepd attaches the pace program to its own cgroup, which it finds through
+# a cgroup2 mount visible in its mount namespace
+cgroup2() {
+	grep -q " $CG cgroup2 " /proc/mounts && return 0
+	mkdir -p "$CG" && mount -t cgroup2 none "$CG"
+}
+
+# each site: fq on its links out, its links in through one shaped ifb
+shape() {
+	local s p
+	for s in $SITES; do
+		ip -n "gr-$s" link add ifb0 type ifb || return 1
+		ip -n "gr-$s" link set ifb0 up || return 1
+		in_site "$s" /sbin/tc qdisc add dev ifb0 root netem delay 5ms \
+			rate "${LINK_MBIT}mbit" limit "$QUEUE_PKTS" || return 1
+		for p in $SITES; do
+			[ "$p" = "$s" ] && continue
+			ip -n "gr-$s" link set "to-$p" gso_max_size 1500 || return 1
+			in_site "$s" /sbin/tc qdisc replace dev "to-$p" root fq || return 1
+			in_site "$s" /sbin/tc qdisc add dev "to-$p" handle ffff: ingress ||
+				return 1
+			in_site "$s" /sbin/tc filter add dev "to-$p" parent ffff: matchall \
+				action mirred egress redirect dev ifb0 || return 1
+		done
+	done
+	in_site alpha /sbin/tc qdisc show
+	in_site alpha ping -c 2 -W 2 "$(site_ip bravo)"
+}
+
+roles() {
+	local s
+	for s in $SITES; do
+		echo "$s $(site_rep_get "$s" '.role + " " + (.term | tostring)')"
+	done
+}
+
+# the primary's RTT to each connected peer, one number per line
+rtts() {
+	ctl "$P" status --json | jq -r '.cluster.peers[] | select(.connected) | .rtt_ms // empty'
+}
+
+# percentile P of the numbers in FILE
+pct() {
+	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END {
+		if (!NR) { print 0; exit }
+		i = int(NR * p / 100); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.1f", v[i] }'
+}
+
+idle_rtt() {
+	local i
+	: >"$T/idle"
+	for i in 1 2 3 4; do
+		sleep 1.1
+		rtts >>"$T/idle"
+	done
+	IDLE=$(pct 50 "$T/idle")
+	echo "idle RTT p50 $IDLE ms"
+}
+
+all_caught_up() {
+	local s
+	for s in $SITES; do
+		[ "$s" = "$P" ] && continue
+		caught_up "$s" "$P" || return 1
+	done
+}
+
+# round NAME: the job at the primary, RTT sampled until the followers caught up
+round() {
+	local name=$1 fp t0 end
+	roles >"$T/roles-before-$name"
+	: >"$T/rtt-$name"
+	t0=$(date +%s)
+	fio --name=seq --filename="/dev/georep/$P.$VOL" --rw=write --bs=1m \
+		--size="${JOB_MB}m" --ioengine=psync --direct=1 \
+		--output-format=json >"$T/fio-$name.json" 2>&1 &
+	fp=$!
+	end=$((t0 + CATCHUP_S))
+	while kill -0 $fp 2>/dev/null || ! all_caught_up; do
+		rtts >>"$T/rtt-$name"
+		[ "$(date +%s)" -lt "$end" ] || { echo "not caught up within $CATCHUP_S s"; break; }
+		sleep 0.5
+	done
+	wait $fp
+	eval "CATCHUP_$name=$(($(date +%s) - t0))"
+	eval "P50_$name=$(pct 50 "$T/rtt-$name") P90_$name=$(pct 90 "$T/rtt-$name")"
+	eval "MAX_$name=$(pct 100 "$T/rtt-$name")"
+	eval "echo \"$name: fio \$(jq '.jobs[0].write.bw' "$T/fio-$name.json") KiB/s," \
+		"caught up after \$CATCHUP_$name s; heartbeat RTT p50 \$P50_$name," \
+		"p90 \$P90_$name, max \$MAX_$name ms ($(wc -l <"$T/rtt-$name") samples)\""
+	[ "$(jq '.jobs[0].error' "$T/fio-$name.json")" = 0 ] &&
+		[ "$(jq '.jobs[0].write.io_kbytes' "$T/fio-$name.json")" -ge $((JOB_MB << 10)) ] &&
+		all_caught_up
+}
+
+same_roles() {
+	roles >"$T/roles-after-$1"
+	diff "$T/roles-before-$1" "$T/roles-after-$1"
+}
+
+pace_enforced() {
+	local j
+	j=$(ctl "$P" bpf status --json) || return 1
+	ctl "$P" bpf status
+	echo "$j" | jq -e --argjson r $((PACE_MBIT * 125000)) '.programs[] |
+		select(.name == "pace") | .attached and
+		([.peers[] | select(.connected and .paced and .enforced and
+				   .rate_bytes_s == $r)] | length == 2)' >/dev/null
+}
+
+rtt_bounded() {
+	echo "with pacing: p90 $P90_with ms <= idle $IDLE + $RTT_SLACK_MS;" \
+	     "without: p90 $P90_without ms"
+	awk -v a="$P90_with" -v i="$IDLE" -v s="$RTT_SLACK_MS" -v b="$P90_without" \
+		'BEGIN { exit !(a <= i + s && a < b) }'
+}
+
+check cgroup2 cgroup2 || exit 1
+check network sites_network || exit 1
+check shaped-links shape || exit 1
+check volumes sites_volumes 64 "$LOG_MB" || exit 1
+check config sites_config commit_rule=local tls=no \
+	site_extra="\"pace_mbit\": $PACE_MBIT" || exit 1
+SITES_GEOREPD_ARGS="--bpf auto"
+check elect elect || exit 1
+check idle-rtt idle_rtt
+check detach-pace ctl "$P" bpf detach pace
+check without-pacing-job round without
+check without-pacing-no-role-change same_roles without
+check attach-pace ctl "$P" bpf attach pace
+check pace-attached-enforced wait_for 10 pace_enforced
+check with-pacing-job round with
+check with-pacing-no-role-change same_roles with
+check pace-still-enforced pace_enforced
+check heartbeat-rtt-bounded rtt_bounded
+check data-identical data_identical
+[ "$failed" = 0 ]
