@@ -205,6 +205,28 @@ def caught_up(sites):
     return len({r["applied_seq"] for r in reps}) == 1
 
 
+def start_sites(top, net, cls, cluster, **site_extra):
+    """SITES in net's namespaces, one `local` volume over memory ledgers,
+    every site (a cls) started; site_extra: more members of each site."""
+    cfg = {
+        "cluster": cluster,
+        "sites": [dict({"name": n, "region": "r%d" % i,
+                        "address": "10.77.0.%d:7788" % (i + 1)}, **site_extra)
+                  for i, n in enumerate(SITES)],
+        "volumes": [{"name": "vol0", "commit_rule": "local",
+                     "replicas": {n: {"data": "/dev/mem-data-%s" % n,
+                                      "log": "/dev/mem-log-%s" % n} for n in SITES}}],
+    }
+    cfgpath = os.path.join(top, "cluster.json")
+    with open(cfgpath, "w") as f:
+        json.dump(cfg, f)
+    sites = [cls(top, n, cfgpath, net.ns(n)) for n in SITES]
+    for s in sites:
+        os.makedirs(s.dir)
+        s.start()
+    return sites
+
+
 def run(top):
     net = Net()
     try:
@@ -215,22 +237,9 @@ def run(top):
             print("ok %d lanes # SKIP no netns/veth/netem here: %s" % (i + 1, exc))
         return 0
     print("# links: %s" % net.qdisc)
-    cfg = {
-        "cluster": "lanes",
-        "sites": [{"name": n, "region": "r%d" % i, "address": "10.77.0.%d:7788" % (i + 1)}
-                  for i, n in enumerate(SITES)],
-        "volumes": [{"name": "vol0", "commit_rule": "local",
-                     "replicas": {n: {"data": "/dev/mem-data-%s" % n,
-                                      "log": "/dev/mem-log-%s" % n} for n in SITES}}],
-    }
-    cfgpath = os.path.join(top, "cluster.json")
-    with open(cfgpath, "w") as f:
-        json.dump(cfg, f)
-    sites = [Site(top, n, cfgpath, net.ns(n)) for n in SITES]
+    sites = []
     try:
-        for s in sites:
-            os.makedirs(s.dir)
-            s.start()
+        sites = start_sites(top, net, Site, "lanes")
         p = e2e.wait_for(lambda: primary(sites) and
                          all(e2e.peers_up(s) for s in sites) and primary(sites), 30)
         idle = idle_rtt(p) if p else None

@@ -222,22 +222,9 @@ def run(top):
             print("ok %d pace # SKIP no netns/veth here: %s" % (i + 1, exc))
         return 0
     print("# links: %s" % net.qdisc)
-    cfg = {
-        "cluster": "pace",
-        "sites": [{"name": n, "region": "r%d" % i, "address": "10.77.0.%d:7788" % (i + 1),
-                   "pace_mbit": PACE_MBIT} for i, n in enumerate(SITES)],
-        "volumes": [{"name": "vol0", "commit_rule": "local",
-                     "replicas": {n: {"data": "/dev/mem-data-%s" % n,
-                                      "log": "/dev/mem-log-%s" % n} for n in SITES}}],
-    }
-    cfgpath = os.path.join(top, "cluster.json")
-    with open(cfgpath, "w") as f:
-        json.dump(cfg, f)
-    sites = [Site(top, n, cfgpath, net.ns(n)) for n in SITES]
+    sites = []
     try:
-        for s in sites:
-            os.makedirs(s.dir)
-            s.start()
+        sites = e2e_lanes.start_sites(top, net, Site, "pace", pace_mbit=PACE_MBIT)
         p = e2e.wait_for(lambda: all(e2e.peers_up(s) for s in sites) and
                          e2e_lanes.primary(sites), 30)
         if not p:
