@@ -111,7 +111,7 @@ all_caught_up() {
 
 # round NAME: the job at the primary, RTT sampled until the followers caught up
 round() {
-	local name=$1 fp t0 end
+	local name=$1 fp t0 end took p50 p90 max
 	roles >"$T/roles-before-$name"
 	: >"$T/rtt-$name"
 	t0=$(date +%s)
@@ -126,12 +126,14 @@ round() {
 		sleep 0.5
 	done
 	wait $fp
-	eval "CATCHUP_$name=$(($(date +%s) - t0))"
-	eval "P50_$name=$(pct 50 "$T/rtt-$name") P90_$name=$(pct 90 "$T/rtt-$name")"
-	eval "MAX_$name=$(pct 100 "$T/rtt-$name")"
-	eval "echo \"$name: fio \$(jq '.jobs[0].write.bw' "$T/fio-$name.json") KiB/s," \
-		"caught up after \$CATCHUP_$name s; heartbeat RTT p50 \$P50_$name," \
-		"p90 \$P90_$name, max \$MAX_$name ms ($(wc -l <"$T/rtt-$name") samples)\""
+	took=$(($(date +%s) - t0))
+	p50=$(pct 50 "$T/rtt-$name")
+	p90=$(pct 90 "$T/rtt-$name")
+	max=$(pct 100 "$T/rtt-$name")
+	declare -g "P90_$name=$p90"
+	echo "$name: fio $(jq '.jobs[0].write.bw' "$T/fio-$name.json") KiB/s, caught up" \
+	     "after $took s; heartbeat RTT p50 $p50, p90 $p90, max $max ms" \
+	     "($(wc -l <"$T/rtt-$name") samples)"
 	[ "$(jq '.jobs[0].error' "$T/fio-$name.json")" = 0 ] &&
 		[ "$(jq '.jobs[0].write.io_kbytes' "$T/fio-$name.json")" -ge $((JOB_MB << 10)) ] &&
 		all_caught_up

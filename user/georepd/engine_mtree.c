@@ -20,6 +20,7 @@
 
 #define MT_FOLLOW_BATCH		256	/* records read per ledger read */
 #define MT_FOLLOW_MAX		8192	/* records added per call, at most */
+#define MT_FOLLOW_BYTES		(16U << 20)	/* ... and bytes read (one record more) */
 
 static void mt_stop(struct engine *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -95,11 +96,15 @@ static int reconcile(struct engine *e, const struct gd_ledger_status *st)
 	return 0;
 }
 
-/* Add what the ledger holds past the tree, MT_FOLLOW_MAX records at most. */
+/*
+ * Add what the ledger holds past the tree, MT_FOLLOW_MAX records and
+ * MT_FOLLOW_BYTES at most: the ledger reads whole records, payloads too,
+ * and 8192 records of 1 MiB in one tick would stall the event loop.
+ */
 void eng_mtree_follow(struct engine *e)
 {
 	struct gd_ledger_status st;
-	uint64_t added = 0;
+	uint64_t added = 0, bytes = 0;
 	int ret;
 
 	if (!e->mt || e->lg->ops->status(e->lg, &st))
@@ -115,7 +120,8 @@ void eng_mtree_follow(struct engine *e)
 		}
 		e->mt_follow = false;
 	}
-	while (gd_mtree_size(e->mt) < st.written_seq && added < MT_FOLLOW_MAX) {
+	while (gd_mtree_size(e->mt) < st.written_seq && added < MT_FOLLOW_MAX &&
+	       bytes < MT_FOLLOW_BYTES) {
 		uint64_t seq = gd_mtree_size(e->mt) + 1;
 		uint32_t count = st.written_seq - seq + 1 > MT_FOLLOW_BATCH ? MT_FOLLOW_BATCH :
 				 st.written_seq - seq + 1;
@@ -124,19 +130,21 @@ void eng_mtree_follow(struct engine *e)
 		size_t off = 0;
 		ssize_t n;
 
-		n = eng_read_records(e, seq, count, 0);
+		n = eng_read_upto(e, seq, MT_FOLLOW_BYTES - bytes);
 		if (n == -ERANGE) {
 			mt_stop(e, "record %llu left the log (tail %llu) before the tree held it",
 				(unsigned long long)seq, (unsigned long long)st.tail_seq);
 			return;
 		}
-		if (n < 0) {
-			if (gd_ratelimit(&e->rl))
+		if (n <= 0) {
+			if (n && gd_ratelimit(&e->rl))
 				gd_warn("volume %s: Merkle tree: reading record %llu: %s", e->name,
 					(unsigned long long)seq, strerror(-n));
 			return;
 		}
-		while (!georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+		bytes += n;
+		while (count-- && !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload,
+							 NULL, 0)) {
 			ret = gd_mtree_add(e->mt, &rec, hdr);
 			if (ret) {
 				mt_stop(e, "adding record %llu from the ledger: %s",

@@ -52,12 +52,13 @@ static const char *check_rec(struct engine *e, const struct georep_rec *rec, con
 }
 
 /*
- * Check records @seq.. (@count at most) from one ledger read.
+ * Check records @seq.. (@count at most, @lim bytes of them at most but one
+ * whole record at least) from one ledger read.
  * Return: records checked (>= 1), -EBADMSG with *@bad and @why set, or
  * -errno (-ERANGE: @seq was released).
  */
-static int check_batch(struct engine *e, uint64_t seq, uint32_t count, uint64_t *bytes,
-		       uint64_t *bad, char *why, size_t cap)
+static int check_batch(struct engine *e, uint64_t seq, uint32_t count, size_t lim,
+		       uint64_t *bytes, uint64_t *bad, char *why, size_t cap)
 {
 	const uint8_t *hdr, *payload;
 	struct georep_rec rec;
@@ -66,9 +67,10 @@ static int check_batch(struct engine *e, uint64_t seq, uint32_t count, uint64_t 
 	ssize_t n;
 	int done;
 
-	n = eng_read_records(e, seq, count, 0);
+	/* not eng_read_records(): it fills a buffer that shipping grows to MiBs */
+	n = eng_read_upto(e, seq, count > 1 ? lim : 0);
 	if ((n == -EIO || n == -EBADMSG) && count > 1)
-		return check_batch(e, seq, 1, bytes, bad, why, cap);	/* which one? */
+		return check_batch(e, seq, 1, 0, bytes, bad, why, cap);	/* which one? */
 	*bad = seq;
 	if (n == -EIO || n == -EBADMSG) {
 		snprintf(why, cap, "record %llu cannot be read back from this site's log: %s",
@@ -77,8 +79,8 @@ static int check_batch(struct engine *e, uint64_t seq, uint32_t count, uint64_t 
 	}
 	if (n < 0)
 		return n;
-	for (done = 0; !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0);
-	     done++) {
+	for (done = 0; done < (int)count &&
+	     !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0); done++) {
 		*bad = seq + done;
 		if (rec.seq != *bad) {
 			snprintf(why, cap, "record %llu: the ledger returned record %llu",
@@ -107,7 +109,7 @@ int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap)
 
 	if (!e->mt)
 		return -ENODATA;
-	ret = check_batch(e, seq, 1, &bytes, &bad, why, cap);
+	ret = check_batch(e, seq, 1, 0, &bytes, &bad, why, cap);
 	return ret < 0 ? ret : 0;
 }
 
@@ -206,7 +208,7 @@ void eng_scrub_tick(struct engine *e, uint64_t now)
 		if (count > end - seq + 1)
 			count = end - seq + 1;
 		bytes = 0;
-		ret = check_batch(e, seq, count, &bytes, &bad, why, sizeof(why));
+		ret = check_batch(e, seq, count, e->scrub.credit, &bytes, &bad, why, sizeof(why));
 		e->scrub.credit -= bytes;
 		e->scrub.bytes += bytes;
 		if (ret == -EBADMSG) {

@@ -42,6 +42,29 @@ ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t 
 	return have;
 }
 
+/*
+ * Whole records from @seq into e->buf, @lim bytes of them at most
+ * (ENG_READ_MIN at least) but one record whatever its size: for the work
+ * that must stay within a byte budget per tick of the event loop (scrub,
+ * Merkle tree), where eng_read_records() would fill the whole buffer.
+ * Return: bytes, or what the ledger's read returns.
+ */
+ssize_t eng_read_upto(struct engine *e, uint64_t seq, size_t lim)
+{
+	ssize_t n;
+
+	if (lim < ENG_READ_MIN)
+		lim = ENG_READ_MIN;
+	for (; lim <= ENG_READ_MAX; lim *= 2) {
+		if (eng_ensure_buf(e, lim))
+			return -ENOMEM;
+		n = e->lg->ops->read(e->lg, seq, e->buf, lim);
+		if (n != -EMSGSIZE)
+			return n;
+	}
+	return -EMSGSIZE;
+}
+
 /* Tell the core whether APPENDs to @site are still on their way. */
 void eng_note_in_transit(struct engine *e, unsigned int site)
 {

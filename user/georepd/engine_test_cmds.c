@@ -13,14 +13,16 @@ static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, ch
 	struct engine *e = eng_lookup(arg, req, err);
 	json_int_t off = 0, blocks = 1, byte = 0;
 	uint64_t seq = 0, first = 0;
+	int one = 0;		/* one record of all the blocks, as a large bio */
 	uint8_t *buf;
 	json_int_t i;
 	int ret = 0;
 
 	if (!e)
 		return -EINVAL;
-	if (json_unpack(req, "{s?I, s?I, s?I}", "offset", &off, "blocks", &blocks,
-			"byte", &byte) || blocks < 1 || blocks > 256 || off < 0) {
+	if (json_unpack(req, "{s?I, s?I, s?I, s?b}", "offset", &off, "blocks", &blocks,
+			"byte", &byte, "one_record", &one) || blocks < 1 || blocks > 256 ||
+	    off < 0) {
 		snprintf(err, GR_CTL_ERRLEN, "bad offset/blocks/byte");
 		return -EINVAL;
 	}
@@ -34,10 +36,16 @@ static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, ch
 		snprintf(err, GR_CTL_ERRLEN, "%s", eng_policy_state(e));
 		return -EIO;
 	}
-	buf = malloc(GEOREP_BLOCK_SIZE);
+	buf = malloc(GEOREP_BLOCK_SIZE * (one ? blocks : 1));
 	if (!buf)
 		return -ENOMEM;
-	for (i = 0; i < blocks && !ret; i++) {
+	if (one) {
+		memset(buf, (int)byte, GEOREP_BLOCK_SIZE * blocks);
+		ret = e->lg->ops->client_write(e->lg, off * GEOREP_BLOCK_SIZE, buf,
+					       GEOREP_BLOCK_SIZE * blocks, &seq);
+		first = seq;
+	}
+	for (i = 0; i < blocks && !ret && !one; i++) {
 		memset(buf, (int)(byte + i), GEOREP_BLOCK_SIZE);
 		memcpy(buf, &seq, sizeof(seq));
 		ret = e->lg->ops->client_write(e->lg, (off + i) * GEOREP_BLOCK_SIZE, buf,

@@ -45,7 +45,10 @@ from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 18
+N_TESTS = 19
+MIB = 1 << 20
+SCRUB_RECS = 24			# records of 1 MiB
+SCRUB_STEP_MAX = 4 * MIB	# 8 MiB/s: 200 ms of credit and one record
 
 
 def ctl(*args, stdin=None):
@@ -264,7 +267,32 @@ def phase_scrub(sites, p):
     ok = ok and e2e.wait_for(lambda: rep(victim).get("final_seq") == last and
                              rep(victim)["checkpoint"].get("cosigned", 0) > before, 20)
     ktap(ok, "repaired_scrub_clears_site_vouches_again", (scrub(victim), rep(victim)))
+    scrub_budget(p, victim)
     return p
+
+
+def scrub_budget(p, victim):
+    """1 MiB records: the scrub reads at most its budget (or one record) per
+    tick of the event loop, not a batch of 64 records whatever their size
+    (which stalled a TCG VM's daemons for seconds and cost a leader its
+    lease in sites/55)"""
+    b0, t0 = scrub(victim).get("bytes", 0), time.time()
+    for i in range(SCRUB_RECS):
+        p.call({"cmd": "test-write", "volume": "vol0", "offset": i * 256, "blocks": 256,
+                "byte": 0x40 + i, "one_record": True})
+    print("# %d MiB written in %.1f s, %d bytes scrubbed meanwhile" %
+          (SCRUB_RECS, time.time() - t0, scrub(victim).get("bytes", 0) - b0))
+    samples, t_end = [(time.time(), b0)], time.time() + 12
+    while time.time() < t_end and samples[-1][1] - b0 < SCRUB_RECS * MIB:
+        time.sleep(0.1)
+        samples.append((time.time(), scrub(victim).get("bytes", 0)))
+    steps = [b - a for (_, a), (_, b) in zip(samples, samples[1:])]
+    top = max(steps or [0])
+    ktap(samples[-1][1] - b0 >= SCRUB_RECS * MIB and top <= SCRUB_STEP_MAX,
+         "scrub_reads_within_budget_per_tick: %d MiB checked, at most %.1f MiB between "
+         "samples 0.1 s apart (<= %d)" % ((samples[-1][1] - b0) // MIB, top / MIB,
+                                         SCRUB_STEP_MAX // MIB),
+         [("%.2f" % (t - samples[0][0]), b - b0) for t, b in samples])
 
 
 def phase_minority(sites, p):
