@@ -402,6 +402,8 @@ static int decode_heal(const uint8_t *b, uint32_t len, struct gr_heal *h, char *
 	    h->length != (h->status == GR_HEAL_DATA ? GEOREP_BLOCK_SIZE : 0))
 		return ERR("heal: status %u with %u bytes of data (body %u)", h->status,
 			   h->length, len);
+	if (!h->length && memcmp(h->sha256, (uint8_t[GEOREP_HASH_LEN]){ 0 }, GEOREP_HASH_LEN))
+		return ERR("heal: status %u with a SHA-256 but no data", h->status);
 	if (h->block > UINT64_MAX / GEOREP_BLOCK_SIZE)
 		return ERR("heal: block %llu overflows", (unsigned long long)h->block);
 	if (h->status == GR_HEAL_SUPERSEDED && h->seq <= h->fork_seq)

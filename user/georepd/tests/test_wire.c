@@ -358,6 +358,11 @@ static void test_heal(void)
 	buf[GR_WIRE_HDR_SIZE + 72 + 16] = 1;	/* a seal without data */
 	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
 	      strstr(err, "bad data seal"));
+	/* a hash without data: the encoder writes zeros (found by fuzz_wire) */
+	buf[GR_WIRE_HDR_SIZE + 72 + 16] = 0;
+	buf[GR_WIRE_HDR_SIZE + 48] = 0x61;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "a SHA-256 but no data"));
 	f.heal.seq = 41;
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
 	/* data on a status without any, an unknown status, a stale version */
