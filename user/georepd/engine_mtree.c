@@ -18,7 +18,7 @@
 #include "georep/note.h"
 #include "engine_internal.h"
 
-#define MT_FOLLOW_BATCH		256	/* records read per ledger read */
+#define MT_FOLLOW_READ		(1U << 20)	/* bytes per ledger read (one record at least) */
 #define MT_FOLLOW_MAX		8192	/* records added per call, at most */
 #define MT_FOLLOW_BYTES		(16U << 20)	/* ... and bytes read (one record more) */
 
@@ -123,14 +123,12 @@ void eng_mtree_follow(struct engine *e)
 	while (gd_mtree_size(e->mt) < st.written_seq && added < MT_FOLLOW_MAX &&
 	       bytes < MT_FOLLOW_BYTES) {
 		uint64_t seq = gd_mtree_size(e->mt) + 1;
-		uint32_t count = st.written_seq - seq + 1 > MT_FOLLOW_BATCH ? MT_FOLLOW_BATCH :
-				 st.written_seq - seq + 1;
 		struct georep_rec rec;
 		const uint8_t *hdr, *payload;
 		size_t off = 0;
 		ssize_t n;
 
-		n = eng_read_upto(e, seq, MT_FOLLOW_BYTES - bytes);
+		n = eng_read_upto(e, seq, MT_FOLLOW_READ);
 		if (n == -ERANGE) {
 			mt_stop(e, "record %llu left the log (tail %llu) before the tree held it",
 				(unsigned long long)seq, (unsigned long long)st.tail_seq);
@@ -142,9 +140,9 @@ void eng_mtree_follow(struct engine *e)
 					(unsigned long long)seq, strerror(-n));
 			return;
 		}
-		bytes += n;
-		while (count-- && !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload,
-							 NULL, 0)) {
+		/* every record read up to written_seq (the read may pass it) */
+		while (gd_mtree_size(e->mt) < st.written_seq &&
+		       !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 			ret = gd_mtree_add(e->mt, &rec, hdr);
 			if (ret) {
 				mt_stop(e, "adding record %llu from the ledger: %s",
@@ -153,6 +151,7 @@ void eng_mtree_follow(struct engine *e)
 			}
 			added++;
 		}
+		bytes += off ? off : (size_t)n;
 	}
 }
 

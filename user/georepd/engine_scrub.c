@@ -24,7 +24,6 @@
 #include "engine_internal.h"
 
 #define ENG_SCRUB_PASS_NS	(10ULL * 1000000000)	/* passes start this far apart */
-#define ENG_SCRUB_BATCH		64			/* records per ledger read */
 #define ENG_SCRUB_MAX_TICK_NS	(200ULL * 1000000)	/* budget carried, at most */
 #define LEAF_CHAIN_OFF		112			/* chain_hash in a leaf */
 #define ENG_SCRUB_BUSY_DIV	16			/* rate / this while writes flow */
@@ -201,12 +200,8 @@ void eng_scrub_tick(struct engine *e, uint64_t now)
 		return;
 	end = gd_mtree_size(e->mt) < st.written_seq ? gd_mtree_size(e->mt) : st.written_seq;
 	while (e->scrub.credit > 0 && (seq = cursor(e, now, &st, end))) {
-		/* a record is a header block and its payload: 4 KiB at least */
-		count = e->scrub.credit / 4096 + 1;
-		if (count > ENG_SCRUB_BATCH)
-			count = ENG_SCRUB_BATCH;
-		if (count > end - seq + 1)
-			count = end - seq + 1;
+		/* as many as the credit's bytes hold (one at least), up to end */
+		count = end - seq + 1 > UINT32_MAX ? UINT32_MAX : end - seq + 1;
 		bytes = 0;
 		ret = check_batch(e, seq, count, e->scrub.credit, &bytes, &bad, why, sizeof(why));
 		e->scrub.credit -= bytes;
