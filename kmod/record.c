@@ -150,6 +150,9 @@ int georep_seal_check(struct georep_volume *vol,
 	return ret;
 }
 
+/* the mac covers exactly these bytes: the layout is part of the format */
+static_assert(sizeof(struct georep_data_seal_msg) == 88);
+
 /**
  * georep_data_mac() - the mac of a data seal (struct georep_data_seal)
  * @vol: the volume (uuid, keys)
@@ -178,7 +181,6 @@ int georep_data_mac(struct georep_volume *vol,
 	struct georep_keyring *ring;
 	int ret, i;
 
-	BUILD_BUG_ON(sizeof(msg) != 88);
 	memcpy(msg.volume_uuid, vol->uuid, GEOREP_UUID_LEN);
 	ret = georep_payload_hash_buf(vol, data, len, msg.data_hash);
 	if (ret)
