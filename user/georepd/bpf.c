@@ -4,10 +4,12 @@
  * ebpf/ (libbpf), keep their maps current, report them. See bpf.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -79,6 +81,30 @@ const char *gd_bpf_reason(void)
 void gd_bpf_reason_reset(void)
 {
 	libbpf_reason[0] = '\0';
+}
+
+int gd_bpf_attach_cgroup(const char *path, struct bpf_program *const progs[],
+			 struct bpf_link **const links[], size_t n, char *why, size_t len)
+{
+	int cg, ret = 0;
+	size_t i;
+
+	cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		ret = -errno;
+		snprintf(why, len, "open cgroup %.300s: %s", path, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		*links[i] = bpf_program__attach_cgroup(progs[i], cg);
+		if (!*links[i])
+			ret = -errno;
+	}
+	close(cg);
+	if (ret)
+		snprintf(why, len, "attach to cgroup %.200s: %.60s; libbpf: %.200s", path,
+			 strerror(-ret), libbpf_reason);
+	return ret;
 }
 
 int gd_bpf_parse_mode(const char *s, enum gd_bpf_mode *mode)

@@ -49,6 +49,16 @@ int gd_bpf_set_attached(struct gd_bpf *b, bool on, char *err, size_t errlen);
 json_t *gd_bpf_status_json(struct georepd *d, struct gd_bpf *b);
 void gd_bpf_stop(struct gd_bpf *b);
 
+/*
+ * bpf.c: attach @progs[i] to the cgroup v2 directory @path, each link into
+ * *@links[i] (stops at the first failure). Return: 0 or -errno, and why in
+ * @why (with libbpf's reason).
+ */
+struct bpf_program;
+struct bpf_link;
+int gd_bpf_attach_cgroup(const char *path, struct bpf_program *const progs[],
+			 struct bpf_link **const links[], size_t n, char *why, size_t len);
+
 /* bpf.c: libbpf's first warning since the last reset (the reason of a failure) */
 const char *gd_bpf_reason(void);
 void gd_bpf_reason_reset(void);

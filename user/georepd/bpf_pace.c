@@ -91,7 +91,7 @@ static int own_cgroup(char *buf, size_t len)
 
 static int attach(struct gd_pace *p)
 {
-	int cg, ret = own_cgroup(p->cgroup, sizeof(p->cgroup));
+	int ret = own_cgroup(p->cgroup, sizeof(p->cgroup));
 
 	if (ret) {
 		snprintf(p->error, sizeof(p->error),
@@ -99,21 +99,9 @@ static int attach(struct gd_pace *p)
 			 strerror(-ret));
 		return ret;
 	}
-	cg = open(p->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0) {
-		ret = -errno;
-		snprintf(p->error, sizeof(p->error), "open cgroup %.300s: %s", p->cgroup,
-			 strerror(-ret));
-		return ret;
-	}
-	p->skel->links.georep_pace = bpf_program__attach_cgroup(p->skel->progs.georep_pace, cg);
-	if (!p->skel->links.georep_pace)
-		ret = -errno;
-	close(cg);
-	if (ret)
-		snprintf(p->error, sizeof(p->error), "attach to cgroup %.200s: %.60s; libbpf: %.200s",
-			 p->cgroup, strerror(-ret), gd_bpf_reason());
-	return ret;
+	return gd_bpf_attach_cgroup(p->cgroup, &p->skel->progs.georep_pace,
+				    (struct bpf_link **const[]){ &p->skel->links.georep_pace }, 1,
+				    p->error, sizeof(p->error));
 }
 
 static int load(struct georepd *d, struct gd_pace *p)

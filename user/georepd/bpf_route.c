@@ -99,29 +99,13 @@ static int fill_static_maps(struct georepd *d, struct gd_route *r)
 static int attach(struct gd_route *r)
 {
 	struct georep_route *s = r->skel;
-	int cg, ret = 0;
+	struct bpf_program *const progs[] = { s->progs.georep_route4, s->progs.georep_route6 };
+	struct bpf_link **const links[] = { &s->links.georep_route4, &s->links.georep_route6 };
+	int ret;
 
-	cg = open(r->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0) {
-		ret = -errno;
-		snprintf(r->error, sizeof(r->error), "open cgroup %.300s: %s", r->cgroup,
-			 strerror(-ret));
+	ret = gd_bpf_attach_cgroup(r->cgroup, progs, links, 2, r->error, sizeof(r->error));
+	if (ret)
 		return ret;
-	}
-	s->links.georep_route4 = bpf_program__attach_cgroup(s->progs.georep_route4, cg);
-	if (!s->links.georep_route4)
-		ret = -errno;
-	if (!ret) {
-		s->links.georep_route6 = bpf_program__attach_cgroup(s->progs.georep_route6, cg);
-		if (!s->links.georep_route6)
-			ret = -errno;
-	}
-	close(cg);
-	if (ret) {
-		snprintf(r->error, sizeof(r->error), "attach to cgroup %.200s: %.60s; libbpf: %.200s",
-			 r->cgroup, strerror(-ret), gd_bpf_reason());
-		return ret;
-	}
 	r->attached = true;
 	gd_info("bpf: route attached to %s (connect4, connect6), %zu volumes routed",
 		r->cgroup, r->nvols);

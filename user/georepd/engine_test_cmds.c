@@ -15,6 +15,7 @@ static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, ch
 	uint64_t seq = 0, first = 0;
 	int one = 0;		/* one record of all the blocks, as a large bio */
 	uint8_t *buf;
+	size_t len;
 	json_int_t i;
 	int ret = 0;
 
@@ -36,20 +37,16 @@ static int h_test_write(struct gr_ctl_client *cl, json_t *req, json_t **resp, ch
 		snprintf(err, GR_CTL_ERRLEN, "%s", eng_policy_state(e));
 		return -EIO;
 	}
-	buf = malloc(GEOREP_BLOCK_SIZE * (one ? blocks : 1));
+	/* one record of @blocks blocks, or @blocks records of one block each */
+	len = GEOREP_BLOCK_SIZE * (one ? blocks : 1);
+	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
-	if (one) {
-		memset(buf, (int)byte, GEOREP_BLOCK_SIZE * blocks);
-		ret = e->lg->ops->client_write(e->lg, off * GEOREP_BLOCK_SIZE, buf,
-					       GEOREP_BLOCK_SIZE * blocks, &seq);
-		first = seq;
-	}
-	for (i = 0; i < blocks && !ret && !one; i++) {
-		memset(buf, (int)(byte + i), GEOREP_BLOCK_SIZE);
+	for (i = 0; i < (one ? 1 : blocks) && !ret; i++) {
+		memset(buf, (int)(byte + i), len);
 		memcpy(buf, &seq, sizeof(seq));
-		ret = e->lg->ops->client_write(e->lg, (off + i) * GEOREP_BLOCK_SIZE, buf,
-					       GEOREP_BLOCK_SIZE, &seq);
+		ret = e->lg->ops->client_write(e->lg, (off + i) * GEOREP_BLOCK_SIZE, buf, len,
+					       &seq);
 		if (!first)
 			first = seq;
 	}

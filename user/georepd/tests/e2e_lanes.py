@@ -227,16 +227,23 @@ def start_sites(top, net, cls, cluster, **site_extra):
     return sites
 
 
-def run(top):
-    net = Net()
+def net_up(net, n_tests, label):
+    """The namespaces, or every test skipped (False) where they cannot be made."""
     try:
         net.up()
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         net.down()
-        for i in range(N_TESTS):
-            print("ok %d lanes # SKIP no netns/veth/netem here: %s" % (i + 1, exc))
-        return 0
+        for i in range(n_tests):
+            print("ok %d %s # SKIP no netns/veth/qdisc here: %s" % (i + 1, label, exc))
+        return False
     print("# links: %s" % net.qdisc)
+    return True
+
+
+def run(top):
+    net = Net()
+    if not net_up(net, N_TESTS, "lanes"):
+        return 0
     sites = []
     try:
         sites = start_sites(top, net, Site, "lanes")
