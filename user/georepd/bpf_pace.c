@@ -160,22 +160,22 @@ static void forget(struct gd_pace *p, struct pace_peer *pp)
 	memset(pp, 0, sizeof(*pp));
 }
 
-/* A full resync from here to @site of any volume: the site gets the resync share. */
-static bool resyncing(struct georepd *d, unsigned int site)
+/* The sites this site sends a full resync to, of any volume: they get the resync share. */
+static void resyncing(struct georepd *d, bool out[GR_CFG_MAX_SITES])
 {
 	struct gd_vol_health h;
-	size_t i;
+	size_t i, j;
 
+	memset(out, 0, GR_CFG_MAX_SITES * sizeof(out[0]));
 	for (i = 0; i < d->nvols; i++) {
 		struct gr_replica *r = d->vols[i].replica;
 
 		if (!r || !r->ops->health)
 			continue;
 		r->ops->health(r, &h);
-		if (h.site[site].resync_out)
-			return true;
+		for (j = 0; j < GR_CFG_MAX_SITES; j++)
+			out[j] |= h.site[j].resync_out;
 	}
-	return false;
 }
 
 /* bpf_ktime_get_ns()'s clock */
@@ -228,7 +228,7 @@ static void observe(struct georepd *d, struct gd_pace *p, struct pace_peer *pp,
 }
 
 static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint64_t now,
-		      bool period, uint64_t dt_ms)
+		      bool period, uint64_t dt_ms, bool resync)
 {
 	struct pace_peer *pp = &p->peer[i];
 	struct gr_conn *c = d->peers[i].conn;
@@ -250,7 +250,7 @@ static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint
 		pp->unenforced = false;
 		pp->written = false;
 	}
-	pp->resync = resyncing(d, i);
+	pp->resync = resync;
 	r.bytes_per_s = pp->resync ? budget * d->me->pace_resync_pct / 100 : budget;
 	if (pp->written && r.bytes_per_s == pp->rate && !pp->unenforced)
 		return;
@@ -270,8 +270,8 @@ static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint
 void gd_pace_tick(struct georepd *d, struct gd_pace *p)
 {
 	uint64_t now = gr_now_ms(), dt;
+	bool period, resync[GR_CFG_MAX_SITES];
 	unsigned int i;
-	bool period;
 
 	if (!p || !p->attached)
 		return;
@@ -279,9 +279,10 @@ void gd_pace_tick(struct georepd *d, struct gd_pace *p)
 	period = dt >= PACE_PERIOD_MS;
 	if (period)
 		p->period_ms = now;
+	resyncing(d, resync);
 	for (i = 0; i < d->cfg->nsites && i < GR_CFG_MAX_SITES; i++)
 		if (i != d->self)
-			peer_tick(d, p, i, now, period, dt);
+			peer_tick(d, p, i, now, period, dt, resync[i]);
 }
 
 static json_t *peer_json(struct georepd *d, struct gd_pace *p, unsigned int i)

@@ -78,7 +78,7 @@ static int check_batch(struct engine *e, uint64_t seq, uint32_t count, size_t li
 	}
 	if (n < 0)
 		return n;
-	for (done = 0; done < (int)count &&
+	for (done = 0; (uint32_t)done < count &&
 	     !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0); done++) {
 		*bad = seq + done;
 		if (rec.seq != *bad) {
