@@ -565,9 +565,52 @@ static int put_padded(uint8_t *p, size_t n, const char *s)
 	return 0;
 }
 
+/*
+ * The body of a RESYNC, HEAL_REQ or HEAL frame at @b (@bl bytes), with its
+ * hashes; checked by the decoder, as the peer will. Return: 0, or -1.
+ */
+static int put_repair(uint8_t *b, size_t bl, const struct gr_frame *f, char *err)
+{
+	size_t i;
+
+	switch (f->hdr.type) {
+	case GR_FT_RESYNC:
+		put64(b, f->resync.offset);
+		put32(b + 8, f->resync.length);
+		put32(b + 12, 0);
+		put_seal(b + 48, &f->resync.seal);
+		memcpy(b + GR_RESYNC_HDR_SIZE, f->resync.data, f->resync.length);
+		gr_wire_sha256(b + GR_RESYNC_HDR_SIZE, f->resync.length, b + 16);
+		return decode_resync(b, bl, &(struct gr_resync){ 0 }, err) ? -1 : 0;
+	case GR_FT_HEAL_REQ:
+		put64(b, f->heal_req.fork_seq);
+		put32(b + 8, f->heal_req.count);
+		put32(b + 12, 0);
+		for (i = 0; i < f->heal_req.count; i++)
+			put64(b + GR_HEAL_REQ_HDR_SIZE + 8 * i,
+			      gr_heal_req_block(&f->heal_req, i));
+		return decode_heal_req(b, bl, &(struct gr_heal_req){ 0 }, err) ? -1 : 0;
+	default:
+		put64(b, f->heal.fork_seq);
+		put64(b + 8, f->heal.block);
+		put64(b + 16, f->heal.version);
+		put64(b + 24, f->heal.seq);
+		put32(b + 32, f->heal.status);
+		put32(b + 36, f->heal.length);
+		memset(b + 40, 0, GEOREP_HASH_LEN + GR_DATA_SEAL_SIZE);
+		if (f->heal.status == GR_HEAL_DATA)
+			put_seal(b + 72, &f->heal.seal);
+		if (f->heal.length) {
+			memcpy(b + GR_HEAL_HDR_SIZE, f->heal.data, f->heal.length);
+			gr_wire_sha256(b + GR_HEAL_HDR_SIZE, f->heal.length, b + 40);
+		}
+		return decode_heal(b, bl, &(struct gr_heal){ 0 }, err) ? -1 : 0;
+	}
+}
+
 ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 {
-	size_t total = gr_wire_frame_size(f), bl, pos, i;
+	size_t total = gr_wire_frame_size(f), bl, i;
 	uint8_t *p = buf, *b = p + GR_WIRE_HDR_SIZE;
 	char err[GR_WIRE_ERRLEN];
 
@@ -632,41 +675,9 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		put64(b + 8, f->ack.persisted_seq);
 		break;
 	case GR_FT_RESYNC:
-		put64(b, f->resync.offset);
-		put32(b + 8, f->resync.length);
-		put32(b + 12, 0);
-		put_seal(b + 48, &f->resync.seal);
-		pos = GR_RESYNC_HDR_SIZE;
-		memcpy(b + pos, f->resync.data, f->resync.length);
-		gr_wire_sha256(b + pos, f->resync.length, b + 16);
-		if (decode_resync(b, bl, &(struct gr_resync){ 0 }, err))
-			return -EINVAL;
-		break;
 	case GR_FT_HEAL_REQ:
-		put64(b, f->heal_req.fork_seq);
-		put32(b + 8, f->heal_req.count);
-		put32(b + 12, 0);
-		for (i = 0; i < f->heal_req.count; i++)
-			put64(b + GR_HEAL_REQ_HDR_SIZE + 8 * i,
-			      gr_heal_req_block(&f->heal_req, i));
-		if (decode_heal_req(b, bl, &(struct gr_heal_req){ 0 }, err))
-			return -EINVAL;
-		break;
 	case GR_FT_HEAL:
-		put64(b, f->heal.fork_seq);
-		put64(b + 8, f->heal.block);
-		put64(b + 16, f->heal.version);
-		put64(b + 24, f->heal.seq);
-		put32(b + 32, f->heal.status);
-		put32(b + 36, f->heal.length);
-		memset(b + 40, 0, GEOREP_HASH_LEN + GR_DATA_SEAL_SIZE);
-		if (f->heal.status == GR_HEAL_DATA)
-			put_seal(b + 72, &f->heal.seal);
-		if (f->heal.length) {
-			memcpy(b + GR_HEAL_HDR_SIZE, f->heal.data, f->heal.length);
-			gr_wire_sha256(b + GR_HEAL_HDR_SIZE, f->heal.length, b + 40);
-		}
-		if (decode_heal(b, bl, &(struct gr_heal){ 0 }, err))
+		if (put_repair(b, bl, f, err))
 			return -EINVAL;
 		break;
 	case GR_FT_KEY:
