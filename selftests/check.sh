@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs every test suite of georep and ends with one summary line:
+# Runs every test suite of georep and ends with the failed results, one
+# "# failed: SUITE: not ok ..." line each, then one summary line:
 #   N passed, N failed, N skipped
 #
 # Each suite prints KTAP; its top-level result lines ("ok N ..." and
@@ -19,6 +20,7 @@ mkdir -p "$logdir"
 pass=0
 fail=0
 skip=0
+failed=()
 
 # suite NAME COMMAND...: run one suite, tee its output, count its results
 suite()
@@ -34,8 +36,12 @@ suite()
 	p=$((p - s))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - suite $name exited with status $rc"
+		failed+=("$name: exited with status $rc")
 		f=1
 	fi
+	while IFS= read -r line; do
+		failed+=("$name: $line")
+	done < <(grep -E '^not ok [0-9]+' "$log")
 	echo "# suite $name: $p passed, $f failed, $s skipped"
 	pass=$((pass + p))
 	fail=$((fail + f))
@@ -71,5 +77,10 @@ want_suite sites && suite sites "$top/selftests/vm/run" --timeout 3000 -- \
 	/georep/selftests/sites/run.sh
 want_suite powercut && suite powercut "$top/selftests/sites/powercut.sh"
 
+# the failures again, next to the summary, so that a log cut to its tail
+# still names them
+for line in "${failed[@]}"; do
+	echo "# failed: $line"
+done
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
