@@ -112,6 +112,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 	}
 	p->conn = c;
 	p->version = version;
+	gr_conn_set_version(c, version);
 	gr_conn_set_max_body(c, GR_WIRE_MAX_BODY);
 	gr_conn_set_lane_limit(c, GR_LANE_BULK, GD_BULK_LIMIT);
 	p->up_since_ms = p->last_rx_ms = gr_now_ms();
@@ -616,14 +617,16 @@ static json_t *lanes_json(const struct gr_conn *c)
 	struct gr_lane_stats st;
 
 	gr_conn_lane_stats(c, &st);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "control_queued", (json_int_t)st.control_queued,
 			 "bulk_queued", (json_int_t)st.bulk_queued,
 			 "bulk_limit", (json_int_t)st.bulk_limit,
 			 "socket_unsent", (json_int_t)st.socket_unsent,
 			 "socket_unacked", (json_int_t)st.socket_unacked,
 			 "bulk_unacked", (json_int_t)st.bulk_unacked,
-			 "overtakes", (json_int_t)st.overtakes);
+			 "overtakes", (json_int_t)st.overtakes,
+			 "parts_out", (json_int_t)st.parts_out,
+			 "parts_in", (json_int_t)st.parts_in);
 }
 
 void gd_peers_tick(struct georepd *d)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Per-class send queues with strict priority at frame boundaries. */
+/*
+ * Per-class send queues with strict priority at frame boundaries, bulk
+ * frames split into pieces (PART frames) when the peer takes them.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,8 @@ uint8_t *gr_lanes_reserve(struct gr_lanes *l, enum gr_lane lane, size_t need, in
 		memmove(q->buf, q->buf + q->off, q->len - q->off);
 		if (lane == GR_LANE_BULK && l->unit_end >= q->off)
 			l->unit_end -= q->off;
+		if (lane == GR_LANE_BULK && l->frame_end)
+			l->frame_end -= q->off;
 		q->len -= q->off;
 		q->off = 0;
 	}
@@ -97,11 +102,61 @@ static size_t bulk_frame_end(const struct gr_lane_q *q)
 	return end < q->len ? end : q->len;
 }
 
+void gr_lanes_split(struct gr_lanes *l, size_t part_size, uint16_t version)
+{
+	if (part_size && part_size < GR_PART_MIN)
+		part_size = GR_PART_MIN;
+	if (part_size > GR_WIRE_MAX_BODY)
+		part_size = GR_WIRE_MAX_BODY;
+	l->part_size = part_size;
+	l->part_version = version;
+}
+
+/* The next piece of the frame being split: its header first. */
+static size_t next_part(struct gr_lanes *l, const uint8_t **p)
+{
+	struct gr_lane_q *bulk = &l->q[GR_LANE_BULK];
+	size_t max = l->part_size ? l->part_size : GR_PART_SIZE;
+	size_t n = l->frame_end - bulk->off;
+	bool more = n > max;
+
+	if (more)
+		n = max;
+	gr_wire_part_hdr(l->part_hdr, n, more, l->part_version);
+	l->part_hdr_left = GR_WIRE_HDR_SIZE;
+	l->unit_end = bulk->off + n;
+	if (!more)
+		l->frame_end = 0;
+	l->parts++;
+	*p = l->part_hdr;
+	return GR_WIRE_HDR_SIZE;
+}
+
+/* Start the bulk frame at the head of the bulk lane: whole, or its first piece. */
+static size_t start_bulk(struct gr_lanes *l, const uint8_t **p)
+{
+	struct gr_lane_q *bulk = &l->q[GR_LANE_BULK];
+	size_t end = l->frame_end ? l->frame_end : bulk_frame_end(bulk);
+
+	l->cur = GR_LANE_BULK;
+	if (l->frame_end || (l->part_size && end - bulk->off > l->part_size)) {
+		l->frame_end = end;
+		return next_part(l, p);
+	}
+	l->unit_end = end;
+	*p = bulk->buf + bulk->off;
+	return l->unit_end - bulk->off;
+}
+
 size_t gr_lanes_peek(struct gr_lanes *l, const uint8_t **p)
 {
 	struct gr_lane_q *ctl = &l->q[GR_LANE_CONTROL], *bulk = &l->q[GR_LANE_BULK];
 
-	/* a bulk frame in progress is finished first */
+	/* a bulk unit in progress (a frame, or a piece's header and bytes) is finished first */
+	if (l->cur == GR_LANE_BULK && l->part_hdr_left) {
+		*p = l->part_hdr + GR_WIRE_HDR_SIZE - l->part_hdr_left;
+		return l->part_hdr_left;
+	}
 	if (l->cur == GR_LANE_BULK && bulk->off < l->unit_end) {
 		*p = bulk->buf + bulk->off;
 		return l->unit_end - bulk->off;
@@ -113,12 +168,8 @@ size_t gr_lanes_peek(struct gr_lanes *l, const uint8_t **p)
 		*p = ctl->buf + ctl->off;
 		return ctl->len - ctl->off;
 	}
-	if (bulk->off < bulk->len) {
-		l->cur = GR_LANE_BULK;
-		l->unit_end = bulk_frame_end(bulk);
-		*p = bulk->buf + bulk->off;
-		return l->unit_end - bulk->off;
-	}
+	if (bulk->off < bulk->len)
+		return start_bulk(l, p);
 	*p = NULL;
 	return 0;
 }
@@ -127,6 +178,10 @@ void gr_lanes_consume(struct gr_lanes *l, size_t n)
 {
 	struct gr_lane_q *q = &l->q[l->cur];
 
+	if (l->cur == GR_LANE_BULK && l->part_hdr_left) {
+		l->part_hdr_left -= n;
+		return;
+	}
 	q->off += n;
 	if (q->off == q->len) {
 		q->off = q->len = 0;

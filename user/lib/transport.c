@@ -6,7 +6,9 @@
  * so one busy peer cannot starve the others); as soon as 24 bytes are there
  * the header is checked, so garbage is refused before its length field is
  * trusted; the buffer then grows to hold exactly the announced frame, which
- * is decoded and handed to on_frame.
+ * is decoded and handed to on_frame. PART frames (version 2) are put
+ * together in c->part and the whole frame, checked like any other, is
+ * handed to on_frame after its last piece.
  *
  * Send path: frames are encoded into their lane (georep/send_lanes.h:
  * control or bulk); the lanes are written at once, control first at every
@@ -63,6 +65,12 @@ struct gr_conn {
 
 	struct gr_lanes out;
 	uint32_t max_body;	/* frames longer than this are refused */
+	uint16_t version;	/* agreed in the hello (1 until then) */
+
+	uint8_t *part;		/* the split frame being put together */
+	size_t part_len, part_cap;
+	size_t part_want;	/* its whole size, once its header is in; else 0 */
+	uint64_t parts_in;
 
 	uint64_t bytes_in, bytes_out;
 	uint64_t bulk_end;	/* bytes_out after the last bulk byte written */
@@ -157,6 +165,7 @@ static struct gr_conn *conn_alloc(struct gr_loop *loop, struct gr_transport *t,
 	c->arg = arg;
 	gr_lanes_init(&c->out, GR_CONN_MAX_QUEUE);
 	c->max_body = GR_WIRE_MAX_BODY;
+	c->version = GR_WIRE_VERSION_MIN;
 	return c;
 }
 
@@ -174,6 +183,7 @@ static void conn_free(void *arg)
 	struct gr_conn *c = arg;
 
 	free(c->in);
+	free(c->part);
 	gr_lanes_free(&c->out);
 	free(c);
 }
@@ -325,6 +335,11 @@ int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane 
 	n = gr_wire_encode(dst, need, f);
 	if (n < 0)
 		return n;
+	/* everything after the hello is framed with the agreed version */
+	if (f->hdr.type != GR_FT_HELLO && c->version != GR_WIRE_VERSION_MIN) {
+		dst[4] = c->version & 0xff;
+		dst[5] = c->version >> 8;
+	}
 	queued(c, lane, n);
 	return 0;
 }
@@ -358,6 +373,98 @@ static void protocol_error(struct gr_conn *c, const char *msg)
 	gr_conn_close(c, -EPROTO, "%s", msg);
 }
 
+/* Append a PART frame's bytes to the split frame; check what is known of it. */
+static int add_part(struct gr_conn *c, const struct gr_part *pt, char *err)
+{
+	struct gr_frame_hdr hdr;
+	size_t room = GR_WIRE_HDR_SIZE + (size_t)c->max_body;
+	uint8_t *p;
+
+	if (c->version < GR_WIRE_VERSION_PART) {
+		snprintf(err, GR_WIRE_ERRLEN, "part frame on a connection of protocol version %u",
+			 c->version);
+		return -EPROTO;
+	}
+	if (pt->len > room - c->part_len) {
+		snprintf(err, GR_WIRE_ERRLEN, "split frame: more than the %zu bytes allowed", room);
+		return -EPROTO;
+	}
+	if (c->part_len + pt->len > c->part_cap) {
+		/* the whole frame once its size is known, else double */
+		size_t cap = c->part_want ? c->part_want : 2 * c->part_cap;
+
+		if (cap < c->part_len + pt->len)
+			cap = c->part_len + pt->len;
+		p = realloc(c->part, cap < room ? cap : room);
+		if (!p) {
+			snprintf(err, GR_WIRE_ERRLEN, "split frame: out of memory");
+			return -ENOMEM;
+		}
+		c->part = p;
+		c->part_cap = cap < room ? cap : room;
+	}
+	memcpy(c->part + c->part_len, pt->data, pt->len);
+	c->part_len += pt->len;
+	c->parts_in++;
+	if (!c->part_want && c->part_len >= GR_WIRE_HDR_SIZE) {
+		if (gr_wire_decode_hdr(c->part, &hdr, err))
+			return -EPROTO;
+		if (gr_frame_lane(hdr.type) != GR_LANE_BULK) {
+			snprintf(err, GR_WIRE_ERRLEN, "split frame: a %s frame is never split",
+				 gr_frame_type_name(hdr.type));
+			return -EPROTO;
+		}
+		if (hdr.length > c->max_body) {
+			snprintf(err, GR_WIRE_ERRLEN, "split %s frame: length %u exceeds the %u allowed",
+				 gr_frame_type_name(hdr.type), hdr.length, c->max_body);
+			return -EPROTO;
+		}
+		c->part_want = GR_WIRE_HDR_SIZE + (size_t)hdr.length;
+	}
+	if (c->part_want && c->part_len > c->part_want) {
+		snprintf(err, GR_WIRE_ERRLEN, "split frame: pieces carry %zu bytes, the frame has %zu",
+			 c->part_len, c->part_want);
+		return -EPROTO;
+	}
+	if (pt->more == (c->part_want && c->part_len == c->part_want)) {
+		snprintf(err, GR_WIRE_ERRLEN, pt->more ?
+			 "split frame: complete, but its last piece says more follow" :
+			 "split frame: ends after %zu bytes of %zu", c->part_len, c->part_want);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * A frame from the stream: a PART frame joins the split frame, which is
+ * handed on once whole; any other frame is handed on at once.
+ */
+static int take_frame(struct gr_conn *c, struct gr_frame *f, char *err)
+{
+	size_t used;
+	int ret;
+
+	if (f->hdr.type != GR_FT_PART) {
+		if (c->part_len && gr_frame_lane(f->hdr.type) == GR_LANE_BULK) {
+			snprintf(err, GR_WIRE_ERRLEN, "a %s frame inside a split frame",
+				 gr_frame_type_name(f->hdr.type));
+			return -EPROTO;
+		}
+		c->cbs->on_frame(c, f, c->arg);
+		return 0;
+	}
+	ret = add_part(c, &f->part, err);
+	if (ret || f->part.more)
+		return ret;
+	ret = gr_wire_decode(c->part, c->part_len, f, &used, err);
+	c->part_len = 0;
+	c->part_want = 0;
+	if (ret)
+		return ret;
+	c->cbs->on_frame(c, f, c->arg);
+	return 0;
+}
+
 /* Hand every whole frame in c->in to on_frame. */
 static void process_input(struct gr_conn *c)
 {
@@ -383,12 +490,13 @@ static void process_input(struct gr_conn *c)
 		if (c->in_len - off < need)
 			break;
 		ret = gr_wire_decode(c->in + off, c->in_len - off, &f, &used, err);
+		if (!ret)
+			ret = take_frame(c, &f, err);
 		if (ret) {
 			protocol_error(c, err);
 			return;
 		}
 		off += used;
-		c->cbs->on_frame(c, &f, c->arg);
 	}
 	if (c->state == CONN_CLOSED)
 		return;
@@ -651,6 +759,8 @@ void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st)
 	st->bulk_queued = gr_lanes_queued(&c->out, GR_LANE_BULK);
 	st->bulk_limit = c->out.q[GR_LANE_BULK].limit;
 	st->overtakes = c->out.overtakes;
+	st->parts_out = c->out.parts;
+	st->parts_in = c->parts_in;
 	if (c->fd >= 0 && !ioctl(c->fd, SIOCOUTQNSD, &v) && v > 0)
 		st->socket_unsent = v;
 	v = 0;
@@ -664,6 +774,12 @@ void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st)
 	if (c->bytes_out - c->bulk_end < st->socket_unacked &&
 	    st->socket_unacked - (c->bytes_out - c->bulk_end) > GR_CONN_UNACKED_SLACK)
 		st->bulk_unacked = st->socket_unacked - (c->bytes_out - c->bulk_end);
+}
+
+void gr_conn_set_version(struct gr_conn *c, uint16_t version)
+{
+	c->version = version;
+	gr_lanes_split(&c->out, version >= GR_WIRE_VERSION_PART ? GR_PART_SIZE : 0, version);
 }
 
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes)

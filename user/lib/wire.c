@@ -95,6 +95,7 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_CKPT_FINAL] = "ckpt-final",
 		[GR_FT_GENESIS_REQ] = "genesis-req",
 		[GR_FT_GENESIS] = "genesis",
+		[GR_FT_PART] = "part",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -131,9 +132,12 @@ int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
 			   hdr->version, GR_WIRE_VERSION_MIN, GR_WIRE_VERSION);
 	if (hdr->type == 0 || hdr->type >= __GR_FT_MAX)
 		return ERR("unknown frame type %u", hdr->type);
-	if (hdr->flags)
+	if (hdr->flags & ~(hdr->type == GR_FT_PART ? GR_WF_MORE : 0))
 		return ERR("%s frame: unknown flags 0x%02x",
 			   gr_frame_type_name(hdr->type), hdr->flags);
+	if (hdr->type == GR_FT_PART && hdr->version < GR_WIRE_VERSION_PART)
+		return ERR("part frame: framed with version %u (parts exist from version %u)",
+			   hdr->version, GR_WIRE_VERSION_PART);
 	if (get32(p + 12))
 		return ERR("%s frame: reserved header field is not zero",
 			   gr_frame_type_name(hdr->type));
@@ -422,6 +426,18 @@ static int decode_heal(const uint8_t *b, uint32_t len, struct gr_heal *h, char *
 	return 0;
 }
 
+static int decode_part(const uint8_t *b, uint32_t len, struct gr_frame *f, char *err)
+{
+	f->part.data = b;
+	f->part.len = len;
+	f->part.more = f->hdr.flags & GR_WF_MORE;
+	if (!len)
+		return ERR("part: empty body");
+	if (f->part.more && len < GR_PART_MIN)
+		return ERR("part: %u bytes with more to follow (at least %u)", len, GR_PART_MIN);
+	return 0;
+}
+
 int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		   size_t *consumed, char *err)
 {
@@ -489,6 +505,8 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return 0;
 	case GR_FT_GENESIS:
 		return gr_wire_decode_genesis(b, bl, &f->genesis, err);
+	case GR_FT_PART:
+		return decode_part(b, bl, f, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -543,6 +561,8 @@ static size_t body_size(const struct gr_frame *f)
 		return GR_GENESIS_REQ_SIZE;
 	case GR_FT_GENESIS:
 		return gr_wire_genesis_size(&f->genesis);
+	case GR_FT_PART:
+		return f->part.len;
 	}
 	return 0;
 }
@@ -608,6 +628,30 @@ static int put_repair(uint8_t *b, size_t bl, const struct gr_frame *f, char *err
 	}
 }
 
+static void put_hdr(uint8_t *p, uint8_t type, uint8_t flags, uint32_t len,
+		    uint16_t version, uint64_t volume)
+{
+	put32(p, GR_WIRE_MAGIC);
+	put16(p + 4, version ? version : GR_WIRE_VERSION_MIN);
+	p[6] = type;
+	p[7] = flags;
+	put32(p + 8, len);
+	put32(p + 12, 0);
+	put64(p + 16, volume);
+}
+
+void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version)
+{
+	put_hdr(hdr, GR_FT_PART, more ? GR_WF_MORE : 0, len, version, 0);
+}
+
+/* A PART frame the decoder would accept: see decode_part(). */
+static bool part_ok(const struct gr_frame *f)
+{
+	return f->hdr.version >= GR_WIRE_VERSION_PART && f->part.len &&
+	       (!f->part.more || f->part.len >= GR_PART_MIN);
+}
+
 ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 {
 	size_t total = gr_wire_frame_size(f), bl, i;
@@ -617,20 +661,17 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 	if (!total)
 		return -EINVAL;
 	bl = total - GR_WIRE_HDR_SIZE;
-	if (bl > GR_WIRE_MAX_BODY)
+	if (bl > GR_WIRE_MAX_BODY || f->hdr.version > GR_WIRE_VERSION)
 		return -EINVAL;
 	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
+		return -EINVAL;
+	if (f->hdr.type == GR_FT_PART && !part_ok(f))
 		return -EINVAL;
 	if (total > cap)
 		return -ENOSPC;
 
-	put32(p, GR_WIRE_MAGIC);
-	put16(p + 4, GR_WIRE_VERSION);
-	p[6] = f->hdr.type;
-	p[7] = 0;
-	put32(p + 8, bl);
-	put32(p + 12, 0);
-	put64(p + 16, f->hdr.volume);
+	put_hdr(p, f->hdr.type, f->hdr.type == GR_FT_PART && f->part.more ? GR_WF_MORE : 0,
+		bl, f->hdr.version, f->hdr.volume);
 
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
@@ -703,6 +744,9 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		break;
 	case GR_FT_GENESIS:
 		return gr_wire_put_genesis(b, &f->genesis, err) ? -EINVAL : (ssize_t)total;
+	case GR_FT_PART:
+		memcpy(b, f->part.data, f->part.len);
+		break;
 	}
 	return total;
 }

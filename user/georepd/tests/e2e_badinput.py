@@ -7,11 +7,12 @@ committed write. e2e.py covers strangers before the hello on a daemon
 without an engine; here the replication engine runs, and:
 
  1. georep-wirepoke at a follower (garbage, a header of protocol version 0,
-    a hello offering only versions 2..3, a length of 2^32-1): an ERROR frame
+    a hello offering only versions 3..4, a length of 2^32-1): an ERROR frame
     naming the problem (as the tool prints it), then the close;
  2. after a valid hello as a configured site (plain TCP does not
     authenticate peers yet): garbage, an absurd length, a RECORDS batch with
-    a bad record, a CONSENSUS body that does not decode: ERROR frame and
+    a bad record, a CONSENSUS body that does not decode, a PART frame on a
+    version 1 link, a split ping on a version 2 link: ERROR frame and
     close, the reason in the log; a volume frame for a volume id this site
     does not replicate: ignored with a log line, the connection stays;
  3. every daemon still runs, all peers are up again (the real peer's
@@ -43,7 +44,7 @@ BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 CLUSTER = "badin"
 N_TESTS = 11
-FT_RECORDS, FT_CONSENSUS, FT_ACK = 6, 5, 7
+FT_RECORDS, FT_CONSENSUS, FT_ACK, FT_PART = 6, 5, 7, 18
 
 ktap = e2e.ktap
 
@@ -51,6 +52,11 @@ ktap = e2e.ktap
 def volume_id(name):
     v = struct.unpack_from("<Q", hashlib.sha256(name.encode()).digest())[0]
     return v or 1
+
+
+def part(inner):
+    """One PART frame (type 18, version 2) carrying all of @inner."""
+    return e2e.frame(FT_PART, inner, version=2)
 
 
 def wirepoke(port, *args):
@@ -168,9 +174,9 @@ def main():
             (("--hex", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".hex()),
              "error 1 (protocol): bad frame magic 0x20544547"),
             (hello_args + ("--hdr-version", "0"),
-             "error 1 (protocol): unsupported protocol version 0 (this site speaks 1..1)"),
-            (hello_args + ("--versions", "2..3"),
-             "error 2 (version): no common protocol version: site \"%s\" speaks 2..3" % imp),
+             "error 1 (protocol): unsupported protocol version 0 (this site speaks 1..2)"),
+            (hello_args + ("--versions", "3..4"),
+             "error 2 (version): no common protocol version: site \"%s\" speaks 3..4" % imp),
             (hello_args + ("--hdr-length", "0xffffffff"),
              "error 1 (protocol): hello frame: length 4294967295 exceeds the limit of 16777216"),
         ]
@@ -181,6 +187,7 @@ def main():
 
         # 3: after a valid hello, bad frames close the connection with a reason
         hello = e2e.hello(imp, CLUSTER, site_id=iid)
+        hello_v2 = e2e.hello(imp, CLUSTER, site_id=iid, vmax=2)
         vid = volume_id("vol0")
         bad_record = struct.pack("<IIQ", 1, 0, base[tgt] + 1) + bytes(256)
         post = [
@@ -191,10 +198,16 @@ def main():
              "records: record 0: bad magic"),
             ("undecodable_consensus", e2e.frame(FT_CONSENSUS, b"\xff" * 7, volume=vid),
              "volume frame refused"),
+            # split frames (protocol version 2): not on a version 1 link,
+            # and only bulk frames are split
+            ("part_on_version_1", part(e2e.frame(e2e.FT_PING, bytes(16))),
+             "part frame on a connection of protocol version 1"),
+            ("split_ping", part(e2e.frame(e2e.FT_PING, bytes(16), version=2)),
+             "split frame: a ping frame is never split", hello_v2),
         ]
         got = []
-        for name, data, want in post:
-            raw, closed = e2e.speak(tport, hello + data)
+        for name, data, want, *first in post:
+            raw, closed = e2e.speak(tport, (first[0] if first else hello) + data)
             fr = frames(raw)
             er = e2e.error_reason(raw)
             got.append((name, closed, [f[0] for f in fr], er))

@@ -22,7 +22,9 @@ as the ledger takes it.
     lane);
  6. the bytes queued to a peer (userspace and the socket's unsent bytes)
     stay within the bulk bound the status reports;
- 7. the followers catch up once the load stops.
+ 7. the followers catch up once the load stops;
+ 8. the peers agreed on protocol version 2 and bulk frames went in pieces
+    (PART frames, Documentation/wire-protocol.rst, "Split frames").
 
 Needs root (netns, veth, tc); skips otherwise. Usage: e2e_lanes.py [BINDIR].
 Prints KTAP.
@@ -40,7 +42,7 @@ import e2e  # noqa: E402
 
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 7
+N_TESTS = 8
 MIB = 1 << 20
 LOAD_MIB = 48			# 20 s of one 20 Mbit/s link
 RTT_SLACK_MS = 300.0		# lowat + a bulk frame + the qdisc, two flows
@@ -177,6 +179,9 @@ def sample(p, st):
         st["queued"] = max(st["queued"], peer.get("queued", 0))
         if q:
             st["bulk_limit"] = q.get("bulk_limit", 0)
+            st["parts"][peer["name"]] = max(st["parts"].get(peer["name"], 0),
+                                            q.get("parts_out", 0))
+            st["version"][peer["name"]] = peer.get("protocol_version")
 
 
 def load(p, sites, stats):
@@ -258,7 +263,7 @@ def run(top):
             return 1
         before = roles(sites)
         stats = {"rtt": 0.0, "steady": [], "queued": 0, "bulk_limit": 0, "trace": [],
-                 "t0": time.time()}
+                 "parts": {}, "version": {}, "t0": time.time()}
         lost_before = p.logtext().count("not writable")
         errs = load(p, sites, stats)
         print("# %d MiB written in %.1f s; max RTT %.1f ms (idle %.1f); max queued %d bytes" %
@@ -284,6 +289,10 @@ def run(top):
              (stats["queued"], stats["bulk_limit"]))
         ktap(e2e.wait_for(lambda: caught_up(sites), CATCHUP_S),
              "lanes: followers caught up", json.dumps([s.rep() for s in sites])[:2000])
+        ktap(len(stats["parts"]) == 2 and all(stats["parts"].values()) and
+             set(stats["version"].values()) == {2},
+             "lanes: protocol 2, bulk frames sent in 16 KiB pieces %s" % stats["parts"],
+             stats["version"])
         return 0
     finally:
         e2e.finish(sites, top)

@@ -5,7 +5,10 @@
  * frames at frame boundaries, never inside one; each lane keeps its order;
  * the stream stays whole frames whatever the socket takes per write; each
  * lane has its own limit; a ping queued behind megabytes of bulk reaches a
- * real peer after at most the socket's bounded share of them.
+ * real peer after at most the socket's bounded share of them. Split into
+ * PART frames (protocol version 2), a bulk frame lets control frames go
+ * between its pieces, is put back together whole at the peer, and a peer
+ * that splits wrongly is refused with a reason.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +25,7 @@
 #include "georep/wire.h"
 #include "ktap.h"
 
-static uint8_t payload[256 << 10];
+static uint8_t payload[1 << 20];
 
 /* A bulk frame: RESYNC chunk @idx of @len bytes (a multiple of 4 KiB). */
 static void bulk_frame(struct gr_frame *f, uint64_t idx, uint32_t len)
@@ -143,6 +146,90 @@ static void test_priority_at_boundary(void)
 	free(w.buf);
 }
 
+/*
+ * Parse one frame of @w at *@off; PART pieces are joined in @join first.
+ * *@at: where the frame (its last piece) starts in the stream.
+ */
+static int next_frame(struct wire *w, size_t *off, struct wire *join, struct gr_frame *f,
+		      size_t *parts, size_t *at)
+{
+	char err[GR_WIRE_ERRLEN];
+	size_t used;
+
+	for (;;) {
+		*at = *off;
+		if (gr_wire_decode(w->buf + *off, w->len - *off, f, &used, err)) {
+			CHECK_MSG(0, "stream at %zu: %s", *off, err);
+			return -1;
+		}
+		*off += used;
+		if (f->hdr.type != GR_FT_PART)
+			return 0;
+		(*parts)++;
+		if (join->len + f->part.len > join->cap) {
+			join->cap = (join->len + f->part.len) * 2;
+			join->buf = realloc(join->buf, join->cap);
+		}
+		memcpy(join->buf + join->len, f->part.data, f->part.len);
+		join->len += f->part.len;
+		if (f->part.more)
+			continue;
+		if (gr_wire_decode(join->buf, join->len, f, &used, err) || used != join->len) {
+			CHECK_MSG(0, "joined frame: %s", err);
+			return -1;
+		}
+		join->len = 0;
+		return 0;
+	}
+}
+
+/*
+ * Split: a 256 KiB frame goes in five 64 KiB pieces (four and the rest); a
+ * ping queued while the first piece's header is half written goes right
+ * after that piece.
+ */
+static void test_split_pieces(void)
+{
+	struct wire w = { 0 }, join = { 0 };
+	struct gr_frame f;
+	struct gr_lanes l;
+	size_t off = 0, parts = 0, at, n;
+	const uint8_t *p;
+
+	gr_lanes_init(&l, 1U << 30);
+	gr_lanes_split(&l, 64 << 10, GR_WIRE_VERSION_PART);
+	bulk_frame(&f, 3, 256 << 10);
+	CHECK(queue(&l, &f) == 0);
+	bulk_frame(&f, 5, 8192);	/* short: goes whole */
+	CHECK(queue(&l, &f) == 0);
+	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE);	/* the piece's header */
+	drain(&l, &w, 10);
+	ctl_frame(&f, 7);
+	CHECK(queue(&l, &f) == 0);
+	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE - 10);
+	drain(&l, &w, SIZE_MAX);
+	CHECK(gr_lanes_peek(&l, &p) == 64 << 10);	/* its bytes, not the ping */
+	drain(&l, &w, 1000);
+	drain(&l, &w, SIZE_MAX);
+	n = w.len;
+	drain(&l, &w, SIZE_MAX);	/* the ping */
+	CHECK(w.len - n == GR_WIRE_HDR_SIZE + GR_PING_SIZE);
+	while (drain(&l, &w, SIZE_MAX))
+		;
+	CHECK(gr_lanes_total(&l) == 0 && l.parts == 5 && l.overtakes == 1);
+	/* PART(64K) PING PART PART PART(last, 24 bytes of header more) RESYNC */
+	CHECK(next_frame(&w, &off, &join, &f, &parts, &at) == 0 && f.hdr.type == GR_FT_PING &&
+	      parts == 1);
+	CHECK(next_frame(&w, &off, &join, &f, &parts, &at) == 0 && f.hdr.type == GR_FT_RESYNC &&
+	      f.resync.offset == 3 * 4096 && f.resync.length == 256 << 10 && parts == 5);
+	CHECK(next_frame(&w, &off, &join, &f, &parts, &at) == 0 && f.hdr.type == GR_FT_RESYNC &&
+	      f.resync.offset == 5 * 4096 && parts == 5);
+	CHECK(off == w.len);
+	gr_lanes_free(&l);
+	free(w.buf);
+	free(join.buf);
+}
+
 static void test_lane_limits(void)
 {
 	struct gr_lanes l;
@@ -163,26 +250,29 @@ static void test_lane_limits(void)
 /*
  * Random frames and random write sizes: the stream parses into whole
  * frames, each lane in order, and no ping waits behind more bulk bytes
- * than the rest of the frame in progress when it was queued.
+ * than the rest of the frame in progress when it was queued (split: of the
+ * piece in progress).
  */
-static void test_random_interleaving(void)
+static void random_interleaving(bool split)
 {
 	uint64_t next_bulk = 0, next_ctl = 0, want_bulk = 0, want_ctl = 0;
-	size_t off = 0, used, bulk_since[4096] = { 0 }, max_bulk = 0;
-	size_t bulk_at_queue[4096];
-	char err[GR_WIRE_ERRLEN];
-	struct wire w = { 0 };
+	size_t off = 0, at, parts = 0, bulk_since, max_bulk = 0;
+	size_t bulk_at_queue[4096], ping_at[4096];
+	struct wire w = { 0 }, join = { 0 };
+	uint32_t unit = split ? 16384 : 4096;
 	struct gr_lanes l;
 	struct gr_frame f;
-	int i, bad = 0;
+	int i, j, bad = 0;
 
 	srandom(1234);
 	gr_lanes_init(&l, 1U << 30);
+	if (split)
+		gr_lanes_split(&l, GR_PART_MIN, GR_WIRE_VERSION_PART);
 	for (i = 0; i < 20000; i++) {
 		int r = random() % 10;
 
 		if (r < 3 && next_bulk < 4096) {
-			uint32_t len = (1 + random() % 4) * 4096;
+			uint32_t len = (1 + random() % 4) * unit;
 
 			bulk_frame(&f, next_bulk++, len);
 			CHECK(queue(&l, &f) == 0);
@@ -199,29 +289,47 @@ static void test_random_interleaving(void)
 	while (drain(&l, &w, 1 + random() % 70000))
 		;
 	CHECK(gr_lanes_total(&l) == 0);
+	if (split)
+		max_bulk = GR_PART_MIN + 2 * GR_WIRE_HDR_SIZE;
 	while (off < w.len && !bad) {
-		if (gr_wire_decode(w.buf + off, w.len - off, &f, &used, err)) {
-			CHECK_MSG(0, "stream at %zu: %s", off, err);
+		if (next_frame(&w, &off, &join, &f, &parts, &at))
 			break;
-		}
 		if (f.hdr.type == GR_FT_RESYNC) {
 			bad |= f.resync.offset != 4096 * want_bulk++;
 		} else {
 			bad |= f.hdr.type != GR_FT_PING || f.ping.nonce != want_ctl;
-			/* bulk bytes on the wire since the ping was queued */
-			bulk_since[want_ctl] = off - bulk_at_queue[want_ctl];
-			want_ctl++;
+			ping_at[want_ctl++] = at;
 		}
-		off += used;
 	}
 	CHECK(!bad && want_bulk == next_bulk && want_ctl == next_ctl);
-	for (i = 0; i < (int)next_ctl; i++)
-		CHECK_MSG(bulk_since[i] <= max_bulk + 64 * next_ctl,
-			  "ping %d waited behind %zu bytes (largest bulk frame %zu)", i,
-			  bulk_since[i], max_bulk);
+	CHECK(split ? parts > next_bulk : parts == 0);
+	/*
+	 * Bulk bytes on the wire between a ping's queueing and the ping: the
+	 * stream's bytes there less the pings before it (and the one that may
+	 * have been half written when it was queued).
+	 */
+	for (i = 0; i < (int)next_ctl && !bad; i++) {
+		bulk_since = ping_at[i] - bulk_at_queue[i];
+		for (j = i - 1; j >= 0 && ping_at[j] >= bulk_at_queue[i]; j--)
+			bulk_since -= GR_WIRE_HDR_SIZE + GR_PING_SIZE;
+		CHECK_MSG(bulk_since <= max_bulk + GR_WIRE_HDR_SIZE + GR_PING_SIZE,
+			  "ping %d waited behind %zu bytes (largest bulk unit %zu)", i,
+			  bulk_since, max_bulk);
+	}
 	CHECK(l.overtakes > 100);
 	gr_lanes_free(&l);
 	free(w.buf);
+	free(join.buf);
+}
+
+static void test_random_interleaving(void)
+{
+	random_interleaving(false);
+}
+
+static void test_random_split(void)
+{
+	random_interleaving(true);
 }
 
 /* ---- over a real socket ---- */
@@ -338,12 +446,263 @@ static void test_socket_ping_overtakes(void)
 	gr_transport_free(t);
 }
 
+/* ---- split frames between two connections ---- */
+
+struct got {
+	int frames, resyncs, pings;
+	int ping_after;		/* resync frames whole before the ping */
+	uint64_t bytes_at_ping;	/* bytes received up to the ping */
+	int err;
+	char reason[256];
+	struct gr_conn *server;
+};
+
+static void got_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	struct got *g = arg;
+
+	g->frames++;
+	if (f->hdr.type == GR_FT_RESYNC)
+		g->resyncs++;
+	if (f->hdr.type == GR_FT_PING && !g->pings++) {
+		g->ping_after = g->resyncs;
+		g->bytes_at_ping = gr_conn_bytes_in(c);
+	}
+}
+
+static void got_open(struct gr_conn *c, void *arg)
+{
+	struct got *g = arg;
+
+	g->server = c;
+	gr_conn_set_version(c, GR_WIRE_VERSION_PART);
+}
+
+static void got_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct got *g = arg;
+
+	g->err = err ? err : -1;
+	snprintf(g->reason, sizeof(g->reason), "%s", reason);
+}
+
+static const struct gr_conn_cbs got_cbs = {
+	.on_open = got_open, .on_frame = got_frame, .on_close = got_close,
+};
+
+/*
+ * Version 2 at both ends: eight 1 MiB frames then a ping; the ping arrives
+ * after at most the frame whose piece was on the way (plus what the socket
+ * buffers held), every frame arrives whole and checked (SHA-256 of the data).
+ */
+static void test_socket_split(void)
+{
+	struct gr_transport *t = gr_transport_tcp();
+	struct gr_lane_stats st, rst;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct gr_listener *lst;
+	struct got g = { 0 }, dg = { 0 };
+	struct gr_loop *loop;
+	const char *why;
+	struct gr_conn *c;
+	struct gr_frame f;
+	int i;
+
+	CHECK(t && gr_loop_new(&loop) == 0);
+	lst = gr_listener_new(loop, t, "127.0.0.1", 0, &got_cbs, &g, &why);
+	CHECK(lst != NULL);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(gr_listener_port(lst));
+	c = gr_conn_connect(loop, t, (struct sockaddr *)&sin, sizeof(sin), &got_cbs, &dg);
+	CHECK(c != NULL);
+	for (i = 0; i < 100 && !(gr_conn_is_open(c) && g.server); i++)
+		gr_loop_run_once(loop, 10);
+	CHECK(gr_conn_is_open(c) && g.server);
+	gr_conn_set_version(c, GR_WIRE_VERSION_PART);
+	for (i = 0; i < 8; i++) {
+		bulk_frame(&f, i * 256, 1 << 20);
+		CHECK(gr_conn_send(c, &f) == 0);
+	}
+	ctl_frame(&f, 1);
+	CHECK(gr_conn_send(c, &f) == 0);
+	for (i = 0; i < 2000 && g.frames < 9 && !g.err; i++)
+		gr_loop_run_once(loop, 5);
+	gr_conn_lane_stats(c, &st);
+	gr_conn_lane_stats(g.server, &rst);
+	CHECK_MSG(g.frames == 9 && g.resyncs == 8 && g.pings == 1 && !g.err,
+		  "%d frames, %d resync, %d pings: %s", g.frames, g.resyncs, g.pings, g.reason);
+	/* whole frames: the rest of the first 1 MiB frame at least */
+	CHECK_MSG(g.ping_after == 0 && g.bytes_at_ping < (1U << 20),
+		  "the ping came after %d of 8 frames, %llu bytes", g.ping_after,
+		  (unsigned long long)g.bytes_at_ping);
+	bulk_frame(&f, 0, 1 << 20);
+	CHECK_MSG(st.parts_out == 8 * ((gr_wire_frame_size(&f) + GR_PART_SIZE - 1) / GR_PART_SIZE) &&
+		  rst.parts_in == st.parts_out,
+		  "%llu pieces sent, %llu received", (unsigned long long)st.parts_out,
+		  (unsigned long long)rst.parts_in);
+	printf("    # ping after %llu bytes (%d of 8 frames of 1 MiB), %llu pieces\n",
+	       (unsigned long long)g.bytes_at_ping, g.ping_after,
+	       (unsigned long long)st.parts_out);
+	gr_conn_close(c, 0, "test done");
+	gr_conn_close(g.server, 0, "test done");
+	gr_loop_run_once(loop, 0);
+	gr_listener_free(lst);
+	gr_loop_free(loop);
+	gr_transport_free(t);
+}
+
+/* Bytes of a frame @f framed with @version, appended to @w. */
+static void put_frame(struct wire *w, struct gr_frame *f, uint16_t version)
+{
+	size_t need = gr_wire_frame_size(f);
+
+	f->hdr.version = version;
+	w->buf = realloc(w->buf, w->len + need);
+	CHECK(gr_wire_encode(w->buf + w->len, need, f) == (ssize_t)need);
+	w->len += need;
+}
+
+/* A PART frame carrying @len bytes of @inner from @off. */
+static void put_part(struct wire *w, const struct wire *inner, size_t off, size_t len,
+		     bool more, uint16_t version)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_PART };
+
+	f.part.data = inner->buf + off;
+	f.part.len = len;
+	f.part.more = more;
+	put_frame(w, &f, version);
+}
+
+/*
+ * Raw bytes at a connection of protocol @version: what it hands on, and
+ * why it closed ("" if it did not).
+ */
+static void feed(uint16_t version, const struct wire *w, struct got *g)
+{
+	struct gr_transport *t = gr_transport_tcp();
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	struct gr_loop *loop;
+	struct gr_conn *c;
+	int lfd, fd, i;
+
+	memset(g, 0, sizeof(*g));
+	CHECK(t && gr_loop_new(&loop) == 0);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(lfd >= 0 && !bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) && !listen(lfd, 1) &&
+	      !getsockname(lfd, (struct sockaddr *)&sin, &slen));
+	c = gr_conn_connect(loop, t, (struct sockaddr *)&sin, sizeof(sin), &got_cbs, g);
+	fd = accept(lfd, NULL, NULL);
+	CHECK(c && fd >= 0);
+	for (i = 0; i < 50 && !gr_conn_is_open(c); i++)
+		gr_loop_run_once(loop, 10);
+	gr_conn_set_version(c, version);
+	CHECK(write(fd, w->buf, w->len) == (ssize_t)w->len);
+	for (i = 0; i < 50 && !g->err; i++)
+		gr_loop_run_once(loop, 10);
+	if (!g->err) {
+		gr_conn_close(c, 0, "test done");
+		g->err = 0;	/* still open: its close was ours */
+	}
+	gr_loop_run_once(loop, 0);
+	close(fd);
+	close(lfd);
+	gr_loop_free(loop);
+	gr_transport_free(t);
+}
+
+/* Pieces that do not make one bulk frame, exactly, are refused with a reason. */
+static void test_split_refused(void)
+{
+	struct wire in = { 0 }, ping = { 0 }, w;
+	size_t n;
+	struct gr_frame f;
+	struct got g;
+	const struct {
+		const char *name, *want;
+	} want[] = {
+		{ "whole", NULL },
+		{ "version_1_connection", "part frame on a connection of protocol version 1" },
+		{ "version_1_framing", "part frame: framed with version 1 (parts exist from version 2)" },
+		{ "split_ping", "split frame: a ping frame is never split" },
+		{ "bulk_inside", "a resync frame inside a split frame" },
+		{ "short", "split frame: ends after 4096 bytes of 8320" },
+		{ "long", "split frame: pieces carry" },
+		{ "more_after_end", "split frame: complete, but its last piece says more follow" },
+		{ "small_piece", "part: 100 bytes with more to follow (at least 4096)" },
+	};
+	unsigned int i;
+
+	bulk_frame(&f, 1, 8192);
+	put_frame(&in, &f, GR_WIRE_VERSION_PART);
+	n = in.len;
+	ctl_frame(&f, 5);
+	put_frame(&ping, &f, GR_WIRE_VERSION_PART);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		memset(&w, 0, sizeof(w));
+		switch (i) {
+		case 0:
+		case 1:
+			put_part(&w, &in, 0, 4096, true, 2);
+			put_frame(&w, &f, 2);	/* a ping between pieces is fine */
+			put_part(&w, &in, 4096, n - 4096, false, 2);
+			break;
+		case 2:
+			put_part(&w, &in, 0, n, false, 2);
+			w.buf[4] = 1;
+			break;
+		case 3:
+			put_part(&w, &ping, 0, ping.len, false, 2);
+			break;
+		case 4:
+			put_part(&w, &in, 0, 4096, true, 2);
+			bulk_frame(&f, 9, 4096);
+			put_frame(&w, &f, 2);
+			break;
+		case 5:
+			put_part(&w, &in, 0, 4096, false, 2);
+			break;
+		case 6:
+			in.buf = realloc(in.buf, n + 8192);
+			memset(in.buf + n, 0, 8192);
+			put_part(&w, &in, 0, 4096, true, 2);
+			put_part(&w, &in, 4096, n, false, 2);
+			break;
+		case 7:
+			put_part(&w, &in, 0, n, true, 2);
+			break;
+		case 8:
+			put_part(&w, &in, 0, 4096, true, 2);
+			put_part(&w, &in, 4096, 100, false, 2);
+			w.buf[w.len - 100 - GR_WIRE_HDR_SIZE + 7] = GR_WF_MORE;
+			break;
+		}
+		feed(i == 1 ? 1 : 2, &w, &g);
+		if (!want[i].want)
+			CHECK_MSG(!g.err && g.frames == 2 && g.resyncs == 1 && g.pings == 1,
+				  "%s: %d frames: %s", want[i].name, g.frames, g.reason);
+		else
+			CHECK_MSG(g.err == -EPROTO && strstr(g.reason, want[i].want) &&
+				  g.resyncs == 0, "%s: err %d, \"%s\"", want[i].name, g.err,
+				  g.reason);
+		free(w.buf);
+	}
+	free(in.buf);
+	free(ping.buf);
+}
+
 static const struct ktap_case cases[] = {
 	{ "lanes_frame_lane", test_frame_lane },
 	{ "lanes_priority_at_boundary", test_priority_at_boundary },
 	{ "lanes_limits", test_lane_limits },
 	{ "lanes_random_interleaving", test_random_interleaving },
+	{ "lanes_split_pieces", test_split_pieces },
+	{ "lanes_random_split", test_random_split },
 	{ "lanes_socket_ping_overtakes", test_socket_ping_overtakes },
+	{ "lanes_socket_split", test_socket_split },
+	{ "lanes_split_refused", test_split_refused },
 };
 
 int main(void)

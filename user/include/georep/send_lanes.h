@@ -13,6 +13,12 @@
  * control frame never waits behind more than the rest of one bulk frame.
  * A bulk frame, once started, is finished before control bytes go out:
  * the stream stays a sequence of whole frames.
+ *
+ * With gr_lanes_split() (protocol version 2 and later), a bulk frame longer
+ * than the piece size goes out as PART frames instead, each a header made
+ * here and the next bytes of the frame where they are queued (no copy);
+ * control frames go between the pieces, so a heartbeat waits behind at
+ * most one piece, not a whole megabyte record.
  */
 #ifndef _GEOREP_SEND_LANES_H
 #define _GEOREP_SEND_LANES_H
@@ -20,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "georep/wire.h"
 
 enum gr_lane {
 	GR_LANE_CONTROL,
@@ -37,9 +45,24 @@ struct gr_lane_q {
 struct gr_lanes {
 	struct gr_lane_q q[GR_NR_LANES];
 	enum gr_lane cur;	/* lane of the unit being written */
-	size_t unit_end;	/* bulk: end of the frame being written */
+	size_t unit_end;	/* bulk: end of the frame (or piece) being written */
 	uint64_t overtakes;	/* control units sent while bulk bytes waited */
+
+	/* splitting bulk frames into PART frames (gr_lanes_split()) */
+	size_t part_size;	/* bytes per piece; 0: frames go whole */
+	uint16_t part_version;	/* the version PART frames are framed with */
+	size_t frame_end;	/* end of the frame being split, 0 when none */
+	uint8_t part_hdr[GR_WIRE_HDR_SIZE];	/* the current piece's header */
+	size_t part_hdr_left;	/* of it, bytes not yet taken */
+	uint64_t parts;		/* pieces sent, ever */
 };
+
+/*
+ * From now on, split bulk frames longer than @part_size (at least
+ * GR_PART_MIN) into PART frames framed with @version; 0 sends them whole.
+ * Takes effect at the next frame.
+ */
+void gr_lanes_split(struct gr_lanes *l, size_t part_size, uint16_t version);
 
 /* Default lane of a frame type (GR_FT_*): bulk for replicated data. */
 enum gr_lane gr_frame_lane(uint8_t type);

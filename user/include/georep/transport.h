@@ -170,6 +170,7 @@ struct gr_lane_stats {
 	size_t socket_unacked;		/* SIOCOUTQ: not yet acknowledged by the peer */
 	size_t bulk_unacked;		/* of those, up to the last bulk byte (about) */
 	uint64_t overtakes;		/* control units sent ahead of waiting bulk */
+	uint64_t parts_out, parts_in;	/* PART frames sent, received */
 };
 
 void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st);
@@ -179,6 +180,13 @@ void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st);
  * unauthenticated peer cannot make the receive buffer grow.
  */
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes);
+/*
+ * The protocol version agreed in the hello: frames sent from now on (but
+ * HELLO) carry it; from GR_WIRE_VERSION_PART, bulk frames longer than
+ * GR_PART_SIZE go out in PART frames and PART frames are taken in (a PART
+ * frame on a version 1 connection is a protocol error).
+ */
+void gr_conn_set_version(struct gr_conn *c, uint16_t version);
 const char *gr_conn_peer_identity(const struct gr_conn *c);
 /*
  * The identity the peer must prove during the handshake (TLS: the DNS name

@@ -6,9 +6,10 @@
  * exactly `length` bytes of body; all integers are little-endian:
  *
  *   0  le32 magic      GR_WIRE_MAGIC ("GRW1")
- *   4  le16 version    framing version, GR_WIRE_VERSION
+ *   4  le16 version    protocol version the connection agreed on (1 before
+ *                      and in the hello); PART frames exist from version 2
  *   6  u8   type       enum gr_frame_type
- *   7  u8   flags      0 (no flag is defined; a set bit is an error)
+ *   7  u8   flags      0, or GR_WF_MORE on a PART frame (any other bit is an error)
  *   8  le32 length     body bytes, at most GR_WIRE_MAX_BODY
  *  12  le32 reserved   0
  *  16  le64 volume     gr_wire_volume_id() of the volume, 0 for site frames
@@ -29,8 +30,9 @@
 #include <linux/georep.h>
 
 #define GR_WIRE_MAGIC		0x31575247U	/* "GRW1" */
-#define GR_WIRE_VERSION		1		/* framing version spoken */
-#define GR_WIRE_VERSION_MIN	1		/* oldest framing accepted */
+#define GR_WIRE_VERSION		2		/* newest protocol version spoken */
+#define GR_WIRE_VERSION_MIN	1		/* oldest protocol version spoken */
+#define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
 #define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
@@ -56,8 +58,11 @@ enum gr_frame_type {
 	GR_FT_CKPT_FINAL = 15,	/* volume frame: a final checkpoint, leader to site */
 	GR_FT_GENESIS_REQ = 16,	/* volume frame: a site without its replica asks */
 	GR_FT_GENESIS = 17,	/* volume frame: the volume's uuid and seal keys, or none */
+	GR_FT_PART = 18,	/* site frame (v2): a piece of a bulk frame too long to wait for */
 	__GR_FT_MAX,
 };
+
+#define GR_WF_MORE		0x01	/* PART: more pieces of this frame follow */
 
 enum gr_wire_errcode {
 	GR_WERR_PROTOCOL = 1,	/* malformed frame or wrong state */
@@ -98,6 +103,20 @@ struct gr_error {
 struct gr_ping {
 	uint64_t nonce;
 	uint64_t time_ns;
+};
+
+/*
+ * body: the next bytes of one bulk frame (header included), which the sender
+ * split so that control frames can go between its pieces
+ * (Documentation/wire-protocol.rst, "Split frames"). Every piece but the
+ * last has GR_WF_MORE and at least GR_PART_MIN bytes.
+ */
+#define GR_PART_MIN		4096
+#define GR_PART_SIZE		(16U << 10)	/* what georepd's pieces carry: a TLS record */
+struct gr_part {
+	const uint8_t *data;
+	uint32_t len;
+	bool more;
 };
 
 /*
@@ -349,6 +368,7 @@ struct gr_frame {
 		struct gr_ckpt ckpt;		/* CKPT and CKPT_FINAL */
 		struct gr_ckpt_resp ckpt_resp;
 		struct gr_genesis genesis;
+		struct gr_part part;
 	};
 };
 
@@ -388,13 +408,21 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 
 /**
  * gr_wire_encode() - encode @f into @buf.
- * @f: hdr.type and hdr.volume are used; hdr.length, magic, version are set
- *     by the encoder; the body comes from the union member of the type.
+ * @f: hdr.type, hdr.volume and hdr.version (0 means 1) are used; hdr.length,
+ *     magic and flags are set by the encoder; the body comes from the union
+ *     member of the type.
  *
  * Return: the frame size, -ENOSPC when @cap is too small, -EINVAL when @f
  * would not pass gr_wire_decode() (e.g. a bad batch of records).
  */
 ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f);
+
+/*
+ * The header of a PART frame of @len body bytes, framed with @version, into
+ * @hdr (GR_WIRE_HDR_SIZE bytes): for a sender that sends the body from
+ * where it already is.
+ */
+void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version);
 
 /* Bytes gr_wire_encode() needs for @f (0 for an unknown type). */
 size_t gr_wire_frame_size(const struct gr_frame *f);
