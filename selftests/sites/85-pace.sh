@@ -19,10 +19,10 @@
 # Asserted: both jobs without an I/O error, no role change; with pacing
 # the program is attached and enforced at the primary, and the bottleneck's
 # queue stays short and drops nothing, where unpaced TCP fills it and loses
-# packets. Printed: heartbeat RTT p50/p90/max, the followers' receive
-# queues, the bottlenecks' drops and backlog, fio and catch-up times of both
-# rounds. That the heartbeat RTT stays near idle with pacing is a TODO
-# (known defect, see rtt_todo). Needs sch_fq, ifb, act_mirred, cls_matchall, fio and jq.
+# packets, and the heartbeat RTT stays near idle (p90 within RTT_SLACK_MS).
+# Printed: heartbeat RTT p50/p90/max, the followers' receive queues, the
+# bottlenecks' drops and backlog, fio and catch-up times of both rounds.
+# Needs sch_fq, ifb, act_mirred, cls_matchall, fio and jq.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +35,10 @@ PACE_MBIT=${PACE_MBIT:-3}
 QUEUE_PKTS=${QUEUE_PKTS:-100}		# 300 ms at 4 Mbit/s
 JOB_MB=${JOB_MB:-8}
 LOG_MB=${LOG_MB:-128}			# the backlog fits: no full resync
-RTT_SLACK_MS=${RTT_SLACK_MS:-60}	# lowat + horizon + TCG
+# what a heartbeat may wait behind, paced at 3 Mbit/s: the socket's unsent
+# bytes (4 KiB, 11 ms), one piece of a bulk frame (16 KiB, 44 ms), fq's
+# horizon (20 ms), and TCG's slowness (25 ms)
+RTT_SLACK_MS=${RTT_SLACK_MS:-100}
 CATCHUP_S=${CATCHUP_S:-120}
 CG=/run/georep-cgroup2			# outside /sys: `ip netns exec` remounts it
 
@@ -190,7 +193,8 @@ pace_enforced() {
 	echo "$j" | jq -e --argjson r $((PACE_MBIT * 125000)) '.programs[] |
 		select(.name == "pace") | .attached and
 		([.peers[] | select(.connected and .paced and .enforced and
-				   .rate_bytes_s == $r)] | length == 2)' >/dev/null
+				   .rate_bytes_s == $r and .notsent_lowat < 32768)] |
+		 length == 2)' >/dev/null
 }
 
 # paced below the link, the bottleneck's queue stays short and drops nothing;
@@ -202,17 +206,15 @@ bottleneck_kept_short() {
 		'BEGIN { exit !(d == 0 && a <= q / 10 && b > q / 2) }'
 }
 
-# Known defect, not counted: heartbeats are not faster with pacing. A
-# control frame waits behind the bulk frame being written, and a bulk frame
-# is one whole record: up to 1 MiB (2.8 s at 3 Mbit/s). Measured: p50
-# 530 ms paced, 556 ms unpaced. Splitting large bulk frames at the wire
-# (control between the parts) is what would bound it.
-rtt_todo() {
+# Paced, a heartbeat waits behind at most the paced socket's unsent bytes,
+# one 16 KiB piece of a bulk frame and fq's horizon. Before bulk frames were
+# split (protocol version 2), it waited behind a whole record of up to
+# 1 MiB, 2.8 s at 3 Mbit/s: p90 895 ms paced, and a leader that lost its
+# lease and then its term (CI, December 2026); after it, p90 72 ms.
+rtt_near_idle() {
 	echo "heartbeat RTT p90: with pacing $P90_with ms, without $P90_without ms," \
-	     "idle $IDLE ms"
-	awk -v a="$P90_with" -v i="$IDLE" -v s="$RTT_SLACK_MS" \
-		'BEGIN { exit !(a <= i + s) }' && return 0
-	return 1
+	     "idle $IDLE ms, allowed idle + $RTT_SLACK_MS ms"
+	awk -v a="$P90_with" -v i="$IDLE" -v s="$RTT_SLACK_MS" 'BEGIN { exit !(a <= i + s) }'
 }
 
 check cgroup2 cgroup2 || exit 1
@@ -233,9 +235,6 @@ check with-pacing-job round with
 check with-pacing-no-role-change same_roles with
 check pace-still-enforced pace_enforced
 check bottleneck-queue-kept-short bottleneck_kept_short
-rtt_todo >"$outf" 2>&1 && r=ok || r="not ok"
-sed 's/^/    # /' "$outf"
-n=$((n + 1))
-echo "    $r $n heartbeat-rtt-near-idle-with-pacing # TODO a control frame waits behind a whole record (bulk frames are not split)"
+check heartbeat-rtt-near-idle-with-pacing rtt_near_idle
 check data-identical data_identical
 [ "$failed" = 0 ]

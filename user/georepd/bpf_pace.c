@@ -34,6 +34,8 @@
 #define PACE_UNENFORCED_N	2	/* ... this many periods running, and */
 #define PACE_UNENFORCED_AHEAD_NS (PACE_MAX_AHEAD_NS / 2)	/* ... scheduled this far ahead */
 #define PACE_RETRY_MS		60000	/* unenforced: counted only, this long */
+#define PACE_LOWAT_MS		10	/* a paced socket's unsent bytes: this long at its rate */
+#define PACE_LOWAT_MIN		4096
 
 struct pace_peer {
 	uint64_t cookie;		/* in the maps; 0: none */
@@ -46,6 +48,7 @@ struct pace_peer {
 	bool unenforced;		/* counted only, until retry_ms */
 	uint64_t retry_ms;
 	bool warned;
+	size_t lowat;			/* the socket's TCP_NOTSENT_LOWAT; 0: the default */
 };
 
 struct gd_pace {
@@ -227,6 +230,26 @@ static void observe(struct georepd *d, struct gd_pace *p, struct pace_peer *pp,
 	pp->warned = true;
 }
 
+/*
+ * A paced socket drains at its rate: its unsent bytes (TCP_NOTSENT_LOWAT,
+ * which a control frame waits behind) are cut to PACE_LOWAT_MS of it.
+ */
+static size_t pace_lowat(uint64_t rate)
+{
+	uint64_t b = rate * PACE_LOWAT_MS / 1000;
+
+	return b < PACE_LOWAT_MIN ? PACE_LOWAT_MIN : b > GR_CONN_NOTSENT_LOWAT ? 0 : b;
+}
+
+static void set_lowat(struct pace_peer *pp, struct gr_conn *c, size_t lowat)
+{
+	if (!c || lowat == pp->lowat)
+		return;
+	if (gr_conn_set_notsent_lowat(c, lowat))
+		return;
+	pp->lowat = lowat;
+}
+
 static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint64_t now,
 		      bool period, uint64_t dt_ms, bool resync)
 {
@@ -265,6 +288,7 @@ static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint
 	}
 	pp->written = !pp->unenforced;
 	pp->over = 0;
+	set_lowat(pp, c, pp->written ? pace_lowat(pp->rate) : 0);
 }
 
 void gd_pace_tick(struct georepd *d, struct gd_pace *p)
@@ -293,7 +317,7 @@ static json_t *peer_json(struct georepd *d, struct gd_pace *p, unsigned int i)
 	if (pp->cookie)
 		bpf_map__lookup_elem(p->skel->maps.flows, &pp->cookie, sizeof(pp->cookie), &f,
 				     sizeof(f), 0);
-	return json_pack("{s:s, s:b, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:b}",
+	return json_pack("{s:s, s:b, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:b, s:I}",
 			 "site", d->cfg->sites[i].name, "connected", pp->cookie != 0,
 			 "rate_bytes_s", (json_int_t)pp->rate, "paced", pp->written,
 			 "resync", pp->resync,
@@ -302,7 +326,8 @@ static json_t *peer_json(struct georepd *d, struct gd_pace *p, unsigned int i)
 			 "acks", (json_int_t)f.acks, "delayed", (json_int_t)f.delayed,
 			 "delay_avg_ms", f.delayed ? f.delay_ns / 1e6 / f.delayed : 0.0,
 			 "delay_max_ms", f.delay_max_ns / 1e6,
-			 "congested", (json_int_t)f.congested, "enforced", !pp->unenforced);
+			 "congested", (json_int_t)f.congested, "enforced", !pp->unenforced,
+			 "notsent_lowat", (json_int_t)(pp->lowat ? pp->lowat : GR_CONN_NOTSENT_LOWAT));
 }
 
 json_t *gd_pace_json(struct georepd *d, struct gd_pace *p)
@@ -350,8 +375,10 @@ int gd_pace_set_attached(struct georepd *d, struct gd_pace *p, bool on, char *er
 		bpf_link__destroy(p->skel->links.georep_pace);
 		p->skel->links.georep_pace = NULL;
 		p->attached = false;
-		for (i = 0; i < GR_CFG_MAX_SITES; i++)
+		for (i = 0; i < GR_CFG_MAX_SITES; i++) {
+			set_lowat(&p->peer[i], i < d->cfg->nsites ? d->peers[i].conn : NULL, 0);
 			forget(p, &p->peer[i]);
+		}
 		snprintf(p->error, sizeof(p->error), "detached on request");
 		gd_info("bpf: pace detached on request: replication is not paced");
 	}

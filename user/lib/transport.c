@@ -133,9 +133,9 @@ int gr_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static void tune_lowat(int fd, int bytes)
+static int tune_lowat(int fd, int bytes)
 {
-	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
+	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes)) ? -errno : 0;
 }
 
 static void tune_socket(int fd)
@@ -774,6 +774,15 @@ void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st)
 	if (c->bytes_out - c->bulk_end < st->socket_unacked &&
 	    st->socket_unacked - (c->bytes_out - c->bulk_end) > GR_CONN_UNACKED_SLACK)
 		st->bulk_unacked = st->socket_unacked - (c->bytes_out - c->bulk_end);
+}
+
+int gr_conn_set_notsent_lowat(struct gr_conn *c, size_t bytes)
+{
+	if (c->fd < 0)
+		return -ENOTCONN;
+	if (!bytes || bytes > GR_CONN_NOTSENT_LOWAT)
+		bytes = GR_CONN_NOTSENT_LOWAT;
+	return tune_lowat(c->fd, (int)bytes);
 }
 
 void gr_conn_set_version(struct gr_conn *c, uint16_t version)

@@ -181,6 +181,12 @@ void gr_conn_lane_stats(const struct gr_conn *c, struct gr_lane_stats *st);
  */
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes);
 /*
+ * The socket's TCP_NOTSENT_LOWAT: @bytes, or GR_CONN_NOTSENT_LOWAT for 0
+ * (a paced connection drains slowly: its unsent share is made smaller, so
+ * that a control frame waits behind fewer bytes). Return: 0, -errno.
+ */
+int gr_conn_set_notsent_lowat(struct gr_conn *c, size_t bytes);
+/*
  * The protocol version agreed in the hello: frames sent from now on (but
  * HELLO) carry it; from GR_WIRE_VERSION_PART, bulk frames longer than
  * GR_PART_SIZE go out in PART frames and PART frames are taken in (a PART
