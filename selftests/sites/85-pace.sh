@@ -36,8 +36,8 @@ QUEUE_PKTS=${QUEUE_PKTS:-100}		# 300 ms at 4 Mbit/s
 JOB_MB=${JOB_MB:-8}
 LOG_MB=${LOG_MB:-128}			# the backlog fits: no full resync
 # what a heartbeat may wait behind, paced at 3 Mbit/s: the socket's unsent
-# bytes (4 KiB, 11 ms), one piece of a bulk frame (16 KiB, 44 ms), fq's
-# horizon (20 ms), and TCG's slowness (25 ms)
+# bytes (4 KiB, 11 ms), one piece of a bulk frame (4 KiB and up to a
+# quarter, 14 ms), fq's horizon (20 ms), and TCG's slowness (55 ms)
 RTT_SLACK_MS=${RTT_SLACK_MS:-100}
 CATCHUP_S=${CATCHUP_S:-120}
 CG=/run/georep-cgroup2			# outside /sys: `ip netns exec` remounts it
@@ -193,7 +193,8 @@ pace_enforced() {
 	echo "$j" | jq -e --argjson r $((PACE_MBIT * 125000)) '.programs[] |
 		select(.name == "pace") | .attached and
 		([.peers[] | select(.connected and .paced and .enforced and
-				   .rate_bytes_s == $r and .notsent_lowat < 32768)] |
+				   .rate_bytes_s == $r and .notsent_lowat < 32768 and
+				   .part_size < 65536)] |
 		 length == 2)' >/dev/null
 }
 
@@ -207,7 +208,7 @@ bottleneck_kept_short() {
 }
 
 # Paced, a heartbeat waits behind at most the paced socket's unsent bytes,
-# one 16 KiB piece of a bulk frame and fq's horizon. Before bulk frames were
+# one piece of a bulk frame (both 10 ms at the pace rate) and fq's horizon. Before bulk frames were
 # split (protocol version 2), it waited behind a whole record of up to
 # 1 MiB, 2.8 s at 3 Mbit/s: p90 895 ms paced, and a leader that lost its
 # lease and then its term (CI, December 2026); after it, p90 72 ms.

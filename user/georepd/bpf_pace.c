@@ -34,8 +34,8 @@
 #define PACE_UNENFORCED_N	2	/* ... this many periods running, and */
 #define PACE_UNENFORCED_AHEAD_NS (PACE_MAX_AHEAD_NS / 2)	/* ... scheduled this far ahead */
 #define PACE_RETRY_MS		60000	/* unenforced: counted only, this long */
-#define PACE_LOWAT_MS		10	/* a paced socket's unsent bytes: this long at its rate */
-#define PACE_LOWAT_MIN		4096
+#define PACE_UNIT_MS		10	/* a paced link's unsent bytes and pieces: this long */
+#define PACE_UNIT_MIN		4096	/* ... at its rate, at least this */
 
 struct pace_peer {
 	uint64_t cookie;		/* in the maps; 0: none */
@@ -48,7 +48,7 @@ struct pace_peer {
 	bool unenforced;		/* counted only, until retry_ms */
 	uint64_t retry_ms;
 	bool warned;
-	size_t lowat;			/* the socket's TCP_NOTSENT_LOWAT; 0: the default */
+	size_t unit;			/* its TCP_NOTSENT_LOWAT and piece size; 0: defaults */
 };
 
 struct gd_pace {
@@ -231,23 +231,25 @@ static void observe(struct georepd *d, struct gd_pace *p, struct pace_peer *pp,
 }
 
 /*
- * A paced socket drains at its rate: its unsent bytes (TCP_NOTSENT_LOWAT,
- * which a control frame waits behind) are cut to PACE_LOWAT_MS of it.
+ * A paced link drains at its rate: what a control frame waits behind, the
+ * socket's unsent bytes (TCP_NOTSENT_LOWAT) and one piece of a bulk frame,
+ * is cut to PACE_UNIT_MS of it (4 KiB each at 3 Mbit/s, not 32 and 64 KiB).
  */
-static size_t pace_lowat(uint64_t rate)
+static size_t pace_unit(uint64_t rate)
 {
-	uint64_t b = rate * PACE_LOWAT_MS / 1000;
+	uint64_t b = rate * PACE_UNIT_MS / 1000;
 
-	return b < PACE_LOWAT_MIN ? PACE_LOWAT_MIN : b > GR_CONN_NOTSENT_LOWAT ? 0 : b;
+	return b < PACE_UNIT_MIN ? PACE_UNIT_MIN : b >= GR_CONN_NOTSENT_LOWAT ? 0 : b;
 }
 
-static void set_lowat(struct pace_peer *pp, struct gr_conn *c, size_t lowat)
+static void set_unit(struct pace_peer *pp, struct gr_conn *c, size_t unit)
 {
-	if (!c || lowat == pp->lowat)
+	if (!c || unit == pp->unit)
 		return;
-	if (gr_conn_set_notsent_lowat(c, lowat))
+	if (gr_conn_set_notsent_lowat(c, unit))
 		return;
-	pp->lowat = lowat;
+	gr_conn_set_part_size(c, unit);
+	pp->unit = unit;
 }
 
 static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint64_t now,
@@ -288,7 +290,7 @@ static void peer_tick(struct georepd *d, struct gd_pace *p, unsigned int i, uint
 	}
 	pp->written = !pp->unenforced;
 	pp->over = 0;
-	set_lowat(pp, c, pp->written ? pace_lowat(pp->rate) : 0);
+	set_unit(pp, c, pp->written ? pace_unit(pp->rate) : 0);
 }
 
 void gd_pace_tick(struct georepd *d, struct gd_pace *p)
@@ -317,7 +319,7 @@ static json_t *peer_json(struct georepd *d, struct gd_pace *p, unsigned int i)
 	if (pp->cookie)
 		bpf_map__lookup_elem(p->skel->maps.flows, &pp->cookie, sizeof(pp->cookie), &f,
 				     sizeof(f), 0);
-	return json_pack("{s:s, s:b, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:b, s:I}",
+	return json_pack("{s:s, s:b, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:b, s:I, s:I}",
 			 "site", d->cfg->sites[i].name, "connected", pp->cookie != 0,
 			 "rate_bytes_s", (json_int_t)pp->rate, "paced", pp->written,
 			 "resync", pp->resync,
@@ -327,7 +329,8 @@ static json_t *peer_json(struct georepd *d, struct gd_pace *p, unsigned int i)
 			 "delay_avg_ms", f.delayed ? f.delay_ns / 1e6 / f.delayed : 0.0,
 			 "delay_max_ms", f.delay_max_ns / 1e6,
 			 "congested", (json_int_t)f.congested, "enforced", !pp->unenforced,
-			 "notsent_lowat", (json_int_t)(pp->lowat ? pp->lowat : GR_CONN_NOTSENT_LOWAT));
+			 "notsent_lowat", (json_int_t)(pp->unit ? pp->unit : GR_CONN_NOTSENT_LOWAT),
+			 "part_size", (json_int_t)(pp->unit ? pp->unit : GR_PART_SIZE));
 }
 
 json_t *gd_pace_json(struct georepd *d, struct gd_pace *p)
@@ -376,7 +379,7 @@ int gd_pace_set_attached(struct georepd *d, struct gd_pace *p, bool on, char *er
 		p->skel->links.georep_pace = NULL;
 		p->attached = false;
 		for (i = 0; i < GR_CFG_MAX_SITES; i++) {
-			set_lowat(&p->peer[i], i < d->cfg->nsites ? d->peers[i].conn : NULL, 0);
+			set_unit(&p->peer[i], i < d->cfg->nsites ? d->peers[i].conn : NULL, 0);
 			forget(p, &p->peer[i]);
 		}
 		snprintf(p->error, sizeof(p->error), "detached on request");

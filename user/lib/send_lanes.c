@@ -118,7 +118,7 @@ static size_t next_part(struct gr_lanes *l, const uint8_t **p)
 	struct gr_lane_q *bulk = &l->q[GR_LANE_BULK];
 	size_t max = l->part_size ? l->part_size : GR_PART_SIZE;
 	size_t n = l->frame_end - bulk->off;
-	bool more = n > max;
+	bool more = n > max + max / 4;	/* no small piece at the end */
 
 	if (more)
 		n = max;
@@ -139,7 +139,7 @@ static size_t start_bulk(struct gr_lanes *l, const uint8_t **p)
 	size_t end = l->frame_end ? l->frame_end : bulk_frame_end(bulk);
 
 	l->cur = GR_LANE_BULK;
-	if (l->frame_end || (l->part_size && end - bulk->off > l->part_size)) {
+	if (l->frame_end || (l->part_size && end - bulk->off > l->part_size + l->part_size / 4)) {
 		l->frame_end = end;
 		return next_part(l, p);
 	}

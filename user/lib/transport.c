@@ -66,6 +66,7 @@ struct gr_conn {
 	struct gr_lanes out;
 	uint32_t max_body;	/* frames longer than this are refused */
 	uint16_t version;	/* agreed in the hello (1 until then) */
+	size_t part_size;	/* of the pieces sent from version 2; 0: GR_PART_SIZE */
 
 	uint8_t *part;		/* the split frame being put together */
 	size_t part_len, part_cap;
@@ -785,10 +786,22 @@ int gr_conn_set_notsent_lowat(struct gr_conn *c, size_t bytes)
 	return tune_lowat(c->fd, (int)bytes);
 }
 
+static void set_split(struct gr_conn *c)
+{
+	gr_lanes_split(&c->out, c->version < GR_WIRE_VERSION_PART ? 0 :
+			c->part_size ? c->part_size : GR_PART_SIZE, c->version);
+}
+
 void gr_conn_set_version(struct gr_conn *c, uint16_t version)
 {
 	c->version = version;
-	gr_lanes_split(&c->out, version >= GR_WIRE_VERSION_PART ? GR_PART_SIZE : 0, version);
+	set_split(c);
+}
+
+void gr_conn_set_part_size(struct gr_conn *c, size_t bytes)
+{
+	c->part_size = bytes;
+	set_split(c);
 }
 
 void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes)

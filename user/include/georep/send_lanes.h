@@ -15,9 +15,10 @@
  * the stream stays a sequence of whole frames.
  *
  * With gr_lanes_split() (protocol version 2 and later), a bulk frame longer
- * than the piece size goes out as PART frames instead, each a header made
- * here and the next bytes of the frame where they are queued (no copy);
- * control frames go between the pieces, so a heartbeat waits behind at
+ * than the piece size and a quarter goes out as PART frames instead, each a
+ * header made here and the next bytes of the frame where they are queued
+ * (no copy): pieces of the piece size, the last up to a quarter longer.
+ * Control frames go between the pieces, so a heartbeat waits behind at
  * most one piece, not a whole megabyte record.
  */
 #ifndef _GEOREP_SEND_LANES_H
@@ -58,7 +59,7 @@ struct gr_lanes {
 };
 
 /*
- * From now on, split bulk frames longer than @part_size (at least
+ * From now on, split bulk frames longer than 5/4 of @part_size (at least
  * GR_PART_MIN) into PART frames framed with @version; 0 sends them whole.
  * Takes effect at the next frame.
  */

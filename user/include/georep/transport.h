@@ -187,9 +187,15 @@ void gr_conn_set_max_body(struct gr_conn *c, uint32_t bytes);
  */
 int gr_conn_set_notsent_lowat(struct gr_conn *c, size_t bytes);
 /*
+ * The size of the pieces bulk frames go in from protocol version 2:
+ * @bytes (at least GR_PART_MIN), or GR_PART_SIZE for 0. A paced link gets
+ * smaller ones: a control frame waits behind at most one piece.
+ */
+void gr_conn_set_part_size(struct gr_conn *c, size_t bytes);
+/*
  * The protocol version agreed in the hello: frames sent from now on (but
  * HELLO) carry it; from GR_WIRE_VERSION_PART, bulk frames longer than
- * GR_PART_SIZE go out in PART frames and PART frames are taken in (a PART
+ * the piece size (gr_conn_set_part_size()) go out in PART frames and PART frames are taken in (a PART
  * frame on a version 1 connection is a protocol error).
  */
 void gr_conn_set_version(struct gr_conn *c, uint16_t version);

@@ -109,10 +109,12 @@ struct gr_ping {
  * body: the next bytes of one bulk frame (header included), which the sender
  * split so that control frames can go between its pieces
  * (Documentation/wire-protocol.rst, "Split frames"). Every piece but the
- * last has GR_WF_MORE and at least GR_PART_MIN bytes.
+ * last has GR_WF_MORE and at least GR_PART_MIN bytes. georepd's pieces are
+ * GR_PART_SIZE (as long as a regular bulk frame) or, on a paced link,
+ * 10 ms at its rate; the last one may be up to a quarter longer.
  */
 #define GR_PART_MIN		4096
-#define GR_PART_SIZE		(16U << 10)	/* what georepd's pieces carry: a TLS record */
+#define GR_PART_SIZE		(64U << 10)	/* georepd's pieces, unless paced */
 struct gr_part {
 	const uint8_t *data;
 	uint32_t len;
