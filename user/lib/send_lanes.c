@@ -48,6 +48,32 @@ void gr_lanes_free(struct gr_lanes *l)
 	}
 }
 
+/*
+ * Room kept in front of the unsent bytes of @lane: the bulk lane writes a
+ * piece's PART header just before the piece (over bytes already sent, or
+ * this room), so that header and piece go out in one write.
+ */
+static size_t headroom(enum gr_lane lane)
+{
+	return lane == GR_LANE_BULK ? GR_WIRE_HDR_SIZE : 0;
+}
+
+/* Move @lane's unsent bytes (and a piece header not yet taken) to the front. */
+static void compact(struct gr_lanes *l, enum gr_lane lane)
+{
+	struct gr_lane_q *q = &l->q[lane];
+	size_t keep = lane == GR_LANE_BULK ? l->part_hdr_left : 0;
+	size_t to = headroom(lane) + keep, delta = q->off - to;
+
+	memmove(q->buf + headroom(lane), q->buf + q->off - keep, q->len - q->off + keep);
+	if (lane == GR_LANE_BULK && l->unit_end >= q->off)
+		l->unit_end -= delta;
+	if (lane == GR_LANE_BULK && l->frame_end)
+		l->frame_end -= delta;
+	q->len -= delta;
+	q->off = to;
+}
+
 uint8_t *gr_lanes_reserve(struct gr_lanes *l, enum gr_lane lane, size_t need, int *err)
 {
 	struct gr_lane_q *q = &l->q[lane];
@@ -58,16 +84,11 @@ uint8_t *gr_lanes_reserve(struct gr_lanes *l, enum gr_lane lane, size_t need, in
 		*err = -ENOBUFS;
 		return NULL;
 	}
-	/* the unsent bytes move to the front; unit_end moves with them */
-	if (q->off && q->len + need > q->cap) {
-		memmove(q->buf, q->buf + q->off, q->len - q->off);
-		if (lane == GR_LANE_BULK && l->unit_end >= q->off)
-			l->unit_end -= q->off;
-		if (lane == GR_LANE_BULK && l->frame_end)
-			l->frame_end -= q->off;
-		q->len -= q->off;
-		q->off = 0;
-	}
+	if (q->off == q->len && q->off < headroom(lane))
+		q->off = q->len = headroom(lane);	/* empty, never used */
+	if (q->off > headroom(lane) + (lane == GR_LANE_BULK ? l->part_hdr_left : 0) &&
+	    q->len + need > q->cap)
+		compact(l, lane);
 	if (q->len + need > q->cap) {
 		cap = q->cap ? q->cap : 4096;
 		while (cap < q->len + need)
@@ -112,24 +133,28 @@ void gr_lanes_split(struct gr_lanes *l, size_t part_size, uint16_t version)
 	l->part_version = version;
 }
 
-/* The next piece of the frame being split: its header first. */
+/*
+ * The next piece of the frame being split, its header written in the
+ * headroom just before it: the bytes there were sent already.
+ */
 static size_t next_part(struct gr_lanes *l, const uint8_t **p)
 {
 	struct gr_lane_q *bulk = &l->q[GR_LANE_BULK];
 	size_t max = l->part_size ? l->part_size : GR_PART_SIZE;
 	size_t n = l->frame_end - bulk->off;
 	bool more = n > max + max / 4;	/* no small piece at the end */
+	uint8_t *hdr = bulk->buf + bulk->off - GR_WIRE_HDR_SIZE;
 
 	if (more)
 		n = max;
-	gr_wire_part_hdr(l->part_hdr, n, more, l->part_version);
+	gr_wire_part_hdr(hdr, n, more, l->part_version);
+	*p = hdr;
 	l->part_hdr_left = GR_WIRE_HDR_SIZE;
 	l->unit_end = bulk->off + n;
 	if (!more)
 		l->frame_end = 0;
 	l->parts++;
-	*p = l->part_hdr;
-	return GR_WIRE_HDR_SIZE;
+	return GR_WIRE_HDR_SIZE + n;
 }
 
 /* Start the bulk frame at the head of the bulk lane: whole, or its first piece. */
@@ -153,13 +178,9 @@ size_t gr_lanes_peek(struct gr_lanes *l, const uint8_t **p)
 	struct gr_lane_q *ctl = &l->q[GR_LANE_CONTROL], *bulk = &l->q[GR_LANE_BULK];
 
 	/* a bulk unit in progress (a frame, or a piece's header and bytes) is finished first */
-	if (l->cur == GR_LANE_BULK && l->part_hdr_left) {
-		*p = l->part_hdr + GR_WIRE_HDR_SIZE - l->part_hdr_left;
-		return l->part_hdr_left;
-	}
-	if (l->cur == GR_LANE_BULK && bulk->off < l->unit_end) {
-		*p = bulk->buf + bulk->off;
-		return l->unit_end - bulk->off;
+	if (l->cur == GR_LANE_BULK && (l->part_hdr_left || bulk->off < l->unit_end)) {
+		*p = bulk->buf + bulk->off - l->part_hdr_left;
+		return l->part_hdr_left + l->unit_end - bulk->off;
 	}
 	if (ctl->off < ctl->len) {
 		if (l->cur != GR_LANE_CONTROL && bulk->off < bulk->len)
@@ -178,13 +199,16 @@ void gr_lanes_consume(struct gr_lanes *l, size_t n)
 {
 	struct gr_lane_q *q = &l->q[l->cur];
 
+	size_t h;
+
 	if (l->cur == GR_LANE_BULK && l->part_hdr_left) {
-		l->part_hdr_left -= n;
-		return;
+		h = n < l->part_hdr_left ? n : l->part_hdr_left;
+		l->part_hdr_left -= h;
+		n -= h;
 	}
 	q->off += n;
-	if (q->off == q->len) {
-		q->off = q->len = 0;
+	if (q->off == q->len && !(l->cur == GR_LANE_BULK && l->part_hdr_left)) {
+		q->off = q->len = headroom(l->cur);
 		if (l->cur == GR_LANE_BULK)
 			l->unit_end = 0;
 	}

@@ -202,13 +202,15 @@ static void test_split_pieces(void)
 	CHECK(queue(&l, &f) == 0);
 	bulk_frame(&f, 5, 8192);	/* short: goes whole */
 	CHECK(queue(&l, &f) == 0);
-	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE);	/* the piece's header */
+	/* the piece's header and bytes, in one */
+	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE + (64 << 10));
 	drain(&l, &w, 10);
 	ctl_frame(&f, 7);
 	CHECK(queue(&l, &f) == 0);
-	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE - 10);
-	drain(&l, &w, SIZE_MAX);
-	CHECK(gr_lanes_peek(&l, &p) == 64 << 10);	/* its bytes, not the ping */
+	/* the rest of the header and the piece, not the ping */
+	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE - 10 + (64 << 10));
+	drain(&l, &w, 14);
+	CHECK(gr_lanes_peek(&l, &p) == 64 << 10);
 	drain(&l, &w, 1000);
 	drain(&l, &w, SIZE_MAX);
 	n = w.len;
@@ -225,6 +227,44 @@ static void test_split_pieces(void)
 	CHECK(next_frame(&w, &off, &join, &f, &parts, &at) == 0 && f.hdr.type == GR_FT_RESYNC &&
 	      f.resync.offset == 5 * 4096 && parts == 4);
 	CHECK(off == w.len);
+	gr_lanes_free(&l);
+	free(w.buf);
+	free(join.buf);
+}
+
+/*
+ * A piece's header half taken when the lane moves its bytes to the front
+ * (more frames queued than it has room for): the stream stays whole.
+ */
+static void test_split_compact(void)
+{
+	struct wire w = { 0 }, join = { 0 };
+	size_t off = 0, parts = 0, at;
+	struct gr_frame f;
+	struct gr_lanes l;
+	const uint8_t *p;
+	int i, got = 0;
+
+	gr_lanes_init(&l, 1U << 30);
+	gr_lanes_split(&l, GR_PART_MIN, GR_WIRE_VERSION_PART);
+	bulk_frame(&f, 0, 8192);	/* two pieces: 4096, then the rest (last) */
+	CHECK(queue(&l, &f) == 0);
+	drain(&l, &w, GR_WIRE_HDR_SIZE + GR_PART_MIN);	/* the first piece */
+	drain(&l, &w, 5);	/* 5 bytes of the second's header: not its flags, length */
+	CHECK(l.part_hdr_left == GR_WIRE_HDR_SIZE - 5);
+	for (i = 1; i <= 40; i++) {
+		bulk_frame(&f, i * 16, 65536);
+		CHECK(queue(&l, &f) == 0);
+	}
+	CHECK(gr_lanes_peek(&l, &p) == GR_WIRE_HDR_SIZE - 5 + (8192 + GR_WIRE_HDR_SIZE +
+								  GR_RESYNC_HDR_SIZE - GR_PART_MIN));
+	while (drain(&l, &w, 1 + (size_t)random() % 9000))
+		;
+	while (off < w.len && !next_frame(&w, &off, &join, &f, &parts, &at))
+		CHECK_MSG(f.hdr.type == GR_FT_RESYNC && f.resync.offset == (uint64_t)got++ * 16 * 4096,
+			  "frame %d: type %u offset %llu", got - 1, f.hdr.type,
+			  (unsigned long long)f.resync.offset);
+	CHECK(got == 41 && off == w.len);
 	gr_lanes_free(&l);
 	free(w.buf);
 	free(join.buf);
@@ -702,6 +742,7 @@ static const struct ktap_case cases[] = {
 	{ "lanes_limits", test_lane_limits },
 	{ "lanes_random_interleaving", test_random_interleaving },
 	{ "lanes_split_pieces", test_split_pieces },
+	{ "lanes_split_compact", test_split_compact },
 	{ "lanes_random_split", test_random_split },
 	{ "lanes_socket_ping_overtakes", test_socket_ping_overtakes },
 	{ "lanes_socket_split", test_socket_split },

@@ -16,8 +16,9 @@
  *
  * With gr_lanes_split() (protocol version 2 and later), a bulk frame longer
  * than the piece size and a quarter goes out as PART frames instead, each a
- * header made here and the next bytes of the frame where they are queued
- * (no copy): pieces of the piece size, the last up to a quarter longer.
+ * header written just before the next bytes of the frame where they are
+ * queued (over bytes already sent, or the lane's headroom: one write, no
+ * copy): pieces of the piece size, the last up to a quarter longer.
  * Control frames go between the pieces, so a heartbeat waits behind at
  * most one piece, not a whole megabyte record.
  */
@@ -53,8 +54,7 @@ struct gr_lanes {
 	size_t part_size;	/* bytes per piece; 0: frames go whole */
 	uint16_t part_version;	/* the version PART frames are framed with */
 	size_t frame_end;	/* end of the frame being split, 0 when none */
-	uint8_t part_hdr[GR_WIRE_HDR_SIZE];	/* the current piece's header */
-	size_t part_hdr_left;	/* of it, bytes not yet taken */
+	size_t part_hdr_left;	/* the piece's header before off: bytes not yet taken */
 	uint64_t parts;		/* pieces sent, ever */
 };
 
