@@ -374,6 +374,31 @@ static void test_random_split(void)
 
 /* ---- over a real socket ---- */
 
+/*
+ * A connection (dialer) to a plain socket on 127.0.0.1 that the test reads
+ * and writes itself: *@fd, its listener *@lfd. Return: the open connection.
+ */
+static struct gr_conn *raw_peer(struct gr_loop *loop, struct gr_transport *t,
+				const struct gr_conn_cbs *cbs, void *arg, int *lfd, int *fd)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	struct gr_conn *c;
+	int i;
+
+	*lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(*lfd >= 0 && !bind(*lfd, (struct sockaddr *)&sin, sizeof(sin)) &&
+	      !listen(*lfd, 1) && !getsockname(*lfd, (struct sockaddr *)&sin, &slen));
+	c = gr_conn_connect(loop, t, (struct sockaddr *)&sin, sizeof(sin), cbs, arg);
+	*fd = accept(*lfd, NULL, NULL);
+	CHECK(c && *fd >= 0);
+	for (i = 0; i < 50 && c && !gr_conn_is_open(c); i++)
+		gr_loop_run_once(loop, 10);
+	CHECK(c && gr_conn_is_open(c));
+	return c;
+}
+
 static int closed_err;
 
 static void c_close(struct gr_conn *c, int err, const char *reason, void *arg)
@@ -396,11 +421,9 @@ static void test_socket_ping_overtakes(void)
 {
 	struct gr_transport *t = gr_transport_tcp();
 	size_t before_ping = 0, used, len = 0;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
 	static uint8_t in[1 << 20];
 	char err[GR_WIRE_ERRLEN];
 	struct gr_lane_stats st;
-	socklen_t slen = sizeof(sin);
 	struct gr_loop *loop;
 	struct gr_conn *c;
 	struct gr_frame f;
@@ -408,17 +431,7 @@ static void test_socket_ping_overtakes(void)
 	bool seen = false;
 
 	CHECK(t && gr_loop_new(&loop) == 0);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(lfd >= 0 && !bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) && !listen(lfd, 1) &&
-	      !getsockname(lfd, (struct sockaddr *)&sin, &slen));
-	c = gr_conn_connect(loop, t, (struct sockaddr *)&sin, sizeof(sin), &c_cbs, NULL);
-	CHECK(c != NULL);
-	fd = accept(lfd, NULL, NULL);
-	CHECK(fd >= 0);
-	for (i = 0; i < 50 && !gr_conn_is_open(c); i++)
-		gr_loop_run_once(loop, 10);
-	CHECK(gr_conn_is_open(c));
+	c = raw_peer(loop, t, &c_cbs, NULL, &lfd, &fd);
 	for (i = 0; i < 256; i++) {
 		bulk_frame(&f, i, 64 << 10);
 		CHECK(gr_conn_send(c, &f) == 0);
@@ -624,23 +637,13 @@ static void put_part(struct wire *w, const struct wire *inner, size_t off, size_
 static void feed(uint16_t version, const struct wire *w, struct got *g)
 {
 	struct gr_transport *t = gr_transport_tcp();
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t slen = sizeof(sin);
 	struct gr_loop *loop;
 	struct gr_conn *c;
 	int lfd, fd, i;
 
 	memset(g, 0, sizeof(*g));
 	CHECK(t && gr_loop_new(&loop) == 0);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(lfd >= 0 && !bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) && !listen(lfd, 1) &&
-	      !getsockname(lfd, (struct sockaddr *)&sin, &slen));
-	c = gr_conn_connect(loop, t, (struct sockaddr *)&sin, sizeof(sin), &got_cbs, g);
-	fd = accept(lfd, NULL, NULL);
-	CHECK(c && fd >= 0);
-	for (i = 0; i < 50 && !gr_conn_is_open(c); i++)
-		gr_loop_run_once(loop, 10);
+	c = raw_peer(loop, t, &got_cbs, g, &lfd, &fd);
 	gr_conn_set_version(c, version);
 	CHECK(write(fd, w->buf, w->len) == (ssize_t)w->len);
 	for (i = 0; i < 50 && !g->err; i++)
