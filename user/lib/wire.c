@@ -645,13 +645,6 @@ void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version)
 	put_hdr(hdr, GR_FT_PART, more ? GR_WF_MORE : 0, len, version, 0);
 }
 
-/* A PART frame the decoder would accept: see decode_part(). */
-static bool part_ok(const struct gr_frame *f)
-{
-	return f->hdr.version >= GR_WIRE_VERSION_PART && f->part.len &&
-	       (!f->part.more || f->part.len >= GR_PART_MIN);
-}
-
 ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 {
 	size_t total = gr_wire_frame_size(f), bl, i;
@@ -664,8 +657,6 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 	if (bl > GR_WIRE_MAX_BODY || f->hdr.version > GR_WIRE_VERSION)
 		return -EINVAL;
 	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
-		return -EINVAL;
-	if (f->hdr.type == GR_FT_PART && !part_ok(f))
 		return -EINVAL;
 	if (total > cap)
 		return -ENOSPC;
@@ -746,6 +737,10 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		return gr_wire_put_genesis(b, &f->genesis, err) ? -EINVAL : (ssize_t)total;
 	case GR_FT_PART:
 		memcpy(b, f->part.data, f->part.len);
+		/* never send what the peer would refuse (version, size) */
+		if (gr_wire_decode_hdr(p, &(struct gr_frame_hdr){ 0 }, err) ||
+		    decode_part(b, bl, &(struct gr_frame){ .hdr.flags = p[7] }, err))
+			return -EINVAL;
 		break;
 	}
 	return total;
