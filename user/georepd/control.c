@@ -31,6 +31,18 @@ static json_t *volume_json(struct georepd *d, const struct gd_volume *v)
 	return o;
 }
 
+/* the event loop's turns (Documentation/georepd.8, "status") */
+static json_t *loop_json(const struct georepd *d)
+{
+	struct gr_loop_stats st;
+
+	gr_loop_stats(d->loop, &st);
+	return json_pack("{s:I, s:f, s:f, s:I, s:I}", "turns", (json_int_t)st.turns,
+			 "busy_s", st.busy_ns / 1e9, "max_turn_ms", st.max_turn_ns / 1e6,
+			 "slow_turns", (json_int_t)st.slow_turns,
+			 "slow_turn_ms", (json_int_t)(GR_LOOP_SLOW_NS / 1000000));
+}
+
 static int h_status(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 		    char *err, void *arg)
 {
@@ -60,6 +72,7 @@ static int h_status(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 	if (*resp) {
 		/* "tls" (mutual TLS 1.3) or "tcp" (--insecure-plaintext) */
 		json_object_set_new(*resp, "transport", json_string(d->tp->ops->name));
+		json_object_set_new(*resp, "loop", loop_json(d));
 		return 0;
 	}
 	peers = vols = NULL;	/* "o" stole them even on failure */

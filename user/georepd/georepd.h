@@ -99,6 +99,7 @@ struct georepd {
 	uint64_t rejected;			/* connections refused at hello */
 	struct gd_ratelimit rl;			/* for anything a stranger triggers */
 	struct gd_bpf *bpf;			/* bpf.c; NULL with --bpf off */
+	uint64_t slow_seen;			/* loop's slow turns already logged */
 };
 
 /* peer.c */

@@ -200,6 +200,21 @@ static void volumes_close(struct georepd *d)
 	free(d->vols);
 }
 
+/* One line when turns of the loop took a second or more since the last tick. */
+static void report_slow_turns(struct georepd *d)
+{
+	struct gr_loop_stats st;
+
+	gr_loop_stats(d->loop, &st);
+	if (st.slow_turns == d->slow_seen)
+		return;
+	gd_warn("event loop: %llu turn%s of %llu ms or more (the latest %llu ms): peers and the control socket waited",
+		(unsigned long long)(st.slow_turns - d->slow_seen),
+		st.slow_turns - d->slow_seen == 1 ? "" : "s",
+		GR_LOOP_SLOW_NS / 1000000, (unsigned long long)st.last_slow_ns / 1000000);
+	d->slow_seen = st.slow_turns;
+}
+
 static void on_tick(struct gr_timer *t, void *arg)
 {
 	struct georepd *d = arg;
@@ -211,6 +226,7 @@ static void on_tick(struct gr_timer *t, void *arg)
 		if (d->vols[i].replica && d->vols[i].replica->ops->on_tick)
 			d->vols[i].replica->ops->on_tick(d->vols[i].replica, now);
 	gd_bpf_tick(d, d->bpf);
+	report_slow_turns(d);
 	gr_timer_arm(t, GD_TICK_MS);
 }
 

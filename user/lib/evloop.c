@@ -47,6 +47,7 @@ struct gr_loop {
 	size_t ntimers;
 	uint64_t order;
 	struct gr_defer *dhead, *dtail;
+	struct gr_loop_stats st;
 };
 
 uint64_t gr_now_ns(void)
@@ -362,6 +363,7 @@ void gr_io_del(struct gr_io *io)
 int gr_loop_run_once(struct gr_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
+	uint64_t start, turn;
 	int n, i;
 
 	if (loop->dhead) {
@@ -380,6 +382,7 @@ int gr_loop_run_once(struct gr_loop *loop, int timeout_ms)
 			return -errno;
 		n = 0;
 	}
+	start = gr_now_ns();
 	for (i = 0; i < n; i++) {
 		struct gr_io *io = evs[i].data.ptr;
 
@@ -389,7 +392,21 @@ int gr_loop_run_once(struct gr_loop *loop, int timeout_ms)
 	run_timers(loop);
 	run_defers(loop);
 	free_dead(loop);
+	turn = gr_now_ns() - start;
+	loop->st.turns++;
+	loop->st.busy_ns += turn;
+	if (turn > loop->st.max_turn_ns)
+		loop->st.max_turn_ns = turn;
+	if (turn >= GR_LOOP_SLOW_NS) {
+		loop->st.slow_turns++;
+		loop->st.last_slow_ns = turn;
+	}
 	return 0;
+}
+
+void gr_loop_stats(const struct gr_loop *loop, struct gr_loop_stats *st)
+{
+	*st = loop->st;
 }
 
 int gr_loop_run(struct gr_loop *loop)

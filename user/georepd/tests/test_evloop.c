@@ -198,6 +198,44 @@ static void test_run_stop(void)
 	gr_loop_free(loop);
 }
 
+static void sleeper(struct gr_timer *t, void *arg)
+{
+	usleep(*(unsigned int *)arg);
+}
+
+/* A turn is counted, timed, and called slow from GR_LOOP_SLOW_NS on. */
+static void test_turn_stats(void)
+{
+	unsigned int quick = 1000, slow = GR_LOOP_SLOW_NS / 1000 + 50000;
+	struct gr_loop_stats st;
+	struct gr_loop *loop;
+	struct gr_timer *t;
+
+	CHECK(gr_loop_new(&loop) == 0);
+	gr_loop_stats(loop, &st);
+	CHECK(st.turns == 0 && st.busy_ns == 0 && st.max_turn_ns == 0 && st.slow_turns == 0);
+	t = gr_timer_new(loop, sleeper, &quick);
+	gr_timer_arm(t, 0);
+	CHECK(gr_loop_run_once(loop, 100) == 0);
+	gr_loop_stats(loop, &st);
+	CHECK(st.turns == 1 && st.slow_turns == 0);
+	CHECK(st.max_turn_ns >= quick * 1000ULL && st.max_turn_ns < GR_LOOP_SLOW_NS);
+	CHECK(st.busy_ns == st.max_turn_ns);
+	/* the wait is not work: a turn that only waited adds its own time */
+	CHECK(gr_loop_run_once(loop, 50) == 0);
+	gr_loop_stats(loop, &st);
+	CHECK(st.turns == 2 && st.busy_ns < 50000000ULL);
+	gr_timer_free(t);
+	t = gr_timer_new(loop, sleeper, &slow);
+	gr_timer_arm(t, 0);
+	CHECK(gr_loop_run_once(loop, 100) == 0);
+	gr_loop_stats(loop, &st);
+	CHECK(st.turns == 3 && st.slow_turns == 1);
+	CHECK(st.max_turn_ns >= slow * 1000ULL && st.last_slow_ns == st.max_turn_ns);
+	gr_timer_free(t);
+	gr_loop_free(loop);
+}
+
 static const struct ktap_case cases[] = {
 	{ "evloop_timer_order", test_timer_order },
 	{ "evloop_timer_rearm_and_free_in_callback", test_timer_rearm_and_free_in_callback },
@@ -205,6 +243,7 @@ static const struct ktap_case cases[] = {
 	{ "evloop_defer", test_defer },
 	{ "evloop_io_delete_during_dispatch", test_io_delete_during_dispatch },
 	{ "evloop_run_stop", test_run_stop },
+	{ "evloop_turn_stats", test_turn_stats },
 };
 
 int main(void)

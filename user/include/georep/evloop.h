@@ -45,6 +45,22 @@ int gr_loop_run(struct gr_loop *loop);
 int gr_loop_run_once(struct gr_loop *loop, int timeout_ms);
 void gr_loop_stop(struct gr_loop *loop);
 
+/*
+ * A turn is the work of one iteration: from epoll_wait()'s return to the
+ * end of the iteration. While a turn runs the loop answers nothing else
+ * (peers, control socket, timers), so a long one is what makes a
+ * single-threaded daemon look hung.
+ */
+#define GR_LOOP_SLOW_NS		1000000000ULL
+struct gr_loop_stats {
+	uint64_t turns;
+	uint64_t busy_ns;		/* sum of the turns */
+	uint64_t max_turn_ns;		/* the longest turn */
+	uint64_t slow_turns;		/* turns of GR_LOOP_SLOW_NS or more */
+	uint64_t last_slow_ns;		/* the latest of those */
+};
+void gr_loop_stats(const struct gr_loop *loop, struct gr_loop_stats *st);
+
 /* Watch @fd for @events (EPOLLIN, EPOLLOUT...). Return: NULL with errno. */
 struct gr_io *gr_io_add(struct gr_loop *loop, int fd, uint32_t events,
 			gr_io_fn fn, void *arg);
