@@ -34,6 +34,8 @@
 #define ENG_RESYNC_PER_TICK	64		/* chunks sent per tick, at most */
 #define ENG_RESYNC_MIN_CHUNKS	16		/* and at least (1 MiB), if the lane has room */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
+#define ENG_PUMP_BUDGET_NS	20000000ULL	/* proposing: one batch, then 20 ms at most */
+#define ENG_PUMP_BATCH		(2U << 20)	/* bytes read per batch (one record at least) */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 #define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
 #define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
@@ -152,6 +154,7 @@ struct engine {
 	uint64_t forks_total;
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
+	uint64_t ship_read;		/* bytes eng_read_records() read */
 	uint64_t elections_won, resyncs_done;
 	/* the ledger's Merkle tree (engine_mtree.c); NULL: stopped, mt_why says why */
 	struct gd_mtree *mt;

@@ -66,7 +66,7 @@ static int check_batch(struct engine *e, uint64_t seq, uint32_t count, size_t li
 	ssize_t n;
 	int done;
 
-	/* not eng_read_records(): it fills a buffer that shipping grows to MiBs */
+	/* a byte budget, not a count of records */
 	n = eng_read_upto(e, seq, count > 1 ? lim : 0);
 	if ((n == -EIO || n == -EBADMSG) && count > 1)
 		return check_batch(e, seq, 1, 0, bytes, bad, why, cap);	/* which one? */

@@ -11,28 +11,38 @@
 
 /*
  * Read @count whole records from @seq into e->buf (grown as needed).
+ * @hint: their payload bytes, if known (an APPEND's), or 0: with it the
+ * reads ask for exactly these records, not for all the buffer holds (which
+ * would read, and copy, MiBs past a 64 KiB APPEND's records each time).
  * Return: bytes, or -errno.
  */
 ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t hint)
 {
-	size_t have = 0;
+	size_t want = hint + GEOREP_RECORD_HDR_SIZE * (size_t)count, have = 0;
 	uint32_t got = 0;
 
-	if (eng_ensure_buf(e, hint + GEOREP_RECORD_HDR_SIZE * (size_t)count + 1))
-		return -ENOMEM;
+	if (!hint && want < ENG_READ_MIN)
+		want = ENG_READ_MIN;
 	while (got < count) {
-		ssize_t n = e->lg->ops->read(e->lg, seq + got, e->buf + have, e->bufcap - have);
+		size_t cap = want > have ? want - have : ENG_READ_MIN;
 		size_t off = 0;
 		struct georep_rec rec;
 		const uint8_t *hdr, *payload;
+		ssize_t n;
 
+		if (eng_ensure_buf(e, have + cap))
+			return -ENOMEM;
+		n = e->lg->ops->read(e->lg, seq + got, e->buf + have, cap);
 		if (n == -EMSGSIZE) {
-			if (eng_ensure_buf(e, e->bufcap * 2))
-				return -ENOMEM;
+			/* the next record is larger than the hint said */
+			if (have + cap > ENG_READ_MAX)
+				return -EMSGSIZE;
+			want = have + 2 * cap;
 			continue;
 		}
 		if (n <= 0)
 			return n ? n : -ENODATA;
+		e->ship_read += n;
 		/* keep only the records asked for */
 		while (got < count && !georep_record_next(e->buf + have, n, &off, &rec, &hdr,
 							  &payload, NULL, 0))
@@ -45,8 +55,8 @@ ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t 
 /*
  * Whole records from @seq into e->buf, @lim bytes of them at most
  * (ENG_READ_MIN at least) but one record whatever its size: for the work
- * that must stay within a byte budget per tick of the event loop (scrub,
- * Merkle tree), where eng_read_records() would fill the whole buffer.
+ * that must stay within a byte budget per turn of the event loop (scrub,
+ * Merkle tree, proposing), whatever number of records that is.
  * Return: bytes, or what the ledger's read returns.
  */
 ssize_t eng_read_upto(struct engine *e, uint64_t seq, size_t lim)
@@ -189,10 +199,16 @@ static void pump_arm(struct engine *e, bool stalled)
 				 e->writable ? EPOLLIN : 0);
 }
 
-/* Leader: propose every record the ledger wrote past the core's log. */
+/*
+ * Leader: propose the records the ledger wrote past the core's log, for
+ * ENG_PUMP_BUDGET_NS of this turn of the loop at most (one batch at least).
+ * A writer as fast as the pump would otherwise keep it here for as long as
+ * it writes, and peers and the control socket would wait: the stream stays
+ * readable, so the next turn goes on where this one stopped.
+ */
 void engine_pump(struct engine *e)
 {
-	uint64_t now = gr_now_ns();
+	uint64_t now = gr_now_ns(), end = now + ENG_PUMP_BUDGET_NS;
 	struct gr_status gs;
 	bool stalled = false;
 
@@ -205,13 +221,8 @@ void engine_pump(struct engine *e)
 		bool full = false;
 
 		gr_status(e->n, &gs);
-		if (eng_ensure_buf(e, 2U << 20)) {
-			stalled = true;
-			break;
-		}
-		n = e->lg->ops->read(e->lg, gs.last_seq + 1, e->buf, e->bufcap);
-		if (n == -EMSGSIZE && !eng_ensure_buf(e, e->bufcap * 2))
-			continue;
+		/* a batch of ENG_PUMP_BATCH, or one larger record */
+		n = eng_read_upto(e, gs.last_seq + 1, ENG_PUMP_BATCH);
 		if (n <= 0) {
 			if (n < 0 && gd_ratelimit(&e->rl))
 				gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
@@ -254,6 +265,8 @@ void engine_pump(struct engine *e)
 			stalled = true;
 			break;
 		}
+		if (gr_now_ns() >= end)
+			break;
 	}
 	pump_arm(e, stalled);
 }

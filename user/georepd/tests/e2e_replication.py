@@ -7,7 +7,8 @@ sites connected by mutual TLS 1.3 (certificates made with `openssl`).
 
  1. a leader is elected; its ledger becomes primary and writable;
  2. writes at the primary (test-write) commit on the majority; every site's
-    data checksum matches;
+    data checksum matches; the leader read from its ledger about what it
+    shipped, no more;
  3. kill -9 of the primary: another site is a writable primary within a
     bounded time (measured, printed);
  4. every committed record is on the new primary (seq and data checksum);
@@ -42,7 +43,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 14
+N_TESTS = 15
 MIB = 1 << 20
 
 ktap = e2e.ktap
@@ -159,6 +160,14 @@ def main():
              (w, shas, dump(sites)))
         committed = w.get("last_seq", 0)
         sha_before = shas[0]
+        # what the leader read from its ledger to ship: the records it sent,
+        # not all its read buffer holds past them (64 KiB APPENDs)
+        r = p.rep()
+        print("# shipped %d bytes, read %d bytes from the ledger for them" %
+              (r["shipped_bytes"], r["ship_read_bytes"]))
+        ktap(r["shipped_bytes"] >= 2 * 64 * 4096 and
+             r["ship_read_bytes"] <= r["shipped_bytes"] + 64 * 1024,
+             "ships_reads_only_what_it_sends", r)
 
         # 3
         old = p
