@@ -3,7 +3,10 @@
  * Connections, listener and dialer on top of a struct gr_transport.
  *
  * Receive path: bytes are read into c->in (at most READ_BUDGET per wake-up,
- * so one busy peer cannot starve the others); as soon as 24 bytes are there
+ * and no more once the frames handed on took READ_TIME_BUDGET_NS: one busy
+ * peer, or the work its frames cause, cannot starve the others and the
+ * control socket; what is left waits in the socket, still readable, for
+ * the next turn of the loop); as soon as 24 bytes are there
  * the header is checked, so garbage is refused before its length field is
  * trusted; the buffer then grows to hold exactly the announced frame, which
  * is decoded and handed to on_frame. PART frames (version 2) are put
@@ -36,6 +39,7 @@
 #define READ_CHUNK	(64U << 10)
 #define HANDSHAKE_TIMEOUT_MS	5000	/* a peer that stalls its handshake */
 #define READ_BUDGET	(1U << 20)
+#define READ_TIME_BUDGET_NS	20000000ULL	/* 20 ms, and one chunk at least */
 
 enum conn_state {
 	CONN_CONNECTING,	/* waiting for connect() to finish */
@@ -521,6 +525,7 @@ static void read_again(void *arg)
 
 static void do_read(struct gr_conn *c)
 {
+	uint64_t end = gr_now_ns() + READ_TIME_BUDGET_NS;
 	size_t budget = READ_BUDGET, want;
 	struct gr_frame_hdr hdr;
 	char err[GR_WIRE_ERRLEN];
@@ -562,6 +567,8 @@ static void do_read(struct gr_conn *c)
 		c->bytes_in += n;
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		process_input(c);
+		if (gr_now_ns() >= end)
+			budget = 0;
 	}
 	/*
 	 * Out of budget: plain sockets stay readable (level-triggered), but a

@@ -11,8 +11,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #include "georep/transport.h"
@@ -29,6 +32,7 @@ struct endpoint {
 	struct gr_conn *conn;		/* last opened */
 	struct gr_conn *all[8];		/* every one opened, for teardown */
 	bool echo;			/* answer pings with pongs */
+	unsigned int frame_us;		/* work per frame received, slept */
 };
 
 static void ep_open(struct gr_conn *c, void *arg)
@@ -50,6 +54,8 @@ static void ep_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
 
 	e->frames++;
 	e->conn = c;
+	if (e->frame_us)
+		usleep(e->frame_us);
 	switch (f->hdr.type) {
 	case GR_FT_PING:
 		e->last_nonce = f->ping.nonce;
@@ -622,6 +628,55 @@ static void test_session_buffered_input(void)
 	free(recs);
 }
 
+/*
+ * Frames whose handling takes time: one turn of the loop reads and hands on
+ * about 20 ms of them (a 64 KiB chunk at least), not all a peer sent; the
+ * rest waits in the socket for the next turns, and nothing is lost.
+ */
+static void test_read_time_budget(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_PING };
+	const size_t one = GR_WIRE_HDR_SIZE + GR_PING_SIZE;
+	const int total = (96U << 10) / one;
+	uint8_t *buf;
+	struct setup s;
+	int fd, i, after, unsent = 1;
+	size_t n = 0;
+	uint64_t end;
+
+	buf = malloc(total * one);
+	if (!buf || setup(&s)) {
+		CHECK(0);
+		free(buf);
+		return;
+	}
+	s.srv.echo = false;
+	fd = raw_connect(gr_listener_port(s.l));
+	CHECK(fd >= 0);
+	PUMP_UNTIL(s.loop, s.srv.opened == 2, 1000);
+	for (i = 1; i <= total; i++) {
+		f.ping.nonce = i;
+		n += gr_wire_encode(buf + n, total * one - n, &f);
+	}
+	CHECK(n == total * one && write(fd, buf, n) == (ssize_t)n);
+	/* all of it in the server's socket before the loop turns */
+	for (end = gr_now_ms() + 2000; unsent && gr_now_ms() < end; usleep(1000))
+		CHECK(ioctl(fd, SIOCOUTQ, &unsent) == 0);
+	CHECK(unsent == 0);
+	s.srv.frames = 0;
+	s.srv.frame_us = 30;	/* a 64 KiB chunk: 1365 frames, 40 ms or more */
+	gr_loop_run_once(s.loop, 100);
+	after = s.srv.frames;
+	CHECK_MSG(after > 0 && after < total, "%d of %d frames in one turn", after, total);
+	s.srv.frame_us = 0;
+	PUMP_UNTIL(s.loop, s.srv.frames == total, 2000);
+	CHECK(s.srv.frames == total && s.srv.last_nonce == (uint64_t)total);
+	printf("    # %d of %d frames handed on in the first turn\n", after, total);
+	close(fd);
+	teardown(&s);
+	free(buf);
+}
+
 static const struct ktap_case cases[] = {
 	{ "transport_ping_pong", test_ping_pong },
 	{ "transport_partial_reads", test_partial_reads },
@@ -631,6 +686,7 @@ static const struct ktap_case cases[] = {
 	{ "transport_dialer_reconnect", test_dialer_reconnect },
 	{ "transport_resolve", test_resolve },
 	{ "transport_session_buffered_input", test_session_buffered_input },
+	{ "transport_read_time_budget", test_read_time_budget },
 };
 
 int main(void)
