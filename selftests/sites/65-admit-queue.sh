@@ -18,7 +18,8 @@
 # rules alone), round "on" with it attached. Asserted: both rounds write;
 # detached, the program gives no verdict; attached, it delays background
 # writes under a real quorum cluster, and its lag map holds the followers'
-# lag written by georepd; the data devices agree afterwards.
+# lag written by georepd; the primary answered every status query during
+# the rounds; the data devices agree afterwards.
 # The peak queue, the FUA writes completed and their p99 are printed for
 # both rounds, not asserted: in this lab they vary from run to run more
 # than the difference between the rounds (Documentation/ebpf.rst,
@@ -38,9 +39,14 @@ command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
 command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
 DBB=$(cat /proc/sys/vm/dirty_background_bytes)
 DB=$(cat /proc/sys/vm/dirty_bytes)
+DBR=$(cat /proc/sys/vm/dirty_background_ratio)
+DR=$(cat /proc/sys/vm/dirty_ratio)
 restore_vm() {
-	echo "$DBB" >/proc/sys/vm/dirty_background_bytes
+	# a ratio is in force when the bytes read 0 (writing 0 is refused)
+	[ "$DBB" != 0 ] && echo "$DBB" >/proc/sys/vm/dirty_background_bytes
+	[ "$DBR" != 0 ] && echo "$DBR" >/proc/sys/vm/dirty_background_ratio
 	[ "$DB" != 0 ] && echo "$DB" >/proc/sys/vm/dirty_bytes
+	[ "$DR" != 0 ] && echo "$DR" >/proc/sys/vm/dirty_ratio
 	sites_cleanup
 }
 trap restore_vm EXIT
@@ -61,6 +67,7 @@ slow_links() {
 }
 
 admit() { ctl "$P" bpf status --json | jq -r "[.programs[0].volumes[]?.$1] | add // 0"; }
+loop_num() { ctl "$P" status --json | jq -r ".cluster.loop.$1"; }
 
 # round NAME: one measured round; sets PEAK_<NAME>, P99_<NAME> (us)
 round() {
@@ -80,8 +87,11 @@ round() {
 	while kill -0 $bgp 2>/dev/null || kill -0 $syncp 2>/dev/null; do
 		u=$(vol_num "$P" uncommitted_bytes)
 		[ -n "$u" ] && [ "$u" -gt "$peak" ] && peak=$u
+		[ -n "$u" ] || NOREPLY=$((NOREPLY + 1))
 		u=$(admit lag_bytes)
 		[ -n "$u" ] && [ "$u" -gt "$lag" ] && lag=$u
+		[ -n "$u" ] || NOREPLY=$((NOREPLY + 1))
+		NQUERY=$((NQUERY + 2))
 		[ "$(date +%s)" -lt "$end" ] || { echo "fio did not end"; return 1; }
 		sleep 0.5
 	done
@@ -140,14 +150,30 @@ compare() {
 	     "(the page cache written back with WB_SYNC_ALL when fio closes the device)"
 }
 
+# P answered every status query of the rounds (georepctl waits 10 s): its
+# event loop reads and proposes what the ledger wrote, and reads what it
+# ships, a bounded amount per turn however fast the writer. The turns of a
+# second or more are printed (qemu TCG is slow), not asserted.
+NOREPLY=0 NQUERY=0
+responsive() {
+	local slow
+	slow=$(loop_num slow_turns) || return 1
+	echo "P's event loop: $(ctl "$P" status --json | jq -c .cluster.loop)," \
+	     "$((slow - SLOW0)) turns of 1 s or more during the rounds"
+	echo "$NQUERY status queries to P, $NOREPLY unanswered"
+	[ "$NOREPLY" = 0 ]
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes 64 128 || exit 1
 check keys share_keys || exit 1
 check config sites_config || exit 1
 check elect elect || exit 1
 check slow-links slow_links || exit 1
+SLOW0=$(loop_num slow_turns)
 check round-off round_off
 check round-on round_on
 compare | sed 's/^/    # /'
+check responsive responsive
 check data-identical data_identical
 [ "$failed" = 0 ]
