@@ -161,6 +161,8 @@ responsive() {
 	echo "P's event loop: $(ctl "$P" status --json | jq -c .cluster.loop)," \
 	     "$((slow - SLOW0)) turns of 1 s or more during the rounds"
 	echo "$NQUERY status queries to P, $NOREPLY unanswered"
+	echo "P shipped: $(ctl "$P" status --json | jq -c '.cluster.volumes[0].replica |
+		{shipped_bytes, ship_buffered_bytes, ship_read_bytes}')"
 	[ "$NOREPLY" = 0 ]
 }
 

@@ -81,7 +81,7 @@ GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_fol
 	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c georepd/engine_status.c \
 	georepd/engine_policy.c \
 	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c \
-	georepd/genesis.c georepd/engine_keys.c
+	georepd/genesis.c georepd/engine_keys.c georepd/shipbuf.c
 PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
 # main.c registers the engine; the probe build links it too (its own factory
 # wins), after the library in $^, hence the library once more
@@ -192,3 +192,7 @@ CHECK_CMDS += georepd/tests/e2e_lanes.py
 # the pace program: attached, counting, rates per peer, its own check that
 # fq keeps the departure times, detached by kill -9 (needs root and bpftool)
 CHECK_CMDS += georepd/tests/e2e_pace.py
+
+# the leader's ship buffer (records read once, shipped to every follower)
+TESTS += test_shipbuf
+PROG_SRCS_test_shipbuf := georepd/tests/test_shipbuf.c georepd/shipbuf.c

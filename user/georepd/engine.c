@@ -421,6 +421,7 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->ents);
 	free(e->buf);
 	free(e->fbuf);
+	gd_shipbuf_free(&e->sb);
 	free(e);
 }
 
@@ -631,6 +632,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 		e->ids[vol->cfg->replicas[i].site] = c->sites[vol->cfg->replicas[i].site].site_id;
 	e->ents = calloc(GR_WIRE_MAX_RECORDS, sizeof(*e->ents));
 	e->fbuf = malloc(GR_WIRE_MSG_MAX);
+	gd_shipbuf_init(&e->sb, ENG_SHIPBUF_MAX);
 	ret = -ENOMEM;
 	if (!e->ents || !e->fbuf || eng_ensure_buf(e, 2U << 20))
 		goto out_free;

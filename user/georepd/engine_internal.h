@@ -17,6 +17,7 @@
 #include "fork.h"
 #include "ledger.h"
 #include "mtree.h"
+#include "shipbuf.h"
 
 #define ENG_TICK_MS		50		/* consensus tick */
 #define ENG_ELECTION_TICKS	10		/* 0.5-1 s election timeout */
@@ -36,6 +37,8 @@
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
 #define ENG_PUMP_BUDGET_NS	20000000ULL	/* proposing: one batch, then 20 ms at most */
 #define ENG_PUMP_BATCH		(2U << 20)	/* bytes read per batch (one record at least) */
+/* records kept for APPENDs; a drop keeps 6 MiB, past a window (64 x 64 KiB) */
+#define ENG_SHIPBUF_MAX		(16U << 20)
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 #define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
 #define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
@@ -155,6 +158,8 @@ struct engine {
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
 	uint64_t ship_read;		/* bytes eng_read_records() read */
+	uint64_t ship_buffered;		/* bytes shipped from e->sb */
+	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
 	uint64_t elections_won, resyncs_done;
 	/* the ledger's Merkle tree (engine_mtree.c); NULL: stopped, mt_why says why */
 	struct gd_mtree *mt;

@@ -105,6 +105,8 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 	}
 	if (rd->role != e->role)
 		e->role_since_ns = now;
+	if (rd->role != e->role || rd->term != e->term)
+		gd_shipbuf_reset(&e->sb);	/* a new term's log: read again */
 	e->role = rd->role;
 	e->term = rd->term;
 	e->leader = rd->leader;

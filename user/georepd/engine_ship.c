@@ -131,6 +131,27 @@ static const struct gr_msg *with_progress(struct engine *e, const struct gr_msg 
 	return copy;
 }
 
+/*
+ * An APPEND's records (@len bytes): from the ship buffer when it holds
+ * them, as the core knows them (size, first seq, term), else read from the
+ * ledger. Return: them, or NULL (*@len: -errno).
+ */
+static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, ssize_t *len)
+{
+	size_t want = m->bytes + GEOREP_RECORD_HDR_SIZE * (size_t)m->n_entries, have = 0;
+	const uint8_t *p = gd_shipbuf_get(&e->sb, m->seq + 1, m->n_entries, &have);
+	struct georep_rec rec;
+
+	if (p && have == want && !georep_record_decode(p, have, &rec, NULL, 0) &&
+	    rec.seq == m->seq + 1 && rec.term == e->sb.term) {
+		e->ship_buffered += have;
+		*len = have;
+		return p;
+	}
+	*len = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);
+	return *len < 0 ? NULL : e->buf;
+}
+
 void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_CONSENSUS };
@@ -155,16 +176,18 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND && m->n_entries) {
 		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
-		ssize_t n = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);
+		const uint8_t *data;
+		ssize_t n;
 
-		if (n < 0) {
+		data = append_records(e, m, &n);
+		if (!data) {
 			gd_err("volume %s: cannot read records %llu+%u to send: %s", e->name,
 			       (unsigned long long)m->seq + 1, m->n_entries, strerror(-n));
 			return;
 		}
 		rf.records.count = m->n_entries;
 		rf.records.first_seq = m->seq + 1;
-		rf.records.data = e->buf;
+		rf.records.data = data;
 		rf.records.len = n;
 		eng_send_frame(e, site, &rf);
 		e->records_sent += m->n_entries;
@@ -200,6 +223,26 @@ static void pump_arm(struct engine *e, bool stalled)
 }
 
 /*
+ * A batch of ENG_PUMP_BATCH bytes from @seq (one larger record at least),
+ * read into the ship buffer's room (*@at). Return: bytes, or -errno.
+ */
+static ssize_t pump_read(struct engine *e, uint64_t seq, uint8_t **at)
+{
+	size_t lim;
+	ssize_t n;
+
+	for (lim = ENG_PUMP_BATCH; lim <= ENG_READ_MAX; lim *= 2) {
+		*at = gd_shipbuf_room(&e->sb, seq, e->term, lim);
+		if (!*at)
+			return -ENOMEM;
+		n = e->lg->ops->read(e->lg, seq, *at, lim);
+		if (n != -EMSGSIZE)
+			return n;
+	}
+	return -EMSGSIZE;
+}
+
+/*
  * Leader: propose the records the ledger wrote past the core's log, for
  * ENG_PUMP_BUDGET_NS of this turn of the loop at most (one batch at least).
  * A writer as fast as the pump would otherwise keep it here for as long as
@@ -216,13 +259,13 @@ void engine_pump(struct engine *e)
 		struct georep_rec rec;
 		const uint8_t *hdr, *payload;
 		uint64_t last_seq = 0, last_term = 0;
+		uint8_t *at = NULL;
 		size_t off = 0;
 		ssize_t n;
 		bool full = false;
 
 		gr_status(e->n, &gs);
-		/* a batch of ENG_PUMP_BATCH, or one larger record */
-		n = eng_read_upto(e, gs.last_seq + 1, ENG_PUMP_BATCH);
+		n = pump_read(e, gs.last_seq + 1, &at);
 		if (n <= 0) {
 			if (n < 0 && gd_ratelimit(&e->rl))
 				gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
@@ -230,7 +273,7 @@ void engine_pump(struct engine *e)
 			stalled = n < 0;
 			break;
 		}
-		while (!georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+		while (!georep_record_next(at, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 			int64_t s;
 
 			if (rec.term != e->term) {
@@ -251,6 +294,7 @@ void engine_pump(struct engine *e)
 				return;
 			}
 			e->proposed++;
+			gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
 			eng_mtree_feed(e, &rec, hdr);
 			last_seq = rec.seq;
 			last_term = rec.term;

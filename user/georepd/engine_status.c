@@ -107,6 +107,7 @@ json_t *eng_status(struct gr_replica *r)
 		/* read from the ledger to ship, against what was shipped */
 		json_object_set_new(o, "shipped_bytes", json_integer(e->bytes_sent));
 		json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));
+		json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
 		json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
 		json_object_set_new(o, "io_state", json_string(georep_io_state_name(st.io_state)));
 		json_object_set_new(o, "open_count", json_integer(st.open_count));
