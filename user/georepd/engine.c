@@ -249,6 +249,7 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		e->role = GR_FOLLOWER;
 		e->leader = 0;
 		e->writable = false;
+		gd_shipbuf_reset(&e->sb);
 	}
 	return ret;
 }

@@ -133,17 +133,20 @@ static const struct gr_msg *with_progress(struct engine *e, const struct gr_msg 
 
 /*
  * An APPEND's records (@len bytes): from the ship buffer when it holds
- * them, as the core knows them (size, first seq, term), else read from the
- * ledger. Return: them, or NULL (*@len: -errno).
+ * them as the core knows them (their size, the first one's seq and term,
+ * and the buffer's term the leader's), else read from the ledger.
+ * Return: them, or NULL (*@len: -errno).
  */
 static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, ssize_t *len)
 {
 	size_t want = m->bytes + GEOREP_RECORD_HDR_SIZE * (size_t)m->n_entries, have = 0;
 	const uint8_t *p = gd_shipbuf_get(&e->sb, m->seq + 1, m->n_entries, &have);
 	struct georep_rec rec;
+	struct gr_entry ent;
 
-	if (p && have == want && !georep_record_decode(p, have, &rec, NULL, 0) &&
-	    rec.seq == m->seq + 1 && rec.term == e->sb.term) {
+	if (p && have == want && e->sb.term == e->term &&
+	    !georep_record_decode(p, have, &rec, NULL, 0) && rec.seq == m->seq + 1 &&
+	    !gr_entry_get(e->n, rec.seq, &ent) && ent.term == rec.term) {
 		e->ship_buffered += have;
 		*len = have;
 		return p;
