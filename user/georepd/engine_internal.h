@@ -157,7 +157,7 @@ struct engine {
 	uint64_t forks_total;
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
-	uint64_t ship_read;		/* bytes eng_read_records() read */
+	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
 	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
 	uint64_t elections_won, resyncs_done;

@@ -42,7 +42,6 @@ ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t 
 		}
 		if (n <= 0)
 			return n ? n : -ENODATA;
-		e->ship_read += n;
 		/* keep only the records asked for */
 		while (got < count && !georep_record_next(e->buf + have, n, &off, &rec, &hdr,
 							  &payload, NULL, 0))
@@ -152,7 +151,10 @@ static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, s
 		return p;
 	}
 	*len = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);
-	return *len < 0 ? NULL : e->buf;
+	if (*len < 0)
+		return NULL;
+	e->ship_read += *len;
+	return e->buf;
 }
 
 void eng_send_msg(struct engine *e, const struct gr_msg *msg)
