@@ -105,6 +105,51 @@ static bool ready_empty(const struct gr_ready *rd)
 	       !rd->writable_changed && !rd->n_msgs;
 }
 
+/* The core asks for a full resync: its data chunks arrive as RESYNC frames. */
+static void resync_start(struct engine *e, const struct gr_ready *rd)
+{
+	int from = eng_site_index(e, rd->resync_from);
+
+	memset(&e->rs_in, 0, sizeof(e->rs_in));
+	e->rs_in.active = from >= 0;
+	e->rs_in.from = from;
+	e->rs_in.seq = rd->resync_seq;
+	e->rs_in.term = rd->resync_term;
+	e->rs_in_term = e->term;
+	gd_warn("volume %s: behind the retained log: full resync from %s up to seq %llu",
+		e->name, from >= 0 ? gd_cluster(e->d)->sites[from].name : "?",
+		(unsigned long long)rd->resync_seq);
+}
+
+static void writable_changed(struct engine *e, bool writable, uint64_t now)
+{
+	e->writable = writable;
+	if (writable)
+		e->writable_since_ns = now;
+	gd_info("volume %s: %s", e->name, writable ?
+		"writable (primary, lease held)" : "not writable");
+	gd_event(e->d, "writable", json_pack("{s:s, s:b}", "volume", e->name,
+					     "writable", writable));
+}
+
+/* Rebuild the core from the ledger (after a resync): a follower again. */
+static int restart_node(struct engine *e)
+{
+	int ret;
+
+	e->restart_node = false;
+	gr_node_free(e->n);
+	e->n = NULL;
+	ret = eng_node_start(e);
+	if (ret)
+		engine_fail(e, "cannot rebuild consensus from the ledger: %s", strerror(-ret));
+	e->role = GR_FOLLOWER;
+	e->leader = 0;
+	e->writable = false;
+	gd_shipbuf_reset(&e->sb);
+	return ret;
+}
+
 /*
  * Handle every ready until the core has nothing more to say. @recs: the
  * RECORDS batch of the APPEND just stepped (follower), else NULL.
@@ -162,19 +207,8 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 			}
 		}
 		/* 3. a full resync: data chunks arrive as RESYNC frames */
-		if (rd->resync) {
-			int from = eng_site_index(e, rd->resync_from);
-
-			memset(&e->rs_in, 0, sizeof(e->rs_in));
-			e->rs_in.active = from >= 0;
-			e->rs_in.from = from;
-			e->rs_in.seq = rd->resync_seq;
-			e->rs_in.term = rd->resync_term;
-			e->rs_in_term = e->term;
-			gd_warn("volume %s: behind the retained log: full resync from %s up to seq %llu",
-				e->name, from >= 0 ? gd_cluster(e->d)->sites[from].name : "?",
-				(unsigned long long)rd->resync_seq);
-		}
+		if (rd->resync)
+			resync_start(e, rd);
 		/* 4. appends */
 		if (rd->append_from) {
 			if (e->role == GR_LEADER)
@@ -208,15 +242,8 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 			if (!e->lg->ops->status(e->lg, &st))
 				applied = st.applied_seq;
 		}
-		if (rd->writable_changed) {
-			e->writable = rd->writable;
-			if (rd->writable)
-				e->writable_since_ns = now;
-			gd_info("volume %s: %s", e->name, rd->writable ?
-				"writable (primary, lease held)" : "not writable");
-			gd_event(e->d, "writable", json_pack("{s:s, s:b}", "volume", e->name,
-							     "writable", rd->writable));
-		}
+		if (rd->writable_changed)
+			writable_changed(e, rd->writable, now);
 		gr_ready_done(e->n);
 		gr_status(e->n, &gs);
 		e->core_last = gs.last_seq;
@@ -238,19 +265,8 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		e->last_follower_compact_ns = now;
 		eng_compact(e, false);
 	}
-	if (e->restart_node && !e->failed) {
-		e->restart_node = false;
-		gr_node_free(e->n);
-		e->n = NULL;
-		ret = eng_node_start(e);
-		if (ret)
-			engine_fail(e, "cannot rebuild consensus from the ledger: %s",
-				    strerror(-ret));
-		e->role = GR_FOLLOWER;
-		e->leader = 0;
-		e->writable = false;
-		gd_shipbuf_reset(&e->sb);
-	}
+	if (e->restart_node && !e->failed)
+		ret = restart_node(e);
 	return ret;
 }
 

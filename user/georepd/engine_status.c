@@ -10,6 +10,42 @@
 #include "georep/nl.h"
 #include "engine_internal.h"
 
+/* The ledger's side, the counters and the subsystems' objects. */
+static void status_more(struct engine *e, json_t *o, const struct gd_ledger_status *lst,
+			uint64_t commit_seq, uint64_t now)
+{
+	json_object_set_new(o, "ledger_role", json_string(lst->role == GEOREP_ROLE_PRIMARY ?
+							 "primary" : "secondary"));
+	json_object_set_new(o, "frames_dropped", json_integer(e->frames_dropped));
+	/* shipped: from the ship buffer, or read from the ledger for it */
+	json_object_set_new(o, "shipped_bytes", json_integer(e->bytes_sent));
+	json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));
+	json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
+	json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
+	json_object_set_new(o, "io_state", json_string(georep_io_state_name(lst->io_state)));
+	json_object_set_new(o, "open_count", json_integer(lst->open_count));
+	if (e->sw_pending)
+		json_object_set_new(o, "switchover", json_pack(
+			"{s:s, s:f}", "to", gd_cluster(e->d)->sites[e->sw_to].name,
+			"wait_s_left", e->sw_deadline_ns > now ?
+			(e->sw_deadline_ns - now) / 1e9 : 0.0));
+	/* fork heal (engine_heal.c): in sync once nothing is left to heal */
+	json_object_set_new(o, "diverged", json_boolean(lst->diverged));
+	json_object_set_new(o, "heal", eng_heal_status(e));
+	json_object_set_new(o, "merkle", eng_mtree_status(e));
+	json_object_set_new(o, "scrub", eng_scrub_status(e));
+	json_object_set_new(o, "final_seq", json_integer(eng_ckpt_final_seq(e)));
+	json_object_set_new(o, "checkpoint", eng_ckpt_status(e, commit_seq));
+	json_object_set_new(o, "keys", eng_key_status(e));
+	json_object_set_new(o, "heals_done", json_integer(e->heals_done));
+	json_object_set_new(o, "heal_blocks_served", json_integer(e->heal_served));
+	json_object_set_new(o, "in_sync", json_boolean(!lst->diverged && !e->heal.active &&
+						       !e->diverged_orphan &&
+						       !e->rs_in.active));
+	if (e->failed)
+		json_object_set_new(o, "error", json_string(e->fail_reason));
+}
+
 json_t *eng_status(struct gr_replica *r)
 {
 	struct engine *e = (struct engine *)r;
@@ -100,38 +136,8 @@ json_t *eng_status(struct gr_replica *r)
 		      "elections_won", (json_int_t)e->elections_won,
 		      "sites", sites, "forks", forks,
 		      "forks_total", (json_int_t)e->forks_total);
-	if (o) {
-		json_object_set_new(o, "ledger_role", json_string(st.role == GEOREP_ROLE_PRIMARY ?
-								 "primary" : "secondary"));
-		json_object_set_new(o, "frames_dropped", json_integer(e->frames_dropped));
-		/* read from the ledger to ship, against what was shipped */
-		json_object_set_new(o, "shipped_bytes", json_integer(e->bytes_sent));
-		json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));
-		json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
-		json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
-		json_object_set_new(o, "io_state", json_string(georep_io_state_name(st.io_state)));
-		json_object_set_new(o, "open_count", json_integer(st.open_count));
-		if (e->sw_pending)
-			json_object_set_new(o, "switchover", json_pack(
-				"{s:s, s:f}", "to", gd_cluster(e->d)->sites[e->sw_to].name,
-				"wait_s_left", e->sw_deadline_ns > now ?
-				(e->sw_deadline_ns - now) / 1e9 : 0.0));
-		/* fork heal (engine_heal.c): in sync once nothing is left to heal */
-		json_object_set_new(o, "diverged", json_boolean(st.diverged));
-		json_object_set_new(o, "heal", eng_heal_status(e));
-		json_object_set_new(o, "merkle", eng_mtree_status(e));
-		json_object_set_new(o, "scrub", eng_scrub_status(e));
-		json_object_set_new(o, "final_seq", json_integer(eng_ckpt_final_seq(e)));
-		json_object_set_new(o, "checkpoint", eng_ckpt_status(e, gs.commit_seq));
-		json_object_set_new(o, "keys", eng_key_status(e));
-		json_object_set_new(o, "heals_done", json_integer(e->heals_done));
-		json_object_set_new(o, "heal_blocks_served", json_integer(e->heal_served));
-		json_object_set_new(o, "in_sync", json_boolean(!st.diverged && !e->heal.active &&
-							       !e->diverged_orphan &&
-							       !e->rs_in.active));
-		if (e->failed)
-			json_object_set_new(o, "error", json_string(e->fail_reason));
-	}
+	if (o)
+		status_more(e, o, &st, gs.commit_seq, now);
 	return o;
 }
 
