@@ -28,6 +28,16 @@ void gr_heard_leader(struct gr_node *n, uint32_t from)
 	n->election_elapsed = 0;
 }
 
+void gr_leader_alive(struct gr_node *n, uint32_t leader, uint64_t now_ns)
+{
+	if (now_ns > n->now)
+		n->now = now_ns;
+	if (n->role == GR_FOLLOWER && leader && n->leader == leader) {
+		n->last_heard = n->now;
+		n->election_elapsed = 0;
+	}
+}
+
 void gr_on_append(struct gr_node *n, const struct gr_msg *m)
 {
 	uint64_t prev = m->seq, prev_term = m->log_term, t, s;

@@ -23,6 +23,7 @@ static const struct test tests[] = {
 	{ "single_site_cluster", t_single_site_cluster },
 	{ "prevote_partitioned_site_no_term_bump", t_prevote_partitioned_no_term_bump },
 	{ "checkquorum_ignores_disruptive_votes", t_checkquorum_ignores_disruptive_votes },
+	{ "leader_alive_defers_election", t_leader_alive_defers_election },
 	{ "stale_prevote_grant_keeps_term", t_stale_prevote_grant_keeps_term },
 	{ "checkquorum_leader_steps_down", t_checkquorum_leader_steps_down },
 	{ "lease_needs_majority_ack", t_lease_needs_majority_ack },

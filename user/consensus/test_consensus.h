@@ -78,6 +78,7 @@ void tc_replace(struct tc *t, int i, uint64_t term, uint64_t commit,
 void tc_run(struct tc *t, int k);
 void tc_tick_one(struct tc *t, int i);
 int t_checkquorum_ignores_disruptive_votes(void);
+int t_leader_alive_defers_election(void);
 int t_checkquorum_leader_steps_down(void);
 int t_election_one_leader(void);
 int t_election_timeout_randomized(void);

@@ -176,6 +176,41 @@ out:
 	return test_failed;
 }
 
+/*
+ * A follower whose leader's heartbeats are late but whose resync chunks
+ * arrive (gr_leader_alive()) does not campaign; once nothing arrives at
+ * all, it does.
+ */
+int t_leader_alive_defers_election(void)
+{
+	struct tc *t = tc_new(3, 3, NULL);
+	uint64_t term;
+	int k;
+
+	CHECK(tc_elect(t, 1));
+	term = st(t, 1).term;
+	t->drop_link[1][3] = ~0U;	/* no message of the leader reaches 3 */
+	for (k = 0; k < 200; k++) {
+		t->now += TICK;
+		gr_leader_alive(t->nd[3], 1, t->now);
+		tc_tick_one(t, 3);
+		tc_deliver(t);
+	}
+	CHECK(st(t, 3).role == GR_FOLLOWER && st(t, 3).leader == 1);
+	CHECK(st(t, 3).term == term);
+	/* another site's "chunks" do not count */
+	for (k = 0; k < 200 && st(t, 3).role == GR_FOLLOWER; k++) {
+		t->now += TICK;
+		gr_leader_alive(t->nd[3], 2, t->now);
+		tc_tick_one(t, 3);
+		tc_deliver(t);
+	}
+	CHECK(st(t, 3).role != GR_FOLLOWER);
+out:
+	tc_free(t);
+	return test_failed;
+}
+
 static void no_prevote(struct gr_config *c)
 {
 	c->pre_vote = false;

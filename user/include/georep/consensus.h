@@ -242,6 +242,13 @@ int64_t gr_propose(struct gr_node *n, uint32_t bytes, uint64_t now_ns);
  * notifications are ignored) */
 void gr_persisted(struct gr_node *n, uint64_t seq, uint64_t term);
 void gr_applied(struct gr_node *n, uint64_t seq);
+/*
+ * A follower heard from @leader other than by a message: a chunk of the
+ * full resync it sends (as Raft's InstallSnapshot, the copy is the
+ * leader's traffic). While @leader is this follower's leader, the
+ * election timer restarts as for a heartbeat; otherwise nothing happens.
+ */
+void gr_leader_alive(struct gr_node *n, uint32_t leader, uint64_t now_ns);
 /* forget entries up to seq (<= applied); they leave the retained log */
 int gr_compact(struct gr_node *n, uint64_t seq);
 /* leader: planned switchover to site; writes stop at once */
