@@ -110,6 +110,10 @@ static void resync_start(struct engine *e, const struct gr_ready *rd)
 {
 	int from = eng_site_index(e, rd->resync_from);
 
+	if (e->rs_in.active)
+		gd_warn("volume %s: resync point moved from seq %llu to %llu (the leader released its log past it): copy restarted",
+			e->name, (unsigned long long)e->rs_in.seq,
+			(unsigned long long)rd->resync_seq);
 	memset(&e->rs_in, 0, sizeof(e->rs_in));
 	e->rs_in.active = from >= 0;
 	e->rs_in.from = from;

@@ -54,6 +54,17 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 	return 0;
 }
 
+/*
+ * A RESYNC from the leader copying to us, at a point past ours: its log no
+ * longer holds the record we are copying to, and its chunks now carry the
+ * new point's seal. The core takes it as a new resync (nothing of ours is
+ * durable yet), and resync_start() restarts the copy from offset 0.
+ */
+static bool resync_moved(const struct engine *e, unsigned int from, const struct gr_msg *m)
+{
+	return from == e->rs_in.from && m->term == e->rs_in_term && m->seq > e->rs_in.seq;
+}
+
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)
 {
 	struct engine *e = (struct engine *)r;
@@ -107,9 +118,12 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 		 * While a resync is being copied the core already holds the
 		 * resync point (not durable yet): a repeated RESYNC would make
 		 * it acknowledge that point and an APPEND would append after
-		 * it. Treat both as lost until the copy is installed.
+		 * it. Treat both as lost until the copy is installed. A RESYNC
+		 * at a later point is the leader's log released past ours (a
+		 * full log): the copy restarts there.
 		 */
-		if (e->rs_in.active && (m.type == GR_MSG_RESYNC || m.type == GR_MSG_APPEND))
+		if (e->rs_in.active && (m.type == GR_MSG_APPEND ||
+					(m.type == GR_MSG_RESYNC && !resync_moved(e, from, &m))))
 			return 0;
 		if (m.type == GR_MSG_APPEND && m.n_entries) {
 			if (m.n_entries > GR_WIRE_MAX_RECORDS)
@@ -128,9 +142,7 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 			gr_records_next(&f->records, &pos, &h, &payload);
 			if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
 				return -EPROTO;
-			memcpy(e->rs_in.chain, rec.chain_hash, GEOREP_HASH_LEN);
-			memcpy(e->rs_in.anchor, h, GEOREP_RECORD_HDR_SIZE);
-			e->rs_in.have_anchor = true;
+			eng_resync_anchor(e, h, &rec);
 			return 0;
 		}
 		if (!e->pending[from])

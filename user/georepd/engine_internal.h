@@ -56,6 +56,8 @@ static inline enum gr_lane eng_msg_lane(uint8_t type)
 
 /* Bulk bytes to one peer beyond which a resync waits for the next tick. */
 #define ENG_RESYNC_QUEUE	(4U << 20)
+/* a follower still resyncing this long after a pass ended gets another */
+#define ENG_RESYNC_REPEAT_NS	(5000ULL * 1000000ULL)
 #define ENG_FOLLOWER_COMPACT_NS	100000000ULL	/* follower release, at most every */
 
 /* leader side: a full copy of the data device to one follower */
@@ -64,6 +66,8 @@ struct resync_out {
 	uint64_t seq, term;	/* the core's resync point */
 	uint64_t off;		/* next byte to send */
 	bool anchor_sent;
+	uint64_t done_ns;	/* when the pass's last chunk left the lane */
+	uint32_t passes;	/* copies of the device started */
 };
 
 /* follower side */
@@ -71,7 +75,9 @@ struct resync_in {
 	bool active;
 	uint32_t from;		/* site index */
 	uint64_t seq, term;
-	uint64_t off;		/* bytes received in order */
+	bool started;		/* a chunk arrived: @off and @copied count */
+	uint64_t off;		/* the offset the next chunk continues at */
+	uint64_t copied;	/* bytes received in a row, up to @off (wrapping) */
 	bool have_anchor;
 	uint8_t chain[GEOREP_HASH_LEN];
 	uint8_t anchor[GEOREP_RECORD_HDR_SIZE];	/* the record at seq: its header */
@@ -149,6 +155,7 @@ struct engine {
 	struct resync_out rs_out[GR_CFG_MAX_SITES];
 	struct resync_in rs_in;
 	uint64_t rs_in_term;			/* our term when it started */
+	bool resync_hold;			/* test-resync-hold: no chunks sent */
 	struct heal heal;
 	bool diverged_orphan;			/* diverged ledger, no heal state */
 	uint64_t heals_done, heal_served;
@@ -242,6 +249,8 @@ int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to);
 /* engine_resync.c: full resync */
 void eng_resync_send(struct engine *e);
 int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *f);
+void eng_resync_anchor(struct engine *e, const struct georep_record *h,
+		       const struct georep_rec *rec);
 
 /* engine_heal.c: healing the blocks of a deposed primary's fork */
 int eng_heal_add(struct engine *e, const char *path, uint64_t seq);

@@ -22,6 +22,13 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));
 	json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
 	json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
+	/* a full resync being copied to us: from whom, to which point, how far */
+	if (e->rs_in.active)
+		json_object_set_new(o, "resync", json_pack(
+			"{s:s, s:I, s:I, s:I}", "from",
+			gd_cluster(e->d)->sites[e->rs_in.from].name,
+			"seq", (json_int_t)e->rs_in.seq, "copied_bytes", (json_int_t)e->rs_in.copied,
+			"size_bytes", (json_int_t)lst->data_bytes));
 	json_object_set_new(o, "io_state", json_string(georep_io_state_name(lst->io_state)));
 	json_object_set_new(o, "open_count", json_integer(lst->open_count));
 	if (e->sw_pending)
@@ -109,6 +116,11 @@ json_t *eng_status(struct gr_replica *r)
 			json_object_set_new(so, "voter", json_boolean(pi.voter));
 			json_object_set_new(so, "inflight_msgs", json_integer(pi.inflight_msgs));
 			json_object_set_new(so, "inflight_bytes", json_integer(pi.inflight_bytes));
+			if (e->rs_out[i].active)
+				json_object_set_new(so, "resync", json_pack(
+					"{s:I, s:I, s:I}", "seq", (json_int_t)e->rs_out[i].seq,
+					"pass", (json_int_t)e->rs_out[i].passes,
+					"sent_bytes", (json_int_t)e->rs_out[i].off));
 		}
 		json_array_append_new(sites, so);
 	}

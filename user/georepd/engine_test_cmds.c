@@ -150,12 +150,31 @@ static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, 
 	return 0;
 }
 
+/* {"volume", "hold"}: a leader sends no resync data while held */
+static int h_test_resync_hold(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			      void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	int hold = -1;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:b}", "hold", &hold)) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"hold\" (true or false)");
+		return -EINVAL;
+	}
+	e->resync_hold = hold;
+	*resp = json_pack("{s:b}", "hold", hold);
+	return 0;
+}
+
 void gd_engine_register_test_cmds(struct georepd *d)
 {
 	if (gr_ctl_register(d->ctl, "test-compact", h_test_compact, d) ||
 	    gr_ctl_register(d->ctl, "test-write", h_test_write, d) ||
 	    gr_ctl_register(d->ctl, "test-read", h_test_read, d) ||
 	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d) ||
-	    gr_ctl_register(d->ctl, "test-open", h_test_open, d))
+	    gr_ctl_register(d->ctl, "test-open", h_test_open, d) ||
+	    gr_ctl_register(d->ctl, "test-resync-hold", h_test_resync_hold, d))
 		gd_warn("cannot register the test control requests");
 }

@@ -21,7 +21,12 @@ sites connected by mutual TLS 1.3 (certificates made with `openssl`).
  8. georepctl failover refuses without --force; georepctl events shows a
     switchover;
  9. a follower behind the retained log (test-compact) gets a full resync
-    (RESYNC data chunks, ledger reset) and catches up;
+    (RESYNC data chunks, ledger reset) and catches up; when the leader
+    releases its log past the resync point while the copy is held
+    (test-resync-hold), the follower restarts the copy at the new point;
+    a follower that loses the leader mid-copy (test-drop at its end) and
+    finds it again picks the copy up where the leader is, and the leader's
+    next pass brings the anchor and the rest;
 10. the only survivor of the volume's sites is promoted with
     `georepctl failover --force` and commits alone;
 11. the daemons exit cleanly.
@@ -43,7 +48,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 15
+N_TESTS = 17
 MIB = 1 << 20
 
 ktap = e2e.ktap
@@ -314,6 +319,80 @@ def main():
         shas = [s.sha() for s in sites]
         ktap(ok and len(set(shas)) == 1, "follower_behind_retained_log_resynced",
              (w4, cp, shas, dump(sites)))
+
+        # 10b: the leader releases past the resync point during the copy
+        # (as a throttled leader does): the follower restarts it there
+        f.proc.kill()
+        f.proc.wait()
+        done = (f.rep() or {}).get("resyncs_done", 0)
+        w6 = p.write(700, 16, 51)
+        ok = w6.get("ok") and e2e.wait_for(lambda: committed_everywhere(live, w6["last_seq"]),
+                                           10)
+        cp1 = p.call({"cmd": "test-compact", "volume": "vol0"})
+        held = p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": True})
+        f.start()
+        copying = e2e.wait_for(lambda: ((f.rep() or {}).get("resync") or {}).get("seq") ==
+                               cp1.get("snap_seq"), 10)
+        # georepctl's text view says so: "data: full resync from P to seq S: ..."
+        txt = subprocess.run([os.path.join(BIN, "georepctl"), "status", "--socket", f.sock],
+                             capture_output=True, text=True, timeout=10).stdout
+        shown = "data: full resync from %s to seq %s:" % (p.name, cp1.get("snap_seq")) in txt
+        print("# %s" % next((ln.strip() for ln in txt.splitlines() if "full resync" in ln),
+                            "no full resync line in georepctl status"))
+        w7 = p.write(800, 16, 52)
+        ok = ok and copying and shown and w7.get("ok") and e2e.wait_for(
+            lambda: committed_everywhere(live, w7["last_seq"]), 10)
+        cp2 = p.call({"cmd": "test-compact", "volume": "vol0"})
+        p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": False})
+        t0 = time.time()
+        ok = ok and cp2.get("snap_seq", 0) > cp1.get("snap_seq", 0) and e2e.wait_for(
+            lambda: committed_everywhere(sites, w7["last_seq"]) and
+            not (f.rep() or {}).get("resync"), 20)
+        print("# resync of %s moved from seq %s to %s: installed %.2f s after the hold" %
+              (f.name, cp1.get("snap_seq"), cp2.get("snap_seq"), time.time() - t0))
+        shas = [s.sha() for s in sites]
+        ktap(held.get("ok", True) and ok and len(set(shas)) == 1 and
+             (f.rep() or {}).get("resyncs_done", 0) >= 1,
+             "resync_restarts_when_leader_releases_past_it",
+             (done, cp1, cp2, w7, txt, shas, dump(sites)))
+
+        # 10c: the follower loses the leader mid-copy (as when its
+        # heartbeats wait behind MiBs of chunks) and finds it again: the
+        # leader goes on with its pass, the follower joins it there
+        f.proc.kill()
+        f.proc.wait()
+        w8 = p.write(900, 16, 53)
+        ok = w8.get("ok") and e2e.wait_for(lambda: committed_everywhere(live, w8["last_seq"]),
+                                           10)
+        cp3 = p.call({"cmd": "test-compact", "volume": "vol0"})
+        p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": True})
+        f.start()
+
+        def copying_seq():
+            return ((f.rep() or {}).get("resync") or {}).get("seq")
+
+        def sent(key):
+            fs = [x for x in (p.rep() or {}).get("sites", []) if x["site"] == f.name]
+            return ((fs[0] if fs else {}).get("resync") or {}).get(key, -1)
+
+        ok = ok and e2e.wait_for(lambda: copying_seq() == cp3.get("snap_seq"), 10)
+        f.call({"cmd": "test-drop", "site": p.name, "drop": True})
+        lost = ok and e2e.wait_for(lambda: copying_seq() is None, 10)
+        p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": False})
+        ok = lost and e2e.wait_for(lambda: sent("sent_bytes") >= 8 * MIB, 10)
+        p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": True})
+        at = sent("sent_bytes")
+        f.call({"cmd": "test-drop", "site": p.name, "drop": False})
+        ok = ok and e2e.wait_for(lambda: copying_seq() == cp3.get("snap_seq"), 10)
+        p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": False})
+        t0 = time.time()
+        ok = ok and e2e.wait_for(lambda: committed_everywhere(sites, w8["last_seq"]) and
+                                 copying_seq() is None, 30)
+        print("# %s lost the leader during the copy, rejoined at byte %d of pass 1: "
+              "installed %.2f s after" % (f.name, at, time.time() - t0))
+        shas = [s.sha() for s in sites]
+        ktap(ok and lost and len(set(shas)) == 1, "resync_survives_follower_losing_leader",
+             (cp3, at, shas, dump(sites)))
 
         # 11: majority lost for good: forced failover at the survivor
         for s in sites:
