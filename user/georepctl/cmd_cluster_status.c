@@ -232,6 +232,16 @@ static void print_heal(json_t *rep)
 
 	if (!json_object_get(rep, "in_sync"))
 		return;
+	if (json_is_object(json_object_get(rep, "resync"))) {
+		json_t *r = json_object_get(rep, "resync");
+		char copied[24], size[24];
+
+		printf("  data: full resync from %s to seq %s: %s of %s copied\n",
+		       jstr(r, "from", "?"), jnum(r, "seq", seq, sizeof(seq)),
+		       jbytes(r, "copied_bytes", copied, sizeof(copied)),
+		       jbytes(r, "size_bytes", size, sizeof(size)));
+		return;
+	}
 	if (!json_is_object(h)) {
 		printf("  data: %s%s\n", json_is_true(json_object_get(rep, "in_sync")) ?
 		       "in sync" : "not in sync (resync in progress or diverged)",
