@@ -69,6 +69,10 @@ resync() {
 	start_site "$R"
 	wait_for $RESYNC_MAX_S caught_up "$R" "$P" || {
 		echo "$R: applied $(vol_num "$R" applied_seq), $P written $(vol_num "$P" written_seq)"
+		# where the copy stands: the follower's resync and error, the
+		# leader's view of it
+		site_rep "$R" | jq -c '{role, leader, error, resync, resyncs_done, in_sync}'
+		site_rep "$P" | jq -c ".sites[] | select(.site == \"$R\")"
 		return 1
 	}
 	echo "full resync of $R: $(elapsed "$t0" "$(now_s)") s (bound $RESYNC_MAX_S s)"
