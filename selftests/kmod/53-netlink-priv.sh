@@ -136,38 +136,40 @@ root_verifies() {
 	return $rc
 }
 
-# the slowest of 25 reads of the last record from the log stream, in ms
-stream_max() {
-	local w i t0 t1 max=0
+# 25 reads of the last record from the log stream: "median slowest", in ms
+stream_times() {
+	local w i t0 t1
 	w=$(vt_num "$V" written_seq)
 	for i in $(seq 1 25); do
 		t0=$(date +%s%N)
 		dd if="/dev/georep/$V.log" of=/dev/null bs=1M count=1 skip=$((w - 1)) \
 		   iflag=skip_bytes status=none || return 1
 		t1=$(date +%s%N)
-		[ $((t1 - t0)) -gt $max ] && max=$((t1 - t0))
-	done
-	awk -v n=$max 'BEGIN { printf "%.1f\n", n / 1e6 }'
+		echo $((t1 - t0))
+	done | sort -n | awk '{ t[NR] = $1 } END {
+		if (NR == 25) printf "%.1f %.1f\n", t[13] / 1e6, t[25] / 1e6 }'
 }
 
 # the daemon ships records through the log stream: a verify pass lets
 # stream readers in every 1 MiB (it held read_mutex for the whole pass)
 stream_while_root_verifies() {
 	local base loaded
-	base=$(stream_max) || return 1
+	base=$(stream_times) || return 1
 	start_hammer root
-	loaded=$(stream_max)
+	loaded=$(stream_times)
 	stop_hammer root
-	[ -n "$loaded" ] || { echo "stream reads failed"; return 1; }
-	# a read is a process and a 256 KiB copy (hundreds of ms under TCG):
-	# judged against half a pass on top of the idle read, not 5 x idle.
-	# A read that waited for whole passes would take up to a pass more
-	# than idle (the slowest of 25 nearly that); a quarter pass failed
-	# once in 20 runs by TCG noise alone (259 ms, 84 idle, pass 313)
-	awk -v l="$loaded" -v b="$base" -v p="$PASS" 'BEGIN {
-		printf "log stream read while root verifies: slowest %.1f ms, %.1f ms idle, verify pass %d ms, bound %.0f ms\n",
-			l, b, p, b + p / 2
-		exit !(l <= b + p / 2)
+	[ -n "$base" ] && [ -n "$loaded" ] || { echo "stream reads failed"; return 1; }
+	# A read is a process and a 256 KiB copy (hundreds of ms under TCG).
+	# Judged by the median of 25 against a quarter pass on top of the idle
+	# median: with verify passes back to back, a read that waited for the
+	# pass in progress would wait half a pass in the median (the slowest
+	# nearly a whole one), while one let in every 1 MiB waits a few ms.
+	# The slowest read, judged before (bound: half a pass), is only
+	# printed: TCG noise alone took it past (458 ms, 74 idle, pass 552).
+	echo "$base $loaded" | awk -v p="$PASS" '{
+		printf "log stream read while root verifies: median %.1f ms (%.1f idle), slowest %.1f ms (%.1f idle), verify pass %d ms, bound %.0f ms\n",
+			$3, $1, $4, $2, p, $1 + p / 4
+		exit !($3 <= $1 + p / 4)
 	}'
 }
 
