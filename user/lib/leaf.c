@@ -108,6 +108,26 @@ int georep_leaf_decode(const uint8_t *leaf, size_t len, struct georep_rec *rec,
 	return 0;
 }
 
+void georep_leaf_header(const struct georep_rec *rec, struct georep_record *hdr)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->magic = htole32(GEOREP_RECORD_MAGIC);
+	hdr->version = htole16(rec->version);
+	hdr->op = htole16(rec->op);
+	hdr->seq = htole64(rec->seq);
+	hdr->term = htole64(rec->term);
+	hdr->lba = htole64(rec->lba);
+	hdr->len = htole32(rec->len);
+	hdr->payload_len = htole32(rec->payload_len);
+	hdr->timestamp_ns = htole64(rec->timestamp_ns);
+	hdr->site_id = htole32(rec->site_id);
+	hdr->seal_epoch = htole32(rec->seal_epoch);
+	hdr->flags = htole32(rec->flags);
+	memcpy(hdr->volume_uuid, rec->volume_uuid, GEOREP_UUID_LEN);
+	memcpy(hdr->payload_hash, rec->payload_hash, GEOREP_HASH_LEN);
+	memcpy(hdr->chain_hash, rec->chain_hash, GEOREP_HASH_LEN);
+}
+
 int georep_leaf_hash(const struct georep_rec *rec, gr_mhash out)
 {
 	uint8_t leaf[GEOREP_LEAF_LEN];

@@ -17,6 +17,8 @@ enum gr_lane gr_frame_lane(uint8_t type)
 	case GR_FT_RESYNC:
 	case GR_FT_HEAL_REQ:
 	case GR_FT_HEAL:
+	case GR_FT_MLEAF_REQ:
+	case GR_FT_MLEAF:
 		return GR_LANE_BULK;
 	default:
 		return GR_LANE_CONTROL;

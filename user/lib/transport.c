@@ -334,6 +334,9 @@ int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane 
 
 	if (!need || lane >= GR_NR_LANES)
 		return -EINVAL;
+	/* a frame type the peer does not know (its version is older) */
+	if (f->hdr.version > c->version && f->hdr.type != GR_FT_HELLO)
+		return -EPROTONOSUPPORT;
 	dst = out_reserve(c, lane, need, &ret);
 	if (!dst)
 		return ret;

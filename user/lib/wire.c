@@ -96,6 +96,8 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_GENESIS_REQ] = "genesis-req",
 		[GR_FT_GENESIS] = "genesis",
 		[GR_FT_PART] = "part",
+		[GR_FT_MLEAF_REQ] = "mleaf-req",
+		[GR_FT_MLEAF] = "mleaf",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -110,7 +112,16 @@ static bool is_volume_frame(unsigned int type)
 	       type == GR_FT_HEAL_REQ || type == GR_FT_HEAL ||
 	       type == GR_FT_KEY || type == GR_FT_KEY_ACK ||
 	       type == GR_FT_CKPT || type == GR_FT_CKPT_RESP || type == GR_FT_CKPT_FINAL ||
-	       type == GR_FT_GENESIS_REQ || type == GR_FT_GENESIS;
+	       type == GR_FT_GENESIS_REQ || type == GR_FT_GENESIS ||
+	       type == GR_FT_MLEAF_REQ || type == GR_FT_MLEAF;
+}
+
+/* the first protocol version a frame type exists in */
+static unsigned int type_version(unsigned int type)
+{
+	if (type == GR_FT_MLEAF_REQ || type == GR_FT_MLEAF)
+		return GR_WIRE_VERSION_MLEAF;
+	return type == GR_FT_PART ? GR_WIRE_VERSION_PART : GR_WIRE_VERSION_MIN;
 }
 
 int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
@@ -135,9 +146,10 @@ int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
 	if (hdr->flags & ~(hdr->type == GR_FT_PART ? GR_WF_MORE : 0))
 		return ERR("%s frame: unknown flags 0x%02x",
 			   gr_frame_type_name(hdr->type), hdr->flags);
-	if (hdr->type == GR_FT_PART && hdr->version < GR_WIRE_VERSION_PART)
-		return ERR("part frame: framed with version %u (parts exist from version %u)",
-			   hdr->version, GR_WIRE_VERSION_PART);
+	if (hdr->version < type_version(hdr->type))
+		return ERR("%s frame: framed with version %u (%ss exist from version %u)",
+			   gr_frame_type_name(hdr->type), hdr->version,
+			   gr_frame_type_name(hdr->type), type_version(hdr->type));
 	if (get32(p + 12))
 		return ERR("%s frame: reserved header field is not zero",
 			   gr_frame_type_name(hdr->type));
@@ -507,6 +519,10 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return gr_wire_decode_genesis(b, bl, &f->genesis, err);
 	case GR_FT_PART:
 		return decode_part(b, bl, f, err);
+	case GR_FT_MLEAF_REQ:
+		return gr_wire_decode_mleaf_req(b, bl, &f->mleaf_req, err);
+	case GR_FT_MLEAF:
+		return gr_wire_decode_mleaf(b, bl, &f->mleaf, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -563,6 +579,10 @@ static size_t body_size(const struct gr_frame *f)
 		return gr_wire_genesis_size(&f->genesis);
 	case GR_FT_PART:
 		return f->part.len;
+	case GR_FT_MLEAF_REQ:
+		return GR_MLEAF_REQ_SIZE;
+	case GR_FT_MLEAF:
+		return gr_wire_mleaf_size(&f->mleaf);
 	}
 	return 0;
 }
@@ -654,7 +674,8 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 	if (!total)
 		return -EINVAL;
 	bl = total - GR_WIRE_HDR_SIZE;
-	if (bl > GR_WIRE_MAX_BODY || f->hdr.version > GR_WIRE_VERSION)
+	if (bl > GR_WIRE_MAX_BODY || f->hdr.version > GR_WIRE_VERSION ||
+	    (f->hdr.version ? f->hdr.version : GR_WIRE_VERSION_MIN) < type_version(f->hdr.type))
 		return -EINVAL;
 	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
 		return -EINVAL;
@@ -740,6 +761,16 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		/* never send what the peer would refuse (version, size) */
 		if (gr_wire_decode_hdr(p, &(struct gr_frame_hdr){ 0 }, err) ||
 		    decode_part(b, bl, &(struct gr_frame){ .hdr.flags = p[7] }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_MLEAF_REQ:
+		gr_wire_put_mleaf_req(b, &f->mleaf_req);
+		if (gr_wire_decode_mleaf_req(b, bl, &(struct gr_mleaf_req){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_MLEAF:
+		gr_wire_put_mleaf(b, &f->mleaf);
+		if (gr_wire_decode_mleaf(b, bl, &(struct gr_mleaf){ 0 }, err))
 			return -EINVAL;
 		break;
 	}

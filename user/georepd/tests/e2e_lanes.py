@@ -23,8 +23,9 @@ as the ledger takes it.
  6. the bytes queued to a peer (userspace and the socket's unsent bytes)
     stay within the bulk bound the status reports;
  7. the followers catch up once the load stops;
- 8. the peers agreed on protocol version 2 and bulk frames went in pieces
-    (PART frames, Documentation/wire-protocol.rst, "Split frames").
+ 8. the peers agreed on protocol version 3 (the newest; PART frames exist
+    from version 2) and bulk frames went in pieces (PART frames,
+    Documentation/wire-protocol.rst, "Split frames").
 
 Needs root (netns, veth, tc); skips otherwise. Usage: e2e_lanes.py [BINDIR].
 Prints KTAP.
@@ -301,8 +302,8 @@ def run(top):
         ktap(e2e.wait_for(lambda: caught_up(sites), CATCHUP_S),
              "lanes: followers caught up", json.dumps([s.rep() for s in sites])[:2000])
         ktap(len(stats["parts"]) == 2 and all(stats["parts"].values()) and
-             set(stats["version"].values()) == {2},
-             "lanes: protocol 2, bulk frames sent in pieces %s" % stats["parts"],
+             set(stats["version"].values()) == {3},
+             "lanes: protocol 3, bulk frames sent in pieces %s" % stats["parts"],
              stats["version"])
         return 0
     finally:

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "georep/consensus.h"
+#include "georep/leaf.h"
 #include "georep/wire.h"
 #include "ktap.h"
 
@@ -167,7 +168,7 @@ static void test_part(void)
 	f.part.len = 4096;
 	f.hdr.version = 1;
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
-	f.hdr.version = 3;
+	f.hdr.version = GR_WIRE_VERSION + 1;
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
 
 	f.hdr.version = 2;
@@ -197,6 +198,73 @@ static void test_part(void)
 	/* any frame may be framed with version 2; the version is kept */
 	f = (struct gr_frame){ .hdr.type = GR_FT_PING, .hdr.version = 2 };
 	CHECK(roundtrip(&f, &g) > 0 && buf[4] == 2 && g.hdr.version == 2);
+}
+
+/* MLEAF_REQ and MLEAF (version 3): counts, seqs, leaves checked, framing version */
+static void test_mleaf(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_MLEAF_REQ, .hdr.version = 3, .hdr.volume = 7 };
+	static uint8_t leaves[3 * GEOREP_LEAF_LEN];
+	struct georep_rec rec = { .op = GEOREP_OP_WRITE, .term = 2, .version = 1 };
+	struct gr_frame g;
+	ssize_t n;
+	int i;
+
+	f.mleaf_req.first_seq = 5;
+	f.mleaf_req.count = 3;
+	CHECK(roundtrip(&f, &g) == GR_WIRE_HDR_SIZE + GR_MLEAF_REQ_SIZE &&
+	      g.mleaf_req.first_seq == 5 && g.mleaf_req.count == 3);
+	f.mleaf_req.count = GR_MLEAF_MAX + 1;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.mleaf_req.count = 1;
+	f.mleaf_req.first_seq = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	/* not on a link of version 2 or 1 */
+	f.mleaf_req.first_seq = 5;
+	f.hdr.version = 2;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.hdr.version = 3;
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[4] = 2;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "mleaf-req frame: framed with version 2 (mleaf-reqs exist from version 3)"));
+
+	for (i = 0; i < 3; i++) {
+		rec.seq = 5 + i;
+		georep_leaf_encode(&rec, leaves + i * GEOREP_LEAF_LEN);
+	}
+	f = (struct gr_frame){ .hdr.type = GR_FT_MLEAF, .hdr.version = 3, .hdr.volume = 7 };
+	f.mleaf.first_seq = 5;
+	f.mleaf.count = 3;
+	f.mleaf.leaves = leaves;
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_MLEAF_HDR_SIZE + 3 * GEOREP_LEAF_LEN);
+	CHECK(g.mleaf.status == GR_MLEAF_OK && g.mleaf.count == 3 &&
+	      !memcmp(g.mleaf.leaves, leaves, sizeof(leaves)));
+	/* a leaf out of place, a leaf that is none, a short body */
+	memcpy(buf + GR_WIRE_HDR_SIZE + GR_MLEAF_HDR_SIZE + GEOREP_LEAF_LEN + 8,
+	       "\x09\0\0\0\0\0\0\0", 8);
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "mleaf: leaf 1 is that of record 9, not 6"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[GR_WIRE_HDR_SIZE + GR_MLEAF_HDR_SIZE + 2 * GEOREP_LEAF_LEN] = 'X';
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "mleaf: leaf 2: the leaf does not start with \"GRLF\""));
+	f.mleaf.count = 2;
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[GR_WIRE_HDR_SIZE + 8] = 3;	/* says 3, holds 2 */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "mleaf: body is 304 bytes, 3 leaves make 448"));
+	/* unavailable: no leaves */
+	f.mleaf.status = GR_MLEAF_UNAVAILABLE;
+	f.mleaf.count = 0;
+	CHECK(roundtrip(&f, &g) > 0 && g.mleaf.status == GR_MLEAF_UNAVAILABLE &&
+	      !g.mleaf.count);
+	f.mleaf.count = 1;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.mleaf.status = 2;
+	f.mleaf.count = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
 }
 
 static void test_two_frames_in_a_buffer(void)
@@ -737,6 +805,7 @@ static const struct ktap_case cases[] = {
 	{ "wire_hello", test_hello },
 	{ "wire_header_checks", test_header_checks },
 	{ "wire_part", test_part },
+	{ "wire_mleaf", test_mleaf },
 	{ "wire_two_frames_in_a_buffer", test_two_frames_in_a_buffer },
 	{ "wire_error_frame", test_error_frame },
 	{ "wire_records", test_records },

@@ -48,6 +48,12 @@ void georep_leaf_encode(const struct georep_rec *rec, uint8_t out[GEOREP_LEAF_LE
  */
 int georep_leaf_decode(const uint8_t *leaf, size_t len, struct georep_rec *rec,
 		       char *err, size_t errlen);
+/*
+ * The record header a decoded leaf stands for, seal and reserved bytes
+ * zero: every byte the chain hash covers, so that a leaf received from
+ * another site can be chained (georep_chain_hash()) like the record.
+ */
+void georep_leaf_header(const struct georep_rec *rec, struct georep_record *hdr);
 /* the RFC 9162 leaf hash of @rec's leaf */
 int georep_leaf_hash(const struct georep_rec *rec, gr_mhash out);
 

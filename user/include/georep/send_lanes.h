@@ -6,7 +6,7 @@
  * GR_LANE_CONTROL carries hello, ping/pong, errors and the consensus
  * messages that are no replicated data (votes, heartbeats, answers);
  * GR_LANE_BULK carries replicated data: APPEND and RESYNC messages with
- * their RECORDS, RESYNC chunks, HEAL_REQ/HEAL. Each lane keeps its own
+ * their RECORDS, RESYNC chunks, HEAL_REQ/HEAL, MLEAF_REQ/MLEAF. Each lane keeps its own
  * bytes in order. The writer takes bytes with gr_lanes_peek() and
  * acknowledges what the socket took with gr_lanes_consume(); at every frame
  * boundary of the bulk lane control goes first (strict priority), so a

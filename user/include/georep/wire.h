@@ -27,12 +27,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/georep.h>
 
 #define GR_WIRE_MAGIC		0x31575247U	/* "GRW1" */
-#define GR_WIRE_VERSION		2		/* newest protocol version spoken */
+#define GR_WIRE_VERSION		3		/* newest protocol version spoken */
 #define GR_WIRE_VERSION_MIN	1		/* oldest protocol version spoken */
 #define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
+#define GR_WIRE_VERSION_MLEAF	3		/* first version with MLEAF frames */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
 #define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
@@ -59,6 +61,8 @@ enum gr_frame_type {
 	GR_FT_GENESIS_REQ = 16,	/* volume frame: a site without its replica asks */
 	GR_FT_GENESIS = 17,	/* volume frame: the volume's uuid and seal keys, or none */
 	GR_FT_PART = 18,	/* site frame (v2): a piece of a bulk frame too long to wait for */
+	GR_FT_MLEAF_REQ = 19,	/* volume frame (v3): a site asks for Merkle leaves it lacks */
+	GR_FT_MLEAF = 20,	/* volume frame (v3): those leaves, or none */
 	__GR_FT_MAX,
 };
 
@@ -353,6 +357,45 @@ int gr_wire_put_genesis(uint8_t *b, const struct gr_genesis *g, char *err);
 size_t gr_wire_genesis_size(const struct gr_genesis *g);
 void gr_genesis_wipe(struct gr_genesis *g);
 
+/*
+ * Merkle leaves (Documentation/wire-protocol.rst, "MLEAF_REQ and MLEAF"):
+ * a site whose tree lacks leaves of records its log no longer holds (after
+ * a full resync) asks a site whose tree has them. MLEAF_REQ: le64
+ * first_seq (>= 1), le32 count (1 to GR_MLEAF_MAX), le32 reserved (0).
+ * MLEAF: le64 first_seq, le32 count, le32 status; OK: count (1 to
+ * GR_MLEAF_MAX) leaves of GEOREP_LEAF_LEN bytes follow, leaf i that of
+ * record first_seq + i (the decoder checks each leaf's format and seq);
+ * UNAVAILABLE: count 0, the sender's tree does not hold them.
+ */
+#define GR_MLEAF_REQ_SIZE	16
+#define GR_MLEAF_HDR_SIZE	16
+#define GR_MLEAF_MAX		4096	/* 576 KiB of leaves */
+enum gr_mleaf_status {
+	GR_MLEAF_OK = 0,
+	GR_MLEAF_UNAVAILABLE = 1,
+	__GR_MLEAF_MAX,
+};
+
+struct gr_mleaf_req {
+	uint64_t first_seq;
+	uint32_t count;
+};
+
+struct gr_mleaf {
+	uint64_t first_seq;
+	uint32_t count;
+	uint32_t status;	/* enum gr_mleaf_status */
+	const uint8_t *leaves;	/* count x GEOREP_LEAF_LEN bytes */
+};
+
+int gr_wire_decode_mleaf_req(const uint8_t *b, uint32_t len, struct gr_mleaf_req *r,
+			     char *err);
+int gr_wire_decode_mleaf(const uint8_t *b, uint32_t len, struct gr_mleaf *m, char *err);
+/* write the body at @b (GR_MLEAF_REQ_SIZE / gr_wire_mleaf_size() bytes) */
+void gr_wire_put_mleaf_req(uint8_t *b, const struct gr_mleaf_req *r);
+void gr_wire_put_mleaf(uint8_t *b, const struct gr_mleaf *m);
+size_t gr_wire_mleaf_size(const struct gr_mleaf *m);
+
 struct gr_frame {
 	struct gr_frame_hdr hdr;
 	union {
@@ -371,6 +414,8 @@ struct gr_frame {
 		struct gr_ckpt_resp ckpt_resp;
 		struct gr_genesis genesis;
 		struct gr_part part;
+		struct gr_mleaf_req mleaf_req;
+		struct gr_mleaf mleaf;
 	};
 };
 
