@@ -256,6 +256,56 @@ int gd_mtree_add(struct gd_mtree *m, const struct georep_rec *rec, const void *h
 	return 0;
 }
 
+/* @leaf (record @seq's) against the tree's: 0 the same, 1 it differs, -errno */
+static int take_compare(struct gd_mtree *m, uint64_t seq, const uint8_t *leaf)
+{
+	uint8_t ours[GEOREP_LEAF_LEN];
+	int ret = gd_mtree_leaf(m, seq, ours);
+
+	if (ret)
+		return ret;
+	return memcmp(ours, leaf, GEOREP_LEAF_LEN) ? 1 : 0;
+}
+
+int gd_mtree_take(struct gd_mtree *m, uint64_t first, const uint8_t *leaves, uint32_t count,
+		  uint64_t *cut)
+{
+	struct georep_record hdr;
+	struct georep_rec rec;
+	int added = 0, ret;
+	uint32_t i;
+
+	if (!first || first > m->t.size + 1)
+		return -ERANGE;
+	for (i = 0; i < count; i++) {
+		const uint8_t *leaf = leaves + (size_t)i * GEOREP_LEAF_LEN;
+		uint64_t seq = first + i;
+
+		if (seq <= m->t.size) {
+			ret = take_compare(m, seq, leaf);
+			if (ret <= 0) {
+				if (ret)
+					return ret;
+				continue;
+			}
+			ret = gd_mtree_truncate(m, seq - 1);
+			if (ret)
+				return ret;
+			*cut = seq - 1;
+			if (!i && seq > 1)
+				return -ESTALE;
+		}
+		if (georep_leaf_decode(leaf, GEOREP_LEAF_LEN, &rec, NULL, 0) || rec.seq != seq)
+			return -EINVAL;
+		georep_leaf_header(&rec, &hdr);
+		ret = gd_mtree_add(m, &rec, &hdr);
+		if (ret)
+			return ret;
+		added++;
+	}
+	return added;
+}
+
 int gd_mtree_truncate(struct gd_mtree *m, uint64_t size)
 {
 	char err[256];

@@ -40,6 +40,19 @@ const struct gr_merkle *gd_mtree_tree(const struct gd_mtree *m);
  * -EBADMSG when its chain hash does not follow the last leaf's; -errno.
  */
 int gd_mtree_add(struct gd_mtree *m, const struct georep_rec *rec, const void *hdr);
+/*
+ * Leaves of another site's tree, leaf i that of record @first + i (@first
+ * <= size + 1): those the tree holds are compared, one that differs cuts
+ * the tree back before it (*@cut: the size it was cut to, else untouched),
+ * the others are added as gd_mtree_add() adds records (each must chain
+ * from the one before: the leaf's fields are every header byte the chain
+ * hash covers). Return: leaves added; -ESTALE when the first leaf differs
+ * from the tree's (cut back before it: the common point is earlier);
+ * -ERANGE when @first is past size + 1; -EBADMSG (a leaf that does not
+ * chain, the tree holds the leaves before it), -EINVAL or -errno.
+ */
+int gd_mtree_take(struct gd_mtree *m, uint64_t first, const uint8_t *leaves, uint32_t count,
+		  uint64_t *cut);
 /* keep the first @size leaves */
 int gd_mtree_truncate(struct gd_mtree *m, uint64_t size);
 /* the leaf of record @seq (1 <= seq <= size) */

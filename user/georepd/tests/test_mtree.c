@@ -206,11 +206,71 @@ static void test_damage(void)
 	CHECK(system(p) == 0);
 }
 
+/* the leaves of records @from..@to of tree @m, back to back */
+static void leaves_of(struct gd_mtree *m, uint64_t from, uint64_t to, uint8_t *out)
+{
+	uint64_t s;
+
+	for (s = from; s <= to; s++)
+		CHECK(gd_mtree_leaf(m, s, out + (s - from) * GEOREP_LEAF_LEN) == 0);
+}
+
+/* gd_mtree_take(): another site's leaves, compared where they overlap */
+static void test_take(void)
+{
+	static uint8_t l[40 * GEOREP_LEAF_LEN];
+	struct gd_mtree *a, *b;
+	uint64_t cut = 0, s;
+
+	mkchain(1, 30, 1);
+	CHECK(gd_mtree_open(dir, "ta", &a, err) == 0);
+	for (s = 1; s <= 30; s++)
+		CHECK(add(a, s) == 0);
+	leaves_of(a, 1, 30, l);
+	/* behind: one leaf of overlap, the rest added */
+	CHECK(gd_mtree_open(dir, "tb", &b, err) == 0);
+	for (s = 1; s <= 20; s++)
+		CHECK(add(b, s) == 0);
+	CHECK(gd_mtree_take(b, 20, l + 19 * GEOREP_LEAF_LEN, 11, &cut) == 10 && cut == 0);
+	CHECK(root_is(b, 30));
+	CHECK(gd_mtree_take(b, 32, l, 1, &cut) == -ERANGE);
+	gd_mtree_close(b);
+
+	/* another history after 15 (records of term 2): the first leaf asked
+	 * for differs, cut back before it; from further back, cut at 16 */
+	mkchain(16, 18, 2);
+	CHECK(gd_mtree_open(dir, "tc", &b, err) == 0);
+	for (s = 1; s <= 18; s++)
+		CHECK(add(b, s) == 0);
+	CHECK(gd_mtree_take(b, 18, l + 17 * GEOREP_LEAF_LEN, 13, &cut) == -ESTALE);
+	CHECK(cut == 17 && gd_mtree_size(b) == 17);
+	CHECK(gd_mtree_take(b, 10, l + 9 * GEOREP_LEAF_LEN, 21, &cut) == 15);
+	CHECK(cut == 15);
+	mkchain(1, 30, 1);
+	CHECK(root_is(b, 30));
+	gd_mtree_close(b);
+
+	/* a leaf that does not chain: refused, the leaves before it stay */
+	CHECK(gd_mtree_open(dir, "td", &b, err) == 0);
+	for (s = 1; s <= 5; s++)
+		CHECK(add(b, s) == 0);
+	l[6 * GEOREP_LEAF_LEN + 112] ^= 1;	/* chain_hash of record 7 */
+	cut = 0;
+	CHECK(gd_mtree_take(b, 5, l + 4 * GEOREP_LEAF_LEN, 4, &cut) == -EBADMSG);
+	CHECK(cut == 0 && root_is(b, 6));
+	/* not a leaf of the record its place says */
+	CHECK(gd_mtree_take(b, 7, l, 1, &cut) == -EINVAL && gd_mtree_size(b) == 6);
+	gd_mtree_close(b);
+	gd_mtree_close(a);
+	mkchain(1, NREC + 1, 1);
+}
+
 static const struct ktap_case cases[] = {
 	{ "mtree_add_reopen", test_add_reopen },
 	{ "mtree_refusals", test_refusals },
 	{ "mtree_torn_tails", test_torn_tails },
 	{ "mtree_truncate_and_fork", test_truncate_and_fork },
+	{ "mtree_take", test_take },
 	{ "mtree_damage", test_damage },
 };
 
