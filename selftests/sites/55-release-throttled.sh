@@ -16,7 +16,8 @@
 # local rule): fio must finish within FILL_MAX_S, the records R lacks
 # released (a watchdog unblocks the writers otherwise, before the hung-task
 # detector's 120 s, and the check fails). R, restarted, gets a full resync
-# and ends sha256-identical, ledgers verified and equal.
+# and ends sha256-identical, ledgers verified and equal, its Merkle tree
+# (the leaves it never held fetched from P) holding P's root.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -79,6 +80,24 @@ resync() {
 	[ "$(site_rep_get "$R" '.resyncs_done')" -ge 1 ]
 }
 
+# R's Merkle tree lacked the leaves of the records released before the
+# resync point: fetched from P (MLEAF), it holds P's root again
+tree_same_now() {
+	local a b
+	a=$(site_rep_get "$R" '.merkle | "\(.state) \(.size) \(.root)"')
+	b=$(site_rep_get "$P" '.merkle | "\(.state) \(.size) \(.root)"')
+	[ "${a%% *}" = ok ] && [ "$a" = "$b" ]
+}
+
+tree_same() {
+	wait_for 60 tree_same_now || {
+		echo "$R: $(site_rep_get "$R" '.merkle')"
+		echo "$P: $(site_rep_get "$P" '.merkle')"
+		return 1
+	}
+	echo "$R: $(site_rep_get "$R" '.merkle | "\(.state), \(.size) leaves, root \(.root[0:16])"'), as $P's"
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
 check keys share_keys || exit 1
@@ -89,4 +108,5 @@ check "write_${FILL_MB}MiB_local_rule_not_stuck" fill
 check replica_full_resync resync
 check sha256_identical data_identical
 check ledgers_same ledgers_same $SITES
+check replica_tree_fetched_same_root tree_same
 [ "$failed" = 0 ]

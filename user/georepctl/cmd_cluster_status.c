@@ -262,6 +262,15 @@ static void print_merkle(json_t *rep)
 
 	if (!json_is_object(m))
 		return;
+	if (!strcmp(jstr(m, "state", "?"), "fetching")) {
+		char to[24], got[24];
+
+		printf("  merkle: %s leaves, fetching leaves up to %s from %s (%s so far)\n",
+		       jnum(m, "size", size, sizeof(size)), jnum(m, "fetch_to", to, sizeof(to)),
+		       *jstr(m, "from", "") ? jstr(m, "from", "") : "the leader (not asked yet)",
+		       jnum(m, "fetched", got, sizeof(got)));
+		return;
+	}
 	if (strcmp(jstr(m, "state", "?"), "ok"))
 		printf("  merkle: stopped: %s\n", jstr(m, "why", "?"));
 	else

@@ -375,6 +375,7 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		engine_pump(e);
 		if (e->mt_follow)
 			eng_mtree_follow(e);
+		eng_mleaf_tick(e, now);
 		eng_scrub_tick(e, now);
 		eng_ckpt_tick(e, now);
 		eng_key_tick(e, now);

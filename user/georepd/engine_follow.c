@@ -65,17 +65,110 @@ static bool resync_moved(const struct engine *e, unsigned int from, const struct
 	return from == e->rs_in.from && m->term == e->rs_in_term && m->seq > e->rs_in.seq;
 }
 
-int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)
+/* A consensus message: to the core, or held until its RECORDS come. */
+static int on_consensus(struct engine *e, unsigned int from, const struct gr_frame *f,
+			uint64_t now)
 {
-	struct engine *e = (struct engine *)r;
-	uint64_t now = gr_now_ns();
 	char err[GR_WIRE_ERRLEN];
 	struct gr_msg m;
-	size_t pos = 0;
-	uint32_t i = 0;
+
+	if (gr_wire_msg_decode(f->consensus.data, f->consensus.len, &m, err)) {
+		gd_warn("volume %s: consensus frame from %s refused: %s", e->name,
+			eng_site_name(e, e->ids[from]) ?: "?", err);
+		return -EPROTO;
+	}
+	if (m.from != e->ids[from] || m.to != e->self_id) {
+		gd_warn("volume %s: consensus frame on %s's link says from %u to %u (this site is %u)",
+			e->name, eng_site_name(e, e->ids[from]) ?: "?", m.from, m.to,
+			e->self_id);
+		return -EPROTO;
+	}
+	if (m.has_progress) {
+		e->peer_seqs[from].valid = true;
+		e->peer_seqs[from].written = m.p_written;
+		e->peer_seqs[from].commit = m.p_commit;
+		e->peer_seqs[from].applied = m.p_applied;
+	}
+	/*
+	 * An APPEND is followed by its RECORDS on the bulk lane; the next
+	 * bulk message supersedes it. Control messages (heartbeats, answers)
+	 * may come in between: they leave it pending.
+	 */
+	if (eng_msg_lane(m.type) == GR_LANE_BULK)
+		e->pending[from] = false;
+	if (m.type == GR_MSG_HEARTBEAT_RESP)
+		eng_note_in_transit(e, from);
+	/* a healing replica must not lead: a switchover to it fails */
+	if (m.type == GR_MSG_TIMEOUT_NOW && (e->heal.active || e->diverged_orphan))
+		return 0;
+	/*
+	 * While a resync is being copied the core already holds the resync
+	 * point (not durable yet): a repeated RESYNC would make it
+	 * acknowledge that point and an APPEND would append after it. Treat
+	 * both as lost until the copy is installed. A RESYNC at a later point
+	 * is the leader's log released past ours (a full log): the copy
+	 * restarts there.
+	 */
+	if (e->rs_in.active && (m.type == GR_MSG_APPEND ||
+				(m.type == GR_MSG_RESYNC && !resync_moved(e, from, &m))))
+		return 0;
+	if (m.type == GR_MSG_APPEND && m.n_entries) {
+		if (m.n_entries > GR_WIRE_MAX_RECORDS)
+			return -EPROTO;
+		e->pending_msg[from] = m;
+		e->pending[from] = true;
+		return 0;
+	}
+	gr_step(e->n, &m, now);
+	engine_process(e, NULL);
+	engine_pump(e);
+	return 0;
+}
+
+/* RECORDS: a resync's anchor, or the entries of the pending APPEND. */
+static int on_records(struct engine *e, unsigned int from, const struct gr_frame *f,
+		      uint64_t now)
+{
 	const struct georep_record *h;
 	const uint8_t *payload;
 	struct georep_rec rec;
+	struct gr_msg m;
+	size_t pos = 0;
+	uint32_t i = 0;
+
+	if (e->rs_in.active && e->rs_in.from == from && f->records.count == 1 &&
+	    f->records.first_seq == e->rs_in.seq && !e->pending[from]) {
+		gr_records_next(&f->records, &pos, &h, &payload);
+		if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
+			return -EPROTO;
+		eng_resync_anchor(e, h, &rec);
+		return 0;
+	}
+	if (!e->pending[from])
+		return 0;	/* its APPEND was lost or superseded */
+	m = e->pending_msg[from];
+	e->pending[from] = false;
+	if (f->records.count != m.n_entries || f->records.first_seq != m.seq + 1)
+		return -EPROTO;
+	while (gr_records_next(&f->records, &pos, &h, &payload)) {
+		if (rec_decode(h, &rec))
+			return -EPROTO;
+		e->ents[i].term = rec.term;
+		e->ents[i].bytes = rec.payload_len;
+		e->ents[i].kind = rec.op == GEOREP_OP_NOOP ? GR_ENTRY_NOOP : GR_ENTRY_DATA;
+		e->ents[i].conf_op = 0;
+		e->ents[i].conf_site = 0;
+		i++;
+	}
+	m.entries = e->ents;
+	gr_step(e->n, &m, now);
+	engine_process(e, &f->records);
+	return 0;
+}
+
+int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)
+{
+	struct engine *e = (struct engine *)r;
 
 	if (e->drop[from]) {
 		e->frames_dropped++;
@@ -85,87 +178,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 		return 0;
 	switch (f->hdr.type) {
 	case GR_FT_CONSENSUS:
-		if (gr_wire_msg_decode(f->consensus.data, f->consensus.len, &m, err)) {
-			gd_warn("volume %s: consensus frame from %s refused: %s", e->name,
-				eng_site_name(e, e->ids[from]) ?: "?", err);
-			return -EPROTO;
-		}
-		if (m.from != e->ids[from] || m.to != e->self_id) {
-			gd_warn("volume %s: consensus frame on %s's link says from %u to %u (this site is %u)",
-				e->name, eng_site_name(e, e->ids[from]) ?: "?", m.from, m.to,
-				e->self_id);
-			return -EPROTO;
-		}
-		if (m.has_progress) {
-			e->peer_seqs[from].valid = true;
-			e->peer_seqs[from].written = m.p_written;
-			e->peer_seqs[from].commit = m.p_commit;
-			e->peer_seqs[from].applied = m.p_applied;
-		}
-		/*
-		 * An APPEND is followed by its RECORDS on the bulk lane; the
-		 * next bulk message supersedes it. Control messages (heartbeats,
-		 * answers) may come in between: they leave it pending.
-		 */
-		if (eng_msg_lane(m.type) == GR_LANE_BULK)
-			e->pending[from] = false;
-		if (m.type == GR_MSG_HEARTBEAT_RESP)
-			eng_note_in_transit(e, from);
-		/* a healing replica must not lead: a switchover to it fails */
-		if (m.type == GR_MSG_TIMEOUT_NOW && (e->heal.active || e->diverged_orphan))
-			return 0;
-		/*
-		 * While a resync is being copied the core already holds the
-		 * resync point (not durable yet): a repeated RESYNC would make
-		 * it acknowledge that point and an APPEND would append after
-		 * it. Treat both as lost until the copy is installed. A RESYNC
-		 * at a later point is the leader's log released past ours (a
-		 * full log): the copy restarts there.
-		 */
-		if (e->rs_in.active && (m.type == GR_MSG_APPEND ||
-					(m.type == GR_MSG_RESYNC && !resync_moved(e, from, &m))))
-			return 0;
-		if (m.type == GR_MSG_APPEND && m.n_entries) {
-			if (m.n_entries > GR_WIRE_MAX_RECORDS)
-				return -EPROTO;
-			e->pending_msg[from] = m;
-			e->pending[from] = true;
-			return 0;
-		}
-		gr_step(e->n, &m, now);
-		engine_process(e, NULL);
-		engine_pump(e);
-		return 0;
+		return on_consensus(e, from, f, gr_now_ns());
 	case GR_FT_RECORDS:
-		if (e->rs_in.active && e->rs_in.from == from && f->records.count == 1 &&
-		    f->records.first_seq == e->rs_in.seq && !e->pending[from]) {
-			gr_records_next(&f->records, &pos, &h, &payload);
-			if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
-				return -EPROTO;
-			eng_resync_anchor(e, h, &rec);
-			return 0;
-		}
-		if (!e->pending[from])
-			return 0;	/* its APPEND was lost or superseded */
-		m = e->pending_msg[from];
-		e->pending[from] = false;
-		if (f->records.count != m.n_entries || f->records.first_seq != m.seq + 1)
-			return -EPROTO;
-		while (gr_records_next(&f->records, &pos, &h, &payload)) {
-			if (rec_decode(h, &rec))
-				return -EPROTO;
-			e->ents[i].term = rec.term;
-			e->ents[i].bytes = rec.payload_len;
-			e->ents[i].kind = rec.op == GEOREP_OP_NOOP ? GR_ENTRY_NOOP :
-					  GR_ENTRY_DATA;
-			e->ents[i].conf_op = 0;
-			e->ents[i].conf_site = 0;
-			i++;
-		}
-		m.entries = e->ents;
-		gr_step(e->n, &m, now);
-		engine_process(e, &f->records);
-		return 0;
+		return on_records(e, from, f, gr_now_ns());
 	case GR_FT_RESYNC:
 		return eng_resync_recv(e, from, f);
 	case GR_FT_HEAL_REQ:
@@ -180,6 +195,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 	case GR_FT_KEY:
 	case GR_FT_KEY_ACK:
 		return eng_key_frame(e, from, f);
+	case GR_FT_MLEAF_REQ:
+	case GR_FT_MLEAF:
+		return eng_mleaf_frame(e, from, f);
 	case GR_FT_GENESIS_REQ:
 		gd_genesis_answer(e->d, e->vol, from);
 		return 0;

@@ -83,6 +83,18 @@ struct resync_in {
 	uint8_t anchor[GEOREP_RECORD_HDR_SIZE];	/* the record at seq: its header */
 };
 
+/* leaves the tree lacks, fetched from the leader (engine_mleaf.c) */
+struct eng_mleaf {
+	bool active;
+	uint64_t to;		/* fetch up to this seq */
+	uint64_t next;		/* first seq of the next request */
+	uint64_t asked;		/* first seq of the request in flight, 0: none */
+	uint64_t asked_ns, t0;
+	unsigned int site;	/* asked of */
+	uint64_t leaves;	/* fetched */
+	uint64_t unavailable;	/* answers without them */
+};
+
 /* replica side of a fork heal (engine_heal.c): one 4 KiB block */
 struct heal_blk {
 	uint64_t block;
@@ -172,6 +184,7 @@ struct engine {
 	struct gd_mtree *mt;
 	bool mt_follow;				/* it missed records: catch up from the ledger */
 	char mt_why[256];
+	struct eng_mleaf mf;			/* ... or from the leader's tree */
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
 	/* the log read back against the tree's leaves (engine_scrub.c) */
 	struct {
@@ -275,6 +288,12 @@ void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_
 uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq);
 void eng_mtree_maint(struct engine *e);
 json_t *eng_mtree_status(struct engine *e);
+void eng_mtree_stop(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* engine_mleaf.c */
+void eng_mleaf_start(struct engine *e, uint64_t to);
+void eng_mleaf_tick(struct engine *e, uint64_t now);
+int eng_mleaf_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+json_t *eng_mleaf_status(struct engine *e);
 /* helpers of the proof request, shared with engine_audit.c */
 json_t *eng_mtree_b64(const uint8_t *buf, size_t len);
 json_t *eng_mtree_proof_json(gr_mhash *proof, unsigned int n);

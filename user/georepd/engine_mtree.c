@@ -22,10 +22,7 @@
 #define MT_FOLLOW_MAX		8192	/* records added per call, at most */
 #define MT_FOLLOW_BYTES		(16U << 20)	/* ... and bytes read (one record more) */
 
-static void mt_stop(struct engine *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void mt_stop(struct engine *e, const char *fmt, ...)
+void eng_mtree_stop(struct engine *e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -47,7 +44,7 @@ void eng_mtree_feed(struct engine *e, const struct georep_rec *rec, const void *
 	if (ret == -ERANGE || ret == -EBADMSG)
 		e->mt_follow = true;	/* a gap or another chain: the ledger decides */
 	else if (ret)
-		mt_stop(e, "adding record %llu: %s", (unsigned long long)rec->seq,
+		eng_mtree_stop(e, "adding record %llu: %s", (unsigned long long)rec->seq,
 			strerror(-ret));
 }
 
@@ -107,12 +104,12 @@ void eng_mtree_follow(struct engine *e)
 	uint64_t added = 0, bytes = 0;
 	int ret;
 
-	if (!e->mt || e->lg->ops->status(e->lg, &st))
+	if (!e->mt || e->mf.active || e->lg->ops->status(e->lg, &st))
 		return;
 	if (e->mt_follow || gd_mtree_size(e->mt) > st.written_seq) {
 		ret = reconcile(e, &st);
 		if (ret) {
-			mt_stop(e, "the tree holds %llu leaves, the ledger %llu..%llu: %s",
+			eng_mtree_stop(e, "the tree holds %llu leaves, the ledger %llu..%llu: %s",
 				(unsigned long long)gd_mtree_size(e->mt),
 				(unsigned long long)st.tail_seq,
 				(unsigned long long)st.written_seq, strerror(-ret));
@@ -130,8 +127,8 @@ void eng_mtree_follow(struct engine *e)
 
 		n = eng_read_upto(e, seq, MT_FOLLOW_READ);
 		if (n == -ERANGE) {
-			mt_stop(e, "record %llu left the log (tail %llu) before the tree held it",
-				(unsigned long long)seq, (unsigned long long)st.tail_seq);
+			/* released before the tree held it (a full resync): ask */
+			eng_mleaf_start(e, st.tail_seq);
 			return;
 		}
 		if (n <= 0) {
@@ -145,7 +142,7 @@ void eng_mtree_follow(struct engine *e)
 		       !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 			ret = gd_mtree_add(e->mt, &rec, hdr);
 			if (ret) {
-				mt_stop(e, "adding record %llu from the ledger: %s",
+				eng_mtree_stop(e, "adding record %llu from the ledger: %s",
 					(unsigned long long)rec.seq, strerror(-ret));
 				return;
 			}
@@ -163,11 +160,17 @@ void eng_mtree_truncated(struct engine *e, uint64_t seq)
 		return;
 	ret = gd_mtree_truncate(e->mt, seq);
 	if (ret)
-		mt_stop(e, "cutting back to %llu leaves: %s", (unsigned long long)seq,
+		eng_mtree_stop(e, "cutting back to %llu leaves: %s", (unsigned long long)seq,
 			strerror(-ret));
 }
 
-/* the ledger restarts empty after @seq, chaining from @chain (a full resync) */
+/*
+ * The ledger restarts empty after @seq, chaining from @chain (a full
+ * resync). Leaves past @seq go (the ledger's records after it replace
+ * them); the leaves the tree lacks up to @seq come from the leader
+ * (engine_mleaf.c), the first of them compared with ours, and record
+ * @seq + 1 must chain from leaf @seq.
+ */
 void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_HASH_LEN])
 {
 	uint8_t leaf[GEOREP_LEAF_LEN];
@@ -175,6 +178,7 @@ void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_
 
 	if (!e->mt)
 		return;
+	memset(&e->mf, 0, sizeof(e->mf));	/* a fetch for the old log is void */
 	if (gd_mtree_size(e->mt) >= seq && seq &&
 	    !gd_mtree_leaf(e->mt, seq, leaf) &&
 	    !georep_leaf_decode(leaf, sizeof(leaf), &rec, NULL, 0) &&
@@ -182,8 +186,10 @@ void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_
 		eng_mtree_truncated(e, seq);
 		return;
 	}
-	mt_stop(e, "a full resync restarted the log after record %llu; the tree holds %llu leaves",
-		(unsigned long long)seq, (unsigned long long)gd_mtree_size(e->mt));
+	if (seq && gd_mtree_size(e->mt) >= seq)
+		eng_mtree_truncated(e, seq - 1);	/* leaf @seq is not the anchor's */
+	if (e->mt && gd_mtree_size(e->mt) < seq)
+		eng_mleaf_start(e, seq);
 }
 
 /* the highest seq the log may release: what the tree holds (when it runs) */
@@ -235,6 +241,8 @@ json_t *eng_mtree_status(struct engine *e)
 
 	if (!e->mt)
 		return json_pack("{s:s, s:s}", "state", "stopped", "why", e->mt_why);
+	if (e->mf.active)
+		return eng_mleaf_status(e);
 	if (gr_merkle_root(gd_mtree_tree(e->mt), root))
 		return json_pack("{s:s, s:s}", "state", "stopped", "why", "hashing failed");
 	georep_hex(root, sizeof(root), hex);

@@ -756,3 +756,8 @@ bool gd_peer_up(const struct georepd *d, unsigned int site)
 {
 	return d->peers && site < d->cfg->nsites && site != d->self && d->peers[site].conn;
 }
+
+unsigned int gd_peer_version(const struct georepd *d, unsigned int site)
+{
+	return gd_peer_up(d, site) ? d->peers[site].version : 0;
+}

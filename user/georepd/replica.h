@@ -97,6 +97,8 @@ bool gd_bulk_in_transit(const struct georepd *d, unsigned int site);
 /* Bytes queued in @site's bulk lane (0 when it is down). */
 size_t gd_bulk_queued(const struct georepd *d, unsigned int site);
 bool gd_peer_up(const struct georepd *d, unsigned int site);
+/* The protocol version agreed with @site (georep/wire.h), 0 when it is down. */
+unsigned int gd_peer_version(const struct georepd *d, unsigned int site);
 /* Persist @st for @vol (durable on return). Return: 0 or -errno. */
 int gd_volume_save_state(struct georepd *d, struct gd_volume *vol,
 			 const struct gd_vstate *st);

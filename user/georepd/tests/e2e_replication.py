@@ -21,12 +21,16 @@ sites connected by mutual TLS 1.3 (certificates made with `openssl`).
  8. georepctl failover refuses without --force; georepctl events shows a
     switchover;
  9. a follower behind the retained log (test-compact) gets a full resync
-    (RESYNC data chunks, ledger reset) and catches up; when the leader
+    (RESYNC data chunks, ledger reset) and catches up; its Merkle tree
+    fetches the leaves it lacks from the leader (MLEAF), holds the
+    leader's root and cosigns checkpoints again; when the leader
     releases its log past the resync point while the copy is held
     (test-resync-hold), the follower restarts the copy at the new point;
     a follower that loses the leader mid-copy (test-drop at its end) and
     finds it again picks the copy up where the leader is, and the leader's
-    next pass brings the anchor and the rest;
+    next pass brings the anchor and the rest; a deposed primary whose
+    uncommitted records the others released past loses them (fork), gets a
+    resync, and its tree ends with the leader's leaves and root;
 10. the only survivor of the volume's sites is promoted with
     `georepctl failover --force` and commits alone;
 11. the daemons exit cleanly.
@@ -48,7 +52,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 17
+N_TESTS = 19
 MIB = 1 << 20
 
 ktap = e2e.ktap
@@ -320,6 +324,26 @@ def main():
         ktap(ok and len(set(shas)) == 1, "follower_behind_retained_log_resynced",
              (w4, cp, shas, dump(sites)))
 
+        # its Merkle tree fetched the leaves of the records it never held
+        # (MLEAF) and is the leader's again: same size, same root, and it
+        # cosigns checkpoints
+        def same_tree():
+            a, b = (f.rep() or {}).get("merkle", {}), (p.rep() or {}).get("merkle", {})
+            return a.get("state") == "ok" and a.get("size") == b.get("size") and \
+                a.get("root") == b.get("root")
+
+        cosigned = ((f.rep() or {}).get("checkpoint") or {}).get("cosigned", 0)
+        w9 = p.write(520, 4, 34)
+        tree = e2e.wait_for(same_tree, 20)
+        cosigns = e2e.wait_for(lambda: ((f.rep() or {}).get("checkpoint") or {}).get(
+            "cosigned", 0) > cosigned, 20)
+        print("# %s's tree after the resync: %s" % (f.name, (f.rep() or {}).get("merkle")))
+        for line in f.logtext().splitlines():
+            if "Merkle tree" in line:
+                print("# " + line)
+        ktap(w9.get("ok") and tree and cosigns, "resynced_follower_tree_fetched_and_cosigns",
+             dump(sites))
+
         # 10b: the leader releases past the resync point during the copy
         # (as a throttled leader does): the follower restarts it there
         f.proc.kill()
@@ -393,6 +417,36 @@ def main():
         shas = [s.sha() for s in sites]
         ktap(ok and lost and len(set(shas)) == 1, "resync_survives_follower_losing_leader",
              (cp3, at, shas, dump(sites)))
+
+        # 10d: a partitioned primary writes records that never commit (its
+        # tree holds their leaves), the others go on and release past its
+        # last common record: the fork is cut off its ledger and tree, a
+        # full resync follows, and its tree fetches the leader's leaves
+        p = e2e.wait_for(lambda: primary(sites), 10) or p
+        others = [s for s in sites if s is not p]
+        for o in others:
+            p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+        wd = p.write(1000, 8, 61)
+        newp = e2e.wait_for(lambda: primary(others), 10)
+        w10 = newp.write(1100, 16, 62) if newp else {}
+        ok = wd.get("ok") and w10.get("ok") and e2e.wait_for(
+            lambda: committed_everywhere(others, w10["last_seq"]), 10)
+        cp4 = newp.call({"cmd": "test-compact", "volume": "vol0"}) if newp else {}
+        ptree = (p.rep() or {}).get("merkle", {}).get("size", 0)
+        for o in others:
+            p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+        f, p = p, newp
+        tree = ok and e2e.wait_for(lambda: committed_everywhere(sites, w10["last_seq"]) and
+                                   same_tree(), 30)
+        print("# %s wrote %s..%s alone (tree of %d leaves), %s released to %s: %s" %
+              (f.name, wd.get("first_seq"), wd.get("last_seq"), ptree, p.name if p else "-",
+               cp4.get("snap_seq"), (f.rep() or {}).get("merkle")))
+        for line in f.logtext().splitlines()[-400:]:
+            if "Merkle tree" in line or "truncated" in line or "full resync" in line:
+                print("# " + line)
+        shas = [s.sha() for s in sites]
+        ktap(tree and len(set(shas)) == 1, "deposed_primary_resynced_tree_is_leaders",
+             (wd, w10, cp4, shas, dump(sites)))
 
         # 11: majority lost for good: forced failover at the survivor
         for s in sites:
