@@ -44,6 +44,119 @@ void fail(struct sim *S, const char *fmt, ...)
 
 /* ---- main loop -------------------------------------------------------- */
 
+static void on_msg(struct sim *S, struct site *st, struct ev *e)
+{
+	if (st->up && !(S->faults && S->blocked[e->msg->m.from - 1][e->site])) {
+		if (S->o.trace && e->msg->m.type != GR_MSG_HEARTBEAT &&
+		    e->msg->m.type != GR_MSG_HEARTBEAT_RESP)
+			trace(S, st, "recv %s from site%u term %llu",
+			      mname(e->msg->m.type), e->msg->m.from,
+			      (unsigned long long)e->msg->m.term);
+		e->msg->m.entries = e->msg->ge;
+		gr_step(st->node, &e->msg->m, local_ns(S, st));
+		st->cur = e->msg;
+		process(S, st);
+		if (st->up)
+			st->cur = NULL;
+	}
+	free(e->msg);
+}
+
+static void on_fsync(struct sim *S, struct site *st, struct ev *e)
+{
+	uint32_t i;
+
+	if (!st->up || e->epoch != st->epoch)
+		return;
+	for (i = 0; i < st->fsync_cover; i++)
+		op_apply(S, st, &st->ops[i]);
+	memmove(st->ops, st->ops + st->fsync_cover,
+		(st->nops - st->fsync_cover) * sizeof(*st->ops));
+	st->nops -= st->fsync_cover;
+	st->fsync_pending = false;
+	gr_persisted(st->node, st->dur_len, st->dur[st->dur_len].term);
+	st->cur = NULL;
+	process(S, st);
+	if (st->up)
+		schedule_fsync(S, st);
+}
+
+static void on_transfer(struct sim *S)
+{
+	struct site *l = pick_leader(S);
+
+	if (l && S->now < S->stop_props) {
+		const struct gr_conf *c = gr_conf_active(l->node);
+		uint32_t to = c->site[rr(S, 0, c->n - 1)];
+		int rc = gr_transfer(l->node, to, local_ns(S, l));
+
+		trace(S, l, "transfer to site%u: %d", to, rc);
+		S->r->transfers += rc == 0;
+		l->cur = NULL;
+		process(S, l);
+	}
+	if (S->faults)
+		push(S, S->now + rr(S, 500, 5000) * MS, EV_TRANSFER, MAXS, NULL);
+}
+
+/* no convergence by the deadline: every site's state in the trace */
+static void trace_stuck(struct sim *S)
+{
+	uint32_t i;
+
+	for (i = 0; i < S->n; i++) {
+		struct gr_status gs;
+		struct gr_progress_info pi;
+		struct site *l = pick_leader(S);
+
+		if (!S->s[i].up)
+			continue;
+		gr_status(S->s[i].node, &gs);
+		trace(S, &S->s[i], "status %s term %llu last %llu commit %llu durable %llu snap %llu writable %d",
+		      rname(gs.role), (unsigned long long)gs.term,
+		      (unsigned long long)gs.last_seq,
+		      (unsigned long long)gs.commit_seq,
+		      (unsigned long long)gs.durable_seq,
+		      (unsigned long long)gs.snap_seq, gs.writable);
+		if (l && !gr_progress(l->node, S->s[i].id, &pi))
+			trace(S, l, "progress of site%u: state %u match %llu next %llu inflight %u/%llu",
+			      S->s[i].id, pi.state,
+			      (unsigned long long)pi.match,
+			      (unsigned long long)pi.next,
+			      pi.inflight_msgs,
+			      (unsigned long long)pi.inflight_bytes);
+	}
+}
+
+static void on_poll(struct sim *S)
+{
+	if (S->now >= S->stop_props && converged(S)) {
+		S->r->converge_ns = S->now - S->heal_at;
+		final_checks(S);
+		S->done = true;
+		return;
+	}
+	if (S->now >= S->deadline) {
+		trace_stuck(S);
+		fail(S, "liveness: no convergence %llu ms after the faults stopped",
+		     (unsigned long long)((S->now - S->heal_at) / MS));
+		return;
+	}
+	push(S, S->now + 50 * MS, EV_POLL, MAXS, NULL);
+}
+
+static void on_heal_all(struct sim *S)
+{
+	uint32_t i;
+
+	S->faults = false;
+	memset(S->blocked, 0, sizeof(S->blocked));
+	trace(S, NULL, "FAULTS STOP: heal all, restart all");
+	for (i = 0; i < S->n; i++)
+		restart(S, &S->s[i]);
+	push(S, S->now + 100 * MS, EV_POLL, MAXS, NULL);
+}
+
 static void handle(struct sim *S, struct ev *e)
 {
 	struct site *st = e->site < MAXS ? &S->s[e->site] : NULL;
@@ -62,39 +175,11 @@ static void handle(struct sim *S, struct ev *e)
 		}
 		return;
 	case EV_MSG:
-		if (st->up && !(S->faults && S->blocked[e->msg->m.from - 1][e->site])) {
-			if (S->o.trace && e->msg->m.type != GR_MSG_HEARTBEAT &&
-			    e->msg->m.type != GR_MSG_HEARTBEAT_RESP)
-				trace(S, st, "recv %s from site%u term %llu",
-				      mname(e->msg->m.type), e->msg->m.from,
-				      (unsigned long long)e->msg->m.term);
-			e->msg->m.entries = e->msg->ge;
-			gr_step(st->node, &e->msg->m, local_ns(S, st));
-			st->cur = e->msg;
-			process(S, st);
-			if (st->up)
-				st->cur = NULL;
-		}
-		free(e->msg);
+		on_msg(S, st, e);
 		return;
-	case EV_FSYNC: {
-		uint32_t i;
-
-		if (!st->up || e->epoch != st->epoch)
-			return;
-		for (i = 0; i < st->fsync_cover; i++)
-			op_apply(S, st, &st->ops[i]);
-		memmove(st->ops, st->ops + st->fsync_cover,
-			(st->nops - st->fsync_cover) * sizeof(*st->ops));
-		st->nops -= st->fsync_cover;
-		st->fsync_pending = false;
-		gr_persisted(st->node, st->dur_len, st->dur[st->dur_len].term);
-		st->cur = NULL;
-		process(S, st);
-		if (st->up)
-			schedule_fsync(S, st);
+	case EV_FSYNC:
+		on_fsync(S, st, e);
 		return;
-	}
 	case EV_CRASH:
 		if (S->faults) {
 			crash(S, st);
@@ -120,17 +205,9 @@ static void handle(struct sim *S, struct ev *e)
 		memset(S->blocked, 0, sizeof(S->blocked));
 		trace(S, NULL, "HEAL");
 		return;
-	case EV_HEAL_ALL: {
-		uint32_t i;
-
-		S->faults = false;
-		memset(S->blocked, 0, sizeof(S->blocked));
-		trace(S, NULL, "FAULTS STOP: heal all, restart all");
-		for (i = 0; i < S->n; i++)
-			restart(S, &S->s[i]);
-		push(S, S->now + 100 * MS, EV_POLL, MAXS, NULL);
+	case EV_HEAL_ALL:
+		on_heal_all(S);
 		return;
-	}
 	case EV_PROPOSE:
 		if (S->now < S->stop_props) {
 			propose(S);
@@ -141,24 +218,9 @@ static void handle(struct sim *S, struct ev *e)
 			     MAXS, NULL);
 		}
 		return;
-	case EV_TRANSFER: {
-		struct site *l = pick_leader(S);
-
-		if (l && S->now < S->stop_props) {
-			const struct gr_conf *c = gr_conf_active(l->node);
-			uint32_t to = c->site[rr(S, 0, c->n - 1)];
-			int rc = gr_transfer(l->node, to, local_ns(S, l));
-
-			trace(S, l, "transfer to site%u: %d", to, rc);
-			S->r->transfers += rc == 0;
-			l->cur = NULL;
-			process(S, l);
-		}
-		if (S->faults)
-			push(S, S->now + rr(S, 500, 5000) * MS, EV_TRANSFER,
-			     MAXS, NULL);
+	case EV_TRANSFER:
+		on_transfer(S);
 		return;
-	}
 	case EV_MEMBER:
 		if (S->now < S->stop_props) {
 			member(S);
@@ -167,42 +229,7 @@ static void handle(struct sim *S, struct ev *e)
 		}
 		return;
 	case EV_POLL:
-		if (S->now >= S->stop_props && converged(S)) {
-			S->r->converge_ns = S->now - S->heal_at;
-			final_checks(S);
-			S->done = true;
-			return;
-		}
-		if (S->now >= S->deadline) {
-			uint32_t i;
-
-			for (i = 0; i < S->n; i++) {
-				struct gr_status gs;
-				struct gr_progress_info pi;
-				struct site *l = pick_leader(S);
-
-				if (!S->s[i].up)
-					continue;
-				gr_status(S->s[i].node, &gs);
-				trace(S, &S->s[i], "status %s term %llu last %llu commit %llu durable %llu snap %llu writable %d",
-				      rname(gs.role), (unsigned long long)gs.term,
-				      (unsigned long long)gs.last_seq,
-				      (unsigned long long)gs.commit_seq,
-				      (unsigned long long)gs.durable_seq,
-				      (unsigned long long)gs.snap_seq, gs.writable);
-				if (l && !gr_progress(l->node, S->s[i].id, &pi))
-					trace(S, l, "progress of site%u: state %u match %llu next %llu inflight %u/%llu",
-					      S->s[i].id, pi.state,
-					      (unsigned long long)pi.match,
-					      (unsigned long long)pi.next,
-					      pi.inflight_msgs,
-					      (unsigned long long)pi.inflight_bytes);
-			}
-			fail(S, "liveness: no convergence %llu ms after the faults stopped",
-			     (unsigned long long)((S->now - S->heal_at) / MS));
-			return;
-		}
-		push(S, S->now + 50 * MS, EV_POLL, MAXS, NULL);
+		on_poll(S);
 		return;
 	}
 }

@@ -94,135 +94,157 @@ static int catch_broken(const char *expect, const char *check, uint64_t from,
 	return 1;
 }
 
-int main(int argc, char **argv)
+struct cli_opts {
+	uint64_t seeds, from, tseed;
+	uint32_t sizes[8], nsizes, tsites;
+	const char *expect;
+};
+
+static int parse_args(int argc, char **argv, struct cli_opts *o)
 {
-	uint64_t seeds = 700, from = 1, tseed = 0, s;
-	uint32_t sizes[8] = { 3, 5, 7 }, nsizes = 3, tsites = 3, i;
-	const char *expect = NULL, *check = NULL;
-	int k, failures = 0;
+	int k;
 
 	for (k = 1; k < argc; k++) {
 		if (!strcmp(argv[k], "--seeds") && k + 1 < argc) {
-			seeds = strtoull(argv[++k], NULL, 0);
+			o->seeds = strtoull(argv[++k], NULL, 0);
 		} else if (!strcmp(argv[k], "--from") && k + 1 < argc) {
-			from = strtoull(argv[++k], NULL, 0);
+			o->from = strtoull(argv[++k], NULL, 0);
 		} else if (!strcmp(argv[k], "--sites") && k + 1 < argc) {
 			char *p = argv[++k];
 
-			for (nsizes = 0; *p && nsizes < 8; nsizes++) {
-				sizes[nsizes] = (uint32_t)strtoul(p, &p, 10);
+			for (o->nsizes = 0; *p && o->nsizes < 8; o->nsizes++) {
+				o->sizes[o->nsizes] = (uint32_t)strtoul(p, &p, 10);
 				if (*p == ',')
 					p++;
 			}
 		} else if (!strcmp(argv[k], "--trace") && k + 1 < argc) {
-			tseed = strtoull(argv[++k], NULL, 0);
+			o->tseed = strtoull(argv[++k], NULL, 0);
 		} else if (!strcmp(argv[k], "--sites-of-trace") && k + 1 < argc) {
-			tsites = (uint32_t)strtoul(argv[++k], NULL, 0);
+			o->tsites = (uint32_t)strtoul(argv[++k], NULL, 0);
 		} else if (!strcmp(argv[k], "--expect-fail") && k + 1 < argc) {
-			expect = argv[++k];
+			o->expect = argv[++k];
 		} else {
 			fprintf(stderr, "usage: %s [--seeds N] [--from S] [--sites 3,5,7] [--trace SEED [--sites-of-trace N]] [--expect-fail NAME]\n",
 				argv[0]);
-			return 2;
+			return -1;
 		}
 	}
+	return 0;
+}
+
+/* @seeds seeds of @size sites from @from, KTAP line @num: failed seeds */
+static int run_size(uint32_t size, uint64_t from, uint64_t seeds, uint32_t num)
+{
+	struct sim_result sum = { 0 };
+	double t0 = now_s();
+	uint64_t s, conv = 0;
+	int bad = 0;
+
+	for (s = from; s < from + seeds; s++) {
+		struct sim_result r;
+		int rc = run_one(size, s, &r, NULL);
+
+		if (rc) {
+			printf("# FAIL sites=%u seed=%llu at %llu ms: %s\n", size,
+			       (unsigned long long)s, (unsigned long long)(r.fail_ns / 1000000),
+			       rc < 0 ? "setup error" : r.why);
+			if (bad++ < 2)
+				show_trace(size, s);
+			continue;
+		}
+		if (seeds > 2000 && (s - from + 1) % 2000 == 0) {
+			printf("# sites=%u: %llu of %llu seeds done, %d failed, %.0f s\n", size,
+			       (unsigned long long)(s - from + 1), (unsigned long long)seeds, bad,
+			       now_s() - t0);
+			fflush(stdout);
+		}
+		sum.events += r.events;
+		sum.commits += r.commits;
+		sum.elections += r.elections;
+		sum.crashes += r.crashes;
+		sum.partitions += r.partitions;
+		sum.truncations += r.truncations;
+		sum.resyncs += r.resyncs;
+		sum.transfers += r.transfers;
+		sum.conf_changes += r.conf_changes;
+		sum.backpressure += r.backpressure;
+		if (r.converge_ns > conv)
+			conv = r.converge_ns;
+	}
+	printf("# sites=%u seeds=%llu..%llu: %llu events, %llu commits, %llu leaders, %llu crashes, %llu partitions, worst convergence %llu ms, %.1f s\n",
+	       size, (unsigned long long)from, (unsigned long long)(from + seeds - 1),
+	       (unsigned long long)sum.events, (unsigned long long)sum.commits,
+	       (unsigned long long)sum.elections, (unsigned long long)sum.crashes,
+	       (unsigned long long)sum.partitions, (unsigned long long)(conv / 1000000),
+	       now_s() - t0);
+	printf("# sites=%u: %llu truncations, %llu resyncs, %llu transfers, %llu membership changes, %llu backpressured proposals\n",
+	       size, (unsigned long long)sum.truncations, (unsigned long long)sum.resyncs,
+	       (unsigned long long)sum.transfers, (unsigned long long)sum.conf_changes,
+	       (unsigned long long)sum.backpressure);
+	printf("%sok %u sim_%u_sites_%llu_seeds\n", bad ? "not " : "", num, size,
+	       (unsigned long long)seeds);
+	fflush(stdout);
+	return bad;
+}
+
+/* same seed, same schedule: two full traces of 5 seeds compared byte for byte */
+static bool reproducible(uint64_t from)
+{
+	bool same = true;
+	uint64_t s;
+
+	for (s = from; s < from + 5; s++) {
+		char *a = NULL, *b = NULL;
+		size_t la = 0, lb = 0;
+		struct sim_result r;
+		FILE *fa = open_memstream(&a, &la);
+		FILE *fb = open_memstream(&b, &lb);
+
+		if (!fa || !fb)
+			return false;
+		run_one(5, s, &r, fa);
+		run_one(5, s, &r, fb);
+		fclose(fa);
+		fclose(fb);
+		if (la != lb || memcmp(a, b, la) || la < 1000)
+			same = false;
+		free(a);
+		free(b);
+	}
+	return same;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = { .seeds = 700, .from = 1, .sizes = { 3, 5, 7 }, .nsizes = 3,
+			      .tsites = 3 };
+	const char *check = NULL;
+	int failures = 0;
+	uint32_t i;
+	bool same;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
 	if (&gr_broken_variant && gr_broken_variant)
-		expect = gr_broken_variant;
+		o.expect = gr_broken_variant;
 	if (&gr_broken_check && gr_broken_check)
 		check = gr_broken_check;
-	if (tseed) {
+	if (o.tseed) {
 		struct sim_result r;
-		int rc = run_one(tsites, tseed, &r, stdout);
+		int rc = run_one(o.tsites, o.tseed, &r, stdout);
 
-		printf("result: %s%s\n", rc ? "FAIL " : "pass",
-		       rc ? r.why : "");
+		printf("result: %s%s\n", rc ? "FAIL " : "pass", rc ? r.why : "");
 		return rc ? 1 : 0;
 	}
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("KTAP version 1\n1..%u\n", expect ? 1 : nsizes + 1);
-	if (expect)
-		return catch_broken(expect, check, from, seeds, sizes, nsizes);
-	for (i = 0; i < nsizes; i++) {
-		uint64_t ev = 0, commits = 0, el = 0, cr = 0, pa = 0, conv = 0;
-		uint64_t tr = 0, rs = 0, xf = 0, cc = 0, bp = 0;
-		double t0 = now_s();
-		int bad = 0;
-
-		for (s = from; s < from + seeds; s++) {
-			struct sim_result r;
-			int rc = run_one(sizes[i], s, &r, NULL);
-
-			if (rc) {
-				printf("# FAIL sites=%u seed=%llu at %llu ms: %s\n",
-				       sizes[i], (unsigned long long)s,
-				       (unsigned long long)(r.fail_ns / 1000000),
-				       rc < 0 ? "setup error" : r.why);
-				if (bad++ < 2)
-					show_trace(sizes[i], s);
-				continue;
-			}
-			if (seeds > 2000 && (s - from + 1) % 2000 == 0) {
-				printf("# sites=%u: %llu of %llu seeds done, %d failed, %.0f s\n",
-				       sizes[i], (unsigned long long)(s - from + 1),
-				       (unsigned long long)seeds, bad,
-				       now_s() - t0);
-				fflush(stdout);
-			}
-			ev += r.events;
-			commits += r.commits;
-			el += r.elections;
-			cr += r.crashes;
-			pa += r.partitions;
-			tr += r.truncations;
-			rs += r.resyncs;
-			xf += r.transfers;
-			cc += r.conf_changes;
-			bp += r.backpressure;
-			if (r.converge_ns > conv)
-				conv = r.converge_ns;
-		}
-		printf("# sites=%u seeds=%llu..%llu: %llu events, %llu commits, %llu leaders, %llu crashes, %llu partitions, worst convergence %llu ms, %.1f s\n",
-		       sizes[i], (unsigned long long)from,
-		       (unsigned long long)(from + seeds - 1),
-		       (unsigned long long)ev, (unsigned long long)commits,
-		       (unsigned long long)el, (unsigned long long)cr,
-		       (unsigned long long)pa,
-		       (unsigned long long)(conv / 1000000), now_s() - t0);
-		printf("# sites=%u: %llu truncations, %llu resyncs, %llu transfers, %llu membership changes, %llu backpressured proposals\n",
-		       sizes[i], (unsigned long long)tr, (unsigned long long)rs,
-		       (unsigned long long)xf, (unsigned long long)cc,
-		       (unsigned long long)bp);
-		printf("%sok %u sim_%u_sites_%llu_seeds\n", bad ? "not " : "",
-		       i + 1, sizes[i], (unsigned long long)seeds);
-		failures += bad;
-		fflush(stdout);
-	}
-	/* same seed, same schedule: compare two full traces byte for byte */
-	{
-		bool same = true;
-
-		for (s = from; s < from + 5; s++) {
-			char *a = NULL, *b = NULL;
-			size_t la = 0, lb = 0;
-			struct sim_result r;
-			FILE *fa = open_memstream(&a, &la);
-			FILE *fb = open_memstream(&b, &lb);
-
-			if (!fa || !fb)
-				return 1;
-			run_one(5, s, &r, fa);
-			run_one(5, s, &r, fb);
-			fclose(fa);
-			fclose(fb);
-			if (la != lb || memcmp(a, b, la) || la < 1000)
-				same = false;
-			free(a);
-			free(b);
-		}
-		printf("%sok %u sim_seed_reproducible\n", same ? "" : "not ",
-		       nsizes + 1);
-		failures += !same;
-	}
+	printf("KTAP version 1\n1..%u\n", o.expect ? 1 : o.nsizes + 1);
+	if (o.expect)
+		return catch_broken(o.expect, check, o.from, o.seeds, o.sizes, o.nsizes);
+	for (i = 0; i < o.nsizes; i++)
+		failures += run_size(o.sizes[i], o.from, o.seeds, i + 1);
+	same = reproducible(o.from);
+	printf("%sok %u sim_seed_reproducible\n", same ? "" : "not ", o.nsizes + 1);
+	failures += !same;
 	return failures ? 1 : 0;
 }
