@@ -463,6 +463,51 @@ static int load_config(struct georepd *d, const char *config, const char *site)
 	return 0;
 }
 
+/*
+ * The control socket: @sock, else in @state_dir when one was given, else
+ * DEFAULT_RUN_DIR/<site>.sock. Return: 0, or -1 when it does not fit.
+ */
+static int set_ctl_path(struct georepd *d, const char *sock, const char *state_dir,
+			const char *site)
+{
+	int n;
+
+	if (sock)
+		n = snprintf(d->ctl_path, sizeof(d->ctl_path), "%s", sock);
+	else if (state_dir)
+		n = snprintf(d->ctl_path, sizeof(d->ctl_path), "%s/%s.sock", state_dir, site);
+	else
+		n = snprintf(d->ctl_path, sizeof(d->ctl_path), DEFAULT_RUN_DIR "/%s.sock", site);
+	if (n < (int)sizeof(d->ctl_path))
+		return 0;
+	fprintf(stderr, "georepd: control socket path too long (max %zu): %s\n",
+		sizeof(d->ctl_path) - 1, d->ctl_path);
+	return -1;
+}
+
+static void register_engine_cmds(struct georepd *d)
+{
+	if (gd_replica_factory != gd_engine_new)
+		return;
+	if (gd_ledger_kind == GD_LEDGER_MEM)
+		gd_engine_register_test_cmds(d);
+	gd_engine_register_proof_cmds(d);
+	gd_engine_register_key_cmds(d);
+}
+
+static void announce(struct georepd *d)
+{
+	gd_info("site %s (id %u) of cluster %s: listening on %s:%u, control socket %s, %zu local replicas",
+		d->me->name, d->me->site_id, d->cfg->cluster, d->me->host,
+		gr_listener_port(d->listener), d->ctl_path, d->nvols);
+	if (d->cfg->tls.enabled) {
+		char why[192];
+
+		gr_tls_suites(why, sizeof(why));
+		gd_info("TLS 1.3: %s", why);
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	struct args a = { .bpf_mode = GD_BPF_OFF };
@@ -489,15 +534,7 @@ int main(int argc, char *argv[])
 		snprintf(dirbuf, sizeof(dirbuf), DEFAULT_STATE_DIR "/%s", site);
 		state_dir = dirbuf;
 	}
-	if (sock)
-		ret = snprintf(d.ctl_path, sizeof(d.ctl_path), "%s", sock);
-	else if (dirbuf != state_dir)
-		ret = snprintf(d.ctl_path, sizeof(d.ctl_path), "%s/%s.sock", state_dir, site);
-	else
-		ret = snprintf(d.ctl_path, sizeof(d.ctl_path), DEFAULT_RUN_DIR "/%s.sock", site);
-	if (ret >= (int)sizeof(d.ctl_path)) {
-		fprintf(stderr, "georepd: control socket path too long (max %zu): %s\n",
-			sizeof(d.ctl_path) - 1, d.ctl_path);
+	if (set_ctl_path(&d, sock, dirbuf != state_dir ? state_dir : NULL, site)) {
 		gr_transport_free(d.tp);
 		gr_cluster_free(d.cfg);
 		return 1;
@@ -538,12 +575,7 @@ int main(int argc, char *argv[])
 	ret = gd_bpf_start(&d, a.bpf_mode, &d.bpf);
 	if (ret)
 		goto out_stop_control;
-	if (gd_replica_factory == gd_engine_new && gd_ledger_kind == GD_LEDGER_MEM)
-		gd_engine_register_test_cmds(&d);
-	if (gd_replica_factory == gd_engine_new) {
-		gd_engine_register_proof_cmds(&d);
-		gd_engine_register_key_cmds(&d);
-	}
+	register_engine_cmds(&d);
 	ret = gd_peers_start(&d);
 	if (ret)
 		goto out_stop_peers;
@@ -554,15 +586,7 @@ int main(int argc, char *argv[])
 	}
 	gr_timer_arm(d.tick, GD_TICK_MS);
 
-	gd_info("site %s (id %u) of cluster %s: listening on %s:%u, control socket %s, %zu local replicas",
-		d.me->name, d.me->site_id, d.cfg->cluster, d.me->host,
-		gr_listener_port(d.listener), d.ctl_path, d.nvols);
-	if (d.cfg->tls.enabled) {
-		char why[192];
-
-		gr_tls_suites(why, sizeof(why));
-		gd_info("TLS 1.3: %s", why);
-	}
+	announce(&d);
 	if (!a.foreground) {
 		gd_log_init(site, true, a.verbose);
 		notify_ready(ready_fd);
