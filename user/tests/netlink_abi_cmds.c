@@ -14,12 +14,10 @@ void test_family(void)
 	nl_socket_free(sk);
 }
 
-void test_new_attrs(struct nl_sock *sk)
+/* NEW: required attributes and volume names */
+static void test_new_names(struct nl_sock *sk)
 {
-	struct nl_msg *msg;
-	struct nlattr *nest;
 	char buf[64];
-	int i;
 
 	expect(sk, new_req("abi", OMIT_NAME), EINVAL,
 	       "missing attribute GEOREP_A_NAME", GEOREP_A_NAME,
@@ -43,6 +41,13 @@ void test_new_attrs(struct nl_sock *sk)
 	       "new: empty name");
 	expect(sk, new_req("..", 0), EINVAL,
 	       "volume name may not be \".\" or \"..\"", 0, "new: name \"..\"");
+}
+
+/* NEW: attribute types, ranges and the pairs that go together */
+static void test_new_ranges(struct nl_sock *sk)
+{
+	struct nl_msg *msg;
+	char buf[64] = { 0 };
 
 	msg = new_req("abi", OMIT_NAME);
 	nla_put(msg, GEOREP_A_NAME, 3, "abc");
@@ -98,6 +103,15 @@ void test_new_attrs(struct nl_sock *sk)
 	nla_put_u64(msg, GEOREP_A_SITE_ID, 1);
 	expect(sk, msg, EINVAL, "invalid attribute length", 0,
 	       "new: 8-byte site id");
+}
+
+/* NEW: the nest of seal keys */
+static void test_new_keys(struct nl_sock *sk)
+{
+	struct nl_msg *msg;
+	struct nlattr *nest;
+	char buf[64];
+	int i;
 
 	msg = new_req("abi", OMIT_KEYS);
 	nest = nla_nest_start(msg, GEOREP_A_KEYS | NLA_F_NESTED);
@@ -180,7 +194,15 @@ void test_new_attrs(struct nl_sock *sk)
 	}
 	expect(sk, msg, EINVAL, "NLA_F_NESTED is missing", 0,
 	       "new: KEYS without NLA_F_NESTED");
+}
 
+void test_new_attrs(struct nl_sock *sk)
+{
+	struct nl_msg *msg;
+
+	test_new_names(sk);
+	test_new_ranges(sk);
+	test_new_keys(sk);
 	msg = new_req("abi", 0);
 	nla_put_u32(msg, GEOREP_A_MAX + 1, 1);
 	expect(sk, msg, EINVAL, "Unknown attribute type", 0,
