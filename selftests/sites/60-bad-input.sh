@@ -137,14 +137,14 @@ garbage() {
 
 old_version() {
 	# a hello framed with protocol version 0: refused from the header alone
-	poke bravo charlie 'unsupported protocol version 0 (this site speaks 1..2)' \
+	poke bravo charlie 'unsupported protocol version 0 (this site speaks 1..3)' \
 		'unsupported protocol version 0' \
 		--hello bravo --site-id 2 --cluster sites --hdr-version 0 || return 1
 	# a hello that offers only versions this site does not speak
 	poke bravo charlie \
-		'error 2 (version): no common protocol version: site "bravo" speaks 3..4, this site 1..2' \
+		'error 2 (version): no common protocol version: site "bravo" speaks 4..5, this site 1..3' \
 		'no common protocol version' \
-		--hello bravo --site-id 2 --cluster sites --versions 3..4
+		--hello bravo --site-id 2 --cluster sites --versions 4..5
 }
 
 absurd_length() {
