@@ -138,6 +138,7 @@ struct stream {
 	size_t cap;
 	size_t len;
 	size_t off;
+	bool quiet_erange;	/* below the tail: -ERANGE without a message */
 	char path[PATH_MAX];
 };
 
@@ -205,8 +206,9 @@ static int stream_fill(struct stream *s, uint64_t seq)
 			continue;
 		}
 		if (errno == ERANGE) {
-			grctl_fail("seq %llu is below the retained tail of the log",
-				   (unsigned long long)seq);
+			if (!s->quiet_erange)
+				grctl_fail("seq %llu is below the retained tail of the log",
+					   (unsigned long long)seq);
 			return -ERANGE;
 		}
 		n = -errno;
@@ -489,6 +491,41 @@ static int verify_stream(struct stream *s, const struct georep_vol_status *st,
 	}
 }
 
+/*
+ * Verify the stream from the retained tail. The log of a live volume moves:
+ * the tail read before (the kernel's verify pass takes a while) may have
+ * been released by the time the stream is read, or pass the reader while
+ * it reads. Then the tail is read again and the retained log verified from
+ * there, three times at most (a release jumps the tail to what the sites
+ * applied: little is left to read).
+ * Return: as verify_stream(), the stream open; -EBADF: none open (said why).
+ */
+static int verify_from_tail(struct georep_nl *nl, const char *name, struct georep_vol_status *st,
+			    struct stream *s, const struct georep_keyset *ks,
+			    struct verify_state *v)
+{
+	int tries, ret = -ERANGE;
+
+	for (tries = 0; tries < 4 && ret == -ERANGE; tries++) {
+		if (tries && georep_nl_volume_get(nl, name, st)) {
+			grctl_nl_fail(nl, "cannot get status of volume", name);
+			return -EBADF;
+		}
+		if (stream_open(s, name, st->minor, st->tail_seq ? st->tail_seq : 1))
+			return -EBADF;
+		s->quiet_erange = tries < 3;
+		memset(v, 0, sizeof(*v));
+		ret = verify_stream(s, st, ks, v);
+		if (ret != -ERANGE || tries == 3)
+			break;
+		stream_close(s);
+		if (v->nr)
+			fprintf(stderr, "georepctl: records up to %llu were released while they were verified: verifying again from the tail\n",
+				(unsigned long long)v->end);
+	}
+	return ret;
+}
+
 /* the kernel's LEDGER_VERIFY result: the record it names, or its message */
 static void print_kernel_finding(uint64_t kbad, const char *kmsg)
 {
@@ -510,7 +547,7 @@ static int verify_main(int argc, char *argv[])
 	struct georep_nl *nl;
 	struct stream s;
 	bool kfail = false;
-	int ret;
+	int ret, n;
 
 	grctl_parser_init(&p, argc - 1, argv + 1, NULL);
 	ret = ledger_verify_parse(&p, &a);
@@ -534,9 +571,10 @@ static int verify_main(int argc, char *argv[])
 		memset(&ks, 0, sizeof(ks));
 	}
 	ret = GRCTL_EXIT_FAIL;
-	if (stream_open(&s, a.name, st.minor, st.tail_seq ? st.tail_seq : 1))
+	n = verify_from_tail(nl, a.name, &st, &s, &ks, &v);
+	if (n == -EBADF)
 		goto out_clear;
-	if (verify_stream(&s, &st, &ks, &v) < 0) {
+	if (n < 0) {
 		/* a record the kernel will not stream: say what it found */
 		if (kfail)
 			print_kernel_finding(kbad, kmsg);
