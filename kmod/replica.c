@@ -156,6 +156,80 @@ static u64 data_seq(struct georep_volume *vol)
 }
 
 /*
+ * Whether the log may be cut after @seq (commit <= @seq <= written, and
+ * applied <= @seq unless @drop_applied); *@diverge when applied records go.
+ * *@tail and *@written: as they were then.
+ */
+static int truncate_bounds(struct georep_volume *vol, u64 seq, bool drop_applied,
+			   u64 *tail, u64 *written, bool *diverge,
+			   struct netlink_ext_ack *extack)
+{
+	u64 commit, applied;
+
+	mutex_lock(&vol->order_mutex);
+	*tail = vol->tail_seq;
+	spin_lock_irq(&vol->lock);
+	commit = vol->commit_seq;
+	applied = data_seq(vol);
+	*written = vol->written_seq;
+	spin_unlock_irq(&vol->lock);
+	mutex_unlock(&vol->order_mutex);
+
+	if (seq < commit) {
+		georep_extack_fmt(extack, "seq %llu is below commit %llu",
+				  seq, commit);
+		return -EINVAL;
+	}
+	if (seq > *written) {
+		georep_extack_fmt(extack, "seq %llu is past the last written record %llu",
+				  seq, *written);
+		return -EINVAL;
+	}
+	*diverge = seq < applied;
+	if (*diverge && !drop_applied) {
+		georep_extack_fmt(extack, "seq %llu is below applied %llu (TRUNCATE_APPLIED)",
+				  seq, applied);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The new head: record @seq, or the tail when it is not retained (< @tail). */
+static int truncate_new_head(struct georep_volume *vol, u64 seq, u64 tail, u64 *head_lsn,
+			     u8 chain[GEOREP_HASH_LEN], u64 *term,
+			     struct netlink_ext_ack *extack)
+{
+	struct georep_record *rec = vol->read_buf;
+	const char *why;
+	u64 lsn;
+	u32 nb;
+	int ret;
+
+	if (seq < tail) {
+		mutex_lock(&vol->order_mutex);
+		*head_lsn = vol->tail_lsn;
+		memcpy(chain, vol->tail_prev_chain, GEOREP_HASH_LEN);
+		mutex_unlock(&vol->order_mutex);
+		*term = 0;	/* as recovery: the term before the tail is unknown */
+		return 0;
+	}
+	ret = georep_index_lookup(vol, seq, &lsn, &nb) ?:
+	      georep_log_load(vol, seq, lsn, nb, rec, 0, &why);
+	if (ret == -EBADMSG) {
+		georep_log_bad_record(vol, seq, why);
+		ret = -EIO;
+	}
+	if (ret) {
+		georep_extack_fmt(extack, "cannot read record %llu back", seq);
+		return ret;
+	}
+	*head_lsn = lsn + nb;
+	memcpy(chain, rec->chain_hash, GEOREP_HASH_LEN);
+	*term = le64_to_cpu(rec->term);
+	return 0;
+}
+
+/*
  * LOG_TRUNCATE. @drop_applied: TRUNCATE_APPLIED, @seq may be below the
  * records on the data device (a deposed primary's suffix): applied_seq
  * drops to @seq and the volume is diverged until VOLUME_SET DIVERGED=0.
@@ -163,14 +237,11 @@ static u64 data_seq(struct georep_volume *vol)
 static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 			struct netlink_ext_ack *extack)
 {
-	struct georep_record *rec = vol->read_buf;
-	u64 commit, applied, written, tail, lsn, head_lsn, term;
+	u64 written, tail, lsn, head_lsn, term;
 	u8 chain[GEOREP_HASH_LEN];
 	unsigned int failed;
-	const char *why;
 	LIST_HEAD(dropped);
 	bool diverge;
-	u32 nb;
 	int ret;
 
 	mutex_lock(&vol->read_mutex);
@@ -184,59 +255,12 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 	if (ret)
 		goto out_unlock;
 
-	mutex_lock(&vol->order_mutex);
-	tail = vol->tail_seq;
-	spin_lock_irq(&vol->lock);
-	commit = vol->commit_seq;
-	applied = data_seq(vol);
-	written = vol->written_seq;
-	spin_unlock_irq(&vol->lock);
-	mutex_unlock(&vol->order_mutex);
-
-	ret = -EINVAL;
-	if (seq < commit) {
-		georep_extack_fmt(extack, "seq %llu is below commit %llu",
-				  seq, commit);
+	ret = truncate_bounds(vol, seq, drop_applied, &tail, &written, &diverge, extack);
+	if (ret || seq == written)
 		goto out_unlock;
-	}
-	if (seq > written) {
-		georep_extack_fmt(extack, "seq %llu is past the last written record %llu",
-				  seq, written);
+	ret = truncate_new_head(vol, seq, tail, &head_lsn, chain, &term, extack);
+	if (ret)
 		goto out_unlock;
-	}
-	diverge = seq < applied;
-	if (diverge && !drop_applied) {
-		georep_extack_fmt(extack, "seq %llu is below applied %llu (TRUNCATE_APPLIED)",
-				  seq, applied);
-		goto out_unlock;
-	}
-	ret = 0;
-	if (seq == written)
-		goto out_unlock;
-
-	/* the new head: record @seq, or the tail when it is not retained */
-	if (seq >= tail) {
-		ret = georep_index_lookup(vol, seq, &lsn, &nb) ?:
-		      georep_log_load(vol, seq, lsn, nb, rec, 0, &why);
-		if (ret == -EBADMSG) {
-			georep_log_bad_record(vol, seq, why);
-			ret = -EIO;
-		}
-		if (ret) {
-			georep_extack_fmt(extack, "cannot read record %llu back",
-					  seq);
-			goto out_unlock;
-		}
-		head_lsn = lsn + nb;
-		memcpy(chain, rec->chain_hash, sizeof(chain));
-		term = le64_to_cpu(rec->term);
-	} else {
-		mutex_lock(&vol->order_mutex);
-		head_lsn = vol->tail_lsn;
-		memcpy(chain, vol->tail_prev_chain, sizeof(chain));
-		mutex_unlock(&vol->order_mutex);
-		term = 0;	/* as recovery: the term before the tail is unknown */
-	}
 
 	mutex_lock(&vol->sb_mutex);
 	mutex_lock(&vol->order_mutex);
