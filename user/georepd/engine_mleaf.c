@@ -19,6 +19,12 @@
 
 #define MLEAF_TIMEOUT_NS	(5000ULL * 1000000ULL)	/* ask again after */
 
+/* The first seq to ask for: the tree's last leaf (one of overlap), or 1. */
+static uint64_t overlap_start(const struct engine *e)
+{
+	return gd_mtree_size(e->mt) ? gd_mtree_size(e->mt) : 1;
+}
+
 /* The tree lacks leaves up to @to that the ledger no longer holds. */
 void eng_mleaf_start(struct engine *e, uint64_t to)
 {
@@ -32,7 +38,7 @@ void eng_mleaf_start(struct engine *e, uint64_t to)
 	memset(mf, 0, sizeof(*mf));
 	mf->active = true;
 	mf->to = to;
-	mf->next = size ? size : 1;	/* one leaf of overlap */
+	mf->next = overlap_start(e);
 	mf->t0 = gr_now_ns();
 	gd_info("volume %s: Merkle tree of %llu leaves: fetching leaves up to %llu from the leader",
 		e->name, (unsigned long long)size, (unsigned long long)to);
@@ -124,7 +130,7 @@ static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mlea
 			(unsigned long long)cut);
 	if (ret == -ERANGE) {
 		/* cut back meanwhile (a truncation): ask from the tree's end */
-		mf->next = gd_mtree_size(e->mt) ? gd_mtree_size(e->mt) : 1;
+		mf->next = overlap_start(e);
 		eng_mleaf_tick(e, gr_now_ns());
 		return;
 	}
@@ -142,7 +148,7 @@ static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mlea
 	if (ret == -ESTALE)
 		mf->next = m->first_seq > GR_MLEAF_MAX ? m->first_seq - GR_MLEAF_MAX : 1;
 	else
-		mf->next = gd_mtree_size(e->mt) ? gd_mtree_size(e->mt) : 1;
+		mf->next = overlap_start(e);
 	if (gd_mtree_size(e->mt) >= mf->to) {
 		gd_info("volume %s: Merkle tree: %llu leaves fetched from %s in %.1f s, %llu in the tree",
 			e->name, (unsigned long long)mf->leaves, gd_cluster(e->d)->sites[from].name,

@@ -217,7 +217,7 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 	ri->copied += f->resync.length;
 	if (ri->off >= st.data_bytes)
 		ri->off = 0;	/* the rest of the row is the next pass's start */
-	if (ri->copied >= st.data_bytes && ri->have_anchor)
+	if (ri->have_anchor && resync_covered(e))
 		resync_install(e);
 	return 0;
 }
