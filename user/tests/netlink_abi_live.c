@@ -202,17 +202,126 @@ static void test_seal_epoch(struct nl_sock *sk)
 	     -r.error, r.msg, g.seal_epoch);
 }
 
+/* events on role change, and a term that goes back */
+static void live_role_events(struct nl_sock *sk, uint32_t minor1)
+{
+	struct nl_sock *ev;
+	struct nl_msg *msg;
+	struct result r;
+	bool ok;
+	int grp;
+
+	/* events on role change */
+	ev = nl_open();
+	nl_socket_disable_seq_check(ev);
+	grp = genl_ctrl_resolve_grp(ev, GEOREP_GENL_NAME, GEOREP_MCGRP_EVENTS);
+	ok = grp > 0 && !nl_socket_add_membership(ev, grp);
+	if (ok && minor1) {
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_PRIMARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 2);
+		xfer(sk, msg, &r);
+		if (r.error)
+			diag("set abi1 primary term 2: errno %d \"%s\"",
+			     -r.error, r.msg);
+		ok = !r.error && wait_role_event(ev, "abi1", GEOREP_ROLE_PRIMARY,
+						 2, 5000);
+	}
+	ktap(ok, "live: ROLE event on \"events\" after abi1 became primary in term 2");
+	nl_socket_free(ev);
+
+	if (minor1) {
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 1);
+		xfer(sk, msg, &r);
+		ktap(r.error == -EINVAL && r.msg[0],
+		     "live: term going back is EINVAL (\"%s\")", r.msg);
+
+		msg = req(GEOREP_CMD_VOLUME_SET, 0);
+		nla_put_string(msg, GEOREP_A_NAME, "abi1");
+		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
+		nla_put_u64(msg, GEOREP_A_TERM, 3);
+		xfer(sk, msg, &r);
+		ktap(!r.error, "live: abi1 back to secondary in term 3 (errno %d \"%s\")",
+		     -r.error, r.msg);
+	}
+}
+
+static void live_delete_with_readers(struct nl_sock *sk, uint32_t minor0, char *path,
+				     size_t pathlen, int fd)
+{
+	char rbuf[8192];
+	struct result r;
+	pid_t reader;
+	int status;
+	ssize_t n;
+	bool ok;
+
+	/*
+	 * delete with stream files open, one of them in a blocking read at
+	 * the head: the node goes, the reader wakes with ENODEV, the other
+	 * file gets ENODEV and POLLHUP
+	 */
+	fflush(stdout);
+	reader = fork();
+	if (reader == 0) {
+		int bfd2 = open(path, O_RDONLY);
+
+		alarm(20);
+		if (bfd2 < 0 || lseek(bfd2, 0, SEEK_END) < 0)
+			_exit(2);
+		n = read(bfd2, rbuf, sizeof(rbuf));
+		_exit(n < 0 && errno == ENODEV ? 0 : 1);
+	}
+	usleep(300 * 1000);
+	ok = del_volume(sk, "abi0", &r);
+	if (!ok)
+		diag("delete abi0: errno %d \"%s\"", -r.error, r.msg);
+	ktap(ok && !stream_node(minor0, path, pathlen),
+	     "live: delete abi0 removes %s", path);
+	ok = reader > 0 && waitpid(reader, &status, 0) == reader &&
+	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	ktap(ok, "live: a reader blocked at the head wakes with ENODEV on delete");
+	if (fd >= 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		n = read(fd, rbuf, sizeof(rbuf));
+		ok = n < 0 && errno == ENODEV;
+		ok = ok && lseek(fd, 1, SEEK_SET) < 0 && errno == ENODEV;
+		ok = ok && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+		ktap(ok, "live: read and lseek on a stream file of a deleted volume are ENODEV, poll POLLHUP");
+		close(fd);
+	}
+}
+
+/* after both deletes: the dump no longer lists them */
+static void live_dump_gone(struct nl_sock *sk)
+{
+	bool seen0 = false, seen1 = false;
+	struct nl_msg *msg;
+	struct result r;
+	int i;
+
+	msg = req(GEOREP_CMD_VOLUME_GET, NLM_F_DUMP);
+	xfer(sk, msg, &r);
+	for (i = 0; i < r.nr_names; i++) {
+		seen0 |= !strcmp(r.names[i], "abi0");
+		seen1 |= !strcmp(r.names[i], "abi1");
+	}
+	ktap(!r.error && !seen0 && !seen1, "live: dump no longer lists them");
+}
+
 void test_live(struct nl_sock *sk, char **dev)
 {
 	uint32_t minor0 = 0, minor1 = 0;
-	struct nl_sock *ev;
 	char path[64], bpath[64], spath[64];
 	uint64_t written, tail;
-	pid_t reader;
-	int status;
 	struct nl_msg *msg;
 	struct result r;
-	int fd, bfd, grp, i;
+	int fd, bfd, i;
 	bool seen0 = false, seen1 = false, ok;
 	ssize_t n;
 	char rbuf[8192];
@@ -279,43 +388,7 @@ void test_live(struct nl_sock *sk, char **dev)
 	     "live: ledger-verify of a fresh volume (errno %d \"%s\")",
 	     -r.error, r.msg);
 
-	/* events on role change */
-	ev = nl_open();
-	nl_socket_disable_seq_check(ev);
-	grp = genl_ctrl_resolve_grp(ev, GEOREP_GENL_NAME, GEOREP_MCGRP_EVENTS);
-	ok = grp > 0 && !nl_socket_add_membership(ev, grp);
-	if (ok && minor1) {
-		msg = req(GEOREP_CMD_VOLUME_SET, 0);
-		nla_put_string(msg, GEOREP_A_NAME, "abi1");
-		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_PRIMARY);
-		nla_put_u64(msg, GEOREP_A_TERM, 2);
-		xfer(sk, msg, &r);
-		if (r.error)
-			diag("set abi1 primary term 2: errno %d \"%s\"",
-			     -r.error, r.msg);
-		ok = !r.error && wait_role_event(ev, "abi1", GEOREP_ROLE_PRIMARY,
-						 2, 5000);
-	}
-	ktap(ok, "live: ROLE event on \"events\" after abi1 became primary in term 2");
-	nl_socket_free(ev);
-
-	if (minor1) {
-		msg = req(GEOREP_CMD_VOLUME_SET, 0);
-		nla_put_string(msg, GEOREP_A_NAME, "abi1");
-		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
-		nla_put_u64(msg, GEOREP_A_TERM, 1);
-		xfer(sk, msg, &r);
-		ktap(r.error == -EINVAL && r.msg[0],
-		     "live: term going back is EINVAL (\"%s\")", r.msg);
-
-		msg = req(GEOREP_CMD_VOLUME_SET, 0);
-		nla_put_string(msg, GEOREP_A_NAME, "abi1");
-		nla_put_u8(msg, GEOREP_A_ROLE, GEOREP_ROLE_SECONDARY);
-		nla_put_u64(msg, GEOREP_A_TERM, 3);
-		xfer(sk, msg, &r);
-		ktap(!r.error, "live: abi1 back to secondary in term 3 (errno %d \"%s\")",
-		     -r.error, r.msg);
-	}
+	live_role_events(sk, minor1);
 
 	/* the stream: nothing past the head, non-blocking read is EAGAIN */
 	fd = open(path, O_RDONLY | O_NONBLOCK);
@@ -351,41 +424,7 @@ void test_live(struct nl_sock *sk, char **dev)
 
 	test_eperm("abi0");
 
-	/*
-	 * delete with stream files open, one of them in a blocking read at
-	 * the head: the node goes, the reader wakes with ENODEV, the other
-	 * file gets ENODEV and POLLHUP
-	 */
-	fflush(stdout);
-	reader = fork();
-	if (reader == 0) {
-		int bfd2 = open(path, O_RDONLY);
-
-		alarm(20);
-		if (bfd2 < 0 || lseek(bfd2, 0, SEEK_END) < 0)
-			_exit(2);
-		n = read(bfd2, rbuf, sizeof(rbuf));
-		_exit(n < 0 && errno == ENODEV ? 0 : 1);
-	}
-	usleep(300 * 1000);
-	ok = del_volume(sk, "abi0", &r);
-	if (!ok)
-		diag("delete abi0: errno %d \"%s\"", -r.error, r.msg);
-	ktap(ok && !stream_node(minor0, path, sizeof(path)),
-	     "live: delete abi0 removes %s", path);
-	ok = reader > 0 && waitpid(reader, &status, 0) == reader &&
-	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	ktap(ok, "live: a reader blocked at the head wakes with ENODEV on delete");
-	if (fd >= 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-		n = read(fd, rbuf, sizeof(rbuf));
-		ok = n < 0 && errno == ENODEV;
-		ok = ok && lseek(fd, 1, SEEK_SET) < 0 && errno == ENODEV;
-		ok = ok && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
-		ktap(ok, "live: read and lseek on a stream file of a deleted volume are ENODEV, poll POLLHUP");
-		close(fd);
-	}
+	live_delete_with_readers(sk, minor0, path, sizeof(path), fd);
 	test_attach(sk, dev, written);
 	if (minor1) {
 		ok = del_volume(sk, "abi1", &r);
@@ -393,12 +432,5 @@ void test_live(struct nl_sock *sk, char **dev)
 			diag("delete abi1: errno %d \"%s\"", -r.error, r.msg);
 		ktap(ok, "live: delete abi1");
 	}
-	msg = req(GEOREP_CMD_VOLUME_GET, NLM_F_DUMP);
-	xfer(sk, msg, &r);
-	seen0 = seen1 = false;
-	for (i = 0; i < r.nr_names; i++) {
-		seen0 |= !strcmp(r.names[i], "abi0");
-		seen1 |= !strcmp(r.names[i], "abi1");
-	}
-	ktap(!r.error && !seen0 && !seen1, "live: dump no longer lists them");
+	live_dump_gone(sk);
 }
