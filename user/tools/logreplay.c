@@ -12,7 +12,8 @@
  * logging began gives one state the device could hold after a power cut;
  * the writes logged after N up to the next flush could have been there too,
  * in any subset (a volatile cache writes back in any order): --subset adds
- * a random one of them, in a random order.
+ * a random one of them, in a random order, keeping every FUA write logged
+ * before a write it keeps (see choose_kept()).
  *
  * The log: a superblock at byte 0 (magic, version, nr_entries, sectorsize),
  * then from the second sectorsize block on one entry per block (sector,
@@ -80,7 +81,8 @@ static const char help_text[] =
 	"list     one line per entry: INDEX KIND SECTOR NR_SECTORS [TEXT]\n"
 	"replay   write entries M..N-1 (default M = 0) onto DEV; with --subset,\n"
 	"         also a random subset, in random order, of the writes after N\n"
-	"         up to the next flush (what a volatile cache may have kept)\n"
+	"         up to the next flush (what a volatile cache may have kept),\n"
+	"         with every FUA write logged before a write it keeps\n"
 	"\n"
 	"DEV must hold what the logged device held when logging began (all\n"
 	"zeros for a device that was new) plus entries 0..M-1. A discard is\n"
@@ -297,12 +299,11 @@ err_io:
 	return -1;
 }
 
-/* the writes after the cut up to the next flush, a random subset */
-static int apply_subset(struct lw_log *log, int dev, uint64_t dev_size,
-			unsigned int seed)
+/* the entries after the cut up to the next flush, in log order */
+static int read_window(struct lw_log *log, struct lw_entry **out, size_t *nr_out)
 {
 	struct lw_entry *pend = NULL, e;
-	size_t nr = 0, cap = 0, i;
+	size_t nr = 0, cap = 0;
 	int ret;
 
 	while (!(ret = log_next(log, &e))) {
@@ -322,27 +323,77 @@ static int apply_subset(struct lw_log *log, int dev, uint64_t dev_size,
 		}
 		pend[nr++] = e;
 	}
-	if (ret < 0)
-		goto out;
-	ret = 0;
-	srandom(seed);
-	/* Fisher-Yates, then keep each with probability 1/2 */
-	for (i = nr; i > 1; i--) {
-		size_t j = random() % i;
-		struct lw_entry t = pend[i - 1];
+	if (ret < 0) {
+		free(pend);
+		return -1;
+	}
+	*out = pend;
+	*nr_out = nr;
+	return 0;
+}
 
+/*
+ * Which entries of the window a power cut keeps: each with probability 1/2,
+ * then every FUA entry logged before a kept one. A FUA write is logged when
+ * it completed, so it was on media before anything issued after it; a
+ * write kept after it may have been issued because it completed (a
+ * record's data once its FUA log write is durable, a file system's block
+ * once its journal commit is), and keeping that write without the FUA
+ * entry is a state no power cut can leave. This also drops the states where
+ * a later write was issued before the FUA completed: fewer cases tried,
+ * none that cannot happen.
+ */
+static void choose_kept(const struct lw_entry *pend, bool *keep, size_t nr)
+{
+	bool later = false;
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		keep[i] = random() & 1;
+	for (i = nr; i-- > 0; ) {
+		if (later && (pend[i].flags & LW_FUA))
+			keep[i] = true;
+		later |= keep[i];
+	}
+}
+
+/* a random subset of the window, applied in a random order */
+static int apply_subset(struct lw_log *log, int dev, uint64_t dev_size,
+			unsigned int seed)
+{
+	struct lw_entry *pend, t;
+	size_t nr, n = 0, i;
+	bool *keep;
+	int ret = 0;
+
+	if (read_window(log, &pend, &nr))
+		return -1;
+	keep = calloc(nr ? nr : 1, sizeof(*keep));
+	if (!keep) {
+		free(pend);
+		fprintf(stderr, PROG ": out of memory\n");
+		return -1;
+	}
+	srandom(seed);
+	choose_kept(pend, keep, nr);
+	for (i = 0; i < nr; i++)
+		if (keep[i])
+			pend[n++] = pend[i];
+	/* Fisher-Yates over the kept ones: a volatile cache writes back in any order */
+	for (i = n; i > 1; i--) {
+		size_t j = random() % i;
+
+		t = pend[i - 1];
 		pend[i - 1] = pend[j];
 		pend[j] = t;
 	}
-	for (i = 0; i < nr && !ret; i++) {
-		if (random() & 1)
-			continue;
+	for (i = 0; i < n && !ret; i++) {
 		printf("subset %" PRIu64 " %s %" PRIu64 " %" PRIu64 "\n",
 		       pend[i].index, entry_kind(&pend[i]), pend[i].sector,
 		       pend[i].nr_sectors);
 		ret = apply_entry(log, &pend[i], dev, dev_size);
 	}
-out:
+	free(keep);
 	free(pend);
 	return ret;
 }

@@ -27,7 +27,7 @@ ok() {
 }
 
 echo "KTAP version 1"
-echo "1..7"
+echo "1..8"
 
 # mklog FILE [NR_ENTRIES_OVERRIDE]: 512-byte sectors; entries:
 #  0 write sector 0 "A"x512   1 write sector 1 "B"x512   2 flush
@@ -54,7 +54,7 @@ PY
 }
 
 if ! command -v python3 >/dev/null || [ ! -x "$LR" ]; then
-	for i in $(seq 1 7); do echo "ok $i logreplay # SKIP python3 or $LR missing"; done
+	for i in $(seq 1 8); do echo "ok $i logreplay # SKIP python3 or $LR missing"; done
 	exit 0
 fi
 
@@ -96,6 +96,26 @@ for seed in 1 2 3 4 5 6 7 8; do
 	esac
 done
 ok $good "--subset keeps some writes before the next flush, the same for one seed"
+
+# from entry 3 on the window holds the FUA entry 3 (C) before 5, 6, 7: a
+# state that keeps D, E or the discard keeps C too (they may have been
+# issued because C completed); every seed, then all four states seen
+good=0
+seen=
+for seed in $(seq 1 40); do
+	truncate -s 0 "$T/s1"; truncate -s 3072 "$T/s1"
+	"$LR" replay "$T/log" "$T/s1" --to 3 --subset $seed >/dev/null || good=1
+	st=$(state "$T/s1")
+	case $st in
+	AB....|ABC...|ABCD..|ABC.E.|ABCDE.|.BC...|.BCD..|.BC.E.|.BCDE.) ;;
+	*) echo "# seed $seed: $st (a write kept without the FUA before it)"; good=1 ;;
+	esac
+	case " $seen " in *" $st "*) ;; *) seen="$seen $st" ;; esac
+done
+for st in AB.... ABC... .BCDE.; do
+	case " $seen " in *" $st "*) ;; *) echo "# state $st never chosen (seen:$seen)"; good=1 ;; esac
+done
+ok $good "--subset keeps a FUA entry logged before any write it keeps"
 
 mklog "$T/short" 12
 "$LR" list "$T/short" >/dev/null 2>"$T/err"; rc=$?
