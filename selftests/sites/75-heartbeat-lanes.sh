@@ -9,19 +9,19 @@
 # I/O error; no peer timeout ("nothing received") and no peer down in any
 # daemon's log; no term or role change during the job; the data devices
 # agree afterwards. The heartbeat RTT the primary saw and the bytes queued
-# per peer are printed. That the followers catch up within CATCHUP_S (60 s
-# in make check; 300 s was tried) is a
-# known defect (TODO, not counted): in December 2026 the second full resync
-# of a follower behind the 16 MiB log did not install within 300 s in four
-# runs, although the data devices were identical by then
-# (Documentation/replication.rst, "Send lanes").
+# per peer are printed. The followers catch up within CATCHUP_S (they
+# may need a full resync: the log wraps under them) and the data devices
+# agree afterwards. Until the resync fixes of December 2026
+# (Documentation/replication.rst, "Full resync") the second full resync of
+# a follower did not install within 300 s in four runs, and the catch-up
+# was a TODO here; after them it passed in 4 of 4 runs (34-46 s a run).
 
 set -u
 . "$(dirname "$0")/lib.sh"
 LOG_MB=${LOG_MB:-16}
 JOB_MB=$((3 * LOG_MB))
 JOB_MAX_S=${JOB_MAX_S:-300}
-# the known catch-up defect (below): how long make check waits for it
+# how long the followers have to catch up after the job
 CATCHUP_S=${CATCHUP_S:-60}
 
 sites_init sites-lanes
@@ -100,29 +100,12 @@ same_roles() {
 	diff "$T/roles-before" "$T/roles-after"
 }
 
-# check_todo NAME CMD...: as check, but a failure is a known defect: the
-# KTAP line says "# TODO" and the scenario does not fail for it
-check_todo() {
-	local name=$1 rc
-	shift
-	"$@" >"$outf" 2>&1
-	rc=$?
-	sed 's/^/    # /' "$outf"
-	n=$((n + 1))
-	if [ $rc = 0 ]; then
-		echo "    ok $n $name"
-	else
-		echo "    not ok $n $name # TODO known defect: the follower's full resync does not install"
-	fi
-}
-
 catch_up() {
 	local s
 	for s in $SITES; do
 		[ "$s" = "$P" ] && continue
 		wait_for "$CATCHUP_S" caught_up "$s" "$P" || return 1
 	done
-	touch "$T/caught-up"
 }
 
 check network sites_network || exit 1
@@ -133,11 +116,6 @@ check elect elect || exit 1
 check job-no-io-error job
 check no-peer-timeout no_timeouts
 check no-role-change same_roles
-check_todo caught-up catch_up
-# identical data needs the catch-up: a TODO as long as that is one
-if [ -e "$T/caught-up" ]; then
-	check data-identical data_identical
-else
-	check_todo data-identical data_identical
-fi
+check caught-up catch_up
+check data-identical data_identical
 [ "$failed" = 0 ]
