@@ -64,7 +64,12 @@ struct gd_ledger_ops {
 	ssize_t (*read)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap);
 	/* fd that polls readable when records past the last read exist, or -1 */
 	int (*poll_fd)(struct gd_ledger *l);
-	/* secondary: one whole record; checks seq, term, chain and seal */
+	/*
+	 * secondary: one whole record; checks seq, term, chain and seal, as
+	 * kmod/log.c append_check() does and with its errors: -EINVAL
+	 * malformed, -EILSEQ not the next seq, -ESTALE term out of range,
+	 * -EBADMSG payload, chain or seal, -ENOKEY epoch not installed
+	 */
 	int (*append)(struct gd_ledger *l, const void *rec, size_t len);
 	/* secondary: drop the records after @seq */
 	int (*truncate)(struct gd_ledger *l, uint64_t seq);

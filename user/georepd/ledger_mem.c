@@ -251,6 +251,7 @@ out_free:
 static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 {
 	struct mem_ledger *m = to_mem(l);
+	uint64_t first;
 
 	memset(st, 0, sizeof(*st));
 	st->role = m->role;
@@ -258,7 +259,9 @@ static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->written_seq = written(m);
 	st->commit_seq = m->commit;
 	st->applied_seq = m->applied;
-	st->tail_seq = m->tail <= written(m) ? m->tail : 0;
+	/* as the kernel says it: the first record held (tail 0: none released) */
+	first = m->tail > m->base_seq ? m->tail : m->base_seq + 1;
+	st->tail_seq = first <= written(m) ? first : 0;
 	memcpy(st->chain_hash, chain_at_written(m), GEOREP_HASH_LEN);
 	st->data_bytes = m->data_bytes;
 	st->seal_epoch = m->seal_epoch;
@@ -530,8 +533,11 @@ static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 		return ret;
 	if (GEOREP_RECORD_HDR_SIZE + (size_t)rec.payload_len != len)
 		return -EINVAL;
-	if (rec.seq != written(m) + 1 || rec.term < last_term(m) || rec.term > m->term)
-		return -EINVAL;
+	/* the kernel's errors (kmod/log.c append_check()) */
+	if (rec.seq != written(m) + 1)
+		return -EILSEQ;
+	if (rec.term < last_term(m) || rec.term > m->term)
+		return -ESTALE;
 	if (!epoch_key(m, rec.seal_epoch))
 		return -ENOKEY;
 	ret = georep_record_verify(&rec, buf, buf + GEOREP_RECORD_HDR_SIZE,
