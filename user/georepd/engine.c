@@ -222,6 +222,8 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 							   &persist_term);
 			if (ret) {
 				gr_ready_done(e->n);
+				if (e->restart_node && !e->failed)
+					restart_node(e);
 				return ret;
 			}
 			persist_seq = rd->append_to;

@@ -18,6 +18,44 @@ static int rec_decode(const struct georep_record *h, struct georep_rec *rec)
 	return georep_record_decode(&copy, sizeof(copy), rec, NULL, 0);
 }
 
+/* why the ledger refused a record, by the errno of its checks; NULL: not a refusal */
+static const char *refusal(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return "malformed record";
+	case -EILSEQ:
+		return "not the next seq";
+	case -ESTALE:
+		return "term out of range";
+	case -EBADMSG:
+		return "payload, chain or seal does not verify";
+	case -ENOKEY:
+		return "sealed with a key epoch not installed here";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * The ledger refused record @seq from the peer whose RECORDS are being
+ * stepped (Documentation/security.rst, "Replay"): the peer is at fault, not
+ * this site. Nothing of it was stored; the core believed the append done,
+ * so it is rebuilt from the ledger, as after a restart, and the connection
+ * to that peer is refused (-EPROTO). A replayed or forged record thus costs
+ * the sender its connection, never this site its replication.
+ */
+static int records_refused(struct engine *e, uint64_t seq, const char *why)
+{
+	e->records_refused++;
+	if (gd_ratelimit(&e->rl))
+		gd_warn("volume %s: record %llu from %s refused: %s; consensus rebuilt from the ledger",
+			e->name, (unsigned long long)seq,
+			gd_cluster(e->d)->sites[e->recs_from].name, why);
+	e->restart_node = true;
+	return -EPROTO;
+}
+
 /* Follower: append records @from..@to of the RECORDS batch @recs. */
 int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			 uint64_t from, uint64_t to, uint64_t *term)
@@ -42,6 +80,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 		if (rec.seq > to)
 			break;
 		ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
+		if (ret && refusal(ret))
+			return records_refused(e, rec.seq, refusal(ret));
 		if (ret) {
 			engine_fail(e, "ledger refused record %llu: %s",
 				    (unsigned long long)rec.seq, strerror(-ret));
@@ -162,8 +202,9 @@ static int on_records(struct engine *e, unsigned int from, const struct gr_frame
 	}
 	m.entries = e->ents;
 	gr_step(e->n, &m, now);
-	engine_process(e, &f->records);
-	return 0;
+	e->recs_from = from;
+	/* a record the ledger refused: the peer's connection goes */
+	return engine_process(e, &f->records) == -EPROTO ? -EPROTO : 0;
 }
 
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)

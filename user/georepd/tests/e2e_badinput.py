@@ -15,6 +15,12 @@ without an engine; here the replication engine runs, and:
     version 1 link, a split ping on a version 2 link: ERROR frame and
     close, the reason in the log; a volume frame for a volume id this site
     does not replicate: ignored with a log line, the connection stays;
+    a record replayed in a new session by a peer posing as leader of a later
+    term (the target's last record, its seq rewritten to the next one, in
+    an APPEND of term + 1): the ledger refuses it, the target logs the
+    record, the peer and the reason, drops the connection and rebuilds its
+    consensus from the ledger; its replication goes on (before: it
+    stopped for good, "ledger refused record N");
  3. every daemon still runs, all peers are up again (the real peer's
     connection comes back), no site's written_seq moved, the data matches;
  4. a write afterwards commits on all three sites;
@@ -43,8 +49,9 @@ import e2e_replication as rep  # noqa: E402  (Site with --ledger mem, primary())
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 CLUSTER = "badin"
-N_TESTS = 11
+N_TESTS = 12
 FT_RECORDS, FT_CONSENSUS, FT_ACK, FT_PART = 6, 5, 7, 18
+MSG_APPEND = 5
 
 ktap = e2e.ktap
 
@@ -111,6 +118,30 @@ def new_ops(site, after):
             ops.append(op)
         off += 256 + plen
     return ops
+
+
+def last_record(site):
+    """The raw bytes (header and payload) of the last record in a mem site's ledger."""
+    with open(os.path.join(site.dir, "vol0.memlog"), "rb") as f:
+        data = f.read()
+    off, last = 0, None
+    while off + 256 <= len(data):
+        plen = struct.unpack_from("<I", data, off + 36)[0]
+        last = data[off:off + 256 + plen]
+        off += 256 + plen
+    return last
+
+
+def forged_append(rec, term, frm, to, vid):
+    """An APPEND of @term from site id @frm carrying @rec, its seq moved on by one."""
+    seq, rterm = struct.unpack_from("<QQ", rec, 8)
+    plen = struct.unpack_from("<I", rec, 36)[0]
+    forged = rec[:8] + struct.pack("<Q", seq + 1) + rec[16:]
+    msg = struct.pack("<BBHIII", MSG_APPEND, 0, 0, frm, to, 1)
+    msg += struct.pack("<QQQQQQQQ", term, seq, rterm, 0, 0, 0, 0, plen) + struct.pack("<I", 0)
+    records = struct.pack("<IIQ", 1, 0, seq + 1) + forged
+    return (e2e.frame(FT_CONSENSUS, msg, volume=vid) +
+            e2e.frame(FT_RECORDS, records, volume=vid), seq + 1)
 
 
 def only_barriers(sites, base, now):
@@ -228,7 +259,26 @@ def main():
              e2e.wait_for(lambda: want in t.logtext(), 3),
              "unknown_volume_frame_ignored_and_logged", (closed, er, t.logtext()[-1500:]))
 
-        # 5: every daemon up, all peers back, nothing written, same data (an
+        # 5: a record replayed in a new session, by a peer posing as the
+        # leader of a later term: refused by the ledger, the connection
+        # dropped, the target's replication not stopped
+        tst = t.rep() or {}
+        data, fseq = forged_append(last_record(t), tst.get("term", 0) + 1, iid,
+                                   SITES.index(tgt) + 1, vid)
+        raw, closed = e2e.speak(tport, hello + data)
+        er = e2e.error_reason(raw)
+        want = ("record %d from %s refused: payload, chain or seal does not verify; "
+                "consensus rebuilt from the ledger" % (fseq, imp))
+        logged = e2e.wait_for(lambda: want in t.logtext(), 5)
+        tst = t.rep() or {}
+        ktap(closed and er and "volume frame refused" in er[1] and logged and
+             "replication stopped" not in t.logtext() and
+             tst.get("records_refused", 0) >= 1 and tst.get("written_seq") == base[tgt],
+             "replayed_record_refused_replication_goes_on",
+             (closed, er, logged, tst.get("records_refused"), tst.get("written_seq"),
+              t.logtext()[-1500:]))
+
+        # 6: every daemon up, all peers back, nothing written, same data (an
         # impersonation may cost an election, whose only record is the new
         # leader's NOOP barrier)
         alive = all(s.proc.poll() is None for s in sites)
@@ -242,7 +292,7 @@ def main():
              (alive, peers, base, now, shas, st.get("rejected_connections"),
               rep.dump(sites)))
 
-        # 6: the cluster still commits
+        # 7: the cluster still commits
         p = e2e.wait_for(lambda: rep.primary(sites), 10)
         w = p.write(64, 8, 9) if p else {}
         ok = w.get("ok") and e2e.wait_for(
@@ -251,7 +301,7 @@ def main():
         ktap(ok and len(set(shas)) == 1 and shas[0] != sha, "writes_still_commit",
              (w, shas, rep.dump(sites)))
 
-        # 7-11: georepctl errors against the daemons
+        # 8-12: georepctl errors against the daemons
         ctl = os.path.join(BIN, "georepctl")
         other = next(n for n in SITES if n != p.name)
         cli = [
