@@ -284,6 +284,22 @@ void eng_key_peer_up(struct engine *e, unsigned int site)
 		send_all(e, site);
 }
 
+/*
+ * A scheduled rotation that could not start: say why in key status (its
+ * "error"), and in the log when the reason is new; the next try is one
+ * period later.
+ */
+static void scheduled_failed(struct engine *e, const char *err, uint64_t now)
+{
+	char why[sizeof(e->kr.why)];
+
+	e->kr.last_ns = now;
+	snprintf(why, sizeof(why), "scheduled rotation: %.130s", err);
+	if (strcmp(why, e->kr.why))
+		gd_warn("volume %s: seal key %s", e->name, why);
+	memcpy(e->kr.why, why, sizeof(why));
+}
+
 /* the leader's side, every tick: resume, resend, switch, rotate on schedule */
 void eng_key_tick(struct engine *e, uint64_t now)
 {
@@ -321,10 +337,8 @@ void eng_key_tick(struct engine *e, uint64_t now)
 			send_pending(e, now);
 		return;
 	}
-	if (every && now - e->kr.last_ns >= every && eng_key_rotate(e, err, sizeof(err)) < 0) {
-		e->kr.last_ns = now;
-		gd_warn("volume %s: scheduled seal key rotation: %s", e->name, err);
-	}
+	if (every && now - e->kr.last_ns >= every && eng_key_rotate(e, err, sizeof(err)) < 0)
+		scheduled_failed(e, err, now);
 }
 
 json_t *eng_key_status(struct engine *e)

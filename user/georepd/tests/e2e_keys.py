@@ -17,7 +17,11 @@ each site with its own key directory.
     does not move for 2 s (no majority has it); kill -9 of the leader in that
     state, the followers resumed: the new leader finishes the rotation
     (sealing moves to the new epoch), and the old leader restarts and follows;
- 5. every site holds the same data.
+ 5. every site holds the same data;
+ 6. restarted with "key_rotate_seconds": 1, the leader rotates on its own
+    up to epoch 8, then says in key status why the next scheduled rotation
+    cannot start (the kernel keeps at most 8 epochs; retiring old epochs
+    is not built), and writes still commit everywhere.
 
 Usage: e2e_keys.py [BINDIR]. Prints KTAP.
 """
@@ -36,7 +40,7 @@ import e2e  # noqa: E402
 import e2e_replication as er  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 9
+N_TESTS = 10
 ktap = e2e.ktap
 
 
@@ -95,6 +99,29 @@ def settle(sites, timeout=20):
 
 def rotate(site):
     return site.ctl_cmd("key", "rotate", "vol0")
+
+
+def scheduled(sites, cfg, cfgpath):
+    """Test 10: rotation every second, up to the kernel's 8 epochs."""
+    for s in sites:
+        s.proc.terminate()
+        s.proc.wait()
+    cfg["volumes"][0]["key_rotate_seconds"] = 1
+    with open(cfgpath, "w") as f:
+        json.dump(cfg, f)
+    for s in sites:
+        s.start()
+    p = e2e.wait_for(lambda: er.primary(sites), 15)
+    at8 = p is not None and e2e.wait_for(lambda: sealing(p) == 8, 30)
+    err = "scheduled rotation: installing epoch 9"
+    said = at8 and e2e.wait_for(lambda: err in p.keyst().get("error", ""), 5)
+    acked = p.keyst().get("sites_acked", {}) if p else {}
+    w = p.write(9, 2, 99) if p else {}
+    ok, shas = settle(sites, 20)
+    ktap(at8 and said and "at most 8 epochs" in p.keyst().get("error", "") and
+         all(v == 8 for v in acked.values()) and w.get("ok") and ok and len(set(shas)) == 1,
+         "scheduled_rotation_up_to_epoch_8_then_says_why",
+         (p and p.keyst(), w, shas, er.dump(sites)))
 
 
 def main():
@@ -192,6 +219,7 @@ def main():
         print("# %d writes during the rotations, %d failed" % (writer.ok, len(writer.failed)))
         ktap(writer.ok > 50 and not writer.failed, "no_write_failed_during_rotations",
              writer.failed[:3])
+        scheduled(sites, cfg, cfgpath)
     finally:
         if writer:
             writer.stop = True
