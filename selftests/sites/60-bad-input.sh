@@ -12,8 +12,11 @@
 # the daemon logs the peer's address and the reason; garbage after a valid
 # hello closes that link with the reason logged, and the real peer's link
 # comes back. Through all of it every daemon keeps running and serving its
-# real peers, no site's written_seq moves, every ledger verifies, and a
-# write afterwards still commits on all three sites.
+# real peers, no site's written_seq moves, every ledger verifies. Then a
+# record replayed by a peer posing as the leader of a later term (the
+# target's last record, its seq moved on: georep-wirepoke --replay-last) is refused by
+# the target's kernel ledger, the target logs it and drops that connection
+# and keeps replicating; a write afterwards still commits on all three sites.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -161,13 +164,9 @@ absurd_length() {
 # neither of them the primary. The connection replaces the real one, the
 # garbage closes it with the reason, and the real one comes back.
 garbage_after_hello() {
-	local imp tgt lines pair id
-	for pair in "alpha bravo" "alpha charlie" "bravo charlie"; do
-		set -- $pair
-		[ "$1" != "$P" ] && [ "$2" != "$P" ] && break
-	done
-	imp=$1 tgt=$2
-	case $imp in alpha) id=1 ;; bravo) id=2 ;; esac
+	local imp tgt lines id
+	read -r imp tgt < <(non_primary_pair)
+	id=$(site_id "$imp")
 	lines=$(wc -l <"$T/$tgt.log")
 	in_site "$imp" georep-wirepoke --wait 8000 --hello "$imp" \
 		--site-id "$id" --cluster sites \
@@ -182,6 +181,59 @@ garbage_after_hello() {
 	tail -n +"$((lines + 1))" "$T/$tgt.log" |
 		grep -F "peer $imp down: bad frame magic 0xefbeadde" ||
 		{ echo "no log line at $tgt"; return 1; }
+}
+
+# The pair garbage_after_hello uses: IMP TGT, neither of them the primary.
+non_primary_pair() {
+	local pair
+	for pair in "alpha bravo" "alpha charlie" "bravo charlie"; do
+		set -- $pair
+		[ "$1" != "$P" ] && [ "$2" != "$P" ] && break
+	done
+	echo "$1 $2"
+}
+
+site_id() {
+	case $1 in alpha) echo 1 ;; bravo) echo 2 ;; charlie) echo 3 ;; esac
+}
+
+# A record replayed in a new session by a peer posing as the leader of the
+# next term: the target's kernel ledger refuses it (chain and seal), the
+# target logs the record, the peer and the reason, refuses the connection
+# and goes on replicating (before: "replication stopped: ledger refused
+# record N", for good).
+replayed_record() {
+	local imp tgt term fseq lines
+	read -r imp tgt < <(non_primary_pair)
+	term=$(site_rep_get "$tgt" .term) || return 1
+	fseq=$(($(vol_num "$tgt" written_seq) + 1))
+	lines=$(wc -l <"$T/$tgt.log")
+	in_site "$imp" georep-wirepoke --wait 8000 --hello "$imp" --site-id "$(site_id "$imp")" \
+		--cluster sites --versions 1..1 --replay-last "/dev/georep/$tgt.$VOL.log" \
+		--volume "$VOL" --term $((term + 1)) --to "$(site_id "$tgt")" \
+		"$(site_ip "$tgt"):$PORT" >"$T/.poke" 2>&1
+	echo "\$ georep-wirepoke --hello $imp ... --replay-last /dev/georep/$tgt.$VOL.log --term $((term + 1)), at $tgt"
+	sed 's/^/  /' "$T/.poke"
+	grep -qF "# sent record $fseq " "$T/.poke" || { echo "record $fseq not sent"; return 1; }
+	grep -qF 'volume frame refused' "$T/.poke" || { echo "no refusal"; return 1; }
+	[ "$(tail -n1 "$T/.poke")" = closed ] || { echo "connection not closed"; return 1; }
+	sleep 0.5
+	tail -n +"$((lines + 1))" "$T/$tgt.log" | grep -F "record $fseq from $imp refused: " |
+		grep -F "consensus rebuilt from the ledger" ||
+		{ echo "no log line at $tgt"; tail -n 20 "$T/$tgt.log"; return 1; }
+	if tail -n +"$((lines + 1))" "$T/$tgt.log" | grep -F "replication stopped"; then
+		return 1
+	fi
+	[ "$(site_rep_get "$tgt" .records_refused)" -ge 1 ] || return 1
+	# the APPEND's later term deposes the leader: one is elected again
+	wait_for 30 writable_primary || { echo "no writable primary after it"; return 1; }
+	echo "primary after it: $(primary_site)"
+}
+
+# one site is primary, and its georepd accepts writes
+writable_primary() {
+	local p
+	p=$(primary_site) && [ "$(site_rep_get "$p" .writable)" = true ]
 }
 
 # every daemon alive and answering with both peers up, nothing written
@@ -230,5 +282,6 @@ check old_and_future_protocol_versions_refused old_version
 check absurd_frame_lengths_refused absurd_length
 check garbage_after_a_valid_hello_closes_that_link garbage_after_hello
 check daemons_alive_peers_up_nothing_written unharmed
+check replayed_record_refused_replication_goes_on replayed_record
 check writes_still_commit_on_all_sites still_replicating
 [ "$failed" = 0 ]

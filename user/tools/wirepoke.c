@@ -5,7 +5,9 @@
  *
  *   georep-wirepoke [--hello SITE [--site-id N] [--cluster NAME]
  *                   [--versions MIN..MAX]] [--ping] [--hdr-version V]
- *                   [--hdr-length N] [--hex BYTES] [--wait MS] HOST:PORT
+ *                   [--hdr-length N] [--hex BYTES]
+ *                   [--replay-last STREAM --volume NAME --term T --to ID]
+ *                   [--wait MS] HOST:PORT
  *
  * Frames are built by the wire library (gr_wire_encode()); --hdr-version
  * and --hdr-length then overwrite that header field of every frame the tool
@@ -13,12 +15,17 @@
  * protocol version or an absurd length is produced. --hex bytes are sent as
  * they are, after the frames. Replies are decoded with gr_wire_decode(), one
  * line each, then "closed" when the peer closed the connection or "open"
- * when it was still open after --wait ms. For tests only (selftests/sites/
+ * when it was still open after --wait ms. --replay-last reads the last
+ * durable record of a volume's log stream and sends it moved on by one seq,
+ * in an APPEND of term T from --site-id to site id ID: a replayed record
+ * that the receiver's ledger must refuse. For tests only (selftests/sites/
  * 60-bad-input.sh, user/georepd/tests/e2e_badinput.py).
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,7 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include "georep/consensus.h"
+#include "georep/record.h"
 #include "georep/wire.h"
 
 #define PROG		"georep-wirepoke"
@@ -51,6 +61,13 @@ static const char usage[] =
 	"                       (the body stays the encoder's)\n"
 	"  --hex BYTES          then send these bytes as they are (hex digits;\n"
 	"                       spaces and colons ignored)\n"
+	"  --replay-last STREAM then send the last durable record of the log stream\n"
+	"                       STREAM (/dev/georep/<volume>.log; a file: the one\n"
+	"                       record it holds), its seq moved on by one, in an\n"
+	"                       APPEND from --site-id; needs:\n"
+	"  --volume NAME        the configured volume name (the frames' volume id)\n"
+	"  --term T             the APPEND's term\n"
+	"  --to ID              the receiving site's id\n"
 	"  --wait MS            wait this long for replies and the close (default 5000)\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -68,6 +85,9 @@ struct poke {
 	long long hdr_length;	/* -1: the encoder's */
 	uint8_t hex[MAX_HEX];
 	size_t hex_len;
+	const char *replay_stream;
+	const char *volume;
+	unsigned long term, to;
 	int wait_ms;
 };
 
@@ -204,6 +224,90 @@ static int send_frame(int fd, const struct poke *pk, const struct gr_frame *f)
 	return send_all(fd, buf, n);
 }
 
+/*
+ * The last durable record of log stream @path (a file: the record it holds),
+ * header and payload, into @buf.
+ */
+static ssize_t last_record(const char *path, uint8_t *buf, size_t cap)
+{
+	struct georep_rec rec;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = !S_ISREG(st.st_mode) && lseek(fd, -1, SEEK_END) < 0 ? -1 : read(fd, buf, cap);
+	if (n < 0)
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+	close(fd);
+	if (n < 0)
+		return -1;
+	if (georep_record_decode(buf, n, &rec, NULL, 0)) {
+		fprintf(stderr, PROG ": %s: the last record does not decode\n", path);
+		return -1;
+	}
+	return GEOREP_RECORD_HDR_SIZE + rec.payload_len;
+}
+
+/*
+ * --replay-last: APPEND (term, previous entry = the record) and RECORDS
+ * holding the record with its seq moved on by one, both built by the
+ * library; the receiver's ledger refuses it (chain and seal no longer match).
+ */
+static int send_replay(int fd, const struct poke *pk)
+{
+	static uint8_t rec[GEOREP_RECORD_HDR_SIZE + (2U << 20)];	/* a write of at most 2 MiB */
+	static uint8_t out[GR_WIRE_HDR_SIZE + GR_RECORDS_HDR_SIZE + sizeof(rec)];
+	uint8_t msg[GR_WIRE_MSG_MAX];
+	struct georep_record *h = (struct georep_record *)rec;
+	struct gr_frame f = { 0 };
+	struct gr_msg m = { 0 };
+	ssize_t len, n;
+	uint64_t seq;
+
+	len = last_record(pk->replay_stream, rec, sizeof(rec));
+	if (len < 0)
+		return -1;
+	seq = le64toh(h->seq);
+	m.type = GR_MSG_APPEND;
+	m.from = pk->site_id;
+	m.to = pk->to;
+	m.term = pk->term;
+	m.seq = seq;
+	m.log_term = le64toh(h->term);
+	m.n_entries = 1;
+	m.bytes = le32toh(h->payload_len);
+	h->seq = htole64(seq + 1);
+	n = gr_wire_msg_encode(msg, sizeof(msg), &m);
+	f.hdr.type = GR_FT_CONSENSUS;
+	f.hdr.volume = gr_wire_volume_id(pk->volume);
+	f.consensus.data = msg;
+	f.consensus.len = n;
+	n = n < 0 ? n : gr_wire_encode(out, sizeof(out), &f);
+	if (n < 0 || send_all(fd, out, n))
+		goto bad;
+	f.hdr.type = GR_FT_RECORDS;
+	f.records.count = 1;
+	f.records.first_seq = seq + 1;
+	f.records.data = rec;
+	f.records.len = len;
+	n = gr_wire_encode(out, sizeof(out), &f);
+	if (n < 0 || send_all(fd, out, n))
+		goto bad;
+	printf("# sent record %llu (record %llu moved on) in an APPEND of term %lu\n",
+	       (unsigned long long)seq + 1, (unsigned long long)seq, pk->term);
+	return 0;
+bad:
+	fprintf(stderr, PROG ": cannot build or send the replayed record\n");
+	return -1;
+}
+
 static const char *errcode_name(uint32_t code)
 {
 	static const char *const names[] = {
@@ -305,6 +409,10 @@ static int parse_args(int argc, char *argv[], struct poke *pk)
 		{ "hdr-version", required_argument, NULL, 'v' },
 		{ "hdr-length", required_argument, NULL, 'l' },
 		{ "hex", required_argument, NULL, 'x' },
+		{ "replay-last", required_argument, NULL, 'R' },
+		{ "volume", required_argument, NULL, 'n' },
+		{ "term", required_argument, NULL, 't' },
+		{ "to", required_argument, NULL, 'T' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -345,6 +453,20 @@ static int parse_args(int argc, char *argv[], struct poke *pk)
 			if (parse_hex(optarg, pk->hex, sizeof(pk->hex), &pk->hex_len))
 				goto bad;
 			break;
+		case 'R':
+			pk->replay_stream = optarg;
+			break;
+		case 'n':
+			pk->volume = optarg;
+			break;
+		case 't':
+			if (parse_ulong(optarg, ULONG_MAX, &pk->term))
+				goto bad;
+			break;
+		case 'T':
+			if (parse_ulong(optarg, 0xffffffffUL, &pk->to))
+				goto bad;
+			break;
 		case 'w':
 			if (parse_ulong(optarg, 600000, &v))
 				goto bad;
@@ -363,6 +485,10 @@ static int parse_args(int argc, char *argv[], struct poke *pk)
 	}
 	if (!pk->hello_site && !pk->ping && !pk->hex_len) {
 		fprintf(stderr, PROG ": nothing to send (--hello, --ping or --hex)\n");
+		return -1;
+	}
+	if (pk->replay_stream && (!pk->volume || !pk->term || !pk->to || !pk->site_id)) {
+		fprintf(stderr, PROG ": --replay-last needs --volume, --term, --to and --site-id\n");
 		return -1;
 	}
 	return 0;
@@ -411,6 +537,8 @@ int main(int argc, char *argv[])
 			goto out_close;
 	}
 	if (pk.hex_len && send_all(fd, pk.hex, pk.hex_len))
+		goto out_close;
+	if (pk.replay_stream && send_replay(fd, &pk))
 		goto out_close;
 	receive(fd, pk.wait_ms);
 	close(fd);

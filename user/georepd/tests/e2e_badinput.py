@@ -51,7 +51,6 @@ SITES = ["alpha", "bravo", "charlie"]
 CLUSTER = "badin"
 N_TESTS = 12
 FT_RECORDS, FT_CONSENSUS, FT_ACK, FT_PART = 6, 5, 7, 18
-MSG_APPEND = 5
 
 ktap = e2e.ktap
 
@@ -130,18 +129,6 @@ def last_record(site):
         last = data[off:off + 256 + plen]
         off += 256 + plen
     return last
-
-
-def forged_append(rec, term, frm, to, vid):
-    """An APPEND of @term from site id @frm carrying @rec, its seq moved on by one."""
-    seq, rterm = struct.unpack_from("<QQ", rec, 8)
-    plen = struct.unpack_from("<I", rec, 36)[0]
-    forged = rec[:8] + struct.pack("<Q", seq + 1) + rec[16:]
-    msg = struct.pack("<BBHIII", MSG_APPEND, 0, 0, frm, to, 1)
-    msg += struct.pack("<QQQQQQQQ", term, seq, rterm, 0, 0, 0, 0, plen) + struct.pack("<I", 0)
-    records = struct.pack("<IIQ", 1, 0, seq + 1) + forged
-    return (e2e.frame(FT_CONSENSUS, msg, volume=vid) +
-            e2e.frame(FT_RECORDS, records, volume=vid), seq + 1)
 
 
 def only_barriers(sites, base, now):
@@ -263,19 +250,24 @@ def main():
         # leader of a later term: refused by the ledger, the connection
         # dropped, the target's replication not stopped
         tst = t.rep() or {}
-        data, fseq = forged_append(last_record(t), tst.get("term", 0) + 1, iid,
-                                   SITES.index(tgt) + 1, vid)
-        raw, closed = e2e.speak(tport, hello + data)
-        er = e2e.error_reason(raw)
+        recfile = os.path.join(top, "last-record")
+        with open(recfile, "wb") as f:
+            f.write(last_record(t))
+        rc, out, _ = wirepoke(tport, *hello_args, "--versions", "1..1",
+                              "--replay-last", recfile, "--volume", "vol0",
+                              "--term", str(tst.get("term", 0) + 1),
+                              "--to", str(SITES.index(tgt) + 1))
+        fseq = base[tgt] + 1
         want = ("record %d from %s refused: payload, chain or seal does not verify; "
                 "consensus rebuilt from the ledger" % (fseq, imp))
         logged = e2e.wait_for(lambda: want in t.logtext(), 5)
         tst = t.rep() or {}
-        ktap(closed and er and "volume frame refused" in er[1] and logged and
+        ktap(rc == 0 and "error 1 (protocol): volume frame refused" in out and
+             out.splitlines()[-1] == "closed" and logged and
              "replication stopped" not in t.logtext() and
              tst.get("records_refused", 0) >= 1 and tst.get("written_seq") == base[tgt],
              "replayed_record_refused_replication_goes_on",
-             (closed, er, logged, tst.get("records_refused"), tst.get("written_seq"),
+             (out, logged, tst.get("records_refused"), tst.get("written_seq"),
               t.logtext()[-1500:]))
 
         # 6: every daemon up, all peers back, nothing written, same data (an
