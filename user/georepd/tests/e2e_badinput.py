@@ -99,36 +99,34 @@ def stable_written(sites):
     return None
 
 
-def new_ops(site, after):
-    """The ops of the records after seq @after in a mem site's ledger."""
-    ops = []
+def memlog_records(site):
+    """(header fields, raw bytes) of every record in a mem site's ledger, or None."""
     try:
         with open(os.path.join(site.dir, "vol0.memlog"), "rb") as f:
             data = f.read()
     except OSError:
         return None
-    off = 0
+    out, off = [], 0
     while off + 256 <= len(data):
         magic, _, op, seq = struct.unpack_from("<IHHQ", data, off)
         plen = struct.unpack_from("<I", data, off + 36)[0]
         if magic != 0x47524543:
             return None
-        if seq > after:
-            ops.append(op)
+        out.append(((op, seq), data[off:off + 256 + plen]))
         off += 256 + plen
-    return ops
+    return out
+
+
+def new_ops(site, after):
+    """The ops of the records after seq @after in a mem site's ledger."""
+    recs = memlog_records(site)
+    return None if recs is None else [op for (op, seq), _ in recs if seq > after]
 
 
 def last_record(site):
     """The raw bytes (header and payload) of the last record in a mem site's ledger."""
-    with open(os.path.join(site.dir, "vol0.memlog"), "rb") as f:
-        data = f.read()
-    off, last = 0, None
-    while off + 256 <= len(data):
-        plen = struct.unpack_from("<I", data, off + 36)[0]
-        last = data[off:off + 256 + plen]
-        off += 256 + plen
-    return last
+    recs = memlog_records(site)
+    return recs[-1][1] if recs else None
 
 
 def only_barriers(sites, base, now):
