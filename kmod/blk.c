@@ -713,6 +713,7 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	ret = georep_index_store(vol, seq, lsn, io->nblocks);
 	if (ret)
 		goto out_unlock;
+	georep_epoch_used(vol, le32_to_cpu(rec->seal_epoch), seq);
 
 	io->seq = seq;
 	trace_georep_submit(vol, seq, le16_to_cpu(rec->op),

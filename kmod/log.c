@@ -590,6 +590,7 @@ ssize_t georep_log_append(struct georep_volume *vol,
 	ret = georep_index_store(vol, seq, lsn, nblocks);
 	if (ret)
 		goto out_unlock_order;
+	georep_epoch_used(vol, le32_to_cpu(rec->seal_epoch), seq);
 	mutex_unlock(&vol->order_mutex);
 
 	ret = georep_log_rw(vol, vol->log_bdev,

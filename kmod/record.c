@@ -9,7 +9,8 @@
  *
  * All of it goes through the kernel crypto API: one "sha256" transform per
  * volume (unkeyed, so it is shared by every CPU with a descriptor on the
- * stack) and one keyed "hmac(sha256)" transform per installed key epoch.
+ * stack) and one keyed "hmac(sha256)" transform per installed key epoch
+ * (the key ring, keys.c).
  * The raw key bytes are only held long enough to key the transform; the
  * transform's keyed state is wiped when it is freed (crypto_free_shash()
  * releases it with kfree_sensitive()).
@@ -71,17 +72,6 @@ int georep_chain_hash(struct georep_volume *vol, const u8 *prev,
 	return ret;
 }
 
-/* the slot of @epoch in @ring, or -1 */
-static int ring_find(const struct georep_keyring *ring, u32 epoch)
-{
-	unsigned int i;
-
-	for (i = 0; i < ring->nr; i++)
-		if (ring->slot[i].epoch == epoch)
-			return i;
-	return -1;
-}
-
 static noinline int hmac_buf(struct crypto_shash *tfm, const void *buf,
 			     size_t len, u8 *out)
 {
@@ -118,7 +108,7 @@ int georep_seal(struct georep_volume *vol, struct georep_record *rec)
 
 	rcu_read_lock();
 	ring = rcu_dereference(vol->keys);
-	i = ring ? ring_find(ring, le32_to_cpu(rec->seal_epoch)) : -1;
+	i = ring ? georep_ring_find(ring, le32_to_cpu(rec->seal_epoch)) : -1;
 	if (i >= 0)
 		ret = hmac_digest(ring->slot[i].tfm, rec, rec->seal);
 	rcu_read_unlock();
@@ -140,7 +130,7 @@ int georep_seal_check(struct georep_volume *vol,
 
 	rcu_read_lock();
 	ring = rcu_dereference(vol->keys);
-	i = ring ? ring_find(ring, le32_to_cpu(rec->seal_epoch)) : -1;
+	i = ring ? georep_ring_find(ring, le32_to_cpu(rec->seal_epoch)) : -1;
 	if (i >= 0)
 		ret = hmac_digest(ring->slot[i].tfm, rec, mac);
 	rcu_read_unlock();
@@ -188,188 +178,11 @@ int georep_data_mac(struct georep_volume *vol,
 	ret = -ENOKEY;
 	rcu_read_lock();
 	ring = rcu_dereference(vol->keys);
-	i = ring ? ring_find(ring, seal->epoch) : -1;
+	i = ring ? georep_ring_find(ring, seal->epoch) : -1;
 	if (i >= 0)
 		ret = hmac_buf(ring->slot[i].tfm, &msg, sizeof(msg), mac);
 	rcu_read_unlock();
 	return ret;
-}
-
-u32 georep_seal_epoch(struct georep_volume *vol)
-{
-	struct georep_keyring *ring;
-	u32 epoch = 0;
-
-	rcu_read_lock();
-	ring = rcu_dereference(vol->keys);
-	if (ring && ring->nr)
-		epoch = ring->seal ?: ring->slot[ring->nr - 1].epoch;
-	rcu_read_unlock();
-	return epoch;
-}
-
-static struct crypto_shash *key_tfm(const struct georep_key *key)
-{
-	struct crypto_shash *tfm;
-	int ret;
-
-	tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
-	if (IS_ERR(tfm))
-		return tfm;
-	ret = crypto_shash_setkey(tfm, key->data, GEOREP_KEY_LEN);
-	if (ret) {
-		crypto_free_shash(tfm);
-		return ERR_PTR(ret);
-	}
-	return tfm;
-}
-
-static void ring_insert(struct georep_keyring *ring, u32 epoch,
-			struct crypto_shash *tfm)
-{
-	unsigned int i = ring->nr;
-
-	while (i > 0 && ring->slot[i - 1].epoch > epoch) {
-		ring->slot[i] = ring->slot[i - 1];
-		i--;
-	}
-	ring->slot[i].epoch = epoch;
-	ring->slot[i].tfm = tfm;
-	ring->nr++;
-}
-
-/**
- * georep_keys_install() - add or replace seal keys
- * @vol: the volume
- * @keys: epochs >= 1, distinct
- * @nr: how many
- * @seal: the epoch to seal new records with (installed, here or before),
- *	  or 0 for the highest installed; lets a key be installed for
- *	  verification only, then sealing switch to it once every site has it
- * @extack: for the error message
- *
- * A key with an installed epoch replaces it; a new epoch is added. When
- * more than GEOREP_MAX_KEYS epochs would be installed nothing changes and
- * -ENOSPC is returned: an installed epoch is never dropped, since retained
- * records sealed with it would no longer verify. The replaced transforms
- * are freed, and their key state wiped, after an RCU grace period.
- *
- * Context: process context, sleeps.
- */
-int georep_keys_install(struct georep_volume *vol,
-			const struct georep_key *keys, unsigned int nr,
-			u32 seal, struct netlink_ext_ack *extack)
-{
-	struct crypto_shash *tfms[GEOREP_MAX_KEYS] = {};
-	struct georep_keyring *old, *ring, *dead;
-	unsigned int i, j;
-	int ret;
-
-	if (!nr || nr > GEOREP_MAX_KEYS) {
-		NL_SET_ERR_MSG(extack, "between 1 and GEOREP_MAX_KEYS keys");
-		return -EINVAL;
-	}
-	for (i = 0; i < nr; i++) {
-		if (!keys[i].epoch) {
-			NL_SET_ERR_MSG(extack, "key epoch 0 is not valid");
-			return -EINVAL;
-		}
-		for (j = 0; j < i; j++) {
-			if (keys[j].epoch == keys[i].epoch) {
-				NL_SET_ERR_MSG(extack, "key epoch given twice");
-				return -EINVAL;
-			}
-		}
-	}
-
-	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
-	dead = kzalloc(sizeof(*dead), GFP_KERNEL);
-	if (!ring || !dead) {
-		ret = -ENOMEM;
-		goto out_free_rings;
-	}
-	for (i = 0; i < nr; i++) {
-		tfms[i] = key_tfm(&keys[i]);
-		if (IS_ERR(tfms[i])) {
-			ret = PTR_ERR(tfms[i]);
-			tfms[i] = NULL;
-			NL_SET_ERR_MSG(extack, "cannot set up hmac(sha256)");
-			goto out_free_tfms;
-		}
-	}
-
-	mutex_lock(&vol->keys_mutex);
-	old = rcu_dereference_protected(vol->keys,
-					lockdep_is_held(&vol->keys_mutex));
-	/* keep the old epochs that are not replaced */
-	for (i = 0; old && i < old->nr; i++) {
-		bool replaced = false;
-
-		for (j = 0; j < nr; j++)
-			replaced |= keys[j].epoch == old->slot[i].epoch;
-		if (replaced)
-			dead->slot[dead->nr++] = old->slot[i];
-		else
-			ring_insert(ring, old->slot[i].epoch, old->slot[i].tfm);
-	}
-	/*
-	 * the new ones; never drop an installed epoch to make room: retained
-	 * records may be sealed with it, and would no longer verify
-	 */
-	for (j = 0; j < nr; j++) {
-		if (ring->nr == GEOREP_MAX_KEYS) {
-			georep_extack_fmt(extack,
-					  "key ring full (%u..%u), not dropping one for epoch %u",
-					  ring->slot[0].epoch,
-					  ring->slot[ring->nr - 1].epoch,
-					  keys[j].epoch);
-			mutex_unlock(&vol->keys_mutex);
-			ret = -ENOSPC;
-			goto out_free_tfms;
-		}
-		ring_insert(ring, keys[j].epoch, tfms[j]);
-	}
-	if (seal && ring_find(ring, seal) < 0) {
-		georep_extack_fmt(extack, "seal epoch %u is not installed", seal);
-		mutex_unlock(&vol->keys_mutex);
-		ret = -ENOKEY;
-		goto out_free_tfms;
-	}
-	ring->seal = seal;
-	rcu_assign_pointer(vol->keys, ring);
-	mutex_unlock(&vol->keys_mutex);
-
-	synchronize_rcu();
-	for (i = 0; i < dead->nr; i++)
-		crypto_free_shash(dead->slot[i].tfm);
-	kfree_sensitive(dead);
-	kfree_sensitive(old);
-	return 0;
-
-out_free_tfms:
-	for (i = 0; i < nr; i++)
-		if (tfms[i])
-			crypto_free_shash(tfms[i]);
-out_free_rings:
-	kfree(dead);
-	kfree(ring);
-	return ret;
-}
-
-/* destroy: no reader is left */
-void georep_keys_free(struct georep_volume *vol)
-{
-	struct georep_keyring *ring;
-	unsigned int i;
-
-	ring = rcu_dereference_protected(vol->keys, true);
-	RCU_INIT_POINTER(vol->keys, NULL);
-	if (!ring)
-		return;
-	synchronize_rcu();
-	for (i = 0; i < ring->nr; i++)
-		crypto_free_shash(ring->slot[i].tfm);
-	kfree_sensitive(ring);
 }
 
 /* header block plus payload blocks */

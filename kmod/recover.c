@@ -294,6 +294,9 @@ int georep_recover(struct georep_volume *vol, const struct georep_superblock *sb
 		}
 		if (georep_index_store(vol, seq, at, nblocks))
 			return -ENOMEM;
+		mutex_lock(&vol->order_mutex);
+		georep_epoch_used(vol, le32_to_cpu(rec->seal_epoch), seq);
+		mutex_unlock(&vol->order_mutex);
 		if (primary && seq > applied) {
 			r = georep_apply_record(vol, rec,
 						(u8 *)rec + GEOREP_BLOCK_SIZE);

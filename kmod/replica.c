@@ -438,6 +438,7 @@ int georep_log_reset(struct georep_volume *vol,
 	 * set below is the new log's, which may hold other records at their seqs.
 	 */
 	georep_ios_drop(vol, 0, &dropped);
+	georep_epoch_use_reset(vol);
 	old_tail = vol->tail_seq;
 	head_lsn = vol->head_lsn;
 	vol->tail_seq = seq + 1;
@@ -579,6 +580,7 @@ static int noop_write(struct georep_volume *vol, struct georep_record *rec,
 	ret = georep_index_store(vol, s, lsn, 1);
 	if (ret)
 		goto out_unlock;
+	georep_epoch_used(vol, le32_to_cpu(rec->seal_epoch), s);
 	trace_georep_submit(vol, s, GEOREP_OP_NOOP, 0, 0, 0, 0);
 
 	/* PREFLUSH: the records before it are durable with it */

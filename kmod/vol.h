@@ -55,6 +55,28 @@ struct georep_keyring {
 	} slot[GEOREP_MAX_KEYS];
 };
 
+/* the slot of @epoch in @ring, or -1 */
+static inline int georep_ring_find(const struct georep_keyring *ring,
+				   u32 epoch)
+{
+	unsigned int i;
+
+	for (i = 0; i < ring->nr; i++)
+		if (ring->slot[i].epoch == epoch)
+			return i;
+	return -1;
+}
+
+/*
+ * The last record sealed with one epoch that entered the log: sealed here,
+ * appended, or found by recovery (keys.c, "Retiring epochs"). One more
+ * entry than the ring has slots: an epoch is in use only while installed.
+ */
+struct georep_epoch_use {
+	u32 epoch;		/* 0: a free entry */
+	u64 last_seq;
+};
+
 /* notify_bits */
 #define GEOREP_NB_RECORDS		0
 #define GEOREP_NB_WATERMARK		1
@@ -96,7 +118,8 @@ struct georep_volume {
 
 	/*
 	 * order_mutex protects the ordering state: next_seq, head_lsn,
-	 * last_chain, last_term, tail_seq, tail_lsn, commit_lsn and the index.
+	 * last_chain, last_term, tail_seq, tail_lsn, commit_lsn, the index
+	 * and epoch_use; the key ring is replaced under it too (keys.c).
 	 * Writers hold it for a few microseconds: seq, chain, seal, space.
 	 */
 	struct mutex order_mutex;
@@ -111,6 +134,8 @@ struct georep_volume {
 	struct xarray index;		/* seq -> lsn << 9 | (blocks - 1) */
 	/* bumped when a truncate or reset replaces records (walk_verify) */
 	u64 log_gen;
+	/* the epochs retained records are sealed with (keys.c) */
+	struct georep_epoch_use epoch_use[GEOREP_MAX_KEYS + 1];
 
 	/*
 	 * lock protects the completion state, every field from ios to
@@ -268,19 +293,23 @@ int georep_chain_hash(struct georep_volume *vol, const u8 *prev,
 int georep_seal(struct georep_volume *vol, struct georep_record *rec);
 int georep_seal_check(struct georep_volume *vol,
 		      const struct georep_record *rec);
-u32 georep_seal_epoch(struct georep_volume *vol);
 int georep_data_mac(struct georep_volume *vol,
 		    const struct georep_data_seal *seal, u64 lba,
 		    const void *data, u32 len, u8 *mac);
-int georep_keys_install(struct georep_volume *vol,
-			const struct georep_key *keys, unsigned int nr,
-			u32 seal, struct netlink_ext_ack *extack);
-void georep_keys_free(struct georep_volume *vol);
 u32 georep_record_blocks(const struct georep_record *rec);
 int georep_record_check_header(struct georep_volume *vol,
 			       const struct georep_record *rec);
 const char *georep_record_header_error(struct georep_volume *vol,
 				       const struct georep_record *rec);
+
+/* keys.c */
+u32 georep_seal_epoch(struct georep_volume *vol);
+int georep_keys_install(struct georep_volume *vol,
+			const struct georep_key *keys, unsigned int nr,
+			u32 seal, struct netlink_ext_ack *extack);
+void georep_keys_free(struct georep_volume *vol);
+void georep_epoch_used(struct georep_volume *vol, u32 epoch, u64 seq);
+void georep_epoch_use_reset(struct georep_volume *vol);
 
 /* log.c */
 static inline u64 georep_lsn_block(struct georep_volume *vol, u64 lsn)

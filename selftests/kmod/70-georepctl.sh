@@ -194,37 +194,53 @@ release_ok() {
 	georepctl ledger verify "$VOL" --key-dir "$KEYS"
 }
 
-key_rotate_limit() {
-	local e
-	for e in $(seq $(($(json_num seal_epoch) + 1)) 8); do
-		georepctl key rotate "$VOL" --key-dir "$KEYS" || return 1
+# release every record but the last, once it is applied
+release_but_last() {
+	local w i
+	w=$(json_num written_seq)
+	for i in $(seq 50); do
+		[ "$(json_num applied_seq)" = "$w" ] && break
+		sleep 0.1
 	done
-	[ "$(json_num seal_epoch)" = 8 ] || { echo "seal_epoch not 8"; return 1; }
+	georepctl ledger release "$VOL" $((w - 1))
+}
+
+# a record sealed with each epoch: rotating to 9 retires epoch 1, which no
+# retained record is sealed with; with 2..9 each sealing a retained record
+# the next rotation is refused, naming the oldest, and 10.key is removed
+key_rotate_ring_full() {
+	local c e w
+	c=$(json_num seal_epoch)
+	[ "$c" = 2 ] || { echo "seal_epoch $c, not 2"; return 1; }
+	write_blocks 30 1 && release_but_last || return 1
+	w=$(json_num tail_seq)
+	for e in $(seq 3 9); do
+		georepctl key rotate "$VOL" --key-dir "$KEYS" || return 1
+		write_blocks $((30 + e)) 1 || return 1
+	done
+	[ "$(json_num seal_epoch)" = 9 ] || { echo "seal_epoch not 9"; return 1; }
 	expect_exit 1 georepctl key rotate "$VOL" --key-dir "$KEYS" >"$tmp/e" 2>&1 ||
 		{ cat "$tmp/e"; return 1; }
 	cat "$tmp/e"
-	grep -q 'already has 8 key epochs' "$tmp/e" || return 1
-	[ ! -e "$KEYS/$VOL/9.key" ] || { echo "9.key created"; return 1; }
-	write_blocks 40 1 && georepctl ledger verify "$VOL" --key-dir "$KEYS"
+	grep -q "key ring full: epoch 2 seals retained record $w; release the log past it" \
+		"$tmp/e" || return 1
+	[ "$(json_num seal_epoch)" = 9 ] || { echo "seal_epoch moved"; return 1; }
+	[ ! -e "$KEYS/$VOL/10.key" ] || { echo "10.key left"; return 1; }
+	georepctl ledger verify "$VOL" --key-dir "$KEYS"
 }
 
-# with epochs 1..8 installed, retiring 1.key from the key directory and
-# rotating hands the kernel 2..9: it refuses (ENOSPC) rather than drop
-# epoch 1, which retained records use; 9.key is removed again
-key_ninth_refused() {
-	local before
-	before=$(json_num seal_epoch)
-	[ "$before" = 8 ] || { echo "seal_epoch $before, not 8"; return 1; }
-	mv "$KEYS/$VOL/1.key" "$tmp/1.key" || return 1
-	expect_exit 1 georepctl key rotate "$VOL" --key-dir "$KEYS" >"$tmp/e" 2>&1
-	local rc=$?
-	mv "$tmp/1.key" "$KEYS/$VOL/1.key" || return 1
-	cat "$tmp/e"
-	[ $rc = 0 ] || return 1
-	grep -q 'key ring full (1..8), not dropping one for epoch 9' "$tmp/e" || return 1
-	[ "$(json_num seal_epoch)" = 8 ] || { echo "seal_epoch moved"; return 1; }
-	[ ! -e "$KEYS/$VOL/9.key" ] || { echo "9.key left"; return 1; }
-	write_blocks 41 1 && georepctl ledger verify "$VOL" --key-dir "$KEYS"
+# the log released past them, old epochs retire one per rotation: up to
+# epoch 12 with a write after each; every key file stays
+key_rotate_past_eight() {
+	local e
+	for e in 10 11 12; do
+		release_but_last || return 1
+		georepctl key rotate "$VOL" --key-dir "$KEYS" || return 1
+		write_blocks $((30 + e)) 1 || return 1
+	done
+	[ "$(json_num seal_epoch)" = 12 ] || { echo "seal_epoch not 12"; return 1; }
+	[ "$(ls "$KEYS/$VOL" | wc -l)" = 12 ] || { ls "$KEYS/$VOL"; return 1; }
+	georepctl ledger verify "$VOL" --key-dir "$KEYS"
 }
 
 delete_busy() {
@@ -254,7 +270,16 @@ attach_needs_keys() {
 attach_again() {
 	georepctl volume create "$VOL" --data "$data" --log "$log" --key-dir "$KEYS" || return 1
 	georepctl status "$VOL" || return 1
-	[ "$(json_num seal_epoch)" = 8 ] || { echo "seal_epoch not 8 after attach"; return 1; }
+	[ "$(json_num seal_epoch)" = 12 ] || { echo "seal_epoch not 12 after attach"; return 1; }
+	georepctl ledger verify "$VOL" --key-dir "$KEYS" || return 1
+	# recovery saw records 21 and 22 sealed with 11 and 12: eight more
+	# rotations retire 5..10 and the unused new ones, never 11 or 12
+	# (the kernel's LEDGER_VERIFY, first in ledger verify, needs them)
+	local e
+	for e in $(seq 13 20); do
+		georepctl key rotate "$VOL" --key-dir "$KEYS" >/dev/null || return 1
+	done
+	[ "$(json_num seal_epoch)" = 20 ] || { echo "seal_epoch not 20"; return 1; }
 	georepctl ledger verify "$VOL" --key-dir "$KEYS" || return 1
 	georepctl volume delete "$VOL"
 }
@@ -273,8 +298,8 @@ check usage-errors-exit-2 usage_errors
 check kernel-errors-exit-1 kernel_errors
 check volume-set set_changes
 check ledger-release release_ok
-check key-rotate-limit key_rotate_limit
-check key-ninth-epoch-refused key_ninth_refused
+check key-ring-full-refused key_rotate_ring_full
+check key-rotate-past-eight key_rotate_past_eight
 check delete-while-open-is-busy delete_busy
 check volume-delete delete_removes_links
 check attach-refused-without-keys attach_needs_keys

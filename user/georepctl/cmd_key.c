@@ -78,6 +78,10 @@ int key_rotate_parse(struct grctl_parser *p, struct key_rotate_args *a)
 	return 0;
 }
 
+/*
+ * KEY_SET of the new epoch only: the kernel keeps the epochs it has and
+ * retires its lowest unused one when its ring is full (kmod/keys.c)
+ */
 static int rotate(struct georep_nl *nl, const char *dir, const char *name)
 {
 	struct georep_keyset ks;
@@ -91,25 +95,20 @@ static int rotate(struct georep_nl *nl, const char *dir, const char *name)
 	if (!ks.nr)
 		return grctl_fail("volume %s has no keys in %s/%s; nothing to rotate",
 				  name, dir, name);
-	if (ks.nr >= GEOREP_MAX_KEYS) {
-		unsigned int nr = ks.nr;
-
+	if (ks.nr == GEOREP_KEYSET_MAX) {
 		georep_keyset_clear(&ks);
-		return grctl_fail("volume %s already has %u key epochs (the kernel keeps at most %d); remove retired epochs from %s/%s first",
-				  name, nr, GEOREP_MAX_KEYS, dir, name);
+		return grctl_fail("volume %s already has %d key files in %s/%s; move retired epochs to an archive first",
+				  name, GEOREP_KEYSET_MAX, dir, name);
 	}
 	epoch = georep_keyset_max_epoch(&ks);
-	if (epoch == UINT32_MAX) {
-		georep_keyset_clear(&ks);
+	georep_keyset_clear(&ks);
+	if (epoch == UINT32_MAX)
 		return grctl_fail("volume %s: key epoch %u is the last one", name, epoch);
-	}
 	epoch++;
-	ret = georep_key_generate(dir, name, epoch, &ks.keys[ks.nr], err, sizeof(err));
-	if (ret) {
-		georep_keyset_clear(&ks);
+	ret = georep_key_generate(dir, name, epoch, &ks.keys[0], err, sizeof(err));
+	if (ret)
 		return grctl_fail("%s", err);
-	}
-	ks.nr++;
+	ks.nr = 1;
 	ret = georep_nl_key_set(nl, name, &ks);
 	georep_keyset_clear(&ks);
 	if (ret) {

@@ -376,6 +376,8 @@ static int create_keys(struct volume_create_args *a, const char *dir,
 	ret = georep_keys_load(dir, a->name, ks, err, sizeof(err));
 	if (ret)
 		return grctl_fail("%s", err);
+	/* the kernel's ring: the epochs the retained log was sealed with */
+	georep_keyset_keep_newest(ks, GEOREP_MAX_KEYS);
 	if (ks->nr)
 		return 0;
 	if (!a->req.format)

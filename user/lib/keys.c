@@ -153,10 +153,10 @@ int georep_keys_load(const char *dir, const char *volume,
 				   path, de->d_name, UINT32_MAX);
 			goto out_clear;
 		}
-		if (ks->nr == GEOREP_MAX_KEYS) {
+		if (ks->nr == GEOREP_KEYSET_MAX) {
 			ret = fail(err, errlen, -E2BIG,
-				   "%s holds more than %d keys; remove retired epochs",
-				   path, GEOREP_MAX_KEYS);
+				   "%s holds more than %d keys; move retired epochs to an archive",
+				   path, GEOREP_KEYSET_MAX);
 			goto out_clear;
 		}
 		ret = read_key(dirfd(d), path, de->d_name, &ke, err, errlen);
@@ -363,6 +363,17 @@ const struct georep_keyent *georep_keyset_find(const struct georep_keyset *ks,
 uint32_t georep_keyset_max_epoch(const struct georep_keyset *ks)
 {
 	return ks->nr ? ks->keys[ks->nr - 1].epoch : 0;
+}
+
+void georep_keyset_keep_newest(struct georep_keyset *ks, unsigned int n)
+{
+	unsigned int drop = ks->nr > n ? ks->nr - n : 0;
+
+	if (!drop)
+		return;
+	memmove(ks->keys, ks->keys + drop, n * sizeof(ks->keys[0]));
+	OPENSSL_cleanse(ks->keys + n, drop * sizeof(ks->keys[0]));
+	ks->nr = n;
 }
 
 void georep_keyset_clear(struct georep_keyset *ks)

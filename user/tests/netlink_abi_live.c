@@ -166,8 +166,9 @@ static void key_set_seal(struct nl_sock *sk, uint32_t from, uint32_t to,
 
 /*
  * SEAL_EPOCH: a key installed for verification only, the switch to it,
- * an epoch not installed refused; a full ring refuses a ninth epoch
- * rather than drop one. Ends with 1..8 installed and epoch 2 sealing.
+ * an epoch not installed refused; a full ring retires its lowest epoch
+ * that no record is sealed with. Ends with 2..9 installed and epoch 2
+ * sealing.
  */
 static void test_seal_epoch(struct nl_sock *sk)
 {
@@ -194,11 +195,15 @@ static void test_seal_epoch(struct nl_sock *sk)
 	ktap(!r.error && g.seal_epoch == 2,
 	     "live: epochs 4..8 installed, 2 sealing (errno %d \"%s\", got %u)",
 	     -r.error, r.msg, g.seal_epoch);
-	key_set_seal(sk, 9, 9, 9, &r, &g);
-	ktap(r.error == -ENOSPC &&
-	     !strcmp(r.msg, "key ring full (1..8), not dropping one for epoch 9") &&
+	/* no record is sealed with epoch 1: the ninth epoch retires it */
+	key_set_seal(sk, 9, 9, 2, &r, &g);
+	ktap(!r.error && g.seal_epoch == 2,
+	     "live: a ninth epoch retires the lowest unused one (errno %d \"%s\", got %u)",
+	     -r.error, r.msg, g.seal_epoch);
+	key_set_seal(sk, 2, 2, 1, &r, &g);
+	ktap(r.error == -ENOKEY && !strcmp(r.msg, "seal epoch 1 is not installed") &&
 	     g.seal_epoch == 2,
-	     "live: a ninth epoch is ENOSPC, nothing dropped (errno %d \"%s\", got %u)",
+	     "live: epoch 1 is gone, 2 still seals (errno %d \"%s\", got %u)",
 	     -r.error, r.msg, g.seal_epoch);
 }
 

@@ -24,15 +24,24 @@ struct georep_keyent {
 	uint8_t data[GEOREP_KEY_LEN];
 };
 
-/* the keys of one volume, sorted by epoch, at most GEOREP_MAX_KEYS */
+/*
+ * Key files one volume may keep. The kernel holds at most GEOREP_MAX_KEYS
+ * epochs at once and retires unused ones (Documentation/admin-guide.rst,
+ * "Seal keys and their rotation"); the files stay, so that records
+ * released from the log verify later. Retired files may be moved to an
+ * archive directory once no site's retained log uses them.
+ */
+#define GEOREP_KEYSET_MAX	256
+
+/* the keys of one volume, sorted by epoch, at most GEOREP_KEYSET_MAX */
 struct georep_keyset {
 	unsigned int nr;
-	struct georep_keyent keys[GEOREP_MAX_KEYS];
+	struct georep_keyent keys[GEOREP_KEYSET_MAX];
 };
 
 /*
  * georep_keys_load() - read every <epoch>.key of a volume.
- * A missing volume directory gives an empty set. More than GEOREP_MAX_KEYS
+ * A missing volume directory gives an empty set. More than GEOREP_KEYSET_MAX
  * files is -E2BIG; a bad file is -EPERM (permissions), -EINVAL (size, name)
  * or the errno of the failing call; @err names the file.
  */
@@ -63,6 +72,11 @@ int georep_key_remove(const char *dir, const char *volume, uint32_t epoch);
 const struct georep_keyent *georep_keyset_find(const struct georep_keyset *ks,
 					       uint32_t epoch);
 uint32_t georep_keyset_max_epoch(const struct georep_keyset *ks);
+/*
+ * georep_keyset_keep_newest() - keep the @n highest epochs of @ks, wiping
+ * the others: what VOLUME_NEW and KEY_SET carry (at most GEOREP_MAX_KEYS)
+ */
+void georep_keyset_keep_newest(struct georep_keyset *ks, unsigned int n);
 void georep_keyset_clear(struct georep_keyset *ks);
 
 #endif /* _GEOREP_KEYS_H */

@@ -170,14 +170,21 @@ static int test_too_many(void)
 	struct georep_keyset ks;
 	uint32_t e;
 
-	/* 1 and 2 exist; fill up to GEOREP_MAX_KEYS, then one more */
-	for (e = 3; e <= GEOREP_MAX_KEYS; e++)
+	/* 1 and 2 exist; fill up to GEOREP_KEYSET_MAX, then one more */
+	for (e = 3; e <= GEOREP_KEYSET_MAX; e++)
 		CHECK(georep_key_generate(dir, "vol", e, NULL, NULL, 0) == 0);
 	CHECK(georep_keys_load(dir, "vol", &ks, NULL, 0) == 0);
+	CHECK(ks.nr == GEOREP_KEYSET_MAX);
+	/* VOLUME_NEW and KEY_SET carry the newest GEOREP_MAX_KEYS */
+	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
+	CHECK(ks.nr == GEOREP_MAX_KEYS);
+	CHECK(ks.keys[0].epoch == GEOREP_KEYSET_MAX - GEOREP_MAX_KEYS + 1);
+	CHECK(ks.keys[GEOREP_MAX_KEYS - 1].epoch == GEOREP_KEYSET_MAX);
+	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
 	CHECK(ks.nr == GEOREP_MAX_KEYS);
 	georep_keyset_clear(&ks);
-	CHECK(georep_key_generate(dir, "vol", GEOREP_MAX_KEYS + 1, NULL, NULL, 0) == 0);
-	CHECK(!load_fails(-E2BIG, "more than 8 keys"));
+	CHECK(georep_key_generate(dir, "vol", GEOREP_KEYSET_MAX + 1, NULL, NULL, 0) == 0);
+	CHECK(!load_fails(-E2BIG, "more than 256 keys"));
 	return 0;
 }
 
