@@ -269,7 +269,7 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 	if (!e->failed && e->role != GR_LEADER && !e->restart_node &&
 	    now - e->last_follower_compact_ns >= ENG_FOLLOWER_COMPACT_NS) {
 		e->last_follower_compact_ns = now;
-		eng_compact(e, false);
+		eng_compact(e, ENG_COMPACT_AUTO);
 	}
 	if (e->restart_node && !e->failed)
 		ret = restart_node(e);
@@ -283,9 +283,13 @@ int engine_process(struct engine *e, const struct gr_records *recs)
  * full; and, when the retained log passes 3/4 of the core's capacity or of
  * the log device, or @force (tests), at the applied seq even though a
  * replica still needs them: that replica then gets a full resync.
+ * ENG_COMPACT_EAGER skips the batching and a follower's keep: a new seal
+ * key epoch needs the kernel to retire an old one, which it does only
+ * once no retained record is sealed with it (kmod/keys.c).
  */
-void eng_compact(struct engine *e, bool force)
+void eng_compact(struct engine *e, enum eng_compact_mode mode)
 {
+	bool force = mode == ENG_COMPACT_FORCE, eager = mode != ENG_COMPACT_AUTO;
 	const struct gr_cluster *c = gd_cluster(e->d);
 	struct gd_ledger_status st;
 	struct gr_status gs;
@@ -310,7 +314,7 @@ void eng_compact(struct engine *e, bool force)
 			if (pi.match < keep)
 				keep = pi.match;
 		}
-	} else if (!(st.log_size && st.log_used * 2 > st.log_size)) {
+	} else if (!eager && !(st.log_size && st.log_used * 2 > st.log_size)) {
 		keep = keep > ENG_FOLLOWER_KEEP ? keep - ENG_FOLLOWER_KEEP : 0;
 	}
 	/*
@@ -333,7 +337,7 @@ void eng_compact(struct engine *e, bool force)
 		keep = eng_ckpt_release_cap(e, keep - 1) + 1;
 	/* the record at the compaction point stays: its term and chain anchor the log */
 	if (keep > gs.snap_seq &&
-	    (force || st.throttled || keep > gs.snap_seq + ENG_COMPACT_MIN ||
+	    (eager || st.throttled || keep > gs.snap_seq + ENG_COMPACT_MIN ||
 	     (st.log_size && st.log_used * 4 > st.log_size)) &&
 	    !gr_compact(e->n, keep))
 		e->lg->ops->release(e->lg, keep - 1);
@@ -353,7 +357,7 @@ static void maintenance(struct engine *e, uint64_t now)
 		if (!save_hs(e, &hs))
 			e->commit_saved = gs.commit_seq;
 	}
-	eng_compact(e, false);
+	eng_compact(e, ENG_COMPACT_AUTO);
 	eng_mtree_maint(e);
 	e->last_maint_ns = now;
 }

@@ -226,7 +226,13 @@ void engine_fail(struct engine *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int eng_ensure_buf(struct engine *e, size_t need);
 int engine_process(struct engine *e, const struct gr_records *recs);
-void eng_compact(struct engine *e, bool force);
+/* how far eng_compact() releases */
+enum eng_compact_mode {
+	ENG_COMPACT_AUTO,	/* in batches, a follower keeps ENG_FOLLOWER_KEEP */
+	ENG_COMPACT_EAGER,	/* all it safely can: before a new seal key epoch */
+	ENG_COMPACT_FORCE,	/* up to applied, whatever a replica needs (tests) */
+};
+void eng_compact(struct engine *e, enum eng_compact_mode mode);
 int eng_node_start(struct engine *e);
 
 /* engine_ship.c: leader side record shipping */

@@ -75,13 +75,17 @@ static void send_key(struct engine *e, unsigned int site, uint32_t epoch,
 	gr_key_wipe(&f.key);
 }
 
-/* every epoch of the key dir to @site (a site that just connected) */
+/*
+ * The newest GEOREP_MAX_KEYS epochs of the key dir to @site (a site that
+ * just connected, or one that missed an epoch): what a kernel can hold
+ */
 static void send_all(struct engine *e, unsigned int site)
 {
 	struct georep_keyset ks;
 	unsigned int i;
 
 	highest_epoch(e, &ks);
+	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
 	for (i = 0; i < ks.nr; i++)
 		send_key(e, site, ks.keys[i].epoch, ks.keys[i].data);
 	georep_keyset_clear(&ks);
@@ -102,6 +106,28 @@ static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN])
 		}
 	georep_keyset_clear(&ks);
 	return ret;
+}
+
+/*
+ * Install @epoch in the ledger. A full key ring retires its lowest epoch
+ * that no retained record is sealed with (kmod/keys.c); when every one is
+ * held, release what the log safely can (ENG_COMPACT_EAGER) and try again.
+ */
+static int key_install(struct engine *e, uint32_t epoch, const uint8_t key[GEOREP_KEY_LEN],
+		       uint32_t seal)
+{
+	int ret = e->lg->ops->key_install(e->lg, epoch, key, seal);
+
+	if (ret != -ENOSPC)
+		return ret;
+	eng_compact(e, ENG_COMPACT_EAGER);
+	return e->lg->ops->key_install(e->lg, epoch, key, seal);
+}
+
+/* what the ledger said of its last key_install() failure @ret */
+static const char *install_why(struct engine *e, int ret)
+{
+	return e->lg->why[0] ? e->lg->why : strerror(-ret);
 }
 
 static unsigned int acked(struct engine *e)
@@ -133,12 +159,11 @@ static void switch_sealing(struct engine *e)
 	uint8_t key[GEOREP_KEY_LEN];
 	int ret;
 
-	ret = pending_key(e, key) ?: e->lg->ops->key_install(e->lg, e->kr.pending, key,
-							     e->kr.pending);
+	ret = pending_key(e, key) ?: key_install(e, e->kr.pending, key, e->kr.pending);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (ret) {
-		snprintf(e->kr.why, sizeof(e->kr.why), "switching to epoch %u: %s",
-			 e->kr.pending, strerror(-ret));
+		snprintf(e->kr.why, sizeof(e->kr.why), "switching to epoch %u: %.100s",
+			 e->kr.pending, install_why(e, ret));
 		gd_err("volume %s: seal key %s", e->name, e->kr.why);
 		return;
 	}
@@ -209,12 +234,11 @@ int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 	ret = georep_key_generate(gd_key_dir, name, n, &ent, err, errlen);
 	if (ret)
 		return ret;
-	ret = e->lg->ops->key_install(e->lg, n, ent.data, cur);
+	ret = key_install(e, n, ent.data, cur);
 	OPENSSL_cleanse(&ent, sizeof(ent));
 	if (ret) {
 		georep_key_remove(gd_key_dir, name, n);
-		return refuse(err, errlen, ret, "installing epoch %u: %s%s", n, strerror(-ret),
-			      ret == -ENOSPC ? " (the kernel keeps at most 8 epochs)" : "");
+		return refuse(err, errlen, ret, "installing epoch %u: %s", n, install_why(e, ret));
 	}
 	memset(e->kr.acked, 0, sizeof(e->kr.acked));
 	e->kr.pending = n;
@@ -234,10 +258,10 @@ static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 	ret = kname(e, name, sizeof(name)) ? -ENAMETOOLONG :
 	      georep_key_store(gd_key_dir, name, k->epoch, k->key, err, sizeof(err));
 	if (!ret && e->lg->ops->key_install)
-		ret = e->lg->ops->key_install(e->lg, k->epoch, k->key, sealing(e));
+		ret = key_install(e, k->epoch, k->key, sealing(e));
 	if (ret)
 		gd_err("volume %s: seal key epoch %u from %s not installed: %s", e->name, k->epoch,
-		       gd_cluster(e->d)->sites[from].name, err[0] ? err : strerror(-ret));
+		       gd_cluster(e->d)->sites[from].name, err[0] ? err : install_why(e, ret));
 	else if (k->epoch > e->kr.have)
 		gd_info("volume %s: seal key epoch %u installed (from %s)", e->name, k->epoch,
 			gd_cluster(e->d)->sites[from].name);
@@ -391,10 +415,11 @@ void gd_engine_register_key_cmds(struct georepd *d)
 }
 
 /*
- * At start: every epoch of the key dir into the ledger, verify-only (the
- * kernel volume has them from its attach already; the memory ledger keeps
- * none across a restart). Sealing stays where it is: a leader switches
- * only once a majority has the epoch (eng_key_tick() resumes it).
+ * At start: the newest GEOREP_MAX_KEYS epochs of the key dir into the
+ * ledger, verify-only (the kernel volume has them from its attach already;
+ * the memory ledger keeps none across a restart). Sealing stays where it
+ * is: a leader switches only once a majority has the epoch (eng_key_tick()
+ * resumes it).
  */
 void eng_key_load(struct engine *e)
 {
@@ -406,13 +431,14 @@ void eng_key_load(struct engine *e)
 	if (!e->lg->ops->key_install)
 		return;
 	highest_epoch(e, &ks);
+	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
 	for (i = 0; i < ks.nr; i++) {
 		if (ks.keys[i].epoch == 1 && gd_ledger_kind == GD_LEDGER_MEM)
 			continue;
 		ret = e->lg->ops->key_install(e->lg, ks.keys[i].epoch, ks.keys[i].data, cur);
 		if (ret)
 			gd_warn("volume %s: seal key epoch %u from %s not installed: %s", e->name,
-				ks.keys[i].epoch, gd_key_dir, strerror(-ret));
+				ks.keys[i].epoch, gd_key_dir, install_why(e, ret));
 		else if (ks.keys[i].epoch > e->kr.have)
 			e->kr.have = ks.keys[i].epoch;
 	}

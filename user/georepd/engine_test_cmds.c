@@ -144,7 +144,7 @@ static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, 
 
 	if (!e)
 		return -EINVAL;
-	eng_compact(e, true);
+	eng_compact(e, ENG_COMPACT_FORCE);
 	gr_status(e->n, &gs);
 	*resp = json_pack("{s:I}", "snap_seq", (json_int_t)gs.snap_seq);
 	return 0;

@@ -146,6 +146,8 @@ static int volume_new(struct genesis *g, bool format, const uint8_t *uuid, char 
 	ret = georep_keys_load(gd_key_dir, g->kname, &ks, err, errlen);
 	if (ret)
 		return ret;
+	/* the kernel's ring: the epochs the retained log was sealed with */
+	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
 	req.keys = &ks;
 	if (format) {
 		req.has_role = req.has_term = true;
@@ -424,6 +426,7 @@ void gd_genesis_answer(struct georepd *d, const struct gd_volume *vol, unsigned 
 	f.genesis.data_bytes = vs.data_bytes;
 	if (gd_cluster(d)->tls.enabled &&
 	    !georep_keys_load(gd_key_dir, kname, &ks, err, sizeof(err))) {
+		georep_keyset_keep_newest(&ks, GR_GENESIS_MAX_KEYS);
 		for (i = 0; i < ks.nr && i < GR_GENESIS_MAX_KEYS; i++) {
 			f.genesis.keys[i].epoch = ks.keys[i].epoch;
 			memcpy(f.genesis.keys[i].key, ks.keys[i].data, GEOREP_KEY_LEN);

@@ -97,8 +97,10 @@ struct gd_ledger_ops {
 	int (*data_read)(struct gd_ledger *l, uint64_t off, void *buf, size_t len);
 	/*
 	 * install seal key @epoch (verify-only unless @seal names it), then
-	 * seal new records with epoch @seal (0: leave as is); -ENOSPC when
-	 * GEOREP_MAX_KEYS epochs are installed already
+	 * seal new records with epoch @seal (0: leave as is). A full ring
+	 * (GEOREP_MAX_KEYS) retires its lowest epoch that neither seals nor
+	 * seals a retained record; -ENOSPC when none can go (@why says which
+	 * record holds the oldest)
 	 */
 	int (*key_install)(struct gd_ledger *l, uint32_t epoch,
 			   const uint8_t key[GEOREP_KEY_LEN], uint32_t seal);
@@ -113,8 +115,12 @@ struct gd_ledger_ops {
 	void (*close)(struct gd_ledger *l);
 };
 
+#define GD_LEDGER_ERRLEN	256
+
 struct gd_ledger {
 	const struct gd_ledger_ops *ops;
+	/* why key_install() failed, when the backend says more than -errno */
+	char why[GD_LEDGER_ERRLEN];
 };
 
 /*
@@ -135,6 +141,5 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 enum gd_ledger_kind { GD_LEDGER_KERNEL, GD_LEDGER_MEM };
 extern enum gd_ledger_kind gd_ledger_kind;
 
-#define GD_LEDGER_ERRLEN	256
 
 #endif /* _GEOREPD_LEDGER_H */

@@ -267,6 +267,7 @@ static int k_key_install(struct gd_ledger *l, uint32_t epoch,
 	memcpy(ks.keys[0].data, key, GEOREP_KEY_LEN);
 	ret = georep_nl_key_set_seal(k->nl, k->name, &ks, seal);
 	georep_keyset_clear(&ks);
+	snprintf(l->why, sizeof(l->why), "%s", ret ? georep_nl_error(k->nl) : "");
 	return ret;
 }
 

@@ -46,7 +46,13 @@ struct mem_rec {
 	uint64_t off;		/* in the .memlog file */
 	uint32_t size;		/* header + payload */
 	uint64_t term;
+	uint32_t epoch;		/* its seal epoch */
 	uint8_t chain[GEOREP_HASH_LEN];
+};
+
+struct mem_key {
+	uint32_t epoch;
+	uint8_t key[GEOREP_KEY_LEN];
 };
 
 struct mem_ledger {
@@ -56,9 +62,12 @@ struct mem_ledger {
 	uint32_t site_id;
 	uint8_t uuid[GEOREP_UUID_LEN];
 	uint8_t key[GEOREP_KEY_LEN];	/* epoch 1, derived from the volume name */
-	/* epochs 2..: installed by key_install(), in memory only */
-	uint8_t ekeys[GEOREP_MAX_KEYS + 1][GEOREP_KEY_LEN];
-	bool ekey_set[GEOREP_MAX_KEYS + 1];
+	/*
+	 * epochs 2..: installed by key_install(), in memory only, sorted;
+	 * with epoch 1 at most GEOREP_MAX_KEYS, as in the kernel
+	 */
+	struct mem_key ekeys[GEOREP_MAX_KEYS - 1];
+	unsigned int nekeys;
 	uint32_t seal_epoch;		/* what client writes seal with */
 	uint64_t data_bytes;
 	/* durable meta */
@@ -184,7 +193,7 @@ static int meta_load(struct mem_ledger *m, char *err)
 }
 
 static int recs_push(struct mem_ledger *m, uint64_t off, uint32_t size, uint64_t term,
-		     const uint8_t *chain)
+		     uint32_t epoch, const uint8_t *chain)
 {
 	struct mem_rec *r;
 
@@ -201,6 +210,7 @@ static int recs_push(struct mem_ledger *m, uint64_t off, uint32_t size, uint64_t
 	r->off = off;
 	r->size = size;
 	r->term = term;
+	r->epoch = epoch;
 	memcpy(r->chain, chain, GEOREP_HASH_LEN);
 	return 0;
 }
@@ -234,7 +244,7 @@ static int log_scan(struct mem_ledger *m, char *err)
 			off = start;
 			break;
 		}
-		ret = recs_push(m, start, off - start, rec.term, rec.chain_hash);
+		ret = recs_push(m, start, off - start, rec.term, rec.seal_epoch, rec.chain_hash);
 		if (ret)
 			goto out_free;
 	}
@@ -378,36 +388,86 @@ static int mem_release(struct gd_ledger *l, uint64_t seq)
 /* the key of @epoch, NULL when not installed (epoch 1 always is) */
 static const uint8_t *epoch_key(const struct mem_ledger *m, uint32_t epoch)
 {
+	unsigned int i;
+
 	if (epoch == 1)
 		return m->key;
-	if (epoch >= 2 && epoch <= GEOREP_MAX_KEYS && m->ekey_set[epoch])
-		return m->ekeys[epoch];
+	for (i = 0; i < m->nekeys; i++)
+		if (m->ekeys[i].epoch == epoch)
+			return m->ekeys[i].key;
 	return NULL;
 }
 
-static int installed_epochs(const struct mem_ledger *m)
+/* the last retained record sealed with @epoch, 0 if none */
+static uint64_t epoch_retained(const struct mem_ledger *m, uint32_t epoch)
 {
-	int i, n = 1;
+	uint64_t i, last = 0;
 
-	for (i = 2; i <= GEOREP_MAX_KEYS; i++)
-		n += m->ekey_set[i];
-	return n;
+	for (i = 0; i < m->nrecs; i++)
+		if (m->base_seq + 1 + i >= m->tail && m->recs[i].epoch == epoch)
+			last = m->base_seq + 1 + i;
+	return last;
 }
 
-/* the kernel's KEY_SET (kmod/record.c georep_keys_install()), for tests */
+/*
+ * A full ring: drop the lowest epoch that neither seals (@sealing) nor
+ * seals a retained record, as the kernel does (kmod/keys.c, "Retiring
+ * epochs"). Epoch 1 is the volume name's and never goes.
+ */
+static int make_room(struct mem_ledger *m, uint32_t sealing)
+{
+	unsigned int i;
+	uint64_t held;
+
+	for (i = 0; i < m->nekeys; i++) {
+		if (m->ekeys[i].epoch == sealing)
+			continue;
+		held = epoch_retained(m, m->ekeys[i].epoch);
+		if (held) {
+			if (!m->l.why[0])
+					snprintf(m->l.why, sizeof(m->l.why), "key ring full: epoch %u "
+					 "seals retained record %llu; release the log past it",
+					 m->ekeys[i].epoch, (unsigned long long)held);
+			continue;
+		}
+		OPENSSL_cleanse(&m->ekeys[i], sizeof(m->ekeys[i]));
+		memmove(&m->ekeys[i], &m->ekeys[i + 1],
+			(m->nekeys - i - 1) * sizeof(m->ekeys[0]));
+		m->nekeys--;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* the kernel's KEY_SET (kmod/keys.c georep_keys_install()), for tests */
 static int mem_key_install(struct gd_ledger *l, uint32_t epoch,
 			   const uint8_t key[GEOREP_KEY_LEN], uint32_t seal)
 {
 	struct mem_ledger *m = to_mem(l);
+	unsigned int i;
+	int ret;
 
-	if (epoch == 1 || epoch > GEOREP_MAX_KEYS)
+	m->l.why[0] = 0;
+	if (epoch <= 1)
 		return epoch ? -ENOSPC : -EINVAL;
-	if (!m->ekey_set[epoch] && installed_epochs(m) == GEOREP_MAX_KEYS)
-		return -ENOSPC;
-	memcpy(m->ekeys[epoch], key, GEOREP_KEY_LEN);
-	m->ekey_set[epoch] = true;
-	if (seal && !epoch_key(m, seal))
+	if (seal && seal != epoch && !epoch_key(m, seal))
 		return -ENOKEY;
+	for (i = 0; i < m->nekeys && m->ekeys[i].epoch < epoch; i++)
+		;
+	if (i == m->nekeys || m->ekeys[i].epoch != epoch) {
+		if (m->nekeys == GEOREP_MAX_KEYS - 1) {
+			ret = make_room(m, seal ? seal : m->seal_epoch);
+			if (ret)
+				return ret;
+			for (i = 0; i < m->nekeys && m->ekeys[i].epoch < epoch; i++)
+				;
+		}
+		memmove(&m->ekeys[i + 1], &m->ekeys[i],
+			(m->nekeys - i) * sizeof(m->ekeys[0]));
+		m->nekeys++;
+		m->ekeys[i].epoch = epoch;
+	}
+	memcpy(m->ekeys[i].key, key, GEOREP_KEY_LEN);
 	if (seal)
 		m->seal_epoch = seal;
 	return 0;
@@ -459,7 +519,7 @@ static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const vo
 	    pwrite(m->datafd, data, len, off) != (ssize_t)len)
 		ret = -EIO;
 	if (!ret)
-		ret = recs_push(m, m->log_end, size, m->term, h->chain_hash);
+		ret = recs_push(m, m->log_end, size, m->term, m->seal_epoch, h->chain_hash);
 	if (!ret) {
 		m->log_end += size;
 		m->applied = written(m);
@@ -548,7 +608,7 @@ static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 		return -EBADMSG;
 	if (pwrite(m->logfd, buf, len, m->log_end) != (ssize_t)len)
 		return -EIO;
-	ret = recs_push(m, m->log_end, len, rec.term, rec.chain_hash);
+	ret = recs_push(m, m->log_end, len, rec.term, rec.seal_epoch, rec.chain_hash);
 	if (ret)
 		return ret;
 	m->log_end += len;

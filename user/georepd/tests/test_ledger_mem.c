@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -349,6 +350,67 @@ static void test_deposed_primary_diverged(void)
 	p->ops->close(p);
 }
 
+/* a key of its own for each epoch */
+static const uint8_t *key_of(uint32_t epoch)
+{
+	static uint8_t key[GEOREP_KEY_LEN];
+
+	memset(key, (int)epoch, sizeof(key));
+	return key;
+}
+
+/* is @epoch installed? Sealing with it needs it; then back to @sealing */
+static bool has_epoch(struct gd_ledger *l, uint32_t epoch, uint32_t sealing)
+{
+	bool ok = !l->ops->key_install(l, sealing, key_of(sealing), epoch);
+
+	CHECK(!l->ops->key_install(l, sealing, key_of(sealing), sealing));
+	return ok;
+}
+
+/*
+ * Retiring epochs, as the kernel (kmod/keys.c): a full ring drops its
+ * lowest epoch that neither seals nor seals a retained record; when none
+ * can go, -ENOSPC and nothing changes.
+ */
+static void test_epoch_retirement(void)
+{
+	uint8_t block[4096] = { 7 };
+	struct gd_ledger *p;
+	uint64_t seq = 0;
+	uint32_t e;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	if (!p)
+		return;
+	CHECK(!p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1));
+	CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq) && seq == 1);
+	/* record e is sealed with epoch e */
+	for (e = 2; e <= GEOREP_MAX_KEYS; e++) {
+		CHECK(!p->ops->key_install(p, e, key_of(e), e));
+		CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq) && seq == e);
+	}
+	CHECK(p->ops->key_install(p, 9, key_of(9), 8) == -ENOSPC);
+	CHECK(has_epoch(p, 2, 8));
+	/* records 1..3 released: epochs 2 and 3 seal nothing retained */
+	CHECK(!p->ops->release(p, 3));
+	CHECK(!p->ops->key_install(p, 9, key_of(9), 8));
+	CHECK(!has_epoch(p, 2, 8) && has_epoch(p, 3, 8));
+	CHECK(!p->ops->key_install(p, 10, key_of(10), 10));
+	CHECK(!has_epoch(p, 3, 10) && has_epoch(p, 4, 10) && has_epoch(p, 9, 10));
+	CHECK(has_epoch(p, 1, 10));	/* the volume name's, never retired */
+	CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq) && seq == 9);
+	/* 9 seals nothing: it goes next */
+	CHECK(!p->ops->key_install(p, 11, key_of(11), 11));
+	CHECK(!has_epoch(p, 9, 11) && has_epoch(p, 10, 11));
+	/* 4..8 and 10 seal retained records, 11 seals: none can go */
+	CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq) && seq == 10);
+	CHECK(p->ops->key_install(p, 12, key_of(12), 11) == -ENOSPC);
+	CHECK(has_epoch(p, 4, 11) && has_epoch(p, 10, 11));
+	p->ops->close(p);
+}
+
 static const struct ktap_case cases[] = {
 	{ "mem_ledger_primary_secondary_rules", test_primary_secondary_rules },
 	{ "mem_ledger_tampered_record_refused", test_tampered_record_refused },
@@ -356,6 +418,7 @@ static const struct ktap_case cases[] = {
 	{ "mem_ledger_reset_and_release", test_reset_and_release },
 	{ "mem_ledger_deposed_primary_diverged", test_deposed_primary_diverged },
 	{ "mem_ledger_data_seal", test_data_seal },
+	{ "mem_ledger_epoch_retirement", test_epoch_retirement },
 };
 
 int main(void)
