@@ -105,6 +105,8 @@ struct georep_status {
 	enum georep_io_state io_state;	/* added with GEOREP_A_IO_STATE */
 	bool diverged;			/* added with GEOREP_A_DIVERGED */
 	bool standalone;		/* added with GEOREP_A_STANDALONE */
+	u32 key_epochs[GEOREP_MAX_KEYS];	/* GEOREP_A_KEY_EPOCHS */
+	u32 nr_key_epochs;
 };
 
 /* ---- volume half: volume.c and friends ---- */

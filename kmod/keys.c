@@ -41,6 +41,20 @@ u32 georep_seal_epoch(struct georep_volume *vol)
 	return epoch;
 }
 
+/* the epochs installed, ascending, into @epochs (GEOREP_MAX_KEYS); how many */
+u32 georep_key_epochs(struct georep_volume *vol, u32 *epochs)
+{
+	struct georep_keyring *ring;
+	u32 i, nr = 0;
+
+	rcu_read_lock();
+	ring = rcu_dereference(vol->keys);
+	for (i = 0; ring && i < ring->nr; i++)
+		epochs[nr++] = ring->slot[i].epoch;
+	rcu_read_unlock();
+	return nr;
+}
+
 /**
  * georep_epoch_used() - a record sealed with @epoch entered the log at @seq
  * @vol: the volume

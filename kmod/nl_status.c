@@ -28,7 +28,27 @@ size_t georep_nl_status_size(void)
 	     + nla_total_size(GEOREP_HASH_LEN)		/* CHAIN_HASH */
 	     + nla_total_size(sizeof(u8))		/* EVENT */
 	     + nla_total_size(sizeof(s32))		/* ERROR */
-	     + nla_total_size_64bit(sizeof(u64));	/* BAD_SEQ */
+	     + nla_total_size_64bit(sizeof(u64))	/* BAD_SEQ */
+	     + nla_total_size(0)			/* KEY_EPOCHS */
+	     + nla_total_size(sizeof(u32)) * GEOREP_MAX_KEYS;
+}
+
+static int put_key_epochs(struct sk_buff *skb, const struct georep_status *st)
+{
+	struct nlattr *nest;
+	u32 i;
+
+	nest = nla_nest_start(skb, GEOREP_A_KEY_EPOCHS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < st->nr_key_epochs; i++) {
+		if (nla_put_u32(skb, GEOREP_A_KEY, st->key_epochs[i])) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
 }
 
 int georep_nl_put_status(struct sk_buff *skb, const struct georep_status *st)
@@ -59,7 +79,8 @@ int georep_nl_put_status(struct sk_buff *skb, const struct georep_status *st)
 	    nla_put_u8(skb, GEOREP_A_IO_STATE, st->io_state) ||
 	    nla_put_u8(skb, GEOREP_A_DIVERGED, st->diverged) ||
 	    nla_put_u8(skb, GEOREP_A_STANDALONE, st->standalone) ||
-	    nla_put(skb, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, st->chain_hash))
+	    nla_put(skb, GEOREP_A_CHAIN_HASH, GEOREP_HASH_LEN, st->chain_hash) ||
+	    put_key_epochs(skb, st))
 		return -EMSGSIZE;
 	return 0;
 }

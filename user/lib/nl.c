@@ -76,6 +76,7 @@ static struct nla_policy vol_policy[GEOREP_A_MAX + 1] = {
 	[GEOREP_A_IO_STATE]		= { .type = NLA_U8 },
 	[GEOREP_A_DIVERGED]		= { .type = NLA_U8 },
 	[GEOREP_A_STANDALONE]		= { .type = NLA_U8 },
+	[GEOREP_A_KEY_EPOCHS]		= { .type = NLA_NESTED },
 };
 
 static void set_err(struct georep_nl *nl, const char *fmt, ...)
@@ -357,6 +358,21 @@ static int check_name(struct georep_nl *nl, const char *name)
 	return -EINVAL;
 }
 
+/* GEOREP_A_KEY_EPOCHS: at most GEOREP_MAX_KEYS u32 entries of type 1 */
+static int parse_key_epochs(struct nlattr *nest, struct georep_vol_status *st)
+{
+	struct nlattr *a;
+	int rem;
+
+	nla_for_each_nested(a, nest, rem) {
+		if (nla_type(a) != GEOREP_A_KEY || nla_len(a) != sizeof(uint32_t) ||
+		    st->nr_key_epochs == GEOREP_MAX_KEYS)
+			return -EPROTO;
+		st->key_epochs[st->nr_key_epochs++] = nla_get_u32(a);
+	}
+	return 0;
+}
+
 static int parse_status(struct nlattr **tb, void *arg)
 {
 	struct georep_vol_status *st = arg;
@@ -408,7 +424,7 @@ static int parse_status(struct nlattr **tb, void *arg)
 		memcpy(st->chain_hash, nla_data(tb[GEOREP_A_CHAIN_HASH]),
 		       GEOREP_HASH_LEN);
 	}
-	return 0;
+	return tb[GEOREP_A_KEY_EPOCHS] ? parse_key_epochs(tb[GEOREP_A_KEY_EPOCHS], st) : 0;
 }
 
 static int put_keys(struct nl_msg *msg, const struct georep_keyset *ks)

@@ -56,6 +56,8 @@ struct result {
 	uint8_t role;
 	uint64_t term;
 	uint32_t seal_epoch;
+	int nr_key_epochs;		/* KEY_EPOCHS entries, -1: a bad one */
+	uint32_t key_epochs[GEOREP_MAX_KEYS];
 	uint64_t written_seq;
 	uint64_t tail_seq;
 	uint8_t high_wm, low_wm;

@@ -197,9 +197,10 @@ static void test_seal_epoch(struct nl_sock *sk)
 	     -r.error, r.msg, g.seal_epoch);
 	/* no record is sealed with epoch 1: the ninth epoch retires it */
 	key_set_seal(sk, 9, 9, 2, &r, &g);
-	ktap(!r.error && g.seal_epoch == 2,
-	     "live: a ninth epoch retires the lowest unused one (errno %d \"%s\", got %u)",
-	     -r.error, r.msg, g.seal_epoch);
+	ktap(!r.error && g.seal_epoch == 2 && g.nr_key_epochs == 8 &&
+	     g.key_epochs[0] == 2 && g.key_epochs[7] == 9,
+	     "live: a ninth epoch retires the lowest unused one: KEY_EPOCHS 2..9 (errno %d \"%s\", got %u, %d epochs from %u)",
+	     -r.error, r.msg, g.seal_epoch, g.nr_key_epochs, g.key_epochs[0]);
 	key_set_seal(sk, 2, 2, 1, &r, &g);
 	ktap(r.error == -ENOKEY && !strcmp(r.msg, "seal epoch 1 is not installed") &&
 	     g.seal_epoch == 2,

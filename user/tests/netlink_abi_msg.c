@@ -80,6 +80,23 @@ static int on_finish(struct nl_msg *msg, void *arg)
 	return NL_STOP;
 }
 
+
+/* KEY_EPOCHS: u32 entries of type 1, at most GEOREP_MAX_KEYS */
+static void parse_key_epochs(struct nlattr *nest, struct result *r)
+{
+	struct nlattr *a;
+	int rem;
+
+	r->nr_key_epochs = 0;
+	nla_for_each_nested(a, nest, rem) {
+		if (nla_type(a) != GEOREP_A_KEY || nla_len(a) != 4 ||
+		    r->nr_key_epochs == GEOREP_MAX_KEYS) {
+			r->nr_key_epochs = -1;
+			return;
+		}
+		r->key_epochs[r->nr_key_epochs++] = nla_get_u32(a);
+	}
+}
 static int on_valid(struct nl_msg *msg, void *arg)
 {
 	struct nlattr *tb[GEOREP_A_MAX + 1];
@@ -107,6 +124,8 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		r->term = nla_get_u64(tb[GEOREP_A_TERM]);
 	if (tb[GEOREP_A_SEAL_EPOCH])
 		r->seal_epoch = nla_get_u32(tb[GEOREP_A_SEAL_EPOCH]);
+	if (tb[GEOREP_A_KEY_EPOCHS])
+		parse_key_epochs(tb[GEOREP_A_KEY_EPOCHS], r);
 	if (tb[GEOREP_A_WRITTEN_SEQ])
 		r->written_seq = nla_get_u64(tb[GEOREP_A_WRITTEN_SEQ]);
 	if (tb[GEOREP_A_TAIL_SEQ])

@@ -303,6 +303,7 @@ enum georep_attr {
 	GEOREP_A_IO_STATE,		/* u8, enum georep_io_state */
 	GEOREP_A_STANDALONE,		/* u8: no control plane (VOLUME_NEW: 1) */
 	GEOREP_A_RECORD,		/* binary, 256: LOG_RESET's anchor record header */
+	GEOREP_A_KEY_EPOCHS,		/* nested: u32 entries of type 1, the epochs installed */
 	__GEOREP_A_MAX,
 };
 

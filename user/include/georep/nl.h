@@ -55,6 +55,9 @@ struct georep_vol_status {
 	uint8_t standalone;		/* 1: created standalone, no control plane */
 	bool has_chain_hash;
 	uint8_t chain_hash[GEOREP_HASH_LEN];
+	/* the seal key epochs installed, ascending (GEOREP_A_KEY_EPOCHS) */
+	uint32_t nr_key_epochs;
+	uint32_t key_epochs[GEOREP_MAX_KEYS];
 	bool has_bad_seq;
 	uint64_t bad_seq;
 	/* events only */
