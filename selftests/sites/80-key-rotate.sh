@@ -116,8 +116,12 @@ rotate_past_eight() {
 		wait_for 30 eval '[ "$(sealing "$P")" = '$e' ]' ||
 			{ ctl "$P" key status "$VOL"; kill $fio; wait $fio; return 1; }
 	done
-	ctl "$P" key status "$VOL"
 	wait $fio || { cat "$T/fio2.out"; return 1; }
+	# per site, what its kernel holds: at most 8 epochs, 12 among them
+	wait_for 20 eval 'ctl "$P" key status "$VOL" --json | jq -e "[.sites[] |
+		(.installed // []) | length <= 8 and any(. == 12)] | all and length == 3" >/dev/null' ||
+		{ ctl "$P" key status "$VOL" --json; return 1; }
+	ctl "$P" key status "$VOL"
 	grep -E "err=|WRITE:" "$T/fio2.out" | head -n 3
 	! grep -q "err= *[1-9]" "$T/fio2.out" || return 1
 	for s in $SITES; do

@@ -158,24 +158,47 @@ static int rotate_main(int argc, char *argv[])
 	return ret;
 }
 
+static void print_epochs(json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		printf(" %lld", (long long)json_integer_value(v));
+}
+
+/* one site's line: its ledger's sealing and installed epochs */
+static void print_site(const char *name, json_t *s)
+{
+	printf("  site %s%s: ", name, json_is_true(json_object_get(s, "here")) ? " (here)" : "");
+	if (json_is_null(json_object_get(s, "installed"))) {
+		printf("not reported yet");
+	} else {
+		printf("sealing %lld, installed",
+		       (long long)json_integer_value(json_object_get(s, "sealing")));
+		print_epochs(json_object_get(s, "installed"));
+	}
+	if (json_object_get(s, "acked"))
+		printf("; highest epoch acknowledged %lld",
+		       (long long)json_integer_value(json_object_get(s, "acked")));
+	printf("\n");
+}
+
 static void print_keys(const char *volume, json_t *k)
 {
 	const char *name;
 	json_t *v;
-	size_t i;
 
 	printf("volume %s: sealing with epoch %lld", volume,
 	       (long long)json_integer_value(json_object_get(k, "sealing")));
 	printf("; key directory holds epochs");
-	json_array_foreach(json_object_get(k, "installed"), i, v)
-		printf(" %lld", (long long)json_integer_value(v));
+	print_epochs(json_object_get(k, "key_files"));
 	printf("\n");
 	if (json_integer_value(json_object_get(k, "pending")))
 		printf("  rotation to epoch %lld waiting for a majority\n",
 		       (long long)json_integer_value(json_object_get(k, "pending")));
-	json_object_foreach(json_object_get(k, "sites_acked"), name, v)
-		printf("  site %s: highest epoch acknowledged %lld\n", name,
-		       (long long)json_integer_value(v));
+	json_object_foreach(json_object_get(k, "sites"), name, v)
+		print_site(name, v);
 	if (*json_string_value(json_object_get(k, "error") ?: json_string("")))
 		printf("  last error: %s\n", json_string_value(json_object_get(k, "error")));
 }

@@ -205,6 +205,8 @@ struct engine {
 		uint32_t pending;		/* epoch waiting for a majority, 0: none */
 		bool acked[GR_CFG_MAX_SITES];	/* have the pending epoch */
 		uint32_t site_epoch[GR_CFG_MAX_SITES];	/* highest acked, per site */
+		/* each site's ledger as of its last KEY_ACK: sealing, held */
+		struct gr_key_ack site_ack[GR_CFG_MAX_SITES];
 		uint32_t have;			/* follower: highest installed */
 		uint64_t sent_ns, checked_ns, last_ns, rotations;
 		char why[160];			/* the last failure */

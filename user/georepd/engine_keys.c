@@ -248,6 +248,18 @@ int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 	return (int)n;
 }
 
+/* what this site's ledger holds, into a KEY_ACK */
+static void ack_held(struct engine *e, struct gr_key_ack *a)
+{
+	struct gd_ledger_status st;
+
+	if (e->lg->ops->status(e->lg, &st))
+		return;
+	a->sealing = st.seal_epoch;
+	a->nr_held = st.nr_epochs;
+	memcpy(a->held, st.epochs, sizeof(a->held));
+}
+
 /* a follower: KEY from the leader */
 static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 {
@@ -271,6 +283,7 @@ static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 	f.key_ack.term = k->term;
 	f.key_ack.epoch = k->epoch;
 	f.key_ack.status = ret ? GR_KEY_FAILED : GR_KEY_INSTALLED;
+	ack_held(e, &f.key_ack);
 	eng_send_frame(e, from, &f);
 }
 
@@ -290,6 +303,7 @@ int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
 	}
 	if (f->key_ack.epoch > e->kr.site_epoch[from] && f->key_ack.status == GR_KEY_INSTALLED)
 		e->kr.site_epoch[from] = f->key_ack.epoch;
+	e->kr.site_ack[from] = f->key_ack;
 	if (e->role != GR_LEADER)
 		return 0;
 	if (f->key_ack.status == GR_KEY_INSTALLED && f->key_ack.epoch == e->kr.pending)
@@ -365,27 +379,63 @@ void eng_key_tick(struct engine *e, uint64_t now)
 		scheduled_failed(e, err, now);
 }
 
+static json_t *epochs_json(const uint32_t *epochs, uint32_t nr)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; i < nr && i < GEOREP_MAX_KEYS; i++)
+		json_array_append_new(a, json_integer(epochs[i]));
+	return a;
+}
+
+/* one site's ledger: this one's now, another's as of its last KEY_ACK */
+static json_t *site_keys(struct engine *e, unsigned int s, const struct gd_ledger_status *st)
+{
+	const struct gr_key_ack *a = &e->kr.site_ack[s];
+
+	if (s == gd_self(e->d))
+		return json_pack("{s:b, s:i, s:o}", "here", 1, "sealing", (int)st->seal_epoch,
+				 "installed", epochs_json(st->epochs, st->nr_epochs));
+	if (!a->term)
+		return json_pack("{s:b, s:n, s:n, s:i}", "here", 0, "sealing", "installed",
+				 "acked", (int)e->kr.site_epoch[s]);
+	return json_pack("{s:b, s:i, s:o, s:i}", "here", 0, "sealing", (int)a->sealing,
+			 "installed", epochs_json(a->held, a->nr_held),
+			 "acked", (int)e->kr.site_epoch[s]);
+}
+
+/*
+ * key status: this site's ledger (sealing, installed), its key files, and
+ * per site of the volume what its ledger holds (sites_acked kept as the
+ * highest epoch each other site acknowledged)
+ */
 json_t *eng_key_status(struct engine *e)
 {
 	const struct gr_volume_cfg *vc = e->vol->cfg;
 	const struct gr_cluster *c = gd_cluster(e->d);
-	json_t *installed = json_array(), *sites = json_object();
+	json_t *files = json_array(), *acked = json_object(), *sites = json_object();
+	struct gd_ledger_status st = { 0 };
 	struct georep_keyset ks;
 	unsigned int i;
 
+	e->lg->ops->status(e->lg, &st);
 	highest_epoch(e, &ks);
 	for (i = 0; i < ks.nr; i++)
-		json_array_append_new(installed, json_integer(ks.keys[i].epoch));
+		json_array_append_new(files, json_integer(ks.keys[i].epoch));
 	georep_keyset_clear(&ks);
 	for (i = 0; i < vc->nreplicas; i++) {
 		unsigned int s = vc->replicas[i].site;
 
+		json_object_set_new(sites, c->sites[s].name, site_keys(e, s, &st));
 		if (s != gd_self(e->d))
-			json_object_set_new(sites, c->sites[s].name,
+			json_object_set_new(acked, c->sites[s].name,
 					    json_integer(e->kr.site_epoch[s]));
 	}
-	return json_pack("{s:i, s:o, s:o, s:i, s:I, s:s, s:I}", "sealing", (int)sealing(e),
-			 "installed", installed, "sites_acked", sites,
+	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:i, s:I, s:s, s:I}",
+			 "sealing", (int)st.seal_epoch,
+			 "installed", epochs_json(st.epochs, st.nr_epochs), "key_files", files,
+			 "sites_acked", acked, "sites", sites,
 			 "pending", (int)e->kr.pending, "rotations", (json_int_t)e->kr.rotations,
 			 "error", e->kr.why,
 			 "rotate_seconds", (json_int_t)vc->key_rotate_seconds);

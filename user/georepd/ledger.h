@@ -41,6 +41,8 @@ struct gd_ledger_status {
 	bool diverged;			/* truncated records' blocks not resynced yet */
 	bool throttled;			/* writers wait for log space (kernel) */
 	uint32_t seal_epoch;		/* new records are sealed with it */
+	uint32_t nr_epochs;		/* the seal key epochs installed, ascending */
+	uint32_t epochs[GEOREP_MAX_KEYS];
 };
 
 struct gd_ledger_ops {

@@ -71,6 +71,8 @@ static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	st->diverged = vs.diverged;
 	st->throttled = vs.throttled;
 	st->seal_epoch = vs.seal_epoch;
+	st->nr_epochs = vs.nr_key_epochs;
+	memcpy(st->epochs, vs.key_epochs, sizeof(st->epochs));
 	return 0;
 }
 

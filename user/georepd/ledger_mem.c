@@ -261,6 +261,7 @@ out_free:
 static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 {
 	struct mem_ledger *m = to_mem(l);
+	unsigned int i;
 	uint64_t first;
 
 	memset(st, 0, sizeof(*st));
@@ -275,6 +276,9 @@ static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	memcpy(st->chain_hash, chain_at_written(m), GEOREP_HASH_LEN);
 	st->data_bytes = m->data_bytes;
 	st->seal_epoch = m->seal_epoch;
+	st->epochs[st->nr_epochs++] = 1;
+	for (i = 0; i < m->nekeys; i++)
+		st->epochs[st->nr_epochs++] = m->ekeys[i].epoch;
 	st->diverged = m->diverged;
 	st->log_used = m->nrecs ? m->log_end - m->recs[m->tail > m->base_seq ?
 					m->tail - m->base_seq - 1 : 0].off : 0;

@@ -66,6 +66,36 @@ int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
 	return 0;
 }
 
+/* KEY_ACK's sealing, count and epochs at @b */
+static int decode_held(const uint8_t *b, struct gr_key_ack *a, char *err)
+{
+	bool sealing_held;
+	uint32_t i, e;
+
+	a->sealing = rd32(b);
+	sealing_held = !a->sealing;
+	a->nr_held = rd32(b + 4);
+	if (a->nr_held > GEOREP_MAX_KEYS)
+		return ERR("key-ack: %u epochs held, at most %d", a->nr_held,
+			   GEOREP_MAX_KEYS);
+	for (i = 0; i < GEOREP_MAX_KEYS; i++) {
+		e = rd32(b + 8 + 4 * i);
+		if (i >= a->nr_held) {
+			if (e)
+				return ERR("key-ack: epoch slot %u past the count is %u, not 0",
+					   i, e);
+			continue;
+		}
+		if (!e || (i && e <= a->held[i - 1]))
+			return ERR("key-ack: held epochs not ascending at slot %u (%u)", i, e);
+		a->held[i] = e;
+		sealing_held |= e == a->sealing;
+	}
+	if (!sealing_held)
+		return ERR("key-ack: sealing epoch %u is not among those held", a->sealing);
+	return 0;
+}
+
 int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
 			   struct gr_key_ack *a, char *err)
 {
@@ -83,7 +113,7 @@ int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
 	if (a->status >= __GR_KEY_MAX)
 		return ERR("key-ack: epoch %u: unknown status %u", a->epoch,
 			   a->status);
-	return 0;
+	return decode_held(b + 16, a, err);
 }
 
 void gr_wire_put_key(uint8_t *b, const struct gr_key *k)
@@ -96,9 +126,15 @@ void gr_wire_put_key(uint8_t *b, const struct gr_key *k)
 
 void gr_wire_put_key_ack(uint8_t *b, const struct gr_key_ack *a)
 {
+	uint32_t i;
+
 	wr64(b, a->term);
 	wr32(b + 8, a->epoch);
 	wr32(b + 12, a->status);
+	wr32(b + 16, a->sealing);
+	wr32(b + 20, a->nr_held);
+	for (i = 0; i < GEOREP_MAX_KEYS; i++)
+		wr32(b + 24 + 4 * i, i < a->nr_held ? a->held[i] : 0);
 }
 
 /* encode a KEY body at @b and check it; the checking copy is wiped */

@@ -22,7 +22,9 @@ each site with its own key directory.
     on its own past epoch 12: every ledger holds 8 epochs at most and
     retires the ones no retained record is sealed with (kmod/keys.c,
     "Retiring epochs"); every site acknowledges epoch 12 and keeps every
-    key file, no write fails, the data is the same everywhere.
+    key file; the leader's key status shows per site the epochs its ledger
+    holds (at most 8, 12 among them) and the one sealing; no write fails,
+    the data is the same everywhere.
 
 Usage: e2e_keys.py [BINDIR]. Prints KTAP.
 """
@@ -121,17 +123,23 @@ def scheduled(sites, cfg, cfgpath):
     ks = p.keyst() if p else {}
     acked = e2e.wait_for(lambda: all(v >= 12 for v in
                                      p.keyst().get("sites_acked", {}).values()), 10)
+    # per site: what its ledger holds, at most 8 epochs, 12 among them
+    view = p.keyst().get("sites", {}) if p else {}
+    per_site = sorted(view) == sorted(SITES) and all(
+        v.get("installed") and len(v["installed"]) <= 8 and 12 in v["installed"] and
+        v["installed"] == sorted(v["installed"]) and v.get("sealing") in v["installed"]
+        for v in view.values())
     w = p.write(9, 2, 99) if p else {}
     ok, shas = settle(sites, 20)
     files = [sorted(int(f[:-4]) for f in os.listdir(os.path.join(s.keys, "vol0"))
                     if f.endswith(".key")) for s in sites]
     print("# %d writes during the scheduled rotations, %d failed" %
           (writer.ok, len(writer.failed)))
-    ktap(at12 and acked and not ks.get("error") and writer.ok > 20 and not writer.failed and
+    ktap(at12 and acked and per_site and not ks.get("error") and writer.ok > 20 and not writer.failed and
          w.get("ok") and ok and len(set(shas)) == 1 and
          all(f and f[-1] >= 12 and f == list(range(f[0], f[-1] + 1)) for f in files),
          "scheduled_rotation_past_epoch_8_retires_old_epochs",
-         (ks, writer.failed[:3], w, files, shas, er.dump(sites)))
+         (ks, view, writer.failed[:3], w, files, shas, er.dump(sites)))
 
 
 def main():

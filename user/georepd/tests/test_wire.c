@@ -713,10 +713,17 @@ static void test_key_ack(void)
 		f.key_ack.term = 9;
 		f.key_ack.epoch = 4;
 		f.key_ack.status = st;
+		f.key_ack.sealing = 3;
+		f.key_ack.nr_held = 3;
+		f.key_ack.held[0] = 1;
+		f.key_ack.held[1] = 3;
+		f.key_ack.held[2] = 4;
 		n = roundtrip(&f, &g);
-		CHECK(n == GR_WIRE_HDR_SIZE + GR_KEY_ACK_SIZE);
+		CHECK(n == GR_WIRE_HDR_SIZE + GR_KEY_ACK_SIZE && GR_KEY_ACK_SIZE == 56);
 		CHECK(g.key_ack.term == 9 && g.key_ack.epoch == 4 &&
-		      g.key_ack.status == st);
+		      g.key_ack.status == st && g.key_ack.sealing == 3 &&
+		      g.key_ack.nr_held == 3 && g.key_ack.held[0] == 1 &&
+		      g.key_ack.held[1] == 3 && g.key_ack.held[2] == 4 && !g.key_ack.held[3]);
 	}
 	CHECK(!strcmp(gr_key_status_name(GR_KEY_INSTALLED), "installed") &&
 	      !strcmp(gr_key_status_name(GR_KEY_MISSING), "missing") &&
@@ -734,9 +741,27 @@ static void test_key_ack(void)
 	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
 	      strstr(err, "term 0"));
 	b[0] = 9;
+	/* what the site holds: a count, ascending epochs, the sealing one */
+	b[20] = GEOREP_MAX_KEYS + 1;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "9 epochs held, at most 8"));
+	b[20] = 3;
+	b[28] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "not ascending at slot 1 (1)"));
+	b[28] = 3;
+	b[36] = 7;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "slot 3 past the count is 7"));
+	b[36] = 0;
+	b[16] = 2;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "sealing epoch 2 is not among those held"));
+	b[16] = 3;
+	CHECK(!gr_wire_decode(buf, n, &g, &used, err) && used == (size_t)n);
 	buf[8] = GR_KEY_ACK_SIZE + 8;
 	CHECK(gr_wire_decode(buf, sizeof(buf), &g, &used, err) == -EPROTO &&
-	      strstr(err, "key-ack: body is 24 bytes, expected 16"));
+	      strstr(err, "key-ack: body is 64 bytes, expected 56"));
 	/* truncated: the decoder waits for the rest */
 	buf[8] = GR_KEY_ACK_SIZE;
 	CHECK(gr_wire_decode(buf, n - 1, &g, &used, err) == -EAGAIN);

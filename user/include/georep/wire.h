@@ -230,10 +230,13 @@ struct gr_heal {
  * receive buffer with OPENSSL_cleanse(), the sender its encode buffer.
  * KEY_ACK, site to leader: le64 term, le32 epoch (>= 1), le32 status:
  * INSTALLED (in the kernel and on disk, 0600, fsynced), FAILED, or MISSING
- * (the site lacks that epoch and asks the leader for it).
+ * (the site lacks that epoch and asks the leader for it); then what the
+ * site's ledger holds after it: le32 sealing (0 or one of the epochs),
+ * le32 count (0..GEOREP_MAX_KEYS), le32 epochs[GEOREP_MAX_KEYS], the first
+ * count ascending and >= 1, the others 0.
  */
 #define GR_KEY_SIZE		(16 + GEOREP_KEY_LEN)
-#define GR_KEY_ACK_SIZE		16
+#define GR_KEY_ACK_SIZE		(24 + 4 * GEOREP_MAX_KEYS)
 enum gr_key_status {
 	GR_KEY_INSTALLED = 0,
 	GR_KEY_FAILED = 1,
@@ -251,6 +254,9 @@ struct gr_key_ack {
 	uint64_t term;
 	uint32_t epoch;
 	uint32_t status;	/* enum gr_key_status */
+	uint32_t sealing;	/* the epoch the site's ledger seals with */
+	uint32_t nr_held;	/* the epochs its ledger holds, ascending */
+	uint32_t held[GEOREP_MAX_KEYS];
 };
 
 int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
