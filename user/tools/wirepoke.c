@@ -7,6 +7,7 @@
  *                   [--versions MIN..MAX]] [--ping] [--hdr-version V]
  *                   [--hdr-length N] [--hex BYTES]
  *                   [--replay-last STREAM --volume NAME --term T --to ID]
+ *                   [--tls-ca CA --tls-cert CRT --tls-key KEY [--tls-name N]]
  *                   [--wait MS] HOST:PORT
  *
  * Frames are built by the wire library (gr_wire_encode()); --hdr-version
@@ -18,8 +19,12 @@
  * when it was still open after --wait ms. --replay-last reads the last
  * durable record of a volume's log stream and sends it moved on by one seq,
  * in an APPEND of term T from --site-id to site id ID: a replayed record
- * that the receiver's ledger must refuse. For tests only (selftests/sites/
- * 60-bad-input.sh, user/georepd/tests/e2e_badinput.py).
+ * that the receiver's ledger must refuse. With --tls-* it speaks through the
+ * library's mutual TLS 1.3 transport (lib/tls.c), as a site holding that
+ * certificate: a handshake the port refuses prints "handshake failed: WHY";
+ * a certificate of another site, expired or self-signed, is how a hostile
+ * peer is played. For tests only (selftests/sites/60-bad-input.sh,
+ * 62-tls-hostile.sh, user/georepd/tests/e2e_badinput.py).
  */
 #include <endian.h>
 #include <errno.h>
@@ -33,11 +38,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "georep/consensus.h"
 #include "georep/record.h"
+#include "georep/tls.h"
+#include "georep/transport.h"
 #include "georep/wire.h"
 
 #define PROG		"georep-wirepoke"
@@ -68,6 +76,11 @@ static const char usage[] =
 	"  --volume NAME        the configured volume name (the frames' volume id)\n"
 	"  --term T             the APPEND's term\n"
 	"  --to ID              the receiving site's id\n"
+	"  --tls-ca CA          speak mutual TLS 1.3, trusting the CA file CA, with:\n"
+	"  --tls-cert CRT       this certificate (PEM)\n"
+	"  --tls-key KEY        and its Ed25519 key (mode 0600)\n"
+	"  --tls-name NAME      the name the port's certificate must hold\n"
+	"                       (default: any the CA signed)\n"
 	"  --wait MS            wait this long for replies and the close (default 5000)\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -89,6 +102,15 @@ struct poke {
 	const char *volume;
 	unsigned long term, to;
 	int wait_ms;
+	struct gr_tls_opts tls;
+	const char *tls_name;
+};
+
+/* the connection: plain TCP, or a TLS session of the library's transport */
+struct link {
+	int fd;
+	struct gr_transport *t;		/* NULL: plain TCP */
+	void *sess;
 };
 
 static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
@@ -179,17 +201,58 @@ static int dial(const char *hostport)
 	return fd;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+/* wait for @events on the link's socket, at most @ms (-1: no limit) */
+static int link_wait(const struct link *l, short events, int ms)
+{
+	struct pollfd pfd = { .fd = l->fd, .events = events };
+
+	return poll(&pfd, 1, ms);
+}
+
+static ssize_t link_send(struct link *l, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!l->t) {
+		n = send(l->fd, buf, len, MSG_NOSIGNAL);
+		return n < 0 ? -errno : n;
+	}
+	n = l->t->ops->send(l->sess, l->fd, buf, len);
+	if (n == -EAGAIN)
+		link_wait(l, POLLOUT, -1);
+	return n;
+}
+
+static ssize_t link_recv(struct link *l, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!l->t) {
+		n = recv(l->fd, buf, len, 0);
+		return n < 0 ? -errno : n;
+	}
+	return l->t->ops->recv(l->sess, l->fd, buf, len);
+}
+
+/* why the last TLS send or receive failed, or @err's text */
+static const char *link_why(struct link *l, ssize_t err)
+{
+	const char *why = l->t && l->t->ops->last_error ? l->t->ops->last_error(l->sess) : NULL;
+
+	return why && *why ? why : strerror(-err);
+}
+
+static int send_all(struct link *l, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		n = link_send(l, p, len);
+		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, PROG ": send: %s\n", strerror(errno));
+			fprintf(stderr, PROG ": send: %s\n", link_why(l, n));
 			return -1;
 		}
 		p += n;
@@ -199,7 +262,7 @@ static int send_all(int fd, const void *buf, size_t len)
 }
 
 /* Encode @f with the library, apply the header overrides, send it. */
-static int send_frame(int fd, const struct poke *pk, const struct gr_frame *f)
+static int send_frame(struct link *l, const struct poke *pk, const struct gr_frame *f)
 {
 	uint8_t buf[GR_WIRE_HDR_SIZE + 256];
 	uint16_t v16;
@@ -221,7 +284,7 @@ static int send_frame(int fd, const struct poke *pk, const struct gr_frame *f)
 		v32 = htole32(pk->hdr_length);
 		memcpy(buf + 8, &v32, sizeof(v32));
 	}
-	return send_all(fd, buf, n);
+	return send_all(l, buf, n);
 }
 
 /*
@@ -260,7 +323,7 @@ static ssize_t last_record(const char *path, uint8_t *buf, size_t cap)
  * holding the record with its seq moved on by one, both built by the
  * library; the receiver's ledger refuses it (chain and seal no longer match).
  */
-static int send_replay(int fd, const struct poke *pk)
+static int send_replay(struct link *l, const struct poke *pk)
 {
 	static uint8_t rec[GEOREP_RECORD_HDR_SIZE + (2U << 20)];	/* a write of at most 2 MiB */
 	static uint8_t out[GR_WIRE_HDR_SIZE + GR_RECORDS_HDR_SIZE + sizeof(rec)];
@@ -290,7 +353,7 @@ static int send_replay(int fd, const struct poke *pk)
 	f.consensus.data = msg;
 	f.consensus.len = n;
 	n = n < 0 ? n : gr_wire_encode(out, sizeof(out), &f);
-	if (n < 0 || send_all(fd, out, n))
+	if (n < 0 || send_all(l, out, n))
 		goto bad;
 	f.hdr.type = GR_FT_RECORDS;
 	f.records.count = 1;
@@ -298,7 +361,7 @@ static int send_replay(int fd, const struct poke *pk)
 	f.records.data = rec;
 	f.records.len = len;
 	n = gr_wire_encode(out, sizeof(out), &f);
-	if (n < 0 || send_all(fd, out, n))
+	if (n < 0 || send_all(l, out, n))
 		goto bad;
 	printf("# sent record %llu (record %llu moved on) in an APPEND of term %lu\n",
 	       (unsigned long long)seq + 1, (unsigned long long)seq, pk->term);
@@ -349,13 +412,12 @@ static long long now_ms(void)
 }
 
 /* Print the frames received until the peer closes or @wait_ms pass. */
-static void receive(int fd, int wait_ms)
+static void receive(struct link *l, int wait_ms)
 {
 	char err[GR_WIRE_ERRLEN];
 	static uint8_t rx[RX_CAP];
 	long long end = now_ms() + wait_ms;
 	size_t len = 0, used;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	bool undecodable = false;
 	struct gr_frame f;
 	ssize_t n;
@@ -363,16 +425,17 @@ static void receive(int fd, int wait_ms)
 
 	for (;;) {
 		left = end - now_ms();
-		if (left <= 0 || poll(&pfd, 1, left) == 0) {
+		if (left <= 0 || (!(l->t && l->t->ops->pending(l->sess)) &&
+				  link_wait(l, POLLIN, left) == 0)) {
 			printf("open\n");
 			return;
 		}
-		n = recv(fd, rx + len, sizeof(rx) - len, 0);
-		if (n < 0 && errno == EINTR)
+		n = link_recv(l, rx + len, sizeof(rx) - len);
+		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n <= 0) {
 			if (n < 0)
-				printf("# recv: %s\n", strerror(errno));
+				printf("# recv: %s\n", link_why(l, n));
 			if (len && !undecodable)
 				printf("%zu bytes of an incomplete frame\n", len);
 			printf("closed\n");
@@ -398,6 +461,46 @@ static void receive(int fd, int wait_ms)
 	}
 }
 
+/* The client side of a mutual TLS 1.3 handshake; prints why it failed. */
+static int link_tls(struct link *l, const struct poke *pk)
+{
+	const char *why = NULL;
+	char err[512];
+	uint32_t want;
+	int ret;
+
+	l->t = gr_transport_tls(&pk->tls, err, sizeof(err));
+	if (!l->t) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return -1;
+	}
+	ret = l->t->ops->session_new(l->t, l->fd, false, &l->sess);
+	if (!ret && pk->tls_name)
+		ret = l->t->ops->set_peer_name(l->sess, pk->tls_name);
+	if (ret) {
+		fprintf(stderr, PROG ": TLS session: %s\n", strerror(-ret));
+		return -1;
+	}
+	while ((ret = l->t->ops->handshake(l->sess, l->fd, &want, &why)) == -EAGAIN)
+		link_wait(l, want & EPOLLOUT ? POLLOUT : POLLIN, 10000);
+	if (ret) {
+		printf("handshake failed: %s\nclosed\n", why ? why : strerror(-ret));
+		return -1;
+	}
+	printf("# TLS session, the port's certificate names %s\n",
+	       l->t->ops->peer_identity(l->sess) ?: "nothing");
+	return 0;
+}
+
+static void link_close(struct link *l)
+{
+	if (l->sess)
+		l->t->ops->session_free(l->sess);
+	if (l->t)
+		gr_transport_free(l->t);
+	close(l->fd);
+}
+
 static int parse_args(int argc, char *argv[], struct poke *pk)
 {
 	static const struct option opts[] = {
@@ -414,6 +517,10 @@ static int parse_args(int argc, char *argv[], struct poke *pk)
 		{ "term", required_argument, NULL, 't' },
 		{ "to", required_argument, NULL, 'T' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "tls-ca", required_argument, NULL, 'C' },
+		{ "tls-cert", required_argument, NULL, 'E' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-name", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -472,6 +579,18 @@ static int parse_args(int argc, char *argv[], struct poke *pk)
 				goto bad;
 			pk->wait_ms = v;
 			break;
+		case 'C':
+			pk->tls.ca = optarg;
+			break;
+		case 'E':
+			pk->tls.cert = optarg;
+			break;
+		case 'K':
+			pk->tls.key = optarg;
+			break;
+		case 'N':
+			pk->tls_name = optarg;
+			break;
 		case 'h':
 			printf(usage, GR_WIRE_VERSION_MIN, GR_WIRE_VERSION);
 			exit(0);
@@ -485,6 +604,11 @@ static int parse_args(int argc, char *argv[], struct poke *pk)
 	}
 	if (!pk->hello_site && !pk->ping && !pk->hex_len) {
 		fprintf(stderr, PROG ": nothing to send (--hello, --ping or --hex)\n");
+		return -1;
+	}
+	if ((pk->tls.ca || pk->tls.cert || pk->tls.key || pk->tls_name) &&
+	    !(pk->tls.ca && pk->tls.cert && pk->tls.key)) {
+		fprintf(stderr, PROG ": TLS needs --tls-ca, --tls-cert and --tls-key\n");
 		return -1;
 	}
 	if (pk->replay_stream && (!pk->volume || !pk->term || !pk->to || !pk->site_id)) {
@@ -507,16 +631,20 @@ int main(int argc, char *argv[])
 		.hdr_length = -1,
 		.wait_ms = 5000,
 	};
+	struct link l = { .fd = -1 };
 	struct gr_frame f;
-	int fd;
 
 	if (parse_args(argc, argv, &pk)) {
 		fprintf(stderr, "Try '" PROG " --help'.\n");
 		return 2;
 	}
-	fd = dial(argv[optind]);
-	if (fd < 0)
+	l.fd = dial(argv[optind]);
+	if (l.fd < 0)
 		return 1;
+	if (pk.tls.ca && link_tls(&l, &pk)) {
+		link_close(&l);
+		return 1;
+	}
 	if (pk.hello_site) {
 		memset(&f, 0, sizeof(f));
 		f.hdr.type = GR_FT_HELLO;
@@ -525,7 +653,7 @@ int main(int argc, char *argv[])
 		f.hello.site_id = pk.site_id;
 		snprintf(f.hello.site, sizeof(f.hello.site), "%s", pk.hello_site);
 		snprintf(f.hello.cluster, sizeof(f.hello.cluster), "%s", pk.cluster);
-		if (send_frame(fd, &pk, &f))
+		if (send_frame(&l, &pk, &f))
 			goto out_close;
 	}
 	if (pk.ping) {
@@ -533,18 +661,20 @@ int main(int argc, char *argv[])
 		f.hdr.type = GR_FT_PING;
 		f.ping.nonce = 1;
 		f.ping.time_ns = now_ms() * 1000000ULL;
-		if (send_frame(fd, &pk, &f))
+		if (send_frame(&l, &pk, &f))
 			goto out_close;
 	}
-	if (pk.hex_len && send_all(fd, pk.hex, pk.hex_len))
+	if (pk.hex_len && send_all(&l, pk.hex, pk.hex_len))
 		goto out_close;
-	if (pk.replay_stream && send_replay(fd, &pk))
+	if (pk.replay_stream && send_replay(&l, &pk))
 		goto out_close;
-	receive(fd, pk.wait_ms);
-	close(fd);
+	receive(&l, pk.wait_ms);
+	link_close(&l);
 	return 0;
 
 out_close:
-	close(fd);
+	/* a send the peer cut short, e.g. a TLS client certificate it refused */
+	printf("closed\n");
+	link_close(&l);
 	return 1;
 }
