@@ -88,6 +88,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			return ret;
 		}
 		*term = rec.term;
+		if (rec.seal_epoch > e->kr.seen)
+			e->kr.seen = rec.seal_epoch;
 		e->appended++;
 		eng_mtree_feed(e, &rec, h);
 	}

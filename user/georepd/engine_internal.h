@@ -208,6 +208,7 @@ struct engine {
 		/* each site's ledger as of its last KEY_ACK: sealing, held */
 		struct gr_key_ack site_ack[GR_CFG_MAX_SITES];
 		uint32_t have;			/* follower: highest installed */
+		uint32_t seen;			/* follower: highest epoch appended */
 		uint64_t sent_ns, checked_ns, last_ns, rotations;
 		char why[160];			/* the last failure */
 	} kr;

@@ -260,6 +260,25 @@ static void ack_held(struct engine *e, struct gr_key_ack *a)
 	memcpy(a->held, st.epochs, sizeof(a->held));
 }
 
+/*
+ * The epoch a follower's ledger is to seal with once it leads: where it
+ * was, or the highest epoch of a record it appended, sealed by a leader
+ * once a majority had it. Moving it on lets the follower's key ring retire
+ * the old one (a ring keeps its sealing epoch).
+ */
+static uint32_t follower_seal(struct engine *e)
+{
+	struct gd_ledger_status st;
+	uint32_t i;
+
+	if (e->lg->ops->status(e->lg, &st))
+		return 0;
+	for (i = 0; e->kr.seen > st.seal_epoch && i < st.nr_epochs; i++)
+		if (st.epochs[i] == e->kr.seen)
+			return e->kr.seen;
+	return st.seal_epoch;
+}
+
 /* a follower: KEY from the leader */
 static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 {
@@ -270,7 +289,7 @@ static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 	ret = kname(e, name, sizeof(name)) ? -ENAMETOOLONG :
 	      georep_key_store(gd_key_dir, name, k->epoch, k->key, err, sizeof(err));
 	if (!ret && e->lg->ops->key_install)
-		ret = key_install(e, k->epoch, k->key, sealing(e));
+		ret = key_install(e, k->epoch, k->key, follower_seal(e));
 	if (ret)
 		gd_err("volume %s: seal key epoch %u from %s not installed: %s", e->name, k->epoch,
 		       gd_cluster(e->d)->sites[from].name, err[0] ? err : install_why(e, ret));
