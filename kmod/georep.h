@@ -117,10 +117,12 @@ void georep_volumes_exit(void);		/* destroys every volume left */
 /*
  * Create (params->format) or attach a volume, register /dev/georepN and call
  * georep_stream_add(). On a bad record during attach returns
- * ERR_PTR(-EBADMSG) with *bad_seq set and an extack message naming it.
+ * ERR_PTR(-EBADMSG) with *bad_seq set and an extack message naming it; on a
+ * record sealed with an epoch not installed, ERR_PTR(-ENOKEY) with *bad_seq
+ * and *bad_epoch set (the caller may attach again with that key).
  */
 struct georep_volume *georep_volume_create(const struct georep_volume_params *p,
-					   u64 *bad_seq,
+					   u64 *bad_seq, u32 *bad_epoch,
 					   struct netlink_ext_ack *extack);
 /* -EBUSY while the block device is open; otherwise tears it down */
 int georep_volume_destroy(const char *name, struct netlink_ext_ack *extack);

@@ -613,6 +613,7 @@ static int georep_nl_volume_new_doit(struct sk_buff *skb, struct genl_info *info
 {
 	struct georep_volume_params *p;
 	struct georep_volume *vol;
+	u32 bad_epoch = 0;
 	u64 bad_seq = 0;
 	int ret;
 
@@ -627,13 +628,14 @@ static int georep_nl_volume_new_doit(struct sk_buff *skb, struct genl_info *info
 	if (ret)
 		goto out_free_params;
 
-	vol = georep_volume_create(p, &bad_seq, info->extack);
+	vol = georep_volume_create(p, &bad_seq, &bad_epoch, info->extack);
 	memzero_explicit(p->keys, sizeof(p->keys));
 	if (IS_ERR(vol)) {
 		ret = PTR_ERR(vol);
-		if (ret == -EBADMSG) {
+		if (ret == -EBADMSG || ret == -ENOKEY) {
 			georep_nl_bad_record(info, bad_seq);
-			georep_nl_reply_bad_seq(info, p->name, bad_seq);
+			georep_nl_reply_bad_seq(info, p->name, bad_seq, ret,
+						ret == -ENOKEY ? bad_epoch : 0);
 		}
 		georep_nl_default_msg(info, ret);
 		goto out_free_params;

@@ -32,8 +32,9 @@ int georep_nl_reply_status_seq(struct genl_info *info, struct georep_volume *vol
 			       const u64 *bad_seq, const u64 *written_seq);
 int georep_nl_reply_status(struct genl_info *info, struct georep_volume *vol,
 			   const u64 *bad_seq);
+/* a refused attach: BAD_SEQ, ERROR @err, and SEAL_EPOCH @epoch when not 0 */
 void georep_nl_reply_bad_seq(struct genl_info *info, const char *name,
-			     u64 bad_seq);
+			     u64 bad_seq, int err, u32 epoch);
 
 /* georep_notify() sends between start and stop; stop waits for a send */
 void georep_nl_events_start(void);

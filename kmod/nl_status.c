@@ -144,7 +144,7 @@ int georep_nl_reply_status(struct genl_info *info, struct georep_volume *vol,
  * the error-path reply carries NAME, BAD_SEQ and ERROR only.
  */
 void georep_nl_reply_bad_seq(struct genl_info *info, const char *name,
-			     u64 bad_seq)
+			     u64 bad_seq, int err, u32 epoch)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -157,7 +157,8 @@ void georep_nl_reply_bad_seq(struct genl_info *info, const char *name,
 	if (!hdr ||
 	    nla_put_string(msg, GEOREP_A_NAME, name) ||
 	    georep_nl_put_u64(msg, GEOREP_A_BAD_SEQ, bad_seq) ||
-	    nla_put_s32(msg, GEOREP_A_ERROR, -EBADMSG)) {
+	    nla_put_s32(msg, GEOREP_A_ERROR, err) ||
+	    (epoch && nla_put_u32(msg, GEOREP_A_SEAL_EPOCH, epoch))) {
 		nlmsg_free(msg);
 		return;
 	}

@@ -182,10 +182,11 @@ static int missing_key(struct georep_volume *vol, u64 seq, u32 epoch,
 		       u64 *bad_seq, struct netlink_ext_ack *extack)
 {
 	*bad_seq = seq;
+	vol->missing_epoch = epoch;
 	georep_extack_fmt(extack, "record %llu: seal key epoch %u is not installed",
 			  seq, epoch);
-	pr_err("%s: record %llu is sealed with key epoch %u, which is not installed\n",
-	       vol->name, seq, epoch);
+	pr_notice("%s: record %llu is sealed with key epoch %u, which is not installed\n",
+		  vol->name, seq, epoch);
 	return -ENOKEY;
 }
 

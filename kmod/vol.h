@@ -136,6 +136,8 @@ struct georep_volume {
 	u64 log_gen;
 	/* the epochs retained records are sealed with (keys.c) */
 	struct georep_epoch_use epoch_use[GEOREP_MAX_KEYS + 1];
+	/* attach: the epoch of a retained record that is not installed */
+	u32 missing_epoch;
 
 	/*
 	 * lock protects the completion state, every field from ios to

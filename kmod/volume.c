@@ -539,7 +539,7 @@ static bool name_taken(const char *name)
  * Return: the volume with a reference for the caller, or an ERR_PTR.
  */
 struct georep_volume *georep_volume_create(const struct georep_volume_params *p,
-					   u64 *bad_seq,
+					   u64 *bad_seq, u32 *bad_epoch,
 					   struct netlink_ext_ack *extack)
 {
 	struct georep_volume *vol;
@@ -636,6 +636,7 @@ out_close_devices:
 	ida_free(&georep_minors, vol->minor);
 out_unlock:
 	mutex_unlock(&georep_vol_mutex);
+	*bad_epoch = vol->missing_epoch;
 	georep_volume_put(vol);
 	return ERR_PTR(ret);
 }

@@ -14,7 +14,7 @@ set -u
 . "$(dirname "$0")/lib/ktap.sh"
 
 VOL=grctl70-$$
-total=18
+total=19
 
 need_georep georepctl
 
@@ -284,6 +284,20 @@ attach_again() {
 	georepctl volume delete "$VOL"
 }
 
+# the newest 8 key files are now 13..20, but records 21 and 22 need 11 and
+# 12: the kernel names each missing epoch, and volume create attaches again
+# with it in place of the oldest of the others
+attach_older_epochs() {
+	georepctl volume create "$VOL" --data "$data" --log "$log" --key-dir "$KEYS" || return 1
+	georepctl status "$VOL" --json | jq -c .volumes[0].key_epochs
+	georepctl status "$VOL" --json | jq -e '.volumes[0].key_epochs |
+		index([11]) != null and index([12]) != null and index([20]) != null and
+		length == 8' >/dev/null || return 1
+	[ "$(json_num seal_epoch)" = 20 ] || { echo "seal_epoch not 20"; return 1; }
+	georepctl ledger verify "$VOL" --key-dir "$KEYS" || return 1
+	georepctl volume delete "$VOL"
+}
+
 echo "    KTAP version 1"
 echo "    1..$total"
 check setup-loop-devices setup_loops
@@ -304,4 +318,5 @@ check delete-while-open-is-busy delete_busy
 check volume-delete delete_removes_links
 check attach-refused-without-keys attach_needs_keys
 check attach-again attach_again
+check attach-needs-older-epochs attach_older_epochs
 [ $failed = 0 ]

@@ -134,6 +134,20 @@ static json_t *jhex(bool has, const uint8_t *p, size_t len)
 	return json_string(hex);
 }
 
+/* the seal key epochs the kernel holds, or null from an older module */
+static json_t *key_epochs(const struct georep_vol_status *v)
+{
+	json_t *a;
+	uint32_t i;
+
+	if (!GEOREP_VOL_HAS(v, GEOREP_A_KEY_EPOCHS))
+		return json_null();
+	a = json_array();
+	for (i = 0; i < v->nr_key_epochs; i++)
+		json_array_append_new(a, json_integer(v->key_epochs[i]));
+	return a;
+}
+
 static json_t *status_json(const struct georep_vol_status *v)
 {
 	json_t *o = json_object();
@@ -167,6 +181,7 @@ static json_t *status_json(const struct georep_vol_status *v)
 	json_object_set_new(o, "max_uncommitted",
 			    jint(v, GEOREP_A_MAX_UNCOMMITTED, v->max_uncommitted));
 	json_object_set_new(o, "seal_epoch", jint(v, GEOREP_A_SEAL_EPOCH, v->seal_epoch));
+	json_object_set_new(o, "key_epochs", key_epochs(v));
 	json_object_set_new(o, "open_count", jint(v, GEOREP_A_OPEN_COUNT, v->open_count));
 	json_object_set_new(o, "io_state", GEOREP_VOL_HAS(v, GEOREP_A_IO_STATE) ?
 			    json_string(georep_io_state_name(v->io_state)) : json_null());

@@ -376,8 +376,6 @@ static int create_keys(struct volume_create_args *a, const char *dir,
 	ret = georep_keys_load(dir, a->name, ks, err, sizeof(err));
 	if (ret)
 		return grctl_fail("%s", err);
-	/* the kernel's ring: the epochs the retained log was sealed with */
-	georep_keyset_keep_newest(ks, GEOREP_MAX_KEYS);
 	if (ks->nr)
 		return 0;
 	if (!a->req.format)
@@ -426,9 +424,8 @@ static int create_main(int argc, char *argv[])
 	a.req.name = a.name;
 	a.req.data_path = data;
 	a.req.log_path = log;
-	a.req.keys = &ks;
 	memset(&st, 0, sizeof(st));
-	ret = georep_nl_volume_new(nl, &a.req, &st);
+	ret = georep_nl_volume_attach(nl, &a.req, &ks, &st);
 	georep_keyset_clear(&ks);
 	if (ret) {
 		if (generated)

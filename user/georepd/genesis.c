@@ -146,9 +146,6 @@ static int volume_new(struct genesis *g, bool format, const uint8_t *uuid, char 
 	ret = georep_keys_load(gd_key_dir, g->kname, &ks, err, errlen);
 	if (ret)
 		return ret;
-	/* the kernel's ring: the epochs the retained log was sealed with */
-	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
-	req.keys = &ks;
 	if (format) {
 		req.has_role = req.has_term = true;
 		req.role = GEOREP_ROLE_SECONDARY;
@@ -160,7 +157,7 @@ static int volume_new(struct genesis *g, bool format, const uint8_t *uuid, char 
 	}
 	ret = georep_nl_open(&nl, err, errlen);
 	if (!ret) {
-		ret = georep_nl_volume_new(nl, &req, &st);
+		ret = georep_nl_volume_attach(nl, &req, &ks, &st);
 		if (ret)
 			snprintf(err, errlen, "%s", georep_nl_error(nl));
 		georep_nl_close(nl);

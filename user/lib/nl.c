@@ -528,6 +528,53 @@ static int name_request(struct georep_nl *nl, uint8_t cmd, const char *name,
 	return do_request(nl, msg, parse_status, st, NULL);
 }
 
+static bool has_epoch(const uint32_t *epochs, unsigned int nr, uint32_t epoch)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (epochs[i] == epoch)
+			return true;
+	return false;
+}
+
+/* @ks: the epochs of @need, then the newest others of @all, at most MAX */
+static void attach_keys(const struct georep_keyset *all, const uint32_t *need,
+			unsigned int nneed, struct georep_keyset *ks)
+{
+	unsigned int i;
+
+	ks->nr = 0;
+	for (i = 0; i < nneed; i++)
+		ks->keys[ks->nr++] = *georep_keyset_find(all, need[i]);
+	for (i = all->nr; i-- > 0 && ks->nr < GEOREP_MAX_KEYS;)
+		if (!has_epoch(need, nneed, all->keys[i].epoch))
+			ks->keys[ks->nr++] = all->keys[i];
+}
+
+int georep_nl_volume_attach(struct georep_nl *nl, struct georep_vol_new *req,
+			    const struct georep_keyset *all, struct georep_vol_status *reply)
+{
+	uint32_t need[GEOREP_MAX_KEYS - 1];
+	struct georep_keyset ks;
+	unsigned int nneed = 0;
+	int ret;
+
+	for (;;) {
+		attach_keys(all, need, nneed, &ks);
+		req->keys = &ks;
+		ret = georep_nl_volume_new(nl, req, reply);
+		if (ret != -ENOKEY || !reply->has_bad_seq || !reply->seal_epoch ||
+		    nneed == GEOREP_MAX_KEYS - 1 || !georep_keyset_find(all, reply->seal_epoch) ||
+		    has_epoch(need, nneed, reply->seal_epoch))
+			break;
+		need[nneed++] = reply->seal_epoch;
+	}
+	georep_keyset_clear(&ks);
+	req->keys = NULL;
+	return ret;
+}
+
 int georep_nl_volume_del(struct georep_nl *nl, const char *name)
 {
 	return name_request(nl, GEOREP_CMD_VOLUME_DEL, name, NULL);

@@ -126,6 +126,16 @@ int georep_nl_family(const struct georep_nl *nl);
 
 int georep_nl_volume_new(struct georep_nl *nl, const struct georep_vol_new *req,
 			 struct georep_vol_status *reply);
+/*
+ * georep_nl_volume_attach() - VOLUME_NEW with the keys of @all the kernel
+ * can hold: the newest GEOREP_MAX_KEYS epochs. When the retained log holds
+ * a record sealed with an older one, the kernel refuses the attach naming
+ * it (-ENOKEY, SEAL_EPOCH in the reply): it is sent in place of the oldest
+ * of the others and the attach tried again, while @all has that key.
+ * @req->keys is ignored and left NULL.
+ */
+int georep_nl_volume_attach(struct georep_nl *nl, struct georep_vol_new *req,
+			    const struct georep_keyset *all, struct georep_vol_status *reply);
 int georep_nl_volume_del(struct georep_nl *nl, const char *name);
 int georep_nl_volume_get(struct georep_nl *nl, const char *name,
 			 struct georep_vol_status *st);
