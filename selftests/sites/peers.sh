@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Hostile peers at a site's replication port, for the scenarios that play
-# them (60-bad-input over plain TCP, 62-tls-hostile over mutual TLS): the
+# them (60-bad-input over plain TCP, 62-tls-trust over mutual TLS): the
 # baseline, georep-wirepoke from another site's namespace with the check of
 # its reply and of the target's log line, the replayed record, and the
 # checks that nothing was harmed. Sourced after lib.sh; P is the primary.

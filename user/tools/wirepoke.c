@@ -24,7 +24,7 @@
  * certificate: a handshake the port refuses prints "handshake failed: WHY";
  * a certificate of another site, expired or self-signed, is how a hostile
  * peer is played. For tests only (selftests/sites/60-bad-input.sh,
- * 62-tls-hostile.sh, user/georepd/tests/e2e_badinput.py).
+ * 62-tls-trust.sh, user/georepd/tests/e2e_badinput.py).
  */
 #include <endian.h>
 #include <errno.h>
