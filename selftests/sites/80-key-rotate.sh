@@ -108,7 +108,7 @@ verified_everywhere() {
 rotate_past_eight() {
 	local e s
 	fio --name=rot2 --filename="/dev/georep/$P.$VOL" --direct=1 --ioengine=libaio \
-		--rw=randwrite --bs=4k --iodepth=4 --size=16m --verify=crc32c \
+		--rw=randwrite --bs=4k --iodepth=4 --size=8m --verify=crc32c \
 		--verify_fatal=1 --output="$T/fio2.out" &
 	local fio=$!
 	for e in $(seq 4 12); do
