@@ -8,7 +8,10 @@
 # replicated volume (day one), ext4 goes on it at the primary, the primary
 # site fails, another takes over with every file intact, every site's
 # ledger verifies, and a final checkpoint, cosigned by a majority, proves a
-# write to an auditor offline.
+# write to an auditor offline. georepd's eBPF programs pace each
+# replication link and steer the volume's service address to the primary:
+# a client reaches the primary, and after the failover the new one, at the
+# same address.
 
 set -u
 . /georep/selftests/kmod/lib/module.sh
@@ -18,6 +21,12 @@ grep -q '^georep ' /proc/modules || georep_load /georep/georep.ko || exit 1
 say() { printf '\n=== %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 die() { echo "demo FAILED: $*"; show_logs 20; exit 1; }
+# client S: connect from S's namespace and its clients' cgroup to the
+# volume's service address, print the answer
+client() {
+	in_site "$1" bash -c "echo \$\$ >'$SITES_CG/app-$1/cgroup.procs' &&
+		exec 3<>/dev/tcp/$SERVICE_IP/8080 && timeout 3 cat <&3" 2>&1
+}
 
 sites_init demo
 SITES_DAY_ONE=yes
@@ -27,8 +36,10 @@ VT_VOLS="alpha.$VOL bravo.$VOL charlie.$VOL"
 MKFS_OPTS="-E nodiscard,lazy_itable_init=1,lazy_journal_init=1"
 MOUNT_OPTS="-o noinit_itable"
 
-say "three sites, alpha, bravo and charlie, each in its own network namespace, 5 ms apart"
-sites_network >/dev/null 2>&1 || die "network"
+say "three sites, alpha, bravo and charlie, each in its own network namespace, 5 ms apart, 200 Mbit/s"
+sites_network >/dev/null 2>&1 && sites_cgroup2 && sites_shape 200 1000 >/dev/null 2>&1 ||
+	die "network"
+echo "(each site sends through the fq qdisc, which keeps the pace program's departure times)"
 for s in $SITES; do
 	eval "D_$s=\$(vt_loop data-$s 256)" && eval "L_$s=\$(vt_loop log-$s 128)" ||
 		die "loop devices"
@@ -44,19 +55,42 @@ done
 echo "(each site keeps its own .key, mode 0600; ca.crt goes to every site)"
 
 say "one configuration file, the same at every site: sites, addresses, the volume's devices"
-sites_config >/dev/null || die "config"
+# pacing: every replication link at 100 Mbit/s; routing: the volume's service
+# address, a backend per site, and at each site the cgroup of its clients
+SERVICE_IP=10.44.100.1
+SITES_SERVICE=$SERVICE_IP:8080
+for s in $SITES; do
+	mkdir -p "$SITES_CG/app-$s" || die "cgroup"
+	eval "SITES_EXTRA_$s='\"route_cgroup\": \"$SITES_CG/app-$s\"'"
+done
+sites_config site_extra='"pace_mbit": 100' >/dev/null || die "config"
 run cat "$T/cluster.json"
 run georepctl config check "$T/cluster.json" || die "config check"
 
-say "start georepd at every site; no volume exists yet: the daemons create it"
+say "a service at every site on port 8080 (here: it answers its site's name)"
 for s in $SITES; do
-	echo "$ georepd --config $T/cluster.json --site $s --key-dir $T/keys-$s ...  (in gr-$s)"
+	in_site "$s" busybox nc -ll -p 8080 -e echo "the service at $s" &
+	PIDS="$PIDS $!"
+done
+
+say "start georepd at every site; no volume exists yet: the daemons create it"
+SITES_GEOREPD_ARGS="--bpf on"
+for s in $SITES; do
+	echo "$ georepd --config $T/cluster.json --site $s --key-dir $T/keys-$s --bpf on ...  (in gr-$s)"
 	start_site "$s"
 done
 P=$(wait_primary 90) || die "no primary"
 grep -h "formatted on\|from site" "$T"/*.log | sed 's/^/  /'
 echo "  primary: $P (elected by the sites; no uuid or key was copied by hand)"
 run ctl "$P" status
+
+say "eBPF at the primary: admission, pacing per peer, and the route of the service address"
+wait_for 30 eval 'ctl "$P" bpf status | grep -q "service .* -> $P "' || die "no route to $P"
+run ctl "$P" bpf status
+C=$(for s in $SITES; do [ "$s" != "$P" ] && echo "$s"; done | head -n 1)
+say "a client at $C (in its cgroup) connects to the service address $SITES_SERVICE"
+echo "$ exec 3<>/dev/tcp/$SERVICE_IP/8080; cat <&3   (at $C)"
+client "$C" | grep -x "the service at $P" || die "the client did not reach $P"
 
 say "at the primary: mkfs.ext4, mount, a tree of files, sync"
 dev=/dev/georep/$P.$VOL
@@ -72,6 +106,8 @@ run sync
 (cd "$T/mnt-$P" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$T/sums"
 echo "  $(wc -l <"$T/sums") files, checksums recorded"
 run ctl "$P" status
+echo "$ georepctl bpf status --site $P   (its pace program, while the files replicated)"
+ctl "$P" bpf status | sed -n '/^pace/,$p'
 
 say "site $P fails: its daemon is killed and its links are cut"
 umount -l "$T/mnt-$P"
@@ -79,6 +115,12 @@ kill_site "$P" && cut_links "$P" || die "kill $P"
 NEWP=$(wait_primary 60 "$P") || die "no new primary"
 echo "  new primary: $NEWP"
 run ctl "$NEWP" status
+
+say "the client at $C connects to the same service address: the new primary answers"
+wait_for 30 eval 'ctl "$C" bpf status | grep -q "service .* -> $NEWP "' || die "no route to $NEWP"
+client "$C" | grep -x "the service at $NEWP" || die "the client did not reach $NEWP"
+echo "$ georepctl bpf status --site $C   (its route program)"
+ctl "$C" bpf status | sed -n '/^route/,/^pace/p' | sed '$d'
 
 say "site $NEWP mounts the file system: every file is there"
 dev=/dev/georep/$NEWP.$VOL

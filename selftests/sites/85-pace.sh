@@ -40,44 +40,11 @@ LOG_MB=${LOG_MB:-128}			# the backlog fits: no full resync
 # quarter, 14 ms), fq's horizon (20 ms), and TCG's slowness (55 ms)
 RTT_SLACK_MS=${RTT_SLACK_MS:-100}
 CATCHUP_S=${CATCHUP_S:-120}
-CG=/run/georep-cgroup2			# outside /sys: `ip netns exec` remounts it
 
 sites_init sites-pace
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
 command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
-for m in sch_fq sch_netem ifb act_mirred cls_matchall sch_ingress; do
-	modprobe "$m" 2>/dev/null
-done
-trap 'sites_cleanup; umount "$CG" 2>/dev/null; rmdir "$CG" 2>/dev/null' EXIT
-
-# georepd attaches the pace program to its own cgroup, which it finds through
-# a cgroup2 mount visible in its mount namespace
-cgroup2() {
-	grep -q " $CG cgroup2 " /proc/mounts && return 0
-	mkdir -p "$CG" && mount -t cgroup2 none "$CG"
-}
-
-# each site: fq on its links out, its links in through one shaped ifb
-shape() {
-	local s p
-	for s in $SITES; do
-		ip -n "gr-$s" link add ifb0 type ifb || return 1
-		ip -n "gr-$s" link set ifb0 up || return 1
-		in_site "$s" /sbin/tc qdisc add dev ifb0 root netem delay 5ms \
-			rate "${LINK_MBIT}mbit" limit "$QUEUE_PKTS" || return 1
-		for p in $SITES; do
-			[ "$p" = "$s" ] && continue
-			ip -n "gr-$s" link set "to-$p" gso_max_size 1500 || return 1
-			in_site "$s" /sbin/tc qdisc replace dev "to-$p" root fq || return 1
-			in_site "$s" /sbin/tc qdisc add dev "to-$p" handle ffff: ingress ||
-				return 1
-			in_site "$s" /sbin/tc filter add dev "to-$p" parent ffff: matchall \
-				action mirred egress redirect dev ifb0 || return 1
-		done
-	done
-	in_site alpha /sbin/tc qdisc show
-	in_site alpha ping -c 2 -W 2 "$(site_ip bravo)"
-}
+trap 'sites_cleanup; umount "$SITES_CG" 2>/dev/null; rmdir "$SITES_CG" 2>/dev/null' EXIT
 
 roles() {
 	local s
@@ -218,9 +185,9 @@ rtt_near_idle() {
 	awk -v a="$P90_with" -v i="$IDLE" -v s="$RTT_SLACK_MS" 'BEGIN { exit !(a <= i + s) }'
 }
 
-check cgroup2 cgroup2 || exit 1
+check cgroup2 sites_cgroup2 || exit 1
 check network sites_network || exit 1
-check shaped-links shape || exit 1
+check shaped-links sites_shape "$LINK_MBIT" "$QUEUE_PKTS" || exit 1
 check volumes sites_volumes 64 "$LOG_MB" || exit 1
 check config sites_config commit_rule=local tls=no \
 	site_extra="\"pace_mbit\": $PACE_MBIT" || exit 1

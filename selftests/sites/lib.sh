@@ -9,6 +9,10 @@
 #
 #   sites_init TAG            skip checks, tmpfs work dir $T, exit trap
 #   sites_network             namespaces, veth mesh, routes, netem
+#   sites_cgroup2             a cgroup2 mount georepd finds ($SITES_CG)
+#   sites_shape MBIT PKTS     fq on every link out (pacing), each site's
+#                             links in through one ifb: netem delay 5 ms,
+#                             rate MBIT, queue PKTS
 #   sites_volumes [DATA_MB [LOG_MB]]
 #                             loop devices D_<site>, L_<site>; alpha.vol0
 #                             formatted, bravo/charlie made as its replicas
@@ -16,7 +20,10 @@
 #                             $T/cluster.json for them (quorum_loss=,
 #                             commit_rule=, site_extra=) and `config check`;
 #                             site_extra='"pace_mbit": 32' adds members to
-#                             every site's entry;
+#                             every site's entry, SITES_EXTRA_<site> to one
+#                             site's; SITES_SERVICE=IP:PORT gives the volume
+#                             that service address and each replica the
+#                             backend <site ip>:PORT (routing);
 #                             the sites use mutual TLS 1.3 with a CA and
 #                             site certificates made by `openssl` in $T/pki
 #                             (selftests/lib/tls-certs.sh); tls=no: plain
@@ -51,6 +58,7 @@ PORT=7400
 SITES_DELAY=${SITES_DELAY:-5ms}
 ELECTION_MS=${GEOREPD_ELECTION_MS:-3000}	# qemu TCG is slow: generous timeouts
 SITES_GEOREPD_ARGS=${SITES_GEOREPD_ARGS:-}	# more georepd options (e.g. --bpf on)
+SITES_CG=/run/georep-cgroup2		# outside /sys: `ip netns exec` remounts it
 
 SITES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SITES_LIB/../kmod/lib/ktap.sh"
@@ -147,6 +155,40 @@ sites_network() {
 		in_site bravo ping -c 2 -W 2 "$(site_ip charlie)"
 }
 
+# georepd attaches the pace and route programs to cgroups, which it finds
+# through a cgroup2 mount visible in its mount namespace
+sites_cgroup2() {
+	grep -q " $SITES_CG cgroup2 " /proc/mounts && return 0
+	mkdir -p "$SITES_CG" && mount -t cgroup2 none "$SITES_CG"
+}
+
+# sites_shape MBIT PKTS: each site sends through fq on its links out (the
+# pace program's departure times hold there) and receives through one ifb
+# with the delay, the rate and the queue of its bottleneck
+sites_shape() {
+	local mbit=$1 pkts=$2 s p m
+	for m in sch_fq sch_netem ifb act_mirred cls_matchall sch_ingress; do
+		modprobe "$m" 2>/dev/null
+	done
+	for s in $SITES; do
+		ip -n "gr-$s" link add ifb0 type ifb || return 1
+		ip -n "gr-$s" link set ifb0 up || return 1
+		in_site "$s" /sbin/tc qdisc add dev ifb0 root netem delay 5ms \
+			rate "${mbit}mbit" limit "$pkts" || return 1
+		for p in $SITES; do
+			[ "$p" = "$s" ] && continue
+			ip -n "gr-$s" link set "to-$p" gso_max_size 1500 || return 1
+			in_site "$s" /sbin/tc qdisc replace dev "to-$p" root fq || return 1
+			in_site "$s" /sbin/tc qdisc add dev "to-$p" handle ffff: ingress ||
+				return 1
+			in_site "$s" /sbin/tc filter add dev "to-$p" parent ffff: matchall \
+				action mirred egress redirect dev ifb0 || return 1
+		done
+	done
+	in_site alpha /sbin/tc qdisc show
+	in_site alpha ping -c 2 -W 2 "$(site_ip bravo)"
+}
+
 # cut_links S [PEER...]: the links between S and PEERs (default: every other
 # site) go down at both ends, as a cable cut; mend_links brings them back
 # (not "cut": that would hide coreutils cut(1) in every scenario)
@@ -194,13 +236,28 @@ site_tls() {
 	printf ', "cert": "%s", "key": "%s"' "$T/pki/$1.crt" "$T/pki/$1.key"
 }
 
-# site_more: the site_extra= members of every site's entry ("" without)
+# site_more S: the site_extra= members of every site's entry and S's own
+# SITES_EXTRA_<S> ("" without)
 site_more() {
+	local own
+	eval "own=\${SITES_EXTRA_$1:-}"
 	[ -z "$SITES_SITE_EXTRA" ] || printf ', %s' "$SITES_SITE_EXTRA"
+	[ -z "$own" ] || printf ', %s' "$own"
+}
+
+# replica S: S's entry in the volume's replicas, with its backend when the
+# volume has a service address
+replica() {
+	local d l
+	eval "d=\$D_$1 l=\$L_$1"
+	printf '"%s": {"data": "%s", "log": "%s"' "$1" "$d" "$l"
+	[ -z "${SITES_SERVICE:-}" ] || printf ', "backend": "%s:%s"' "$(site_ip "$1")" \
+		"${SITES_SERVICE##*:}"
+	printf '}'
 }
 
 sites_config() {
-	local quorum_loss=suspend commit_rule=quorum kv s tls_section=
+	local quorum_loss=suspend commit_rule=quorum kv s tls_section= svc=
 	SITES_TLS=yes
 	SITES_SITE_EXTRA=
 	for kv in "$@"; do
@@ -221,20 +278,21 @@ sites_config() {
 		# a KeyUpdate every 4 MiB: scenarios that write see several
 		tls_section="\"tls\": {\"ca\": \"$T/pki/ca.crt\", \"rekey_bytes\": 4194304},"
 	fi
+	[ -z "${SITES_SERVICE:-}" ] || svc=" \"service\": \"$SITES_SERVICE\","
 	cat >"$T/cluster.json" <<JSON
 {
   "cluster": "sites", $tls_section
   "sites": [
-    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"$(site_tls alpha)$(site_more)},
-    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"$(site_tls bravo)$(site_more)},
-    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"$(site_tls charlie)$(site_more)}
+    {"name": "alpha", "region": "eu", "site_id": 1, "address": "$(site_ip alpha):$PORT"$(site_tls alpha)$(site_more alpha)},
+    {"name": "bravo", "region": "us", "site_id": 2, "address": "$(site_ip bravo):$PORT"$(site_tls bravo)$(site_more bravo)},
+    {"name": "charlie", "region": "ap", "site_id": 3, "address": "$(site_ip charlie):$PORT"$(site_tls charlie)$(site_more charlie)}
   ],
   "volumes": [
-    {"name": "$VOL", "commit_rule": "$commit_rule", "quorum_loss": "$quorum_loss",
+    {"name": "$VOL", "commit_rule": "$commit_rule", "quorum_loss": "$quorum_loss",$svc
      "replicas": {
-       "alpha": {"data": "$D_alpha", "log": "$L_alpha"},
-       "bravo": {"data": "$D_bravo", "log": "$L_bravo"},
-       "charlie": {"data": "$D_charlie", "log": "$L_charlie"}}}
+       $(replica alpha),
+       $(replica bravo),
+       $(replica charlie)}}
   ]
 }
 JSON
