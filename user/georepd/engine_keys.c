@@ -255,7 +255,8 @@ static void ack_held(struct engine *e, struct gr_key_ack *a)
 
 	if (e->lg->ops->status(e->lg, &st))
 		return;
-	a->sealing = st.seal_epoch;
+	/* an older module reports no epochs: then no sealing epoch either */
+	a->sealing = st.nr_epochs ? st.seal_epoch : 0;
 	a->nr_held = st.nr_epochs;
 	memcpy(a->held, st.epochs, sizeof(a->held));
 }

@@ -563,6 +563,7 @@ int georep_nl_volume_attach(struct georep_nl *nl, struct georep_vol_new *req,
 	for (;;) {
 		attach_keys(all, need, nneed, &ks);
 		req->keys = &ks;
+		memset(reply, 0, sizeof(*reply));
 		ret = georep_nl_volume_new(nl, req, reply);
 		if (ret != -ENOKEY || !reply->has_bad_seq || !reply->seal_epoch ||
 		    nneed == GEOREP_MAX_KEYS - 1 || !georep_keyset_find(all, reply->seal_epoch) ||

@@ -112,6 +112,8 @@ int main(int argc, char *argv[])
 		req.has_term = true;
 		req.term = st.term;
 	}
+	/* a new replica's log is empty: the newest epochs the kernel can hold */
+	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
 	req.keys = &ks;
 	ret = georep_nl_volume_new(nl, &req, &reply);
 	if (ret)
