@@ -87,8 +87,13 @@ second_region() {
 }
 
 # flip BYTE of device block POS (as a corrupted replica would hold it)
+# flip OFFSET BLOCK: invert the byte at OFFSET of device block BLOCK (a
+# constant written there left the block as it was when it held that byte)
 flip() {
-	printf '\x5a' | dd of="$DEV" bs=1 seek=$(($2 * 4096 + $1)) conv=notrunc 2>/dev/null
+	local off=$(($2 * 4096 + $1)) b
+	b=$(dd if="$DEV" bs=1 skip="$off" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	printf "\\x$(printf %02x $((b ^ 0xff)))" |
+		dd of="$DEV" bs=1 seek="$off" conv=notrunc 2>/dev/null
 }
 
 neg_flipped() {
