@@ -456,16 +456,14 @@ static int mem_key_install(struct gd_ledger *l, uint32_t epoch,
 		return epoch ? -ENOSPC : -EINVAL;
 	if (seal && seal != epoch && !epoch_key(m, seal))
 		return -ENOKEY;
+	if (!epoch_key(m, epoch) && m->nekeys == GEOREP_MAX_KEYS - 1) {
+		ret = make_room(m, seal ? seal : m->seal_epoch);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < m->nekeys && m->ekeys[i].epoch < epoch; i++)
 		;
 	if (i == m->nekeys || m->ekeys[i].epoch != epoch) {
-		if (m->nekeys == GEOREP_MAX_KEYS - 1) {
-			ret = make_room(m, seal ? seal : m->seal_epoch);
-			if (ret)
-				return ret;
-			for (i = 0; i < m->nekeys && m->ekeys[i].epoch < epoch; i++)
-				;
-		}
 		memmove(&m->ekeys[i + 1], &m->ekeys[i],
 			(m->nekeys - i) * sizeof(m->ekeys[0]));
 		m->nekeys++;
