@@ -327,7 +327,9 @@ static void queued(struct gr_conn *c, enum gr_lane lane, size_t n)
 
 int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane lane)
 {
-	size_t need = gr_wire_frame_size(f);
+	/* everything after the hello is framed (and laid out) with the agreed version */
+	uint16_t v = f->hdr.type == GR_FT_HELLO ? f->hdr.version : c->version;
+	size_t need = gr_wire_frame_size_as(f, v);
 	uint8_t *dst;
 	ssize_t n;
 	int ret;
@@ -340,14 +342,9 @@ int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane 
 	dst = out_reserve(c, lane, need, &ret);
 	if (!dst)
 		return ret;
-	n = gr_wire_encode(dst, need, f);
+	n = gr_wire_encode_as(dst, need, f, v);
 	if (n < 0)
 		return n;
-	/* everything after the hello is framed with the agreed version */
-	if (f->hdr.type != GR_FT_HELLO && c->version != GR_WIRE_VERSION_MIN) {
-		dst[4] = c->version & 0xff;
-		dst[5] = c->version >> 8;
-	}
 	queued(c, lane, n);
 	return 0;
 }

@@ -504,7 +504,7 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 	case GR_FT_KEY:
 		return gr_wire_decode_key(b, bl, &f->key, err);
 	case GR_FT_KEY_ACK:
-		return gr_wire_decode_key_ack(b, bl, &f->key_ack, err);
+		return gr_wire_decode_key_ack(b, bl, f->hdr.version, &f->key_ack, err);
 	case GR_FT_CKPT:
 	case GR_FT_CKPT_FINAL:
 		return gr_wire_decode_ckpt(b, bl, &f->ckpt, err);
@@ -542,7 +542,7 @@ int gr_records_next(const struct gr_records *r, size_t *pos,
 	return 1;
 }
 
-static size_t body_size(const struct gr_frame *f)
+static size_t body_size(const struct gr_frame *f, uint16_t version)
 {
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
@@ -567,7 +567,7 @@ static size_t body_size(const struct gr_frame *f)
 	case GR_FT_KEY:
 		return GR_KEY_SIZE;
 	case GR_FT_KEY_ACK:
-		return GR_KEY_ACK_SIZE;
+		return gr_wire_key_ack_size(version);
 	case GR_FT_CKPT:
 	case GR_FT_CKPT_FINAL:
 		return GR_CKPT_HDR_SIZE + (size_t)f->ckpt.note_len;
@@ -587,11 +587,16 @@ static size_t body_size(const struct gr_frame *f)
 	return 0;
 }
 
-size_t gr_wire_frame_size(const struct gr_frame *f)
+size_t gr_wire_frame_size_as(const struct gr_frame *f, uint16_t version)
 {
 	if (f->hdr.type == 0 || f->hdr.type >= __GR_FT_MAX)
 		return 0;
-	return GR_WIRE_HDR_SIZE + body_size(f);
+	return GR_WIRE_HDR_SIZE + body_size(f, version ? version : GR_WIRE_VERSION_MIN);
+}
+
+size_t gr_wire_frame_size(const struct gr_frame *f)
+{
+	return gr_wire_frame_size_as(f, f->hdr.version);
 }
 
 static int put_padded(uint8_t *p, size_t n, const char *s)
@@ -665,17 +670,19 @@ void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version)
 	put_hdr(hdr, GR_FT_PART, more ? GR_WF_MORE : 0, len, version, 0);
 }
 
-ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
+ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint16_t version)
 {
-	size_t total = gr_wire_frame_size(f), bl, i;
+	size_t total = gr_wire_frame_size_as(f, version), bl, i;
 	uint8_t *p = buf, *b = p + GR_WIRE_HDR_SIZE;
 	char err[GR_WIRE_ERRLEN];
 
 	if (!total)
 		return -EINVAL;
+	if (!version)
+		version = GR_WIRE_VERSION_MIN;
 	bl = total - GR_WIRE_HDR_SIZE;
-	if (bl > GR_WIRE_MAX_BODY || f->hdr.version > GR_WIRE_VERSION ||
-	    (f->hdr.version ? f->hdr.version : GR_WIRE_VERSION_MIN) < type_version(f->hdr.type))
+	if (bl > GR_WIRE_MAX_BODY || version > GR_WIRE_VERSION ||
+	    version < type_version(f->hdr.type))
 		return -EINVAL;
 	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
 		return -EINVAL;
@@ -683,7 +690,7 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		return -ENOSPC;
 
 	put_hdr(p, f->hdr.type, f->hdr.type == GR_FT_PART && f->part.more ? GR_WF_MORE : 0,
-		bl, f->hdr.version, f->hdr.volume);
+		bl, version, f->hdr.volume);
 
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
@@ -736,8 +743,8 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 	case GR_FT_KEY:
 		return gr_wire_check_key(b, f, err) ? -EINVAL : (ssize_t)total;
 	case GR_FT_KEY_ACK:
-		gr_wire_put_key_ack(b, &f->key_ack);
-		if (gr_wire_decode_key_ack(b, bl, &(struct gr_key_ack){ 0 }, err))
+		gr_wire_put_key_ack(b, version, &f->key_ack);
+		if (gr_wire_decode_key_ack(b, bl, version, &(struct gr_key_ack){ 0 }, err))
 			return -EINVAL;
 		break;
 	case GR_FT_CKPT:
@@ -775,6 +782,11 @@ ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
 		break;
 	}
 	return total;
+}
+
+ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f)
+{
+	return gr_wire_encode_as(buf, cap, f, f->hdr.version);
 }
 
 ssize_t gr_cmsg_encode(void *buf, size_t cap, const struct gr_cmsg *m)

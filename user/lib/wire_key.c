@@ -96,13 +96,18 @@ static int decode_held(const uint8_t *b, struct gr_key_ack *a, char *err)
 	return 0;
 }
 
-int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
+uint32_t gr_wire_key_ack_size(unsigned int version)
+{
+	return version >= GR_WIRE_VERSION_KEY_HELD ? GR_KEY_ACK_SIZE : GR_KEY_ACK_V1_SIZE;
+}
+
+int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len, unsigned int version,
 			   struct gr_key_ack *a, char *err)
 {
 	memset(a, 0, sizeof(*a));
-	if (len != GR_KEY_ACK_SIZE)
-		return ERR("key-ack: body is %u bytes, expected %u", len,
-			   GR_KEY_ACK_SIZE);
+	if (len != gr_wire_key_ack_size(version))
+		return ERR("key-ack: body is %u bytes, expected %u (version %u)", len,
+			   gr_wire_key_ack_size(version), version);
 	a->term = rd64(b);
 	a->epoch = rd32(b + 8);
 	a->status = rd32(b + 12);
@@ -113,6 +118,8 @@ int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
 	if (a->status >= __GR_KEY_MAX)
 		return ERR("key-ack: epoch %u: unknown status %u", a->epoch,
 			   a->status);
+	if (version < GR_WIRE_VERSION_KEY_HELD)
+		return 0;
 	return decode_held(b + 16, a, err);
 }
 
@@ -124,13 +131,15 @@ void gr_wire_put_key(uint8_t *b, const struct gr_key *k)
 	memcpy(b + 16, k->key, GEOREP_KEY_LEN);
 }
 
-void gr_wire_put_key_ack(uint8_t *b, const struct gr_key_ack *a)
+void gr_wire_put_key_ack(uint8_t *b, unsigned int version, const struct gr_key_ack *a)
 {
 	uint32_t i;
 
 	wr64(b, a->term);
 	wr32(b + 8, a->epoch);
 	wr32(b + 12, a->status);
+	if (version < GR_WIRE_VERSION_KEY_HELD)
+		return;
 	wr32(b + 16, a->sealing);
 	wr32(b + 20, a->nr_held);
 	for (i = 0; i < GEOREP_MAX_KEYS; i++)

@@ -610,9 +610,10 @@ static void test_socket_split(void)
 /* Bytes of a frame @f framed with @version, appended to @w. */
 static void put_frame(struct wire *w, struct gr_frame *f, uint16_t version)
 {
-	size_t need = gr_wire_frame_size(f);
+	size_t need;
 
 	f->hdr.version = version;
+	need = gr_wire_frame_size(f);
 	w->buf = realloc(w->buf, w->len + need);
 	CHECK(gr_wire_encode(w->buf + w->len, need, f) == (ssize_t)need);
 	w->len += need;
@@ -655,6 +656,49 @@ static void feed(uint16_t version, const struct wire *w, struct got *g)
 	gr_loop_run_once(loop, 0);
 	close(fd);
 	close(lfd);
+	gr_loop_free(loop);
+	gr_transport_free(t);
+}
+
+/*
+ * A frame whose layout changed with a version (KEY_ACK in 4) goes out laid
+ * out in the connection's version, whatever the sender put in hdr.version:
+ * a version 3 peer gets the 16-byte body it decodes, a version 4 one 56.
+ */
+static void test_layout_follows_conn(void)
+{
+	struct gr_transport *t = gr_transport_tcp();
+	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK, .hdr.volume = 3 }, g;
+	char err[GR_WIRE_ERRLEN];
+	uint8_t in[256];
+	struct gr_loop *loop;
+	struct gr_conn *c;
+	uint16_t v;
+	size_t used;
+	ssize_t n;
+	int lfd, fd, i;
+
+	f.key_ack = (struct gr_key_ack){ .term = 2, .epoch = 5, .sealing = 5, .nr_held = 1,
+					 .held = { 5 } };
+	CHECK(t && gr_loop_new(&loop) == 0);
+	for (v = GR_WIRE_VERSION_MLEAF; v <= GR_WIRE_VERSION_KEY_HELD; v++) {
+		closed_err = 0;
+		c = raw_peer(loop, t, &(struct gr_conn_cbs){ .on_frame = c_frame,
+							     .on_close = c_close }, NULL, &lfd, &fd);
+		gr_conn_set_version(c, v);
+		CHECK(gr_conn_send(c, &f) == 0);
+		for (i = 0; i < 50 && gr_conn_queued(c); i++)
+			gr_loop_run_once(loop, 10);
+		n = read(fd, in, sizeof(in));
+		CHECK_MSG(n == GR_WIRE_HDR_SIZE + (v < 4 ? 16 : 56), "version %u: %zd bytes", v, n);
+		CHECK_MSG(!gr_wire_decode(in, n, &g, &used, err) && g.hdr.version == v &&
+			  g.key_ack.epoch == 5 && g.key_ack.nr_held == (v < 4 ? 0U : 1U),
+			  "version %u: %s", v, err);
+		gr_conn_close(c, 0, "test done");
+		gr_loop_run_once(loop, 0);
+		close(fd);
+		close(lfd);
+	}
 	gr_loop_free(loop);
 	gr_transport_free(t);
 }
@@ -750,6 +794,7 @@ static const struct ktap_case cases[] = {
 	{ "lanes_socket_ping_overtakes", test_socket_ping_overtakes },
 	{ "lanes_socket_split", test_socket_split },
 	{ "lanes_split_refused", test_split_refused },
+	{ "lanes_layout_follows_conn", test_layout_follows_conn },
 };
 
 int main(void)

@@ -703,7 +703,8 @@ static void test_key(void)
 
 static void test_key_ack(void)
 {
-	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK, .hdr.volume = 5 }, g;
+	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK, .hdr.volume = 5,
+			      .hdr.version = GR_WIRE_VERSION_KEY_HELD }, g;
 	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
 	size_t used;
 	ssize_t n;
@@ -767,6 +768,44 @@ static void test_key_ack(void)
 	CHECK(gr_wire_decode(buf, n - 1, &g, &used, err) == -EAGAIN);
 	f.key_ack.status = 7;
 	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+}
+
+/*
+ * KEY_ACK framed with versions 1..3 is the 16 bytes of term, epoch and
+ * status; the transport lays it out in its connection's version.
+ */
+static void test_key_ack_versions(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK, .hdr.volume = 5 }, g;
+	size_t used;
+	ssize_t n;
+	uint16_t v;
+
+	f.key_ack = (struct gr_key_ack){ .term = 9, .epoch = 4, .status = GR_KEY_INSTALLED,
+					 .sealing = 3, .nr_held = 2, .held = { 3, 4 } };
+	for (v = GR_WIRE_VERSION_MIN; v <= GR_WIRE_VERSION; v++) {
+		bool held = v >= GR_WIRE_VERSION_KEY_HELD;
+
+		n = gr_wire_encode_as(buf, sizeof(buf), &f, v);
+		CHECK(n == (ssize_t)gr_wire_frame_size_as(&f, v));
+		CHECK(n == GR_WIRE_HDR_SIZE + (held ? GR_KEY_ACK_SIZE : GR_KEY_ACK_V1_SIZE));
+		CHECK(!gr_wire_decode(buf, n, &g, &used, err) && used == (size_t)n &&
+		      g.hdr.version == v);
+		CHECK(g.key_ack.term == 9 && g.key_ack.epoch == 4 &&
+		      g.key_ack.sealing == (held ? 3U : 0U) &&
+		      g.key_ack.nr_held == (held ? 2U : 0U) &&
+		      g.key_ack.held[1] == (held ? 4U : 0U));
+	}
+	CHECK(GR_KEY_ACK_V1_SIZE == 16 && GR_WIRE_VERSION_KEY_HELD == 4);
+	/* a version 3 body under a version 4 header, and the other way round */
+	n = gr_wire_encode_as(buf, sizeof(buf), &f, 3);
+	buf[4] = 4;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "key-ack: body is 16 bytes, expected 56 (version 4)"));
+	n = gr_wire_encode_as(buf, sizeof(buf), &f, 4);
+	buf[4] = 3;
+	CHECK(gr_wire_decode(buf, n, &g, &used, err) == -EPROTO &&
+	      strstr(err, "key-ack: body is 56 bytes, expected 16 (version 3)"));
 }
 
 /* GENESIS_REQ and GENESIS: a volume's uuid, size and keys, or none */
@@ -842,6 +881,7 @@ static const struct ktap_case cases[] = {
 	{ "wire_volume_id", test_volume_id },
 	{ "wire_key", test_key },
 	{ "wire_key_ack", test_key_ack },
+	{ "wire_key_ack_versions", test_key_ack_versions },
 	{ "wire_genesis", test_genesis },
 };
 

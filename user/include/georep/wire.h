@@ -31,10 +31,11 @@
 #include <linux/georep.h>
 
 #define GR_WIRE_MAGIC		0x31575247U	/* "GRW1" */
-#define GR_WIRE_VERSION		3		/* newest protocol version spoken */
+#define GR_WIRE_VERSION		4		/* newest protocol version spoken */
 #define GR_WIRE_VERSION_MIN	1		/* oldest protocol version spoken */
 #define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
 #define GR_WIRE_VERSION_MLEAF	3		/* first version with MLEAF frames */
+#define GR_WIRE_VERSION_KEY_HELD 4		/* first version whose KEY_ACK says what is held */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
 #define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
@@ -230,12 +231,14 @@ struct gr_heal {
  * receive buffer with OPENSSL_cleanse(), the sender its encode buffer.
  * KEY_ACK, site to leader: le64 term, le32 epoch (>= 1), le32 status:
  * INSTALLED (in the kernel and on disk, 0600, fsynced), FAILED, or MISSING
- * (the site lacks that epoch and asks the leader for it); then what the
- * site's ledger holds after it: le32 sealing (0 or one of the epochs),
- * le32 count (0..GEOREP_MAX_KEYS), le32 epochs[GEOREP_MAX_KEYS], the first
- * count ascending and >= 1, the others 0.
+ * (the site lacks that epoch and asks the leader for it); from version 4
+ * on, then what the site's ledger holds after it: le32 sealing (0 or one
+ * of the epochs), le32 count (0..GEOREP_MAX_KEYS), le32
+ * epochs[GEOREP_MAX_KEYS], the first count ascending and >= 1, the others
+ * 0. Framed with version 1..3 the body ends after status (nr_held 0).
  */
 #define GR_KEY_SIZE		(16 + GEOREP_KEY_LEN)
+#define GR_KEY_ACK_V1_SIZE	16
 #define GR_KEY_ACK_SIZE		(24 + 4 * GEOREP_MAX_KEYS)
 enum gr_key_status {
 	GR_KEY_INSTALLED = 0,
@@ -261,11 +264,13 @@ struct gr_key_ack {
 
 int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
 		       char *err);
-int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len,
+int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len, unsigned int version,
 			   struct gr_key_ack *a, char *err);
-/* write the body (GR_KEY_SIZE / GR_KEY_ACK_SIZE bytes) at @b */
+/* KEY_ACK's body size when framed with @version */
+uint32_t gr_wire_key_ack_size(unsigned int version);
+/* write the body (GR_KEY_SIZE / gr_wire_key_ack_size() bytes) at @b */
 void gr_wire_put_key(uint8_t *b, const struct gr_key *k);
-void gr_wire_put_key_ack(uint8_t *b, const struct gr_key_ack *a);
+void gr_wire_put_key_ack(uint8_t *b, unsigned int version, const struct gr_key_ack *a);
 const char *gr_key_status_name(uint32_t status);
 /* zero the key bytes of @k (OPENSSL_cleanse) */
 void gr_key_wipe(struct gr_key *k);
@@ -469,6 +474,8 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
  * would not pass gr_wire_decode() (e.g. a bad batch of records).
  */
 ssize_t gr_wire_encode(void *buf, size_t cap, const struct gr_frame *f);
+/* the same, framed with @version instead of hdr.version (0 means 1) */
+ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint16_t version);
 
 /*
  * The header of a PART frame of @len body bytes, framed with @version, into
@@ -479,6 +486,7 @@ void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version);
 
 /* Bytes gr_wire_encode() needs for @f (0 for an unknown type). */
 size_t gr_wire_frame_size(const struct gr_frame *f);
+size_t gr_wire_frame_size_as(const struct gr_frame *f, uint16_t version);
 
 /*
  * Walk the records of a decoded batch: *@pos starts at 0. Return: 1 and the
