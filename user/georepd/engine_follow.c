@@ -80,6 +80,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 		if (rec.seq > to)
 			break;
 		ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
+		if (ret == -ENOKEY && !eng_key_reinstall(e, e->recs_from, rec.seal_epoch, rec.seq))
+			ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
 		if (ret && refusal(ret))
 			return records_refused(e, rec.seq, refusal(ret));
 		if (ret) {

@@ -210,6 +210,7 @@ struct engine {
 		uint32_t have;			/* follower: highest installed */
 		uint32_t seen;			/* follower: highest epoch appended */
 		uint64_t sent_ns, checked_ns, last_ns, rotations;
+		uint64_t reinstalled;		/* follower: retired epochs installed again */
 		char why[160];			/* the last failure */
 	} kr;
 	bool restart_node;			/* rebuild the core from the ledger */
@@ -260,6 +261,7 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 int eng_key_rotate(struct engine *e, char *err, size_t errlen);
 int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 void eng_key_peer_up(struct engine *e, unsigned int site);
+int eng_key_reinstall(struct engine *e, unsigned int leader, uint32_t epoch, uint64_t seq);
 void eng_key_tick(struct engine *e, uint64_t now);
 json_t *eng_key_status(struct engine *e);
 void eng_key_load(struct engine *e);

@@ -75,24 +75,42 @@ static void send_key(struct engine *e, unsigned int site, uint32_t epoch,
 	gr_key_wipe(&f.key);
 }
 
+static bool holds(const struct gd_ledger_status *st, uint32_t epoch)
+{
+	uint32_t i;
+
+	for (i = 0; i < st->nr_epochs && i < GEOREP_MAX_KEYS; i++)
+		if (st->epochs[i] == epoch)
+			return true;
+	return false;
+}
+
 /*
- * The newest GEOREP_MAX_KEYS epochs of the key dir to @site (a site that
- * just connected, or one that missed an epoch): what a kernel can hold
+ * To @site (one that just connected, or asks): the epochs this site's
+ * ledger holds, which seal every record it retains and so every record it
+ * may ship (a ledger never retires an epoch a retained record uses). A
+ * ledger that reports no epochs (an older module): the newest
+ * GEOREP_MAX_KEYS of the key dir.
  */
 static void send_all(struct engine *e, unsigned int site)
 {
+	struct gd_ledger_status st = { 0 };
 	struct georep_keyset ks;
 	unsigned int i;
 
 	highest_epoch(e, &ks);
-	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
+	if (e->lg->ops->status(e->lg, &st) || !st.nr_epochs) {
+		st.nr_epochs = 0;
+		georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
+	}
 	for (i = 0; i < ks.nr; i++)
-		send_key(e, site, ks.keys[i].epoch, ks.keys[i].data);
+		if (!st.nr_epochs || holds(&st, ks.keys[i].epoch))
+			send_key(e, site, ks.keys[i].epoch, ks.keys[i].data);
 	georep_keyset_clear(&ks);
 }
 
-/* the pending epoch's key from the key dir; 0 or -errno */
-static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN])
+/* the key of @epoch from the key dir into @key; 0 or -ENOENT */
+static int dir_key(struct engine *e, uint32_t epoch, uint8_t key[GEOREP_KEY_LEN])
 {
 	struct georep_keyset ks;
 	unsigned int i;
@@ -100,12 +118,18 @@ static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN])
 
 	highest_epoch(e, &ks);
 	for (i = 0; i < ks.nr; i++)
-		if (ks.keys[i].epoch == e->kr.pending) {
+		if (ks.keys[i].epoch == epoch) {
 			memcpy(key, ks.keys[i].data, GEOREP_KEY_LEN);
 			ret = 0;
 		}
 	georep_keyset_clear(&ks);
 	return ret;
+}
+
+/* the pending epoch's key from the key dir; 0 or -errno */
+static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN])
+{
+	return dir_key(e, e->kr.pending, key);
 }
 
 /*
@@ -280,10 +304,22 @@ static uint32_t follower_seal(struct engine *e)
 	return st.seal_epoch;
 }
 
+static void send_ack(struct engine *e, unsigned int site, uint64_t term, uint32_t epoch,
+		     enum gr_key_status status)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK };
+
+	f.hdr.volume = e->vol->cfg->wire_id;
+	f.key_ack.term = term ? term : 1;
+	f.key_ack.epoch = epoch;
+	f.key_ack.status = status;
+	ack_held(e, &f.key_ack);
+	eng_send_frame(e, site, &f);
+}
+
 /* a follower: KEY from the leader */
 static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 {
-	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK };
 	char name[GEOREP_NAME_MAX], err[256] = "";
 	int ret;
 
@@ -299,12 +335,55 @@ static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 			gd_cluster(e->d)->sites[from].name);
 	if (!ret && k->epoch > e->kr.have)
 		e->kr.have = k->epoch;
-	f.hdr.volume = e->vol->cfg->wire_id;
-	f.key_ack.term = k->term;
-	f.key_ack.epoch = k->epoch;
-	f.key_ack.status = ret ? GR_KEY_FAILED : GR_KEY_INSTALLED;
-	ack_held(e, &f.key_ack);
-	eng_send_frame(e, from, &f);
+	send_ack(e, from, k->term, k->epoch, ret ? GR_KEY_FAILED : GR_KEY_INSTALLED);
+}
+
+/*
+ * A follower: record @seq from @leader is sealed with @epoch, which this
+ * ledger does not hold. A follower that lags may have retired it: the new
+ * epochs come on the control lane, ahead of records sealed with older
+ * ones, and installing them retires the lowest epoch no retained record
+ * uses yet. Install it again from the key directory; without its file, ask
+ * @leader for it (KEY_ACK MISSING). 0 once installed.
+ */
+int eng_key_reinstall(struct engine *e, unsigned int leader, uint32_t epoch, uint64_t seq)
+{
+	uint8_t key[GEOREP_KEY_LEN];
+	int ret = dir_key(e, epoch, key);
+
+	if (!ret)
+		ret = e->lg->ops->key_install ? key_install(e, epoch, key, follower_seal(e)) :
+		      -EOPNOTSUPP;
+	OPENSSL_cleanse(key, sizeof(key));
+	if (!ret) {
+		e->kr.reinstalled++;
+		gd_info("volume %s: seal key epoch %u installed again from the key directory: "
+			"record %llu is sealed with it", e->name, epoch, (unsigned long long)seq);
+		return 0;
+	}
+	if (ret == -ENOENT && gd_cluster(e->d)->tls.enabled)
+		send_ack(e, leader, e->term, epoch, GR_KEY_MISSING);
+	if (gd_ratelimit(&e->rl))
+		gd_warn("volume %s: record %llu is sealed with epoch %u: %s", e->name,
+			(unsigned long long)seq, epoch,
+			ret == -ENOENT ? "not in the key directory; asked the leader for it" :
+			install_why(e, ret));
+	return ret;
+}
+
+/* the leader: a site lacks @epoch and asks for it (only over mutual TLS) */
+static void send_missing(struct engine *e, unsigned int site, uint32_t epoch)
+{
+	uint8_t key[GEOREP_KEY_LEN];
+
+	if (!gd_cluster(e->d)->tls.enabled)
+		return;
+	if (!dir_key(e, epoch, key))
+		send_key(e, site, epoch, key);
+	else
+		gd_warn("volume %s: site %s asks for seal key epoch %u, which is not in the key "
+			"directory", e->name, gd_cluster(e->d)->sites[site].name, epoch);
+	OPENSSL_cleanse(key, sizeof(key));
 }
 
 int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
@@ -329,7 +408,7 @@ int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
 	if (f->key_ack.status == GR_KEY_INSTALLED && f->key_ack.epoch == e->kr.pending)
 		e->kr.acked[from] = true;
 	else if (f->key_ack.status == GR_KEY_MISSING)
-		send_all(e, from);
+		send_missing(e, from, f->key_ack.epoch);
 	else if (f->key_ack.status == GR_KEY_FAILED)
 		snprintf(e->kr.why, sizeof(e->kr.why), "site %s could not install epoch %u",
 			 gd_cluster(e->d)->sites[from].name, f->key_ack.epoch);
@@ -417,7 +496,8 @@ static json_t *site_keys(struct engine *e, unsigned int s, const struct gd_ledge
 	if (s == gd_self(e->d))
 		return json_pack("{s:b, s:i, s:o}", "here", 1, "sealing", (int)st->seal_epoch,
 				 "installed", epochs_json(st->epochs, st->nr_epochs));
-	if (!a->term)
+	/* none yet, or one from a version 3 peer or an older module: holdings unknown */
+	if (!a->term || !a->nr_held)
 		return json_pack("{s:b, s:n, s:n, s:i}", "here", 0, "sealing", "installed",
 				 "acked", (int)e->kr.site_epoch[s]);
 	return json_pack("{s:b, s:i, s:o, s:i}", "here", 0, "sealing", (int)a->sealing,
@@ -452,12 +532,12 @@ json_t *eng_key_status(struct engine *e)
 			json_object_set_new(acked, c->sites[s].name,
 					    json_integer(e->kr.site_epoch[s]));
 	}
-	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:i, s:I, s:s, s:I}",
+	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:s, s:I}",
 			 "sealing", (int)st.seal_epoch,
 			 "installed", epochs_json(st.epochs, st.nr_epochs), "key_files", files,
 			 "sites_acked", acked, "sites", sites,
 			 "pending", (int)e->kr.pending, "rotations", (json_int_t)e->kr.rotations,
-			 "error", e->kr.why,
+			 "reinstalled", (json_int_t)e->kr.reinstalled, "error", e->kr.why,
 			 "rotate_seconds", (json_int_t)vc->key_rotate_seconds);
 }
 

@@ -25,7 +25,14 @@ each site with its own key directory.
     key file; the leader's key status shows per site the epochs its ledger
     holds (at most 8, 12 among them) and the one sealing (a follower's
     moves on with the epochs of the records it appends); no write fails,
-    the data is the same everywhere.
+    the data is the same everywhere;
+ 7. a follower stopped (SIGSTOP) while the leader rotates six more times
+    under writes comes back holding records sealed with its old epochs and
+    receiving the new epochs ahead of the records sealed with them (KEY
+    travels on the control lane): installing them retires epochs it has not
+    yet used but is about to need. It re-installs such an epoch from its
+    key directory when a record needs it, refuses no record and catches up
+    without reconnecting.
 
 Usage: e2e_keys.py [BINDIR]. Prints KTAP.
 """
@@ -44,7 +51,7 @@ import e2e  # noqa: E402
 import e2e_replication as er  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 10
+N_TESTS = 11
 ktap = e2e.ktap
 
 
@@ -144,6 +151,35 @@ def scheduled(sites, cfg, cfgpath):
          (ks, view, writer.failed[:3], w, files, shas, er.dump(sites)))
 
 
+def lagging(sites):
+    """Test 11: a follower stopped for six rotations, then resumed."""
+    p = e2e.wait_for(lambda: er.primary(sites), 15)
+    f = [s for s in sites if s is not p][0] if p else None
+    if not f:
+        ktap(False, "lagging_follower_reinstalls_retired_epochs", er.dump(sites))
+        return
+    writer = Writer(sites)
+    writer.start()
+    start = sealing(p)
+    refused0 = f.rep().get("records_refused", 0)
+    f.proc.send_signal(signal.SIGSTOP)
+    moved = e2e.wait_for(lambda: sealing(p) >= start + 6, 30)
+    f.proc.send_signal(signal.SIGCONT)
+    time.sleep(3)
+    writer.stop = True
+    writer.join()
+    ok, shas = settle(sites, 30)
+    rep = f.rep() or {}
+    refused = rep.get("records_refused", 0) - refused0
+    again = f.keyst().get("reinstalled", 0)
+    print("# follower %s stopped from epoch %d to %d; %d records refused after, "
+          "%d epochs installed again" % (f.name, start, sealing(p), refused, again))
+    ktap(moved and ok and len(set(shas)) == 1 and refused == 0 and again > 0 and
+         not writer.failed,
+         "lagging_follower_reinstalls_retired_epochs",
+         (start, sealing(p), refused, writer.failed[:3], shas, er.dump(sites)))
+
+
 def main():
     top = tempfile.mkdtemp(prefix="georep-keys-")
     ports = e2e.free_ports(3)
@@ -240,6 +276,7 @@ def main():
         ktap(writer.ok > 50 and not writer.failed, "no_write_failed_during_rotations",
              writer.failed[:3])
         scheduled(sites, cfg, cfgpath)
+        lagging(sites)
     finally:
         if writer:
             writer.stop = True
