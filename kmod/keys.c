@@ -28,21 +28,30 @@
 
 #include "vol.h"
 
+/* the epoch @ring seals with: its set one, else its highest; 0 when empty */
+static u32 ring_seal(const struct georep_keyring *ring)
+{
+	if (!ring || !ring->nr)
+		return 0;
+	return ring->seal ?: ring->slot[ring->nr - 1].epoch;
+}
+
 u32 georep_seal_epoch(struct georep_volume *vol)
 {
-	struct georep_keyring *ring;
-	u32 epoch = 0;
+	u32 epoch;
 
 	rcu_read_lock();
-	ring = rcu_dereference(vol->keys);
-	if (ring && ring->nr)
-		epoch = ring->seal ?: ring->slot[ring->nr - 1].epoch;
+	epoch = ring_seal(rcu_dereference(vol->keys));
 	rcu_read_unlock();
 	return epoch;
 }
 
-/* the epochs installed, ascending, into @epochs (GEOREP_MAX_KEYS); how many */
-u32 georep_key_epochs(struct georep_volume *vol, u32 *epochs)
+/*
+ * The epochs installed, ascending, into @epochs (GEOREP_MAX_KEYS) and the
+ * sealing one into @seal, both of one ring (a status never shows a sealing
+ * epoch that is not among those held); how many.
+ */
+u32 georep_key_epochs(struct georep_volume *vol, u32 *epochs, u32 *seal)
 {
 	struct georep_keyring *ring;
 	u32 i, nr = 0;
@@ -51,6 +60,7 @@ u32 georep_key_epochs(struct georep_volume *vol, u32 *epochs)
 	ring = rcu_dereference(vol->keys);
 	for (i = 0; ring && i < ring->nr; i++)
 		epochs[nr++] = ring->slot[i].epoch;
+	*seal = ring_seal(ring);
 	rcu_read_unlock();
 	return nr;
 }

@@ -306,7 +306,7 @@ const char *georep_record_header_error(struct georep_volume *vol,
 
 /* keys.c */
 u32 georep_seal_epoch(struct georep_volume *vol);
-u32 georep_key_epochs(struct georep_volume *vol, u32 *epochs);
+u32 georep_key_epochs(struct georep_volume *vol, u32 *epochs, u32 *seal);
 int georep_keys_install(struct georep_volume *vol,
 			const struct georep_key *keys, unsigned int nr,
 			u32 seal, struct netlink_ext_ack *extack);

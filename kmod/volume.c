@@ -156,8 +156,7 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st)
 	st->site_id = vol->site_id;
 	st->data_bytes = vol->data_sectors << SECTOR_SHIFT;
 	st->log_size = vol->area_blocks * GEOREP_BLOCK_SIZE;
-	st->seal_epoch = georep_seal_epoch(vol);
-	st->nr_key_epochs = georep_key_epochs(vol, st->key_epochs);
+	st->nr_key_epochs = georep_key_epochs(vol, st->key_epochs, &st->seal_epoch);
 	st->open_count = READ_ONCE(vol->open_count);
 
 	mutex_lock(&vol->order_mutex);
