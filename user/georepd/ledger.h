@@ -99,7 +99,8 @@ struct gd_ledger_ops {
 	int (*data_read)(struct gd_ledger *l, uint64_t off, void *buf, size_t len);
 	/*
 	 * install seal key @epoch (verify-only unless @seal names it), then
-	 * seal new records with epoch @seal (0: leave as is). A full ring
+	 * seal new records with epoch @seal (0: the highest installed, as
+	 * KEY_SET without SEAL_EPOCH does in the kernel). A full ring
 	 * (GEOREP_MAX_KEYS) retires its lowest epoch that neither seals nor
 	 * seals a retained record; -ENOSPC when none can go (@why says which
 	 * record holds the oldest)

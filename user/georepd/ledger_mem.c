@@ -402,6 +402,12 @@ static const uint8_t *epoch_key(const struct mem_ledger *m, uint32_t epoch)
 	return NULL;
 }
 
+/* the highest epoch held (1 is always) */
+static uint32_t highest_epoch(const struct mem_ledger *m)
+{
+	return m->nekeys ? m->ekeys[m->nekeys - 1].epoch : 1;
+}
+
 /* the last retained record sealed with @epoch, 0 if none */
 static uint64_t epoch_retained(const struct mem_ledger *m, uint32_t epoch)
 {
@@ -452,12 +458,23 @@ static int mem_key_install(struct gd_ledger *l, uint32_t epoch,
 	int ret;
 
 	m->l.why[0] = 0;
-	if (epoch <= 1)
-		return epoch ? -ENOSPC : -EINVAL;
+	if (!epoch)
+		return -EINVAL;
 	if (seal && seal != epoch && !epoch_key(m, seal))
 		return -ENOKEY;
+	/* epoch 1 is built in: installing it again changes nothing but sealing */
+	if (epoch == 1 && CRYPTO_memcmp(key, m->key, GEOREP_KEY_LEN)) {
+		snprintf(m->l.why, sizeof(m->l.why),
+			 "epoch 1 is the memory ledger's built-in key; other bytes refused");
+		return -EINVAL;
+	}
+	if (epoch == 1) {
+		m->seal_epoch = seal ? seal : highest_epoch(m);
+		return 0;
+	}
 	if (!epoch_key(m, epoch) && m->nekeys == GEOREP_MAX_KEYS - 1) {
-		ret = make_room(m, seal ? seal : m->seal_epoch);
+		ret = make_room(m, seal ? seal : epoch > highest_epoch(m) ? epoch :
+				highest_epoch(m));
 		if (ret)
 			return ret;
 	}
@@ -470,8 +487,7 @@ static int mem_key_install(struct gd_ledger *l, uint32_t epoch,
 		m->ekeys[i].epoch = epoch;
 	}
 	memcpy(m->ekeys[i].key, key, GEOREP_KEY_LEN);
-	if (seal)
-		m->seal_epoch = seal;
+	m->seal_epoch = seal ? seal : highest_epoch(m);
 	return 0;
 }
 

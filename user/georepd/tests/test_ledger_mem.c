@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "georep/record.h"
 #include "../fork.h"
 #include "../ledger.h"
@@ -411,6 +413,36 @@ static void test_epoch_retirement(void)
 	p->ops->close(p);
 }
 
+/*
+ * Epoch 1 is built in (from the volume's name): installing it again with
+ * its bytes only moves sealing (it was -ENOSPC, which sent georepd to an
+ * eager compaction for nothing); other bytes are refused with a reason.
+ * Seal 0 means the highest epoch installed, as in the kernel.
+ */
+static void test_epoch_one_and_seal_zero(void)
+{
+	static const char in[] = "georep-mem-ledger-test-key:vol";
+	uint8_t one[GEOREP_KEY_LEN];
+	struct gd_ledger_status st;
+	struct gd_ledger *p;
+	unsigned int len = 0;
+
+	CHECK(EVP_Digest(in, strlen(in), one, &len, EVP_sha256(), NULL) && len == sizeof(one));
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	if (!p)
+		return;
+	CHECK(!p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1));
+	CHECK(!p->ops->key_install(p, 3, key_of(3), 1));
+	CHECK(!p->ops->key_install(p, 1, one, 1));
+	CHECK(p->ops->key_install(p, 1, key_of(1), 1) == -EINVAL &&
+	      strstr(p->why, "epoch 1 is the memory ledger's built-in key"));
+	CHECK(!p->ops->status(p, &st) && st.seal_epoch == 1 && st.nr_epochs == 2);
+	CHECK(!p->ops->key_install(p, 2, key_of(2), 0));
+	CHECK(!p->ops->status(p, &st) && st.seal_epoch == 3 && st.nr_epochs == 3);
+	p->ops->close(p);
+}
+
 static const struct ktap_case cases[] = {
 	{ "mem_ledger_primary_secondary_rules", test_primary_secondary_rules },
 	{ "mem_ledger_tampered_record_refused", test_tampered_record_refused },
@@ -419,6 +451,7 @@ static const struct ktap_case cases[] = {
 	{ "mem_ledger_deposed_primary_diverged", test_deposed_primary_diverged },
 	{ "mem_ledger_data_seal", test_data_seal },
 	{ "mem_ledger_epoch_retirement", test_epoch_retirement },
+	{ "mem_ledger_epoch_one_and_seal_zero", test_epoch_one_and_seal_zero },
 };
 
 int main(void)
