@@ -440,10 +440,9 @@ static void scheduled_failed(struct engine *e, const char *err, uint64_t now)
 /* the leader's side, every tick: resume, resend, switch, rotate on schedule */
 void eng_key_tick(struct engine *e, uint64_t now)
 {
-	struct georep_keyset ks;
 	uint64_t every = e->vol->cfg->key_rotate_seconds * 1000000000ULL;
-	uint32_t high, cur;
-	char err[256];
+	char err[256], name[GEOREP_NAME_MAX];
+	uint32_t high = 0, cur;
 
 	if (e->role != GR_LEADER || !e->lg->ops->key_install ||
 	    !gd_cluster(e->d)->tls.enabled) {
@@ -454,8 +453,10 @@ void eng_key_tick(struct engine *e, uint64_t now)
 		return;		/* no quorum: nothing to switch, keep what is pending */
 	if (!e->kr.pending && now - e->kr.checked_ns > KEY_RESEND_NS) {
 		e->kr.checked_ns = now;
-		high = highest_epoch(e, &ks);
-		georep_keyset_clear(&ks);
+		/* the file names only: this runs every second */
+		if (kname(e, name, sizeof(name)) ||
+		    georep_keys_highest(gd_key_dir, name, &high, err, sizeof(err)))
+			high = 0;
 		cur = sealing(e);
 		if (high > cur) {	/* a rotation a leader did not finish */
 			gd_info("volume %s: seal key epoch %u is here but not sealing (%u): "

@@ -121,38 +121,86 @@ static int check_volume(const char *volume, char *err, size_t errlen)
 		    "invalid volume name \"%.64s\" for a key directory", volume);
 }
 
+/* <dir>/<volume> into @path (PATH_MAX) and opened into *@d: NULL when missing */
+static int open_keydir(const char *dir, const char *volume, char *path, DIR **d,
+		       char *err, size_t errlen)
+{
+	int ret = check_volume(volume, err, errlen);
+
+	*d = NULL;
+	if (ret)
+		return ret;
+	if (snprintf(path, PATH_MAX, "%s/%s", dir, volume) >= PATH_MAX)
+		return fail(err, errlen, -ENAMETOOLONG, "key directory path too long");
+	*d = opendir(path);
+	if (!*d && errno != ENOENT)
+		return fail(err, errlen, -errno, "cannot open key directory %s: %s",
+			    path, strerror(errno));
+	return 0;
+}
+
+/* the epoch of key file @name into @epoch: 0; 1 when not a key file; -EINVAL */
+static int key_name_epoch(const char *path, const char *name, uint32_t *epoch,
+			  char *err, size_t errlen)
+{
+	if (!is_key_name(name))
+		return 1;
+	if (parse_key_name(name, epoch))
+		return fail(err, errlen, -EINVAL,
+			    "key file %s/%s: name must be <epoch>.key with epoch 1..%u",
+			    path, name, UINT32_MAX);
+	return 0;
+}
+
+int georep_keys_highest(const char *dir, const char *volume, uint32_t *epoch,
+			char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	uint32_t e;
+	DIR *d;
+	int ret = open_keydir(dir, volume, path, &d, err, errlen);
+
+	*epoch = 0;
+	if (ret || !d)
+		return ret;
+	while ((errno = 0, de = readdir(d))) {
+		ret = key_name_epoch(path, de->d_name, &e, err, errlen);
+		if (ret < 0)
+			break;
+		if (!ret && e > *epoch)
+			*epoch = e;
+		ret = 0;
+	}
+	if (!ret && errno)
+		ret = fail(err, errlen, -errno, "cannot read key directory %s: %s", path,
+			   strerror(errno));
+	closedir(d);
+	if (ret)
+		*epoch = 0;
+	return ret;
+}
+
 int georep_keys_load(const char *dir, const char *volume,
 		     struct georep_keyset *ks, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
-	int ret = 0;
+	int ret;
 
 	memset(ks, 0, sizeof(*ks));
-	ret = check_volume(volume, err, errlen);
-	if (ret)
+	ret = open_keydir(dir, volume, path, &d, err, errlen);
+	if (ret || !d)
 		return ret;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, volume) >= (int)sizeof(path))
-		return fail(err, errlen, -ENAMETOOLONG, "key directory path too long");
-	d = opendir(path);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return fail(err, errlen, -errno, "cannot open key directory %s: %s",
-			    path, strerror(errno));
-	}
 	while ((errno = 0, de = readdir(d))) {
 		struct georep_keyent ke;
 
-		if (!is_key_name(de->d_name))
+		ret = key_name_epoch(path, de->d_name, &ke.epoch, err, errlen);
+		if (ret > 0)
 			continue;
-		if (parse_key_name(de->d_name, &ke.epoch)) {
-			ret = fail(err, errlen, -EINVAL,
-				   "key file %s/%s: name must be <epoch>.key with epoch 1..%u",
-				   path, de->d_name, UINT32_MAX);
+		if (ret)
 			goto out_clear;
-		}
 		if (ks->nr == GEOREP_KEYSET_MAX) {
 			ret = fail(err, errlen, -E2BIG,
 				   "%s holds more than %d keys; move retired epochs to an archive",

@@ -49,6 +49,13 @@ int georep_keys_load(const char *dir, const char *volume,
 		     struct georep_keyset *ks, char *err, size_t errlen);
 
 /*
+ * georep_keys_highest() - the highest epoch of a volume's key files, from
+ * their names alone (0: none, or no directory); -EINVAL for a bad name.
+ */
+int georep_keys_highest(const char *dir, const char *volume, uint32_t *epoch,
+			char *err, size_t errlen);
+
+/*
  * georep_key_generate() - create <dir>/<volume>/<epoch>.key with O_EXCL,
  * filled from RAND_bytes(), fsync'ed. Creates the directories (0700) when
  * missing. -EEXIST when the epoch already has a key. The new key is copied

@@ -86,6 +86,7 @@ static int test_load_sorted(void)
 	struct georep_keyent k2, k10;
 	struct georep_keyset ks;
 	char err[256];
+	uint32_t e;
 
 	CHECK(georep_key_generate(dir, "vol", 10, &k10, err, sizeof(err)) == 0);
 	CHECK(georep_key_generate(dir, "vol", 2, &k2, err, sizeof(err)) == 0);
@@ -95,6 +96,9 @@ static int test_load_sorted(void)
 	CHECK(ks.nr == 3);
 	CHECK(ks.keys[0].epoch == 1 && ks.keys[1].epoch == 2 && ks.keys[2].epoch == 10);
 	CHECK(georep_keyset_max_epoch(&ks) == 10);
+	/* the same from the names alone (georepd asks every second) */
+	CHECK(georep_keys_highest(dir, "vol", &e, err, sizeof(err)) == 0 && e == 10);
+	CHECK(georep_keys_highest(dir, "nosuchvol", &e, err, sizeof(err)) == 0 && e == 0);
 	CHECK(georep_keyset_find(&ks, 2) &&
 	      !memcmp(georep_keyset_find(&ks, 2)->data, k2.data, GEOREP_KEY_LEN));
 	CHECK(!georep_keyset_find(&ks, 3));
@@ -142,8 +146,13 @@ static int test_refuse_wrong_size(void)
 
 static int test_refuse_bad_names(void)
 {
+	char err[256] = "";
+	uint32_t e = 5;
+
 	CHECK(write_file("07.key", GEOREP_KEY_LEN, 0600) == 0);
 	CHECK(!load_fails(-EINVAL, "<epoch>.key"));
+	CHECK(georep_keys_highest(dir, "vol", &e, err, sizeof(err)) == -EINVAL && !e &&
+	      strstr(err, "07.key: name must be <epoch>.key"));
 	rm_file("07.key");
 	CHECK(write_file("x1.key", GEOREP_KEY_LEN, 0600) == 0);
 	CHECK(!load_fails(-EINVAL, "x1.key"));
