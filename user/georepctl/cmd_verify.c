@@ -9,8 +9,10 @@
  * Each site is asked over its georepd control socket: "status" for its
  * tree size and commit index, "proof" (consistency of a size with itself)
  * for its root at a size, "final-checkpoint" for its stored final
- * checkpoint. Two final checkpoints of one size with different roots are
- * fork evidence: both signed notes are printed.
+ * checkpoint, "fork-checkpoints" for the signed checkpoints of its fork
+ * files. Two final checkpoints of one size with different roots are fork
+ * evidence: both signed notes are printed; so is a fork file's checkpoint
+ * whose root differs from the reference site's at that size.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,6 +70,8 @@ struct verify_args {
 	"(or --size N). When the roots differ, the first diverging record is\n" \
 	"found by bisection over tree sizes. Two final checkpoints of one size\n" \
 	"with different roots are fork evidence: both signed notes are printed.\n" \
+	"So is a deposed primary's fork file checkpoint whose root is not the\n" \
+	"volume's at that size.\n"						\
 	"Exit 0 when every site agrees, 1 otherwise.\n\n"			\
 	"  --socket PATH, --site NAME  a site's georepd control socket (PATH or\n" \
 	"                " RUN_DIR "/NAME.sock); repeat for every site (default:\n" \
@@ -209,28 +213,40 @@ static int site_root(const struct verify_args *a, struct vsite *s, uint64_t size
 	return 0;
 }
 
+/* a signed checkpoint's tree size and base64 root (64 bytes); -1: not one */
+static int ckpt_of(const char *note, uint64_t *size, char *root_b64)
+{
+	char origin[GR_TLOG_ORIGIN_MAX], err[GR_NOTE_ERRLEN];
+	const char *split = note ? strstr(note, "\n\n") : NULL;
+	gr_mhash root;
+
+	if (!split || gr_checkpoint_parse(note, split + 1 - note, origin, sizeof(origin), size,
+					  root, err))
+		return -1;
+	gr_b64_encode(root, sizeof(root), root_b64, 64);
+	return 0;
+}
+
+/* @cmd of @volume at site @s; the reply or NULL (none is not an error here) */
+static json_t *optional_call(const struct vsite *s, const char *cmd, const char *volume)
+{
+	char cerr[GR_CTL_ERRLEN];
+	json_t *resp = NULL;
+	json_t *req = json_pack("{s:s, s:s}", "cmd", cmd, "volume", volume);
+	int ret = req ? gr_ctl_call(s->socket, req, 10000, &resp, cerr) : -ENOMEM;
+
+	json_decref(req);
+	return ret ? NULL : resp;
+}
+
 /* the site's final checkpoint, if any (none is not an error) */
 static void site_final(const struct verify_args *a, struct vsite *s)
 {
-	char origin[GR_TLOG_ORIGIN_MAX], err[GR_NOTE_ERRLEN];
-	const char *note, *split;
-	gr_mhash root;
-	json_t *resp;
-	char cerr[GR_CTL_ERRLEN];
-	json_t *req = json_pack("{s:s, s:s}", "cmd", "final-checkpoint", "volume", a->volume);
-	int ret;
+	json_t *resp = optional_call(s, "final-checkpoint", a->volume);
+	const char *note = json_string_value(json_object_get(resp, "checkpoint"));
 
-	ret = req ? gr_ctl_call(s->socket, req, 10000, &resp, cerr) : -ENOMEM;
-	json_decref(req);
-	if (ret)
-		return;
-	note = json_string_value(json_object_get(resp, "checkpoint"));
-	split = note ? strstr(note, "\n\n") : NULL;
-	if (split && !gr_checkpoint_parse(note, split + 1 - note, origin, sizeof(origin),
-					  &s->final_size, root, err)) {
+	if (note && !ckpt_of(note, &s->final_size, s->final_root))
 		s->final = strdup(note);
-		gr_b64_encode(root, sizeof(root), s->final_root, sizeof(s->final_root));
-	}
 	json_decref(resp);
 }
 
@@ -307,12 +323,94 @@ static int forks(const struct verify_args *a, json_t *out)
 			    a->s[i].final_size != a->s[j].final_size ||
 			    !strcmp(a->s[i].final_root, a->s[j].final_root))
 				continue;
-			json_array_append_new(f, json_pack("{s:I, s:[s,s], s:[s,s]}", "size",
+			json_array_append_new(f, json_pack("{s:s, s:I, s:[s,s], s:[s,s]}", "kind",
+					"final", "size",
 					(json_int_t)a->s[i].final_size, "sites", a->s[i].name,
 					a->s[j].name, "checkpoints", a->s[i].final, a->s[j].final));
 			found = 1;
 		}
 	return found;
+}
+
+/*
+ * One fork file's signed checkpoint, kept by site @s: compared with the
+ * root the reference @ref holds at its size. Another root is fork evidence
+ * (the history @s signed before it was deposed is not the volume's); a
+ * size past @ref's committed tree is listed as not compared.
+ */
+static int fork_file(const struct verify_args *a, const struct vsite *s, struct vsite *ref,
+		     json_t *f, json_t *out, int *found)
+{
+	const char *note = json_string_value(json_object_get(f, "checkpoint"));
+	const char *path = json_string_value(json_object_get(f, "path"));
+	char root[64], rroot[64];
+	uint64_t size;
+	int ret;
+
+	if (!note || !path || ckpt_of(note, &size, root))
+		return 0;
+	if (size > ref->max) {
+		json_array_append_new(json_object_get(out, "fork_files_unchecked"),
+			json_pack("{s:s, s:s, s:I}", "site", s->name, "path", path,
+				  "size", (json_int_t)size));
+		return 0;
+	}
+	ret = site_root(a, ref, size, rroot);
+	if (ret || !strcmp(root, rroot))
+		return ret;
+	json_array_append_new(json_object_get(out, "forks"),
+		json_pack("{s:s, s:I, s:[s,s], s:s, s:[s], s:[s,s]}", "kind", "fork-file",
+			  "size", (json_int_t)size, "sites", s->name, ref->name, "path", path,
+			  "checkpoints", note, "roots", root, rroot));
+	*found = 1;
+	return 0;
+}
+
+/* the signed checkpoints of every site's fork files (an older georepd: none) */
+static int fork_files(struct verify_args *a, json_t *out, int *found)
+{
+	struct vsite *ref = &a->s[majority(a)];
+	unsigned int i;
+	json_t *resp, *f;
+	size_t k;
+	int ret = 0;
+
+	for (i = 0; !ret && i < a->n; i++) {
+		resp = optional_call(&a->s[i], "fork-checkpoints", a->volume);
+		json_array_foreach(json_object_get(resp, "forks"), k, f) {
+			ret = fork_file(a, &a->s[i], ref, f, out, found);
+			if (ret)
+				break;
+		}
+		json_decref(resp);
+	}
+	return ret;
+}
+
+static void print_fork(json_t *f)
+{
+	const char *kind = json_string_value(json_object_get(f, "kind"));
+	json_t *sites = json_object_get(f, "sites"), *notes = json_object_get(f, "checkpoints");
+
+	if (!strcmp(kind, "final")) {
+		printf("FORK: sites %s and %s keep final checkpoints of size %" JSON_INTEGER_FORMAT
+		       " with different roots:\n%s\n%s\n",
+		       json_string_value(json_array_get(sites, 0)),
+		       json_string_value(json_array_get(sites, 1)),
+		       json_integer_value(json_object_get(f, "size")),
+		       json_string_value(json_array_get(notes, 0)),
+		       json_string_value(json_array_get(notes, 1)));
+		return;
+	}
+	printf("FORK: site %s signed size %" JSON_INTEGER_FORMAT " with root %s before it was "
+	       "deposed (fork file %s); at that size site %s holds root %s:\n%s\n",
+	       json_string_value(json_array_get(sites, 0)),
+	       json_integer_value(json_object_get(f, "size")),
+	       json_string_value(json_array_get(json_object_get(f, "roots"), 0)),
+	       json_string_value(json_object_get(f, "path")),
+	       json_string_value(json_array_get(sites, 1)),
+	       json_string_value(json_array_get(json_object_get(f, "roots"), 1)),
+	       json_string_value(json_array_get(notes, 0)));
 }
 
 static void print_text(const struct verify_args *a, uint64_t size, json_t *out)
@@ -330,13 +428,13 @@ static void print_text(const struct verify_args *a, uint64_t size, json_t *out)
 		       json_string_value(json_array_get(json_object_get(d, "sites"), 1)),
 		       json_integer_value(json_object_get(d, "record")));
 	json_array_foreach(json_object_get(out, "forks"), k, f)
-		printf("FORK: sites %s and %s keep final checkpoints of size %" JSON_INTEGER_FORMAT
-		       " with different roots:\n%s\n%s\n",
-		       json_string_value(json_array_get(json_object_get(f, "sites"), 0)),
-		       json_string_value(json_array_get(json_object_get(f, "sites"), 1)),
-		       json_integer_value(json_object_get(f, "size")),
-		       json_string_value(json_array_get(json_object_get(f, "checkpoints"), 0)),
-		       json_string_value(json_array_get(json_object_get(f, "checkpoints"), 1)));
+		print_fork(f);
+	json_array_foreach(json_object_get(out, "fork_files_unchecked"), k, f)
+		printf("site %s: fork file %s has a checkpoint of size %" JSON_INTEGER_FORMAT
+		       ", past the compared trees: not compared\n",
+		       json_string_value(json_object_get(f, "site")),
+		       json_string_value(json_object_get(f, "path")),
+		       json_integer_value(json_object_get(f, "size")));
 	if (json_is_true(json_object_get(out, "agree")))
 		printf("all %u sites agree at size %" PRIu64 "\n", a->n, size);
 }
@@ -396,8 +494,8 @@ static int run(struct verify_args *a)
 	}
 	if (ret)
 		return ret;
-	out = json_pack("{s:s, s:I, s:[], s:[]}", "volume", a->volume, "size", (json_int_t)size,
-			"divergences", "forks");
+	out = json_pack("{s:s, s:I, s:[], s:[], s:[]}", "volume", a->volume,
+			"size", (json_int_t)size, "divergences", "forks", "fork_files_unchecked");
 	if (!out)
 		return grctl_fail("out of memory");
 	ret = compare(a, size, out, &bad);
@@ -406,6 +504,11 @@ static int run(struct verify_args *a)
 		return ret;
 	}
 	bad |= forks(a, out);
+	ret = fork_files(a, out, &bad);
+	if (ret) {
+		json_decref(out);
+		return ret;
+	}
 	json_object_set_new(out, "agree", json_boolean(!bad));
 	json_object_set_new(out, "sites", sites_json(a));
 	if (a->json) {

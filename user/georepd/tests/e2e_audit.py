@@ -21,7 +21,9 @@ quorum volume checkpointed every 50 records or 1000 ms.
  6. a primary cut off from both peers is deposed: its uncommitted suffix
     goes to a fork file with "<fork>.checkpoint", its own signed
     checkpoint of the forked tree (the signature checked with openssl,
-    the root not the new history's at that size);
+    the root not the new history's at that size); `georepctl verify`
+    reads it and prints it as fork evidence against the new history's
+    root at that size (exit 1; --json: kind "fork-file", the path);
  7. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
@@ -49,7 +51,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 13
+N_TESTS = 14
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -248,6 +250,18 @@ def phase_fork_file(sites, cfg, top):
           ("\n\n\u2014 georep/%s/%s " % (cfg["cluster"], p.name)) in note and
           r.get("root1") and head[2] != r["root1"] and note_verify(note, keys[p.name], top))
     ktap(ok, "deposed_primary_fork_file_has_its_signed_checkpoint", (fk, note, r))
+    v = ctl("verify", "vol0", *socks(sites))
+    j = ctl("verify", "vol0", "--json", *socks(sites))
+    jf = [f for f in (json.loads(j.stdout) if j.stdout.startswith("{") else {}).get("forks", [])
+          if f.get("kind") == "fork-file"]
+    ok = (note and v.returncode == 1 and j.returncode == 1 and
+          ("FORK: site %s signed size %d with root %s before it was deposed (fork file %s)" %
+           (p.name, to, head[2], fk.get("path"))) in v.stdout and note in v.stdout and
+          len(jf) == 1 and jf[0]["sites"][0] == p.name and jf[0]["size"] == to and
+          jf[0]["path"] == fk.get("path") and jf[0]["roots"] == [head[2], r.get("root1")] and
+          jf[0]["checkpoints"] == [note])
+    ktap(ok, "verify_prints_the_fork_files_checkpoint_as_fork_evidence",
+         (v.stdout, v.stderr, j.stdout[:3000]))
     return newp
 
 
@@ -320,6 +334,7 @@ def phase_fork(sites, p, liar, cfg, top):
     r = ctl("verify", "vol0", "--size", str(size), *socks(sites))
     jf = ctl("verify", "vol0", "--json", "--size", str(size), *socks(sites))
     forks = json.loads(jf.stdout).get("forks", []) if jf.stdout.startswith("{") else []
+    forks = [f for f in forks if f.get("kind") == "final"]
     ok = (root and r.returncode == 1 and "FORK: sites " in r.stdout and
           ("keep final checkpoints of size %d with different roots" % size) in r.stdout and
           note in r.stdout and forks and all(liar.name in f["sites"] for f in forks) and
