@@ -7,6 +7,7 @@
 #ifndef _GEOREPCTL_CMD_AUDIT_H
 #define _GEOREPCTL_CMD_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +26,21 @@ int grctl_parse_lba_range(const char *s, uint64_t *first, uint64_t *last, char *
  * @now_s). Return: 0, or -EINVAL with a sentence in @err.
  */
 int grctl_parse_since(const char *s, int64_t now_s, uint64_t *ns, char *err, size_t errlen);
+
+/* another site's committed tree size, and its root at the size asked (verify_remote.c) */
+struct grctl_remote_root {
+	uint64_t tree;		/* committed leaves of its tree */
+	bool has_tree;		/* it keeps a tree of the volume */
+	bool has_root;		/* the size asked is within it: root is set */
+	char root[64];		/* base64 */
+};
+
+/*
+ * Ask site @site, through the georepd of control socket @via, for its
+ * root at @size (0: the tree size only). Return: 0, or a georepctl exit
+ * status with the reason printed.
+ */
+int grctl_remote_root(const char *via, const char *volume, const char *site, uint64_t size,
+		      struct grctl_remote_root *out);
 
 #endif /* _GEOREPCTL_CMD_AUDIT_H */

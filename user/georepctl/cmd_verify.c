@@ -33,17 +33,19 @@
 #define RUN_DIR		"/run/georep"
 #define MAX_SITES	32
 
-enum { OPT_SIZE = 2, OPT_JSON, OPT_SOCKET, OPT_SITE };
+enum { OPT_SIZE = 2, OPT_JSON, OPT_SOCKET, OPT_SITE, OPT_VIA };
 
 static const struct grctl_opt verify_opts[] = {
 	{ "size", OPT_SIZE, true },
 	{ "json", OPT_JSON, false },
 	{ "socket", OPT_SOCKET, true },
 	{ "site", OPT_SITE, true },
+	{ "via", OPT_VIA, true },
 	{ NULL }
 };
 
 struct vsite {
+	bool remote;			/* asked through --via's georepd */
 	const char *socket;		/* its georepd control socket */
 	char *path;			/* the socket of --site or found in RUN_DIR, freed */
 	char name[64];
@@ -56,14 +58,17 @@ struct vsite {
 
 struct verify_args {
 	const char *volume;
+	const char *via;		/* --via: every other site through this socket */
 	uint64_t size;
 	bool json;
+	char *via_path;			/* --via NAME's socket, freed */
 	struct vsite s[MAX_SITES];
 	unsigned int n;
 };
 
 #define VERIFY_USAGE							\
-	"georepctl verify <volume> [--size N] [--json] [--socket PATH | --site NAME]..."
+	"georepctl verify <volume> [--size N] [--json] [--socket PATH | --site NAME]... |\n" \
+	"       georepctl verify <volume> [--size N] [--json] --via PATH|NAME"
 #define VERIFY_HELP							\
 	"Compare the Merkle tree roots of every site of <volume> at one tree\n" \
 	"size: the smallest number of committed records any site's tree holds\n" \
@@ -76,6 +81,11 @@ struct verify_args {
 	"  --socket PATH, --site NAME  a site's georepd control socket (PATH or\n" \
 	"                " RUN_DIR "/NAME.sock); repeat for every site (default:\n" \
 	"                every socket in " RUN_DIR ")\n"			\
+	"  --via PATH|NAME  one site's georepd control socket (a path, or\n" \
+	"                " RUN_DIR "/NAME.sock): that site and every other site\n" \
+	"                of the volume, asked through it over the replication\n" \
+	"                links (their roots only: their final checkpoints and\n" \
+	"                fork files are not read)\n"			\
 	"  --size N      compare at this tree size\n"				\
 	"  --json        machine-readable output\n"
 
@@ -105,6 +115,14 @@ static int verify_parse(int argc, char *argv[], struct verify_args *a)
 		case OPT_JSON:
 			a->json = true;
 			break;
+		case OPT_VIA:
+			if (a->via)
+				return grctl_usage_error(VERIFY_USAGE, "one --via only");
+			if (!strchr(val, '/') &&
+			    asprintf(&a->via_path, RUN_DIR "/%s.sock", val) < 0)
+				return grctl_fail("out of memory");
+			a->via = a->via_path ?: val;
+			break;
 		case OPT_SOCKET:
 		case OPT_SITE:
 			if (a->n == MAX_SITES)
@@ -120,6 +138,9 @@ static int verify_parse(int argc, char *argv[], struct verify_args *a)
 	}
 	if (!a->volume)
 		return grctl_usage_error(VERIFY_USAGE, "missing <volume>");
+	if (a->via && a->n)
+		return grctl_usage_error(VERIFY_USAGE,
+					 "--via reaches every site: no --socket or --site with it");
 	return 0;
 }
 
@@ -152,6 +173,41 @@ static int request(struct vsite *s, json_t *req, json_t **resp)
 	return grctl_ctl_request(s->socket, NULL, req, resp);
 }
 
+/* a remote site's committed tree size, through --via */
+static int remote_status(struct verify_args *a, struct vsite *s)
+{
+	struct grctl_remote_root rr;
+	int ret = grctl_remote_root(a->via, a->volume, s->name, 0, &rr);
+
+	if (ret)
+		return ret;
+	if (!rr.has_tree)
+		return grctl_fail("site %s: no Merkle tree of %s there", s->name, a->volume);
+	s->max = rr.tree;
+	return 0;
+}
+
+/*
+ * --via: the other replica sites of the volume, from the status of the
+ * site at hand (its replica's "sites"), asked through it
+ */
+static void via_sites(struct verify_args *a, json_t *rep)
+{
+	json_t *v;
+	size_t i;
+	const char *name;
+
+	json_array_foreach(json_object_get(rep, "sites"), i, v) {
+		name = json_string_value(json_object_get(v, "site"));
+		if (!name || !strcmp(name, a->s[0].name) || a->n == MAX_SITES)
+			continue;
+		a->s[a->n].remote = true;
+		a->s[a->n].socket = a->via;
+		snprintf(a->s[a->n].name, sizeof(a->s[a->n].name), "%s", name);
+		a->n++;
+	}
+}
+
 /* the site's name and committed tree size from its status */
 static int site_status(struct verify_args *a, struct vsite *s)
 {
@@ -161,6 +217,8 @@ static int site_status(struct verify_args *a, struct vsite *s)
 	size_t i;
 	int ret;
 
+	if (s->remote)
+		return remote_status(a, s);
 	ret = request(s, json_pack("{s:s}", "cmd", "status"), &resp);
 	if (ret)
 		return ret;
@@ -187,6 +245,8 @@ static int site_status(struct verify_args *a, struct vsite *s)
 	commit = json_integer_value(json_object_get(rep, "commit_seq"));
 	if (commit < s->max)
 		s->max = commit;
+	if (a->via && s == &a->s[0])
+		via_sites(a, rep);
 	json_decref(resp);
 	return 0;
 }
@@ -194,9 +254,20 @@ static int site_status(struct verify_args *a, struct vsite *s)
 /* the site's root at @size (base64) */
 static int site_root(const struct verify_args *a, struct vsite *s, uint64_t size, char *out)
 {
+	struct grctl_remote_root rr;
 	json_t *resp;
 	const char *r;
 	int ret;
+
+	if (s->remote) {
+		ret = grctl_remote_root(a->via, a->volume, s->name, size, &rr);
+		if (!ret && !rr.has_root)
+			ret = grctl_fail("site %s: no root at size %" PRIu64 " (its committed tree "
+					 "holds %" PRIu64 ")", s->name, size, rr.tree);
+		if (!ret)
+			strcpy(out, rr.root);
+		return ret;
+	}
 
 	ret = request(s, json_pack("{s:s, s:s, s:s, s:I, s:I}", "cmd", "proof", "volume",
 				   a->volume, "kind", "consistency", "size1", (json_int_t)size,
@@ -239,10 +310,10 @@ static json_t *optional_call(const struct vsite *s, const char *cmd, const char 
 	return ret ? NULL : resp;
 }
 
-/* the site's final checkpoint, if any (none is not an error) */
+/* the site's final checkpoint, if any (none, or a site through --via: not read) */
 static void site_final(const struct verify_args *a, struct vsite *s)
 {
-	json_t *resp = optional_call(s, "final-checkpoint", a->volume);
+	json_t *resp = s->remote ? NULL : optional_call(s, "final-checkpoint", a->volume);
 	const char *note = json_string_value(json_object_get(resp, "checkpoint"));
 
 	if (note && !ckpt_of(note, &s->final_size, s->final_root))
@@ -376,6 +447,8 @@ static int fork_files(struct verify_args *a, json_t *out, int *found)
 	int ret = 0;
 
 	for (i = 0; !ret && i < a->n; i++) {
+		if (a->s[i].remote)
+			continue;	/* not read through --via */
 		resp = optional_call(&a->s[i], "fork-checkpoints", a->volume);
 		json_array_foreach(json_object_get(resp, "forks"), k, f) {
 			ret = fork_file(a, &a->s[i], ref, f, out, found);
@@ -437,6 +510,9 @@ static void print_text(const struct verify_args *a, uint64_t size, json_t *out)
 		       json_integer_value(json_object_get(f, "size")));
 	if (json_is_true(json_object_get(out, "agree")))
 		printf("all %u sites agree at size %" PRIu64 "\n", a->n, size);
+	if (a->via)
+		printf("(sites other than %s asked through its georepd: their roots only, not "
+		       "their final checkpoints or fork files)\n", a->s[0].name);
 }
 
 static json_t *sites_json(const struct verify_args *a)
@@ -450,6 +526,9 @@ static json_t *sites_json(const struct verify_args *a)
 
 		if (o && a->s[i].final)
 			json_object_set_new(o, "final_seq", json_integer(a->s[i].final_size));
+		if (o && a->via)
+			json_object_set_new(o, "through", a->s[i].remote ?
+					    json_string(a->s[0].name) : json_null());
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -482,11 +561,13 @@ static int run(struct verify_args *a)
 	json_t *out;
 	int ret, bad = 0;
 
-	for (i = 0; i < a->n; i++) {
+	for (i = 0; i < a->n; i++) {	/* --via: the first adds the others */
 		ret = site_status(a, &a->s[i]);
 		if (ret)
 			return ret;
 	}
+	if (a->n < 2)
+		return grctl_fail("volume %s: only site %s to compare", a->volume, a->s[0].name);
 	ret = common_size(a, &size);
 	for (i = 0; !ret && i < a->n; i++) {
 		ret = site_root(a, &a->s[i], size, a->s[i].root);
@@ -531,8 +612,13 @@ int verify_main(int argc, char *argv[])
 	ret = verify_parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? GRCTL_EXIT_OK : ret;
-	ret = a.n ? 0 : find_sockets(&a);
-	if (!ret && a.n < 2)
+	if (a.via) {
+		a.s[a.n++].socket = a.via;	/* the others join from its status */
+		ret = 0;
+	} else {
+		ret = a.n ? 0 : find_sockets(&a);
+	}
+	if (!ret && !a.via && a.n < 2)
 		ret = grctl_usage_error(VERIFY_USAGE, "give two sites or more");
 	if (!ret)
 		ret = run(&a);
@@ -540,5 +626,6 @@ int verify_main(int argc, char *argv[])
 		free(a.s[i].path);
 		free(a.s[i].final);
 	}
+	free(a.via_path);
 	return ret;
 }

@@ -2,7 +2,7 @@
 # georepd: the per-site daemon, and the library parts it is built on.
 
 LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c lib/wire_ckpt.c \
-	lib/wire_genesis.c lib/wire_mleaf.c
+	lib/wire_genesis.c lib/wire_mleaf.c lib/wire_root.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c
@@ -140,9 +140,11 @@ BENCH_CMDS += $(BENCH_TRANSPORT)
 
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
 PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/engine_mleaf.c georepd/final.c \
-	georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c
+	georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c \
+	georepd/engine_root.c
 $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
-	georepd/engine_mleaf.c georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c)
+	georepd/engine_mleaf.c georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c \
+	georepd/engine_root.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
 # the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused
@@ -155,7 +157,8 @@ PROG_SRCS_test_georepctl_args += georepctl/cmd_proof.c
 # georepctl verify (roots of every site, bisection, fork evidence) and
 # audit (who wrote which sectors, with proofs): the daemon's audit and
 # final-checkpoint requests (engine_audit.c)
-GEOREPCTL_AUDIT := georepctl/cmd_verify.c georepctl/cmd_audit.c georepctl/audit_args.c
+GEOREPCTL_AUDIT := georepctl/cmd_verify.c georepctl/verify_remote.c georepctl/cmd_audit.c \
+	georepctl/audit_args.c
 PROG_SRCS_georepctl += $(GEOREPCTL_AUDIT)
 PROG_SRCS_test_georepctl_args += $(GEOREPCTL_AUDIT)
 $(O)/obj/georepctl/commands.o: CFLAGS += -include georepctl/cmd_audit.h

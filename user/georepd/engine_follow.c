@@ -243,6 +243,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 	case GR_FT_MLEAF_REQ:
 	case GR_FT_MLEAF:
 		return eng_mleaf_frame(e, from, f);
+	case GR_FT_ROOT_REQ:
+	case GR_FT_ROOT:
+		return eng_root_frame(e, from, f);
 	case GR_FT_GENESIS_REQ:
 		gd_genesis_answer(e->d, e->vol, from);
 		return 0;

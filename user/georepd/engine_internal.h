@@ -114,6 +114,8 @@ struct heal {
 	uint64_t requests, written;
 };
 
+#define ENG_ROOT_SLOTS	16		/* remote-root requests in flight */
+
 struct engine {
 	struct gr_replica r;
 	struct georepd *d;
@@ -187,6 +189,15 @@ struct engine {
 	bool mt_follow;				/* it missed records: catch up from the ledger */
 	char mt_why[256];
 	struct eng_mleaf mf;			/* ... or from the leader's tree */
+	/* roots asked of other sites for georepctl verify --via (engine_root.c) */
+	struct eng_root_slot {
+		uint64_t nonce;			/* the asker's, 0: free */
+		unsigned int site;
+		uint64_t size, asked_ns;
+		bool answered;
+		struct gr_root r;
+	} roots[ENG_ROOT_SLOTS];
+	unsigned int roots_next;
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
 	/* the log read back against the tree's leaves (engine_scrub.c) */
 	struct {
@@ -314,6 +325,9 @@ json_t *eng_mtree_proof_json(gr_mhash *proof, unsigned int n);
 int eng_mtree_final_cap(struct engine *e, uint64_t *max, json_t **note, char *err);
 /* engine_audit.c: the audit and final-checkpoint control requests */
 void eng_audit_register(struct georepd *d);
+/* engine_root.c: other sites' tree roots (ROOT_REQ/ROOT, remote-root) */
+int eng_root_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+void eng_root_register(struct georepd *d);
 
 /* engine_scrub.c: records in the log checked against their Merkle leaves */
 int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap);

@@ -456,4 +456,5 @@ void gd_engine_register_proof_cmds(struct georepd *d)
 	if (gr_ctl_register(d->ctl, "proof", h_proof, d))
 		gd_warn("cannot register the proof control request");
 	eng_audit_register(d);
+	eng_root_register(d);
 }

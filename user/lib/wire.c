@@ -98,6 +98,8 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_PART] = "part",
 		[GR_FT_MLEAF_REQ] = "mleaf-req",
 		[GR_FT_MLEAF] = "mleaf",
+		[GR_FT_ROOT_REQ] = "root-req",
+		[GR_FT_ROOT] = "root",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -113,7 +115,8 @@ static bool is_volume_frame(unsigned int type)
 	       type == GR_FT_KEY || type == GR_FT_KEY_ACK ||
 	       type == GR_FT_CKPT || type == GR_FT_CKPT_RESP || type == GR_FT_CKPT_FINAL ||
 	       type == GR_FT_GENESIS_REQ || type == GR_FT_GENESIS ||
-	       type == GR_FT_MLEAF_REQ || type == GR_FT_MLEAF;
+	       type == GR_FT_MLEAF_REQ || type == GR_FT_MLEAF ||
+	       type == GR_FT_ROOT_REQ || type == GR_FT_ROOT;
 }
 
 /* the first protocol version a frame type exists in */
@@ -121,6 +124,8 @@ static unsigned int type_version(unsigned int type)
 {
 	if (type == GR_FT_MLEAF_REQ || type == GR_FT_MLEAF)
 		return GR_WIRE_VERSION_MLEAF;
+	if (type == GR_FT_ROOT_REQ || type == GR_FT_ROOT)
+		return GR_WIRE_VERSION_ROOT;
 	return type == GR_FT_PART ? GR_WIRE_VERSION_PART : GR_WIRE_VERSION_MIN;
 }
 
@@ -523,6 +528,10 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return gr_wire_decode_mleaf_req(b, bl, &f->mleaf_req, err);
 	case GR_FT_MLEAF:
 		return gr_wire_decode_mleaf(b, bl, &f->mleaf, err);
+	case GR_FT_ROOT_REQ:
+		return gr_wire_decode_root_req(b, bl, &f->root_req, err);
+	case GR_FT_ROOT:
+		return gr_wire_decode_root(b, bl, &f->root, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -583,6 +592,10 @@ static size_t body_size(const struct gr_frame *f, uint16_t version)
 		return GR_MLEAF_REQ_SIZE;
 	case GR_FT_MLEAF:
 		return gr_wire_mleaf_size(&f->mleaf);
+	case GR_FT_ROOT_REQ:
+		return GR_ROOT_REQ_SIZE;
+	case GR_FT_ROOT:
+		return GR_ROOT_SIZE;
 	}
 	return 0;
 }
@@ -778,6 +791,16 @@ ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint1
 	case GR_FT_MLEAF:
 		gr_wire_put_mleaf(b, &f->mleaf);
 		if (gr_wire_decode_mleaf(b, bl, &(struct gr_mleaf){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_ROOT_REQ:
+		gr_wire_put_root_req(b, &f->root_req);
+		if (gr_wire_decode_root_req(b, bl, &(struct gr_root_req){ 0 }, err))
+			return -EINVAL;
+		break;
+	case GR_FT_ROOT:
+		gr_wire_put_root(b, &f->root);
+		if (gr_wire_decode_root(b, bl, &(struct gr_root){ 0 }, err))
 			return -EINVAL;
 		break;
 	}

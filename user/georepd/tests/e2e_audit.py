@@ -8,7 +8,7 @@ quorum volume checkpointed every 50 records or 1000 ms.
 
  1. writes commit and become final at every site; `georepctl verify`
     over the three control sockets: "all 3 sites agree at size S" (text
-    and --json, exit 0);
+    and --json, exit 0); the same with --via one follower's socket alone;
  2. writes at known sectors from two sites (a switchover between them):
     `georepctl audit --lba` lists exactly those records, with the writing
     site's name, its term and time; --json carries each record's bundle,
@@ -27,7 +27,9 @@ quorum volume checkpointed every 50 records or 1000 ms.
  7. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
-    bisection; --json names the same sites and record;
+    bisection; --json names the same sites and record; so does verify
+    --via that site's socket alone (the others' roots asked over the
+    replication links);
  8. that site then keeps a final checkpoint of its own root at the size
     of the others' (signed here with two sites' keys through openssl):
     verify prints both signed notes as fork evidence and exits 1.
@@ -51,7 +53,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 14
+N_TESTS = 16
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -81,6 +83,17 @@ def phase_agree(sites, p):
          jd.get("agree") is True and jd.get("size") == last and len(roots) == 1 and
          not jd.get("divergences"), "verify_all_sites_agree", (r.stdout, r.stderr, j.stdout))
     print("# " + r.stdout.splitlines()[-1] if r.stdout else "# (no output)")
+    # one site's control socket only: the others through it (ROOT_REQ/ROOT)
+    f = [s for s in sites if s is not p][0]
+    v = ctl("verify", "vol0", "--via", f.sock)
+    vj = ctl("verify", "vol0", "--json", "--via", f.sock)
+    vd = json.loads(vj.stdout) if vj.returncode == 0 else {}
+    through = {x["site"]: x.get("through") for x in vd.get("sites", [])}
+    ktap(v.returncode == 0 and ("all 3 sites agree at size %d" % last) in v.stdout and
+         "asked through its georepd" in v.stdout and vd.get("agree") is True and
+         {x["root"] for x in vd.get("sites", [])} == roots and
+         through == {s.name: (None if s is f else f.name) for s in sites},
+         "verify_via_one_site_reaches_all", (v.stdout, v.stderr, vj.stdout))
     return last
 
 
@@ -286,6 +299,15 @@ def phase_diverge(sites):
           in r.stdout and "agree" not in r.stdout)
     ktap(ok, "damaged_follower_found_diverging_at_the_right_record",
          (span, r.stdout, r.stderr, div))
+    # the same through the damaged site's georepd alone, and a bad --via
+    v = ctl("verify", "vol0", "--json", "--via", liar.sock)
+    vd = json.loads(v.stdout) if v.stdout.startswith("{") else {}
+    vdiv = vd.get("divergences", [])
+    bad = ctl("verify", "vol0", "--via", liar.sock, "--socket", p.sock)
+    ktap(v.returncode == 1 and len(vdiv) == 1 and vdiv[0]["record"] == span and
+         vdiv[0]["sites"][1] == liar.name and bad.returncode == 2 and
+         "--via reaches every site" in bad.stderr,
+         "verify_via_the_damaged_site_finds_the_same_record", (v.stdout, v.stderr, bad.stderr))
     for ln in r.stdout.splitlines():
         print("# " + ln)
     return p, liar

@@ -808,6 +808,61 @@ static void test_key_ack_versions(void)
 	      strstr(err, "key-ack: body is 56 bytes, expected 16 (version 3)"));
 }
 
+/* ROOT_REQ and ROOT (version 4): nonce, status and root consistent */
+static void test_root(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_ROOT_REQ, .hdr.version = 4, .hdr.volume = 7 }, g;
+	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
+	ssize_t n;
+
+	f.root_req = (struct gr_root_req){ .nonce = 0x1234, .size = 9 };
+	CHECK(roundtrip(&f, &g) == GR_WIRE_HDR_SIZE + GR_ROOT_REQ_SIZE &&
+	      g.root_req.nonce == 0x1234 && g.root_req.size == 9);
+	f.root_req.nonce = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.root_req.nonce = 1;
+	f.hdr.version = 3;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.hdr.version = 4;
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[4] = 3;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "root-req frame: framed with version 3 (root-reqs exist from version 4)"));
+
+	f = (struct gr_frame){ .hdr.type = GR_FT_ROOT, .hdr.version = 4, .hdr.volume = 7 };
+	f.root = (struct gr_root){ .nonce = 5, .size = 9, .tree = 12, .status = GR_ROOT_OK };
+	memset(f.root.root, 0xab, sizeof(f.root.root));
+	n = roundtrip(&f, &g);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_ROOT_SIZE && GR_ROOT_SIZE == 64 && g.root.nonce == 5 &&
+	      g.root.size == 9 && g.root.tree == 12 && g.root.status == GR_ROOT_OK &&
+	      g.root.root[31] == 0xab);
+	b[8] = 13;	/* size past the tree */
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "root: a root at size 13 of a tree of 12 leaves"));
+	b[8] = 9;
+	b[24] = GR_ROOT_BEYOND;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "root: status 1 with a root"));
+	b[24] = __GR_ROOT_MAX;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "unknown status 3"));
+	b[24] = 0;
+	b[28] = 1;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "reserved field is not zero"));
+	b[28] = 0;
+	b[0] = 0;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "root: nonce 0"));
+	b[0] = 5;
+	CHECK(!gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err));
+	f.root = (struct gr_root){ .nonce = 5, .size = 9, .tree = 3, .status = GR_ROOT_NO_TREE };
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.root.tree = 0;
+	CHECK(roundtrip(&f, &g) > 0 && g.root.status == GR_ROOT_NO_TREE);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_ROOT_REQ), "root-req"));
+}
+
 /* GENESIS_REQ and GENESIS: a volume's uuid, size and keys, or none */
 static void test_genesis(void)
 {
@@ -882,6 +937,7 @@ static const struct ktap_case cases[] = {
 	{ "wire_key", test_key },
 	{ "wire_key_ack", test_key_ack },
 	{ "wire_key_ack_versions", test_key_ack_versions },
+	{ "wire_root", test_root },
 	{ "wire_genesis", test_genesis },
 };
 

@@ -36,6 +36,7 @@
 #define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
 #define GR_WIRE_VERSION_MLEAF	3		/* first version with MLEAF frames */
 #define GR_WIRE_VERSION_KEY_HELD 4		/* first version whose KEY_ACK says what is held */
+#define GR_WIRE_VERSION_ROOT	4		/* first version with ROOT frames */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
 #define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
@@ -64,6 +65,8 @@ enum gr_frame_type {
 	GR_FT_PART = 18,	/* site frame (v2): a piece of a bulk frame too long to wait for */
 	GR_FT_MLEAF_REQ = 19,	/* volume frame (v3): a site asks for Merkle leaves it lacks */
 	GR_FT_MLEAF = 20,	/* volume frame (v3): those leaves, or none */
+	GR_FT_ROOT_REQ = 21,	/* volume frame (v4): a site's tree root at a size, please */
+	GR_FT_ROOT = 22,	/* volume frame (v4): that root, or why not */
 	__GR_FT_MAX,
 };
 
@@ -407,6 +410,45 @@ void gr_wire_put_mleaf_req(uint8_t *b, const struct gr_mleaf_req *r);
 void gr_wire_put_mleaf(uint8_t *b, const struct gr_mleaf *m);
 size_t gr_wire_mleaf_size(const struct gr_mleaf *m);
 
+/*
+ * Tree roots (Documentation/wire-protocol.rst, "ROOT_REQ and ROOT"):
+ * `georepctl verify --via` at one site compares the others through it.
+ * ROOT_REQ: le64 nonce (not 0), le64 size (0: only the tree's size).
+ * ROOT: le64 nonce (the request's), le64 size (the request's), le64 tree
+ * (committed leaves of the sender's tree), le32 status, le32 reserved (0),
+ * root[32]: OK the root at size (1 <= size <= tree); BEYOND size > tree,
+ * or size 0; NO_TREE the sender keeps no tree of the volume (tree 0); the
+ * root is all zero unless OK.
+ */
+#define GR_ROOT_REQ_SIZE	16
+#define GR_ROOT_SIZE		(32 + GEOREP_HASH_LEN)
+enum gr_root_status {
+	GR_ROOT_OK = 0,
+	GR_ROOT_BEYOND = 1,
+	GR_ROOT_NO_TREE = 2,
+	__GR_ROOT_MAX,
+};
+
+struct gr_root_req {
+	uint64_t nonce;
+	uint64_t size;
+};
+
+struct gr_root {
+	uint64_t nonce;
+	uint64_t size;
+	uint64_t tree;
+	uint32_t status;	/* enum gr_root_status */
+	uint8_t root[GEOREP_HASH_LEN];
+};
+
+int gr_wire_decode_root_req(const uint8_t *b, uint32_t len, struct gr_root_req *r,
+			    char *err);
+int gr_wire_decode_root(const uint8_t *b, uint32_t len, struct gr_root *r, char *err);
+/* write the body at @b (GR_ROOT_REQ_SIZE / GR_ROOT_SIZE bytes) */
+void gr_wire_put_root_req(uint8_t *b, const struct gr_root_req *r);
+void gr_wire_put_root(uint8_t *b, const struct gr_root *r);
+
 struct gr_frame {
 	struct gr_frame_hdr hdr;
 	union {
@@ -427,6 +469,8 @@ struct gr_frame {
 		struct gr_part part;
 		struct gr_mleaf_req mleaf_req;
 		struct gr_mleaf mleaf;
+		struct gr_root_req root_req;
+		struct gr_root root;
 	};
 };
 

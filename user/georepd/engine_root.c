@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Other sites' Merkle tree roots, asked over the replication links
+ * (ROOT_REQ/ROOT, Documentation/wire-protocol.rst), so that `georepctl
+ * verify --via` on one host compares every site without reaching their
+ * control sockets (Documentation/proofs.rst, "Comparing sites"):
+ *
+ *   {"cmd": "remote-root", "volume": V, "site": S, "size": N, "nonce": X}
+ *	{"pending": true} until site S answered the request X (sent on the
+ *	first call, sent again after ROOT_RESEND_NS), then {"site", "size",
+ *	"tree", "status", "root"}: S's committed tree size and, when N is
+ *	within it, its root at N (size 0: the tree size only).
+ *
+ * Any site answers ROOT_REQ, whatever its role, from its committed tree.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+#define ROOT_RESEND_NS	(2000ULL * 1000000ULL)
+
+/* any site: the root asked for, from the committed part of this tree */
+static void root_answer(struct engine *e, unsigned int from, const struct gr_root_req *q)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_ROOT, .hdr.version = GR_WIRE_VERSION_ROOT };
+	struct gr_status gs;
+	uint64_t tree;
+
+	f.hdr.volume = e->vol->cfg->wire_id;
+	f.root.nonce = q->nonce;
+	f.root.size = q->size;
+	f.root.status = GR_ROOT_NO_TREE;
+	if (e->mt) {
+		gr_status(e->n, &gs);
+		tree = gd_mtree_size(e->mt);
+		f.root.tree = tree < gs.commit_seq ? tree : gs.commit_seq;
+		f.root.status = GR_ROOT_BEYOND;
+		if (q->size && q->size <= f.root.tree &&
+		    !gr_merkle_root_at(gd_mtree_tree(e->mt), q->size, f.root.root))
+			f.root.status = GR_ROOT_OK;
+		else
+			memset(f.root.root, 0, sizeof(f.root.root));
+	}
+	eng_send_frame(e, from, &f);
+}
+
+static struct eng_root_slot *slot_find(struct engine *e, unsigned int site, uint64_t nonce)
+{
+	unsigned int i;
+
+	for (i = 0; i < ENG_ROOT_SLOTS; i++)
+		if (e->roots[i].nonce == nonce && e->roots[i].site == site)
+			return &e->roots[i];
+	return NULL;
+}
+
+int eng_root_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
+{
+	struct eng_root_slot *s;
+
+	if (f->hdr.type == GR_FT_ROOT_REQ) {
+		root_answer(e, from, &f->root_req);
+		return 0;
+	}
+	s = slot_find(e, from, f->root.nonce);
+	if (s && !s->answered && s->size == f->root.size) {
+		s->r = f->root;
+		s->answered = true;
+	}
+	return 0;	/* an answer nobody waits for any more: dropped */
+}
+
+static const char *root_status_name(uint32_t status)
+{
+	return status == GR_ROOT_OK ? "ok" : status == GR_ROOT_BEYOND ? "beyond" : "no-tree";
+}
+
+/* the volume's replica site named @name, or -1 */
+static int replica_site(struct engine *e, const char *name)
+{
+	const struct gr_volume_cfg *vc = e->vol->cfg;
+	unsigned int i;
+
+	for (i = 0; name && i < vc->nreplicas; i++)
+		if (!strcmp(gd_cluster(e->d)->sites[vc->replicas[i].site].name, name))
+			return (int)vc->replicas[i].site;
+	return -1;
+}
+
+/* send ROOT_REQ @nonce for @size to @site, in a slot of its own */
+static void root_ask(struct engine *e, struct eng_root_slot *s, unsigned int site,
+		     uint64_t nonce, uint64_t size)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_ROOT_REQ, .hdr.version = GR_WIRE_VERSION_ROOT };
+
+	if (!s) {
+		s = &e->roots[e->roots_next++ % ENG_ROOT_SLOTS];
+		memset(s, 0, sizeof(*s));
+		s->site = site;
+		s->nonce = nonce;
+		s->size = size;
+	}
+	s->asked_ns = gr_now_ns();
+	f.hdr.volume = e->vol->cfg->wire_id;
+	f.root_req.nonce = nonce;
+	f.root_req.size = size;
+	eng_send_frame(e, site, &f);
+}
+
+static int root_reply(struct eng_root_slot *s, const char *name, json_t **resp)
+{
+	*resp = json_pack("{s:s, s:I, s:I, s:s}", "site", name, "size", (json_int_t)s->r.size,
+			  "tree", (json_int_t)s->r.tree, "status", root_status_name(s->r.status));
+	if (*resp && s->r.status == GR_ROOT_OK)
+		json_object_set_new(*resp, "root", eng_mtree_b64(s->r.root, sizeof(s->r.root)));
+	memset(s, 0, sizeof(*s));
+	return *resp ? 0 : -ENOMEM;
+}
+
+static int h_remote_root(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			 void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	json_int_t size = 0, nonce = 0;
+	struct eng_root_slot *s;
+	const char *name = NULL;
+	int site;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:s, s?I, s:I}", "site", &name, "size", &size, "nonce", &nonce) ||
+	    size < 0 || !nonce) {
+		snprintf(err, GR_CTL_ERRLEN, "remote-root: needs site, nonce (not 0), size >= 0");
+		return -EINVAL;
+	}
+	site = replica_site(e, name);
+	if (site < 0 || site == (int)gd_self(e->d)) {
+		snprintf(err, GR_CTL_ERRLEN, "site \"%.64s\" is %s of volume %s", name,
+			 site < 0 ? "not a replica site" : "this site: ask it directly", e->name);
+		return -EINVAL;
+	}
+	if (!gd_peer_up(e->d, site)) {
+		snprintf(err, GR_CTL_ERRLEN, "site %s is not connected to this site", name);
+		return -ENOTCONN;
+	}
+	if (gd_peer_version(e->d, site) < GR_WIRE_VERSION_ROOT) {
+		snprintf(err, GR_CTL_ERRLEN, "site %s speaks protocol version %u; tree roots "
+			 "are asked from version %u on", name, gd_peer_version(e->d, site),
+			 GR_WIRE_VERSION_ROOT);
+		return -EPROTONOSUPPORT;
+	}
+	s = slot_find(e, site, (uint64_t)nonce);
+	if (s && s->answered)
+		return root_reply(s, name, resp);
+	if (!s || gr_now_ns() - s->asked_ns > ROOT_RESEND_NS)
+		root_ask(e, s, site, (uint64_t)nonce, (uint64_t)size);
+	*resp = json_pack("{s:b}", "pending", 1);
+	return *resp ? 0 : -ENOMEM;
+}
+
+void eng_root_register(struct georepd *d)
+{
+	if (gr_ctl_register(d->ctl, "remote-root", h_remote_root, d))
+		gd_warn("cannot register the remote-root control request");
+}
