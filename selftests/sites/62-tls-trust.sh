@@ -127,30 +127,17 @@ step() {
 	links_tls
 }
 
-# fio rounds of 2 MiB with verify at the primary until $T/stop exists
-writer() {
-	local k=0
-	while [ ! -e "$T/stop" ]; do
-		fio --name=roll --filename="/dev/georep/$P.$VOL" --direct=1 --ioengine=libaio \
-			--rw=randwrite --bs=4k --iodepth=4 --size=2m --offset=$(((k % 16) * 2))m \
-			--verify=crc32c --verify_fatal=1 --output="$T/fio.$k" >/dev/null 2>&1 ||
-			echo "round $k: $(grep -m1 'err=' "$T/fio.$k")" >>"$T/fio.failed"
-		k=$((k + 1))
-	done
-	echo "$k" >"$T/fio.rounds"
-}
-
 start_writes() {
 	local s
 	P=$(wait_primary 30) || return 1
 	TERM0=$(site_rep_get "$P" .term) || return 1
 	echo "primary $P, term $TERM0"
-	rm -f "$T/stop" "$T/fio.failed"
-	writer &
-	WRITER=$!
 	mkdir -p "$T/old" && cp -p "$T/pki/ca.crt" "$T/pki/bravo.crt" "$T/pki/bravo.key" "$T/old/"
 	{ tls_make_ca "$T/pki2" && for s in $SITES; do tls_make_site "$T/pki2" "$s"; done; } \
-		>/dev/null 2>&1
+		>/dev/null 2>&1 || return 1
+	# last, so that a failure above leaves no writer running
+	sites_writer roll &
+	WRITER=$!
 }
 
 ca_bundle() {
@@ -180,10 +167,7 @@ old_ca_refused() {
 
 no_write_failed_same_leader() {
 	local s seq
-	touch "$T/stop"
-	wait "$WRITER"
-	echo "$(cat "$T/fio.rounds") fio rounds of 2 MiB with verify"
-	[ ! -e "$T/fio.failed" ] || { cat "$T/fio.failed"; return 1; }
+	sites_writer_stop roll "$WRITER" || return 1
 	[ "$(primary_site)" = "$P" ] || { echo "primary moved to $(primary_site)"; return 1; }
 	[ "$(site_rep_get "$P" .term)" = "$TERM0" ] || { echo "term moved from $TERM0"; return 1; }
 	seq=$(vol_num "$P" written_seq)

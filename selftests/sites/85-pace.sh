@@ -44,7 +44,6 @@ CATCHUP_S=${CATCHUP_S:-120}
 sites_init sites-pace
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
 command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
-trap 'sites_cleanup; umount "$SITES_CG" 2>/dev/null; rmdir "$SITES_CG" 2>/dev/null' EXIT
 
 roles() {
 	local s

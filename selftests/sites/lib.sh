@@ -120,7 +120,11 @@ sites_cleanup() {
 	for s in $SITES; do
 		umount "$T/mnt-$s" 2>/dev/null
 		ip netns del "gr-$s" 2>/dev/null
+		rmdir "$SITES_CG/app-$s" 2>/dev/null
 	done
+	if [ -n "${SITES_CG_OURS:-}" ]; then
+		umount "$SITES_CG" 2>/dev/null && rmdir "$SITES_CG" 2>/dev/null
+	fi
 	vt_cleanup
 }
 
@@ -159,7 +163,7 @@ sites_network() {
 # through a cgroup2 mount visible in its mount namespace
 sites_cgroup2() {
 	grep -q " $SITES_CG cgroup2 " /proc/mounts && return 0
-	mkdir -p "$SITES_CG" && mount -t cgroup2 none "$SITES_CG"
+	mkdir -p "$SITES_CG" && mount -t cgroup2 none "$SITES_CG" && SITES_CG_OURS=1
 }
 
 # sites_shape MBIT PKTS: each site sends through fq on its links out (the
@@ -478,6 +482,29 @@ share_keys() {
 	for s in $SITES; do
 		[ -d "$KEYS/$s.$VOL" ] || cp -a "$KEYS/alpha.$VOL" "$KEYS/$s.$VOL" || return 1
 	done
+}
+
+# sites_writer NAME (in the background): fio rounds of 2 MiB with verify at
+# the primary $P until $T/NAME.stop exists; the number of rounds goes to
+# $T/NAME.rounds, each failed round to $T/NAME.failed
+sites_writer() {
+	local n=$1 k=0
+	while [ ! -e "$T/$n.stop" ]; do
+		fio --name="$n" --filename="/dev/georep/$P.$VOL" --direct=1 --ioengine=libaio \
+			--rw=randwrite --bs=4k --iodepth=4 --size=2m --offset=$(((k % 16) * 2))m \
+			--verify=crc32c --verify_fatal=1 --output="$T/$n.$k" >/dev/null 2>&1 ||
+			echo "round $k: $(grep -m1 'err=' "$T/$n.$k")" >>"$T/$n.failed"
+		k=$((k + 1))
+	done
+	echo "$k" >"$T/$n.rounds"
+}
+
+# sites_writer_stop NAME PID: stop it; fails when a round failed
+sites_writer_stop() {
+	touch "$T/$1.stop"
+	wait "$2"
+	echo "$(cat "$T/$1.rounds") fio rounds of 2 MiB with verify"
+	[ ! -e "$T/$1.failed" ] || { cat "$T/$1.failed"; return 1; }
 }
 
 # data_identical: every site's data device has the same sha256 (printed)

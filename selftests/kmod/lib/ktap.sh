@@ -31,11 +31,13 @@ result() {
 }
 
 check() {
-	local name=$1 rc
+	local name=$1 rc t0=$SECONDS
 	shift
 	"$@" >"$outf" 2>&1
 	rc=$?
 	sed 's/^/    # /' "$outf"
+	# where a scenario's time goes (make check stays under 40 minutes)
+	echo "    # $name: $((SECONDS - t0)) s"
 	result $rc "$name"
 }
 
