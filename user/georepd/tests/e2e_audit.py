@@ -32,7 +32,8 @@ quorum volume checkpointed every 50 records or 1000 ms.
     replication links);
  8. that site then keeps a final checkpoint of its own root at the size
     of the others' (signed here with two sites' keys through openssl):
-    verify prints both signed notes as fork evidence and exits 1.
+    verify prints both signed notes as fork evidence and exits 1;
+ 9. a site stopped: verify --via another site names it, not connected.
 
 Usage: e2e_audit.py [BINDIR]. Prints KTAP.
 """
@@ -53,7 +54,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 16
+N_TESTS = 17
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -363,6 +364,16 @@ def phase_fork(sites, p, liar, cfg, top):
           all(note in f["checkpoints"] for f in forks))
     ktap(ok, "two_final_checkpoints_of_one_size_printed_as_fork_evidence",
          (size, root, rep(liar).get("checkpoint"), r.stdout, r.stderr, forks))
+    # a site down: verify --via names it instead of waiting or guessing
+    down = [s for s in sites if s is not p][-1]
+    down.proc.send_signal(signal.SIGTERM)
+    down.proc.wait()
+    via = next(s for s in sites if s is not down)
+    e2e.wait_for(lambda: not any(x.get("site") == down.name and x.get("connected")
+                                 for x in rep(via).get("sites", [])), 10)
+    v = ctl("verify", "vol0", "--via", via.sock)
+    ktap(v.returncode != 0 and ("site %s is not connected to this site" % down.name) in v.stderr,
+         "verify_via_names_a_site_not_connected", (v.returncode, v.stdout, v.stderr))
 
 
 def main():
