@@ -15,8 +15,6 @@
 #include "georep/wire.h"
 #include "wire_le.h"
 
-
-
 const char *gr_key_status_name(uint32_t status)
 {
 	static const char *const names[] = {
@@ -31,16 +29,6 @@ const char *gr_key_status_name(uint32_t status)
 void gr_key_wipe(struct gr_key *k)
 {
 	OPENSSL_cleanse(k->key, sizeof(k->key));
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		acc |= p[i];
-	return !acc;
 }
 
 int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
@@ -60,7 +48,7 @@ int gr_wire_decode_key(const uint8_t *b, uint32_t len, struct gr_key *k,
 		return ERR("key: epoch 0 is not valid");
 	if (flags)
 		return ERR("key: epoch %u: unknown flags 0x%08x", k->epoch, flags);
-	if (all_zero(b + 16, GEOREP_KEY_LEN))
+	if (gr_all_zero(b + 16, GEOREP_KEY_LEN))
 		return ERR("key: epoch %u: the key is all zeros", k->epoch);
 	memcpy(k->key, b + 16, GEOREP_KEY_LEN);
 	return 0;

@@ -7,6 +7,7 @@
 #define _GEOREP_WIRE_LE_H
 
 #include <endian.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +42,17 @@ static inline void wr64(uint8_t *p, uint64_t v)
 {
 	v = htole64(v);
 	memcpy(p, &v, 8);
+}
+
+/* every byte of @p[0..n) is zero (frame bodies: reserved fields, empty keys and roots) */
+static inline bool gr_all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc |= p[i];
+	return !acc;
 }
 
 #endif /* _GEOREP_WIRE_LE_H */

@@ -10,16 +10,6 @@
 #include "georep/wire.h"
 #include "wire_le.h"
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		acc |= p[i];
-	return !acc;
-}
-
 int gr_wire_decode_root_req(const uint8_t *b, uint32_t len, struct gr_root_req *r, char *err)
 {
 	memset(r, 0, sizeof(*r));
@@ -51,7 +41,7 @@ int gr_wire_decode_root(const uint8_t *b, uint32_t len, struct gr_root *r, char 
 	if (r->status == GR_ROOT_OK && (!r->size || r->size > r->tree))
 		return ERR("root: a root at size %llu of a tree of %llu leaves",
 			   (unsigned long long)r->size, (unsigned long long)r->tree);
-	if (r->status != GR_ROOT_OK && !all_zero(r->root, sizeof(r->root)))
+	if (r->status != GR_ROOT_OK && !gr_all_zero(r->root, sizeof(r->root)))
 		return ERR("root: status %u with a root", r->status);
 	if (r->status == GR_ROOT_NO_TREE && r->tree)
 		return ERR("root: no tree, yet %llu leaves", (unsigned long long)r->tree);
