@@ -9,7 +9,9 @@
 # epoch boundaries at every site with its own keys. A rotation asked at a
 # follower is refused naming the leader. Then nine more rotations under fio
 # take every site's kernel past its 8-epoch key ring (kmod/keys.c,
-# "Retiring epochs").
+# "Retiring epochs"). Last, the leader's georepd is killed (-9) in the
+# middle of a rotation that no majority has acknowledged (both followers
+# stopped): the new leader finishes it.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -133,6 +135,49 @@ rotate_past_eight() {
 }
 
 check network sites_network || exit 1
+# both followers stopped (SIGSTOP), so no majority can install the next
+# epoch: the leader makes it and installs it verify-only, sealing stays;
+# kill -9 of that leader's georepd, the followers resumed: the new leader
+# finds the epoch in its key directory above the one it seals with and
+# finishes the rotation; the old leader's georepd restarts and follows;
+# records sealed with the new epoch verify at every site with its own
+# keys, and the data is the same (issue 9: e2e_keys tests 6 and 7 over the
+# kernel ledgers)
+leader_dies_mid_rotation() {
+	local s np e
+	e=$(($(sealing "$P") + 1))
+	for s in $SITES; do
+		[ "$s" = "$P" ] || eval "kill -STOP \$PID_$s"
+	done
+	ctl "$P" key rotate "$VOL" || return 1
+	sleep 2
+	ctl "$P" key status "$VOL" --json | jq -e ".sealing == $((e - 1)) and
+		(.installed | any(. == $e))" >/dev/null ||
+		{ ctl "$P" key status "$VOL"; return 1; }
+	echo "epoch $e installed verify-only at $P, sealing stays $((e - 1))"
+	kill_site "$P"
+	for s in $SITES; do
+		[ "$s" = "$P" ] || eval "kill -CONT \$PID_$s"
+	done
+	np=$(wait_primary 30 "$P") || return 1
+	wait_for 30 eval '[ "$(sealing "$np")" = '$e' ]' || { ctl "$np" key status "$VOL"; return 1; }
+	echo "new primary $np seals with epoch $e"
+	start_site "$P"
+	for s in $SITES; do
+		wait_for 60 caught_up "$s" "$np" || { echo "$s did not catch up"; return 1; }
+	done
+	dd if=/dev/urandom of="/dev/georep/$np.$VOL" bs=4k count=4 seek=4000 oflag=direct,dsync \
+		status=none || return 1
+	for s in $SITES; do
+		wait_for 30 caught_up "$s" "$np" || return 1
+	done
+	: >"$T/epochs"
+	verify_now || return 1
+	grep -qx "$e" "$T/epochs" || { echo "no retained record sealed with $e"; return 1; }
+	P=$np
+	data_identical
+}
+
 check devices devices || exit 1
 check config sites_config || exit 1
 check day_one_primary up || exit 1
@@ -141,4 +186,5 @@ check two_rotations_under_fio_verify rotate_under_fio || exit 1
 check every_site_has_epochs_1_to_3_same_bytes keys_everywhere
 check ledger_verify_across_epochs_every_site verified_everywhere
 check rotations_past_8_epochs_under_fio rotate_past_eight
+check kill_9_leader_mid_rotation_new_leader_finishes leader_dies_mid_rotation
 [ "$failed" = 0 ]
