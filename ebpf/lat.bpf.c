@@ -5,8 +5,10 @@
  *   georep_submit    the record is sealed and goes to the log; carries when
  *                    the bio arrived and when admission let it in
  *   georep_durable   a log flush made every record up to seq durable
- *   georep_commit    the commit rule accepted the record (quorum: shipped,
- *                    durable at a majority, commit_seq set by georepd)
+ *   georep_shipped   georepd read every record up to seq from the log
+ *                    stream (and ships it)
+ *   georep_commit    the commit rule accepted the record (quorum: durable
+ *                    at a majority, commit_seq set by georepd)
  *   georep_complete  the bio completed
  *
  * At completion the write's stages go to user space through a ring buffer
@@ -36,6 +38,13 @@ struct {
 } rings SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LAT_MAX_VOLUMES);
+	__type(key, __u32);
+	__type(value, struct lat_ring);
+} ship_rings SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
@@ -63,26 +72,39 @@ int lat_submit(struct lat_tp_submit *tp)
 	return 0;
 }
 
+/* "every record up to @seq, now" into @minor's ring of @map */
+static __always_inline void ring_put(void *map, __u32 minor, __u64 seq)
+{
+	static const struct lat_ring zero;
+	struct lat_ring *r;
+	__u32 i;
+
+	r = bpf_map_lookup_elem(map, &minor);
+	if (!r) {
+		bpf_map_update_elem(map, &minor, &zero, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(map, &minor);
+		if (!r)
+			return;
+	}
+	i = r->next % LAT_RING;
+	r->upto[i] = seq;
+	r->at[i] = bpf_ktime_get_ns();
+	r->next = i + 1;
+}
+
 SEC("tp/georep/georep_durable")
 int lat_durable(struct lat_tp_durable *tp)
 {
-	static const struct lat_ring zero;
-	__u32 minor = tp->minor, i;
-	struct lat_ring *r;
+	if (wanted(tp->minor) && !tp->error)
+		ring_put(&rings, tp->minor, tp->seq);
+	return 0;
+}
 
-	if (!wanted(minor) || tp->error)
-		return 0;
-	r = bpf_map_lookup_elem(&rings, &minor);
-	if (!r) {
-		bpf_map_update_elem(&rings, &minor, &zero, BPF_NOEXIST);
-		r = bpf_map_lookup_elem(&rings, &minor);
-		if (!r)
-			return 0;
-	}
-	i = r->next % LAT_RING;
-	r->upto[i] = tp->seq;
-	r->at[i] = bpf_ktime_get_ns();
-	r->next = i + 1;
+SEC("tp/georep/georep_shipped")
+int lat_shipped(struct lat_tp_seq *tp)
+{
+	if (wanted(tp->minor))
+		ring_put(&ship_rings, tp->minor, tp->seq);
 	return 0;
 }
 
@@ -100,10 +122,10 @@ int lat_commit(struct lat_tp_seq *tp)
 	return 0;
 }
 
-/* the first flush at or after @after that covered @seq, 0 if not kept */
-static __always_inline __u64 durable_at(__u32 minor, __u64 seq, __u64 after)
+/* the first event of @map at or after @after that covered @seq, 0 if not kept */
+static __always_inline __u64 ring_at(void *map, __u32 minor, __u64 seq, __u64 after)
 {
-	struct lat_ring *r = bpf_map_lookup_elem(&rings, &minor);
+	struct lat_ring *r = bpf_map_lookup_elem(map, &minor);
 	__u64 best = 0;
 	int i;
 
@@ -127,7 +149,7 @@ SEC("tp/georep/georep_complete")
 int lat_complete(struct lat_tp_complete *tp)
 {
 	struct lat_key k = { .minor = tp->minor, .seq = tp->seq };
-	__u64 now = bpf_ktime_get_ns(), dur, last;
+	__u64 now = bpf_ktime_get_ns(), dur, ship, last;
 	struct lat_pending *p;
 	struct lat_event *e;
 
@@ -149,13 +171,22 @@ int lat_complete(struct lat_tp_complete *tp)
 	e->pad = 0;
 	e->admit = since(p->admitted, p->arrived);
 	e->seal = since(p->submitted, p->admitted);
-	dur = durable_at(tp->minor, tp->seq, p->submitted);
+	dur = ring_at(&rings, tp->minor, tp->seq, p->submitted);
 	if (!dur)
 		e->flags |= LAT_F_NO_DURABLE;
 	if (!p->committed)
 		e->flags |= LAT_F_NO_COMMIT;
 	e->durable = since(dur, p->submitted);
 	last = dur > p->submitted ? dur : p->submitted;
+	/* a stage only when on the way to the commit (quorum, not local) */
+	ship = ring_at(&ship_rings, tp->minor, tp->seq, last);
+	e->shipped = 0;
+	if (ship && (!p->committed || ship <= p->committed)) {
+		e->shipped = since(ship, last);
+		last = ship;
+	} else {
+		e->flags |= LAT_F_NO_SHIP;
+	}
 	e->commit = since(p->committed, last);
 	if (p->committed > last)
 		last = p->committed;

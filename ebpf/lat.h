@@ -64,7 +64,7 @@ struct lat_pending {
 	__u64 arrived, admitted, submitted, committed;	/* ktime_get_ns() */
 };
 
-/* the last LAT_RING georep_durable events of a volume */
+/* the last LAT_RING georep_durable (or georep_shipped) events of a volume */
 struct lat_ring {
 	__u64 upto[LAT_RING];
 	__u64 at[LAT_RING];
@@ -79,8 +79,11 @@ struct lat_event {
 	__u64 admit;		/* bio arrived -> admitted (throttling) */
 	__u64 seal;		/* admitted -> record sealed, queued to the log */
 	__u64 durable;		/* -> the log flush made it durable locally */
-	__u64 commit;		/* -> committed (quorum: shipped, durable at a
-				 * majority, acknowledged, commit_seq set) */
+	__u64 shipped;		/* -> read from the log stream by georepd, which
+				 * ships it (0 when that came after the commit,
+				 * or was not seen: LAT_F_NO_SHIP) */
+	__u64 commit;		/* -> committed (quorum: followers durable, the
+				 * acknowledgements back, commit_seq set) */
 	__u64 complete;		/* -> the bio completed (data on the device) */
 	__u64 total;		/* bio arrived -> completed */
 	__u32 flags;		/* LAT_F_* */
@@ -89,5 +92,6 @@ struct lat_event {
 
 #define LAT_F_NO_DURABLE	(1U << 0)	/* durable time lost (ring wrapped) */
 #define LAT_F_NO_COMMIT		(1U << 1)	/* no georep_commit seen */
+#define LAT_F_NO_SHIP		(1U << 2)	/* not read from the stream before its commit */
 
 #endif /* _GEOREP_EBPF_LAT_H */

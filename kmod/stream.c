@@ -36,6 +36,7 @@
 #include <linux/xarray.h>
 
 #include "georep.h"
+#include "trace.h"
 
 #define GEOREP_STREAM_MINORS	(MINORMASK + 1)
 
@@ -232,6 +233,8 @@ static ssize_t georep_stream_read(struct file *file, char __user *buf,
 		if (georep_volume_durable_seq(sf->vol) >= cursor) {
 			/* 0 here means past the head after all: report it */
 			ret = georep_log_read(sf->vol, &sf->cursor, buf, len);
+			if (ret > 0)
+				trace_georep_shipped(sf->vol, sf->cursor - 1);
 			*ppos = sf->cursor;
 			mutex_unlock(&sf->lock);
 			georep_stream_leave(stream);

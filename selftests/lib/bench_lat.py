@@ -8,7 +8,7 @@ Usage: bench_lat.py LOG"""
 import json
 import sys
 
-STAGES = ["admission", "seal", "durable", "commit", "complete", "total"]
+STAGES = ["admission", "seal", "durable", "shipped", "commit", "complete", "total"]
 
 
 def main(path):
@@ -45,8 +45,10 @@ def main(path):
             if k == 0:
                 print("|" + "|".join("-" * (n + 2) for n in w) + "|")
     print("# admission: throttling; seal: hashing, ordering, log space; durable: log write +"
-          " flush; commit: beyond the local copy (quorum: ship, followers durable, commit"
-          " index back); complete: data write, bio completion")
+          " flush; shipped: until georepd read it from the log stream (quorum only: under"
+          " local the commit comes first); commit: beyond that (quorum: the network,"
+          " followers durable, acknowledgements, commit index back); complete: data write,"
+          " bio completion")
     for f in fails:
         print("# " + f)
     return 0

@@ -33,16 +33,17 @@
 
 #define TRACEFS		"/sys/kernel/tracing/events/georep"
 
-enum { ST_ADMIT, ST_SEAL, ST_DURABLE, ST_COMMIT, ST_COMPLETE, ST_TOTAL, NR_STAGES };
+enum { ST_ADMIT, ST_SEAL, ST_DURABLE, ST_SHIPPED, ST_COMMIT, ST_COMPLETE, ST_TOTAL,
+       NR_STAGES };
 
 static const char *const stage_names[NR_STAGES] = {
-	"admission", "seal", "durable", "commit", "complete", "total",
+	"admission", "seal", "durable", "shipped", "commit", "complete", "total",
 };
 
 struct samples {
 	uint64_t *v[NR_STAGES];
 	size_t n, cap;
-	uint64_t no_durable, no_commit, errors;
+	uint64_t no_durable, no_commit, no_ship, errors;
 };
 
 static volatile sig_atomic_t stop;
@@ -100,6 +101,7 @@ static int check_formats(void)
 		{ "georep_submit", "admitted_ns", offsetof(struct lat_tp_submit, admitted_ns) },
 		{ "georep_durable", "error", offsetof(struct lat_tp_durable, error) },
 		{ "georep_commit", "seq", offsetof(struct lat_tp_seq, seq) },
+		{ "georep_shipped", "seq", offsetof(struct lat_tp_seq, seq) },
 		{ "georep_complete", "error", offsetof(struct lat_tp_complete, error) },
 		{ "georep_complete", "minor", offsetof(struct lat_tp_complete, minor) },
 	};
@@ -124,8 +126,8 @@ static int check_formats(void)
 
 static int add_sample(struct samples *s, const struct lat_event *e)
 {
-	const uint64_t v[NR_STAGES] = { e->admit, e->seal, e->durable, e->commit,
-					e->complete, e->total };
+	const uint64_t v[NR_STAGES] = { e->admit, e->seal, e->durable, e->shipped,
+					e->commit, e->complete, e->total };
 	int i;
 
 	if (s->n == s->cap) {
@@ -145,6 +147,7 @@ static int add_sample(struct samples *s, const struct lat_event *e)
 	s->n++;
 	s->no_durable += !!(e->flags & LAT_F_NO_DURABLE);
 	s->no_commit += !!(e->flags & LAT_F_NO_COMMIT);
+	s->no_ship += !!(e->flags & LAT_F_NO_SHIP);
 	s->errors += !!e->error;
 	return 0;
 }
@@ -195,12 +198,13 @@ static json_t *report(struct samples *s, uint64_t lost, double secs, const char 
 
 	for (i = 0; i < NR_STAGES; i++)
 		json_object_set_new(stages, stage_names[i], stage_json(s->v[i], s->n));
-	r = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:o}",
+	r = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 		      "volume", volume ? volume : "*", "seconds", secs,
 		      "writes", (json_int_t)s->n, "lost", (json_int_t)lost,
 		      "errors", (json_int_t)s->errors,
 		      "no_durable", (json_int_t)s->no_durable,
-		      "no_commit", (json_int_t)s->no_commit, "stages", stages);
+		      "no_commit", (json_int_t)s->no_commit,
+		      "not_shipped_before_commit", (json_int_t)s->no_ship, "stages", stages);
 	return r;
 }
 
@@ -211,14 +215,16 @@ static void print_table(json_t *r)
 
 	printf("georep-lat: %" JSON_INTEGER_FORMAT " writes on %s in %.1f s (%" JSON_INTEGER_FORMAT
 	       " lost, %" JSON_INTEGER_FORMAT " failed, %" JSON_INTEGER_FORMAT
-	       " without a durable time, %" JSON_INTEGER_FORMAT " without a commit)\n",
+	       " without a durable time, %" JSON_INTEGER_FORMAT " without a commit, %"
+	       JSON_INTEGER_FORMAT " not shipped before it)\n",
 	       json_integer_value(json_object_get(r, "writes")),
 	       json_string_value(json_object_get(r, "volume")),
 	       json_real_value(json_object_get(r, "seconds")),
 	       json_integer_value(json_object_get(r, "lost")),
 	       json_integer_value(json_object_get(r, "errors")),
 	       json_integer_value(json_object_get(r, "no_durable")),
-	       json_integer_value(json_object_get(r, "no_commit")));
+	       json_integer_value(json_object_get(r, "no_commit")),
+	       json_integer_value(json_object_get(r, "not_shipped_before_commit")));
 	printf("%-10s %10s %10s %10s %10s %10s\n", "stage", "p50 us", "p90 us", "p99 us",
 	       "max us", "mean us");
 	for (i = 0; i < NR_STAGES; i++) {
