@@ -40,7 +40,11 @@ static void root_answer(struct engine *e, unsigned int from, const struct gr_roo
 		if (q->size && q->size <= f.root.tree &&
 		    !gr_merkle_root_at(gd_mtree_tree(e->mt), q->size, f.root.root))
 			f.root.status = GR_ROOT_OK;
-		else
+		else if (q->size && q->size <= f.root.tree && gd_ratelimit(&e->rl))
+			gd_warn("volume %s: no Merkle root at size %llu of a tree of %llu",
+				e->name, (unsigned long long)q->size,
+				(unsigned long long)f.root.tree);
+		if (f.root.status != GR_ROOT_OK)
 			memset(f.root.root, 0, sizeof(f.root.root));
 	}
 	eng_send_frame(e, from, &f);
@@ -152,6 +156,12 @@ static int h_remote_root(struct gr_ctl_client *cl, json_t *req, json_t **resp, c
 		return -EPROTONOSUPPORT;
 	}
 	s = slot_find(e, site, (uint64_t)nonce);
+	if (s && s->size != (uint64_t)size) {
+		snprintf(err, GR_CTL_ERRLEN, "remote-root: nonce %lld was asked with size %llu, "
+			 "not %lld: a new size needs a new nonce", (long long)nonce,
+			 (unsigned long long)s->size, (long long)size);
+		return -EINVAL;
+	}
 	if (s && s->answered)
 		return root_reply(s, name, resp);
 	if (!s || gr_now_ns() - s->asked_ns > ROOT_RESEND_NS)

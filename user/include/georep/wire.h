@@ -417,7 +417,8 @@ size_t gr_wire_mleaf_size(const struct gr_mleaf *m);
  * ROOT: le64 nonce (the request's), le64 size (the request's), le64 tree
  * (committed leaves of the sender's tree), le32 status, le32 reserved (0),
  * root[32]: OK the root at size (1 <= size <= tree); BEYOND size > tree,
- * or size 0; NO_TREE the sender keeps no tree of the volume (tree 0); the
+ * or size 0, or the sender's tree could not compute that root (logged
+ * there); NO_TREE the sender keeps no tree of the volume (tree 0); the
  * root is all zero unless OK.
  */
 #define GR_ROOT_REQ_SIZE	16
