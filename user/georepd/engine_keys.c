@@ -109,27 +109,40 @@ static void send_all(struct engine *e, unsigned int site)
 	georep_keyset_clear(&ks);
 }
 
-/* the key of @epoch from the key dir into @key; 0 or -ENOENT */
-static int dir_key(struct engine *e, uint32_t epoch, uint8_t key[GEOREP_KEY_LEN])
+/*
+ * The key of @epoch from the key dir into @key: 0, -ENOENT when it has no
+ * such file, or the error of reading the directory; @why (256 bytes) says
+ * which.
+ */
+static int dir_key(struct engine *e, uint32_t epoch, uint8_t key[GEOREP_KEY_LEN], char *why)
 {
+	const struct georep_keyent *k;
+	char name[GEOREP_NAME_MAX];
 	struct georep_keyset ks;
-	unsigned int i;
-	int ret = -ENOENT;
+	int ret;
 
-	highest_epoch(e, &ks);
-	for (i = 0; i < ks.nr; i++)
-		if (ks.keys[i].epoch == epoch) {
-			memcpy(key, ks.keys[i].data, GEOREP_KEY_LEN);
-			ret = 0;
-		}
+	if (kname(e, name, sizeof(name))) {
+		snprintf(why, 256, "volume name too long for the key directory");
+		return -ENAMETOOLONG;
+	}
+	ret = georep_keys_load(gd_key_dir, name, &ks, why, 256);
+	if (ret)
+		return ret;
+	k = georep_keyset_find(&ks, epoch);
+	if (k) {
+		memcpy(key, k->data, GEOREP_KEY_LEN);
+	} else {
+		snprintf(why, 256, "no %u.key in the key directory", epoch);
+		ret = -ENOENT;
+	}
 	georep_keyset_clear(&ks);
 	return ret;
 }
 
-/* the pending epoch's key from the key dir; 0 or -errno */
-static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN])
+/* the pending epoch's key from the key dir; 0 or -errno (@why says which) */
+static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN], char *why)
 {
-	return dir_key(e, e->kr.pending, key);
+	return dir_key(e, e->kr.pending, key, why);
 }
 
 /*
@@ -180,14 +193,15 @@ static unsigned int voters(struct engine *e)
 /* a majority has the pending epoch: the leader's kernel seals with it */
 static void switch_sealing(struct engine *e)
 {
+	char why[256] = "";
 	uint8_t key[GEOREP_KEY_LEN];
 	int ret;
 
-	ret = pending_key(e, key) ?: key_install(e, e->kr.pending, key, e->kr.pending);
+	ret = pending_key(e, key, why) ?: key_install(e, e->kr.pending, key, e->kr.pending);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (ret) {
 		snprintf(e->kr.why, sizeof(e->kr.why), "switching to epoch %u: %.100s",
-			 e->kr.pending, install_why(e, ret));
+			 e->kr.pending, why[0] ? why : install_why(e, ret));
 		gd_err("volume %s: seal key %s", e->name, e->kr.why);
 		return;
 	}
@@ -203,11 +217,18 @@ static void send_pending(struct engine *e, uint64_t now)
 {
 	const struct gr_volume_cfg *vc = e->vol->cfg;
 	uint8_t key[GEOREP_KEY_LEN];
+	char why[256];
 	unsigned int i;
 
 	e->kr.sent_ns = now;
-	if (pending_key(e, key))
+	if (pending_key(e, key, why)) {
+		/* never to be sent: give up, say why, let a new rotation start */
+		snprintf(e->kr.why, sizeof(e->kr.why), "rotation to epoch %u stopped: %.110s",
+			 e->kr.pending, why);
+		gd_err("volume %s: seal key %s", e->name, e->kr.why);
+		e->kr.pending = 0;
 		return;
+	}
 	for (i = 0; i < vc->nreplicas; i++) {
 		unsigned int s = vc->replicas[i].site;
 
@@ -254,6 +275,9 @@ int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 	n = highest_epoch(e, &ks);
 	georep_keyset_clear(&ks);
 	cur = sealing(e);
+	/* 0 would make the kernel seal with the new epoch at once */
+	if (!cur)
+		return refuse(err, errlen, -EIO, "cannot read the sealing epoch of the ledger");
 	n = (n > cur ? n : cur) + 1;
 	ret = georep_key_generate(gd_key_dir, name, n, &ent, err, errlen);
 	if (ret)
@@ -304,6 +328,22 @@ static uint32_t follower_seal(struct engine *e)
 	return st.seal_epoch;
 }
 
+/*
+ * Install @epoch at a follower, sealing (once it leads) with follower_seal():
+ * never with 0, which would mean "the highest" (@err says why)
+ */
+static int follower_install(struct engine *e, uint32_t epoch, const uint8_t key[GEOREP_KEY_LEN],
+			    char *err)
+{
+	uint32_t seal = follower_seal(e);
+
+	if (!seal) {
+		snprintf(err, 256, "cannot read the sealing epoch of the ledger");
+		return -EIO;
+	}
+	return key_install(e, epoch, key, seal);
+}
+
 static void send_ack(struct engine *e, unsigned int site, uint64_t term, uint32_t epoch,
 		     enum gr_key_status status)
 {
@@ -326,7 +366,7 @@ static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 	ret = kname(e, name, sizeof(name)) ? -ENAMETOOLONG :
 	      georep_key_store(gd_key_dir, name, k->epoch, k->key, err, sizeof(err));
 	if (!ret && e->lg->ops->key_install)
-		ret = key_install(e, k->epoch, k->key, follower_seal(e));
+		ret = follower_install(e, k->epoch, k->key, err);
 	if (ret)
 		gd_err("volume %s: seal key epoch %u from %s not installed: %s", e->name, k->epoch,
 		       gd_cluster(e->d)->sites[from].name, err[0] ? err : install_why(e, ret));
@@ -349,11 +389,12 @@ static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 int eng_key_reinstall(struct engine *e, unsigned int leader, uint32_t epoch, uint64_t seq)
 {
 	uint8_t key[GEOREP_KEY_LEN];
-	int ret = dir_key(e, epoch, key);
+	char why[256] = "";
+	bool asked = false;
+	int ret = dir_key(e, epoch, key, why);
 
 	if (!ret)
-		ret = e->lg->ops->key_install ? key_install(e, epoch, key, follower_seal(e)) :
-		      -EOPNOTSUPP;
+		ret = e->lg->ops->key_install ? follower_install(e, epoch, key, why) : -EOPNOTSUPP;
 	OPENSSL_cleanse(key, sizeof(key));
 	if (!ret) {
 		e->kr.reinstalled++;
@@ -361,28 +402,54 @@ int eng_key_reinstall(struct engine *e, unsigned int leader, uint32_t epoch, uin
 			"record %llu is sealed with it", e->name, epoch, (unsigned long long)seq);
 		return 0;
 	}
-	if (ret == -ENOENT && gd_cluster(e->d)->tls.enabled)
+	if (ret == -ENOENT && gd_cluster(e->d)->tls.enabled) {
 		send_ack(e, leader, e->term, epoch, GR_KEY_MISSING);
+		asked = true;
+	}
 	if (gd_ratelimit(&e->rl))
-		gd_warn("volume %s: record %llu is sealed with epoch %u: %s", e->name,
-			(unsigned long long)seq, epoch,
-			ret == -ENOENT ? "not in the key directory; asked the leader for it" :
-			install_why(e, ret));
+		gd_warn("volume %s: record %llu is sealed with epoch %u: %s%s", e->name,
+			(unsigned long long)seq, epoch, why[0] ? why : install_why(e, ret),
+			asked ? "; asked the leader for it" : "");
 	return ret;
 }
 
-/* the leader: a site lacks @epoch and asks for it (only over mutual TLS) */
+/* a replica site of the volume? */
+static bool replica(struct engine *e, unsigned int site)
+{
+	const struct gr_volume_cfg *vc = e->vol->cfg;
+	unsigned int i;
+
+	for (i = 0; i < vc->nreplicas; i++)
+		if (vc->replicas[i].site == site)
+			return true;
+	return false;
+}
+
+/*
+ * The leader: replica site @site lacks @epoch and asks for it (only over
+ * mutual TLS). Only an epoch this leader's ledger holds: those seal every
+ * record it can ship; a retired one is no site's business.
+ */
 static void send_missing(struct engine *e, unsigned int site, uint32_t epoch)
 {
+	struct gd_ledger_status st = { 0 };
 	uint8_t key[GEOREP_KEY_LEN];
+	char why[256] = "";
+	int ret = -EPERM;
 
 	if (!gd_cluster(e->d)->tls.enabled)
 		return;
-	if (!dir_key(e, epoch, key))
-		send_key(e, site, epoch, key);
+	if (!replica(e, site))
+		snprintf(why, sizeof(why), "not a replica site of the volume");
+	else if (e->lg->ops->status(e->lg, &st) || (st.nr_epochs && !holds(&st, epoch)))
+		snprintf(why, sizeof(why), "this leader's ledger does not hold it");
 	else
-		gd_warn("volume %s: site %s asks for seal key epoch %u, which is not in the key "
-			"directory", e->name, gd_cluster(e->d)->sites[site].name, epoch);
+		ret = dir_key(e, epoch, key, why);
+	if (!ret)
+		send_key(e, site, epoch, key);
+	else if (gd_ratelimit(&e->rl))
+		gd_warn("volume %s: site %s asks for seal key epoch %u: not sent: %s", e->name,
+			gd_cluster(e->d)->sites[site].name, epoch, why);
 	OPENSSL_cleanse(key, sizeof(key));
 }
 
@@ -437,12 +504,47 @@ static void scheduled_failed(struct engine *e, const char *err, uint64_t now)
 	memcpy(e->kr.why, why, sizeof(why));
 }
 
+/*
+ * An epoch of the key dir above the sealing one is a rotation a leader did
+ * not finish: resume it, once its key file reads back (a bad or unreadable
+ * one could never be sent: key status says why, logged once). Runs every
+ * second: the file names only, the files only then.
+ */
+static void resume_unfinished(struct engine *e)
+{
+	char name[GEOREP_NAME_MAX], why[256] = "", msg[sizeof(e->kr.why)];
+	uint8_t key[GEOREP_KEY_LEN];
+	uint32_t high = 0, cur;
+	int ret;
+
+	if (kname(e, name, sizeof(name)) ||
+	    georep_keys_highest(gd_key_dir, name, &high, why, sizeof(why)))
+		high = 0;
+	cur = sealing(e);
+	if (!cur || high <= cur)
+		return;
+	ret = dir_key(e, high, key, why);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ret) {
+		snprintf(msg, sizeof(msg), "epoch %u, above the sealing one, cannot be resumed: "
+			 "%.90s", high, why);
+		if (strcmp(msg, e->kr.why))
+			gd_err("volume %s: seal key %s", e->name, msg);
+		memcpy(e->kr.why, msg, sizeof(msg));
+		return;
+	}
+	gd_info("volume %s: seal key epoch %u is here but not sealing (%u): resuming its rotation",
+		e->name, high, cur);
+	memset(e->kr.acked, 0, sizeof(e->kr.acked));
+	e->kr.pending = high;
+	e->kr.sent_ns = 0;
+}
+
 /* the leader's side, every tick: resume, resend, switch, rotate on schedule */
 void eng_key_tick(struct engine *e, uint64_t now)
 {
 	uint64_t every = e->vol->cfg->key_rotate_seconds * 1000000000ULL;
-	char err[256], name[GEOREP_NAME_MAX];
-	uint32_t high = 0, cur;
+	char err[256];
 
 	if (e->role != GR_LEADER || !e->lg->ops->key_install ||
 	    !gd_cluster(e->d)->tls.enabled) {
@@ -453,18 +555,7 @@ void eng_key_tick(struct engine *e, uint64_t now)
 		return;		/* no quorum: nothing to switch, keep what is pending */
 	if (!e->kr.pending && now - e->kr.checked_ns > KEY_RESEND_NS) {
 		e->kr.checked_ns = now;
-		/* the file names only: this runs every second */
-		if (kname(e, name, sizeof(name)) ||
-		    georep_keys_highest(gd_key_dir, name, &high, err, sizeof(err)))
-			high = 0;
-		cur = sealing(e);
-		if (high > cur) {	/* a rotation a leader did not finish */
-			gd_info("volume %s: seal key epoch %u is here but not sealing (%u): "
-				"resuming its rotation", e->name, high, cur);
-			memset(e->kr.acked, 0, sizeof(e->kr.acked));
-			e->kr.pending = high;
-			e->kr.sent_ns = 0;
-		}
+		resume_unfinished(e);
 		if (!e->kr.last_ns)
 			e->kr.last_ns = now;
 	}

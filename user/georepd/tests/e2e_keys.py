@@ -32,7 +32,12 @@ each site with its own key directory.
     travels on the control lane): installing them retires epochs it has not
     yet used but is about to need. It re-installs such an epoch from its
     key directory when a record needs it, refuses no record and catches up
-    without reconnecting.
+    without reconnecting;
+ 8. a bad key file of a far epoch (999.key, 31 bytes) in the leader's key
+    directory is not taken for a rotation to resume (key status says why,
+    naming the file), and the scheduled rotations that cannot read the
+    directory stop with that reason instead of waiting for good; once the
+    file is gone, sealing moves on again.
 
 Usage: e2e_keys.py [BINDIR]. Prints KTAP.
 """
@@ -51,7 +56,7 @@ import e2e  # noqa: E402
 import e2e_replication as er  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 11
+N_TESTS = 12
 ktap = e2e.ktap
 
 
@@ -180,6 +185,27 @@ def lagging(sites):
          (start, sealing(p), refused, writer.failed[:3], shas, er.dump(sites)))
 
 
+def bad_key_file(sites):
+    """Test 12: a bad far-epoch key file at the leader, then removed."""
+    p = e2e.wait_for(lambda: er.primary(sites), 15)
+    if not p:
+        ktap(False, "bad_key_file_reported_then_rotations_go_on", er.dump(sites))
+        return
+    bad = os.path.join(p.keys, "vol0", "999.key")
+    fd = os.open(bad, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"x" * 31)
+    os.close(fd)
+    said = e2e.wait_for(lambda: "999.key" in (p.keyst().get("error") or ""), 10)
+    why = p.keyst().get("error")
+    os.unlink(bad)
+    before = sealing(p)
+    moved = e2e.wait_for(lambda: sealing(p) > before and
+                         p.keyst().get("pending", 0) != 999, 20)
+    print("# with 999.key bad: %s" % why)
+    ktap(said and moved and sealing(p) < 999, "bad_key_file_reported_then_rotations_go_on",
+         (why, before, p.keyst()))
+
+
 def main():
     top = tempfile.mkdtemp(prefix="georep-keys-")
     ports = e2e.free_ports(3)
@@ -277,6 +303,7 @@ def main():
              writer.failed[:3])
         scheduled(sites, cfg, cfgpath)
         lagging(sites)
+        bad_key_file(sites)
     finally:
         if writer:
             writer.stop = True
