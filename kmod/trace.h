@@ -3,6 +3,8 @@
  * georep trace points, for latency histograms drawn by eBPF tools.
  *
  *   georep:georep_submit    a record got its seq on the write path
+ *   georep:georep_durable   a log flush made the records up to seq durable
+ *   georep:georep_shipped   a log stream reader took the records up to seq
  *   georep:georep_commit    the commit rule is met for records up to seq
  *   georep:georep_complete  the bio behind record seq completed
  *   georep:georep_admit     a write is being admitted: a writable raw

@@ -143,22 +143,26 @@ check network sites_network || exit 1
 # records sealed with the new epoch verify at every site with its own
 # keys, and the data is the same (issue 9: e2e_keys tests 6 and 7 over the
 # kernel ledgers)
+# SIGSTOP or SIGCONT ($1) the followers' georepd
+followers_signal() {
+	local s
+	for s in $SITES; do
+		[ "$s" = "$P" ] || eval "kill -$1 \$PID_$s"
+	done
+}
+
 leader_dies_mid_rotation() {
 	local s np e
 	e=$(($(sealing "$P") + 1))
-	for s in $SITES; do
-		[ "$s" = "$P" ] || eval "kill -STOP \$PID_$s"
-	done
-	ctl "$P" key rotate "$VOL" || return 1
-	sleep 2
+	followers_signal STOP
+	ctl "$P" key rotate "$VOL" &&
+	sleep 2 &&
 	ctl "$P" key status "$VOL" --json | jq -e ".sealing == $((e - 1)) and
 		(.installed | any(. == $e))" >/dev/null ||
-		{ ctl "$P" key status "$VOL"; return 1; }
+		{ ctl "$P" key status "$VOL"; followers_signal CONT; return 1; }
 	echo "epoch $e installed verify-only at $P, sealing stays $((e - 1))"
 	kill_site "$P"
-	for s in $SITES; do
-		[ "$s" = "$P" ] || eval "kill -CONT \$PID_$s"
-	done
+	followers_signal CONT
 	np=$(wait_primary 30 "$P") || return 1
 	wait_for 30 eval '[ "$(sealing "$np")" = '$e' ]' || { ctl "$np" key status "$VOL"; return 1; }
 	echo "new primary $np seals with epoch $e"

@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "final.h"
@@ -239,8 +240,13 @@ static bool fork_ckpt_name(const char *file, const char *name)
 static json_t *read_note(int dfd, const char *file)
 {
 	char note[GD_FINAL_MAX + 1];
-	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, note, sizeof(note));
+	/* non-blocking: a FIFO of that name must not stall the event loop */
+	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -1;
+
+	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode))
+		n = read(fd, note, sizeof(note));
 
 	if (fd >= 0)
 		close(fd);
@@ -264,8 +270,10 @@ static int h_fork_checkpoints(struct gr_ctl_client *cl, json_t *req, json_t **re
 	dir = gd_statedir_path(e->d->sd);
 	d = opendir(dir);
 	if (!d) {
-		snprintf(err, GR_CTL_ERRLEN, "state directory %s: %s", dir, strerror(errno));
-		return -errno;
+		int ret = -errno;
+
+		snprintf(err, GR_CTL_ERRLEN, "state directory %s: %s", dir, strerror(-ret));
+		return ret;
 	}
 	forks = json_array();
 	while (forks && (de = readdir(d))) {

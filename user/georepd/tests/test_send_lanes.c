@@ -669,7 +669,7 @@ static void test_layout_follows_conn(void)
 {
 	struct gr_transport *t = gr_transport_tcp();
 	struct gr_frame f = { .hdr.type = GR_FT_KEY_ACK, .hdr.volume = 3 }, g;
-	char err[GR_WIRE_ERRLEN];
+	char err[GR_WIRE_ERRLEN] = "";
 	uint8_t in[256];
 	struct gr_loop *loop;
 	struct gr_conn *c;
@@ -691,7 +691,7 @@ static void test_layout_follows_conn(void)
 			gr_loop_run_once(loop, 10);
 		n = read(fd, in, sizeof(in));
 		CHECK_MSG(n == GR_WIRE_HDR_SIZE + (v < 4 ? 16 : 56), "version %u: %zd bytes", v, n);
-		CHECK_MSG(!gr_wire_decode(in, n, &g, &used, err) && g.hdr.version == v &&
+		CHECK_MSG(n > 0 && !gr_wire_decode(in, n, &g, &used, err) && g.hdr.version == v &&
 			  g.key_ack.epoch == 5 && g.key_ack.nr_held == (v < 4 ? 0U : 1U),
 			  "version %u: %s", v, err);
 		gr_conn_close(c, 0, "test done");

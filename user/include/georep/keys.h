@@ -50,7 +50,8 @@ int georep_keys_load(const char *dir, const char *volume,
 
 /*
  * georep_keys_highest() - the highest epoch of a volume's key files, from
- * their names alone (0: none, or no directory); -EINVAL for a bad name.
+ * their names alone (0: none, or no directory); -EINVAL for a bad name,
+ * -ENAMETOOLONG or the errno of opendir()/readdir(); @err says which.
  */
 int georep_keys_highest(const char *dir, const char *volume, uint32_t *epoch,
 			char *err, size_t errlen);
