@@ -76,7 +76,7 @@ struct verify_args {
 	"found by bisection over tree sizes. Two final checkpoints of one size\n" \
 	"with different roots are fork evidence: both signed notes are printed.\n" \
 	"So is a deposed primary's fork file checkpoint whose root is not the\n" \
-	"volume's at that size.\n"						\
+	"volume's at that size (a discarded history: the exit status stays).\n" \
 	"Exit 0 when every site agrees, 1 otherwise.\n\n"			\
 	"  --socket PATH, --site NAME  a site's georepd control socket (PATH or\n" \
 	"                " RUN_DIR "/NAME.sock); repeat for every site (default:\n" \
@@ -410,7 +410,7 @@ static int forks(const struct verify_args *a, json_t *out)
  * size past @ref's committed tree is listed as not compared.
  */
 static int fork_file(const struct verify_args *a, const struct vsite *s, struct vsite *ref,
-		     json_t *f, json_t *out, int *found)
+		     json_t *f, json_t *out)
 {
 	const char *note = json_string_value(json_object_get(f, "checkpoint"));
 	const char *path = json_string_value(json_object_get(f, "path"));
@@ -433,12 +433,17 @@ static int fork_file(const struct verify_args *a, const struct vsite *s, struct 
 		json_pack("{s:s, s:I, s:[s,s], s:s, s:[s], s:[s,s]}", "kind", "fork-file",
 			  "size", (json_int_t)size, "sites", s->name, ref->name, "path", path,
 			  "checkpoints", note, "roots", root, rroot));
-	*found = 1;
 	return 0;
 }
 
-/* the signed checkpoints of every site's fork files (an older georepd: none) */
-static int fork_files(struct verify_args *a, json_t *out, int *found)
+/*
+ * The signed checkpoints of every site's fork files (an older georepd:
+ * none). Evidence of a history a deposed primary held and the volume
+ * discarded, printed, but not a disagreement of the sites now: the exit
+ * status does not change (under quorum those records were never
+ * acknowledged; under local they may have been: the fork file keeps them).
+ */
+static int fork_files(struct verify_args *a, json_t *out)
 {
 	struct vsite *ref = &a->s[majority(a)];
 	unsigned int i;
@@ -451,7 +456,7 @@ static int fork_files(struct verify_args *a, json_t *out, int *found)
 			continue;	/* not read through --via */
 		resp = optional_call(&a->s[i], "fork-checkpoints", a->volume);
 		json_array_foreach(json_object_get(resp, "forks"), k, f) {
-			ret = fork_file(a, &a->s[i], ref, f, out, found);
+			ret = fork_file(a, &a->s[i], ref, f, out);
 			if (ret)
 				break;
 		}
@@ -475,8 +480,8 @@ static void print_fork(json_t *f)
 		       json_string_value(json_array_get(notes, 1)));
 		return;
 	}
-	printf("FORK: site %s signed size %" JSON_INTEGER_FORMAT " with root %s before it was "
-	       "deposed (fork file %s); at that size site %s holds root %s:\n%s\n",
+	printf("FORK (a deposed history): site %s signed size %" JSON_INTEGER_FORMAT " with root %s "
+	       "before it was deposed (fork file %s); at that size site %s holds root %s:\n%s\n",
 	       json_string_value(json_array_get(sites, 0)),
 	       json_integer_value(json_object_get(f, "size")),
 	       json_string_value(json_array_get(json_object_get(f, "roots"), 0)),
@@ -585,7 +590,7 @@ static int run(struct verify_args *a)
 		return ret;
 	}
 	bad |= forks(a, out);
-	ret = fork_files(a, out, &bad);
+	ret = fork_files(a, out);
 	if (ret) {
 		json_decref(out);
 		return ret;

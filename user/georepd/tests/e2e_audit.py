@@ -22,8 +22,9 @@ quorum volume checkpointed every 50 records or 1000 ms.
     goes to a fork file with "<fork>.checkpoint", its own signed
     checkpoint of the forked tree (the signature checked with openssl,
     the root not the new history's at that size); `georepctl verify`
-    reads it and prints it as fork evidence against the new history's
-    root at that size (exit 1; --json: kind "fork-file", the path);
+    reads it and prints it as evidence of a deposed history against the
+    new history's root at that size (the sites agree now: exit 0; --json:
+    kind "fork-file", the path);
  7. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
@@ -268,9 +269,11 @@ def phase_fork_file(sites, cfg, top):
     j = ctl("verify", "vol0", "--json", *socks(sites))
     jf = [f for f in (json.loads(j.stdout) if j.stdout.startswith("{") else {}).get("forks", [])
           if f.get("kind") == "fork-file"]
-    ok = (note and v.returncode == 1 and j.returncode == 1 and
-          ("FORK: site %s signed size %d with root %s before it was deposed (fork file %s)" %
-           (p.name, to, head[2], fk.get("path"))) in v.stdout and note in v.stdout and
+    # evidence of a discarded history, not a disagreement now: exit 0
+    ok = (note and v.returncode == 0 and j.returncode == 0 and
+          ("FORK (a deposed history): site %s signed size %d with root %s before it was "
+           "deposed (fork file %s)" % (p.name, to, head[2], fk.get("path"))) in v.stdout and
+          note in v.stdout and "all 3 sites agree" in v.stdout and
           len(jf) == 1 and jf[0]["sites"][0] == p.name and jf[0]["size"] == to and
           jf[0]["path"] == fk.get("path") and jf[0]["roots"] == [head[2], r.get("root1")] and
           jf[0]["checkpoints"] == [note])
