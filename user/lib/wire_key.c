@@ -89,22 +89,11 @@ uint32_t gr_wire_key_ack_size(unsigned int version)
 	return version >= GR_WIRE_VERSION_KEY_HELD ? GR_KEY_ACK_SIZE : GR_KEY_ACK_V1_SIZE;
 }
 
-/*
- * Framed with 1..3, a KEY_ACK is 16 bytes, or 56: the builds between
- * 2233b12 and b6d6e3b sent what a site holds under version 3. Taken either
- * way; sent as 16 (gr_wire_put_key_ack()).
- */
-static bool key_ack_len_ok(uint32_t len, unsigned int version)
-{
-	return len == gr_wire_key_ack_size(version) ||
-	       (version < GR_WIRE_VERSION_KEY_HELD && len == GR_KEY_ACK_SIZE);
-}
-
 int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len, unsigned int version,
 			   struct gr_key_ack *a, char *err)
 {
 	memset(a, 0, sizeof(*a));
-	if (!key_ack_len_ok(len, version))
+	if (len != gr_wire_key_ack_size(version))
 		return ERR("key-ack: body is %u bytes, expected %u (version %u)", len,
 			   gr_wire_key_ack_size(version), version);
 	a->term = rd64(b);
@@ -117,7 +106,7 @@ int gr_wire_decode_key_ack(const uint8_t *b, uint32_t len, unsigned int version,
 	if (a->status >= __GR_KEY_MAX)
 		return ERR("key-ack: epoch %u: unknown status %u", a->epoch,
 			   a->status);
-	if (len == GR_KEY_ACK_V1_SIZE)
+	if (version < GR_WIRE_VERSION_KEY_HELD)
 		return 0;
 	return decode_held(b + 16, a, err);
 }

@@ -35,7 +35,7 @@
 #define GR_WIRE_VERSION_MIN	1		/* oldest protocol version spoken */
 #define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
 #define GR_WIRE_VERSION_MLEAF	3		/* first version with MLEAF frames */
-#define GR_WIRE_VERSION_KEY_HELD 4		/* first version whose KEY_ACK says what is held */
+#define GR_WIRE_VERSION_KEY_HELD 3		/* first version whose KEY_ACK says what is held */
 #define GR_WIRE_VERSION_ROOT	4		/* first version with ROOT frames */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
@@ -234,11 +234,11 @@ struct gr_heal {
  * receive buffer with OPENSSL_cleanse(), the sender its encode buffer.
  * KEY_ACK, site to leader: le64 term, le32 epoch (>= 1), le32 status:
  * INSTALLED (in the kernel and on disk, 0600, fsynced), FAILED, or MISSING
- * (the site lacks that epoch and asks the leader for it); from version 4
- * on, then what the site's ledger holds after it: le32 sealing (0 or one
- * of the epochs), le32 count (0..GEOREP_MAX_KEYS), le32
+ * (the site lacks that epoch and asks the leader for it); framed with
+ * version 3 or later, then what the site's ledger holds after it: le32
+ * sealing (0 or one of the epochs), le32 count (0..GEOREP_MAX_KEYS), le32
  * epochs[GEOREP_MAX_KEYS], the first count ascending and >= 1, the others
- * 0. Framed with version 1..3 the body ends after status (nr_held 0).
+ * 0. Framed with version 1 or 2 the body ends after status (nr_held 0).
  */
 #define GR_KEY_SIZE		(16 + GEOREP_KEY_LEN)
 #define GR_KEY_ACK_V1_SIZE	16
