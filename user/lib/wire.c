@@ -455,24 +455,9 @@ static int decode_part(const uint8_t *b, uint32_t len, struct gr_frame *f, char 
 	return 0;
 }
 
-int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
-		   size_t *consumed, char *err)
+/* the body of @f (its header decoded) at @b, @bl bytes, checked and decoded */
+static int decode_body(const uint8_t *b, uint32_t bl, struct gr_frame *f, char *err)
 {
-	const uint8_t *b = (const uint8_t *)buf + GR_WIRE_HDR_SIZE;
-	uint32_t bl;
-	int ret;
-
-	if (len < GR_WIRE_HDR_SIZE)
-		return -EAGAIN;
-	memset(f, 0, sizeof(*f));
-	ret = gr_wire_decode_hdr(buf, &f->hdr, err);
-	if (ret)
-		return ret;
-	bl = f->hdr.length;
-	if (len - GR_WIRE_HDR_SIZE < bl)
-		return -EAGAIN;
-	*consumed = GR_WIRE_HDR_SIZE + (size_t)bl;
-
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
 		return decode_hello(b, bl, &f->hello, err);
@@ -534,6 +519,27 @@ int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
 		return gr_wire_decode_root(b, bl, &f->root, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
+}
+
+int gr_wire_decode(const void *buf, size_t len, struct gr_frame *f,
+		   size_t *consumed, char *err)
+{
+	const uint8_t *b = (const uint8_t *)buf + GR_WIRE_HDR_SIZE;
+	uint32_t bl;
+	int ret;
+
+	if (len < GR_WIRE_HDR_SIZE)
+		return -EAGAIN;
+	memset(f, 0, sizeof(*f));
+	ret = gr_wire_decode_hdr(buf, &f->hdr, err);
+	if (ret)
+		return ret;
+	bl = f->hdr.length;
+	if (len - GR_WIRE_HDR_SIZE < bl)
+		return -EAGAIN;
+	*consumed = GR_WIRE_HDR_SIZE + (size_t)bl;
+
+	return decode_body(b, bl, f, err);
 }
 
 int gr_records_next(const struct gr_records *r, size_t *pos,
@@ -683,38 +689,24 @@ void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version)
 	put_hdr(hdr, GR_FT_PART, more ? GR_WF_MORE : 0, len, version, 0);
 }
 
-ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint16_t version)
+/*
+ * The body of @f framed with @version at @b (@bl bytes). KEY, GENESIS and
+ * the repair frames check what they wrote themselves (a key is wiped when
+ * refused); -EINVAL: @f cannot be sent.
+ */
+static int put_body(uint8_t *b, size_t bl, const struct gr_frame *f, uint16_t version,
+		    char *err)
 {
-	size_t total = gr_wire_frame_size_as(f, version), bl, i;
-	uint8_t *p = buf, *b = p + GR_WIRE_HDR_SIZE;
-	char err[GR_WIRE_ERRLEN];
-
-	if (!total)
-		return -EINVAL;
-	if (!version)
-		version = GR_WIRE_VERSION_MIN;
-	bl = total - GR_WIRE_HDR_SIZE;
-	if (bl > GR_WIRE_MAX_BODY || version > GR_WIRE_VERSION ||
-	    version < type_version(f->hdr.type))
-		return -EINVAL;
-	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
-		return -EINVAL;
-	if (total > cap)
-		return -ENOSPC;
-
-	put_hdr(p, f->hdr.type, f->hdr.type == GR_FT_PART && f->part.more ? GR_WF_MORE : 0,
-		bl, version, f->hdr.volume);
+	size_t i;
 
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
 		put16(b, f->hello.min_version);
 		put16(b + 2, f->hello.max_version);
 		put32(b + 4, f->hello.site_id);
-		if (put_padded(b + 8, GEOREP_NAME_MAX, f->hello.site) ||
-		    put_padded(b + 8 + GEOREP_NAME_MAX, GR_WIRE_CLUSTER_LEN,
-			       f->hello.cluster))
-			return -EINVAL;
-		break;
+		return put_padded(b + 8, GEOREP_NAME_MAX, f->hello.site) ||
+		       put_padded(b + 8 + GEOREP_NAME_MAX, GR_WIRE_CLUSTER_LEN,
+				  f->hello.cluster) ? -EINVAL : 0;
 	case GR_FT_ERROR:
 		put32(b, f->error.code);
 		put32(b + 4, bl - 8);
@@ -739,9 +731,6 @@ ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint1
 		put32(b + 4, 0);
 		put64(b + 8, f->records.first_seq);
 		memcpy(b + GR_RECORDS_HDR_SIZE, f->records.data, f->records.len);
-		/* never send what the peer would reject */
-		if (decode_records(b, bl, &(struct gr_records){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_ACK:
 		put64(b, f->ack.term);
@@ -750,59 +739,93 @@ ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint1
 	case GR_FT_RESYNC:
 	case GR_FT_HEAL_REQ:
 	case GR_FT_HEAL:
-		if (put_repair(b, bl, f, err))
-			return -EINVAL;
-		break;
+		return put_repair(b, bl, f, err) ? -EINVAL : 0;
 	case GR_FT_KEY:
-		return gr_wire_check_key(b, f, err) ? -EINVAL : (ssize_t)total;
+		return gr_wire_check_key(b, f, err) ? -EINVAL : 0;
 	case GR_FT_KEY_ACK:
 		gr_wire_put_key_ack(b, version, &f->key_ack);
-		if (gr_wire_decode_key_ack(b, bl, version, &(struct gr_key_ack){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_CKPT:
 	case GR_FT_CKPT_FINAL:
 		gr_wire_put_ckpt(b, &f->ckpt);
-		if (gr_wire_decode_ckpt(b, bl, &(struct gr_ckpt){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_CKPT_RESP:
 		gr_wire_put_ckpt_resp(b, &f->ckpt_resp);
-		if (gr_wire_decode_ckpt_resp(b, bl, &(struct gr_ckpt_resp){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_GENESIS_REQ:
 		memset(b, 0, GR_GENESIS_REQ_SIZE);
 		break;
 	case GR_FT_GENESIS:
-		return gr_wire_put_genesis(b, &f->genesis, err) ? -EINVAL : (ssize_t)total;
+		return gr_wire_put_genesis(b, &f->genesis, err) ? -EINVAL : 0;
 	case GR_FT_PART:
 		memcpy(b, f->part.data, f->part.len);
-		/* never send what the peer would refuse (version, size) */
-		if (gr_wire_decode_hdr(p, &(struct gr_frame_hdr){ 0 }, err) ||
-		    decode_part(b, bl, &(struct gr_frame){ .hdr.flags = p[7] }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_MLEAF_REQ:
 		gr_wire_put_mleaf_req(b, &f->mleaf_req);
-		if (gr_wire_decode_mleaf_req(b, bl, &(struct gr_mleaf_req){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_MLEAF:
 		gr_wire_put_mleaf(b, &f->mleaf);
-		if (gr_wire_decode_mleaf(b, bl, &(struct gr_mleaf){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_ROOT_REQ:
 		gr_wire_put_root_req(b, &f->root_req);
-		if (gr_wire_decode_root_req(b, bl, &(struct gr_root_req){ 0 }, err))
-			return -EINVAL;
 		break;
 	case GR_FT_ROOT:
 		gr_wire_put_root(b, &f->root);
-		if (gr_wire_decode_root(b, bl, &(struct gr_root){ 0 }, err))
-			return -EINVAL;
 		break;
+	}
+	return 0;
+}
+
+/* frames checked by decoding what was written: never send what the peer would refuse */
+static bool check_by_decoding(unsigned int type)
+{
+	switch (type) {
+	case GR_FT_RECORDS:
+	case GR_FT_KEY_ACK:
+	case GR_FT_CKPT:
+	case GR_FT_CKPT_FINAL:
+	case GR_FT_CKPT_RESP:
+	case GR_FT_PART:
+	case GR_FT_MLEAF_REQ:
+	case GR_FT_MLEAF:
+	case GR_FT_ROOT_REQ:
+	case GR_FT_ROOT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint16_t version)
+{
+	size_t total = gr_wire_frame_size_as(f, version), bl;
+	uint8_t *p = buf, *b = p + GR_WIRE_HDR_SIZE;
+	char err[GR_WIRE_ERRLEN];
+
+	if (!total)
+		return -EINVAL;
+	if (!version)
+		version = GR_WIRE_VERSION_MIN;
+	bl = total - GR_WIRE_HDR_SIZE;
+	if (bl > GR_WIRE_MAX_BODY || version > GR_WIRE_VERSION ||
+	    version < type_version(f->hdr.type))
+		return -EINVAL;
+	if (is_volume_frame(f->hdr.type) != (f->hdr.volume != 0))
+		return -EINVAL;
+	if (total > cap)
+		return -ENOSPC;
+
+	put_hdr(p, f->hdr.type, f->hdr.type == GR_FT_PART && f->part.more ? GR_WF_MORE : 0,
+		bl, version, f->hdr.volume);
+
+	if (put_body(b, bl, f, version, err))
+		return -EINVAL;
+	if (check_by_decoding(f->hdr.type)) {
+		struct gr_frame g;
+
+		memset(&g, 0, sizeof(g));
+		if (gr_wire_decode_hdr(p, &g.hdr, err) || decode_body(b, bl, &g, err))
+			return -EINVAL;
 	}
 	return total;
 }
