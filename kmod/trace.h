@@ -74,33 +74,31 @@ TRACE_EVENT(georep_submit,
 		      __entry->lba, __entry->len, __entry->arrived_ns,
 		      __entry->admitted_ns));
 
-TRACE_EVENT(georep_commit,
-	    TP_PROTO(struct georep_volume *vol, u64 seq),
-	    TP_ARGS(vol, seq),
-	    TP_STRUCT__entry(__field(u32, minor)
-			     __string(volume, georep_volume_name(vol))
-			     __field(u64, seq)),
-	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
-			   __assign_str(volume, georep_volume_name(vol));
-			   __entry->seq = seq;),
-	    TP_printk("georep%u %s seq=%llu", __entry->minor,
-		      __get_str(volume), __entry->seq));
+/* an event of one volume and one seq: commit, shipped */
+DECLARE_EVENT_CLASS(georep_seq_class,
+		    TP_PROTO(struct georep_volume *vol, u64 seq),
+		    TP_ARGS(vol, seq),
+		    TP_STRUCT__entry(__field(u32, minor)
+				     __string(volume, georep_volume_name(vol))
+				     __field(u64, seq)),
+		    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
+				   __assign_str(volume, georep_volume_name(vol));
+				   __entry->seq = seq;),
+		    TP_printk("georep%u %s seq=%llu", __entry->minor,
+			      __get_str(volume), __entry->seq));
+
+/* the commit rule is met for the records up to @seq */
+DEFINE_EVENT(georep_seq_class, georep_commit,
+	     TP_PROTO(struct georep_volume *vol, u64 seq),
+	     TP_ARGS(vol, seq));
 
 /*
  * A reader of the log stream (georepd, which ships what it reads) took
  * every record up to @seq; georep-lat's "shipped" stage ends here.
  */
-TRACE_EVENT(georep_shipped,
-	    TP_PROTO(struct georep_volume *vol, u64 seq),
-	    TP_ARGS(vol, seq),
-	    TP_STRUCT__entry(__field(u32, minor)
-			     __string(volume, georep_volume_name(vol))
-			     __field(u64, seq)),
-	    TP_fast_assign(__entry->minor = georep_volume_minor(vol);
-			   __assign_str(volume, georep_volume_name(vol));
-			   __entry->seq = seq;),
-	    TP_printk("georep%u %s seq=%llu", __entry->minor,
-		      __get_str(volume), __entry->seq));
+DEFINE_EVENT(georep_seq_class, georep_shipped,
+	     TP_PROTO(struct georep_volume *vol, u64 seq),
+	     TP_ARGS(vol, seq));
 
 /* a log flush made every record up to @seq durable (error: it failed) */
 TRACE_EVENT(georep_durable,
