@@ -399,6 +399,15 @@ static struct gr_conn *raw_peer(struct gr_loop *loop, struct gr_transport *t,
 	return c;
 }
 
+/* close what raw_peer() opened */
+static void raw_peer_close(struct gr_loop *loop, struct gr_conn *c, int lfd, int fd)
+{
+	gr_conn_close(c, 0, "test done");
+	gr_loop_run_once(loop, 0);
+	close(fd);
+	close(lfd);
+}
+
 static int closed_err;
 
 static void c_close(struct gr_conn *c, int err, const char *reason, void *arg)
@@ -491,10 +500,7 @@ static void test_socket_ping_overtakes(void)
 	CHECK(gr_conn_send(c, &f) == 0);
 	gr_conn_lane_stats(c, &st);
 	CHECK(!st.bulk_unacked);
-	gr_conn_close(c, 0, "test done");
-	gr_loop_run_once(loop, 0);
-	close(fd);
-	close(lfd);
+	raw_peer_close(loop, c, lfd, fd);
 	gr_loop_free(loop);
 	gr_transport_free(t);
 }
@@ -695,10 +701,7 @@ static void test_layout_follows_conn(void)
 		CHECK_MSG(n > 0 && !gr_wire_decode(in, n, &g, &used, err) && g.hdr.version == v &&
 			  g.key_ack.epoch == 5 && g.key_ack.nr_held == (v < 3 ? 0U : 1U),
 			  "version %u: %s", v, err);
-		gr_conn_close(c, 0, "test done");
-		gr_loop_run_once(loop, 0);
-		close(fd);
-		close(lfd);
+		raw_peer_close(loop, c, lfd, fd);
 	}
 	gr_loop_free(loop);
 	gr_transport_free(t);
