@@ -247,7 +247,6 @@ static json_t *read_note(int dfd, const char *file)
 
 	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode))
 		n = read(fd, note, sizeof(note));
-
 	if (fd >= 0)
 		close(fd);
 	if (n <= 0 || n > GD_FINAL_MAX || memchr(note, 0, n))

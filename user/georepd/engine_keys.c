@@ -139,12 +139,6 @@ static int dir_key(struct engine *e, uint32_t epoch, uint8_t key[GEOREP_KEY_LEN]
 	return ret;
 }
 
-/* the pending epoch's key from the key dir; 0 or -errno (@why says which) */
-static int pending_key(struct engine *e, uint8_t key[GEOREP_KEY_LEN], char *why)
-{
-	return dir_key(e, e->kr.pending, key, why);
-}
-
 /*
  * Install @epoch in the ledger. A full key ring retires its lowest epoch
  * that no retained record is sealed with (kmod/keys.c); when every one is
@@ -197,7 +191,8 @@ static void switch_sealing(struct engine *e)
 	uint8_t key[GEOREP_KEY_LEN];
 	int ret;
 
-	ret = pending_key(e, key, why) ?: key_install(e, e->kr.pending, key, e->kr.pending);
+	ret = dir_key(e, e->kr.pending, key, why) ?:
+	      key_install(e, e->kr.pending, key, e->kr.pending);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (ret) {
 		snprintf(e->kr.why, sizeof(e->kr.why), "switching to epoch %u: %.100s",
@@ -221,7 +216,7 @@ static void send_pending(struct engine *e, uint64_t now)
 	unsigned int i;
 
 	e->kr.sent_ns = now;
-	if (pending_key(e, key, why)) {
+	if (dir_key(e, e->kr.pending, key, why)) {
 		/* never to be sent: give up, say why, let a new rotation start */
 		snprintf(e->kr.why, sizeof(e->kr.why), "rotation to epoch %u stopped: %.110s",
 			 e->kr.pending, why);
@@ -413,18 +408,6 @@ int eng_key_reinstall(struct engine *e, unsigned int leader, uint32_t epoch, uin
 	return ret;
 }
 
-/* a replica site of the volume? */
-static bool replica(struct engine *e, unsigned int site)
-{
-	const struct gr_volume_cfg *vc = e->vol->cfg;
-	unsigned int i;
-
-	for (i = 0; i < vc->nreplicas; i++)
-		if (vc->replicas[i].site == site)
-			return true;
-	return false;
-}
-
 /*
  * The leader: replica site @site lacks @epoch and asks for it (only over
  * mutual TLS). Only an epoch this leader's ledger holds: those seal every
@@ -439,7 +422,7 @@ static void send_missing(struct engine *e, unsigned int site, uint32_t epoch)
 
 	if (!gd_cluster(e->d)->tls.enabled)
 		return;
-	if (!replica(e, site))
+	if (!gr_volume_replica(e->vol->cfg, site))
 		snprintf(why, sizeof(why), "not a replica site of the volume");
 	else if (e->lg->ops->status(e->lg, &st) || (st.nr_epochs && !holds(&st, epoch)))
 		snprintf(why, sizeof(why), "this leader's ledger does not hold it");
@@ -588,7 +571,7 @@ static json_t *site_keys(struct engine *e, unsigned int s, const struct gd_ledge
 	if (s == gd_self(e->d))
 		return json_pack("{s:b, s:i, s:o}", "here", 1, "sealing", (int)st->seal_epoch,
 				 "installed", epochs_json(st->epochs, st->nr_epochs));
-	/* none yet, or one from a version 3 peer or an older module: holdings unknown */
+	/* none yet, or one framed with version 1 or 2, or from an older module: holdings unknown */
 	if (!a->term || !a->nr_held)
 		return json_pack("{s:b, s:n, s:n, s:i}", "here", 0, "sealing", "installed",
 				 "acked", (int)e->kr.site_epoch[s]);

@@ -84,13 +84,9 @@ static const char *root_status_name(uint32_t status)
 /* the volume's replica site named @name, or -1 */
 static int replica_site(struct engine *e, const char *name)
 {
-	const struct gr_volume_cfg *vc = e->vol->cfg;
-	unsigned int i;
+	int site = gr_cluster_site_index(gd_cluster(e->d), name);
 
-	for (i = 0; name && i < vc->nreplicas; i++)
-		if (!strcmp(gd_cluster(e->d)->sites[vc->replicas[i].site].name, name))
-			return (int)vc->replicas[i].site;
-	return -1;
+	return site >= 0 && gr_volume_replica(e->vol->cfg, site) ? site : -1;
 }
 
 /* send ROOT_REQ @nonce for @size to @site, in a slot of its own */
