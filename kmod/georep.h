@@ -155,9 +155,12 @@ int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
  * payload, no padding) starting at *seq into the user buffer, advances *seq
  * and returns the bytes copied: 0 when *seq is past the head, -ERANGE below
  * the tail, -EMSGSIZE when the first record does not fit.
- * georep_log_append() takes exactly one record (header + payload) from the
- * user buffer on a secondary, checks it and returns len once it is durable,
- * or -EROFS (primary), -EINVAL (malformed), -ESTALE (term), -EILSEQ (seq not
+ * georep_log_append() takes one or more whole records (header + payload,
+ * back to back) from the user buffer on a secondary, checks each against
+ * the one before, writes them with one flush (append.c) and returns the
+ * bytes of those appended once all are durable (fewer than len when a
+ * record after the first was refused), or the first record's error:
+ * -EROFS (primary), -EINVAL (malformed), -ESTALE (term), -EILSEQ (seq not
  * the next one), -EBADMSG (chain hash or seal), -ENOSPC (log full).
  */
 ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,

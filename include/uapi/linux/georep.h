@@ -37,9 +37,12 @@
  * advances the cursor past them (EMSGSIZE when not even one fits, ERANGE when
  * the cursor is below the retained tail, 0 or EAGAIN at the head), poll()
  * reports POLLIN while records at or past the cursor exist. write() on a
- * secondary appends exactly one whole record per call after checking seq
- * continuity, term, chain hash and seal; it returns once the record is
- * durable on the log device.
+ * secondary appends one or more whole records, back to back as read()
+ * returns them, after checking each one's seq continuity, term, chain hash
+ * and seal; it returns once all of them are durable on the log device (one
+ * cache flush for the call). A record refused after the first ends the
+ * call: write() returns the bytes of the records before it (appended and
+ * durable), and the next write(), starting with it, gets its error.
  */
 #ifndef _UAPI_LINUX_GEOREP_H
 #define _UAPI_LINUX_GEOREP_H

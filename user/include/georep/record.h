@@ -76,6 +76,14 @@ int georep_record_next(const uint8_t *buf, size_t len, size_t *off,
 		       struct georep_rec *rec, const uint8_t **hdr,
 		       const uint8_t **payload, char *err, size_t errlen);
 
+/*
+ * georep_record_span() - the length of the whole record (header + payload
+ * by its payload_len) at the start of @buf, which holds @left bytes and
+ * need not be aligned; 0 when @left does not hold it whole. Nothing else is
+ * checked: the ledger checks what it appends.
+ */
+size_t georep_record_span(const void *buf, size_t left);
+
 int georep_payload_hash(const void *payload, size_t len,
 			uint8_t out[GEOREP_HASH_LEN]);
 /* @hdr: the raw 256-byte header; only bytes before chain_hash are used */
