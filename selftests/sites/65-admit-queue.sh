@@ -19,7 +19,8 @@
 # detached, the program gives no verdict; attached, it delays background
 # writes under a real quorum cluster, and its lag map holds the followers'
 # lag written by georepd; the primary answered every status query during
-# the rounds; the data devices agree afterwards.
+# the rounds; the followers appended in groups (fewer write(2) calls than
+# records); the data devices agree afterwards.
 # The peak queue, the FUA writes completed and their p99 are printed for
 # both rounds, not asserted: in this lab they vary from run to run more
 # than the difference between the rounds (Documentation/ebpf.rst,
@@ -166,6 +167,20 @@ responsive() {
 	[ "$NOREPLY" = 0 ]
 }
 
+# the followers appended what the slow links brought in groups (one
+# write(2) and one flush for many records, kmod/append.c)
+follower_groups() {
+	local s a c rc=0
+	for s in $SITES; do
+		[ "$s" = "$P" ] && continue
+		a=$(ctl "$s" status --json | jq -r '.cluster.volumes[0].replica.appended')
+		c=$(ctl "$s" status --json | jq -r '.cluster.volumes[0].replica.append_calls')
+		echo "$s appended $a records in $c write(2) calls"
+		[ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt 0 ] && [ "$a" -gt "$c" ] || rc=1
+	done
+	return $rc
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes 64 128 || exit 1
 check keys share_keys || exit 1
@@ -177,5 +192,6 @@ check round-off round_off
 check round-on round_on
 compare | sed 's/^/    # /'
 check responsive responsive
+check follower-group-appends follower_groups
 check data-identical data_identical
 [ "$failed" = 0 ]

@@ -56,44 +56,95 @@ static int records_refused(struct engine *e, uint64_t seq, const char *why)
 	return -EPROTO;
 }
 
-/* Follower: append records @from..@to of the RECORDS batch @recs. */
-int eng_follower_appends(struct engine *e, const struct gr_records *recs,
-			 uint64_t from, uint64_t to, uint64_t *term)
+/* the bytes of records @from..@to in the RECORDS batch @recs (back to back there) */
+static int append_span(const struct gr_records *recs, uint64_t from, uint64_t to,
+		       const uint8_t **start, size_t *len)
 {
 	const struct georep_record *h;
 	const uint8_t *payload;
 	struct georep_rec rec;
-	size_t pos = 0;
+	size_t pos = 0, at;
 	int ret;
 
-	if (!recs || from < recs->first_seq || to >= recs->first_seq + recs->count) {
-		engine_fail(e, "core asks to append %llu..%llu without those records",
-			    (unsigned long long)from, (unsigned long long)to);
-		return -EIO;
-	}
-	while (gr_records_next(recs, &pos, &h, &payload)) {
+	*start = NULL;
+	*len = 0;
+	for (at = pos; gr_records_next(recs, &pos, &h, &payload); at = pos) {
 		ret = rec_decode(h, &rec);
 		if (ret)
 			return ret;
-		if (rec.seq < from)
-			continue;
-		if (rec.seq > to)
+		if (rec.seq == from)
+			*start = recs->data + at;
+		if (rec.seq == to) {
+			*len = *start ? pos - (size_t)(*start - recs->data) : 0;
 			break;
-		ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
-		if (ret == -ENOKEY && !eng_key_reinstall(e, e->recs_from, rec.seal_epoch, rec.seq))
-			ret = e->lg->ops->append(e->lg, h, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
-		if (ret && refusal(ret))
-			return records_refused(e, rec.seq, refusal(ret));
-		if (ret) {
-			engine_fail(e, "ledger refused record %llu: %s",
-				    (unsigned long long)rec.seq, strerror(-ret));
-			return ret;
 		}
+	}
+	return *len ? 0 : -EINVAL;
+}
+
+/* the records of @n bytes at @p were appended (and are durable) */
+static void appended(struct engine *e, const uint8_t *p, size_t n, uint64_t *term)
+{
+	const struct georep_record *h;
+	struct georep_rec rec;
+	size_t len;
+
+	for (; n; p += len, n -= len) {
+		h = (const void *)p;
+		len = georep_record_span(p, n);
+		if (!len || rec_decode(h, &rec))
+			break;	/* the batch was decoded whole before: cannot happen */
 		*term = rec.term;
 		if (rec.seal_epoch > e->kr.seen)
 			e->kr.seen = rec.seal_epoch;
 		e->appended++;
 		eng_mtree_feed(e, &rec, h);
+	}
+}
+
+/*
+ * Follower: append records @from..@to of the RECORDS batch @recs, in one
+ * ledger call when nothing is refused (one write(2) and one flush for all
+ * of them, kmod/append.c). A record sealed with an epoch this site no
+ * longer holds gets its key installed again, once, from the key directory.
+ */
+int eng_follower_appends(struct engine *e, const struct gr_records *recs,
+			 uint64_t from, uint64_t to, uint64_t *term)
+{
+	const uint8_t *p;
+	struct georep_rec rec;
+	bool retried = false;
+	size_t left;
+	ssize_t n;
+
+	if (!recs || from < recs->first_seq || to >= recs->first_seq + recs->count ||
+	    append_span(recs, from, to, &p, &left)) {
+		engine_fail(e, "core asks to append %llu..%llu without those records",
+			    (unsigned long long)from, (unsigned long long)to);
+		return -EIO;
+	}
+	while (left) {
+		e->append_calls++;
+		n = e->lg->ops->append(e->lg, p, left);
+		if (n > 0) {
+			appended(e, p, n, term);
+			p += n;
+			left -= n;
+			retried = false;
+			continue;
+		}
+		if (rec_decode((const void *)p, &rec))
+			return -EIO;
+		if (n == -ENOKEY && !retried &&
+		    !eng_key_reinstall(e, e->recs_from, rec.seal_epoch, rec.seq)) {
+			retried = true;
+			continue;
+		}
+		if (refusal(n))
+			return records_refused(e, rec.seq, refusal(n));
+		engine_fail(e, "ledger refused record %llu: %s", (unsigned long long)rec.seq,
+			    strerror(n ? -n : EIO));
+		return n ? n : -EIO;
 	}
 	return 0;
 }

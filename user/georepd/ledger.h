@@ -67,12 +67,15 @@ struct gd_ledger_ops {
 	/* fd that polls readable when records past the last read exist, or -1 */
 	int (*poll_fd)(struct gd_ledger *l);
 	/*
-	 * secondary: one whole record; checks seq, term, chain and seal, as
-	 * kmod/log.c append_check() does and with its errors: -EINVAL
-	 * malformed, -EILSEQ not the next seq, -ESTALE term out of range,
-	 * -EBADMSG payload, chain or seal, -ENOKEY epoch not installed
+	 * secondary: one or more whole records, back to back (as read()
+	 * returns them); checks each one's seq, term, chain and seal, as
+	 * kmod/append.c append_check() does. Returns the bytes of the records
+	 * appended, all durable: @len, or fewer when a record after the first
+	 * was refused; else the first record's error: -EINVAL malformed,
+	 * -EILSEQ not the next seq, -ESTALE term out of range, -EBADMSG
+	 * payload, chain or seal, -ENOKEY epoch not installed
 	 */
-	int (*append)(struct gd_ledger *l, const void *rec, size_t len);
+	ssize_t (*append)(struct gd_ledger *l, const void *recs, size_t len);
 	/* secondary: drop the records after @seq */
 	int (*truncate)(struct gd_ledger *l, uint64_t seq);
 	/*

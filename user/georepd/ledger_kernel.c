@@ -27,7 +27,9 @@
 
 #include "georep/keys.h"
 #include "georep/nl.h"
+#include "georep/record.h"
 #include "ledger.h"
+#include "log.h"
 
 struct kernel_ledger {
 	struct gd_ledger l;
@@ -41,6 +43,7 @@ struct kernel_ledger {
 	void *dbuf;		/* O_DIRECT bounce buffer of those reads */
 	size_t dbuf_len;
 	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
+	bool one_per_write;	/* a module without group commit (k_append) */
 };
 
 #define to_k(l) ((struct kernel_ledger *)(l))
@@ -194,13 +197,29 @@ static int k_poll_fd(struct gd_ledger *l)
 	return to_k(l)->rfd;
 }
 
-static int k_append(struct gd_ledger *l, const void *rec, size_t len)
+/*
+ * One write(2) for the records: the module checks each, writes them and
+ * flushes once (kmod/append.c). A module from before group commit takes
+ * one record per write(2) and answers EINVAL to more: then one at a time.
+ */
+static ssize_t k_append(struct gd_ledger *l, const void *recs, size_t len)
 {
-	ssize_t n = write(to_k(l)->wfd, rec, len);
+	struct kernel_ledger *k = to_k(l);
+	size_t one = georep_record_span(recs, len);
+	ssize_t n;
 
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	if (k->one_per_write && one)
+		len = one;
+	n = write(k->wfd, recs, len);
+	if (n < 0 && errno == EINVAL && one && one < len && !k->one_per_write) {
+		n = write(k->wfd, recs, one);
+		if (n >= 0) {
+			k->one_per_write = true;
+			gd_info("volume %s: the module takes one record per write(2): "
+				"appends without group commit", k->name);
+		}
+	}
+	return n < 0 ? -errno : n;
 }
 
 static int k_truncate(struct gd_ledger *l, uint64_t seq)

@@ -633,16 +633,11 @@ static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int mem_append(struct gd_ledger *l, const void *rec, size_t len)
+static int append_one(struct mem_ledger *m, const uint8_t *rec, size_t len)
 {
-	struct mem_ledger *m = to_mem(l);
 	uint8_t *buf;
 	int ret;
 
-	if (m->role != GEOREP_ROLE_SECONDARY)
-		return -EROFS;
-	if (len < GEOREP_RECORD_HDR_SIZE)
-		return -EINVAL;
 	/* records sit unaligned in received frames */
 	buf = malloc(len);
 	if (!buf)
@@ -651,6 +646,25 @@ static int mem_append(struct gd_ledger *l, const void *rec, size_t len)
 	ret = append_aligned(m, buf, len);
 	free(buf);
 	return ret;
+}
+
+/* records one by one, as the kernel's group: a refusal after the first is a short count */
+static ssize_t mem_append(struct gd_ledger *l, const void *recs, size_t len)
+{
+	struct mem_ledger *m = to_mem(l);
+	size_t done = 0, n;
+	int ret = 0;
+
+	if (m->role != GEOREP_ROLE_SECONDARY)
+		return -EROFS;
+	while (done < len) {
+		n = georep_record_span((const uint8_t *)recs + done, len - done);
+		ret = n ? append_one(m, (const uint8_t *)recs + done, n) : -EINVAL;
+		if (ret)
+			break;
+		done += n;
+	}
+	return done ? (ssize_t)done : ret;
 }
 
 static int truncate_log(struct mem_ledger *m, uint64_t seq, bool drop_applied)

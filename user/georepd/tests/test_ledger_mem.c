@@ -64,16 +64,17 @@ static int copy(struct gd_ledger *p, struct gd_ledger *s, uint64_t from, uint64_
 		size_t off = 0, start;
 		struct georep_rec rec;
 		const uint8_t *hdr, *payload;
-		int ret;
 
 		if (n <= 0)
 			return n ? (int)n : -ENODATA;
 		for (start = 0; seq <= to &&
 		     !georep_record_next(buf, n, &off, &rec, &hdr, &payload, NULL, 0);
 		     start = off) {
-			ret = s->ops->append(s, buf + start, off - start);
-			if (ret)
-				return ret;
+			n = s->ops->append(s, buf + start, off - start);
+			if (n < 0)
+				return (int)n;
+			if (n != (ssize_t)(off - start))
+				return -EIO;
 			seq++;
 		}
 	}
@@ -149,7 +150,46 @@ static void test_tampered_record_refused(void)
 	buf[offsetof(struct georep_record, seal)] ^= 1;	/* seal */
 	CHECK(s->ops->append(s, buf, n) == -EBADMSG);
 	buf[offsetof(struct georep_record, seal)] ^= 1;
-	CHECK(!s->ops->append(s, buf, n) && written(s) == 1);
+	CHECK(s->ops->append(s, buf, n) == n && written(s) == 1);
+	p->ops->close(p);
+	s->ops->close(s);
+}
+
+/*
+ * Several records in one append: all of them, or those before the first
+ * refused one (a short count), and the next call gets that one's error.
+ */
+static void test_append_group(void)
+{
+	const size_t one = GEOREP_RECORD_HDR_SIZE + 4096;
+	struct gd_ledger *p, *s;
+	static uint8_t buf[8 * (GEOREP_RECORD_HDR_SIZE + 4096)];
+	uint8_t block[4096] = { 3 };
+	uint64_t seq;
+	ssize_t n;
+	int i;
+
+	fresh_dirs();
+	p = open_ledger(dir_p, 1);
+	s = open_ledger(dir_s, 2);
+	if (!p || !s)
+		return;
+	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1);
+	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 1);
+	for (i = 0; i < 8; i++)
+		CHECK(!p->ops->client_write(p, 4096 * i, block, sizeof(block), &seq));
+	n = p->ops->read(p, 1, buf, sizeof(buf));
+	CHECK(n == (ssize_t)(8 * one));
+	CHECK(s->ops->append(s, buf, 3 * one) == (ssize_t)(3 * one) && written(s) == 3);
+	buf[5 * one + GEOREP_RECORD_HDR_SIZE] ^= 1;		/* record 6's payload */
+	CHECK(s->ops->append(s, buf + 3 * one, 5 * one) == (ssize_t)(2 * one));
+	CHECK(written(s) == 5);
+	CHECK(s->ops->append(s, buf + 5 * one, 3 * one) == -EBADMSG && written(s) == 5);
+	buf[5 * one + GEOREP_RECORD_HDR_SIZE] ^= 1;
+	/* bytes that end inside a record: the whole ones before it only */
+	CHECK(s->ops->append(s, buf + 5 * one, 2 * one + 100) == (ssize_t)(2 * one));
+	CHECK(s->ops->append(s, buf + 7 * one, 100) == -EINVAL && written(s) == 7);
+	CHECK(s->ops->append(s, buf + 7 * one, one) == (ssize_t)one && written(s) == 8);
 	p->ops->close(p);
 	s->ops->close(s);
 }
@@ -446,6 +486,7 @@ static void test_epoch_one_and_seal_zero(void)
 static const struct ktap_case cases[] = {
 	{ "mem_ledger_primary_secondary_rules", test_primary_secondary_rules },
 	{ "mem_ledger_tampered_record_refused", test_tampered_record_refused },
+	{ "mem_ledger_append_group", test_append_group },
 	{ "mem_ledger_truncate_fork_reopen", test_truncate_fork_reopen },
 	{ "mem_ledger_reset_and_release", test_reset_and_release },
 	{ "mem_ledger_deposed_primary_diverged", test_deposed_primary_diverged },
