@@ -239,6 +239,16 @@ gr_start() {
 	echo $! >/tmp/georepd.pid
 }
 
+# a follower's appends since georepd started: records, write(2) calls (one
+# flush each: group commit), the time in them
+gr_appends() {
+	gr_is_primary && return 0
+	georepctl status --json --socket "$GR_STATE/vm$GEOREP_VM_INDEX.sock" 2>/dev/null |
+		jq -r '.cluster.volumes[0].replica // empty |
+			"appends: \(.appended) records in \(.append_calls) write(2) calls," +
+			" \(.append_us) us in them"'
+}
+
 gr_is_primary() {
 	georepctl status vol0 --json 2>/dev/null | grep -q '"role": "primary"'
 }
@@ -389,6 +399,7 @@ scenario_georep() {
 		fi
 	fi
 	[ $rc = 0 ] || on_all "$n" "tail -n 20 /tmp/georepd.log"
+	on_all "$n" gr_appends
 	on_all "$n" gr_stop || rc=1
 	return $rc
 }

@@ -114,6 +114,7 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 	const uint8_t *p;
 	struct georep_rec rec;
 	bool retried = false;
+	uint64_t t0;
 	size_t left;
 	ssize_t n;
 
@@ -124,8 +125,10 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 		return -EIO;
 	}
 	while (left) {
-		e->append_calls++;
+		t0 = gr_now_ns();
 		n = e->lg->ops->append(e->lg, p, left);
+		e->append_calls++;
+		e->append_ns += gr_now_ns() - t0;
 		if (n > 0) {
 			appended(e, p, n, term);
 			p += n;

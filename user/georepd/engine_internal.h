@@ -178,7 +178,7 @@ struct engine {
 	uint64_t forks_total;
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
-	uint64_t append_calls;		/* ledger appends (write(2)s) for them */
+	uint64_t append_calls, append_ns;	/* ledger appends (write(2)s) for them, time in them */
 	uint64_t records_refused;	/* by the ledger's checks, from a peer */
 	unsigned int recs_from;		/* the peer of the RECORDS being stepped */
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */

@@ -133,7 +133,7 @@ json_t *eng_status(struct gr_replica *r)
 						       "records", (json_int_t)e->forks[k].records,
 						       "bytes", (json_int_t)e->forks[k].bytes));
 	o = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-		      " s:I, s:I, s:I, s:o, s:o, s:I}",
+		      " s:I, s:I, s:I, s:I, s:o, s:o, s:I}",
 		      "engine", "consensus", "ledger", e->lg->ops->name,
 		      "role", eng_role_name(gs.role), "term", (json_int_t)gs.term,
 		      "leader", gs.leader ? eng_site_name(e, gs.leader) : NULL,
@@ -147,6 +147,7 @@ json_t *eng_status(struct gr_replica *r)
 		      "proposed", (json_int_t)e->proposed,
 		      "appended", (json_int_t)e->appended,
 		      "append_calls", (json_int_t)e->append_calls,
+		      "append_us", (json_int_t)(e->append_ns / 1000),
 		      "elections_won", (json_int_t)e->elections_won,
 		      "sites", sites, "forks", forks,
 		      "forks_total", (json_int_t)e->forks_total);
