@@ -23,7 +23,11 @@
  *    written. A payload that does not match beyond the head hint is taken
  *    for a torn write: the log is written with concurrent I/O, and a power
  *    cut may leave record N's payload unwritten while N+1 is complete
- *    (neither was acknowledged, writes complete in seq order).
+ *    (neither was acknowledged, writes complete in seq order);
+ *  - beyond the head hint, a candidate whose chain fails while its seal
+ *    verifies is a record of another history (left behind by writes cut
+ *    before their flush, then partly overwritten): the torn tail, whatever
+ *    follows it.
  *
  * Corruption fails the attach with -EBADMSG and names the seq.
  */
@@ -233,7 +237,16 @@ static int walk_stop(struct georep_volume *vol, u64 seq, int r, u64 at,
 		return bad_record(vol, seq, r, pr, bad_seq, extack);
 	if (r != CAND_CHAIN && r != CAND_SEAL)
 		return 0;
-	/* does the next record chain from this one? */
+	/*
+	 * Its chain fails but its seal, which covers the chain hash, verifies:
+	 * written whole, in another history. A group of appends cut before
+	 * its flush (append.c) leaves such records past the torn tail, and the
+	 * next history writes over the first of them only: the torn tail, not
+	 * corruption, though the next record may chain from it.
+	 */
+	if (r == CAND_CHAIN && !georep_seal_check(vol, rec))
+		return 0;
+	/* a damaged header: corruption if the next record chains from it */
 	memcpy(chain, rec->chain_hash, sizeof(chain));
 	r = find_next(vol, at + nb, seq + 1, chain, rec, &at2, &nblocks, &pr2);
 	if (r < 0)

@@ -17,7 +17,7 @@ vt_init grvol30
 P=vol30p-$$
 S=vol30s-$$
 VT_VOLS="$P $S"
-echo "    1..13"
+echo "    1..14"
 
 setup() {
 	PD=$(vt_loop pdata 128) && PL=$(vt_loop plog 64) || return 1
@@ -163,6 +163,36 @@ promote() {
 	vt_wait_applied "$P" "$(vt_num "$S" written_seq)" && same_data
 }
 
+# A power cut inside a group of appends at P (now the secondary) loses
+# record n and keeps n+1..n+3 (history A); P then writes another record n
+# as primary of a new term (history B) over the first only. At the next
+# attach, n+1 (of A: its chain fails, its seal verifies) ends the log,
+# though n+2 chains from it: before recover.c knew this, the attach was
+# refused with "record n+1 failed its chain check".
+stale_history() {
+	local w n
+	w=$(vt_num "$P" written_seq)
+	n=$((w + 1))
+	dd if=/dev/urandom of="/dev/georep/$S" bs=4k seek=800 count=4 oflag=direct \
+		status=none || return 1
+	georep-pump "/dev/georep/$S.log" "/dev/georep/$P.log" || return 1
+	georepctl volume delete "$P" &&
+		georep-corrupt "$PL" $n --set seq 999999 &&
+		georep-corrupt "$PL" --sb head_seq $w &&
+		georepctl volume create "$P" --data "$PD" --log "$PL" --key-dir "$KEYS" || return 1
+	[ "$(vt_num "$P" written_seq)" = $w ] || { echo "torn tail not at $w"; return 1; }
+	georepctl volume set "$S" --role secondary --term 4 &&
+		georepctl volume set "$P" --role primary --term 4 || return 1
+	dd if=/dev/urandom of="/dev/georep/$P" bs=4k seek=900 count=1 oflag=direct \
+		status=none || return 1
+	[ "$(vt_num "$P" written_seq)" = $n ] || { echo "record $n not written"; return 1; }
+	georepctl volume delete "$P" || return 1
+	georepctl volume create "$P" --data "$PD" --log "$PL" --key-dir "$KEYS" ||
+		{ echo "attach refused"; return 1; }
+	[ "$(vt_num "$P" written_seq)" = $n ] || { echo "log not ending at $n"; return 1; }
+	georepctl ledger verify "$P" --key-dir "$KEYS"
+}
+
 vt_check "primary and secondary" setup
 vt_check "ext4 and raw writes on the primary" fill_primary
 vt_check "pump: secondary is sha256-identical" pump_all
@@ -175,5 +205,6 @@ vt_check "record of a newer term refused until the term moves" new_term
 vt_check "terms only move forward" term_backwards
 vt_check "both ledgers verify and end on the same chain hash" ledgers_equal
 vt_check "switchover: the old secondary writes, the old primary follows" promote
+vt_check "records of another history past a torn tail: attach, not corruption" stale_history
 vt_check "delete both" eval 'georepctl volume delete "$S" && georepctl volume delete "$P"'
 vt_done
