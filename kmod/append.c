@@ -16,12 +16,18 @@
  * disk, in any order. Recovery (recover.c) takes a record that is missing
  * or torn past the persisted head hint for the torn tail, as it does for
  * the primary's concurrent writes; the head hint never passes written_seq,
- * which was at the group before.
+ * which was at the group before. Records of the group that reached the
+ * disk behind a lost one stay there, and once the next history wrote over
+ * the lost one's place recovery ends the log at them by their seal (a
+ * record of another history, recover.c walk_stop()), not at corruption.
  *
  * A record that fails a check ends the group: the records before it are
  * made durable and counted (a short write), and the next write(2), which
- * starts with the refused record, gets its error. A log write or flush that
- * fails undoes the group in memory: nothing of it is acknowledged.
+ * starts with the refused record, gets its error. So does a record whose
+ * own log write fails: those before it are flushed and counted. A flush
+ * that fails undoes the group in memory (nothing of it is acknowledged) and
+ * marks the volume broken: its writes may still reach the disk, and only
+ * recovery at the next attach can tell.
  */
 #include <linux/uaccess.h>
 
@@ -211,6 +217,12 @@ static int append_publish(struct georep_volume *vol,
 	mutex_lock(&vol->order_mutex);
 	if (ret) {
 		append_undo(vol, g);
+		/*
+		 * The group may still reach the disk: no more appends until
+		 * the volume is attached again and recovery decides (as for a
+		 * primary whose flush failed, blk.c)
+		 */
+		vol->broken = ret;
 		mutex_unlock(&vol->order_mutex);
 		pr_err_ratelimited("%s: log flush after records %llu.. failed: %d\n",
 				   vol->name, g->first_seq, ret);

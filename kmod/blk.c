@@ -410,7 +410,7 @@ void georep_durable_work(struct work_struct *work)
  * georep_written_reset() - written_seq was set outside the write path
  *
  * Recovery, an append, a truncate, a reset or a no-op set written_seq to
- * records that are durable (recovered, or written with FUA); a flush in
+ * records that are durable (recovered, written with FUA, or flushed); a flush in
  * flight no longer speaks for what written_seq names now.
  * Context: vol->lock held.
  */

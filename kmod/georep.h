@@ -161,7 +161,8 @@ int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
  * bytes of those appended once all are durable (fewer than len when a
  * record after the first was refused), or the first record's error:
  * -EROFS (primary), -EINVAL (malformed), -ESTALE (term), -EILSEQ (seq not
- * the next one), -EBADMSG (chain hash or seal), -ENOSPC (log full).
+ * the next one), -EBADMSG (chain hash or seal), -ENOKEY (seal epoch not
+ * installed), -ENOSPC (log full), -EIO (log write or flush failed).
  */
 ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 			char __user *buf, size_t len);

@@ -6,7 +6,7 @@
  * lseek(SEEK_SET) moves the cursor to a seq, SEEK_END to the seq after the
  * last durable record; read() returns whole records from the cursor and
  * blocks (unless O_NONBLOCK) until the record at the cursor is durable;
- * write() appends one replicated record on a secondary; poll() reports
+ * write() appends replicated records on a secondary; poll() reports
  * EPOLLIN while a record at or past the cursor exists and EPOLLOUT on a
  * secondary opened for writing.
  *

@@ -903,7 +903,7 @@ int georep_volume_release(struct georep_volume *vol, u64 seq,
 			  struct netlink_ext_ack *extack)
 {
 	struct georep_record *rec = vol->read_buf;
-	u64 limit, old_tail, new_lsn, lsn, s;
+	u64 limit, old_tail, new_lsn, lsn, s, written, written_lsn;
 	u8 prev[GEOREP_HASH_LEN];
 	const char *why;
 	u32 nb;
@@ -944,8 +944,17 @@ int georep_volume_release(struct georep_volume *vol, u64 seq,
 	 */
 	mutex_lock(&vol->sb_mutex);
 	mutex_lock(&vol->order_mutex);
-	if (georep_index_lookup(vol, seq + 1, &new_lsn, &nb))
-		new_lsn = vol->head_lsn;
+	spin_lock_irq(&vol->lock);
+	written = vol->written_seq;
+	written_lsn = vol->written_lsn;
+	spin_unlock_irq(&vol->lock);
+	/*
+	 * the next record's place, unless it is still in flight (a group of
+	 * appends not flushed yet may be undone, append.c): then the end of
+	 * the written records
+	 */
+	if (seq >= written || georep_index_lookup(vol, seq + 1, &new_lsn, &nb))
+		new_lsn = written_lsn;
 	mutex_unlock(&vol->order_mutex);
 	ret = georep_sb_write_tail(vol, seq + 1, new_lsn, prev);
 	if (ret) {

@@ -611,7 +611,7 @@ static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 		return ret;
 	if (GEOREP_RECORD_HDR_SIZE + (size_t)rec.payload_len != len)
 		return -EINVAL;
-	/* the kernel's errors (kmod/log.c append_check()) */
+	/* the kernel's errors (kmod/append.c append_check()) */
 	if (rec.seq != written(m) + 1)
 		return -EILSEQ;
 	if (rec.term < last_term(m) || rec.term > m->term)
