@@ -39,6 +39,7 @@ struct append_group {
 	u64 head_lsn;
 	u64 last_term;
 	u8 last_chain[GEOREP_HASH_LEN];
+	struct georep_epoch_use epoch_use[GEOREP_MAX_KEYS + 1];
 };
 
 static const char *append_check(struct georep_volume *vol,
@@ -144,6 +145,7 @@ static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
 	struct georep_record *rec = vol->append_buf;
 	const char *why;
 	u32 nblocks = 0;
+	struct georep_epoch_use use[GEOREP_MAX_KEYS + 1];
 	u64 lsn = 0, seq;
 	size_t len;
 	int ret;
@@ -156,6 +158,7 @@ static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
 		return ret;
 	seq = le64_to_cpu(rec->seq);
 	mutex_lock(&vol->order_mutex);
+	memcpy(use, vol->epoch_use, sizeof(use));
 	why = append_place(vol, len, &lsn, &nblocks, &ret);
 	mutex_unlock(&vol->order_mutex);
 	if (why) {
@@ -171,6 +174,7 @@ static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
 	mutex_lock(&vol->order_mutex);
 	if (ret) {
 		xa_erase(&vol->index, seq);
+		memcpy(vol->epoch_use, use, sizeof(use));
 		mutex_unlock(&vol->order_mutex);
 		pr_err_ratelimited("%s: log write of record %llu failed: %d\n",
 				   vol->name, seq, ret);
@@ -203,6 +207,8 @@ static void append_undo(struct georep_volume *vol,
 	vol->head_lsn = g->head_lsn;
 	vol->last_term = g->last_term;
 	memcpy(vol->last_chain, g->last_chain, GEOREP_HASH_LEN);
+	/* no epoch stays retained for the group's records */
+	memcpy(vol->epoch_use, g->epoch_use, sizeof(vol->epoch_use));
 	spin_lock_irq(&vol->lock);
 	vol->commit_lsn = min(vol->commit_lsn, vol->head_lsn);
 	spin_unlock_irq(&vol->lock);
@@ -283,6 +289,7 @@ ssize_t georep_log_append(struct georep_volume *vol,
 	g.head_lsn = vol->head_lsn;
 	g.last_term = vol->last_term;
 	memcpy(g.last_chain, vol->last_chain, GEOREP_HASH_LEN);
+	memcpy(g.epoch_use, vol->epoch_use, sizeof(g.epoch_use));
 	mutex_unlock(&vol->order_mutex);
 	while (done < len) {
 		n = append_one(vol, buf + done, len - done);
