@@ -25,6 +25,7 @@
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
+. "$(dirname "$0")/lib/crashreplay.bash"
 
 POINTS=${CRASH_POINTS:-9}
 SEED=${CRASH_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) ))}
@@ -97,36 +98,7 @@ record() {
 vt_check "a primary's records" primary || { vt_done; exit 1; }
 vt_check "copy them into a recorded secondary, 1 to 12 per write(2)" record ||
 	{ vt_done; exit 1; }
-georep-logreplay list "$lwlog" >"$T/entries" || { echo "cannot list the log"; exit 1; }
-total=$(wc -l <"$T/entries")
-start=$(awk '$2 == "mark" && $5 == "start" { print $1 + 1 }' "$T/entries")
-echo "    # $total log entries, $(grep -c ' fua' "$T/entries") FUA," \
-	"$(grep -c ' flush' "$T/entries") flush, appends from entry $start"
-
-# --- choose the points -----------------------------------------------------
-
-rnd() { echo $(( (RANDOM * 32768 + RANDOM) % $1 )); }
-
-# "INDEX SUBSET" as in 49-crash-replay: after a mark, after a flush, or a
-# random entry with a random subset of the unflushed writes after it
-pick_points() {
-	local acks bounds i idx
-	mapfile -t acks < <(awk -v s="$start" '$1 >= s && $2 == "mark" { print $1 + 1 }' "$T/entries")
-	mapfile -t bounds < <(awk -v s="$start" '$1 >= s && ($2 ~ /^fua|flush/) { print $1 + 1 }' "$T/entries")
-	{
-	echo "$total 0"
-	for ((i = 1; i < POINTS; i++)); do
-		if [ $((i % 3)) = 1 ] && [ ${#acks[@]} -gt 0 ]; then
-			echo "${acks[$(rnd ${#acks[@]})]} 0"
-		elif [ $((i % 3)) = 2 ] && [ ${#bounds[@]} -gt 0 ]; then
-			echo "${bounds[$(rnd ${#bounds[@]})]} 0"
-		else
-			idx=$((start + $(rnd $((total - start)))))
-			echo "$idx $((RANDOM + 1))"
-		fi
-	done
-	} | sort -n -k1,1 -u
-}
+cr_list "$lwlog" start || exit 1
 
 # --- check one point -------------------------------------------------------
 
@@ -137,11 +109,7 @@ acked_before() {
 
 check_point() {
 	local idx=$1 sub=$2 ll acked w rc=0
-	cp --sparse=always "$T/base.img" "$T/cut.img" || return 1
-	if [ "$sub" != 0 ]; then
-		georep-logreplay replay "$lwlog" "$T/cut.img" --from "$idx" --to "$idx" \
-			--subset "$sub" | wc -l | sed 's/^/unflushed writes kept: /' || return 1
-	fi
+	cr_cut "$T/base.img" "$lwlog" "$idx" "$sub" || return 1
 	ll=$(losetup -f --show "$T/cut.img") || return 1
 	CUT_LOOPS=$ll
 	acked=$(acked_before "$idx")
@@ -163,18 +131,6 @@ check_point() {
 	return $rc
 }
 
-truncate -s ${LOG_MB}M "$T/base.img"
-prev=0
-while read -r idx sub; do
-	georep-logreplay replay "$lwlog" "$T/base.img" --from $prev --to "$idx" ||
-		{ vt_check "replay to entry $idx" false; break; }
-	prev=$idx
-	kind=$(awk -v i=$((idx - 1)) '$1 == i { print $2 }' "$T/entries")
-	what="after entry $((idx - 1)) ($kind)"
-	[ "$sub" != 0 ] && what="$what + unflushed subset $sub"
-	vt_check "power cut $what: attach, verify, acknowledged records, a prefix" \
-		check_point "$idx" "$sub"
-done < <(pick_points)
-rm -f "$T/cut.img"
+cr_run "$lwlog" "$T/base.img" ${LOG_MB}M "attach, verify, acknowledged records, a prefix" check_point
 
 vt_done

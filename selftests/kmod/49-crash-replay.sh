@@ -33,6 +33,7 @@
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
+. "$(dirname "$0")/lib/crashreplay.bash"
 
 POINTS=${CRASH_POINTS:-9}
 SEED=${CRASH_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) ))}
@@ -150,40 +151,7 @@ record() {
 
 vt_check "record ext4 fsyncs and O_DSYNC writes through dm-log-writes" record ||
 	{ vt_done; exit 1; }
-georep-logreplay list "$lwlog" >"$T/entries" || { echo "cannot list the log"; exit 1; }
-total=$(wc -l <"$T/entries")
-start=$(awk '$2 == "mark" && $5 == "mkfs" { print $1 + 1 }' "$T/entries")
-echo "    # $total log entries, $(grep -c ' fua' "$T/entries") FUA," \
-	"$(grep -c ' flush' "$T/entries") flush, workload from entry $start"
-
-# --- choose the points -----------------------------------------------------
-
-# rnd N: a random number below N
-rnd() { echo $(( (RANDOM * 32768 + RANDOM) % $1 )); }
-
-# "INDEX SUBSET": the state after entries 0..INDEX-1 (and a subset seed).
-# Half of the points right after an acknowledgement's mark (the writes it
-# acknowledged were just made durable, whatever else is unflushed), a
-# quarter right after a flush or FUA entry, a quarter at a random entry with
-# a random subset of the unflushed writes after it.
-pick_points() {
-	local acks bounds i idx
-	mapfile -t acks < <(awk -v s="$start" '$1 >= s && $2 == "mark" { print $1 + 1 }' "$T/entries")
-	mapfile -t bounds < <(awk -v s="$start" '$1 >= s && ($2 ~ /^fua|flush/) { print $1 + 1 }' "$T/entries")
-	{
-	echo "$total 0"
-	for ((i = 1; i < POINTS; i++)); do
-		if [ $((i % 2)) = 1 ] && [ ${#acks[@]} -gt 0 ]; then
-			echo "${acks[$(rnd ${#acks[@]})]} 0"
-		elif [ $((i % 4)) = 2 ] && [ ${#bounds[@]} -gt 0 ]; then
-			echo "${bounds[$(rnd ${#bounds[@]})]} 0"
-		else
-			idx=$((start + $(rnd $((total - start)))))
-			echo "$idx $((RANDOM + 1))"
-		fi
-	done
-	} | sort -n -k1,1 -u
-}
+cr_list "$lwlog" mkfs || exit 1
 
 # --- check one point ---------------------------------------------------------
 
@@ -232,11 +200,7 @@ check_ledger() {
 # check_point INDEX SUBSET: replay to it in $T/cut.img and check
 check_point() {
 	local idx=$1 sub=$2 dl ll nb nf rc=0
-	cp --sparse=always "$T/base.img" "$T/cut.img" || return 1
-	if [ "$sub" != 0 ]; then
-		georep-logreplay replay "$lwlog" "$T/cut.img" --from "$idx" --to "$idx" \
-			--subset "$sub" | wc -l | sed 's/^/unflushed writes kept: /' || return 1
-	fi
+	cr_cut "$T/base.img" "$lwlog" "$idx" "$sub" || return 1
 	dl=$(losetup -f --show --sizelimit $((DATA_MB << 20)) "$T/cut.img") || return 1
 	ll=$(losetup -f --show -o $((DATA_MB << 20)) --sizelimit $((LOG_MB << 20)) "$T/cut.img") ||
 		{ losetup -d "$dl"; return 1; }
@@ -265,18 +229,6 @@ check_point() {
 	return $rc
 }
 
-truncate -s ${BACK_MB}M "$T/base.img"
-prev=0
-while read -r idx sub; do
-	georep-logreplay replay "$lwlog" "$T/base.img" --from $prev --to "$idx" ||
-		{ vt_check "replay to entry $idx" false; break; }
-	prev=$idx
-	kind=$(awk -v i=$((idx - 1)) '$1 == i { print $2 }' "$T/entries")
-	what="after entry $((idx - 1)) ($kind)"
-	[ "$sub" != 0 ] && what="$what + unflushed subset $sub"
-	vt_check "power cut $what: attach, verify, acknowledged writes, fsck" \
-		check_point "$idx" "$sub"
-done < <(pick_points)
-rm -f "$T/cut.img"
+cr_run "$lwlog" "$T/base.img" ${BACK_MB}M "attach, verify, acknowledged writes, fsck" check_point
 
 vt_done
