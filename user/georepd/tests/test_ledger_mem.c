@@ -53,6 +53,19 @@ static uint64_t written(struct gd_ledger *l)
 	return st.written_seq;
 }
 
+/* fresh ledgers: @p primary and @s secondary in @term; 0, or -1 (a check failed) */
+static int open_pair(uint64_t term, struct gd_ledger **p, struct gd_ledger **s)
+{
+	fresh_dirs();
+	*p = open_ledger(dir_p, 1);
+	*s = open_ledger(dir_s, 2);
+	if (!*p || !*s)
+		return -1;
+	CHECK(!(*p)->ops->set_role(*p, GEOREP_ROLE_PRIMARY, term));
+	CHECK(!(*s)->ops->set_role(*s, GEOREP_ROLE_SECONDARY, term));
+	return 0;
+}
+
 /* Copy records from..to of @p into @s; Return: 0 or the first error. */
 static int copy(struct gd_ledger *p, struct gd_ledger *s, uint64_t from, uint64_t to)
 {
@@ -134,13 +147,8 @@ static void test_tampered_record_refused(void)
 	uint64_t seq;
 	ssize_t n;
 
-	fresh_dirs();
-	p = open_ledger(dir_p, 1);
-	s = open_ledger(dir_s, 2);
-	if (!p || !s)
+	if (open_pair(1, &p, &s))
 		return;
-	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1);
-	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 1);
 	CHECK(!p->ops->client_write(p, 0, block, sizeof(block), &seq));
 	n = p->ops->read(p, 1, buf, sizeof(buf));
 	CHECK(n == GEOREP_RECORD_HDR_SIZE + 4096);
@@ -169,13 +177,8 @@ static void test_append_group(void)
 	ssize_t n;
 	int i;
 
-	fresh_dirs();
-	p = open_ledger(dir_p, 1);
-	s = open_ledger(dir_s, 2);
-	if (!p || !s)
+	if (open_pair(1, &p, &s))
 		return;
-	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1);
-	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 1);
 	for (i = 0; i < 8; i++)
 		CHECK(!p->ops->client_write(p, 4096 * i, block, sizeof(block), &seq));
 	n = p->ops->read(p, 1, buf, sizeof(buf));
@@ -203,13 +206,8 @@ static void test_truncate_fork_reopen(void)
 	uint64_t seq;
 	int i, fd;
 
-	fresh_dirs();
-	p = open_ledger(dir_p, 1);
-	s = open_ledger(dir_s, 2);
-	if (!p || !s)
+	if (open_pair(1, &p, &s))
 		return;
-	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 1);
-	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 1);
 	for (i = 0; i < 6; i++)
 		p->ops->client_write(p, 0, block, sizeof(block), &seq);
 	CHECK(!copy(p, s, 1, 6));
@@ -248,13 +246,8 @@ static void test_reset_and_release(void)
 	uint64_t seq;
 	int i;
 
-	fresh_dirs();
-	p = open_ledger(dir_p, 1);
-	s = open_ledger(dir_s, 2);
-	if (!p || !s)
+	if (open_pair(4, &p, &s))
 		return;
-	p->ops->set_role(p, GEOREP_ROLE_PRIMARY, 4);
-	s->ops->set_role(s, GEOREP_ROLE_SECONDARY, 4);
 	for (i = 0; i < 8; i++)
 		p->ops->client_write(p, 0, block, sizeof(block), &seq);
 	CHECK(!p->ops->set_commit(p, 8));
