@@ -21,6 +21,10 @@
  * the lost one's place recovery ends the log at them by their seal (a
  * record of another history, recover.c walk_stop()), not at corruption.
  *
+ * commit_seq never passes the durable records (volume.c refuses it), so
+ * neither it nor commit_lsn covers a record of a group in flight: placing
+ * or undoing one leaves them alone.
+ *
  * A record that fails a check ends the group: the records before it are
  * made durable and counted (a short write), and the next write(2), which
  * starts with the refused record, gets its error. So does a record whose
@@ -186,10 +190,6 @@ static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
 	vol->head_lsn = lsn + nblocks;
 	memcpy(vol->last_chain, rec->chain_hash, GEOREP_HASH_LEN);
 	vol->last_term = le64_to_cpu(rec->term);
-	spin_lock_irq(&vol->lock);
-	if (seq <= vol->commit_seq)
-		vol->commit_lsn = vol->head_lsn;
-	spin_unlock_irq(&vol->lock);
 	mutex_unlock(&vol->order_mutex);
 	return len;
 }
@@ -209,9 +209,6 @@ static void append_undo(struct georep_volume *vol,
 	memcpy(vol->last_chain, g->last_chain, GEOREP_HASH_LEN);
 	/* no epoch stays retained for the group's records */
 	memcpy(vol->epoch_use, g->epoch_use, sizeof(vol->epoch_use));
-	spin_lock_irq(&vol->lock);
-	vol->commit_lsn = min(vol->commit_lsn, vol->head_lsn);
-	spin_unlock_irq(&vol->lock);
 }
 
 /* one flush for the group, then its records are written (and readable) */
