@@ -56,29 +56,26 @@ static int records_refused(struct engine *e, uint64_t seq, const char *why)
 	return -EPROTO;
 }
 
-/* the bytes of records @from..@to in the RECORDS batch @recs (back to back there) */
+/*
+ * The bytes of records @from..@to in the RECORDS batch @recs: whole records
+ * back to back, seqs first_seq, first_seq + 1... (checked when decoded)
+ */
 static int append_span(const struct gr_records *recs, uint64_t from, uint64_t to,
 		       const uint8_t **start, size_t *len)
 {
-	const struct georep_record *h;
-	const uint8_t *payload;
-	struct georep_rec rec;
-	size_t pos = 0, at;
-	int ret;
+	const uint8_t *p = recs->data, *end = recs->data + recs->len;
+	uint64_t seq;
+	size_t n;
 
 	*start = NULL;
-	*len = 0;
-	for (at = pos; gr_records_next(recs, &pos, &h, &payload); at = pos) {
-		ret = rec_decode(h, &rec);
-		if (ret)
-			return ret;
-		if (rec.seq == from)
-			*start = recs->data + at;
-		if (rec.seq == to) {
-			*len = *start ? pos - (size_t)(*start - recs->data) : 0;
-			break;
-		}
+	for (seq = recs->first_seq; seq <= to; seq++, p += n) {
+		n = georep_record_span(p, end - p);
+		if (!n)
+			return -EINVAL;
+		if (seq == from)
+			*start = p;
 	}
+	*len = *start ? (size_t)(p - *start) : 0;
 	return *len ? 0 : -EINVAL;
 }
 

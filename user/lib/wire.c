@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <openssl/evp.h>
 
+#include "georep/record.h"
 #include "georep/wire.h"
 
 #define ERR(...)	(snprintf(err, GR_WIRE_ERRLEN, __VA_ARGS__), -EPROTO)
@@ -546,14 +547,17 @@ int gr_records_next(const struct gr_records *r, size_t *pos,
 		    const struct georep_record **rec, const uint8_t **payload)
 {
 	const uint8_t *p;
+	size_t n;
 
 	if (*pos >= r->len)
 		return 0;
 	p = r->data + *pos;
+	n = georep_record_span(p, r->len - *pos);
+	if (!n)
+		return 0;	/* a checked batch holds whole records */
 	*rec = (const void *)p;
 	*payload = p + GEOREP_RECORD_HDR_SIZE;
-	*pos += GEOREP_RECORD_HDR_SIZE +
-		(size_t)get32(p + offsetof(struct georep_record, payload_len));
+	*pos += n;
 	return 1;
 }
 
