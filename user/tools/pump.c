@@ -133,7 +133,7 @@ static int write_group(struct pump *pp, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* the records of @buf (@n bytes): tamper, group, write; 1: --max reached */
+/* the records of @buf (@n bytes) from *@off: tamper, group, write; stops at --max */
 static int pump_buf(struct pump *pp, uint8_t *buf, size_t n, size_t *off)
 {
 	size_t start = *off;
