@@ -5,7 +5,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,18 +180,6 @@ int georep_record_next(const uint8_t *buf, size_t len, size_t *off,
 	*payload = buf + *off + GEOREP_RECORD_HDR_SIZE;
 	*off += GEOREP_RECORD_HDR_SIZE + rec->payload_len;
 	return 0;
-}
-
-size_t georep_record_span(const void *buf, size_t left)
-{
-	uint32_t plen;
-
-	if (left < GEOREP_RECORD_HDR_SIZE)
-		return 0;
-	memcpy(&plen, (const uint8_t *)buf + offsetof(struct georep_record, payload_len),
-	       sizeof(plen));
-	plen = le32toh(plen);
-	return plen <= left - GEOREP_RECORD_HDR_SIZE ? GEOREP_RECORD_HDR_SIZE + (size_t)plen : 0;
 }
 
 static int digest(const void *a, size_t alen, const void *b, size_t blen,

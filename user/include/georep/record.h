@@ -17,9 +17,11 @@
 #ifndef _GEOREP_RECORD_H
 #define _GEOREP_RECORD_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <linux/georep.h>
 
 #define GEOREP_CHAIN_OFF	offsetof(struct georep_record, chain_hash)
@@ -80,9 +82,20 @@ int georep_record_next(const uint8_t *buf, size_t len, size_t *off,
  * georep_record_span() - the length of the whole record (header + payload
  * by its payload_len) at the start of @buf, which holds @left bytes and
  * need not be aligned; 0 when @left does not hold it whole. Nothing else is
- * checked: the ledger checks what it appends.
+ * checked: the ledger checks what it appends. Inline: wire.c uses it and
+ * links without record.c (the fuzzers).
  */
-size_t georep_record_span(const void *buf, size_t left);
+static inline size_t georep_record_span(const void *buf, size_t left)
+{
+	uint32_t plen;
+
+	if (left < GEOREP_RECORD_HDR_SIZE)
+		return 0;
+	memcpy(&plen, (const uint8_t *)buf + offsetof(struct georep_record, payload_len),
+	       sizeof(plen));
+	plen = le32toh(plen);
+	return plen <= left - GEOREP_RECORD_HDR_SIZE ? GEOREP_RECORD_HDR_SIZE + (size_t)plen : 0;
+}
 
 int georep_payload_hash(const void *payload, size_t len,
 			uint8_t out[GEOREP_HASH_LEN]);
