@@ -9,7 +9,8 @@
 # epoch boundaries at every site with its own keys. A rotation asked at a
 # follower is refused naming the leader. Then nine more rotations under fio
 # take every site's kernel past its 8-epoch key ring (kmod/keys.c,
-# "Retiring epochs"). Last, the leader's georepd is killed (-9) in the
+# "Retiring epochs"), the first two with a follower's georepd down: it
+# rejoins with both epochs and verifies. Last, the leader's georepd is killed (-9) in the
 # middle of a rotation that no majority has acknowledged (both followers
 # stopped): the new leader finishes it.
 
@@ -102,6 +103,38 @@ verified_everywhere() {
 	data_identical
 }
 
+# a follower's georepd down (-9) while the key is rotated twice under fio
+# (epochs 4 and 5: the two others make the majority); restarted, it is
+# sent both epochs before any record sealed with them, its kernel appends
+# the records sealed with each (it refuses a record whose epoch it lacks),
+# its key directory holds both with the leader's bytes, and its ledger
+# verifies with its own keys
+down_during_two_rotations() {
+	local e w
+	kill_site "$F"
+	sites_writer rotd &
+	w=$!
+	for e in 4 5; do
+		sleep 2
+		ctl "$P" key rotate "$VOL" >/dev/null &&
+		wait_for 30 eval '[ "$(sealing "$P")" = '$e' ]' ||
+			{ ctl "$P" key status "$VOL"; sites_writer_stop rotd $w; return 1; }
+		echo "sealing with epoch $e, $F down"
+	done
+	sleep 2
+	sites_writer_stop rotd $w || return 1
+	start_site "$F"
+	wait_for 60 caught_up "$F" "$P" || { echo "$F did not catch up"; return 1; }
+	for e in 4 5; do
+		[ "$(stat -c %a "$T/keys-$F/$F.$VOL/$e.key")" = 600 ] &&
+		cmp "$T/keys-$F/$F.$VOL/$e.key" "$T/keys-$P/$P.$VOL/$e.key" || return 1
+	done
+	georepctl ledger verify "$F.$VOL" --key-dir "$T/keys-$F" || return 1
+	georepctl ledger dump "$F.$VOL" | grep -v '^#' | awk '{ print $8 }' | sort -un >"$T/epochs.f"
+	echo "$F: seal epochs of its retained records: $(tr '\n' ' ' <"$T/epochs.f")"
+	grep -qx 4 "$T/epochs.f" && grep -qx 5 "$T/epochs.f"
+}
+
 # past the kernel's 8 epochs, under fio: each site's key ring retires the
 # epochs its retained log no longer uses (a full one first releases what
 # it safely can); sealing reaches 12, no write fails, every site verifies
@@ -112,7 +145,7 @@ rotate_past_eight() {
 	# before it under a fast TCG host)
 	sites_writer rot2 &
 	w=$!
-	for e in $(seq 4 12); do
+	for e in $(seq 6 12); do
 		ctl "$P" key rotate "$VOL" >/dev/null &&
 		wait_for 30 eval '[ "$(sealing "$P")" = '$e' ]' ||
 			{ ctl "$P" key status "$VOL"; sites_writer_stop rot2 $w; return 1; }
@@ -189,6 +222,7 @@ check rotation_at_a_follower_refused follower_refused
 check two_rotations_under_fio_verify rotate_under_fio || exit 1
 check every_site_has_epochs_1_to_3_same_bytes keys_everywhere
 check ledger_verify_across_epochs_every_site verified_everywhere
+check follower_down_during_two_rotations_rejoins down_during_two_rotations
 check rotations_past_8_epochs_under_fio rotate_past_eight
 check kill_9_leader_mid_rotation_new_leader_finishes leader_dies_mid_rotation
 [ "$failed" = 0 ]
