@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "georep/nl.h"
+#include "georep/pctl.h"
 #include "lat.h"
 #include "lat.skel.h"
 
@@ -159,22 +160,10 @@ static int on_event(void *ctx, void *data, size_t len)
 	return add_sample(ctx, data);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* nearest-rank percentile of the sorted @v, in microseconds */
-static double pct(const uint64_t *v, size_t n, double p)
+static double pct(const uint64_t *v, size_t n, unsigned int p)
 {
-	size_t k = (size_t)(p / 100.0 * (double)n + 0.999999);
-
-	if (!n)
-		return 0;
-	k = k ? k - 1 : 0;
-	return (double)v[k < n ? k : n - 1] / 1000.0;
+	return n ? (double)georep_nearest_rank(v, n, p) / 1000.0 : 0;
 }
 
 static json_t *stage_json(uint64_t *v, size_t n)
@@ -182,7 +171,7 @@ static json_t *stage_json(uint64_t *v, size_t n)
 	double sum = 0;
 	size_t i;
 
-	qsort(v, n, sizeof(*v), cmp_u64);
+	georep_sort_u64(v, n);
 	for (i = 0; i < n; i++)
 		sum += (double)v[i];
 	return json_pack("{s:f, s:f, s:f, s:f, s:f}", "p50_us", pct(v, n, 50),
