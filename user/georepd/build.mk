@@ -141,10 +141,10 @@ BENCH_CMDS += $(BENCH_TRANSPORT)
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
 PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/engine_mleaf.c georepd/final.c \
 	georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c \
-	georepd/engine_root.c
+	georepd/engine_root.c georepd/stage.c
 $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
 	georepd/engine_mleaf.c georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c \
-	georepd/engine_root.c)
+	georepd/engine_root.c georepd/stage.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
 # the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused
@@ -199,3 +199,7 @@ CHECK_CMDS += georepd/tests/e2e_pace.py
 # the leader's ship buffer (records read once, shipped to every follower)
 TESTS += test_shipbuf
 PROG_SRCS_test_shipbuf := georepd/tests/test_shipbuf.c georepd/shipbuf.c
+
+# where a replicated write's time goes inside georepd (stage.c)
+TESTS += test_stage
+PROG_SRCS_test_stage := georepd/tests/test_stage.c georepd/stage.c

@@ -240,13 +240,17 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		/* 6. commit, apply, writability */
 		if (rd->commit_changed && !e->rs_in.active) {
 			struct gd_ledger_status st;
+			uint64_t t = gr_now_ns();
 
+			if (e->role == GR_LEADER)
+				gd_stage_committed(&e->stages, rd->commit_seq, t);
 			ret = e->lg->ops->set_commit(e->lg, rd->commit_seq);
 			if (ret && gd_ratelimit(&e->rl))
 				gd_warn("volume %s: set commit %llu: %s", e->name,
 					(unsigned long long)rd->commit_seq, strerror(-ret));
 			if (!e->lg->ops->status(e->lg, &st))
 				applied = st.applied_seq;
+			gd_sample(&e->stages.set_commit, gr_now_ns() - t);
 		}
 		if (rd->writable_changed)
 			writable_changed(e, rd->writable, now);

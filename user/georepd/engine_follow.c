@@ -259,7 +259,11 @@ static int on_records(struct engine *e, unsigned int from, const struct gr_frame
 	gr_step(e->n, &m, now);
 	e->recs_from = from;
 	/* a record the ledger refused: the peer's connection goes */
-	return engine_process(e, &f->records) == -EPROTO ? -EPROTO : 0;
+	if (engine_process(e, &f->records) == -EPROTO)
+		return -EPROTO;
+	if (m.n_entries)
+		gd_sample(&e->stages.follower, gr_now_ns() - now);
+	return 0;
 }
 
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)

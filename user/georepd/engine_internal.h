@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "mtree.h"
 #include "shipbuf.h"
+#include "stage.h"
 
 #define ENG_TICK_MS		50		/* consensus tick */
 #define ENG_ELECTION_TICKS	10		/* 0.5-1 s election timeout */
@@ -184,6 +185,7 @@ struct engine {
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
 	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
+	struct gd_stages stages;	/* where a write's time goes (stage.h) */
 	uint64_t elections_won, resyncs_done;
 	/* the ledger's Merkle tree (engine_mtree.c); NULL: stopped, mt_why says why */
 	struct gd_mtree *mt;

@@ -68,6 +68,7 @@ int eng_fork_and_truncate(struct engine *e, uint64_t from)
 void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 {
 	bool was_leader = e->role == GR_LEADER;
+	struct gr_status gs;
 	int ret;
 
 	if (rd->role == GR_LEADER && !was_leader) {
@@ -76,6 +77,9 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 			engine_fail(e, "cannot make the ledger primary in term %llu: %s",
 				    (unsigned long long)rd->term, strerror(-ret));
 		e->elections_won++;
+		/* the stages follow this term's records only */
+		gr_status(e->n, &gs);
+		gd_stage_restart(&e->stages, gs.commit_seq);
 	} else if (rd->role != GR_LEADER) {
 		/*
 		 * deposed without a successor (check-quorum): the quorum-loss

@@ -197,6 +197,7 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 		eng_send_frame(e, site, &rf);
 		e->records_sent += m->n_entries;
 		e->bytes_sent += n;
+		gd_stage_sent(&e->stages, m->seq + 1, m->n_entries, gr_now_ns());
 	}
 	if (m->type == GR_MSG_RESYNC) {
 		struct resync_out *ro = &e->rs_out[site];
@@ -263,7 +264,7 @@ void engine_pump(struct engine *e)
 	while (!e->failed && e->role == GR_LEADER && e->writable) {
 		struct georep_rec rec;
 		const uint8_t *hdr, *payload;
-		uint64_t last_seq = 0, last_term = 0;
+		uint64_t last_seq = 0, last_term = 0, t;
 		uint8_t *at = NULL;
 		size_t off = 0;
 		ssize_t n;
@@ -278,6 +279,7 @@ void engine_pump(struct engine *e)
 			stalled = n < 0;
 			break;
 		}
+		t = gr_now_ns();
 		while (!georep_record_next(at, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 			int64_t s;
 
@@ -299,6 +301,7 @@ void engine_pump(struct engine *e)
 				return;
 			}
 			e->proposed++;
+			gd_stage_read(&e->stages, rec.seq, t);
 			gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
 			eng_mtree_feed(e, &rec, hdr);
 			last_seq = rec.seq;

@@ -23,6 +23,7 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));
 	json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
 	json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
+	json_object_set_new(o, "stages", gd_stages_json(&e->stages));
 	/* a full resync being copied to us: from whom, to which point, how far */
 	if (e->rs_in.active)
 		json_object_set_new(o, "resync", json_pack(

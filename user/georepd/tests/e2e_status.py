@@ -11,10 +11,14 @@ End-to-end test of `georepctl status` with a daemon: three
     volume's replica lists every site and agrees with the text;
  3. after writes, the followers' match seq reaches the primary's last seq
     (JSON) and the text shows lag 0;
- 4. kill -9 of a follower: its row shows it disconnected ("down"), in the
+ 4. the leader's status splits the time of the records it committed
+    (read from the ledger -> sent -> a quorum acknowledged; the commit
+    index set into the ledger), a follower's the time from a RECORDS frame
+    in to its answer: one sample per record committed, p50 <= p99 <= max;
+ 5. kill -9 of a follower: its row shows it disconnected ("down"), in the
     text and in the JSON;
- 5. --site NAME finds /run/georep/NAME.sock: a missing one is an error;
- 6. the daemons exit cleanly.
+ 6. --site NAME finds /run/georep/NAME.sock: a missing one is an error;
+ 7. the daemons exit cleanly.
 
 Usage: e2e_status.py [BINDIR]. Prints KTAP.
 """
@@ -31,7 +35,7 @@ import e2e_replication as rep  # noqa: E402  (Site with --ledger mem, primary())
 
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 6
+N_TESTS = 7
 
 ktap = e2e.ktap
 results = e2e.results  # the one KTAP counter, shared with e2e.ktap
@@ -55,6 +59,26 @@ def rows(text):
 def json_sites(out):
     st = json.loads(out)
     return {s["site"]: s for s in st["cluster"]["volumes"][0]["replica"]["sites"]}
+
+
+def stage_ok(st, name, most):
+    s = st.get(name)
+    return (s is not None and 1 <= s["count"] <= most and
+            s["p50_us"] <= s["p99_us"] <= s["max_us"])
+
+
+def stages_ok(lst, fst):
+    """The leader's stages cover the records it proposed, at most; each
+    follower answered at least one RECORDS frame, in no more frames than
+    records."""
+    st = lst.get("stages", {})
+    n = lst.get("proposed", 0)
+    return (n > 0 and all(stage_ok(st, k, n) for k in
+                          ("read_to_sent", "sent_to_quorum", "set_commit")) and
+            st["read_to_sent"]["count"] == st["sent_to_quorum"]["count"] and
+            "follower_rx_to_ack" not in st and
+            all(stage_ok(f.get("stages", {}), "follower_rx_to_ack", n) and
+                "sent_to_quorum" not in f["stages"] for f in fst))
 
 
 def main():
@@ -135,6 +159,12 @@ def main():
         ktap(ok, "followers_caught_up_lag_zero", (w, js, r.stdout, r.stderr))
 
         # 4
+        lst = p.rep()
+        fst = [s.rep() for s in sites if s is not p]
+        ktap(stages_ok(lst, fst), "status_splits_commit_stages",
+             (lst.get("stages"), lst.get("proposed"), [f.get("stages") for f in fst]))
+
+        # 5
         victim = next(s for s in sites if s is not p)
         victim.proc.kill()
         victim.proc.wait()
@@ -155,7 +185,7 @@ def main():
         ok = r is not None and jv.get("connected") is False
         ktap(ok, "killed_follower_row_disconnected", (r and r.stdout, rj.stdout, rj.stderr))
 
-        # 5: no daemon socket for this (made-up) site name
+        # 6: no daemon socket for this (made-up) site name
         r = ctl("status", "--site", "no-such-site-%d" % os.getpid())
         ktap(r.returncode == 1 and "no-such-site" in r.stderr and not r.stdout,
              "missing_site_socket_is_an_error", (r.returncode, r.stdout, r.stderr))
