@@ -91,16 +91,29 @@ fio_job() {
 	return $rc
 }
 
-# run_jobs SCENARIO DEVICE: the three jobs
+# run_jobs SCENARIO DEVICE [JOB...]: the jobs named (qd1 qd16 seq), all three
+# by default
 run_jobs() {
-	local scen=$1 dev=$2 rc=0
+	local scen=$1 dev=$2 rc=0 job
+	shift 2
 
-	# a georep volume's QD1 job: where each write's time goes (georep-lat)
-	[[ $dev == /dev/georep/* ]] && lat_start "${dev#/dev/georep/}" $((RUNTIME + RAMP))
-	fio_job "$scen" qd1 "$dev" --rw=randwrite --bs=4k --iodepth=1 --randrepeat=0 || rc=1
-	lat_end "$scen" qd1
-	fio_job "$scen" qd16 "$dev" --rw=randwrite --bs=4k --iodepth=16 --randrepeat=0 || rc=1
-	fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1
+	for job in ${@:-qd1 qd16 seq}; do
+		case $job in
+		qd1)
+			# a georep volume's QD1 job: where each write's time goes
+			# (georep-lat)
+			[[ $dev == /dev/georep/* ]] &&
+				lat_start "${dev#/dev/georep/}" $((RUNTIME + RAMP))
+			fio_job "$scen" qd1 "$dev" --rw=randwrite --bs=4k --iodepth=1 \
+				--randrepeat=0 || rc=1
+			lat_end "$scen" qd1 ;;
+		qd16)
+			fio_job "$scen" qd16 "$dev" --rw=randwrite --bs=4k --iodepth=16 \
+				--randrepeat=0 || rc=1 ;;
+		seq)
+			fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1 ;;
+		esac
+	done
 	return $rc
 }
 
@@ -249,6 +262,15 @@ gr_appends() {
 			" \(.append_us) us in them"'
 }
 
+# gr_stages SCENARIO JOB: georepd's own stages of the writes it replicated
+# (the last 512 of each: stage.h), for selftests/lib/bench_lat.py
+gr_stages() {
+	local st
+	st=$(georepctl status --json --socket "$GR_STATE/vm$GEOREP_VM_INDEX.sock" 2>/dev/null |
+		jq -c '.cluster.volumes[0].replica | {role, stages}') || return 0
+	echo "BENCH-STAGE $1 $2 vm$GEOREP_VM_INDEX $st"
+}
+
 gr_is_primary() {
 	georepctl status vol0 --json 2>/dev/null | grep -q '"role": "primary"'
 }
@@ -392,7 +414,10 @@ scenario_georep() {
 		done
 		if [ -n "$p" ]; then
 			echo "georep: primary vm$p after $((SECONDS - t)) s"
-			on "$p" "run_jobs $4 /dev/georep/vol0" || rc=1
+			on "$p" "run_jobs $4 /dev/georep/vol0 qd1" || rc=1
+			# inside the QD1 job's commit stage, from every site
+			on_all "$n" "gr_stages $4 qd1"
+			on "$p" "run_jobs $4 /dev/georep/vol0 qd16 seq" || rc=1
 		else
 			echo "georep: no primary elected"
 			rc=1
