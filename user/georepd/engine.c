@@ -165,7 +165,7 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 
 	while (!e->failed) {
 		struct gr_ready *rd = gr_ready_get(e->n);
-		uint64_t persist_seq = 0, persist_term = 0, applied = 0;
+		uint64_t persist_seq = 0, persist_term = 0;
 		struct gr_status gs;
 		uint32_t i;
 
@@ -237,9 +237,13 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		/* 5. messages */
 		for (i = 0; i < rd->n_msgs; i++)
 			eng_send_msg(e, &rd->msgs[i]);
-		/* 6. commit, apply, writability */
+		/*
+		 * 6. commit, writability. What the ledger applied reaches the
+		 * core when it releases records (eng_compact()): asking here
+		 * cost a second netlink round trip per commit, in the loop a
+		 * QD1 writer's next record waits for.
+		 */
 		if (rd->commit_changed && !e->rs_in.active) {
-			struct gd_ledger_status st;
 			uint64_t t = gr_now_ns();
 
 			if (e->role == GR_LEADER)
@@ -248,8 +252,6 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 			if (ret && gd_ratelimit(&e->rl))
 				gd_warn("volume %s: set commit %llu: %s", e->name,
 					(unsigned long long)rd->commit_seq, strerror(-ret));
-			if (!e->lg->ops->status(e->lg, &st))
-				applied = st.applied_seq;
 			gd_sample(&e->stages.set_commit, gr_now_ns() - t);
 		}
 		if (rd->writable_changed)
@@ -259,8 +261,6 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		e->core_last = gs.last_seq;
 		if (persist_seq)
 			gr_persisted(e->n, persist_seq, persist_term);
-		if (applied)
-			gr_applied(e->n, applied);
 		recs = NULL;
 		if (e->restart_node)
 			break;
@@ -301,9 +301,12 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 	bool full;
 	size_t i;
 
-	gr_status(e->n, &gs);
 	if (e->lg->ops->status(e->lg, &st))
 		return;
+	/* the core learns what the ledger applied here (engine_process()) */
+	if (!e->rs_in.active)
+		gr_applied(e->n, st.applied_seq);
+	gr_status(e->n, &gs);
 	applied = keep = st.applied_seq < gs.applied_seq ? st.applied_seq : gs.applied_seq;
 	if (e->role == GR_LEADER) {
 		for (i = 0; i < c->nsites; i++) {

@@ -179,6 +179,7 @@ struct engine {
 	uint64_t forks_total;
 	/* counters */
 	uint64_t proposed, appended, records_sent, bytes_sent, frames_dropped;
+	uint64_t proposed_to;		/* leader: last seq proposed from the ledger, this term */
 	uint64_t append_calls, append_ns;	/* ledger appends (write(2)s) for them, time in them */
 	uint64_t records_refused;	/* by the ledger's checks, from a peer */
 	unsigned int recs_from;		/* the peer of the RECORDS being stepped */

@@ -77,6 +77,7 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 			engine_fail(e, "cannot make the ledger primary in term %llu: %s",
 				    (unsigned long long)rd->term, strerror(-ret));
 		e->elections_won++;
+		e->proposed_to = 0;
 		/* the stages follow this term's records only */
 		gr_status(e->n, &gs);
 		gd_stage_restart(&e->stages, gs.commit_seq);
@@ -126,6 +127,12 @@ int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to)
 	struct gr_entry ent;
 	int ret;
 
+	/*
+	 * records this leader read from its ledger and proposed: there
+	 * already (no netlink round trip before the APPENDs go out)
+	 */
+	if (to <= e->proposed_to)
+		return 0;
 	ret = e->lg->ops->status(e->lg, &st);
 	if (ret)
 		return ret;

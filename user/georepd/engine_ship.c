@@ -301,6 +301,7 @@ void engine_pump(struct engine *e)
 				return;
 			}
 			e->proposed++;
+			e->proposed_to = rec.seq;
 			gd_stage_read(&e->stages, rec.seq, t);
 			gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
 			eng_mtree_feed(e, &rec, hdr);
