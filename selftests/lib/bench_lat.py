@@ -44,7 +44,7 @@ def print_stages(stages):
         for (scen, job), sites in jobs.items():
             lead = [j.get("stages") or {} for _, j in sites if j.get("role") == "leader"]
             fol = [pct(j.get("stages") or {}, GD_FOLLOWER)
-                   for _, j in sorted(sites) if j.get("role") != "leader"]
+                   for _, j in sorted(sites, key=lambda x: x[0]) if j.get("role") != "leader"]
             table.append(["%s %s" % (scen, job)] +
                          [pct(lead[0], s) if lead else "-" for s in GD_LEADER] +
                          fol + ["-"] * (nf - len(fol)))
