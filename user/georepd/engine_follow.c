@@ -258,12 +258,10 @@ static int on_records(struct engine *e, unsigned int from, const struct gr_frame
 	m.entries = e->ents;
 	gr_step(e->n, &m, now);
 	e->recs_from = from;
+	/* eng_send_msg() takes the stage sample when the answer goes */
+	e->records_in_ns = m.n_entries ? now : 0;
 	/* a record the ledger refused: the peer's connection goes */
-	if (engine_process(e, &f->records) == -EPROTO)
-		return -EPROTO;
-	if (m.n_entries)
-		gd_sample(&e->stages.follower, gr_now_ns() - now);
-	return 0;
+	return engine_process(e, &f->records) == -EPROTO ? -EPROTO : 0;
 }
 
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)

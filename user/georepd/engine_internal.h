@@ -187,6 +187,7 @@ struct engine {
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
 	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
 	struct gd_stages stages;	/* where a write's time goes (stage.h) */
+	uint64_t records_in_ns;		/* follower: the RECORDS being answered came in */
 	uint64_t elections_won, resyncs_done;
 	/* the ledger's Merkle tree (engine_mtree.c); NULL: stopped, mt_why says why */
 	struct gd_mtree *mt;

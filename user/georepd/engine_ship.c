@@ -179,6 +179,10 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	if (!gd_peer_up(e->d, site))
 		return;
 	eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
+	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns) {
+		gd_sample(&e->stages.follower, gr_now_ns() - e->records_in_ns);
+		e->records_in_ns = 0;
+	}
 	if (m->type == GR_MSG_APPEND && m->n_entries) {
 		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
 		const uint8_t *data;
