@@ -178,6 +178,9 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	f.consensus.len = len;
 	if (!gd_peer_up(e->d, site))
 		return;
+	/* an APPEND and its RECORDS: one burst */
+	if (m->type == GR_MSG_APPEND && m->n_entries)
+		gd_send_hold(e->d, site);
 	eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns) {
 		gd_sample(&e->stages.follower, gr_now_ns() - e->records_in_ns);
@@ -190,6 +193,7 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 
 		data = append_records(e, m, &n);
 		if (!data) {
+			gd_send_push(e->d, site);
 			gd_err("volume %s: cannot read records %llu+%u to send: %s", e->name,
 			       (unsigned long long)m->seq + 1, m->n_entries, strerror(-n));
 			return;
@@ -199,6 +203,7 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 		rf.records.data = data;
 		rf.records.len = n;
 		eng_send_frame(e, site, &rf);
+		gd_send_push(e->d, site);
 		e->records_sent += m->n_entries;
 		e->bytes_sent += n;
 		gd_stage_sent(&e->stages, m->seq + 1, m->n_entries, gr_now_ns());

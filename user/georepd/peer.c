@@ -732,6 +732,18 @@ int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
 	return gr_conn_send_lane(d->peers[site].conn, f, lane);
 }
 
+void gd_send_hold(struct georepd *d, unsigned int site)
+{
+	if (gd_peer_up(d, site))
+		gr_conn_hold(d->peers[site].conn);
+}
+
+void gd_send_push(struct georepd *d, unsigned int site)
+{
+	if (gd_peer_up(d, site))
+		gr_conn_push(d->peers[site].conn);
+}
+
 bool gd_bulk_in_transit(const struct georepd *d, unsigned int site)
 {
 	struct gr_lane_stats st;

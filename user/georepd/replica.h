@@ -93,6 +93,9 @@ int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f);
 int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
 		 enum gr_lane lane);
 /* Bytes to @site in its bulk lane, or bulk bytes its TCP has not acknowledged. */
+/* what is sent to @site between the two leaves in one burst (gr_conn_hold()) */
+void gd_send_hold(struct georepd *d, unsigned int site);
+void gd_send_push(struct georepd *d, unsigned int site);
 bool gd_bulk_in_transit(const struct georepd *d, unsigned int site);
 /* Bytes queued in @site's bulk lane (0 when it is down). */
 size_t gd_bulk_queued(const struct georepd *d, unsigned int site);

@@ -80,6 +80,7 @@ struct gr_conn {
 	uint64_t bytes_in, bytes_out;
 	uint64_t bulk_end;	/* bytes_out after the last bulk byte written */
 	bool in_send;		/* inside gr_conn_send(): close deferred */
+	bool held;		/* gr_conn_hold(): queued, sent at gr_conn_push() */
 	bool read_deferred;	/* read_again() queued */
 	int send_err;		/* error to close with, deferred */
 	char send_why[160];	/* the session's reason for send_err */
@@ -318,11 +319,36 @@ static uint8_t *out_reserve(struct gr_conn *c, enum gr_lane lane, size_t need, i
 static void queued(struct gr_conn *c, enum gr_lane lane, size_t n)
 {
 	gr_lanes_commit(&c->out, lane, n);
-	if (c->state == CONN_OPEN && !c->send_err) {
+	if (c->state == CONN_OPEN && !c->send_err && !c->held) {
 		c->in_send = true;
 		flush(c);
 		c->in_send = false;
 	}
+}
+
+void gr_conn_hold(struct gr_conn *c)
+{
+	c->held = true;
+}
+
+/* TCP_CORK on a socket that is not TCP (a test's socketpair) fails: no matter */
+static void cork(struct gr_conn *c, int on)
+{
+	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+void gr_conn_push(struct gr_conn *c)
+{
+	c->held = false;
+	if (c->state != CONN_OPEN || c->send_err || !gr_lanes_total(&c->out))
+		return;
+	cork(c, 1);
+	c->in_send = true;
+	flush(c);
+	c->in_send = false;
+	/* closed by flush(): the socket is gone; otherwise this sends */
+	if (c->fd >= 0)
+		cork(c, 0);
 }
 
 int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane lane)

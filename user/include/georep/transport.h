@@ -146,6 +146,15 @@ int gr_conn_send_lane(struct gr_conn *c, const struct gr_frame *f, enum gr_lane 
 /* Queue raw bytes, control lane (tests, an error reply in a foreign version). */
 int gr_conn_send_raw(struct gr_conn *c, const void *buf, size_t len);
 /*
+ * Hold what is queued from now on, then send it as one burst: frames that
+ * go together (an APPEND and its RECORDS) leave in one TCP segment where
+ * they fit, not one transmission (and one wake-up of the peer) each.
+ * gr_conn_push() sends what was held, under TCP_CORK; a connection closed
+ * meanwhile ignores both.
+ */
+void gr_conn_hold(struct gr_conn *c);
+void gr_conn_push(struct gr_conn *c);
+/*
  * Close: one non-blocking attempt to flush what is queued (e.g. an ERROR
  * frame), then close the socket and call on_close(@err, reason).
  */
