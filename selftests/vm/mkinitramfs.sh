@@ -61,6 +61,7 @@ MODULES=(
 	dm-mod dm-flakey dm-log-writes dm-delay
 	drbd ext4 xfs libcrc32c crc32c_generic crc32c-intel tls
 	sha256-ssse3 sha512-ssse3
+	tcrypt
 )
 
 # Binaries that must be there; a missing one fails the build.
