@@ -154,13 +154,28 @@ static int restart_node(struct engine *e)
 	return ret;
 }
 
+/* The core's commit index into the ledger (netlink); timed (stage.c). */
+static void set_commit(struct engine *e, uint64_t seq)
+{
+	uint64_t t = gr_now_ns();
+	int ret;
+
+	if (e->role == GR_LEADER)
+		gd_stage_committed(&e->stages, seq, t);
+	ret = e->lg->ops->set_commit(e->lg, seq);
+	if (ret && gd_ratelimit(&e->rl))
+		gd_warn("volume %s: set commit %llu: %s", e->name, (unsigned long long)seq,
+			strerror(-ret));
+	gd_sample(&e->stages.set_commit, gr_now_ns() - t);
+}
+
 /*
  * Handle every ready until the core has nothing more to say. @recs: the
  * RECORDS batch of the APPEND just stepped (follower), else NULL.
  */
 int engine_process(struct engine *e, const struct gr_records *recs)
 {
-	uint64_t now = gr_now_ns();
+	uint64_t now = gr_now_ns(), commit_later = 0;
 	int ret = 0;
 
 	while (!e->failed) {
@@ -238,21 +253,19 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		for (i = 0; i < rd->n_msgs; i++)
 			eng_send_msg(e, &rd->msgs[i]);
 		/*
-		 * 6. commit, writability. What the ledger applied reaches the
-		 * core when it releases records (eng_compact()): asking here
-		 * cost a second netlink round trip per commit, in the loop a
-		 * QD1 writer's next record waits for.
+		 * 6. commit, writability. The leader's commit completes its
+		 * writers: at once. A follower's APPEND carries the commit of
+		 * the records before it, and the answer to it comes in the
+		 * next ready: its commit waits until that answer is out (end
+		 * of this call), so that the leader's next commit does not
+		 * wait for a netlink round trip here. What the ledger applied
+		 * reaches the core when it releases records (eng_compact()).
 		 */
 		if (rd->commit_changed && !e->rs_in.active) {
-			uint64_t t = gr_now_ns();
-
 			if (e->role == GR_LEADER)
-				gd_stage_committed(&e->stages, rd->commit_seq, t);
-			ret = e->lg->ops->set_commit(e->lg, rd->commit_seq);
-			if (ret && gd_ratelimit(&e->rl))
-				gd_warn("volume %s: set commit %llu: %s", e->name,
-					(unsigned long long)rd->commit_seq, strerror(-ret));
-			gd_sample(&e->stages.set_commit, gr_now_ns() - t);
+				set_commit(e, rd->commit_seq);
+			else
+				commit_later = rd->commit_seq;
 		}
 		if (rd->writable_changed)
 			writable_changed(e, rd->writable, now);
@@ -265,6 +278,8 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		if (e->restart_node)
 			break;
 	}
+	if (commit_later && !e->failed && !e->restart_node && !e->rs_in.active)
+		set_commit(e, commit_later);
 	/*
 	 * A follower appends a window's worth of records between two
 	 * maintenance passes: release what it applied as it goes, at most
