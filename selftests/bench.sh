@@ -15,9 +15,10 @@
 #   qd16   4 KiB random writes, iodepth 16: IOPS, total latency p50/p99
 #   seq    1 MiB sequential writes, iodepth 4: MB/s
 # Latency is total (submission + completion, --lat_percentiles=1).
-# First, the guest kernel's SHA-256 rate (tcrypt, the driver georep.ko's
-# "sha256" resolves to, one vCPU): georep-local hashes every byte it writes
-# once before the log write, so that rate bounds its 1 MiB sequential row.
+# First, the guest kernel's SHA-256 rate (tcrypt, one vCPU) of the built-in
+# C driver and of the one "sha256" resolves to once sha256-ssse3 is loaded;
+# georep.ko is loaded with the faster (sha256_driver): georep-local hashes
+# every byte it writes once, so that rate bounds its 1 MiB sequential row.
 #
 # Scenarios are functions scenario_<name> that set up a device, call
 # run_jobs <name> <device> [prepare-function] and tear down; add DRBD or multi-site rows by
@@ -165,9 +166,10 @@ hash_rate() {
 	return 0
 }
 
-# the C driver built into the kernel, then the best of the x86 ones
-# (SHA-NI, AVX2) of sha256-ssse3: under TCG the emulated vector code can
-# be the slower, so georep.ko is loaded with the faster (its sha256_driver)
+# the C driver built into the kernel, then the x86 one "sha256" resolves to
+# once sha256-ssse3 is loaded (its highest priority: SHA-NI, else AVX2...;
+# the others are not measured): under TCG the emulated vector code can be
+# the slower, so georep.ko is loaded with the faster (its sha256_driver)
 hash_rates() {
 	hash_rate
 	modprobe sha256-ssse3 && hash_rate

@@ -112,6 +112,9 @@ run_jobs() {
 				--randrepeat=0 || rc=1 ;;
 		seq)
 			fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1 ;;
+		*)
+			echo "run_jobs: unknown job $job"
+			rc=1 ;;
 		esac
 	done
 	return $rc
@@ -267,7 +270,8 @@ gr_appends() {
 gr_stages() {
 	local st
 	st=$(georepctl status --json --socket "$GR_STATE/vm$GEOREP_VM_INDEX.sock" 2>/dev/null |
-		jq -c '.cluster.volumes[0].replica | {role, stages}') || return 0
+		jq -c '.cluster.volumes[0].replica | {role, stages}' 2>/dev/null)
+	[ -n "$st" ] || return 0
 	echo "BENCH-STAGE $1 $2 vm$GEOREP_VM_INDEX $st"
 }
 

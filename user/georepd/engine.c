@@ -154,19 +154,21 @@ static int restart_node(struct engine *e)
 	return ret;
 }
 
-/* The core's commit index into the ledger (netlink); timed (stage.c). */
+/* The core's commit index into the ledger (netlink); a leader's timed (stage.c). */
 static void set_commit(struct engine *e, uint64_t seq)
 {
+	bool leader = e->role == GR_LEADER;
 	uint64_t t = gr_now_ns();
 	int ret;
 
-	if (e->role == GR_LEADER)
+	if (leader)
 		gd_stage_committed(&e->stages, seq, t);
 	ret = e->lg->ops->set_commit(e->lg, seq);
 	if (ret && gd_ratelimit(&e->rl))
 		gd_warn("volume %s: set commit %llu: %s", e->name, (unsigned long long)seq,
 			strerror(-ret));
-	gd_sample(&e->stages.set_commit, gr_now_ns() - t);
+	if (leader)
+		gd_sample(&e->stages.set_commit, gr_now_ns() - t);
 }
 
 /*
@@ -318,7 +320,7 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 
 	if (e->lg->ops->status(e->lg, &st))
 		return;
-	/* the core learns what the ledger applied here (engine_process()) */
+	/* the core learns here what the ledger applied (not in engine_process()) */
 	if (!e->rs_in.active)
 		gr_applied(e->n, st.applied_seq);
 	gr_status(e->n, &gs);

@@ -230,6 +230,7 @@ static int on_records(struct engine *e, unsigned int from, const struct gr_frame
 	struct gr_msg m;
 	size_t pos = 0;
 	uint32_t i = 0;
+	int ret;
 
 	if (e->rs_in.active && e->rs_in.from == from && f->records.count == 1 &&
 	    f->records.first_seq == e->rs_in.seq && !e->pending[from]) {
@@ -258,10 +259,16 @@ static int on_records(struct engine *e, unsigned int from, const struct gr_frame
 	m.entries = e->ents;
 	gr_step(e->n, &m, now);
 	e->recs_from = from;
-	/* eng_send_msg() takes the stage sample when the answer goes */
+	/*
+	 * eng_send_msg() takes the stage sample when the answer goes, inside
+	 * engine_process(): a frame that got none (refused, failed, the
+	 * answer not sent) leaves no time behind for a later answer
+	 */
 	e->records_in_ns = m.n_entries ? now : 0;
+	ret = engine_process(e, &f->records);
+	e->records_in_ns = 0;
 	/* a record the ledger refused: the peer's connection goes */
-	return engine_process(e, &f->records) == -EPROTO ? -EPROTO : 0;
+	return ret == -EPROTO ? -EPROTO : 0;
 }
 
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f)

@@ -260,8 +260,8 @@ ssize_t eng_read_records(struct engine *e, uint64_t seq, uint32_t count, size_t 
 #define ENG_READ_MIN	(64U << 10)	/* eng_read_upto(): bytes per read, at least */
 #define ENG_READ_MAX	(256U << 20)	/* ... a record larger is refused */
 ssize_t eng_read_upto(struct engine *e, uint64_t seq, size_t lim);
-void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f);
-void eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
+int eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f);
+int eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
 			 enum gr_lane lane);
 void eng_note_in_transit(struct engine *e, unsigned int site);
 void eng_send_msg(struct engine *e, const struct gr_msg *m);

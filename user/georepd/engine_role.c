@@ -78,9 +78,6 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 				    (unsigned long long)rd->term, strerror(-ret));
 		e->elections_won++;
 		e->proposed_to = 0;
-		/* the stages follow this term's records only */
-		gr_status(e->n, &gs);
-		gd_stage_restart(&e->stages, gs.commit_seq);
 	} else if (rd->role != GR_LEADER) {
 		/*
 		 * deposed without a successor (check-quorum): the quorum-loss
@@ -108,8 +105,12 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 						 "term", (json_int_t)rd->term, "leader",
 						 rd->leader ? eng_site_name(e, rd->leader) : NULL));
 	}
-	if (rd->role != e->role)
+	if (rd->role != e->role) {
 		e->role_since_ns = now;
+		/* the stages measure this role's writes only, a leader's of its term */
+		gr_status(e->n, &gs);
+		gd_stage_restart(&e->stages, gs.commit_seq);
+	}
 	if (rd->role != e->role || rd->term != e->term)
 		gd_shipbuf_reset(&e->sb);	/* a new term's log: read again */
 	e->role = rd->role;

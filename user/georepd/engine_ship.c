@@ -80,25 +80,27 @@ void eng_note_in_transit(struct engine *e, unsigned int site)
 	gr_set_in_transit(e->n, e->ids[site], gd_bulk_in_transit(e->d, site));
 }
 
-void eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
+int eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
 {
-	eng_send_frame_lane(e, site, f, gr_frame_lane(f->hdr.type));
+	return eng_send_frame_lane(e, site, f, gr_frame_lane(f->hdr.type));
 }
 
-void eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
-			 enum gr_lane lane)
+/* Return: 0 once queued; -ENOLINK when a test partition drops it; gd_send_lane()'s error */
+int eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
+			enum gr_lane lane)
 {
 	int ret;
 
 	if (e->drop[site]) {
 		e->frames_dropped++;
-		return;
+		return -ENOLINK;
 	}
 	f->hdr.volume = e->vol->cfg->wire_id;
 	ret = gd_send_lane(e->d, site, f, lane);
 	if (ret && ret != -ENOTCONN && gd_ratelimit(&e->rl))
 		gd_warn("volume %s: send %s to %s: %s", e->name, gr_frame_type_name(f->hdr.type),
 			gd_cluster(e->d)->sites[site].name, strerror(-ret));
+	return ret;
 }
 
 /*
@@ -164,6 +166,7 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	const struct gr_msg *m;
 	struct gr_msg copy;
 	ssize_t len;
+	int sent;
 
 	if (site < 0)
 		return;
@@ -181,8 +184,8 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	/* an APPEND and its RECORDS: one burst */
 	if (m->type == GR_MSG_APPEND && m->n_entries)
 		gd_send_hold(e->d, site);
-	eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
-	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns) {
+	sent = eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
+	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns && !sent) {
 		gd_sample(&e->stages.follower, gr_now_ns() - e->records_in_ns);
 		e->records_in_ns = 0;
 	}
@@ -202,11 +205,13 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 		rf.records.first_seq = m->seq + 1;
 		rf.records.data = data;
 		rf.records.len = n;
-		eng_send_frame(e, site, &rf);
+		sent = sent ?: eng_send_frame(e, site, &rf);
 		gd_send_push(e->d, site);
 		e->records_sent += m->n_entries;
 		e->bytes_sent += n;
-		gd_stage_sent(&e->stages, m->seq + 1, m->n_entries, gr_now_ns());
+		/* the stage: only what left with its APPEND */
+		if (!sent)
+			gd_stage_sent(&e->stages, m->seq + 1, m->n_entries, gr_now_ns());
 	}
 	if (m->type == GR_MSG_RESYNC) {
 		struct resync_out *ro = &e->rs_out[site];

@@ -36,7 +36,7 @@ int gd_samples_pct(const struct gd_samples *s, unsigned int pct, uint64_t *ns)
 
 void gd_stage_restart(struct gd_stages *st, uint64_t commit)
 {
-	memset(st->ring, 0, sizeof(st->ring));
+	memset(st, 0, sizeof(*st));
 	st->committed = commit;
 }
 

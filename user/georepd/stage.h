@@ -7,9 +7,10 @@
  *
  * The leader notes, per seq, when it read the record from the ledger's
  * stream and when it first sent the record to a follower; once the commit
- * index passes the seq, it takes a sample of each stage. A follower takes
- * one sample per RECORDS frame: from its arrival to the answer sent. The
- * last GD_STAGE_SAMPLES samples of each stage are kept, for percentiles.
+ * index passes the seq, it takes a sample of each stage, and one of each
+ * set_commit. A follower takes one sample per RECORDS frame it answered:
+ * from its arrival to the answer sent. The last GD_STAGE_SAMPLES samples of
+ * each stage are kept, for percentiles, until the role changes.
  */
 #ifndef _GEOREPD_STAGE_H
 #define _GEOREPD_STAGE_H
@@ -46,12 +47,15 @@ void gd_sample(struct gd_samples *s, uint64_t ns);
 /* the @pct-th percentile (nearest rank) of the samples held; -ENODATA if none */
 int gd_samples_pct(const struct gd_samples *s, unsigned int pct, uint64_t *ns);
 
-/* a new leadership: what was followed belongs to an older term */
+/*
+ * A new role (a leader's: a new term): the seqs followed and the samples
+ * taken belong to the old one; @commit: the commit index now
+ */
 void gd_stage_restart(struct gd_stages *st, uint64_t commit);
 void gd_stage_read(struct gd_stages *st, uint64_t seq, uint64_t now);
 void gd_stage_sent(struct gd_stages *st, uint64_t first, uint32_t n, uint64_t now);
 void gd_stage_committed(struct gd_stages *st, uint64_t commit, uint64_t now);
-/* {"stage": {"n", "p50_us", "p99_us", "max_us"}, ...}, stages with samples */
+/* {"stage": {"count", "n", "p50_us", "p99_us", "max_us"}, ...}, stages with samples */
 json_t *gd_stages_json(const struct gd_stages *st);
 
 #endif

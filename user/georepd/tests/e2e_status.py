@@ -68,17 +68,20 @@ def stage_ok(st, name, most):
 
 
 def stages_ok(lst, fst):
-    """The leader's stages cover the records it proposed, at most; each
-    follower answered at least one RECORDS frame, in no more frames than
-    records."""
+    """The leader's send and quorum stages cover records it proposed from
+    its ledger, at most; its set_commit calls are no more than the commit
+    index (each moved it); each follower answered at least one RECORDS
+    frame, in no more frames than the log has records, and reports no
+    leader stage."""
     st = lst.get("stages", {})
     n = lst.get("proposed", 0)
-    return (n > 0 and all(stage_ok(st, k, n) for k in
-                          ("read_to_sent", "sent_to_quorum", "set_commit")) and
+    return (n > 0 and stage_ok(st, "read_to_sent", n) and stage_ok(st, "sent_to_quorum", n) and
+            stage_ok(st, "set_commit", lst.get("commit_seq", 0)) and
             st["read_to_sent"]["count"] == st["sent_to_quorum"]["count"] and
             "follower_rx_to_ack" not in st and
-            all(stage_ok(f.get("stages", {}), "follower_rx_to_ack", n) and
-                "sent_to_quorum" not in f["stages"] for f in fst))
+            all(stage_ok(f.get("stages", {}), "follower_rx_to_ack", lst.get("last_seq", 0)) and
+                not set(f["stages"]) & {"read_to_sent", "sent_to_quorum", "set_commit"}
+                for f in fst))
 
 
 def main():
