@@ -423,6 +423,15 @@ def main():
         # last common record: the fork is cut off its ledger and tree, a
         # full resync follows, and its tree fetches the leader's leaves
         p = e2e.wait_for(lambda: primary(sites), 10) or p
+
+        # first every tree complete: the follower resynced in 10c fetches
+        # the leaves it lacks from the leader after its copy installs, and
+        # one elected while still fetching stops its tree (CI, once)
+        def trees_agree():
+            m = [r.get("merkle", {}) for r in (s.rep() for s in sites) if r]
+            return all(x.get("state") == "ok" for x in m) and \
+                len({(x.get("size"), x.get("root")) for x in m}) == 1
+        e2e.wait_for(trees_agree, 30)
         others = [s for s in sites if s is not p]
         for o in others:
             p.call({"cmd": "test-drop", "site": o.name, "drop": True})
