@@ -165,6 +165,7 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	int site = eng_site_index(e, msg->to);
 	const struct gr_msg *m;
 	struct gr_msg copy;
+	bool with_records;
 	ssize_t len;
 	int sent;
 
@@ -182,14 +183,15 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	if (!gd_peer_up(e->d, site))
 		return;
 	/* an APPEND and its RECORDS: one burst */
-	if (m->type == GR_MSG_APPEND && m->n_entries)
+	with_records = m->type == GR_MSG_APPEND && m->n_entries;
+	if (with_records)
 		gd_send_hold(e->d, site);
 	sent = eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns && !sent) {
 		gd_sample(&e->stages.follower, gr_now_ns() - e->records_in_ns);
 		e->records_in_ns = 0;
 	}
-	if (m->type == GR_MSG_APPEND && m->n_entries) {
+	if (with_records) {
 		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
 		const uint8_t *data;
 		ssize_t n;

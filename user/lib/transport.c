@@ -316,14 +316,19 @@ static uint8_t *out_reserve(struct gr_conn *c, enum gr_lane lane, size_t need, i
 	return gr_lanes_reserve(&c->out, lane, need, err);
 }
 
+/* flush() from a sender's call: a close it causes is deferred (in_send) */
+static void send_now(struct gr_conn *c)
+{
+	c->in_send = true;
+	flush(c);
+	c->in_send = false;
+}
+
 static void queued(struct gr_conn *c, enum gr_lane lane, size_t n)
 {
 	gr_lanes_commit(&c->out, lane, n);
-	if (c->state == CONN_OPEN && !c->send_err && !c->held) {
-		c->in_send = true;
-		flush(c);
-		c->in_send = false;
-	}
+	if (c->state == CONN_OPEN && !c->send_err && !c->held)
+		send_now(c);
 }
 
 void gr_conn_hold(struct gr_conn *c)
@@ -343,9 +348,7 @@ void gr_conn_push(struct gr_conn *c)
 	if (c->state != CONN_OPEN || c->send_err || !gr_lanes_total(&c->out))
 		return;
 	cork(c, 1);
-	c->in_send = true;
-	flush(c);
-	c->in_send = false;
+	send_now(c);
 	/* closed by flush(): the socket is gone; otherwise this sends */
 	if (c->fd >= 0)
 		cork(c, 0);
