@@ -21,11 +21,12 @@ pass=0
 fail=0
 skip=0
 failed=()
+timing=()
 
 # suite NAME COMMAND...: run one suite, tee its output, count its results
 suite()
 {
-	local name=$1 log=$logdir/$1.log rc p f s
+	local name=$1 log=$logdir/$1.log rc p f s t0=$SECONDS
 	shift
 	echo "# suite $name: $*"
 	"$@" 2>&1 | tr -d '\r' | tee "$log"
@@ -42,7 +43,8 @@ suite()
 	while IFS= read -r line; do
 		failed+=("$name: $line")
 	done < <(grep -E '^not ok [0-9]+' "$log")
-	echo "# suite $name: $p passed, $f failed, $s skipped"
+	echo "# suite $name: $p passed, $f failed, $s skipped ($((SECONDS - t0)) s)"
+	timing+=("$name $((SECONDS - t0))s")
 	pass=$((pass + p))
 	fail=$((fail + f))
 	skip=$((skip + s))
@@ -78,7 +80,8 @@ want_suite sites && suite sites "$top/selftests/vm/run" --timeout 3000 -- \
 want_suite powercut && suite powercut "$top/selftests/sites/powercut.sh"
 
 # the failures again, next to the summary, so that a log cut to its tail
-# still names them
+# still names them, after each suite's time
+echo "# time: ${timing[*]}"
 for line in "${failed[@]}"; do
 	echo "# failed: $line"
 done

@@ -113,7 +113,7 @@ guest_check() {
 }
 
 host() {
-	local top dir timeout=900 rc log1 log2
+	local top dir timeout=300 rc log1 log2
 
 	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	while [ $# -gt 0 ]; do

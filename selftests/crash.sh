@@ -292,7 +292,7 @@ guest_check() {
 # --- host -----------------------------------------------------------------
 
 host() {
-	local top acks=300 timeout=900 dir log1 log2 rc files blocks
+	local top acks=300 timeout=480 dir log1 log2 rc files blocks
 	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 	while [ $# -gt 0 ]; do
