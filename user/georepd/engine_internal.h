@@ -84,14 +84,15 @@ struct resync_in {
 	uint8_t anchor[GEOREP_RECORD_HDR_SIZE];	/* the record at seq: its header */
 };
 
-/* leaves the tree lacks, fetched from the leader (engine_mleaf.c) */
+/* leaves the tree lacks, fetched from another site (engine_mleaf.c) */
 struct eng_mleaf {
 	bool active;
 	uint64_t to;		/* fetch up to this seq */
 	uint64_t next;		/* first seq of the next request */
 	uint64_t asked;		/* first seq of the request in flight, 0: none */
 	uint64_t asked_ns, t0;
-	unsigned int site;	/* asked of */
+	unsigned int site;	/* asked of (at first: this site) */
+	bool answered;		/* @site gave leaves to its last request */
 	uint64_t leaves;	/* fetched */
 	uint64_t unavailable;	/* answers without them */
 };
@@ -193,7 +194,7 @@ struct engine {
 	struct gd_mtree *mt;
 	bool mt_follow;				/* it missed records: catch up from the ledger */
 	char mt_why[256];
-	struct eng_mleaf mf;			/* ... or from the leader's tree */
+	struct eng_mleaf mf;			/* ... or from another site's tree */
 	/* roots asked of other sites for georepctl verify --via (engine_root.c) */
 	struct eng_root_slot {
 		uint64_t nonce;			/* the asker's, 0: free */

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Leaves the Merkle tree lacks, fetched from the leader (MLEAF_REQ/MLEAF,
+ * Leaves the Merkle tree lacks, fetched from another site (MLEAF_REQ/MLEAF,
  * Documentation/proofs.rst, "A tree behind the log"). After a full resync
  * the ledger restarts past records this site never held: their leaves come
- * from the leader's tree instead, 4096 at a time. Each request overlaps
+ * from another site's tree instead, 4096 at a time: the leader's first,
+ * then, when it has none to give, the other sites in turn (committed
+ * leaves are the same history at every site; a site elected while it
+ * still fetches asks the followers). Each request overlaps
  * the tree by one leaf, which must be the same as ours (else ours is cut
  * back and the next request starts earlier); each new leaf must chain
  * from the one before (gd_mtree_take(): the chain hash recomputed from the
  * header the leaf stands for), and the first record the ledger itself
- * holds must chain from the last leaf fetched. A leader cannot hand this
- * site another history than the one its ledger goes on from.
+ * holds must chain from the last leaf fetched. No site can hand this site
+ * another history than the one its ledger goes on from.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,32 +42,60 @@ void eng_mleaf_start(struct engine *e, uint64_t to)
 	mf->active = true;
 	mf->to = to;
 	mf->next = overlap_start(e);
+	mf->site = gd_self(e->d);
 	mf->t0 = gr_now_ns();
-	gd_info("volume %s: Merkle tree of %llu leaves: fetching leaves up to %llu from the leader",
+	gd_info("volume %s: Merkle tree of %llu leaves: fetching leaves up to %llu from another site",
 		e->name, (unsigned long long)size, (unsigned long long)to);
 }
 
-/* Follower: ask the leader for the next leaves (one request in flight). */
+static bool mleaf_can_ask(struct engine *e, int site)
+{
+	return site >= 0 && site != (int)gd_self(e->d) &&
+	       gd_peer_version(e->d, site) >= GR_WIRE_VERSION_MLEAF;
+}
+
+/*
+ * The site to ask: the one that answered last; after a request it left
+ * unanswered or could not serve (@move_on), or at first, the leader unless
+ * it was that one; then every other connected site in turn. -1: none now.
+ */
+static int mleaf_site(struct engine *e, bool move_on)
+{
+	struct eng_mleaf *mf = &e->mf;
+	unsigned int i, nsites = gd_cluster(e->d)->nsites;
+	struct gr_status gs;
+	int site;
+
+	if (!move_on && mf->answered && mleaf_can_ask(e, mf->site))
+		return mf->site;
+	gr_status(e->n, &gs);
+	site = eng_site_index(e, gs.leader);
+	if (mleaf_can_ask(e, site) && (!move_on || site != (int)mf->site))
+		return site;
+	for (i = 1; i <= nsites; i++) {
+		site = (mf->site + i) % nsites;
+		if (mleaf_can_ask(e, site))
+			return site;
+	}
+	return -1;
+}
+
+/* Ask a site for the next leaves (one request in flight). */
 void eng_mleaf_tick(struct engine *e, uint64_t now)
 {
 	struct eng_mleaf *mf = &e->mf;
 	struct gr_frame f = { .hdr.type = GR_FT_MLEAF_REQ, .hdr.version = GR_WIRE_VERSION_MLEAF };
-	struct gr_status gs;
+	bool move_on = mf->asked != 0;	/* the last request went unanswered */
 	uint64_t n;
 	int site;
 
 	if (!mf->active || !e->mt || (mf->asked && now - mf->asked_ns < MLEAF_TIMEOUT_NS))
 		return;
-	gr_status(e->n, &gs);
-	site = eng_site_index(e, gs.leader);
-	if (site == (int)gd_self(e->d)) {
-		eng_mtree_stop(e, "records %llu..%llu left the log before the tree held them, and this site leads",
-			       (unsigned long long)mf->next, (unsigned long long)mf->to);
-		mf->active = false;
-		return;
-	}
-	if (site < 0 || gd_peer_version(e->d, site) < GR_WIRE_VERSION_MLEAF)
-		return;		/* no leader, or one too old to ask: later */
+	site = mleaf_site(e, move_on);
+	if (site < 0)
+		return;		/* no site to ask (connected, new enough): later */
+	if (site != (int)mf->site)
+		mf->answered = false;
 	n = mf->to - mf->next + 1;
 	f.mleaf_req.first_seq = mf->next;
 	f.mleaf_req.count = n < GR_MLEAF_MAX ? n : GR_MLEAF_MAX;
@@ -74,7 +105,7 @@ void eng_mleaf_tick(struct engine *e, uint64_t now)
 	mf->asked_ns = now;
 }
 
-/* Leader (any site): the leaves asked for, committed ones only. */
+/* Any site: the leaves asked for, committed ones only. */
 static void mleaf_answer(struct engine *e, unsigned int from, const struct gr_mleaf_req *r)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_MLEAF, .hdr.version = GR_WIRE_VERSION_MLEAF };
@@ -104,7 +135,7 @@ static void mleaf_answer(struct engine *e, unsigned int from, const struct gr_ml
 	free(leaves);
 }
 
-/* Follower: the leader's answer. */
+/* The answer of the site asked. */
 static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mleaf *m)
 {
 	struct eng_mleaf *mf = &e->mf;
@@ -120,9 +151,11 @@ static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mlea
 				e->name, gd_cluster(e->d)->sites[from].name,
 				(unsigned long long)m->first_seq, MLEAF_TIMEOUT_NS / 1000000000ULL);
 		mf->unavailable++;
-		return;		/* the request stays "in flight" until it times out */
+		mf->answered = false;
+		return;		/* in flight until it times out, then another site */
 	}
 	mf->asked = 0;
+	mf->answered = true;
 	ret = gd_mtree_take(e->mt, m->first_seq, m->leaves, m->count, &cut);
 	if (cut != UINT64_MAX)
 		gd_warn("volume %s: Merkle tree: leaf %llu differs from %s's: cut back to %llu leaves",

@@ -167,7 +167,7 @@ void eng_mtree_truncated(struct engine *e, uint64_t seq)
 /*
  * The ledger restarts empty after @seq, chaining from @chain (a full
  * resync). Leaves past @seq go (the ledger's records after it replace
- * them); the leaves the tree lacks up to @seq come from the leader
+ * them); the leaves the tree lacks up to @seq come from another site
  * (engine_mleaf.c), the first of them compared with ours, and record
  * @seq + 1 must chain from leaf @seq.
  */

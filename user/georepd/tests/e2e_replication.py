@@ -30,7 +30,10 @@ sites connected by mutual TLS 1.3 (certificates made with `openssl`).
     finds it again picks the copy up where the leader is, and the leader's
     next pass brings the anchor and the rest; a deposed primary whose
     uncommitted records the others released past loses them (fork), gets a
-    resync, and its tree ends with the leader's leaves and root;
+    resync, and its tree ends with the leader's leaves and root; a site
+    whose tree lacks leaves of records its log released (tree files
+    removed) and that is elected before it has them (the other live site
+    is behind it) fetches them from its follower: its tree completes;
 10. the only survivor of the volume's sites is promoted with
     `georepctl failover --force` and commits alone;
 11. the daemons exit cleanly.
@@ -52,7 +55,7 @@ import e2e  # noqa: E402  (Site, wait_for, free_ports)
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
 FAILOVER_MAX_S = 5.0
-N_TESTS = 19
+N_TESTS = 20
 MIB = 1 << 20
 
 ktap = e2e.ktap
@@ -456,6 +459,43 @@ def main():
         shas = [s.sha() for s in sites]
         ktap(tree and len(set(shas)) == 1, "deposed_primary_resynced_tree_is_leaders",
              (wd, w10, cp4, shas, dump(sites)))
+
+        # 10e: elected with a tree that lacks leaves: x's tree files go
+        # while it is down, its log released records at the compaction, and
+        # only y is up with it, y behind x's log, so x wins the election
+        # and must get those leaves from its follower (a site that leads
+        # asked only itself, and its tree stopped for its term)
+        e2e.wait_for(trees_agree, 30)
+        x, y = [s for s in sites if s is not p]
+        cp5 = x.call({"cmd": "test-compact", "volume": "vol0"})
+        y.proc.send_signal(signal.SIGTERM)
+        y.proc.wait(timeout=10)
+        w11 = p.write(1200, 2, 63)
+        ok = w11.get("ok") and e2e.wait_for(
+            lambda: committed_everywhere([p, x], w11["last_seq"]), 10)
+        for s in (p, x):
+            s.proc.send_signal(signal.SIGTERM)
+            s.proc.wait(timeout=10)
+        for ext in ("mtree", "mleaf"):
+            os.unlink(os.path.join(x.dir, "vol0." + ext))
+        y.start()
+        x.start()
+        lead = e2e.wait_for(lambda: primary([x, y]), 20)
+
+        def tree_complete():
+            a, b = (x.rep() or {}).get("merkle", {}), (y.rep() or {}).get("merkle", {})
+            # the new leader's first record of its term follows w11
+            return a.get("state") == "ok" and a.get("size", 0) > w11["last_seq"] and \
+                a.get("size") == b.get("size") and a.get("root") == b.get("root")
+        tree = ok and lead is x and e2e.wait_for(tree_complete, 20)
+        for line in x.logtext().splitlines()[-200:]:
+            if "Merkle tree" in line:
+                print("# " + line)
+        ktap(tree and cp5.get("snap_seq", 0) > 1, "leader_elected_without_leaves_fetches_them",
+             (cp5, w11, lead and lead.name, (x.rep() or {}).get("merkle"), dump([x, y])))
+        p.start()
+        e2e.wait_for(lambda: committed_everywhere(sites, w11["last_seq"]), 15)
+        p = e2e.wait_for(lambda: primary(sites), 10) or x
 
         # 11: majority lost for good: forced failover at the survivor
         for s in sites:
