@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 int verify_main(int argc, char *argv[]);
 int audit_main(int argc, char *argv[]);
 
@@ -42,5 +44,12 @@ struct grctl_remote_root {
  */
 int grctl_remote_root(const char *via, const char *volume, const char *site, uint64_t size,
 		      struct grctl_remote_root *out);
+/*
+ * another site's stored final checkpoint (@fork false, @index 0) or fork
+ * file checkpoint @index, through --via: the reply {"count", "status"
+ * ("ok", "none", "bad"), "checkpoint", "path"} in *note, to json_decref()
+ */
+int grctl_remote_note(const char *via, const char *volume, const char *site, bool fork,
+		      unsigned int index, json_t **note);
 
 #endif /* _GEOREPCTL_CMD_AUDIT_H */

@@ -84,8 +84,8 @@ struct verify_args {
 	"  --via PATH|NAME  one site's georepd control socket (a path, or\n" \
 	"                " RUN_DIR "/NAME.sock): that site and every other site\n" \
 	"                of the volume, asked through it over the replication\n" \
-	"                links (their roots only: their final checkpoints and\n" \
-	"                fork files are not read)\n"			\
+	"                links (roots, final checkpoints and fork files'\n" \
+	"                checkpoints alike)\n"				\
 	"  --size N      compare at this tree size\n"				\
 	"  --json        machine-readable output\n"
 
@@ -310,10 +310,20 @@ static json_t *optional_call(const struct vsite *s, const char *cmd, const char 
 	return ret ? NULL : resp;
 }
 
-/* the site's final checkpoint, if any (none, or a site through --via: not read) */
+/* the note of a remote site (--via), or NULL: none, an old site, an error */
+static json_t *remote_note(const struct verify_args *a, const struct vsite *s, bool fork,
+			   unsigned int index)
+{
+	json_t *note;
+
+	return grctl_remote_note(a->via, a->volume, s->name, fork, index, &note) ? NULL : note;
+}
+
+/* the site's final checkpoint, if any */
 static void site_final(const struct verify_args *a, struct vsite *s)
 {
-	json_t *resp = s->remote ? NULL : optional_call(s, "final-checkpoint", a->volume);
+	json_t *resp = s->remote ? remote_note(a, s, false, 0) :
+			optional_call(s, "final-checkpoint", a->volume);
 	const char *note = json_string_value(json_object_get(resp, "checkpoint"));
 
 	if (note && !ckpt_of(note, &s->final_size, s->final_root))
@@ -436,6 +446,24 @@ static int fork_file(const struct verify_args *a, const struct vsite *s, struct 
 	return 0;
 }
 
+/* a remote site's fork files' checkpoints, as "fork-checkpoints" lists them */
+static json_t *remote_forks(const struct verify_args *a, const struct vsite *s)
+{
+	json_t *forks = json_array(), *n;
+	unsigned int i, count = 1;
+
+	for (i = 0; forks && i < count; i++) {
+		n = remote_note(a, s, true, i);
+		if (!n)
+			break;
+		count = json_integer_value(json_object_get(n, "count"));
+		if (json_object_get(n, "checkpoint"))
+			json_array_append(forks, n);
+		json_decref(n);
+	}
+	return json_pack("{s:o*}", "forks", forks);
+}
+
 /*
  * The signed checkpoints of every site's fork files (an older georepd:
  * none). Evidence of a history a deposed primary held and the volume
@@ -452,9 +480,8 @@ static int fork_files(struct verify_args *a, json_t *out)
 	int ret = 0;
 
 	for (i = 0; !ret && i < a->n; i++) {
-		if (a->s[i].remote)
-			continue;	/* not read through --via */
-		resp = optional_call(&a->s[i], "fork-checkpoints", a->volume);
+		resp = a->s[i].remote ? remote_forks(a, &a->s[i]) :
+			optional_call(&a->s[i], "fork-checkpoints", a->volume);
 		json_array_foreach(json_object_get(resp, "forks"), k, f) {
 			ret = fork_file(a, &a->s[i], ref, f, out);
 			if (ret)
@@ -516,8 +543,8 @@ static void print_text(const struct verify_args *a, uint64_t size, json_t *out)
 	if (json_is_true(json_object_get(out, "agree")))
 		printf("all %u sites agree at size %" PRIu64 "\n", a->n, size);
 	if (a->via)
-		printf("(sites other than %s asked through its georepd: their roots only, not "
-		       "their final checkpoints or fork files)\n", a->s[0].name);
+		printf("(sites other than %s asked through its georepd over the replication "
+		       "links)\n", a->s[0].name);
 }
 
 static json_t *sites_json(const struct verify_args *a)

@@ -2,7 +2,7 @@
 # georepd: the per-site daemon, and the library parts it is built on.
 
 LIB_SRCS += lib/config.c lib/wire.c lib/wire_consensus.c lib/wire_key.c lib/wire_ckpt.c \
-	lib/wire_genesis.c lib/wire_mleaf.c lib/wire_root.c
+	lib/wire_genesis.c lib/wire_mleaf.c lib/wire_root.c lib/wire_note.c
 
 TESTS += test_config
 PROG_SRCS_test_config := georepd/tests/test_config.c
@@ -141,10 +141,10 @@ BENCH_CMDS += $(BENCH_TRANSPORT)
 # the persisted Merkle tree of a volume's ledger (Documentation/proofs.rst)
 PROG_SRCS_georepd += georepd/mtree.c georepd/engine_mtree.c georepd/engine_mleaf.c georepd/final.c \
 	georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c \
-	georepd/engine_root.c georepd/stage.c
+	georepd/engine_root.c georepd/engine_note.c georepd/stage.c
 $(GEOREPD_PROBE): $(patsubst %.c,$(O)/obj/%.o,georepd/mtree.c georepd/engine_mtree.c \
 	georepd/engine_mleaf.c georepd/final.c georepd/engine_ckpt.c georepd/engine_audit.c georepd/engine_scrub.c \
-	georepd/engine_root.c georepd/stage.c)
+	georepd/engine_root.c georepd/engine_note.c georepd/stage.c)
 TESTS += test_mtree
 PROG_SRCS_test_mtree := georepd/tests/test_mtree.c georepd/mtree.c
 # the persisted final checkpoint: saved, loaded, torn/garbage/foreign refused

@@ -467,6 +467,7 @@ static void eng_destroy(struct gr_replica *r)
 	gr_node_free(e->n);
 	gd_mtree_close(e->mt);
 	eng_ckpt_close(e);
+	eng_remote_free(e);
 	e->lg->ops->close(e->lg);
 	json_decref(e->heal.forks);
 	free(e->heal.blk);

@@ -20,14 +20,9 @@
  *	("<fork>.checkpoint", eng_ckpt_sign_fork()), as it is: georepctl
  *	verify compares each with the volume's history at that size.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "final.h"
 
@@ -226,68 +221,18 @@ static int h_final_checkpoint(struct gr_ctl_client *cl, json_t *req, json_t **re
 	return 0;
 }
 
-/* "<volume>.fork-<from>-<to>-<time>.checkpoint" of volume @name? */
-static bool fork_ckpt_name(const char *file, const char *name)
-{
-	size_t n = strlen(name), l = strlen(file);
-	static const char sfx[] = ".checkpoint";
-
-	return !strncmp(file, name, n) && !strncmp(file + n, ".fork-", 6) &&
-	       l > n + 6 + sizeof(sfx) - 1 && !strcmp(file + l - (sizeof(sfx) - 1), sfx);
-}
-
-/* the note of @dir/@file (at most GD_FINAL_MAX bytes), NULL if unreadable */
-static json_t *read_note(int dfd, const char *file)
-{
-	char note[GD_FINAL_MAX + 1];
-	/* non-blocking: a FIFO of that name must not stall the event loop */
-	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	ssize_t n = -1;
-
-	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode))
-		n = read(fd, note, sizeof(note));
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0 || n > GD_FINAL_MAX || memchr(note, 0, n))
-		return NULL;
-	return json_stringn(note, n);
-}
-
 static int h_fork_checkpoints(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			      void *arg)
 {
 	struct engine *e = eng_lookup(arg, req, err);
-	char path[PATH_MAX];
-	const char *dir;
-	struct dirent *de;
-	json_t *forks, *note;
-	DIR *d;
+	json_t *forks;
 
 	if (!e)
 		return -EINVAL;
-	dir = gd_statedir_path(e->d->sd);
-	d = opendir(dir);
-	if (!d) {
-		int ret = -errno;
-
-		snprintf(err, GR_CTL_ERRLEN, "state directory %s: %s", dir, strerror(-ret));
-		return ret;
-	}
-	forks = json_array();
-	while (forks && (de = readdir(d))) {
-		if (!fork_ckpt_name(de->d_name, e->name))
-			continue;
-		note = read_note(dirfd(d), de->d_name);
-		/* the fork file's path: the name without ".checkpoint" */
-		snprintf(path, sizeof(path), "%s/%.*s", dir,
-			 (int)(strlen(de->d_name) - strlen(".checkpoint")), de->d_name);
-		if (note)
-			json_array_append_new(forks, json_pack("{s:s, s:o}", "path", path,
-							       "checkpoint", note));
-	}
-	closedir(d);
-	*resp = forks ? json_pack("{s:o}", "forks", forks) : NULL;
+	forks = eng_fork_notes(e, err);
+	if (!forks)
+		return -EIO;
+	*resp = json_pack("{s:o}", "forks", forks);
 	return *resp ? 0 : -ENOMEM;
 }
 

@@ -306,6 +306,9 @@ int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame 
 	case GR_FT_ROOT_REQ:
 	case GR_FT_ROOT:
 		return eng_root_frame(e, from, f);
+	case GR_FT_NOTE_REQ:
+	case GR_FT_NOTE:
+		return eng_note_frame(e, from, f);
 	case GR_FT_GENESIS_REQ:
 		gd_genesis_answer(e->d, e->vol, from);
 		return 0;

@@ -199,9 +199,12 @@ struct engine {
 	struct eng_root_slot {
 		uint64_t nonce;			/* the asker's, 0: free */
 		unsigned int site;
-		uint64_t size, asked_ns;
+		uint16_t type;			/* GR_FT_ROOT_REQ or GR_FT_NOTE_REQ */
+		/* ROOT_REQ: the size; NOTE_REQ: kind << 32 | index */
+		uint64_t key, asked_ns;
 		bool answered;
 		struct gr_root r;
+		json_t *note;			/* NOTE: the control reply */
 	} roots[ENG_ROOT_SLOTS];
 	unsigned int roots_next;
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
@@ -334,6 +337,19 @@ void eng_audit_register(struct georepd *d);
 /* engine_root.c: other sites' tree roots (ROOT_REQ/ROOT, remote-root) */
 int eng_root_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 void eng_root_register(struct georepd *d);
+/* requests to other sites for georepctl verify --via (engine_root.c) */
+int eng_remote_site(struct engine *e, const char *name, unsigned int version, const char *what,
+		    char *err);
+int eng_remote_poll(struct engine *e, unsigned int site, uint64_t nonce, uint16_t type,
+		    uint64_t key, struct eng_root_slot **done, json_t **resp, char *err);
+struct eng_root_slot *eng_remote_waiting(struct engine *e, unsigned int from, uint64_t nonce,
+					 uint16_t type, uint64_t key);
+void eng_remote_done(struct eng_root_slot *s);
+void eng_remote_free(struct engine *e);
+/* engine_note.c: stored signed checkpoints, NOTE_REQ/NOTE */
+int eng_note_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+int eng_note_remote(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err, void *arg);
+json_t *eng_fork_notes(struct engine *e, char *err);
 
 /* engine_scrub.c: records in the log checked against their Merkle leaves */
 int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap);

@@ -12,6 +12,8 @@
  *	within it, its root at N (size 0: the tree size only).
  *
  * Any site answers ROOT_REQ, whatever its role, from its committed tree.
+ * The request slots (a nonce each, answered or not) also carry
+ * "remote-note" (engine_note.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +62,29 @@ static struct eng_root_slot *slot_find(struct engine *e, unsigned int site, uint
 	return NULL;
 }
 
+static void slot_clear(struct eng_root_slot *s)
+{
+	json_decref(s->note);
+	memset(s, 0, sizeof(*s));
+}
+
+void eng_remote_free(struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < ENG_ROOT_SLOTS; i++)
+		slot_clear(&e->roots[i]);
+}
+
+/* the slot waiting for this answer (@type: the request's), or NULL */
+struct eng_root_slot *eng_remote_waiting(struct engine *e, unsigned int from, uint64_t nonce,
+					 uint16_t type, uint64_t key)
+{
+	struct eng_root_slot *s = slot_find(e, from, nonce);
+
+	return s && !s->answered && s->type == type && s->key == key ? s : NULL;
+}
+
 int eng_root_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
 {
 	struct eng_root_slot *s;
@@ -68,8 +93,8 @@ int eng_root_frame(struct engine *e, unsigned int from, const struct gr_frame *f
 		root_answer(e, from, &f->root_req);
 		return 0;
 	}
-	s = slot_find(e, from, f->root.nonce);
-	if (s && !s->answered && s->size == f->root.size) {
+	s = eng_remote_waiting(e, from, f->root.nonce, GR_FT_ROOT_REQ, f->root.size);
+	if (s) {
 		s->r = f->root;
 		s->answered = true;
 	}
@@ -81,42 +106,82 @@ static const char *root_status_name(uint32_t status)
 	return status == GR_ROOT_OK ? "ok" : status == GR_ROOT_BEYOND ? "beyond" : "no-tree";
 }
 
-/* the volume's replica site named @name, or -1 */
-static int replica_site(struct engine *e, const char *name)
+/* send the request of slot @s (ROOT_REQ or NOTE_REQ) again */
+static void remote_ask(struct engine *e, struct eng_root_slot *s)
+{
+	struct gr_frame f = { .hdr.type = s->type };
+
+	f.hdr.volume = e->vol->cfg->wire_id;
+	if (s->type == GR_FT_ROOT_REQ) {
+		f.hdr.version = GR_WIRE_VERSION_ROOT;
+		f.root_req.nonce = s->nonce;
+		f.root_req.size = s->key;
+	} else {
+		f.hdr.version = GR_WIRE_VERSION_NOTE;
+		f.note_req.nonce = s->nonce;
+		f.note_req.kind = s->key >> 32;
+		f.note_req.index = (uint32_t)s->key;
+	}
+	s->asked_ns = gr_now_ns();
+	eng_send_frame(e, s->site, &f);
+}
+
+int eng_remote_site(struct engine *e, const char *name, unsigned int version, const char *what,
+		    char *err)
 {
 	int site = gr_cluster_site_index(gd_cluster(e->d), name);
 
-	return site >= 0 && gr_volume_replica(e->vol->cfg, site) ? site : -1;
+	if (site < 0 || !gr_volume_replica(e->vol->cfg, site) || site == (int)gd_self(e->d)) {
+		snprintf(err, GR_CTL_ERRLEN, "site \"%.64s\" is %s of volume %s", name,
+			 site == (int)gd_self(e->d) ? "this site: ask it directly" :
+			 "not a replica site", e->name);
+		return -EINVAL;
+	}
+	if (!gd_peer_up(e->d, site)) {
+		snprintf(err, GR_CTL_ERRLEN, "site %s is not connected to this site", name);
+		return -ENOTCONN;
+	}
+	if (gd_peer_version(e->d, site) < version) {
+		snprintf(err, GR_CTL_ERRLEN, "site %s speaks protocol version %u; %s are asked "
+			 "from version %u on", name, gd_peer_version(e->d, site), what, version);
+		return -EPROTONOSUPPORT;
+	}
+	return site;
 }
 
-/* send ROOT_REQ @nonce for @size to @site, in a slot of its own */
-static void root_ask(struct engine *e, struct eng_root_slot *s, unsigned int site,
-		     uint64_t nonce, uint64_t size)
+int eng_remote_poll(struct engine *e, unsigned int site, uint64_t nonce, uint16_t type,
+		    uint64_t key, struct eng_root_slot **done, json_t **resp, char *err)
 {
-	struct gr_frame f = { .hdr.type = GR_FT_ROOT_REQ, .hdr.version = GR_WIRE_VERSION_ROOT };
+	struct eng_root_slot *s = slot_find(e, site, nonce);
 
+	*done = NULL;
+	if (s && (s->type != type || s->key != key)) {
+		snprintf(err, GR_CTL_ERRLEN, "nonce %llu was asked for something else: a new "
+			 "request needs a new nonce", (unsigned long long)nonce);
+		return -EINVAL;
+	}
+	if (s && s->answered) {
+		*done = s;
+		return 0;
+	}
 	if (!s) {
 		s = &e->roots[e->roots_next++ % ENG_ROOT_SLOTS];
-		memset(s, 0, sizeof(*s));
+		slot_clear(s);
 		s->site = site;
 		s->nonce = nonce;
-		s->size = size;
+		s->type = type;
+		s->key = key;
+		remote_ask(e, s);
+	} else if (gr_now_ns() - s->asked_ns > ROOT_RESEND_NS) {
+		remote_ask(e, s);
 	}
-	s->asked_ns = gr_now_ns();
-	f.hdr.volume = e->vol->cfg->wire_id;
-	f.root_req.nonce = nonce;
-	f.root_req.size = size;
-	eng_send_frame(e, site, &f);
+	*resp = json_pack("{s:b}", "pending", 1);
+	return *resp ? 0 : -ENOMEM;
 }
 
-static int root_reply(struct eng_root_slot *s, const char *name, json_t **resp)
+void eng_remote_done(struct eng_root_slot *s)
 {
-	*resp = json_pack("{s:s, s:I, s:I, s:s}", "site", name, "size", (json_int_t)s->r.size,
-			  "tree", (json_int_t)s->r.tree, "status", root_status_name(s->r.status));
-	if (*resp && s->r.status == GR_ROOT_OK)
-		json_object_set_new(*resp, "root", eng_mtree_b64(s->r.root, sizeof(s->r.root)));
-	memset(s, 0, sizeof(*s));
-	return *resp ? 0 : -ENOMEM;
+	slot_clear(s);
 }
 
 static int h_remote_root(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
@@ -126,7 +191,7 @@ static int h_remote_root(struct gr_ctl_client *cl, json_t *req, json_t **resp, c
 	json_int_t size = 0, nonce = 0;
 	struct eng_root_slot *s;
 	const char *name = NULL;
-	int site;
+	int site, ret;
 
 	if (!e)
 		return -EINVAL;
@@ -135,39 +200,24 @@ static int h_remote_root(struct gr_ctl_client *cl, json_t *req, json_t **resp, c
 		snprintf(err, GR_CTL_ERRLEN, "remote-root: needs site, nonce (not 0), size >= 0");
 		return -EINVAL;
 	}
-	site = replica_site(e, name);
-	if (site < 0 || site == (int)gd_self(e->d)) {
-		snprintf(err, GR_CTL_ERRLEN, "site \"%.64s\" is %s of volume %s", name,
-			 site < 0 ? "not a replica site" : "this site: ask it directly", e->name);
-		return -EINVAL;
-	}
-	if (!gd_peer_up(e->d, site)) {
-		snprintf(err, GR_CTL_ERRLEN, "site %s is not connected to this site", name);
-		return -ENOTCONN;
-	}
-	if (gd_peer_version(e->d, site) < GR_WIRE_VERSION_ROOT) {
-		snprintf(err, GR_CTL_ERRLEN, "site %s speaks protocol version %u; tree roots "
-			 "are asked from version %u on", name, gd_peer_version(e->d, site),
-			 GR_WIRE_VERSION_ROOT);
-		return -EPROTONOSUPPORT;
-	}
-	s = slot_find(e, site, (uint64_t)nonce);
-	if (s && s->size != (uint64_t)size) {
-		snprintf(err, GR_CTL_ERRLEN, "remote-root: nonce %lld was asked with size %llu, "
-			 "not %lld: a new size needs a new nonce", (long long)nonce,
-			 (unsigned long long)s->size, (long long)size);
-		return -EINVAL;
-	}
-	if (s && s->answered)
-		return root_reply(s, name, resp);
-	if (!s || gr_now_ns() - s->asked_ns > ROOT_RESEND_NS)
-		root_ask(e, s, site, (uint64_t)nonce, (uint64_t)size);
-	*resp = json_pack("{s:b}", "pending", 1);
+	site = eng_remote_site(e, name, GR_WIRE_VERSION_ROOT, "tree roots", err);
+	if (site < 0)
+		return site;
+	ret = eng_remote_poll(e, site, (uint64_t)nonce, GR_FT_ROOT_REQ, (uint64_t)size, &s,
+			      resp, err);
+	if (ret || !s)
+		return ret;
+	*resp = json_pack("{s:s, s:I, s:I, s:s}", "site", name, "size", (json_int_t)s->r.size,
+			  "tree", (json_int_t)s->r.tree, "status", root_status_name(s->r.status));
+	if (*resp && s->r.status == GR_ROOT_OK)
+		json_object_set_new(*resp, "root", eng_mtree_b64(s->r.root, sizeof(s->r.root)));
+	eng_remote_done(s);
 	return *resp ? 0 : -ENOMEM;
 }
 
 void eng_root_register(struct georepd *d)
 {
-	if (gr_ctl_register(d->ctl, "remote-root", h_remote_root, d))
-		gd_warn("cannot register the remote-root control request");
+	if (gr_ctl_register(d->ctl, "remote-root", h_remote_root, d) ||
+	    gr_ctl_register(d->ctl, "remote-note", eng_note_remote, d))
+		gd_warn("cannot register the remote-root and remote-note control requests");
 }

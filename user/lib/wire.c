@@ -101,6 +101,8 @@ const char *gr_frame_type_name(unsigned int type)
 		[GR_FT_MLEAF] = "mleaf",
 		[GR_FT_ROOT_REQ] = "root-req",
 		[GR_FT_ROOT] = "root",
+		[GR_FT_NOTE_REQ] = "note-req",
+		[GR_FT_NOTE] = "note",
 	};
 
 	if (type >= __GR_FT_MAX || !names[type])
@@ -117,7 +119,8 @@ static bool is_volume_frame(unsigned int type)
 	       type == GR_FT_CKPT || type == GR_FT_CKPT_RESP || type == GR_FT_CKPT_FINAL ||
 	       type == GR_FT_GENESIS_REQ || type == GR_FT_GENESIS ||
 	       type == GR_FT_MLEAF_REQ || type == GR_FT_MLEAF ||
-	       type == GR_FT_ROOT_REQ || type == GR_FT_ROOT;
+	       type == GR_FT_ROOT_REQ || type == GR_FT_ROOT ||
+	       type == GR_FT_NOTE_REQ || type == GR_FT_NOTE;
 }
 
 /* the first protocol version a frame type exists in */
@@ -127,6 +130,8 @@ static unsigned int type_version(unsigned int type)
 		return GR_WIRE_VERSION_MLEAF;
 	if (type == GR_FT_ROOT_REQ || type == GR_FT_ROOT)
 		return GR_WIRE_VERSION_ROOT;
+	if (type == GR_FT_NOTE_REQ || type == GR_FT_NOTE)
+		return GR_WIRE_VERSION_NOTE;
 	return type == GR_FT_PART ? GR_WIRE_VERSION_PART : GR_WIRE_VERSION_MIN;
 }
 
@@ -518,6 +523,10 @@ static int decode_body(const uint8_t *b, uint32_t bl, struct gr_frame *f, char *
 		return gr_wire_decode_root_req(b, bl, &f->root_req, err);
 	case GR_FT_ROOT:
 		return gr_wire_decode_root(b, bl, &f->root, err);
+	case GR_FT_NOTE_REQ:
+		return gr_wire_decode_note_req(b, bl, &f->note_req, err);
+	case GR_FT_NOTE:
+		return gr_wire_decode_note(b, bl, &f->note, err);
 	}
 	return ERR("unknown frame type %u", f->hdr.type);
 }
@@ -606,6 +615,10 @@ static size_t body_size(const struct gr_frame *f, uint16_t version)
 		return GR_ROOT_REQ_SIZE;
 	case GR_FT_ROOT:
 		return GR_ROOT_SIZE;
+	case GR_FT_NOTE_REQ:
+		return GR_NOTE_REQ_SIZE;
+	case GR_FT_NOTE:
+		return gr_wire_note_size(&f->note);
 	}
 	return 0;
 }
@@ -776,6 +789,12 @@ static int put_body(uint8_t *b, size_t bl, const struct gr_frame *f, uint16_t ve
 	case GR_FT_ROOT:
 		gr_wire_put_root(b, &f->root);
 		break;
+	case GR_FT_NOTE_REQ:
+		gr_wire_put_note_req(b, &f->note_req);
+		break;
+	case GR_FT_NOTE:
+		gr_wire_put_note(b, &f->note);
+		break;
 	}
 	return 0;
 }
@@ -794,6 +813,8 @@ static bool check_by_decoding(unsigned int type)
 	case GR_FT_MLEAF:
 	case GR_FT_ROOT_REQ:
 	case GR_FT_ROOT:
+	case GR_FT_NOTE_REQ:
+	case GR_FT_NOTE:
 		return true;
 	default:
 		return false;

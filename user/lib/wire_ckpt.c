@@ -78,13 +78,33 @@ static int check_sigs(const char *s, size_t n, const char *what, char *err)
 	return 0;
 }
 
-int gr_wire_decode_ckpt(const uint8_t *b, uint32_t len, struct gr_ckpt *c, char *err)
+int gr_wire_check_note(const char *note, uint32_t len, const char *what, uint64_t *size,
+		       uint8_t root[32], uint32_t *text_len, char *err)
 {
 	char origin[GR_NOTE_NAME_MAX], why[GR_NOTE_ERRLEN];
-	const char *note, *split;
+	const char *split;
+	long bad;
+
+	if (len > GR_CKPT_NOTE_MAX)
+		return ERR("%s: note of %u bytes, more than %u", what, len, GR_CKPT_NOTE_MAX);
+	bad = bad_byte(note, len, true);
+	if (bad >= 0)
+		return ERR("%s: control byte 0x%02x at note offset %ld", what,
+			   (unsigned char)note[bad], bad);
+	split = len ? memmem(note, len, "\n\n", 2) : NULL;
+	if (!split)
+		return ERR("%s: the note has no empty line before its signatures", what);
+	*text_len = split + 1 - note;
+	if (gr_checkpoint_parse(note, *text_len, origin, sizeof(origin), size, root, why))
+		return ERR("%s: %.140s", what, why);
+	return check_sigs(split + 2, note + len - split - 2, what, err);
+}
+
+int gr_wire_decode_ckpt(const uint8_t *b, uint32_t len, struct gr_ckpt *c, char *err)
+{
 	uint32_t flags;
 	uint64_t size;
-	long bad;
+	int ret;
 
 	memset(c, 0, sizeof(*c));
 	if (len < GR_CKPT_HDR_SIZE)
@@ -93,8 +113,7 @@ int gr_wire_decode_ckpt(const uint8_t *b, uint32_t len, struct gr_ckpt *c, char 
 	c->size = rd64(b + 8);
 	flags = rd32(b + 16);
 	c->note_len = rd32(b + 20);
-	note = (const char *)b + GR_CKPT_HDR_SIZE;
-	c->note = note;
+	c->note = (const char *)b + GR_CKPT_HDR_SIZE;
 	if (!c->term)
 		return ERR("ckpt: term 0 is not valid");
 	if (!c->size)
@@ -105,22 +124,14 @@ int gr_wire_decode_ckpt(const uint8_t *b, uint32_t len, struct gr_ckpt *c, char 
 	if (c->note_len != len - GR_CKPT_HDR_SIZE)
 		return ERR("ckpt: note length %u does not match the %u bytes left", c->note_len,
 			   len - GR_CKPT_HDR_SIZE);
-	if (c->note_len > GR_CKPT_NOTE_MAX)
-		return ERR("ckpt: note of %u bytes, more than %u", c->note_len, GR_CKPT_NOTE_MAX);
-	bad = bad_byte(note, c->note_len, true);
-	if (bad >= 0)
-		return ERR("ckpt: control byte 0x%02x at note offset %ld",
-			   (unsigned char)note[bad], bad);
-	split = c->note_len ? memmem(note, c->note_len, "\n\n", 2) : NULL;
-	if (!split)
-		return ERR("ckpt: the note has no empty line before its signatures");
-	c->text_len = split + 1 - note;
-	if (gr_checkpoint_parse(note, c->text_len, origin, sizeof(origin), &size, c->root, why))
-		return ERR("ckpt: %.140s", why);
+	ret = gr_wire_check_note(c->note, c->note_len, "ckpt", &size, c->root, &c->text_len,
+				 err);
+	if (ret)
+		return ret;
 	if (size != c->size)
 		return ERR("ckpt: the checkpoint is of size %llu, the frame says %llu",
 			   (unsigned long long)size, (unsigned long long)c->size);
-	return check_sigs(split + 2, note + c->note_len - split - 2, "ckpt", err);
+	return 0;
 }
 
 int gr_wire_decode_ckpt_resp(const uint8_t *b, uint32_t len, struct gr_ckpt_resp *r,

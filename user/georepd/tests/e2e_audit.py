@@ -24,7 +24,8 @@ quorum volume checkpointed every 50 records or 1000 ms.
     the root not the new history's at that size); `georepctl verify`
     reads it and prints it as evidence of a deposed history against the
     new history's root at that size (the sites agree now: exit 0; --json:
-    kind "fork-file", the path);
+    kind "fork-file", the path); so does verify --via another site's
+    socket alone (the checkpoint read over the replication link);
  7. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
@@ -33,7 +34,8 @@ quorum volume checkpointed every 50 records or 1000 ms.
     replication links);
  8. that site then keeps a final checkpoint of its own root at the size
     of the others' (signed here with two sites' keys through openssl):
-    verify prints both signed notes as fork evidence and exits 1;
+    verify prints both signed notes as fork evidence and exits 1, also
+    --via the leader's socket alone;
  9. a site stopped: verify --via another site names it, not connected.
 
 Usage: e2e_audit.py [BINDIR]. Prints KTAP.
@@ -55,7 +57,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 17
+N_TESTS = 19
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -279,6 +281,21 @@ def phase_fork_file(sites, cfg, top):
           jf[0]["checkpoints"] == [note])
     ktap(ok, "verify_prints_the_fork_files_checkpoint_as_fork_evidence",
          (v.stdout, v.stderr, j.stdout[:3000]))
+    # the same through another site's georepd alone: NOTE_REQ and NOTE
+    # bring the deposed site's fork file checkpoint over the replication link
+    via = newp or others[0]
+    vv = ctl("verify", "vol0", "--via", via.sock)
+    vj = ctl("verify", "vol0", "--json", "--via", via.sock)
+    vf = [f for f in (json.loads(vj.stdout) if vj.stdout.startswith("{") else {}).get(
+        "forks", []) if f.get("kind") == "fork-file"]
+    ok = (note and vv.returncode == 0 and vj.returncode == 0 and
+          ("FORK (a deposed history): site %s signed size %d with root %s before it was "
+           "deposed (fork file %s)" % (p.name, to, head[2], fk.get("path"))) in vv.stdout and
+          "all 3 sites agree" in vv.stdout and len(vf) == 1 and len(jf) == 1 and
+          all(vf[0][k] == jf[0][k] for k in ("size", "path", "checkpoints")) and
+          vf[0]["sites"][0] == p.name and vf[0]["roots"][0] == head[2])
+    ktap(ok, "verify_via_reads_the_other_sites_fork_file_checkpoints",
+         (via.name, vv.stdout, vv.stderr, vj.stdout[:3000]))
     return newp
 
 
@@ -367,6 +384,13 @@ def phase_fork(sites, p, liar, cfg, top):
           all(note in f["checkpoints"] for f in forks))
     ktap(ok, "two_final_checkpoints_of_one_size_printed_as_fork_evidence",
          (size, root, rep(liar).get("checkpoint"), r.stdout, r.stderr, forks))
+    # through the leader's georepd alone: the damaged site's final
+    # checkpoint comes over the replication link (NOTE_REQ and NOTE)
+    rv = ctl("verify", "vol0", "--size", str(size), "--via", p.sock)
+    ok = (root and rv.returncode == 1 and
+          ("keep final checkpoints of size %d with different roots" % size) in rv.stdout and
+          note in rv.stdout)
+    ktap(ok, "verify_via_reads_the_other_sites_final_checkpoints", (rv.stdout, rv.stderr))
     # a site down: verify --via names it instead of waiting or guessing
     down = [s for s in sites if s is not p][-1]
     down.proc.send_signal(signal.SIGTERM)

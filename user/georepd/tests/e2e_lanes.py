@@ -23,7 +23,7 @@ as the ledger takes it.
  6. the bytes queued to a peer (userspace and the socket's unsent bytes)
     stay within the bulk bound the status reports;
  7. the followers catch up once the load stops;
- 8. the peers agreed on protocol version 4 (the newest; PART frames exist
+ 8. the peers agreed on protocol version 5 (the newest; PART frames exist
     from version 2) and bulk frames went in pieces (PART frames,
     Documentation/wire-protocol.rst, "Split frames").
 
@@ -302,8 +302,8 @@ def run(top):
         ktap(e2e.wait_for(lambda: caught_up(sites), CATCHUP_S),
              "lanes: followers caught up", json.dumps([s.rep() for s in sites])[:2000])
         ktap(len(stats["parts"]) == 2 and all(stats["parts"].values()) and
-             set(stats["version"].values()) == {4},
-             "lanes: protocol 4, bulk frames sent in pieces %s" % stats["parts"],
+             set(stats["version"].values()) == {5},
+             "lanes: protocol 5, bulk frames sent in pieces %s" % stats["parts"],
              stats["version"])
         return 0
     finally:

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the CKPT, CKPT_RESP and CKPT_FINAL frames (lib/wire_ckpt.c):
- * a note signed here round-trips; every malformed body is refused naming
- * the problem, and the encoder never sends what the decoder would refuse.
+ * Unit tests of the CKPT, CKPT_RESP and CKPT_FINAL frames (lib/wire_ckpt.c)
+ * and of NOTE_REQ and NOTE (lib/wire_note.c): a note signed here
+ * round-trips; every malformed body is refused naming the problem, and the
+ * encoder never sends what the decoder would refuse.
  */
 #include <endian.h>
 #include <errno.h>
@@ -171,10 +172,106 @@ static void test_resp(void)
 	CHECK(!strcmp(gr_ckpt_status_name(99), "unknown"));
 }
 
+static ssize_t encode_note(uint32_t kind, uint32_t index, uint32_t count, uint32_t status,
+			   const char *path, const char *n, size_t len)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_NOTE, .hdr.version = GR_WIRE_VERSION_NOTE,
+			      .hdr.volume = VOL };
+
+	f.note = (struct gr_note){ .nonce = 77, .kind = kind, .index = index, .count = count,
+				   .status = status, .path = path,
+				   .path_len = path ? strlen(path) : 0, .note = n,
+				   .note_len = len };
+	return gr_wire_encode(buf, sizeof(buf), &f);
+}
+
+/* a good FORK note at @index 0 of 2, patched at body offset @off */
+static void note_bad(size_t off, const void *patch, size_t plen, const char *want)
+{
+	struct gr_frame g;
+	ssize_t n = encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_OK, "/var/lib/georep/f", note,
+				note_len);
+
+	memcpy(buf + GR_WIRE_HDR_SIZE + off, patch, plen);
+	CHECK(n > 0 && decode(n, &g) == -EPROTO);
+	CHECK_MSG(strstr(err, want), "want \"%s\", got \"%s\"", want, err);
+}
+
+static void test_note_req(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_NOTE_REQ, .hdr.version = GR_WIRE_VERSION_NOTE,
+			      .hdr.volume = VOL }, g;
+	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
+	ssize_t n;
+
+	f.note_req = (struct gr_note_req){ .nonce = 9, .kind = GR_NOTE_FORK, .index = 3 };
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	CHECK(n == GR_WIRE_HDR_SIZE + GR_NOTE_REQ_SIZE && decode(n, &g) == 0 &&
+	      g.note_req.nonce == 9 && g.note_req.kind == GR_NOTE_FORK && g.note_req.index == 3);
+	b[8] = 2;
+	CHECK(decode(n, &g) == -EPROTO && strstr(err, "note-req: unknown kind 2"));
+	b[8] = GR_NOTE_FINAL;
+	CHECK(decode(n, &g) == -EPROTO && strstr(err, "final checkpoint 3: a site keeps one"));
+	f.note_req.nonce = 0;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	f.note_req.nonce = 9;
+	f.hdr.version = GR_WIRE_VERSION_ROOT;
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) == -EINVAL);
+	CHECK(!strcmp(gr_frame_type_name(GR_FT_NOTE_REQ), "note-req") &&
+	      !strcmp(gr_frame_type_name(GR_FT_NOTE), "note"));
+}
+
+static void test_note(void)
+{
+	uint32_t v;
+	struct gr_frame g;
+	ssize_t n;
+
+	/* a final checkpoint, a fork file's, none, a bad file */
+	n = encode_note(GR_NOTE_FINAL, 0, 1, GR_NOTE_OK, NULL, note, note_len);
+	CHECK_MSG(n == (ssize_t)(GR_WIRE_HDR_SIZE + GR_NOTE_HDR_SIZE + note_len) &&
+		  decode(n, &g) == 0, "%s", err);
+	CHECK(g.note.nonce == 77 && g.note.count == 1 && g.note.size == 40 && !g.note.path_len &&
+	      g.note.note_len == note_len && !memcmp(g.note.note, note, note_len));
+	n = encode_note(GR_NOTE_FORK, 1, 2, GR_NOTE_OK, "/var/lib/georep/vol0.fork-5-9-1", note,
+			note_len);
+	CHECK(n > 0 && decode(n, &g) == 0 && g.note.index == 1 && g.note.path_len == 31 &&
+	      !memcmp(g.note.path, "/var/lib/georep/vol0.fork-5-9-1", 31));
+	n = encode_note(GR_NOTE_FORK, 2, 2, GR_NOTE_NONE, NULL, NULL, 0);
+	CHECK(n > 0 && decode(n, &g) == 0 && g.note.status == GR_NOTE_NONE);
+	n = encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_BAD, "/x", NULL, 0);
+	CHECK(n > 0 && decode(n, &g) == 0 && g.note.status == GR_NOTE_BAD);
+	/* what the encoder refuses */
+	CHECK(encode_note(GR_NOTE_FINAL, 0, 2, GR_NOTE_OK, NULL, note, note_len) == -EINVAL);
+	CHECK(encode_note(GR_NOTE_FINAL, 0, 1, GR_NOTE_OK, "/x", note, note_len) == -EINVAL);
+	CHECK(encode_note(GR_NOTE_FORK, 0, 1, GR_NOTE_OK, NULL, note, note_len) == -EINVAL);
+	CHECK(encode_note(GR_NOTE_FORK, 1, 1, GR_NOTE_OK, "/x", note, note_len) == -EINVAL);
+	CHECK(encode_note(GR_NOTE_FORK, 0, 1, GR_NOTE_NONE, NULL, NULL, 0) == -EINVAL);
+	CHECK(encode_note(GR_NOTE_FORK, 0, 1, GR_NOTE_BAD, "/x", note, note_len) == -EINVAL);
+	CHECK(encode_note(GR_NOTE_FINAL, 0, 1, GR_NOTE_OK, NULL, note, 20) == -EINVAL);
+	/* what the decoder refuses, and why */
+	note_bad(0, &(uint64_t){ 0 }, 8, "note: nonce 0");
+	note_bad(8, &(uint32_t){ htole32(2) }, 4, "note: unknown kind 2");
+	note_bad(20, &(uint32_t){ htole32(3) }, 4, "note: unknown status 3");
+	note_bad(12, &(uint32_t){ htole32(2) }, 4, "note: status 0 for index 2 of 2");
+	note_bad(8, &(uint32_t){ 0 }, 4, "note: 2 final checkpoints: a site keeps one");
+	v = htole32(17 + 1);
+	note_bad(24, &v, 4, "note: path of 18 and note of");
+	note_bad(GR_NOTE_HDR_SIZE + 3, "\n", 1, "note: control byte 0x0a at path offset 3");
+	note_bad(GR_NOTE_HDR_SIZE + 17 + 2, "\x01", 1, "note: control byte 0x01 at note offset 2");
+	note_bad(GR_NOTE_HDR_SIZE + 17 + 14, "x", 1, "is not a decimal");
+	n = encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_OK, "/var/lib/georep/f", note, note_len);
+	buf[4] = GR_WIRE_VERSION_ROOT;
+	CHECK(decode(n, &g) == -EPROTO &&
+	      strstr(err, "note frame: framed with version 4 (notes exist from version 5)"));
+}
+
 static const struct ktap_case cases[] = {
 	{ "wire_ckpt_roundtrip", test_ckpt_roundtrip },
 	{ "wire_ckpt_refused", test_ckpt_refused },
 	{ "wire_ckpt_resp", test_resp },
+	{ "wire_note_req", test_note_req },
+	{ "wire_note", test_note },
 };
 
 int main(void)

@@ -31,12 +31,13 @@
 #include <linux/georep.h>
 
 #define GR_WIRE_MAGIC		0x31575247U	/* "GRW1" */
-#define GR_WIRE_VERSION		4		/* newest protocol version spoken */
+#define GR_WIRE_VERSION		5		/* newest protocol version spoken */
 #define GR_WIRE_VERSION_MIN	1		/* oldest protocol version spoken */
 #define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
 #define GR_WIRE_VERSION_MLEAF	3		/* first version with MLEAF frames */
 #define GR_WIRE_VERSION_KEY_HELD 3		/* first version whose KEY_ACK says what is held */
 #define GR_WIRE_VERSION_ROOT	4		/* first version with ROOT frames */
+#define GR_WIRE_VERSION_NOTE	5		/* first version with NOTE frames */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
 #define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
@@ -67,6 +68,8 @@ enum gr_frame_type {
 	GR_FT_MLEAF = 20,	/* volume frame (v3): those leaves, or none */
 	GR_FT_ROOT_REQ = 21,	/* volume frame (v4): a site's tree root at a size, please */
 	GR_FT_ROOT = 22,	/* volume frame (v4): that root, or why not */
+	GR_FT_NOTE_REQ = 23,	/* volume frame (v5): a site's stored signed checkpoint, please */
+	GR_FT_NOTE = 24,	/* volume frame (v5): that checkpoint, or why not */
 	__GR_FT_MAX,
 };
 
@@ -450,6 +453,68 @@ int gr_wire_decode_root(const uint8_t *b, uint32_t len, struct gr_root *r, char 
 void gr_wire_put_root_req(uint8_t *b, const struct gr_root_req *r);
 void gr_wire_put_root(uint8_t *b, const struct gr_root *r);
 
+/*
+ * Stored signed checkpoints (Documentation/wire-protocol.rst, "NOTE_REQ
+ * and NOTE"): `georepctl verify --via` reads the other sites' final
+ * checkpoints and fork files' checkpoints through one site.
+ * NOTE_REQ: le64 nonce (not 0), le32 kind, le32 index (FINAL: 0).
+ * NOTE: le64 nonce, le32 kind, le32 index (the request's), le32 count
+ * (notes of that kind the sender keeps: FINAL 0 or 1), le32 status,
+ * le32 path_len, le32 note_len, path[path_len], note[note_len]. OK: the
+ * note is a signed checkpoint as CKPT carries it (checked alike), index <
+ * count; FORK carries the fork file's path (1..GR_NOTE_PATH_MAX printable
+ * bytes), FINAL none. NONE: index >= count, no path, no note. BAD: the
+ * stored file at that index is no signed checkpoint: its path (FORK), no
+ * note.
+ */
+#define GR_NOTE_REQ_SIZE	16
+#define GR_NOTE_HDR_SIZE	32
+#define GR_NOTE_PATH_MAX	1024
+enum gr_note_kind {
+	GR_NOTE_FINAL = 0,	/* the site's final checkpoint (<volume>.final) */
+	GR_NOTE_FORK = 1,	/* a fork file's checkpoint (<fork>.checkpoint) */
+	__GR_NOTE_KIND_MAX,
+};
+
+enum gr_note_status {
+	GR_NOTE_OK = 0,
+	GR_NOTE_NONE = 1,
+	GR_NOTE_BAD = 2,
+	__GR_NOTE_MAX,
+};
+
+struct gr_note_req {
+	uint64_t nonce;
+	uint32_t kind;		/* enum gr_note_kind */
+	uint32_t index;
+};
+
+struct gr_note {
+	uint64_t nonce;
+	uint32_t kind;
+	uint32_t index;
+	uint32_t count;
+	uint32_t status;	/* enum gr_note_status */
+	uint32_t path_len, note_len;
+	const char *path;	/* path_len bytes, not NUL terminated */
+	const char *note;	/* note_len bytes, not NUL terminated */
+	uint64_t size;		/* decode, OK: the checkpoint's tree size */
+};
+
+int gr_wire_decode_note_req(const uint8_t *b, uint32_t len, struct gr_note_req *r, char *err);
+int gr_wire_decode_note(const uint8_t *b, uint32_t len, struct gr_note *n, char *err);
+/* write the body at @b (GR_NOTE_REQ_SIZE / gr_wire_note_size() bytes) */
+void gr_wire_put_note_req(uint8_t *b, const struct gr_note_req *r);
+void gr_wire_put_note(uint8_t *b, const struct gr_note *n);
+size_t gr_wire_note_size(const struct gr_note *n);
+/*
+ * @note (@len bytes) is a signed checkpoint as CKPT carries it: its text a
+ * tlog-checkpoint (tree size in @size, root in @root), an empty line, then
+ * 1 to GR_NOTE_MAX_SIGS signature lines. @what prefixes the error.
+ */
+int gr_wire_check_note(const char *note, uint32_t len, const char *what, uint64_t *size,
+		       uint8_t root[32], uint32_t *text_len, char *err);
+
 struct gr_frame {
 	struct gr_frame_hdr hdr;
 	union {
@@ -472,6 +537,8 @@ struct gr_frame {
 		struct gr_mleaf mleaf;
 		struct gr_root_req root_req;
 		struct gr_root root;
+		struct gr_note_req note_req;
+		struct gr_note note;
 	};
 };
 

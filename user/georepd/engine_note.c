@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The signed checkpoints a site stores, read by another site over the
+ * replication link (NOTE_REQ/NOTE, Documentation/wire-protocol.rst), so
+ * that `georepctl verify --via` sees every site's fork evidence through one
+ * (Documentation/proofs.rst, "Comparing sites"):
+ *
+ *   {"cmd": "remote-note", "volume": V, "site": S, "kind": "final"|"fork",
+ *    "index": I, "nonce": X}
+ *	{"pending": true} until site S answered the request X (slots and
+ *	resends as remote-root, engine_root.c), then {"site", "kind",
+ *	"index", "count", "status"} and, by status: "ok" the "checkpoint"
+ *	(and a fork file's "path"); "none" (no such note: index >= count);
+ *	"bad" (S's stored file is no signed checkpoint; a fork file's "path").
+ *
+ * A site keeps one final checkpoint (<volume>.final) and one checkpoint per
+ * fork file (<fork>.checkpoint), listed in the order of their names. Each is
+ * sent as it is stored, once it passed the checks a CKPT's note passes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "final.h"
+
+#include "engine_internal.h"
+
+/* "<volume>.fork-<from>-<to>-<time>.checkpoint" of volume @name? */
+static bool fork_ckpt_name(const char *file, const char *name)
+{
+	size_t n = strlen(name), l = strlen(file);
+	static const char sfx[] = ".checkpoint";
+
+	return !strncmp(file, name, n) && !strncmp(file + n, ".fork-", 6) &&
+	       l > n + 6 + sizeof(sfx) - 1 && !strcmp(file + l - (sizeof(sfx) - 1), sfx);
+}
+
+/* the note of @dir/@file (at most GD_FINAL_MAX bytes), NULL if unreadable */
+static json_t *read_note(int dfd, const char *file)
+{
+	char note[GD_FINAL_MAX + 1];
+	/* non-blocking: a FIFO of that name must not stall the event loop */
+	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -1;
+
+	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode))
+		n = read(fd, note, sizeof(note));
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || n > GD_FINAL_MAX || memchr(note, 0, n))
+		return NULL;
+	return json_stringn(note, n);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "path")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "path")));
+}
+
+/* @forks sorted by path */
+static json_t *sorted(json_t *forks)
+{
+	size_t i, n = json_array_size(forks);
+	json_t **v = calloc(n ? n : 1, sizeof(*v)), *out = json_array();
+
+	for (i = 0; v && i < n; i++)
+		v[i] = json_array_get(forks, i);
+	if (v)
+		qsort(v, n, sizeof(*v), by_path);
+	for (i = 0; v && out && i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	json_decref(forks);
+	if (!v) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * [{"path", "checkpoint"}]: the signed checkpoint this site wrote for each
+ * fork file of the volume in its state directory ("<fork>.checkpoint",
+ * eng_ckpt_sign_fork()), as it is, in the order of the paths; an unreadable
+ * one is left out. NULL with @err on failure.
+ */
+json_t *eng_fork_notes(struct engine *e, char *err)
+{
+	const char *dir = gd_statedir_path(e->d->sd);
+	char path[PATH_MAX];
+	struct dirent *de;
+	json_t *forks, *note;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		snprintf(err, GR_CTL_ERRLEN, "state directory %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	forks = json_array();
+	while (forks && (de = readdir(d))) {
+		if (!fork_ckpt_name(de->d_name, e->name))
+			continue;
+		note = read_note(dirfd(d), de->d_name);
+		/* the fork file's path: the name without ".checkpoint" */
+		snprintf(path, sizeof(path), "%s/%.*s", dir,
+			 (int)(strlen(de->d_name) - strlen(".checkpoint")), de->d_name);
+		if (note)
+			json_array_append_new(forks, json_pack("{s:s, s:o}", "path", path,
+							       "checkpoint", note));
+	}
+	closedir(d);
+	if (!forks)
+		snprintf(err, GR_CTL_ERRLEN, "out of memory");
+	return forks ? sorted(forks) : NULL;
+}
+
+/* NOTE for @q: @note (or none) of @count at @index, @path for a fork file */
+static void note_send(struct engine *e, unsigned int from, const struct gr_note_req *q,
+		      uint32_t count, const char *path, const char *note)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_NOTE, .hdr.version = GR_WIRE_VERSION_NOTE };
+	char err[GR_WIRE_ERRLEN];
+	uint8_t root[32];
+	uint32_t text_len;
+	uint64_t size;
+
+	f.hdr.volume = e->vol->cfg->wire_id;
+	f.note.nonce = q->nonce;
+	f.note.kind = q->kind;
+	f.note.index = q->index;
+	f.note.count = count;
+	f.note.status = GR_NOTE_NONE;
+	if (q->index < count) {
+		f.note.status = GR_NOTE_OK;
+		f.note.note = note;
+		f.note.note_len = note ? strlen(note) : 0;
+		if (gr_wire_check_note(note, f.note.note_len, "stored", &size, root, &text_len,
+				       err)) {
+			f.note.status = GR_NOTE_BAD;
+			f.note.note_len = 0;
+		}
+		if (path) {
+			/* a path too long for the frame: its file name */
+			if (strlen(path) > GR_NOTE_PATH_MAX && strrchr(path, '/'))
+				path = strrchr(path, '/') + 1;
+			f.note.path = path;
+			f.note.path_len = strnlen(path, GR_NOTE_PATH_MAX);
+		}
+	}
+	eng_send_frame(e, from, &f);
+}
+
+/* any site: its final checkpoint, or its fork files' checkpoint @q->index */
+static void note_answer(struct engine *e, unsigned int from, const struct gr_note_req *q)
+{
+	char err[GR_CTL_ERRLEN];
+	const char *note;
+	json_t *forks, *fk;
+	uint64_t size;
+
+	if (q->kind == GR_NOTE_FINAL) {
+		note = eng_ckpt_final(e, &size);
+		note_send(e, from, q, note ? 1 : 0, NULL, note);
+		return;
+	}
+	forks = eng_fork_notes(e, err);
+	if (!forks) {
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: fork checkpoints asked by %s: %s", e->name,
+				gd_cluster(e->d)->sites[from].name, err);
+		note_send(e, from, q, 0, NULL, NULL);
+		return;
+	}
+	fk = json_array_get(forks, q->index);
+	note_send(e, from, q, json_array_size(forks),
+		  json_string_value(json_object_get(fk, "path")),
+		  json_string_value(json_object_get(fk, "checkpoint")));
+	json_decref(forks);
+}
+
+static const char *const kind_names[] = { [GR_NOTE_FINAL] = "final", [GR_NOTE_FORK] = "fork" };
+static const char *const status_names[] = {
+	[GR_NOTE_OK] = "ok", [GR_NOTE_NONE] = "none", [GR_NOTE_BAD] = "bad",
+};
+
+/* the asking site: the answer, kept as the control reply until it is read */
+static void note_take(struct engine *e, unsigned int from, const struct gr_note *n)
+{
+	struct eng_root_slot *s = eng_remote_waiting(e, from, n->nonce, GR_FT_NOTE_REQ,
+						     (uint64_t)n->kind << 32 | n->index);
+
+	if (!s)
+		return;		/* an answer nobody waits for any more: dropped */
+	s->note = json_pack("{s:s, s:s, s:I, s:I, s:s}", "site",
+			    gd_cluster(e->d)->sites[from].name, "kind", kind_names[n->kind],
+			    "index", (json_int_t)n->index, "count", (json_int_t)n->count,
+			    "status", status_names[n->status]);
+	if (s->note && n->path_len)
+		json_object_set_new(s->note, "path", json_stringn(n->path, n->path_len));
+	if (s->note && n->note_len)
+		json_object_set_new(s->note, "checkpoint", json_stringn(n->note, n->note_len));
+	s->answered = s->note != NULL;
+}
+
+int eng_note_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
+{
+	if (f->hdr.type == GR_FT_NOTE_REQ)
+		note_answer(e, from, &f->note_req);
+	else
+		note_take(e, from, &f->note);
+	return 0;
+}
+
+int eng_note_remote(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err, void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	const char *name = NULL, *kind = NULL;
+	json_int_t index = 0, nonce = 0;
+	struct eng_root_slot *s;
+	uint32_t k;
+	int site, ret;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:s, s:s, s?I, s:I}", "site", &name, "kind", &kind, "index",
+			&index, "nonce", &nonce) || !nonce || index < 0 || index > UINT32_MAX ||
+	    (strcmp(kind, "final") && strcmp(kind, "fork")) ||
+	    (!strcmp(kind, "final") && index)) {
+		snprintf(err, GR_CTL_ERRLEN, "remote-note: needs site, kind (final or fork), "
+			 "nonce (not 0), index >= 0 (final: 0)");
+		return -EINVAL;
+	}
+	k = strcmp(kind, "final") ? GR_NOTE_FORK : GR_NOTE_FINAL;
+	site = eng_remote_site(e, name, GR_WIRE_VERSION_NOTE, "stored checkpoints", err);
+	if (site < 0)
+		return site;
+	ret = eng_remote_poll(e, site, (uint64_t)nonce, GR_FT_NOTE_REQ,
+			      (uint64_t)k << 32 | (uint32_t)index, &s, resp, err);
+	if (ret || !s)
+		return ret;
+	*resp = json_incref(s->note);
+	eng_remote_done(s);
+	return 0;
+}
