@@ -54,6 +54,7 @@ struct vsite {
 	char *final;			/* its final checkpoint's note, or NULL */
 	uint64_t final_size;
 	char final_root[64];
+	bool notes_unread;		/* --via: its notes could not all be read */
 };
 
 struct verify_args {
@@ -310,13 +311,17 @@ static json_t *optional_call(const struct vsite *s, const char *cmd, const char 
 	return ret ? NULL : resp;
 }
 
-/* the note of a remote site (--via), or NULL: none, an old site, an error */
-static json_t *remote_note(const struct verify_args *a, const struct vsite *s, bool fork,
+/* the note of a remote site (--via), or NULL: an error, said on stderr */
+static json_t *remote_note(const struct verify_args *a, struct vsite *s, bool fork,
 			   unsigned int index)
 {
 	json_t *note;
 
-	return grctl_remote_note(a->via, a->volume, s->name, fork, index, &note) ? NULL : note;
+	if (grctl_remote_note(a->via, a->volume, s->name, fork, index, &note)) {
+		s->notes_unread = true;
+		return NULL;
+	}
+	return note;
 }
 
 /* the site's final checkpoint, if any */
@@ -428,8 +433,13 @@ static int fork_file(const struct verify_args *a, const struct vsite *s, struct 
 	uint64_t size;
 	int ret;
 
-	if (!note || !path || ckpt_of(note, &size, root))
+	if (!path)
 		return 0;
+	if (!note || ckpt_of(note, &size, root)) {
+		fprintf(stderr, "georepctl: site %s: fork file %s has no readable signed "
+			"checkpoint\n", s->name, path);
+		return 0;
+	}
 	if (size > ref->max) {
 		json_array_append_new(json_object_get(out, "fork_files_unchecked"),
 			json_pack("{s:s, s:s, s:I}", "site", s->name, "path", path,
@@ -446,20 +456,40 @@ static int fork_file(const struct verify_args *a, const struct vsite *s, struct 
 	return 0;
 }
 
-/* a remote site's fork files' checkpoints, as "fork-checkpoints" lists them */
-static json_t *remote_forks(const struct verify_args *a, const struct vsite *s)
+/*
+ * A remote site's fork files' checkpoints, as "fork-checkpoints" lists
+ * them, one request each: at most REMOTE_FORKS_MAX, and the count must stay
+ * the same throughout (a fork file made meanwhile shifts the list: the
+ * listing is then incomplete and said so, as is one cut at the maximum).
+ */
+#define REMOTE_FORKS_MAX	256
+static json_t *remote_forks(const struct verify_args *a, struct vsite *s)
 {
 	json_t *forks = json_array(), *n;
-	unsigned int i, count = 1;
+	json_int_t i, count = 1, first = -1;
 
-	for (i = 0; forks && i < count; i++) {
+	for (i = 0; forks && i < count && i < REMOTE_FORKS_MAX; i++) {
 		n = remote_note(a, s, true, i);
 		if (!n)
 			break;
 		count = json_integer_value(json_object_get(n, "count"));
-		if (json_object_get(n, "checkpoint"))
+		if (first < 0)
+			first = count;
+		if (count != first) {
+			json_decref(n);
+			fprintf(stderr, "georepctl: site %s: its fork files changed while they were "
+				"read through %s: run verify again\n", s->name, a->via);
+			s->notes_unread = true;
+			break;
+		}
+		if (json_object_get(n, "path"))
 			json_array_append(forks, n);
 		json_decref(n);
+	}
+	if (count > REMOTE_FORKS_MAX) {
+		fprintf(stderr, "georepctl: site %s keeps %lld fork file checkpoints: the first %d "
+			"read through %s\n", s->name, (long long)count, REMOTE_FORKS_MAX, a->via);
+		s->notes_unread = true;
 	}
 	return json_pack("{s:o*}", "forks", forks);
 }
@@ -542,6 +572,11 @@ static void print_text(const struct verify_args *a, uint64_t size, json_t *out)
 		       json_integer_value(json_object_get(f, "size")));
 	if (json_is_true(json_object_get(out, "agree")))
 		printf("all %u sites agree at size %" PRIu64 "\n", a->n, size);
+	for (i = 0; i < a->n; i++)
+		if (a->s[i].notes_unread)
+			printf("site %s: its final checkpoint or fork files were not all read "
+			       "through %s (see above): fork evidence there may be missing\n",
+			       a->s[i].name, a->s[0].name);
 	if (a->via)
 		printf("(sites other than %s asked through its georepd over the replication "
 		       "links)\n", a->s[0].name);
@@ -561,6 +596,8 @@ static json_t *sites_json(const struct verify_args *a)
 		if (o && a->via)
 			json_object_set_new(o, "through", a->s[i].remote ?
 					    json_string(a->s[0].name) : json_null());
+		if (o && a->s[i].remote)
+			json_object_set_new(o, "notes_read", json_boolean(!a->s[i].notes_unread));
 		json_array_append_new(arr, o);
 	}
 	return arr;

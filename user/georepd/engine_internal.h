@@ -206,7 +206,6 @@ struct engine {
 		struct gr_root r;
 		json_t *note;			/* NOTE: the control reply */
 	} roots[ENG_ROOT_SLOTS];
-	unsigned int roots_next;
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
 	/* the log read back against the tree's leaves (engine_scrub.c) */
 	struct {

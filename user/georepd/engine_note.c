@@ -90,7 +90,8 @@ static json_t *sorted(json_t *forks)
  * [{"path", "checkpoint"}]: the signed checkpoint this site wrote for each
  * fork file of the volume in its state directory ("<fork>.checkpoint",
  * eng_ckpt_sign_fork()), as it is, in the order of the paths; an unreadable
- * one is left out. NULL with @err on failure.
+ * one (not a regular file, too long, not UTF-8 text) without "checkpoint".
+ * NULL with @err on failure.
  */
 json_t *eng_fork_notes(struct engine *e, char *err)
 {
@@ -112,14 +113,31 @@ json_t *eng_fork_notes(struct engine *e, char *err)
 		/* the fork file's path: the name without ".checkpoint" */
 		snprintf(path, sizeof(path), "%s/%.*s", dir,
 			 (int)(strlen(de->d_name) - strlen(".checkpoint")), de->d_name);
-		if (note)
-			json_array_append_new(forks, json_pack("{s:s, s:o}", "path", path,
-							       "checkpoint", note));
+		json_array_append_new(forks, json_pack("{s:s, s:o*}", "path", path,
+						       "checkpoint", note));
 	}
 	closedir(d);
+	forks = forks ? sorted(forks) : NULL;
 	if (!forks)
 		snprintf(err, GR_CTL_ERRLEN, "out of memory");
-	return forks ? sorted(forks) : NULL;
+	return forks;
+}
+
+/*
+ * A fork file's path for the frame, in @buf: a control byte (a path may
+ * hold any) as '?'; longer than GR_NOTE_PATH_MAX: its file name (cut).
+ */
+static const char *frame_path(const char *path, char *buf)
+{
+	size_t i;
+
+	if (strlen(path) > GR_NOTE_PATH_MAX && strrchr(path, '/'))
+		path = strrchr(path, '/') + 1;
+	snprintf(buf, GR_NOTE_PATH_MAX + 1, "%s", path);
+	for (i = 0; buf[i]; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
+	return buf;
 }
 
 /* NOTE for @q: @note (or none) of @count at @index, @path for a fork file */
@@ -127,7 +145,7 @@ static void note_send(struct engine *e, unsigned int from, const struct gr_note_
 		      uint32_t count, const char *path, const char *note)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_NOTE, .hdr.version = GR_WIRE_VERSION_NOTE };
-	char err[GR_WIRE_ERRLEN];
+	char err[GR_WIRE_ERRLEN], pbuf[GR_NOTE_PATH_MAX + 1];
 	uint8_t root[32];
 	uint32_t text_len;
 	uint64_t size;
@@ -147,12 +165,9 @@ static void note_send(struct engine *e, unsigned int from, const struct gr_note_
 			f.note.status = GR_NOTE_BAD;
 			f.note.note_len = 0;
 		}
-		if (path) {
-			/* a path too long for the frame: its file name */
-			if (strlen(path) > GR_NOTE_PATH_MAX && strrchr(path, '/'))
-				path = strrchr(path, '/') + 1;
-			f.note.path = path;
-			f.note.path_len = strnlen(path, GR_NOTE_PATH_MAX);
+		if (q->kind == GR_NOTE_FORK) {
+			f.note.path = frame_path(path ?: "?", pbuf);
+			f.note.path_len = strlen(f.note.path);
 		}
 	}
 	eng_send_frame(e, from, &f);
@@ -203,10 +218,13 @@ static void note_take(struct engine *e, unsigned int from, const struct gr_note 
 			    gd_cluster(e->d)->sites[from].name, "kind", kind_names[n->kind],
 			    "index", (json_int_t)n->index, "count", (json_int_t)n->count,
 			    "status", status_names[n->status]);
-	if (s->note && n->path_len)
-		json_object_set_new(s->note, "path", json_stringn(n->path, n->path_len));
-	if (s->note && n->note_len)
-		json_object_set_new(s->note, "checkpoint", json_stringn(n->note, n->note_len));
+	/* bytes that are no UTF-8 cannot be JSON: said, not dropped */
+	if (s->note && n->path_len && json_object_set_new(s->note, "path",
+						json_stringn(n->path, n->path_len)))
+		json_object_set_new(s->note, "path", json_string("(not UTF-8)"));
+	if (s->note && n->note_len && json_object_set_new(s->note, "checkpoint",
+						json_stringn(n->note, n->note_len)))
+		json_object_set_new(s->note, "status", json_string("bad"));
 	s->answered = s->note != NULL;
 }
 

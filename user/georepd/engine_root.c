@@ -62,6 +62,21 @@ static struct eng_root_slot *slot_find(struct engine *e, unsigned int site, uint
 	return NULL;
 }
 
+/* a free slot, else the one asked longest ago (its asker gave up first) */
+static struct eng_root_slot *slot_new(struct engine *e)
+{
+	struct eng_root_slot *old = &e->roots[0];
+	unsigned int i;
+
+	for (i = 0; i < ENG_ROOT_SLOTS; i++) {
+		if (!e->roots[i].nonce)
+			return &e->roots[i];
+		if (e->roots[i].asked_ns < old->asked_ns)
+			old = &e->roots[i];
+	}
+	return old;
+}
+
 static void slot_clear(struct eng_root_slot *s)
 {
 	json_decref(s->note);
@@ -165,7 +180,7 @@ int eng_remote_poll(struct engine *e, unsigned int site, uint64_t nonce, uint16_
 		return 0;
 	}
 	if (!s) {
-		s = &e->roots[e->roots_next++ % ENG_ROOT_SLOTS];
+		s = slot_new(e);
 		slot_clear(s);
 		s->site = site;
 		s->nonce = nonce;

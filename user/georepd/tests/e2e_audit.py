@@ -25,7 +25,8 @@ quorum volume checkpointed every 50 records or 1000 ms.
     reads it and prints it as evidence of a deposed history against the
     new history's root at that size (the sites agree now: exit 0; --json:
     kind "fork-file", the path); so does verify --via another site's
-    socket alone (the checkpoint read over the replication link);
+    socket alone (the checkpoint read over the replication link; a second
+    fork checkpoint file there that is no signed note is named on stderr);
  7. a follower whose stored tree was damaged while it was down (the
     largest perfect subtree's hash flipped): verify exits 1 with "sites X
     and Y diverge at record K", K the damaged subtree's size, found by
@@ -283,9 +284,14 @@ def phase_fork_file(sites, cfg, top):
          (v.stdout, v.stderr, j.stdout[:3000]))
     # the same through another site's georepd alone: NOTE_REQ and NOTE
     # bring the deposed site's fork file checkpoint over the replication link
+    # a second "fork checkpoint" there that is no signed note: named, skipped
     via = newp or others[0]
+    junk = os.path.join(p.dir, "vol0.fork-999-999-1.checkpoint")
+    with open(junk, "w") as f:
+        f.write("georep/x/vol0\nnot a size\n")
     vv = ctl("verify", "vol0", "--via", via.sock)
     vj = ctl("verify", "vol0", "--json", "--via", via.sock)
+    os.unlink(junk)
     vf = [f for f in (json.loads(vj.stdout) if vj.stdout.startswith("{") else {}).get(
         "forks", []) if f.get("kind") == "fork-file"]
     ok = (note and vv.returncode == 0 and vj.returncode == 0 and
@@ -293,7 +299,10 @@ def phase_fork_file(sites, cfg, top):
            "deposed (fork file %s)" % (p.name, to, head[2], fk.get("path"))) in vv.stdout and
           "all 3 sites agree" in vv.stdout and len(vf) == 1 and len(jf) == 1 and
           all(vf[0][k] == jf[0][k] for k in ("size", "path", "checkpoints")) and
-          vf[0]["sites"][0] == p.name and vf[0]["roots"][0] == head[2])
+          vf[0]["sites"][0] == p.name and vf[0]["roots"][0] == head[2] and
+          ("site %s: fork file %s has no readable signed checkpoint" %
+           (p.name, junk[:-len(".checkpoint")])) in vv.stderr and
+          "not all read" not in vv.stdout)
     ktap(ok, "verify_via_reads_the_other_sites_fork_file_checkpoints",
          (via.name, vv.stdout, vv.stderr, vj.stdout[:3000]))
     return newp
