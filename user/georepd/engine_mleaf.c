@@ -177,6 +177,18 @@ static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mlea
 	}
 	if (ret > 0)
 		mf->leaves += ret;
+	if (!ret && cut == UINT64_MAX) {
+		/*
+		 * only leaves the tree holds (that site's committed tree ends
+		 * there): asked again at once, it would answer the same, and
+		 * the two sites would trade frames without end. In flight
+		 * until it times out, then the next site.
+		 */
+		mf->unavailable++;
+		mf->answered = false;
+		mf->asked = m->first_seq;
+		return;
+	}
 	/* the common point is before this batch: ask from further back */
 	if (ret == -ESTALE)
 		mf->next = m->first_seq > GR_MLEAF_MAX ? m->first_seq - GR_MLEAF_MAX : 1;

@@ -323,7 +323,7 @@ def main():
         ktap(closed and er and "unsupported protocol version 0" in er[1],
              "old_version_speaker_rejected", (got, er))
 
-        got, closed = speak(ports[0], hello("charlie", "e2e", vmin=5, vmax=6, site_id=3))
+        got, closed = speak(ports[0], hello("charlie", "e2e", vmin=6, vmax=7, site_id=3))
         er = error_reason(got)
         ktap(closed and er and er[0] == 2 and "no common protocol version" in er[1],
              "future_version_hello_rejected", (got, er))
