@@ -191,10 +191,10 @@ BENCH_CMDS += $(BENCH_CKPT)
 
 # heartbeats never wait behind replicated data: three sites in network
 # namespaces over rate-limited veth links (needs root; skips otherwise)
-CHECK_CMDS += georepd/tests/e2e_lanes.py
+CHECK_CMDS_ALONE += georepd/tests/e2e_lanes.py
 # the pace program: attached, counting, rates per peer, its own check that
 # fq keeps the departure times, detached by kill -9 (needs root and bpftool)
-CHECK_CMDS += georepd/tests/e2e_pace.py
+CHECK_CMDS_ALONE += georepd/tests/e2e_pace.py
 
 # the leader's ship buffer (records read once, shipped to every follower)
 TESTS += test_shipbuf
