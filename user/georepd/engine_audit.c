@@ -17,8 +17,10 @@
  *   {"cmd": "fork-checkpoints", "volume": V}
  *	{"forks": [{"path", "checkpoint"}]}: the signed checkpoint this site
  *	wrote for each fork file of the volume in its state directory
- *	("<fork>.checkpoint", eng_ckpt_sign_fork()), as it is: georepctl
- *	verify compares each with the volume's history at that size.
+ *	("<fork>.checkpoint", eng_ckpt_sign_fork()), as it is, in the order
+ *	of the paths (eng_fork_notes(), engine_note.c; an unreadable one
+ *	without "checkpoint"): georepctl verify compares each with the
+ *	volume's history at that size.
  */
 #include <errno.h>
 #include <stdio.h>
