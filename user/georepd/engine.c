@@ -353,6 +353,16 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 	       (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled;
 	if (force || full)
 		keep = applied;
+	/*
+	 * A tree fetching leaves no connected site can give holds the log:
+	 * once the log is full, writes matter more, and the tree stops.
+	 */
+	if (full && e->mf.active && e->mt) {
+		eng_mtree_stop(e, "the log filled while the tree waited for leaves %llu..%llu "
+			       "(no connected site gave them)", (unsigned long long)e->mf.next,
+			       (unsigned long long)e->mf.to);
+		e->mf.active = false;
+	}
 	/* the Merkle tree keeps the leaf of every record the log releases */
 	if (keep)
 		keep = eng_mtree_release_cap(e, keep - 1) + 1;

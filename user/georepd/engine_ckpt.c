@@ -415,7 +415,8 @@ void eng_ckpt_tick(struct engine *e, uint64_t now)
 	uint64_t size, ms, base;
 
 	check_final(e);
-	if (!ck_on(e) || !e->mt || e->role != GR_LEADER) {
+	/* leaves fetched from other sites are tied to our ledger once all came */
+	if (!ck_on(e) || !e->mt || e->role != GR_LEADER || e->mf.active) {
 		if (ck)
 			ck->active = false;
 		return;

@@ -93,6 +93,8 @@ struct eng_mleaf {
 	uint64_t asked_ns, t0;
 	unsigned int site;	/* asked of (at first: this site) */
 	bool answered;		/* @site gave leaves to its last request */
+	uint32_t asked_count;	/* leaves asked for in flight */
+	uint32_t bad_sites;	/* sites that sent leaves that do not chain */
 	uint64_t leaves;	/* fetched */
 	uint64_t unavailable;	/* answers without them */
 };

@@ -48,16 +48,19 @@ void eng_mleaf_start(struct engine *e, uint64_t to)
 		e->name, (unsigned long long)size, (unsigned long long)to);
 }
 
+/* a replica site of the volume, not this one, connected, new enough */
 static bool mleaf_can_ask(struct engine *e, int site)
 {
 	return site >= 0 && site != (int)gd_self(e->d) &&
+	       gr_volume_replica(e->vol->cfg, site) &&
 	       gd_peer_version(e->d, site) >= GR_WIRE_VERSION_MLEAF;
 }
 
 /*
- * The site to ask: the one that answered last; after a request it left
- * unanswered or could not serve (@move_on), or at first, the leader unless
- * it was that one; then every other connected site in turn. -1: none now.
+ * The site to ask: the one that answered last; at first (nobody asked yet)
+ * the leader; after a request left unanswered or not served (@move_on),
+ * the next connected site in turn after the one asked, skipping those that
+ * sent leaves that do not chain. -1: none now.
  */
 static int mleaf_site(struct engine *e, bool move_on)
 {
@@ -68,13 +71,15 @@ static int mleaf_site(struct engine *e, bool move_on)
 
 	if (!move_on && mf->answered && mleaf_can_ask(e, mf->site))
 		return mf->site;
-	gr_status(e->n, &gs);
-	site = eng_site_index(e, gs.leader);
-	if (mleaf_can_ask(e, site) && (!move_on || site != (int)mf->site))
-		return site;
+	if (mf->site == gd_self(e->d)) {
+		gr_status(e->n, &gs);
+		site = eng_site_index(e, gs.leader);
+		if (mleaf_can_ask(e, site) && !(mf->bad_sites & (1U << site)))
+			return site;
+	}
 	for (i = 1; i <= nsites; i++) {
 		site = (mf->site + i) % nsites;
-		if (mleaf_can_ask(e, site))
+		if (mleaf_can_ask(e, site) && !(mf->bad_sites & (1U << site)))
 			return site;
 	}
 	return -1;
@@ -99,6 +104,7 @@ void eng_mleaf_tick(struct engine *e, uint64_t now)
 	n = mf->to - mf->next + 1;
 	f.mleaf_req.first_seq = mf->next;
 	f.mleaf_req.count = n < GR_MLEAF_MAX ? n : GR_MLEAF_MAX;
+	mf->asked_count = f.mleaf_req.count;
 	eng_send_frame(e, site, &f);
 	mf->site = site;
 	mf->asked = mf->next;
@@ -135,6 +141,39 @@ static void mleaf_answer(struct engine *e, unsigned int from, const struct gr_ml
 	free(leaves);
 }
 
+/*
+ * Leaves from @from that do not chain from ours, or do not decode (the
+ * tree keeps those before them): that site is not asked again in this
+ * fetch; the next one is, at once. When every other site did so, the tree
+ * stops, saying why.
+ */
+static void mleaf_refuse(struct engine *e, unsigned int from, const struct gr_mleaf *m, int ret)
+{
+	struct eng_mleaf *mf = &e->mf;
+	unsigned int i, left = 0, nsites = gd_cluster(e->d)->nsites;
+	const char *why = ret == -EBADMSG ? "one does not chain from the leaf before it" :
+			  strerror(-ret);
+
+	mf->bad_sites |= 1U << from;
+	for (i = 0; i < nsites; i++)
+		left += i != gd_self(e->d) && gr_volume_replica(e->vol->cfg, i) &&
+			!(mf->bad_sites & (1U << i));
+	if (!left) {
+		eng_mtree_stop(e, "leaves %llu+%u from %s: %s, and every other site's were refused too",
+			       (unsigned long long)m->first_seq, m->count,
+			       gd_cluster(e->d)->sites[from].name, why);
+		mf->active = false;
+		return;
+	}
+	gd_warn("volume %s: Merkle tree: leaves %llu+%u from %s refused: %s; asking another site",
+		e->name, (unsigned long long)m->first_seq, m->count,
+		gd_cluster(e->d)->sites[from].name, why);
+	mf->answered = false;
+	mf->asked = m->first_seq;
+	mf->asked_ns = 0;		/* timed out: the next tick moves on */
+	mf->next = overlap_start(e);
+}
+
 /* The answer of the site asked. */
 static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mleaf *m)
 {
@@ -168,21 +207,20 @@ static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mlea
 		return;
 	}
 	if (ret < 0 && ret != -ESTALE) {
-		eng_mtree_stop(e, "leaves %llu+%u from %s: %s", (unsigned long long)m->first_seq,
-			       m->count, gd_cluster(e->d)->sites[from].name,
-			       ret == -EBADMSG ? "one does not chain from the leaf before it" :
-			       strerror(-ret));
-		mf->active = false;
+		mleaf_refuse(e, from, m, ret);
 		return;
 	}
 	if (ret > 0)
 		mf->leaves += ret;
-	if (!ret && cut == UINT64_MAX) {
+	if (!ret && cut == UINT64_MAX && m->count < mf->asked_count) {
 		/*
-		 * only leaves the tree holds (that site's committed tree ends
-		 * there): asked again at once, it would answer the same, and
-		 * the two sites would trade frames without end. In flight
-		 * until it times out, then the next site.
+		 * only leaves the tree holds, fewer than asked (that site's
+		 * committed tree ends there): asked again at once, it would
+		 * answer the same, and the two sites would trade frames
+		 * without end. In flight until it times out, then the next
+		 * site. (As many as asked, all held: the batch asked from
+		 * further back after -ESTALE; the next one goes on from the
+		 * tree's end.)
 		 */
 		mf->unavailable++;
 		mf->answered = false;

@@ -4,9 +4,11 @@
  * fed with every record the leader proposes and every record a follower
  * appends, caught up from the ledger itself after a restart, a barrier or
  * anything else it missed, cut back with the ledger's truncations, and
- * never behind what the ledger releases. A tree that cannot follow the
- * ledger (records released or reset away before it held them) stops, says
- * why in status, and the volume goes on replicating without it.
+ * never behind what the ledger releases. Leaves of records released or
+ * reset away before it held them come from other sites (engine_mleaf.c); a
+ * tree that cannot get them (every site's refused, or the log filled while
+ * it waited) stops, says why in status, and the volume goes on
+ * replicating without it.
  */
 #include <errno.h>
 #include <stdarg.h>
