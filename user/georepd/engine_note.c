@@ -59,33 +59,6 @@ static json_t *read_note(int dfd, const char *file)
 	return json_stringn(note, n);
 }
 
-static int by_path(const void *a, const void *b)
-{
-	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "path")),
-		      json_string_value(json_object_get(*(json_t *const *)b, "path")));
-}
-
-/* @forks sorted by path */
-static json_t *sorted(json_t *forks)
-{
-	size_t i, n = json_array_size(forks);
-	json_t **v = calloc(n ? n : 1, sizeof(*v)), *out = json_array();
-
-	for (i = 0; v && i < n; i++)
-		v[i] = json_array_get(forks, i);
-	if (v)
-		qsort(v, n, sizeof(*v), by_path);
-	for (i = 0; v && out && i < n; i++)
-		json_array_append(out, v[i]);
-	free(v);
-	json_decref(forks);
-	if (!v) {
-		json_decref(out);
-		return NULL;
-	}
-	return out;
-}
-
 /*
  * [{"path", "checkpoint"}]: the signed checkpoint this site wrote for each
  * fork file of the volume in its state directory ("<fork>.checkpoint",
@@ -96,28 +69,35 @@ static json_t *sorted(json_t *forks)
 json_t *eng_fork_notes(struct engine *e, char *err)
 {
 	const char *dir = gd_statedir_path(e->d->sd);
+	struct dirent **names = NULL;
 	char path[PATH_MAX];
-	struct dirent *de;
 	json_t *forks, *note;
-	DIR *d = opendir(dir);
+	int dfd, i, n;
 
-	if (!d) {
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	n = dfd < 0 ? -1 : scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
 		snprintf(err, GR_CTL_ERRLEN, "state directory %s: %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return NULL;
 	}
 	forks = json_array();
-	while (forks && (de = readdir(d))) {
-		if (!fork_ckpt_name(de->d_name, e->name))
-			continue;
-		note = read_note(dirfd(d), de->d_name);
-		/* the fork file's path: the name without ".checkpoint" */
-		snprintf(path, sizeof(path), "%s/%.*s", dir,
-			 (int)(strlen(de->d_name) - strlen(".checkpoint")), de->d_name);
-		json_array_append_new(forks, json_pack("{s:s, s:o*}", "path", path,
-						       "checkpoint", note));
+	for (i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+
+		if (forks && fork_ckpt_name(name, e->name)) {
+			note = read_note(dfd, name);
+			/* the fork file's path: the name without ".checkpoint" */
+			snprintf(path, sizeof(path), "%s/%.*s", dir,
+				 (int)(strlen(name) - strlen(".checkpoint")), name);
+			json_array_append_new(forks, json_pack("{s:s, s:o*}", "path", path,
+							       "checkpoint", note));
+		}
+		free(names[i]);
 	}
-	closedir(d);
-	forks = forks ? sorted(forks) : NULL;
+	free(names);
+	close(dfd);
 	if (!forks)
 		snprintf(err, GR_CTL_ERRLEN, "out of memory");
 	return forks;
