@@ -98,8 +98,10 @@ fill_past_log() {
 	echo "$FILL_MB MiB in $(elapsed "$t0" "$(now_s)") s"
 	echo "primary written_seq $w0 -> $w1, tail_seq $(vol_num "$P" tail_seq)," \
 		"$R written_seq $(vol_num "$R" written_seq)"
-	# the records R lacks are gone from the primary's log
-	[ "$(vol_num "$P" tail_seq)" -gt $(($(vol_num "$R" written_seq) + 1)) ]
+	# the records R lacks are gone from the primary's log, and its log says why
+	[ "$(vol_num "$P" tail_seq)" -gt $(($(vol_num "$R" written_seq) + 1)) ] || return 1
+	grep "releasing records up to" "$T/$P.log" | head -n 3
+	grep -q "log full: releasing records up to [0-9]*, $R holds up to" "$T/$P.log"
 }
 
 resync() {

@@ -108,7 +108,8 @@ verified_everywhere() {
 # sent both epochs before any record sealed with them, its kernel appends
 # the records sealed with each (it refuses a record whose epoch it lacks),
 # its key directory holds both with the leader's bytes, and its ledger
-# verifies with its own keys
+# verifies with its own keys (after a full resync, if the primary released
+# the records it lacked, its log holds epoch 5 only)
 down_during_two_rotations() {
 	local e w
 	kill_site "$F"
@@ -132,7 +133,16 @@ down_during_two_rotations() {
 	georepctl ledger verify "$F.$VOL" --key-dir "$T/keys-$F" || return 1
 	georepctl ledger dump "$F.$VOL" | grep -v '^#' | awk '{ print $8 }' | sort -un >"$T/epochs.f"
 	echo "$F: seal epochs of its retained records: $(tr '\n' ' ' <"$T/epochs.f")"
-	grep -qx 4 "$T/epochs.f" && grep -qx 5 "$T/epochs.f"
+	grep -qx 5 "$T/epochs.f" || return 1
+	# from the log, it appended records of both epochs; after a full
+	# resync (once in ~6 CI runs: the primary released past it; both
+	# logs' reasons are printed) its log starts at the resync's anchor
+	if grep -q "behind the retained log" "$T/$F.log"; then
+		echo "$F rejoined by a full resync:"
+		grep "full resync\|resync installed\|releasing records" "$T/$F.log" "$T/$P.log"
+		return 0
+	fi
+	grep -qx 4 "$T/epochs.f"
 }
 
 # past the kernel's 8 epochs, under fio: each site's key ring retires the

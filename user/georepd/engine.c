@@ -315,8 +315,8 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 	struct gd_ledger_status st;
 	struct gr_status gs;
 	uint64_t keep, applied;
+	size_t i, lag = SIZE_MAX;
 	bool full;
-	size_t i;
 
 	if (e->lg->ops->status(e->lg, &st))
 		return;
@@ -333,10 +333,14 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 				continue;
 			if (gr_progress(e->n, e->ids[i], &pi))
 				continue;
-			if (e->rs_out[i].active && e->rs_out[i].seq < keep)
+			if (e->rs_out[i].active && e->rs_out[i].seq < keep) {
 				keep = e->rs_out[i].seq;
-			if (pi.match < keep)
+				lag = i;
+			}
+			if (pi.match < keep) {
 				keep = pi.match;
+				lag = i;
+			}
 		}
 	} else if (!eager && !(st.log_size && st.log_used * 2 > st.log_size)) {
 		keep = keep > ENG_FOLLOWER_KEEP ? keep - ENG_FOLLOWER_KEEP : 0;
@@ -351,8 +355,16 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 	 */
 	full = gs.last_seq - gs.snap_seq > e->cfg.log_capacity / 4 * 3 ||
 	       (st.log_size && st.log_used * 4 > st.log_size * 3) || st.throttled;
-	if (force || full)
+	if ((force || full) && keep < applied) {
+		/* why a replica needs a full resync: once, when it is pushed out */
+		if (e->role == GR_LEADER && lag != SIZE_MAX && !e->rs_out[lag].active &&
+		    keep >= gs.snap_seq && gd_ratelimit(&e->rl))
+			gd_warn("volume %s: log %s: releasing records up to %llu, %s holds up to %llu "
+				"(it will get a full resync)", e->name,
+				force ? "released on request" : "full", (unsigned long long)applied - 1,
+				c->sites[lag].name, (unsigned long long)keep);
 		keep = applied;
+	}
 	/*
 	 * A tree fetching leaves no connected site can give holds the log:
 	 * once the log is full, writes matter more, and the tree stops.
