@@ -115,7 +115,7 @@ static const char *frame_path(const char *path, char *buf)
 		path = strrchr(path, '/') + 1;
 	snprintf(buf, GR_NOTE_PATH_MAX + 1, "%s", path);
 	for (i = 0; buf[i]; i++)
-		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+		if (gr_ctl_byte(buf[i]))
 			buf[i] = '?';
 	return buf;
 }

@@ -13,50 +13,8 @@
 
 #include "georep/record.h"
 #include "georep/wire.h"
+#include "wire_le.h"
 
-#define ERR(...)	(snprintf(err, GR_WIRE_ERRLEN, __VA_ARGS__), -EPROTO)
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return le16toh(v);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 void gr_wire_sha256(const void *data, size_t len, uint8_t *sha)
 {
@@ -72,7 +30,7 @@ uint64_t gr_wire_volume_id(const char *name)
 	uint64_t id;
 
 	gr_wire_sha256(name, strlen(name), sha);
-	id = get64(sha);
+	id = rd64(sha);
 	return id ? id : 1;
 }
 
@@ -139,12 +97,12 @@ int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
 {
 	const uint8_t *p = buf;
 
-	hdr->magic = get32(p);
-	hdr->version = get16(p + 4);
+	hdr->magic = rd32(p);
+	hdr->version = rd16(p + 4);
 	hdr->type = p[6];
 	hdr->flags = p[7];
-	hdr->length = get32(p + 8);
-	hdr->volume = get64(p + 16);
+	hdr->length = rd32(p + 8);
+	hdr->volume = rd64(p + 16);
 
 	if (hdr->magic != GR_WIRE_MAGIC)
 		return ERR("bad frame magic 0x%08x (not a georep replication peer?)",
@@ -161,7 +119,7 @@ int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
 		return ERR("%s frame: framed with version %u (%ss exist from version %u)",
 			   gr_frame_type_name(hdr->type), hdr->version,
 			   gr_frame_type_name(hdr->type), type_version(hdr->type));
-	if (get32(p + 12))
+	if (rd32(p + 12))
 		return ERR("%s frame: reserved header field is not zero",
 			   gr_frame_type_name(hdr->type));
 	if (hdr->length > GR_WIRE_MAX_BODY)
@@ -207,9 +165,9 @@ static int decode_hello(const uint8_t *b, uint32_t len, struct gr_hello *h, char
 
 	if (len != GR_HELLO_SIZE)
 		return ERR("hello: body is %u bytes, expected %u", len, GR_HELLO_SIZE);
-	h->min_version = get16(b);
-	h->max_version = get16(b + 2);
-	h->site_id = get32(b + 4);
+	h->min_version = rd16(b);
+	h->max_version = rd16(b + 2);
+	h->site_id = rd32(b + 4);
 	if (h->min_version == 0 || h->min_version > h->max_version)
 		return ERR("hello: bad version range %u..%u", h->min_version,
 			   h->max_version);
@@ -226,14 +184,14 @@ static int decode_error(const uint8_t *b, uint32_t len, struct gr_error *e, char
 
 	if (len < 8)
 		return ERR("error: body of %u bytes is shorter than 8", len);
-	e->code = get32(b);
-	n = get32(b + 4);
+	e->code = rd32(b);
+	n = rd32(b + 4);
 	if (n > GR_WIRE_MAX_REASON || n != len - 8)
 		return ERR("error: reason length %u does not match the body (%u)",
 			   n, len - 8);
 	for (i = 0; i < n; i++) {
 		/* printable text only: it ends up in logs */
-		if (b[8 + i] < 0x20 || b[8 + i] == 0x7f)
+		if (gr_ctl_byte(b[8 + i]))
 			return ERR("error: reason has a control character");
 	}
 	memcpy(e->reason, b + 8, n);
@@ -258,21 +216,21 @@ static ssize_t check_record(const uint8_t *p, size_t left, uint64_t want_seq,
 
 	if (left < GEOREP_RECORD_HDR_SIZE)
 		return ERR("records: record %u: truncated header (%zu bytes left)", i, left);
-	if (get32(p + offsetof(struct georep_record, magic)) != GEOREP_RECORD_MAGIC)
+	if (rd32(p + offsetof(struct georep_record, magic)) != GEOREP_RECORD_MAGIC)
 		return ERR("records: record %u: bad magic", i);
-	if (get16(p + offsetof(struct georep_record, version)) != GEOREP_RECORD_VERSION)
+	if (rd16(p + offsetof(struct georep_record, version)) != GEOREP_RECORD_VERSION)
 		return ERR("records: record %u: unsupported record version %u", i,
-			   get16(p + offsetof(struct georep_record, version)));
-	op = get16(p + offsetof(struct georep_record, op));
+			   rd16(p + offsetof(struct georep_record, version)));
+	op = rd16(p + offsetof(struct georep_record, op));
 	if (op >= __GEOREP_OP_MAX)
 		return ERR("records: record %u: unknown op %u", i, op);
-	if (get64(p + offsetof(struct georep_record, seq)) != want_seq)
+	if (rd64(p + offsetof(struct georep_record, seq)) != want_seq)
 		return ERR("records: record %u: seq %llu, expected %llu", i,
-			   (unsigned long long)get64(p + offsetof(struct georep_record, seq)),
+			   (unsigned long long)rd64(p + offsetof(struct georep_record, seq)),
 			   (unsigned long long)want_seq);
-	if (get32(p + offsetof(struct georep_record, flags)) & ~__GEOREP_RF_ALL)
+	if (rd32(p + offsetof(struct georep_record, flags)) & ~__GEOREP_RF_ALL)
 		return ERR("records: record %u: unknown record flags", i);
-	plen = get32(p + offsetof(struct georep_record, payload_len));
+	plen = rd32(p + offsetof(struct georep_record, payload_len));
 	if (plen % GEOREP_BLOCK_SIZE)
 		return ERR("records: record %u: payload_len %u is not a multiple of %u",
 			   i, plen, GEOREP_BLOCK_SIZE);
@@ -283,9 +241,9 @@ static ssize_t check_record(const uint8_t *p, size_t left, uint64_t want_seq,
 		return ERR("records: record %u: payload_len %u invalid for op %u",
 			   i, plen, op);
 	if (op == GEOREP_OP_WRITE &&
-	    get32(p + offsetof(struct georep_record, len)) != plen)
+	    rd32(p + offsetof(struct georep_record, len)) != plen)
 		return ERR("records: record %u: write of %u bytes carries %u bytes of payload",
-			   i, get32(p + offsetof(struct georep_record, len)), plen);
+			   i, rd32(p + offsetof(struct georep_record, len)), plen);
 	return GEOREP_RECORD_HDR_SIZE + (size_t)plen;
 }
 
@@ -298,9 +256,9 @@ static int decode_records(const uint8_t *b, uint32_t len, struct gr_records *r, 
 	if (len < GR_RECORDS_HDR_SIZE)
 		return ERR("records: body of %u bytes is shorter than %u", len,
 			   GR_RECORDS_HDR_SIZE);
-	r->count = get32(b);
-	r->first_seq = get64(b + 8);
-	if (get32(b + 4))
+	r->count = rd32(b);
+	r->first_seq = rd64(b + 8);
+	if (rd32(b + 4))
 		return ERR("records: reserved field is not zero");
 	if (r->count == 0 || r->count > GR_WIRE_MAX_RECORDS)
 		return ERR("records: count %u is not in 1..%u", r->count,
@@ -324,19 +282,19 @@ static int decode_records(const uint8_t *b, uint32_t len, struct gr_records *r, 
 
 static void put_seal(uint8_t *b, const struct georep_data_seal *s)
 {
-	put64(b, s->term);
-	put64(b + 8, s->seq);
-	put32(b + 16, s->epoch);
-	put32(b + 20, 0);
+	wr64(b, s->term);
+	wr64(b + 8, s->seq);
+	wr32(b + 16, s->epoch);
+	wr32(b + 20, 0);
 	memcpy(b + 24, s->mac, GEOREP_HASH_LEN);
 }
 
 static void get_seal(const uint8_t *b, struct georep_data_seal *s)
 {
-	s->term = get64(b);
-	s->seq = get64(b + 8);
-	s->epoch = get32(b + 16);
-	s->reserved = get32(b + 20);
+	s->term = rd64(b);
+	s->seq = rd64(b + 8);
+	s->epoch = rd32(b + 16);
+	s->reserved = rd32(b + 20);
 	memcpy(s->mac, b + 24, GEOREP_HASH_LEN);
 }
 
@@ -357,9 +315,9 @@ static int decode_resync(const uint8_t *b, uint32_t len, struct gr_resync *r, ch
 	if (len < GR_RESYNC_HDR_SIZE)
 		return ERR("resync: body of %u bytes is shorter than %u", len,
 			   GR_RESYNC_HDR_SIZE);
-	r->offset = get64(b);
-	r->length = get32(b + 8);
-	if (get32(b + 12))
+	r->offset = rd64(b);
+	r->length = rd32(b + 8);
+	if (rd32(b + 12))
 		return ERR("resync: unknown flags");
 	if (r->length != len - GR_RESYNC_HDR_SIZE)
 		return ERR("resync: chunk length %u does not match the body (%u)",
@@ -388,9 +346,9 @@ static int decode_heal_req(const uint8_t *b, uint32_t len, struct gr_heal_req *r
 	if (len < GR_HEAL_REQ_HDR_SIZE)
 		return ERR("heal-req: body of %u bytes is shorter than %u", len,
 			   GR_HEAL_REQ_HDR_SIZE);
-	r->fork_seq = get64(b);
-	r->count = get32(b + 8);
-	if (get32(b + 12))
+	r->fork_seq = rd64(b);
+	r->count = rd32(b + 8);
+	if (rd32(b + 12))
 		return ERR("heal-req: reserved field not 0");
 	if (!r->count || r->count > GR_HEAL_MAX_BLOCKS)
 		return ERR("heal-req: %u blocks (1 to %u)", r->count, GR_HEAL_MAX_BLOCKS);
@@ -403,7 +361,7 @@ static int decode_heal_req(const uint8_t *b, uint32_t len, struct gr_heal_req *r
 
 uint64_t gr_heal_req_block(const struct gr_heal_req *r, uint32_t i)
 {
-	return r->raw ? get64(r->raw + 8 * (size_t)i) : r->list[i];
+	return r->raw ? rd64(r->raw + 8 * (size_t)i) : r->list[i];
 }
 
 static int decode_heal(const uint8_t *b, uint32_t len, struct gr_heal *h, char *err)
@@ -412,12 +370,12 @@ static int decode_heal(const uint8_t *b, uint32_t len, struct gr_heal *h, char *
 
 	if (len < GR_HEAL_HDR_SIZE)
 		return ERR("heal: body of %u bytes is shorter than %u", len, GR_HEAL_HDR_SIZE);
-	h->fork_seq = get64(b);
-	h->block = get64(b + 8);
-	h->version = get64(b + 16);
-	h->seq = get64(b + 24);
-	h->status = get32(b + 32);
-	h->length = get32(b + 36);
+	h->fork_seq = rd64(b);
+	h->block = rd64(b + 8);
+	h->version = rd64(b + 16);
+	h->seq = rd64(b + 24);
+	h->status = rd32(b + 32);
+	h->length = rd32(b + 36);
 	memcpy(h->sha256, b + 40, GEOREP_HASH_LEN);
 	get_seal(b + 72, &h->seal);
 	if (h->status >= __GR_HEAL_MAX)
@@ -474,8 +432,8 @@ static int decode_body(const uint8_t *b, uint32_t bl, struct gr_frame *f, char *
 		if (bl != GR_PING_SIZE)
 			return ERR("%s: body is %u bytes, expected %u",
 				   gr_frame_type_name(f->hdr.type), bl, GR_PING_SIZE);
-		f->ping.nonce = get64(b);
-		f->ping.time_ns = get64(b + 8);
+		f->ping.nonce = rd64(b);
+		f->ping.time_ns = rd64(b + 8);
 		return 0;
 	case GR_FT_CONSENSUS:
 		if (bl == 0)
@@ -488,8 +446,8 @@ static int decode_body(const uint8_t *b, uint32_t bl, struct gr_frame *f, char *
 	case GR_FT_ACK:
 		if (bl != GR_ACK_SIZE)
 			return ERR("ack: body is %u bytes, expected %u", bl, GR_ACK_SIZE);
-		f->ack.term = get64(b);
-		f->ack.persisted_seq = get64(b + 8);
+		f->ack.term = rd64(b);
+		f->ack.persisted_seq = rd64(b + 8);
 		return 0;
 	case GR_FT_RESYNC:
 		return decode_resync(b, bl, &f->resync, err);
@@ -507,7 +465,7 @@ static int decode_body(const uint8_t *b, uint32_t bl, struct gr_frame *f, char *
 	case GR_FT_CKPT_RESP:
 		return gr_wire_decode_ckpt_resp(b, bl, &f->ckpt_resp, err);
 	case GR_FT_GENESIS_REQ:
-		if (bl != GR_GENESIS_REQ_SIZE || get32(b) || get32(b + 4))
+		if (bl != GR_GENESIS_REQ_SIZE || rd32(b) || rd32(b + 4))
 			return ERR("genesis-req: body of %u bytes with flags (expected %u zero bytes)",
 				   bl, GR_GENESIS_REQ_SIZE);
 		return 0;
@@ -656,28 +614,28 @@ static int put_repair(uint8_t *b, size_t bl, const struct gr_frame *f, char *err
 
 	switch (f->hdr.type) {
 	case GR_FT_RESYNC:
-		put64(b, f->resync.offset);
-		put32(b + 8, f->resync.length);
-		put32(b + 12, 0);
+		wr64(b, f->resync.offset);
+		wr32(b + 8, f->resync.length);
+		wr32(b + 12, 0);
 		put_seal(b + 48, &f->resync.seal);
 		memcpy(b + GR_RESYNC_HDR_SIZE, f->resync.data, f->resync.length);
 		gr_wire_sha256(b + GR_RESYNC_HDR_SIZE, f->resync.length, b + 16);
 		return decode_resync(b, bl, &(struct gr_resync){ 0 }, err) ? -1 : 0;
 	case GR_FT_HEAL_REQ:
-		put64(b, f->heal_req.fork_seq);
-		put32(b + 8, f->heal_req.count);
-		put32(b + 12, 0);
+		wr64(b, f->heal_req.fork_seq);
+		wr32(b + 8, f->heal_req.count);
+		wr32(b + 12, 0);
 		for (i = 0; i < f->heal_req.count; i++)
-			put64(b + GR_HEAL_REQ_HDR_SIZE + 8 * i,
+			wr64(b + GR_HEAL_REQ_HDR_SIZE + 8 * i,
 			      gr_heal_req_block(&f->heal_req, i));
 		return decode_heal_req(b, bl, &(struct gr_heal_req){ 0 }, err) ? -1 : 0;
 	default:
-		put64(b, f->heal.fork_seq);
-		put64(b + 8, f->heal.block);
-		put64(b + 16, f->heal.version);
-		put64(b + 24, f->heal.seq);
-		put32(b + 32, f->heal.status);
-		put32(b + 36, f->heal.length);
+		wr64(b, f->heal.fork_seq);
+		wr64(b + 8, f->heal.block);
+		wr64(b + 16, f->heal.version);
+		wr64(b + 24, f->heal.seq);
+		wr32(b + 32, f->heal.status);
+		wr32(b + 36, f->heal.length);
 		memset(b + 40, 0, GEOREP_HASH_LEN + GR_DATA_SEAL_SIZE);
 		if (f->heal.status == GR_HEAL_DATA)
 			put_seal(b + 72, &f->heal.seal);
@@ -692,13 +650,13 @@ static int put_repair(uint8_t *b, size_t bl, const struct gr_frame *f, char *err
 static void put_hdr(uint8_t *p, uint8_t type, uint8_t flags, uint32_t len,
 		    uint16_t version, uint64_t volume)
 {
-	put32(p, GR_WIRE_MAGIC);
-	put16(p + 4, version ? version : GR_WIRE_VERSION_MIN);
+	wr32(p, GR_WIRE_MAGIC);
+	wr16(p + 4, version ? version : GR_WIRE_VERSION_MIN);
 	p[6] = type;
 	p[7] = flags;
-	put32(p + 8, len);
-	put32(p + 12, 0);
-	put64(p + 16, volume);
+	wr32(p + 8, len);
+	wr32(p + 12, 0);
+	wr64(p + 16, volume);
 }
 
 void gr_wire_part_hdr(uint8_t *hdr, uint32_t len, bool more, uint16_t version)
@@ -718,25 +676,25 @@ static int put_body(uint8_t *b, size_t bl, const struct gr_frame *f, uint16_t ve
 
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
-		put16(b, f->hello.min_version);
-		put16(b + 2, f->hello.max_version);
-		put32(b + 4, f->hello.site_id);
+		wr16(b, f->hello.min_version);
+		wr16(b + 2, f->hello.max_version);
+		wr32(b + 4, f->hello.site_id);
 		return put_padded(b + 8, GEOREP_NAME_MAX, f->hello.site) ||
 		       put_padded(b + 8 + GEOREP_NAME_MAX, GR_WIRE_CLUSTER_LEN,
 				  f->hello.cluster) ? -EINVAL : 0;
 	case GR_FT_ERROR:
-		put32(b, f->error.code);
-		put32(b + 4, bl - 8);
+		wr32(b, f->error.code);
+		wr32(b + 4, bl - 8);
 		for (i = 0; i < bl - 8; i++) {
 			char c = f->error.reason[i];
 
-			b[8 + i] = ((unsigned char)c < 0x20 || c == 0x7f) ? '?' : c;
+			b[8 + i] = gr_ctl_byte(c) ? '?' : c;
 		}
 		break;
 	case GR_FT_PING:
 	case GR_FT_PONG:
-		put64(b, f->ping.nonce);
-		put64(b + 8, f->ping.time_ns);
+		wr64(b, f->ping.nonce);
+		wr64(b + 8, f->ping.time_ns);
 		break;
 	case GR_FT_CONSENSUS:
 		if (!f->consensus.len)
@@ -744,14 +702,14 @@ static int put_body(uint8_t *b, size_t bl, const struct gr_frame *f, uint16_t ve
 		memcpy(b, f->consensus.data, f->consensus.len);
 		break;
 	case GR_FT_RECORDS:
-		put32(b, f->records.count);
-		put32(b + 4, 0);
-		put64(b + 8, f->records.first_seq);
+		wr32(b, f->records.count);
+		wr32(b + 4, 0);
+		wr64(b + 8, f->records.first_seq);
 		memcpy(b + GR_RECORDS_HDR_SIZE, f->records.data, f->records.len);
 		break;
 	case GR_FT_ACK:
-		put64(b, f->ack.term);
-		put64(b + 8, f->ack.persisted_seq);
+		wr64(b, f->ack.term);
+		wr64(b + 8, f->ack.persisted_seq);
 		break;
 	case GR_FT_RESYNC:
 	case GR_FT_HEAL_REQ:
@@ -869,17 +827,17 @@ ssize_t gr_cmsg_encode(void *buf, size_t cap, const struct gr_cmsg *m)
 		return -EINVAL;
 	if (total > cap)
 		return -ENOSPC;
-	put32(p, m->type);
-	put32(p + 4, m->flags);
-	put64(p + 8, m->term);
-	put32(p + 16, m->from);
-	put32(p + 20, m->to);
-	put64(p + 24, m->index);
-	put64(p + 32, m->log_term);
-	put64(p + 40, m->commit);
-	put32(p + 48, m->entries);
-	put32(p + 52, m->entries_len);
-	put64(p + 56, m->hint);
+	wr32(p, m->type);
+	wr32(p + 4, m->flags);
+	wr64(p + 8, m->term);
+	wr32(p + 16, m->from);
+	wr32(p + 20, m->to);
+	wr64(p + 24, m->index);
+	wr64(p + 32, m->log_term);
+	wr64(p + 40, m->commit);
+	wr32(p + 48, m->entries);
+	wr32(p + 52, m->entries_len);
+	wr64(p + 56, m->hint);
 	if (m->entries_len)
 		memcpy(p + GR_CMSG_SIZE, m->entries_data, m->entries_len);
 	return total;
@@ -892,17 +850,17 @@ int gr_cmsg_decode(const void *buf, size_t len, struct gr_cmsg *m, char *err)
 	if (len < GR_CMSG_SIZE)
 		return ERR("consensus: message of %zu bytes is shorter than %u",
 			   len, GR_CMSG_SIZE);
-	m->type = get32(p);
-	m->flags = get32(p + 4);
-	m->term = get64(p + 8);
-	m->from = get32(p + 16);
-	m->to = get32(p + 20);
-	m->index = get64(p + 24);
-	m->log_term = get64(p + 32);
-	m->commit = get64(p + 40);
-	m->entries = get32(p + 48);
-	m->entries_len = get32(p + 52);
-	m->hint = get64(p + 56);
+	m->type = rd32(p);
+	m->flags = rd32(p + 4);
+	m->term = rd64(p + 8);
+	m->from = rd32(p + 16);
+	m->to = rd32(p + 20);
+	m->index = rd64(p + 24);
+	m->log_term = rd64(p + 32);
+	m->commit = rd64(p + 40);
+	m->entries = rd32(p + 48);
+	m->entries_len = rd32(p + 52);
+	m->hint = rd64(p + 56);
 	if (m->entries_len != len - GR_CMSG_SIZE)
 		return ERR("consensus: entries length %u does not match the %zu bytes left",
 			   m->entries_len, len - GR_CMSG_SIZE);

@@ -31,20 +31,6 @@ const char *gr_ckpt_status_name(uint32_t status)
 	return status < __GR_CKPT_MAX ? names[status] : "unknown";
 }
 
-/* the offset of the first byte that is a control character other than '\n', or -1 */
-static long bad_byte(const char *s, size_t n, bool newlines)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-
-		if ((c < 0x20 && !(newlines && c == '\n')) || c == 0x7f)
-			return (long)i;
-	}
-	return -1;
-}
-
 /* a signature line: "\u2014 " name " " signature "\n", nothing else */
 static bool sigline(const char *s, size_t n)
 {
@@ -87,7 +73,7 @@ int gr_wire_check_note(const char *note, uint32_t len, const char *what, uint64_
 
 	if (len > GR_CKPT_NOTE_MAX)
 		return ERR("%s: note of %u bytes, more than %u", what, len, GR_CKPT_NOTE_MAX);
-	bad = bad_byte(note, len, true);
+	bad = gr_bad_byte(note, len, true);
 	if (bad >= 0)
 		return ERR("%s: control byte 0x%02x at note offset %ld", what,
 			   (unsigned char)note[bad], bad);
@@ -160,7 +146,7 @@ int gr_wire_decode_ckpt_resp(const uint8_t *b, uint32_t len, struct gr_ckpt_resp
 			   len - GR_CKPT_RESP_HDR_SIZE);
 	if (r->status == GR_CKPT_COSIGNED) {
 		if (r->len > GR_CKPT_SIGLINE_MAX || !sigline(r->text, r->len) ||
-		    bad_byte(r->text, r->len, true) >= 0)
+		    gr_bad_byte(r->text, r->len, true) >= 0)
 			return ERR("ckpt-resp: size %llu: cosigned, but the text is not one "
 				   "signature line", (unsigned long long)r->size);
 		return 0;
@@ -169,7 +155,7 @@ int gr_wire_decode_ckpt_resp(const uint8_t *b, uint32_t len, struct gr_ckpt_resp
 		return ERR("ckpt-resp: size %llu: %s with a reason of %u bytes (1..%u)",
 			   (unsigned long long)r->size, gr_ckpt_status_name(r->status), r->len,
 			   GR_WIRE_MAX_REASON);
-	bad = bad_byte(r->text, r->len, false);
+	bad = gr_bad_byte(r->text, r->len, false);
 	if (bad >= 0)
 		return ERR("ckpt-resp: control byte 0x%02x at reason offset %ld",
 			   (unsigned char)r->text[bad], bad);

@@ -31,7 +31,7 @@ int gr_wire_decode_note_req(const uint8_t *b, uint32_t len, struct gr_note_req *
 /* a fork file's path: printable bytes, no newline */
 static int check_path(const struct gr_note *n, char *err)
 {
-	uint32_t i;
+	long bad;
 
 	if (n->kind != GR_NOTE_FORK || n->status == GR_NOTE_NONE)
 		return n->path_len ? ERR("note: status %u of kind %u with a path", n->status,
@@ -39,10 +39,10 @@ static int check_path(const struct gr_note *n, char *err)
 	if (!n->path_len || n->path_len > GR_NOTE_PATH_MAX)
 		return ERR("note: fork file path of %u bytes (1..%u)", n->path_len,
 			   GR_NOTE_PATH_MAX);
-	for (i = 0; i < n->path_len; i++)
-		if ((unsigned char)n->path[i] < 0x20 || n->path[i] == 0x7f)
-			return ERR("note: control byte 0x%02x at path offset %u",
-				   (unsigned char)n->path[i], i);
+	bad = gr_bad_byte(n->path, n->path_len, false);
+	if (bad >= 0)
+		return ERR("note: control byte 0x%02x at path offset %ld",
+			   (unsigned char)n->path[bad], bad);
 	return 0;
 }
 

@@ -45,6 +45,12 @@
 #define GR_WIRE_CLUSTER_LEN	64		/* hello cluster field */
 #define GR_WIRE_ERRLEN		160		/* size of decoder messages */
 
+/* a byte no text from a frame may carry into a log: C0 controls and DEL */
+static inline bool gr_ctl_byte(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 enum gr_frame_type {
 	GR_FT_HELLO = 1,	/* site frame: who I am, which versions */
 	GR_FT_ERROR = 2,	/* site frame: why I am closing */
