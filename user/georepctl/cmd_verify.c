@@ -292,8 +292,9 @@ static int ckpt_of(const char *note, uint64_t *size, char *root_b64)
 	const char *split = note ? strstr(note, "\n\n") : NULL;
 	gr_mhash root;
 
+	/* no signed checkpoint covers an empty tree (a size of 0 has no root to ask) */
 	if (!split || gr_checkpoint_parse(note, split + 1 - note, origin, sizeof(origin), size,
-					  root, err))
+					  root, err) || !*size)
 		return -1;
 	gr_b64_encode(root, sizeof(root), root_b64, 64);
 	return 0;
@@ -330,9 +331,13 @@ static void site_final(const struct verify_args *a, struct vsite *s)
 	json_t *resp = s->remote ? remote_note(a, s, false, 0) :
 			optional_call(s, "final-checkpoint", a->volume);
 	const char *note = json_string_value(json_object_get(resp, "checkpoint"));
+	const char *status = json_string_value(json_object_get(resp, "status"));
 
 	if (note && !ckpt_of(note, &s->final_size, s->final_root))
 		s->final = strdup(note);
+	else if (note || (status && !strcmp(status, "bad")))
+		fprintf(stderr, "georepctl: site %s: its final checkpoint is not a readable "
+			"signed checkpoint\n", s->name);
 	json_decref(resp);
 }
 

@@ -60,6 +60,32 @@ static json_t *read_note(int dfd, const char *file)
 }
 
 /*
+ * {"path", "checkpoint"} of one fork file; a path that is no UTF-8 (any
+ * bytes but '/' and NUL are allowed) with each such byte as '?': listed,
+ * not dropped. @note is taken. NULL: out of memory.
+ */
+static json_t *fork_entry(const char *path, json_t *note)
+{
+	json_t *p = json_string(path);
+	char *lossy;
+	size_t i;
+
+	if (!p) {
+		lossy = strdup(path);
+		for (i = 0; lossy && lossy[i]; i++)
+			if ((unsigned char)lossy[i] >= 0x80)
+				lossy[i] = '?';
+		p = lossy ? json_string(lossy) : NULL;
+		free(lossy);
+	}
+	if (!p) {
+		json_decref(note);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o*}", "path", p, "checkpoint", note);
+}
+
+/*
  * [{"path", "checkpoint"}]: the signed checkpoint this site wrote for each
  * fork file of the volume in its state directory ("<fork>.checkpoint",
  * eng_ckpt_sign_fork()), as it is, in the order of the paths; an unreadable
@@ -91,8 +117,10 @@ json_t *eng_fork_notes(struct engine *e, char *err)
 			/* the fork file's path: the name without ".checkpoint" */
 			snprintf(path, sizeof(path), "%s/%.*s", dir,
 				 (int)(strlen(name) - strlen(".checkpoint")), name);
-			json_array_append_new(forks, json_pack("{s:s, s:o*}", "path", path,
-							       "checkpoint", note));
+			if (json_array_append_new(forks, fork_entry(path, note))) {
+				json_decref(forks);
+				forks = NULL;
+			}
 		}
 		free(names[i]);
 	}
@@ -144,6 +172,11 @@ static void note_send(struct engine *e, unsigned int from, const struct gr_note_
 				       err)) {
 			f.note.status = GR_NOTE_BAD;
 			f.note.note_len = 0;
+			if (gd_ratelimit(&e->rl))
+				gd_warn("volume %s: %s checkpoint %u asked by %s answered bad: %s%s%s",
+					e->name, q->kind == GR_NOTE_FORK ? "fork" : "final",
+					q->index, gd_cluster(e->d)->sites[from].name, err,
+					path ? " in " : "", path ?: "");
 		}
 		if (q->kind == GR_NOTE_FORK) {
 			f.note.path = frame_path(path ?: "?", pbuf);
@@ -168,10 +201,13 @@ static void note_answer(struct engine *e, unsigned int from, const struct gr_not
 	}
 	forks = eng_fork_notes(e, err);
 	if (!forks) {
+		/*
+		 * no answer: "none" would say there are no fork files; the
+		 * asker times out and says its listing is incomplete
+		 */
 		if (gd_ratelimit(&e->rl))
-			gd_warn("volume %s: fork checkpoints asked by %s: %s", e->name,
-				gd_cluster(e->d)->sites[from].name, err);
-		note_send(e, from, q, 0, NULL, NULL);
+			gd_warn("volume %s: fork checkpoints asked by %s, not answered: %s",
+				e->name, gd_cluster(e->d)->sites[from].name, err);
 		return;
 	}
 	fk = json_array_get(forks, q->index);

@@ -83,6 +83,8 @@ int gr_wire_check_note(const char *note, uint32_t len, const char *what, uint64_
 	*text_len = split + 1 - note;
 	if (gr_checkpoint_parse(note, *text_len, origin, sizeof(origin), size, root, why))
 		return ERR("%s: %.140s", what, why);
+	if (!*size)
+		return ERR("%s: tree size 0: no checkpoint is signed over an empty tree", what);
 	return check_sigs(split + 2, note + len - split - 2, what, err);
 }
 

@@ -101,8 +101,11 @@ void gr_wire_put_note(uint8_t *b, const struct gr_note *n)
 	wr32(b + 20, n->status);
 	wr32(b + 24, n->path_len);
 	wr32(b + 28, n->note_len);
-	memcpy(b + GR_NOTE_HDR_SIZE, n->path, n->path_len);
-	memcpy(b + GR_NOTE_HDR_SIZE + n->path_len, n->note, n->note_len);
+	/* a final checkpoint has no path, a NONE or BAD answer no note (NULL) */
+	if (n->path_len)
+		memcpy(b + GR_NOTE_HDR_SIZE, n->path, n->path_len);
+	if (n->note_len)
+		memcpy(b + GR_NOTE_HDR_SIZE + n->path_len, n->note, n->note_len);
 }
 
 size_t gr_wire_note_size(const struct gr_note *n)

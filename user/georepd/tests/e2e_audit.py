@@ -286,12 +286,24 @@ def phase_fork_file(sites, cfg, top):
     # bring the deposed site's fork file checkpoint over the replication link
     # a second "fork checkpoint" there that is no signed note: named, skipped
     via = newp or others[0]
+    # and one whose name is no UTF-8 (listed with '?' for the byte), and one
+    # of tree size 0 (no root to compare: named, skipped, verify goes on)
     junk = os.path.join(p.dir, "vol0.fork-999-999-1.checkpoint")
     with open(junk, "w") as f:
         f.write("georep/x/vol0\nnot a size\n")
+    junk8 = os.fsencode(p.dir) + b"/vol0.fork-999-999-\xff.checkpoint"
+    with open(junk8, "w") as f:
+        f.write("georep/x/vol0\nnot a size\n")
+    junk0 = os.path.join(p.dir, "vol0.fork-999-999-2.checkpoint")
+    with open(junk0, "w") as f:
+        f.write("georep/x/vol0\n0\n%s\n\n\u2014 georep/x/a AAAA\n" % head[2])
     vv = ctl("verify", "vol0", "--via", via.sock)
     vj = ctl("verify", "vol0", "--json", "--via", via.sock)
-    os.unlink(junk)
+    vl = ctl("verify", "vol0", *socks(sites))
+    for j in (junk, junk8, junk0):
+        os.unlink(j)
+    named = ["site %s: fork file %s has no readable signed checkpoint" % (p.name, n[:-11])
+             for n in (junk, junk0, os.path.join(p.dir, "vol0.fork-999-999-?.checkpoint"))]
     vf = [f for f in (json.loads(vj.stdout) if vj.stdout.startswith("{") else {}).get(
         "forks", []) if f.get("kind") == "fork-file"]
     ok = (note and vv.returncode == 0 and vj.returncode == 0 and
@@ -300,11 +312,11 @@ def phase_fork_file(sites, cfg, top):
           "all 3 sites agree" in vv.stdout and len(vf) == 1 and len(jf) == 1 and
           all(vf[0][k] == jf[0][k] for k in ("size", "path", "checkpoints")) and
           vf[0]["sites"][0] == p.name and vf[0]["roots"][0] == head[2] and
-          ("site %s: fork file %s has no readable signed checkpoint" %
-           (p.name, junk[:-len(".checkpoint")])) in vv.stderr and
+          all(n in vv.stderr and n in vl.stderr for n in named) and
+          vl.returncode == 0 and "all 3 sites agree" in vl.stdout and
           "not all read" not in vv.stdout)
     ktap(ok, "verify_via_reads_the_other_sites_fork_file_checkpoints",
-         (via.name, vv.stdout, vv.stderr, vj.stdout[:3000]))
+         (via.name, vv.stdout, vv.stderr, vj.stdout[:3000], vl.stdout, vl.stderr))
     return newp
 
 

@@ -124,7 +124,7 @@ static void test_ckpt_refused(void)
 	text[strstr(text, "\n\n") + 2 - text] = 'X';
 	CHECK(encode(GR_FT_CKPT, text, note_len, 40) == -EINVAL);
 	memcpy(buf, "", 0);
-	CHECK(encode(GR_FT_CKPT, "georep/t/vol0\n40\n!!!\n\n\xe2\x80\x94 a b\n", 35, 40) ==
+	CHECK(encode(GR_FT_CKPT, "georep/t/vol0\n40\n!!!\n\n\xe2\x80\x94 a b\n", 31, 40) ==
 	      -EINVAL);
 	/* what the encoder refuses, the decoder refuses with a reason */
 	gr_wire_encode(buf, sizeof(buf), &(struct gr_frame){ .hdr.type = GR_FT_PING });
@@ -221,6 +221,35 @@ static void test_note_req(void)
 	      !strcmp(gr_frame_type_name(GR_FT_NOTE), "note"));
 }
 
+/*
+ * A note of tree size 0 (the signed note's text with "40" as "0"): refused
+ * by the encoder and the decoder; georepctl verify would otherwise ask the
+ * sites for a root at size 0 and stop.
+ */
+static void test_note_size0(void)
+{
+	char zero[4096];
+	const char *rest = strchr(strchr(note, '\n') + 1, '\n') + 1;
+	uint8_t *b = buf + GR_WIRE_HDR_SIZE;
+	struct gr_frame g;
+	size_t zlen;
+	ssize_t n;
+
+	zlen = snprintf(zero, sizeof(zero), "georep/t/vol0\n0\n%s", rest);
+	CHECK(zlen == note_len - 1);
+	CHECK(encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_OK, "/f", zero, zlen) == -EINVAL);
+	/* the same body length: path "/" and the good note, made "/f" and @zero */
+	n = encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_OK, "/", note, note_len);
+	CHECK(n > 0);
+	memcpy(b + GR_NOTE_HDR_SIZE, "/f", 2);
+	memcpy(b + GR_NOTE_HDR_SIZE + 2, zero, zlen);
+	memcpy(b + 24, &(uint32_t){ htole32(2) }, 4);
+	memcpy(b + 28, &(uint32_t){ htole32(zlen) }, 4);
+	CHECK(decode(n, &g) == -EPROTO);
+	CHECK_MSG(strstr(err, "note: tree size 0: no checkpoint is signed over an empty tree"),
+		  "%s", err);
+}
+
 static void test_note(void)
 {
 	uint32_t v;
@@ -260,6 +289,7 @@ static void test_note(void)
 	note_bad(GR_NOTE_HDR_SIZE + 3, "\n", 1, "note: control byte 0x0a at path offset 3");
 	note_bad(GR_NOTE_HDR_SIZE + 17 + 2, "\x01", 1, "note: control byte 0x01 at note offset 2");
 	note_bad(GR_NOTE_HDR_SIZE + 17 + 14, "x", 1, "is not a decimal");
+	test_note_size0();
 	n = encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_OK, "/var/lib/georep/f", note, note_len);
 	buf[4] = GR_WIRE_VERSION_ROOT;
 	CHECK(decode(n, &g) == -EPROTO &&
