@@ -490,6 +490,7 @@ static void eng_destroy(struct gr_replica *r)
 	gd_mtree_close(e->mt);
 	eng_ckpt_close(e);
 	eng_remote_free(e);
+	eng_fork_notes_stale(e);
 	e->lg->ops->close(e->lg);
 	json_decref(e->heal.forks);
 	free(e->heal.blk);

@@ -703,6 +703,7 @@ void eng_ckpt_sign_fork(struct engine *e, uint64_t size, const char *fork)
 			snprintf(err, sizeof(err), "writing <fork>.checkpoint: %s", strerror(errno));
 		if (f && err[0])
 			unlink(path);
+		eng_fork_notes_stale(e);	/* NOTE_REQs see it at once */
 	}
 	if (err[0])
 		gd_warn("volume %s: no signed checkpoint of the fork file %s: %s", e->name, fork,

@@ -25,6 +25,7 @@
 #define ENG_HEARTBEAT_TICKS	2
 #define ENG_MAINT_MS		1000		/* commit save, compaction */
 #define ENG_COMPACT_MIN		1024		/* records freed per compaction, at least */
+#define ENG_NOTES_NS		1000000000ULL	/* a fork listing answers NOTE_REQs */
 #define ENG_FOLLOWER_KEEP	8192		/* records a follower keeps past applied */
 #define ENG_MAX_FORKS		16		/* listed in status */
 /*
@@ -208,6 +209,9 @@ struct engine {
 		struct gr_root r;
 		json_t *note;			/* NOTE: the control reply */
 	} roots[ENG_ROOT_SLOTS];
+	/* the fork listing NOTE_REQs are answered from, ENG_NOTES_NS at most */
+	json_t *fork_notes;
+	uint64_t fork_notes_ns;
 	struct eng_ckpt *ck;			/* checkpoints, finality (engine_ckpt.c) */
 	/* the log read back against the tree's leaves (engine_scrub.c) */
 	struct {
@@ -351,6 +355,7 @@ void eng_remote_free(struct engine *e);
 int eng_note_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 int eng_note_remote(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err, void *arg);
 json_t *eng_fork_notes(struct engine *e, char *err);
+void eng_fork_notes_stale(struct engine *e);
 
 /* engine_scrub.c: records in the log checked against their Merkle leaves */
 int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap);

@@ -186,6 +186,30 @@ static void note_send(struct engine *e, unsigned int from, const struct gr_note_
 	eng_send_frame(e, from, &f);
 }
 
+/*
+ * The fork listing for NOTE_REQs: one directory scan per ENG_NOTES_NS at
+ * most, however many requests come (one per fork file from each `verify
+ * --via`, or a peer asking in a loop), and the same list throughout one
+ * verify. A fork file made here drops it (eng_fork_notes_stale()).
+ */
+static json_t *cached_fork_notes(struct engine *e, char *err)
+{
+	uint64_t now = gr_now_ns();
+
+	if (e->fork_notes && now - e->fork_notes_ns < ENG_NOTES_NS)
+		return e->fork_notes;
+	eng_fork_notes_stale(e);
+	e->fork_notes = eng_fork_notes(e, err);
+	e->fork_notes_ns = now;
+	return e->fork_notes;
+}
+
+void eng_fork_notes_stale(struct engine *e)
+{
+	json_decref(e->fork_notes);
+	e->fork_notes = NULL;
+}
+
 /* any site: its final checkpoint, or its fork files' checkpoint @q->index */
 static void note_answer(struct engine *e, unsigned int from, const struct gr_note_req *q)
 {
@@ -199,7 +223,7 @@ static void note_answer(struct engine *e, unsigned int from, const struct gr_not
 		note_send(e, from, q, note ? 1 : 0, NULL, note);
 		return;
 	}
-	forks = eng_fork_notes(e, err);
+	forks = cached_fork_notes(e, err);
 	if (!forks) {
 		/*
 		 * no answer: "none" would say there are no fork files; the
@@ -214,7 +238,6 @@ static void note_answer(struct engine *e, unsigned int from, const struct gr_not
 	note_send(e, from, q, json_array_size(forks),
 		  json_string_value(json_object_get(fk, "path")),
 		  json_string_value(json_object_get(fk, "checkpoint")));
-	json_decref(forks);
 }
 
 static const char *const kind_names[] = { [GR_NOTE_FINAL] = "final", [GR_NOTE_FORK] = "fork" };
