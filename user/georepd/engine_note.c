@@ -292,7 +292,7 @@ int eng_note_remote(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *
 	    (strcmp(kind, "final") && strcmp(kind, "fork")) ||
 	    (!strcmp(kind, "final") && index)) {
 		snprintf(err, GR_CTL_ERRLEN, "remote-note: needs site, kind (final or fork), "
-			 "nonce (not 0), index >= 0 (final: 0)");
+			 "nonce (not 0), index 0..%u (final: 0)", UINT32_MAX);
 		return -EINVAL;
 	}
 	k = strcmp(kind, "final") ? GR_NOTE_FORK : GR_NOTE_FINAL;
