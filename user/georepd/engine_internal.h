@@ -204,7 +204,8 @@ struct engine {
 		unsigned int site;
 		uint16_t type;			/* GR_FT_ROOT_REQ or GR_FT_NOTE_REQ */
 		/* ROOT_REQ: the size; NOTE_REQ: kind << 32 | index */
-		uint64_t key, asked_ns;
+		uint64_t key;
+		uint64_t asked_ns;		/* last asked, or answered once it is */
 		bool answered;
 		struct gr_root r;
 		json_t *note;			/* NOTE: the control reply */
@@ -349,6 +350,7 @@ int eng_remote_poll(struct engine *e, unsigned int site, uint64_t nonce, uint16_
 		    uint64_t key, struct eng_root_slot **done, json_t **resp, char *err);
 struct eng_root_slot *eng_remote_waiting(struct engine *e, unsigned int from, uint64_t nonce,
 					 uint16_t type, uint64_t key);
+void eng_remote_answered(struct eng_root_slot *s);
 void eng_remote_done(struct eng_root_slot *s);
 void eng_remote_free(struct engine *e);
 /* engine_note.c: stored signed checkpoints, NOTE_REQ/NOTE */

@@ -264,7 +264,8 @@ static void note_take(struct engine *e, unsigned int from, const struct gr_note 
 	if (s->note && n->note_len && json_object_set_new(s->note, "checkpoint",
 						json_stringn(n->note, n->note_len)))
 		json_object_set_new(s->note, "status", json_string("bad"));
-	s->answered = s->note != NULL;
+	if (s->note)
+		eng_remote_answered(s);
 }
 
 int eng_note_frame(struct engine *e, unsigned int from, const struct gr_frame *f)

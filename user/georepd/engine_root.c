@@ -62,7 +62,14 @@ static struct eng_root_slot *slot_find(struct engine *e, unsigned int site, uint
 	return NULL;
 }
 
-/* a free slot, else the one asked longest ago (its asker gave up first) */
+/*
+ * A free slot, else the one that moved longest ago (asked, or answered and
+ * not read since) if that was more than SLOT_IDLE_NS ago: its asker gave
+ * up (georepctl waits 10 s). NULL: every slot is in use. Taking a slot in
+ * use would throw away answers before their askers read them: with more
+ * askers than slots, polling in turn, none would ever be answered.
+ */
+#define SLOT_IDLE_NS	(15000ULL * 1000000ULL)
 static struct eng_root_slot *slot_new(struct engine *e)
 {
 	struct eng_root_slot *old = &e->roots[0];
@@ -74,7 +81,7 @@ static struct eng_root_slot *slot_new(struct engine *e)
 		if (e->roots[i].asked_ns < old->asked_ns)
 			old = &e->roots[i];
 	}
-	return old;
+	return gr_now_ns() - old->asked_ns > SLOT_IDLE_NS ? old : NULL;
 }
 
 static void slot_clear(struct eng_root_slot *s)
@@ -111,7 +118,7 @@ int eng_root_frame(struct engine *e, unsigned int from, const struct gr_frame *f
 	s = eng_remote_waiting(e, from, f->root.nonce, GR_FT_ROOT_REQ, f->root.size);
 	if (s) {
 		s->r = f->root;
-		s->answered = true;
+		eng_remote_answered(s);
 	}
 	return 0;	/* an answer nobody waits for any more: dropped */
 }
@@ -181,6 +188,11 @@ int eng_remote_poll(struct engine *e, unsigned int site, uint64_t nonce, uint16_
 	}
 	if (!s) {
 		s = slot_new(e);
+		if (!s) {
+			snprintf(err, GR_CTL_ERRLEN, "%u requests to other sites are in flight "
+				 "for volume %s: try again shortly", ENG_ROOT_SLOTS, e->name);
+			return -EBUSY;
+		}
 		slot_clear(s);
 		s->site = site;
 		s->nonce = nonce;
@@ -192,6 +204,12 @@ int eng_remote_poll(struct engine *e, unsigned int site, uint64_t nonce, uint16_
 	}
 	*resp = json_pack("{s:b}", "pending", 1);
 	return *resp ? 0 : -ENOMEM;
+}
+
+void eng_remote_answered(struct eng_root_slot *s)
+{
+	s->answered = true;
+	s->asked_ns = gr_now_ns();
 }
 
 void eng_remote_done(struct eng_root_slot *s)

@@ -9,6 +9,8 @@ quorum volume checkpointed every 50 records or 1000 ms.
  1. writes commit and become final at every site; `georepctl verify`
     over the three control sockets: "all 3 sites agree at size S" (text
     and --json, exit 0); the same with --via one follower's socket alone;
+ 1b. twenty askers polling one site's remote-root in turn, more than its
+    16 request slots: the extra ones are told to try again, all answered;
  2. writes at known sectors from two sites (a switchover between them):
     `georepctl audit --lba` lists exactly those records, with the writing
     site's name, its term and time; --json carries each record's bundle,
@@ -58,7 +60,7 @@ from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noq
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 19
+N_TESTS = 20
 LBA0 = 800          # block 100 (4 KiB) = sectors 800-807
 
 
@@ -100,6 +102,27 @@ def phase_agree(sites, p):
          through == {s.name: (None if s is f else f.name) for s in sites},
          "verify_via_one_site_reaches_all", (v.stdout, v.stderr, vj.stdout))
     return last
+
+
+def phase_many_askers(sites, p):
+    """more askers than request slots (16), each polling in turn: the
+    slots in use are not taken from under them; the askers without one
+    are told to try again, and every one is answered in the end"""
+    f = [s for s in sites if s is not p][0]
+    nonces = set(range(7001, 7021))
+    busy = ""
+    end = time.time() + 10
+    while nonces and time.time() < end:
+        for n in sorted(nonces):
+            r = f.call({"cmd": "remote-root", "volume": "vol0", "site": p.name, "size": 0,
+                        "nonce": n})
+            if r.get("tree"):
+                nonces.discard(n)
+            elif "try again" in r.get("error", ""):
+                busy = r["error"]
+        time.sleep(0.02)
+    ktap(not nonces and "16 requests to other sites are in flight for volume vol0" in busy,
+         "more_askers_than_slots_all_answered", (sorted(nonces), busy))
 
 
 def switch_to(sites, p, target):
@@ -453,6 +476,7 @@ def main():
             return 1
         trust = trust_file(top, cfg, "trusted-sites")
         phase_agree(sites, p)
+        phase_many_askers(sites, p)
         q, seqs, names, t_between = phase_writes(sites, p)
         phase_audit(sites, q, seqs, names, t_between, top, trust)
         phase_released(sites, q, seqs)
