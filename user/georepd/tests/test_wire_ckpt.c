@@ -250,6 +250,65 @@ static void test_note_size0(void)
 		  "%s", err);
 }
 
+/* a little-endian u32 at body offset @off of the frame in buf */
+static void put_body32(size_t off, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(buf + GR_WIRE_HDR_SIZE + off, &v, 4);
+}
+
+/* the frame in buf with a body of @blen bytes: refused naming @want */
+static void body_bad(size_t blen, const char *want)
+{
+	struct gr_frame g;
+	uint32_t v = htole32(blen);
+
+	memcpy(buf + 8, &v, 4);
+	CHECK(decode(GR_WIRE_HDR_SIZE + blen, &g) == -EPROTO);
+	CHECK_MSG(strstr(err, want), "want \"%s\", got \"%s\"", want, err);
+}
+
+/* the decoder's refusals that no patch of a good body in place reaches */
+static void test_note_sizes(void)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_NOTE_REQ, .hdr.version = GR_WIRE_VERSION_NOTE,
+			      .hdr.volume = VOL };
+	char path[GR_NOTE_PATH_MAX + 1];
+
+	f.note_req = (struct gr_note_req){ .nonce = 9, .kind = GR_NOTE_FORK };
+	CHECK(gr_wire_encode(buf, sizeof(buf), &f) > 0);
+	body_bad(15, "note-req: body is 15 bytes, expected 16");
+	CHECK(encode_note(GR_NOTE_FORK, 2, 2, GR_NOTE_NONE, NULL, NULL, 0) > 0);
+	body_bad(31, "note: body is 31 bytes, shorter than 32");
+	/* NONE with the path of a BAD answer */
+	CHECK(encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_BAD, "/x", NULL, 0) > 0);
+	put_body32(12, 2);
+	put_body32(20, GR_NOTE_NONE);
+	body_bad(GR_NOTE_HDR_SIZE + 2, "note: status 1 of kind 1 with a path");
+	/* BAD: a path of 0 bytes, then a path of 1 and a note of 1 */
+	CHECK(encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_BAD, "/x", NULL, 0) > 0);
+	put_body32(24, 0);
+	put_body32(28, 2);
+	body_bad(GR_NOTE_HDR_SIZE + 2, "note: fork file path of 0 bytes (1..1024)");
+	put_body32(24, 1);
+	put_body32(28, 1);
+	body_bad(GR_NOTE_HDR_SIZE + 2, "note: status 2 with a note");
+	/* a path of 1025 bytes (the encoder refuses it) */
+	memset(path, 'p', sizeof(path));
+	path[0] = '/';
+	path[GR_NOTE_PATH_MAX] = '\0';
+	CHECK(encode_note(GR_NOTE_FORK, 0, 2, GR_NOTE_OK, path, note, note_len) > 0);
+	put_body32(24, GR_NOTE_PATH_MAX + 1);
+	put_body32(28, note_len - 1);
+	body_bad(GR_NOTE_HDR_SIZE + GR_NOTE_PATH_MAX + note_len,
+		 "note: fork file path of 1025 bytes (1..1024)");
+	/* a note longer than a CKPT's */
+	CHECK(encode_note(GR_NOTE_FINAL, 0, 1, GR_NOTE_OK, NULL, note, note_len) > 0);
+	memset(buf + GR_WIRE_HDR_SIZE + GR_NOTE_HDR_SIZE, 'n', GR_CKPT_NOTE_MAX + 1);
+	put_body32(28, GR_CKPT_NOTE_MAX + 1);
+	body_bad(GR_NOTE_HDR_SIZE + GR_CKPT_NOTE_MAX + 1, "note: note of 8193 bytes, more than 8192");
+}
+
 static void test_note(void)
 {
 	uint32_t v;
@@ -302,6 +361,7 @@ static const struct ktap_case cases[] = {
 	{ "wire_ckpt_resp", test_resp },
 	{ "wire_note_req", test_note_req },
 	{ "wire_note", test_note },
+	{ "wire_note_sizes", test_note_sizes },
 };
 
 int main(void)
