@@ -26,6 +26,7 @@
 #include "georep/ctlsock.h"
 #include "georep/note.h"
 #include "georep/tlogproof.h"
+#include "georep/wire.h"
 #include "georepctl.h"
 #include "cmd_cluster.h"
 #include "cmd_audit.h"
@@ -285,16 +286,19 @@ static int site_root(const struct verify_args *a, struct vsite *s, uint64_t size
 	return 0;
 }
 
-/* a signed checkpoint's tree size and base64 root (64 bytes); -1: not one */
+/*
+ * A signed checkpoint's tree size and base64 root (64 bytes); -1: not one.
+ * The check a site applies before it sends a stored note (NOTE, CKPT), so
+ * that a note read through a socket and one read --via agree.
+ */
 static int ckpt_of(const char *note, uint64_t *size, char *root_b64)
 {
-	char origin[GR_TLOG_ORIGIN_MAX], err[GR_NOTE_ERRLEN];
-	const char *split = note ? strstr(note, "\n\n") : NULL;
+	char err[GR_WIRE_ERRLEN];
+	uint32_t text_len;
 	gr_mhash root;
 
-	/* no signed checkpoint covers an empty tree (a size of 0 has no root to ask) */
-	if (!split || gr_checkpoint_parse(note, split + 1 - note, origin, sizeof(origin), size,
-					  root, err) || !*size)
+	if (!note || strlen(note) > UINT32_MAX ||
+	    gr_wire_check_note(note, strlen(note), "note", size, root, &text_len, err))
 		return -1;
 	gr_b64_encode(root, sizeof(root), root_b64, 64);
 	return 0;

@@ -180,7 +180,7 @@ static int decode_hello(const uint8_t *b, uint32_t len, struct gr_hello *h, char
 
 static int decode_error(const uint8_t *b, uint32_t len, struct gr_error *e, char *err)
 {
-	uint32_t n, i;
+	uint32_t n;
 
 	if (len < 8)
 		return ERR("error: body of %u bytes is shorter than 8", len);
@@ -189,11 +189,9 @@ static int decode_error(const uint8_t *b, uint32_t len, struct gr_error *e, char
 	if (n > GR_WIRE_MAX_REASON || n != len - 8)
 		return ERR("error: reason length %u does not match the body (%u)",
 			   n, len - 8);
-	for (i = 0; i < n; i++) {
-		/* printable text only: it ends up in logs */
-		if (gr_ctl_byte(b[8 + i]))
-			return ERR("error: reason has a control character");
-	}
+	/* printable text only: it ends up in logs */
+	if (gr_bad_byte((const char *)b + 8, n, false) >= 0)
+		return ERR("error: reason has a control character");
 	memcpy(e->reason, b + 8, n);
 	e->reason[n] = '\0';
 	return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Little-endian fields of frame bodies at any alignment, the decoders'
- * error macro and their check for control bytes: shared by the codecs of user/lib/wire_*.c (private header).
+ * error macro and their check for control bytes: shared by the codecs of
+ * user/lib/wire_*.c (private header).
  */
 #ifndef _GEOREP_WIRE_LE_H
 #define _GEOREP_WIRE_LE_H
