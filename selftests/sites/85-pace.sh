@@ -26,6 +26,7 @@
 
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/shaped.sh"
 # The link must be the bottleneck: under TCG a follower applies about 2 MB/s
 # (16-20 Mbit/s); paced or not above that, the backlog waits in the
 # follower's socket buffer and a ping behind it (measured: 32 Mbit/s paced
@@ -44,67 +45,6 @@ CATCHUP_S=${CATCHUP_S:-120}
 sites_init sites-pace
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
 command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
-
-roles() {
-	local s
-	for s in $SITES; do
-		echo "$s $(site_rep_get "$s" '.role + " " + (.term | tostring)')"
-	done
-}
-
-# the largest receive queue of a follower's connection from the primary
-# (bytes TCP holds that georepd has not read: the receiver is behind)
-recvq() {
-	local s
-	for s in $SITES; do
-		[ "$s" = "$P" ] && continue
-		in_site "$s" ss -tnH state established "( dport = :$PORT or sport = :$PORT )" \
-			dst "$(site_ip "$P")"
-	done | awk '{ if ($1 > m) m = $1 } END { print m + 0 }'
-}
-
-# "drops backlog_packets" of the followers' bottlenecks (their ifb's netem),
-# drops summed, backlog the largest
-bottleneck() {
-	local s
-	for s in $SITES; do
-		[ "$s" = "$P" ] && continue
-		in_site "$s" /sbin/tc -s qdisc show dev ifb0
-	done | awk '/dropped/ { sub(",", "", $7); d += $7 }
-		/backlog/ { sub("p", "", $3); if ($3 + 0 > b) b = $3 + 0 }
-		END { print d + 0, b + 0 }'
-}
-
-# the primary's RTT to each connected peer, one number per line
-rtts() {
-	ctl "$P" status --json | jq -r '.cluster.peers[] | select(.connected) | .rtt_ms // empty'
-}
-
-# percentile P of the numbers in FILE
-pct() {
-	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END {
-		if (!NR) { print 0; exit }
-		i = int(NR * p / 100); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.1f", v[i] }'
-}
-
-idle_rtt() {
-	local i
-	: >"$T/idle"
-	for i in 1 2 3 4; do
-		sleep 1.1
-		rtts >>"$T/idle"
-	done
-	IDLE=$(pct 50 "$T/idle")
-	echo "idle RTT p50 $IDLE ms"
-}
-
-all_caught_up() {
-	local s
-	for s in $SITES; do
-		[ "$s" = "$P" ] && continue
-		caught_up "$s" "$P" || return 1
-	done
-}
 
 # round NAME: the job at the primary, RTT sampled until the followers caught up
 round() {
@@ -145,11 +85,6 @@ round() {
 	[ "$(jq '.jobs[0].error' "$T/fio-$name.json")" = 0 ] &&
 		[ "$(jq '.jobs[0].write.io_kbytes' "$T/fio-$name.json")" -ge $((JOB_MB << 10)) ] &&
 		all_caught_up
-}
-
-same_roles() {
-	roles >"$T/roles-after-$1"
-	diff "$T/roles-before-$1" "$T/roles-after-$1"
 }
 
 pace_enforced() {
