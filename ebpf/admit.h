@@ -24,6 +24,18 @@ struct admit_stats {
 	__u64 delayed_sync;	/* of them sync writes */
 	__u64 delay_us;		/* sum of the delays given */
 	__u64 pressure_pm;	/* the last pressure seen, per mille */
+	__u64 commit_bytes_s;	/* the commit rate, as the program measures it */
+	__u64 queue_ms;		/* the last queue seen, in ms of that rate */
+	__u64 rate_delayed;	/* of the delayed, held to the commit rate */
+};
+
+/* clock map value, per volume minor: the program's own state */
+struct admit_clock {
+	__u64 win_ns;		/* start of the commit rate's window */
+	__u64 win_committed;	/* committed_bytes then */
+	__u64 next_ns;		/* when the next held write may go */
+	__u64 moved_ns;		/* when a window last saw the commit point move */
+	__u64 moves;		/* windows that saw it move since the start, up to 2 */
 };
 
 #endif /* _GEOREP_EBPF_ADMIT_H */

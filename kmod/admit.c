@@ -17,7 +17,7 @@ static void admit_ctx_fill(struct georep_volume *vol, struct bio *bio,
 {
 	/* a racy snapshot: the program shapes a rate, it needs no lock */
 	u64 head = READ_ONCE(vol->head_lsn), tail = READ_ONCE(vol->tail_lsn);
-	u64 from = max(READ_ONCE(vol->commit_lsn), tail);
+	u64 commit = READ_ONCE(vol->commit_lsn), from = max(commit, tail);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->minor = vol->minor;
@@ -27,7 +27,9 @@ static void admit_ctx_fill(struct georep_volume *vol, struct bio *bio,
 		ctx->flags |= GEOREP_ADMIT_F_FUA;
 	if (READ_ONCE(vol->throttled))
 		ctx->flags |= GEOREP_ADMIT_F_THROTTLED;
-	ctx->bytes = bio->bi_iter.bi_size;
+	/* a discard's or write-zeroes' record carries no data */
+	if (bio_op(bio) == REQ_OP_WRITE)
+		ctx->bytes = bio->bi_iter.bi_size;
 	ctx->uncommitted_bytes = head > from ?
 				 (head - from) * GEOREP_BLOCK_SIZE : 0;
 	ctx->max_uncommitted = READ_ONCE(vol->max_uncommitted);
@@ -35,6 +37,7 @@ static void admit_ctx_fill(struct georep_volume *vol, struct bio *bio,
 	ctx->log_area_blocks = vol->area_blocks;
 	ctx->high_wm = READ_ONCE(vol->high_wm);
 	ctx->low_wm = READ_ONCE(vol->low_wm);
+	ctx->committed_bytes = commit * GEOREP_BLOCK_SIZE;
 }
 
 /**

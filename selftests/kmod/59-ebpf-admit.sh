@@ -11,6 +11,9 @@
 #   1. without the program: 200 O_DIRECT writes at 60-100% pressure, timed
 #   2. georepd attaches the program (georepctl bpf status: attached)
 #   3. below the start (25%) nothing is delayed
+#   3b. the rate rule: with the commit point moved on at a set pace, the
+#      queue grows to max_uncommitted with the program detached and stays
+#      well below it attached (writes held to the measured commit rate)
 #   4. the same 200 writes as 1: every one delayed, the total delay shows
 #      in the elapsed time; counters move
 #   5. O_DIRECT|O_DSYNC (FUA) writes are never delayed
@@ -26,7 +29,7 @@ vt_init grvol59
 V=vol59-$$
 VT_VOLS=$V
 DPID=
-echo "    1..8"
+echo "    1..9"
 
 cleanup59() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -125,6 +128,70 @@ with_program() {
 	[ $(( on_ms - OFF_MS )) -ge $(( us / 2000 )) ]
 }
 
+# The rate rule, against a commit point that moves at a set pace: a
+# committer moves commit_seq on by PACE_RECS records (8 KiB of log each)
+# per turn of its loop (two georepctl calls and 0.1 s: some 300 KB/s in
+# TCG) while a writer writes 4 KiB O_DIRECT as fast as it can, 12 s;
+# QMAX_<name>: the largest queue after the first 3 s. Detached, the
+# queue grows to max_uncommitted and the watermarks throttle; attached,
+# the program measures the pace and holds the queue near target_queue_ms
+# of it (O_DIRECT is REQ_SYNC: it waits a quarter, so about four times
+# that)
+PACE_RECS=12
+committer() {
+	local c w
+	c=$(vt_num "$V" commit_seq)
+	while :; do
+		w=$(vt_num "$V" written_seq)
+		c=$((c + PACE_RECS))
+		[ "$c" -gt "$w" ] && c=$w
+		georepctl volume set "$V" --commit-seq "$c" >/dev/null 2>&1
+		sleep 0.1
+	done
+}
+
+paced_round() {
+	local cp wp i q max=0 c0 t0
+	commit_all || return 1
+	c0=$(vt_num "$V" commit_seq)
+	t0=$(now_ms)
+	committer &
+	cp=$!
+	(while dwrite 50; do :; done) &
+	wp=$!
+	for i in $(seq 1 24); do
+		sleep 0.5
+		q=$(vt_num "$V" uncommitted_bytes)
+		[ "$i" -gt 6 ] && [ "${q:-0}" -gt "$max" ] && max=$q
+		echo "$((${q:-0} >> 10))" >>"$T/queue-$1"
+	done
+	kill $cp $wp
+	pkill -P $wp
+	wait $cp $wp 2>/dev/null
+	echo "$1: commit paced at $(( ($(vt_num "$V" commit_seq) - c0) * 8192 * 1000 /
+		($(now_ms) - t0) )) bytes/s; queue every 0.5 s (KiB):" \
+	     "$(tr '\n' ' ' <"$T/queue-$1")"
+	commit_all
+	eval "QMAX_$1=$max"
+}
+
+rate_rule() {
+	local h0
+	georepctl bpf detach --socket "$T/a.sock" >/dev/null || return 1
+	paced_round detached || return 1
+	georepctl bpf attach --socket "$T/a.sock" >/dev/null || return 1
+	h0=$(stat rate_delayed)
+	paced_round attached || return 1
+	georepctl bpf status --socket "$T/a.sock"
+	echo "largest queue after 3 s: detached $((QMAX_detached >> 10)) KiB," \
+	     "attached $((QMAX_attached >> 10)) KiB; held to the commit rate:" \
+	     "$(( $(stat rate_delayed) - h0 )) writes"
+	sleep 2.5	# the program's measurement goes stale: later steps start afresh
+	[ $(( $(stat rate_delayed) - h0 )) -gt 0 ] &&
+		[ "$QMAX_detached" -ge $((3 << 20)) ] &&
+		[ $((QMAX_attached * 2)) -lt "$QMAX_detached" ]
+}
+
 fua_not_delayed() {
 	local d0 s0
 	d0=$(stat delayed)
@@ -179,6 +246,7 @@ vt_check setup setup
 vt_check without-program without_program
 vt_check attached-on-6.1 attach
 vt_check below-start-not-delayed below_start
+vt_check rate-rule-holds-the-queue rate_rule
 vt_check smooth-delay with_program
 vt_check fua-not-delayed fua_not_delayed
 vt_check fua-passes-throttle fua_passes_throttle

@@ -402,8 +402,10 @@ int events_main(int argc, char *argv[])
 	"Show georepd's BPF programs (georepd --bpf, Documentation/ebpf.rst):\n" \
 	"for each, its hook, whether it is attached (or why not), and its\n"	\
 	"counters; for the admit program, per volume: writes seen, sync\n"	\
-	"writes, passed ahead of the watermarks, delayed, the delay total,\n"	\
-	"the last pressure and the follower lag georepd wrote; for the route\n"	\
+	"writes, passed ahead of the watermarks, delayed (of them held to the\n" \
+	"commit rate), the delay total, the commit rate the program measures,\n" \
+	"the last queue in ms of that rate, the last pressure and the follower\n" \
+	"lag georepd wrote; for the route\n"					\
 	"program, per volume: the service address, where a connect goes now\n" \
 	"(the primary's backend, or refused and why), connects redirected and\n" \
 	"refused, and per site its backend, reachability, RTT and lag; for the\n" \
@@ -421,8 +423,9 @@ static void bpf_print_admit_volume(json_t *v)
 	printf("  %-16s minor %-4" JSON_INTEGER_FORMAT " calls %-9" JSON_INTEGER_FORMAT
 	       " sync %-9" JSON_INTEGER_FORMAT " passed %-7" JSON_INTEGER_FORMAT
 	       " delayed %-9" JSON_INTEGER_FORMAT " (sync %" JSON_INTEGER_FORMAT ")"
-	       " delay %.3f s pressure %" JSON_INTEGER_FORMAT "/1000 lag %" JSON_INTEGER_FORMAT
-	       " B\n",
+	       " delay %.3f s held %" JSON_INTEGER_FORMAT " commit %" JSON_INTEGER_FORMAT
+	       " B/s queue %" JSON_INTEGER_FORMAT " ms pressure %" JSON_INTEGER_FORMAT
+	       "/1000 lag %" JSON_INTEGER_FORMAT " B\n",
 	       json_string_value(json_object_get(v, "volume")) ?: "-",
 	       json_integer_value(json_object_get(v, "minor")),
 	       json_integer_value(json_object_get(v, "calls")),
@@ -431,6 +434,9 @@ static void bpf_print_admit_volume(json_t *v)
 	       json_integer_value(json_object_get(v, "delayed")),
 	       json_integer_value(json_object_get(v, "delayed_sync")),
 	       json_integer_value(json_object_get(v, "delay_us_total")) / 1e6,
+	       json_integer_value(json_object_get(v, "rate_delayed")),
+	       json_integer_value(json_object_get(v, "commit_bytes_s")),
+	       json_integer_value(json_object_get(v, "queue_ms")),
 	       json_integer_value(json_object_get(v, "pressure_permille")),
 	       json_integer_value(json_object_get(v, "lag_bytes")));
 }

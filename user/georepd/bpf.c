@@ -153,8 +153,9 @@ static int admit_start(struct gd_bpf *b)
 	}
 	b->admit_attached = true;
 	b->admit_error[0] = '\0';
-	gd_info("bpf: admit attached to georep:georep_admit (start %u permille, max delay %u us)",
-		b->admit->rodata->start_pm, b->admit->rodata->max_delay_us);
+	gd_info("bpf: admit attached to georep:georep_admit (queue held to %u ms of the commit rate; pressure from %u permille, max delay %u us)",
+		b->admit->rodata->target_queue_ms, b->admit->rodata->start_pm,
+		b->admit->rodata->max_delay_us);
 	return 0;
 }
 
@@ -323,11 +324,14 @@ static json_t *admit_volumes_json(struct georepd *d, struct gd_bpf *b)
 					 sizeof(lag), 0))
 			memset(&lag, 0, sizeof(lag));
 		json_array_append_new(arr, json_pack(
-			"{s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"{s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"minor", (json_int_t)key, "volume", minor_name(d, b, key),
 			"calls", (json_int_t)s.calls, "sync", (json_int_t)s.sync,
 			"passed", (json_int_t)s.passed, "delayed", (json_int_t)s.delayed,
 			"delayed_sync", (json_int_t)s.delayed_sync,
+			"rate_delayed", (json_int_t)s.rate_delayed,
+			"commit_bytes_s", (json_int_t)s.commit_bytes_s,
+			"queue_ms", (json_int_t)s.queue_ms,
 			"delay_us_total", (json_int_t)s.delay_us,
 			"pressure_permille", (json_int_t)s.pressure_pm,
 			"lag_bytes", (json_int_t)lag.lag_bytes,
@@ -355,6 +359,8 @@ static json_t *admit_json(struct georepd *d, struct gd_bpf *b)
 	if (!bpf_obj_get_info_by_fd(bpf_program__fd(b->admit->progs.georep_admit),
 				    &info, &len))
 		json_object_set_new(o, "prog_id", json_integer(info.id));
+	json_object_set_new(o, "target_queue_ms",
+			    json_integer(b->admit->rodata->target_queue_ms));
 	json_object_set_new(o, "start_permille", json_integer(b->admit->rodata->start_pm));
 	json_object_set_new(o, "max_delay_us", json_integer(b->admit->rodata->max_delay_us));
 	json_object_set_new(o, "volumes", admit_volumes_json(d, b));

@@ -48,14 +48,19 @@ enum georep_admit_verdict {
 	GEOREP_ADMIT_DELAY = 2,
 };
 
-/* a delay above this is cut to it (100 ms) */
-#define GEOREP_ADMIT_MAX_DELAY_US	100000U
+/*
+ * a delay above this is cut to it (1 s): a rate policy holds a serial
+ * writer of 1 MiB bios to a commit rate of 1 MB/s with it (balance_dirty_
+ * pages() pauses a dirtier up to 200 ms per call, for a few pages)
+ */
+#define GEOREP_ADMIT_MAX_DELAY_US	1000000U
 
 /**
  * struct georep_admit_ctx - the georep_admit tracepoint's argument
  * @minor: the volume's minor (/dev/georepN)
  * @flags: GEOREP_ADMIT_F_*
- * @bytes: the write's length in bytes
+ * @bytes: the data the write's record carries, in bytes (0 for a discard
+ *	or write-zeroes, whose record is one header block)
  * @uncommitted_bytes: log bytes after the commit point (racy snapshot)
  * @max_uncommitted: the volume's uncommitted-bytes limit (0: none)
  * @log_used_blocks: log blocks in use (racy snapshot)
@@ -64,6 +69,9 @@ enum georep_admit_verdict {
  * @low_wm: low watermark, percent of the area
  * @verdict: written by the program, enum georep_admit_verdict
  * @delay_us: written by the program with GEOREP_ADMIT_DELAY
+ * @committed_bytes: log bytes up to the commit point since the volume was
+ *	created (monotonic but for a log reset; racy snapshot): its rate of
+ *	change is the rate at which the consensus queue drains
  */
 struct georep_admit_ctx {
 	__u32 minor;
@@ -77,6 +85,7 @@ struct georep_admit_ctx {
 	__u32 low_wm;
 	__u32 verdict;
 	__u32 delay_us;
+	__u64 committed_bytes;
 };
 
 #endif /* _UAPI_LINUX_GEOREP_BPF_H */
