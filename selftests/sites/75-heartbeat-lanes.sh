@@ -18,6 +18,7 @@
 
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/shaped.sh"
 LOG_MB=${LOG_MB:-16}
 JOB_MB=$((3 * LOG_MB))
 JOB_MAX_S=${JOB_MAX_S:-300}
@@ -28,14 +29,6 @@ sites_init sites-lanes
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
 command -v jq >/dev/null || { echo "jq not on PATH"; exit $KSFT_SKIP; }
 trap sites_cleanup EXIT
-
-# "site role term" of every site, one line each
-roles() {
-	local s
-	for s in $SITES; do
-		echo "$s $(site_rep_get "$s" '.role + " " + (.term | tostring)')"
-	done
-}
 
 # RTT (ms, largest) and bytes queued (largest) the primary reports per peer
 sample() {
@@ -58,8 +51,8 @@ stuck() {
 
 job() {
 	local fp rtt=0 q=0 line r1 q1 r2 q2 end
-	roles >"$T/roles-before"
-	cat "$T/roles-before"
+	roles >"$T/roles-before-all"
+	cat "$T/roles-before-all"
 	fio --name=seq --filename="/dev/georep/$P.$VOL" --rw=write --bs=1m \
 		--size=${JOB_MB}m --ioengine=psync --direct=1 \
 		--output-format=json >"$T/fio.json" 2>&1 &
@@ -95,11 +88,6 @@ no_timeouts() {
 	[ $bad = 0 ]
 }
 
-same_roles() {
-	roles >"$T/roles-after"
-	diff "$T/roles-before" "$T/roles-after"
-}
-
 catch_up() {
 	local s
 	for s in $SITES; do
@@ -115,7 +103,7 @@ check config sites_config commit_rule=local || exit 1
 check elect elect || exit 1
 check job-no-io-error job
 check no-peer-timeout no_timeouts
-check no-role-change same_roles
+check no-role-change same_roles all
 check caught-up catch_up
 check data-identical data_identical
 [ "$failed" = 0 ]

@@ -2,7 +2,8 @@
 #
 # Helpers of the scenarios on shaped WAN links (sites_shape in lib.sh: each
 # site's downlink an ifb with netem, fq on the way out) with the pace
-# program (85-pace, 87-resync-pace). Sourced after lib.sh; P is the primary.
+# program (85-pace, 87-resync-pace), and roles for 75-heartbeat-lanes.
+# Sourced after lib.sh; P is the primary.
 #
 #   roles                   "site role term", a line per site
 #   same_roles NAME         roles now equal those saved in $T/roles-before-NAME
