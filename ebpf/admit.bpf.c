@@ -41,6 +41,7 @@
 #define RATE_WINDOW_NS		(NSEC_PER_SEC / 5)
 #define RATE_STALE_NS		(2 * NSEC_PER_SEC)
 #define RATE_MOVED_NS		NSEC_PER_SEC
+/* GEOREP_BLOCK_SIZE: linux/georep.h needs linux/types.h, not vmlinux.h */
 #define RECORD_HEADER		4096
 
 /* read-only data: a loader may set them before load; georepd keeps these */
@@ -99,35 +100,24 @@ static __always_inline __u64 pressure(const struct georep_admit_ctx *c)
 	return p;
 }
 
-static __always_inline struct admit_stats *stats_of(__u32 minor)
+/* @map's value for @minor, inserted as zeroes if it has none yet */
+static __always_inline void *value_of(void *map, __u32 minor, const void *zero)
 {
-	static const struct admit_stats zero;
-	struct admit_stats *s = bpf_map_lookup_elem(&stats, &minor);
+	void *v = bpf_map_lookup_elem(map, &minor);
 
-	if (s)
-		return s;
-	bpf_map_update_elem(&stats, &minor, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&stats, &minor);
-}
-
-static __always_inline struct admit_clock *clock_of(__u32 minor)
-{
-	static const struct admit_clock zero;
-	struct admit_clock *k = bpf_map_lookup_elem(&clock, &minor);
-
-	if (k)
-		return k;
-	bpf_map_update_elem(&clock, &minor, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&clock, &minor);
+	if (v)
+		return v;
+	bpf_map_update_elem(map, &minor, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, &minor);
 }
 
 /*
  * The commit rate in bytes/s: the growth of committed_bytes over a window
  * that ends with a queue (the commit point had something to move over;
  * a window that ends without one starts again), averaged: new samples
- * weigh 1/4. A window lasts RATE_WINDOW_NS, a
- * quarter of that while no rate is known, so that a burst of writes into
- * an idle volume meets a rate soon. A window older than RATE_STALE_NS (no
+ * weigh 1/4. A window lasts RATE_WINDOW_NS, a quarter of that while no
+ * rate is known, so that a burst of writes into an idle volume meets a
+ * rate soon. A window older than RATE_STALE_NS (no
  * writes came) starts the measurement over.
  *
  * 0 (the rule stands aside) unless the commit point moved in the last
@@ -135,9 +125,10 @@ static __always_inline struct admit_clock *clock_of(__u32 minor)
  * that does not drain (quorum lost) has no rate to hold it to, nor has one
  * committed by hand in jumps (a standalone volume: the first write after
  * a jump sees no queue, so the window restarts past it); the pressure rule
- * and the watermarks are for those. A window whose start held no queue underestimates the rate
- * (it moved as fast as writes came, not as fast as it could): the first
- * writes of a burst are held harder than they need, for a window or two.
+ * and the watermarks are for those. A window whose start held no queue
+ * underestimates the rate (it moved as fast as writes came, not as fast
+ * as it could): the first writes of a burst are held harder than they
+ * need, for a window or two.
  *
  * Racy across CPUs, like every update here: a snapshot older than the
  * window (another CPU closed it) teaches nothing; a log reset that moves
@@ -218,8 +209,10 @@ int BPF_PROG(georep_admit, struct georep_admit_ctx *c)
 {
 	bool fua = c->flags & GEOREP_ADMIT_F_FUA;
 	bool sync = c->flags & (GEOREP_ADMIT_F_SYNC | GEOREP_ADMIT_F_FUA);
-	struct admit_stats *s = stats_of(c->minor);
-	struct admit_clock *k = clock_of(c->minor);
+	static const struct admit_stats stats_zero;
+	static const struct admit_clock clock_zero;
+	struct admit_stats *s = value_of(&stats, c->minor, &stats_zero);
+	struct admit_clock *k = value_of(&clock, c->minor, &clock_zero);
 	__u64 p = pressure(c), delay = 0, held;
 	bool by_rate;
 

@@ -130,8 +130,8 @@ resync_under_load() {
 	wait $jp
 	JOB_RC=$?
 	cat "$T/job-resync.out"
-	eval "$(grep -o "^job resync: [0-9]*" "$T/job-resync.out" |
-		sed 's/job resync: /JOB_BW_resync=/')"
+	# job ran in a subshell: its bandwidth from fio's report
+	JOB_BW_resync=$(jq '.jobs[0].write.bw // 0' "$T/fio-resync.json")
 	grep "full resync\|resync installed" "$T/$R.log"
 	[ -n "$td" ] || return 1
 	COPY_BPS=$(echo "($DATA_MB * 1048576 - $c0) / ($td - $tb)" | bc)
