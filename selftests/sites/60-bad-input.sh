@@ -98,14 +98,14 @@ garbage() {
 
 old_version() {
 	# a hello framed with protocol version 0: refused from the header alone
-	poke bravo charlie 'unsupported protocol version 0 (this site speaks 1..5)' \
+	poke bravo charlie 'unsupported protocol version 0 (this site speaks 1..6)' \
 		'unsupported protocol version 0' \
 		--hello bravo --site-id 2 --cluster sites --hdr-version 0 || return 1
 	# a hello that offers only versions this site does not speak
 	poke bravo charlie \
-		'error 2 (version): no common protocol version: site "bravo" speaks 6..7, this site 1..5' \
+		'error 2 (version): no common protocol version: site "bravo" speaks 7..8, this site 1..6' \
 		'no common protocol version' \
-		--hello bravo --site-id 2 --cluster sites --versions 6..7
+		--hello bravo --site-id 2 --cluster sites --versions 7..8
 }
 
 absurd_length() {

@@ -12,8 +12,9 @@
 #                           has not read: the receiver is behind)
 #   bottleneck              "drops backlog_packets" of the followers' ifb
 #                           netem: drops summed, backlog the largest
-#   rtts [PEER]             P's heartbeat RTT to each connected peer (or to
-#                           PEER), ms, one number per line
+#   rtts [PEER [FIELD]]     P's heartbeat RTT to each connected peer (or to
+#                           PEER), ms, one number per line; FIELD
+#                           data_rtt_ms: the main connection's instead
 #   pct P FILE              percentile P of the numbers in FILE
 #   idle_rtt                sets IDLE, P's RTT p50 over 4 s of no writes
 #   all_caught_up           every follower applied all P wrote
@@ -52,8 +53,9 @@ bottleneck() {
 }
 
 rtts() {
-	ctl "$P" status --json | jq -r --arg s "${1:-}" '.cluster.peers[] |
-		select(.connected and ($s == "" or .name == $s)) | .rtt_ms // empty'
+	ctl "$P" status --json | jq -r --arg s "${1:-}" --arg f "${2:-rtt_ms}" \
+		'.cluster.peers[] | select(.connected and ($s == "" or .name == $s)) |
+		 .[$f] // empty'
 }
 
 pct() {

@@ -212,8 +212,11 @@ static void health_now(struct georepd *d, struct route_vol *rv,
 				x->flags |= ROUTE_F_QUORUM;
 			if (vh.degraded)
 				x->flags |= ROUTE_F_DEGRADED;
-		} else if (vh.site[i].reachable && d->peers && d->peers[i].have_rtt) {
-			x->rtt_us = d->peers[i].srtt_ms * 1000;
+		} else if (vh.site[i].reachable && d->peers) {
+			const struct gd_live *l = gd_peer_hb_live(&d->peers[i]);
+
+			if (l->have_rtt)
+				x->rtt_us = l->srtt_ms * 1000;
 		}
 		x->lag_records = vh.site[i].lag_records;
 	}

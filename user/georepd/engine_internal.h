@@ -56,6 +56,17 @@ static inline enum gr_lane eng_msg_lane(uint8_t type)
 	       GR_LANE_CONTROL;
 }
 
+/*
+ * Heartbeats and elections (and their answers) go on the control connection
+ * (georepd.h) when there is one: they carry no replicated data, and the
+ * core takes them in any order with the rest.
+ */
+static inline bool eng_msg_urgent(uint8_t type)
+{
+	return type != GR_MSG_APPEND && type != GR_MSG_APPEND_RESP &&
+	       type != GR_MSG_RESYNC;
+}
+
 /* Bulk bytes to one peer beyond which a resync waits for the next tick. */
 #define ENG_RESYNC_QUEUE	(4U << 20)
 /* a follower still resyncing this long after a pass ended gets another */

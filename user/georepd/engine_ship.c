@@ -186,7 +186,8 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	with_records = m->type == GR_MSG_APPEND && m->n_entries;
 	if (with_records)
 		gd_send_hold(e->d, site);
-	sent = eng_send_frame_lane(e, site, &f, eng_msg_lane(m->type));
+	sent = eng_send_frame_lane(e, site, &f, eng_msg_urgent(m->type) ? GD_LANE_URGENT :
+				   eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns && !sent) {
 		gd_sample(&e->stages.follower, gr_now_ns() - e->records_in_ns);
 		e->records_in_ns = 0;

@@ -88,8 +88,9 @@ json_t *eng_status(struct gr_replica *r)
 			json_object_set_new(so, "commit_seq", json_integer(st.commit_seq));
 			json_object_set_new(so, "applied_seq", json_integer(st.applied_seq));
 		} else {
-			if (p->have_rtt)
-				json_object_set_new(so, "rtt_ms", json_real(p->srtt_ms));
+			if (gd_peer_hb_live(p)->have_rtt)
+				json_object_set_new(so, "rtt_ms",
+						    json_real(gd_peer_hb_live(p)->srtt_ms));
 			/* what the follower's last answer said of its ledger */
 			if (gs.role == GR_LEADER && e->peer_seqs[i].valid) {
 				json_object_set_new(so, "written_seq",

@@ -11,6 +11,14 @@
  * PING/PONG every GD_PING_MS (RTT), and a peer silent for
  * GD_PEER_TIMEOUT_MS is disconnected.
  *
+ * From protocol version 6 the dialer opens a second connection once the
+ * first is up, its control connection (HELLO with GR_WF_CONTROL): it
+ * carries heartbeats, votes and pings, never replicated data, so that no
+ * heartbeat waits behind bytes that are paced or queued at a bottleneck.
+ * It lives only while the main connection does; without it (an older
+ * peer, or while it reconnects) those frames go on the main connection's
+ * control lane, as before.
+ *
  * With TLS (the "tls" section of the configuration) the dialer's handshake
  * demands a certificate naming the site it dials, and the acceptor refuses
  * a hello whose site is not the name in the peer's certificate.
@@ -45,6 +53,15 @@
  */
 #define GD_BULK_LIMIT		(16U << 20)
 
+/* One connection's liveness: its pings, their round trips, its silence. */
+struct gd_live {
+	uint64_t last_rx_ms, last_ping_ms;
+	uint64_t ping_nonce;			/* last ping sent */
+	uint64_t pong_nonce;			/* last ping answered */
+	double rtt_ms, srtt_ms;			/* last, smoothed (1/8) */
+	bool have_rtt;
+};
+
 struct gd_peer {
 	struct georepd *d;
 	unsigned int idx;			/* in cfg->sites */
@@ -56,11 +73,14 @@ struct gd_peer {
 	uint64_t dial_open_ms;			/* outgoing TCP up, hello pending */
 	struct gr_conn *conn;			/* established (hello done) */
 	uint16_t version;			/* negotiated */
-	uint64_t up_since_ms, last_rx_ms, last_ping_ms;
-	uint64_t ping_nonce;			/* last ping sent */
-	uint64_t pong_nonce;			/* last ping answered */
-	double rtt_ms, srtt_ms;			/* last, smoothed (1/8) */
-	bool have_rtt;
+	uint64_t up_since_ms;
+	struct gd_live live;			/* of conn */
+	/* the control connection (protocol 6): see the top of this file */
+	struct gr_conn *ctl;			/* established, or NULL */
+	struct gr_dialer *ctl_dialer;		/* while conn is up, if we dial */
+	uint64_t ctl_dial_open_ms;
+	struct gd_live ctl_live;
+	uint64_t ctl_ups;
 	uint64_t ups, downs;
 	uint64_t key_updates_logged;		/* TLS KeyUpdates seen on conn */
 	bool renew;				/* close conn at a tick (SIGHUP) */
@@ -109,6 +129,8 @@ void gd_peers_tick(struct georepd *d);
 /* close every established peer connection, one per tick: they reconnect */
 void gd_peers_renew(struct georepd *d);
 json_t *gd_peer_json(const struct gd_peer *p);
+/* The round trip heartbeats see: the control connection's while it is up. */
+const struct gd_live *gd_peer_hb_live(const struct gd_peer *p);
 
 /* control.c */
 int gd_control_start(struct georepd *d);

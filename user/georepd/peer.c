@@ -10,6 +10,9 @@
 
 static void peer_frame(struct gr_conn *c, const struct gr_frame *f, void *arg);
 static void peer_close(struct gr_conn *c, int err, const char *reason, void *arg);
+static void ctl_in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg);
+static void ctl_in_close(struct gr_conn *c, int err, const char *reason, void *arg);
+static const struct gr_conn_cbs ctl_dial_cbs;
 
 /* accepted connections after their hello */
 static const struct gr_conn_cbs peer_in_cbs = {
@@ -17,10 +20,17 @@ static const struct gr_conn_cbs peer_in_cbs = {
 	.on_close = peer_close,
 };
 
-static void send_hello(struct georepd *d, struct gr_conn *c)
+/* accepted control connections after their hello */
+static const struct gr_conn_cbs ctl_in_cbs = {
+	.on_frame = ctl_in_frame,
+	.on_close = ctl_in_close,
+};
+
+static void send_hello(struct georepd *d, struct gr_conn *c, bool control)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_HELLO };
 
+	f.hello.control = control;
 	f.hello.min_version = GR_WIRE_VERSION_MIN;
 	f.hello.max_version = GR_WIRE_VERSION;
 	f.hello.site_id = d->me->site_id;
@@ -98,6 +108,106 @@ static int check_hello(struct georepd *d, const struct gr_hello *h, int expect,
 	return site;
 }
 
+/* ---- liveness of one connection ---- */
+
+static void live_reset(struct gd_live *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->last_rx_ms = gr_now_ms();
+}
+
+/* A PONG: the round trip of its ping. */
+static void live_pong(struct gd_live *l, const struct gr_ping *pg)
+{
+	uint64_t now = gr_now_ns();
+
+	/*
+	 * A late answer to an older ping still measures its round trip: a
+	 * ping stuck behind data must show, not be skipped.
+	 */
+	if (pg->nonce <= l->pong_nonce || pg->nonce > l->ping_nonce || pg->time_ns > now)
+		return;
+	l->pong_nonce = pg->nonce;
+	l->rtt_ms = (now - pg->time_ns) / 1e6;
+	l->srtt_ms = l->have_rtt ? l->srtt_ms * 7 / 8 + l->rtt_ms / 8 : l->rtt_ms;
+	l->have_rtt = true;
+}
+
+/* Once a tick. Return: false when @c was silent too long and is closed. */
+static bool live_tick(struct gd_live *l, struct gr_conn *c, uint64_t now)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_PING };
+
+	if (now - l->last_rx_ms > GD_PEER_TIMEOUT_MS) {
+		reject(c, GR_WERR_PROTOCOL, "nothing received for 5 s");
+		return false;
+	}
+	if (now - l->last_ping_ms >= GD_PING_MS) {
+		f.ping.nonce = ++l->ping_nonce;
+		f.ping.time_ns = gr_now_ns();
+		l->last_ping_ms = now;
+		gr_conn_send(c, &f);
+	}
+	return true;
+}
+
+/* ---- the control connection ---- */
+
+static void ctl_up(struct gd_peer *p, struct gr_conn *c)
+{
+	if (p->ctl && p->ctl != c) {
+		struct gr_conn *old = p->ctl;
+
+		p->ctl = NULL;
+		reject(old, GR_WERR_DUPLICATE, "replaced by a newer connection");
+	}
+	p->ctl = c;
+	gr_conn_set_version(c, p->version);
+	gr_conn_set_max_body(c, GR_WIRE_MAX_BODY);
+	live_reset(&p->ctl_live);
+	p->ctl_ups++;
+	gd_info("peer %s: control connection up (%s %s)", p->cfg->name,
+		gr_conn_is_server(c) ? "from" : "to", gr_conn_peer_addr(c));
+}
+
+static void ctl_down(struct gd_peer *p, const char *reason)
+{
+	p->ctl = NULL;
+	if (p->conn)
+		gd_info("peer %s: control connection down (%s): heartbeats go with the data",
+			p->cfg->name, reason);
+}
+
+/* The main connection went: its control connection goes with it. */
+static void ctl_stop(struct gd_peer *p)
+{
+	if (p->ctl_dialer) {
+		gr_dialer_free(p->ctl_dialer);	/* closes p->ctl */
+		p->ctl_dialer = NULL;
+	}
+	if (p->ctl)
+		reject(p->ctl, GR_WERR_SHUTDOWN, "main connection closed");
+	p->ctl = NULL;
+	p->ctl_dial_open_ms = 0;
+}
+
+/* The main connection is up: dial its control connection, if it is ours to. */
+static void ctl_start(struct gd_peer *p)
+{
+	struct georepd *d = p->d;
+
+	if (!p->dial || p->version < GR_WIRE_VERSION_CTLCONN || p->ctl_dialer)
+		return;
+	p->ctl_dialer = gr_dialer_new(d->loop, d->tp, (struct sockaddr *)&p->sa, p->salen,
+				      GD_BACKOFF_MIN_MS, GD_BACKOFF_MAX_MS, &ctl_dial_cbs, p);
+	if (!p->ctl_dialer) {
+		gd_warn("peer %s: no control connection: out of memory", p->cfg->name);
+		return;
+	}
+	/* fits: the main dialer took it */
+	gr_dialer_set_peer_name(p->ctl_dialer, p->cfg->name);
+}
+
 static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 {
 	struct georepd *d = p->d;
@@ -108,6 +218,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 		struct gr_conn *old = p->conn;
 
 		p->conn = NULL;
+		ctl_stop(p);
 		reject(old, GR_WERR_DUPLICATE, "replaced by a newer connection");
 	}
 	p->conn = c;
@@ -115,9 +226,8 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 	gr_conn_set_version(c, version);
 	gr_conn_set_max_body(c, GR_WIRE_MAX_BODY);
 	gr_conn_set_lane_limit(c, GR_LANE_BULK, GD_BULK_LIMIT);
-	p->up_since_ms = p->last_rx_ms = gr_now_ms();
-	p->last_ping_ms = 0;
-	p->have_rtt = false;
+	live_reset(&p->live);
+	p->up_since_ms = p->live.last_rx_ms;
 	p->ups++;
 	p->key_updates_logged = 0;
 	p->last_error[0] = '\0';
@@ -128,6 +238,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 	for (i = 0; i < d->nvols; i++)
 		if (d->vols[i].replica && d->vols[i].replica->ops->on_peer)
 			d->vols[i].replica->ops->on_peer(d->vols[i].replica, p->idx, true);
+	ctl_start(p);
 }
 
 static void peer_down(struct gd_peer *p, const char *reason)
@@ -136,6 +247,7 @@ static void peer_down(struct gd_peer *p, const char *reason)
 	size_t i;
 
 	p->conn = NULL;
+	ctl_stop(p);
 	p->downs++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
 	gd_warn("peer %s down: %s", p->cfg->name, reason);
@@ -173,43 +285,54 @@ static void volume_frame(struct gd_peer *p, struct gr_conn *c, const struct gr_f
 		reject(c, GR_WERR_PROTOCOL, "volume frame refused");
 }
 
-static void established_frame(struct gd_peer *p, struct gr_conn *c,
-			      const struct gr_frame *f)
+/* A frame on an established connection watched by @l; true once handled. */
+static bool link_frame(struct gr_conn *c, struct gd_live *l, const struct gr_frame *f)
 {
 	struct gr_frame r;
-	uint64_t now = gr_now_ns();
 
-	p->last_rx_ms = now / 1000000;
+	l->last_rx_ms = gr_now_ms();
 	switch (f->hdr.type) {
 	case GR_FT_PING:
 		r = *f;
 		r.hdr.type = GR_FT_PONG;
 		gr_conn_send(c, &r);
-		return;
+		return true;
 	case GR_FT_PONG:
-		/*
-		 * A late answer to an older ping still measures its round
-		 * trip: a ping stuck behind data must show, not be skipped.
-		 */
-		if (f->ping.nonce <= p->pong_nonce || f->ping.nonce > p->ping_nonce ||
-		    f->ping.time_ns > now)
-			return;
-		p->pong_nonce = f->ping.nonce;
-		p->rtt_ms = (now - f->ping.time_ns) / 1e6;
-		p->srtt_ms = p->have_rtt ? p->srtt_ms * 7 / 8 + p->rtt_ms / 8 : p->rtt_ms;
-		p->have_rtt = true;
-		return;
+		live_pong(l, &f->ping);
+		return true;
 	case GR_FT_ERROR:
 		gr_conn_close(c, -ECONNABORTED, "peer sent error %u: %s", f->error.code,
 			      f->error.reason);
-		return;
+		return true;
 	case GR_FT_HELLO:
 		reject(c, GR_WERR_PROTOCOL, "hello after the connection was established");
-		return;
+		return true;
 	default:
+		return false;
+	}
+}
+
+static void established_frame(struct gd_peer *p, struct gr_conn *c,
+			      const struct gr_frame *f)
+{
+	if (!link_frame(c, &p->live, f))
 		volume_frame(p, c, f);
+}
+
+/* The control connection carries consensus messages, never data. */
+static void ctl_frame(struct gd_peer *p, struct gr_conn *c, const struct gr_frame *f)
+{
+	char why[96];
+
+	if (link_frame(c, &p->ctl_live, f))
+		return;
+	if (f->hdr.type != GR_FT_CONSENSUS) {
+		snprintf(why, sizeof(why), "%s frame on the control connection",
+			 gr_frame_type_name(f->hdr.type));
+		reject(c, GR_WERR_PROTOCOL, why);
 		return;
 	}
+	volume_frame(p, c, f);
 }
 
 /* ---- outgoing connections (this site dials) ---- */
@@ -220,14 +343,43 @@ static void dial_open(struct gr_conn *c, void *arg)
 
 	p->dial_open_ms = gr_now_ms();
 	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
-	send_hello(p->d, c);
+	send_hello(p->d, c, false);
+}
+
+/*
+ * The answer to our hello on a connection we dialed (@control: a control
+ * connection's). Return: true when it is the hello of the site we dialed,
+ * with @version; else @c is closed.
+ */
+static bool dial_answer(struct gd_peer *p, struct gr_conn *c, const struct gr_frame *f,
+			bool control, uint16_t *version)
+{
+	const char *what = control ? "control connection" : "connection";
+	char why[256];
+	uint32_t code;
+
+	if (f->hdr.type == GR_FT_ERROR) {
+		gr_conn_close(c, -ECONNREFUSED, "%s refused by %s: %s", what, p->cfg->name,
+			      f->error.reason);
+		return false;
+	}
+	if (f->hdr.type != GR_FT_HELLO || f->hello.control != control) {
+		snprintf(why, sizeof(why), "expected the hello of a %s", what);
+		reject(c, GR_WERR_PROTOCOL, why);
+		return false;
+	}
+	if (check_hello(p->d, &f->hello, p->idx, version, why, sizeof(why), &code) < 0) {
+		if (gd_ratelimit(&p->rl))
+			gd_warn("rejecting hello from %s: %s", gr_conn_peer_addr(c), why);
+		reject(c, code, why);
+		return false;
+	}
+	return true;
 }
 
 static void dial_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
 {
 	struct gd_peer *p = arg;
-	char why[256];
-	uint32_t code;
 	uint16_t version;
 
 	if (p->conn == c) {
@@ -235,21 +387,8 @@ static void dial_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
 		return;
 	}
 	/* waiting for the peer's hello */
-	if (f->hdr.type == GR_FT_ERROR) {
-		gr_conn_close(c, -ECONNREFUSED, "refused by %s: %s", p->cfg->name,
-			      f->error.reason);
+	if (!dial_answer(p, c, f, false, &version))
 		return;
-	}
-	if (f->hdr.type != GR_FT_HELLO) {
-		reject(c, GR_WERR_PROTOCOL, "expected hello");
-		return;
-	}
-	if (check_hello(p->d, &f->hello, p->idx, &version, why, sizeof(why), &code) < 0) {
-		if (gd_ratelimit(&p->rl))
-			gd_warn("rejecting hello from %s: %s", gr_conn_peer_addr(c), why);
-		reject(c, code, why);
-		return;
-	}
 	p->dial_open_ms = 0;
 	gr_dialer_reset_backoff(p->dialer);
 	peer_up(p, c, version);
@@ -286,6 +425,48 @@ static const struct gr_conn_cbs dial_cbs = {
 	.on_open = dial_open,
 	.on_frame = dial_frame,
 	.on_close = dial_close,
+};
+
+static void ctl_dial_open(struct gr_conn *c, void *arg)
+{
+	struct gd_peer *p = arg;
+
+	p->ctl_dial_open_ms = gr_now_ms();
+	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
+	send_hello(p->d, c, true);
+}
+
+static void ctl_dial_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	struct gd_peer *p = arg;
+	uint16_t version;
+
+	if (p->ctl == c) {
+		ctl_frame(p, c, f);
+		return;
+	}
+	if (!dial_answer(p, c, f, true, &version))
+		return;
+	p->ctl_dial_open_ms = 0;
+	gr_dialer_reset_backoff(p->ctl_dialer);
+	ctl_up(p, c);
+}
+
+static void ctl_dial_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct gd_peer *p = arg;
+
+	p->ctl_dial_open_ms = 0;
+	if (p->ctl == c)
+		ctl_down(p, reason);
+	else if (p->conn && gd_ratelimit(&p->rl))
+		gd_warn("peer %s: control connection: %s", p->cfg->name, reason);
+}
+
+static const struct gr_conn_cbs ctl_dial_cbs = {
+	.on_open = ctl_dial_open,
+	.on_frame = ctl_dial_frame,
+	.on_close = ctl_dial_close,
 };
 
 /* ---- incoming connections ---- */
@@ -390,6 +571,24 @@ static bool hello_matches_cert(struct georepd *d, struct gr_conn *c,
 	return true;
 }
 
+/* A control connection belongs to the site's main connection, up already. */
+static void in_ctl(struct georepd *d, struct gd_peer *p, struct gr_conn *c)
+{
+	char why[160];
+
+	if (!p->conn || p->version < GR_WIRE_VERSION_CTLCONN) {
+		snprintf(why, sizeof(why),
+			 "control connection from site \"%s\", which has no connection of protocol %u or later here",
+			 p->cfg->name, GR_WIRE_VERSION_CTLCONN);
+		in_reject(d, c, GR_WERR_PROTOCOL, why);
+		return;
+	}
+	drop_pending(d, c);
+	send_hello(d, c, true);
+	gr_conn_set_cbs(c, &ctl_in_cbs, p);
+	ctl_up(p, c);
+}
+
 static void in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
 {
 	struct georepd *d = arg;
@@ -415,8 +614,12 @@ static void in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
 		return;
 	}
 	p = &d->peers[site];
+	if (f->hello.control) {
+		in_ctl(d, p, c);
+		return;
+	}
 	drop_pending(d, c);
-	send_hello(d, c);
+	send_hello(d, c, false);
 	gr_conn_set_cbs(c, &peer_in_cbs, p);
 	peer_up(p, c, version);
 }
@@ -462,6 +665,19 @@ static void peer_close(struct gr_conn *c, int err, const char *reason, void *arg
 
 	if (p->conn == c)
 		peer_down(p, reason);
+}
+
+static void ctl_in_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
+{
+	ctl_frame(arg, c, f);
+}
+
+static void ctl_in_close(struct gr_conn *c, int err, const char *reason, void *arg)
+{
+	struct gd_peer *p = arg;
+
+	if (p->ctl == c)
+		ctl_down(p, reason);
 }
 
 /* ---- start, stop, tick ---- */
@@ -530,6 +746,7 @@ void gd_peers_stop(struct georepd *d)
 	for (i = 0; i < d->cfg->nsites; i++) {
 		struct gd_peer *p = &d->peers[i];
 
+		ctl_stop(p);
 		if (p->dialer) {
 			gr_dialer_free(p->dialer);	/* closes its connection */
 			p->dialer = NULL;
@@ -652,18 +869,15 @@ void gd_peers_tick(struct georepd *d)
 		if (!p->conn)
 			continue;
 		log_key_updates(p);
-		if (now - p->last_rx_ms > GD_PEER_TIMEOUT_MS) {
-			reject(p->conn, GR_WERR_PROTOCOL, "nothing received for 5 s");
-			continue;
-		}
-		if (now - p->last_ping_ms >= GD_PING_MS) {
-			struct gr_frame f = { .hdr.type = GR_FT_PING };
-
-			f.ping.nonce = ++p->ping_nonce;
-			f.ping.time_ns = gr_now_ns();
-			p->last_ping_ms = now;
-			gr_conn_send(p->conn, &f);
-		}
+		if (!live_tick(&p->live, p->conn, now))
+			continue;	/* closed, and its control connection */
+		dc = p->ctl_dialer ? gr_dialer_conn(p->ctl_dialer) : NULL;
+		if (dc && dc != p->ctl && p->ctl_dial_open_ms &&
+		    now - p->ctl_dial_open_ms > GD_HELLO_TIMEOUT_MS)
+			gr_conn_close(dc, -ETIMEDOUT, "no control hello within %d ms",
+				      GD_HELLO_TIMEOUT_MS);
+		else if (p->ctl)
+			live_tick(&p->ctl_live, p->ctl, now);
 	}
 	for (pd = d->pending; pd; pd = next) {
 		next = pd->next;	/* closing frees pd */
@@ -671,6 +885,46 @@ void gd_peers_tick(struct georepd *d)
 			gr_conn_close(pd->conn, -ETIMEDOUT, "no hello within %d ms",
 				      GD_HELLO_TIMEOUT_MS);
 	}
+}
+
+const struct gd_live *gd_peer_hb_live(const struct gd_peer *p)
+{
+	return p->ctl && p->ctl_live.have_rtt ? &p->ctl_live : &p->live;
+}
+
+/* "<prefix>rtt_ms" (null until measured) and "<prefix>srtt_ms" */
+static void rtt_json(json_t *o, const char *prefix, const struct gd_live *l)
+{
+	char k[32];
+
+	snprintf(k, sizeof(k), "%srtt_ms", prefix);
+	json_object_set_new(o, k, l->have_rtt ? json_real(l->rtt_ms) : json_null());
+	if (!l->have_rtt)
+		return;
+	snprintf(k, sizeof(k), "%ssrtt_ms", prefix);
+	json_object_set_new(o, k, json_real(l->srtt_ms));
+}
+
+/* "control": the control connection (georepd.h) */
+static json_t *ctl_json(const struct gd_peer *p)
+{
+	const char *state = "down";
+	json_t *o;
+
+	if (p->ctl)
+		state = "up";
+	else if (p->ctl_dialer && gr_dialer_conn(p->ctl_dialer))
+		state = "connecting";
+	else if (p->version < GR_WIRE_VERSION_CTLCONN)
+		state = "unsupported";
+	o = json_pack("{s:s, s:I}", "state", state, "ups", (json_int_t)p->ctl_ups);
+	if (!o || !p->ctl)
+		return o;
+	json_object_set_new(o, "bytes_in", json_integer(gr_conn_bytes_in(p->ctl)));
+	json_object_set_new(o, "bytes_out", json_integer(gr_conn_bytes_out(p->ctl)));
+	json_object_set_new(o, "queued", json_integer(gr_conn_queued(p->ctl)));
+	rtt_json(o, "", &p->ctl_live);
+	return o;
 }
 
 json_t *gd_peer_json(const struct gd_peer *p)
@@ -701,18 +955,15 @@ json_t *gd_peer_json(const struct gd_peer *p)
 		json_object_set_new(o, "peer_address", json_string(gr_conn_peer_addr(p->conn)));
 		json_object_set_new(o, "protocol_version", json_integer(p->version));
 		json_object_set_new(o, "up_for_s", json_real((now - p->up_since_ms) / 1e3));
-		json_object_set_new(o, "last_rx_ms_ago", json_integer(now - p->last_rx_ms));
+		json_object_set_new(o, "last_rx_ms_ago", json_integer(now - p->live.last_rx_ms));
 		json_object_set_new(o, "bytes_in", json_integer(gr_conn_bytes_in(p->conn)));
 		json_object_set_new(o, "bytes_out", json_integer(gr_conn_bytes_out(p->conn)));
 		json_object_set_new(o, "queued", json_integer(gr_conn_queued(p->conn)));
 		json_object_set_new(o, "lanes", lanes_json(p->conn));
 		json_object_set_new(o, "tls", session_json(p->conn));
-		if (p->have_rtt) {
-			json_object_set_new(o, "rtt_ms", json_real(p->rtt_ms));
-			json_object_set_new(o, "srtt_ms", json_real(p->srtt_ms));
-		} else {
-			json_object_set_new(o, "rtt_ms", json_null());
-		}
+		rtt_json(o, "", gd_peer_hb_live(p));
+		rtt_json(o, "data_", &p->live);
+		json_object_set_new(o, "control", ctl_json(p));
 	}
 	if (p->last_error[0])
 		json_object_set_new(o, "last_error", json_string(p->last_error));
@@ -727,9 +978,13 @@ int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f)
 int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
 		 enum gr_lane lane)
 {
+	const struct gd_peer *p = &d->peers[site];
+
 	if (!gd_peer_up(d, site))
 		return -ENOTCONN;
-	return gr_conn_send_lane(d->peers[site].conn, f, lane);
+	if (lane == GD_LANE_URGENT)
+		return gr_conn_send_lane(p->ctl ?: p->conn, f, GR_LANE_CONTROL);
+	return gr_conn_send_lane(p->conn, f, lane);
 }
 
 void gd_send_hold(struct georepd *d, unsigned int site)

@@ -89,7 +89,12 @@ extern int (*gd_replica_factory)(struct georepd *d, struct gd_volume *vol,
 
 /* Send @f to site index @site. Return: 0, -ENOTCONN (not up), -ENOBUFS. */
 int gd_send(struct georepd *d, unsigned int site, const struct gr_frame *f);
-/* The same in @lane (georep/send_lanes.h) instead of the frame type's. */
+/*
+ * The same in @lane (georep/send_lanes.h) instead of the frame type's; or,
+ * with GD_LANE_URGENT, on the site's control connection when it has one
+ * (georepd.h), else in the control lane.
+ */
+#define GD_LANE_URGENT	GR_NR_LANES
 int gd_send_lane(struct georepd *d, unsigned int site, const struct gr_frame *f,
 		 enum gr_lane lane);
 /* Bytes to @site in its bulk lane, or bulk bytes its TCP has not acknowledged. */

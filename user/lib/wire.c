@@ -93,6 +93,20 @@ static unsigned int type_version(unsigned int type)
 	return type == GR_FT_PART ? GR_WIRE_VERSION_PART : GR_WIRE_VERSION_MIN;
 }
 
+static uint8_t allowed_flags(uint8_t type)
+{
+	return type == GR_FT_PART ? GR_WF_MORE : type == GR_FT_HELLO ? GR_WF_CONTROL : 0;
+}
+
+static uint8_t frame_flags(const struct gr_frame *f)
+{
+	if (f->hdr.type == GR_FT_PART)
+		return f->part.more ? GR_WF_MORE : 0;
+	if (f->hdr.type == GR_FT_HELLO)
+		return f->hello.control ? GR_WF_CONTROL : 0;
+	return 0;
+}
+
 int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
 {
 	const uint8_t *p = buf;
@@ -112,7 +126,7 @@ int gr_wire_decode_hdr(const void *buf, struct gr_frame_hdr *hdr, char *err)
 			   hdr->version, GR_WIRE_VERSION_MIN, GR_WIRE_VERSION);
 	if (hdr->type == 0 || hdr->type >= __GR_FT_MAX)
 		return ERR("unknown frame type %u", hdr->type);
-	if (hdr->flags & ~(hdr->type == GR_FT_PART ? GR_WF_MORE : 0))
+	if (hdr->flags & ~allowed_flags(hdr->type))
 		return ERR("%s frame: unknown flags 0x%02x",
 			   gr_frame_type_name(hdr->type), hdr->flags);
 	if (hdr->version < type_version(hdr->type))
@@ -422,6 +436,7 @@ static int decode_body(const uint8_t *b, uint32_t bl, struct gr_frame *f, char *
 {
 	switch (f->hdr.type) {
 	case GR_FT_HELLO:
+		f->hello.control = f->hdr.flags & GR_WF_CONTROL;
 		return decode_hello(b, bl, &f->hello, err);
 	case GR_FT_ERROR:
 		return decode_error(b, bl, &f->error, err);
@@ -796,8 +811,7 @@ ssize_t gr_wire_encode_as(void *buf, size_t cap, const struct gr_frame *f, uint1
 	if (total > cap)
 		return -ENOSPC;
 
-	put_hdr(p, f->hdr.type, f->hdr.type == GR_FT_PART && f->part.more ? GR_WF_MORE : 0,
-		bl, version, f->hdr.volume);
+	put_hdr(p, f->hdr.type, frame_flags(f), bl, version, f->hdr.volume);
 
 	if (put_body(b, bl, f, version, err))
 		return -EINVAL;

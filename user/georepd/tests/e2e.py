@@ -9,7 +9,9 @@ End-to-end test of georepd on 127.0.0.1, no kernel module needed.
 
 Three daemons with their own state directories connect to each other; the
 test checks `status` over each control socket, kills bravo with SIGKILL and
-restarts it, and speaks garbage, an old protocol version, a future version
+restarts it (meanwhile a control connection's hello claiming bravo is
+refused: there is no connection of bravo's to belong to), checks every
+pair's control connection (protocol 6) is up, and speaks garbage, an old protocol version, a future version
 and an unknown site name at alpha's replication port, which must answer with
 an ERROR frame and close while staying up for its peers. Three more daemons
 built with the probe replica engine (tests/probe_replica.c) then show volume
@@ -35,6 +37,8 @@ SITES = ["alpha", "bravo", "charlie"]
 MAGIC = 0x31575247
 HDR = struct.Struct("<IHBBIIQ")
 FT_HELLO, FT_ERROR, FT_PING = 1, 2, 3
+WF_CONTROL = 0x02
+N_TESTS = 21
 
 results = []
 
@@ -167,13 +171,15 @@ def peer_state(site, name):
     return next(p for p in st["peers"] if p["name"] == name)
 
 
-def frame(ftype, body, version=1, volume=0):
-    return HDR.pack(MAGIC, version, ftype, 0, len(body), 0, volume) + body
+def frame(ftype, body, version=1, volume=0, flags=0):
+    return HDR.pack(MAGIC, version, ftype, flags, len(body), 0, volume) + body
 
 
-def hello(site, cluster, vmin=1, vmax=1, site_id=0):
+def hello(site, cluster, vmin=1, vmax=1, site_id=0, control=False):
+    """control: the hello of a control connection (flag CONTROL, version 6)"""
     return frame(FT_HELLO, struct.pack("<HHI32s64s", vmin, vmax, site_id,
-                                       site.encode(), cluster.encode()))
+                                       site.encode(), cluster.encode()),
+                 flags=WF_CONTROL if control else 0)
 
 
 def speak(port, data, timeout=8.0):
@@ -232,7 +238,7 @@ def main():
     extra = []
 
     print("KTAP version 1")
-    print("1..19", flush=True)
+    print("1..%d" % N_TESTS, flush=True)
     try:
         # 1: a bad configuration is refused with the config checker's messages
         bad = dict(cfg)
@@ -305,6 +311,16 @@ def main():
             print("# events: %s" % exc)
         ktap(event is not None, "events_stream_peer_down", event)
 
+        # 5b: a control connection (protocol 6) belongs to a main one: while
+        # bravo is down, charlie refuses one that claims to be bravo's
+        got, closed = speak(ports[2], hello("bravo", "e2e", vmin=1, vmax=6, site_id=2,
+                                            control=True))
+        er = error_reason(got)
+        ktap(closed and er and er[0] == 1 and
+             'control connection from site "bravo", which has no connection of '
+             'protocol 6 or later here' in er[1], "control_hello_without_main_refused",
+             (got, er))
+
         # 6: bravo restarts on the same state dir (the lock died with it)
         b.start()
         ok = all(wait_for(lambda s=s: peers_up(s), 15) for s in sites.values())
@@ -312,6 +328,17 @@ def main():
         ktap(ok and st and st["volumes"][0]["members"] and
              peer_state(a, "bravo")["ups"] >= 2, "peer_restarted_reconnects",
              json.dumps([s.status() for s in sites.values()], indent=1))
+
+        # 6b: every pair has its control connection, heartbeats' RTT on it
+        def ctl_up(s):
+            st = s.status() or {}
+            return st.get("peers") and all(
+                (p.get("control") or {}).get("state") == "up" and
+                (p["control"].get("rtt_ms") is not None) and p.get("data_rtt_ms") is not None
+                for p in st["peers"])
+        ok = all(wait_for(lambda s=s: ctl_up(s), 10) for s in sites.values())
+        ktap(ok, "control_connections_up_with_rtt",
+             json.dumps([s.status()["peers"] for s in sites.values()], indent=1))
 
         # 7-10: strangers on alpha's port get an ERROR frame and a close
         got, closed = speak(ports[0], b"GET / HTTP/1.1\r\nHost: alpha\r\n\r\n")
@@ -323,7 +350,7 @@ def main():
         ktap(closed and er and "unsupported protocol version 0" in er[1],
              "old_version_speaker_rejected", (got, er))
 
-        got, closed = speak(ports[0], hello("charlie", "e2e", vmin=6, vmax=7, site_id=3))
+        got, closed = speak(ports[0], hello("charlie", "e2e", vmin=7, vmax=8, site_id=3))
         er = error_reason(got)
         ktap(closed and er and er[0] == 2 and "no common protocol version" in er[1],
              "future_version_hello_rejected", (got, er))
@@ -440,7 +467,7 @@ def main():
                         print("# " + line)
         shutil.rmtree(top, ignore_errors=True)
     print("# %d passed, %d failed" % (results.count(True), results.count(False)))
-    return 1 if False in results or len(results) != 19 else 0
+    return 1 if False in results or len(results) != N_TESTS else 0
 
 
 if __name__ == "__main__":

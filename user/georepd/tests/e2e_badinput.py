@@ -190,9 +190,9 @@ def main():
             (("--hex", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".hex()),
              "error 1 (protocol): bad frame magic 0x20544547"),
             (hello_args + ("--hdr-version", "0"),
-             "error 1 (protocol): unsupported protocol version 0 (this site speaks 1..5)"),
-            (hello_args + ("--versions", "6..7"),
-             "error 2 (version): no common protocol version: site \"%s\" speaks 6..7" % imp),
+             "error 1 (protocol): unsupported protocol version 0 (this site speaks 1..6)"),
+            (hello_args + ("--versions", "7..8"),
+             "error 2 (version): no common protocol version: site \"%s\" speaks 7..8" % imp),
             (hello_args + ("--hdr-length", "0xffffffff"),
              "error 1 (protocol): hello frame: length 4294967295 exceeds the limit of 16777216"),
         ]

@@ -23,9 +23,12 @@ as the ledger takes it.
  6. the bytes queued to a peer (userspace and the socket's unsent bytes)
     stay within the bulk bound the status reports;
  7. the followers catch up once the load stops;
- 8. the peers agreed on protocol version 5 (the newest; PART frames exist
+ 8. the peers agreed on protocol version 6 (the newest; PART frames exist
     from version 2) and bulk frames went in pieces (PART frames,
-    Documentation/wire-protocol.rst, "Split frames").
+    Documentation/wire-protocol.rst, "Split frames");
+ 9. every peer of the primary has its control connection up (protocol 6,
+    georepd.h) and the heartbeats went on it: more than CTL_MIN_BPS bytes
+    a second, where its pings alone are 40.
 
 Needs root (netns, veth, tc); skips otherwise. Usage: e2e_lanes.py [BINDIR].
 Prints KTAP.
@@ -43,7 +46,7 @@ import e2e  # noqa: E402
 
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 8
+N_TESTS = 9
 MIB = 1 << 20
 LOAD_MIB = 48			# 20 s of one 20 Mbit/s link
 RTT_SLACK_MS = 300.0		# lowat + a bulk frame + the qdisc, two flows
@@ -58,6 +61,8 @@ CATCHUP_S = 120
 # etcd's default election timeout, leaves a retransmission room; what is
 # tested is that heartbeats do not queue behind data.
 ELECTION_MS = 1000
+# heartbeats (every 100 ms, 108 bytes at least) and pings (40 bytes a second)
+CTL_MIN_BPS = 400
 ktap = e2e.ktap
 results = e2e.results
 
@@ -192,6 +197,9 @@ def sample(p, st):
             st["parts"][peer["name"]] = max(st["parts"].get(peer["name"], 0),
                                             q.get("parts_out", 0))
             st["version"][peer["name"]] = peer.get("protocol_version")
+        ctl = peer.get("control") or {}
+        st["ctl"][peer["name"]] = (ctl.get("state"), ctl.get("bytes_out", 0),
+                                   peer.get("up_for_s", 0))
 
 
 def load(p, sites, stats):
@@ -275,7 +283,7 @@ def run(top):
             return 1
         before = roles(sites)
         stats = {"rtt": 0.0, "steady": [], "queued": 0, "bulk_limit": 0, "trace": [],
-                 "parts": {}, "version": {}, "t0": time.time()}
+                 "parts": {}, "version": {}, "ctl": {}, "t0": time.time()}
         lost_before = p.logtext().count("not writable")
         errs = load(p, sites, stats)
         print("# %d MiB written in %.1f s; max RTT %.1f ms (idle %.1f); max queued %d bytes" %
@@ -302,9 +310,15 @@ def run(top):
         ktap(e2e.wait_for(lambda: caught_up(sites), CATCHUP_S),
              "lanes: followers caught up", json.dumps([s.rep() for s in sites])[:2000])
         ktap(len(stats["parts"]) == 2 and all(stats["parts"].values()) and
-             set(stats["version"].values()) == {5},
-             "lanes: protocol 5, bulk frames sent in pieces %s" % stats["parts"],
+             set(stats["version"].values()) == {6},
+             "lanes: protocol 6, bulk frames sent in pieces %s" % stats["parts"],
              stats["version"])
+        ctl = stats["ctl"]
+        ktap(len(ctl) == 2 and all(st == "up" and up > 0 and out / up > CTL_MIN_BPS
+                                   for st, out, up in ctl.values()),
+             "lanes: heartbeats on the control connections %s" %
+             {k: "%s %.0f B/s" % (v[0], v[1] / v[2] if v[2] else 0) for k, v in ctl.items()},
+             ctl)
         return 0
     finally:
         e2e.finish(sites, top)

@@ -60,6 +60,21 @@ static void test_hello(void)
 	CHECK(g.hdr.type == GR_FT_HELLO && g.hello.site_id == 7);
 	CHECK(g.hello.min_version == 1 && g.hello.max_version == 3);
 	CHECK(!strcmp(g.hello.site, "siteA") && !strcmp(g.hello.cluster, "prod"));
+	CHECK(buf[7] == 0 && !g.hello.control);
+
+	/* a control connection's hello: GR_WF_CONTROL, for HELLO frames only */
+	f.hello.control = true;
+	CHECK(roundtrip(&f, &g) > 0 && buf[7] == GR_WF_CONTROL && g.hello.control);
+	f.hello.control = false;
+	n = gr_wire_encode(buf, sizeof(buf), &(struct gr_frame){ .hdr.type = GR_FT_PING });
+	buf[7] = GR_WF_CONTROL;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "ping frame: unknown flags 0x02"));
+	n = gr_wire_encode(buf, sizeof(buf), &f);
+	buf[7] = GR_WF_CONTROL | GR_WF_MORE;
+	CHECK(gr_wire_decode(buf, n, &g, &(size_t){ 0 }, err) == -EPROTO &&
+	      strstr(err, "hello frame: unknown flags 0x03"));
+	n = roundtrip(&f, &g);
 
 	/* bad version range, bad name characters, garbage after the NUL */
 	buf[GR_WIRE_HDR_SIZE] = 4;

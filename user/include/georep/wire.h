@@ -9,7 +9,8 @@
  *   4  le16 version    protocol version the connection agreed on (1 before
  *                      and in the hello); PART frames exist from version 2
  *   6  u8   type       enum gr_frame_type
- *   7  u8   flags      0, or GR_WF_MORE on a PART frame (any other bit is an error)
+ *   7  u8   flags      0, GR_WF_MORE on a PART frame or GR_WF_CONTROL on a
+ *                      HELLO (any other bit is an error)
  *   8  le32 length     body bytes, at most GR_WIRE_MAX_BODY
  *  12  le32 reserved   0
  *  16  le64 volume     gr_wire_volume_id() of the volume, 0 for site frames
@@ -31,13 +32,14 @@
 #include <linux/georep.h>
 
 #define GR_WIRE_MAGIC		0x31575247U	/* "GRW1" */
-#define GR_WIRE_VERSION		5		/* newest protocol version spoken */
+#define GR_WIRE_VERSION		6		/* newest protocol version spoken */
 #define GR_WIRE_VERSION_MIN	1		/* oldest protocol version spoken */
 #define GR_WIRE_VERSION_PART	2		/* first version with PART frames */
 #define GR_WIRE_VERSION_MLEAF	3		/* first version with MLEAF frames */
 #define GR_WIRE_VERSION_KEY_HELD 3		/* first version whose KEY_ACK says what is held */
 #define GR_WIRE_VERSION_ROOT	4		/* first version with ROOT frames */
 #define GR_WIRE_VERSION_NOTE	5		/* first version with NOTE frames */
+#define GR_WIRE_VERSION_CTLCONN	6		/* first version with a control connection */
 #define GR_WIRE_HDR_SIZE	24
 #define GR_WIRE_MAX_BODY	(16U << 20)	/* 16 MiB */
 #define GR_WIRE_MAX_RECORDS	4096		/* records in one batch */
@@ -80,6 +82,8 @@ enum gr_frame_type {
 };
 
 #define GR_WF_MORE		0x01	/* PART: more pieces of this frame follow */
+/* HELLO: this is a site's control connection (Documentation/wire-protocol.rst) */
+#define GR_WF_CONTROL		0x02
 
 enum gr_wire_errcode {
 	GR_WERR_PROTOCOL = 1,	/* malformed frame or wrong state */
@@ -107,6 +111,7 @@ struct gr_hello {
 	uint32_t site_id;
 	char site[GEOREP_NAME_MAX];
 	char cluster[GR_WIRE_CLUSTER_LEN];
+	bool control;		/* header flag GR_WF_CONTROL */
 };
 
 /* body: le32 code, le32 length, text[length] (UTF-8, no NUL) */
