@@ -38,6 +38,8 @@ SITES_GEOREPD_ARGS="--bpf on"
 SLOW_DELAY=${SLOW_DELAY:-20ms}
 SLOW_RATE=${SLOW_RATE:-40mbit}
 ROUND_S=${ROUND_S:-15}
+BG=${BG:-buffered}
+BG_QD=${BG_QD:-16}
 MAX_UNC=$((32 << 20))
 
 sites_init sites-admit
@@ -86,9 +88,13 @@ round() {
 	# job's open then waited for the bg job's writeback until bg stopped
 	# (the "stall" of earlier runs, Documentation/ebpf.rst), and bg waited
 	# for its own at each wrap
+	if [ "$BG" = direct ]; then
+		set -- --ioengine=libaio --direct=1 --iodepth="$BG_QD"
+	else
+		set -- --ioengine=psync --direct=0
+	fi
 	fio --name=bg --filename="/dev/georep/$P.$VOL" --rw=write --bs=256k --size=48m \
-		--invalidate=0 \
-		--ioengine=psync --direct=0 --time_based --runtime=$ROUND_S \
+		--invalidate=0 "$@" --time_based --runtime=$ROUND_S \
 		--output-format=json >"$T/bg-$name.json" 2>&1 &
 	bgp=$!
 	fio --name=sync --filename="/dev/georep/$P.$VOL" --rw=randwrite --bs=4k --invalidate=0 \

@@ -155,8 +155,8 @@ sites_network() {
 		done
 	done
 	in_site alpha /sbin/tc qdisc show dev to-bravo | grep -q netem || return 1
-	in_site alpha ping -c 2 -W 2 "$(site_ip charlie)" &&
-		in_site bravo ping -c 2 -W 2 "$(site_ip charlie)"
+	in_site alpha ping -c 2 -i 0.2 -W 2 "$(site_ip charlie)" &&
+		in_site bravo ping -c 2 -i 0.2 -W 2 "$(site_ip charlie)"
 }
 
 # georepd attaches the pace and route programs to cgroups, which it finds
@@ -190,7 +190,7 @@ sites_shape() {
 		done
 	done
 	in_site alpha /sbin/tc qdisc show
-	in_site alpha ping -c 2 -W 2 "$(site_ip bravo)"
+	in_site alpha ping -c 2 -i 0.2 -W 2 "$(site_ip bravo)"
 }
 
 # cut_links S [PEER...]: the links between S and PEERs (default: every other
