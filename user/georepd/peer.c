@@ -178,15 +178,15 @@ static void ctl_down(struct gd_peer *p, const char *reason)
 			p->cfg->name, reason);
 }
 
-/* The main connection went: its control connection goes with it. */
-static void ctl_stop(struct gd_peer *p)
+/* The main connection went (@why): its control connection goes with it. */
+static void ctl_stop(struct gd_peer *p, const char *why)
 {
 	if (p->ctl_dialer) {
 		gr_dialer_free(p->ctl_dialer);	/* closes p->ctl */
 		p->ctl_dialer = NULL;
 	}
 	if (p->ctl)
-		reject(p->ctl, GR_WERR_SHUTDOWN, "main connection closed");
+		reject(p->ctl, GR_WERR_SHUTDOWN, why);
 	p->ctl = NULL;
 	p->ctl_dial_open_ms = 0;
 }
@@ -218,7 +218,7 @@ static void peer_up(struct gd_peer *p, struct gr_conn *c, uint16_t version)
 		struct gr_conn *old = p->conn;
 
 		p->conn = NULL;
-		ctl_stop(p);
+		ctl_stop(p, "main connection replaced");
 		reject(old, GR_WERR_DUPLICATE, "replaced by a newer connection");
 	}
 	p->conn = c;
@@ -247,7 +247,7 @@ static void peer_down(struct gd_peer *p, const char *reason)
 	size_t i;
 
 	p->conn = NULL;
-	ctl_stop(p);
+	ctl_stop(p, "main connection closed");
 	p->downs++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
 	gd_warn("peer %s down: %s", p->cfg->name, reason);
@@ -746,7 +746,7 @@ void gd_peers_stop(struct georepd *d)
 	for (i = 0; i < d->cfg->nsites; i++) {
 		struct gd_peer *p = &d->peers[i];
 
-		ctl_stop(p);
+		ctl_stop(p, "site shutting down");
 		if (p->dialer) {
 			gr_dialer_free(p->dialer);	/* closes its connection */
 			p->dialer = NULL;
