@@ -337,13 +337,34 @@ static void ctl_frame(struct gd_peer *p, struct gr_conn *c, const struct gr_fram
 
 /* ---- outgoing connections (this site dials) ---- */
 
+/* A connection we dialed is open: our hello, and its answer awaited since @open_ms. */
+static void dial_opened(struct gd_peer *p, struct gr_conn *c, uint64_t *open_ms, bool control)
+{
+	*open_ms = gr_now_ms();
+	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
+	send_hello(p->d, c, control);
+}
+
+/*
+ * The connection of @dl not answered (not @up) since @open_ms: closed once
+ * GD_HELLO_TIMEOUT_MS passed. Return: true when it was closed.
+ */
+static bool dial_overdue(struct gr_dialer *dl, const struct gr_conn *up, uint64_t open_ms,
+			 uint64_t now, const char *what)
+{
+	struct gr_conn *dc = dl ? gr_dialer_conn(dl) : NULL;
+
+	if (!dc || dc == up || !open_ms || now - open_ms <= GD_HELLO_TIMEOUT_MS)
+		return false;
+	gr_conn_close(dc, -ETIMEDOUT, "no %s within %d ms", what, GD_HELLO_TIMEOUT_MS);
+	return true;
+}
+
 static void dial_open(struct gr_conn *c, void *arg)
 {
 	struct gd_peer *p = arg;
 
-	p->dial_open_ms = gr_now_ms();
-	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
-	send_hello(p->d, c, false);
+	dial_opened(p, c, &p->dial_open_ms, false);
 }
 
 /*
@@ -431,9 +452,7 @@ static void ctl_dial_open(struct gr_conn *c, void *arg)
 {
 	struct gd_peer *p = arg;
 
-	p->ctl_dial_open_ms = gr_now_ms();
-	gr_conn_set_max_body(c, GD_PRE_HELLO_MAX_BODY);
-	send_hello(p->d, c, true);
+	dial_opened(p, c, &p->ctl_dial_open_ms, true);
 }
 
 static void ctl_dial_frame(struct gr_conn *c, const struct gr_frame *f, void *arg)
@@ -855,28 +874,17 @@ void gd_peers_tick(struct georepd *d)
 	renew_one(d, now);
 	for (i = 0; i < d->cfg->nsites; i++) {
 		struct gd_peer *p = &d->peers[i];
-		struct gr_conn *dc;
 
 		if (i == d->self)
 			continue;
-		dc = p->dialer ? gr_dialer_conn(p->dialer) : NULL;
-		if (dc && dc != p->conn && p->dial_open_ms &&
-		    now - p->dial_open_ms > GD_HELLO_TIMEOUT_MS) {
-			gr_conn_close(dc, -ETIMEDOUT, "no hello within %d ms",
-				      GD_HELLO_TIMEOUT_MS);
-			continue;
-		}
-		if (!p->conn)
+		if (dial_overdue(p->dialer, p->conn, p->dial_open_ms, now, "hello") ||
+		    !p->conn)
 			continue;
 		log_key_updates(p);
 		if (!live_tick(&p->live, p->conn, now))
 			continue;	/* closed, and its control connection */
-		dc = p->ctl_dialer ? gr_dialer_conn(p->ctl_dialer) : NULL;
-		if (dc && dc != p->ctl && p->ctl_dial_open_ms &&
-		    now - p->ctl_dial_open_ms > GD_HELLO_TIMEOUT_MS)
-			gr_conn_close(dc, -ETIMEDOUT, "no control hello within %d ms",
-				      GD_HELLO_TIMEOUT_MS);
-		else if (p->ctl)
+		if (!dial_overdue(p->ctl_dialer, p->ctl, p->ctl_dial_open_ms, now,
+				  "control hello") && p->ctl)
 			live_tick(&p->ctl_live, p->ctl, now);
 	}
 	for (pd = d->pending; pd; pd = next) {
