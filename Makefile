@@ -18,6 +18,9 @@ KDIR	?= /lib/modules/$(KVER)/build
 O	?= $(CURDIR)/build
 V	?= 0
 
+# the build of check, demo and bench: one job per CPU
+JOBS	?= $(shell nproc)
+
 # Debian packages: build, tests, VM lab, demo, bench
 DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-genl-3-dev \
 	libjansson-dev libssl-dev libbpf-dev bpftool sparse \
@@ -44,16 +47,16 @@ deps:
 	fi
 
 check: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	selftests/check.sh
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	selftests/vm/run --timeout 900 -- /georep/selftests/demo.sh
 
 # one VM: raw vs georep-local; three VMs (one per site): georep vs DRBD 8.4
 bench: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	$(MAKE) -C user O=$(O)/user bench
 	@rc=0; selftests/bench.sh || rc=1; \
 	selftests/bench/sites.sh || rc=1; exit $$rc
@@ -68,7 +71,7 @@ sim-soak:
 POINTS ?= 100
 ROUNDS ?= 10
 crash-soak: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	@rc=0; selftests/vm/run --timeout $$(( 600 + $(POINTS) * 40 )) -- \
 		KMOD_TEST_TIMEOUT=$$(( 300 + $(POINTS) * 40 )) CRASH_POINTS=$(POINTS) \
 		$(if $(SEED),CRASH_SEED=$(SEED)) \
