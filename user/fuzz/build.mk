@@ -23,7 +23,7 @@ FUZZ_SRCS_fuzz_config := fuzz/fuzz_config.c lib/config.c lib/wire.c lib/wire_key
 FUZZ_SRCS_fuzz_wire := fuzz/fuzz_wire.c lib/wire.c lib/wire_consensus.c lib/wire_key.c \
 	lib/wire_ckpt.c lib/note.c lib/wire_genesis.c lib/wire_mleaf.c lib/wire_root.c lib/wire_note.c lib/leaf.c lib/merkle.c
 FUZZ_SRCS_fuzz_proof := fuzz/fuzz_proof.c lib/tlogproof.c lib/note.c lib/merkle.c lib/leaf.c \
-	lib/record.c georepd/final.c
+	lib/record.c lib/fdio.c georepd/final.c
 
 define fuzz_rule
 $(O)/fuzz/$(1): $$(FUZZ_SRCS_$(1)) $$(wildcard include/georep/*.h)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "georep/fdio.h"
 #include "final.h"
 
 #define TMP_SUFFIX	".final.state.tmp"	/* removed by gd_statedir_open() */
@@ -55,22 +56,6 @@ bad_note:
 	return -EBADMSG;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int gd_final_save(const char *dir, const char *volume, const char *note, size_t len,
 		  char *err)
 {
@@ -85,7 +70,7 @@ int gd_final_save(const char *dir, const char *volume, const char *note, size_t 
 		snprintf(err, GD_FINAL_ERRLEN, "cannot create %.200s: %s", tmp, strerror(-ret));
 		return ret;
 	}
-	ret = write_all(fd, note, len);
+	ret = gr_write_all(fd, note, len);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "georep/fdio.h"
 #include "state.h"
 
 #define ERRLEN		256
@@ -167,22 +168,6 @@ static json_t *to_json(const char *volume, const struct gd_vstate *st)
 	return o;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int gd_vstate_save(struct gd_statedir *sd, const char *volume,
 		   const struct gd_vstate *st)
 {
@@ -205,9 +190,9 @@ int gd_vstate_save(struct gd_statedir *sd, const char *volume,
 		ret = -errno;
 		goto out_free;
 	}
-	ret = write_all(fd, text, strlen(text));
+	ret = gr_write_all(fd, text, strlen(text));
 	if (!ret)
-		ret = write_all(fd, "\n", 1);
+		ret = gr_write_all(fd, "\n", 1);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);

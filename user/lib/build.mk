@@ -6,6 +6,9 @@ LIB_SRCS += lib/merkle.c lib/leaf.c lib/note.c lib/tlogproof.c
 # nearest-rank latency percentiles (georep-lat, georepd's write stages)
 LIB_SRCS += lib/pctl.c
 
+# whole writes to a file descriptor
+LIB_SRCS += lib/fdio.c
+
 # the public vectors are in lib/tests/data/merkle (Apache-2.0, see its README.md)
 TESTS += test_merkle
 PROG_SRCS_test_merkle := lib/tests/test_merkle.c

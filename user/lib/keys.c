@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "georep/config.h"
+#include "georep/fdio.h"
 #include "georep/keys.h"
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -266,22 +267,6 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	return make_dir(path, err, errlen);
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* an existing <epoch>.key holding exactly @key is success (a resent key) */
 static int same_key(int dfd, const char *vdir, const char *name,
 		    const uint8_t *key, char *err, size_t errlen)
@@ -337,7 +322,7 @@ static int store_key(const char *dir, const char *volume, uint32_t epoch,
 		goto out_unlink;
 	}
 	/* the umask may have cleared bits we need; never widen */
-	ret = fchmod(fd, 0600) ? -errno : write_all(fd, key, GEOREP_KEY_LEN);
+	ret = fchmod(fd, 0600) ? -errno : gr_write_all(fd, key, GEOREP_KEY_LEN);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (ret) {
