@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Trust between sites over the kernel ledgers (issue 9 in the VM lab;
-# e2e_tls.py and e2e_rollover.py play the same natively, with the man in
-# the middle). The sites run mutual TLS 1.3.
+# e2e_tls.py and e2e_rollover.py play the same natively). The sites run
+# mutual TLS 1.3.
 #
 # Hostile peers at a site's replication port, from another site's
 # namespace (georep-wirepoke --tls-*): a plain-TCP client, a self-signed
@@ -24,6 +24,11 @@
 # TLS 1.3 naming its peer. A certificate of the old CA is refused at the
 # end. No write fails, the primary and its term do not change, every site
 # verifies its ledger and holds the same data.
+#
+# Last, a man in the middle (georep-mitm) between two sites flips one byte
+# of their TLS stream: the receiver drops that connection with a TLS error,
+# the sites connect again, writes commit everywhere, the receiver's ledger
+# verifies.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -181,6 +186,41 @@ no_write_failed_same_leader() {
 	data_identical
 }
 
+# a man in the middle (georep-mitm in TGT's namespace; IMP, which dials
+# TGT, restarted with a config that gives the relay's port as TGT's
+# address; neither is the primary) flips one byte of the TLS stream: TGT
+# drops that connection with a TLS error, the next one comes up, every
+# daemon keeps serving, writes commit everywhere, TGT's ledger verifies
+mitm_flip() {
+	local imp tgt ip mport=$((PORT + 11)) lines s pid
+	read -r imp tgt < <(non_primary_pair)
+	ip=$(site_ip "$tgt")
+	sed "s/\"$ip:$PORT\"/\"$ip:$mport\"/" "$T/cluster.json" >"$T/cluster-mitm.json"
+	grep -q "$ip:$mport" "$T/cluster-mitm.json" || return 1
+	# $! must be georep-mitm itself (not in_site, a function)
+	ip netns exec "gr-$tgt" georep-mitm --after 3000 "$ip:$mport" "$ip:$PORT" \
+		>"$T/mitm.out" 2>&1 &
+	PIDS="$PIDS $!"
+	lines=$(wc -l <"$T/$tgt.log")
+	kill_site "$imp" || return 1
+	eval "SITES_CONFIG_$imp=\$T/cluster-mitm.json"
+	start_site "$imp"
+	echo "$imp dials $tgt through georep-mitm at $ip:$mport"
+	wait_for 30 grep -q "^accepted 3 " "$T/mitm.out" || { cat "$T/mitm.out"; return 1; }
+	wait_for 30 links_tls >/dev/null || return 1
+	cat "$T/mitm.out"
+	grep -q "^flipped byte .* of connection 1 " "$T/mitm.out" || return 1
+	tail -n +"$((lines + 1))" "$T/$tgt.log" | grep "peer $imp down: .*TLS error" ||
+		{ echo "no TLS error at $tgt"; return 1; }
+	for s in $SITES; do
+		eval "pid=\${PID_$s:-}"
+		kill -0 "$pid" 2>/dev/null || { echo "georepd at $s died"; return 1; }
+	done
+	still_replicating || return 1
+	# what the relay carried went to $tgt: its ledger
+	share_keys && georepctl ledger verify "$tgt.$VOL" --key-dir "$KEYS"
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes || exit 1
 check config sites_config || exit 1
@@ -202,4 +242,5 @@ check each_site_certificate_of_the_new_ca new_site_certs
 check ca_file_new_alone_every_site_renewed new_ca_alone
 check certificate_of_the_old_ca_refused old_ca_refused
 check no_write_failed_same_leader_same_data no_write_failed_same_leader
+check mitm_flipped_byte_drops_connection mitm_flip
 [ "$failed" = 0 ]

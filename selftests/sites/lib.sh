@@ -307,10 +307,12 @@ start_site() {
 	mkdir -p "$T/state-$1"
 	# $! must be georepd itself: ip netns exec and env exec it (not
 	# in_site, a function, which would put a subshell in between)
-	local plain=
+	# SITES_CONFIG_<S>: a config file of S's own (default cluster.json)
+	local plain= cfg
+	eval "cfg=\${SITES_CONFIG_$1:-\$T/cluster.json}"
 	[ "${SITES_TLS:-yes}" = yes ] || plain=--insecure-plaintext
 	ip netns exec "gr-$1" env "GEOREPD_ELECTION_MS=$ELECTION_MS" georepd \
-		--config "$T/cluster.json" --site "$1" --state-dir "$T/state-$1" \
+		--config "$cfg" --site "$1" --state-dir "$T/state-$1" \
 		--foreground --verbose --ledger kernel $plain ${SITES_GEOREPD_ARGS:-} \
 		${SITES_DAY_ONE:+--site-prefixed-names --key-dir "$T/keys-$1"} 2>>"$T/$1.log" &
 	eval "PID_$1=$!"

@@ -6,6 +6,7 @@
 #   georep-ledgerop  LOG_TRUNCATE, LOG_RESET, LOG_NOOP, GEOREP_IOC_DATA_WRITE
 #   georep-ackcheck  numbered O_DIRECT|O_DSYNC writes, each logged once acknowledged; read back
 #   georep-wirepoke  speak bad frames to a georepd replication port
+#   georep-mitm     relay connections, flipping one byte of the client's stream
 
 PROGS += georep-pump georep-corrupt georep-mkreplica georep-ledgerop
 PROG_SRCS_georep-pump := tools/pump.c
@@ -17,6 +18,11 @@ PROG_SRCS_georep-ledgerop := tools/ledgerop.c
 # at a replication port; prints the replies (bad-input tests)
 PROGS += georep-wirepoke
 PROG_SRCS_georep-wirepoke := tools/wirepoke.c
+
+# georep-mitm: a man in the middle that flips one byte of a TLS stream
+# (selftests/sites/62-tls-trust.sh; e2e_tls.py has its Python twin)
+PROGS += georep-mitm
+PROG_SRCS_georep-mitm := tools/mitm.c
 
 # georep-ackcheck: the acknowledged-write checker (selftests/sites/20-ack-writes.sh);
 # its host test runs it on a plain file
