@@ -22,7 +22,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 DATA_MB=32
-LOG_MB=128
+LOG_MB=64
 FILL_MB=$((LOG_MB * 5 / 4))
 FILL_MAX_S=90		# under the hung-task detector's 120 s
 RESYNC_MAX_S=240

@@ -260,6 +260,22 @@ replica() {
 	printf '}'
 }
 
+# sites_pki DIR: the lab's CA and site certificates, copied into DIR. They
+# are made once per boot (about 1.5 s of openssl under TCG) and each
+# scenario gets a copy of its own, which it may change (62-tls-trust does).
+sites_pki() {
+	local cache=/tmp/sites-pki-$(cat /proc/sys/kernel/random/boot_id) s
+	if [ ! -e "$cache/made" ]; then
+		rm -rf "$cache"
+		tls_make_ca "$cache" || return 1
+		for s in $SITES; do
+			tls_make_site "$cache" "$s" || return 1
+		done
+		: >"$cache/made"
+	fi
+	mkdir -p "$1" && cp -p "$cache"/* "$1"/ && rm -f "$1/made"
+}
+
 sites_config() {
 	local quorum_loss=suspend commit_rule=quorum kv s tls_section= svc=
 	SITES_TLS=yes
@@ -274,10 +290,7 @@ sites_config() {
 	done
 	if [ "$SITES_TLS" = yes ]; then
 		if [ ! -e "$T/pki/ca.crt" ]; then
-			tls_make_ca "$T/pki" || return 1
-			for s in $SITES; do
-				tls_make_site "$T/pki" "$s" || return 1
-			done
+			sites_pki "$T/pki" || return 1
 		fi
 		# a KeyUpdate every 4 MiB: scenarios that write see several
 		tls_section="\"tls\": {\"ca\": \"$T/pki/ca.crt\", \"rekey_bytes\": 4194304},"
