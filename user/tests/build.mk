@@ -19,3 +19,6 @@ PROG_SRCS_georep-nl-priv := tests/netlink_priv.c tests/netlink_abi_msg.c
 # georep-nl-fuzz: seeded random requests (selftests/kmod/54-netlink-fuzz.sh, VM)
 PROGS += georep-nl-fuzz
 PROG_SRCS_georep-nl-fuzz := tests/netlink_fuzz.c tests/netlink_abi_msg.c
+
+# the host-driven VM lab's boot wait, without qemu (selftests/vm/lab_test.sh)
+CHECK_CMDS += ../selftests/vm/lab_test.sh

@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host test of the host-driven lab's boot wait (lab.sh, lab_wait), without
+# qemu: a sleeping process stands for the VM and this script writes what
+# its agent would into the command FIFO. KTAP on stdout. Run by
+# `make -C user check`.
+#
+# The CI of af59939 saw a VM booted again after its power cut send its
+# ready line without the first byte ("EOREP-VM-EXIT-<hex> ready"); the lab
+# waited its whole boot timeout for the exact line.
+
+set -u
+. "$(dirname "$0")/lab.sh"
+
+LAB_DIR=$(mktemp -d)
+VM=
+trap 'kill "$VM" 2>/dev/null; rm -rf "$LAB_DIR"' EXIT
+LAB_MARKER=GEOREP-VM-EXIT-0123456789abcdef
+LAB_BOOT_TIMEOUT=3
+t=0
+fails=0
+
+# case NAME WANT LINE: the agent "sends" LINE; lab_wait must return WANT
+case_wait() {
+	local name=$1 want=$2 line=$3 got t0=$SECONDS
+	t=$((t + 1))
+	lab_fifos 0 || { echo "not ok $t $name: no FIFOs"; fails=$((fails + 1)); return; }
+	sleep 60 &
+	disown
+	VM=$!
+	LAB_PIDS[0]=$VM
+	LAB_T0[0]=$SECONDS
+	printf '%s\n' "$line" >"$LAB_DIR/ctl0.out"
+	lab_wait 0 2>"$LAB_DIR/err" | sed 's/^/# /'
+	got=${PIPESTATUS[0]}
+	kill "$VM" 2>/dev/null
+	wait "$VM" 2>/dev/null
+	LAB_PIDS[0]=
+	if [ "$got" = "$want" ]; then
+		echo "ok $t $name (status $got after $((SECONDS - t0)) s)"
+	else
+		sed 's/^/# /' "$LAB_DIR/err"
+		echo "not ok $t $name: status $got, want $want"
+		fails=$((fails + 1))
+	fi
+}
+
+echo "KTAP version 1"
+echo "1..4"
+case_wait "ready line as sent: ready" 0 "$LAB_MARKER ready"
+case_wait "ready line without its first byte: ready, logged as damaged" 0 \
+	"${LAB_MARKER:1} ready"
+case_wait "another run's marker: not ready, boot timeout" 1 \
+	"GEOREP-VM-EXIT-fedcba9876543210 ready"
+case_wait "an answer line, not the ready line: boot timeout" 1 "$LAB_MARKER 12 0"
+[ "$fails" = 0 ]
