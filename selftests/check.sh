@@ -109,18 +109,17 @@ if want_suite vm; then
 	host_pid=$!
 	suite vm "$top/selftests/vm/run"
 	wait "$host_pid"
-	for name in user fuzz lint; do
-		want_suite "$name" || continue
-		echo "# suite $name (ran during suite vm):"
-		cat "$logdir/$name.log"
-		count "$name"
-	done
 else
 	host_suites
-	for name in user fuzz lint; do
-		want_suite "$name" && count "$name"
-	done
 fi
+for name in user fuzz lint; do
+	want_suite "$name" || continue
+	if want_suite vm; then
+		echo "# suite $name (ran during suite vm):"
+		cat "$logdir/$name.log"
+	fi
+	count "$name"
+done
 want_suite user && suite user-alone make -s -C "$top/user" O="$top/build/user" check-alone
 want_suite ebpf && suite ebpf "$top/selftests/ebpf/host.sh"
 want_suite ebpf && suite ebpf-route "$top/selftests/ebpf/route.py"

@@ -187,6 +187,22 @@ static void serve(int lfd, const struct sockaddr_storage *target, socklen_t tlen
 	}
 }
 
+/* a count of 0 or more for --@opt, or -1 with the reason printed */
+static int parse_count(const char *opt, const char *arg, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < 0) {
+		fprintf(stderr, PROG ": --%s: not a count: \"%s\"\n", opt, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -197,21 +213,17 @@ int main(int argc, char **argv)
 	};
 	struct sockaddr_storage target;
 	socklen_t tlen;
-	char *end;
 	int c, lfd;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-		case 'f':
-			errno = 0;
-			*(c == 'a' ? &after_ms : &flips) = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg ||
-			    (c == 'a' ? after_ms : flips) < 0) {
-				fprintf(stderr, PROG ": --%s: not a count: \"%s\"\n",
-					c == 'a' ? "after" : "flips", optarg);
+			if (parse_count("after", optarg, &after_ms))
 				return 2;
-			}
+			break;
+		case 'f':
+			if (parse_count("flips", optarg, &flips))
+				return 2;
 			break;
 		case 'h':
 			fputs(usage, stdout);
