@@ -38,16 +38,33 @@ static int kname(struct engine *e, char *buf, size_t len)
 	return gd_kernel_name(e->d, e->vol, buf, len);
 }
 
-/* highest epoch of the key dir (0: none) */
-static uint32_t highest_epoch(struct engine *e, struct georep_keyset *ks)
+static int refuse(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
-	char name[GEOREP_NAME_MAX], err[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/*
+ * The key dir into @ks. A directory that does not read whole (a bad file
+ * of any epoch) is an error that @err names, and @ks is then empty: no key
+ * of it is taken, and no new epoch is numbered from a partial view.
+ */
+static int load_dir(struct engine *e, struct georep_keyset *ks, char *err, size_t errlen)
+{
+	char name[GEOREP_NAME_MAX];
 
 	ks->nr = 0;
-	if (kname(e, name, sizeof(name)) ||
-	    georep_keys_load(gd_key_dir, name, ks, err, sizeof(err)))
-		return 0;
-	return ks->nr ? ks->keys[ks->nr - 1].epoch : 0;
+	if (kname(e, name, sizeof(name)))
+		return refuse(err, errlen, -ENAMETOOLONG,
+			      "volume name too long for the key directory");
+	return georep_keys_load(gd_key_dir, name, ks, err, errlen);
 }
 
 static uint32_t sealing(struct engine *e)
@@ -97,8 +114,9 @@ static void send_all(struct engine *e, unsigned int site)
 	struct gd_ledger_status st = { 0 };
 	struct georep_keyset ks;
 	unsigned int i;
+	char err[256];
 
-	highest_epoch(e, &ks);
+	load_dir(e, &ks, err, sizeof(err));
 	if (e->lg->ops->status(e->lg, &st) || !st.nr_epochs) {
 		st.nr_epochs = 0;
 		georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
@@ -233,19 +251,6 @@ static void send_pending(struct engine *e, uint64_t now)
 	OPENSSL_cleanse(key, sizeof(key));
 }
 
-static int refuse(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int refuse(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 {
 	struct georep_keyent ent;
@@ -267,8 +272,11 @@ int eng_key_rotate(struct engine *e, char *err, size_t errlen)
 			      e->kr.pending);
 	if (!e->lg->ops->key_install || kname(e, name, sizeof(name)))
 		return refuse(err, errlen, -EOPNOTSUPP, "this ledger has no seal keys");
-	n = highest_epoch(e, &ks);
+	ret = load_dir(e, &ks, err, errlen);
+	n = georep_keyset_max_epoch(&ks);
 	georep_keyset_clear(&ks);
+	if (ret)
+		return ret;	/* @err names the file: a new epoch could collide */
 	cur = sealing(e);
 	/* 0 would make the kernel seal with the new epoch at once */
 	if (!cur)
@@ -593,9 +601,10 @@ json_t *eng_key_status(struct engine *e)
 	struct gd_ledger_status st = { 0 };
 	struct georep_keyset ks;
 	unsigned int i;
+	char err[256];
 
 	e->lg->ops->status(e->lg, &st);
-	highest_epoch(e, &ks);
+	load_dir(e, &ks, err, sizeof(err));
 	for (i = 0; i < ks.nr; i++)
 		json_array_append_new(files, json_integer(ks.keys[i].epoch));
 	georep_keyset_clear(&ks);
@@ -651,11 +660,13 @@ void eng_key_load(struct engine *e)
 	struct georep_keyset ks;
 	uint32_t cur = sealing(e);
 	unsigned int i;
+	char err[256];
 	int ret;
 
 	if (!e->lg->ops->key_install)
 		return;
-	highest_epoch(e, &ks);
+	if (load_dir(e, &ks, err, sizeof(err)))
+		gd_warn("volume %s: no seal key loaded from the key directory: %s", e->name, err);
 	georep_keyset_keep_newest(&ks, GEOREP_MAX_KEYS);
 	for (i = 0; i < ks.nr; i++) {
 		if (ks.keys[i].epoch == 1 && gd_ledger_kind == GD_LEDGER_MEM)
