@@ -282,7 +282,7 @@ static void print_merkle(json_t *rep)
 static void print_scrub(json_t *rep)
 {
 	json_t *s = json_object_get(rep, "scrub"), *d;
-	char rate[24], n[24], seq[24];
+	char rate[24], n[24], seq[24], every[24];
 
 	if (!json_is_object(s))
 		return;
@@ -296,9 +296,9 @@ static void print_scrub(json_t *rep)
 		printf("  scrub: off\n");
 		return;
 	}
-	printf("  scrub: no damage, %s passes, %s records checked at %s MiB/s\n",
+	printf("  scrub: no damage, %s passes, %s records checked at %s MiB/s, a pass every %s s\n",
 	       jnum(s, "passes", n, sizeof(n)), jnum(s, "checked", seq, sizeof(seq)),
-	       jnum(s, "mib_s", rate, sizeof(rate)));
+	       jnum(s, "mib_s", rate, sizeof(rate)), jnum(s, "pass_s", every, sizeof(every)));
 }
 
 /* checkpoints (Documentation/proofs.rst, "Finality"): what is final, what is pending */

@@ -12,8 +12,8 @@
  * the volume is idle and at a sixteenth of it while records flow (like
  * md's resync speed_limit_min and _max: it reads and hashes what the
  * writes already pay for, so it yields to them), in passes from the log's
- * tail to the tree's size; a pass starts at most every ENG_SCRUB_PASS_NS. A damaged record it finds stands until a pass
- * finds none (the record was released or repaired): meanwhile the site
+ * tail to the tree's size; a pass starts at most every "scrub_pass_s"
+ * (default 10). A damaged record it finds stands until a pass finds none (the record was released or repaired): meanwhile the site
  * signs and cosigns no checkpoint covering it, and serves no inclusion
  * proof of it.
  */
@@ -23,7 +23,6 @@
 
 #include "engine_internal.h"
 
-#define ENG_SCRUB_PASS_NS	(10ULL * 1000000000)	/* passes start this far apart */
 #define ENG_SCRUB_MAX_TICK_NS	(200ULL * 1000000)	/* budget carried, at most */
 #define LEAF_CHAIN_OFF		112			/* chain_hash in a leaf */
 #define ENG_SCRUB_BUSY_DIV	16			/* rate / this while writes flow */
@@ -139,12 +138,18 @@ static void pass_end(struct engine *e)
 	e->scrub.next = 0;
 }
 
+/* passes start this far apart: "scrub_pass_s" of the volume's checkpoint */
+static uint64_t pass_ns(const struct engine *e)
+{
+	return (uint64_t)e->vol->cfg->scrub_pass_s * 1000000000ULL;
+}
+
 /* the next record to check, 0 when there is nothing to check now */
 static uint64_t cursor(struct engine *e, uint64_t now, const struct gd_ledger_status *st,
 		       uint64_t end)
 {
 	if (!e->scrub.next) {
-		if (e->scrub.pass_ns && now - e->scrub.pass_ns < ENG_SCRUB_PASS_NS)
+		if (e->scrub.pass_ns && now - e->scrub.pass_ns < pass_ns(e))
 			return 0;
 		e->scrub.next = st->tail_seq ? st->tail_seq : 1;
 		e->scrub.pass_ns = now;
@@ -154,7 +159,7 @@ static uint64_t cursor(struct engine *e, uint64_t now, const struct gd_ledger_st
 	if (e->scrub.next <= end)
 		return e->scrub.next;
 	/* at the end: wait there for new records until the next pass is due */
-	if (now - e->scrub.pass_ns >= ENG_SCRUB_PASS_NS)
+	if (now - e->scrub.pass_ns >= pass_ns(e))
 		pass_end(e);
 	return 0;
 }
@@ -233,8 +238,9 @@ const char *eng_scrub_damage(const struct engine *e, uint64_t size)
 
 json_t *eng_scrub_status(const struct engine *e)
 {
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "mib_s", (json_int_t)e->vol->cfg->scrub_mib_s,
+			      "pass_s", (json_int_t)e->vol->cfg->scrub_pass_s,
 			      "passes", (json_int_t)e->scrub.passes,
 			      "checked", (json_int_t)e->scrub.checked,
 			      "bytes", (json_int_t)e->scrub.bytes,

@@ -696,19 +696,22 @@ static void parse_limits(struct gr_errlist *el, const char *path, json_t *obj,
 }
 
 /*
- * "checkpoint": {"records": N, "ms": T, "scrub_mib_s": R},
+ * "checkpoint": {"records": N, "ms": T, "scrub_mib_s": R, "scrub_pass_s": S},
  * Documentation/proofs.rst "Finality" and "Scrub"
  */
 static void parse_checkpoint(struct gr_errlist *el, const char *path, json_t *obj,
 			     struct gr_volume_cfg *v)
 {
-	static const char *const known[] = { "records", "ms", "scrub_mib_s", NULL };
+	static const char *const known[] = {
+		"records", "ms", "scrub_mib_s", "scrub_pass_s", NULL
+	};
 	char p[PATH_BUF];
 	uint64_t x;
 
 	v->ckpt_records = GR_CKPT_RECORDS_DEFAULT;
 	v->ckpt_ms = GR_CKPT_MS_DEFAULT;
 	v->scrub_mib_s = GR_SCRUB_MIB_S_DEFAULT;
+	v->scrub_pass_s = GR_SCRUB_PASS_S_DEFAULT;
 	if (!obj)
 		return;
 	path_key(p, path, "checkpoint");
@@ -723,6 +726,8 @@ static void parse_checkpoint(struct gr_errlist *el, const char *path, json_t *ob
 		v->ckpt_ms = x;
 	if (get_uint(el, p, obj, "scrub_mib_s", 0, GR_SCRUB_MIB_S_MAX, &x) > 0)
 		v->scrub_mib_s = x;
+	if (get_uint(el, p, obj, "scrub_pass_s", 1, GR_SCRUB_PASS_S_MAX, &x) > 0)
+		v->scrub_pass_s = x;
 }
 
 static void parse_volume(struct gr_errlist *el, const char *path, json_t *jv,

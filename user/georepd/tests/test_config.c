@@ -295,28 +295,31 @@ static void test_limits(void)
 static void test_checkpoint(void)
 {
 	static const char json[] = "{" SITES3 ", \"volumes\": ["
-		VOL("v", ", \"checkpoint\": {\"records\": 50, \"ms\": 200, \"scrub_mib_s\": 0}") ","
+		VOL("v", ", \"checkpoint\": {\"records\": 50, \"ms\": 200, \"scrub_mib_s\": 0, "
+		    "\"scrub_pass_s\": 2}") ","
 		VOL("w", "") "]}";
 	struct gr_errlist el = { 0 };
 	struct gr_cluster *cfg = NULL;
 
 	CHECK(gr_cluster_parse(json, strlen(json), &cfg, &el) == 0);
 	CHECK(cfg && cfg->volumes[0].ckpt_records == 50 && cfg->volumes[0].ckpt_ms == 200 &&
-	      cfg->volumes[0].scrub_mib_s == 0);
+	      cfg->volumes[0].scrub_mib_s == 0 && cfg->volumes[0].scrub_pass_s == 2);
 	CHECK(cfg && cfg->volumes[1].ckpt_records == GR_CKPT_RECORDS_DEFAULT &&
 	      cfg->volumes[1].ckpt_ms == GR_CKPT_MS_DEFAULT &&
-	      cfg->volumes[1].scrub_mib_s == GR_SCRUB_MIB_S_DEFAULT);
+	      cfg->volumes[1].scrub_mib_s == GR_SCRUB_MIB_S_DEFAULT &&
+	      cfg->volumes[1].scrub_pass_s == GR_SCRUB_PASS_S_DEFAULT);
 	gr_cluster_free(cfg);
 	gr_errlist_free(&el);
 	EXPECT("{" SITES3 ", \"volumes\": ["
 	       VOL("v", ", \"checkpoint\": {\"records\": 0, \"ms\": 5, \"every\": 1, "
-		   "\"scrub_mib_s\": 2048}") ","
+		   "\"scrub_mib_s\": 2048, \"scrub_pass_s\": 0}") ","
 	       VOL("w", ", \"checkpoint\": 1000") "," VOL("x", ", \"checkpoint\": {\"ms\": \"1s\"}")
 	       "]}",
 	       "$.volumes[0].checkpoint.every: unknown key",
 	       "$.volumes[0].checkpoint.records: 0 is out of range 1..4294967296",
 	       "$.volumes[0].checkpoint.ms: 5 is out of range 10..3600000",
 	       "$.volumes[0].checkpoint.scrub_mib_s: 2048 is out of range 0..1024",
+	       "$.volumes[0].checkpoint.scrub_pass_s: 0 is out of range 1..86400",
 	       "$.volumes[1].checkpoint: expected an object, got an integer",
 	       "$.volumes[2].checkpoint.ms: expected an integer, got a string");
 }

@@ -98,6 +98,7 @@ struct gr_volume_cfg {
 	uint64_t ckpt_records;		/* checkpoint every this many records ... */
 	uint64_t ckpt_ms;		/* ... or this many ms, the first reached */
 	uint32_t scrub_mib_s;		/* log read back against the tree; 0: off */
+	uint32_t scrub_pass_s;		/* a scrub pass starts this often, at most */
 	struct gr_route_addr service;	/* clients' address; family 0: no routing */
 	uint64_t key_rotate_seconds;	/* the leader rotates the seal key; 0: never */
 	size_t nreplicas;
@@ -113,6 +114,8 @@ struct gr_volume_cfg {
 #define GR_CKPT_MS_MAX		3600000ULL
 #define GR_SCRUB_MIB_S_DEFAULT	8
 #define GR_SCRUB_MIB_S_MAX	1024
+#define GR_SCRUB_PASS_S_DEFAULT	10
+#define GR_SCRUB_PASS_S_MAX	86400
 
 struct gr_cluster {
 	char cluster[GR_CLUSTER_MAX];	/* "cluster" key, default "georep" */
