@@ -12,12 +12,22 @@
 # checkpoint verifies with --quorum 2 and the keys of the sites'
 # certificates; `georepctl verify --via` one follower's socket finds the
 # three sites agreeing; a record altered on a follower's log device gets no
-# proof and no cosignature from that site (its scrub finds it).
+# proof and no cosignature from that site (its scrub finds it). The scrub
+# starts a pass every 2 s ("scrub_pass_s"; 10 by default), so that finding
+# the damage and clearing it do not wait for two 10 s passes.
 
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mth.sh"
 
 sites_init sites-merkle
+
+config() {
+	sites_config || return 1
+	jq '.volumes[0].checkpoint.scrub_pass_s = 2' "$T/cluster.json" >"$T/cluster.json.new" &&
+	mv "$T/cluster.json.new" "$T/cluster.json" &&
+	georepctl config check "$T/cluster.json"
+}
 
 # write N 4 KiB blocks at the primary, O_DIRECT, each its own record
 writes() {
@@ -38,20 +48,12 @@ le() {
 	done
 }
 
-sha_hex() {
-	local i esc=""
-	for ((i = 0; i < ${#1}; i += 2)); do
-		esc+="\\x${1:i:2}"
-	done
-	printf "$esc" | openssl dgst -sha256 -r | cut -c1-64
-}
-
-# the leaf of one `ledger dump --json` record (record header version 1),
-# into $LEAF; $2: its timestamp_ns, taken from the text (jq 1.6 reads
-# numbers as doubles)
+# the leaf of one record (record header version 1) into $LEAF, from the
+# fields of `ledger dump --json` as leaf_fields prints them; $2: its
+# timestamp_ns, taken from the text (jq 1.6 reads numbers as doubles)
 leaf_hex() {
 	local op seq term lba len plen sid ep fl uuid ph ch
-	eval "$(jq -r '@sh "op=\(.op) seq=\(.seq) term=\(.term) lba=\(.lba) len=\(.len) plen=\(.payload_len) sid=\(.site_id) ep=\(.seal_epoch) fl=\(.flags) uuid=\(.volume_uuid) ph=\(.payload_hash) ch=\(.chain_hash)"' <<<"$1")"
+	read -r op seq term lba len plen sid ep fl uuid ph ch <<<"$1"
 	case $op in
 	noop) op=0 ;; write) op=1 ;; discard) op=2 ;; write-zeroes) op=3 ;;
 	esac
@@ -61,26 +63,21 @@ leaf_hex() {
 	LEAF+=0000$uuid$ph$ch
 }
 
-# MTH of the leaf hashes H[$1..$2) (RFC 9162 2.1.1)
-mth() {
-	local a=$1 b=$2 k=1
-	if [ $((b - a)) = 1 ]; then
-		echo "${H[a]}"
-		return
-	fi
-	while [ $((k * 2)) -lt $((b - a)) ]; do k=$((k * 2)); done
-	sha_hex "01$(mth "$a" $((a + k)))$(mth $((a + k)) "$b")"
+# the leaf fields of every record of dump $1, a line each (one jq)
+leaf_fields() {
+	jq -r '.[] | [.op, .seq, .term, .lba, .len, .payload_len, .site_id, .seal_epoch,
+		      .flags, .volume_uuid, .payload_hash, .chain_hash] | @tsv' "$1"
 }
 
 # roots recomputed so far, by the SHA-256 of the dump they come from: a
 # site whose dump is byte for byte one already recomputed has the same
-# records, so the recomputation (about 20 processes per record, a minute
-# for three sites under TCG) is not repeated
+# records, so the recomputation is not repeated
 declare -A RECOMPUTED
 
 # site $1's daemon root equals the recomputation from its own ledger dump
 root_matches() {
 	local s=$1 n size root want rec sum
+	local -a leaves
 	size=$(site_rep_get "$s" '.merkle.size')
 	root=$(site_rep_get "$s" '.merkle.root')
 	[ "$(kvol "$s" tail_seq)" = 1 ] || { echo "$s: log released, cannot recompute"; return 1; }
@@ -92,16 +89,17 @@ root_matches() {
 		[ "$root" = "$want" ]
 		return
 	fi
-	jq -c '.[]' "$T/dump-$s" >"$T/recs-$s" || return 1
+	leaf_fields "$T/dump-$s" >"$T/recs-$s" || return 1
 	mapfile -t TS < <(sed -n 's/.*"timestamp_ns": \([0-9]*\).*/\1/p' "$T/dump-$s")
-	H=()
+	leaves=()
 	n=0
 	while read -r rec; do
 		leaf_hex "$rec" "${TS[n]}"
-		H[n]=$(sha_hex "00$LEAF")
+		leaves[n]=$LEAF
 		n=$((n + 1))
 	done <"$T/recs-$s"
-	want=$(mth 0 "$n")
+	mth_leaves "$T/mth" "${leaves[@]}" || return 1
+	want=$(mth_root "$T/mth") || return 1
 	echo "$s: tree size $size root ${root:0:16}, recomputed over $n records ${want:0:16}"
 	[ "$n" = "$size" ] || return 1
 	RECOMPUTED[$sum]=$want
@@ -224,6 +222,7 @@ altered_record() {
 	ctl "$P" proof inclusion "$VOL" "$seq" >/dev/null || return 1
 	wait_for 40 scrub_damage "$R" "$seq" || { site_rep_get "$R" .scrub; return 1; }
 	site_rep_get "$R" .scrub.damaged.why
+	[ "$(site_rep_get "$R" .scrub.pass_s)" = 2 ] || return 1
 	mark=$(wc -l <"$T/$P.log")
 	writes 4 800 || return 1
 	wait_for 20 eval 'tail -n +'"$mark"' "$T/$P.log" | grep "site $R refuses to cosign.*record $seq"' ||
@@ -237,7 +236,7 @@ altered_record() {
 
 check network sites_network || exit 1
 check volumes sites_volumes 64 64 || exit 1
-check config sites_config || exit 1
+check config config || exit 1
 check leader_elected_volume_primary elect || exit 1
 check writes_at_primary writes 24 0 || exit 1
 check every_site_root_matches_its_ledger all_roots || exit 1

@@ -22,3 +22,6 @@ PROG_SRCS_georep-nl-fuzz := tests/netlink_fuzz.c tests/netlink_abi_msg.c
 
 # the host-driven VM lab's boot wait, without qemu (selftests/vm/lab_test.sh)
 CHECK_CMDS += ../selftests/vm/lab_test.sh
+# the Merkle Tree Hash in bash that 70-merkle recomputes roots with, against
+# the RFC 6962 reference tree (selftests/sites/mth_test.sh)
+CHECK_CMDS += ../selftests/sites/mth_test.sh
