@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # An RFC 9162 Merkle Tree Hash in bash with openssl, independent of
 # georep's own code, for 70-merkle.sh to recompute a site's root from its
@@ -18,7 +19,7 @@ mth_hex_to_file() {
 	for ((i = 0; i < ${#1}; i += 2)); do
 		esc+="\\x${1:i:2}"
 	done
-	printf "$esc" >"$2"
+	printf %b "$esc" >"$2"
 }
 
 # the SHA-256 of each file given, in order, into the array MTH_SUMS
