@@ -123,11 +123,12 @@ hup() {
 
 # step SITES...: SIGHUP SITES, then every link renewed within a minute
 step() {
-	local before
+	local before t0=$SECONDS
 	before=$(ups "$@")
 	hup "$@" || return 1
 	wait_for 60 renewed "$before" "$@" ||
 		{ echo "links not renewed, ups $before -> $(ups "$@")"; return 1; }
+	echo "links of $* renewed within $((SECONDS - t0)) s"
 	grep -h "SIGHUP: TLS credentials reloaded" $(printf "$T/%s.log " "$@") | tail -n 1
 	links_tls
 }
