@@ -135,15 +135,10 @@ static void send_all(struct engine *e, unsigned int site)
 static int dir_key(struct engine *e, uint32_t epoch, uint8_t key[GEOREP_KEY_LEN], char *why)
 {
 	const struct georep_keyent *k;
-	char name[GEOREP_NAME_MAX];
 	struct georep_keyset ks;
 	int ret;
 
-	if (kname(e, name, sizeof(name))) {
-		snprintf(why, 256, "volume name too long for the key directory");
-		return -ENAMETOOLONG;
-	}
-	ret = georep_keys_load(gd_key_dir, name, &ks, why, 256);
+	ret = load_dir(e, &ks, why, 256);
 	if (ret)
 		return ret;
 	k = georep_keyset_find(&ks, epoch);
