@@ -26,7 +26,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-genl-3-dev \
 	libjansson-dev libssl-dev libbpf-dev bpftool sparse \
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 \
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd fio e2fsprogs \
-	xfsprogs drbd-utils iproute2 python3 valgrind libclang-rt-14-dev
+	xfsprogs drbd-utils iproute2 python3 valgrind libclang-rt-14-dev jq gojq
 
 all: module user
 
