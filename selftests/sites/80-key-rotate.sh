@@ -66,13 +66,13 @@ rotate_under_fio() {
 	sites_writer rot &
 	w=$!
 	for e in 2 3; do
-		sleep 4
+		sleep 2
 		ctl "$P" key rotate "$VOL" &&
 		wait_for 30 eval '[ "$(sealing "$P")" = '$e' ]' ||
 			{ ctl "$P" key status "$VOL"; sites_writer_stop rot $w; return 1; }
 		echo "sealing with epoch $e"
 		# records of the old and the new epoch side by side in every log
-		sleep 2
+		sleep 1
 		verify_now || { sites_writer_stop rot $w; return 1; }
 	done
 	sites_writer_stop rot $w
@@ -119,13 +119,13 @@ down_during_two_rotations() {
 	sites_writer rotd &
 	w=$!
 	for e in 4 5; do
-		sleep 2
+		sleep 1
 		ctl "$P" key rotate "$VOL" >/dev/null &&
 		wait_for 30 eval '[ "$(sealing "$P")" = '$e' ]' ||
 			{ ctl "$P" key status "$VOL"; sites_writer_stop rotd $w; return 1; }
 		echo "sealing with epoch $e, $F down"
 	done
-	sleep 2
+	sleep 1
 	sites_writer_stop rotd $w || return 1
 	start_site "$F"
 	wait_for 60 caught_up "$F" "$P" || { echo "$F did not catch up"; return 1; }
@@ -195,9 +195,8 @@ leader_dies_mid_rotation() {
 	e=$(($(sealing "$P") + 1))
 	followers_signal STOP
 	ctl "$P" key rotate "$VOL" &&
-	sleep 2 &&
-	ctl "$P" key status "$VOL" --json | jq -e ".sealing == $((e - 1)) and
-		(.installed | any(. == $e))" >/dev/null ||
+	wait_for 10 eval 'ctl "$P" key status "$VOL" --json | jq -e ".sealing == $((e - 1)) and
+		(.installed | any(. == $e))" >/dev/null' ||
 		{ ctl "$P" key status "$VOL"; followers_signal CONT; return 1; }
 	echo "epoch $e installed verify-only at $P, sealing stays $((e - 1))"
 	kill_site "$P"

@@ -388,20 +388,20 @@ elect() {
 }
 
 links_tls() {
-	local s i bad=0
+	local s i j bad=0
 	for s in $SITES; do
 		for i in $(seq 30); do
-			ctl "$s" status --json | jq -e '.cluster.peers_up == .cluster.peers_total' \
-				>/dev/null && break
+			j=$(ctl "$s" status --json)
+			jq -e '.cluster.peers_up == .cluster.peers_total' <<<"$j" >/dev/null && break
 			sleep 0.5
 		done
-		ctl "$s" status --json | jq -e '.cluster.transport == "tls" and
+		jq -e '.cluster.transport == "tls" and
 			.cluster.peers_up == .cluster.peers_total and
 			all(.cluster.peers[]; .tls.version == "TLSv1.3" and
-			    .tls.peer_certificate == .name)' >/dev/null || bad=1
-		ctl "$s" status --json | jq -c '.cluster.peers[] |
+			    .tls.peer_certificate == .name)' <<<"$j" >/dev/null || bad=1
+		jq -c '.cluster.peers[] |
 			{site: .name, tls: .tls.version, cert: .tls.peer_certificate,
-			 key_updates: .tls.key_updates_sent}' | sed "s/^/$s: /"
+			 key_updates: .tls.key_updates_sent}' <<<"$j" | sed "s/^/$s: /"
 	done
 	return $bad
 }
