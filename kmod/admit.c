@@ -30,8 +30,9 @@ static void admit_ctx_fill(struct georep_volume *vol, struct bio *bio,
 	/* a discard's or write-zeroes' record carries no data */
 	if (bio_op(bio) == REQ_OP_WRITE)
 		ctx->bytes = bio->bi_iter.bi_size;
-	ctx->uncommitted_bytes = head > from ?
-				 (head - from) * GEOREP_BLOCK_SIZE : 0;
+	ctx->uncommitted_bytes = ((head > from ? head - from : 0) +
+				  atomic64_read(&vol->unsealed_blocks)) *
+				 GEOREP_BLOCK_SIZE;
 	ctx->max_uncommitted = READ_ONCE(vol->max_uncommitted);
 	ctx->log_used_blocks = head > tail ? head - tail : 0;
 	ctx->log_area_blocks = vol->area_blocks;

@@ -805,7 +805,7 @@ static void write_finish(struct georep_io *io)
 	else
 		ret = georep_payload_hash_buf(vol, NULL, 0, rec->payload_hash);
 	if (ret)
-		goto out_free_io;
+		goto out_unsealed;
 
 	for (;;) {
 		ret = order(vol, io);
@@ -816,6 +816,8 @@ static void write_finish(struct georep_io *io)
 		else
 			break;
 	}
+	/* in head_lsn now, or refused */
+	atomic64_sub(io->nblocks, &vol->unsealed_blocks);
 	if (ret) {
 		pr_warn_ratelimited("%s: write refused: %d\n", vol->name, ret);
 		goto out_free_io;
@@ -824,6 +826,8 @@ static void write_finish(struct georep_io *io)
 	submit_lower(vol, io);
 	return;
 
+out_unsealed:
+	atomic64_sub(io->nblocks, &vol->unsealed_blocks);
 out_free_io:
 	mempool_free(io->hdr_page, vol->page_pool);
 	mempool_free(io, vol->io_pool);
@@ -874,6 +878,7 @@ static void write_bio(struct georep_volume *vol, struct bio *bio)
 	io->hdr_page = mempool_alloc(vol->page_pool, GFP_NOIO);
 	fill_header(vol, io, bio);
 	io->nblocks = georep_record_blocks(georep_io_hdr(io));
+	atomic64_add(io->nblocks, &vol->unsealed_blocks);
 
 	if (READ_ONCE(vol->inflight) && vol->submit_wq) {
 		INIT_WORK(&io->work, write_work);

@@ -166,6 +166,12 @@ struct georep_volume {
 	u64 applied_seq;
 	int broken;			/* -errno once a log write failed */
 	u64 inflight;			/* ios on the list */
+	/*
+	 * log blocks of writes admitted and not yet given their place in the
+	 * log (hashing on submit_wq): the queue a burst builds before
+	 * head_lsn shows it, counted in the admission context (admit.c)
+	 */
+	atomic64_t unsealed_blocks;
 
 	/* settings; written under order_mutex and lock, read with READ_ONCE */
 	enum georep_role role;

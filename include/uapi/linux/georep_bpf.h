@@ -61,7 +61,9 @@ enum georep_admit_verdict {
  * @flags: GEOREP_ADMIT_F_*
  * @bytes: the data the write's record carries, in bytes (0 for a discard
  *	or write-zeroes, whose record is one header block)
- * @uncommitted_bytes: log bytes after the commit point (racy snapshot)
+ * @uncommitted_bytes: log bytes after the commit point, and those the
+ *	writes admitted but not yet placed in the log will take (racy
+ *	snapshot)
  * @max_uncommitted: the volume's uncommitted-bytes limit (0: none)
  * @log_used_blocks: log blocks in use (racy snapshot)
  * @log_area_blocks: the log's record area in blocks
