@@ -12,7 +12,11 @@
  * rate * target_queue_ms / queue: slower than the queue drains, so it
  * shrinks back to the target, and a FUA write, which completes only once
  * everything before it is committed, waits about target_queue_ms plus the
- * round trip instead of the whole queue up to max_uncommitted.
+ * round trip instead of the whole queue up to max_uncommitted. For the
+ * first LEARN_NS of a burst, until the rate is measured, the rule assumes
+ * the rate at which start_pm of the budget is target_queue_ms of queue:
+ * a burst into an idle volume (the page cache written back at the local
+ * disk's speed) no longer fills the queue before anything is measured.
  *
  * Pressure, per mille, is the largest of
  *   uncommitted bytes / max_uncommitted       (the consensus queue)
@@ -41,6 +45,7 @@
 #define RATE_WINDOW_NS		(NSEC_PER_SEC / 5)
 #define RATE_STALE_NS		(2 * NSEC_PER_SEC)
 #define RATE_MOVED_NS		NSEC_PER_SEC
+#define LEARN_NS		NSEC_PER_SEC
 /* GEOREP_BLOCK_SIZE: linux/georep.h needs linux/types.h, not vmlinux.h */
 #define RECORD_HEADER		4096
 
@@ -79,10 +84,16 @@ static __always_inline __u64 per_mille(__u64 val, __u64 of)
 	return val * 1000 / of;
 }
 
+/* the queue's budget: max_uncommitted, else the log up to the high watermark */
+static __always_inline __u64 budget_of(const struct georep_admit_ctx *c)
+{
+	return c->max_uncommitted ?: c->log_area_blocks * c->high_wm / 100 * 4096;
+}
+
 static __always_inline __u64 pressure(const struct georep_admit_ctx *c)
 {
 	__u64 wm_blocks = c->log_area_blocks * c->high_wm / 100;
-	__u64 budget = c->max_uncommitted ?: wm_blocks * 4096;
+	__u64 budget = budget_of(c);
 	__u64 p, q;
 	struct admit_lag *l;
 	__u32 minor = c->minor;
@@ -144,6 +155,7 @@ static __always_inline __u64 commit_rate(const struct georep_admit_ctx *c,
 
 	if (!k->win_ns || dt > (__s64)RATE_STALE_NS) {
 		k->win_ns = now;
+		k->start_ns = now;
 		k->win_committed = c->committed_bytes;
 		k->moved_ns = 0;
 		k->moves = 0;
@@ -174,18 +186,42 @@ static __always_inline __u64 commit_rate(const struct georep_admit_ctx *c,
 }
 
 /*
- * The wait that holds the queue to target_queue_ms of the commit rate:
- * 0 while it is shorter; else the write's turn on a clock that admits
- * rate * target / queue bytes per second (its header block counted). The
- * clock never runs further ahead than the kernel's longest sleep, so a
- * rate that collapses costs each write at most that, and it stops while
- * the rule does.
+ * The rate to hold the queue to while the commit rate is being measured:
+ * in the first LEARN_NS since the measurement started and before two
+ * windows saw the commit point move, the rate at which start_pm of the
+ * budget is target_queue_ms of queue (32 MiB of max_uncommitted: 16 MB/s);
+ * below start_pm the queue is shorter than the target, so nothing waits.
+ * 0 afterwards: a commit point that has not moved in LEARN_NS (quorum
+ * lost, a volume committed by hand) is left to the pressure rule.
+ */
+static __always_inline __u64 learn_rate(const struct georep_admit_ctx *c,
+					const struct admit_clock *k, __u64 now)
+{
+	if (k->moves >= 2 || now - k->start_ns >= LEARN_NS || !target_queue_ms)
+		return 0;
+	return budget_of(c) * start_pm / target_queue_ms;
+}
+
+/*
+ * The wait that holds the queue to target_queue_ms of the commit rate
+ * (measured, else learn_rate()): 0 while it is shorter; else the write's
+ * turn on a clock that admits rate * target / queue bytes per second (its
+ * header block counted). The clock never runs further ahead than the
+ * kernel's longest sleep, so a rate that collapses costs each write at
+ * most that, and it stops while the rule does. *learning: the rate was
+ * assumed.
  */
 static __always_inline __u64 rate_delay_us(const struct georep_admit_ctx *c,
 					   struct admit_clock *k, struct admit_stats *s,
-					   __u64 now)
+					   __u64 now, bool *learning)
 {
 	__u64 rate = commit_rate(c, k, s, now), queue_ms, allowed, start, cap;
+
+	*learning = false;
+	if (!rate) {
+		rate = learn_rate(c, k, now);
+		*learning = rate != 0;
+	}
 
 	queue_ms = rate ? c->uncommitted_bytes * 1000 / rate : 0;
 	s->queue_ms = queue_ms;
@@ -214,7 +250,7 @@ int BPF_PROG(georep_admit, struct georep_admit_ctx *c)
 	struct admit_stats *s = value_of(&stats, c->minor, &stats_zero);
 	struct admit_clock *k = value_of(&clock, c->minor, &clock_zero);
 	__u64 p = pressure(c), delay = 0, held;
-	bool by_rate;
+	bool by_rate, learning;
 
 	if (!s || !k)
 		return 0;
@@ -236,7 +272,7 @@ int BPF_PROG(georep_admit, struct georep_admit_ctx *c)
 			(SIZE_UNIT + c->bytes) / SIZE_UNIT;
 	if (delay > PRESSURE_MAX_DELAY_US)
 		delay = PRESSURE_MAX_DELAY_US;
-	held = rate_delay_us(c, k, s, bpf_ktime_get_ns());
+	held = rate_delay_us(c, k, s, bpf_ktime_get_ns(), &learning);
 	by_rate = held > delay;
 	if (by_rate)
 		delay = held;
@@ -253,6 +289,8 @@ int BPF_PROG(georep_admit, struct georep_admit_ctx *c)
 		__sync_fetch_and_add(&s->delayed_sync, 1);
 	if (by_rate)
 		__sync_fetch_and_add(&s->rate_delayed, 1);
+	if (by_rate && learning)
+		__sync_fetch_and_add(&s->learn_delayed, 1);
 	__sync_fetch_and_add(&s->delay_us, delay);
 	return 0;
 }

@@ -27,6 +27,7 @@ struct admit_stats {
 	__u64 commit_bytes_s;	/* the commit rate, as the program measures it */
 	__u64 queue_ms;		/* the last queue seen, in ms of that rate */
 	__u64 rate_delayed;	/* of the delayed, held to the commit rate */
+	__u64 learn_delayed;	/* of those, held while it was being measured */
 };
 
 /* clock map value, per volume minor: the program's own state */
@@ -36,6 +37,7 @@ struct admit_clock {
 	__u64 next_ns;		/* when the next held write may go */
 	__u64 moved_ns;		/* when a window last saw the commit point move */
 	__u64 moves;		/* windows that saw it move since the start, up to 2 */
+	__u64 start_ns;		/* when the measurement started */
 };
 
 #endif /* _GEOREP_EBPF_ADMIT_H */

@@ -14,6 +14,9 @@
 #   3b. the rate rule: with the commit point moved on at a set pace, the
 #      queue grows to max_uncommitted with the program detached and stays
 #      well below it attached (writes held to the measured commit rate)
+#   3c. a burst into an idle volume is held to an assumed rate for its
+#      first second, until the commit rate is known (here it never is:
+#      after that second the rule stands aside)
 #   4. the same 200 writes as 1: every one delayed, the total delay shows
 #      in the elapsed time; counters move
 #   5. O_DIRECT|O_DSYNC (FUA) writes are never delayed
@@ -29,7 +32,7 @@ vt_init grvol59
 V=vol59-$$
 VT_VOLS=$V
 DPID=
-echo "    1..9"
+echo "    1..10"
 
 cleanup59() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -111,18 +114,23 @@ below_start() {
 	[ "$(stat calls)" -ge 100 ] && [ "$(stat delayed)" = 0 ]
 }
 
+# the same prefill and 200 timed writes as timed_run, the program's
+# counters taken over the 200 alone
 with_program() {
-	local d0 us0 on_ms d us
+	local d0 us0 on_ms d us t0
+	commit_all && dwrite 307 || return 1
 	d0=$(stat delayed)
 	us0=$(stat delay_us_total)
-	on_ms=$(timed_run) || return 1
+	t0=$(now_ms)
+	dwrite 200 || return 1
+	on_ms=$(( $(now_ms) - t0 ))
 	d=$(( $(stat delayed) - d0 ))
 	us=$(( $(stat delay_us_total) - us0 ))
 	echo "200 writes at 60-99% pressure with the program: $on_ms ms (without: $OFF_MS ms)"
 	echo "delayed $d writes (sync $(stat delayed_sync)), total delay $((us / 1000)) ms," \
 	     "pressure now $(stat pressure_permille)/1000"
 	echo "uncommitted $(vt_num "$V" uncommitted_bytes) of $((4 << 20)), throttled: $(vt_true "$V" throttled && echo yes || echo no)"
-	# the 307 prefill writes from 25% on, then all 200 timed ones
+	# all 200 timed ones
 	[ "$d" -ge 200 ] && [ "$us" -gt 0 ] &&
 	# the delays are real sleeps: at least half of them show in the time
 	[ $(( on_ms - OFF_MS )) -ge $(( us / 2000 )) ]
@@ -157,7 +165,8 @@ paced_round() {
 	t0=$(now_ms)
 	committer &
 	cp=$!
-	(while dwrite 50; do :; done) &
+	rm -f "$T/stop"
+	(while [ ! -e "$T/stop" ] && dwrite 50; do :; done) &
 	wp=$!
 	for i in $(seq 1 24); do
 		sleep 0.5
@@ -165,9 +174,12 @@ paced_round() {
 		[ "$i" -gt 6 ] && [ "${q:-0}" -gt "$max" ] && max=$q
 		echo "$((${q:-0} >> 10))" >>"$T/queue-$1"
 	done
-	kill $cp $wp
-	pkill -P $wp
-	wait $cp $wp 2>/dev/null
+	# the writer ends its last dd while the commit point still moves (a
+	# dd left running would write on into the steps after this one)
+	touch "$T/stop"
+	wait $wp
+	kill $cp
+	wait $cp 2>/dev/null
 	echo "$1: commit paced at $(( ($(vt_num "$V" commit_seq) - c0) * 8192 * 1000 /
 		($(now_ms) - t0) )) bytes/s; queue every 0.5 s (KiB):" \
 	     "$(tr '\n' ' ' <"$T/queue-$1")"
@@ -190,6 +202,36 @@ rate_rule() {
 	[ $(( $(stat rate_delayed) - h0 )) -gt 0 ] &&
 		[ "$QMAX_detached" -ge $((3 << 20)) ] &&
 		[ $((QMAX_attached * 2)) -lt "$QMAX_detached" ]
+}
+
+# A burst into an idle volume (the measurement went stale after
+# rate_rule): no commit rate is known yet, so for its first second the
+# rate rule assumes the one at which start_pm of the budget (1 MiB) is
+# target_queue_ms of queue (2 MB/s) and holds the writes past 1 MiB to it
+# (learn_delayed); this volume's commit point does not move, so after that
+# second the rule stands aside (no more learn_delayed) and the pressure
+# rule alone delays. 256 writes of 8 KiB of log: 2 MiB, 50%, into an
+# emptied log.
+burst_learning() {
+	local l0 l1 t0 ms
+	# the log emptied too: its fill, not the queue, would make the pressure
+	commit_all && georepctl ledger release "$V" "$(vt_num "$V" commit_seq)" || return 1
+	l0=$(stat learn_delayed)
+	t0=$(now_ms)
+	dwrite 256 || return 1
+	ms=$(( $(now_ms) - t0 ))
+	l1=$(stat learn_delayed)
+	echo "256 writes from idle in $ms ms, $((l1 - l0)) held while the rate was measured;" \
+	     "uncommitted $(vt_num "$V" uncommitted_bytes)"
+	georepctl bpf status --socket "$T/a.sock" | tail -n 1
+	[ $((l1 - l0)) -gt 0 ] || return 1
+	# the first second is over (the measurement goes stale after 2 s
+	# without writes, and would start again)
+	sleep 1.2
+	dwrite 20 || return 1
+	echo "20 more after the first second: $(( $(stat learn_delayed) - l1 )) held as learning," \
+	     "delayed $(stat delayed) in all"
+	[ "$(stat learn_delayed)" = "$l1" ] && commit_all
 }
 
 fua_not_delayed() {
@@ -247,6 +289,7 @@ vt_check without-program without_program
 vt_check attached-on-6.1 attach
 vt_check below-start-not-delayed below_start
 vt_check rate-rule-holds-the-queue rate_rule
+vt_check burst-held-until-rate-known burst_learning
 vt_check smooth-delay with_program
 vt_check fua-not-delayed fua_not_delayed
 vt_check fua-passes-throttle fua_passes_throttle

@@ -423,7 +423,8 @@ static void bpf_print_admit_volume(json_t *v)
 	printf("  %-16s minor %-4" JSON_INTEGER_FORMAT " calls %-9" JSON_INTEGER_FORMAT
 	       " sync %-9" JSON_INTEGER_FORMAT " passed %-7" JSON_INTEGER_FORMAT
 	       " delayed %-9" JSON_INTEGER_FORMAT " (sync %" JSON_INTEGER_FORMAT ")"
-	       " delay %.3f s held %" JSON_INTEGER_FORMAT " commit %" JSON_INTEGER_FORMAT
+	       " delay %.3f s held %" JSON_INTEGER_FORMAT " (learning %" JSON_INTEGER_FORMAT ")"
+	       " commit %" JSON_INTEGER_FORMAT
 	       " B/s queue %" JSON_INTEGER_FORMAT " ms pressure %" JSON_INTEGER_FORMAT
 	       "/1000 lag %" JSON_INTEGER_FORMAT " B\n",
 	       json_string_value(json_object_get(v, "volume")) ?: "-",
@@ -435,6 +436,7 @@ static void bpf_print_admit_volume(json_t *v)
 	       json_integer_value(json_object_get(v, "delayed_sync")),
 	       json_integer_value(json_object_get(v, "delay_us_total")) / 1e6,
 	       json_integer_value(json_object_get(v, "rate_delayed")),
+	       json_integer_value(json_object_get(v, "learn_delayed")),
 	       json_integer_value(json_object_get(v, "commit_bytes_s")),
 	       json_integer_value(json_object_get(v, "queue_ms")),
 	       json_integer_value(json_object_get(v, "pressure_permille")),

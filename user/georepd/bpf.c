@@ -324,12 +324,13 @@ static json_t *admit_volumes_json(struct georepd *d, struct gd_bpf *b)
 					 sizeof(lag), 0))
 			memset(&lag, 0, sizeof(lag));
 		json_array_append_new(arr, json_pack(
-			"{s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"{s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"minor", (json_int_t)key, "volume", minor_name(d, b, key),
 			"calls", (json_int_t)s.calls, "sync", (json_int_t)s.sync,
 			"passed", (json_int_t)s.passed, "delayed", (json_int_t)s.delayed,
 			"delayed_sync", (json_int_t)s.delayed_sync,
 			"rate_delayed", (json_int_t)s.rate_delayed,
+			"learn_delayed", (json_int_t)s.learn_delayed,
 			"commit_bytes_s", (json_int_t)s.commit_bytes_s,
 			"queue_ms", (json_int_t)s.queue_ms,
 			"delay_us_total", (json_int_t)s.delay_us,
