@@ -29,6 +29,9 @@
  * hard watermark stops them, also where the commit point says nothing
  * (commit rule local: a follower's lag, the log's fill).
  *
+ * Volumes its georepd has not named in the lag map (another daemon's, or
+ * one in its first second) are left alone.
+ *
  * A REQ_SYNC write waits a quarter of either; a FUA or PREFLUSH write
  * (fsync, a journal commit) is never delayed and, while the watermarks
  * throttle the volume, passes ahead of the background writes that wait.
@@ -247,13 +250,25 @@ int BPF_PROG(georep_admit, struct georep_admit_ctx *c)
 	bool sync = c->flags & (GEOREP_ADMIT_F_SYNC | GEOREP_ADMIT_F_FUA);
 	static const struct admit_stats stats_zero;
 	static const struct admit_clock clock_zero;
-	struct admit_stats *s = value_of(&stats, c->minor, &stats_zero);
-	struct admit_clock *k = value_of(&clock, c->minor, &clock_zero);
-	__u64 p = pressure(c), delay = 0, held;
+	struct admit_stats *s;
+	struct admit_clock *k;
+	__u32 minor = c->minor;
+	__u64 p, delay = 0, held;
 	bool by_rate, learning;
 
+	/*
+	 * Only the volumes of this program's georepd, which names them in
+	 * the lag map: every program attached to the tracepoint sees every
+	 * volume of the kernel, and another daemon's (another cluster's, or
+	 * another site's where sites share a kernel) are its program's.
+	 */
+	if (!bpf_map_lookup_elem(&lag, &minor))
+		return 0;
+	s = value_of(&stats, minor, &stats_zero);
+	k = value_of(&clock, minor, &clock_zero);
 	if (!s || !k)
 		return 0;
+	p = pressure(c);
 	__sync_fetch_and_add(&s->calls, 1);
 	if (sync)
 		__sync_fetch_and_add(&s->sync, 1);

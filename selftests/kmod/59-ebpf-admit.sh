@@ -17,6 +17,7 @@
 #   3c. a burst into an idle volume is held to an assumed rate for its
 #      first second, until the commit rate is known (here it never is:
 #      after that second the rule stands aside)
+#   3d. a volume georepd does not serve is not judged by its program
 #   4. the same 200 writes as 1: every one delayed, the total delay shows
 #      in the elapsed time; counters move
 #   5. O_DIRECT|O_DSYNC (FUA) writes are never delayed
@@ -32,7 +33,7 @@ vt_init grvol59
 V=vol59-$$
 VT_VOLS=$V
 DPID=
-echo "    1..10"
+echo "    1..11"
 
 cleanup59() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -106,9 +107,9 @@ attach() {
 }
 
 below_start() {
+	sleep 1.5		# georepd's lag-map pass names the minor
 	commit_all || return 1
 	dwrite 100 || return 1	# 800 KiB: 20% of the budget
-	sleep 1.5		# georepd's lag-map pass names the minor
 	georepctl bpf status --socket "$T/a.sock"
 	echo "calls $(stat calls) delayed $(stat delayed)"
 	[ "$(stat calls)" -ge 100 ] && [ "$(stat delayed)" = 0 ]
@@ -234,6 +235,29 @@ burst_learning() {
 	[ "$(stat learn_delayed)" = "$l1" ] && commit_all
 }
 
+# a volume this georepd does not serve (another daemon's: another
+# cluster's, or another site's where sites share a kernel) is left to its
+# own daemon's program: 40 writes to it, none seen here (before, every
+# program judged every volume of the kernel)
+other_volume_untouched() {
+	local w=vol59w-$$ d l m
+	d=$(vt_loop wdata 16) && l=$(vt_loop wlog 16) || return 1
+	georepctl volume create "$w" --data "$d" --log "$l" --format --role primary \
+		--term 1 --key-dir "$KEYS" >/dev/null || return 1
+	VT_VOLS="$VT_VOLS $w"
+	m=$(vt_num "$w" minor)
+	dd if=/dev/urandom of="/dev/georep/$w" bs=4k count=40 oflag=direct status=none ||
+		return 1
+	echo "volume $w, minor $m: the program lists minors" \
+	     "$(georepctl bpf status --json --socket "$T/a.sock" |
+		grep -o '"minor":[0-9]*' | cut -d: -f2 | tr '\n' ' ')"
+	! georepctl bpf status --json --socket "$T/a.sock" | grep -q "\"minor\":$m,"
+	local rc=$?
+	georepctl volume delete "$w" >/dev/null
+	VT_VOLS=$V
+	return $rc
+}
+
 fua_not_delayed() {
 	local d0 s0
 	d0=$(stat delayed)
@@ -290,6 +314,7 @@ vt_check attached-on-6.1 attach
 vt_check below-start-not-delayed below_start
 vt_check rate-rule-holds-the-queue rate_rule
 vt_check burst-held-until-rate-known burst_learning
+vt_check other-daemons-volume-untouched other_volume_untouched
 vt_check smooth-delay with_program
 vt_check fua-not-delayed fua_not_delayed
 vt_check fua-passes-throttle fua_passes_throttle

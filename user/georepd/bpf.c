@@ -254,11 +254,12 @@ static void lag_update_one(struct georepd *d, struct gd_bpf *b, size_t i)
 			return;
 		v->minor = vs.minor;
 	}
-	if (!r || !r->ops->status_json)
-		return;
-	st = r->ops->status_json(r);
-	lag_from_status(st, &v->lag);
-	json_decref(st);
+	/* an entry even without a replica's view (lag 0): it names the minor */
+	if (r && r->ops->status_json) {
+		st = r->ops->status_json(r);
+		lag_from_status(st, &v->lag);
+		json_decref(st);
+	}
 	if (bpf_map__update_elem(b->admit->maps.lag, &v->minor, sizeof(v->minor),
 				 &v->lag, sizeof(v->lag), BPF_ANY))
 		gd_dbg("bpf: lag map update for %s: %s", v->name, strerror(errno));
