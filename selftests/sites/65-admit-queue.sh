@@ -91,7 +91,13 @@ slow_links() {
 	ctl "$P" bpf status --json | grep -q '"attached":true'
 }
 
-admit() { ctl "$P" bpf status --json | jq -r "[.programs[0].volumes[]?.$1] | add // 0"; }
+# admit_at S KEY: the admit counter KEY of S's program, over all minors;
+# admit KEY: P's; admit_detached S: S's program is loaded and detached
+admit_at() { ctl "$1" bpf status --json | jq -r "[.programs[0].volumes[]?.$2] | add // 0"; }
+admit() { admit_at "$P" "$1"; }
+admit_detached() {
+	ctl "$1" bpf status --json | jq -e '.programs[0].attached == false' >/dev/null
+}
 loop_num() { ctl "$P" status --json | jq -r ".cluster.loop.$1"; }
 
 # round NAME: one measured round; sets PEAK_<NAME>, P99_<NAME> (us)
@@ -173,27 +179,22 @@ drain() {
 detach_all() {
 	local s d=
 	for s in $SITES; do
-		ctl "$s" bpf detach >/dev/null || return 1
-		ctl "$s" bpf status --json | jq -e '.programs[0].attached == false' >/dev/null ||
-			return 1
+		ctl "$s" bpf detach >/dev/null && admit_detached "$s" || return 1
 		d="$d $s"
 	done
 	echo "admit detached at$d"
 }
 
-# calls S: the admit calls S's program counted, over all minors
-calls() { ctl "$1" bpf status --json | jq -r '[.programs[0].volumes[]?.calls] | add // 0'; }
-
 round_off() {
 	local s c0
 	detach_all || return 1
 	for s in $SITES; do
-		eval "c0_$s=\$(calls $s)"
+		eval "c0_$s=\$(admit_at $s calls)"
 	done
 	round off || return 1
 	for s in $SITES; do
 		eval "c0=\$c0_$s"
-		[ "$(calls "$s")" = "$c0" ] || { echo "the program of $s ran"; return 1; }
+		[ "$(admit_at "$s" calls)" = "$c0" ] || { echo "the program of $s ran"; return 1; }
 	done
 	drain
 }
@@ -203,8 +204,7 @@ round_on() {
 	ctl "$P" bpf attach >/dev/null || return 1
 	for s in $SITES; do
 		[ "$s" = "$P" ] && continue
-		ctl "$s" bpf status --json | jq -e '.programs[0].attached == false' >/dev/null ||
-			{ echo "the program of $s is attached"; return 1; }
+		admit_detached "$s" || { echo "the program of $s is attached"; return 1; }
 	done
 	d0=$(admit delayed)
 	DS0=$(admit delayed_sync)
@@ -221,10 +221,7 @@ round_on() {
 # thirds of the peak detached (measured December 2026, followers'
 # programs detached: 10.3-11.5 MiB attached, 31.0-31.8 MiB detached, where
 # max_uncommitted is 32 MiB)
-peak_lower() {
-	echo "peak uncommitted: off $((PEAK_off >> 10)) KiB, on $((PEAK_on >> 10)) KiB"
-	[ $((PEAK_on * 3)) -lt $((PEAK_off * 2)) ]
-}
+peak_lower() { [ $((PEAK_on * 3)) -lt $((PEAK_off * 2)) ]; }
 
 compare() {
 	echo "peak uncommitted: off $((PEAK_off >> 10)) KiB, on $((PEAK_on >> 10)) KiB" \
