@@ -735,8 +735,12 @@ static int order(struct georep_volume *vol, struct georep_io *io)
 	}
 	list_add_tail(&io->node, &vol->ios);
 	vol->inflight++;
+	/* on the list first: a sealed-mode reader copies it from there */
+	WRITE_ONCE(vol->sealed_seq, seq);
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);
+	if (wq_has_sleeper(&vol->waitq))
+		wake_up_all(&vol->waitq);
 out_unlock:
 	mutex_unlock(&vol->order_mutex);
 	return ret;

@@ -154,7 +154,10 @@ int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
  * Log stream. georep_log_read() copies whole records (256-byte header then
  * payload, no padding) starting at *seq into the user buffer, advances *seq
  * and returns the bytes copied: 0 when *seq is past the head, -ERANGE below
- * the tail, -EMSGSIZE when the first record does not fit.
+ * the tail, -EMSGSIZE when the first record does not fit. Records up to the
+ * last durable one; with @sealed, on a primary, up to the last one sealed
+ * (georep_volume_ship_seq(), ship.c), and -EAGAIN when the first of those
+ * must be waited for until it is durable after all.
  * georep_log_append() takes one or more whole records (header + payload,
  * back to back) from the user buffer on a secondary, checks each against
  * the one before, writes them with one flush (append.c) and returns the
@@ -165,7 +168,7 @@ int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
  * installed), -ENOSPC (log full), -EIO (log write or flush failed).
  */
 ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
-			char __user *buf, size_t len);
+			char __user *buf, size_t len, bool sealed);
 ssize_t georep_log_append(struct georep_volume *vol,
 			  const char __user *buf, size_t len);
 /*
@@ -195,6 +198,7 @@ int georep_data_seal(struct georep_volume *vol, struct georep_data_write *dw);
 /* readers of the stream wait here; woken on every new durable record */
 wait_queue_head_t *georep_volume_waitq(struct georep_volume *vol);
 u64 georep_volume_durable_seq(struct georep_volume *vol);
+u64 georep_volume_ship_seq(struct georep_volume *vol);
 u32 georep_volume_minor(struct georep_volume *vol);
 const char *georep_volume_name(struct georep_volume *vol);
 

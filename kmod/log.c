@@ -423,23 +423,78 @@ int georep_sb_format(struct georep_volume *vol, u64 term, bool primary)
 
 /* ---- log stream ---- */
 
+/*
+ * Record @s, past the durable ones, from its io in flight (ship.c).
+ * Return: bytes, 0 when it completed meanwhile (read it from the log
+ * device), or -errno (-EAGAIN: wait until it is durable).
+ */
+static ssize_t read_in_flight(struct georep_volume *vol, u64 s,
+			      char __user *buf, size_t len)
+{
+	ssize_t ret = georep_ship_read(vol, s, buf, len);
+
+	if (ret != -ENOENT)
+		return ret;
+	/* completion comes after durability; a failure breaks the volume */
+	if (s <= georep_volume_durable_seq(vol))
+		return 0;
+	return READ_ONCE(vol->broken) ? -EIO : -EAGAIN;
+}
+
+/* one durable record from the log device; bytes or -errno */
+static ssize_t read_durable(struct georep_volume *vol, u64 s,
+			    char __user *buf, size_t len)
+{
+	struct georep_record *rec = vol->read_buf;
+	const char *why;
+	u32 nblocks, plen;
+	u64 lsn;
+	int ret;
+
+	if (s < READ_ONCE(vol->tail_seq) ||
+	    georep_index_lookup(vol, s, &lsn, &nblocks))
+		return -ERANGE;
+	if (GEOREP_RECORD_HDR_SIZE +
+	    (size_t)(nblocks - 1) * GEOREP_BLOCK_SIZE > len)
+		return -EMSGSIZE;
+	ret = georep_log_load(vol, s, lsn, nblocks, rec, GEOREP_LOAD_PAYLOAD,
+			      &why);
+	/* released while we read it: the blocks may be reused */
+	smp_rmb();
+	if (s < READ_ONCE(vol->tail_seq))
+		return -ERANGE;
+	if (ret == -EBADMSG) {
+		georep_log_bad_record(vol, s, why);
+		return -EIO;
+	}
+	if (ret)
+		return ret;
+	/* checked: a multiple of 4096, (nblocks - 1) blocks, fits */
+	plen = le32_to_cpu(rec->payload_len);
+	if (copy_to_user(buf, rec, GEOREP_RECORD_HDR_SIZE) ||
+	    copy_to_user(buf + GEOREP_RECORD_HDR_SIZE,
+			 (u8 *)rec + GEOREP_BLOCK_SIZE, plen))
+		return -EFAULT;
+	return GEOREP_RECORD_HDR_SIZE + plen;
+}
+
 /**
  * georep_log_read() - copy whole records from *@seq on to userspace
  *
- * A cursor of 0 means "from the tail". Records are read from the log
- * device; a record released (and perhaps overwritten) while it was being
- * read is detected by checking the tail again afterwards.
+ * A cursor of 0 means "from the tail". Durable records are read from the
+ * log device; a record released (and perhaps overwritten) while it was
+ * being read is detected by checking the tail again afterwards. With
+ * @sealed, records past the durable ones are copied from their writes in
+ * flight (read_in_flight()).
  *
  * Context: process context, sleeps.
  */
 ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
-			char __user *buf, size_t len)
+			char __user *buf, size_t len, bool sealed)
 {
-	struct georep_record *rec;
-	const char *why;
 	size_t done = 0;
+	ssize_t ret = 0;
 	u64 s = *seq;
-	int ret = 0;
 
 	atomic_inc(&vol->log_readers);
 	ret = mutex_lock_interruptible(&vol->read_mutex);
@@ -453,47 +508,23 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 	}
 	if (!s)
 		s = READ_ONCE(vol->tail_seq);
-	rec = vol->read_buf;
-	while (s <= georep_volume_durable_seq(vol)) {
-		u32 nblocks, plen;
-		u64 lsn;
-
-		if (s < READ_ONCE(vol->tail_seq) ||
-		    georep_index_lookup(vol, s, &lsn, &nblocks)) {
-			ret = -ERANGE;
-			break;
+	for (;;) {
+		ret = 0;
+		if (s > georep_volume_durable_seq(vol)) {
+			if (!sealed || s > georep_volume_ship_seq(vol))
+				break;
+			ret = read_in_flight(vol, s, buf + done, len - done);
 		}
-		if (GEOREP_RECORD_HDR_SIZE +
-		    (size_t)(nblocks - 1) * GEOREP_BLOCK_SIZE > len - done) {
-			if (!done)
-				ret = -EMSGSIZE;
+		if (!ret)
+			ret = read_durable(vol, s, buf + done, len - done);
+		if (ret < 0)
 			break;
-		}
-		ret = georep_log_load(vol, s, lsn, nblocks, rec,
-				      GEOREP_LOAD_PAYLOAD, &why);
-		/* released while we read it: the blocks may be reused */
-		smp_rmb();
-		if (s < READ_ONCE(vol->tail_seq)) {
-			ret = -ERANGE;
-			break;
-		}
-		if (ret == -EBADMSG) {
-			georep_log_bad_record(vol, s, why);
-			ret = -EIO;
-		}
-		if (ret)
-			break;
-		/* checked: a multiple of 4096, (nblocks - 1) blocks, fits */
-		plen = le32_to_cpu(rec->payload_len);
-		if (copy_to_user(buf + done, rec, GEOREP_RECORD_HDR_SIZE) ||
-		    copy_to_user(buf + done + GEOREP_RECORD_HDR_SIZE,
-				 (u8 *)rec + GEOREP_BLOCK_SIZE, plen)) {
-			ret = -EFAULT;
-			break;
-		}
-		done += GEOREP_RECORD_HDR_SIZE + plen;
+		done += ret;
 		s++;
 	}
+	/* a later record that does not fit is for the next call */
+	if (ret == -EMSGSIZE && done)
+		ret = 0;
 	*seq = s;
 out_unlock:
 	mutex_unlock(&vol->read_mutex);

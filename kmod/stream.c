@@ -4,11 +4,17 @@
  *
  * The file position is a record sequence number (see the uapi header):
  * lseek(SEEK_SET) moves the cursor to a seq, SEEK_END to the seq after the
- * last durable record; read() returns whole records from the cursor and
- * blocks (unless O_NONBLOCK) until the record at the cursor is durable;
+ * last readable record; read() returns whole records from the cursor and
+ * blocks (unless O_NONBLOCK) until the record at the cursor is readable;
  * write() appends replicated records on a secondary; poll() reports
- * EPOLLIN while a record at or past the cursor exists and EPOLLOUT on a
- * secondary opened for writing.
+ * EPOLLIN while a readable record at or past the cursor exists and
+ * EPOLLOUT on a secondary opened for writing.
+ *
+ * Readable means durable, unless the file is in sealed mode
+ * (GEOREP_IOC_SHIP_SEALED): then a primary's records are readable once
+ * sealed, while their local writes still run (ship.c), and poll() reports
+ * EPOLLPRI when the durable seq moved past what GEOREP_IOC_DURABLE_SEQ
+ * last returned on this file.
  *
  * Lifetime. One char device region (dynamic major, minor = volume minor)
  * and one cdev cover every volume; open() finds the volume's stream by
@@ -59,7 +65,24 @@ struct georep_stream_file {
 	struct georep_volume *vol;	/* referenced (georep_volume_get) */
 	struct mutex lock;		/* protects cursor, serialises reads */
 	u64 cursor;			/* seq of the next record to read */
+	bool sealed;			/* GEOREP_IOC_SHIP_SEALED; under lock */
+	/*
+	 * sealed mode: the record at this seq was in flight and could not
+	 * be copied (georep_log_read() -EAGAIN): readable once durable
+	 */
+	u64 stalled_at;
+	u64 durable_seen;		/* GEOREP_IOC_DURABLE_SEQ's last answer */
 };
+
+/* the last record this file may read now (lockless) */
+static u64 stream_limit(struct georep_stream_file *sf, u64 cursor)
+{
+	u64 durable = georep_volume_durable_seq(sf->vol);
+
+	if (!READ_ONCE(sf->sealed) || READ_ONCE(sf->stalled_at) == cursor)
+		return durable;
+	return georep_volume_ship_seq(sf->vol);
+}
 
 static dev_t georep_stream_devt;
 static struct cdev georep_stream_cdev;
@@ -185,7 +208,7 @@ static loff_t georep_stream_llseek(struct file *file, loff_t offset,
 		base = sf->cursor;
 		break;
 	case SEEK_END:
-		base = georep_volume_durable_seq(sf->vol) + 1;
+		base = stream_limit(sf, 0) + 1;
 		break;
 	default:
 		pos = -EINVAL;
@@ -203,11 +226,11 @@ out_unlock:
 	return pos;
 }
 
-/* the record at the cursor is durable, or the stream went away */
+/* the record at the cursor is readable, or the stream went away */
 static bool georep_stream_readable(struct georep_stream_file *sf, u64 cursor)
 {
 	return READ_ONCE(sf->stream->removed) ||
-	       georep_volume_durable_seq(sf->vol) >= cursor;
+	       stream_limit(sf, cursor) >= cursor;
 }
 
 static ssize_t georep_stream_read(struct file *file, char __user *buf,
@@ -230,15 +253,20 @@ static ssize_t georep_stream_read(struct file *file, char __user *buf,
 			return -ERESTARTSYS;
 		}
 		cursor = sf->cursor;
-		if (georep_volume_durable_seq(sf->vol) >= cursor) {
+		if (stream_limit(sf, cursor) >= cursor) {
 			/* 0 here means past the head after all: report it */
-			ret = georep_log_read(sf->vol, &sf->cursor, buf, len);
+			ret = georep_log_read(sf->vol, &sf->cursor, buf, len,
+					      sf->sealed);
 			if (ret > 0)
 				trace_georep_shipped(sf->vol, sf->cursor - 1);
-			*ppos = sf->cursor;
-			mutex_unlock(&sf->lock);
-			georep_stream_leave(stream);
-			return ret;
+			if (ret != -EAGAIN) {
+				*ppos = sf->cursor;
+				mutex_unlock(&sf->lock);
+				georep_stream_leave(stream);
+				return ret;
+			}
+			/* in flight and not copyable: wait until durable */
+			WRITE_ONCE(sf->stalled_at, cursor);
 		}
 		mutex_unlock(&sf->lock);
 		georep_stream_leave(stream);
@@ -267,6 +295,36 @@ static ssize_t georep_stream_write(struct file *file, const char __user *buf,
 }
 
 /*
+ * GEOREP_IOC_SHIP_SEALED: this file reads a primary's records once sealed.
+ * GEOREP_IOC_DURABLE_SEQ: the last durable record; clears EPOLLPRI.
+ */
+static long georep_stream_mode_ioctl(struct georep_stream_file *sf,
+				     unsigned int cmd, u64 __user *uarg)
+{
+	u64 durable;
+	long ret;
+
+	ret = georep_stream_enter(sf->stream);
+	if (ret)
+		return ret;
+	mutex_lock(&sf->lock);
+	if (cmd == GEOREP_IOC_SHIP_SEALED) {
+		WRITE_ONCE(sf->sealed, true);
+	} else {
+		durable = georep_volume_durable_seq(sf->vol);
+		WRITE_ONCE(sf->durable_seen, durable);
+		if (put_user(durable, uarg))
+			ret = -EFAULT;
+	}
+	mutex_unlock(&sf->lock);
+	georep_stream_leave(sf->stream);
+	/* a sleeping reader may read further now */
+	if (cmd == GEOREP_IOC_SHIP_SEALED)
+		wake_up_all(georep_volume_waitq(sf->vol));
+	return ret;
+}
+
+/*
  * GEOREP_IOC_DATA_WRITE: a sealed resync write to a secondary's data device;
  * the file must be open for writing, as for appends.
  * GEOREP_IOC_DATA_SEAL: a primary seals blocks for a secondary.
@@ -279,6 +337,8 @@ static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 	struct georep_data_write dw;
 	long ret;
 
+	if (cmd == GEOREP_IOC_SHIP_SEALED || cmd == GEOREP_IOC_DURABLE_SEQ)
+		return georep_stream_mode_ioctl(sf, cmd, uarg);
 	if (cmd != GEOREP_IOC_DATA_WRITE && cmd != GEOREP_IOC_DATA_SEAL)
 		return -ENOTTY;
 	if (cmd == GEOREP_IOC_DATA_WRITE && !(file->f_mode & FMODE_WRITE))
@@ -309,8 +369,11 @@ static __poll_t georep_stream_poll(struct file *file, poll_table *wait)
 	if (READ_ONCE(sf->stream->removed))
 		return EPOLLERR | EPOLLHUP;
 
-	if (georep_volume_durable_seq(sf->vol) >= READ_ONCE(sf->cursor))
+	if (georep_stream_readable(sf, READ_ONCE(sf->cursor)))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(sf->sealed) &&
+	    georep_volume_durable_seq(sf->vol) > READ_ONCE(sf->durable_seen))
+		mask |= EPOLLPRI;
 
 	if (file->f_mode & FMODE_WRITE) {
 		st = kmalloc(sizeof(*st), GFP_KERNEL);

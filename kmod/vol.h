@@ -31,6 +31,8 @@
 #define GEOREP_MAX_RECORD_BLOCKS	(1 + GEOREP_MAX_PAYLOAD_BLOCKS)
 /* discard and write-zeroes records: len is a __le32 of bytes */
 #define GEOREP_MAX_NODATA_SECTORS	BIT(21)		/* 1 GiB */
+/* payload segments of a record copied while in flight (ship.c) */
+#define GEOREP_SHIP_BVECS		(2 * GEOREP_MAX_PAYLOAD_BLOCKS)
 /* a log smaller than this cannot hold two of the largest records */
 #define GEOREP_MIN_AREA_BLOCKS		(4 * GEOREP_MAX_RECORD_BLOCKS)
 /* superblock flags */
@@ -157,6 +159,12 @@ struct georep_volume {
 	 * of the log device that completed (blk.c, "Durability")
 	 */
 	u64 durable_seq;		/* under lock */
+	/*
+	 * a primary's last record sealed by order(); its io is on ios until
+	 * it completes, so a sealed-mode stream reader copies it from there
+	 * (ship.c). Under lock; zeroed by every role change.
+	 */
+	u64 sealed_seq;
 	u8 durable_chain[GEOREP_HASH_LEN];	/* of durable_seq; lock */
 	bool durable_flush;		/* durable_work queued or running; lock */
 	u64 written_resets;		/* georep_written_reset() calls; lock */
@@ -211,6 +219,7 @@ struct georep_volume {
 	atomic_t log_readers;
 	wait_queue_head_t readers_wq;	/* woken when log_readers drops */
 	void *read_buf;			/* under read_mutex; vmalloc */
+	struct bio_vec *ship_bv;	/* under read_mutex; ship.c */
 	/*
 	 * apply_mutex: held while records are applied to the data device (the
 	 * worker, georep_apply_all()) and across a resync write
@@ -290,6 +299,10 @@ int georep_apply_all(struct georep_volume *vol);
 /* standalone: release applied records once the log passes low_wm / 2 */
 void georep_release_kick(struct georep_volume *vol);
 void georep_release_work(struct work_struct *work);
+
+/* ship.c: record @seq in flight on a primary (read_mutex held) */
+ssize_t georep_ship_read(struct georep_volume *vol, u64 seq,
+			 char __user *buf, size_t len);
 
 /* record.c */
 int georep_payload_hash_bio(struct georep_volume *vol, struct bio *bio,

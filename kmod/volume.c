@@ -97,6 +97,7 @@ static void vol_free(struct kref *kref)
 	xa_destroy(&vol->index);
 	vfree(vol->append_buf);
 	vfree(vol->read_buf);
+	kfree(vol->ship_bv);
 	vfree(vol->apply_buf);
 	if (vol->sb_page)
 		__free_page(vol->sb_page);
@@ -238,9 +239,11 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	vol->sb_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	vol->append_buf = vmalloc(GEOREP_BUF_SIZE);
 	vol->read_buf = vmalloc(GEOREP_BUF_SIZE);
+	vol->ship_bv = kmalloc_array(GEOREP_SHIP_BVECS, sizeof(*vol->ship_bv),
+				     GFP_KERNEL);
 	vol->apply_buf = vmalloc(GEOREP_BUF_SIZE);
 	if (!vol->sb_page || !vol->append_buf || !vol->read_buf ||
-	    !vol->apply_buf) {
+	    !vol->ship_bv || !vol->apply_buf) {
 		georep_volume_put(vol);
 		return NULL;
 	}
@@ -743,6 +746,8 @@ static int set_role(struct georep_volume *vol, enum georep_role role,
 	spin_lock_irq(&vol->lock);
 	WRITE_ONCE(vol->term, term);
 	WRITE_ONCE(vol->role, role);
+	/* records in flight are read once durable until the next seal */
+	WRITE_ONCE(vol->sealed_seq, 0);
 	if (role == GEOREP_ROLE_PRIMARY)
 		vol->applied_seq = vol->written_seq;
 	spin_unlock_irq(&vol->lock);
@@ -805,9 +810,13 @@ int georep_volume_update(struct georep_volume *vol,
 
 	if (u->has_limits && check_limits(u->high_wm, u->low_wm, extack))
 		return -EINVAL;
-	written = georep_volume_durable_seq(vol);
+	/*
+	 * a primary's followers may hold a record it has only sealed
+	 * (ship.c); completion still waits for the local write
+	 */
+	written = georep_volume_ship_seq(vol);
 	if (u->has_commit_seq && u->commit_seq > written) {
-		georep_extack_fmt(extack, "GEOREP_A_COMMIT_SEQ %llu is past WRITTEN_SEQ %llu",
+		georep_extack_fmt(extack, "GEOREP_A_COMMIT_SEQ %llu is past the last record %llu",
 				  u->commit_seq, written);
 		return -EINVAL;
 	}

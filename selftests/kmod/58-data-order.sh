@@ -17,6 +17,12 @@
 # stream (what georepd ships and counts as the leader's own durable copy
 # toward a quorum) nor WRITTEN_SEQ ("the last record durable in the log")
 # may offer it before the flush completes. Before, both did at once.
+#
+# Sealed mode (write-path.rst, "Shipping before the local write is
+# durable"): while the first write's record is held, a stream file in
+# sealed mode (georep-ledgerop shipread) must already read it, header and
+# block, with GEOREP_IOC_DURABLE_SEQ still 0; once the write completed,
+# EPOLLPRI and a durable seq of 1.
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -41,7 +47,7 @@ do_cleanup() {
 	drop_tmpfs "$T"
 }
 trap do_cleanup EXIT
-echo "    1..6"
+echo "    1..7"
 
 setup() {
 	local sz
@@ -72,8 +78,27 @@ write_held() {
 	# the record is still in dm-delay; the write has not completed
 	kill -0 $pid 2>/dev/null || { echo "the write completed within 1 s"; return 1; }
 	snap cut || return 1
+	georep-ledgerop shipread /dev/georep/$V.log "$T/shipped" >"$T/ship-held" ||
+		return 1
 	wait $pid || { echo "the write failed"; return 1; }
+	georep-ledgerop shipread /dev/georep/$V.log "$T/shipped-after" 1 \
+		>"$T/ship-after" || return 1
 	snap acked
+}
+
+# what the sealed-mode reader got while the record was held, and after
+ship_sealed() {
+	local held after
+	held=$(cat "$T/ship-held") && after=$(cat "$T/ship-after") || return 1
+	echo "held: $held; after the write: $after"
+	[ "$held" = "bytes=4352 pri=0 durable=0" ] ||
+		{ echo "the held record was not read in sealed mode"; return 1; }
+	tail -c 4096 "$T/shipped" | cmp - "$T/block" ||
+		{ echo "the block read in sealed mode is not the one written"; return 1; }
+	[ "$after" = "bytes=4352 pri=1 durable=1" ] ||
+		{ echo "no EPOLLPRI or durable seq once the write completed"; return 1; }
+	cmp "$T/shipped" "$T/shipped-after" ||
+		{ echo "the record read in flight differs from the durable one"; return 1; }
 }
 
 # attach NAME: attach the copy NAME as $V, compare data with the ledger
@@ -130,6 +155,7 @@ flush_held() {
 
 vt_check "standalone volume, log on dm-delay" setup || { vt_done; exit 1; }
 vt_check "a write held in the log's delay; disks copied meanwhile" write_held
+vt_check "sealed mode: the held record read at once, durable 0" ship_sealed
 vt_check "cut while the record was held: data matches the ledger" attach cut
 vt_check "cut after the write completed: block and record there" attach acked
 vt_check "log flushes held: the record is neither readable nor written_seq" flush_held

@@ -136,10 +136,10 @@ static void test_commit_past(struct nl_sock *sk, const char *name,
 	nla_put_u64(msg, GEOREP_A_COMMIT_SEQ, written + 1);
 	xfer(sk, msg, &r);
 	snprintf(want, sizeof(want),
-		 "GEOREP_A_COMMIT_SEQ %llu is past WRITTEN_SEQ %llu",
+		 "GEOREP_A_COMMIT_SEQ %llu is past the last record %llu",
 		 (unsigned long long)written + 1, (unsigned long long)written);
 	ktap(r.error == -EINVAL && !strcmp(r.msg, want),
-	     "live: COMMIT_SEQ past WRITTEN_SEQ is EINVAL (errno %d \"%s\")",
+	     "live: COMMIT_SEQ past the last record is EINVAL (errno %d \"%s\")",
 	     -r.error, r.msg);
 }
 

@@ -9,6 +9,7 @@
  *   georep-ledgerop head <volume>            prints "written_seq term chain"
  *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]
  *   georep-ledgerop resync <source> <dev.log> <sealer.log>
+ *   georep-ledgerop shipread <dev.log> <out> [<seq>]
  *
  * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE
  * (--applied: with TRUNCATE_APPLIED, a deposed primary's suffix),
@@ -19,6 +20,10 @@
  * <sealer.log> (GEOREP_IOC_DATA_SEAL); resync copies all of <source> (a
  * file or block device) that way, 1 MiB at a time, each piece with FUA.
  * --corrupt flips one bit of the anchor or of the data after sealing.
+ * shipread puts the log stream in sealed mode (GEOREP_IOC_SHIP_SEALED),
+ * reads once without blocking from <seq> (default: where the stream
+ * starts) into <out>, then prints "bytes=N pri=P durable=D": P is 1 when
+ * poll() reported EPOLLPRI before D was asked (GEOREP_IOC_DURABLE_SEQ).
  *
  * On failure prints the errno text and the kernel's extack message, and
  * exits with the errno value (e.g. 22 EINVAL, 16 EBUSY, 30 EROFS).
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,6 +64,7 @@ static void usage(void)
 		"       georep-ledgerop reset <volume> <source.log> <seq> [--corrupt]\n"
 		"       georep-ledgerop noop <volume>\n"
 		"       georep-ledgerop head <volume>\n"
+		"       georep-ledgerop shipread <dev.log> <out> [<seq>]\n"
 		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]\n"
 		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n");
 	exit(2);
@@ -343,6 +350,54 @@ out_close:
 	return ret;
 }
 
+static int cmd_shipread(const char *log, const char *out, const char *seq)
+{
+	struct pollfd pfd = { .events = POLLPRI };
+	__u64 durable = 0;
+	ssize_t n, w;
+	void *buf;
+	int fd, ofd, ret = 0;
+
+	fd = open(log, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return fail(log, errno, NULL);
+	ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	buf = malloc(2 * CHUNK);
+	if (ofd < 0 || !buf) {
+		ret = fail(out, ofd < 0 ? errno : ENOMEM, NULL);
+		goto out_close;
+	}
+	if (ioctl(fd, GEOREP_IOC_SHIP_SEALED) < 0) {
+		ret = fail("GEOREP_IOC_SHIP_SEALED", errno, NULL);
+		goto out_close;
+	}
+	if (seq && lseek(fd, num(seq), SEEK_SET) < 0) {
+		ret = fail("lseek", errno, NULL);
+		goto out_close;
+	}
+	n = read(fd, buf, 2 * CHUNK);
+	if (n < 0 && errno != EAGAIN) {
+		ret = fail("read", errno, NULL);
+		goto out_close;
+	}
+	n = n < 0 ? 0 : n;
+	w = write(ofd, buf, n);
+	pfd.fd = fd;
+	if (w != n || poll(&pfd, 1, 0) < 0 ||
+	    ioctl(fd, GEOREP_IOC_DURABLE_SEQ, &durable) < 0) {
+		ret = fail("write, poll or GEOREP_IOC_DURABLE_SEQ", errno, NULL);
+		goto out_close;
+	}
+	printf("bytes=%zd pri=%d durable=%llu\n", n, !!(pfd.revents & POLLPRI),
+	       (unsigned long long)durable);
+out_close:
+	free(buf);
+	if (ofd >= 0)
+		close(ofd);
+	close(fd);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct req r;
@@ -387,6 +442,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "resync") && argc == 5)
 		return cmd_resync(argv[2], argv[3], argv[4]);
+	if (!strcmp(argv[1], "shipread") && (argc == 4 || argc == 5))
+		return cmd_shipread(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	usage();
 	return 2;
 }

@@ -381,5 +381,18 @@ struct georep_data_write {
  * (flags 0); out seal.term, seal.epoch and seal.mac
  */
 #define GEOREP_IOC_DATA_SEAL		_IOWR(GEOREP_IOC_MAGIC, 2, struct georep_data_write)
+/*
+ * Shipping before the local write is durable (Documentation/write-path.rst):
+ * after GEOREP_IOC_SHIP_SEALED, read() on this file returns a primary's
+ * records as soon as they are sealed, while their log and data writes still
+ * run; such a record may still be lost by a crash of this site, so the
+ * reader counts it as this site's copy only once GEOREP_IOC_DURABLE_SEQ
+ * (the last record durable in the log, as WRITTEN_SEQ) covers it. poll()
+ * then reports EPOLLPRI whenever the durable seq moved past the value
+ * GEOREP_IOC_DURABLE_SEQ last returned on this file. On a secondary the
+ * file reads durable records only, as without the mode.
+ */
+#define GEOREP_IOC_SHIP_SEALED		_IO(GEOREP_IOC_MAGIC, 3)
+#define GEOREP_IOC_DURABLE_SEQ		_IOR(GEOREP_IOC_MAGIC, 4, __u64)
 
 #endif /* _UAPI_LINUX_GEOREP_H */
