@@ -178,12 +178,16 @@ int lat_complete(struct lat_tp_complete *tp)
 		e->flags |= LAT_F_NO_COMMIT;
 	e->durable = since(dur, p->submitted);
 	last = dur > p->submitted ? dur : p->submitted;
-	/* a stage only when on the way to the commit (quorum, not local) */
-	ship = ring_at(&ship_rings, tp->minor, tp->seq, last);
+	/*
+	 * a stage only when on the way to the commit (quorum, not local);
+	 * read before it was durable (sealed mode), it costs nothing after
+	 */
+	ship = ring_at(&ship_rings, tp->minor, tp->seq, p->submitted);
 	e->shipped = 0;
 	if (ship && (!p->committed || ship <= p->committed)) {
 		e->shipped = since(ship, last);
-		last = ship;
+		if (ship > last)
+			last = ship;
 	} else {
 		e->flags |= LAT_F_NO_SHIP;
 	}

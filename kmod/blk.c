@@ -15,14 +15,15 @@
  *  3. ordering, under order_mutex (a few microseconds): the log space is
  *     reserved (waiting, never dropping, when the log is full), the seq
  *     assigned, the chain hash and the seal computed, the record indexed;
- *  4. three lower bios at once: the header block and the payload to the
- *     log device, the payload (or the discard/write-zeroes) to the data
- *     device; REQ_PREFLUSH goes to the first log bio and the data bio
- *     (both devices flushed before), REQ_FUA to all of them;
+ *     A sealed record is readable at once by a log stream file in sealed
+ *     mode (ship.c): georepd ships it while the local writes run;
+ *  4. two log bios at once: the header block and the payload; REQ_PREFLUSH
+ *     goes to the header, REQ_FUA to both. The data bio goes out once the
+ *     record is durable (georep_durable_work(): write-ahead order);
  *  5. completion, in seq order: written_seq only moves over records whose
  *     log writes are all done, and an upper bio completes once its record
- *     is at or below written_seq, its data write is done, and the commit
- *     rule is met (local: at once; quorum: commit_seq >= seq). After a
+ *     is durable, its data write is done, and the commit rule is met
+ *     (local: at once; quorum: commit_seq >= seq). After a
  *     demotion every write still in flight waits for commit_seq >= seq,
  *     whatever the rule; io-state fail completes the waiting ones with EIO.
  *
@@ -32,10 +33,11 @@
  *
  * Example, two writers, quorum:
  *
- *   A: seq 7 log+data issued     B: seq 8 log+data issued
+ *   A: seq 7 log issued          B: seq 8 log issued
  *   B: log done (written_seq still 6: 7 pending)
- *   A: log done -> written_seq 8; A data done -> waits for commit
- *   daemon: commit_seq 8 -> A and B complete (B's data was done)
+ *   A: log done -> written_seq 8 -> one log flush -> data of 7 and 8
+ *   data done -> A and B wait for the commit
+ *   daemon: commit_seq 8 -> A and B complete
  *
  * A secondary refuses writes: the disk is read-only (set_disk_ro(), so
  * write(2) gets EPERM and ext4 mounts read-only), and a write bio that

@@ -6,7 +6,9 @@
 # the quorum and the local commit rule (two and three sites; two sites also
 # over mutual TLS 1.3, the -tls rows, to show what TLS costs; the
 # -tls-nockpt rows turn checkpoints and the scrub off, to show what they
-# cost), at 0 ms and at
+# cost; the -shipdurable rows, not run unless named with --only, ship each
+# record only once durable at the primary, as before December 2026, to
+# compare with shipping while the local write runs), at 0 ms and at
 # DELAY ms one-way netem delay on every link between the VMs, all in one
 # boot of three VMs (selftests/vm/multi). Numbers are printed with their
 # ratios, never judged: the exit status only says whether every scenario
@@ -249,6 +251,7 @@ gr_start() {
 	[ "$3" = yes ] && plain=
 	rm -rf "$GR_STATE"
 	mkdir -p "$GR_STATE"
+	GEOREPD_SHIP_DURABLE=${GR_SHIP_DURABLE:-} \
 	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} setsid georepd \
 		--config "$GR_CONFIG" --site "vm$GEOREP_VM_INDEX" --state-dir "$GR_STATE" \
 		--foreground --ledger kernel $plain </dev/null >/tmp/georepd.log 2>&1 &
@@ -407,7 +410,7 @@ scenario_georep() {
 	for ((i = 0; i < n; i++)); do
 		on "$i" "gr_attach $((i + 1)) $rule $sb $keys $pki" || rc=1
 	done
-	[ $rc = 0 ] && { on_all "$n" "gr_start $n $rule $3 ${5:-no}" || rc=1; }
+	[ $rc = 0 ] && { on_all "$n" "GR_SHIP_DURABLE=${6:-} gr_start $n $rule $3 ${5:-no}" || rc=1; }
 	if [ $rc = 0 ]; then
 		t=$SECONDS
 		while [ -z "$p" ] && [ $((SECONDS - t)) -lt 120 ]; do
@@ -438,13 +441,15 @@ run_scenario() {
 	raw) scenario_raw ;;
 	drbd-C|drbd-A) scenario_drbd "${1#drbd-}" ;;
 	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls|\
-	georep-quorum-[23]-tls-nockpt)
-		local name=$1 tls=no nockpt=no
+	georep-quorum-[23]-tls-nockpt|georep-quorum-[23]-shipdurable|\
+	georep-quorum-[23]-tls-shipdurable)
+		local name=$1 tls=no nockpt=no sd=
 		[[ $name == *-tls* ]] && tls=yes
 		[[ $name == *-nockpt ]] && nockpt=yes
+		[[ $name == *-shipdurable ]] && sd=1
 		set -- ${name//-/ }
 		[ "$3" -le "$GEOREP_VM_COUNT" ] || { echo "needs $3 VMs"; return 1; }
-		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" ;;
+		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" "$sd" ;;
 	*) echo "unknown scenario $1"; return 1 ;;
 	esac
 }

@@ -18,6 +18,18 @@
 #  5. P attaches its volume again (without --format, as
 #     Documentation/recovery.rst says) and starts georepd; it must become a
 #     caught-up secondary within REJOIN_MAX_S.
+# After the rounds, one "held" round (issue 10 item 1, write-path.rst,
+# "Shipping before the local write is durable"): P's log device (a
+# dm-linear mapping) is suspended, so its writes wait in P's memory; one
+# O_DSYNC block is written at P; its record must reach the followers
+# (shipped once sealed) while P's own durable seq stays where it was, and
+# the write must not complete. Then P loses power: its log never had the
+# record. A follower becomes primary with it; P reboots, recovers without
+# it, rejoins and receives it: every site ends with the same ledger head
+# (written_seq and chain hash), the block was never acknowledged, and the
+# final checks (acknowledged blocks everywhere, identical data devices)
+# cover it. Before sealed mode no follower got the record (the round's
+# second check failed).
 # Every second round (the "early" rounds) P also writes one block with
 # O_DSYNC after the attach and BEFORE its georepd starts: that write must
 # be refused or held; if it is acknowledged, the block must still be at
@@ -40,7 +52,9 @@
 # --- in the guest -----------------------------------------------------------
 
 PC_DATA=/dev/disk/georep/data
-PC_LOG=/dev/disk/georep/log
+# the log through dm-linear, so that the held round can hold its writes
+PC_LOG_DISK=/dev/disk/georep/log
+PC_LOG=/dev/mapper/pclog
 PC_MNT=/mnt/pc-state
 PC_KEYS=$PC_MNT/keys
 PC_STATE=$PC_MNT/georepd
@@ -50,6 +64,12 @@ PC_VOL=vol0
 
 pc_load() {
 	local dep
+	if [ ! -e "$PC_LOG" ]; then
+		modprobe dm-mod
+		dmsetup create pclog --table \
+			"0 $(blockdev --getsz $PC_LOG_DISK) linear $PC_LOG_DISK 0" &&
+			dmsetup mknodes || return 1
+	fi
 	grep -q '^georep ' /proc/modules && return 0
 	for dep in $(modinfo -F depends "$GEOREP/georep.ko" | tr ',' ' '); do
 		modprobe "$dep" || return 1
@@ -154,6 +174,17 @@ pc_writer() {
 }
 
 pc_acked() { cat "$PC_MNT/acks" 2>/dev/null | wc -l; }
+
+# pc_record SEQ: record SEQ of this site's vol0 as "op lba site_id"
+pc_record() {
+	georepctl ledger dump "$PC_VOL" --from "$1" --to "$1" --json |
+		jq -r '.[0] | "\(.op) \(.lba) \(.site_id)"'
+}
+
+# pc_chain: this site's vol0 as "written_seq chain_hash"
+pc_chain() {
+	georepctl status "$PC_VOL" --json | jq -r '.volumes[0] | "\(.written_seq) \(.chain_hash)"'
+}
 
 # pc_verify ACKS-BASE64: every acknowledged block (the host's union of the
 # acknowledgement logs) reads back from this site's vol0
@@ -402,6 +433,79 @@ early_write() {
 	echo "write before georepd at vm$P, block $blk: $EARLY"
 }
 
+# the held round's block: in the last region, past the blocks its writer wrote
+HELD_BLK=$(((2 * ROUNDS + 1) * REGION - 1))
+
+# held_is_at I: VM I's record after HELD_S0 is P's write of the held block
+held_is_at() {
+	local r
+	r=$(on "$1" "pc_record $((HELD_S0 + 1))" 30)
+	[ "$r" = "write $((HELD_BLK * 8)) $((P + 1))" ] || return 1
+	echo "vm$1: record $((HELD_S0 + 1)) is $r"
+}
+
+# suspend P's log and write one block there; its record must reach a
+# follower while P's durable seq stays
+held_write() {
+	local i v s0 end got=""
+	P=$PRIMARY
+	read -r _ s0 _ <<<"$(vol_of "$P")" || return 1
+	HELD_S0=$s0
+	on "$P" "dmsetup suspend pclog && pc_writer held $HELD_BLK 1 held" || return 1
+	echo "vm$P: log suspended at written_seq $s0; one O_DSYNC write to block $HELD_BLK"
+	end=$((SECONDS + 30))
+	while [ -z "$got" ] && [ $SECONDS -lt $end ]; do
+		sleep 0.5
+		for ((i = 0; i < N; i++)); do
+			[ "$i" = "$P" ] && continue
+			held_is_at "$i" && got=$i
+		done
+	done
+	status_all
+	[ -n "$got" ] ||
+		{ echo "no follower got vm$P's held write as record $((s0 + 1)) in 30 s"; return 1; }
+	read -r _ v _ <<<"$(vol_of "$P")"
+	echo "vm$P (the primary) written_seq $v"
+	[ "$v" = "$s0" ] || { echo "vm$P's log moved although suspended"; return 1; }
+	on "$P" "cat $PC_MNT/writer-held.rc 2>/dev/null" 30 | grep -q . &&
+		{ echo "the held write ended"; return 1; }
+	return 0
+}
+
+held_cut() {
+	local v
+	lab_kill "$P"
+	echo "vm$P: qemu SIGKILLed with its log suspended"
+	NEWP=$(wait_primary $FAILOVER_MAX_S "$P") || { status_all; return 1; }
+	echo "new primary vm$NEWP"
+	lab_boot "$P" "$GUEST_FILE" && on "$P" "pc_load && pc_mount_state" || return 1
+	on "$P" pc_reattach | head -n 4
+	read -r _ v _ <<<"$(vol_of "$P")"
+	echo "vm$P recovered written_seq $v (held record $((HELD_S0 + 1)) never reached its log)"
+	[ "$v" = "$HELD_S0" ] || return 1
+	if on "$P" "cat $PC_MNT/held 2>/dev/null" 30 | grep -q '^ack '; then
+		echo "the held write was acknowledged"
+		return 1
+	fi
+	on "$P" pc_start_daemon
+}
+
+# every site: the same written_seq and chain hash, past the held record
+held_agree() {
+	local i c c0="" ret=0
+	wait_for $REJOIN_MAX_S all_in_sync || { status_all; return 1; }
+	for ((i = 0; i < N; i++)); do
+		c=$(on "$i" pc_chain 30) || return 1
+		echo "vm$i: $c"
+		[ -n "$c0" ] || c0=$c
+		[ "$c" = "$c0" ] || ret=1
+	done
+	for ((i = 0; i < N; i++)); do
+		held_is_at "$i" || { echo "vm$i: the held record is not in its ledger"; ret=1; }
+	done
+	return $ret
+}
+
 rejoin() {
 	local t0=$SECONDS
 	on "$P" pc_reattach || return 1
@@ -529,6 +633,12 @@ for R in $(seq 1 "$ROUNDS"); do
 		check "round${R}_write_before_daemon_refused_or_kept" early_kept
 	fi
 done
+if ! lab_timed_out && all_in_sync; then
+	echo "# held round: the primary's log suspended, then a power cut"
+	check held_record_at_a_follower_not_durable_at_primary held_write &&
+		check held_power_cut_primary_recovers_without_it held_cut &&
+		check held_every_ledger_agrees_after_rejoin held_agree
+fi
 check acknowledged_blocks_on_every_site verify_all
 check negative_control_unwritten_block_reported_missing negative_control
 check data_devices_identical data_identical

@@ -23,6 +23,12 @@ struct sim_result {
 	uint64_t fail_ns;	/* simulated time of the failure */
 	uint64_t events, commits, elections, crashes, partitions;
 	uint64_t truncations, resyncs, transfers, conf_changes, backpressure;
+	/*
+	 * crashes of a site that had sent entries its disk then lost (a
+	 * leader ships before its own fsync, as georepd's sealed mode does),
+	 * and those entries
+	 */
+	uint64_t shipped_lost_crashes, shipped_lost;
 	uint64_t max_term;
 	uint64_t converge_ns;	/* heal -> converged */
 };

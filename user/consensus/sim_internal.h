@@ -55,6 +55,7 @@ struct site {
 	uint64_t tickno;
 	struct sent *vol, *dur;
 	uint64_t vol_len, dur_len;
+	uint64_t sent_upto;	/* last entry sent in an APPEND since restart */
 	struct gr_hard_state hs;
 	uint64_t snap_seq, snap_term;
 	struct gr_conf snap_conf;

@@ -164,6 +164,8 @@ static bool ready_sends(struct sim *S, struct site *st,
 				     (unsigned long long)st->vol_len);
 				continue;
 			}
+			if (m->seq + m->n_entries > st->sent_upto)
+				st->sent_upto = m->seq + m->n_entries;
 			for (k = 0; k < m->n_entries; k++) {
 				const struct sent *e = &st->vol[m->seq + 1 + k];
 
@@ -289,6 +291,7 @@ crash:
 
 void crash(struct sim *S, struct site *st)
 {
+	uint64_t sent = st->sent_upto < st->vol_len ? st->sent_upto : st->vol_len;
 	uint32_t k, i;
 
 	if (!st->up)
@@ -297,6 +300,14 @@ void crash(struct sim *S, struct site *st)
 	trace(S, st, "CRASH (%u of %u unsynced writes survive)", k, st->nops);
 	for (i = 0; i < k; i++)
 		op_apply(S, st, &st->ops[i]);
+	/* entries it shipped that its disk never had */
+	if (sent > st->dur_len) {
+		trace(S, st, "lost %llu entries it had sent",
+		      (unsigned long long)(sent - st->dur_len));
+		S->r->shipped_lost_crashes++;
+		S->r->shipped_lost += sent - st->dur_len;
+	}
+	st->sent_upto = 0;
 	st->nops = 0;
 	st->fsync_pending = false;
 	st->up = false;

@@ -183,6 +183,7 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 	while (!e->failed) {
 		struct gr_ready *rd = gr_ready_get(e->n);
 		uint64_t persist_seq = 0, persist_term = 0;
+		bool persist_own = false;
 		struct gr_status gs;
 		uint32_t i;
 
@@ -247,6 +248,7 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 			if (e->role == GR_LEADER) {
 				struct gr_entry ent;
 
+				persist_own = true;
 				if (!gr_entry_get(e->n, persist_seq, &ent))
 					persist_term = ent.term;
 			}
@@ -274,7 +276,9 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		gr_ready_done(e->n);
 		gr_status(e->n, &gs);
 		e->core_last = gs.last_seq;
-		if (persist_seq)
+		if (persist_seq && persist_own)
+			eng_own_proposed(e, persist_seq, persist_term);
+		else if (persist_seq)
 			gr_persisted(e->n, persist_seq, persist_term);
 		recs = NULL;
 		if (e->restart_node)
@@ -431,8 +435,9 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		eng_scrub_tick(e, now);
 		eng_ckpt_tick(e, now);
 		eng_key_tick(e, now);
-		if (e->lio && e->role == GR_LEADER && e->writable)
-			gr_io_set_events(e->lio, EPOLLIN);
+		if (e->role == GR_LEADER && e->writable)
+			eng_lio_arm(e, true);
+		eng_own_durable(e);
 		eng_resync_send(e);
 		gr_status(e->n, &gs);
 		for (i = 0; i < c->nsites; i++) {
@@ -754,7 +759,11 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	gr_timer_arm(e->timer, ENG_TICK_MS);
 	fd = e->lg->ops->poll_fd(e->lg);
 	if (fd >= 0) {
-		e->lio = gr_io_add(gd_loop(d), fd, 0, eng_ledger_ready, e);
+		uint64_t durable;
+
+		if (e->lg->ops->durable && !e->lg->ops->durable(e->lg, &durable))
+			e->lio_pri = EPOLLPRI;
+		e->lio = gr_io_add(gd_loop(d), fd, e->lio_pri, eng_ledger_ready, e);
 		if (!e->lio) {
 			ret = -errno;
 			goto out_close;

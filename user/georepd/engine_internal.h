@@ -142,6 +142,13 @@ struct engine {
 	struct gd_ledger *lg;
 	struct gr_timer *timer;
 	struct gr_io *lio;
+	/*
+	 * EPOLLPRI when the ledger hands over records before they are
+	 * durable (the kernel's sealed mode): it then reports durability
+	 */
+	uint32_t lio_pri;
+	/* the records this site proposed as leader: term, last seq */
+	uint64_t own_term, own_to;
 	uint32_t self_id;
 	uint32_t ids[GR_CFG_MAX_SITES];		/* site id by site index, 0: no replica */
 	/* what the last ready said */
@@ -288,6 +295,9 @@ void eng_note_in_transit(struct engine *e, unsigned int site);
 void eng_send_msg(struct engine *e, const struct gr_msg *m);
 void engine_pump(struct engine *e);
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
+void eng_own_proposed(struct engine *e, uint64_t seq, uint64_t term);
+void eng_own_durable(struct engine *e);
+void eng_lio_arm(struct engine *e, bool in);
 
 /* engine_follow.c: follower appends, incoming frames */
 int eng_follower_appends(struct engine *e, const struct gr_records *recs,

@@ -240,9 +240,59 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
  */
 static void pump_arm(struct engine *e, bool stalled)
 {
+	eng_lio_arm(e, !stalled && !e->failed && e->role == GR_LEADER && e->writable);
+}
+
+/* watch the stream for records (@in) and, in sealed mode, durability */
+void eng_lio_arm(struct engine *e, bool in)
+{
 	if (e->lio)
-		gr_io_set_events(e->lio, !stalled && !e->failed && e->role == GR_LEADER &&
-				 e->writable ? EPOLLIN : 0);
+		gr_io_set_events(e->lio, (in ? EPOLLIN : 0) | e->lio_pri);
+}
+
+/*
+ * The leader's own copy of a record counts toward a quorum only once it
+ * is durable in its ledger (Documentation/replication.rst, "Shipping
+ * before the local write is durable"). A kernel ledger in sealed mode
+ * hands records over while their local writes run and says separately
+ * how far they are durable; any other ledger reads durable records only.
+ * Called for each record this site proposed as leader.
+ */
+void eng_own_proposed(struct engine *e, uint64_t seq, uint64_t term)
+{
+	if (term != e->own_term) {
+		e->own_term = term;
+		e->own_to = 0;
+	}
+	if (seq > e->own_to)
+		e->own_to = seq;
+	eng_own_durable(e);
+}
+
+/*
+ * Tell the core how far this site's own records are durable: after a
+ * proposal, on EPOLLPRI and on every tick, in any role (a leader that
+ * steps down with records in flight still has them, durable later). The
+ * term guards the call: a record the core replaced since has another term.
+ */
+void eng_own_durable(struct engine *e)
+{
+	uint64_t durable = e->own_to;
+	int ret = -EOPNOTSUPP;
+
+	if (e->lg->ops->durable)
+		ret = e->lg->ops->durable(e->lg, &durable);
+	if (ret && ret != -EOPNOTSUPP) {
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: how far the ledger is durable: %s", e->name,
+				strerror(-ret));
+		return;
+	}
+	if (!e->own_to)
+		return;
+	if (ret == -EOPNOTSUPP || durable > e->own_to)
+		durable = e->own_to;
+	gr_persisted(e->n, durable, e->own_term);
 }
 
 /*
@@ -327,8 +377,7 @@ void engine_pump(struct engine *e)
 		}
 		if (last_seq) {
 			engine_process(e, NULL);
-			/* the ledger's records are durable once readable */
-			gr_persisted(e->n, last_seq, last_term);
+			eng_own_proposed(e, last_seq, last_term);
 			engine_process(e, NULL);
 		}
 		if (full || !last_seq) {
@@ -348,5 +397,12 @@ void engine_pump(struct engine *e)
  */
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg)
 {
-	engine_pump(arg);
+	struct engine *e = arg;
+
+	if (events & EPOLLPRI) {
+		eng_own_durable(e);
+		engine_process(e, NULL);
+	}
+	if (events & ~EPOLLPRI)
+		engine_pump(e);
 }

@@ -67,6 +67,14 @@ struct gd_ledger_ops {
 	/* fd that polls readable when records past the last read exist, or -1 */
 	int (*poll_fd)(struct gd_ledger *l);
 	/*
+	 * The last record durable in the ledger, when read() hands over a
+	 * primary's records before they are (the kernel's sealed mode:
+	 * poll_fd() then also polls EPOLLPRI when it moved, and this call
+	 * clears it). -EOPNOTSUPP (or no op): read() returns durable records
+	 * only.
+	 */
+	int (*durable)(struct gd_ledger *l, uint64_t *seq);
+	/*
 	 * secondary: one or more whole records, back to back (as read()
 	 * returns them); checks each one's seq, term, chain and seal, as
 	 * kmod/append.c append_check() does. Returns the bytes of the records

@@ -44,6 +44,7 @@ struct kernel_ledger {
 	size_t dbuf_len;
 	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
 	bool one_per_write;	/* a module without group commit (k_append) */
+	bool sealed;		/* rfd reads records once sealed (k_durable) */
 };
 
 #define to_k(l) ((struct kernel_ledger *)(l))
@@ -195,6 +196,19 @@ static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
 static int k_poll_fd(struct gd_ledger *l)
 {
 	return to_k(l)->rfd;
+}
+
+static int k_durable(struct gd_ledger *l, uint64_t *seq)
+{
+	struct kernel_ledger *k = to_k(l);
+	__u64 v;
+
+	if (!k->sealed)
+		return -EOPNOTSUPP;
+	if (ioctl(k->rfd, GEOREP_IOC_DURABLE_SEQ, &v) < 0)
+		return -errno;
+	*seq = v;
+	return 0;
 }
 
 /*
@@ -354,6 +368,7 @@ static const struct gd_ledger_ops kernel_ops = {
 	.noop = k_noop,
 	.read = k_read,
 	.poll_fd = k_poll_fd,
+	.durable = k_durable,
 	.append = k_append,
 	.truncate = k_truncate,
 	.truncate_applied = k_truncate_applied,
@@ -373,6 +388,8 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 				      .commit_rule = rule };
 	struct kernel_ledger *k = calloc(1, sizeof(*k));
 	struct georep_vol_status vs;
+	bool ship_durable;
+	const char *sd;
 	char path[64];
 	int ret;
 
@@ -411,6 +428,14 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 		snprintf(err, GD_LEDGER_ERRLEN, "%s: %s", path, strerror(errno));
 		goto out_close;
 	}
+	/* ship records while their local writes run (write-path.rst) */
+	sd = getenv("GEOREPD_SHIP_DURABLE");
+	ship_durable = sd && *sd && strcmp(sd, "0");
+	k->sealed = !ship_durable && !ioctl(k->rfd, GEOREP_IOC_SHIP_SEALED);
+	if (!k->sealed)
+		gd_info("volume %s: records are shipped once durable here (%s)", volume,
+			ship_durable ? "GEOREPD_SHIP_DURABLE is set" :
+			"the module has no sealed mode");
 	*out = &k->l;
 	return 0;
 
