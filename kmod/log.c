@@ -522,9 +522,6 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 		done += ret;
 		s++;
 	}
-	/* a later record that does not fit is for the next call */
-	if (ret == -EMSGSIZE && done)
-		ret = 0;
 	*seq = s;
 out_unlock:
 	mutex_unlock(&vol->read_mutex);
