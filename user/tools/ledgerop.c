@@ -10,6 +10,7 @@
  *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]
  *   georep-ledgerop resync <source> <dev.log> <sealer.log>
  *   georep-ledgerop shipread <dev.log> <out> [<seq>]
+ *   georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]
  *
  * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE
  * (--applied: with TRUNCATE_APPLIED, a deposed primary's suffix),
@@ -24,6 +25,13 @@
  * reads once without blocking from <seq> (default: where the stream
  * starts) into <out>, then prints "bytes=N pri=P durable=D": P is 1 when
  * poll() reported EPOLLPRI before D was asked (GEOREP_IOC_DURABLE_SEQ).
+ * streamcopy copies the stream from where it starts into <out>, reading on
+ * as records come for <seconds> or until SIGTERM, then what is left, and
+ * prints "next=S
+ * bytes=B" (S: the seq after the last record read); --sealed reads in
+ * sealed mode (and tells on stderr how many records it read before they
+ * were durable), so that a copy made while writes run can be compared with
+ * one made of the durable records afterwards.
  *
  * On failure prints the errno text and the kernel's extack message, and
  * exits with the errno value (e.g. 22 EINVAL, 16 EBUSY, 30 EROFS).
@@ -35,9 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/netlink.h>
 #include <netlink/genl/genl.h>
@@ -65,6 +75,7 @@ static void usage(void)
 		"       georep-ledgerop noop <volume>\n"
 		"       georep-ledgerop head <volume>\n"
 		"       georep-ledgerop shipread <dev.log> <out> [<seq>]\n"
+		"       georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]\n"
 		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]\n"
 		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n");
 	exit(2);
@@ -350,27 +361,48 @@ out_close:
 	return ret;
 }
 
+/*
+ * shipread and streamcopy: the stream @log (non-blocking, in sealed mode
+ * with @sealed), @out and a read buffer. Return: 0, or an exit status
+ * (then *@fd, *@ofd and *@buf are what the caller closes and frees).
+ */
+static int open_copy(const char *log, const char *out, bool sealed, int *fd,
+		     int *ofd, void **buf)
+{
+	*ofd = -1;
+	*buf = NULL;
+	*fd = open(log, O_RDONLY | O_NONBLOCK);
+	if (*fd < 0)
+		return fail(log, errno, NULL);
+	*ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	*buf = malloc(2 * CHUNK);
+	if (*ofd < 0 || !*buf)
+		return fail(out, *ofd < 0 ? errno : ENOMEM, NULL);
+	if (sealed && ioctl(*fd, GEOREP_IOC_SHIP_SEALED) < 0)
+		return fail("GEOREP_IOC_SHIP_SEALED", errno, NULL);
+	return 0;
+}
+
+static void close_copy(int fd, int ofd, void *buf)
+{
+	free(buf);
+	if (ofd >= 0)
+		close(ofd);
+	if (fd >= 0)
+		close(fd);
+}
+
 static int cmd_shipread(const char *log, const char *out, const char *seq)
 {
 	struct pollfd pfd = { .events = POLLPRI };
 	__u64 durable = 0;
 	ssize_t n, w;
 	void *buf;
-	int fd, ofd, ret = 0;
+	int fd, ofd, ret;
 
-	fd = open(log, O_RDONLY | O_NONBLOCK);
-	if (fd < 0)
-		return fail(log, errno, NULL);
-	ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	buf = malloc(2 * CHUNK);
-	if (ofd < 0 || !buf) {
-		ret = fail(out, ofd < 0 ? errno : ENOMEM, NULL);
+	ret = open_copy(log, out, true, &fd, &ofd, &buf);
+	if (ret)
 		goto out_close;
-	}
-	if (ioctl(fd, GEOREP_IOC_SHIP_SEALED) < 0) {
-		ret = fail("GEOREP_IOC_SHIP_SEALED", errno, NULL);
-		goto out_close;
-	}
 	if (seq && lseek(fd, num(seq), SEEK_SET) < 0) {
 		ret = fail("lseek", errno, NULL);
 		goto out_close;
@@ -391,10 +423,96 @@ static int cmd_shipread(const char *log, const char *out, const char *seq)
 	printf("bytes=%zd pri=%d durable=%llu\n", n, !!(pfd.revents & POLLPRI),
 	       (unsigned long long)durable);
 out_close:
-	free(buf);
-	if (ofd >= 0)
-		close(ofd);
-	close(fd);
+	close_copy(fd, ofd, buf);
+	return ret;
+}
+
+static volatile sig_atomic_t stop_copy;
+
+static void on_stop(int sig)
+{
+	stop_copy = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * read what is readable now into @ofd; bytes, or -errno. In sealed mode
+ * (@ahead not NULL) add the records read past the durable seq as it was
+ * right after the read: those were copied from writes in flight.
+ */
+static ssize_t copy_readable(int fd, int ofd, void *buf, uint64_t *ahead)
+{
+	ssize_t n, total = 0;
+	off_t first, next;
+	__u64 durable;
+
+	for (;;) {
+		first = lseek(fd, 0, SEEK_CUR);
+		n = read(fd, buf, 2 * CHUNK);
+		if (n < 0)
+			return errno == EAGAIN ? total : -errno;
+		if (!n)
+			return total;
+		/* this read's records first..next - 1, past durable */
+		next = lseek(fd, 0, SEEK_CUR);
+		if (ahead && first > 0 && next > first &&
+		    !ioctl(fd, GEOREP_IOC_DURABLE_SEQ, &durable)) {
+			if (durable < (uint64_t)first - 1)
+				durable = first - 1;
+			if ((uint64_t)next - 1 > durable)
+				*ahead += (uint64_t)next - 1 - durable;
+		}
+		if (write(ofd, buf, n) != n)
+			return -EIO;
+		total += n;
+	}
+}
+
+static int cmd_streamcopy(const char *log, const char *out, uint64_t secs,
+			  bool sealed)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	double end = now_s() + (double)secs;
+	uint64_t bytes = 0, ahead = 0;
+	ssize_t n;
+	off_t next;
+	void *buf;
+	int fd, ofd, ret;
+
+	ret = open_copy(log, out, sealed, &fd, &ofd, &buf);
+	if (ret)
+		goto out_close;
+	pfd.fd = fd;
+	signal(SIGTERM, on_stop);
+	do {
+		n = copy_readable(fd, ofd, buf, sealed ? &ahead : NULL);
+		if (n < 0) {
+			ret = fail("read", (int)-n, NULL);
+			goto out_close;
+		}
+		bytes += n;
+	} while (!stop_copy && now_s() < end &&
+		 (poll(&pfd, 1, 100) >= 0 || errno == EINTR));
+	n = copy_readable(fd, ofd, buf, sealed ? &ahead : NULL);
+	if (n < 0) {
+		ret = fail("read", (int)-n, NULL);
+		goto out_close;
+	}
+	bytes += n;
+	next = lseek(fd, 0, SEEK_CUR);
+	printf("next=%lld bytes=%llu\n", (long long)next, (unsigned long long)bytes);
+	if (sealed)
+		fprintf(stderr, "read before durable: %llu records\n",
+			(unsigned long long)ahead);
+out_close:
+	close_copy(fd, ofd, buf);
 	return ret;
 }
 
@@ -442,6 +560,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "resync") && argc == 5)
 		return cmd_resync(argv[2], argv[3], argv[4]);
+	if (!strcmp(argv[1], "streamcopy") && (argc == 5 || argc == 6)) {
+		if (argc == 6 && strcmp(argv[5], "--sealed"))
+			usage();
+		return cmd_streamcopy(argv[2], argv[3], num(argv[4]), argc == 6);
+	}
 	if (!strcmp(argv[1], "shipread") && (argc == 4 || argc == 5))
 		return cmd_shipread(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	usage();
