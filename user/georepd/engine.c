@@ -171,6 +171,38 @@ static void set_commit(struct engine *e, uint64_t seq)
 		gd_sample(&e->stages.set_commit, gr_now_ns() - t);
 }
 
+/* what a ready's appends tell the core once the ready is done */
+struct ready_persist {
+	uint64_t seq, term;
+	bool own;		/* the leader's own records: once durable */
+};
+
+/*
+ * A ready's appends: a leader's records are in its ledger already (its
+ * barrier no-op is written here), a follower's are appended from @recs.
+ */
+static int ready_appends(struct engine *e, const struct gr_ready *rd,
+			 const struct gr_records *recs, struct ready_persist *ps)
+{
+	struct gr_entry ent;
+	int ret;
+
+	if (e->role != GR_LEADER) {
+		ret = eng_follower_appends(e, recs, rd->append_from, rd->append_to,
+					   &ps->term);
+		ps->seq = ret ? 0 : rd->append_to;
+		return ret;
+	}
+	ret = eng_leader_appends(e, rd->append_from, rd->append_to);
+	if (ret)
+		return ret;
+	ps->seq = rd->append_to;
+	ps->own = true;
+	if (!gr_entry_get(e->n, ps->seq, &ent))
+		ps->term = ent.term;
+	return 0;
+}
+
 /*
  * Handle every ready until the core has nothing more to say. @recs: the
  * RECORDS batch of the APPEND just stepped (follower), else NULL.
@@ -182,8 +214,7 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 
 	while (!e->failed) {
 		struct gr_ready *rd = gr_ready_get(e->n);
-		uint64_t persist_seq = 0, persist_term = 0;
-		bool persist_own = false;
+		struct ready_persist ps = { 0 };
 		struct gr_status gs;
 		uint32_t i;
 
@@ -233,24 +264,12 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 			resync_start(e, rd);
 		/* 4. appends */
 		if (rd->append_from) {
-			if (e->role == GR_LEADER)
-				ret = eng_leader_appends(e, rd->append_from, rd->append_to);
-			else
-				ret = eng_follower_appends(e, recs, rd->append_from, rd->append_to,
-							   &persist_term);
+			ret = ready_appends(e, rd, recs, &ps);
 			if (ret) {
 				gr_ready_done(e->n);
 				if (e->restart_node && !e->failed)
 					restart_node(e);
 				return ret;
-			}
-			persist_seq = rd->append_to;
-			if (e->role == GR_LEADER) {
-				struct gr_entry ent;
-
-				persist_own = true;
-				if (!gr_entry_get(e->n, persist_seq, &ent))
-					persist_term = ent.term;
 			}
 		}
 		/* 5. messages */
@@ -276,10 +295,10 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		gr_ready_done(e->n);
 		gr_status(e->n, &gs);
 		e->core_last = gs.last_seq;
-		if (persist_seq && persist_own)
-			eng_own_proposed(e, persist_seq, persist_term);
-		else if (persist_seq)
-			gr_persisted(e->n, persist_seq, persist_term);
+		if (ps.own)
+			eng_own_proposed(e, ps.seq, ps.term);
+		else if (ps.seq)
+			gr_persisted(e->n, ps.seq, ps.term);
 		recs = NULL;
 		if (e->restart_node)
 			break;
