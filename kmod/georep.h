@@ -137,6 +137,8 @@ void georep_volume_status(struct georep_volume *vol, struct georep_status *st);
 int georep_volume_update(struct georep_volume *vol,
 			 const struct georep_volume_update *u,
 			 struct netlink_ext_ack *extack);
+/* -EINVAL when @seq is past the last record, *last (volume.c) */
+int georep_volume_commit(struct georep_volume *vol, u64 seq, u64 *last);
 /*
  * copies the keys and zeroes nothing of the caller's: the caller zeroes;
  * @seal: the epoch sealing new records afterwards, 0 for the highest

@@ -325,6 +325,29 @@ static long georep_stream_mode_ioctl(struct georep_stream_file *sf,
 }
 
 /*
+ * GEOREP_IOC_COMMIT_SEQ: VOLUME_SET's COMMIT_SEQ without a netlink round
+ * trip or georep_nl_mutex, which every other volume's commands share; the
+ * file must be open for writing, as for appends.
+ */
+static long georep_stream_commit(struct file *file, u64 __user *uarg)
+{
+	struct georep_stream_file *sf = file->private_data;
+	u64 seq, last;
+	long ret;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (get_user(seq, uarg))
+		return -EFAULT;
+	ret = georep_stream_enter(sf->stream);
+	if (ret)
+		return ret;
+	ret = georep_volume_commit(sf->vol, seq, &last);
+	georep_stream_leave(sf->stream);
+	return ret;
+}
+
+/*
  * GEOREP_IOC_DATA_WRITE: a sealed resync write to a secondary's data device;
  * the file must be open for writing, as for appends.
  * GEOREP_IOC_DATA_SEAL: a primary seals blocks for a secondary.
@@ -339,6 +362,8 @@ static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 
 	if (cmd == GEOREP_IOC_SHIP_SEALED || cmd == GEOREP_IOC_DURABLE_SEQ)
 		return georep_stream_mode_ioctl(sf, cmd, uarg);
+	if (cmd == GEOREP_IOC_COMMIT_SEQ)
+		return georep_stream_commit(file, uarg);
 	if (cmd != GEOREP_IOC_DATA_WRITE && cmd != GEOREP_IOC_DATA_SEAL)
 		return -ENOTTY;
 	if (cmd == GEOREP_IOC_DATA_WRITE && !(file->f_mode & FMODE_WRITE))

@@ -785,15 +785,21 @@ static int clear_diverged(struct georep_volume *vol,
 	return ret;
 }
 
+static void commit_past_last(struct netlink_ext_ack *extack, u64 seq, u64 last)
+{
+	georep_extack_fmt(extack, "GEOREP_A_COMMIT_SEQ %llu is past the last record %llu",
+			  seq, last);
+}
+
 /**
  * georep_volume_update() - VOLUME_SET
  *
  * ROLE+TERM: terms only move forward (-EINVAL below the current one); the
  * new term is persisted with FUA before returning. COMMIT_SEQ only moves
- * forward (a lower value is ignored) and never past written_seq (-EINVAL,
- * before anything changes: a commit index beyond the log would let the
- * next writes meet the quorum at once). Nothing lowers written_seq but
- * LOG_TRUNCATE and LOG_RESET, which netlink serialises with this.
+ * forward (a lower value is ignored) and never past the last record
+ * (-EINVAL, before anything changes: a commit index beyond the log would
+ * let the next writes meet the quorum at once); georep_volume_commit()
+ * checks it again under order_mutex, after a ROLE in the same message.
  * COMMIT_RULE is persisted before returning; a standalone volume takes only
  * local. IO_STATE is not persisted (a volume attaches in RUN); a change
  * sends a ROLE event, as a role change does.
@@ -806,7 +812,7 @@ int georep_volume_update(struct georep_volume *vol,
 {
 	bool role_event = false, rule_changed = false;
 	u64 written;
-	int ret;
+	int ret = 0;
 
 	if (u->has_limits && check_limits(u->high_wm, u->low_wm, extack))
 		return -EINVAL;
@@ -816,8 +822,7 @@ int georep_volume_update(struct georep_volume *vol,
 	 */
 	written = georep_volume_ship_seq(vol);
 	if (u->has_commit_seq && u->commit_seq > written) {
-		georep_extack_fmt(extack, "GEOREP_A_COMMIT_SEQ %llu is past the last record %llu",
-				  u->commit_seq, written);
+		commit_past_last(extack, u->commit_seq, written);
 		return -EINVAL;
 	}
 	if (u->has_commit_rule && u->commit_rule >= __GEOREP_COMMIT_MAX) {
@@ -862,16 +867,6 @@ int georep_volume_update(struct georep_volume *vol,
 		WRITE_ONCE(vol->io_state, u->io_state);
 		role_event = true;
 	}
-	if (u->has_commit_seq && u->commit_seq > vol->commit_seq) {
-		u64 lsn;
-		u32 nb;
-
-		vol->commit_seq = u->commit_seq;
-		if (vol->commit_seq >= vol->next_seq - 1)
-			vol->commit_lsn = vol->head_lsn;
-		else if (!georep_index_lookup(vol, vol->commit_seq, &lsn, &nb))
-			vol->commit_lsn = lsn + nb;
-	}
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);
 	mutex_unlock(&vol->order_mutex);
@@ -879,8 +874,15 @@ int georep_volume_update(struct georep_volume *vol,
 	/* suspended writers recheck: they wait on, order, or fail */
 	if (u->has_io_state)
 		wake_up_all(&vol->throttle_wq);
-	georep_ios_progress(vol);
-	georep_apply_kick(vol);
+	if (u->has_commit_seq) {
+		/* a ROLE=secondary in this message may have lowered the last record */
+		ret = georep_volume_commit(vol, u->commit_seq, &written);
+		if (ret)
+			commit_past_last(extack, u->commit_seq, written);
+	} else {
+		georep_ios_progress(vol);
+		georep_apply_kick(vol);
+	}
 	if (role_event)
 		georep_notify(vol, GEOREP_EVENT_ROLE, 0);
 	/* the rule decides acknowledgment: it must hold after a restart */
@@ -888,6 +890,48 @@ int georep_volume_update(struct georep_volume *vol,
 		NL_SET_ERR_MSG(extack, "superblock write failed");
 		return -EIO;
 	}
+	return ret;
+}
+
+/**
+ * georep_volume_commit() - move the commit index forward
+ * @vol: the volume
+ * @seq: the new commit index; a lower one than the current is ignored
+ * @last: set to the last record when @seq is past it
+ *
+ * COMMIT_SEQ of VOLUME_SET and GEOREP_IOC_COMMIT_SEQ on the log stream.
+ * Writes whose records are now covered complete. The bound is checked
+ * under order_mutex: only its holders lower the last record (LOG_TRUNCATE,
+ * LOG_RESET, a role change on a primary with records in flight), and the
+ * ioctl is not serialised with them by netlink.
+ * Context: process context; takes order_mutex.
+ * Return: 0, or -EINVAL when @seq is past the last record (ship seq).
+ */
+int georep_volume_commit(struct georep_volume *vol, u64 seq, u64 *last)
+{
+	u64 lsn;
+	u32 nb;
+
+	mutex_lock(&vol->order_mutex);
+	*last = georep_volume_ship_seq(vol);
+	if (seq > *last) {
+		mutex_unlock(&vol->order_mutex);
+		return -EINVAL;
+	}
+	spin_lock_irq(&vol->lock);
+	if (seq > vol->commit_seq) {
+		vol->commit_seq = seq;
+		if (seq >= vol->next_seq - 1)
+			vol->commit_lsn = vol->head_lsn;
+		else if (!georep_index_lookup(vol, seq, &lsn, &nb))
+			vol->commit_lsn = lsn + nb;
+	}
+	spin_unlock_irq(&vol->lock);
+	georep_throttle_update(vol);
+	mutex_unlock(&vol->order_mutex);
+
+	georep_ios_progress(vol);
+	georep_apply_kick(vol);
 	return 0;
 }
 

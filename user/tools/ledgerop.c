@@ -76,6 +76,8 @@ static void usage(void)
 		"       georep-ledgerop head <volume>\n"
 		"       georep-ledgerop shipread <dev.log> <out> [<seq>]\n"
 		"       georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]\n"
+		"       georep-ledgerop commit <dev.log> <seq> [--rdonly]\n"
+		"       georep-ledgerop commitcost <volume> <dev.log> <count>\n"
 		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]\n"
 		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n");
 	exit(2);
@@ -516,6 +518,66 @@ out_close:
 	return ret;
 }
 
+/* GEOREP_IOC_COMMIT_SEQ; --rdonly opens the stream read-only (EBADF) */
+static int cmd_commit(const char *log, uint64_t seq, bool rdonly)
+{
+	__u64 v = seq;
+	int fd, ret = 0;
+
+	fd = open(log, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return fail(log, errno, NULL);
+	if (ioctl(fd, GEOREP_IOC_COMMIT_SEQ, &v))
+		ret = fail("GEOREP_IOC_COMMIT_SEQ", errno, NULL);
+	close(fd);
+	return ret;
+}
+
+/* what one commit update costs: VOLUME_SET against the ioctl, @n of each */
+static int cmd_commitcost(const char *name, const char *log, uint64_t n)
+{
+	struct georep_vol_set set = { .name = name, .has_commit_seq = true };
+	struct georep_vol_status vs;
+	struct georep_nl *nl;
+	char err[256];
+	double t0, t1, t2;
+	uint64_t i;
+	int fd, ret;
+
+	ret = georep_nl_open(&nl, err, sizeof(err));
+	if (ret)
+		return fail("netlink", -ret, err);
+	fd = open(log, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fail(log, errno, NULL);
+		goto out_close;
+	}
+	ret = georep_nl_volume_get(nl, name, &vs);
+	if (ret) {
+		ret = fail("VOLUME_GET", -ret, georep_nl_error(nl));
+		goto out_close;
+	}
+	/* the current index again: the whole path, nothing moves */
+	set.commit_seq = vs.commit_seq;
+	t0 = now_s();
+	for (i = 0; i < n && !ret; i++)
+		ret = georep_nl_volume_set(nl, &set);
+	t1 = now_s();
+	for (i = 0; i < n && !ret; i++)
+		ret = ioctl(fd, GEOREP_IOC_COMMIT_SEQ, &set.commit_seq) ? -errno : 0;
+	t2 = now_s();
+	if (ret) {
+		ret = fail("commit update", -ret, NULL);
+		goto out_close;
+	}
+	printf("netlink_us=%.1f ioctl_us=%.1f\n", (t1 - t0) * 1e6 / n, (t2 - t1) * 1e6 / n);
+out_close:
+	if (fd >= 0)
+		close(fd);
+	georep_nl_close(nl);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct req r;
@@ -565,6 +627,13 @@ int main(int argc, char **argv)
 			usage();
 		return cmd_streamcopy(argv[2], argv[3], num(argv[4]), argc == 6);
 	}
+	if (!strcmp(argv[1], "commit") && (argc == 4 || argc == 5)) {
+		if (argc == 5 && strcmp(argv[4], "--rdonly"))
+			usage();
+		return cmd_commit(argv[2], num(argv[3]), argc == 5);
+	}
+	if (!strcmp(argv[1], "commitcost") && argc == 5 && num(argv[4]))
+		return cmd_commitcost(argv[2], argv[3], num(argv[4]));
 	if (!strcmp(argv[1], "shipread") && (argc == 4 || argc == 5))
 		return cmd_shipread(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	usage();

@@ -394,5 +394,12 @@ struct georep_data_write {
  */
 #define GEOREP_IOC_SHIP_SEALED		_IO(GEOREP_IOC_MAGIC, 3)
 #define GEOREP_IOC_DURABLE_SEQ		_IOR(GEOREP_IOC_MAGIC, 4, __u64)
+/*
+ * The commit index, as VOLUME_SET's GEOREP_A_COMMIT_SEQ but without a
+ * netlink round trip (the daemon's per-commit call): the file must be open
+ * for writing (else EBADF); a value below the current one is ignored;
+ * EINVAL when it is past the last record (on a primary the last sealed).
+ */
+#define GEOREP_IOC_COMMIT_SEQ		_IOW(GEOREP_IOC_MAGIC, 5, __u64)
 
 #endif /* _UAPI_LINUX_GEOREP_H */
