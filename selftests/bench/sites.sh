@@ -8,7 +8,9 @@
 # -tls-nockpt rows turn checkpoints and the scrub off, to show what they
 # cost; the -shipdurable rows, not run unless named with --only, ship each
 # record only once durable at the primary, as before December 2026, to
-# compare with shipping while the local write runs), at 0 ms and at
+# compare with shipping while the local write runs; the -commitnl rows, also
+# only with --only, hand the commit index to the kernel by netlink instead of
+# GEOREP_IOC_COMMIT_SEQ, as before December 2026), at 0 ms and at
 # DELAY ms one-way netem delay on every link between the VMs, all in one
 # boot of three VMs (selftests/vm/multi). Numbers are printed with their
 # ratios, never judged: the exit status only says whether every scenario
@@ -251,7 +253,8 @@ gr_start() {
 	[ "$3" = yes ] && plain=
 	rm -rf "$GR_STATE"
 	mkdir -p "$GR_STATE"
-	GEOREPD_SHIP_DURABLE=${GR_SHIP_DURABLE:-} \
+	GEOREPD_SHIP_DURABLE=$([ "${GR_VARIANT:-}" = shipdurable ] && echo 1) \
+	GEOREPD_COMMIT_NETLINK=$([ "${GR_VARIANT:-}" = commitnl ] && echo 1) \
 	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} setsid georepd \
 		--config "$GR_CONFIG" --site "vm$GEOREP_VM_INDEX" --state-dir "$GR_STATE" \
 		--foreground --ledger kernel $plain </dev/null >/tmp/georepd.log 2>&1 &
@@ -402,7 +405,7 @@ scenario_drbd() {
 	return $rc
 }
 
-# georep SITES RULE TLS NAME [NOCKPT]
+# georep SITES RULE TLS NAME [NOCKPT [VARIANT]]: VARIANT shipdurable or commitnl
 scenario_georep() {
 	local n=$1 rule=$2 seed sb keys pki i p='' t rc=0
 	seed=$(gr_seed "$rule") || return 1
@@ -410,7 +413,7 @@ scenario_georep() {
 	for ((i = 0; i < n; i++)); do
 		on "$i" "gr_attach $((i + 1)) $rule $sb $keys $pki" || rc=1
 	done
-	[ $rc = 0 ] && { on_all "$n" "GR_SHIP_DURABLE=${6:-} gr_start $n $rule $3 ${5:-no}" || rc=1; }
+	[ $rc = 0 ] && { on_all "$n" "GR_VARIANT=${6:-} gr_start $n $rule $3 ${5:-no}" || rc=1; }
 	if [ $rc = 0 ]; then
 		t=$SECONDS
 		while [ -z "$p" ] && [ $((SECONDS - t)) -lt 120 ]; do
@@ -442,14 +445,15 @@ run_scenario() {
 	drbd-C|drbd-A) scenario_drbd "${1#drbd-}" ;;
 	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls|\
 	georep-quorum-[23]-tls-nockpt|georep-quorum-[23]-shipdurable|\
-	georep-quorum-[23]-tls-shipdurable)
-		local name=$1 tls=no nockpt=no sd=
+	georep-quorum-[23]-tls-shipdurable|georep-quorum-[23]-commitnl)
+		local name=$1 tls=no nockpt=no variant=
 		[[ $name == *-tls* ]] && tls=yes
 		[[ $name == *-nockpt ]] && nockpt=yes
-		[[ $name == *-shipdurable ]] && sd=1
+		[[ $name == *-shipdurable ]] && variant=shipdurable
+		[[ $name == *-commitnl ]] && variant=commitnl
 		set -- ${name//-/ }
 		[ "$3" -le "$GEOREP_VM_COUNT" ] || { echo "needs $3 VMs"; return 1; }
-		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" "$sd" ;;
+		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" "$variant" ;;
 	*) echo "unknown scenario $1"; return 1 ;;
 	esac
 }

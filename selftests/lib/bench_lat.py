@@ -13,7 +13,7 @@ import sys
 
 STAGES = ["admission", "seal", "durable", "shipped", "commit", "complete", "total"]
 # georepd's, inside the commit stage: the leader's three, then each follower's
-GD_LEADER = ["read_to_sent", "sent_to_quorum", "set_commit"]
+GD_LEADER = ["read_to_sent", "sent_to_quorum", "set_commit", "set_commit_cpu"]
 GD_FOLLOWER = "follower_rx_to_ack"
 STAGE_LINE = re.compile(r"^(?:vm\d+: )?BENCH-STAGE (\S+) (\S+) (\S+) (.*)$")
 
@@ -53,7 +53,9 @@ def print_stages(stages):
         print("# read_to_sent: the leader read the record from its ledger's stream, until its"
               " RECORDS went to the first follower; sent_to_quorum: then until the commit index"
               " passed it (network both ways, the followers' append, their answers);"
-              " set_commit: the commit index into the ledger (netlink); follower rx_to_ack: a"
+              " set_commit: the commit index into the ledger (GEOREP_IOC_COMMIT_SEQ, the"
+              " bios it completes; wall time), set_commit_cpu: georepd's CPU time in it;"
+              " follower rx_to_ack: a"
               " RECORDS frame in, appended and answered")
 
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine_internal.h"
 #include "genesis.h"
@@ -154,21 +155,37 @@ static int restart_node(struct engine *e)
 	return ret;
 }
 
-/* The core's commit index into the ledger (netlink); a leader's timed (stage.c). */
+/* this thread's CPU time, ns */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * The core's commit index into the ledger (GEOREP_IOC_COMMIT_SEQ); a
+ * leader's timed (stage.c): wall and CPU time.
+ */
 static void set_commit(struct engine *e, uint64_t seq)
 {
 	bool leader = e->role == GR_LEADER;
-	uint64_t t = gr_now_ns();
+	uint64_t t = gr_now_ns(), cpu = 0;
 	int ret;
 
-	if (leader)
+	if (leader) {
 		gd_stage_committed(&e->stages, seq, t);
+		cpu = thread_cpu_ns();
+	}
 	ret = e->lg->ops->set_commit(e->lg, seq);
 	if (ret && gd_ratelimit(&e->rl))
 		gd_warn("volume %s: set commit %llu: %s", e->name, (unsigned long long)seq,
 			strerror(-ret));
-	if (leader)
+	if (leader) {
+		gd_sample(&e->stages.set_commit_cpu, thread_cpu_ns() - cpu);
 		gd_sample(&e->stages.set_commit, gr_now_ns() - t);
+	}
 }
 
 /* what a ready's appends tell the core once the ready is done */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The georep.ko ledger backend: generic netlink (user/lib/nl.c) for status,
- * role, commit and release; /dev/georepN-log for reading and appending
- * records and for resync data writes (GEOREP_IOC_DATA_WRITE); /dev/georepN
+ * role and release; /dev/georepN-log for reading and appending records, the
+ * commit index (GEOREP_IOC_COMMIT_SEQ) and resync data writes
+ * (GEOREP_IOC_DATA_WRITE); /dev/georepN
  * for resync data reads on the primary (opened on first use).
  *
  * LOG_TRUNCATE, LOG_RESET and LOG_NOOP are sent with libnl-genl here
@@ -45,6 +46,7 @@ struct kernel_ledger {
 	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
 	bool one_per_write;	/* a module without group commit (k_append) */
 	bool sealed;		/* rfd reads records once sealed (k_durable) */
+	bool commit_nl;		/* commit index by VOLUME_SET, not the ioctl */
 };
 
 #define to_k(l) ((struct kernel_ledger *)(l))
@@ -88,12 +90,21 @@ static int k_set_role(struct gd_ledger *l, uint8_t role, uint64_t term)
 	return georep_nl_volume_set(to_k(l)->nl, &req);
 }
 
+/* one ioctl on the log stream; VOLUME_SET on a module without it */
 static int k_set_commit(struct gd_ledger *l, uint64_t seq)
 {
 	struct georep_vol_set req = { .name = to_k(l)->name, .has_commit_seq = true,
 				      .commit_seq = seq };
+	struct kernel_ledger *k = to_k(l);
 
-	return georep_nl_volume_set(to_k(l)->nl, &req);
+	if (!k->commit_nl) {
+		if (!ioctl(k->wfd, GEOREP_IOC_COMMIT_SEQ, &seq))
+			return 0;
+		if (errno != ENOTTY)
+			return -errno;
+		k->commit_nl = true;
+	}
+	return georep_nl_volume_set(k->nl, &req);
 }
 
 static int k_set_io_state(struct gd_ledger *l, uint8_t state)
@@ -381,6 +392,14 @@ static const struct gd_ledger_ops kernel_ops = {
 	.close = k_close,
 };
 
+/* a lab switch: set, non-empty and not "0" */
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0");
+}
+
 int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 			  struct gd_ledger **out, char *err)
 {
@@ -389,7 +408,6 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	struct kernel_ledger *k = calloc(1, sizeof(*k));
 	struct georep_vol_status vs;
 	bool ship_durable;
-	const char *sd;
 	char path[64];
 	int ret;
 
@@ -429,8 +447,9 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 		goto out_close;
 	}
 	/* ship records while their local writes run (write-path.rst) */
-	sd = getenv("GEOREPD_SHIP_DURABLE");
-	ship_durable = sd && *sd && strcmp(sd, "0");
+	ship_durable = env_set("GEOREPD_SHIP_DURABLE");
+	/* the bench's comparison row: the commit index by netlink */
+	k->commit_nl = env_set("GEOREPD_COMMIT_NETLINK");
 	k->sealed = !ship_durable && !ioctl(k->rfd, GEOREP_IOC_SHIP_SEALED);
 	if (!k->sealed)
 		gd_info("volume %s: records are shipped once durable here (%s)", volume,

@@ -105,6 +105,7 @@ json_t *gd_stages_json(const struct gd_stages *st)
 		{ "read_to_sent", &st->send },
 		{ "sent_to_quorum", &st->quorum },
 		{ "set_commit", &st->set_commit },
+		{ "set_commit_cpu", &st->set_commit_cpu },
 		{ "follower_rx_to_ack", &st->follower },
 	};
 	json_t *o = json_object();

@@ -7,8 +7,10 @@
  *
  * The leader notes, per seq, when it read the record from the ledger's
  * stream and when it first sent the record to a follower; once the commit
- * index passes the seq, it takes a sample of each stage, and one of each
- * set_commit. A follower takes one sample per RECORDS frame it answered:
+ * index passes the seq, it takes a sample of each stage, and of each
+ * set_commit two: its wall time, and the CPU time georepd's thread spent
+ * in it (the rest is the CPU running someone else, on one vCPU the writer
+ * whose bio the call completed). A follower takes one sample per RECORDS frame it answered:
  * from its arrival to the answer sent. The last GD_STAGE_SAMPLES samples of
  * each stage are kept, for percentiles, until the role changes.
  */
@@ -40,6 +42,7 @@ struct gd_stages {
 	struct gd_samples send;		/* read from the stream -> RECORDS sent */
 	struct gd_samples quorum;	/* sent -> the commit index passes it */
 	struct gd_samples set_commit;	/* the commit index into the ledger */
+	struct gd_samples set_commit_cpu;	/* of it, georepd's CPU time */
 	struct gd_samples follower;	/* follower: RECORDS in -> answered */
 };
 

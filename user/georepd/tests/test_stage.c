@@ -116,6 +116,13 @@ static void test_json(void)
 	CHECK(json_integer_value(json_object_get(q, "p50_us")) == 3000);
 	CHECK(json_integer_value(json_object_get(q, "count")) == 1);
 	json_decref(o);
+	/* the CPU time of the call beside its wall time */
+	gd_sample(&st->set_commit_cpu, 40000);
+	o = gd_stages_json(st);
+	q = json_object_get(o, "set_commit_cpu");
+	CHECK(json_object_size(o) == 2 && q);
+	CHECK(json_integer_value(json_object_get(q, "p50_us")) == 40);
+	json_decref(o);
 	free(st);
 }
 
