@@ -17,6 +17,15 @@
 # completed write would hold the writer's next data. The reader must have
 # read some records before they were durable (it counts them), or the test
 # did not exercise the in-flight copy.
+#
+# That load rarely completes a write during its copy, so the last step
+# makes it happen (georep-shipfault): with the log's writes held 1 s, one
+# block is written and its record read in sealed mode into a buffer whose
+# payload page is registered with userfaultfd; the kernel's copy faults and
+# waits there until the write has completed and the writer has refilled
+# its buffer. The record read must still be the block written (the kernel
+# reads it from the log device); without the recheck after the copy it is
+# the refilled buffer.
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -29,7 +38,7 @@ grep -qw delay <(dmsetup targets) || { echo "no dm-delay"; exit $KSFT_SKIP; }
 V=vol63-$$
 VT_VOLS=$V
 DM=grship-log-$$
-echo "    1..4"
+echo "    1..5"
 
 do_cleanup() {
 	vt_cleanup
@@ -84,5 +93,16 @@ compare() {
 vt_check "primary volume, commit rule local, log on dm-delay (writes 2 ms)" setup || { vt_done; exit 1; }
 vt_check "48 MiB of QD16 writes while a sealed-mode reader copies" race
 vt_check "the sealed copy equals the durable records, every seq" compare
+# a write completing in the middle of its record's copy
+fault_race() {
+	local sz
+	sz=$(blockdev --getsz "$L")
+	dmsetup suspend "$DM" &&
+		dmsetup load "$DM" --table "0 $sz delay $L 0 0 $L 0 1000" &&
+		dmsetup resume "$DM" || return 1
+	georep-shipfault "/dev/georep/$V" "/dev/georep/$V.log" 7
+}
+
+vt_check "a write that completes during its copy: the durable record is read" fault_race
 vt_check "the ledger verifies" georepctl ledger verify "$V"
 vt_done

@@ -47,3 +47,9 @@ $(O)/obj/tools/lat.o: CFLAGS += -I$(BPF_OUT) -I$(TOP)/ebpf
 $(O)/obj/tools/lat.o: $(BPF_OUT)/lat.skel.h
 $(BPF_OUT)/lat.skel.h: $(BPF_OUT)/admit.skel.h
 $(O)/bin/georep-lat: LDLIBS += $(shell pkg-config --libs libbpf)
+
+# georep-shipfault: a write completing while sealed mode copies its record,
+# the copy held in a userfaultfd fault (selftests/kmod/63-ship-race.sh)
+PROGS += georep-shipfault
+PROG_SRCS_georep-shipfault := tools/shipfault.c
+$(O)/bin/georep-shipfault: LDLIBS += -pthread
