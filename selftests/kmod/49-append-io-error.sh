@@ -8,6 +8,15 @@
 # (written_seq, chain hash and the next seq unchanged), the volume is not
 # left half-way: once the device works again the same records are
 # appended, the ledger verifies and ends on the primary's chain hash.
+#
+# Then a flush that fails after the group's log writes succeeded (append.c,
+# append_publish()): the log becomes a dm-delay target that holds flushes
+# 3 s, over a dm-flakey device that is switched to error_writes while a
+# group's flush is held. The write(2) fails with EIO, nothing of the group
+# is appended, and the volume stays broken (appends refused) with the device
+# working again, until it is attached again: recovery then decides what of
+# the group reached the disk, and the ledger catches up with the
+# primary's and verifies.
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -23,11 +32,12 @@ P=vol49p-$$
 S=vol49s-$$
 VT_VOLS="$S $P"
 LOG_MB=32
-echo "    1..5"
+echo "    1..7"
 
 ae_cleanup() {
 	georepctl volume delete "$S" >/dev/null 2>&1
 	dmsetup remove grae-log 2>/dev/null
+	dmsetup remove grae-inner 2>/dev/null
 	vt_cleanup
 }
 trap ae_cleanup EXIT
@@ -94,9 +104,74 @@ reattached() {
 	[ "$(chain "$S")" = "$(chain "$P")" ] && georepctl ledger verify "$S" --key-dir "$KEYS"
 }
 
+# inner MODE: grae-inner (flakey over the loop) up, or failing writes
+inner() {
+	local t="0 $((LOG_MB * 2048)) flakey $SLB 0"
+	case $1 in
+	up)	t="$t 3600 0" ;;
+	error)	t="$t 0 3600 1 error_writes" ;;
+	esac
+	dmsetup suspend grae-inner && dmsetup load grae-inner --table "$t" &&
+		dmsetup resume grae-inner
+}
+
+# grae-log: flushes held 3 s, over grae-inner
+delayed_flushes() {
+	local sz=$((LOG_MB * 2048)) i=/dev/mapper/grae-inner
+	dmsetup create grae-inner --table "0 $sz flakey $SLB 0 3600 0" &&
+		dmsetup mknodes || return 1
+	dmsetup suspend grae-log &&
+		dmsetup load grae-log --table "0 $sz delay $i 0 0 $i 0 0 $i 0 3000" &&
+		dmsetup resume grae-log
+}
+
+flush_error() {
+	local w c pid
+	delayed_flushes || return 1
+	dd if=/dev/urandom of="/dev/georep/$P" bs=4k seek=200 count=4 oflag=direct \
+		status=none || return 1
+	w=$(vt_num "$S" written_seq)
+	c=$(chain "$S")
+	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --batch 4 >"$T/f" 2>&1 &
+	pid=$!
+	# the group's writes went through; its flush waits in dm-delay
+	sleep 1
+	kill -0 $pid 2>/dev/null || { cat "$T/f"; echo "the append did not wait"; return 1; }
+	inner error || return 1
+	wait $pid && { cat "$T/f"; echo "the append succeeded"; return 1; }
+	cat "$T/f"
+	grep -q "record $((w + 1)) refused: Input/output error" "$T/f" || return 1
+	dmesg | grep "$S: log flush after records $((w + 1)).. failed" | tail -n 1
+	dmesg | grep -q "$S: log flush after records $((w + 1)).. failed" || return 1
+	[ "$(vt_num "$S" written_seq)" = "$w" ] || { echo "written_seq moved"; return 1; }
+	[ "$(chain "$S")" = "$c" ] || { echo "chain hash moved"; return 1; }
+	# the device works again, the volume does not take appends
+	inner up || return 1
+	vt_expect_fail georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --batch 4 \
+		>"$T/f2" 2>&1
+	cat "$T/f2"
+	[ "$(vt_num "$S" written_seq)" = "$w" ] || { echo "written_seq moved"; return 1; }
+}
+
+# attached again: recovery decides; then it catches up and verifies
+flush_recovered() {
+	georepctl volume delete "$S" &&
+		georepctl volume create "$S" --data "$SD" --log /dev/mapper/grae-log \
+			--key-dir "$KEYS" || return 1
+	echo "recovered at written_seq $(vt_num "$S" written_seq)," \
+		"the primary at $(vt_num "$P" written_seq)"
+	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --batch 4 --commit-to "$S" ||
+		return 1
+	[ "$(vt_num "$S" written_seq)" = "$(vt_num "$P" written_seq)" ] &&
+		[ "$(chain "$S")" = "$(chain "$P")" ] &&
+		georepctl ledger verify "$S" --key-dir "$KEYS"
+}
+
 vt_check "primary, secondary on dm-flakey, 8 records appended" setup || { vt_done; exit 1; }
 vt_check "log writes fail: EIO for the group, nothing appended" write_error
 vt_check "the device back: the same records appended, ledger verifies" recovered
 vt_check "detached and attached again: the same ledger" reattached
+vt_check "a flush fails after the writes: EIO, nothing appended, broken" flush_error
+vt_check "attached again: recovery decides, it catches up, ledger verifies" flush_recovered
 vt_check "delete both" eval 'georepctl volume delete "$S" && georepctl volume delete "$P"'
 vt_done
