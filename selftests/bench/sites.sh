@@ -281,6 +281,12 @@ gr_stages() {
 	echo "BENCH-STAGE $1 $2 vm$GEOREP_VM_INDEX $st"
 }
 
+gr_failed() {
+	tail -n 20 /tmp/georepd.log
+	dmesg | tail -n 20 | sed 's/^/dmesg: /'
+	free -m | sed 's/^/free: /'
+}
+
 gr_is_primary() {
 	georepctl status vol0 --json 2>/dev/null | grep -q '"role": "primary"'
 }
@@ -433,7 +439,8 @@ scenario_georep() {
 			rc=1
 		fi
 	fi
-	[ $rc = 0 ] || on_all "$n" "tail -n 20 /tmp/georepd.log"
+	# a failed scenario: what the daemons said, and the kernel and memory
+	[ $rc = 0 ] || on_all "$n" gr_failed
 	on_all "$n" gr_appends
 	on_all "$n" gr_stop || rc=1
 	return $rc

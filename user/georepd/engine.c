@@ -792,6 +792,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 		ret = -ENOMEM;
 		goto out_close;
 	}
+	gr_timer_name(e->timer, "a volume's engine tick");
 	gr_timer_arm(e->timer, ENG_TICK_MS);
 	fd = e->lg->ops->poll_fd(e->lg);
 	if (fd >= 0) {

@@ -200,18 +200,37 @@ static void volumes_close(struct georepd *d)
 	free(d->vols);
 }
 
+/* what ran longest in the latest slow turn: "fd 7 (/dev/georep0-log)" */
+static void slow_cb_name(const struct gr_loop_stats *st, char *buf, size_t len)
+{
+	char path[64], target[128];
+	ssize_t n;
+
+	if (st->last_slow_cb_fd < 0) {
+		snprintf(buf, len, "%s", st->last_slow_cb_name ?: "a timer");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", st->last_slow_cb_fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = 0;
+	snprintf(buf, len, "fd %d (%s)", st->last_slow_cb_fd, n > 0 ? target : "closed since");
+}
+
 /* One line when turns of the loop took a second or more since the last tick. */
 static void report_slow_turns(struct georepd *d)
 {
 	struct gr_loop_stats st;
+	char what[200];
 
 	gr_loop_stats(d->loop, &st);
 	if (st.slow_turns == d->slow_seen)
 		return;
-	gd_warn("event loop: %llu turn%s of %llu ms or more (the latest %llu ms): peers and the control socket waited",
+	slow_cb_name(&st, what, sizeof(what));
+	gd_warn("event loop: %llu turn%s of %llu ms or more (the latest %llu ms, %llu ms of it in %s): peers and the control socket waited",
 		(unsigned long long)(st.slow_turns - d->slow_seen),
 		st.slow_turns - d->slow_seen == 1 ? "" : "s",
-		GR_LOOP_SLOW_NS / 1000000, (unsigned long long)st.last_slow_ns / 1000000);
+		GR_LOOP_SLOW_NS / 1000000, (unsigned long long)st.last_slow_ns / 1000000,
+		(unsigned long long)st.last_slow_cb_ns / 1000000, what);
 	d->slow_seen = st.slow_turns;
 }
 
@@ -580,6 +599,8 @@ int main(int argc, char *argv[])
 	if (ret)
 		goto out_stop_peers;
 	d.tick = gr_timer_new(d.loop, on_tick, &d);
+	if (d.tick)
+		gr_timer_name(d.tick, "the daemon's tick");
 	if (!d.tick) {
 		ret = -ENOMEM;
 		goto out_stop_peers;

@@ -27,6 +27,7 @@ struct gr_timer {
 	long idx;		/* in the heap, -1 when disarmed */
 	gr_timer_fn fn;
 	void *arg;
+	const char *name;	/* NULL: "a timer" */
 	struct gr_timer *next;	/* all timers */
 };
 
@@ -48,6 +49,10 @@ struct gr_loop {
 	uint64_t order;
 	struct gr_defer *dhead, *dtail;
 	struct gr_loop_stats st;
+	/* this turn's longest callback so far */
+	uint64_t cb_ns;
+	int cb_fd;
+	const char *cb_name;
 };
 
 uint64_t gr_now_ns(void)
@@ -85,6 +90,18 @@ static void free_dead(struct gr_loop *loop)
 	}
 }
 
+/* the callback that began at @t0 has returned: the turn's longest? */
+static void cb_note(struct gr_loop *loop, uint64_t t0, int fd, const char *name)
+{
+	uint64_t ns = gr_now_ns() - t0;
+
+	if (ns > loop->cb_ns) {
+		loop->cb_ns = ns;
+		loop->cb_fd = fd;
+		loop->cb_name = name;
+	}
+}
+
 static void run_defers(struct gr_loop *loop)
 {
 	struct gr_defer *d, *list = loop->dhead;
@@ -92,9 +109,12 @@ static void run_defers(struct gr_loop *loop)
 	/* callbacks queued while these run wait for the next iteration */
 	loop->dhead = loop->dtail = NULL;
 	while ((d = list)) {
+		uint64_t t0 = gr_now_ns();
+
 		list = d->next;
 		d->fn(d->arg);
 		free(d);
+		cb_note(loop, t0, -1, "a deferred call");
 	}
 }
 
@@ -216,6 +236,11 @@ struct gr_timer *gr_timer_new(struct gr_loop *loop, gr_timer_fn fn, void *arg)
 	return t;
 }
 
+void gr_timer_name(struct gr_timer *t, const char *name)
+{
+	t->name = name;
+}
+
 void gr_timer_disarm(struct gr_timer *t)
 {
 	if (t->idx >= 0)
@@ -261,9 +286,12 @@ static void run_timers(struct gr_loop *loop)
 
 	while (loop->nheap && loop->heap[0]->deadline <= now) {
 		struct gr_timer *t = loop->heap[0];
+		const char *name = t->name;
+		uint64_t t0 = gr_now_ns();
 
 		heap_remove(loop, t);
 		t->fn(t, t->arg);	/* may re-arm or free t */
+		cb_note(loop, t0, -1, name);
 	}
 }
 
@@ -383,11 +411,16 @@ int gr_loop_run_once(struct gr_loop *loop, int timeout_ms)
 		n = 0;
 	}
 	start = gr_now_ns();
+	loop->cb_ns = 0;
 	for (i = 0; i < n; i++) {
 		struct gr_io *io = evs[i].data.ptr;
+		uint64_t t0 = gr_now_ns();
+		int fd = io->fd;
 
-		if (!io->dead)
+		if (!io->dead) {
 			io->fn(io, evs[i].events, io->arg);
+			cb_note(loop, t0, fd, NULL);
+		}
 	}
 	run_timers(loop);
 	run_defers(loop);
@@ -400,6 +433,9 @@ int gr_loop_run_once(struct gr_loop *loop, int timeout_ms)
 	if (turn >= GR_LOOP_SLOW_NS) {
 		loop->st.slow_turns++;
 		loop->st.last_slow_ns = turn;
+		loop->st.last_slow_cb_ns = loop->cb_ns;
+		loop->st.last_slow_cb_fd = loop->cb_fd;
+		loop->st.last_slow_cb_name = loop->cb_name;
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 
 #include "georep/evloop.h"
 #include "ktap.h"
@@ -232,8 +233,55 @@ static void test_turn_stats(void)
 	gr_loop_stats(loop, &st);
 	CHECK(st.turns == 3 && st.slow_turns == 1);
 	CHECK(st.max_turn_ns >= slow * 1000ULL && st.last_slow_ns == st.max_turn_ns);
+	/* an unnamed timer's slow turn: the report says "a timer" */
+	CHECK(st.last_slow_cb_fd == -1 && !st.last_slow_cb_name);
+	CHECK(st.last_slow_cb_ns >= slow * 1000ULL);
 	gr_timer_free(t);
 	gr_loop_free(loop);
+}
+
+static void slow_reader(struct gr_io *io, uint32_t events, void *arg)
+{
+	char c;
+
+	if (read(gr_io_fd(io), &c, 1) == 1)
+		usleep(*(unsigned int *)arg);
+}
+
+/* A slow turn names its longest callback: a named timer, or an fd. */
+static void test_slow_turn_names_callback(void)
+{
+	unsigned int quick = 1000, slow = GR_LOOP_SLOW_NS / 1000 + 50000;
+	struct gr_loop_stats st;
+	struct gr_loop *loop;
+	struct gr_timer *t;
+	struct gr_io *io;
+	int fds[2];
+
+	CHECK(gr_loop_new(&loop) == 0 && pipe(fds) == 0);
+	t = gr_timer_new(loop, sleeper, &slow);
+	gr_timer_name(t, "the slow one");
+	gr_timer_arm(t, 0);
+	CHECK(gr_loop_run_once(loop, 100) == 0);
+	gr_loop_stats(loop, &st);
+	CHECK(st.slow_turns == 1 && st.last_slow_cb_fd == -1);
+	CHECK(st.last_slow_cb_name && !strcmp(st.last_slow_cb_name, "the slow one"));
+	/* the fd's callback, not the quick timer of the same turn */
+	io = gr_io_add(loop, fds[0], EPOLLIN, slow_reader, &slow);
+	CHECK(io != NULL);
+	gr_timer_free(t);
+	t = gr_timer_new(loop, sleeper, &quick);
+	gr_timer_arm(t, 0);
+	CHECK(write(fds[1], "x", 1) == 1);
+	CHECK(gr_loop_run_once(loop, 100) == 0);
+	gr_loop_stats(loop, &st);
+	CHECK(st.slow_turns == 2 && st.last_slow_cb_fd == fds[0] && !st.last_slow_cb_name);
+	CHECK(st.last_slow_cb_ns >= slow * 1000ULL && st.last_slow_cb_ns <= st.last_slow_ns);
+	gr_io_del(io);
+	gr_timer_free(t);
+	gr_loop_free(loop);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 static const struct ktap_case cases[] = {
@@ -243,6 +291,7 @@ static const struct ktap_case cases[] = {
 	{ "evloop_defer", test_defer },
 	{ "evloop_io_delete_during_dispatch", test_io_delete_during_dispatch },
 	{ "evloop_run_stop", test_run_stop },
+	{ "evloop_slow_turn_names_callback", test_slow_turn_names_callback },
 	{ "evloop_turn_stats", test_turn_stats },
 };
 

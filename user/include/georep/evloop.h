@@ -58,6 +58,10 @@ struct gr_loop_stats {
 	uint64_t max_turn_ns;		/* the longest turn */
 	uint64_t slow_turns;		/* turns of GR_LOOP_SLOW_NS or more */
 	uint64_t last_slow_ns;		/* the latest of those */
+	/* the longest callback of that turn: an fd's, else a timer's or a deferred one's */
+	uint64_t last_slow_cb_ns;
+	int last_slow_cb_fd;		/* -1: not an fd's */
+	const char *last_slow_cb_name;	/* the timer's name (gr_timer_name()), or NULL */
 };
 void gr_loop_stats(const struct gr_loop *loop, struct gr_loop_stats *st);
 
@@ -71,6 +75,8 @@ int gr_io_fd(const struct gr_io *io);
 void gr_io_del(struct gr_io *io);
 
 struct gr_timer *gr_timer_new(struct gr_loop *loop, gr_timer_fn fn, void *arg);
+/* what a slow turn's report calls it (a string that outlives the timer) */
+void gr_timer_name(struct gr_timer *t, const char *name);
 /* (Re)arm to fire once, @delay_ms from now. */
 void gr_timer_arm(struct gr_timer *t, uint64_t delay_ms);
 void gr_timer_disarm(struct gr_timer *t);
