@@ -42,15 +42,16 @@ ae_cleanup() {
 }
 trap ae_cleanup EXIT
 
-# flakey MODE: the secondary's log device up for good, or failing writes
+# flakey MODE [DEV]: the flakey device over the secondary's log loop
+# (grae-log, or grae-inner under the delay target) up, or failing writes
 flakey() {
-	local t="0 $((LOG_MB * 2048)) flakey $SLB 0"
+	local t="0 $((LOG_MB * 2048)) flakey $SLB 0" dev=${2:-grae-log}
 	case $1 in
 	up)	t="$t 3600 0" ;;
 	error)	t="$t 0 3600 1 error_writes" ;;
 	esac
-	dmsetup suspend grae-log && dmsetup load grae-log --table "$t" &&
-		dmsetup resume grae-log
+	dmsetup suspend "$dev" && dmsetup load "$dev" --table "$t" &&
+		dmsetup resume "$dev"
 }
 
 setup() {
@@ -86,14 +87,18 @@ write_error() {
 	[ "$(chain "$S")" = "$c" ] || { echo "chain hash moved"; return 1; }
 }
 
-# the same records, appended once the device works again
-recovered() {
-	flakey up || return 1
+# the secondary takes the primary's records on and ends on its chain hash
+caught_up() {
 	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --batch 4 --commit-to "$S" ||
 		return 1
 	[ "$(vt_num "$S" written_seq)" = "$(vt_num "$P" written_seq)" ] &&
 		[ "$(chain "$S")" = "$(chain "$P")" ] &&
 		georepctl ledger verify "$S" --key-dir "$KEYS"
+}
+
+# the same records, appended once the device works again
+recovered() {
+	flakey up && caught_up
 }
 
 # and after a detach and attach, the same log
@@ -102,17 +107,6 @@ reattached() {
 		georepctl volume create "$S" --data "$SD" --log /dev/mapper/grae-log \
 			--key-dir "$KEYS" || return 1
 	[ "$(chain "$S")" = "$(chain "$P")" ] && georepctl ledger verify "$S" --key-dir "$KEYS"
-}
-
-# inner MODE: grae-inner (flakey over the loop) up, or failing writes
-inner() {
-	local t="0 $((LOG_MB * 2048)) flakey $SLB 0"
-	case $1 in
-	up)	t="$t 3600 0" ;;
-	error)	t="$t 0 3600 1 error_writes" ;;
-	esac
-	dmsetup suspend grae-inner && dmsetup load grae-inner --table "$t" &&
-		dmsetup resume grae-inner
 }
 
 # grae-log: flushes held 3 s, over grae-inner
@@ -137,7 +131,7 @@ flush_error() {
 	# the group's writes went through; its flush waits in dm-delay
 	sleep 1
 	kill -0 $pid 2>/dev/null || { cat "$T/f"; echo "the append did not wait"; return 1; }
-	inner error || return 1
+	flakey error grae-inner || return 1
 	wait $pid && { cat "$T/f"; echo "the append succeeded"; return 1; }
 	cat "$T/f"
 	grep -q "record $((w + 1)) refused: Input/output error" "$T/f" || return 1
@@ -146,7 +140,7 @@ flush_error() {
 	[ "$(vt_num "$S" written_seq)" = "$w" ] || { echo "written_seq moved"; return 1; }
 	[ "$(chain "$S")" = "$c" ] || { echo "chain hash moved"; return 1; }
 	# the device works again, the volume does not take appends
-	inner up || return 1
+	flakey up grae-inner || return 1
 	vt_expect_fail georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --batch 4 \
 		>"$T/f2" 2>&1
 	cat "$T/f2"
@@ -160,11 +154,7 @@ flush_recovered() {
 			--key-dir "$KEYS" || return 1
 	echo "recovered at written_seq $(vt_num "$S" written_seq)," \
 		"the primary at $(vt_num "$P" written_seq)"
-	georep-pump "/dev/georep/$P.log" "/dev/georep/$S.log" --batch 4 --commit-to "$S" ||
-		return 1
-	[ "$(vt_num "$S" written_seq)" = "$(vt_num "$P" written_seq)" ] &&
-		[ "$(chain "$S")" = "$(chain "$P")" ] &&
-		georepctl ledger verify "$S" --key-dir "$KEYS"
+	caught_up
 }
 
 vt_check "primary, secondary on dm-flakey, 8 records appended" setup || { vt_done; exit 1; }

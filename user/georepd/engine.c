@@ -204,18 +204,16 @@ static int ready_appends(struct engine *e, const struct gr_ready *rd,
 	struct gr_entry ent;
 	int ret;
 
-	if (e->role != GR_LEADER) {
+	if (e->role != GR_LEADER)
 		ret = eng_follower_appends(e, recs, rd->append_from, rd->append_to,
 					   &ps->term);
-		ps->seq = ret ? 0 : rd->append_to;
-		return ret;
-	}
-	ret = eng_leader_appends(e, rd->append_from, rd->append_to);
+	else
+		ret = eng_leader_appends(e, rd->append_from, rd->append_to);
 	if (ret)
 		return ret;
 	ps->seq = rd->append_to;
-	ps->own = true;
-	if (!gr_entry_get(e->n, ps->seq, &ent))
+	ps->own = e->role == GR_LEADER;
+	if (ps->own && !gr_entry_get(e->n, ps->seq, &ent))
 		ps->term = ent.term;
 	return 0;
 }

@@ -599,12 +599,11 @@ int main(int argc, char *argv[])
 	if (ret)
 		goto out_stop_peers;
 	d.tick = gr_timer_new(d.loop, on_tick, &d);
-	if (d.tick)
-		gr_timer_name(d.tick, "the daemon's tick");
 	if (!d.tick) {
 		ret = -ENOMEM;
 		goto out_stop_peers;
 	}
+	gr_timer_name(d.tick, "the daemon's tick");
 	gr_timer_arm(d.tick, GD_TICK_MS);
 
 	announce(&d);

@@ -415,12 +415,12 @@ int gr_loop_run_once(struct gr_loop *loop, int timeout_ms)
 	for (i = 0; i < n; i++) {
 		struct gr_io *io = evs[i].data.ptr;
 		uint64_t t0 = gr_now_ns();
-		int fd = io->fd;
+		int fd = io->fd;	/* the callback may delete the io */
 
-		if (!io->dead) {
-			io->fn(io, evs[i].events, io->arg);
-			cb_note(loop, t0, fd, NULL);
-		}
+		if (io->dead)
+			continue;
+		io->fn(io, evs[i].events, io->arg);
+		cb_note(loop, t0, fd, NULL);
 	}
 	run_timers(loop);
 	run_defers(loop);

@@ -47,13 +47,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/netlink.h>
 #include <netlink/genl/genl.h>
 #include <netlink/genl/ctrl.h>
 
 #include <linux/georep.h>
+#include "georep/evloop.h"
 #include "georep/nl.h"
 
 #define CHUNK	(1u << 20)
@@ -436,14 +436,6 @@ static void on_stop(int sig)
 	stop_copy = 1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * read what is readable now into @ofd; bytes, or -errno. In sealed mode
  * (@ahead not NULL) add the records read past the durable seq as it was
@@ -481,7 +473,8 @@ static int cmd_streamcopy(const char *log, const char *out, uint64_t secs,
 			  bool sealed)
 {
 	struct pollfd pfd = { .events = POLLIN };
-	double end = now_s() + (double)secs;
+	uint64_t end = gr_now_ns() + secs * 1000000000ULL;
+	bool last = false;
 	uint64_t bytes = 0, ahead = 0;
 	ssize_t n;
 	off_t next;
@@ -493,21 +486,19 @@ static int cmd_streamcopy(const char *log, const char *out, uint64_t secs,
 		goto out_close;
 	pfd.fd = fd;
 	signal(SIGTERM, on_stop);
-	do {
+	/* once more after the end: what became readable meanwhile */
+	for (;;) {
 		n = copy_readable(fd, ofd, buf, sealed ? &ahead : NULL);
 		if (n < 0) {
 			ret = fail("read", (int)-n, NULL);
 			goto out_close;
 		}
 		bytes += n;
-	} while (!stop_copy && now_s() < end &&
-		 (poll(&pfd, 1, 100) >= 0 || errno == EINTR));
-	n = copy_readable(fd, ofd, buf, sealed ? &ahead : NULL);
-	if (n < 0) {
-		ret = fail("read", (int)-n, NULL);
-		goto out_close;
+		if (last)
+			break;
+		last = stop_copy || gr_now_ns() >= end ||
+		       (poll(&pfd, 1, 100) < 0 && errno != EINTR);
 	}
-	bytes += n;
 	next = lseek(fd, 0, SEEK_CUR);
 	printf("next=%lld bytes=%llu\n", (long long)next, (unsigned long long)bytes);
 	if (sealed)
@@ -540,7 +531,7 @@ static int cmd_commitcost(const char *name, const char *log, uint64_t n)
 	struct georep_vol_status vs;
 	struct georep_nl *nl;
 	char err[256];
-	double t0, t1, t2;
+	uint64_t t0, t1, t2;
 	uint64_t i;
 	int fd, ret;
 
@@ -559,18 +550,18 @@ static int cmd_commitcost(const char *name, const char *log, uint64_t n)
 	}
 	/* the current index again: the whole path, nothing moves */
 	set.commit_seq = vs.commit_seq;
-	t0 = now_s();
+	t0 = gr_now_ns();
 	for (i = 0; i < n && !ret; i++)
 		ret = georep_nl_volume_set(nl, &set);
-	t1 = now_s();
+	t1 = gr_now_ns();
 	for (i = 0; i < n && !ret; i++)
 		ret = ioctl(fd, GEOREP_IOC_COMMIT_SEQ, &set.commit_seq) ? -errno : 0;
-	t2 = now_s();
+	t2 = gr_now_ns();
 	if (ret) {
 		ret = fail("commit update", -ret, NULL);
 		goto out_close;
 	}
-	printf("netlink_us=%.1f ioctl_us=%.1f\n", (t1 - t0) * 1e6 / n, (t2 - t1) * 1e6 / n);
+	printf("netlink_us=%.1f ioctl_us=%.1f\n", (t1 - t0) / 1e3 / n, (t2 - t1) / 1e3 / n);
 out_close:
 	if (fd >= 0)
 		close(fd);
