@@ -463,14 +463,12 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		eng_io_policy(e, now, false);
 		eng_switchover_poll(e, now);
 		engine_pump(e);
-		if (e->mt_follow)
-			eng_mtree_follow(e);
+		if (e->mt_follow || e->mt_behind)
+			eng_mtree_keep_up(e);
 		eng_mleaf_tick(e, now);
 		eng_scrub_tick(e, now);
 		eng_ckpt_tick(e, now);
 		eng_key_tick(e, now);
-		if (e->role == GR_LEADER && e->writable)
-			eng_lio_arm(e, true);
 		eng_own_durable(e);
 		eng_resync_send(e);
 		gr_status(e->n, &gs);
@@ -521,6 +519,8 @@ static void eng_destroy(struct gr_replica *r)
 {
 	struct engine *e = (struct engine *)r;
 
+	/* first: the reader's read in flight uses the ledger and e->sb */
+	gd_reader_stop(&e->rd);
 	if (e->timer)
 		gr_timer_free(e->timer);
 	if (e->lio)
@@ -536,6 +536,7 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->ents);
 	free(e->buf);
 	free(e->fbuf);
+	free(e->mt_rbuf);
 	gd_shipbuf_free(&e->sb);
 	free(e);
 }
@@ -733,6 +734,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	struct engine *e = calloc(1, sizeof(*e));
 	struct gd_ledger_status st;
 	size_t i;
+	uint64_t durable;
 	int ret, fd;
 
 	if (!e)
@@ -792,24 +794,28 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	}
 	gr_timer_name(e->timer, "a volume's engine tick");
 	gr_timer_arm(e->timer, ENG_TICK_MS);
+	/* the ledger says on its fd how far it is durable (sealed mode) */
 	fd = e->lg->ops->poll_fd(e->lg);
-	if (fd >= 0) {
-		uint64_t durable;
-
-		if (e->lg->ops->durable && !e->lg->ops->durable(e->lg, &durable))
-			e->lio_pri = EPOLLPRI;
+	if (fd >= 0 && e->lg->ops->durable && !e->lg->ops->durable(e->lg, &durable)) {
+		e->lio_pri = EPOLLPRI;
 		e->lio = gr_io_add(gd_loop(d), fd, e->lio_pri, eng_ledger_ready, e);
 		if (!e->lio) {
 			ret = -errno;
 			goto out_close;
 		}
 	}
+	ret = eng_pump_start(e);
+	if (ret)
+		goto out_close;
 	gd_info("volume %s: consensus engine on the %s ledger, %u members", e->name,
 		e->lg->ops->name, e->cfg.conf.n);
 	*out = &e->r;
 	return 0;
 
 out_close:
+	gd_reader_stop(&e->rd);
+	if (e->lio)
+		gr_io_del(e->lio);
 	if (e->timer)
 		gr_timer_free(e->timer);
 	eng_ckpt_close(e);

@@ -17,6 +17,7 @@
 #include "fork.h"
 #include "ledger.h"
 #include "mtree.h"
+#include "reader.h"
 #include "shipbuf.h"
 #include "stage.h"
 
@@ -208,6 +209,23 @@ struct engine {
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
 	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
+	/*
+	 * The leader reads its new records on this thread (engine_pump()),
+	 * into sb's room: of pump_len bytes held then, in pump_term, at most
+	 * pump_lim bytes (doubled for a larger record)
+	 */
+	struct gd_reader rd;
+	uint64_t pump_term;
+	size_t pump_len, pump_lim;
+	/*
+	 * the tree lacks records the ledger holds (eng_mtree_catch_up()):
+	 * read on rd into mt_rbuf (mt_rlen bytes), mt_rcap at a time, up to
+	 * mt_rto
+	 */
+	bool mt_behind;
+	uint8_t *mt_rbuf;
+	size_t mt_rlen, mt_rcap;
+	uint64_t mt_rto;
 	struct gd_stages stages;	/* where a write's time goes (stage.h) */
 	uint64_t records_in_ns;		/* follower: the RECORDS being answered came in */
 	uint64_t elections_won, resyncs_done;
@@ -294,10 +312,10 @@ int eng_send_frame_lane(struct engine *e, unsigned int site, struct gr_frame *f,
 void eng_note_in_transit(struct engine *e, unsigned int site);
 void eng_send_msg(struct engine *e, const struct gr_msg *m);
 void engine_pump(struct engine *e);
+int eng_pump_start(struct engine *e);
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
 void eng_own_proposed(struct engine *e, uint64_t seq, uint64_t term);
 void eng_own_durable(struct engine *e);
-void eng_lio_arm(struct engine *e, bool in);
 
 /* engine_follow.c: follower appends, incoming frames */
 int eng_follower_appends(struct engine *e, const struct gr_records *recs,
@@ -343,6 +361,8 @@ int eng_failover(struct gr_replica *r, char *err);
 int eng_mtree_open(struct engine *e);
 void eng_mtree_feed(struct engine *e, const struct georep_rec *rec, const void *hdr);
 void eng_mtree_follow(struct engine *e);
+void eng_mtree_catch_up(struct engine *e);
+void eng_mtree_keep_up(struct engine *e);
 void eng_mtree_truncated(struct engine *e, uint64_t seq);
 void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_HASH_LEN]);
 uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -43,8 +44,10 @@ void eng_mtree_feed(struct engine *e, const struct georep_rec *rec, const void *
 	if (!e->mt || rec->seq <= gd_mtree_size(e->mt))
 		return;
 	ret = gd_mtree_add(e->mt, rec, hdr);
-	if (ret == -ERANGE || ret == -EBADMSG)
-		e->mt_follow = true;	/* a gap or another chain: the ledger decides */
+	if (ret == -ERANGE)
+		e->mt_behind = true;	/* a gap: the ledger has the records */
+	else if (ret == -EBADMSG)
+		e->mt_follow = true;	/* another chain: the ledger decides */
 	else if (ret)
 		eng_mtree_stop(e, "adding record %llu: %s", (unsigned long long)rec->seq,
 			strerror(-ret));
@@ -154,6 +157,90 @@ void eng_mtree_follow(struct engine *e)
 	}
 }
 
+/* the reader thread's read for the tree: what the ledger holds, at once */
+static ssize_t tree_read(void *arg, uint64_t seq, void *buf, size_t cap)
+{
+	struct engine *e = arg;
+
+	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
+}
+
+/* on the loop: add what the reader read from @seq (@n bytes), up to mt_rto */
+static void tree_read_done(void *arg, uint64_t seq, void *buf, ssize_t n)
+{
+	struct engine *e = arg;
+	const uint8_t *hdr, *payload;
+	struct georep_rec rec;
+	size_t off = 0;
+	int ret;
+
+	/* the tree moved meanwhile (a follower's append, a cut): read again */
+	if (!e->mt || seq != gd_mtree_size(e->mt) + 1)
+		goto out;
+	if (n == -EMSGSIZE && e->mt_rcap < ENG_READ_MAX) {
+		e->mt_rcap *= 2;
+		goto out;
+	}
+	if (n == -ERANGE) {
+		e->mt_follow = true;	/* released: eng_mtree_follow() asks the others */
+		goto out;
+	}
+	if (n < 0 && gd_ratelimit(&e->rl))
+		gd_warn("volume %s: Merkle tree: reading record %llu: %s", e->name,
+			(unsigned long long)seq, strerror(-n));
+	while (n > 0 && gd_mtree_size(e->mt) < e->mt_rto &&
+	       !georep_record_next(buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+		ret = gd_mtree_add(e->mt, &rec, hdr);
+		if (ret) {
+			eng_mtree_stop(e, "adding record %llu from the ledger: %s",
+				       (unsigned long long)rec.seq, strerror(-ret));
+			break;
+		}
+	}
+out:
+	engine_pump(e);		/* the reader is free */
+}
+
+/*
+ * The tree lacks records the ledger holds (a gap in what was fed: a new
+ * leader's barrier, which the core wrote and the pump never read): read
+ * them on the reader thread, MT_FOLLOW_READ bytes at a time, from the tick
+ * and after each of the pump's reads, so that a slow disk does not hold
+ * the loop (eng_mtree_follow() reads on the loop, for a reconcile and the
+ * callers that need the tree at once).
+ */
+void eng_mtree_catch_up(struct engine *e)
+{
+	struct gd_ledger_status st;
+	struct gr_status gs;
+	uint64_t size, to;
+
+	if (!e->mt || e->mf.active || e->lg->ops->status(e->lg, &st))
+		return;
+	/* a leader's pump feeds the records past the core's log: not read twice */
+	to = st.written_seq;
+	gr_status(e->n, &gs);
+	if (e->role == GR_LEADER && gs.last_seq < to)
+		to = gs.last_seq;
+	size = gd_mtree_size(e->mt);
+	e->mt_behind = size < to;
+	/* busy: the pump's read, which posts this one when it is done */
+	if (!e->mt_behind || gd_reader_busy(&e->rd))
+		return;
+	if (!e->mt_rcap)
+		e->mt_rcap = MT_FOLLOW_READ;
+	if (e->mt_rlen < e->mt_rcap) {
+		uint8_t *p = realloc(e->mt_rbuf, e->mt_rcap);
+
+		if (!p)
+			return;
+		e->mt_rbuf = p;
+		e->mt_rlen = e->mt_rcap;
+	}
+	e->mt_rto = to;
+	gd_reader_submit(&e->rd, tree_read, tree_read_done, e, size + 1, e->mt_rbuf, e->mt_rcap);
+}
+
 void eng_mtree_truncated(struct engine *e, uint64_t seq)
 {
 	int ret;
@@ -194,12 +281,24 @@ void eng_mtree_reset(struct engine *e, uint64_t seq, const uint8_t chain[GEOREP_
 		eng_mleaf_start(e, seq);
 }
 
+/*
+ * The engine's own upkeep (tick, compaction, maintenance): a reconcile
+ * when one is due, else the records the tree lacks, read off the loop.
+ */
+void eng_mtree_keep_up(struct engine *e)
+{
+	if (e->mt_follow)
+		eng_mtree_follow(e);
+	else
+		eng_mtree_catch_up(e);
+}
+
 /* the highest seq the log may release: what the tree holds (when it runs) */
 uint64_t eng_mtree_release_cap(struct engine *e, uint64_t seq)
 {
 	if (!e->mt)
 		return seq;
-	eng_mtree_follow(e);
+	eng_mtree_keep_up(e);
 	if (e->mt && gd_mtree_size(e->mt) < seq)
 		return gd_mtree_size(e->mt);
 	return seq;
@@ -209,7 +308,7 @@ void eng_mtree_maint(struct engine *e)
 {
 	int ret;
 
-	eng_mtree_follow(e);
+	eng_mtree_keep_up(e);
 	if (e->mt) {
 		ret = gd_mtree_sync(e->mt);
 		if (ret && gd_ratelimit(&e->rl))

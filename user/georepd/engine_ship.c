@@ -231,26 +231,6 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 }
 
 /*
- * Watch the ledger's stream (level-triggered) while a leader can propose
- * what it reads: a new record is then proposed and shipped as soon as it is
- * readable. Not while the core refuses records (@stalled: full, or the
- * ledger unreadable): the fd would stay readable and spin the loop; the
- * pump that follows a follower's answer (room freed) or the next tick arms
- * it again.
- */
-static void pump_arm(struct engine *e, bool stalled)
-{
-	eng_lio_arm(e, !stalled && !e->failed && e->role == GR_LEADER && e->writable);
-}
-
-/* watch the stream for records (@in) and, in sealed mode, durability */
-void eng_lio_arm(struct engine *e, bool in)
-{
-	if (e->lio)
-		gr_io_set_events(e->lio, (in ? EPOLLIN : 0) | e->lio_pri);
-}
-
-/*
  * The leader's own copy of a record counts toward a quorum only once it
  * is durable in its ledger (Documentation/replication.rst, "Shipping
  * before the local write is durable"). A kernel ledger in sealed mode
@@ -296,105 +276,127 @@ void eng_own_durable(struct engine *e)
 }
 
 /*
- * A batch of ENG_PUMP_BATCH bytes from @seq (one larger record at least),
- * read into the ship buffer's room (*@at). Return: bytes, or -errno.
+ * Propose the records the reader read into the ship buffer's room (@n
+ * bytes at @at). Return: true when the core took every one (read on),
+ * false when it is full (a follower's answer or the tick pumps again) or
+ * the engine failed.
  */
-static ssize_t pump_read(struct engine *e, uint64_t seq, uint8_t **at)
+static bool pump_propose(struct engine *e, const uint8_t *at, size_t n)
 {
-	size_t lim;
-	ssize_t n;
+	uint64_t now = gr_now_ns(), last_seq = 0, last_term = 0;
+	const uint8_t *hdr, *payload;
+	struct georep_rec rec;
+	size_t off = 0;
+	bool full = false;
 
-	for (lim = ENG_PUMP_BATCH; lim <= ENG_READ_MAX; lim *= 2) {
-		*at = gd_shipbuf_room(&e->sb, seq, e->term, lim);
-		if (!*at)
-			return -ENOMEM;
-		n = e->lg->ops->read(e->lg, seq, *at, lim);
-		if (n != -EMSGSIZE)
-			return n;
+	while (!georep_record_next(at, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+		int64_t s;
+
+		if (rec.term != e->term) {
+			engine_fail(e, "ledger record %llu has term %llu, leader term is %llu",
+				    (unsigned long long)rec.seq, (unsigned long long)rec.term,
+				    (unsigned long long)e->term);
+			return false;
+		}
+		s = gr_propose(e->n, rec.payload_len, now);
+		if (s == -EAGAIN || s == -ENOSPC || s == -GR_ENOTLEADER) {
+			full = true;
+			break;
+		}
+		if (s < 0 || (uint64_t)s != rec.seq) {
+			engine_fail(e, "the core gave seq %lld to ledger record %llu",
+				    (long long)s, (unsigned long long)rec.seq);
+			return false;
+		}
+		e->proposed++;
+		e->proposed_to = rec.seq;
+		gd_stage_read(&e->stages, rec.seq, now);
+		gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
+		eng_mtree_feed(e, &rec, hdr);
+		last_seq = rec.seq;
+		last_term = rec.term;
 	}
-	return -EMSGSIZE;
+	if (last_seq) {
+		engine_process(e, NULL);
+		eng_own_proposed(e, last_seq, last_term);
+		engine_process(e, NULL);
+	}
+	return !full && last_seq && !e->failed;
+}
+
+/* the reader thread's read: new records, or none after a tick */
+static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
+{
+	struct engine *e = ctx;
+
+	return e->lg->ops->read_wait(e->lg, seq, buf, cap, ENG_TICK_MS);
+}
+
+/* on the loop: the reader read @n bytes of records from @seq into @buf */
+static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
+{
+	struct engine *e = arg;
+
+	/* a new term or role since: the ship buffer started over */
+	if (e->term != e->pump_term || e->sb.term != e->pump_term ||
+	    e->sb.len != e->pump_len || e->role != GR_LEADER) {
+		engine_pump(e);
+		return;
+	}
+	if (n == -EMSGSIZE && e->pump_lim < ENG_READ_MAX) {
+		e->pump_lim *= 2;	/* one record larger than the batch */
+		engine_pump(e);
+		return;
+	}
+	if (n < 0) {
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
+				(unsigned long long)seq, strerror(-n));
+		return;		/* the tick pumps again */
+	}
+	e->pump_lim = ENG_PUMP_BATCH;
+	if (n && !pump_propose(e, buf, n))
+		return;
+	/* the tree lacks records the pump did not read (a new term's barrier) */
+	if (e->mt_behind)
+		eng_mtree_catch_up(e);
+	engine_pump(e);
 }
 
 /*
- * Leader: propose the records the ledger wrote past the core's log, for
- * ENG_PUMP_BUDGET_NS of this turn of the loop at most (one batch at least).
- * A writer as fast as the pump would otherwise keep it here for as long as
- * it writes, and peers and the control socket would wait: the stream stays
- * readable, so the next turn goes on where this one stopped.
+ * Leader: propose the records the ledger wrote past the core's log. The
+ * read goes to the reader thread (reader.h), which waits there for new
+ * records, a tick at most: a disk that takes seconds to read durable
+ * records back no longer holds heartbeats and answers back with it.
+ * pump_done() proposes what it read and reads on; a full core stops it
+ * until a follower's answer or the tick calls this again.
  */
 void engine_pump(struct engine *e)
 {
-	uint64_t now = gr_now_ns(), end = now + ENG_PUMP_BUDGET_NS;
 	struct gr_status gs;
-	bool stalled = false;
+	uint8_t *at;
 
-	while (!e->failed && e->role == GR_LEADER && e->writable) {
-		struct georep_rec rec;
-		const uint8_t *hdr, *payload;
-		uint64_t last_seq = 0, last_term = 0, t;
-		uint8_t *at = NULL;
-		size_t off = 0;
-		ssize_t n;
-		bool full = false;
-
-		gr_status(e->n, &gs);
-		n = pump_read(e, gs.last_seq + 1, &at);
-		if (n <= 0) {
-			if (n < 0 && gd_ratelimit(&e->rl))
-				gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
-					(unsigned long long)gs.last_seq + 1, strerror(-n));
-			stalled = n < 0;
-			break;
-		}
-		t = gr_now_ns();
-		while (!georep_record_next(at, n, &off, &rec, &hdr, &payload, NULL, 0)) {
-			int64_t s;
-
-			if (rec.term != e->term) {
-				engine_fail(e, "ledger record %llu has term %llu, leader term is %llu",
-					    (unsigned long long)rec.seq,
-					    (unsigned long long)rec.term,
-					    (unsigned long long)e->term);
-				return;
-			}
-			s = gr_propose(e->n, rec.payload_len, now);
-			if (s == -EAGAIN || s == -ENOSPC || s == -GR_ENOTLEADER) {
-				full = true;
-				break;
-			}
-			if (s < 0 || (uint64_t)s != rec.seq) {
-				engine_fail(e, "the core gave seq %lld to ledger record %llu",
-					    (long long)s, (unsigned long long)rec.seq);
-				return;
-			}
-			e->proposed++;
-			e->proposed_to = rec.seq;
-			gd_stage_read(&e->stages, rec.seq, t);
-			gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
-			eng_mtree_feed(e, &rec, hdr);
-			last_seq = rec.seq;
-			last_term = rec.term;
-		}
-		if (last_seq) {
-			engine_process(e, NULL);
-			eng_own_proposed(e, last_seq, last_term);
-			engine_process(e, NULL);
-		}
-		if (full || !last_seq) {
-			stalled = true;
-			break;
-		}
-		if (gr_now_ns() >= end)
-			break;
+	if (gd_reader_busy(&e->rd) || e->failed || e->role != GR_LEADER || !e->writable)
+		return;
+	gr_status(e->n, &gs);
+	at = gd_shipbuf_room(&e->sb, gs.last_seq + 1, e->term, e->pump_lim);
+	if (!at) {
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: no memory to read records into", e->name);
+		return;
 	}
-	pump_arm(e, stalled);
+	e->pump_term = e->term;
+	e->pump_len = e->sb.len;
+	gd_reader_submit(&e->rd, pump_read, pump_done, e, gs.last_seq + 1, at, e->pump_lim);
 }
 
-/*
- * The stream is readable: propose at once. engine_pump() re-arms or
- * disarms the fd; a record written while it ran keeps the fd readable, so
- * it is picked up by the next loop iteration, not by the next tick.
- */
+int eng_pump_start(struct engine *e)
+{
+	e->pump_lim = ENG_PUMP_BATCH;
+	return gd_reader_start(&e->rd, gd_loop(e->d));
+}
+
+/* the stream: durability moved (sealed mode), or an error */
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg)
 {
 	struct engine *e = arg;

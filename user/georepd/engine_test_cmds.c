@@ -136,6 +136,28 @@ static int h_test_open(struct gr_ctl_client *cl, json_t *req, json_t **resp, cha
 	return 0;
 }
 
+/* {"volume", "ms"}: every read of the mem ledger waits @ms first (a slow disk) */
+static int h_test_read_delay(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			     void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	json_int_t ms = -1;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:I}", "ms", &ms) || ms < 0 || ms > 60000) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"ms\" (0 to 60000)");
+		return -EINVAL;
+	}
+	if (!e->lg->ops->test_read_delay) {
+		snprintf(err, GR_CTL_ERRLEN, "the %s ledger has no read delay", e->lg->ops->name);
+		return -EOPNOTSUPP;
+	}
+	e->lg->ops->test_read_delay(e->lg, (uint32_t)ms);
+	*resp = json_pack("{s:I}", "ms", ms);
+	return 0;
+}
+
 static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			  void *arg)
 {
@@ -175,6 +197,7 @@ void gd_engine_register_test_cmds(struct georepd *d)
 	    gr_ctl_register(d->ctl, "test-read", h_test_read, d) ||
 	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d) ||
 	    gr_ctl_register(d->ctl, "test-open", h_test_open, d) ||
+	    gr_ctl_register(d->ctl, "test-read-delay", h_test_read_delay, d) ||
 	    gr_ctl_register(d->ctl, "test-resync-hold", h_test_resync_hold, d))
 		gd_warn("cannot register the test control requests");
 }

@@ -11,8 +11,10 @@
  *                    cuts): for running several daemons natively in tests;
  *   ledger_kernel.c  georep.ko over generic netlink and /dev/georepN-log.
  *
- * Every op returns 0 (or a count) or -errno; every op runs on the event loop
- * thread and may block only for local disk I/O.
+ * Every op returns 0 (or a count) or -errno; every op but read_wait runs on
+ * the event loop thread and may block only for local disk I/O. read_wait is
+ * the leader's read of its new records, which must not hold the loop while
+ * a loaded disk takes seconds (reader.h): it runs on a thread of its own.
  */
 #ifndef _GEOREPD_LEDGER_H
 #define _GEOREPD_LEDGER_H
@@ -64,6 +66,13 @@ struct gd_ledger_ops {
 	 * when not even one record fits.
 	 */
 	ssize_t (*read)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap);
+	/*
+	 * read() for a gd_reader thread, the only op called off the event
+	 * loop thread: safe while the loop uses the ledger, may wait for the
+	 * disk, and waits up to @ms for record @seq when it is not readable
+	 * yet (0 then)
+	 */
+	ssize_t (*read_wait)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap, int ms);
 	/* fd that polls readable when records past the last read exist, or -1 */
 	int (*poll_fd)(struct gd_ledger *l);
 	/*
@@ -126,6 +135,8 @@ struct gd_ledger_ops {
 			    size_t len, uint64_t *seq);
 	/* tests only (mem backend): pretend @count openers of the device */
 	void (*test_open)(struct gd_ledger *l, uint32_t count);
+	/* tests only (mem backend): every read waits @ms first, as a slow disk would */
+	void (*test_read_delay)(struct gd_ledger *l, uint32_t ms);
 	void (*close)(struct gd_ledger *l);
 };
 

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct kernel_ledger {
 	int family;
 	int rfd;		/* log stream, non-blocking: reads and poll */
 	int wfd;		/* log stream, blocking: appends (durable on return) */
+	int tfd;		/* log stream, non-blocking: the reader thread's (k_read_wait) */
 	int dfd;		/* the volume's block device, resync reads */
 	void *dbuf;		/* O_DIRECT bounce buffer of those reads */
 	size_t dbuf_len;
@@ -204,6 +206,31 @@ static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
 	return n;
 }
 
+/*
+ * The reader thread's read, on a file of its own (its cursor, its sealed
+ * mode, its lock in the kernel): waits up to @ms for record @seq, either
+ * new or in flight and copyable only once durable (stream.c).
+ */
+static ssize_t k_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap,
+			   int ms)
+{
+	struct kernel_ledger *k = to_k(l);
+	struct pollfd p = { .fd = k->tfd, .events = POLLIN };
+	ssize_t n;
+
+	if (lseek(k->tfd, seq, SEEK_SET) < 0)
+		return -errno;
+	n = read(k->tfd, buf, cap);
+	if (n >= 0 || errno != EAGAIN)
+		return n < 0 ? -errno : n;
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	n = read(k->tfd, buf, cap);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return n;
+}
+
 static int k_poll_fd(struct gd_ledger *l)
 {
 	return to_k(l)->rfd;
@@ -360,6 +387,8 @@ static void k_close(struct gd_ledger *l)
 		close(k->rfd);
 	if (k->wfd >= 0)
 		close(k->wfd);
+	if (k->tfd >= 0)
+		close(k->tfd);
 	if (k->dfd >= 0)
 		close(k->dfd);
 	free(k->dbuf);
@@ -378,6 +407,7 @@ static const struct gd_ledger_ops kernel_ops = {
 	.release = k_release,
 	.noop = k_noop,
 	.read = k_read,
+	.read_wait = k_read_wait,
 	.poll_fd = k_poll_fd,
 	.durable = k_durable,
 	.append = k_append,
@@ -414,7 +444,7 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	if (!k)
 		return -ENOMEM;
 	k->l.ops = &kernel_ops;
-	k->rfd = k->wfd = k->dfd = -1;
+	k->rfd = k->wfd = k->tfd = k->dfd = -1;
 	snprintf(k->name, sizeof(k->name), "%s", volume);
 	ret = georep_nl_open(&k->nl, err, GD_LEDGER_ERRLEN);
 	if (ret)
@@ -441,7 +471,8 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	snprintf(path, sizeof(path), "/dev/georep%u-log", vs.minor);
 	k->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	k->wfd = open(path, O_RDWR | O_CLOEXEC);
-	if (k->rfd < 0 || k->wfd < 0) {
+	k->tfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (k->rfd < 0 || k->wfd < 0 || k->tfd < 0) {
 		ret = -errno;
 		snprintf(err, GD_LEDGER_ERRLEN, "%s: %s", path, strerror(errno));
 		goto out_close;
@@ -450,7 +481,8 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	ship_durable = env_set("GEOREPD_SHIP_DURABLE");
 	/* the bench's comparison row: the commit index by netlink */
 	k->commit_nl = env_set("GEOREPD_COMMIT_NETLINK");
-	k->sealed = !ship_durable && !ioctl(k->rfd, GEOREP_IOC_SHIP_SEALED);
+	k->sealed = !ship_durable && !ioctl(k->rfd, GEOREP_IOC_SHIP_SEALED) &&
+		    !ioctl(k->tfd, GEOREP_IOC_SHIP_SEALED);
 	if (!k->sealed)
 		gd_info("volume %s: records are shipped once durable here (%s)", volume,
 			ship_durable ? "GEOREPD_SHIP_DURABLE is set" :

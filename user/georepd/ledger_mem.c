@@ -27,6 +27,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,12 @@ struct mem_ledger {
 	struct mem_rec *recs;	/* base_seq+1 .. base_seq+nrecs */
 	uint64_t nrecs, caprecs;
 	uint64_t log_end;
+	/*
+	 * read_wait() on a reader thread against the loop's changes to recs,
+	 * nrecs, base_seq, tail and log_end (the loop's own reads need not)
+	 */
+	pthread_mutex_t rlock;
+	uint32_t read_delay_ms;	/* tests: every read waits this long, a slow disk */
 };
 
 #define to_mem(l) ((struct mem_ledger *)(l))
@@ -200,18 +208,25 @@ static int recs_push(struct mem_ledger *m, uint64_t off, uint32_t size, uint64_t
 	if (m->nrecs == m->caprecs) {
 		uint64_t cap = m->caprecs ? 2 * m->caprecs : 1024;
 
+		pthread_mutex_lock(&m->rlock);
 		r = realloc(m->recs, cap * sizeof(*r));
+		if (r) {
+			m->recs = r;
+			m->caprecs = cap;
+		}
+		pthread_mutex_unlock(&m->rlock);
 		if (!r)
 			return -ENOMEM;
-		m->recs = r;
-		m->caprecs = cap;
 	}
-	r = &m->recs[m->nrecs++];
+	r = &m->recs[m->nrecs];
 	r->off = off;
 	r->size = size;
 	r->term = term;
 	r->epoch = epoch;
 	memcpy(r->chain, chain, GEOREP_HASH_LEN);
+	pthread_mutex_lock(&m->rlock);
+	m->nrecs++;
+	pthread_mutex_unlock(&m->rlock);
 	return 0;
 }
 
@@ -385,7 +400,9 @@ static int mem_release(struct gd_ledger *l, uint64_t seq)
 		return -EINVAL;
 	if (seq + 1 <= m->tail)
 		return 0;
+	pthread_mutex_lock(&m->rlock);
 	m->tail = seq + 1;
+	pthread_mutex_unlock(&m->rlock);
 	return meta_save(m);
 }
 
@@ -569,9 +586,8 @@ static int mem_client_write(struct gd_ledger *l, uint64_t off, const void *buf, 
 	return make_record(m, GEOREP_OP_WRITE, off, buf, len, seq);
 }
 
-static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
+static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t cap)
 {
-	struct mem_ledger *m = to_mem(l);
 	uint64_t s, end, first;
 	eventfd_t v;
 
@@ -591,6 +607,47 @@ static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap
 	if (s == m->nrecs)
 		eventfd_read(m->evfd, &v);
 	return end;
+}
+
+/* a slow disk, for tests: a read waits before it looks at the log */
+static void read_delay(const struct mem_ledger *m)
+{
+	uint32_t ms = __atomic_load_n(&m->read_delay_ms, __ATOMIC_RELAXED);
+
+	if (ms)
+		usleep(ms * 1000U);
+}
+
+static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	read_delay(m);
+	return read_locked(m, seq, buf, cap);
+}
+
+/* the reader thread's: as the loop's, under rlock; waits up to @ms at the head */
+static ssize_t mem_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap, int ms)
+{
+	struct mem_ledger *m = to_mem(l);
+	struct pollfd p = { .fd = m->evfd, .events = POLLIN };
+	ssize_t n;
+
+	read_delay(m);
+	for (;;) {
+		pthread_mutex_lock(&m->rlock);
+		n = read_locked(m, seq, buf, cap);
+		pthread_mutex_unlock(&m->rlock);
+		/* at the head the read drained evfd: a write after it sets it */
+		if (n || ms < 0 || poll(&p, 1, ms) <= 0)
+			return n;
+		ms = -1;	/* once */
+	}
+}
+
+static void mem_test_read_delay(struct gd_ledger *l, uint32_t ms)
+{
+	__atomic_store_n(&to_mem(l)->read_delay_ms, ms, __ATOMIC_RELAXED);
 }
 
 static int mem_poll_fd(struct gd_ledger *l)
@@ -669,6 +726,8 @@ static ssize_t mem_append(struct gd_ledger *l, const void *recs, size_t len)
 
 static int truncate_log(struct mem_ledger *m, uint64_t seq, bool drop_applied)
 {
+	int ret;
+
 	if (m->role != GEOREP_ROLE_SECONDARY)
 		return -EBUSY;
 	if (seq < m->commit || seq > written(m) || seq < m->base_seq ||
@@ -676,10 +735,13 @@ static int truncate_log(struct mem_ledger *m, uint64_t seq, bool drop_applied)
 		return -EINVAL;
 	if (seq == written(m))
 		return 0;
+	pthread_mutex_lock(&m->rlock);
 	m->log_end = m->recs[seq - m->base_seq].off;
 	m->nrecs = seq - m->base_seq;
-	if (ftruncate(m->logfd, m->log_end))
-		return -errno;
+	ret = ftruncate(m->logfd, m->log_end) ? -errno : 0;
+	pthread_mutex_unlock(&m->rlock);
+	if (ret)
+		return ret;
 	if (seq >= m->applied)
 		return 0;
 	/* the data file holds blocks of the dropped records */
@@ -741,14 +803,19 @@ static int mem_reset(struct gd_ledger *l, const void *anchor)
 	ret = anchor_check(m, anchor, &rec);
 	if (ret)
 		return ret;
-	if (ftruncate(m->logfd, 0))
-		return -errno;
-	m->nrecs = 0;
-	m->log_end = 0;
-	m->base_seq = rec.seq;
+	pthread_mutex_lock(&m->rlock);
+	ret = ftruncate(m->logfd, 0) ? -errno : 0;
+	if (!ret) {
+		m->nrecs = 0;
+		m->log_end = 0;
+		m->base_seq = rec.seq;
+		m->tail = rec.seq + 1;
+	}
+	pthread_mutex_unlock(&m->rlock);
+	if (ret)
+		return ret;
 	m->base_term = rec.term;
 	memcpy(m->base_chain, rec.chain_hash, GEOREP_HASH_LEN);
-	m->tail = rec.seq + 1;
 	m->commit = m->applied = rec.seq;
 	if (rec.term > m->term)
 		m->term = rec.term;
@@ -820,6 +887,7 @@ static void mem_close(struct gd_ledger *l)
 	OPENSSL_cleanse(m->key, sizeof(m->key));
 	OPENSSL_cleanse(m->ekeys, sizeof(m->ekeys));
 	free(m->recs);
+	pthread_mutex_destroy(&m->rlock);
 	free(m);
 }
 
@@ -832,6 +900,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.release = mem_release,
 	.noop = mem_noop,
 	.read = mem_read,
+	.read_wait = mem_read_wait,
 	.poll_fd = mem_poll_fd,
 	.append = mem_append,
 	.truncate = mem_truncate,
@@ -844,6 +913,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.data_read = mem_data_read,
 	.client_write = mem_client_write,
 	.test_open = mem_test_open,
+	.test_read_delay = mem_test_read_delay,
 	.close = mem_close,
 };
 
@@ -859,6 +929,7 @@ int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
 	if (!m)
 		return -ENOMEM;
 	m->l.ops = &mem_ops;
+	pthread_mutex_init(&m->rlock, NULL);
 	m->logfd = m->datafd = m->evfd = -1;
 	m->site_id = site_id;
 	m->seal_epoch = 1;
@@ -916,6 +987,7 @@ out_close:
 		close(m->evfd);
 out_free:
 	OPENSSL_cleanse(m->key, sizeof(m->key));
+	pthread_mutex_destroy(&m->rlock);
 	free(m);
 	return ret;
 }
