@@ -537,6 +537,7 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->buf);
 	free(e->fbuf);
 	free(e->mt_rbuf);
+	free(e->scrub.rbuf);
 	gd_shipbuf_free(&e->sb);
 	free(e);
 }

@@ -261,6 +261,13 @@ struct engine {
 		uint64_t pass_bad;		/* ... found in this pass */
 		uint64_t passes, checked, bytes, damaged;
 		char why[200];			/* what is wrong with record @bad */
+		/* the batch read on rd: from rseq, rcount records, rlim bytes */
+		bool reading, want;		/* posted; waits for the pump's read */
+		uint64_t rseq;
+		uint32_t rcount;
+		size_t rlim;
+		uint8_t *rbuf;
+		size_t rbuf_len;
 	} scrub;
 	/* seal-key rotation (engine_keys.c) */
 	struct {
@@ -403,6 +410,7 @@ void eng_fork_notes_stale(struct engine *e);
 /* engine_scrub.c: records in the log checked against their Merkle leaves */
 int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap);
 void eng_scrub_tick(struct engine *e, uint64_t now);
+void eng_scrub_wanted(struct engine *e);
 const char *eng_scrub_damage(const struct engine *e, uint64_t size);
 json_t *eng_scrub_status(const struct engine *e);
 

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
@@ -50,25 +51,20 @@ static const char *check_rec(struct engine *e, const struct georep_rec *rec, con
 }
 
 /*
- * Check records @seq.. (@count at most, @lim bytes of them at most but one
- * whole record at least) from one ledger read.
+ * Check records @seq.. (@count at most) in @buf, @n bytes from one ledger
+ * read (or its -errno).
  * Return: records checked (>= 1), -EBADMSG with *@bad and @why set, or
  * -errno (-ERANGE: @seq was released).
  */
-static int check_batch(struct engine *e, uint64_t seq, uint32_t count, size_t lim,
-		       uint64_t *bytes, uint64_t *bad, char *why, size_t cap)
+static int check_read(struct engine *e, uint64_t seq, uint32_t count, const uint8_t *buf,
+		      ssize_t n, uint64_t *bytes, uint64_t *bad, char *why, size_t cap)
 {
 	const uint8_t *hdr, *payload;
 	struct georep_rec rec;
 	const char *what;
 	size_t off = 0;
-	ssize_t n;
 	int done;
 
-	/* a byte budget, not a count of records */
-	n = eng_read_upto(e, seq, count > 1 ? lim : 0);
-	if ((n == -EIO || n == -EBADMSG) && count > 1)
-		return check_batch(e, seq, 1, 0, bytes, bad, why, cap);	/* which one? */
 	*bad = seq;
 	if (n == -EIO || n == -EBADMSG) {
 		snprintf(why, cap, "record %llu cannot be read back from this site's log: %s",
@@ -78,7 +74,7 @@ static int check_batch(struct engine *e, uint64_t seq, uint32_t count, size_t li
 	if (n < 0)
 		return n;
 	for (done = 0; (uint32_t)done < count &&
-	     !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0); done++) {
+	     !georep_record_next(buf, n, &off, &rec, &hdr, &payload, NULL, 0); done++) {
 		*bad = seq + done;
 		if (rec.seq != *bad) {
 			snprintf(why, cap, "record %llu: the ledger returned record %llu",
@@ -98,6 +94,9 @@ static int check_batch(struct engine *e, uint64_t seq, uint32_t count, size_t li
 
 /**
  * eng_scrub_record() - read record @seq back and check it against its leaf
+ *
+ * On the loop, for a request that needs the answer at once; the scrub's
+ * passes read on the reader thread.
  * Return: 0, -EBADMSG (damaged, @why says how), -ERANGE (released) or -errno.
  */
 int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap)
@@ -107,7 +106,7 @@ int eng_scrub_record(struct engine *e, uint64_t seq, char *why, size_t cap)
 
 	if (!e->mt)
 		return -ENODATA;
-	ret = check_batch(e, seq, 1, 0, &bytes, &bad, why, cap);
+	ret = check_read(e, seq, 1, e->buf, eng_read_upto(e, seq, 0), &bytes, &bad, why, cap);
 	return ret < 0 ? ret : 0;
 }
 
@@ -188,46 +187,130 @@ static int64_t earn(struct engine *e, uint64_t now)
 	return e->scrub.credit;
 }
 
+/* the reader thread's read for the scrub: what the ledger holds, at once */
+static ssize_t scrub_read(void *arg, uint64_t seq, void *buf, size_t cap)
+{
+	struct engine *e = arg;
+
+	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
+}
+
+static void scrub_post(struct engine *e);
+static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n);
+
+/* Return: 0 once posted, -EBUSY (the pump reads: its end posts it), -ENOMEM */
+static int scrub_read_post(struct engine *e)
+{
+	size_t lim;
+
+	if (e->scrub.rlim < ENG_READ_MIN)
+		e->scrub.rlim = ENG_READ_MIN;
+	lim = e->scrub.rlim;
+	if (gd_reader_busy(&e->rd)) {
+		e->scrub.want = true;
+		return -EBUSY;
+	}
+	if (e->scrub.rbuf_len < lim) {
+		uint8_t *p = realloc(e->scrub.rbuf, lim);
+
+		if (!p)
+			return -ENOMEM;
+		e->scrub.rbuf = p;
+		e->scrub.rbuf_len = lim;
+	}
+	e->scrub.want = false;
+	e->scrub.reading = true;
+	return gd_reader_submit(&e->rd, scrub_read, scrub_done, e, e->scrub.rseq, e->scrub.rbuf,
+				lim);
+}
+
+/* the read of the batch at rseq came back: check it, then read on */
+static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n)
+{
+	struct engine *e = arg;
+	char why[sizeof(e->scrub.why)];
+	uint64_t bytes = 0, bad;
+	int ret;
+
+	e->scrub.reading = false;
+	if (!e->mt || !e->vol->cfg->scrub_mib_s)
+		goto out;
+	if ((n == -EMSGSIZE && e->scrub.rlim < ENG_READ_MAX) ||
+	    ((n == -EIO || n == -EBADMSG) && e->scrub.rcount > 1)) {
+		/* a larger record; or which record of the batch is bad? */
+		if (n == -EMSGSIZE)
+			e->scrub.rlim *= 2;
+		else
+			e->scrub.rcount = 1;
+		if (!scrub_read_post(e))
+			return;
+		goto out;
+	}
+	ret = check_read(e, seq, e->scrub.rcount, buf, n, &bytes, &bad, why, sizeof(why));
+	e->scrub.credit -= bytes;
+	e->scrub.bytes += bytes;
+	if (ret == -EBADMSG) {
+		found(e, bad, why);
+		ret = bad - seq + 1;	/* go on after it */
+	}
+	if (ret == -ERANGE)
+		goto out;	/* released: the next tick's cursor() starts at the tail */
+	if (ret < 0) {
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: scrub: reading record %llu: %s", e->name,
+				(unsigned long long)seq, strerror(-ret));
+		goto out;
+	}
+	e->scrub.next = seq + ret;
+	e->scrub.checked += ret;
+	if (e->scrub.credit > 0)
+		scrub_post(e);
+out:
+	engine_pump(e);		/* the reader is free */
+}
+
+/* the next batch: as many records as the credit's bytes hold (one at least) */
+static void scrub_post(struct engine *e)
+{
+	struct gd_ledger_status st;
+	uint64_t seq, end, now = gr_now_ns();
+
+	if (e->scrub.reading || e->lg->ops->status(e->lg, &st))
+		return;
+	end = gd_mtree_size(e->mt) < st.written_seq ? gd_mtree_size(e->mt) : st.written_seq;
+	seq = cursor(e, now, &st, end);
+	if (!seq)
+		return;
+	e->scrub.rseq = seq;
+	e->scrub.rcount = end - seq + 1 > UINT32_MAX ? UINT32_MAX : end - seq + 1;
+	e->scrub.rlim = e->scrub.rcount > 1 ? e->scrub.credit : 0;
+	scrub_read_post(e);
+}
+
+/*
+ * The scrub reads on the reader thread (reader.h): a damaged or slow disk
+ * must not hold the loop. A batch waits while the pump reads; pump_done()
+ * posts it (scrub.want).
+ */
 void eng_scrub_tick(struct engine *e, uint64_t now)
 {
 	struct gd_ledger_status st;
-	char why[sizeof(e->scrub.why)];
-	uint64_t seq, end, bad, bytes;
-	uint32_t count;
-	int ret;
 
 	if (!e->vol->cfg->scrub_mib_s || !e->mt || e->lg->ops->status(e->lg, &st)) {
 		e->scrub.last_ns = now;
 		e->scrub.credit = 0;
 		return;
 	}
-	if (earn(e, now) <= 0)
+	if (e->scrub.reading || earn(e, now) <= 0)
 		return;
-	end = gd_mtree_size(e->mt) < st.written_seq ? gd_mtree_size(e->mt) : st.written_seq;
-	while (e->scrub.credit > 0 && (seq = cursor(e, now, &st, end))) {
-		/* as many as the credit's bytes hold (one at least), up to end */
-		count = end - seq + 1 > UINT32_MAX ? UINT32_MAX : end - seq + 1;
-		bytes = 0;
-		ret = check_batch(e, seq, count, e->scrub.credit, &bytes, &bad, why, sizeof(why));
-		e->scrub.credit -= bytes;
-		e->scrub.bytes += bytes;
-		if (ret == -EBADMSG) {
-			found(e, bad, why);
-			ret = bad - seq + 1;	/* go on after it */
-		}
-		if (ret == -ERANGE && st.tail_seq <= seq)
-			e->lg->ops->status(e->lg, &st);	/* released: the tail moved */
-		if (ret == -ERANGE && seq < st.tail_seq)
-			continue;
-		if (ret < 0) {
-			if (gd_ratelimit(&e->rl))
-				gd_warn("volume %s: scrub: reading record %llu: %s", e->name,
-					(unsigned long long)seq, strerror(-ret));
-			break;
-		}
-		e->scrub.next = seq + ret;
-		e->scrub.checked += ret;
-	}
+	scrub_post(e);
+}
+
+/* after the pump's read: the batch that waited for the reader */
+void eng_scrub_wanted(struct engine *e)
+{
+	if (e->scrub.want && !e->scrub.reading)
+		scrub_read_post(e);
 }
 
 /* NULL, or why this site must not vouch for a tree of @size records */

@@ -357,9 +357,10 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 	e->pump_lim = ENG_PUMP_BATCH;
 	if (n && !pump_propose(e, buf, n))
 		return;
-	/* the tree lacks records the pump did not read (a new term's barrier) */
+	/* reads that waited for this one: the tree's (a new term's barrier), the scrub's */
 	if (e->mt_behind)
 		eng_mtree_catch_up(e);
+	eng_scrub_wanted(e);
 	engine_pump(e);
 }
 
