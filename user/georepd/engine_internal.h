@@ -38,7 +38,6 @@
 #define ENG_RESYNC_PER_TICK	64		/* chunks sent per tick, at most */
 #define ENG_RESYNC_MIN_CHUNKS	16		/* and at least (1 MiB), if the lane has room */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
-#define ENG_PUMP_BUDGET_NS	20000000ULL	/* proposing: one batch, then 20 ms at most */
 #define ENG_PUMP_BATCH		(2U << 20)	/* bytes read per batch (one record at least) */
 /* records kept for APPENDs; a drop keeps 6 MiB, past a window (64 x 64 KiB) */
 #define ENG_SHIPBUF_MAX		(16U << 20)
