@@ -539,7 +539,6 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->mt_rbuf);
 	free(e->scrub.rbuf);
 	gd_shipbuf_free(&e->sb);
-	gd_shipbuf_free(&e->cb);
 	free(e);
 }
 
@@ -752,7 +751,6 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	e->ents = calloc(GR_WIRE_MAX_RECORDS, sizeof(*e->ents));
 	e->fbuf = malloc(GR_WIRE_MSG_MAX);
 	gd_shipbuf_init(&e->sb, ENG_SHIPBUF_MAX);
-	gd_shipbuf_init(&e->cb, ENG_SHIPBUF_MAX);
 	ret = -ENOMEM;
 	if (!e->ents || !e->fbuf || eng_ensure_buf(e, 2U << 20))
 		goto out_free;

@@ -195,6 +195,7 @@ static ssize_t scrub_read(void *arg, uint64_t seq, void *buf, size_t cap)
 	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
 }
 
+static void scrub_post(struct engine *e);
 static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n);
 
 /* Return: 0 once posted, -EBUSY (the pump reads: its end posts it), -ENOMEM */
@@ -262,6 +263,8 @@ static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 	}
 	e->scrub.next = seq + ret;
 	e->scrub.checked += ret;
+	if (e->scrub.credit > 0)
+		scrub_post(e);
 out:
 	engine_pump(e);		/* the reader is free */
 }

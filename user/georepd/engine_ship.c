@@ -133,57 +133,30 @@ static const struct gr_msg *with_progress(struct engine *e, const struct gr_msg 
 }
 
 /*
- * @m's records (@want bytes) from @sb, when it holds them as the core knows
- * them: their size, the first one's seq and term, the buffer's term the
- * leader's. Return: them, or NULL.
+ * An APPEND's records (@len bytes): from the ship buffer when it holds
+ * them as the core knows them (their size, the first one's seq and term,
+ * and the buffer's term the leader's), else read from the ledger.
+ * Return: them, or NULL (*@len: -errno).
  */
-static const uint8_t *buffered(struct engine *e, struct gd_shipbuf *sb, const struct gr_msg *m,
-			       size_t want)
+static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, ssize_t *len)
 {
+	size_t want = m->bytes + GEOREP_RECORD_HDR_SIZE * (size_t)m->n_entries, have = 0;
+	const uint8_t *p = gd_shipbuf_get(&e->sb, m->seq + 1, m->n_entries, &have);
 	struct georep_rec rec;
 	struct gr_entry ent;
-	const uint8_t *p;
-	size_t have = 0;
 
-	p = gd_shipbuf_get(sb, m->seq + 1, m->n_entries, &have);
-	if (p && have == want && sb->term == e->term &&
+	if (p && have == want && e->sb.term == e->term &&
 	    !georep_record_decode(p, have, &rec, NULL, 0) && rec.seq == m->seq + 1 &&
-	    !gr_entry_get(e->n, rec.seq, &ent) && ent.term == rec.term)
-		return p;
-	return NULL;
-}
-
-/*
- * An APPEND's records (@len bytes): from the ship buffer, else from the
- * catch-up buffer (records a follower behind the ship buffer needs, read
- * on the reader thread, engine_catchup.c). Neither holds them: the reader
- * reads them, and the APPEND is not sent (-EAGAIN): the core sends it again
- * once the follower answers or a heartbeat round passes without progress,
- * and then they are there. The loop never waits for the disk here.
- * Return: them, or NULL (*@len: -errno); *@cb: they are the catch-up
- * buffer's, valid until it reads on (eng_catchup_ahead()).
- */
-static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, ssize_t *len,
-				     bool *cb)
-{
-	size_t want = m->bytes + GEOREP_RECORD_HDR_SIZE * (size_t)m->n_entries;
-	const uint8_t *p = buffered(e, &e->sb, m, want);
-
-	if (p) {
-		e->ship_buffered += want;
-		*len = want;
+	    !gr_entry_get(e->n, rec.seq, &ent) && ent.term == rec.term) {
+		e->ship_buffered += have;
+		*len = have;
 		return p;
 	}
-	p = buffered(e, &e->cb, m, want);
-	if (p) {
-		e->ship_read += want;
-		*len = want;
-		*cb = true;
-		return p;
-	}
-	eng_catchup_want(e, m->seq + 1);
-	*len = -EAGAIN;
-	return NULL;
+	*len = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);
+	if (*len < 0)
+		return NULL;
+	e->ship_read += *len;
+	return e->buf;
 }
 
 void eng_send_msg(struct engine *e, const struct gr_msg *msg)
@@ -191,10 +164,9 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	struct gr_frame f = { .hdr.type = GR_FT_CONSENSUS };
 	int site = eng_site_index(e, msg->to);
 	const struct gr_msg *m;
-	const uint8_t *data = NULL;
 	struct gr_msg copy;
-	bool with_records, caught_up = false;
-	ssize_t len, n = 0;
+	bool with_records;
+	ssize_t len;
 	int sent;
 
 	if (site < 0)
@@ -210,20 +182,10 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	f.consensus.len = len;
 	if (!gd_peer_up(e->d, site))
 		return;
-	/* an APPEND and its RECORDS: one burst, or neither */
+	/* an APPEND and its RECORDS: one burst */
 	with_records = m->type == GR_MSG_APPEND && m->n_entries;
-	if (with_records) {
-		data = append_records(e, m, &n, &caught_up);
-		if (!data) {
-			if (n != -EAGAIN && gd_ratelimit(&e->rl))
-				gd_err("volume %s: cannot read records %llu+%u to send: %s",
-				       e->name, (unsigned long long)m->seq + 1, m->n_entries,
-				       strerror(-n));
-			e->appends_deferred++;
-			return;
-		}
+	if (with_records)
 		gd_send_hold(e->d, site);
-	}
 	sent = eng_send_frame_lane(e, site, &f, eng_msg_urgent(m->type) ? GD_LANE_URGENT :
 				   eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns && !sent) {
@@ -232,16 +194,22 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	}
 	if (with_records) {
 		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
+		const uint8_t *data;
+		ssize_t n;
 
+		data = append_records(e, m, &n);
+		if (!data) {
+			gd_send_push(e->d, site);
+			gd_err("volume %s: cannot read records %llu+%u to send: %s", e->name,
+			       (unsigned long long)m->seq + 1, m->n_entries, strerror(-n));
+			return;
+		}
 		rf.records.count = m->n_entries;
 		rf.records.first_seq = m->seq + 1;
 		rf.records.data = data;
 		rf.records.len = n;
 		sent = sent ?: eng_send_frame(e, site, &rf);
 		gd_send_push(e->d, site);
-		/* after the send: reading on may move the catch-up buffer */
-		if (caught_up)
-			eng_catchup_ahead(e, m->seq + 1 + m->n_entries);
 		e->records_sent += m->n_entries;
 		e->bytes_sent += n;
 		/* the stage: only what left with its APPEND */
@@ -364,32 +332,6 @@ static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
 	return e->lg->ops->read_wait(e->lg, seq, buf, cap, ENG_TICK_MS);
 }
 
-/*
- * The reads that waited for the reader (the tree's, the scrub's, a
- * follower's catch-up) take turns after each of the pump's reads, so that
- * none starves another; each one's own end gives the reader back to the pump.
- */
-static void side_reads(struct engine *e)
-{
-	unsigned int i;
-
-	for (i = 0; i < 3 && !gd_reader_busy(&e->rd); i++) {
-		switch ((e->rd_turn + i) % 3) {
-		case 0:
-			if (e->mt_behind)
-				eng_mtree_catch_up(e);
-			break;
-		case 1:
-			eng_scrub_wanted(e);
-			break;
-		default:
-			eng_catchup_wanted(e);
-			break;
-		}
-	}
-	e->rd_turn++;
-}
-
 /* on the loop: the reader read @n bytes of records from @seq into @buf */
 static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 {
@@ -415,7 +357,10 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 	e->pump_lim = ENG_PUMP_BATCH;
 	if (n && !pump_propose(e, buf, n))
 		return;
-	side_reads(e);
+	/* reads that waited for this one: the tree's (a new term's barrier), the scrub's */
+	if (e->mt_behind)
+		eng_mtree_catch_up(e);
+	eng_scrub_wanted(e);
 	engine_pump(e);
 }
 
