@@ -319,6 +319,7 @@ void eng_note_in_transit(struct engine *e, unsigned int site);
 void eng_send_msg(struct engine *e, const struct gr_msg *m);
 void engine_pump(struct engine *e);
 int eng_pump_start(struct engine *e);
+ssize_t eng_read_now(void *arg, uint64_t seq, void *buf, size_t cap);
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
 void eng_own_proposed(struct engine *e, uint64_t seq, uint64_t term);
 void eng_own_durable(struct engine *e);

@@ -157,14 +157,6 @@ void eng_mtree_follow(struct engine *e)
 	}
 }
 
-/* the reader thread's read for the tree: what the ledger holds, at once */
-static ssize_t tree_read(void *arg, uint64_t seq, void *buf, size_t cap)
-{
-	struct engine *e = arg;
-
-	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
-}
-
 /* on the loop: add what the reader read from @seq (@n bytes), up to mt_rto */
 static void tree_read_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 {
@@ -238,7 +230,7 @@ void eng_mtree_catch_up(struct engine *e)
 		e->mt_rlen = e->mt_rcap;
 	}
 	e->mt_rto = to;
-	gd_reader_submit(&e->rd, tree_read, tree_read_done, e, size + 1, e->mt_rbuf, e->mt_rcap);
+	gd_reader_submit(&e->rd, eng_read_now, tree_read_done, e, size + 1, e->mt_rbuf, e->mt_rcap);
 }
 
 void eng_mtree_truncated(struct engine *e, uint64_t seq)

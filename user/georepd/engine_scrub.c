@@ -187,14 +187,6 @@ static int64_t earn(struct engine *e, uint64_t now)
 	return e->scrub.credit;
 }
 
-/* the reader thread's read for the scrub: what the ledger holds, at once */
-static ssize_t scrub_read(void *arg, uint64_t seq, void *buf, size_t cap)
-{
-	struct engine *e = arg;
-
-	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
-}
-
 static void scrub_post(struct engine *e);
 static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n);
 
@@ -220,7 +212,7 @@ static int scrub_read_post(struct engine *e)
 	}
 	e->scrub.want = false;
 	e->scrub.reading = true;
-	return gd_reader_submit(&e->rd, scrub_read, scrub_done, e, e->scrub.rseq, e->scrub.rbuf,
+	return gd_reader_submit(&e->rd, eng_read_now, scrub_done, e, e->scrub.rseq, e->scrub.rbuf,
 				lim);
 }
 

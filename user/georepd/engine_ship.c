@@ -324,6 +324,14 @@ static bool pump_propose(struct engine *e, const uint8_t *at, size_t n)
 	return !full && last_seq && !e->failed;
 }
 
+/* a reader thread's read for the tree and the scrub: what the ledger holds, at once */
+ssize_t eng_read_now(void *arg, uint64_t seq, void *buf, size_t cap)
+{
+	struct engine *e = arg;
+
+	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
+}
+
 /* the reader thread's read: new records, or none after a tick */
 static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
 {

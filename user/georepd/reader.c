@@ -30,7 +30,6 @@ static void *reader_main(void *arg)
 		pthread_mutex_lock(&r->lock);
 		r->result = n;
 		r->state = GD_RD_DONE;
-		pthread_cond_broadcast(&r->cond);
 		/* a full counter cannot be: one write per read, read back each time */
 		eventfd_write(r->efd, 1);
 	}
@@ -57,7 +56,6 @@ static void reader_ready(struct gr_io *io, uint32_t events, void *arg)
 	if (!finished)
 		return;
 	r->busy = false;
-	r->reads++;
 	r->done(r->arg, r->seq, r->buf, n);
 }
 

@@ -35,7 +35,7 @@ enum gd_reader_state { GD_RD_IDLE, GD_RD_POSTED, GD_RD_RUNNING, GD_RD_DONE };
 struct gd_reader {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;		/* state changed, or stop */
+	pthread_cond_t cond;		/* a read posted, or stop */
 	enum gd_reader_state state;	/* under lock */
 	bool stop;			/* under lock */
 	bool started;
@@ -51,7 +51,6 @@ struct gd_reader {
 	ssize_t result;			/* under lock, GD_RD_DONE */
 	/* loop side: submitted, and neither delivered nor cancelled yet */
 	bool busy;
-	uint64_t reads;			/* delivered */
 };
 
 /* Return: 0, or -errno (no thread, no eventfd). */
