@@ -81,7 +81,8 @@ GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_fol
 	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c georepd/engine_status.c \
 	georepd/engine_policy.c \
 	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c \
-	georepd/genesis.c georepd/engine_keys.c georepd/shipbuf.c georepd/reader.c
+	georepd/genesis.c georepd/engine_keys.c georepd/shipbuf.c georepd/reader.c \
+	georepd/engine_catchup.c
 PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
 # main.c registers the engine; the probe build links it too (its own factory
 # wins), after the library in $^, hence the library once more

@@ -463,6 +463,7 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		eng_io_policy(e, now, false);
 		eng_switchover_poll(e, now);
 		engine_pump(e);
+		eng_deferred_send(e);	/* a read the reader could not take yet */
 		if (e->mt_follow || e->mt_behind)
 			eng_mtree_keep_up(e);
 		eng_mleaf_tick(e, now);
@@ -518,6 +519,7 @@ struct engine *eng_lookup(struct georepd *d, json_t *req, char *err)
 static void eng_destroy(struct gr_replica *r)
 {
 	struct engine *e = (struct engine *)r;
+	unsigned int i;
 
 	/* first: the reader's read in flight uses the ledger and e->sb */
 	gd_reader_stop(&e->rd);
@@ -539,6 +541,9 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->mt_rbuf);
 	free(e->scrub.rbuf);
 	gd_shipbuf_free(&e->sb);
+	gd_shipbuf_free(&e->cb);
+	for (i = 0; i < GR_CFG_MAX_SITES; i++)
+		free(e->dq[i].q);
 	free(e);
 }
 
@@ -751,6 +756,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	e->ents = calloc(GR_WIRE_MAX_RECORDS, sizeof(*e->ents));
 	e->fbuf = malloc(GR_WIRE_MSG_MAX);
 	gd_shipbuf_init(&e->sb, ENG_SHIPBUF_MAX);
+	gd_shipbuf_init(&e->cb, ENG_SHIPBUF_MAX);
 	ret = -ENOMEM;
 	if (!e->ents || !e->fbuf || eng_ensure_buf(e, 2U << 20))
 		goto out_free;

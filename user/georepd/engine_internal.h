@@ -41,6 +41,8 @@
 #define ENG_PUMP_BATCH		(2U << 20)	/* bytes read per batch (one record at least) */
 /* records kept for APPENDs; a drop keeps 6 MiB, past a window (64 x 64 KiB) */
 #define ENG_SHIPBUF_MAX		(16U << 20)
+#define ENG_CATCHUP_READ	(4U << 20)	/* bytes per catch-up read */
+#define ENG_DEFER_MAX		(GR_MAX_INFLIGHT + 8)	/* APPENDs waiting, per follower */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 #define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
 #define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
@@ -214,6 +216,7 @@ struct engine {
 	 * pump_lim bytes (doubled for a larger record)
 	 */
 	struct gd_reader rd;
+	unsigned int rd_turn;		/* side_reads(): who goes first */
 	uint64_t pump_term;
 	size_t pump_len, pump_lim;
 	/*
@@ -225,6 +228,27 @@ struct engine {
 	uint8_t *mt_rbuf;
 	size_t mt_rlen, mt_rcap;
 	uint64_t mt_rto;
+	/*
+	 * records a follower behind sb needs (engine_catchup.c), read on rd
+	 * into cb's room in term cu.term (cu.len bytes held then), cu.lim at a
+	 * time; cu.want: the seq to read once rd is free
+	 */
+	struct gd_shipbuf cb;
+	struct {
+		bool reading;
+		uint64_t want, term, reads;
+		size_t len, lim;
+	} cu;
+	/*
+	 * per follower: APPENDs whose records neither buffer held, in order,
+	 * sent as soon as a read brings them (engine_catchup.c); the APPENDs
+	 * that follow one to that follower wait behind it
+	 */
+	struct {
+		struct gr_msg *q;	/* ENG_DEFER_MAX, allocated at the first */
+		uint32_t head, n;
+	} dq[GR_CFG_MAX_SITES];
+	uint64_t appends_deferred;	/* APPENDs that waited for a read */
 	struct gd_stages stages;	/* where a write's time goes (stage.h) */
 	uint64_t records_in_ns;		/* follower: the RECORDS being answered came in */
 	uint64_t elections_won, resyncs_done;
@@ -320,6 +344,15 @@ void eng_send_msg(struct engine *e, const struct gr_msg *m);
 void engine_pump(struct engine *e);
 int eng_pump_start(struct engine *e);
 ssize_t eng_read_now(void *arg, uint64_t seq, void *buf, size_t cap);
+
+/* engine_catchup.c: a follower's records behind the ship buffer */
+void eng_catchup_want(struct engine *e, uint64_t seq);
+void eng_catchup_wanted(struct engine *e);
+void eng_catchup_ahead(struct engine *e, uint64_t next);
+void eng_defer(struct engine *e, unsigned int site, const struct gr_msg *m);
+void eng_deferred_send(struct engine *e);
+void eng_deferred_drop(struct engine *e);
+int eng_send_now(struct engine *e, unsigned int site, const struct gr_msg *msg);
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
 void eng_own_proposed(struct engine *e, uint64_t seq, uint64_t term);
 void eng_own_durable(struct engine *e);

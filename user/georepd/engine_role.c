@@ -111,8 +111,13 @@ void eng_on_role(struct engine *e, const struct gr_ready *rd, uint64_t now)
 		gr_status(e->n, &gs);
 		gd_stage_restart(&e->stages, gs.commit_seq);
 	}
-	if (rd->role != e->role || rd->term != e->term)
-		gd_shipbuf_reset(&e->sb);	/* a new term's log: read again */
+	if (rd->role != e->role || rd->term != e->term) {
+		/* a new term's log: read again */
+		gd_shipbuf_reset(&e->sb);
+		gd_shipbuf_reset(&e->cb);
+		e->cu.want = 0;
+		eng_deferred_drop(e);
+	}
 	e->role = rd->role;
 	e->term = rd->term;
 	e->leader = rd->leader;

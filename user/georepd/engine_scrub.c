@@ -187,7 +187,6 @@ static int64_t earn(struct engine *e, uint64_t now)
 	return e->scrub.credit;
 }
 
-static void scrub_post(struct engine *e);
 static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n);
 
 /* Return: 0 once posted, -EBUSY (the pump reads: its end posts it), -ENOMEM */
@@ -255,8 +254,6 @@ static void scrub_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 	}
 	e->scrub.next = seq + ret;
 	e->scrub.checked += ret;
-	if (e->scrub.credit > 0)
-		scrub_post(e);
 out:
 	engine_pump(e);		/* the reader is free */
 }

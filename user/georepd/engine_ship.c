@@ -74,10 +74,10 @@ ssize_t eng_read_upto(struct engine *e, uint64_t seq, size_t lim)
 	return -EMSGSIZE;
 }
 
-/* Tell the core whether APPENDs to @site are still on their way. */
+/* Tell the core whether APPENDs to @site are still on their way (or wait for a read). */
 void eng_note_in_transit(struct engine *e, unsigned int site)
 {
-	gr_set_in_transit(e->n, e->ids[site], gd_bulk_in_transit(e->d, site));
+	gr_set_in_transit(e->n, e->ids[site], gd_bulk_in_transit(e->d, site) || e->dq[site].n);
 }
 
 int eng_send_frame(struct engine *e, unsigned int site, struct gr_frame *f)
@@ -133,59 +133,94 @@ static const struct gr_msg *with_progress(struct engine *e, const struct gr_msg 
 }
 
 /*
- * An APPEND's records (@len bytes): from the ship buffer when it holds
- * them as the core knows them (their size, the first one's seq and term,
- * and the buffer's term the leader's), else read from the ledger.
- * Return: them, or NULL (*@len: -errno).
+ * @m's records from @sb (*@len bytes), when it holds them in the leader's
+ * term and the first one is the core's entry (seq and term). Their size
+ * is not compared with the core's: a client write that raced a new
+ * leader's barrier stands for it in the ledger (eng_leader_appends()).
+ * Return: them, or NULL.
  */
-static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, ssize_t *len)
+static const uint8_t *buffered(struct engine *e, struct gd_shipbuf *sb, const struct gr_msg *m,
+			       size_t *len)
 {
-	size_t want = m->bytes + GEOREP_RECORD_HDR_SIZE * (size_t)m->n_entries, have = 0;
-	const uint8_t *p = gd_shipbuf_get(&e->sb, m->seq + 1, m->n_entries, &have);
 	struct georep_rec rec;
 	struct gr_entry ent;
+	const uint8_t *p;
 
-	if (p && have == want && e->sb.term == e->term &&
-	    !georep_record_decode(p, have, &rec, NULL, 0) && rec.seq == m->seq + 1 &&
-	    !gr_entry_get(e->n, rec.seq, &ent) && ent.term == rec.term) {
-		e->ship_buffered += have;
-		*len = have;
+	p = gd_shipbuf_get(sb, m->seq + 1, m->n_entries, len);
+	if (p && sb->term == e->term &&
+	    !georep_record_decode(p, *len, &rec, NULL, 0) && rec.seq == m->seq + 1 &&
+	    !gr_entry_get(e->n, rec.seq, &ent) && ent.term == rec.term)
 		return p;
-	}
-	*len = eng_read_records(e, m->seq + 1, m->n_entries, m->bytes);
-	if (*len < 0)
-		return NULL;
-	e->ship_read += *len;
-	return e->buf;
+	return NULL;
 }
 
-void eng_send_msg(struct engine *e, const struct gr_msg *msg)
+/*
+ * An APPEND's records (*@len bytes): from the ship buffer, else from the
+ * catch-up buffer (records a follower behind the ship buffer needs, read
+ * on the reader thread, engine_catchup.c). Neither holds them: the reader
+ * reads them, and the APPEND waits for that read (eng_defer()). The loop
+ * never waits for the disk here.
+ * Return: them, or NULL; *@cb: they are the catch-up buffer's, valid until
+ * it reads on (eng_catchup_ahead()).
+ */
+static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, size_t *len,
+				     bool *cb)
+{
+	const uint8_t *p = buffered(e, &e->sb, m, len);
+
+	if (p) {
+		e->ship_buffered += *len;
+		return p;
+	}
+	p = buffered(e, &e->cb, m, len);
+	if (p) {
+		e->ship_read += *len;
+		*cb = true;
+		return p;
+	}
+	/* the first ones held: the read goes on after them */
+	if (e->cb.n && e->cb.first <= m->seq + 1 && m->seq + 1 < e->cb.first + e->cb.n)
+		eng_catchup_want(e, e->cb.first + e->cb.n);
+	else
+		eng_catchup_want(e, m->seq + 1);
+	return NULL;
+}
+
+/*
+ * Send @msg to @site now: an APPEND with its RECORDS in one burst.
+ * Return: -EAGAIN when the APPEND's records are being read (not sent),
+ * else 0 (sent, or dropped: no link, a test partition, an encoding error).
+ */
+int eng_send_now(struct engine *e, unsigned int site, const struct gr_msg *msg)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_CONSENSUS };
-	int site = eng_site_index(e, msg->to);
+	const uint8_t *data = NULL;
 	const struct gr_msg *m;
 	struct gr_msg copy;
-	bool with_records;
+	bool with_records, caught_up = false;
+	size_t n = 0;
 	ssize_t len;
 	int sent;
 
-	if (site < 0)
-		return;
 	m = with_progress(e, msg, &copy);
 	len = gr_wire_msg_encode(e->fbuf, GR_WIRE_MSG_MAX, m);
 	if (len < 0) {
 		gd_err("volume %s: cannot encode message type %u: %s", e->name, m->type,
 		       strerror(-len));
-		return;
+		return 0;
 	}
 	f.consensus.data = e->fbuf;
 	f.consensus.len = len;
 	if (!gd_peer_up(e->d, site))
-		return;
-	/* an APPEND and its RECORDS: one burst */
+		return 0;
+	/* an APPEND and its RECORDS: one burst, or neither */
 	with_records = m->type == GR_MSG_APPEND && m->n_entries;
-	if (with_records)
+	if (with_records) {
+		data = append_records(e, m, &n, &caught_up);
+		if (!data)
+			return -EAGAIN;
 		gd_send_hold(e->d, site);
+	}
 	sent = eng_send_frame_lane(e, site, &f, eng_msg_urgent(m->type) ? GD_LANE_URGENT :
 				   eng_msg_lane(m->type));
 	if (m->type == GR_MSG_APPEND_RESP && e->records_in_ns && !sent) {
@@ -194,22 +229,16 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 	}
 	if (with_records) {
 		struct gr_frame rf = { .hdr.type = GR_FT_RECORDS };
-		const uint8_t *data;
-		ssize_t n;
 
-		data = append_records(e, m, &n);
-		if (!data) {
-			gd_send_push(e->d, site);
-			gd_err("volume %s: cannot read records %llu+%u to send: %s", e->name,
-			       (unsigned long long)m->seq + 1, m->n_entries, strerror(-n));
-			return;
-		}
 		rf.records.count = m->n_entries;
 		rf.records.first_seq = m->seq + 1;
 		rf.records.data = data;
 		rf.records.len = n;
 		sent = sent ?: eng_send_frame(e, site, &rf);
 		gd_send_push(e->d, site);
+		/* after the send: reading on may move the catch-up buffer */
+		if (caught_up)
+			eng_catchup_ahead(e, m->seq + 1 + m->n_entries);
 		e->records_sent += m->n_entries;
 		e->bytes_sent += n;
 		/* the stage: only what left with its APPEND */
@@ -228,6 +257,18 @@ void eng_send_msg(struct engine *e, const struct gr_msg *msg)
 				gd_cluster(e->d)->sites[site].name, (unsigned long long)m->seq);
 		}
 	}
+	return 0;
+}
+
+/* the core's message out: after the APPENDs to its site that wait for a read */
+void eng_send_msg(struct engine *e, const struct gr_msg *msg)
+{
+	int site = eng_site_index(e, msg->to);
+
+	if (site < 0)
+		return;
+	if ((msg->type == GR_MSG_APPEND && e->dq[site].n) || eng_send_now(e, site, msg) == -EAGAIN)
+		eng_defer(e, site, msg);
 }
 
 /*
@@ -340,6 +381,34 @@ static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
 	return e->lg->ops->read_wait(e->lg, seq, buf, cap, ENG_TICK_MS);
 }
 
+/*
+ * The reads that waited for the reader (the tree's, the scrub's, a
+ * follower's catch-up) take turns after each of the pump's reads, so that
+ * none starves another, and at once while the pump does not read (not a
+ * writable leader, or a full core); each one's end gives the reader back
+ * to the pump.
+ */
+static void side_reads(struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3 && !gd_reader_busy(&e->rd); i++) {
+		switch ((e->rd_turn + i) % 3) {
+		case 0:
+			if (e->mt_behind)
+				eng_mtree_catch_up(e);
+			break;
+		case 1:
+			eng_scrub_wanted(e);
+			break;
+		default:
+			eng_catchup_wanted(e);
+			break;
+		}
+	}
+	e->rd_turn++;
+}
+
 /* on the loop: the reader read @n bytes of records from @seq into @buf */
 static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 {
@@ -363,12 +432,13 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 		return;		/* the tick pumps again */
 	}
 	e->pump_lim = ENG_PUMP_BATCH;
-	if (n && !pump_propose(e, buf, n))
+	if (n && !pump_propose(e, buf, n)) {
+		/* the core is full: the pump waits, the others may read */
+		if (!e->failed)
+			side_reads(e);
 		return;
-	/* reads that waited for this one: the tree's (a new term's barrier), the scrub's */
-	if (e->mt_behind)
-		eng_mtree_catch_up(e);
-	eng_scrub_wanted(e);
+	}
+	side_reads(e);
 	engine_pump(e);
 }
 
@@ -385,8 +455,12 @@ void engine_pump(struct engine *e)
 	struct gr_status gs;
 	uint8_t *at;
 
-	if (gd_reader_busy(&e->rd) || e->failed || e->role != GR_LEADER || !e->writable)
+	if (gd_reader_busy(&e->rd) || e->failed)
 		return;
+	if (e->role != GR_LEADER || !e->writable) {
+		side_reads(e);	/* no pump: the reads that waited go now */
+		return;
+	}
 	gr_status(e->n, &gs);
 	at = gd_shipbuf_room(&e->sb, gs.last_seq + 1, e->term, e->pump_lim);
 	if (!at) {

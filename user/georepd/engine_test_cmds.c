@@ -136,7 +136,7 @@ static int h_test_open(struct gr_ctl_client *cl, json_t *req, json_t **resp, cha
 	return 0;
 }
 
-/* {"volume", "ms"}: every read of the mem ledger waits @ms first (a slow disk) */
+/* {"volume", "ms"}: a read of records from the mem ledger takes @ms more (a slow disk) */
 static int h_test_read_delay(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			     void *arg)
 {

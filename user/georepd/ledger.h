@@ -135,7 +135,7 @@ struct gd_ledger_ops {
 			    size_t len, uint64_t *seq);
 	/* tests only (mem backend): pretend @count openers of the device */
 	void (*test_open)(struct gd_ledger *l, uint32_t count);
-	/* tests only (mem backend): every read waits @ms first, as a slow disk would */
+	/* tests only (mem backend): a read of records takes @ms longer, as on a slow disk */
 	void (*test_read_delay)(struct gd_ledger *l, uint32_t ms);
 	void (*close)(struct gd_ledger *l);
 };

@@ -89,7 +89,7 @@ struct mem_ledger {
 	 * nrecs, base_seq, tail and log_end (the loop's own reads need not)
 	 */
 	pthread_mutex_t rlock;
-	uint32_t read_delay_ms;	/* tests: every read waits this long, a slow disk */
+	uint32_t read_delay_ms;	/* tests: a read of records takes this long more */
 };
 
 #define to_mem(l) ((struct mem_ledger *)(l))
@@ -609,7 +609,7 @@ static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t
 	return end;
 }
 
-/* a slow disk, for tests: a read waits before it looks at the log */
+/* a slow disk, for tests: a read that found records returns this much later */
 static void read_delay(const struct mem_ledger *m)
 {
 	uint32_t ms = __atomic_load_n(&m->read_delay_ms, __ATOMIC_RELAXED);
@@ -621,9 +621,11 @@ static void read_delay(const struct mem_ledger *m)
 static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
 {
 	struct mem_ledger *m = to_mem(l);
+	ssize_t n = read_locked(m, seq, buf, cap);
 
-	read_delay(m);
-	return read_locked(m, seq, buf, cap);
+	if (n > 0)
+		read_delay(m);
+	return n;
 }
 
 /* the reader thread's: as the loop's, under rlock; waits up to @ms at the head */
@@ -633,11 +635,12 @@ static ssize_t mem_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_
 	struct pollfd p = { .fd = m->evfd, .events = POLLIN };
 	ssize_t n;
 
-	read_delay(m);
 	for (;;) {
 		pthread_mutex_lock(&m->rlock);
 		n = read_locked(m, seq, buf, cap);
 		pthread_mutex_unlock(&m->rlock);
+		if (n > 0)
+			read_delay(m);
 		/* at the head the read drained evfd: a write after it sets it */
 		if (n || ms < 0 || poll(&p, 1, ms) <= 0)
 			return n;
