@@ -485,23 +485,37 @@ static ssize_t read_durable(struct georep_volume *vol, u64 s,
  * log device; a record released (and perhaps overwritten) while it was
  * being read is detected by checking the tail again afterwards. With
  * @sealed, records past the durable ones are copied from their writes in
- * flight (read_in_flight()).
+ * flight (read_in_flight()). @mode: GEOREP_READ_SEALED for that,
+ * GEOREP_READ_NODISK never to read the device: stop at the first record
+ * that would need it (-ENODATA when it is the first), and at a reader
+ * holding read_mutex.
  *
- * Context: process context, sleeps.
+ * Context: process context, sleeps (not for the device with NODISK).
  */
-ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
-			char __user *buf, size_t len, bool sealed)
+static int log_read_lock(struct georep_volume *vol, unsigned int mode)
 {
-	size_t done = 0;
-	ssize_t ret = 0;
-	u64 s = *seq;
+	int ret;
 
+	/* another reader may be waiting for the device */
+	if (mode & GEOREP_READ_NODISK)
+		return mutex_trylock(&vol->read_mutex) ? 0 : -ENODATA;
 	atomic_inc(&vol->log_readers);
 	ret = mutex_lock_interruptible(&vol->read_mutex);
 	if (atomic_dec_and_test(&vol->log_readers))
 		wake_up_all(&vol->readers_wq);
+	return ret ? -ERESTARTSYS : 0;
+}
+
+ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
+			char __user *buf, size_t len, unsigned int mode)
+{
+	size_t done = 0;
+	ssize_t ret;
+	u64 s = *seq;
+
+	ret = log_read_lock(vol, mode);
 	if (ret)
-		return -ERESTARTSYS;
+		return ret;
 	if (READ_ONCE(vol->dead)) {
 		ret = -ENODEV;
 		goto out_unlock;
@@ -511,10 +525,13 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 	for (;;) {
 		ret = 0;
 		if (s > georep_volume_durable_seq(vol)) {
-			if (!sealed || s > georep_volume_ship_seq(vol))
+			if (!(mode & GEOREP_READ_SEALED) || s > georep_volume_ship_seq(vol))
 				break;
 			ret = read_in_flight(vol, s, buf + done, len - done);
 		}
+		/* durable, or in flight and not copyable: on the device only */
+		if ((mode & GEOREP_READ_NODISK) && (!ret || ret == -EAGAIN))
+			ret = -ENODATA;
 		if (!ret)
 			ret = read_durable(vol, s, buf + done, len - done);
 		if (ret < 0)

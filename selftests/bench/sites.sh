@@ -10,7 +10,9 @@
 # record only once durable at the primary, as before December 2026, to
 # compare with shipping while the local write runs; the -commitnl rows, also
 # only with --only, hand the commit index to the kernel by netlink instead of
-# GEOREP_IOC_COMMIT_SEQ, as before December 2026), at 0 ms and at
+# GEOREP_IOC_COMMIT_SEQ, as before December 2026; the -pumpreader rows,
+# also only with --only, read every new record on georepd's reader thread,
+# not on its loop through GEOREP_IOC_SHIP_NODISK), at 0 ms and at
 # DELAY ms one-way netem delay on every link between the VMs, all in one
 # boot of three VMs (selftests/vm/multi). Numbers are printed with their
 # ratios, never judged: the exit status only says whether every scenario
@@ -255,6 +257,7 @@ gr_start() {
 	mkdir -p "$GR_STATE"
 	GEOREPD_SHIP_DURABLE=$([ "${GR_VARIANT:-}" = shipdurable ] && echo 1) \
 	GEOREPD_COMMIT_NETLINK=$([ "${GR_VARIANT:-}" = commitnl ] && echo 1) \
+	GEOREPD_PUMP_READER=$([ "${GR_VARIANT:-}" = pumpreader ] && echo 1) \
 	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} setsid georepd \
 		--config "$GR_CONFIG" --site "vm$GEOREP_VM_INDEX" --state-dir "$GR_STATE" \
 		--foreground --ledger kernel $plain </dev/null >/tmp/georepd.log 2>&1 &
@@ -411,7 +414,7 @@ scenario_drbd() {
 	return $rc
 }
 
-# georep SITES RULE TLS NAME [NOCKPT [VARIANT]]: VARIANT shipdurable or commitnl
+# georep SITES RULE TLS NAME [NOCKPT [VARIANT]]: VARIANT shipdurable, commitnl or pumpreader
 scenario_georep() {
 	local n=$1 rule=$2 seed sb keys pki i p='' t rc=0
 	seed=$(gr_seed "$rule") || return 1
@@ -452,12 +455,14 @@ run_scenario() {
 	drbd-C|drbd-A) scenario_drbd "${1#drbd-}" ;;
 	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls|\
 	georep-quorum-[23]-tls-nockpt|georep-quorum-[23]-shipdurable|\
-	georep-quorum-[23]-tls-shipdurable|georep-quorum-[23]-commitnl)
+	georep-quorum-[23]-tls-shipdurable|georep-quorum-[23]-commitnl|\
+	georep-quorum-[23]-pumpreader)
 		local name=$1 tls=no nockpt=no variant=
 		[[ $name == *-tls* ]] && tls=yes
 		[[ $name == *-nockpt ]] && nockpt=yes
 		[[ $name == *-shipdurable ]] && variant=shipdurable
 		[[ $name == *-commitnl ]] && variant=commitnl
+		[[ $name == *-pumpreader ]] && variant=pumpreader
 		set -- ${name//-/ }
 		[ "$3" -le "$GEOREP_VM_COUNT" ] || { echo "needs $3 VMs"; return 1; }
 		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" "$variant" ;;
