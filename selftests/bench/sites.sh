@@ -282,6 +282,10 @@ gr_stages() {
 		jq -c '.cluster.volumes[0].replica | {role, stages}' 2>/dev/null)
 	[ -n "$st" ] || return 0
 	echo "BENCH-STAGE $1 $2 vm$GEOREP_VM_INDEX $st"
+	# where the leader's pump read its records: its loop or its reader thread
+	georepctl status --json --socket "$GR_STATE/vm$GEOREP_VM_INDEX.sock" 2>/dev/null |
+		jq -r '.cluster.volumes[0].replica | select(.role == "leader") |
+		"pump reads \(.pump_reads_loop) on the loop, \(.pump_reads_thread) on the thread"'
 }
 
 gr_failed() {

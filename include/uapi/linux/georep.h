@@ -404,9 +404,10 @@ struct georep_data_write {
 /*
  * Sealed mode (GEOREP_IOC_SHIP_SEALED, which this sets as well) that never
  * reads the log device: read() copies records from their writes in flight
- * only, and stops at a record that is durable (or in flight but not
- * copyable): it returns the records copied before it, or ENODATA when that
- * record is the first. ENODATA also when another reader of the volume's
+ * only (durable ones too, while their writes wait to complete), and stops
+ * at a record it would read from the device (its write completed, or it is
+ * not copyable): it returns the records copied before it, or ENODATA when
+ * that record is the first. ENODATA also when another reader of the volume's
  * log is running (it may be waiting for the device). The caller reads
  * such records on another file, where waiting for the device does no
  * harm; an event loop reads here without ever waiting for a disk.
