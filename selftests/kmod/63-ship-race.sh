@@ -64,15 +64,20 @@ setup() {
 		--key-dir "$KEYS"
 }
 
+# qd16_load SIZE: random writes of new data, 4-64 KiB, at QD16
+qd16_load() {
+	fio --name=ship --filename="/dev/georep/$V" --rw=randwrite \
+		--bsrange=4k-64k --direct=1 --ioengine=libaio --iodepth=16 \
+		--size="$1" --io_size="$1" --refill_buffers --randrepeat=0 \
+		--output-format=terse >/dev/null
+}
+
 race() {
 	local pid t0=$SECONDS
 	georep-ledgerop streamcopy "/dev/georep/$V.log" "$T/sealed" 300 --sealed \
 		>"$T/sealed.out" 2>"$T/sealed.err" &
 	pid=$!
-	fio --name=ship --filename="/dev/georep/$V" --rw=randwrite \
-		--bsrange=4k-64k --direct=1 --ioengine=libaio --iodepth=16 \
-		--size=48M --io_size=48M --refill_buffers --randrepeat=0 \
-		--output-format=terse >/dev/null || { kill $pid; return 1; }
+	qd16_load 48M || { kill $pid; return 1; }
 	echo "fio: 48 MiB in $((SECONDS - t0)) s"
 	# the reader stops: what it has not read yet it reads now, durable
 	kill -TERM $pid
@@ -108,10 +113,7 @@ race_nodisk() {
 	georep-ledgerop streamcopy "/dev/georep/$V.log" "$T/nodisk" 300 --nodisk \
 		>"$T/nodisk.out" 2>"$T/nodisk.err" &
 	pid=$!
-	fio --name=ship --filename="/dev/georep/$V" --rw=randwrite \
-		--bsrange=4k-64k --direct=1 --ioengine=libaio --iodepth=16 \
-		--size=24M --io_size=24M --refill_buffers --randrepeat=0 \
-		--output-format=terse >/dev/null || { kill $pid; return 1; }
+	qd16_load 24M || { kill $pid; return 1; }
 	kill -TERM $pid
 	wait $pid || { cat "$T/nodisk.out" "$T/nodisk.err"; return 1; }
 	echo "no-disk copy: $(cat "$T/nodisk.out"); $(tr '\n' ' ' <"$T/nodisk.err")"

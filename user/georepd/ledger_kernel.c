@@ -195,17 +195,22 @@ static int k_noop(struct gd_ledger *l, uint64_t *seq)
 	return k_cmd(to_k(l), GEOREP_CMD_LOG_NOOP, 0, 0, NULL, seq) ?: (*seq ? 0 : -EPROTO);
 }
 
-static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
+/* records from @seq on one of the stream's files; 0 when none is readable yet */
+static ssize_t stream_read(int fd, uint64_t seq, void *buf, size_t cap)
 {
-	struct kernel_ledger *k = to_k(l);
 	ssize_t n;
 
-	if (lseek(k->rfd, seq, SEEK_SET) < 0)
+	if (lseek(fd, seq, SEEK_SET) < 0)
 		return -errno;
-	n = read(k->rfd, buf, cap);
+	n = read(fd, buf, cap);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	return n;
+}
+
+static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
+{
+	return stream_read(to_k(l)->rfd, seq, buf, cap);
 }
 
 /*
@@ -218,35 +223,27 @@ static ssize_t k_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t 
 {
 	struct kernel_ledger *k = to_k(l);
 	struct pollfd p = { .fd = k->tfd, .events = POLLIN };
-	ssize_t n;
+	ssize_t n = stream_read(k->tfd, seq, buf, cap);
 
-	if (lseek(k->tfd, seq, SEEK_SET) < 0)
-		return -errno;
-	n = read(k->tfd, buf, cap);
-	if (n >= 0 || errno != EAGAIN)
-		return n < 0 ? -errno : n;
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
+	if (n || poll(&p, 1, ms) <= 0)
+		return n;
 	n = read(k->tfd, buf, cap);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	return n;
 }
 
-/* the pump's read on the event loop: what the kernel copies from writes in flight */
+/*
+ * The pump's read on the event loop: what the kernel copies from writes in
+ * flight; -ENODATA at a record it would read from the log device.
+ */
 static ssize_t k_read_nowait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
 {
 	struct kernel_ledger *k = to_k(l);
-	ssize_t n;
 
 	if (!k->nodisk)
 		return -EOPNOTSUPP;
-	if (lseek(k->nfd, seq, SEEK_SET) < 0)
-		return -errno;
-	n = read(k->nfd, buf, cap);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	return n;
+	return stream_read(k->nfd, seq, buf, cap);
 }
 
 static int k_nowait_fd(struct gd_ledger *l)
