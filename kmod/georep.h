@@ -157,11 +157,9 @@ int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
  * payload, no padding) starting at *seq into the user buffer, advances *seq
  * and returns the bytes copied: 0 when *seq is past the head, -ERANGE below
  * the tail, -EMSGSIZE when the first record does not fit. Records up to the
- * last durable one; with GEOREP_READ_SEALED in @mode, on a primary, up to
- * the last one sealed (georep_volume_ship_seq(), ship.c), and -EAGAIN when
- * the first of those must be waited for until it is durable after all;
- * with GEOREP_READ_NODISK as well, never from the log device: -ENODATA
- * when the first record is there only (GEOREP_IOC_SHIP_NODISK).
+ * last durable one; with @sealed, on a primary, up to the last one sealed
+ * (georep_volume_ship_seq(), ship.c), and -EAGAIN when the first of those
+ * must be waited for until it is durable after all.
  * georep_log_append() takes one or more whole records (header + payload,
  * back to back) from the user buffer on a secondary, checks each against
  * the one before, writes them with one flush (append.c) and returns the
@@ -171,10 +169,8 @@ int georep_volume_verify(struct georep_volume *vol, u64 *bad_seq,
  * the next one), -EBADMSG (chain hash or seal), -ENOKEY (seal epoch not
  * installed), -ENOSPC (log full), -EIO (log write or flush failed).
  */
-#define GEOREP_READ_SEALED	BIT(0)
-#define GEOREP_READ_NODISK	BIT(1)
 ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
-			char __user *buf, size_t len, unsigned int mode);
+			char __user *buf, size_t len, bool sealed);
 ssize_t georep_log_append(struct georep_volume *vol,
 			  const char __user *buf, size_t len);
 /*

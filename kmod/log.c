@@ -441,20 +441,6 @@ static ssize_t read_in_flight(struct georep_volume *vol, u64 s,
 	return READ_ONCE(vol->broken) ? -EIO : -EAGAIN;
 }
 
-/*
- * Durable record @s while its write still waits to complete (the commit
- * rule, its data write): from memory as well. Return: bytes, 0 when it is
- * not in flight or not copyable here (read it from the log device), or
- * -errno.
- */
-static ssize_t read_durable_in_flight(struct georep_volume *vol, u64 s,
-				      char __user *buf, size_t len)
-{
-	ssize_t ret = georep_ship_read(vol, s, buf, len);
-
-	return ret == -ENOENT || ret == -EAGAIN ? 0 : ret;
-}
-
 /* one durable record from the log device; bytes or -errno */
 static ssize_t read_durable(struct georep_volume *vol, u64 s,
 			    char __user *buf, size_t len)
@@ -498,39 +484,24 @@ static ssize_t read_durable(struct georep_volume *vol, u64 s,
  * A cursor of 0 means "from the tail". Durable records are read from the
  * log device; a record released (and perhaps overwritten) while it was
  * being read is detected by checking the tail again afterwards. With
- * GEOREP_READ_SEALED, records past the durable ones are copied from their
- * writes in flight (read_in_flight()), and so are durable ones whose
- * writes have not completed yet (read_durable_in_flight()). @mode: GEOREP_READ_SEALED for that,
- * GEOREP_READ_NODISK never to read the device: stop at the first record
- * that would need it (-ENODATA when it is the first), and at a reader
- * holding read_mutex.
+ * @sealed, records past the durable ones are copied from their writes in
+ * flight (read_in_flight()).
  *
- * Context: process context, sleeps (not for the device with NODISK).
+ * Context: process context, sleeps.
  */
-static int log_read_lock(struct georep_volume *vol, unsigned int mode)
+ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
+			char __user *buf, size_t len, bool sealed)
 {
-	int ret;
+	size_t done = 0;
+	ssize_t ret = 0;
+	u64 s = *seq;
 
-	/* another reader may be waiting for the device */
-	if (mode & GEOREP_READ_NODISK)
-		return mutex_trylock(&vol->read_mutex) ? 0 : -ENODATA;
 	atomic_inc(&vol->log_readers);
 	ret = mutex_lock_interruptible(&vol->read_mutex);
 	if (atomic_dec_and_test(&vol->log_readers))
 		wake_up_all(&vol->readers_wq);
-	return ret ? -ERESTARTSYS : 0;
-}
-
-ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
-			char __user *buf, size_t len, unsigned int mode)
-{
-	size_t done = 0;
-	ssize_t ret;
-	u64 s = *seq;
-
-	ret = log_read_lock(vol, mode);
 	if (ret)
-		return ret;
+		return -ERESTARTSYS;
 	if (READ_ONCE(vol->dead)) {
 		ret = -ENODEV;
 		goto out_unlock;
@@ -540,15 +511,10 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 	for (;;) {
 		ret = 0;
 		if (s > georep_volume_durable_seq(vol)) {
-			if (!(mode & GEOREP_READ_SEALED) || s > georep_volume_ship_seq(vol))
+			if (!sealed || s > georep_volume_ship_seq(vol))
 				break;
 			ret = read_in_flight(vol, s, buf + done, len - done);
-		} else if (mode & GEOREP_READ_SEALED) {
-			ret = read_durable_in_flight(vol, s, buf + done, len - done);
 		}
-		/* durable, or in flight and not copyable: on the device only */
-		if ((mode & GEOREP_READ_NODISK) && (!ret || ret == -EAGAIN))
-			ret = -ENODATA;
 		if (!ret)
 			ret = read_durable(vol, s, buf + done, len - done);
 		if (ret < 0)

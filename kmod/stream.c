@@ -14,9 +14,7 @@
  * (GEOREP_IOC_SHIP_SEALED): then a primary's records are readable once
  * sealed, while their local writes still run (ship.c), and poll() reports
  * EPOLLPRI when the durable seq moved past what GEOREP_IOC_DURABLE_SEQ
- * last returned on this file. GEOREP_IOC_SHIP_NODISK makes such a file
- * read only what it can copy from the writes in flight, never the log
- * device: -ENODATA at a record found there only (an event loop's reads).
+ * last returned on this file.
  *
  * Lifetime. One char device region (dynamic major, minor = volume minor)
  * and one cdev cover every volume; open() finds the volume's stream by
@@ -68,7 +66,6 @@ struct georep_stream_file {
 	struct mutex lock;		/* protects cursor, serialises reads */
 	u64 cursor;			/* seq of the next record to read */
 	bool sealed;			/* GEOREP_IOC_SHIP_SEALED; under lock */
-	bool nodisk;			/* GEOREP_IOC_SHIP_NODISK; under lock */
 	/*
 	 * sealed mode: the record at this seq was in flight and could not
 	 * be copied (georep_log_read() -EAGAIN): readable once durable
@@ -259,8 +256,7 @@ static ssize_t georep_stream_read(struct file *file, char __user *buf,
 		if (stream_limit(sf, cursor) >= cursor) {
 			/* 0 here means past the head after all: report it */
 			ret = georep_log_read(sf->vol, &sf->cursor, buf, len,
-					      (sf->sealed ? GEOREP_READ_SEALED : 0) |
-					      (sf->nodisk ? GEOREP_READ_NODISK : 0));
+					      sf->sealed);
 			if (ret > 0)
 				trace_georep_shipped(sf->vol, sf->cursor - 1);
 			if (ret != -EAGAIN) {
@@ -300,7 +296,6 @@ static ssize_t georep_stream_write(struct file *file, const char __user *buf,
 
 /*
  * GEOREP_IOC_SHIP_SEALED: this file reads a primary's records once sealed.
- * GEOREP_IOC_SHIP_NODISK: and only those it can copy from their writes.
  * GEOREP_IOC_DURABLE_SEQ: the last durable record; clears EPOLLPRI.
  */
 static long georep_stream_mode_ioctl(struct georep_stream_file *sf,
@@ -313,10 +308,8 @@ static long georep_stream_mode_ioctl(struct georep_stream_file *sf,
 	if (ret)
 		return ret;
 	mutex_lock(&sf->lock);
-	if (cmd == GEOREP_IOC_SHIP_SEALED || cmd == GEOREP_IOC_SHIP_NODISK) {
+	if (cmd == GEOREP_IOC_SHIP_SEALED) {
 		WRITE_ONCE(sf->sealed, true);
-		if (cmd == GEOREP_IOC_SHIP_NODISK)
-			WRITE_ONCE(sf->nodisk, true);
 	} else {
 		durable = georep_volume_durable_seq(sf->vol);
 		WRITE_ONCE(sf->durable_seen, durable);
@@ -326,7 +319,7 @@ static long georep_stream_mode_ioctl(struct georep_stream_file *sf,
 	mutex_unlock(&sf->lock);
 	georep_stream_leave(sf->stream);
 	/* a sleeping reader may read further now */
-	if (cmd != GEOREP_IOC_DURABLE_SEQ)
+	if (cmd == GEOREP_IOC_SHIP_SEALED)
 		wake_up_all(georep_volume_waitq(sf->vol));
 	return ret;
 }
@@ -367,8 +360,7 @@ static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 	struct georep_data_write dw;
 	long ret;
 
-	if (cmd == GEOREP_IOC_SHIP_SEALED || cmd == GEOREP_IOC_SHIP_NODISK ||
-	    cmd == GEOREP_IOC_DURABLE_SEQ)
+	if (cmd == GEOREP_IOC_SHIP_SEALED || cmd == GEOREP_IOC_DURABLE_SEQ)
 		return georep_stream_mode_ioctl(sf, cmd, uarg);
 	if (cmd == GEOREP_IOC_COMMIT_SEQ)
 		return georep_stream_commit(file, uarg);

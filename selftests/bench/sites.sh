@@ -10,9 +10,7 @@
 # record only once durable at the primary, as before December 2026, to
 # compare with shipping while the local write runs; the -commitnl rows, also
 # only with --only, hand the commit index to the kernel by netlink instead of
-# GEOREP_IOC_COMMIT_SEQ, as before December 2026; the -pumpreader rows,
-# also only with --only, read every new record on georepd's reader thread,
-# not on its loop through GEOREP_IOC_SHIP_NODISK), at 0 ms and at
+# GEOREP_IOC_COMMIT_SEQ, as before December 2026), at 0 ms and at
 # DELAY ms one-way netem delay on every link between the VMs, all in one
 # boot of three VMs (selftests/vm/multi). Numbers are printed with their
 # ratios, never judged: the exit status only says whether every scenario
@@ -257,7 +255,6 @@ gr_start() {
 	mkdir -p "$GR_STATE"
 	GEOREPD_SHIP_DURABLE=$([ "${GR_VARIANT:-}" = shipdurable ] && echo 1) \
 	GEOREPD_COMMIT_NETLINK=$([ "${GR_VARIANT:-}" = commitnl ] && echo 1) \
-	GEOREPD_PUMP_READER=$([ "${GR_VARIANT:-}" = pumpreader ] && echo 1) \
 	GEOREPD_ELECTION_MS=${GEOREPD_ELECTION_MS:-3000} setsid georepd \
 		--config "$GR_CONFIG" --site "vm$GEOREP_VM_INDEX" --state-dir "$GR_STATE" \
 		--foreground --ledger kernel $plain </dev/null >/tmp/georepd.log 2>&1 &
@@ -282,10 +279,6 @@ gr_stages() {
 		jq -c '.cluster.volumes[0].replica | {role, stages}' 2>/dev/null)
 	[ -n "$st" ] || return 0
 	echo "BENCH-STAGE $1 $2 vm$GEOREP_VM_INDEX $st"
-	# where the leader's pump read its records: its loop or its reader thread
-	georepctl status --json --socket "$GR_STATE/vm$GEOREP_VM_INDEX.sock" 2>/dev/null |
-		jq -r '.cluster.volumes[0].replica | select(.role == "leader") |
-		"pump reads \(.pump_reads_loop) on the loop, \(.pump_reads_thread) on the thread"'
 }
 
 gr_failed() {
@@ -418,7 +411,7 @@ scenario_drbd() {
 	return $rc
 }
 
-# georep SITES RULE TLS NAME [NOCKPT [VARIANT]]: VARIANT shipdurable, commitnl or pumpreader
+# georep SITES RULE TLS NAME [NOCKPT [VARIANT]]: VARIANT shipdurable or commitnl
 scenario_georep() {
 	local n=$1 rule=$2 seed sb keys pki i p='' t rc=0
 	seed=$(gr_seed "$rule") || return 1
@@ -459,14 +452,12 @@ run_scenario() {
 	drbd-C|drbd-A) scenario_drbd "${1#drbd-}" ;;
 	georep-quorum-[23]|georep-local-[23]|georep-quorum-[23]-tls|georep-local-[23]-tls|\
 	georep-quorum-[23]-tls-nockpt|georep-quorum-[23]-shipdurable|\
-	georep-quorum-[23]-tls-shipdurable|georep-quorum-[23]-commitnl|\
-	georep-quorum-[23]-pumpreader)
+	georep-quorum-[23]-tls-shipdurable|georep-quorum-[23]-commitnl)
 		local name=$1 tls=no nockpt=no variant=
 		[[ $name == *-tls* ]] && tls=yes
 		[[ $name == *-nockpt ]] && nockpt=yes
 		[[ $name == *-shipdurable ]] && variant=shipdurable
 		[[ $name == *-commitnl ]] && variant=commitnl
-		[[ $name == *-pumpreader ]] && variant=pumpreader
 		set -- ${name//-/ }
 		[ "$3" -le "$GEOREP_VM_COUNT" ] || { echo "needs $3 VMs"; return 1; }
 		scenario_georep "$3" "$2" "$tls" "$name" "$nockpt" "$variant" ;;

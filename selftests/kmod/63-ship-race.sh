@@ -26,10 +26,6 @@
 # its buffer. The record read must still be the block written (the kernel
 # reads it from the log device); without the recheck after the copy it is
 # the refilled buffer.
-#
-# Between the two, the same race with a GEOREP_IOC_SHIP_NODISK reader
-# (georepd's pump on its event loop): it never reads the log device, the
-# records it refuses come from a second file, and the copy is the same.
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -42,7 +38,7 @@ grep -qw delay <(dmsetup targets) || { echo "no dm-delay"; exit $KSFT_SKIP; }
 V=vol63-$$
 VT_VOLS=$V
 DM=grship-log-$$
-echo "    1..7"
+echo "    1..5"
 
 do_cleanup() {
 	vt_cleanup
@@ -64,20 +60,15 @@ setup() {
 		--key-dir "$KEYS"
 }
 
-# qd16_load SIZE: random writes of new data, 4-64 KiB, at QD16
-qd16_load() {
-	fio --name=ship --filename="/dev/georep/$V" --rw=randwrite \
-		--bsrange=4k-64k --direct=1 --ioengine=libaio --iodepth=16 \
-		--size="$1" --io_size="$1" --refill_buffers --randrepeat=0 \
-		--output-format=terse >/dev/null
-}
-
 race() {
 	local pid t0=$SECONDS
 	georep-ledgerop streamcopy "/dev/georep/$V.log" "$T/sealed" 300 --sealed \
 		>"$T/sealed.out" 2>"$T/sealed.err" &
 	pid=$!
-	qd16_load 48M || { kill $pid; return 1; }
+	fio --name=ship --filename="/dev/georep/$V" --rw=randwrite \
+		--bsrange=4k-64k --direct=1 --ioengine=libaio --iodepth=16 \
+		--size=48M --io_size=48M --refill_buffers --randrepeat=0 \
+		--output-format=terse >/dev/null || { kill $pid; return 1; }
 	echo "fio: 48 MiB in $((SECONDS - t0)) s"
 	# the reader stops: what it has not read yet it reads now, durable
 	kill -TERM $pid
@@ -102,35 +93,6 @@ compare() {
 vt_check "primary volume, commit rule local, log on dm-delay (writes 2 ms)" setup || { vt_done; exit 1; }
 vt_check "48 MiB of QD16 writes while a sealed-mode reader copies" race
 vt_check "the sealed copy equals the durable records, every seq" compare
-
-# georepd's pump reads a GEOREP_IOC_SHIP_NODISK file on its event loop: it
-# hands over what it copies from the writes in flight and refuses
-# (ENODATA) a record on the log device only, which a second file reads
-# (streamcopy --nodisk). From the tail, the first race's records are all
-# refused; under the next fio job some records come from their writes.
-race_nodisk() {
-	local pid
-	georep-ledgerop streamcopy "/dev/georep/$V.log" "$T/nodisk" 300 --nodisk \
-		>"$T/nodisk.out" 2>"$T/nodisk.err" &
-	pid=$!
-	qd16_load 24M || { kill $pid; return 1; }
-	kill -TERM $pid
-	wait $pid || { cat "$T/nodisk.out" "$T/nodisk.err"; return 1; }
-	echo "no-disk copy: $(cat "$T/nodisk.out"); $(tr '\n' ' ' <"$T/nodisk.err")"
-	grep -q '^read before durable: [1-9]' "$T/nodisk.err" &&
-		grep -q 'read from the durable ones: [1-9]' "$T/nodisk.err"
-}
-
-compare_nodisk() {
-	local out
-	out=$(georep-ledgerop streamcopy "/dev/georep/$V.log" "$T/durable2" 0) || return 1
-	[ "$out" = "$(cat "$T/nodisk.out")" ] ||
-		{ echo "the copies end at different records: $out"; return 1; }
-	cmp "$T/nodisk" "$T/durable2"
-}
-
-vt_check "24 MiB of QD16 writes while a no-disk reader copies, the rest read apart" race_nodisk
-vt_check "the no-disk copy equals the durable records, every seq" compare_nodisk
 # a write completing in the middle of its record's copy
 fault_race() {
 	local sz

@@ -527,8 +527,6 @@ static void eng_destroy(struct gr_replica *r)
 		gr_timer_free(e->timer);
 	if (e->lio)
 		gr_io_del(e->lio);
-	if (e->nio)
-		gr_io_del(e->nio);
 	gr_node_free(e->n);
 	gd_mtree_close(e->mt);
 	eng_ckpt_close(e);
@@ -813,15 +811,6 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 			goto out_close;
 		}
 	}
-	/* the records it hands over without the disk: read on the loop */
-	fd = e->lg->ops->nowait_fd ? e->lg->ops->nowait_fd(e->lg) : -1;
-	if (fd >= 0) {
-		e->nio = gr_io_add(gd_loop(d), fd, 0, eng_nowait_ready, e);
-		if (!e->nio) {
-			ret = -errno;
-			goto out_close;
-		}
-	}
 	ret = eng_pump_start(e);
 	if (ret)
 		goto out_close;
@@ -834,8 +823,6 @@ out_close:
 	gd_reader_stop(&e->rd);
 	if (e->lio)
 		gr_io_del(e->lio);
-	if (e->nio)
-		gr_io_del(e->nio);
 	if (e->timer)
 		gr_timer_free(e->timer);
 	eng_ckpt_close(e);

@@ -211,19 +211,14 @@ struct engine {
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
 	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
 	/*
-	 * The leader reads its new records into sb's room on the loop when
-	 * the ledger has them without the disk (read_nowait: nio polls for
-	 * them while nio_on), else on this thread (engine_pump(),
-	 * pump_posted): of pump_len bytes held then, in pump_term, at most
+	 * The leader reads its new records on this thread (engine_pump()),
+	 * into sb's room: of pump_len bytes held then, in pump_term, at most
 	 * pump_lim bytes (doubled for a larger record)
 	 */
 	struct gd_reader rd;
 	unsigned int rd_turn;		/* side_reads(): who goes first */
-	struct gr_io *nio;
-	bool nio_on, pump_posted;
 	uint64_t pump_term;
 	size_t pump_len, pump_lim;
-	uint64_t pump_reads_loop, pump_reads_thread;	/* reads that returned records */
 	/*
 	 * the tree lacks records the ledger holds (eng_mtree_catch_up()):
 	 * read on rd into mt_rbuf (mt_rlen bytes), mt_rcap at a time, up to
@@ -359,7 +354,6 @@ void eng_deferred_send(struct engine *e);
 void eng_deferred_drop(struct engine *e);
 int eng_send_now(struct engine *e, unsigned int site, const struct gr_msg *msg);
 void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg);
-void eng_nowait_ready(struct gr_io *io, uint32_t events, void *arg);
 void eng_own_proposed(struct engine *e, uint64_t seq, uint64_t term);
 void eng_own_durable(struct engine *e);
 

@@ -373,15 +373,12 @@ ssize_t eng_read_now(void *arg, uint64_t seq, void *buf, size_t cap)
 	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
 }
 
-/*
- * The reader thread's read: new records, or none after a tick; none at
- * once when the loop reads the records in flight itself (nio).
- */
+/* the reader thread's read: new records, or none after a tick */
 static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
 {
 	struct engine *e = ctx;
 
-	return e->lg->ops->read_wait(e->lg, seq, buf, cap, e->nio ? 0 : ENG_TICK_MS);
+	return e->lg->ops->read_wait(e->lg, seq, buf, cap, ENG_TICK_MS);
 }
 
 /*
@@ -417,7 +414,6 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 {
 	struct engine *e = arg;
 
-	e->pump_posted = false;
 	/* a new term or role since: the ship buffer started over */
 	if (e->term != e->pump_term || e->sb.term != e->pump_term ||
 	    e->sb.len != e->pump_len || e->role != GR_LEADER) {
@@ -436,90 +432,36 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 		return;		/* the tick pumps again */
 	}
 	e->pump_lim = ENG_PUMP_BATCH;
-	if (n) {
-		e->pump_reads_thread++;
-		if (!pump_propose(e, buf, n)) {
-			/* the core is full: the pump waits, the others may read */
-			if (!e->failed)
-				side_reads(e);
-			return;
-		}
+	if (n && !pump_propose(e, buf, n)) {
+		/* the core is full: the pump waits, the others may read */
+		if (!e->failed)
+			side_reads(e);
+		return;
 	}
 	side_reads(e);
 	engine_pump(e);
 }
 
-/* whether the loop polls for records it may read without the disk */
-static void nowait_watch(struct engine *e, bool on)
-{
-	if (e->nio && e->nio_on != on && !gr_io_set_events(e->nio, on ? EPOLLIN : 0))
-		e->nio_on = on;
-}
-
-/*
- * The pump's read on the loop: the records the ledger hands over without
- * the disk (the kernel's writes in flight, GEOREP_IOC_SHIP_NODISK).
- * Return: false when the reader thread must read (a record on the disk
- * only: a leader behind its writes; a larger record; an error it reports).
- */
-static bool pump_nowait(struct engine *e, uint64_t seq)
-{
-	uint8_t *at;
-	ssize_t n;
-
-	if (!e->nio)
-		return false;
-	at = gd_shipbuf_room(&e->sb, seq, e->term, e->pump_lim);
-	if (!at) {
-		if (gd_ratelimit(&e->rl))
-			gd_warn("volume %s: no memory to read records into", e->name);
-		return true;	/* the tick pumps again */
-	}
-	n = e->lg->ops->read_nowait(e->lg, seq, at, e->pump_lim);
-	if (n < 0) {
-		nowait_watch(e, false);	/* readable, but not here: no wake-ups meanwhile */
-		return false;
-	}
-	nowait_watch(e, true);
-	if (!n)
-		return true;	/* nothing new: nio wakes the pump */
-	e->pump_lim = ENG_PUMP_BATCH;
-	e->pump_reads_loop++;
-	/* one batch a turn; the rest is still readable and wakes it again */
-	if (!pump_propose(e, at, n))
-		nowait_watch(e, false);	/* the core is full: a follower's answer pumps */
-	return true;
-}
-
 /*
  * Leader: propose the records the ledger wrote past the core's log. The
- * loop reads those it can have without the disk (pump_nowait()); the
- * others are read on the reader thread (reader.h), which waits there for
- * new records, a tick at most, when the loop does not: a disk that takes
- * seconds to read durable records back no longer holds heartbeats and
- * answers back with it. pump_done() proposes what it read and reads on;
- * a full core stops the pump until a follower's answer or the tick calls
- * this again. The reads that waited for the reader go whenever it is free.
+ * read goes to the reader thread (reader.h), which waits there for new
+ * records, a tick at most: a disk that takes seconds to read durable
+ * records back no longer holds heartbeats and answers back with it.
+ * pump_done() proposes what it read and reads on; a full core stops it
+ * until a follower's answer or the tick calls this again.
  */
 void engine_pump(struct engine *e)
 {
 	struct gr_status gs;
 	uint8_t *at;
 
-	if (e->failed || e->pump_posted)
+	if (gd_reader_busy(&e->rd) || e->failed)
 		return;
 	if (e->role != GR_LEADER || !e->writable) {
-		nowait_watch(e, false);
-		if (!gd_reader_busy(&e->rd))
-			side_reads(e);	/* no pump: the reads that waited go now */
+		side_reads(e);	/* no pump: the reads that waited go now */
 		return;
 	}
 	gr_status(e->n, &gs);
-	if (pump_nowait(e, gs.last_seq + 1) || e->failed || gd_reader_busy(&e->rd)) {
-		if (!e->failed && !gd_reader_busy(&e->rd))
-			side_reads(e);
-		return;
-	}
 	at = gd_shipbuf_room(&e->sb, gs.last_seq + 1, e->term, e->pump_lim);
 	if (!at) {
 		if (gd_ratelimit(&e->rl))
@@ -528,8 +470,7 @@ void engine_pump(struct engine *e)
 	}
 	e->pump_term = e->term;
 	e->pump_len = e->sb.len;
-	e->pump_posted = !gd_reader_submit(&e->rd, pump_read, pump_done, e, gs.last_seq + 1, at,
-					   e->pump_lim);
+	gd_reader_submit(&e->rd, pump_read, pump_done, e, gs.last_seq + 1, at, e->pump_lim);
 }
 
 int eng_pump_start(struct engine *e)
@@ -549,10 +490,4 @@ void eng_ledger_ready(struct gr_io *io, uint32_t events, void *arg)
 	}
 	if (events & ~EPOLLPRI)
 		engine_pump(e);
-}
-
-/* records the loop may read without the disk (pump_nowait()) */
-void eng_nowait_ready(struct gr_io *io, uint32_t events, void *arg)
-{
-	engine_pump(arg);
 }

@@ -24,8 +24,6 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
 	/* a follower behind the ship buffer: reads for it, APPENDs that waited */
 	json_object_set_new(o, "catchup_reads", json_integer(e->cu.reads));
-	json_object_set_new(o, "pump_reads_loop", json_integer(e->pump_reads_loop));
-	json_object_set_new(o, "pump_reads_thread", json_integer(e->pump_reads_thread));
 	json_object_set_new(o, "appends_deferred", json_integer(e->appends_deferred));
 	json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
 	json_object_set_new(o, "stages", gd_stages_json(&e->stages));

@@ -73,15 +73,6 @@ struct gd_ledger_ops {
 	 * yet (0 then)
 	 */
 	ssize_t (*read_wait)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap, int ms);
-	/*
-	 * read() that never waits for the disk (the kernel's writes in
-	 * flight, GEOREP_IOC_SHIP_NODISK): bytes; 0 when nothing new is
-	 * readable (nowait_fd() polls readable once it is); -ENODATA when
-	 * record @seq must come from the disk: read_wait() on the reader
-	 * thread. -EOPNOTSUPP (or no op): use read_wait() for every read.
-	 */
-	ssize_t (*read_nowait)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap);
-	int (*nowait_fd)(struct gd_ledger *l);
 	/* fd that polls readable when records past the last read exist, or -1 */
 	int (*poll_fd)(struct gd_ledger *l);
 	/*

@@ -42,14 +42,12 @@ struct kernel_ledger {
 	int rfd;		/* log stream, non-blocking: reads and poll */
 	int wfd;		/* log stream, blocking: appends (durable on return) */
 	int tfd;		/* log stream, non-blocking: the reader thread's (k_read_wait) */
-	int nfd;		/* log stream, never the disk: the loop's pump (k_read_nowait) */
 	int dfd;		/* the volume's block device, resync reads */
 	void *dbuf;		/* O_DIRECT bounce buffer of those reads */
 	size_t dbuf_len;
 	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
 	bool one_per_write;	/* a module without group commit (k_append) */
 	bool sealed;		/* rfd reads records once sealed (k_durable) */
-	bool nodisk;		/* nfd is in GEOREP_IOC_SHIP_NODISK mode */
 	bool commit_nl;		/* commit index by VOLUME_SET, not the ioctl */
 };
 
@@ -195,22 +193,17 @@ static int k_noop(struct gd_ledger *l, uint64_t *seq)
 	return k_cmd(to_k(l), GEOREP_CMD_LOG_NOOP, 0, 0, NULL, seq) ?: (*seq ? 0 : -EPROTO);
 }
 
-/* records from @seq on one of the stream's files; 0 when none is readable yet */
-static ssize_t stream_read(int fd, uint64_t seq, void *buf, size_t cap)
+static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
 {
+	struct kernel_ledger *k = to_k(l);
 	ssize_t n;
 
-	if (lseek(fd, seq, SEEK_SET) < 0)
+	if (lseek(k->rfd, seq, SEEK_SET) < 0)
 		return -errno;
-	n = read(fd, buf, cap);
+	n = read(k->rfd, buf, cap);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	return n;
-}
-
-static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
-{
-	return stream_read(to_k(l)->rfd, seq, buf, cap);
 }
 
 /*
@@ -223,34 +216,19 @@ static ssize_t k_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t 
 {
 	struct kernel_ledger *k = to_k(l);
 	struct pollfd p = { .fd = k->tfd, .events = POLLIN };
-	ssize_t n = stream_read(k->tfd, seq, buf, cap);
+	ssize_t n;
 
-	if (n || poll(&p, 1, ms) <= 0)
-		return n;
+	if (lseek(k->tfd, seq, SEEK_SET) < 0)
+		return -errno;
+	n = read(k->tfd, buf, cap);
+	if (n >= 0 || errno != EAGAIN)
+		return n < 0 ? -errno : n;
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
 	n = read(k->tfd, buf, cap);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	return n;
-}
-
-/*
- * The pump's read on the event loop: what the kernel copies from writes in
- * flight; -ENODATA at a record it would read from the log device.
- */
-static ssize_t k_read_nowait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
-{
-	struct kernel_ledger *k = to_k(l);
-
-	if (!k->nodisk)
-		return -EOPNOTSUPP;
-	return stream_read(k->nfd, seq, buf, cap);
-}
-
-static int k_nowait_fd(struct gd_ledger *l)
-{
-	struct kernel_ledger *k = to_k(l);
-
-	return k->nodisk ? k->nfd : -1;
 }
 
 static int k_poll_fd(struct gd_ledger *l)
@@ -411,8 +389,6 @@ static void k_close(struct gd_ledger *l)
 		close(k->wfd);
 	if (k->tfd >= 0)
 		close(k->tfd);
-	if (k->nfd >= 0)
-		close(k->nfd);
 	if (k->dfd >= 0)
 		close(k->dfd);
 	free(k->dbuf);
@@ -432,8 +408,6 @@ static const struct gd_ledger_ops kernel_ops = {
 	.noop = k_noop,
 	.read = k_read,
 	.read_wait = k_read_wait,
-	.read_nowait = k_read_nowait,
-	.nowait_fd = k_nowait_fd,
 	.poll_fd = k_poll_fd,
 	.durable = k_durable,
 	.append = k_append,
@@ -470,7 +444,7 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	if (!k)
 		return -ENOMEM;
 	k->l.ops = &kernel_ops;
-	k->rfd = k->wfd = k->tfd = k->nfd = k->dfd = -1;
+	k->rfd = k->wfd = k->tfd = k->dfd = -1;
 	snprintf(k->name, sizeof(k->name), "%s", volume);
 	ret = georep_nl_open(&k->nl, err, GD_LEDGER_ERRLEN);
 	if (ret)
@@ -498,8 +472,7 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	k->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	k->wfd = open(path, O_RDWR | O_CLOEXEC);
 	k->tfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	k->nfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (k->rfd < 0 || k->wfd < 0 || k->tfd < 0 || k->nfd < 0) {
+	if (k->rfd < 0 || k->wfd < 0 || k->tfd < 0) {
 		ret = -errno;
 		snprintf(err, GD_LEDGER_ERRLEN, "%s: %s", path, strerror(errno));
 		goto out_close;
@@ -514,9 +487,6 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 		gd_info("volume %s: records are shipped once durable here (%s)", volume,
 			ship_durable ? "GEOREPD_SHIP_DURABLE is set" :
 			"the module has no sealed mode");
-	/* the bench's comparison row: every pump read on the reader thread */
-	k->nodisk = k->sealed && !env_set("GEOREPD_PUMP_READER") &&
-		    !ioctl(k->nfd, GEOREP_IOC_SHIP_NODISK);
 	*out = &k->l;
 	return 0;
 

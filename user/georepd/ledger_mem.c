@@ -61,7 +61,6 @@ struct mem_ledger {
 	struct gd_ledger l;
 	char path[3][4096];	/* log, meta, data */
 	int logfd, datafd, evfd;
-	int nevfd;		/* as evfd, for read_nowait's poll (the loop's) */
 	uint32_t site_id;
 	uint8_t uuid[GEOREP_UUID_LEN];
 	uint8_t key[GEOREP_KEY_LEN];	/* epoch 1, derived from the volume name */
@@ -560,7 +559,7 @@ static int make_record(struct mem_ledger *m, uint16_t op, uint64_t off, const vo
 		m->log_end += size;
 		m->applied = written(m);
 		*seq = written(m);
-		if (eventfd_write(m->evfd, 1) || eventfd_write(m->nevfd, 1))
+		if (eventfd_write(m->evfd, 1))
 			ret = -errno;
 	}
 	free(buf);
@@ -587,8 +586,7 @@ static int mem_client_write(struct gd_ledger *l, uint64_t off, const void *buf, 
 	return make_record(m, GEOREP_OP_WRITE, off, buf, len, seq);
 }
 
-/* at the head, @evfd is drained: a write after the read sets it */
-static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t cap, int evfd)
+static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t cap)
 {
 	uint64_t s, end, first;
 	eventfd_t v;
@@ -596,7 +594,7 @@ static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t
 	if (seq <= m->base_seq || (m->tail && seq < m->tail))
 		return seq > written(m) ? 0 : -ERANGE;
 	if (seq > written(m)) {
-		eventfd_read(evfd, &v);	/* at the head: nothing new */
+		eventfd_read(m->evfd, &v);	/* at the head: nothing new */
 		return 0;
 	}
 	first = seq - m->base_seq - 1;
@@ -607,7 +605,7 @@ static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t
 	if (pread(m->logfd, buf, end, m->recs[first].off) != (ssize_t)end)
 		return -EIO;
 	if (s == m->nrecs)
-		eventfd_read(evfd, &v);
+		eventfd_read(m->evfd, &v);
 	return end;
 }
 
@@ -623,30 +621,11 @@ static void read_delay(const struct mem_ledger *m)
 static ssize_t mem_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
 {
 	struct mem_ledger *m = to_mem(l);
-	ssize_t n = read_locked(m, seq, buf, cap, m->evfd);
+	ssize_t n = read_locked(m, seq, buf, cap);
 
 	if (n > 0)
 		read_delay(m);
 	return n;
-}
-
-/*
- * The loop's pump read: every record is in memory here, but while a test
- * makes reads slow (a disk under load), they are "on the disk" (-ENODATA).
- */
-static ssize_t mem_read_nowait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
-{
-	struct mem_ledger *m = to_mem(l);
-	ssize_t n = read_locked(m, seq, buf, cap, m->nevfd);
-
-	if (n > 0 && __atomic_load_n(&m->read_delay_ms, __ATOMIC_RELAXED))
-		return -ENODATA;
-	return n;
-}
-
-static int mem_nowait_fd(struct gd_ledger *l)
-{
-	return to_mem(l)->nevfd;
 }
 
 /* the reader thread's: as the loop's, under rlock; waits up to @ms at the head */
@@ -658,7 +637,7 @@ static ssize_t mem_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_
 
 	for (;;) {
 		pthread_mutex_lock(&m->rlock);
-		n = read_locked(m, seq, buf, cap, m->evfd);
+		n = read_locked(m, seq, buf, cap);
 		pthread_mutex_unlock(&m->rlock);
 		if (n > 0)
 			read_delay(m);
@@ -908,7 +887,6 @@ static void mem_close(struct gd_ledger *l)
 	close(m->logfd);
 	close(m->datafd);
 	close(m->evfd);
-	close(m->nevfd);
 	OPENSSL_cleanse(m->key, sizeof(m->key));
 	OPENSSL_cleanse(m->ekeys, sizeof(m->ekeys));
 	free(m->recs);
@@ -926,8 +904,6 @@ static const struct gd_ledger_ops mem_ops = {
 	.noop = mem_noop,
 	.read = mem_read,
 	.read_wait = mem_read_wait,
-	.read_nowait = mem_read_nowait,
-	.nowait_fd = mem_nowait_fd,
 	.poll_fd = mem_poll_fd,
 	.append = mem_append,
 	.truncate = mem_truncate,
@@ -957,7 +933,7 @@ int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
 		return -ENOMEM;
 	m->l.ops = &mem_ops;
 	pthread_mutex_init(&m->rlock, NULL);
-	m->logfd = m->datafd = m->evfd = m->nevfd = -1;
+	m->logfd = m->datafd = m->evfd = -1;
 	m->site_id = site_id;
 	m->seal_epoch = 1;
 	m->data_bytes = data_bytes;
@@ -979,8 +955,7 @@ int gd_ledger_mem_open(const char *dir, const char *volume, uint32_t site_id,
 	m->logfd = open(m->path[0], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	m->datafd = open(m->path[2], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	m->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	m->nevfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (m->logfd < 0 || m->datafd < 0 || m->evfd < 0 || m->nevfd < 0) {
+	if (m->logfd < 0 || m->datafd < 0 || m->evfd < 0) {
 		ret = -errno;
 		snprintf(err, GD_LEDGER_ERRLEN, "%.160s: %s", dir, strerror(errno));
 		goto out_close;
@@ -1013,8 +988,6 @@ out_close:
 		close(m->datafd);
 	if (m->evfd >= 0)
 		close(m->evfd);
-	if (m->nevfd >= 0)
-		close(m->nevfd);
 out_free:
 	OPENSSL_cleanse(m->key, sizeof(m->key));
 	pthread_mutex_destroy(&m->rlock);

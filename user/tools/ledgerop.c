@@ -10,7 +10,7 @@
  *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]
  *   georep-ledgerop resync <source> <dev.log> <sealer.log>
  *   georep-ledgerop shipread <dev.log> <out> [<seq>]
- *   georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed|--nodisk]
+ *   georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]
  *
  * truncate, reset and noop are the generic netlink commands LOG_TRUNCATE
  * (--applied: with TRUNCATE_APPLIED, a deposed primary's suffix),
@@ -31,10 +31,7 @@
  * bytes=B" (S: the seq after the last record read); --sealed reads in
  * sealed mode (and tells on stderr how many records it read before they
  * were durable), so that a copy made while writes run can be compared with
- * one made of the durable records afterwards; --nodisk as --sealed, with
- * GEOREP_IOC_SHIP_NODISK: the records that file does not hand over
- * (ENODATA) come from a second file, durable ones only (the reads counted
- * on stderr too), as georepd's pump does.
+ * one made of the durable records afterwards.
  *
  * On failure prints the errno text and the kernel's extack message, and
  * exits with the errno value (e.g. 22 EINVAL, 16 EBUSY, 30 EROFS).
@@ -78,7 +75,7 @@ static void usage(void)
 		"       georep-ledgerop noop <volume>\n"
 		"       georep-ledgerop head <volume>\n"
 		"       georep-ledgerop shipread <dev.log> <out> [<seq>]\n"
-		"       georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed|--nodisk]\n"
+		"       georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]\n"
 		"       georep-ledgerop commit <dev.log> <seq> [--rdonly]\n"
 		"       georep-ledgerop commitcost <volume> <dev.log> <count>\n"
 		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]\n"
@@ -439,38 +436,12 @@ static void on_stop(int sig)
 	stop_copy = 1;
 }
 
-/* streamcopy --nodisk: the file for what the GEOREP_IOC_SHIP_NODISK one refuses */
-struct copy_disk {
-	int fd;			/* -1: not --nodisk */
-	uint64_t reads;		/* reads of records the other file refused */
-};
-
-/*
- * @fd refused the record at @seq (ENODATA): read it and what follows from
- * the durable ones into @ofd, and move @fd's cursor past them. Return:
- * bytes (0: not durable yet), or -errno.
- */
-static ssize_t copy_from_disk(int fd, int ofd, void *buf, off_t seq, struct copy_disk *cd)
-{
-	ssize_t n;
-
-	if (lseek(cd->fd, seq, SEEK_SET) < 0)
-		return -errno;
-	n = read(cd->fd, buf, 2 * CHUNK);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	if (write(ofd, buf, n) != n || lseek(fd, lseek(cd->fd, 0, SEEK_CUR), SEEK_SET) < 0)
-		return -EIO;
-	cd->reads++;
-	return n;
-}
-
 /*
  * read what is readable now into @ofd; bytes, or -errno. In sealed mode
  * (@ahead not NULL) add the records read past the durable seq as it was
  * right after the read: those were copied from writes in flight.
  */
-static ssize_t copy_readable(int fd, int ofd, void *buf, uint64_t *ahead, struct copy_disk *cd)
+static ssize_t copy_readable(int fd, int ofd, void *buf, uint64_t *ahead)
 {
 	ssize_t n, total = 0;
 	off_t first, next;
@@ -479,13 +450,6 @@ static ssize_t copy_readable(int fd, int ofd, void *buf, uint64_t *ahead, struct
 	for (;;) {
 		first = lseek(fd, 0, SEEK_CUR);
 		n = read(fd, buf, 2 * CHUNK);
-		if (n < 0 && errno == ENODATA && cd->fd >= 0) {
-			n = copy_from_disk(fd, ofd, buf, first, cd);
-			if (n <= 0)
-				return n ? n : total;
-			total += n;
-			continue;
-		}
 		if (n < 0)
 			return errno == EAGAIN ? total : -errno;
 		if (!n)
@@ -505,23 +469,11 @@ static ssize_t copy_readable(int fd, int ofd, void *buf, uint64_t *ahead, struct
 	}
 }
 
-/* --nodisk: the stream's file in that mode, and the one for the rest */
-static int copy_nodisk(const char *log, int fd, struct copy_disk *cd)
-{
-	if (ioctl(fd, GEOREP_IOC_SHIP_NODISK) < 0)
-		return fail("GEOREP_IOC_SHIP_NODISK", errno, NULL);
-	cd->fd = open(log, O_RDONLY | O_NONBLOCK);
-	if (cd->fd < 0 || lseek(cd->fd, lseek(fd, 0, SEEK_CUR), SEEK_SET) < 0)
-		return fail(log, errno, NULL);
-	return 0;
-}
-
 static int cmd_streamcopy(const char *log, const char *out, uint64_t secs,
-			  bool sealed, bool nodisk)
+			  bool sealed)
 {
 	struct pollfd pfd = { .events = POLLIN };
 	uint64_t end = gr_now_ns() + secs * 1000000000ULL;
-	struct copy_disk cd = { .fd = -1 };
 	bool last = false;
 	uint64_t bytes = 0, ahead = 0;
 	ssize_t n;
@@ -530,15 +482,13 @@ static int cmd_streamcopy(const char *log, const char *out, uint64_t secs,
 	int fd, ofd, ret;
 
 	ret = open_copy(log, out, sealed, &fd, &ofd, &buf);
-	if (!ret && nodisk)
-		ret = copy_nodisk(log, fd, &cd);
 	if (ret)
 		goto out_close;
 	pfd.fd = fd;
 	signal(SIGTERM, on_stop);
 	/* once more after the end: what became readable meanwhile */
 	for (;;) {
-		n = copy_readable(fd, ofd, buf, sealed ? &ahead : NULL, &cd);
+		n = copy_readable(fd, ofd, buf, sealed ? &ahead : NULL);
 		if (n < 0) {
 			ret = fail("read", (int)-n, NULL);
 			goto out_close;
@@ -554,12 +504,7 @@ static int cmd_streamcopy(const char *log, const char *out, uint64_t secs,
 	if (sealed)
 		fprintf(stderr, "read before durable: %llu records\n",
 			(unsigned long long)ahead);
-	if (nodisk)
-		fprintf(stderr, "refused (ENODATA), read from the durable ones: %llu reads\n",
-			(unsigned long long)cd.reads);
 out_close:
-	if (cd.fd >= 0)
-		close(cd.fd);
 	close_copy(fd, ofd, buf);
 	return ret;
 }
@@ -669,11 +614,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "resync") && argc == 5)
 		return cmd_resync(argv[2], argv[3], argv[4]);
 	if (!strcmp(argv[1], "streamcopy") && (argc == 5 || argc == 6)) {
-		bool nodisk = argc == 6 && !strcmp(argv[5], "--nodisk");
-
-		if (argc == 6 && !nodisk && strcmp(argv[5], "--sealed"))
+		if (argc == 6 && strcmp(argv[5], "--sealed"))
 			usage();
-		return cmd_streamcopy(argv[2], argv[3], num(argv[4]), argc == 6, nodisk);
+		return cmd_streamcopy(argv[2], argv[3], num(argv[4]), argc == 6);
 	}
 	if (!strcmp(argv[1], "commit") && (argc == 4 || argc == 5)) {
 		if (argc == 5 && strcmp(argv[4], "--rdonly"))

@@ -401,17 +401,5 @@ struct georep_data_write {
  * EINVAL when it is past the last record (on a primary the last sealed).
  */
 #define GEOREP_IOC_COMMIT_SEQ		_IOW(GEOREP_IOC_MAGIC, 5, __u64)
-/*
- * Sealed mode (GEOREP_IOC_SHIP_SEALED, which this sets as well) that never
- * reads the log device: read() copies records from their writes in flight
- * only (durable ones too, while their writes wait to complete), and stops
- * at a record it would read from the device (its write completed, or it is
- * not copyable): it returns the records copied before it, or ENODATA when
- * that record is the first. ENODATA also when another reader of the volume's
- * log is running (it may be waiting for the device). The caller reads
- * such records on another file, where waiting for the device does no
- * harm; an event loop reads here without ever waiting for a disk.
- */
-#define GEOREP_IOC_SHIP_NODISK		_IO(GEOREP_IOC_MAGIC, 6)
 
 #endif /* _UAPI_LINUX_GEOREP_H */
