@@ -78,7 +78,7 @@ void eng_catchup_want(struct engine *e, uint64_t seq)
 
 	if (e->role != GR_LEADER)
 		return;
-	if (e->cb.term == e->term && seq >= e->cb.first && seq < e->cb.first + e->cb.n) {
+	if (gd_shipbuf_holds(&e->cb, seq, e->term)) {
 		e->cu.want = 0;
 		return;
 	}
@@ -140,7 +140,7 @@ void eng_catchup_ahead(struct engine *e, uint64_t next)
  */
 void eng_defer(struct engine *e, unsigned int site, const struct gr_msg *m)
 {
-	typeof(e->dq[0]) *d = &e->dq[site];
+	struct eng_deferred *d = &e->dq[site];
 	struct gr_msg *q;
 	uint32_t i;
 
@@ -163,10 +163,10 @@ void eng_defer(struct engine *e, unsigned int site, const struct gr_msg *m)
 /* Send what waits, in order, up to an APPEND whose records are still not read. */
 void eng_deferred_send(struct engine *e)
 {
-	unsigned int site;
+	size_t site;
 
-	for (site = 0; site < GR_CFG_MAX_SITES; site++) {
-		typeof(e->dq[0]) *d = &e->dq[site];
+	for (site = 0; site < gd_cluster(e->d)->nsites; site++) {
+		struct eng_deferred *d = &e->dq[site];
 
 		while (d->n && eng_send_now(e, site, &d->q[d->head]) != -EAGAIN) {
 			d->head = (d->head + 1) % ENG_DEFER_MAX;
@@ -178,8 +178,8 @@ void eng_deferred_send(struct engine *e)
 /* A new term or role, or a read that failed: what waits is not sent. */
 void eng_deferred_drop(struct engine *e)
 {
-	unsigned int site;
+	size_t site;
 
-	for (site = 0; site < GR_CFG_MAX_SITES; site++)
+	for (site = 0; site < gd_cluster(e->d)->nsites; site++)
 		e->dq[site].n = 0;
 }

@@ -244,7 +244,7 @@ struct engine {
 	 * sent as soon as a read brings them (engine_catchup.c); the APPENDs
 	 * that follow one to that follower wait behind it
 	 */
-	struct {
+	struct eng_deferred {
 		struct gr_msg *q;	/* ENG_DEFER_MAX, allocated at the first */
 		uint32_t head, n;
 	} dq[GR_CFG_MAX_SITES];

@@ -179,7 +179,7 @@ static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, s
 		return p;
 	}
 	/* the first ones held: the read goes on after them */
-	if (e->cb.n && e->cb.first <= m->seq + 1 && m->seq + 1 < e->cb.first + e->cb.n)
+	if (gd_shipbuf_holds(&e->cb, m->seq + 1, e->term))
 		eng_catchup_want(e, e->cb.first + e->cb.n);
 	else
 		eng_catchup_want(e, m->seq + 1);

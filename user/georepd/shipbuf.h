@@ -46,6 +46,12 @@ uint8_t *gd_shipbuf_room(struct gd_shipbuf *sb, uint64_t seq, uint64_t term, siz
 /* Keep the record of @len bytes at the start of the room: seq first + n. */
 void gd_shipbuf_keep(struct gd_shipbuf *sb, size_t len);
 
+/* Whether record @seq of @term is held. */
+static inline bool gd_shipbuf_holds(const struct gd_shipbuf *sb, uint64_t seq, uint64_t term)
+{
+	return sb->n && sb->term == term && seq >= sb->first && seq < sb->first + sb->n;
+}
+
 /*
  * Records @seq to @seq + @count - 1, if all are held: their bytes (@len),
  * contiguous. Return: NULL when one of them is not.
