@@ -25,6 +25,9 @@
 #      writer waits (the fsync ahead of the background writes)
 #   7. georepd gone (kill -9): the tracepoint is off, the same FUA write
 #      waits like every other (today's rules), and all resume on commit
+#   8. georepd again; its volume deleted and created again under another
+#      minor: the program follows the new minor, and drops the old one,
+#      now another volume's (before, it kept judging the old minor)
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
@@ -33,7 +36,7 @@ vt_init grvol59
 V=vol59-$$
 VT_VOLS=$V
 DPID=
-echo "    1..11"
+echo "    1..12"
 
 cleanup59() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -308,6 +311,50 @@ unchanged_without() {
 	wait $fpid && wait $WPID
 }
 
+# the minors the admit program judged writes of
+admit_minors() {
+	georepctl bpf status --json --socket "$T/a.sock" |
+		grep -o '"minor": *[0-9]*' | grep -o '[0-9]*$' | tr '\n' ' '
+}
+
+# listed VOL...: one write to each VOL, until the program lists VOL's
+# minor (georepd names it within a second); up to 6 s
+listed() {
+	local i
+	for i in $(seq 1 30); do
+		dd if=/dev/urandom of="/dev/georep/$1" bs=4k count=1 oflag=direct \
+			status=none || return 1
+		[ -n "${2:-}" ] && { dd if=/dev/urandom of="/dev/georep/$2" bs=4k count=1 \
+			oflag=direct status=none || return 1; }
+		[[ " $(admit_minors) " == *" $(vt_num "$1" minor) "* ]] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+recreated_volume_followed() {
+	local w=vol59r-$$ d l m1 m2
+	rm -f "$T/a.sock"
+	attach >/dev/null || return 1
+	listed "$V"
+	m1=$(vt_num "$V" minor)
+	echo "$V is minor $m1; the program lists minors $(admit_minors)"
+	d=$(vt_loop rdata 16) && l=$(vt_loop rlog 16) || return 1
+	georepctl volume delete "$V" >/dev/null || return 1
+	# the lowest free minor, $m1, goes to another volume
+	georepctl volume create "$w" --data "$d" --log "$l" --format --role primary \
+		--term 1 --key-dir "$KEYS" >/dev/null || return 1
+	VT_VOLS="$V $w"
+	georepctl volume create "$V" --data "$DATA" --log "$LOG" --format \
+		--role primary --term 1 --key-dir "$KEYS" >/dev/null || return 1
+	m2=$(vt_num "$V" minor)
+	echo "$w is minor $(vt_num "$w" minor), $V is now minor $m2"
+	[ "$(vt_num "$w" minor)" = "$m1" ] && [ "$m2" != "$m1" ] || return 1
+	listed "$V" "$w"
+	echo "after writes to both, the program lists minors $(admit_minors)"
+	[[ " $(admit_minors) " == *" $m2 "* ]] && [[ " $(admit_minors) " != *" $m1 "* ]]
+}
+
 vt_check setup setup
 vt_check without-program without_program
 vt_check attached-on-6.1 attach
@@ -319,4 +366,5 @@ vt_check smooth-delay with_program
 vt_check fua-not-delayed fua_not_delayed
 vt_check fua-passes-throttle fua_passes_throttle
 vt_check unchanged-without-program unchanged_without
+vt_check recreated-volume-followed recreated_volume_followed
 vt_done

@@ -242,18 +242,42 @@ static int kernel_volume(struct georepd *d, struct gd_bpf *b, const char *name,
 	return georep_nl_volume_get(b->nl, name, vs);
 }
 
+/* forget @minor: a volume of ours that was deleted or re-created under another */
+static void admit_forget(struct gd_bpf *b, struct bpf_vol *v)
+{
+	struct bpf_map *maps[] = { b->admit->maps.lag, b->admit->maps.stats,
+				   b->admit->maps.clock };
+	size_t i;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		bpf_map__delete_elem(maps[i], &v->minor, sizeof(v->minor), 0);
+	gd_info("bpf: volume %s is no longer minor %u: its admit entries are dropped",
+		v->name, v->minor);
+	v->minor = UINT32_MAX;
+}
+
+/*
+ * Looked up on every pass, not once: a volume deleted and created again
+ * (by an operator, or another daemon) may come back under another minor,
+ * and its old minor may go to a volume this daemon does not serve.
+ */
 static void lag_update_one(struct georepd *d, struct gd_bpf *b, size_t i)
 {
 	struct gr_replica *r = d->vols[i].replica;
 	struct bpf_vol *v = &b->vols[i];
 	struct georep_vol_status vs;
 	json_t *st;
+	int ret;
 
-	if (v->minor == UINT32_MAX) {
-		if (kernel_volume(d, b, v->name, &vs))
-			return;
-		v->minor = vs.minor;
+	ret = kernel_volume(d, b, v->name, &vs);
+	if (ret) {
+		if (ret == -ENOENT && v->minor != UINT32_MAX)
+			admit_forget(b, v);
+		return;
 	}
+	if (v->minor != UINT32_MAX && v->minor != vs.minor)
+		admit_forget(b, v);
+	v->minor = vs.minor;
 	/* an entry even without a replica's view (lag 0): it names the minor */
 	if (r && r->ops->status_json) {
 		st = r->ops->status_json(r);
