@@ -70,7 +70,7 @@ out:
 
 /*
  * Read from @seq now, or once the reader is free (eng_catchup_wanted()):
- * unless the buffer holds it already (another follower's read).
+ * unless a buffer holds it already (another follower's read, the pump's).
  */
 void eng_catchup_want(struct engine *e, uint64_t seq)
 {
@@ -78,7 +78,7 @@ void eng_catchup_want(struct engine *e, uint64_t seq)
 
 	if (e->role != GR_LEADER)
 		return;
-	if (gd_shipbuf_holds(&e->cb, seq, e->term)) {
+	if (gd_shipbuf_holds(&e->cb, seq, e->term) || gd_shipbuf_holds(&e->sb, seq, e->term)) {
 		e->cu.want = 0;
 		return;
 	}

@@ -213,21 +213,23 @@ struct engine {
 	/*
 	 * The leader reads its new records on this thread (engine_pump()),
 	 * into sb's room: of pump_len bytes held then, in pump_term, at most
-	 * pump_lim bytes (doubled for a larger record)
+	 * pump_lim bytes (doubled for a larger record); records up to
+	 * pump_in_core are in the core already (eng_pump_from(): a barrier,
+	 * not read by the pump in pump_nobarrier_term)
 	 */
 	struct gd_reader rd;
 	unsigned int rd_turn;		/* side_reads(): who goes first */
-	uint64_t pump_term;
+	uint64_t pump_term, pump_in_core, pump_nobarrier_term;
 	size_t pump_len, pump_lim;
 	/*
 	 * the tree lacks records the ledger holds (eng_mtree_catch_up()):
 	 * read on rd into mt_rbuf (mt_rlen bytes), mt_rcap at a time, up to
-	 * mt_rto
+	 * mt_rto; mt_reads of them done
 	 */
 	bool mt_behind;
 	uint8_t *mt_rbuf;
 	size_t mt_rlen, mt_rcap;
-	uint64_t mt_rto;
+	uint64_t mt_rto, mt_reads;
 	/*
 	 * records a follower behind sb needs (engine_catchup.c), read on rd
 	 * into cb's room in term cu.term (cu.len bytes held then), cu.lim at a
@@ -343,6 +345,7 @@ void eng_note_in_transit(struct engine *e, unsigned int site);
 void eng_send_msg(struct engine *e, const struct gr_msg *m);
 void engine_pump(struct engine *e);
 int eng_pump_start(struct engine *e);
+uint64_t eng_pump_from(struct engine *e, uint64_t last_seq);
 ssize_t eng_read_now(void *arg, uint64_t seq, void *buf, size_t cap);
 
 /* engine_catchup.c: a follower's records behind the ship buffer */

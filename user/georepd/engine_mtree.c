@@ -180,6 +180,8 @@ static void tree_read_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 	if (n < 0 && gd_ratelimit(&e->rl))
 		gd_warn("volume %s: Merkle tree: reading record %llu: %s", e->name,
 			(unsigned long long)seq, strerror(-n));
+	if (n > 0)
+		e->mt_reads++;
 	while (n > 0 && gd_mtree_size(e->mt) < e->mt_rto &&
 	       !georep_record_next(buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 		ret = gd_mtree_add(e->mt, &rec, hdr);
@@ -194,8 +196,8 @@ out:
 }
 
 /*
- * The tree lacks records the ledger holds (a gap in what was fed: a new
- * leader's barrier, which the core wrote and the pump never read): read
+ * The tree lacks records the ledger holds (a gap in what was fed, such as
+ * records appended before the tree was opened): read
  * them on the reader thread, MT_FOLLOW_READ bytes at a time, from the tick
  * and after each of the pump's reads, so that a slow disk does not hold
  * the loop (eng_mtree_follow() reads on the loop, for a reconcile and the
@@ -214,6 +216,8 @@ void eng_mtree_catch_up(struct engine *e)
 	gr_status(e->n, &gs);
 	if (e->role == GR_LEADER && gs.last_seq < to)
 		to = gs.last_seq;
+	if (e->role == GR_LEADER && to == gs.last_seq && eng_pump_from(e, to) == to)
+		to--;		/* the barrier: the pump reads it */
 	size = gd_mtree_size(e->mt);
 	e->mt_behind = size < to;
 	/* busy: the pump's read, which posts this one when it is done */
@@ -339,8 +343,10 @@ json_t *eng_mtree_status(struct engine *e)
 	if (gr_merkle_root(gd_mtree_tree(e->mt), root))
 		return json_pack("{s:s, s:s}", "state", "stopped", "why", "hashing failed");
 	georep_hex(root, sizeof(root), hex);
-	return json_pack("{s:s, s:I, s:s}", "state", "ok", "size",
-			 (json_int_t)gd_mtree_size(e->mt), "root", hex);
+	/* reads: the records it lacked, read from the ledger on the reader */
+	return json_pack("{s:s, s:I, s:s, s:I}", "state", "ok", "size",
+			 (json_int_t)gd_mtree_size(e->mt), "root", hex,
+			 "reads", (json_int_t)e->mt_reads);
 }
 
 /* ------------------------------------------------------------------ */

@@ -155,6 +155,28 @@ static const uint8_t *buffered(struct engine *e, struct gd_shipbuf *sb, const st
 }
 
 /*
+ * Where the pump reads from: past the core's last entry, or that entry
+ * itself when it is this term's and the ship buffer does not hold it. That
+ * is the barrier a new leader wrote (eng_leader_appends()), or the client
+ * write that stands for it: read with the records after it, it is in the
+ * ship buffer and the tree like them, and no follower's first APPEND waits
+ * for a catch-up read of it, nor the tree for a read of its own. A leader
+ * not yet writable reads that one record (its barrier's APPEND waits for
+ * it); when that read fails or finds nothing, the term's barrier is left
+ * to the catch-up reads, as any record the ship buffer lacks.
+ */
+uint64_t eng_pump_from(struct engine *e, uint64_t last_seq)
+{
+	struct gr_entry ent;
+
+	if (!last_seq || e->pump_nobarrier_term == e->term ||
+	    gd_shipbuf_holds(&e->sb, last_seq, e->term) ||
+	    gr_entry_get(e->n, last_seq, &ent) || ent.term != e->term)
+		return last_seq + 1;
+	return last_seq;
+}
+
+/*
  * An APPEND's records (*@len bytes): from the ship buffer, else from the
  * catch-up buffer (records a follower behind the ship buffer needs, read
  * on the reader thread, engine_catchup.c). Neither holds them: the reader
@@ -167,6 +189,7 @@ static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, s
 				     bool *cb)
 {
 	const uint8_t *p = buffered(e, &e->sb, m, len);
+	struct gr_status gs;
 
 	if (p) {
 		e->ship_buffered += *len;
@@ -178,8 +201,12 @@ static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, s
 		*cb = true;
 		return p;
 	}
+	/* the pump reads it: the barrier of a new leader */
+	gr_status(e->n, &gs);
+	if (m->seq + 1 == gs.last_seq && eng_pump_from(e, gs.last_seq) == gs.last_seq)
+		engine_pump(e);
 	/* the first ones held: the read goes on after them */
-	if (gd_shipbuf_holds(&e->cb, m->seq + 1, e->term))
+	else if (gd_shipbuf_holds(&e->cb, m->seq + 1, e->term))
 		eng_catchup_want(e, e->cb.first + e->cb.n);
 	else
 		eng_catchup_want(e, m->seq + 1);
@@ -322,13 +349,13 @@ void eng_own_durable(struct engine *e)
  * false when it is full (a follower's answer or the tick pumps again) or
  * the engine failed.
  */
-static bool pump_propose(struct engine *e, const uint8_t *at, size_t n)
+static bool pump_propose(struct engine *e, const uint8_t *at, size_t n, uint64_t in_core)
 {
 	uint64_t now = gr_now_ns(), last_seq = 0, last_term = 0;
 	const uint8_t *hdr, *payload;
 	struct georep_rec rec;
 	size_t off = 0;
-	bool full = false;
+	bool full = false, kept = false;
 
 	while (!georep_record_next(at, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 		int64_t s;
@@ -338,6 +365,13 @@ static bool pump_propose(struct engine *e, const uint8_t *at, size_t n)
 				    (unsigned long long)rec.seq, (unsigned long long)rec.term,
 				    (unsigned long long)e->term);
 			return false;
+		}
+		if (rec.seq <= in_core) {
+			/* this term's barrier, in the core already: kept, not proposed */
+			gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
+			eng_mtree_feed(e, &rec, hdr);
+			kept = true;
+			continue;
 		}
 		s = gr_propose(e->n, rec.payload_len, now);
 		if (s == -EAGAIN || s == -ENOSPC || s == -GR_ENOTLEADER) {
@@ -362,7 +396,9 @@ static bool pump_propose(struct engine *e, const uint8_t *at, size_t n)
 		eng_own_proposed(e, last_seq, last_term);
 		engine_process(e, NULL);
 	}
-	return !full && last_seq && !e->failed;
+	if (kept && !e->failed)
+		eng_deferred_send(e);	/* the barrier's APPENDs */
+	return !full && (last_seq || kept) && !e->failed;
 }
 
 /* a reader thread's read for the tree and the scrub: what the ledger holds, at once */
@@ -425,6 +461,11 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 		engine_pump(e);
 		return;
 	}
+	if (n <= 0 && seq <= e->pump_in_core) {
+		/* the barrier not read: its APPENDs take the catch-up read */
+		e->pump_nobarrier_term = e->term;
+		eng_deferred_send(e);
+	}
 	if (n < 0) {
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: reading the ledger at %llu: %s", e->name,
@@ -432,7 +473,7 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 		return;		/* the tick pumps again */
 	}
 	e->pump_lim = ENG_PUMP_BATCH;
-	if (n && !pump_propose(e, buf, n)) {
+	if (n && !pump_propose(e, buf, n, e->pump_in_core)) {
 		/* the core is full: the pump waits, the others may read */
 		if (!e->failed)
 			side_reads(e);
@@ -453,16 +494,21 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 void engine_pump(struct engine *e)
 {
 	struct gr_status gs;
+	uint64_t from;
 	uint8_t *at;
 
 	if (gd_reader_busy(&e->rd) || e->failed)
 		return;
-	if (e->role != GR_LEADER || !e->writable) {
+	if (e->role == GR_LEADER) {
+		gr_status(e->n, &gs);
+		from = eng_pump_from(e, gs.last_seq);
+	}
+	/* not a leader, or not writable and its barrier read */
+	if (e->role != GR_LEADER || (!e->writable && from > gs.last_seq)) {
 		side_reads(e);	/* no pump: the reads that waited go now */
 		return;
 	}
-	gr_status(e->n, &gs);
-	at = gd_shipbuf_room(&e->sb, gs.last_seq + 1, e->term, e->pump_lim);
+	at = gd_shipbuf_room(&e->sb, from, e->term, e->pump_lim);
 	if (!at) {
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: no memory to read records into", e->name);
@@ -470,7 +516,8 @@ void engine_pump(struct engine *e)
 	}
 	e->pump_term = e->term;
 	e->pump_len = e->sb.len;
-	gd_reader_submit(&e->rd, pump_read, pump_done, e, gs.last_seq + 1, at, e->pump_lim);
+	e->pump_in_core = gs.last_seq;
+	gd_reader_submit(&e->rd, pump_read, pump_done, e, from, at, e->pump_lim);
 }
 
 int eng_pump_start(struct engine *e)

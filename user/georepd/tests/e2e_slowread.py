@@ -26,7 +26,10 @@ election timeout, while writes go on at the primary.
     (its barrier, the first record of its term, is read on the reader
     thread and its APPENDs go out as soon as it is read, not after a
     heartbeat round);
- 7. the daemons exit cleanly (the reader thread stops).
+ 7. the new leader read its barrier once, with its pump: into its ship
+    buffer and its Merkle tree, no catch-up read for its followers and no
+    read of the tree's (before: one of each per election);
+ 8. the daemons exit cleanly (the reader thread stops).
 
 Usage: e2e_slowread.py [BINDIR]. Prints KTAP.
 """
@@ -42,7 +45,7 @@ import e2e  # noqa: E402
 from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 7
+N_TESTS = 8
 DELAY_MS = 3000		# the election timeout is 0.5 to 1 s
 LOAD_S = 10.0
 LAG_MIB = 24		# the ship buffer keeps 16 MiB at most
@@ -50,6 +53,11 @@ CATCHUP_DELAY_MS = 1500
 CATCHUP_S = 120
 ELECT_DELAY_MS = 300
 ktap = e2e.ktap
+
+
+def tree_reads(site):
+    """The Merkle tree's reads of the ledger at @site."""
+    return ((site.rep() or {}).get("merkle") or {}).get("reads", 0)
 
 
 def views(sites):
@@ -160,13 +168,23 @@ def main():
         # 6: a new leader's barrier
         for s in sites:
             s.call({"cmd": "test-read-delay", "volume": "vol0", "ms": ELECT_DELAY_MS})
+        live = [s for s in sites if s is not p]
+        reads0 = {s.name: tree_reads(s) for s in live}
         p.proc.kill()
         p.proc.wait()
-        live = [s for s in sites if s is not p]
         np = e2e.wait_for(lambda: primary(live), 15)
         seen = views(live)
         ktap(np is not None and len({v for v in seen}) == 1 and seen[0][1] == np.name,
              "new_leader_followed_once_writable", seen)
+
+        # 7: the barrier, read by the new leader's pump
+        r = (np.rep() if np else None) or {}
+        tree = tree_reads(np) - reads0[np.name] if np else None
+        print("# new leader %s: %s catch-up reads, %s tree reads, %s APPENDs waited" %
+              (np.name if np else None, r.get("catchup_reads"), tree,
+               r.get("appends_deferred")))
+        ktap(np is not None and r.get("catchup_reads") == 0 and tree == 0,
+             "barrier_read_once_by_the_pump", r.get("merkle"))
 
         codes = []
         for s in live:
