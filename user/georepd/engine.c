@@ -540,6 +540,8 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->fbuf);
 	free(e->mt_rbuf);
 	free(e->scrub.rbuf);
+	free(e->rsb.buf);
+	free(e->rsb.abuf);
 	gd_shipbuf_free(&e->sb);
 	gd_shipbuf_free(&e->cb);
 	for (i = 0; i < GR_CFG_MAX_SITES; i++)

@@ -38,6 +38,7 @@
 #define ENG_RESYNC_PER_TICK	64		/* chunks sent per tick, at most */
 #define ENG_RESYNC_MIN_CHUNKS	16		/* and at least (1 MiB), if the lane has room */
 #define ENG_RESYNC_BUDGET_NS	10000000ULL	/* and for 10 ms of the loop at most */
+#define ENG_RESYNC_READ		(4U << 20)	/* data bytes per read on the reader */
 #define ENG_PUMP_BATCH		(2U << 20)	/* bytes read per batch (one record at least) */
 /* records kept for APPENDs; a drop keeps 6 MiB, past a window (64 x 64 KiB) */
 #define ENG_SHIPBUF_MAX		(16U << 20)
@@ -251,6 +252,19 @@ struct engine {
 		uint32_t head, n;
 	} dq[GR_CFG_MAX_SITES];
 	uint64_t appends_deferred;	/* APPENDs that waited for a read */
+	/*
+	 * leader: what a full resync sends, read on rd (engine_resync.c):
+	 * data bytes off to off + len - 1, or the anchor record (alen bytes
+	 * at abuf), each for the resync point seq in term; a read of either
+	 * waits for the reader while want is set
+	 */
+	struct eng_rsbuf {
+		uint8_t *buf, *abuf;
+		uint64_t seq, term, off, aseq, aterm;
+		size_t len, alen;
+		bool reading, want, anchor;
+		uint64_t reads;
+	} rsb;
 	struct gd_stages stages;	/* where a write's time goes (stage.h) */
 	uint64_t records_in_ns;		/* follower: the RECORDS being answered came in */
 	uint64_t elections_won, resyncs_done;
@@ -382,6 +396,7 @@ int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to);
 
 /* engine_resync.c: full resync */
 void eng_resync_send(struct engine *e);
+void eng_resync_wanted(struct engine *e);
 int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *f);
 void eng_resync_anchor(struct engine *e, const struct georep_record *h,
 		       const struct georep_rec *rec);

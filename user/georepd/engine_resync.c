@@ -17,23 +17,121 @@
 
 #include "engine_internal.h"
 
+/*
+ * Leader: the resync's reads, on the reader thread (reader.h): its data
+ * ENG_RESYNC_READ bytes at a time, and the anchor record. Until December
+ * 2026 each 64 KiB chunk and the anchor were read on the loop, where a
+ * slow disk held heartbeats (Documentation/replication.rst, "Full
+ * resync"). What was read serves every follower resynced to the same
+ * point in this term; the loop seals each chunk as it sends it.
+ */
+static ssize_t resync_read(void *ctx, uint64_t off, void *buf, size_t cap)
+{
+	struct engine *e = ctx;
+	int ret;
+
+	if (e->rsb.anchor)
+		return e->lg->ops->read_wait(e->lg, off, buf, cap, 0);
+	ret = e->lg->ops->data_read(e->lg, off, buf, cap);
+	return ret ? ret : (ssize_t)cap;
+}
+
+/* on the loop: keep the anchor record (the first of @n bytes) */
+static int resync_keep_anchor(struct engine *e, uint64_t seq, const uint8_t *buf, ssize_t n)
+{
+	const uint8_t *hdr, *payload;
+	struct georep_rec rec;
+	size_t off = 0, len;
+	uint8_t *p;
+
+	if (n <= 0)
+		return n ? (int)n : -ENODATA;
+	if (georep_record_next(buf, n, &off, &rec, &hdr, &payload, NULL, 0) || rec.seq != seq)
+		return -EBADMSG;
+	len = GEOREP_RECORD_HDR_SIZE + rec.payload_len;
+	p = realloc(e->rsb.abuf, len);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, buf, len);
+	e->rsb.abuf = p;
+	e->rsb.alen = len;
+	e->rsb.aseq = seq;
+	e->rsb.aterm = e->rsb.term;
+	return 0;
+}
+
+static void resync_read_done(void *arg, uint64_t off, void *buf, ssize_t n)
+{
+	struct engine *e = arg;
+	struct eng_rsbuf *b = &e->rsb;
+	int ret = n < 0 ? (int)n : 0;
+
+	b->reading = false;
+	if (b->anchor)
+		ret = resync_keep_anchor(e, off, buf, n);
+	else if (n >= 0) {
+		b->off = off;
+		b->len = n;
+	}
+	if (ret && gd_ratelimit(&e->rl))
+		gd_warn("volume %s: resync: cannot read %s %llu: %s", e->name,
+			b->anchor ? "the record at seq" : "the data device at",
+			(unsigned long long)off, strerror(-ret));
+	if (!ret)
+		b->reads++;
+	engine_pump(e);		/* the reader is free: the pump first */
+	eng_resync_send(e);
+}
+
+/* Read for the resync to @seq: the anchor, or data from @off. */
+static void resync_want(struct engine *e, uint64_t seq, bool anchor, uint64_t off,
+			uint64_t data_bytes)
+{
+	struct eng_rsbuf *b = &e->rsb;
+	size_t len = data_bytes - off < ENG_RESYNC_READ ? data_bytes - off : ENG_RESYNC_READ;
+
+	if (b->reading)
+		return;
+	if (gd_reader_busy(&e->rd)) {
+		b->want = true;		/* side_reads(): eng_resync_wanted() */
+		return;
+	}
+	b->want = false;
+	if (!b->buf)
+		b->buf = malloc(ENG_RESYNC_READ);
+	if (!b->buf)
+		return;
+	b->len = 0;
+	b->seq = seq;
+	b->term = e->term;
+	b->anchor = anchor;
+	b->reading = true;
+	gd_reader_submit(&e->rd, resync_read, resync_read_done, e, anchor ? seq : off,
+			 b->buf, anchor ? ENG_RESYNC_READ : len);
+}
+
+/* the reader is free: the resync's read that waited for it */
+void eng_resync_wanted(struct engine *e)
+{
+	if (e->rsb.want && !gd_reader_busy(&e->rd)) {
+		e->rsb.want = false;	/* set again if a read is still wanted */
+		eng_resync_send(e);
+	}
+}
+
 /* Leader: the record at the resync point, first in every pass. */
 static bool resync_send_anchor(struct engine *e, size_t site, struct resync_out *ro)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_RECORDS };
-	ssize_t n = eng_read_records(e, ro->seq, 1, 0);
 
-	if (n <= 0) {
-		if (gd_ratelimit(&e->rl))
-			gd_warn("volume %s: resync of %s: cannot read the record at seq %llu: %s",
-				e->name, gd_cluster(e->d)->sites[site].name,
-				(unsigned long long)ro->seq, strerror(n ? -n : ENODATA));
+	if (!e->rsb.abuf || e->rsb.aseq != ro->seq || e->rsb.aterm != e->term) {
+		resync_want(e, ro->seq, true, 0, 0);
 		return false;
 	}
 	f.records.count = 1;
 	f.records.first_seq = ro->seq;
-	f.records.data = e->buf;
-	f.records.len = n;
+	f.records.data = e->rsb.abuf;
+	f.records.len = e->rsb.alen;
 	eng_send_frame(e, site, &f);
 	ro->anchor_sent = true;
 	ro->passes++;
@@ -61,33 +159,58 @@ static void resync_pass_end(struct engine *e, size_t site, struct resync_out *ro
 	ro->done_ns = 0;
 }
 
-/* Leader: one chunk at ro->off, sealed for the resync point. 0 or -errno. */
+/*
+ * Whether another follower resynced to the same point still takes chunks
+ * from what was read: a read for @ro then waits, so that two copies do not
+ * read each other's data away.
+ */
+static bool resync_buf_in_use(struct engine *e, const struct resync_out *ro)
+{
+	const struct eng_rsbuf *b = &e->rsb;
+	size_t i;
+
+	for (i = 0; b->len && i < gd_cluster(e->d)->nsites; i++) {
+		const struct resync_out *o = &e->rs_out[i];
+
+		if (o != ro && o->active && o->seq == b->seq && o->off >= b->off &&
+		    o->off < b->off + b->len)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Leader: one chunk at ro->off from what the reader read, sealed for the
+ * resync point. 0, -EAGAIN (not read yet, or the lane is full) or -errno.
+ */
 static int resync_send_chunk(struct engine *e, size_t site, struct resync_out *ro,
 			     uint64_t data_bytes)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_RESYNC };
 	uint32_t len = data_bytes - ro->off < ENG_RESYNC_CHUNK ? data_bytes - ro->off :
 								  ENG_RESYNC_CHUNK;
+	struct eng_rsbuf *b = &e->rsb;
 	int ret;
 
-	if (eng_ensure_buf(e, len))
-		return -ENOMEM;
-	ret = e->lg->ops->data_read(e->lg, ro->off, e->buf, len);
-	if (ret)
-		return ret;
+	if (b->reading || b->anchor || b->seq != ro->seq || b->term != e->term ||
+	    ro->off < b->off || ro->off + len > b->off + b->len) {
+		if (!resync_buf_in_use(e, ro))
+			resync_want(e, ro->seq, false, ro->off, data_bytes);
+		return -EAGAIN;
+	}
 	f.resync.offset = ro->off;
 	f.resync.length = len;
-	f.resync.data = e->buf;
+	f.resync.data = b->buf + (ro->off - b->off);
 	/* the replica's kernel writes only what ours sealed */
 	f.resync.seal.seq = ro->seq;
-	ret = e->lg->ops->data_seal(e->lg, ro->off, e->buf, len, &f.resync.seal);
+	ret = e->lg->ops->data_seal(e->lg, ro->off, f.resync.data, len, &f.resync.seal);
 	if (ret) {
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: sealing resync chunk at %llu: %s", e->name,
 				(unsigned long long)ro->off, strerror(-ret));
 		return ret;
 	}
-	gr_wire_sha256(e->buf, len, f.resync.sha256);
+	gr_wire_sha256(f.resync.data, len, f.resync.sha256);
 	f.hdr.volume = e->vol->cfg->wire_id;
 	if (e->drop[site] || gd_send(e->d, site, &f))
 		return -EAGAIN;	/* queue full: next tick */

@@ -26,6 +26,8 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "catchup_reads", json_integer(e->cu.reads));
 	json_object_set_new(o, "appends_deferred", json_integer(e->appends_deferred));
 	json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
+	/* leader: reads of the data device (and anchors) for full resyncs */
+	json_object_set_new(o, "resync_reads", json_integer(e->rsb.reads));
 	json_object_set_new(o, "stages", gd_stages_json(&e->stages));
 	/* a full resync being copied to us: from whom, to which point, how far */
 	if (e->rs_in.active)

@@ -67,8 +67,9 @@ struct gd_ledger_ops {
 	 */
 	ssize_t (*read)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap);
 	/*
-	 * read() for a gd_reader thread, the only op called off the event
-	 * loop thread: safe while the loop uses the ledger, may wait for the
+	 * read() for a gd_reader thread (with data_read(), the only ops
+	 * called off the event loop thread): safe while the loop uses the
+	 * ledger, may wait for the
 	 * disk, and waits up to @ms for record @seq when it is not readable
 	 * yet (0 then)
 	 */
@@ -116,6 +117,11 @@ struct gd_ledger_ops {
 	/* primary: seal @len bytes for data_write at @off, as of @seal->seq */
 	int (*data_seal)(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
 			 struct georep_data_seal *seal);
+	/*
+	 * @len bytes of the data device at @off; like read_wait(), safe on
+	 * a gd_reader thread while the loop uses the ledger (a full resync's
+	 * reads), and may wait for the disk
+	 */
 	int (*data_read)(struct gd_ledger *l, uint64_t off, void *buf, size_t len);
 	/*
 	 * install seal key @epoch (verify-only unless @seal names it), then

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,10 @@ struct kernel_ledger {
 	int rfd;		/* log stream, non-blocking: reads and poll */
 	int wfd;		/* log stream, blocking: appends (durable on return) */
 	int tfd;		/* log stream, non-blocking: the reader thread's (k_read_wait) */
-	int dfd;		/* the volume's block device, resync reads */
+	unsigned int minor;	/* /dev/georepN */
+	/* dlock: the reader thread's resync reads and the loop's heal reads */
+	pthread_mutex_t dlock;
+	int dfd;		/* the volume's block device, data reads */
 	void *dbuf;		/* O_DIRECT bounce buffer of those reads */
 	size_t dbuf_len;
 	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
@@ -344,18 +348,15 @@ static int k_key_install(struct gd_ledger *l, uint32_t epoch,
 	return ret;
 }
 
-static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
+/* under dlock: read @len bytes at @off through the bounce buffer */
+static int data_read_locked(struct kernel_ledger *k, uint64_t off, void *buf, size_t len)
 {
-	struct kernel_ledger *k = to_k(l);
-	struct georep_vol_status vs;
 	char path[64];
 	ssize_t n;
 
-	/* opened on the first resync only: an open device counts in open_count */
+	/* opened on the first read only: an open device counts in open_count */
 	if (k->dfd < 0) {
-		if (georep_nl_volume_get(k->nl, k->name, &vs))
-			return -ENODEV;
-		snprintf(path, sizeof(path), "/dev/georep%u", vs.minor);
+		snprintf(path, sizeof(path), "/dev/georep%u", k->minor);
 		/* O_DIRECT: the data device as it is, never a stale page cache */
 		k->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 		if (k->dfd < 0)
@@ -379,6 +380,18 @@ static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+/* no netlink here: the reader thread calls it while the loop uses k->nl */
+static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
+{
+	struct kernel_ledger *k = to_k(l);
+	int ret;
+
+	pthread_mutex_lock(&k->dlock);
+	ret = data_read_locked(k, off, buf, len);
+	pthread_mutex_unlock(&k->dlock);
+	return ret;
+}
+
 static void k_close(struct gd_ledger *l)
 {
 	struct kernel_ledger *k = to_k(l);
@@ -392,6 +405,7 @@ static void k_close(struct gd_ledger *l)
 	if (k->dfd >= 0)
 		close(k->dfd);
 	free(k->dbuf);
+	pthread_mutex_destroy(&k->dlock);
 	if (k->sk)
 		nl_socket_free(k->sk);
 	georep_nl_close(k->nl);
@@ -445,6 +459,7 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 		return -ENOMEM;
 	k->l.ops = &kernel_ops;
 	k->rfd = k->wfd = k->tfd = k->dfd = -1;
+	pthread_mutex_init(&k->dlock, NULL);
 	snprintf(k->name, sizeof(k->name), "%s", volume);
 	ret = georep_nl_open(&k->nl, err, GD_LEDGER_ERRLEN);
 	if (ret)
@@ -468,6 +483,7 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 		snprintf(err, GD_LEDGER_ERRLEN, "generic netlink socket");
 		goto out_close;
 	}
+	k->minor = vs.minor;
 	snprintf(path, sizeof(path), "/dev/georep%u-log", vs.minor);
 	k->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	k->wfd = open(path, O_RDWR | O_CLOEXEC);

@@ -609,7 +609,7 @@ static ssize_t read_locked(struct mem_ledger *m, uint64_t seq, void *buf, size_t
 	return end;
 }
 
-/* a slow disk, for tests: a read that found records returns this much later */
+/* a slow disk, for tests: a read that found records (or data) returns this much later */
 static void read_delay(const struct mem_ledger *m)
 {
 	uint32_t ms = __atomic_load_n(&m->read_delay_ms, __ATOMIC_RELAXED);
@@ -877,7 +877,10 @@ static int mem_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t le
 
 	if (off + len > m->data_bytes)
 		return -EINVAL;
-	return pread(m->datafd, buf, len, off) == (ssize_t)len ? 0 : -EIO;
+	if (pread(m->datafd, buf, len, off) != (ssize_t)len)
+		return -EIO;
+	read_delay(m);
+	return 0;
 }
 
 static void mem_close(struct gd_ledger *l)

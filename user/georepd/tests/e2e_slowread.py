@@ -21,15 +21,19 @@ election timeout, while writes go on at the primary.
     primary's ship buffer keeps, catches up once it runs again with every
     read of records taking CATCHUP_DELAY_MS: the primary read its records
     on the reader thread (catchup_reads), no turn past 1 s, no term change;
- 6. the primary's georepd killed, every read taking ELECT_DELAY_MS: once
+ 6. a follower behind the primary's retained log gets a full resync
+    while every read of the primary's ledger and data device takes
+    RESYNC_DELAY_MS: the primary read the device on the reader thread
+    (resync_reads), no turn past 1 s, no term change;
+ 7. the primary's georepd killed, every read taking ELECT_DELAY_MS: once
     another site is writable, the live sites all follow it, in its term
     (its barrier, the first record of its term, is read on the reader
     thread and its APPENDs go out as soon as it is read, not after a
     heartbeat round);
- 7. the new leader read its barrier once, with its pump: into its ship
+ 8. the new leader read its barrier once, with its pump: into its ship
     buffer and its Merkle tree, no catch-up read for its followers and no
-    read of the tree's (before: one of each per election);
- 8. the daemons exit cleanly (the reader thread stops).
+    read of the tree's (before: a catch-up read per election);
+ 9. the daemons exit cleanly (the reader thread stops).
 
 Usage: e2e_slowread.py [BINDIR]. Prints KTAP.
 """
@@ -45,13 +49,15 @@ import e2e  # noqa: E402
 from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 8
+N_TESTS = 9
 DELAY_MS = 3000		# the election timeout is 0.5 to 1 s
 LOAD_S = 10.0
 LAG_MIB = 24		# the ship buffer keeps 16 MiB at most
 CATCHUP_DELAY_MS = 1500
 CATCHUP_S = 120
 ELECT_DELAY_MS = 300
+RESYNC_DELAY_MS = 1200		# 64 MiB of data: 16 reads of 4 MiB
+RESYNC_S = 120
 ktap = e2e.ktap
 
 
@@ -165,7 +171,32 @@ def main():
              (f.rep(), slow, views(sites)))
         p.call({"cmd": "test-read-delay", "volume": "vol0", "ms": 0})
 
-        # 6: a new leader's barrier
+        # 6: a full resync from a slow disk
+        f = [s for s in sites if s is not p][1]
+        f.proc.kill()
+        f.proc.wait()
+        w = p.write(0, 64, 7)
+        last = w.get("last_seq", last)
+        live = [s for s in sites if s is not f]
+        ok = w.get("ok") and e2e.wait_for(lambda: committed_everywhere(live, last), 10)
+        cp = p.call({"cmd": "test-compact", "volume": "vol0"})
+        ok = ok and cp.get("snap_seq", 0) >= last
+        slow0 = slow_turns(p)
+        p.call({"cmd": "test-read-delay", "volume": "vol0", "ms": RESYNC_DELAY_MS})
+        f.start()
+        t0 = time.time()
+        ok = ok and e2e.wait_for(lambda: committed_everywhere(sites, last) and
+                                 (f.rep() or {}).get("resyncs_done", 0) >= 1, RESYNC_S)
+        r = p.rep() or {}
+        slow = slow_turns(p, slow0)
+        print("# %s resynced in %.1f s: %s reads of the primary's device, slow turns %s" %
+              (f.name, time.time() - t0, r.get("resync_reads"), slow))
+        ktap(ok and r.get("resync_reads", 0) > 0 and slow == 0 and primary(sites) is p and
+             r["term"] == before[0][0], "full_resync_reads_off_the_loop",
+             (cp, f.rep(), slow, views(sites)))
+        p.call({"cmd": "test-read-delay", "volume": "vol0", "ms": 0})
+
+        # 7: a new leader's barrier
         for s in sites:
             s.call({"cmd": "test-read-delay", "volume": "vol0", "ms": ELECT_DELAY_MS})
         live = [s for s in sites if s is not p]
@@ -177,7 +208,7 @@ def main():
         ktap(np is not None and len({v for v in seen}) == 1 and seen[0][1] == np.name,
              "new_leader_followed_once_writable", seen)
 
-        # 7: the barrier, read by the new leader's pump
+        # 8: the barrier, read by the new leader's pump
         r = (np.rep() if np else None) or {}
         tree = tree_reads(np) - reads0[np.name] if np else None
         print("# new leader %s: %s catch-up reads, %s tree reads, %s APPENDs waited" %
