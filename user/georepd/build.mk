@@ -78,8 +78,8 @@ export GEOREPD_E2E_PROBE := $(GEOREPD_PROBE)
 # the replication engine (issue 4): consensus per volume over a ledger backend
 # (consensus.c, record.c, nl.c and keys.c are in libgeorep.a already)
 GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_follow.c \
-	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c georepd/engine_status.c \
-	georepd/engine_policy.c \
+	georepd/engine_role.c georepd/engine_resync.c georepd/engine_heal.c \
+	georepd/engine_heal_serve.c georepd/engine_status.c georepd/engine_policy.c \
 	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c \
 	georepd/genesis.c georepd/engine_keys.c georepd/shipbuf.c georepd/reader.c \
 	georepd/engine_catchup.c

@@ -542,6 +542,8 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->scrub.rbuf);
 	free(e->rsb.buf);
 	free(e->rsb.abuf);
+	free(e->hs.data);
+	free(e->hs.rbuf);
 	gd_shipbuf_free(&e->sb);
 	gd_shipbuf_free(&e->cb);
 	for (i = 0; i < GR_CFG_MAX_SITES; i++)

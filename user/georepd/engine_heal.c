@@ -10,10 +10,10 @@
  *
  *  - replica: X is healed by a record of its own log after s that writes
  *    it (once applied), else by the leader's content of X (HEAL_REQ);
- *  - leader: reads X, writes a NOOP (every record whose data write could
- *    have raced with the read is now below the NOOP's seq n), scans its
- *    records s+1..n: none writes X: HEAL DATA (X is as of s), else HEAL
- *    SUPERSEDED by the last such record r;
+ *  - leader (engine_heal_serve.c): reads X, writes a NOOP (every record
+ *    whose data write could have raced with the read is now below the
+ *    NOOP's seq n), scans its records s+1..n: none writes X: HEAL DATA (X
+ *    is as of s), else HEAL SUPERSEDED by the last such record r;
  *  - replica, on DATA: a record of its own log after s writes X: nothing
  *    to do (the record heals it); else it writes the content (DATA_WRITE).
  *    On SUPERSEDED(r): healed once it applied r.
@@ -52,7 +52,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* the 4 KiB blocks a record writes (write, write-zeroes, discard) */
-static bool rec_blocks(const struct georep_rec *rec, uint64_t *first, uint64_t *last)
+bool eng_rec_blocks(const struct georep_rec *rec, uint64_t *first, uint64_t *last)
 {
 	if ((rec->op != GEOREP_OP_WRITE && rec->op != GEOREP_OP_WRITE_ZEROES &&
 	     rec->op != GEOREP_OP_DISCARD) || !rec->len)
@@ -110,7 +110,7 @@ static int fork_blocks(struct heal *h, const char *path, size_t *cap)
 		}
 		off = 0;
 		while (!georep_record_next(buf, have, &off, &rec, &hdr, &payload, NULL, 0)) {
-			if (!rec_blocks(&rec, &first, &last))
+			if (!eng_rec_blocks(&rec, &first, &last))
 				continue;
 			for (b = first; b <= last && !ret; b++)
 				ret = push_block(h, b, cap);
@@ -345,7 +345,7 @@ static int heal_scan(struct engine *e, uint64_t written)
 			if (rec.seq != h->scanned + 1)
 				return -EIO;
 			h->scanned = rec.seq;
-			if (!rec_blocks(&rec, &first, &last))
+			if (!eng_rec_blocks(&rec, &first, &last))
 				continue;
 			for (b = first; b <= last; b++) {
 				struct heal_blk *x = find_blk(h, b);
@@ -484,133 +484,10 @@ static int heal_answer(struct engine *e, unsigned int from, const struct gr_heal
 	return 0;
 }
 
-/* Leader: records @from..@to that write each block of @blocks (last one). */
-static int heal_superseded(struct engine *e, uint64_t from, uint64_t to,
-			   const uint64_t *blocks, uint64_t *by, uint32_t count)
-{
-	uint64_t seq = from;
-	uint32_t i;
-
-	while (seq <= to) {
-		ssize_t n = e->lg->ops->read(e->lg, seq, e->buf, e->bufcap);
-		struct georep_rec rec;
-		const uint8_t *hdr, *payload;
-		size_t off = 0;
-
-		if (n == -EMSGSIZE && !eng_ensure_buf(e, e->bufcap * 2))
-			continue;
-		if (n <= 0)
-			return n ? (int)n : -ENODATA;
-		while (seq <= to &&
-		       !georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
-			uint64_t first, last;
-
-			if (rec.seq != seq)
-				return -EIO;
-			seq++;
-			if (!rec_blocks(&rec, &first, &last))
-				continue;
-			for (i = 0; i < count; i++)
-				if (blocks[i] >= first && blocks[i] <= last)
-					by[i] = rec.seq;
-		}
-	}
-	return 0;
-}
-
-static void heal_reply(struct engine *e, unsigned int to, uint64_t fork_seq, uint64_t block,
-		       uint32_t status, uint64_t version, uint64_t seq, const uint8_t *data)
-{
-	struct gr_frame f = { .hdr.type = GR_FT_HEAL };
-	int ret;
-
-	f.heal.fork_seq = fork_seq;
-	f.heal.block = block;
-	f.heal.status = status;
-	f.heal.version = version;
-	f.heal.seq = seq;
-	if (data) {
-		/* the replica's kernel writes only what ours sealed */
-		f.heal.seal.seq = fork_seq;
-		ret = e->lg->ops->data_seal(e->lg, block * GEOREP_BLOCK_SIZE, data,
-					    GEOREP_BLOCK_SIZE, &f.heal.seal);
-		if (ret) {
-			if (gd_ratelimit(&e->rl))
-				gd_warn("volume %s: sealing heal block %llu: %s", e->name,
-					(unsigned long long)block, strerror(-ret));
-			memset(&f.heal.seal, 0, sizeof(f.heal.seal));
-			f.heal.status = GR_HEAL_UNAVAILABLE;
-			f.heal.version = 0;
-			data = NULL;
-		}
-	}
-	f.heal.length = data ? GEOREP_BLOCK_SIZE : 0;
-	f.heal.data = data;
-	eng_send_frame(e, to, &f);
-}
-
-/*
- * Leader: read the blocks, then a NOOP barrier (a record ordered before
- * the reads ended has a lower seq), then look for records after the fork
- * point that write them.
- */
-static int heal_request(struct engine *e, unsigned int from, const struct gr_heal_req *r)
-{
-	uint64_t blocks[GR_HEAL_MAX_BLOCKS], by[GR_HEAL_MAX_BLOCKS], n = 0;
-	struct gd_ledger_status st;
-	uint8_t *data = NULL;
-	uint32_t i, ok = 0;
-	int ret = -EAGAIN;
-
-	for (i = 0; i < r->count; i++) {
-		blocks[i] = gr_heal_req_block(r, i);
-		by[i] = 0;
-	}
-	if (e->role != GR_LEADER || !e->writable || e->lg->ops->status(e->lg, &st) ||
-	    st.role != GEOREP_ROLE_PRIMARY || r->fork_seq > st.written_seq ||
-	    (st.tail_seq && r->fork_seq + 1 < st.tail_seq))
-		goto out_unavailable;
-	data = malloc((size_t)r->count * GEOREP_BLOCK_SIZE);
-	if (!data)
-		goto out_unavailable;
-	for (i = 0; i < r->count; i++, ok++)
-		if (blocks[i] >= st.data_bytes / GEOREP_BLOCK_SIZE ||
-		    e->lg->ops->data_read(e->lg, blocks[i] * GEOREP_BLOCK_SIZE,
-					  data + (size_t)i * GEOREP_BLOCK_SIZE,
-					  GEOREP_BLOCK_SIZE))
-			break;
-	if (ok < r->count)
-		goto out_unavailable;
-	ret = e->lg->ops->noop(e->lg, &n);
-	if (ret) {
-		if (gd_ratelimit(&e->rl))
-			gd_warn("volume %s: heal barrier: %s", e->name, strerror(-ret));
-		goto out_unavailable;
-	}
-	ret = heal_superseded(e, r->fork_seq + 1, n, blocks, by, r->count);
-	if (ret)
-		goto out_unavailable;
-	for (i = 0; i < r->count; i++)
-		heal_reply(e, from, r->fork_seq, blocks[i],
-			   by[i] ? GR_HEAL_SUPERSEDED : GR_HEAL_DATA, n, by[i],
-			   by[i] ? NULL : data + (size_t)i * GEOREP_BLOCK_SIZE);
-	e->heal_served += r->count;
-	free(data);
-	engine_pump(e);		/* propose the barrier */
-	return 0;
-
-out_unavailable:
-	free(data);
-	for (i = 0; i < r->count; i++)
-		heal_reply(e, from, r->fork_seq, blocks[i], GR_HEAL_UNAVAILABLE, 0, 0, NULL);
-	engine_pump(e);
-	return 0;
-}
-
 int eng_heal_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
 {
 	if (f->hdr.type == GR_FT_HEAL_REQ)
-		return heal_request(e, from, &f->heal_req);
+		return eng_heal_request(e, from, &f->heal_req);
 	return heal_answer(e, from, &f->heal);
 }
 

@@ -133,6 +133,31 @@ struct heal {
 	uint64_t requests, written;
 };
 
+#define HEAL_SERVE_QUEUE	4	/* leader: HEAL_REQs waiting, at most */
+
+/* leader: a HEAL_REQ waiting (engine_heal_serve.c) */
+struct heal_serve_req {
+	unsigned int from;
+	uint32_t count;
+	uint64_t fork_seq;
+	uint64_t blocks[GR_HEAL_MAX_BLOCKS];
+};
+
+/*
+ * leader: the HEAL_REQ being served (busy): its blocks read into data on
+ * the reader (reading), the barrier n, then the scan (scan: waits for the
+ * reader) of the records up to n into by, through rbuf (rcap bytes)
+ */
+struct heal_serve {
+	bool busy, reading, scan;
+	unsigned int from;
+	uint32_t count;
+	uint64_t fork_seq, n;
+	uint64_t blocks[GR_HEAL_MAX_BLOCKS], by[GR_HEAL_MAX_BLOCKS];
+	uint8_t *data, *rbuf;
+	size_t rcap;
+};
+
 #define ENG_ROOT_SLOTS	16		/* remote-root requests in flight */
 
 struct engine {
@@ -199,6 +224,9 @@ struct engine {
 	struct heal heal;
 	bool diverged_orphan;			/* diverged ledger, no heal state */
 	uint64_t heals_done, heal_served;
+	struct heal_serve hs;			/* leader: engine_heal_serve.c */
+	struct heal_serve_req hq[HEAL_SERVE_QUEUE];
+	uint32_t hq_head, hq_n;
 	struct gd_fork forks[ENG_MAX_FORKS];
 	unsigned int nforks;
 	uint64_t forks_total;
@@ -406,6 +434,10 @@ int eng_heal_add(struct engine *e, const char *path, uint64_t seq);
 int eng_heal_load(struct engine *e);
 void eng_heal_tick(struct engine *e, uint64_t now);
 int eng_heal_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
+bool eng_rec_blocks(const struct georep_rec *rec, uint64_t *first, uint64_t *last);
+/* engine_heal_serve.c: the leader's side */
+int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_req *r);
+void eng_heal_serve_wanted(struct engine *e);
 void eng_heal_resynced(struct engine *e);
 void eng_heal_abandon(struct engine *e);
 json_t *eng_heal_status(const struct engine *e);

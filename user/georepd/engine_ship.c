@@ -419,17 +419,17 @@ static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
 
 /*
  * The reads that waited for the reader (the tree's, the scrub's, a full
- * resync's, a follower's catch-up) take turns after each of the pump's
- * reads, so that none starves another, and at once while the pump does
- * not read (not a writable leader, or a full core); each one's end gives
- * the reader back to the pump.
+ * resync's, a heal's, a follower's catch-up) take turns after each of
+ * the pump's reads, so that none starves another, and at once while the
+ * pump does not read (not a writable leader, or a full core); each one's
+ * end gives the reader back to the pump.
  */
 static void side_reads(struct engine *e)
 {
 	unsigned int i;
 
-	for (i = 0; i < 4 && !gd_reader_busy(&e->rd); i++) {
-		switch ((e->rd_turn + i) % 4) {
+	for (i = 0; i < 5 && !gd_reader_busy(&e->rd); i++) {
+		switch ((e->rd_turn + i) % 5) {
 		case 0:
 			if (e->mt_behind)
 				eng_mtree_catch_up(e);
@@ -439,6 +439,9 @@ static void side_reads(struct engine *e)
 			break;
 		case 2:
 			eng_resync_wanted(e);
+			break;
+		case 3:
+			eng_heal_serve_wanted(e);
 			break;
 		default:
 			eng_catchup_wanted(e);

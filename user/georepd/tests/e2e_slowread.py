@@ -25,15 +25,21 @@ election timeout, while writes go on at the primary.
     while every read of the primary's ledger and data device takes
     RESYNC_DELAY_MS: the primary read the device on the reader thread
     (resync_reads), no turn past 1 s, no term change;
- 7. the primary's georepd killed, every read taking ELECT_DELAY_MS: once
+ 7. a primary cut off (test-drop) writes a suffix that a new primary's
+    term then forks off; once it is back, its fork's blocks are healed
+    from the new primary while every read of that one's ledger and data
+    device takes HEAL_DELAY_MS: the new primary read the blocks and
+    scanned its records on the reader thread, no turn past 1 s, no term
+    change;
+ 8. the primary's georepd killed, every read taking ELECT_DELAY_MS: once
     another site is writable, the live sites all follow it, in its term
     (its barrier, the first record of its term, is read on the reader
     thread and its APPENDs go out as soon as it is read, not after a
     heartbeat round);
- 8. the new leader read its barrier once, with its pump: into its ship
+ 9. the new leader read its barrier once, with its pump: into its ship
     buffer and its Merkle tree, no catch-up read for its followers and no
     read of the tree's (before: a catch-up read per election);
- 9. the daemons exit cleanly (the reader thread stops).
+10. the daemons exit cleanly (the reader thread stops).
 
 Usage: e2e_slowread.py [BINDIR]. Prints KTAP.
 """
@@ -46,10 +52,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
+from e2e_replication import Site, primary, committed_everywhere, settled  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 9
+N_TESTS = 10
 DELAY_MS = 3000		# the election timeout is 0.5 to 1 s
 LOAD_S = 10.0
 LAG_MIB = 24		# the ship buffer keeps 16 MiB at most
@@ -58,6 +64,8 @@ CATCHUP_S = 120
 ELECT_DELAY_MS = 300
 RESYNC_DELAY_MS = 1200		# 64 MiB of data: 16 reads of 4 MiB
 RESYNC_S = 120
+HEAL_DELAY_MS = 1200
+HEAL_S = 60
 ktap = e2e.ktap
 
 
@@ -196,7 +204,35 @@ def main():
              (cp, f.rep(), slow, views(sites)))
         p.call({"cmd": "test-read-delay", "volume": "vol0", "ms": 0})
 
-        # 7: a new leader's barrier
+        # 7: a fork healed from a slow disk
+        others = [s for s in sites if s is not p]
+        for o in others:
+            p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+        p.write(200, 4, 9)
+        np = e2e.wait_for(lambda: primary(others), 10)
+        w = np.write(300, 8, 11) if np else {}
+        term = (np.rep() or {}).get("term") if np else None
+        slow0 = slow_turns(np) if np else 0
+        if np:
+            np.call({"cmd": "test-read-delay", "volume": "vol0", "ms": HEAL_DELAY_MS})
+        for o in others:
+            p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+        t0 = time.time()
+        ok = np is not None and w.get("ok") and e2e.wait_for(
+            lambda: (p.rep() or {}).get("heals_done", 0) >= 1 and settled(sites), HEAL_S)
+        r = (np.rep() if np else None) or {}
+        slow = slow_turns(np, slow0) if np else None
+        print("# %s healed in %.1f s from %s: %s blocks served, slow turns %s" %
+              (p.name, time.time() - t0, np.name if np else None,
+               r.get("heal_blocks_served"), slow))
+        ktap(ok and r.get("heal_blocks_served", 0) > 0 and slow == 0 and
+             primary(sites) is np and r.get("term") == term, "fork_healed_off_the_loop",
+             (r, slow, views(sites)))
+        if np:
+            np.call({"cmd": "test-read-delay", "volume": "vol0", "ms": 0})
+            p = np
+
+        # 8: a new leader's barrier
         for s in sites:
             s.call({"cmd": "test-read-delay", "volume": "vol0", "ms": ELECT_DELAY_MS})
         live = [s for s in sites if s is not p]
@@ -208,7 +244,7 @@ def main():
         ktap(np is not None and len({v for v in seen}) == 1 and seen[0][1] == np.name,
              "new_leader_followed_once_writable", seen)
 
-        # 8: the barrier, read by the new leader's pump
+        # 9: the barrier, read by the new leader's pump
         r = (np.rep() if np else None) or {}
         tree = tree_reads(np) - reads0[np.name] if np else None
         print("# new leader %s: %s catch-up reads, %s tree reads, %s APPENDs waited" %

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Leader: serving a fork heal's HEAL_REQs (engine_heal.c has the replica's
+ * side and the algorithm). For each request:
+ *
+ *  1. the reader thread reads the blocks from the data device;
+ *  2. the loop writes a NOOP barrier: a record whose data write could
+ *     have raced with those reads now has a lower seq, n;
+ *  3. the reader thread scans the records after the fork point up to n
+ *     for the last one that writes each block;
+ *  4. the loop answers each block: DATA (sealed), or SUPERSEDED by that
+ *     record.
+ *
+ * Until December 2026 all four ran on the loop, and the scan read every
+ * record since the fork point for each request: a long fork, or a disk
+ * that takes a second per read, held heartbeats. Requests wait in a queue
+ * of HEAL_SERVE_QUEUE, one per replica (eng_heal_request()).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+#define HEAL_SCAN_READ	(1U << 20)	/* records per read of the scan, at least one */
+
+static void heal_reply(struct engine *e, unsigned int to, uint64_t fork_seq, uint64_t block,
+		       uint32_t status, uint64_t version, uint64_t seq, const uint8_t *data)
+{
+	struct gr_frame f = { .hdr.type = GR_FT_HEAL };
+	int ret;
+
+	f.heal.fork_seq = fork_seq;
+	f.heal.block = block;
+	f.heal.status = status;
+	f.heal.version = version;
+	f.heal.seq = seq;
+	if (data) {
+		/* the replica's kernel writes only what ours sealed */
+		f.heal.seal.seq = fork_seq;
+		ret = e->lg->ops->data_seal(e->lg, block * GEOREP_BLOCK_SIZE, data,
+					    GEOREP_BLOCK_SIZE, &f.heal.seal);
+		if (ret) {
+			if (gd_ratelimit(&e->rl))
+				gd_warn("volume %s: sealing heal block %llu: %s", e->name,
+					(unsigned long long)block, strerror(-ret));
+			memset(&f.heal.seal, 0, sizeof(f.heal.seal));
+			f.heal.status = GR_HEAL_UNAVAILABLE;
+			f.heal.version = 0;
+			data = NULL;
+		}
+	}
+	f.heal.length = data ? GEOREP_BLOCK_SIZE : 0;
+	f.heal.data = data;
+	eng_send_frame(e, to, &f);
+}
+
+static void heal_unavailable(struct engine *e, const struct heal_serve *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->count; i++)
+		heal_reply(e, s->from, s->fork_seq, s->blocks[i], GR_HEAL_UNAVAILABLE, 0, 0, NULL);
+}
+
+/* whether this site may answer for the leader's history now */
+static bool heal_serving(struct engine *e, uint64_t fork_seq, struct gd_ledger_status *st)
+{
+	return e->role == GR_LEADER && e->writable && !e->lg->ops->status(e->lg, st) &&
+	       st->role == GEOREP_ROLE_PRIMARY && fork_seq <= st->written_seq &&
+	       (!st->tail_seq || fork_seq + 1 >= st->tail_seq);
+}
+
+/* on the reader thread: step 1, the blocks */
+static ssize_t heal_read_blocks(void *ctx, uint64_t seq, void *buf, size_t cap)
+{
+	struct engine *e = ctx;
+	struct heal_serve *s = &e->hs;
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < s->count; i++) {
+		ret = e->lg->ops->data_read(e->lg, s->blocks[i] * GEOREP_BLOCK_SIZE,
+					    s->data + (size_t)i * GEOREP_BLOCK_SIZE,
+					    GEOREP_BLOCK_SIZE);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* on the reader thread: step 3, the last record up to s->n writing each block */
+static ssize_t heal_scan(void *ctx, uint64_t from, void *buf, size_t cap)
+{
+	struct engine *e = ctx;
+	struct heal_serve *s = &e->hs;
+	uint64_t seq = from, first, last;
+	uint32_t i;
+
+	while (seq <= s->n) {
+		ssize_t n = e->lg->ops->read_wait(e->lg, seq, s->rbuf, s->rcap, 0);
+		const uint8_t *hdr, *payload;
+		struct georep_rec rec;
+		size_t off = 0;
+
+		if (n == -EMSGSIZE) {
+			void *p = realloc(s->rbuf, 2 * s->rcap);
+
+			if (!p)
+				return -ENOMEM;
+			s->rbuf = p;
+			s->rcap *= 2;
+			continue;
+		}
+		if (n <= 0)
+			return n ? n : -ENODATA;
+		while (seq <= s->n &&
+		       !georep_record_next(s->rbuf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
+			if (rec.seq != seq)
+				return -EIO;
+			seq++;
+			if (!eng_rec_blocks(&rec, &first, &last))
+				continue;
+			for (i = 0; i < s->count; i++)
+				if (s->blocks[i] >= first && s->blocks[i] <= last)
+					s->by[i] = rec.seq;
+		}
+	}
+	return 0;
+}
+
+static void heal_serve_next(struct engine *e);
+
+/* on the loop: step 4 */
+static void heal_scanned(void *arg, uint64_t seq, void *buf, ssize_t n)
+{
+	struct engine *e = arg;
+	struct heal_serve *s = &e->hs;
+	struct gd_ledger_status st;
+	uint32_t i;
+
+	s->busy = false;
+	s->reading = false;
+	if (n < 0 || !heal_serving(e, s->fork_seq, &st)) {
+		if (n < 0 && gd_ratelimit(&e->rl))
+			gd_warn("volume %s: heal: reading records %llu to %llu: %s", e->name,
+				(unsigned long long)seq, (unsigned long long)s->n, strerror(-n));
+		heal_unavailable(e, s);
+	} else {
+		for (i = 0; i < s->count; i++)
+			heal_reply(e, s->from, s->fork_seq, s->blocks[i],
+				   s->by[i] ? GR_HEAL_SUPERSEDED : GR_HEAL_DATA, s->n, s->by[i],
+				   s->by[i] ? NULL : s->data + (size_t)i * GEOREP_BLOCK_SIZE);
+		e->heal_served += s->count;
+	}
+	engine_pump(e);
+	heal_serve_next(e);
+}
+
+/* on the loop: step 2, then the scan waits for the reader (eng_heal_serve_wanted()) */
+static void heal_blocks_read(void *arg, uint64_t seq, void *buf, ssize_t n)
+{
+	struct engine *e = arg;
+	struct heal_serve *s = &e->hs;
+	struct gd_ledger_status st;
+	int ret = n < 0 ? (int)n : 0;
+
+	s->reading = false;
+	if (!ret && !heal_serving(e, s->fork_seq, &st))
+		ret = -EAGAIN;
+	if (!ret)
+		ret = e->lg->ops->noop(e->lg, &s->n);
+	if (ret) {
+		if (ret != -EAGAIN && gd_ratelimit(&e->rl))
+			gd_warn("volume %s: heal: %s: %s", e->name,
+				n < 0 ? "reading blocks" : "barrier", strerror(-ret));
+		s->busy = false;
+		heal_unavailable(e, s);
+		engine_pump(e);
+		heal_serve_next(e);
+		return;
+	}
+	memset(s->by, 0, sizeof(s->by));
+	s->scan = true;		/* the pump proposes the barrier first */
+	engine_pump(e);
+	eng_heal_serve_wanted(e);
+}
+
+/* the reader is free: the step that waited for it */
+void eng_heal_serve_wanted(struct engine *e)
+{
+	struct heal_serve *s = &e->hs;
+
+	if (!s->busy || s->reading || gd_reader_busy(&e->rd))
+		return;
+	s->reading = true;
+	if (s->scan) {
+		s->scan = false;
+		gd_reader_submit(&e->rd, heal_scan, heal_scanned, e, s->fork_seq + 1, NULL, 0);
+	} else {
+		gd_reader_submit(&e->rd, heal_read_blocks, heal_blocks_read, e, 0, NULL, 0);
+	}
+}
+
+/* Start the next request queued, if none is being served. */
+static void heal_serve_next(struct engine *e)
+{
+	struct heal_serve *s = &e->hs;
+	struct heal_serve_req *q;
+
+	if (s->busy || !e->hq_n)
+		return;
+	q = &e->hq[e->hq_head];
+	e->hq_head = (e->hq_head + 1) % HEAL_SERVE_QUEUE;
+	e->hq_n--;
+	s->from = q->from;
+	s->fork_seq = q->fork_seq;
+	s->count = q->count;
+	memcpy(s->blocks, q->blocks, q->count * sizeof(q->blocks[0]));
+	s->busy = true;
+	s->scan = false;
+	eng_heal_serve_wanted(e);
+}
+
+/* the request of replica @from waiting in the queue, if any */
+static struct heal_serve_req *heal_queued(struct engine *e, unsigned int from)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->hq_n; i++) {
+		struct heal_serve_req *q = &e->hq[(e->hq_head + i) % HEAL_SERVE_QUEUE];
+
+		if (q->from == from)
+			return q;
+	}
+	return NULL;
+}
+
+/* Leader: a replica's HEAL_REQ; answered once read (above), or UNAVAILABLE now. */
+int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_req *r)
+{
+	struct heal_serve *s = &e->hs;
+	struct heal_serve req = { .from = from, .fork_seq = r->fork_seq, .count = r->count };
+	struct gd_ledger_status st;
+	struct heal_serve_req *q;
+	uint32_t i;
+
+	for (i = 0; i < r->count; i++)
+		req.blocks[i] = gr_heal_req_block(r, i);
+	if (!s->data)
+		s->data = malloc((size_t)GR_HEAL_MAX_BLOCKS * GEOREP_BLOCK_SIZE);
+	if (!s->rbuf) {
+		s->rbuf = malloc(HEAL_SCAN_READ);
+		s->rcap = HEAL_SCAN_READ;
+	}
+	if (!s->data || !s->rbuf || !heal_serving(e, r->fork_seq, &st))
+		goto out_unavailable;
+	for (i = 0; i < r->count; i++)
+		if (req.blocks[i] >= st.data_bytes / GEOREP_BLOCK_SIZE)
+			goto out_unavailable;
+	/*
+	 * The replica asks again each ENG_HEAL_RETRY_NS while unanswered, and
+	 * takes an answer only for blocks it still asks for: an UNAVAILABLE
+	 * now would send them back to pending, and the answer being read
+	 * would be dropped. One request per replica, the newest; none
+	 * answered while the queue is full (it asks again).
+	 */
+	if (s->busy && s->from == from && s->fork_seq == r->fork_seq)
+		return 0;
+	q = heal_queued(e, from);
+	if (!q && e->hq_n == HEAL_SERVE_QUEUE)
+		return 0;
+	if (!q) {
+		q = &e->hq[(e->hq_head + e->hq_n) % HEAL_SERVE_QUEUE];
+		e->hq_n++;
+	}
+	q->from = from;
+	q->fork_seq = r->fork_seq;
+	q->count = r->count;
+	memcpy(q->blocks, req.blocks, r->count * sizeof(req.blocks[0]));
+	heal_serve_next(e);
+	return 0;
+
+out_unavailable:
+	heal_unavailable(e, &req);
+	return 0;
+}
