@@ -284,11 +284,12 @@ struct engine {
 	 * leader: what a full resync sends, read on rd (engine_resync.c):
 	 * data bytes off to off + len - 1, or the anchor record (alen bytes
 	 * at abuf), each for the resync point seq in term; a read of either
-	 * waits for the reader while want is set
+	 * waits for the reader while want is set, and a tick after one failed
+	 * (failed_ns)
 	 */
 	struct eng_rsbuf {
 		uint8_t *buf, *abuf;
-		uint64_t seq, term, off, aseq, aterm;
+		uint64_t seq, term, off, aseq, aterm, failed_ns;
 		size_t len, alen;
 		bool reading, want, anchor;
 		uint64_t reads;

@@ -77,6 +77,8 @@ static void resync_read_done(void *arg, uint64_t off, void *buf, ssize_t n)
 		gd_warn("volume %s: resync: cannot read %s %llu: %s", e->name,
 			b->anchor ? "the record at seq" : "the data device at",
 			(unsigned long long)off, strerror(-ret));
+	if (ret)
+		b->failed_ns = gr_now_ns();	/* read again a tick later, not at once */
 	if (!ret)
 		b->reads++;
 	engine_pump(e);		/* the reader is free: the pump first */
@@ -90,7 +92,7 @@ static void resync_want(struct engine *e, uint64_t seq, bool anchor, uint64_t of
 	struct eng_rsbuf *b = &e->rsb;
 	size_t len = data_bytes - off < ENG_RESYNC_READ ? data_bytes - off : ENG_RESYNC_READ;
 
-	if (b->reading)
+	if (b->reading || gr_now_ns() - b->failed_ns < ENG_TICK_MS * 1000000ULL)
 		return;
 	if (gd_reader_busy(&e->rd)) {
 		b->want = true;		/* side_reads(): eng_resync_wanted() */
