@@ -55,12 +55,12 @@ static void heal_reply(struct engine *e, unsigned int to, uint64_t fork_seq, uin
 	eng_send_frame(e, to, &f);
 }
 
-static void heal_unavailable(struct engine *e, const struct heal_serve *s)
+static void heal_unavailable(struct engine *e, const struct heal_serve_req *r)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->count; i++)
-		heal_reply(e, s->from, s->fork_seq, s->blocks[i], GR_HEAL_UNAVAILABLE, 0, 0, NULL);
+	for (i = 0; i < r->count; i++)
+		heal_reply(e, r->from, r->fork_seq, r->blocks[i], GR_HEAL_UNAVAILABLE, 0, 0, NULL);
 }
 
 /* whether this site may answer for the leader's history now */
@@ -75,13 +75,13 @@ static bool heal_serving(struct engine *e, uint64_t fork_seq, struct gd_ledger_s
 static ssize_t heal_read_blocks(void *ctx, uint64_t seq, void *buf, size_t cap)
 {
 	struct engine *e = ctx;
-	struct heal_serve *s = &e->hs;
+	const struct heal_serve_req *r = &e->hs.req;
 	uint32_t i;
 	int ret;
 
-	for (i = 0; i < s->count; i++) {
-		ret = e->lg->ops->data_read(e->lg, s->blocks[i] * GEOREP_BLOCK_SIZE,
-					    s->data + (size_t)i * GEOREP_BLOCK_SIZE,
+	for (i = 0; i < r->count; i++) {
+		ret = e->lg->ops->data_read(e->lg, r->blocks[i] * GEOREP_BLOCK_SIZE,
+					    e->hs.data + (size_t)i * GEOREP_BLOCK_SIZE,
 					    GEOREP_BLOCK_SIZE);
 		if (ret)
 			return ret;
@@ -104,7 +104,7 @@ static ssize_t heal_scan(void *ctx, uint64_t from, void *buf, size_t cap)
 		size_t off = 0;
 
 		if (n == -EMSGSIZE) {
-			void *p = realloc(s->rbuf, 2 * s->rcap);
+			void *p = s->rcap < ENG_READ_MAX ? realloc(s->rbuf, 2 * s->rcap) : NULL;
 
 			if (!p)
 				return -ENOMEM;
@@ -121,8 +121,8 @@ static ssize_t heal_scan(void *ctx, uint64_t from, void *buf, size_t cap)
 			seq++;
 			if (!eng_rec_blocks(&rec, &first, &last))
 				continue;
-			for (i = 0; i < s->count; i++)
-				if (s->blocks[i] >= first && s->blocks[i] <= last)
+			for (i = 0; i < s->req.count; i++)
+				if (s->req.blocks[i] >= first && s->req.blocks[i] <= last)
 					s->by[i] = rec.seq;
 		}
 	}
@@ -136,22 +136,23 @@ static void heal_scanned(void *arg, uint64_t seq, void *buf, ssize_t n)
 {
 	struct engine *e = arg;
 	struct heal_serve *s = &e->hs;
+	const struct heal_serve_req *r = &s->req;
 	struct gd_ledger_status st;
 	uint32_t i;
 
-	s->busy = false;
+	s->step = HS_IDLE;
 	s->reading = false;
-	if (n < 0 || !heal_serving(e, s->fork_seq, &st)) {
+	if (n < 0 || !heal_serving(e, r->fork_seq, &st)) {
 		if (n < 0 && gd_ratelimit(&e->rl))
 			gd_warn("volume %s: heal: reading records %llu to %llu: %s", e->name,
 				(unsigned long long)seq, (unsigned long long)s->n, strerror(-n));
-		heal_unavailable(e, s);
+		heal_unavailable(e, r);
 	} else {
-		for (i = 0; i < s->count; i++)
-			heal_reply(e, s->from, s->fork_seq, s->blocks[i],
+		for (i = 0; i < r->count; i++)
+			heal_reply(e, r->from, r->fork_seq, r->blocks[i],
 				   s->by[i] ? GR_HEAL_SUPERSEDED : GR_HEAL_DATA, s->n, s->by[i],
 				   s->by[i] ? NULL : s->data + (size_t)i * GEOREP_BLOCK_SIZE);
-		e->heal_served += s->count;
+		e->heal_served += r->count;
 	}
 	engine_pump(e);
 	heal_serve_next(e);
@@ -166,7 +167,7 @@ static void heal_blocks_read(void *arg, uint64_t seq, void *buf, ssize_t n)
 	int ret = n < 0 ? (int)n : 0;
 
 	s->reading = false;
-	if (!ret && !heal_serving(e, s->fork_seq, &st))
+	if (!ret && !heal_serving(e, s->req.fork_seq, &st))
 		ret = -EAGAIN;
 	if (!ret)
 		ret = e->lg->ops->noop(e->lg, &s->n);
@@ -174,14 +175,14 @@ static void heal_blocks_read(void *arg, uint64_t seq, void *buf, ssize_t n)
 		if (ret != -EAGAIN && gd_ratelimit(&e->rl))
 			gd_warn("volume %s: heal: %s: %s", e->name,
 				n < 0 ? "reading blocks" : "barrier", strerror(-ret));
-		s->busy = false;
-		heal_unavailable(e, s);
+		s->step = HS_IDLE;
+		heal_unavailable(e, &s->req);
 		engine_pump(e);
 		heal_serve_next(e);
 		return;
 	}
 	memset(s->by, 0, sizeof(s->by));
-	s->scan = true;		/* the pump proposes the barrier first */
+	s->step = HS_SCAN;	/* the pump proposes the barrier first */
 	engine_pump(e);
 	eng_heal_serve_wanted(e);
 }
@@ -191,34 +192,27 @@ void eng_heal_serve_wanted(struct engine *e)
 {
 	struct heal_serve *s = &e->hs;
 
-	if (!s->busy || s->reading || gd_reader_busy(&e->rd))
+	if (s->step == HS_IDLE || s->reading || gd_reader_busy(&e->rd))
 		return;
 	s->reading = true;
-	if (s->scan) {
-		s->scan = false;
-		gd_reader_submit(&e->rd, heal_scan, heal_scanned, e, s->fork_seq + 1, NULL, 0);
-	} else {
+	if (s->step == HS_SCAN)
+		gd_reader_submit(&e->rd, heal_scan, heal_scanned, e, s->req.fork_seq + 1,
+				 NULL, 0);
+	else
 		gd_reader_submit(&e->rd, heal_read_blocks, heal_blocks_read, e, 0, NULL, 0);
-	}
 }
 
 /* Start the next request queued, if none is being served. */
 static void heal_serve_next(struct engine *e)
 {
 	struct heal_serve *s = &e->hs;
-	struct heal_serve_req *q;
 
-	if (s->busy || !e->hq_n)
+	if (s->step != HS_IDLE || !e->hq_n)
 		return;
-	q = &e->hq[e->hq_head];
+	s->req = e->hq[e->hq_head];
 	e->hq_head = (e->hq_head + 1) % HEAL_SERVE_QUEUE;
 	e->hq_n--;
-	s->from = q->from;
-	s->fork_seq = q->fork_seq;
-	s->count = q->count;
-	memcpy(s->blocks, q->blocks, q->count * sizeof(q->blocks[0]));
-	s->busy = true;
-	s->scan = false;
+	s->step = HS_BLOCKS;
 	eng_heal_serve_wanted(e);
 }
 
@@ -239,8 +233,8 @@ static struct heal_serve_req *heal_queued(struct engine *e, unsigned int from)
 /* Leader: a replica's HEAL_REQ; answered once read (above), or UNAVAILABLE now. */
 int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_req *r)
 {
+	struct heal_serve_req req = { .from = from, .fork_seq = r->fork_seq, .count = r->count };
 	struct heal_serve *s = &e->hs;
-	struct heal_serve req = { .from = from, .fork_seq = r->fork_seq, .count = r->count };
 	struct gd_ledger_status st;
 	struct heal_serve_req *q;
 	uint32_t i;
@@ -265,7 +259,7 @@ int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_r
 	 * would be dropped. One request per replica, the newest; none
 	 * answered while the queue is full (it asks again).
 	 */
-	if (s->busy && s->from == from && s->fork_seq == r->fork_seq)
+	if (s->step != HS_IDLE && s->req.from == from && s->req.fork_seq == r->fork_seq)
 		return 0;
 	q = heal_queued(e, from);
 	if (!q && e->hq_n == HEAL_SERVE_QUEUE)
@@ -274,10 +268,7 @@ int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_r
 		q = &e->hq[(e->hq_head + e->hq_n) % HEAL_SERVE_QUEUE];
 		e->hq_n++;
 	}
-	q->from = from;
-	q->fork_seq = r->fork_seq;
-	q->count = r->count;
-	memcpy(q->blocks, req.blocks, r->count * sizeof(req.blocks[0]));
+	*q = req;
 	heal_serve_next(e);
 	return 0;
 

@@ -144,16 +144,16 @@ struct heal_serve_req {
 };
 
 /*
- * leader: the HEAL_REQ being served (busy): its blocks read into data on
- * the reader (reading), the barrier n, then the scan (scan: waits for the
- * reader) of the records up to n into by, through rbuf (rcap bytes)
+ * leader: the HEAL_REQ being served (req): its blocks read into data
+ * (step HS_BLOCKS), the barrier n, then the records up to n scanned into by
+ * through rbuf (rcap bytes; HS_SCAN); reading: that step's read is posted
  */
 struct heal_serve {
-	bool busy, reading, scan;
-	unsigned int from;
-	uint32_t count;
-	uint64_t fork_seq, n;
-	uint64_t blocks[GR_HEAL_MAX_BLOCKS], by[GR_HEAL_MAX_BLOCKS];
+	enum { HS_IDLE, HS_BLOCKS, HS_SCAN } step;
+	bool reading;
+	struct heal_serve_req req;
+	uint64_t n;
+	uint64_t by[GR_HEAL_MAX_BLOCKS];
 	uint8_t *data, *rbuf;
 	size_t rcap;
 };
@@ -242,13 +242,13 @@ struct engine {
 	/*
 	 * The leader reads its new records on this thread (engine_pump()),
 	 * into sb's room: of pump_len bytes held then, in pump_term, at most
-	 * pump_lim bytes (doubled for a larger record); records up to
-	 * pump_in_core are in the core already (eng_pump_from(): a barrier,
-	 * not read by the pump in pump_nobarrier_term)
+	 * pump_lim bytes (doubled for a larger record); from the core's last
+	 * entry when that is a new term's barrier (eng_pump_from()), unless
+	 * that read failed in pump_nobarrier_term
 	 */
 	struct gd_reader rd;
 	unsigned int rd_turn;		/* side_reads(): who goes first */
-	uint64_t pump_term, pump_in_core, pump_nobarrier_term;
+	uint64_t pump_term, pump_nobarrier_term;
 	size_t pump_len, pump_lim;
 	/*
 	 * the tree lacks records the ledger holds (eng_mtree_catch_up()):

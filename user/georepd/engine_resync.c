@@ -28,10 +28,17 @@
 static ssize_t resync_read(void *ctx, uint64_t off, void *buf, size_t cap)
 {
 	struct engine *e = ctx;
+	size_t lim = ENG_READ_MIN;
+	ssize_t n;
 	int ret;
 
-	if (e->rsb.anchor)
-		return e->lg->ops->read_wait(e->lg, off, buf, cap, 0);
+	if (e->rsb.anchor) {
+		/* one record: ask for a little, more only for a larger one */
+		while ((n = e->lg->ops->read_wait(e->lg, off, buf, lim, 0)) == -EMSGSIZE &&
+		       lim < cap)
+			lim *= 2;
+		return n;
+	}
 	ret = e->lg->ops->data_read(e->lg, off, buf, cap);
 	return ret ? ret : (ssize_t)cap;
 }

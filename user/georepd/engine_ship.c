@@ -349,13 +349,16 @@ void eng_own_durable(struct engine *e)
  * false when it is full (a follower's answer or the tick pumps again) or
  * the engine failed.
  */
-static bool pump_propose(struct engine *e, const uint8_t *at, size_t n, uint64_t in_core)
+static bool pump_propose(struct engine *e, const uint8_t *at, size_t n)
 {
 	uint64_t now = gr_now_ns(), last_seq = 0, last_term = 0;
 	const uint8_t *hdr, *payload;
 	struct georep_rec rec;
+	struct gr_status gs;
 	size_t off = 0;
 	bool full = false, kept = false;
+
+	gr_status(e->n, &gs);	/* records up to gs.last_seq: in the core */
 
 	while (!georep_record_next(at, n, &off, &rec, &hdr, &payload, NULL, 0)) {
 		int64_t s;
@@ -366,7 +369,7 @@ static bool pump_propose(struct engine *e, const uint8_t *at, size_t n, uint64_t
 				    (unsigned long long)e->term);
 			return false;
 		}
-		if (rec.seq <= in_core) {
+		if (rec.seq <= gs.last_seq) {
 			/* this term's barrier, in the core already: kept, not proposed */
 			gd_shipbuf_keep(&e->sb, GEOREP_RECORD_HDR_SIZE + rec.payload_len);
 			eng_mtree_feed(e, &rec, hdr);
@@ -455,6 +458,7 @@ static void side_reads(struct engine *e)
 static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 {
 	struct engine *e = arg;
+	struct gr_status gs;
 
 	/* a new term or role since: the ship buffer started over */
 	if (e->term != e->pump_term || e->sb.term != e->pump_term ||
@@ -467,7 +471,8 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 		engine_pump(e);
 		return;
 	}
-	if (n <= 0 && seq <= e->pump_in_core) {
+	gr_status(e->n, &gs);
+	if (n <= 0 && seq <= gs.last_seq) {
 		/* the barrier not read: its APPENDs take the catch-up read */
 		e->pump_nobarrier_term = e->term;
 		eng_deferred_send(e);
@@ -479,7 +484,7 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 		return;		/* the tick pumps again */
 	}
 	e->pump_lim = ENG_PUMP_BATCH;
-	if (n && !pump_propose(e, buf, n, e->pump_in_core)) {
+	if (n && !pump_propose(e, buf, n)) {
 		/* the core is full: the pump waits, the others may read */
 		if (!e->failed)
 			side_reads(e);
@@ -522,7 +527,6 @@ void engine_pump(struct engine *e)
 	}
 	e->pump_term = e->term;
 	e->pump_len = e->sb.len;
-	e->pump_in_core = gs.last_seq;
 	gd_reader_submit(&e->rd, pump_read, pump_done, e, from, at, e->pump_lim);
 }
 

@@ -44,7 +44,7 @@ struct kernel_ledger {
 	int wfd;		/* log stream, blocking: appends (durable on return) */
 	int tfd;		/* log stream, non-blocking: the reader thread's (k_read_wait) */
 	unsigned int minor;	/* /dev/georepN */
-	/* dlock: the reader thread's resync reads and the loop's heal reads */
+	/* dlock: the reader thread's reads (resync, heal) and the loop's test-read */
 	pthread_mutex_t dlock;
 	int dfd;		/* the volume's block device, data reads */
 	void *dbuf;		/* O_DIRECT bounce buffer of those reads */

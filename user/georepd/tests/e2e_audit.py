@@ -55,7 +55,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
+from e2e_replication import Site, primary, committed_everywhere, isolate  # noqa: E402
 from e2e_final import ctl, rep, final_everywhere, trust_file, damage_tree  # noqa: E402
 
 ktap = e2e.ktap
@@ -266,13 +266,11 @@ def phase_fork_file(sites, cfg, top):
     signed checkpoint of the forked tree"""
     p = e2e.wait_for(lambda: primary(sites), 15)
     others = [s for s in sites if s is not p]
-    for o in others:
-        p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+    isolate(p, others, True)
     p.write(600, 4, 0x60)
     newp = e2e.wait_for(lambda: primary(others), 15)
     w = newp.write(650, 8, 0x61) if newp else {}
-    for o in others:
-        p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+    isolate(p, others, False)
     e2e.wait_for(lambda: w.get("ok") and committed_everywhere(sites, w["last_seq"]) and
                  rep(p).get("forks"), 20)
     fk = (rep(p).get("forks") or [{}])[-1]

@@ -119,6 +119,13 @@ def file_sha(path):
     return h.hexdigest()
 
 
+def isolate(site, others, drop):
+    """test-drop: @site's frames to and from each of @others dropped (or
+    no more, @drop False): a partition."""
+    for o in others:
+        site.call({"cmd": "test-drop", "site": o.name, "drop": drop})
+
+
 def settled(sites):
     """Every site in sync (no heal pending) at one written/commit/applied seq."""
     reps = [s.rep() for s in sites]
@@ -228,16 +235,14 @@ def main():
         # 7: partition the primary away from both peers
         p = target
         others = [s for s in sites if s is not p]
-        for o in others:
-            p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+        isolate(p, others, True)
         before = p.rep()["commit_seq"]
         wp = p.write(200, 4, 9)
         newp = e2e.wait_for(lambda: primary(others), 10)
         rp = p.rep()
         stuck = wp.get("ok") and rp["commit_seq"] == before and rp["written_seq"] > before
         w3 = newp.write(300, 8, 11) if newp else {}
-        for o in others:
-            p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+        isolate(p, others, False)
         ok = newp and w3.get("ok") and e2e.wait_for(
             lambda: committed_everywhere(sites, w3["last_seq"]) and
             (p.rep() or {}).get("forks"), 15)
@@ -403,13 +408,13 @@ def main():
             return ((fs[0] if fs else {}).get("resync") or {}).get(key, -1)
 
         ok = ok and e2e.wait_for(lambda: copying_seq() == cp3.get("snap_seq"), 10)
-        f.call({"cmd": "test-drop", "site": p.name, "drop": True})
+        isolate(f, [p], True)
         lost = ok and e2e.wait_for(lambda: copying_seq() is None, 10)
         p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": False})
         ok = lost and e2e.wait_for(lambda: sent("sent_bytes") >= 8 * MIB, 10)
         p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": True})
         at = sent("sent_bytes")
-        f.call({"cmd": "test-drop", "site": p.name, "drop": False})
+        isolate(f, [p], False)
         ok = ok and e2e.wait_for(lambda: copying_seq() == cp3.get("snap_seq"), 10)
         p.call({"cmd": "test-resync-hold", "volume": "vol0", "hold": False})
         t0 = time.time()
@@ -436,8 +441,7 @@ def main():
                 len({(x.get("size"), x.get("root")) for x in m}) == 1
         e2e.wait_for(trees_agree, 30)
         others = [s for s in sites if s is not p]
-        for o in others:
-            p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+        isolate(p, others, True)
         wd = p.write(1000, 8, 61)
         newp = e2e.wait_for(lambda: primary(others), 10)
         w10 = newp.write(1100, 16, 62) if newp else {}
@@ -445,8 +449,7 @@ def main():
             lambda: committed_everywhere(others, w10["last_seq"]), 10)
         cp4 = newp.call({"cmd": "test-compact", "volume": "vol0"}) if newp else {}
         ptree = (p.rep() or {}).get("merkle", {}).get("size", 0)
-        for o in others:
-            p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+        isolate(p, others, False)
         f, p = p, newp
         tree = ok and e2e.wait_for(lambda: committed_everywhere(sites, w10["last_seq"]) and
                                    same_tree(), 30)

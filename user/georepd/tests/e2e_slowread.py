@@ -52,7 +52,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e_replication import Site, primary, committed_everywhere, settled  # noqa: E402
+from e2e_replication import Site, primary, committed_everywhere, settled, isolate  # noqa: E402
 
 SITES = ["alpha", "bravo", "charlie"]
 N_TESTS = 10
@@ -159,8 +159,7 @@ def main():
         # 5: a fork healed from a slow disk, while the logs are short (a leader
         # that released the records after the fork point cannot answer)
         others = [s for s in sites if s is not p]
-        for o in others:
-            p.call({"cmd": "test-drop", "site": o.name, "drop": True})
+        isolate(p, others, True)
         p.write(200, 4, 9)
         np = e2e.wait_for(lambda: primary(others), 10)
         w = np.write(300, 8, 11) if np else {}
@@ -168,8 +167,7 @@ def main():
         slow0 = slow_turns(np) if np else 0
         if np:
             np.call({"cmd": "test-read-delay", "volume": "vol0", "ms": HEAL_DELAY_MS})
-        for o in others:
-            p.call({"cmd": "test-drop", "site": o.name, "drop": False})
+        isolate(p, others, False)
         t0 = time.time()
         ok = np is not None and w.get("ok") and e2e.wait_for(
             lambda: (p.rep() or {}).get("heals_done", 0) >= 1 and settled(sites), HEAL_S)
