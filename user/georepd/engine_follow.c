@@ -96,6 +96,7 @@ static void appended(struct engine *e, const uint8_t *p, size_t n, uint64_t *ter
 			e->kr.seen = rec.seal_epoch;
 		e->appended++;
 		eng_mtree_feed(e, &rec, h);
+		eng_heal_appended(e, &rec);
 	}
 }
 

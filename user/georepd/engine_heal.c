@@ -321,6 +321,36 @@ static struct heal_blk *find_blk(struct heal *h, uint64_t block)
 	return NULL;
 }
 
+/* Replica: @rec, the record after h->scanned, heals the blocks it writes */
+static void heal_see(struct heal *h, const struct georep_rec *rec)
+{
+	uint64_t b, first, last;
+
+	h->scanned = rec->seq;
+	if (!eng_rec_blocks(rec, &first, &last))
+		return;
+	for (b = first; b <= last; b++) {
+		struct heal_blk *x = find_blk(h, b);
+
+		if (x && x->state != HB_DONE) {
+			x->state = HB_WAIT;
+			x->wait_seq = rec->seq;
+		}
+	}
+}
+
+/*
+ * Replica: a record it appended (durable). The records that follow the
+ * fork point arrive this way, so the heal sees them without reading its
+ * log back (a slow disk would hold the loop); heal_scan() reads only
+ * what this did not see (records of before a restart).
+ */
+void eng_heal_appended(struct engine *e, const struct georep_rec *rec)
+{
+	if (e->heal.active && rec->seq == e->heal.scanned + 1)
+		heal_see(&e->heal, rec);
+}
+
 /*
  * Replica: records of its own log after the last scan (and after the fork
  * point) that write a block to heal: that record heals it once applied.
@@ -339,22 +369,11 @@ static int heal_scan(struct engine *e, uint64_t written)
 			continue;
 		if (n <= 0)
 			return n ? (int)n : -EIO;
+		e->heal_scan_reads++;
 		while (!georep_record_next(e->buf, n, &off, &rec, &hdr, &payload, NULL, 0)) {
-			uint64_t b, first, last;
-
 			if (rec.seq != h->scanned + 1)
 				return -EIO;
-			h->scanned = rec.seq;
-			if (!eng_rec_blocks(&rec, &first, &last))
-				continue;
-			for (b = first; b <= last; b++) {
-				struct heal_blk *x = find_blk(h, b);
-
-				if (x && x->state != HB_DONE) {
-					x->state = HB_WAIT;
-					x->wait_seq = rec.seq;
-				}
-			}
+			heal_see(h, &rec);
 		}
 	}
 	return 0;

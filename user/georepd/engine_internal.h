@@ -224,6 +224,7 @@ struct engine {
 	struct heal heal;
 	bool diverged_orphan;			/* diverged ledger, no heal state */
 	uint64_t heals_done, heal_served;
+	uint64_t heal_scan_reads;	/* a healing replica's reads of its own log */
 	struct heal_serve hs;			/* leader: engine_heal_serve.c */
 	struct heal_serve_req hq[HEAL_SERVE_QUEUE];
 	uint32_t hq_head, hq_n;
@@ -434,6 +435,7 @@ void eng_resync_anchor(struct engine *e, const struct georep_record *h,
 int eng_heal_add(struct engine *e, const char *path, uint64_t seq);
 int eng_heal_load(struct engine *e);
 void eng_heal_tick(struct engine *e, uint64_t now);
+void eng_heal_appended(struct engine *e, const struct georep_rec *rec);
 int eng_heal_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 bool eng_rec_blocks(const struct georep_rec *rec, uint64_t *first, uint64_t *last);
 /* engine_heal_serve.c: the leader's side */

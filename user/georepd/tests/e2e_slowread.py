@@ -22,7 +22,8 @@ election timeout, while writes go on at the primary.
     from the new primary while every read of that one's ledger and data
     device takes HEAL_DELAY_MS: the new primary read the blocks and
     scanned its records on the reader thread, no turn past 1 s, no term
-    change;
+    change; the healing replica saw the records it appended as they came,
+    without reading its own log back (heal_scan_reads);
  6. a follower stopped (SIGSTOP) while LAG_MIB are written, more than the
     primary's ship buffer keeps, catches up once it runs again with every
     read of records taking CATCHUP_DELAY_MS: the primary read its records
@@ -167,18 +168,21 @@ def main():
         slow0 = slow_turns(np) if np else 0
         if np:
             np.call({"cmd": "test-read-delay", "volume": "vol0", "ms": HEAL_DELAY_MS})
+        scan0 = (p.rep() or {}).get("heal_scan_reads", 0)
         isolate(p, others, False)
         t0 = time.time()
         ok = np is not None and w.get("ok") and e2e.wait_for(
             lambda: (p.rep() or {}).get("heals_done", 0) >= 1 and settled(sites), HEAL_S)
         r = (np.rep() if np else None) or {}
         slow = slow_turns(np, slow0) if np else None
-        print("# %s healed in %.1f s from %s: %s blocks served, slow turns %s" %
+        scans = (p.rep() or {}).get("heal_scan_reads", 0) - scan0
+        print("# %s healed in %.1f s from %s: %s blocks served, slow turns %s; "
+              "the replica read its own log %d times" %
               (p.name, time.time() - t0, np.name if np else None,
-               r.get("heal_blocks_served"), slow))
-        ktap(ok and r.get("heal_blocks_served", 0) > 0 and slow == 0 and
+               r.get("heal_blocks_served"), slow, scans))
+        ktap(ok and r.get("heal_blocks_served", 0) > 0 and slow == 0 and scans == 0 and
              primary(sites) is np and r.get("term") == term, "fork_healed_off_the_loop",
-             (r, slow, views(sites)))
+             (r, slow, scans, views(sites)))
         if np is None:
             return 1
         np.call({"cmd": "test-read-delay", "volume": "vol0", "ms": 0})
