@@ -163,6 +163,18 @@ pc_vol() {
 		jq -r '.volumes[0] | "\(.role) \(.written_seq) \(.applied_seq) \(.diverged // false) \(.io_state)"'
 }
 
+# pc_daemon: what this site's georepd says of vol0 (role, leader, a fork
+# heal's progress, in sync), then its log's last lines: why a rejoin stalls
+pc_daemon() {
+	georepctl status --json --socket "$PC_STATE/vm$GEOREP_VM_INDEX.sock" 2>&1 |
+		jq -c '.cluster.volumes[0] | {role: .replica.role, term: .replica.term,
+			leader: .replica.leader, heal: .replica.heal,
+			heals_done: .replica.heals_done,
+			served: .replica.heal_blocks_served, in_sync: .replica.in_sync,
+			resync: .replica.resync}' 2>&1
+	tail -n 40 "$PC_MNT/georepd.log"
+}
+
 # pc_writer NAME FIRST COUNT [LOG]: georep-ackcheck in the background; its
 # acknowledgements in $PC_MNT/LOG (default acks; appended, fsynced), its
 # output and status in $PC_MNT/writer-NAME.{out,rc}
@@ -284,6 +296,15 @@ status_all() {
 	local i
 	for ((i = 0; i < N; i++)); do
 		lab_alive "$i" && echo "vm$i: $(vol_of "$i")"
+	done
+}
+
+daemons_all() {
+	local i
+	for ((i = 0; i < N; i++)); do
+		lab_alive "$i" || continue
+		echo "---- vm$i: georepd"
+		on "$i" pc_daemon 60
 	done
 }
 
@@ -493,7 +514,7 @@ held_cut() {
 # every site: the same written_seq and chain hash, past the held record
 held_agree() {
 	local i c c0="" ret=0
-	wait_for $REJOIN_MAX_S all_in_sync || { status_all; return 1; }
+	wait_for $REJOIN_MAX_S all_in_sync || { status_all; daemons_all; return 1; }
 	for ((i = 0; i < N; i++)); do
 		c=$(on "$i" pc_chain 30) || return 1
 		echo "vm$i: $c"
@@ -516,6 +537,7 @@ rejoin() {
 	if ! wait_for $REJOIN_MAX_S all_in_sync; then
 		status_all
 		echo "vm$P is not a caught-up secondary $REJOIN_MAX_S s after its attach"
+		daemons_all
 		return 1
 	fi
 	echo "all in sync $((SECONDS - t0)) s after vm$P's attach; primary vm$PRIMARY"
