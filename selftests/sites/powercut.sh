@@ -170,7 +170,8 @@ pc_daemon() {
 		jq -c '.cluster.volumes[0] | {role: .replica.role, term: .replica.term,
 			leader: .replica.leader, heal: .replica.heal,
 			heals_done: .replica.heals_done,
-			served: .replica.heal_blocks_served, in_sync: .replica.in_sync,
+			served: .replica.heal_blocks_served, requests: .replica.heal_requests,
+			in_sync: .replica.in_sync,
 			resync: .replica.resync}' 2>&1
 	tail -n 40 "$PC_MNT/georepd.log"
 }

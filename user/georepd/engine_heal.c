@@ -398,6 +398,37 @@ static void heal_finish(struct engine *e, const struct gd_ledger_status *st)
 	heal_stop(e);
 }
 
+/*
+ * Replica: a heal that has not ended within ENG_HEAL_REPORT_NS says where
+ * it stands, once per ENG_HEAL_REPORT_NS: what each block waits for, and
+ * what the leader answered.
+ */
+static void heal_report(struct engine *e, uint64_t now)
+{
+	struct heal *h = &e->heal;
+	size_t i, n[HB_DONE + 1] = { 0 };
+	const char *leader;
+
+	if (!h->since_ns) {
+		h->since_ns = now;
+		h->reported_ns = now;
+	}
+	if (now - h->reported_ns < ENG_HEAL_REPORT_NS)
+		return;
+	h->reported_ns = now;
+	for (i = 0; i < h->nblk; i++)
+		n[h->blk[i].state]++;
+	leader = e->leader ? eng_site_name(e, e->leader) : NULL;
+	gd_warn("volume %s: fork heal (fork point %llu) not done after %llu s: blocks %zu to ask, %zu asked, %zu waiting for a record, %zu done; leader %s%s; %llu requests, answers %llu data, %llu superseded, %llu unavailable, %llu ignored",
+		e->name, (unsigned long long)h->fork_seq,
+		(unsigned long long)((now - h->since_ns) / 1000000000ULL), n[HB_PENDING],
+		n[HB_ASKED], n[HB_WAIT], n[HB_DONE], leader ?: "unknown",
+		e->rs_in.active ? ", a full resync in progress" : "",
+		(unsigned long long)h->requests, (unsigned long long)h->ans_data,
+		(unsigned long long)h->ans_superseded, (unsigned long long)h->ans_unavailable,
+		(unsigned long long)h->ans_ignored);
+}
+
 /* Replica, every tick: scan, ask the leader, finish. */
 void eng_heal_tick(struct engine *e, uint64_t now)
 {
@@ -410,6 +441,8 @@ void eng_heal_tick(struct engine *e, uint64_t now)
 	int site, ret;
 	size_t i;
 
+	if (h->active)
+		heal_report(e, now);
 	if (!h->active || e->rs_in.active || e->role == GR_LEADER || e->failed ||
 	    e->lg->ops->status(e->lg, &st))
 		return;
@@ -469,16 +502,23 @@ static int heal_answer(struct engine *e, unsigned int from, const struct gr_heal
 	struct heal_blk *x;
 	int ret;
 
-	if (!h->active || a->fork_seq != h->fork_seq || !e->leader ||
-	    eng_site_index(e, e->leader) != (int)from)
-		return 0;	/* stale: asked again later */
-	x = find_blk(h, a->block);
-	if (!x || x->state != HB_ASKED)
+	if (!h->active)
 		return 0;
+	x = find_blk(h, a->block);
+	if (a->fork_seq != h->fork_seq || !e->leader ||
+	    eng_site_index(e, e->leader) != (int)from || !x || x->state != HB_ASKED) {
+		h->ans_ignored++;	/* stale: asked again later */
+		return 0;
+	}
 	if (a->status == GR_HEAL_UNAVAILABLE) {
+		h->ans_unavailable++;
 		x->state = HB_PENDING;
 		return 0;
 	}
+	if (a->status == GR_HEAL_SUPERSEDED)
+		h->ans_superseded++;
+	else
+		h->ans_data++;
 	ret = e->lg->ops->status(e->lg, &st) ?: heal_scan(e, st.written_seq);
 	if (ret)
 		return 0;
@@ -523,10 +563,14 @@ json_t *eng_heal_status(const struct engine *e)
 		else if (h->blk[i].state != HB_DONE)
 			pending++;
 	}
-	return json_pack("{s:I, s:O, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:O, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
 			 "fork_seq", (json_int_t)h->fork_seq, "forks", h->forks,
 			 "blocks", (json_int_t)h->nblk, "pending", (json_int_t)pending,
 			 "waiting_records", (json_int_t)waiting,
 			 "written", (json_int_t)h->written,
-			 "requests", (json_int_t)h->requests);
+			 "requests", (json_int_t)h->requests, "answers",
+			 "data", (json_int_t)h->ans_data,
+			 "superseded", (json_int_t)h->ans_superseded,
+			 "unavailable", (json_int_t)h->ans_unavailable,
+			 "ignored", (json_int_t)h->ans_ignored);
 }

@@ -59,6 +59,7 @@ static void heal_unavailable(struct engine *e, const struct heal_serve_req *r)
 {
 	uint32_t i;
 
+	e->heal_req_unavailable++;
 	for (i = 0; i < r->count; i++)
 		heal_reply(e, r->from, r->fork_seq, r->blocks[i], GR_HEAL_UNAVAILABLE, 0, 0, NULL);
 }
@@ -239,6 +240,7 @@ int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_r
 	struct heal_serve_req *q;
 	uint32_t i;
 
+	e->heal_req_in++;
 	for (i = 0; i < r->count; i++)
 		req.blocks[i] = gr_heal_req_block(r, i);
 	if (!s->data)
@@ -259,11 +261,15 @@ int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_r
 	 * would be dropped. One request per replica, the newest; none
 	 * answered while the queue is full (it asks again).
 	 */
-	if (s->step != HS_IDLE && s->req.from == from && s->req.fork_seq == r->fork_seq)
+	if (s->step != HS_IDLE && s->req.from == from && s->req.fork_seq == r->fork_seq) {
+		e->heal_req_busy++;
 		return 0;
+	}
 	q = heal_queued(e, from);
-	if (!q && e->hq_n == HEAL_SERVE_QUEUE)
+	if (!q && e->hq_n == HEAL_SERVE_QUEUE) {
+		e->heal_req_busy++;
 		return 0;
+	}
 	if (!q) {
 		q = &e->hq[(e->hq_head + e->hq_n) % HEAL_SERVE_QUEUE];
 		e->hq_n++;

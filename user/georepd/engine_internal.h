@@ -46,6 +46,7 @@
 #define ENG_DEFER_MAX		(GR_MAX_INFLIGHT + 8)	/* APPENDs waiting, per follower */
 #define ENG_MEM_DATA_BYTES	(64ULL << 20)	/* data device of the mem ledger */
 #define ENG_HEAL_RETRY_NS	1000000000ULL	/* a heal request unanswered: ask again */
+#define ENG_HEAL_REPORT_NS	60000000000ULL	/* a heal this long says where it stands */
 #define ENG_QLOSS_GRACE_MS	(ENG_ELECTION_TICKS * ENG_TICK_MS)	/* quorum-loss policy */
 
 /*
@@ -131,6 +132,9 @@ struct heal {
 	uint32_t leader;	/* the leader asked */
 	uint64_t asked_ns;
 	uint64_t requests, written;
+	/* the leader's answers: DATA, SUPERSEDED, UNAVAILABLE, not for us */
+	uint64_t ans_data, ans_superseded, ans_unavailable, ans_ignored;
+	uint64_t since_ns, reported_ns;	/* heal_report() */
 };
 
 #define HEAL_SERVE_QUEUE	4	/* leader: HEAL_REQs waiting, at most */
@@ -225,6 +229,8 @@ struct engine {
 	bool diverged_orphan;			/* diverged ledger, no heal state */
 	uint64_t heals_done, heal_served;
 	uint64_t heal_scan_reads;	/* a healing replica's reads of its own log */
+	/* leader: HEAL_REQs in; left unanswered (one being served, queue full); UNAVAILABLE */
+	uint64_t heal_req_in, heal_req_busy, heal_req_unavailable;
 	struct heal_serve hs;			/* leader: engine_heal_serve.c */
 	struct heal_serve_req hq[HEAL_SERVE_QUEUE];
 	uint32_t hq_head, hq_n;

@@ -54,6 +54,10 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "heals_done", json_integer(e->heals_done));
 	json_object_set_new(o, "heal_blocks_served", json_integer(e->heal_served));
 	json_object_set_new(o, "heal_scan_reads", json_integer(e->heal_scan_reads));
+	json_object_set_new(o, "heal_requests",
+			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)e->heal_req_in,
+				      "busy", (json_int_t)e->heal_req_busy,
+				      "unavailable", (json_int_t)e->heal_req_unavailable));
 	json_object_set_new(o, "in_sync", json_boolean(!lst->diverged && !e->heal.active &&
 						       !e->diverged_orphan &&
 						       !e->rs_in.active));

@@ -171,9 +171,20 @@ def main():
         scan0 = (p.rep() or {}).get("heal_scan_reads", 0)
         isolate(p, others, False)
         t0 = time.time()
-        ok = np is not None and w.get("ok") and e2e.wait_for(
-            lambda: (p.rep() or {}).get("heals_done", 0) >= 1 and settled(sites), HEAL_S)
+        seen = {}
+
+        def healed():
+            rep = p.rep() or {}
+            if rep.get("heal"):
+                seen.update(rep["heal"].get("answers") or {})
+            return rep.get("heals_done", 0) >= 1 and settled(sites)
+        ok = np is not None and w.get("ok") and e2e.wait_for(healed, HEAL_S)
         r = (np.rep() if np else None) or {}
+        reqs = r.get("heal_requests") or {}
+        print("# replica's answers seen while healing: %s; leader's requests: %s" %
+              (seen, reqs))
+        ok = ok and set(seen) == {"data", "superseded", "unavailable", "ignored"} and \
+            reqs.get("received", 0) >= 1
         slow = slow_turns(np, slow0) if np else None
         scans = (p.rep() or {}).get("heal_scan_reads", 0) - scan0
         print("# %s healed in %.1f s from %s: %s blocks served, slow turns %s; "
