@@ -21,9 +21,10 @@ LAB_BOOT_TIMEOUT=3
 t=0
 fails=0
 
-# case NAME WANT LINE: the agent "sends" LINE; lab_wait must return WANT
+# case NAME WANT LINE [answer]: the agent "sends" LINE; lab_wait must
+# return WANT; with "answer", the agent answers the first command it gets
 case_wait() {
-	local name=$1 want=$2 line=$3 got t0=$SECONDS
+	local name=$1 want=$2 line=$3 answer=${4:-} got t0=$SECONDS
 	t=$((t + 1))
 	lab_fifos 0 || { echo "not ok $t $name: no FIFOs"; fails=$((fails + 1)); return; }
 	sleep 60 &
@@ -32,8 +33,14 @@ case_wait() {
 	LAB_PIDS[0]=$VM
 	LAB_T0[0]=$SECONDS
 	printf '%s\n' "$line" >"$LAB_DIR/ctl0.out"
+	if [ -n "$answer" ]; then
+		(read -r id _ <"$LAB_DIR/ctl0.in" &&
+		 printf '\n%s %s 0\n' "$LAB_MARKER" "$id" >"$LAB_DIR/ctl0.out") &
+		answer=$!
+	fi
 	lab_wait 0 2>"$LAB_DIR/err" | sed 's/^/# /'
 	got=${PIPESTATUS[0]}
+	[ -z "$answer" ] || { kill "$answer" 2>/dev/null; wait "$answer" 2>/dev/null; }
 	kill "$VM" 2>/dev/null
 	wait "$VM" 2>/dev/null
 	LAB_PIDS[0]=
@@ -47,11 +54,13 @@ case_wait() {
 }
 
 echo "KTAP version 1"
-echo "1..4"
+echo "1..6"
 case_wait "ready line as sent: ready" 0 "$LAB_MARKER ready"
 case_wait "ready line without its first byte: ready, logged as damaged" 0 \
 	"${LAB_MARKER:1} ready"
 case_wait "another run's marker: not ready, boot timeout" 1 \
 	"GEOREP-VM-EXIT-fedcba9876543210 ready"
 case_wait "an answer line, not the ready line: boot timeout" 1 "$LAB_MARKER 12 0"
+case_wait "only the ready line's last bytes, the agent answers: ready" 0 "ady" answer
+case_wait "only the ready line's last bytes, no agent: boot timeout" 1 "ady"
 [ "$fails" = 0 ]
