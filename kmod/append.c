@@ -150,7 +150,7 @@ static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
 	const char *why;
 	u32 nblocks = 0;
 	struct georep_epoch_use use[GEOREP_MAX_KEYS + 1];
-	u64 lsn = 0, seq;
+	u64 lsn = 0, seq, gen;
 	size_t len;
 	int ret;
 
@@ -190,7 +190,10 @@ static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
 	vol->head_lsn = lsn + nblocks;
 	memcpy(vol->last_chain, rec->chain_hash, GEOREP_HASH_LEN);
 	vol->last_term = le64_to_cpu(rec->term);
+	gen = vol->log_gen;
 	mutex_unlock(&vol->order_mutex);
+	/* applied from memory once committed (apply.c), not read back */
+	georep_apply_cache_add(vol, rec, nblocks, gen);
 	return len;
 }
 
@@ -204,6 +207,7 @@ static void append_undo(struct georep_volume *vol,
 	for (s = g->first_seq; s < vol->next_seq; s++)
 		xa_erase(&vol->index, s);
 	vol->next_seq = g->first_seq;
+	vol->log_gen++;		/* the apply cache's copies of them are stale */
 	vol->head_lsn = g->head_lsn;
 	vol->last_term = g->last_term;
 	memcpy(vol->last_chain, g->last_chain, GEOREP_HASH_LEN);

@@ -232,6 +232,15 @@ struct georep_volume {
 	 */
 	struct mutex apply_mutex;
 	void *apply_buf;		/* under apply_mutex */
+	/*
+	 * Records a secondary appended, checked, kept in memory for the apply
+	 * (apply.c, "apply cache"): oldest first, at most
+	 * GEOREP_APPLY_CACHE_MAX bytes; under ac_lock.
+	 */
+	spinlock_t ac_lock;
+	struct list_head ac_list;
+	size_t ac_bytes;
+	u64 ac_hits, ac_misses;		/* under ac_lock */
 	/* sb_mutex: superblock writes; inside apply_mutex, outside order_mutex */
 	struct mutex sb_mutex;
 	struct page *sb_page;		/* under sb_mutex */
@@ -400,5 +409,8 @@ int georep_apply_committed(struct georep_volume *vol);
 int georep_apply_record(struct georep_volume *vol,
 			const struct georep_record *rec, const void *payload);
 void georep_apply_kick(struct georep_volume *vol);
+void georep_apply_cache_add(struct georep_volume *vol, const void *rec, u32 nblocks,
+			    u64 gen);
+void georep_apply_cache_free(struct georep_volume *vol);
 
 #endif /* _GEOREP_VOL_H */

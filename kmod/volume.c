@@ -95,6 +95,7 @@ static void vol_free(struct kref *kref)
 						 kref);
 
 	xa_destroy(&vol->index);
+	georep_apply_cache_free(vol);
 	vfree(vol->append_buf);
 	vfree(vol->read_buf);
 	kfree(vol->ship_bv);
@@ -225,6 +226,8 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	mutex_init(&vol->read_mutex);
 	mutex_init(&vol->sb_mutex);
 	mutex_init(&vol->apply_mutex);
+	spin_lock_init(&vol->ac_lock);
+	INIT_LIST_HEAD(&vol->ac_list);
 	INIT_WORK(&vol->apply_work, georep_apply_work);
 	INIT_WORK(&vol->durable_work, georep_durable_work);
 	vol->data_hole = U64_MAX;

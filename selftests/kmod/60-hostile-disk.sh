@@ -13,7 +13,10 @@
 #     attached volume; the log stream returns records 1-3, then EIO at 4
 #     (also with a buffer of exactly one record: no copy past it), and
 #     `ledger verify` names record 4. Restored, all reads work again.
-#  2. online, secondary: records appended but not committed; one is
+#  2. online, secondary: records appended but not committed; record 1 is
+#     damaged, then committed: applied from the copy append checked (the
+#     apply cache, kmod/apply.c), its data the primary's. With the cache
+#     off (apply_cache=N), one record after another is
 #     damaged, then committed: apply stops before it (applied_seq stays
 #     below), the data device is untouched, the kernel names seq and field.
 #     Restored and re-attached, apply goes on.
@@ -36,7 +39,7 @@ P=vol60p-$$
 S=vol60s-$$
 VT_VOLS="$P $S"
 REC=4352		# one 4 KiB write record on the stream: 256 + 4096
-echo "    1..37"
+echo "    1..40"
 
 setup() {
 	local i
@@ -168,6 +171,29 @@ apply_case() {
 	zero_blocks "$SD" $((seq * 10)) $((seq * 10 + 1)) 500
 }
 
+# apply_cached SEQ corrupt-args...: with the apply cache (the default), a
+# record damaged on the log device after its append is applied from the
+# copy append checked: its data is the primary's, the kernel logs nothing
+# of it, and the damage stays for verify to find (undone here)
+apply_cached() {
+	local seq=$1 applied
+	shift
+	kmark
+	georep-corrupt "$SL" "$seq" "$@" || return 1
+	georepctl volume set "$S" --commit-seq "$seq" || return 1
+	vt_wait_applied "$S" "$seq" || return 1
+	applied=$(vt_num "$S" applied_seq)
+	echo "applied_seq $applied"
+	[ "$applied" = "$seq" ] || return 1
+	if dmesg | tail -n +"$KMARK" | grep "$S: .*record $seq"; then
+		echo "the kernel read record $seq back"
+		return 1
+	fi
+	cmp <(dd if="$SD" bs=4096 skip=$((seq * 10)) count=1 iflag=direct status=none) \
+	    <(dd if="$PD" bs=4096 skip=$((seq * 10)) count=1 iflag=direct status=none) || return 1
+	put_area "$SL" "$T/sarea"
+}
+
 # apply_check SEQ REGEX corrupt-args...: apply_case, then undo the damage
 # and re-attach (apply_error is kept until then): apply goes on
 apply_check() {
@@ -292,12 +318,19 @@ vt_check "online payload_hash: verify names it, then restored" \
 	online_verify_only --set payload_hash flip
 vt_check "online seal_epoch: verify names it, then restored" \
 	online_verify_only --set seal_epoch 7
+vt_check "apply cache: record 1 damaged on the log after its append is applied from the checked copy" \
+	apply_cached 1 $((256 + 55))
+vt_check "apply cache off (apply_cache=N): every record read back and checked" \
+	eval 'echo N >/sys/module/georep/parameters/apply_cache'
 vt_check "apply: len beyond the payload refused" apply_check 2 len --set len 8192
 vt_check "apply: changed lba (seal) refused" apply_check 3 seal --set lba 4000
 vt_check "apply: changed payload refused" apply_check 4 "payload hash" $((256 + 99))
 vt_check "apply: lba past the data device refused" apply_check 5 lba --set lba 65536
 vt_check "apply: unknown op refused" apply_check 6 op --set op 9
 vt_check "apply: seal_epoch not installed refused" apply_check 7 seal_epoch --set seal_epoch 7
+vt_check "apply cache on again (apply_cache=Y)" \
+	eval 'echo Y >/sys/module/georep/parameters/apply_cache'
+
 vt_check "offline: clean log saved" clean_offline
 vt_check "offline area_start overflow" offline_case "area_start" --sb area_start 18446744073709551608
 vt_check "offline area_blocks past the device" offline_case "area_blocks" --sb area_blocks 5000
