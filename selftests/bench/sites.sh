@@ -17,7 +17,7 @@
 # could run.
 #
 #   selftests/bench/sites.sh [--runtime SEC] [--delays "0 5"] [--smp N]
-#                            [--only SCENARIO...]
+#                            [--profile] [--only SCENARIO...]
 #   selftests/bench/sites.sh --report LOG    (the tables of an earlier run)
 #
 # Every VM has the same two 512 MiB files on tmpfs behind /dev/loop0 (data)
@@ -29,6 +29,9 @@
 #   qd1    4 KiB random writes, iodepth 1:  IOPS, total latency p50/p99
 #   qd16   4 KiB random writes, iodepth 16: IOPS
 #   seq    1 MiB sequential writes, iodepth 4: MB/s
+# --profile records a CPU profile of every VM of a scenario during each job
+# (perf, which linux-perf must provide on the host; the VMs' initramfs then
+# carries it) and prints the top symbols after the tables.
 # See Documentation/bench.rst. Raw output: build/bench/sites-*.log.
 
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/bench-lat.sh"
@@ -39,6 +42,7 @@ RUNTIME=8
 RAMP=2
 DELAYS="0 5"
 SMP=1
+PROFILE=0
 SCENARIOS="raw drbd-C drbd-A georep-quorum-2 georep-local-2 georep-quorum-2-tls georep-local-2-tls georep-quorum-3 georep-local-3 georep-quorum-2-tls-nockpt georep-quorum-3-tls georep-quorum-3-tls-nockpt"
 BENCH_MNT=/mnt/georep-bench
 DATA=/dev/loop0
@@ -281,6 +285,44 @@ gr_stages() {
 	echo "BENCH-STAGE $1 $2 vm$GEOREP_VM_INDEX $st"
 }
 
+# prof_start PROFILE SECONDS: with PROFILE 1 (--profile), a CPU profile of
+# this VM for SECONDS (perf record -a, cpu-clock: TCG has no PMU);
+# prof_end SCENARIO JOB: its top symbols by command and library, and its
+# split by command (BENCH-PROF and BENCH-PROF-COMM lines)
+prof_start() {
+	rm -f /tmp/bench-prof.pid
+	[ "$1" = 1 ] || return 0
+	command -v perf >/dev/null || { echo "no perf in this VM"; return 1; }
+	setsid perf record -a -g -F 497 -o /tmp/bench-prof.data -- sleep "$2" \
+		>/tmp/bench-prof.err 2>&1 </dev/null &
+	echo $! >/tmp/bench-prof.pid
+}
+
+prof_end() {
+	local pid
+	pid=$(cat /tmp/bench-prof.pid 2>/dev/null) || return 0
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	rm -f /tmp/bench-prof.pid
+	perf report -i /tmp/bench-prof.data --stdio --no-children --sort comm,dso,sym \
+		-g none --percent-limit 0.5 2>/dev/null | grep '%' | head -50 |
+		sed "s/^ */BENCH-PROF $1 $2 vm$GEOREP_VM_INDEX /"
+	perf report -i /tmp/bench-prof.data --stdio --no-children --sort comm \
+		-g none 2>/dev/null | grep '%' | head -10 |
+		sed "s/^ */BENCH-PROF-COMM $1 $2 vm$GEOREP_VM_INDEX /"
+}
+
+# profiled JOB... : the jobs, each inside a profile of every VM of the scenario
+profiled() {
+	local n=$1 scen=$2 dev=$3 vm=$4 job rc=0
+	shift 4
+	for job in "$@"; do
+		on_all "$n" "prof_start $PROFILE $((RUNTIME + RAMP + 1))" || rc=1
+		on "$vm" "run_jobs $scen $dev $job" || rc=1
+		on_all "$n" "prof_end $scen $job"
+	done
+	return $rc
+}
+
 gr_failed() {
 	tail -n 20 /tmp/georepd.log
 	dmesg | tail -n 20 | sed 's/^/dmesg: /'
@@ -405,7 +447,7 @@ scenario_drbd() {
 	drbd_up "$1" "${addrs[0]}" "${addrs[1]}" || rc=1
 	wait $! || rc=1
 	[ $rc = 0 ] && { drbd_primary || rc=1; }
-	[ $rc = 0 ] && { run_jobs "drbd-$1" /dev/drbd0 || rc=1; }
+	[ $rc = 0 ] && { profiled 2 "drbd-$1" /dev/drbd0 0 qd1 qd16 seq || rc=1; }
 	drbd_down
 	on 1 drbd_down || rc=1
 	return $rc
@@ -430,10 +472,10 @@ scenario_georep() {
 		done
 		if [ -n "$p" ]; then
 			echo "georep: primary vm$p after $((SECONDS - t)) s"
-			on "$p" "run_jobs $4 /dev/georep/vol0 qd1" || rc=1
+			profiled "$n" "$4" /dev/georep/vol0 "$p" qd1 || rc=1
 			# inside the QD1 job's commit stage, from every site
 			on_all "$n" "gr_stages $4 qd1"
-			on "$p" "run_jobs $4 /dev/georep/vol0 qd16 seq" || rc=1
+			profiled "$n" "$4" /dev/georep/vol0 "$p" qd16 seq || rc=1
 		else
 			echo "georep: no primary elected"
 			rc=1
@@ -617,9 +659,10 @@ host() {
 		--runtime) RUNTIME=$2; shift 2 ;;
 		--delays) DELAYS=$2; shift 2 ;;
 		--smp) SMP=$2; shift 2 ;;
+		--profile) PROFILE=1; shift ;;
 		--report) report "$2"; return ;;
 		--only) shift; only="$*"; break ;;
-		*) echo "usage: sites.sh [--runtime SEC] [--delays \"0 5\"] [--smp N] [--only SCENARIO...] | --report LOG" >&2
+		*) echo "usage: sites.sh [--runtime SEC] [--delays \"0 5\"] [--smp N] [--profile] [--only SCENARIO...] | --report LOG" >&2
 		   exit 2 ;;
 		esac
 	done
@@ -627,7 +670,9 @@ host() {
 	mkdir -p "$dir"
 	log=$dir/sites-$(date -u +%Y%m%dT%H%M%SZ).log
 	echo "# bench/sites: 3 VMs (-smp $SMP), runtime ${RUNTIME}s per job, delays ${DELAYS// /,} ms, log in $log"
-	guest_args="--guest $RUNTIME ${DELAYS// /,} $only"
+	guest_args="--guest $RUNTIME ${DELAYS// /,} $PROFILE $only"
+	# --profile: perf in the VMs' initramfs (selftests/vm/mkinitramfs.sh)
+	[ "$PROFILE" = 1 ] && export GEOREP_VM_PERF=1
 	"$top/selftests/vm/multi" --vms 3 --mem 2048 --smp "$SMP" --timeout 2400 \
 		--log-dir "$dir/sites-consoles" -- \
 		"selftests/bench/sites.sh $guest_args" >"$log" 2>&1
@@ -635,6 +680,11 @@ host() {
 	grep -E '^(BENCH-FAILED|BENCH-PING|georep:|vm/multi:)' "$log" | sed 's/^/# /'
 	report "$log"
 	python3 "$top/selftests/lib/bench_lat.py" "$log"
+	if [ "$PROFILE" = 1 ]; then
+		echo
+		echo "# CPU profiles (perf, cpu-clock at 497 Hz, every VM of the scenario, per job):"
+		grep -aE '^(vm[0-9]: )?BENCH-PROF' "$log" | sed -E 's/^(vm[0-9]: )?BENCH-/# /'
+	fi
 	echo
 	echo "# numbers from one run; ratios georep / DRBD of that run (Documentation/bench.rst)"
 	return $rc
@@ -646,7 +696,8 @@ case ${1:-} in
 --guest)
 	RUNTIME=$2
 	DELAYS=${3//,/ }
-	shift 3
+	PROFILE=$4
+	shift 4
 	[ $# -gt 0 ] && SCENARIOS="$*"
 	GEOREP=${GEOREP:-/georep}
 	if [ "${GEOREP_VM_INDEX:-0}" = 0 ]; then

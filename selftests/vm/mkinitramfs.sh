@@ -87,6 +87,9 @@ OPTIONAL_BINS=(
 	/usr/lib/drbd/drbdadm-84 /usr/lib/drbd/drbdsetup-84
 	/usr/bin/jq /usr/bin/gojq /usr/bin/strace /usr/bin/openssl /sbin/xfs_db /usr/sbin/xfs_io
 )
+# GEOREP_VM_PERF=1 (selftests/bench/sites.sh --profile): perf as well, from
+# Debian's linux-perf (about 30 MB with its libraries, so not by default)
+[ "${GEOREP_VM_PERF:-0}" = 1 ] && OPTIONAL_BINS+=(/usr/bin/perf)
 
 # Everything coreutils installs in /usr/bin (dd with oflag=direct,dsync,
 # sha256sum, stat, timeout, stdbuf...): GNU versions, not busybox's.
@@ -135,7 +138,7 @@ add_libs() {
 # set stands for the binaries, libraries and kernel modules.
 base_key() {
 	{
-		echo "$KVER"
+		echo "$KVER perf=${GEOREP_VM_PERF:-0}"
 		cat "$SELF_DIR/mkinitramfs.sh" "$SELF_DIR/init"
 		dpkg-query -W -f='${Package} ${Version}\n'
 	} | sha256sum | cut -d' ' -f1
