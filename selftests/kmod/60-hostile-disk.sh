@@ -14,9 +14,9 @@
 #     (also with a buffer of exactly one record: no copy past it), and
 #     `ledger verify` names record 4. Restored, all reads work again.
 #  2. online, secondary: records appended but not committed; record 1 is
-#     damaged, then committed: applied from the copy append checked (the
-#     apply cache, kmod/apply.c), its data the primary's. With the cache
-#     off (apply_cache=N), one record after another is
+#     damaged, then committed: with apply_cache=Y (on for the appends),
+#     applied from the copy append checked (kmod/apply.c), its data the
+#     primary's. With the cache off (the default), one record after another is
 #     damaged, then committed: apply stops before it (applied_seq stays
 #     below), the data device is untouched, the kernel names seq and field.
 #     Restored and re-attached, apply goes on.
@@ -171,7 +171,7 @@ apply_case() {
 	zero_blocks "$SD" $((seq * 10)) $((seq * 10 + 1)) 500
 }
 
-# apply_cached SEQ corrupt-args...: with the apply cache (the default), a
+# apply_cached SEQ corrupt-args...: with the apply cache (apply_cache=Y), a
 # record damaged on the log device after its append is applied from the
 # copy append checked: its data is the primary's, the kernel logs nothing
 # of it, and the damage stays for verify to find (undone here)
@@ -296,6 +296,8 @@ all_epochs_attach() {
 	georepctl ledger verify "$P" --key-dir "$KEYS"
 }
 
+vt_check "apply cache on (apply_cache=Y) while the secondary appends" \
+	eval 'echo Y >/sys/module/georep/parameters/apply_cache'
 vt_check "primary with 7 records, secondary with them uncommitted" setup
 vt_check "online magic=0: stream stops at 4, verify names it" online_case magic 0
 vt_check "online: restored" online_restored
@@ -320,7 +322,7 @@ vt_check "online seal_epoch: verify names it, then restored" \
 	online_verify_only --set seal_epoch 7
 vt_check "apply cache: record 1 damaged on the log after its append is applied from the checked copy" \
 	apply_cached 1 $((256 + 55))
-vt_check "apply cache off (apply_cache=N): every record read back and checked" \
+vt_check "apply cache off again (apply_cache=N, the default): every record read back and checked" \
 	eval 'echo N >/sys/module/georep/parameters/apply_cache'
 vt_check "apply: len beyond the payload refused" apply_check 2 len --set len 8192
 vt_check "apply: changed lba (seal) refused" apply_check 3 seal --set lba 4000
@@ -328,8 +330,6 @@ vt_check "apply: changed payload refused" apply_check 4 "payload hash" $((256 + 
 vt_check "apply: lba past the data device refused" apply_check 5 lba --set lba 65536
 vt_check "apply: unknown op refused" apply_check 6 op --set op 9
 vt_check "apply: seal_epoch not installed refused" apply_check 7 seal_epoch --set seal_epoch 7
-vt_check "apply cache on again (apply_cache=Y)" \
-	eval 'echo Y >/sys/module/georep/parameters/apply_cache'
 
 vt_check "offline: clean log saved" clean_offline
 vt_check "offline area_start overflow" offline_case "area_start" --sb area_start 18446744073709551608
