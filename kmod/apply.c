@@ -128,10 +128,6 @@ static struct apply_entry *apply_cache_take(struct georep_volume *vol, u64 seq)
 		}
 		list_add(&e->node, &stale);
 	}
-	if (found)
-		vol->ac_hits++;
-	else
-		vol->ac_misses++;
 	spin_unlock_irq(&vol->ac_lock);
 	list_for_each_entry_safe(e, next, &stale, node)
 		apply_entry_put(vol, e);

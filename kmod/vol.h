@@ -240,7 +240,6 @@ struct georep_volume {
 	spinlock_t ac_lock;
 	struct list_head ac_list;
 	size_t ac_bytes;
-	u64 ac_hits, ac_misses;		/* under ac_lock */
 	/* sb_mutex: superblock writes; inside apply_mutex, outside order_mutex */
 	struct mutex sb_mutex;
 	struct page *sb_page;		/* under sb_mutex */
