@@ -68,6 +68,27 @@ bad_kmsg() {
 	kmsg_since "$1" | grep -E "$BAD_KMSG"
 }
 
+# whole_kmsg MARK: a report with a stack (a hung task, a warning) is many
+# lines, and only its first matches BAD_KMSG: print the kernel log since
+# MARK, its last 300 lines, when it has one
+whole_kmsg() {
+	kmsg_since "$1" | grep -qE 'Call Trace:|blocked for more than' || return 0
+	echo "# the kernel log since the test began (last 300 lines):"
+	kmsg_since "$1" | tail -n 300 | sed 's/^/# kmsg| /'
+}
+
+# blocked_tasks: at a timeout, the kernel stacks of the tasks in D state
+# (from /proc, not sysrq: its "Call Trace" would fail module-unload too)
+blocked_tasks() {
+	local p st
+	for p in /proc/[0-9]*; do
+		st=$(awk '/^State:/ { print $2 }' "$p/status" 2>/dev/null)
+		[ "$st" = D ] || continue
+		echo "# blocked: ${p#/proc/} $(cat "$p/comm" 2>/dev/null)"
+		sed 's/^/#   /' "$p/stack" 2>/dev/null
+	done
+}
+
 taint() { cat /proc/sys/kernel/tainted 2>/dev/null || echo 0; }
 
 result() {		# result STATUS NAME [DIRECTIVE]
@@ -169,6 +190,7 @@ for t in "${tests[@]}"; do
 			esac
 		done
 	rc=${PIPESTATUS[0]}
+	{ [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && blocked_tasks
 	echo "# $name: exit $rc after $((SECONDS - start))s, $(mem_avail) available"
 	# a test cleans up after itself: a volume or node left behind fails
 	# it (and is removed, so that the next test starts clean)
@@ -177,8 +199,12 @@ for t in "${tests[@]}"; do
 		echo "# $name left behind: $left"
 		clean_leftovers
 	fi
-	if bad=$(bad_kmsg "$mark"); then
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		whole_kmsg "$mark"
+		result fail "$name" "timeout after ${TIMEOUT}s"
+	elif bad=$(bad_kmsg "$mark"); then
 		printf '%s\n' "$bad" | sed 's/^/# kmsg: /'
+		whole_kmsg "$mark"
 		result fail "$name" "kernel log: BUG/WARNING/Oops/leak"
 	elif [ -n "$left" ] && [ "$rc" != $KSFT_SKIP ]; then
 		result fail "$name" "left volumes or nodes behind"
@@ -186,8 +212,6 @@ for t in "${tests[@]}"; do
 		result ok "$name"
 	elif [ "$rc" = $KSFT_SKIP ]; then
 		result ok "$name" SKIP
-	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		result fail "$name" "timeout after ${TIMEOUT}s"
 	else
 		result fail "$name"
 	fi

@@ -4,6 +4,7 @@
 # resolve them, and georep.ko is not in the modules tree, so the hard
 # (depends) and soft (softdep) ones are modprobed first. Prints insmod's
 # error and returns non-zero when the module does not load.
+# GEOREP_MODPARAMS: module parameters for insmod, e.g. "apply_cache=Y".
 
 georep_load() {
 	local ko=$1 dep
@@ -11,5 +12,6 @@ georep_load() {
 		   $(modinfo -F softdep "$ko" 2>/dev/null | tr ' ' '\n' | grep -v ':$'); do
 		modprobe "$dep" 2>&1 | sed 's/^/# /'
 	done
-	insmod "$ko"
+	# shellcheck disable=SC2086 # a list of name=value words
+	insmod "$ko" ${GEOREP_MODPARAMS:-}
 }
