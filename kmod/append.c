@@ -7,10 +7,13 @@
  * One write(2) holds one or more records back to back, laid out as
  * georep_log_read() hands them out (256-byte header, then the payload). Each
  * is copied, checked against the record before it (seq, term, payload hash,
- * chain hash, seal), placed and written without FUA; after the last, one
- * flush of the log device makes the group durable, and only then does
- * written_seq move to its last record. What a write(2) reports never covers
- * a record that sits in a volatile cache.
+ * chain hash, seal) and placed; the records whose places in the log follow
+ * each other go to the log device as one run, a single write without FUA
+ * from append_buf (up to GEOREP_APPEND_BUF_BLOCKS; a run also ends where
+ * the log wraps). After the last run, one flush of the log device makes the
+ * group durable, and only then does written_seq move to its last record.
+ * What a write(2) reports never covers a record that sits in a volatile
+ * cache.
  *
  * A power cut before the flush may leave any subset of the group on the
  * disk, in any order. Recovery (recover.c) takes a record that is missing
@@ -26,24 +29,33 @@
  * or undoing one leaves them alone.
  *
  * A record that fails a check ends the group: the records before it are
- * made durable and counted (a short write), and the next write(2), which
- * starts with the refused record, gets its error. So does a record whose
- * own log write fails: those before it are flushed and counted. A flush
- * that fails undoes the group in memory (nothing of it is acknowledged) and
- * marks the volume broken: its writes may still reach the disk, and only
- * recovery at the next attach can tell.
+ * written, made durable and counted (a short write), and the next write(2),
+ * which starts with the refused record, gets its error. A run whose write
+ * fails is forgotten whole, and ends the group the same way: the runs
+ * before it are flushed and counted. A flush that fails undoes the group in
+ * memory (nothing of it is acknowledged) and marks the volume broken: its
+ * writes may still reach the disk, and only recovery at the next attach can
+ * tell.
  */
 #include <linux/uaccess.h>
 
 #include "vol.h"
 
-/* the state before a group, restored when the group cannot be made durable */
+/* the state before a group or a run, restored when it cannot be kept */
 struct append_group {
 	u64 first_seq;
 	u64 head_lsn;
 	u64 last_term;
 	u8 last_chain[GEOREP_HASH_LEN];
 	struct georep_epoch_use epoch_use[GEOREP_MAX_KEYS + 1];
+};
+
+/* records placed back to back in append_buf, written with one I/O */
+struct append_run {
+	struct append_group before;
+	u64 lsn;		/* of its first record */
+	u32 blocks;		/* in append_buf, from its start */
+	size_t bytes;		/* of the user buffer they came from */
 };
 
 static const char *append_check(struct georep_volume *vol,
@@ -87,19 +99,22 @@ static const char *append_check(struct georep_volume *vol,
 }
 
 /*
- * Copy the record at the start of @buf (@left bytes from there) into
- * append_buf: header block then payload blocks. Its length in the user
- * buffer goes to *@len. The payload length is bounded here and checked
- * against everything else by append_check().
+ * Copy the record at the start of @buf (@left bytes from there) to @rec:
+ * header block, then payload blocks. Its length in the user buffer goes to
+ * *@len, 0 when its blocks would not fit in the @room blocks at @rec. The
+ * payload length is bounded here and checked against everything else by
+ * append_check().
  */
-static int append_copy(struct georep_volume *vol, const char __user *buf,
-		       size_t left, size_t *len)
+static int append_copy(struct georep_record *rec, u32 room,
+		       const char __user *buf, size_t left, size_t *len)
 {
-	struct georep_record *rec = vol->append_buf;
 	u32 plen;
 
+	*len = 0;
 	if (left < GEOREP_RECORD_HDR_SIZE)
 		return -EINVAL;
+	if (!room)
+		return 0;
 	memset(rec, 0, GEOREP_BLOCK_SIZE);
 	if (copy_from_user(rec, buf, GEOREP_RECORD_HDR_SIZE))
 		return -EFAULT;
@@ -107,6 +122,8 @@ static int append_copy(struct georep_volume *vol, const char __user *buf,
 	if (plen > GEOREP_MAX_PAYLOAD ||
 	    GEOREP_RECORD_HDR_SIZE + (size_t)plen > left)
 		return -EINVAL;
+	if (1 + DIV_ROUND_UP(plen, GEOREP_BLOCK_SIZE) > room)
+		return 0;
 	if (copy_from_user((u8 *)rec + GEOREP_BLOCK_SIZE,
 			   buf + GEOREP_RECORD_HDR_SIZE, plen))
 		return -EFAULT;
@@ -114,11 +131,22 @@ static int append_copy(struct georep_volume *vol, const char __user *buf,
 	return 0;
 }
 
-/* check and place the record in append_buf; Context: order_mutex held */
-static const char *append_place(struct georep_volume *vol, size_t len,
+/* Context: order_mutex held */
+static void append_save(struct georep_volume *vol, struct append_group *g)
+{
+	lockdep_assert_held(&vol->order_mutex);
+	g->first_seq = vol->next_seq;
+	g->head_lsn = vol->head_lsn;
+	g->last_term = vol->last_term;
+	memcpy(g->last_chain, vol->last_chain, GEOREP_HASH_LEN);
+	memcpy(g->epoch_use, vol->epoch_use, sizeof(g->epoch_use));
+}
+
+/* check and place @rec; Context: order_mutex held */
+static const char *append_place(struct georep_volume *vol,
+				struct georep_record *rec, size_t len,
 				u64 *lsn, u32 *nblocks, int *err)
 {
-	struct georep_record *rec = vol->append_buf;
 	u64 seq = le64_to_cpu(rec->seq);
 	const char *why;
 
@@ -135,69 +163,18 @@ static const char *append_place(struct georep_volume *vol, size_t len,
 	if (*err)
 		return "no memory for the seq index";
 	georep_epoch_used(vol, le32_to_cpu(rec->seal_epoch), seq);
+	/* the next record is checked against this one */
+	vol->next_seq = seq + 1;
+	vol->head_lsn = *lsn + *nblocks;
+	memcpy(vol->last_chain, rec->chain_hash, GEOREP_HASH_LEN);
+	vol->last_term = le64_to_cpu(rec->term);
 	return NULL;
 }
 
 /*
- * Append the record at the start of @buf to the group: checked, placed and
- * written (not flushed). Returns its length in @buf or -errno; a refused
- * record leaves nothing behind.
+ * forget the records placed since @g was saved: their write or flush
+ * failed. Context: order_mutex held.
  */
-static ssize_t append_one(struct georep_volume *vol, const char __user *buf,
-			  size_t left)
-{
-	struct georep_record *rec = vol->append_buf;
-	const char *why;
-	u32 nblocks = 0;
-	struct georep_epoch_use use[GEOREP_MAX_KEYS + 1];
-	u64 lsn = 0, seq, gen;
-	size_t len;
-	int ret;
-
-	ret = append_copy(vol, buf, left, &len);
-	if (ret == -EINVAL)
-		pr_warn_ratelimited("%s: appended bytes end inside a record (%zu left, not a whole record)\n",
-				    vol->name, left);
-	if (ret)
-		return ret;
-	seq = le64_to_cpu(rec->seq);
-	mutex_lock(&vol->order_mutex);
-	memcpy(use, vol->epoch_use, sizeof(use));
-	why = append_place(vol, len, &lsn, &nblocks, &ret);
-	mutex_unlock(&vol->order_mutex);
-	if (why) {
-		pr_warn_ratelimited("%s: record %llu rejected: %s\n",
-				    vol->name, seq, why);
-		return ret;
-	}
-
-	ret = georep_log_rw(vol, vol->log_bdev,
-			    georep_lsn_block(vol, lsn) * GEOREP_SECTORS_PER_BLOCK,
-			    rec, (size_t)nblocks * GEOREP_BLOCK_SIZE,
-			    REQ_OP_WRITE | REQ_SYNC);
-	mutex_lock(&vol->order_mutex);
-	if (ret) {
-		xa_erase(&vol->index, seq);
-		memcpy(vol->epoch_use, use, sizeof(use));
-		mutex_unlock(&vol->order_mutex);
-		pr_err_ratelimited("%s: log write of record %llu failed: %d\n",
-				   vol->name, seq, ret);
-		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
-		return ret;
-	}
-	/* the next record of the group is checked against this one */
-	vol->next_seq = seq + 1;
-	vol->head_lsn = lsn + nblocks;
-	memcpy(vol->last_chain, rec->chain_hash, GEOREP_HASH_LEN);
-	vol->last_term = le64_to_cpu(rec->term);
-	gen = vol->log_gen;
-	mutex_unlock(&vol->order_mutex);
-	/* applied from memory once committed (apply.c), not read back */
-	georep_apply_cache_add(vol, rec, nblocks, gen);
-	return len;
-}
-
-/* forget the group's records: its flush failed; Context: order_mutex held */
 static void append_undo(struct georep_volume *vol,
 			const struct append_group *g)
 {
@@ -213,6 +190,126 @@ static void append_undo(struct georep_volume *vol,
 	memcpy(vol->last_chain, g->last_chain, GEOREP_HASH_LEN);
 	/* no epoch stays retained for the group's records */
 	memcpy(vol->epoch_use, g->epoch_use, sizeof(vol->epoch_use));
+}
+
+/* is @rec's place in the log right after the run's? order_mutex held */
+static bool append_follows(struct georep_volume *vol,
+			   const struct append_run *run,
+			   const struct georep_record *rec)
+{
+	u64 lsn = georep_lsn_place(vol, vol->head_lsn,
+				   georep_record_blocks(rec));
+
+	lockdep_assert_held(&vol->order_mutex);
+	return georep_lsn_block(vol, lsn) ==
+	       georep_lsn_block(vol, run->lsn) + run->blocks;
+}
+
+/*
+ * Copy, check and place the record at the start of @buf after the run's
+ * records in append_buf. Returns its length in @buf; 0 when it belongs to
+ * the next run (no room left in append_buf, or the log wraps before its
+ * place); -errno when it is refused.
+ */
+static ssize_t append_fill(struct georep_volume *vol, struct append_run *run,
+			   const char __user *buf, size_t left)
+{
+	struct georep_record *rec = vol->append_buf +
+				    (size_t)run->blocks * GEOREP_BLOCK_SIZE;
+	u64 seq, lsn = 0;
+	u32 nblocks = 0;
+	const char *why;
+	size_t len;
+	int ret;
+
+	ret = append_copy(rec, GEOREP_APPEND_BUF_BLOCKS - run->blocks, buf,
+			  left, &len);
+	if (ret == -EINVAL)
+		pr_warn_ratelimited("%s: appended bytes end inside a record (%zu left, not a whole record)\n",
+				    vol->name, left);
+	if (ret || !len)
+		return ret;
+	seq = le64_to_cpu(rec->seq);
+	mutex_lock(&vol->order_mutex);
+	if (run->blocks && !append_follows(vol, run, rec)) {
+		mutex_unlock(&vol->order_mutex);
+		return 0;
+	}
+	why = append_place(vol, rec, len, &lsn, &nblocks, &ret);
+	mutex_unlock(&vol->order_mutex);
+	if (why) {
+		pr_warn_ratelimited("%s: record %llu rejected: %s\n",
+				    vol->name, seq, why);
+		return ret;
+	}
+	if (!run->blocks)
+		run->lsn = lsn;
+	run->blocks += nblocks;
+	return len;
+}
+
+/* the run's records, checked and written: applied from memory (apply.c) */
+static void append_cache_run(struct georep_volume *vol,
+			     const struct append_run *run)
+{
+	const struct georep_record *rec;
+	u32 off, nblocks;
+	u64 gen;
+
+	mutex_lock(&vol->order_mutex);
+	gen = vol->log_gen;
+	mutex_unlock(&vol->order_mutex);
+	for (off = 0; off < run->blocks; off += nblocks) {
+		rec = vol->append_buf + (size_t)off * GEOREP_BLOCK_SIZE;
+		nblocks = georep_record_blocks(rec);
+		georep_apply_cache_add(vol, rec, nblocks, gen);
+	}
+}
+
+/*
+ * Fill a run from @buf and write it to the log with one I/O (not flushed).
+ * Returns the bytes of @buf it took; -errno when its first record was
+ * refused or its write failed, and then nothing of it stays. *@stop: the
+ * group ends after this run (a record was refused, or the write failed).
+ */
+static ssize_t append_one_run(struct georep_volume *vol,
+			      const char __user *buf, size_t left, bool *stop)
+{
+	struct append_run run = { };
+	ssize_t n = 0;
+	u64 last;
+	int ret;
+
+	mutex_lock(&vol->order_mutex);
+	append_save(vol, &run.before);
+	mutex_unlock(&vol->order_mutex);
+	while (run.bytes < left) {
+		n = append_fill(vol, &run, buf + run.bytes, left - run.bytes);
+		if (n <= 0)
+			break;
+		run.bytes += n;
+	}
+	*stop = n < 0;
+	if (!run.blocks)
+		return n < 0 ? n : -EINVAL;
+
+	ret = georep_log_rw(vol, vol->log_bdev,
+			    georep_lsn_block(vol, run.lsn) * GEOREP_SECTORS_PER_BLOCK,
+			    vol->append_buf, (size_t)run.blocks * GEOREP_BLOCK_SIZE,
+			    REQ_OP_WRITE | REQ_SYNC);
+	if (ret) {
+		mutex_lock(&vol->order_mutex);
+		last = vol->next_seq - 1;
+		append_undo(vol, &run.before);
+		mutex_unlock(&vol->order_mutex);
+		pr_err_ratelimited("%s: log write of records %llu..%llu failed: %d\n",
+				   vol->name, run.before.first_seq, last, ret);
+		georep_kick_notify(vol, GEOREP_NB_IO_ERROR);
+		*stop = true;
+		return ret;
+	}
+	append_cache_run(vol, &run);
+	return run.bytes;
 }
 
 /* one flush for the group, then its records are written (and readable) */
@@ -273,6 +370,7 @@ ssize_t georep_log_append(struct georep_volume *vol,
 {
 	struct append_group g;
 	size_t done = 0;
+	bool stop = false;
 	ssize_t n = 0;
 	int ret;
 
@@ -286,14 +384,10 @@ ssize_t georep_log_append(struct georep_volume *vol,
 
 	/* no other appender, truncate or reset while append_mutex is held */
 	mutex_lock(&vol->order_mutex);
-	g.first_seq = vol->next_seq;
-	g.head_lsn = vol->head_lsn;
-	g.last_term = vol->last_term;
-	memcpy(g.last_chain, vol->last_chain, GEOREP_HASH_LEN);
-	memcpy(g.epoch_use, vol->epoch_use, sizeof(g.epoch_use));
+	append_save(vol, &g);
 	mutex_unlock(&vol->order_mutex);
-	while (done < len) {
-		n = append_one(vol, buf + done, len - done);
+	while (done < len && !stop) {
+		n = append_one_run(vol, buf + done, len - done, &stop);
 		if (n < 0)
 			break;
 		done += n;

@@ -43,6 +43,33 @@ static struct page *buf_page(void *p)
 	return is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
 }
 
+/*
+ * @len bytes of @buf at @sector as bios of up to BIO_MAX_VECS pages, all in
+ * flight together (chained to the last, which is waited for)
+ */
+static int log_rw_chain(struct block_device *bdev, sector_t sector, void *buf,
+			size_t len, blk_opf_t opf)
+{
+	struct bio *bio = NULL;
+	unsigned int nr, i;
+	int ret;
+
+	while (len) {
+		nr = min_t(size_t, len >> PAGE_SHIFT, BIO_MAX_VECS);
+		bio = blk_next_bio(bio, bdev, nr, opf, GFP_NOIO);
+		bio->bi_iter.bi_sector = sector;
+		for (i = 0; i < nr; i++) {
+			__bio_add_page(bio, buf_page(buf), PAGE_SIZE, 0);
+			buf += PAGE_SIZE;
+		}
+		sector += nr << (PAGE_SHIFT - SECTOR_SHIFT);
+		len -= (size_t)nr << PAGE_SHIFT;
+	}
+	ret = submit_bio_wait(bio);
+	bio_put(bio);
+	return ret;
+}
+
 /**
  * georep_log_rw() - synchronous block I/O on a kernel buffer
  * @vol: the volume (for messages)
@@ -52,41 +79,34 @@ static struct page *buf_page(void *p)
  * @len: a multiple of PAGE_SIZE
  * @opf: REQ_OP_READ or REQ_OP_WRITE with flags
  *
- * Large buffers are sent as several bios in order; REQ_PREFLUSH goes on the
- * first, REQ_FUA on every one. Context: process context, sleeps.
+ * A large buffer goes as several bios in flight together. REQ_PREFLUSH
+ * goes on the first only, which completes before the others are sent (so
+ * that the flush is before all of them); REQ_FUA on every one. Context:
+ * process context, sleeps.
  */
 int georep_log_rw(struct georep_volume *vol, struct block_device *bdev,
 		  sector_t sector, void *buf, size_t len, blk_opf_t opf)
 {
 	bool vmalloced = is_vmalloc_addr(buf);
-	void *start = buf;
-	size_t total = len;
-	blk_opf_t flags = opf;
-	int ret = 0;
+	size_t n;
+	int ret;
 
+	if (!len)
+		return 0;
 	if (vmalloced && op_is_write(opf))
 		flush_kernel_vmap_range(buf, len);
-	while (len) {
-		unsigned int nr = min_t(size_t, len >> PAGE_SHIFT, BIO_MAX_VECS);
-		struct bio *bio;
-		unsigned int i;
-
-		bio = bio_alloc(bdev, nr, flags, GFP_NOIO);
-		bio->bi_iter.bi_sector = sector;
-		for (i = 0; i < nr; i++) {
-			__bio_add_page(bio, buf_page(buf), PAGE_SIZE, 0);
-			buf += PAGE_SIZE;
-		}
-		ret = submit_bio_wait(bio);
-		bio_put(bio);
-		if (ret)
-			break;
-		sector += nr << (PAGE_SHIFT - SECTOR_SHIFT);
-		len -= (size_t)nr << PAGE_SHIFT;
-		flags &= ~REQ_PREFLUSH;
+	if (opf & REQ_PREFLUSH) {
+		n = min_t(size_t, len, (size_t)BIO_MAX_VECS << PAGE_SHIFT);
+		ret = log_rw_chain(bdev, sector, buf, n, opf);
+		if (!ret && n < len)
+			ret = log_rw_chain(bdev, sector + (n >> SECTOR_SHIFT),
+					   buf + n, len - n,
+					   opf & ~REQ_PREFLUSH);
+	} else {
+		ret = log_rw_chain(bdev, sector, buf, len, opf);
 	}
 	if (vmalloced && !op_is_write(opf))
-		invalidate_kernel_vmap_range(start, total);
+		invalidate_kernel_vmap_range(buf, len);
 	return ret;
 }
 

@@ -29,6 +29,8 @@
 #define GEOREP_MAX_PAYLOAD		BIT(20)
 #define GEOREP_MAX_PAYLOAD_BLOCKS	(GEOREP_MAX_PAYLOAD / GEOREP_BLOCK_SIZE)
 #define GEOREP_MAX_RECORD_BLOCKS	(1 + GEOREP_MAX_PAYLOAD_BLOCKS)
+/* a secondary's append buffer: a run of records written with one I/O */
+#define GEOREP_APPEND_BUF_BLOCKS	(2 * GEOREP_MAX_RECORD_BLOCKS)
 /* discard and write-zeroes records: len is a __le32 of bytes */
 #define GEOREP_MAX_NODATA_SECTORS	BIT(21)		/* 1 GiB */
 /* payload segments of a record copied while in flight (ship.c) */

@@ -240,7 +240,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	vol->low_wm = GEOREP_DEFAULT_LOW_WM;
 
 	vol->sb_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	vol->append_buf = vmalloc(GEOREP_BUF_SIZE);
+	vol->append_buf = vmalloc(GEOREP_APPEND_BUF_BLOCKS * GEOREP_BLOCK_SIZE);
 	vol->read_buf = vmalloc(GEOREP_BUF_SIZE);
 	vol->ship_bv = kmalloc_array(GEOREP_SHIP_BVECS, sizeof(*vol->ship_bv),
 				     GFP_KERNEL);
