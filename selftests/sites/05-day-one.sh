@@ -9,7 +9,9 @@
 # something else, so charlie refuses to format it and says why. Once
 # charlie's device is wiped it joins too; every site's data and ledger then
 # agree, each verifying with its own copy of the key; a restarted site
-# attaches its replica instead of formatting it.
+# attaches its replica instead of formatting it. Every georepd thread runs
+# as an I/O flusher (PR_SET_IO_FLUSHER): the three sites share this kernel,
+# and a primary's writeback waits for the followers' georepd.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +42,21 @@ created() {
 	[ -n "$ua" ] && [ "$ua" != null ] && [ "$ua" = "$ub" ] || return 1
 	cmp "$T/keys-alpha/alpha.$VOL/1.key" "$T/keys-bravo/bravo.$VOL/1.key" &&
 	[ "$(stat -c %a "$T/keys-bravo/bravo.$VOL/1.key")" = 600 ]
+}
+
+# PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE (include/linux/sched.h) in the flags
+# (field 9 of stat, the 7th after the command's closing paren) of every
+# thread of every georepd
+io_flushers() {
+	local s pid t f want=$((0x80000 | 0x100000))
+	for s in $SITES; do
+		eval "pid=\$PID_$s"
+		for t in /proc/"$pid"/task/*; do
+			f=$(sed 's/.*) //' "$t/stat" | awk '{ print $7 }')
+			echo "$s thread ${t##*/}: flags $(printf '%#x' "$f")"
+			[ $((f & want)) = "$want" ] || return 1
+		done
+	done
 }
 
 charlie_refused() {
@@ -98,6 +115,7 @@ for s in $SITES; do
 	start_site "$s"
 done
 check alpha_creates_bravo_joins_same_uuid_and_key created || exit 1
+check every_georepd_thread_is_an_io_flusher io_flushers
 check charlie_refuses_a_device_holding_something_else charlie_refused
 check writes_at_primary writes || exit 1
 check charlie_wiped_joins_and_catches_up charlie_joins

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -527,6 +528,23 @@ static void announce(struct georepd *d)
 	}
 }
 
+/*
+ * georepd is in the I/O path of its volumes: a primary's writeback waits
+ * for the records georepd ships, a follower's answer for the records it
+ * appends. So its allocations must not start I/O in reclaim (a filesystem
+ * on one of its own volumes, waiting for georepd), and dirty pages it did
+ * not write must not throttle its own writes: what the loop driver's
+ * worker and userspace block servers (nbd, ublk) ask of the kernel too,
+ * with PR_SET_IO_FLUSHER (Linux 5.6, CAP_SYS_RESOURCE). The threads
+ * started later inherit it.
+ */
+static void io_flusher(void)
+{
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0))
+		gd_warn("PR_SET_IO_FLUSHER: %s: georepd's memory reclaim may wait for the writeback of its own volumes",
+			strerror(errno));
+}
+
 int main(int argc, char *argv[])
 {
 	struct args a = { .bpf_mode = GD_BPF_OFF };
@@ -562,6 +580,7 @@ int main(int argc, char *argv[])
 	if (!a.foreground)
 		ready_fd = daemonize();
 	gd_log_init(site, false, a.verbose);
+	io_flusher();
 	d.rl = (struct gd_ratelimit)GD_RATELIMIT_INIT;
 	d.start_ms = gr_now_ms();
 

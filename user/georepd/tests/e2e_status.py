@@ -15,10 +15,15 @@ End-to-end test of `georepctl status` with a daemon: three
     (read from the ledger -> sent -> a quorum acknowledged; the commit
     index set into the ledger), a follower's the time from a RECORDS frame
     in to its answer: one sample per record committed, p50 <= p99 <= max;
- 5. kill -9 of a follower: its row shows it disconnected ("down"), in the
+ 5. every thread of every georepd runs as an I/O flusher
+    (PR_SET_IO_FLUSHER: PF_MEMALLOC_NOIO and PF_LOCAL_THROTTLE in the flags
+    of /proc/PID/task/TID/stat), so that its reclaim never waits for the
+    writeback of its own volumes; without CAP_SYS_RESOURCE (a container)
+    each daemon says in its log that it could not;
+ 6. kill -9 of a follower: its row shows it disconnected ("down"), in the
     text and in the JSON;
- 6. --site NAME finds /run/georep/NAME.sock: a missing one is an error;
- 7. the daemons exit cleanly.
+ 7. --site NAME finds /run/georep/NAME.sock: a missing one is an error;
+ 8. the daemons exit cleanly.
 
 Usage: e2e_status.py [BINDIR]. Prints KTAP.
 """
@@ -35,7 +40,11 @@ import e2e_replication as rep  # noqa: E402  (Site with --ledger mem, primary())
 
 BIN = e2e.BIN
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 7
+N_TESTS = 8
+
+# task flags (include/linux/sched.h) that PR_SET_IO_FLUSHER sets
+PF_MEMALLOC_NOIO = 0x00080000
+PF_LOCAL_THROTTLE = 0x00100000
 
 ktap = e2e.ktap
 results = e2e.results  # the one KTAP counter, shared with e2e.ktap
@@ -82,6 +91,43 @@ def stages_ok(lst, fst):
             all(stage_ok(f.get("stages", {}), "follower_rx_to_ack", lst.get("last_seq", 0)) and
                 not set(f["stages"]) & {"read_to_sent", "sent_to_quorum", "set_commit"}
                 for f in fst))
+
+
+def task_flags(pid):
+    """{tid: flags} of every thread of @pid (field 9 of its stat; the
+    command in field 2 may hold spaces, so count from its closing paren)."""
+    out = {}
+    tdir = "/proc/%d/task" % pid
+    for tid in os.listdir(tdir):
+        with open(os.path.join(tdir, tid, "stat")) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[6])
+    return out
+
+
+def has_cap(bit):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+CAP_SYS_RESOURCE = 24
+
+
+def io_flushers(sites):
+    """None when every thread of every daemon has both flags, else what
+    does not."""
+    want = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE
+    bad = []
+    for s in sites:
+        flags = task_flags(s.proc.pid)
+        bad += ["%s tid %d flags %#x" % (s.name, t, f)
+                for t, f in flags.items() if f & want != want]
+        print("# %s: %d threads, flags %s" % (s.name, len(flags),
+                                              sorted("%#x" % f for f in flags.values())))
+    return bad or None
 
 
 def main():
@@ -168,6 +214,16 @@ def main():
              (lst.get("stages"), lst.get("proposed"), [f.get("stages") for f in fst]))
 
         # 5
+        if has_cap(CAP_SYS_RESOURCE):
+            bad = io_flushers(sites)
+            ktap(bad is None, "every_georepd_thread_is_an_io_flusher", bad)
+        else:
+            said = [s.name for s in sites
+                    if "PR_SET_IO_FLUSHER: Operation not permitted" in s.logtext()]
+            print("# no CAP_SYS_RESOURCE here: the daemons that said so: %s" % said)
+            ktap(said == SITES, "every_georepd_thread_is_an_io_flusher_or_says_why", said)
+
+        # 6
         victim = next(s for s in sites if s is not p)
         victim.proc.kill()
         victim.proc.wait()
@@ -188,7 +244,7 @@ def main():
         ok = r is not None and jv.get("connected") is False
         ktap(ok, "killed_follower_row_disconnected", (r and r.stdout, rj.stdout, rj.stderr))
 
-        # 6: no daemon socket for this (made-up) site name
+        # 7: no daemon socket for this (made-up) site name
         r = ctl("status", "--site", "no-such-site-%d" % os.getpid())
         ktap(r.returncode == 1 and "no-such-site" in r.stderr and not r.stdout,
              "missing_site_socket_is_an_error", (r.returncode, r.stdout, r.stderr))
