@@ -237,6 +237,8 @@ compare() {
 # ships, a bounded amount per turn however fast the writer. The turns of a
 # second or more are printed (qemu TCG is slow), not asserted.
 NOREPLY=0 NQUERY=0 PEAK_off=0 PEAK_on=0
+# a round that failed leaves its numbers unset: compare prints 0 for them
+NSYNC_off=0 NSYNC_on=0 P99_off=0 P99_on=0 LAG_on=0 DS0=0
 responsive() {
 	local slow
 	slow=$(loop_num slow_turns) || return 1
