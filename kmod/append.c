@@ -173,7 +173,8 @@ static const char *append_place(struct georep_volume *vol,
 
 /*
  * forget the records placed since @g was saved: their write or flush
- * failed. Context: order_mutex held.
+ * failed. A failed run's records have no copy in the apply cache yet, so
+ * log_gen stays. Context: order_mutex held.
  */
 static void append_undo(struct georep_volume *vol,
 			const struct append_group *g)
@@ -184,7 +185,6 @@ static void append_undo(struct georep_volume *vol,
 	for (s = g->first_seq; s < vol->next_seq; s++)
 		xa_erase(&vol->index, s);
 	vol->next_seq = g->first_seq;
-	vol->log_gen++;		/* the apply cache's copies of them are stale */
 	vol->head_lsn = g->head_lsn;
 	vol->last_term = g->last_term;
 	memcpy(vol->last_chain, g->last_chain, GEOREP_HASH_LEN);
@@ -321,6 +321,7 @@ static int append_publish(struct georep_volume *vol,
 	mutex_lock(&vol->order_mutex);
 	if (ret) {
 		append_undo(vol, g);
+		vol->log_gen++;	/* the apply cache's copies of them are stale */
 		/*
 		 * The group may still reach the disk: no more appends until
 		 * the volume is attached again and recovery decides (as for a
