@@ -64,12 +64,38 @@ static void heal_unavailable(struct engine *e, const struct heal_serve_req *r)
 		heal_reply(e, r->from, r->fork_seq, r->blocks[i], GR_HEAL_UNAVAILABLE, 0, 0, NULL);
 }
 
-/* whether this site may answer for the leader's history now */
-static bool heal_serving(struct engine *e, uint64_t fork_seq, struct gd_ledger_status *st)
+/*
+ * The first record the scan for @r must read, or 0 when this leader cannot
+ * answer it. That is the record after the fork point, unless the log was
+ * released past it: the release waits for every replica's match (engine.c),
+ * so a replica that matches up to the tail holds every record released, and
+ * its own scan of its log after the fork point sees those (a record of its
+ * own that writes X wins over DATA(X), engine_heal.c heal_answer()). Such a
+ * replica is answered from the tail on. Until December 2026 a leader that
+ * had released past the fork point answered UNAVAILABLE to every request
+ * and the heal never ended (seen in the power-cut soak).
+ */
+static uint64_t heal_scan_from(struct engine *e, const struct heal_serve_req *r,
+			       const struct gd_ledger_status *st)
 {
-	return e->role == GR_LEADER && e->writable && !e->lg->ops->status(e->lg, st) &&
-	       st->role == GEOREP_ROLE_PRIMARY && fork_seq <= st->written_seq &&
-	       (!st->tail_seq || fork_seq + 1 >= st->tail_seq);
+	struct gr_progress_info pi;
+
+	if (!st->tail_seq || r->fork_seq + 1 >= st->tail_seq)
+		return r->fork_seq + 1;
+	if (!e->ids[r->from] || gr_progress(e->n, e->ids[r->from], &pi) ||
+	    pi.match + 1 < st->tail_seq)
+		return 0;
+	return st->tail_seq;
+}
+
+/* whether this site may answer @r for the leader's history now */
+static bool heal_serving(struct engine *e, struct heal_serve_req *r, struct gd_ledger_status *st)
+{
+	if (e->role != GR_LEADER || !e->writable || e->lg->ops->status(e->lg, st) ||
+	    st->role != GEOREP_ROLE_PRIMARY || r->fork_seq > st->written_seq)
+		return false;
+	r->scan_from = heal_scan_from(e, r, st);
+	return r->scan_from != 0;
 }
 
 /* on the reader thread: step 1, the blocks */
@@ -143,7 +169,7 @@ static void heal_scanned(void *arg, uint64_t seq, void *buf, ssize_t n)
 
 	s->step = HS_IDLE;
 	s->reading = false;
-	if (n < 0 || !heal_serving(e, r->fork_seq, &st)) {
+	if (n < 0 || !heal_serving(e, &s->req, &st)) {
 		if (n < 0 && gd_ratelimit(&e->rl))
 			gd_warn("volume %s: heal: reading records %llu to %llu: %s", e->name,
 				(unsigned long long)seq, (unsigned long long)s->n, strerror(-n));
@@ -168,7 +194,7 @@ static void heal_blocks_read(void *arg, uint64_t seq, void *buf, ssize_t n)
 	int ret = n < 0 ? (int)n : 0;
 
 	s->reading = false;
-	if (!ret && !heal_serving(e, s->req.fork_seq, &st))
+	if (!ret && !heal_serving(e, &s->req, &st))
 		ret = -EAGAIN;
 	if (!ret)
 		ret = e->lg->ops->noop(e->lg, &s->n);
@@ -197,7 +223,7 @@ void eng_heal_serve_wanted(struct engine *e)
 		return;
 	s->reading = true;
 	if (s->step == HS_SCAN)
-		gd_reader_submit(&e->rd, heal_scan, heal_scanned, e, s->req.fork_seq + 1,
+		gd_reader_submit(&e->rd, heal_scan, heal_scanned, e, s->req.scan_from,
 				 NULL, 0);
 	else
 		gd_reader_submit(&e->rd, heal_read_blocks, heal_blocks_read, e, 0, NULL, 0);
@@ -249,7 +275,7 @@ int eng_heal_request(struct engine *e, unsigned int from, const struct gr_heal_r
 		s->rbuf = malloc(HEAL_SCAN_READ);
 		s->rcap = HEAL_SCAN_READ;
 	}
-	if (!s->data || !s->rbuf || !heal_serving(e, r->fork_seq, &st))
+	if (!s->data || !s->rbuf || !heal_serving(e, &req, &st))
 		goto out_unavailable;
 	for (i = 0; i < r->count; i++)
 		if (req.blocks[i] >= st.data_bytes / GEOREP_BLOCK_SIZE)

@@ -144,6 +144,7 @@ struct heal_serve_req {
 	unsigned int from;
 	uint32_t count;
 	uint64_t fork_seq;
+	uint64_t scan_from;		/* first record the scan reads */
 	uint64_t blocks[GR_HEAL_MAX_BLOCKS];
 };
 
