@@ -93,6 +93,9 @@ int georep_log_rw(struct georep_volume *vol, struct block_device *bdev,
 
 	if (!len)
 		return 0;
+	/* whole pages only: a tail would leave the bio loop with nothing to add */
+	if (WARN_ON_ONCE(!PAGE_ALIGNED(len)))
+		return -EINVAL;
 	if (vmalloced && op_is_write(opf))
 		flush_kernel_vmap_range(buf, len);
 	if (opf & REQ_PREFLUSH) {
