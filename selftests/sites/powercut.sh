@@ -164,7 +164,9 @@ pc_vol() {
 }
 
 # pc_daemon: what this site's georepd says of vol0 (role, leader, a fork
-# heal's progress, in sync), then its log's last lines: why a rejoin stalls
+# heal's progress, in sync; a leader's view of each site: match, probe or
+# replicate, messages in flight), then its log's last lines: why a rejoin
+# stalls
 pc_daemon() {
 	georepctl status --json --socket "$PC_STATE/vm$GEOREP_VM_INDEX.sock" 2>&1 |
 		jq -c '.cluster.volumes[0] | {role: .replica.role, term: .replica.term,
@@ -172,7 +174,10 @@ pc_daemon() {
 			heals_done: .replica.heals_done,
 			served: .replica.heal_blocks_served, requests: .replica.heal_requests,
 			in_sync: .replica.in_sync,
-			resync: .replica.resync}' 2>&1
+			resync: .replica.resync,
+			refused: .replica.records_refused,
+			sites: [.replica.sites[]? | {site, connected, written_seq, match_seq,
+				state, inflight_msgs, inflight_bytes, lag_records}]}' 2>&1
 	tail -n 40 "$PC_MNT/georepd.log"
 }
 
