@@ -93,6 +93,8 @@ $(GEOREPD_PROBE): LDLIBS := $(O)/libgeorep.a $(LDLIBS) $(shell pkg-config --libs
 CHECK_CMDS += georepd/tests/e2e_replication.py
 # a leader whose ledger reads take seconds keeps its lease (reader.c)
 CHECK_CMDS += georepd/tests/e2e_slowread.py
+# a follower catching up across a new leader's barrier (engine_ship.c joined())
+CHECK_CMDS += georepd/tests/e2e_catchup.py
 
 # georepctl status with a daemon: the cluster view, text and --json
 CHECK_CMDS += georepd/tests/e2e_status.py

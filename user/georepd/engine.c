@@ -538,6 +538,7 @@ static void eng_destroy(struct gr_replica *r)
 	free(e->ents);
 	free(e->buf);
 	free(e->fbuf);
+	free(e->xbuf);
 	free(e->mt_rbuf);
 	free(e->scrub.rbuf);
 	free(e->rsb.buf);
@@ -837,6 +838,7 @@ out_close:
 out_free:
 	free(e->ents);
 	free(e->fbuf);
+	free(e->xbuf);
 	free(e->buf);
 	free(e);
 	return ret;

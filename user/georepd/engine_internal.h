@@ -214,6 +214,8 @@ struct engine {
 	uint8_t *buf;				/* record reads */
 	size_t bufcap;
 	uint8_t *fbuf;				/* frame encoding */
+	uint8_t *xbuf;				/* an APPEND's records from both buffers */
+	size_t xcap;
 	/* durable state */
 	uint64_t commit_saved;
 	uint64_t last_maint_ns;
@@ -246,6 +248,7 @@ struct engine {
 	unsigned int recs_from;		/* the peer of the RECORDS being stepped */
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
+	uint64_t ship_joined;		/* APPENDs joined from e->cb and e->sb */
 	struct gd_shipbuf sb;		/* records proposed, for the APPENDs */
 	/*
 	 * The leader reads its new records on this thread (engine_pump()),

@@ -155,6 +155,53 @@ static const uint8_t *buffered(struct engine *e, struct gd_shipbuf *sb, const st
 }
 
 /*
+ * The records of @m when they start in the catch-up buffer and go on in
+ * the ship buffer, copied into one run (e->xbuf; an APPEND is a bulk frame,
+ * tens of KiB). A follower catching up meets the live records there: the
+ * catch-up buffer ends where the ship buffer holds the records after it,
+ * and reads no further (eng_catchup_ahead(), eng_catchup_want()), so an
+ * APPEND across that point was held by neither, waited for a read that
+ * never came, and counted as in transit it kept the core from probing
+ * again: the follower never caught up (power-cut soak, seed 1936).
+ */
+static const uint8_t *joined(struct engine *e, const struct gr_msg *m, size_t *len)
+{
+	uint64_t first = m->seq + 1, mid = e->cb.first + e->cb.n;
+	struct gr_msg head, tail;
+	const uint8_t *p, *q;
+	size_t la, lb;
+
+	if (!gd_shipbuf_holds(&e->cb, first, e->term) || mid <= first ||
+	    mid >= first + m->n_entries || !gd_shipbuf_holds(&e->sb, mid, e->term))
+		return NULL;
+	/* each part checked against the core's entries, as one buffer's */
+	head = *m;
+	head.n_entries = (uint32_t)(mid - first);
+	p = buffered(e, &e->cb, &head, &la);
+	tail = *m;
+	tail.seq = mid - 1;
+	tail.n_entries = m->n_entries - head.n_entries;
+	q = p ? buffered(e, &e->sb, &tail, &lb) : NULL;
+	if (!q)
+		return NULL;
+	if (la + lb > e->xcap) {
+		uint8_t *x = realloc(e->xbuf, la + lb);
+
+		if (!x)
+			return NULL;
+		e->xbuf = x;
+		e->xcap = la + lb;
+	}
+	memcpy(e->xbuf, p, la);
+	memcpy(e->xbuf + la, q, lb);
+	*len = la + lb;
+	e->ship_read += la;
+	e->ship_buffered += lb;
+	e->ship_joined++;
+	return e->xbuf;
+}
+
+/*
  * Where the pump reads from: past the core's last entry, or that entry
  * itself when it is this term's and the ship buffer does not hold it. That
  * is the barrier a new leader wrote (eng_leader_appends()), or the client
@@ -201,6 +248,9 @@ static const uint8_t *append_records(struct engine *e, const struct gr_msg *m, s
 		*cb = true;
 		return p;
 	}
+	p = joined(e, m, len);
+	if (p)
+		return p;
 	/* the pump reads it: the barrier of a new leader */
 	gr_status(e->n, &gs);
 	if (m->seq + 1 == gs.last_seq && eng_pump_from(e, gs.last_seq) == gs.last_seq)

@@ -22,6 +22,7 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "shipped_bytes", json_integer(e->bytes_sent));
 	json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));
 	json_object_set_new(o, "ship_buffered_bytes", json_integer(e->ship_buffered));
+	json_object_set_new(o, "ship_joined", json_integer(e->ship_joined));
 	/* a follower behind the ship buffer: reads for it, APPENDs that waited */
 	json_object_set_new(o, "catchup_reads", json_integer(e->cu.reads));
 	json_object_set_new(o, "appends_deferred", json_integer(e->appends_deferred));
