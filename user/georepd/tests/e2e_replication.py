@@ -137,6 +137,26 @@ def settled(sites):
     return len(seqs) == 1 and reps[0]["written_seq"] == reps[0]["applied_seq"]
 
 
+def mem_cluster(prefix, cluster, names):
+    """A temporary directory (prefix), a one-volume quorum configuration of
+    @names on 127.0.0.1 in it (plain TCP), and their Sites, not started:
+    (top, sites)."""
+    top = tempfile.mkdtemp(prefix=prefix)
+    ports = e2e.free_ports(len(names))
+    cfg = {
+        "cluster": cluster,
+        "sites": [{"name": n, "region": "r%d" % i, "address": "127.0.0.1:%d" % ports[i]}
+                  for i, n in enumerate(names)],
+        "volumes": [{"name": "vol0", "commit_rule": "quorum", "quorum_loss": "suspend",
+                     "replicas": {n: {"data": "/dev/mem-data-%s" % n, "log": "/dev/mem-log-%s" % n}
+                                  for n in names}}],
+    }
+    cfgpath = os.path.join(top, "cluster.json")
+    with open(cfgpath, "w") as f:
+        json.dump(cfg, f)
+    return top, [Site(top, n, cfgpath) for n in names]
+
+
 def dump(sites):
     return json.dumps([s.rep() for s in sites if s.proc and s.proc.poll() is None], indent=1)
 

@@ -32,7 +32,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
@@ -131,20 +130,7 @@ def io_flushers(sites):
 
 
 def main():
-    top = tempfile.mkdtemp(prefix="georep-status-")
-    ports = e2e.free_ports(3)
-    cfg = {
-        "cluster": "stat",
-        "sites": [{"name": n, "region": "r%d" % i, "address": "127.0.0.1:%d" % ports[i]}
-                  for i, n in enumerate(SITES)],
-        "volumes": [{"name": "vol0", "commit_rule": "quorum", "quorum_loss": "suspend",
-                     "replicas": {n: {"data": "/dev/mem-data-%s" % n, "log": "/dev/mem-log-%s" % n}
-                                  for n in SITES}}],
-    }
-    cfgpath = os.path.join(top, "cluster.json")
-    with open(cfgpath, "w") as f:
-        json.dump(cfg, f)
-    sites = [rep.Site(top, n, cfgpath) for n in SITES]
+    top, sites = rep.mem_cluster("georep-status-", "stat", SITES)
 
     print("KTAP version 1")
     print("1..%d" % N_TESTS, flush=True)
