@@ -248,21 +248,21 @@ static ssize_t append_fill(struct georep_volume *vol, struct append_run *run,
 	return len;
 }
 
-/* the run's records, checked and written: applied from memory (apply.c) */
+/*
+ * the run's records, checked and written: applied from memory (apply.c).
+ * Context: append_mutex held, so log_gen stays as it was at their placing.
+ */
 static void append_cache_run(struct georep_volume *vol,
 			     const struct append_run *run)
 {
 	const struct georep_record *rec;
 	u32 off, nblocks;
-	u64 gen;
 
-	mutex_lock(&vol->order_mutex);
-	gen = vol->log_gen;
-	mutex_unlock(&vol->order_mutex);
+	lockdep_assert_held(&vol->append_mutex);
 	for (off = 0; off < run->blocks; off += nblocks) {
 		rec = vol->append_buf + (size_t)off * GEOREP_BLOCK_SIZE;
 		nblocks = georep_record_blocks(rec);
-		georep_apply_cache_add(vol, rec, nblocks, gen);
+		georep_apply_cache_add(vol, rec, nblocks, vol->log_gen);
 	}
 }
 

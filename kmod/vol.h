@@ -136,7 +136,11 @@ struct georep_volume {
 	u8 tail_prev_chain[GEOREP_HASH_LEN];
 	u64 commit_lsn;			/* end of the last committed record */
 	struct xarray index;		/* seq -> lsn << 9 | (blocks - 1) */
-	/* bumped when a truncate or reset replaces records (walk_verify) */
+	/*
+	 * bumped when a truncate, a reset or a failed group flush replaces
+	 * records (walk_verify, the apply cache); written under append_mutex
+	 * and order_mutex, so either one keeps it still
+	 */
 	u64 log_gen;
 	/* the epochs retained records are sealed with (keys.c) */
 	struct georep_epoch_use epoch_use[GEOREP_MAX_KEYS + 1];
