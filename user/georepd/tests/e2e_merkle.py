@@ -31,17 +31,15 @@ Usage: e2e_merkle.py [BINDIR]. Prints KTAP.
 """
 import base64
 import hashlib
-import json
 import os
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e_replication import Site, primary, committed_everywhere  # noqa: E402
+from e2e_replication import mem_cluster, primary, committed_everywhere  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
@@ -191,20 +189,7 @@ def offline_checks(top, bundles, trust, untrusted):
 
 
 def main():
-    top = tempfile.mkdtemp(prefix="georep-merkle-")
-    ports = e2e.free_ports(3)
-    cfg = {
-        "cluster": "mtree",
-        "sites": [{"name": n, "region": "r%d" % i, "address": "127.0.0.1:%d" % ports[i]}
-                  for i, n in enumerate(SITES)],
-        "volumes": [{"name": "vol0", "commit_rule": "quorum", "quorum_loss": "suspend",
-                     "replicas": {n: {"data": "/dev/mem-data-%s" % n, "log": "/dev/mem-log-%s" % n}
-                                  for n in SITES}}],
-    }
-    cfgpath = os.path.join(top, "cluster.json")
-    with open(cfgpath, "w") as f:
-        json.dump(cfg, f)
-    sites = [Site(top, n, cfgpath) for n in SITES]
+    top, sites = mem_cluster("georep-merkle-", "mtree", SITES)
 
     print("KTAP version 1")
     print("1..%d" % N_TESTS, flush=True)
