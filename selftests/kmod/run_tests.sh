@@ -190,7 +190,11 @@ for t in "${tests[@]}"; do
 			esac
 		done
 	rc=${PIPESTATUS[0]}
-	{ [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && blocked_tasks
+	timed_out=
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		timed_out=1
+		blocked_tasks
+	fi
 	echo "# $name: exit $rc after $((SECONDS - start))s, $(mem_avail) available"
 	# a test cleans up after itself: a volume or node left behind fails
 	# it (and is removed, so that the next test starts clean)
@@ -199,7 +203,7 @@ for t in "${tests[@]}"; do
 		echo "# $name left behind: $left"
 		clean_leftovers
 	fi
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	if [ -n "$timed_out" ]; then
 		whole_kmsg "$mark"
 		result fail "$name" "timeout after ${TIMEOUT}s"
 	elif bad=$(bad_kmsg "$mark"); then
