@@ -188,6 +188,28 @@ static void set_commit(struct engine *e, uint64_t seq)
 	}
 }
 
+/*
+ * A follower whose log is full: the records it holds that the leader has
+ * committed (the core's commit index, as far as the ledger goes) are
+ * committed and applied now, not after the appends that could not be
+ * made, so that releasing them makes room.
+ */
+static void commit_held(struct engine *e)
+{
+	struct gd_ledger_status st;
+	struct gr_status gs;
+	uint64_t seq;
+
+	if (e->rs_in.active)
+		return;
+	gr_status(e->n, &gs);
+	if (e->lg->ops->status(e->lg, &st))
+		return;
+	seq = gs.commit_seq < st.written_seq ? gs.commit_seq : st.written_seq;
+	if (seq > st.commit_seq)
+		set_commit(e, seq);
+}
+
 /* what a ready's appends tell the core once the ready is done */
 struct ready_persist {
 	uint64_t seq, term;
@@ -281,9 +303,14 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 		if (rd->append_from) {
 			ret = ready_appends(e, rd, recs, &ps);
 			if (ret) {
+				if (ret == -ENOSPC)
+					commit_held(e);
 				gr_ready_done(e->n);
 				if (e->restart_node && !e->failed)
 					restart_node(e);
+				/* the log was full: release what was applied */
+				if (ret == -ENOSPC && !e->failed)
+					eng_compact(e, ENG_COMPACT_FORCE);
 				return ret;
 			}
 		}
@@ -336,9 +363,29 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 }
 
 /*
+ * A follower may lead next and then serve a lagging site from its log, so
+ * it keeps what it applied as long as it can: once its log is half full
+ * (a full log refuses appends), it releases its oldest records down to a
+ * quarter of the log, as far as the average record of the log says.
+ */
+static uint64_t follower_keep(const struct gd_ledger_status *st, uint64_t applied)
+{
+	uint64_t held, avg, over, keep;
+
+	if (!st->log_size || st->log_used * 2 <= st->log_size || !st->tail_seq ||
+	    st->written_seq < st->tail_seq)
+		return 0;
+	held = st->written_seq - st->tail_seq + 1;
+	avg = st->log_used / held ?: 1;
+	over = st->log_used - st->log_size / 4;
+	keep = st->tail_seq + (over + avg - 1) / avg;
+	return keep < applied ? keep : applied;
+}
+
+/*
  * Release retained records: once every replica holds them (leader), a
- * follower past ENG_FOLLOWER_KEEP (all applied ones once its log is half
- * full); in batches of ENG_COMPACT_MIN records unless the log is a quarter
+ * follower's oldest ones once its log is half full (follower_keep()); in
+ * batches of ENG_COMPACT_MIN records unless the log is a quarter
  * full; and, when the retained log passes 3/4 of the core's capacity or of
  * the log device, or @force (tests), at the applied seq even though a
  * replica still needs them: that replica then gets a full resync.
@@ -380,8 +427,8 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 				lag = i;
 			}
 		}
-	} else if (!eager && !(st.log_size && st.log_used * 2 > st.log_size)) {
-		keep = keep > ENG_FOLLOWER_KEEP ? keep - ENG_FOLLOWER_KEEP : 0;
+	} else if (!eager) {
+		keep = follower_keep(&st, keep);
 	}
 	/*
 	 * A full log throttles writers (and blocks a secondary's appends).
@@ -674,6 +721,12 @@ int eng_node_start(struct engine *e)
 	ret = load_log(e, &p, &ents);
 	if (ret)
 		return ret;
+	/*
+	 * The ledger's commit index was set from the core's (or, a log full,
+	 * commit_held()): committed too, and newer than the one saved lazily.
+	 */
+	if (!e->lg->ops->status(e->lg, &st) && st.commit_seq > p.hs.commit)
+		p.hs.commit = st.commit_seq < st.written_seq ? st.commit_seq : st.written_seq;
 	e->n = gr_node_new(&e->cfg, &p, gr_now_ns());
 	free(ents);
 	if (!e->n)

@@ -57,6 +57,30 @@ static int records_refused(struct engine *e, uint64_t seq, const char *why)
 }
 
 /*
+ * The log has no room for record @seq (ENOSPC): what arrived came faster
+ * than the follower's release (every ENG_FOLLOWER_COMPACT_NS), or records
+ * not yet applied fill it. Nothing of it was stored, and the leader is not
+ * at fault: the core, which believed the append done, is rebuilt from the
+ * ledger (its connections stay), engine_process() releases every applied
+ * record, and the leader sends the records again from where this log
+ * ends. Before December 2026 this stopped the site's replication for good.
+ */
+static int log_full(struct engine *e, uint64_t seq)
+{
+	struct gd_ledger_status st;
+
+	e->log_full++;
+	if (gd_ratelimit(&e->rl) && !e->lg->ops->status(e->lg, &st))
+		gd_warn("volume %s: log full at record %llu (%llu of %llu bytes used, applied %llu of %llu): "
+			"releasing what was applied, the leader sends the rest again",
+			e->name, (unsigned long long)seq, (unsigned long long)st.log_used,
+			(unsigned long long)st.log_size, (unsigned long long)st.applied_seq,
+			(unsigned long long)st.written_seq);
+	e->restart_node = true;
+	return -ENOSPC;
+}
+
+/*
  * The bytes of records @from..@to in the RECORDS batch @recs: whole records
  * back to back, seqs first_seq, first_seq + 1... (checked when decoded)
  */
@@ -143,6 +167,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 		}
 		if (refusal(n))
 			return records_refused(e, rec.seq, refusal(n));
+		if (n == -ENOSPC)
+			return log_full(e, rec.seq);
 		engine_fail(e, "ledger refused record %llu: %s", (unsigned long long)rec.seq,
 			    strerror(n ? -n : EIO));
 		return n ? n : -EIO;

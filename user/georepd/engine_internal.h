@@ -27,7 +27,6 @@
 #define ENG_MAINT_MS		1000		/* commit save, compaction */
 #define ENG_COMPACT_MIN		1024		/* records freed per compaction, at least */
 #define ENG_NOTES_NS		1000000000ULL	/* a fork listing answers NOTE_REQs */
-#define ENG_FOLLOWER_KEEP	8192		/* records a follower keeps past applied */
 #define ENG_MAX_FORKS		16		/* listed in status */
 /*
  * A bulk frame (APPEND's records, a resync chunk) holds up control frames
@@ -245,6 +244,7 @@ struct engine {
 	uint64_t proposed_to;		/* leader: last seq proposed from the ledger, this term */
 	uint64_t append_calls, append_ns;	/* ledger appends (write(2)s) for them, time in them */
 	uint64_t records_refused;	/* by the ledger's checks, from a peer */
+	uint64_t log_full;		/* appends a full log refused (follower) */
 	unsigned int recs_from;		/* the peer of the RECORDS being stepped */
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */
@@ -380,7 +380,7 @@ int eng_ensure_buf(struct engine *e, size_t need);
 int engine_process(struct engine *e, const struct gr_records *recs);
 /* how far eng_compact() releases */
 enum eng_compact_mode {
-	ENG_COMPACT_AUTO,	/* in batches, a follower keeps ENG_FOLLOWER_KEEP */
+	ENG_COMPACT_AUTO,	/* in batches, a follower keeps what it can */
 	ENG_COMPACT_EAGER,	/* all it safely can: before a new seal key epoch */
 	ENG_COMPACT_FORCE,	/* up to applied, whatever a replica needs (tests) */
 };

@@ -158,6 +158,27 @@ static int h_test_read_delay(struct gr_ctl_client *cl, json_t *req, json_t **res
 	return 0;
 }
 
+static int h_test_log_size(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			   void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	json_int_t bytes = -1;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:I}", "bytes", &bytes) || bytes < 0) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"bytes\" (0: no limit)");
+		return -EINVAL;
+	}
+	if (!e->lg->ops->test_log_size) {
+		snprintf(err, GR_CTL_ERRLEN, "the %s ledger has no log size to set", e->lg->ops->name);
+		return -EOPNOTSUPP;
+	}
+	e->lg->ops->test_log_size(e->lg, (uint64_t)bytes);
+	*resp = json_pack("{s:I}", "bytes", bytes);
+	return 0;
+}
+
 static int h_test_compact(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			  void *arg)
 {
@@ -198,6 +219,7 @@ void gd_engine_register_test_cmds(struct georepd *d)
 	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d) ||
 	    gr_ctl_register(d->ctl, "test-open", h_test_open, d) ||
 	    gr_ctl_register(d->ctl, "test-read-delay", h_test_read_delay, d) ||
+	    gr_ctl_register(d->ctl, "test-log-size", h_test_log_size, d) ||
 	    gr_ctl_register(d->ctl, "test-resync-hold", h_test_resync_hold, d))
 		gd_warn("cannot register the test control requests");
 }

@@ -143,6 +143,11 @@ struct gd_ledger_ops {
 	void (*test_open)(struct gd_ledger *l, uint32_t count);
 	/* tests only (mem backend): a read of records takes @ms longer, as on a slow disk */
 	void (*test_read_delay)(struct gd_ledger *l, uint32_t ms);
+	/*
+	 * tests only (mem backend): a log of @bytes (status log_size); an
+	 * append past it fails with -ENOSPC, as the kernel's (0: no limit)
+	 */
+	void (*test_log_size)(struct gd_ledger *l, uint64_t bytes);
 	void (*close)(struct gd_ledger *l);
 };
 

@@ -90,6 +90,7 @@ struct mem_ledger {
 	 */
 	pthread_mutex_t rlock;
 	uint32_t read_delay_ms;	/* tests: a read of records takes this long more */
+	uint64_t log_limit;	/* tests: a log of this many bytes (0: no limit) */
 };
 
 #define to_mem(l) ((struct mem_ledger *)(l))
@@ -97,6 +98,14 @@ struct mem_ledger {
 static uint64_t written(const struct mem_ledger *m)
 {
 	return m->base_seq + m->nrecs;
+}
+
+/* the bytes of the records held, from the tail on (status log_used) */
+static uint64_t log_used(const struct mem_ledger *m)
+{
+	uint64_t first = m->tail > m->base_seq ? m->tail - m->base_seq - 1 : 0;
+
+	return first < m->nrecs ? m->log_end - m->recs[first].off : 0;
 }
 
 static const uint8_t *chain_at_written(const struct mem_ledger *m)
@@ -295,8 +304,8 @@ static int mem_status(struct gd_ledger *l, struct gd_ledger_status *st)
 	for (i = 0; i < m->nekeys; i++)
 		st->epochs[st->nr_epochs++] = m->ekeys[i].epoch;
 	st->diverged = m->diverged;
-	st->log_used = m->nrecs ? m->log_end - m->recs[m->tail > m->base_seq ?
-					m->tail - m->base_seq - 1 : 0].off : 0;
+	st->log_used = log_used(m);
+	st->log_size = m->log_limit;
 	st->io_state = m->io_state;
 	st->open_count = m->open_count;
 	return 0;
@@ -648,6 +657,11 @@ static ssize_t mem_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_
 	}
 }
 
+static void mem_test_log_size(struct gd_ledger *l, uint64_t bytes)
+{
+	to_mem(l)->log_limit = bytes;
+}
+
 static void mem_test_read_delay(struct gd_ledger *l, uint32_t ms)
 {
 	__atomic_store_n(&to_mem(l)->read_delay_ms, ms, __ATOMIC_RELAXED);
@@ -684,6 +698,8 @@ static int append_aligned(struct mem_ledger *m, const uint8_t *buf, size_t len)
 		return ret;
 	if (fault != GEOREP_REC_OK)
 		return -EBADMSG;
+	if (m->log_limit && log_used(m) + len > m->log_limit)
+		return -ENOSPC;
 	if (pwrite(m->logfd, buf, len, m->log_end) != (ssize_t)len)
 		return -EIO;
 	ret = recs_push(m, m->log_end, len, rec.term, rec.seal_epoch, rec.chain_hash);
@@ -920,6 +936,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.client_write = mem_client_write,
 	.test_open = mem_test_open,
 	.test_read_delay = mem_test_read_delay,
+	.test_log_size = mem_test_log_size,
 	.close = mem_close,
 };
 
