@@ -15,7 +15,9 @@
 #                             rate MBIT, queue PKTS
 #   sites_volumes [DATA_MB [LOG_MB]]
 #                             loop devices D_<site>, L_<site>; alpha.vol0
-#                             formatted, bravo/charlie made as its replicas
+#                             formatted, bravo/charlie made as its replicas;
+#                             SITES_LOG_MB_<site> gives one site's log
+#                             another size
 #   sites_config [KEY=VALUE...]
 #                             $T/cluster.json for them (quorum_loss=,
 #                             commit_rule=, site_extra=) and `config check`;
@@ -216,10 +218,11 @@ cut_links() { links down "$@"; }
 mend_links() { links up "$@"; }
 
 sites_volumes() {
-	local s data=${1:-256} log=${2:-128}
+	local s data=${1:-256} log=${2:-128} l
 	for s in $SITES; do
+		eval "l=\${SITES_LOG_MB_$s:-$log}"
 		eval "D_$s=\$(vt_loop data-$s $data)" || return 1
-		eval "L_$s=\$(vt_loop log-$s $log)" || return 1
+		eval "L_$s=\$(vt_loop log-$s $l)" || return 1
 	done
 	georepctl volume create "alpha.$VOL" --data "$D_alpha" --log "$L_alpha" --format \
 		--role secondary --term 0 --site-id 1 --commit-rule quorum --key-dir "$KEYS" ||
