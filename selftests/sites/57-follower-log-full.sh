@@ -14,7 +14,7 @@
 # followers. alpha is made the primary (switchover), then writes WRITE_MB
 # in 1 MiB O_DIRECT writes (QD16). Both followers must catch up with no
 # engine error, end sha256-identical with ledgers that verify, and at least
-# one of them must have found its log full (log_full), else the case was
+# one of them must have found its log full (appends_log_full), else the case was
 # not made.
 
 set -u
@@ -55,7 +55,7 @@ followers() {
 	wait_for $CATCHUP_MAX_S both_caught_up || ret=1
 	echo "followers caught up: $([ $ret = 0 ] && echo yes || echo no) in $(elapsed "$t0" "$(now_s)") s (bound $CATCHUP_MAX_S s)"
 	for s in bravo charlie; do
-		site_rep "$s" | jq -c '{role, error, written_seq, applied_seq, tail_seq, log_full}'
+		site_rep "$s" | jq -c '{role, error, written_seq, applied_seq, tail_seq, appends_log_full}'
 		[ "$(site_rep_get "$s" '.error')" = null ] || ret=1
 	done
 	[ $ret = 0 ] || site_rep "$P" | jq -c '.sites[] | {site, match_seq, state, inflight_msgs}'
@@ -65,7 +65,7 @@ followers() {
 log_full_made() {
 	local s n total=0
 	for s in bravo charlie; do
-		n=$(site_rep_get "$s" '.log_full')
+		n=$(site_rep_get "$s" '.appends_log_full')
 		total=$((total + n))
 		grep -m1 "log full at record" "$T/$s.log"
 	done

@@ -82,7 +82,7 @@ GEOREPD_ENGINE_SRCS := georepd/engine.c georepd/engine_ship.c georepd/engine_fol
 	georepd/engine_heal_serve.c georepd/engine_status.c georepd/engine_policy.c \
 	georepd/engine_test_cmds.c georepd/fork.c georepd/ledger_mem.c georepd/ledger_kernel.c \
 	georepd/genesis.c georepd/engine_keys.c georepd/shipbuf.c georepd/reader.c \
-	georepd/engine_catchup.c
+	georepd/engine_catchup.c georepd/retain.c
 PROG_SRCS_georepd += $(GEOREPD_ENGINE_SRCS)
 # main.c registers the engine; the probe build links it too (its own factory
 # wins), after the library in $^, hence the library once more
@@ -207,5 +207,8 @@ TESTS += test_shipbuf
 PROG_SRCS_test_shipbuf := georepd/tests/test_shipbuf.c georepd/shipbuf.c
 
 # where a replicated write's time goes inside georepd (stage.c)
+# what a follower keeps of its log (retain.c)
+TESTS += test_retain
+PROG_SRCS_test_retain := georepd/tests/test_retain.c georepd/retain.c
 TESTS += test_stage
 PROG_SRCS_test_stage := georepd/tests/test_stage.c georepd/stage.c

@@ -192,22 +192,28 @@ static void set_commit(struct engine *e, uint64_t seq)
  * A follower whose log is full: the records it holds that the leader has
  * committed (the core's commit index, as far as the ledger goes) are
  * committed and applied now, not after the appends that could not be
- * made, so that releasing them makes room.
+ * made, so that releasing them makes room. The index is saved too: the
+ * core rebuilt from the ledger next starts from the saved one, and could
+ * release nothing below it. (Not the ledger's own commit index: after a
+ * re-attach the kernel recovers it from its applied seq, which for a
+ * deposed primary covers records never committed.)
  */
 static void commit_held(struct engine *e)
 {
+	struct gr_hard_state hs = { .term = e->vol->state.term, .vote = e->vol->state.vote };
 	struct gd_ledger_status st;
 	struct gr_status gs;
-	uint64_t seq;
 
 	if (e->rs_in.active)
 		return;
 	gr_status(e->n, &gs);
 	if (e->lg->ops->status(e->lg, &st))
 		return;
-	seq = gs.commit_seq < st.written_seq ? gs.commit_seq : st.written_seq;
-	if (seq > st.commit_seq)
-		set_commit(e, seq);
+	hs.commit = gs.commit_seq < st.written_seq ? gs.commit_seq : st.written_seq;
+	if (hs.commit > st.commit_seq)
+		set_commit(e, hs.commit);
+	if (hs.commit > e->vol->state.commit && !save_hs(e, &hs))
+		e->commit_saved = hs.commit;
 }
 
 /* what a ready's appends tell the core once the ready is done */
@@ -363,32 +369,13 @@ int engine_process(struct engine *e, const struct gr_records *recs)
 }
 
 /*
- * A follower may lead next and then serve a lagging site from its log, so
- * it keeps what it applied as long as it can: once its log is half full
- * (a full log refuses appends), it releases its oldest records down to a
- * quarter of the log, as far as the average record of the log says.
- */
-static uint64_t follower_keep(const struct gd_ledger_status *st, uint64_t applied)
-{
-	uint64_t held, avg, over, keep;
-
-	if (!st->log_size || st->log_used * 2 <= st->log_size || !st->tail_seq ||
-	    st->written_seq < st->tail_seq)
-		return 0;
-	held = st->written_seq - st->tail_seq + 1;
-	avg = st->log_used / held ?: 1;
-	over = st->log_used - st->log_size / 4;
-	keep = st->tail_seq + (over + avg - 1) / avg;
-	return keep < applied ? keep : applied;
-}
-
-/*
  * Release retained records: once every replica holds them (leader), a
- * follower's oldest ones once its log is half full (follower_keep()); in
- * batches of ENG_COMPACT_MIN records unless the log is a quarter
- * full; and, when the retained log passes 3/4 of the core's capacity or of
- * the log device, or @force (tests), at the applied seq even though a
- * replica still needs them: that replica then gets a full resync.
+ * follower's oldest ones once its log or the core is half full
+ * (gd_follower_keep(), retain.c); in batches of ENG_COMPACT_MIN records
+ * unless the log is a quarter full; and, when the retained log passes 3/4
+ * of the core's capacity or of the log device, or @force (tests, a
+ * follower's full log), at the applied seq even though a replica still
+ * needs them: that replica then gets a full resync.
  * ENG_COMPACT_EAGER skips the batching and a follower's keep: a new seal
  * key epoch needs the kernel to retire an old one, which it does only
  * once no retained record is sealed with it (kmod/keys.c).
@@ -428,7 +415,7 @@ void eng_compact(struct engine *e, enum eng_compact_mode mode)
 			}
 		}
 	} else if (!eager) {
-		keep = follower_keep(&st, keep);
+		keep = gd_follower_keep(&st, keep, e->cfg.log_capacity);
 	}
 	/*
 	 * A full log throttles writers (and blocks a secondary's appends).
@@ -721,12 +708,6 @@ int eng_node_start(struct engine *e)
 	ret = load_log(e, &p, &ents);
 	if (ret)
 		return ret;
-	/*
-	 * The ledger's commit index was set from the core's (or, a log full,
-	 * commit_held()): committed too, and newer than the one saved lazily.
-	 */
-	if (!e->lg->ops->status(e->lg, &st) && st.commit_seq > p.hs.commit)
-		p.hs.commit = st.commit_seq < st.written_seq ? st.commit_seq : st.written_seq;
 	e->n = gr_node_new(&e->cfg, &p, gr_now_ns());
 	free(ents);
 	if (!e->n)
@@ -808,6 +789,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	e->r.vol = e->vol = vol;
 	e->name = vol->cfg->name;
 	e->rl = (struct gd_ratelimit)GD_RATELIMIT_INIT;
+	e->rl_full = (struct gd_ratelimit)GD_RATELIMIT_INIT;
 	e->self_id = c->sites[gd_self(d)].site_id;
 	for (i = 0; i < vol->cfg->nreplicas; i++)
 		e->ids[vol->cfg->replicas[i].site] = c->sites[vol->cfg->replicas[i].site].site_id;

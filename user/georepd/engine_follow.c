@@ -61,17 +61,35 @@ static int records_refused(struct engine *e, uint64_t seq, const char *why)
  * than the follower's release (every ENG_FOLLOWER_COMPACT_NS), or records
  * not yet applied fill it. Nothing of it was stored, and the leader is not
  * at fault: the core, which believed the append done, is rebuilt from the
- * ledger (its connections stay), engine_process() releases every applied
- * record, and the leader sends the records again from where this log
- * ends. Before December 2026 this stopped the site's replication for good.
+ * ledger (its connections stay), engine_process() applies and releases
+ * what the leader committed, and the leader sends the records again from
+ * where this log ends. Before December 2026 this stopped the site's
+ * replication for good; it still does when nothing was applied for
+ * ENG_LOG_FULL_STALL_NS (the data device no longer takes writes).
  */
 static int log_full(struct engine *e, uint64_t seq)
 {
 	struct gd_ledger_status st;
+	uint64_t now = gr_now_ns();
 
+	if (e->lg->ops->status(e->lg, &st)) {
+		engine_fail(e, "ledger refused record %llu: log full, and no status",
+			    (unsigned long long)seq);
+		return -EIO;
+	}
+	if (!e->log_full || st.applied_seq != e->log_full_applied) {
+		e->log_full_applied = st.applied_seq;
+		e->log_full_since_ns = now;
+	} else if (now - e->log_full_since_ns > ENG_LOG_FULL_STALL_NS) {
+		engine_fail(e, "log full at record %llu and nothing applied for %llu s (applied %llu, written %llu)",
+			    (unsigned long long)seq, ENG_LOG_FULL_STALL_NS / 1000000000ULL,
+			    (unsigned long long)st.applied_seq,
+			    (unsigned long long)st.written_seq);
+		return -EIO;
+	}
 	e->log_full++;
-	if (gd_ratelimit(&e->rl) && !e->lg->ops->status(e->lg, &st))
-		gd_warn("volume %s: log full at record %llu (%llu of %llu bytes used, applied %llu of %llu): "
+	if (gd_ratelimit(&e->rl_full))
+		gd_warn("volume %s: log full at record %llu (%llu of %llu bytes used, applied %llu, written %llu): "
 			"releasing what was applied, the leader sends the rest again",
 			e->name, (unsigned long long)seq, (unsigned long long)st.log_used,
 			(unsigned long long)st.log_size, (unsigned long long)st.applied_seq,

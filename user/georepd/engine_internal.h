@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "mtree.h"
 #include "reader.h"
+#include "retain.h"
 #include "shipbuf.h"
 #include "stage.h"
 
@@ -75,6 +76,7 @@ static inline bool eng_msg_urgent(uint8_t type)
 /* a follower still resyncing this long after a pass ended gets another */
 #define ENG_RESYNC_REPEAT_NS	(5000ULL * 1000000ULL)
 #define ENG_FOLLOWER_COMPACT_NS	100000000ULL	/* follower release, at most every */
+#define ENG_LOG_FULL_STALL_NS	60000000000ULL	/* a full log, nothing applied: fail */
 
 /* leader side: a full copy of the data device to one follower */
 struct resync_out {
@@ -244,7 +246,9 @@ struct engine {
 	uint64_t proposed_to;		/* leader: last seq proposed from the ledger, this term */
 	uint64_t append_calls, append_ns;	/* ledger appends (write(2)s) for them, time in them */
 	uint64_t records_refused;	/* by the ledger's checks, from a peer */
-	uint64_t log_full;		/* appends a full log refused (follower) */
+	/* appends a full log refused (follower), and the apply's progress meanwhile */
+	uint64_t log_full, log_full_applied, log_full_since_ns;
+	struct gd_ratelimit rl_full;
 	unsigned int recs_from;		/* the peer of the RECORDS being stepped */
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */
 	uint64_t ship_buffered;		/* bytes shipped from e->sb */

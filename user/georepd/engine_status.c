@@ -18,7 +18,7 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 							 "primary" : "secondary"));
 	json_object_set_new(o, "frames_dropped", json_integer(e->frames_dropped));
 	json_object_set_new(o, "records_refused", json_integer(e->records_refused));
-	json_object_set_new(o, "log_full", json_integer(e->log_full));
+	json_object_set_new(o, "appends_log_full", json_integer(e->log_full));
 	/* shipped: from the ship buffer, or read from the ledger for it */
 	json_object_set_new(o, "shipped_bytes", json_integer(e->bytes_sent));
 	json_object_set_new(o, "ship_read_bytes", json_integer(e->ship_read));

@@ -78,8 +78,8 @@ def main():
         fr = f.rep() or {}
         print("# %s: log 512 KiB, 512 records to %d: caught up %s, tail %s, appends found "
               "the log full %s times, error %s" % (f.name, last, bool(caught), fr.get("tail_seq"),
-                                                  fr.get("log_full"), fr.get("error")))
-        ktap(caught and "error" not in fr and fr.get("log_full", 0) >= 1 and
+                                                  fr.get("appends_log_full"), fr.get("error")))
+        ktap(caught and "error" not in fr and fr.get("appends_log_full", 0) >= 1 and
              "log full at record" in f.logtext(),
              "follower_log_full_does_not_stop_replication", (last, rep.dump(sites)))
         ktap(caught and f.sha() == p.sha(), "its_data_is_the_leaders")
