@@ -51,6 +51,14 @@ def ktap(ok, name, diag=None):
     print("%sok %d %s" % ("" if ok else "not ", len(results), name), flush=True)
 
 
+def stop(sites):
+    """SIGTERM every daemon of @sites, then wait for each: their exit codes."""
+    sites = list(sites)
+    for s in sites:
+        s.proc.send_signal(signal.SIGTERM)
+    return [s.proc.wait(timeout=10) for s in sites]
+
+
 def finish(sites, top, log_lines=40):
     """Kill what still runs, show the daemons' logs after a failure, remove
     @top."""
@@ -399,9 +407,7 @@ def main():
         r = subprocess.run([os.path.join(BIN, "georepd"), "-c", cfgpath, "-s", "alpha",
                             "-d", a.dir, "-f", "--ledger", "none", "--insecure-plaintext"],
                            capture_output=True, text=True, timeout=10)
-        for s in sites.values():
-            s.proc.send_signal(signal.SIGTERM)
-        codes = [s.proc.wait(timeout=10) for s in sites.values()]
+        codes = stop(sites.values())
         ktap(r.returncode == 1 and "in use by another georepd" in r.stderr and
              codes == [0, 0, 0] and not any(os.path.exists(s.sock) for s in sites.values()),
              "second_instance_refused_and_clean_shutdown", (r.stderr, codes))
@@ -444,9 +450,7 @@ def main():
              st0["last_request"] == "switchover to charlie" and
              st1["last_request"] == "failover", "control_reaches_replica_engine",
              [r1, r2, st0, st1])
-        for s in psites:
-            s.proc.send_signal(signal.SIGTERM)
-            s.proc.wait(timeout=10)
+        stop(psites)
 
         # 18: every daemon exited cleanly, and (SAN=1 builds) without reports
         bad = [(s.name, s.proc.returncode) for s in list(sites.values()) + psites

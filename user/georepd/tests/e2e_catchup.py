@@ -29,7 +29,6 @@ never came, and the follower never caught up (power-cut soak, seed 1936).
 Usage: e2e_catchup.py [BINDIR]. Prints KTAP.
 """
 import os
-import signal
 import subprocess
 import sys
 
@@ -130,10 +129,7 @@ def main():
         ktap(caught, "plain_catch_up", (w, rep.dump(sites)))
 
         # 5
-        codes = []
-        for s in sites:
-            s.proc.send_signal(signal.SIGTERM)
-            codes.append(s.proc.wait(timeout=10))
+        codes = e2e.stop(sites)
         ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
     finally:
         e2e.finish(sites, top, log_lines=30)

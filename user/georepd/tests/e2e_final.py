@@ -419,9 +419,7 @@ def main():
         ck = rep(p).get("checkpoint", {})
         print("# leader: %d checkpoints signed, %d final" % (ck.get("signed", 0),
                                                         ck.get("final", 0)))
-        for s in sites:
-            s.proc.send_signal(signal.SIGTERM)
-            s.proc.wait()
+        e2e.stop(sites)
         phase_verify(top, cfg, paths, trust, last)
     finally:
         e2e.finish(sites, top)

@@ -26,7 +26,6 @@ module), one 3-site quorum volume.
 Usage: e2e_follower_log.py [BINDIR]. Prints KTAP.
 """
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -120,10 +119,7 @@ def main():
         settled = e2e.wait_for(lambda: rep.committed_everywhere(sites, last) and
                                rep.settled(sites), 30)
         shas = [s.sha() for s in sites]
-        codes = []
-        for s in sites:
-            s.proc.send_signal(signal.SIGTERM)
-            codes.append(s.proc.wait(timeout=10))
+        codes = e2e.stop(sites)
         ktap(settled and len(set(shas)) == 1 and codes == [0, 0, 0],
              "daemons_exit_cleanly_with_one_data_image", (settled, shas, codes))
     finally:

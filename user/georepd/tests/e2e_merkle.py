@@ -32,7 +32,6 @@ Usage: e2e_merkle.py [BINDIR]. Prints KTAP.
 import base64
 import hashlib
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -333,9 +332,7 @@ def main():
               r.returncode == 1 and "NOT cosigned" in r.stderr and not r.stdout)
         ktap(ok, "sites_cosign_after_checking_their_tree", (errs, cos, r.stderr))
 
-        for s in sites:
-            s.proc.send_signal(signal.SIGTERM)
-        codes = [s.proc.wait(timeout=10) for s in sites]
+        codes = e2e.stop(sites)
         ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
         # 9: offline, every daemon stopped
         offline_checks(top, (ri.stdout, rc.stdout), trust, untrusted)

@@ -29,7 +29,6 @@ Usage: e2e_policy.py [BINDIR]. Prints KTAP.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -243,10 +242,7 @@ def main():
              "switchover_wait_usage_errors", [(r.returncode, r.stderr) for r in bad])
 
         # 9
-        codes = []
-        for s in sites:
-            s.proc.send_signal(signal.SIGTERM)
-            codes.append(s.proc.wait(timeout=10))
+        codes = e2e.stop(sites)
         ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
     finally:
         e2e.finish(sites, top)

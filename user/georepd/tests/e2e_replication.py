@@ -531,9 +531,7 @@ def main():
         p = e2e.wait_for(lambda: primary(sites), 10) or x
 
         # 11: majority lost for good: forced failover at the survivor
-        for s in sites:
-            s.proc.send_signal(signal.SIGTERM)
-        codes = [s.proc.wait(timeout=10) for s in sites]
+        codes = e2e.stop(sites)
         surv = next(s for s in sites if s is not p)
         surv.start()
         e2e.wait_for(lambda: surv.rep() is not None, 10)

@@ -29,7 +29,6 @@ Usage: e2e_status.py [BINDIR]. Prints KTAP.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 
@@ -235,12 +234,7 @@ def main():
         ktap(r.returncode == 1 and "no-such-site" in r.stderr and not r.stdout,
              "missing_site_socket_is_an_error", (r.returncode, r.stdout, r.stderr))
 
-        codes = []
-        for s in sites:
-            if s is victim:
-                continue
-            s.proc.send_signal(signal.SIGTERM)
-            codes.append(s.proc.wait(timeout=10))
+        codes = e2e.stop(s for s in sites if s is not victim)
         ktap(codes == [0, 0], "daemons_exit_cleanly", codes)
     finally:
         e2e.finish(sites, top, log_lines=30)

@@ -304,9 +304,7 @@ def main():
         ok = e2e.wait_for(lambda: all(e2e.peers_up(s) for s in sites.values()), 15)
         ktap(ok, "real_bravo_rejoins", json.dumps([s.status() for s in sites.values()], indent=1))
         ktap(*mitm_check(top, cfg, a, b))
-        for s in sites.values():
-            s.proc.send_signal(signal.SIGTERM)
-        codes = [s.proc.wait(timeout=10) for s in sites.values()]
+        codes = e2e.stop(sites.values())
         bad_exit = [(s.name, s.proc.returncode) for s in sites.values()
                     if s.proc.returncode != 0 or "Sanitizer" in s.logtext() or
                     "runtime error" in s.logtext()]
