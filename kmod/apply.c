@@ -31,14 +31,14 @@
 #define GEOREP_APPLY_CACHE_MAX	(16U << 20)
 
 /*
- * Off by default until a hang seen once with it on is understood (the CI
- * of 72dbc6a, sites/65-admit-queue: a georepd blocked for minutes while
- * a follower was being resynced; write-path.rst, "The apply cache").
+ * On by default since December 2026 (write-path.rst, "The apply cache":
+ * off until then after a hang seen once with it on, in the CI of 72dbc6a,
+ * not seen again since); N reads every record back from the log device.
  */
-static bool apply_cache;
+static bool apply_cache = true;
 module_param(apply_cache, bool, 0644);
 MODULE_PARM_DESC(apply_cache,
-		 "apply a secondary's appended records from the copy checked at append (default: N, each is read back from the log device and checked again)");
+		 "apply a secondary's appended records from the copy checked at append (default: Y; N: each is read back from the log device and checked again)");
 
 struct apply_entry {
 	struct list_head node;

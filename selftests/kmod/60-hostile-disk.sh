@@ -14,9 +14,9 @@
 #     (also with a buffer of exactly one record: no copy past it), and
 #     `ledger verify` names record 4. Restored, all reads work again.
 #  2. online, secondary: records appended but not committed; record 1 is
-#     damaged, then committed: with apply_cache=Y (on for the appends),
-#     applied from the copy append checked (kmod/apply.c), its data the
-#     primary's. With the cache off (the default), one record after another is
+#     damaged, then committed: with apply_cache=Y (the default), applied
+#     from the copy append checked (kmod/apply.c), its data the primary's.
+#     With the cache off (apply_cache=N), one record after another is
 #     damaged, then committed: apply stops before it (applied_seq stays
 #     below), the data device is untouched, the kernel names seq and field.
 #     Restored and re-attached, apply goes on.
@@ -296,7 +296,7 @@ all_epochs_attach() {
 	georepctl ledger verify "$P" --key-dir "$KEYS"
 }
 
-vt_check "apply cache on (apply_cache=Y) while the secondary appends" \
+vt_check "apply cache on (apply_cache=Y, the default) while the secondary appends" \
 	eval 'echo Y >/sys/module/georep/parameters/apply_cache'
 vt_check "primary with 7 records, secondary with them uncommitted" setup
 vt_check "online magic=0: stream stops at 4, verify names it" online_case magic 0
@@ -322,7 +322,7 @@ vt_check "online seal_epoch: verify names it, then restored" \
 	online_verify_only --set seal_epoch 7
 vt_check "apply cache: record 1 damaged on the log after its append is applied from the checked copy" \
 	apply_cached 1 $((256 + 55))
-vt_check "apply cache off again (apply_cache=N, the default): every record read back and checked" \
+vt_check "apply cache off (apply_cache=N): every record read back and checked" \
 	eval 'echo N >/sys/module/georep/parameters/apply_cache'
 vt_check "apply: len beyond the payload refused" apply_check 2 len --set len 8192
 vt_check "apply: changed lba (seal) refused" apply_check 3 seal --set lba 4000
