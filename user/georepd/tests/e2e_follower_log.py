@@ -61,10 +61,8 @@ def main():
     print("KTAP version 1")
     print("1..%d" % N_TESTS, flush=True)
     try:
-        for s in sites:
-            s.start()
         # 1
-        p = e2e.wait_for(lambda: rep.primary(sites), 15)
+        p = rep.start_and_elect(sites)
         ktap(p is not None, "leader_elected", rep.dump(sites))
         if p is None:
             return 1

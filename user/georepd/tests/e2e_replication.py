@@ -157,6 +157,14 @@ def mem_cluster(prefix, cluster, names):
     return top, [Site(top, n, cfgpath) for n in names]
 
 
+def start_and_elect(sites, timeout=15):
+    """Start every site: the primary once there is one, or None after
+    @timeout seconds."""
+    for s in sites:
+        s.start()
+    return e2e.wait_for(lambda: primary(sites), timeout)
+
+
 def dump(sites):
     return json.dumps([s.rep() for s in sites if s.proc and s.proc.poll() is None], indent=1)
 

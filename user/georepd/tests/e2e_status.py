@@ -134,9 +134,7 @@ def main():
     print("KTAP version 1")
     print("1..%d" % N_TESTS, flush=True)
     try:
-        for s in sites:
-            s.start()
-        p = e2e.wait_for(lambda: rep.primary(sites), 15)
+        p = rep.start_and_elect(sites)
         if p is None:
             ktap(False, "leader_elected", rep.dump(sites))
             return 1
