@@ -38,7 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e_replication import mem_cluster, primary, committed_everywhere  # noqa: E402
+from e2e_replication import mem_cluster, committed_everywhere, start_and_elect  # noqa: E402
 
 ktap = e2e.ktap
 SITES = ["alpha", "bravo", "charlie"]
@@ -193,9 +193,7 @@ def main():
     print("KTAP version 1")
     print("1..%d" % N_TESTS, flush=True)
     try:
-        for s in sites:
-            s.start()
-        p = e2e.wait_for(lambda: primary(sites), 15)
+        p = start_and_elect(sites)
         if p is None:
             ktap(False, "leader_elected", [s.rep() for s in sites])
             return 1
