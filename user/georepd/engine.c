@@ -790,6 +790,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	e->name = vol->cfg->name;
 	e->rl = (struct gd_ratelimit)GD_RATELIMIT_INIT;
 	e->rl_full = (struct gd_ratelimit)GD_RATELIMIT_INIT;
+	e->log_full_stall_ns = ENG_LOG_FULL_STALL_NS;
 	e->self_id = c->sites[gd_self(d)].site_id;
 	for (i = 0; i < vol->cfg->nreplicas; i++)
 		e->ids[vol->cfg->replicas[i].site] = c->sites[vol->cfg->replicas[i].site].site_id;

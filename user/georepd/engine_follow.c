@@ -64,8 +64,9 @@ static int records_refused(struct engine *e, uint64_t seq, const char *why)
  * ledger (its connections stay), engine_process() applies and releases
  * what the leader committed, and the leader sends the records again from
  * where this log ends. Before December 2026 this stopped the site's
- * replication for good; it still does when nothing was applied for
- * ENG_LOG_FULL_STALL_NS (the data device no longer takes writes).
+ * replication for good; it still does when nothing was applied over
+ * refusals that follow each other for e->log_full_stall_ns (60 s; the
+ * data device no longer takes writes, not a leader away meanwhile).
  */
 static int log_full(struct engine *e, uint64_t seq)
 {
@@ -77,17 +78,19 @@ static int log_full(struct engine *e, uint64_t seq)
 			    (unsigned long long)seq);
 		return -EIO;
 	}
-	if (!e->log_full || st.applied_seq != e->log_full_applied) {
+	if (!e->log_full || st.applied_seq != e->log_full_applied ||
+	    now - e->log_full_last_ns > ENG_LOG_FULL_GAP_NS) {
 		e->log_full_applied = st.applied_seq;
 		e->log_full_since_ns = now;
-	} else if (now - e->log_full_since_ns > ENG_LOG_FULL_STALL_NS) {
-		engine_fail(e, "log full at record %llu and nothing applied for %llu s (applied %llu, written %llu)",
-			    (unsigned long long)seq, ENG_LOG_FULL_STALL_NS / 1000000000ULL,
+	} else if (now - e->log_full_since_ns > e->log_full_stall_ns) {
+		engine_fail(e, "log full at record %llu and nothing applied for %llu ms (applied %llu, written %llu)",
+			    (unsigned long long)seq, (unsigned long long)e->log_full_stall_ns / 1000000,
 			    (unsigned long long)st.applied_seq,
 			    (unsigned long long)st.written_seq);
 		return -EIO;
 	}
 	e->log_full++;
+	e->log_full_last_ns = now;
 	if (gd_ratelimit(&e->rl_full))
 		gd_warn("volume %s: log full at record %llu (%llu of %llu bytes used, applied %llu, written %llu): "
 			"releasing what was applied, the leader sends the rest again",

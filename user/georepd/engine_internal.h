@@ -77,6 +77,7 @@ static inline bool eng_msg_urgent(uint8_t type)
 #define ENG_RESYNC_REPEAT_NS	(5000ULL * 1000000ULL)
 #define ENG_FOLLOWER_COMPACT_NS	100000000ULL	/* follower release, at most every */
 #define ENG_LOG_FULL_STALL_NS	60000000000ULL	/* a full log, nothing applied: fail */
+#define ENG_LOG_FULL_GAP_NS	10000000000ULL	/* ... counted while refusals follow */
 
 /* leader side: a full copy of the data device to one follower */
 struct resync_out {
@@ -247,7 +248,8 @@ struct engine {
 	uint64_t append_calls, append_ns;	/* ledger appends (write(2)s) for them, time in them */
 	uint64_t records_refused;	/* by the ledger's checks, from a peer */
 	/* appends a full log refused (follower), and the apply's progress meanwhile */
-	uint64_t log_full, log_full_applied, log_full_since_ns;
+	uint64_t log_full, log_full_applied, log_full_since_ns, log_full_last_ns;
+	uint64_t log_full_stall_ns;	/* ENG_LOG_FULL_STALL_NS, tests: less */
 	struct gd_ratelimit rl_full;
 	unsigned int recs_from;		/* the peer of the RECORDS being stepped */
 	uint64_t ship_read;		/* bytes read from the ledger for APPENDs */

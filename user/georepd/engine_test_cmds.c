@@ -162,20 +162,24 @@ static int h_test_log_size(struct gr_ctl_client *cl, json_t *req, json_t **resp,
 			   void *arg)
 {
 	struct engine *e = eng_lookup(arg, req, err);
-	json_int_t bytes = -1;
+	json_int_t bytes = -1, stall_ms = ENG_LOG_FULL_STALL_NS / 1000000;
+	int apply = 1;
 
 	if (!e)
 		return -EINVAL;
-	if (json_unpack(req, "{s:I}", "bytes", &bytes) || bytes < 0) {
-		snprintf(err, GR_CTL_ERRLEN, "need \"bytes\" (0: no limit)");
+	if (json_unpack(req, "{s:I, s?b, s?I}", "bytes", &bytes, "apply", &apply,
+			"stall_ms", &stall_ms) || bytes < 0 || stall_ms < 1 || stall_ms > 600000) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"bytes\" (0: no limit); optional \"apply\" "
+			 "(false: nothing applied) and \"stall_ms\" (1 to 600000)");
 		return -EINVAL;
 	}
 	if (!e->lg->ops->test_log_size) {
 		snprintf(err, GR_CTL_ERRLEN, "the %s ledger has no log size to set", e->lg->ops->name);
 		return -EOPNOTSUPP;
 	}
-	e->lg->ops->test_log_size(e->lg, (uint64_t)bytes);
-	*resp = json_pack("{s:I}", "bytes", bytes);
+	e->lg->ops->test_log_size(e->lg, (uint64_t)bytes, !apply);
+	e->log_full_stall_ns = (uint64_t)stall_ms * 1000000;
+	*resp = json_pack("{s:I, s:b, s:I}", "bytes", bytes, "apply", apply, "stall_ms", stall_ms);
 	return 0;
 }
 

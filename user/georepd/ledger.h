@@ -145,9 +145,11 @@ struct gd_ledger_ops {
 	void (*test_read_delay)(struct gd_ledger *l, uint32_t ms);
 	/*
 	 * tests only (mem backend): a log of @bytes (status log_size); an
-	 * append past it fails with -ENOSPC, as the kernel's (0: no limit)
+	 * append past it fails with -ENOSPC, as the kernel's (0: no limit).
+	 * @hold_apply: commit moves, nothing is applied (a data device that
+	 * takes no writes) until called again without it
 	 */
-	void (*test_log_size)(struct gd_ledger *l, uint64_t bytes);
+	void (*test_log_size)(struct gd_ledger *l, uint64_t bytes, bool hold_apply);
 	void (*close)(struct gd_ledger *l);
 };
 

@@ -91,6 +91,7 @@ struct mem_ledger {
 	pthread_mutex_t rlock;
 	uint32_t read_delay_ms;	/* tests: a read of records takes this long more */
 	uint64_t log_limit;	/* tests: a log of this many bytes (0: no limit) */
+	bool apply_held;	/* tests: commit moves, nothing is applied */
 };
 
 #define to_mem(l) ((struct mem_ledger *)(l))
@@ -330,7 +331,7 @@ static int apply_upto(struct mem_ledger *m, uint64_t upto)
 	uint8_t *buf = NULL;
 	int ret = 0;
 
-	while (m->applied < upto) {
+	while (m->applied < upto && !m->apply_held) {
 		const struct mem_rec *r = &m->recs[m->applied - m->base_seq];
 		struct georep_rec rec;
 		char why[128];
@@ -657,9 +658,14 @@ static ssize_t mem_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_
 	}
 }
 
-static void mem_test_log_size(struct gd_ledger *l, uint64_t bytes)
+static void mem_test_log_size(struct gd_ledger *l, uint64_t bytes, bool hold_apply)
 {
-	to_mem(l)->log_limit = bytes;
+	struct mem_ledger *m = to_mem(l);
+
+	m->log_limit = bytes;
+	m->apply_held = hold_apply;
+	if (!hold_apply)
+		apply_upto(m, m->commit);
 }
 
 static void mem_test_read_delay(struct gd_ledger *l, uint32_t ms)

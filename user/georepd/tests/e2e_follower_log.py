@@ -21,7 +21,13 @@ module), one 3-site quorum volume.
  5. that follower, elected when the leader dies and the lagging site
     returns, sends it the records from its log: no full resync (before,
     it had released them and the site got the whole data device);
- 6. the daemons exit cleanly, with the same data everywhere.
+ 6. a follower whose data device takes no writes (its mem ledger applies
+    nothing, test-log-size "apply": false) and whose log fills stops
+    replicating, naming why, once nothing was applied for "stall_ms" (60 s
+    in production), instead of refusing and taking the records again for
+    ever; the others go on;
+ 7. restarted, it catches up; the daemons exit cleanly, with the same data
+    everywhere.
 
 Usage: e2e_follower_log.py [BINDIR]. Prints KTAP.
 """
@@ -33,7 +39,7 @@ import e2e  # noqa: E402
 import e2e_replication as rep  # noqa: E402  (Site with --ledger mem, primary())
 
 SITES = ["alpha", "bravo", "charlie"]
-N_TESTS = 6
+N_TESTS = 7
 KIB = 1024
 LAG_RECORDS = 10240		# more than the follower's old keep (8192)
 
@@ -112,14 +118,36 @@ def main():
         ktap(caught and fr.get("resync_reads") == 0 and lr.get("resyncs_done") == 0,
              "new_leader_sends_the_lagging_site_its_log_not_a_resync", rep.dump(sites))
 
-        # 6
+        # 6: a follower whose log fills with records it cannot apply
         p.start()
-        settled = e2e.wait_for(lambda: rep.committed_everywhere(sites, last) and
-                               rep.settled(sites), 30)
+        ok = e2e.wait_for(lambda: rep.committed_everywhere(sites, last) and
+                          rep.settled(sites), 30)
+        leader = rep.primary(sites)
+        g = next(s for s in sites if s is not leader)
+        ok = ok and leader and g.call({"cmd": "test-log-size", "volume": "vol0",
+                                       "bytes": 512 * KIB, "apply": False,
+                                       "stall_ms": 2000}).get("ok")
+        last = write_records(leader, 512, 0, 3) if ok else 0
+        stopped = last and e2e.wait_for(
+            lambda: "nothing applied for" in (g.rep() or {}).get("error", ""), 30)
+        gr = g.rep() or {}
+        print("# %s applies nothing: appends found the log full %s times, error %s" %
+              (g.name, gr.get("appends_log_full"), gr.get("error")))
+        others = [s for s in sites if s is not g]
+        ktap(stopped and rep.committed_everywhere(others, last),
+             "follower_that_applies_nothing_stops_naming_why", rep.dump(sites))
+
+        # 7
+        g.proc.kill()
+        g.proc.wait()
+        g.start()
+        settled = last and e2e.wait_for(lambda: rep.committed_everywhere(sites, last) and
+                                        rep.settled(sites), 30)
         shas = [s.sha() for s in sites]
         codes = e2e.stop(sites)
         ktap(settled and len(set(shas)) == 1 and codes == [0, 0, 0],
-             "daemons_exit_cleanly_with_one_data_image", (settled, shas, codes))
+             "restarted_it_catches_up_daemons_exit_cleanly_one_data_image",
+             (settled, shas, codes))
     finally:
         e2e.finish(sites, top, log_lines=30)
     return e2e.summary(N_TESTS)
