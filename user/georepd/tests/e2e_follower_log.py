@@ -57,8 +57,11 @@ def write_records(p, n, first, byte):
     return last
 
 
-def log_size(site, nbytes):
-    return site.call({"cmd": "test-log-size", "volume": "vol0", "bytes": nbytes}).get("ok")
+def log_size(site, nbytes, **more):
+    """test-log-size at @site (more: "apply", "stall_ms"): whether it took it"""
+    req = {"cmd": "test-log-size", "volume": "vol0", "bytes": nbytes}
+    req.update(more)
+    return site.call(req).get("ok")
 
 
 def main():
@@ -124,9 +127,7 @@ def main():
                           rep.settled(sites), 30)
         leader = rep.primary(sites)
         g = next(s for s in sites if s is not leader)
-        ok = ok and leader and g.call({"cmd": "test-log-size", "volume": "vol0",
-                                       "bytes": 512 * KIB, "apply": False,
-                                       "stall_ms": 2000}).get("ok")
+        ok = ok and leader and log_size(g, 512 * KIB, apply=False, stall_ms=2000)
         last = write_records(leader, 512, 0, 3) if ok else 0
         stopped = last and e2e.wait_for(
             lambda: "nothing applied for" in (g.rep() or {}).get("error", ""), 30)
