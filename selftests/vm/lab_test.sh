@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Host test of the host-driven lab's boot wait (lab.sh, lab_wait), without
-# qemu: a sleeping process stands for the VM and this script writes what
-# its agent would into the command FIFO. KTAP on stdout. Run by
-# `make -C user check`.
+# Host test of the host-driven lab's boot wait and command channel
+# (lab.sh, lab_wait and lab_on), without qemu: a sleeping process stands
+# for the VM and this script writes what its agent would into the command
+# FIFO. KTAP on stdout. Run by `make -C user check`.
 #
 # The CI of af59939 saw a VM booted again after its power cut send its
 # ready line without the first byte ("EOREP-VM-EXIT-<hex> ready"); the lab
@@ -53,8 +53,44 @@ case_wait() {
 	fi
 }
 
+# case_split NAME LINE WANT CMD...: the agent sends LINE in two parts,
+# 1.5 s apart (the lab reads with a 1 s timeout), then answers the first
+# command it gets; CMD (lab_wait or lab_on) must succeed and print WANT.
+# Before lab_readln, the lab dropped the first part: lab_on printed "def"
+# alone (the power-cut lab's seed line lost its start so), and lab_wait
+# took the ready line for a damaged one.
+case_split() {
+	local name=$1 line=$2 want=$3 got out t0=$SECONDS agent
+	shift 3
+	t=$((t + 1))
+	lab_fifos 0 || { echo "not ok $t $name: no FIFOs"; fails=$((fails + 1)); return; }
+	sleep 60 &
+	disown
+	VM=$!
+	LAB_PIDS[0]=$VM
+	LAB_T0[0]=$SECONDS
+	(printf '%s' "${line:0:9}"
+	 sleep 1.5
+	 printf '%s\n' "${line:9}"
+	 read -r id _ <"$LAB_DIR/ctl0.in" &&
+	 printf '%s %s 0\n' "$LAB_MARKER" "$id") >"$LAB_DIR/ctl0.out" &
+	agent=$!
+	out=$("$@" 2>"$LAB_DIR/err")
+	got=$?
+	kill "$agent" "$VM" 2>/dev/null
+	wait "$agent" "$VM" 2>/dev/null
+	LAB_PIDS[0]=
+	if [ "$got" = 0 ] && [ "$out" = "$want" ]; then
+		echo "ok $t $name ($((SECONDS - t0)) s)"
+	else
+		sed 's/^/# /' "$LAB_DIR/err"
+		echo "not ok $t $name: status $got, printed \"$out\", want 0 and \"$want\""
+		fails=$((fails + 1))
+	fi
+}
+
 echo "KTAP version 1"
-echo "1..6"
+echo "1..8"
 case_wait "ready line as sent: ready" 0 "$LAB_MARKER ready"
 case_wait "ready line without its first byte: ready, logged as damaged" 0 \
 	"${LAB_MARKER:1} ready"
@@ -63,4 +99,8 @@ case_wait "another run's marker: not ready, boot timeout" 1 \
 case_wait "an answer line, not the ready line: boot timeout" 1 "$LAB_MARKER 12 0"
 case_wait "only the ready line's last bytes, the agent answers: ready" 0 "ady" answer
 case_wait "only the ready line's last bytes, no agent: boot timeout" 1 "ady"
+case_split "a line sent in two parts across the read timeout: lab_on prints it whole" \
+	"SEED abcdef" "SEED abcdef" lab_on 0 true 10
+case_split "the ready line sent in two parts: ready, not damaged" \
+	"$LAB_MARKER ready" "" lab_wait 0
 [ "$fails" = 0 ]
