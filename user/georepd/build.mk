@@ -96,6 +96,7 @@ CHECK_CMDS += georepd/tests/e2e_slowread.py
 # a follower catching up across a new leader's barrier (engine_ship.c joined())
 CHECK_CMDS += georepd/tests/e2e_catchup.py
 CHECK_CMDS += georepd/tests/e2e_follower_log.py
+CHECK_CMDS += georepd/tests/e2e_foreign.py
 
 # georepctl status with a daemon: the cluster view, text and --json
 CHECK_CMDS += georepd/tests/e2e_status.py

@@ -18,13 +18,14 @@ static json_t *volume_json(struct georepd *d, const struct gd_volume *v)
 		json_array_append_new(members, json_pack("{s:I, s:b}", "site_id",
 				(json_int_t)v->state.members[i].site_id,
 				"voter", v->state.members[i].voter));
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:I}",
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:I, s:I}",
 		      "name", v->cfg->name, "commit_rule", georep_commit_rule_name(v->cfg->commit_rule),
 		      "quorum_loss", v->cfg->quorum_loss == GR_QLOSS_FAIL ? "fail" : "suspend",
 		      "term", (json_int_t)v->state.term, "vote", (json_int_t)v->state.vote,
 		      "commit", (json_int_t)v->state.commit, "members", members,
 		      "frames_in", (json_int_t)v->frames_in,
-		      "frames_dropped", (json_int_t)v->frames_dropped);
+		      "frames_dropped", (json_int_t)v->frames_dropped,
+		      "frames_foreign", (json_int_t)v->frames_foreign);
 	if (o)
 		json_object_set_new(o, "replica", v->replica && v->replica->ops->status_json ?
 				    v->replica->ops->status_json(v->replica) : json_null());

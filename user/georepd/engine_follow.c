@@ -18,8 +18,11 @@ static int rec_decode(const struct georep_record *h, struct georep_rec *rec)
 	return georep_record_decode(&copy, sizeof(copy), rec, NULL, 0);
 }
 
-/* why the ledger refused a record, by the errno of its checks; NULL: not a refusal */
-static const char *refusal(int err)
+/*
+ * Why the ledger refused a record (or a resync chunk or anchor), by the
+ * errno of its checks; NULL: not a refusal but a failure of this site
+ */
+const char *eng_refusal(int err)
 {
 	switch (err) {
 	case -EINVAL:
@@ -186,8 +189,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			retried = true;
 			continue;
 		}
-		if (refusal(n))
-			return records_refused(e, rec.seq, refusal(n));
+		if (eng_refusal(n))
+			return records_refused(e, rec.seq, eng_refusal(n));
 		if (n == -ENOSPC)
 			return log_full(e, rec.seq);
 		engine_fail(e, "ledger refused record %llu: %s", (unsigned long long)rec.seq,
@@ -285,8 +288,7 @@ static int on_records(struct engine *e, unsigned int from, const struct gr_frame
 		gr_records_next(&f->records, &pos, &h, &payload);
 		if (rec_decode(h, &rec) || rec.term != e->rs_in.term)
 			return -EPROTO;
-		eng_resync_anchor(e, h, &rec);
-		return 0;
+		return eng_resync_anchor(e, h, &rec);
 	}
 	if (!e->pending[from])
 		return 0;	/* its APPEND was lost or superseded */

@@ -112,7 +112,7 @@ struct eng_mleaf {
 	unsigned int site;	/* asked of (at first: this site) */
 	bool answered;		/* @site gave leaves to its last request */
 	uint32_t asked_count;	/* leaves asked for in flight */
-	uint32_t bad_sites;	/* sites that sent leaves that do not chain */
+	uint64_t bad_sites;	/* sites that sent leaves that do not chain */
 	uint64_t leaves;	/* fetched */
 	uint64_t unavailable;	/* answers without them */
 };
@@ -365,6 +365,7 @@ struct engine {
 		uint32_t seen;			/* follower: highest epoch appended */
 		uint64_t sent_ns, checked_ns, last_ns, rotations;
 		uint64_t reinstalled;		/* follower: retired epochs installed again */
+		uint64_t refused;		/* KEY frames not taken (key_refused()) */
 		char why[160];			/* the last failure */
 	} kr;
 	bool restart_node;			/* rebuild the core from the ledger */
@@ -424,6 +425,7 @@ void eng_own_durable(struct engine *e);
 int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			 uint64_t from, uint64_t to, uint64_t *term);
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f);
+const char *eng_refusal(int err);
 
 /* engine_keys.c: seal-key rotation by the leader */
 int eng_key_rotate(struct engine *e, char *err, size_t errlen);
@@ -444,8 +446,8 @@ int eng_leader_appends(struct engine *e, uint64_t from, uint64_t to);
 void eng_resync_send(struct engine *e);
 void eng_resync_wanted(struct engine *e);
 int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *f);
-void eng_resync_anchor(struct engine *e, const struct georep_record *h,
-		       const struct georep_rec *rec);
+int eng_resync_anchor(struct engine *e, const struct georep_record *h,
+		      const struct georep_rec *rec);
 
 /* engine_heal.c: healing the blocks of a deposed primary's fork */
 int eng_heal_add(struct engine *e, const char *path, uint64_t seq);

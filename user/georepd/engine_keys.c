@@ -355,12 +355,40 @@ static void send_ack(struct engine *e, unsigned int site, uint64_t term, uint32_
 	eng_send_frame(e, site, &f);
 }
 
+/*
+ * Why KEY @k from @from is not taken, or NULL. Keys come from the leader
+ * only: a leader makes its own, and a follower refuses a KEY of an older
+ * term, or of its term from another site than that term's leader. A KEY
+ * of a newer term, or of the term whose leader is not known yet (the
+ * leader sends its epochs as soon as a site connects), is taken: see
+ * Documentation/security.rst, "Not covered yet".
+ */
+static const char *key_refused(struct engine *e, unsigned int from, const struct gr_key *k)
+{
+	if (e->role == GR_LEADER)
+		return "this site leads: it makes its own keys";
+	if (k->term < e->term)
+		return "of an older term";
+	if (k->term == e->term && e->leader && e->leader != e->ids[from])
+		return "not from the leader of the term";
+	return NULL;
+}
+
 /* a follower: KEY from the leader */
 static void on_key(struct engine *e, unsigned int from, struct gr_key *k)
 {
 	char name[GEOREP_NAME_MAX], err[256] = "";
+	const char *why = key_refused(e, from, k);
 	int ret;
 
+	if (why) {
+		e->kr.refused++;
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: seal key epoch %u from %s (term %llu) refused: %s",
+				e->name, k->epoch, gd_cluster(e->d)->sites[from].name,
+				(unsigned long long)k->term, why);
+		return;
+	}
 	ret = kname(e, name, sizeof(name)) ? -ENAMETOOLONG :
 	      georep_key_store(gd_key_dir, name, k->epoch, k->key, err, sizeof(err));
 	if (!ret && e->lg->ops->key_install)
@@ -470,7 +498,9 @@ int eng_key_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
 
 void eng_key_peer_up(struct engine *e, unsigned int site)
 {
-	if (e->role == GR_LEADER && gd_cluster(e->d)->tls.enabled)
+	/* a site of the cluster that holds no replica of the volume gets none */
+	if (e->role == GR_LEADER && gd_cluster(e->d)->tls.enabled &&
+	    gr_volume_replica(e->vol->cfg, site))
 		send_all(e, site);
 }
 
@@ -611,12 +641,13 @@ json_t *eng_key_status(struct engine *e)
 			json_object_set_new(acked, c->sites[s].name,
 					    json_integer(e->kr.site_epoch[s]));
 	}
-	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:s, s:I}",
+	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:I, s:s, s:I}",
 			 "sealing", (int)st.seal_epoch,
 			 "installed", epochs_json(st.epochs, st.nr_epochs), "key_files", files,
 			 "sites_acked", acked, "sites", sites,
 			 "pending", (int)e->kr.pending, "rotations", (json_int_t)e->kr.rotations,
-			 "reinstalled", (json_int_t)e->kr.reinstalled, "error", e->kr.why,
+			 "reinstalled", (json_int_t)e->kr.reinstalled,
+			 "refused", (json_int_t)e->kr.refused, "error", e->kr.why,
 			 "rotate_seconds", (json_int_t)vc->key_rotate_seconds);
 }
 

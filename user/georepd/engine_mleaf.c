@@ -74,12 +74,12 @@ static int mleaf_site(struct engine *e, bool move_on)
 	if (mf->site == gd_self(e->d)) {
 		gr_status(e->n, &gs);
 		site = eng_site_index(e, gs.leader);
-		if (mleaf_can_ask(e, site) && !(mf->bad_sites & (1U << site)))
+		if (mleaf_can_ask(e, site) && !(mf->bad_sites & (1ULL << site)))
 			return site;
 	}
 	for (i = 1; i <= nsites; i++) {
 		site = (mf->site + i) % nsites;
-		if (mleaf_can_ask(e, site) && !(mf->bad_sites & (1U << site)))
+		if (mleaf_can_ask(e, site) && !(mf->bad_sites & (1ULL << site)))
 			return site;
 	}
 	return -1;
@@ -154,10 +154,10 @@ static void mleaf_refuse(struct engine *e, unsigned int from, const struct gr_ml
 	const char *why = ret == -EBADMSG ? "one does not chain from the leaf before it" :
 			  strerror(-ret);
 
-	mf->bad_sites |= 1U << from;
+	mf->bad_sites |= 1ULL << from;
 	for (i = 0; i < nsites; i++)
 		left += i != gd_self(e->d) && gr_volume_replica(e->vol->cfg, i) &&
-			!(mf->bad_sites & (1U << i));
+			!(mf->bad_sites & (1ULL << i));
 	if (!left) {
 		eng_mtree_stop(e, "leaves %llu+%u from %s: %s, and every other site's were refused too",
 			       (unsigned long long)m->first_seq, m->count,

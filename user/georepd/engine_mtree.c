@@ -522,7 +522,8 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 			snprintf(err, GR_CTL_ERRLEN,
 				 "need \"seq\" >= 1 and \"size\" <= %llu (committed leaves)",
 				 (unsigned long long)max);
-			return -EINVAL;
+			ret = -EINVAL;
+			goto out;
 		}
 		ret = inclusion(e, seq, size ? (uint64_t)size : max, resp, err);
 	} else if (kind && !strcmp(kind, "consistency")) {
@@ -531,12 +532,14 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 			snprintf(err, GR_CTL_ERRLEN,
 				 "need \"size1\" and \"size2\" <= %llu (committed leaves)",
 				 (unsigned long long)max);
-			return -EINVAL;
+			ret = -EINVAL;
+			goto out;
 		}
 		ret = consistency(e, size1, size2, resp, err);
 	} else {
 		snprintf(err, GR_CTL_ERRLEN, "\"kind\" must be \"inclusion\" or \"consistency\"");
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out;
 	}
 	if (!ret) {
 		json_object_set_new(*resp, "volume", json_string(e->name));
@@ -546,6 +549,7 @@ static int h_proof(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *e
 		if (note)
 			json_object_set_new(*resp, "checkpoint", json_incref(note));
 	}
+out:
 	json_decref(note);
 	return ret;
 }

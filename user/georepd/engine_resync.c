@@ -270,17 +270,39 @@ void eng_resync_send(struct engine *e)
 	}
 }
 
+/*
+ * Follower: the ledger refused a chunk or the anchor of the resync from
+ * @from (its seal, seq or term does not verify: eng_refusal()). The sender
+ * is at fault, not this site: as for a refused record, the resync is
+ * abandoned, the core rebuilt from the ledger and the sender's connection
+ * refused (-EPROTO); the leader starts the copy again. Before December
+ * 2026 this stopped the site's replication for good.
+ */
+static int resync_refused(struct engine *e, unsigned int from, const char *what,
+			  unsigned long long at, const char *why)
+{
+	e->records_refused++;
+	if (gd_ratelimit(&e->rl))
+		gd_warn("volume %s: resync %s %llu from %s refused: %s; resync abandoned, consensus rebuilt from the ledger",
+			e->name, what, at, gd_cluster(e->d)->sites[from].name, why);
+	e->rs_in.active = false;
+	e->restart_node = true;
+	return -EPROTO;
+}
+
 /* Follower: the copy covers the device and the anchor is here: install. */
-static void resync_install(struct engine *e)
+static int resync_install(struct engine *e)
 {
 	struct resync_in *ri = &e->rs_in;
 	int ret;
 
 	ret = e->lg->ops->reset(e->lg, ri->anchor);
+	if (ret && eng_refusal(ret))
+		return resync_refused(e, ri->from, "anchor at seq", ri->seq, eng_refusal(ret));
 	if (ret) {
 		engine_fail(e, "ledger reset to %llu: %s", (unsigned long long)ri->seq,
 			    strerror(-ret));
-		return;
+		return 0;
 	}
 	ri->active = false;
 	e->resyncs_done++;
@@ -289,6 +311,7 @@ static void resync_install(struct engine *e)
 	gd_info("volume %s: resync installed at seq %llu", e->name, (unsigned long long)ri->seq);
 	gr_persisted(e->n, ri->seq, ri->term);
 	engine_process(e, NULL);
+	return 0;
 }
 
 static bool resync_covered(const struct engine *e)
@@ -300,14 +323,15 @@ static bool resync_covered(const struct engine *e)
 }
 
 /* Follower: the record at the resync point (the leader's first of a pass). */
-void eng_resync_anchor(struct engine *e, const struct georep_record *h,
-		       const struct georep_rec *rec)
+int eng_resync_anchor(struct engine *e, const struct georep_record *h,
+		      const struct georep_rec *rec)
 {
 	memcpy(e->rs_in.chain, rec->chain_hash, GEOREP_HASH_LEN);
 	memcpy(e->rs_in.anchor, h, GEOREP_RECORD_HDR_SIZE);
 	e->rs_in.have_anchor = true;
 	if (resync_covered(e))
-		resync_install(e);
+		return resync_install(e);
+	return 0;
 }
 
 /*
@@ -340,6 +364,9 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 	}
 	ret = e->lg->ops->data_write(e->lg, f->resync.offset, f->resync.data,
 				     f->resync.length, &f->resync.seal);
+	if (ret && eng_refusal(ret))
+		return resync_refused(e, from, "chunk at byte", f->resync.offset,
+				      eng_refusal(ret));
 	if (ret) {
 		engine_fail(e, "resync write at %llu: %s",
 			    (unsigned long long)f->resync.offset, strerror(-ret));
@@ -350,6 +377,6 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 	if (ri->off >= st.data_bytes)
 		ri->off = 0;	/* the rest of the row is the next pass's start */
 	if (ri->have_anchor && resync_covered(e))
-		resync_install(e);
+		return resync_install(e);
 	return 0;
 }

@@ -280,6 +280,20 @@ static void volume_frame(struct gd_peer *p, struct gr_conn *c, const struct gr_f
 		v->frames_dropped++;
 		return;
 	}
+	/*
+	 * Only a replica site of the volume talks about it: one that is not
+	 * (a valid site of the cluster) would otherwise get its seal keys,
+	 * plant keys, or read its blocks through a heal
+	 */
+	if (!gr_volume_replica(v->cfg, p->idx)) {
+		v->frames_dropped++;
+		v->frames_foreign++;
+		if (gd_ratelimit(&p->rl))
+			gd_warn("peer %s: %s frame for volume %s dropped: %s holds no replica of it",
+				p->cfg->name, gr_frame_type_name(f->hdr.type), v->cfg->name,
+				p->cfg->name);
+		return;
+	}
 	ret = v->replica->ops->on_frame(v->replica, p->idx, f);
 	if (ret < 0)
 		reject(c, GR_WERR_PROTOCOL, "volume frame refused");

@@ -80,7 +80,8 @@ struct gd_volume {
 	struct gd_vstate state;		/* as last saved */
 	struct gr_replica *replica;	/* NULL without an engine */
 	uint64_t frames_in;		/* volume frames received */
-	uint64_t frames_dropped;	/* received with no engine to take them */
+	uint64_t frames_dropped;	/* received with no engine to take them, or foreign */
+	uint64_t frames_foreign;	/* from a site that holds no replica of it */
 };
 
 /* Creates the engine of @vol; 0 or -errno. Set before gd_run(). */
