@@ -990,6 +990,14 @@ static void set_limits(struct georep_volume *vol, struct request_queue *q)
 	if (bdev_nonrot(vol->data_bdev))
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, q);
+	/*
+	 * A write's pages are hashed, logged, shipped and written to the data
+	 * device at different times: a page the page cache changed meanwhile
+	 * would make a record whose payload does not match its hash, refused
+	 * by every secondary and cut as a torn tail at recovery. With this
+	 * flag a file system waits for writeback before it changes a page.
+	 */
+	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
 }
 
 /* allocate and register /dev/georepN; Context: process context */
