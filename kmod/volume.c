@@ -275,6 +275,16 @@ static int open_devices(struct georep_volume *vol,
 		NL_SET_ERR_MSG(extack, "cannot open the log device exclusively");
 		return ret;
 	}
+	/*
+	 * The exclusive claims do not stop this: one holder may claim a
+	 * device twice, or a disk and its partition
+	 */
+	if (vol->data_bdev == vol->log_bdev ||
+	    bdev_whole(vol->data_bdev) == vol->log_bdev ||
+	    bdev_whole(vol->log_bdev) == vol->data_bdev) {
+		NL_SET_ERR_MSG(extack, "the data and log devices overlap");
+		return -EINVAL;
+	}
 	if (bdev_logical_block_size(vol->data_bdev) > GEOREP_BLOCK_SIZE ||
 	    bdev_logical_block_size(vol->log_bdev) > GEOREP_BLOCK_SIZE) {
 		NL_SET_ERR_MSG(extack, "devices with blocks over 4 KiB are not supported");

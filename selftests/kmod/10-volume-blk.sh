@@ -13,7 +13,7 @@ vt_init grvol10
 
 V=vol10-$$
 VT_VOLS=$V
-echo "    1..12"
+echo "    1..13"
 
 setup() {
 	DATA=$(vt_loop data 256) && LOG=$(vt_loop log 192) || return 1
@@ -21,6 +21,22 @@ setup() {
 		--role primary --term 1 --key-dir "$KEYS" || return 1
 	[ "$(blockdev --getss "/dev/georep/$V")" = 4096 ] || { echo "not 4 KiB blocks"; return 1; }
 	[ "$(blockdev --getsize64 "/dev/georep/$V")" = $((256 << 20)) ] || { echo "size"; return 1; }
+}
+
+# the same device as data and log is refused, and not formatted
+one_device_refused() {
+	local one before out
+	one=$(vt_loop one 16) || return 1
+	head -c 16M /dev/urandom >"$one" || return 1
+	before=$(sha256sum <"$one")
+	if out=$(georepctl volume create "$V-one" --data "$one" --log "$one" --format \
+		--role primary --term 1 --key-dir "$KEYS" 2>&1); then
+		echo "created: $out"
+		georepctl volume delete "$V-one"
+		return 1
+	fi
+	echo "$out"
+	[[ $out == *"data and log devices overlap"* ]] && [ "$(sha256sum <"$one")" = "$before" ]
 }
 
 # the page cache must not change a page under writeback (blk.c, set_limits:
@@ -117,6 +133,7 @@ records_match_seq() {
 
 vt_check "create a primary with 4 KiB blocks" setup
 vt_check "pages stay stable while written (stable_writes)" stable_pages
+vt_check "one device as data and log refused, nothing written" one_device_refused
 vt_check "O_DIRECT round trip, data device matches" direct_round_trip
 vt_check "fio randwrite and 1 MiB writes verify (crc32c)" fio_verify
 vt_check "ext4: files survive umount/mount" ext4_round_trip
