@@ -53,3 +53,9 @@ $(O)/bin/georep-lat: LDLIBS += $(shell pkg-config --libs libbpf)
 PROGS += georep-shipfault
 PROG_SRCS_georep-shipfault := tools/shipfault.c
 $(O)/bin/georep-shipfault: LDLIBS += -pthread
+
+# georep-scribble: O_DIRECT writes from a buffer another thread keeps changing
+# (selftests/kmod/10-volume-blk.sh: the ledger still verifies)
+PROGS += georep-scribble
+PROG_SRCS_georep-scribble := tools/scribble.c
+$(O)/bin/georep-scribble: LDLIBS += -pthread
