@@ -379,7 +379,8 @@ ssize_t georep_log_append(struct georep_volume *vol,
 		return -EINVAL;
 	if (mutex_lock_interruptible(&vol->append_mutex))
 		return -ERESTARTSYS;
-	ret = append_allowed(vol);
+	/* a deposed primary's own writes in flight land first */
+	ret = append_allowed(vol) ?: georep_ios_settle(vol) ?: append_allowed(vol);
 	if (ret)
 		goto out_unlock;
 

@@ -299,6 +299,64 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 	}
 }
 
+static void io_copy_free(struct bio *copy)
+{
+	if (copy) {
+		bio_free_pages(copy);
+		bio_put(copy);
+	}
+}
+
+/*
+ * The payload of a write, copied into pages of the volume's own
+ * (io->copy): its hash, its log write, its data write and the peers all
+ * take these bytes, whatever the writer does with its own pages while the
+ * write runs. The page cache keeps a page under writeback as it is
+ * (set_limits()), but an O_DIRECT writer may change its buffer meanwhile;
+ * the log would then hold a payload that does not match its hash, which
+ * every secondary refuses, so that replication stops at that record.
+ */
+static int io_copy(struct georep_volume *vol, struct georep_io *io)
+{
+	unsigned int size = io->bio->bi_iter.bi_size, len;
+	struct bio *copy;
+	struct page *page;
+
+	copy = bio_alloc_bioset(NULL, DIV_ROUND_UP(size, PAGE_SIZE),
+				REQ_OP_WRITE, GFP_NOIO, &vol->copy_bs);
+	while (size) {
+		len = min_t(unsigned int, size, PAGE_SIZE);
+		page = alloc_page(GFP_NOIO);
+		if (!page) {
+			io_copy_free(copy);
+			pr_warn_ratelimited("%s: write refused: no memory to copy its payload\n",
+					    vol->name);
+			return -ENOMEM;
+		}
+		__bio_add_page(copy, page, len, 0);
+		size -= len;
+	}
+	bio_copy_data(copy, io->bio);
+	io->copy = copy;
+	return 0;
+}
+
+/* a clone to @bdev of what the write puts there: its copy, at its sector */
+static struct bio *io_clone(struct georep_io *io, struct block_device *bdev,
+			    struct bio_set *bs)
+{
+	struct bio *clone;
+
+	if (!io->copy)
+		return bio_alloc_clone(bdev, io->bio, GFP_NOIO, bs);
+	clone = bio_alloc_clone(bdev, io->copy, GFP_NOIO, bs);
+	clone->bi_opf = io->bio->bi_opf;
+	clone->bi_ioprio = io->bio->bi_ioprio;
+	clone->bi_iter.bi_sector = io->bio->bi_iter.bi_sector;
+	bio_clone_blkg_association(clone, io->bio);
+	return clone;
+}
+
 static void finish(struct georep_volume *vol, struct list_head *done)
 {
 	struct georep_io *io, *next;
@@ -311,6 +369,7 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 		trace_georep_complete(vol, io->seq, blk_status_to_errno(io->status),
 				      le64_to_cpu(georep_io_hdr(io)->timestamp_ns));
 		mempool_free(io->hdr_page, vol->page_pool);
+		io_copy_free(io->copy);
 		mempool_free(io, vol->io_pool);
 		bio_endio(bio);
 	}
@@ -329,8 +388,7 @@ static void submit_data(struct georep_volume *vol, struct list_head *batch)
 		struct bio *data;
 
 		list_del(&io->data_node);
-		data = bio_alloc_clone(vol->data_bdev, io->bio, GFP_NOIO,
-				       &vol->data_bs);
+		data = io_clone(io, vol->data_bdev, &vol->data_bs);
 		/*
 		 * zeroes, as a replica applies them (blkdev_issue_zeroout()
 		 * without NOUNMAP): the record keeps no NOUNMAP either, and a
@@ -461,6 +519,33 @@ bool georep_ios_settled(struct georep_volume *vol)
 	}
 	spin_unlock_irq(&vol->lock);
 	return settled;
+}
+
+/**
+ * georep_ios_settle() - wait for a deposed primary's writes in flight
+ * @vol: the volume, secondary
+ *
+ * Wait until the log and data writes of every io still on vol->ios are
+ * done: a deposed primary's records whose writes were in flight at the
+ * demotion. A truncate must not zero a header that a late log write puts
+ * back, nor leave a data write to land after a resync write of the block;
+ * an append must not make written_seq name a record whose log write is
+ * still in flight (append_publish() marks every record up to it durable,
+ * and the data write of such a record would no longer wait for its log
+ * write), nor a resync write land under such a data write.
+ * Return: 0, or -EINTR on a fatal signal.
+ * Context: append_mutex held (no record is ordered on a secondary).
+ */
+int georep_ios_settle(struct georep_volume *vol)
+{
+	lockdep_assert_held(&vol->append_mutex);
+	while (!georep_ios_settled(vol)) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		wait_event_timeout(vol->drain_wq, georep_ios_settled(vol),
+				   HZ / 20);
+	}
+	return 0;
 }
 
 /**
@@ -781,8 +866,7 @@ static void submit_lower(struct georep_volume *vol, struct georep_io *io)
 	hdr->bi_end_io = log_endio;
 
 	if (bio_op(bio) == REQ_OP_WRITE) {
-		pay = bio_alloc_clone(vol->log_bdev, bio, GFP_NOIO,
-				      &vol->log_bs);
+		pay = io_clone(io, vol->log_bdev, &vol->log_bs);
 		pay->bi_opf = REQ_OP_WRITE | REQ_SYNC | fua;
 		pay->bi_iter.bi_sector = log_sector + GEOREP_SECTORS_PER_BLOCK;
 		pay->bi_private = io;
@@ -807,7 +891,8 @@ static void write_finish(struct georep_io *io)
 	int ret;
 
 	if (bio_op(bio) == REQ_OP_WRITE)
-		ret = georep_payload_hash_bio(vol, bio, rec->payload_hash);
+		ret = io_copy(vol, io) ?:
+		      georep_payload_hash_bio(vol, io->copy, rec->payload_hash);
 	else
 		ret = georep_payload_hash_buf(vol, NULL, 0, rec->payload_hash);
 	if (ret)
@@ -836,6 +921,7 @@ out_unsealed:
 	atomic64_sub(io->nblocks, &vol->unsealed_blocks);
 out_free_io:
 	mempool_free(io->hdr_page, vol->page_pool);
+	io_copy_free(io->copy);
 	mempool_free(io, vol->io_pool);
 	bio_io_error(bio);
 }

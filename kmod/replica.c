@@ -124,25 +124,6 @@ static int check_secondary(struct georep_volume *vol,
 	return 0;
 }
 
-/*
- * Wait until the log and data writes of every io still on vol->ios are
- * done: a deposed primary's records whose writes were in flight at the
- * demotion. A truncate must not zero a header that a late log write puts
- * back, nor leave a data write to land after a resync write of the block.
- * Context: append_mutex held (no record is ordered on a secondary).
- */
-static int ios_settle(struct georep_volume *vol)
-{
-	lockdep_assert_held(&vol->append_mutex);
-	while (!georep_ios_settled(vol)) {
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		wait_event_timeout(vol->drain_wq, georep_ios_settled(vol),
-				   HZ / 20);
-	}
-	return 0;
-}
-
 /* the last record whose write reached the data device; vol->lock held */
 static u64 data_seq(struct georep_volume *vol)
 {
@@ -251,7 +232,7 @@ static int log_truncate(struct georep_volume *vol, u64 seq, bool drop_applied,
 		goto out_unlock;
 	/* no record above @seq is being applied, no write still in flight */
 	flush_work(&vol->apply_work);
-	ret = ios_settle(vol);
+	ret = georep_ios_settle(vol);
 	if (ret)
 		goto out_unlock;
 
@@ -425,7 +406,7 @@ int georep_log_reset(struct georep_volume *vol,
 		goto out_unlock;
 	/* the apply worker must not apply a record of the forgotten log */
 	flush_work(&vol->apply_work);
-	ret = ios_settle(vol);
+	ret = georep_ios_settle(vol);
 	if (ret)
 		goto out_unlock;
 
@@ -741,6 +722,10 @@ int georep_data_write(struct georep_volume *vol,
 		goto out_unlock;
 	ret = -EROFS;
 	if (READ_ONCE(vol->role) != GEOREP_ROLE_SECONDARY)
+		goto out_unlock;
+	/* no data write of a deposed primary lands after this one */
+	ret = georep_ios_settle(vol);
+	if (ret)
 		goto out_unlock;
 	ret = -EFAULT;
 	if (copy_from_user(vol->append_buf, u64_to_user_ptr(dw->buf), dw->len))

@@ -321,6 +321,9 @@ static int alloc_io_resources(struct georep_volume *vol)
 	ret = bioset_init(&vol->log_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
 	if (ret)
 		return ret;
+	ret = bioset_init(&vol->copy_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (ret)
+		return ret;
 	vol->io_pool = mempool_create_slab_pool(GEOREP_IO_POOL,
 						georep_io_cache);
 	vol->page_pool = mempool_create_page_pool(GEOREP_IO_POOL, 0);
@@ -342,6 +345,7 @@ static void free_io_resources(struct georep_volume *vol)
 		destroy_workqueue(vol->wq);
 	mempool_destroy(vol->page_pool);
 	mempool_destroy(vol->io_pool);
+	bioset_exit(&vol->copy_bs);
 	bioset_exit(&vol->log_bs);
 	bioset_exit(&vol->data_bs);
 	if (vol->sha)
