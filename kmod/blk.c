@@ -182,7 +182,7 @@ static bool data_waiting(struct georep_volume *vol)
  * a release nor the superblock passes a record the data device lacks.
  * Context: vol->lock held.
  */
-static u64 data_applied(struct georep_volume *vol)
+u64 georep_data_applied(struct georep_volume *vol)
 {
 	u64 applied = min(vol->written_seq, vol->data_hole - 1);
 	struct georep_io *io;
@@ -289,7 +289,7 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 		vol->inflight--;
 	}
 	if (vol->role == GEOREP_ROLE_PRIMARY) {
-		vol->applied_seq = data_applied(vol);
+		vol->applied_seq = georep_data_applied(vol);
 		georep_release_kick(vol);
 	}
 	if ((need_flush || data_waiting(vol)) && !vol->durable_flush &&

@@ -593,7 +593,12 @@ static int noop_write(struct georep_volume *vol, struct georep_record *rec,
 	vol->written_lsn = vol->head_lsn;
 	memcpy(vol->written_chain, rec->chain_hash, GEOREP_HASH_LEN);
 	georep_written_reset(vol);
-	vol->applied_seq = s;
+	/*
+	 * the no-op has no data, but the writes before it may still be on
+	 * their way to the data device: applied_seq passes them only once
+	 * they are done (collect() moves it on then)
+	 */
+	vol->applied_seq = georep_data_applied(vol);
 	spin_unlock_irq(&vol->lock);
 	georep_throttle_update(vol);
 	*seq = s;

@@ -388,6 +388,7 @@ void georep_disk_del(struct georep_volume *vol);
 void georep_ios_progress(struct georep_volume *vol);
 /* every io on vol->ios has its log and data writes done (replica.c) */
 bool georep_ios_settled(struct georep_volume *vol);
+u64 georep_data_applied(struct georep_volume *vol);
 int georep_ios_settle(struct georep_volume *vol);
 /*
  * take the ios of records after @seq off vol->ios (a truncate dropped
