@@ -299,46 +299,70 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 	}
 }
 
-static void io_copy_free(struct bio *copy)
+static void io_copy_free(struct georep_volume *vol, struct bio *copy)
 {
-	if (copy) {
-		bio_free_pages(copy);
-		bio_put(copy);
+	struct bvec_iter_all iter;
+	struct bio_vec *bv;
+
+	if (!copy)
+		return;
+	bio_for_each_segment_all(bv, copy, iter)
+		mempool_free(bv->bv_page, vol->copy_pool);
+	bio_put(copy);
+}
+
+/*
+ * @size bytes of pages into @copy. Without @pool: from the page allocator,
+ * neither waiting nor retrying; with it, from vol->copy_pool (one writer at
+ * a time, under copy_mutex, so that two never wait for each other's pages;
+ * a pool holds a write's worth, refilled as writes complete). False: a
+ * page was missing, @copy holds what was taken.
+ */
+static bool copy_pages(struct georep_volume *vol, struct bio *copy,
+		       unsigned int size, bool pool)
+{
+	const gfp_t gfp = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
+	unsigned int len;
+	struct page *page;
+
+	for (; size; size -= len) {
+		len = min_t(unsigned int, size, PAGE_SIZE);
+		page = pool ? mempool_alloc(vol->copy_pool, GFP_NOIO) :
+		       alloc_page(gfp);
+		if (!page)
+			return false;
+		__bio_add_page(copy, page, len, 0);
 	}
+	return true;
 }
 
 /*
  * The payload of a write, copied into pages of the volume's own
  * (io->copy): its hash, its log write, its data write and the peers all
  * take these bytes, whatever the writer does with its own pages while the
- * write runs. The page cache keeps a page under writeback as it is
- * (set_limits()), but an O_DIRECT writer may change its buffer meanwhile;
- * the log would then hold a payload that does not match its hash, which
- * every secondary refuses, so that replication stops at that record.
+ * write runs. An O_DIRECT writer may change its buffer meanwhile; the log
+ * would then hold a payload that does not match its hash, which every
+ * secondary refuses, so that replication stops at that record. The pages
+ * come from the allocator, or, when it has none at once, from the
+ * volume's page pool, as dm-crypt does: a write never fails for memory.
  */
-static int io_copy(struct georep_volume *vol, struct georep_io *io)
+static void io_copy(struct georep_volume *vol, struct georep_io *io)
 {
-	unsigned int size = io->bio->bi_iter.bi_size, len;
+	unsigned int size = io->bio->bi_iter.bi_size;
+	unsigned short nr = DIV_ROUND_UP(size, PAGE_SIZE);
 	struct bio *copy;
-	struct page *page;
 
-	copy = bio_alloc_bioset(NULL, DIV_ROUND_UP(size, PAGE_SIZE),
-				REQ_OP_WRITE, GFP_NOIO, &vol->copy_bs);
-	while (size) {
-		len = min_t(unsigned int, size, PAGE_SIZE);
-		page = alloc_page(GFP_NOIO);
-		if (!page) {
-			io_copy_free(copy);
-			pr_warn_ratelimited("%s: write refused: no memory to copy its payload\n",
-					    vol->name);
-			return -ENOMEM;
-		}
-		__bio_add_page(copy, page, len, 0);
-		size -= len;
+	copy = bio_alloc_bioset(NULL, nr, REQ_OP_WRITE, GFP_NOIO, &vol->copy_bs);
+	if (!copy_pages(vol, copy, size, false)) {
+		io_copy_free(vol, copy);
+		copy = bio_alloc_bioset(NULL, nr, REQ_OP_WRITE, GFP_NOIO,
+					&vol->copy_bs);
+		mutex_lock(&vol->copy_mutex);
+		copy_pages(vol, copy, size, true);
+		mutex_unlock(&vol->copy_mutex);
 	}
 	bio_copy_data(copy, io->bio);
 	io->copy = copy;
-	return 0;
 }
 
 /* a clone to @bdev of what the write puts there: its copy, at its sector */
@@ -369,7 +393,7 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 		trace_georep_complete(vol, io->seq, blk_status_to_errno(io->status),
 				      le64_to_cpu(georep_io_hdr(io)->timestamp_ns));
 		mempool_free(io->hdr_page, vol->page_pool);
-		io_copy_free(io->copy);
+		io_copy_free(vol, io->copy);
 		mempool_free(io, vol->io_pool);
 		bio_endio(bio);
 	}
@@ -533,7 +557,7 @@ bool georep_ios_settled(struct georep_volume *vol)
  * still in flight (append_publish() marks every record up to it durable,
  * and the data write of such a record would no longer wait for its log
  * write), nor a resync write land under such a data write.
- * Return: 0, or -EINTR on a fatal signal.
+ * Return: 0, the error that broke the volume, or -EINTR on a fatal signal.
  * Context: append_mutex held (no record is ordered on a secondary).
  */
 int georep_ios_settle(struct georep_volume *vol)
@@ -542,6 +566,9 @@ int georep_ios_settle(struct georep_volume *vol)
 	while (!georep_ios_settled(vol)) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
+		/* its data writes may never go out now (durable_work) */
+		if (READ_ONCE(vol->broken))
+			return READ_ONCE(vol->broken);
 		wait_event_timeout(vol->drain_wq, georep_ios_settled(vol),
 				   HZ / 20);
 	}
@@ -614,6 +641,9 @@ static void io_done(struct georep_io *io, bool log)
 	if (!log && wq_has_sleeper(&vol->conflict_wq))
 		wake_up_all(&vol->conflict_wq);
 	georep_ios_progress(vol);
+	/* a demoted volume settling its writes (georep_ios_settle()) */
+	if (wq_has_sleeper(&vol->drain_wq))
+		wake_up_all(&vol->drain_wq);
 }
 
 static void log_endio(struct bio *bio)
@@ -890,11 +920,12 @@ static void write_finish(struct georep_io *io)
 	struct georep_record *rec = georep_io_hdr(io);
 	int ret;
 
-	if (bio_op(bio) == REQ_OP_WRITE)
-		ret = io_copy(vol, io) ?:
-		      georep_payload_hash_bio(vol, io->copy, rec->payload_hash);
-	else
+	if (bio_op(bio) == REQ_OP_WRITE) {
+		io_copy(vol, io);
+		ret = georep_payload_hash_bio(vol, io->copy, rec->payload_hash);
+	} else {
 		ret = georep_payload_hash_buf(vol, NULL, 0, rec->payload_hash);
+	}
 	if (ret)
 		goto out_unsealed;
 
@@ -921,7 +952,7 @@ out_unsealed:
 	atomic64_sub(io->nblocks, &vol->unsealed_blocks);
 out_free_io:
 	mempool_free(io->hdr_page, vol->page_pool);
-	io_copy_free(io->copy);
+	io_copy_free(vol, io->copy);
 	mempool_free(io, vol->io_pool);
 	bio_io_error(bio);
 }
@@ -1076,14 +1107,6 @@ static void set_limits(struct georep_volume *vol, struct request_queue *q)
 	if (bdev_nonrot(vol->data_bdev))
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, q);
-	/*
-	 * A write's pages are hashed, logged, shipped and written to the data
-	 * device at different times: a page the page cache changed meanwhile
-	 * would make a record whose payload does not match its hash, refused
-	 * by every secondary and cut as a torn tail at recovery. With this
-	 * flag a file system waits for writeback before it changes a page.
-	 */
-	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
 }
 
 /* allocate and register /dev/georepN; Context: process context */

@@ -102,6 +102,8 @@ struct georep_volume {
 	struct bio_set data_bs;		/* clones to the data device */
 	struct bio_set log_bs;		/* header and payload bios to the log */
 	struct bio_set copy_bs;		/* writes' payloads, copied (io->copy) */
+	mempool_t *copy_pool;		/* their pages when the allocator has none */
+	struct mutex copy_mutex;	/* one writer at a time takes from it */
 	mempool_t *io_pool;		/* struct georep_io */
 	mempool_t *page_pool;		/* header blocks */
 	struct crypto_shash *sha;	/* sha256: payload and chain hashes */

@@ -213,6 +213,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	strscpy(vol->name, p->name, sizeof(vol->name));
 	mutex_init(&vol->keys_mutex);
 	mutex_init(&vol->order_mutex);
+	mutex_init(&vol->copy_mutex);
 	xa_init(&vol->index);
 	spin_lock_init(&vol->lock);
 	INIT_LIST_HEAD(&vol->ios);
@@ -253,6 +254,14 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	return vol;
 }
 
+/* one device, a disk and its partition, or two partitions that overlap */
+static bool bdevs_overlap(struct block_device *a, struct block_device *b)
+{
+	return bdev_whole(a) == bdev_whole(b) &&
+	       a->bd_start_sect < b->bd_start_sect + bdev_nr_sectors(b) &&
+	       b->bd_start_sect < a->bd_start_sect + bdev_nr_sectors(a);
+}
+
 static int open_devices(struct georep_volume *vol,
 			const struct georep_volume_params *p,
 			struct netlink_ext_ack *extack)
@@ -277,11 +286,10 @@ static int open_devices(struct georep_volume *vol,
 	}
 	/*
 	 * The exclusive claims do not stop this: one holder may claim a
-	 * device twice, or a disk and its partition
+	 * device twice, or a disk and its partition (stacked devices over
+	 * one disk, dm or loop, are not seen)
 	 */
-	if (vol->data_bdev == vol->log_bdev ||
-	    bdev_whole(vol->data_bdev) == vol->log_bdev ||
-	    bdev_whole(vol->log_bdev) == vol->data_bdev) {
+	if (bdevs_overlap(vol->data_bdev, vol->log_bdev)) {
 		NL_SET_ERR_MSG(extack, "the data and log devices overlap");
 		return -EINVAL;
 	}
@@ -327,12 +335,16 @@ static int alloc_io_resources(struct georep_volume *vol)
 	vol->io_pool = mempool_create_slab_pool(GEOREP_IO_POOL,
 						georep_io_cache);
 	vol->page_pool = mempool_create_page_pool(GEOREP_IO_POOL, 0);
+	/* a write's worth: one writer at a time takes from it (blk.c) */
+	vol->copy_pool = mempool_create_page_pool(GEOREP_MAX_PAYLOAD_BLOCKS *
+						  (GEOREP_BLOCK_SIZE / PAGE_SIZE), 0);
 	vol->wq = alloc_ordered_workqueue("georep%u", WQ_MEM_RECLAIM,
 					  vol->minor);
 	vol->submit_wq = alloc_workqueue("georep%u-w",
 					 WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
 					 0, vol->minor);
-	if (!vol->io_pool || !vol->page_pool || !vol->wq || !vol->submit_wq)
+	if (!vol->io_pool || !vol->page_pool || !vol->copy_pool || !vol->wq ||
+	    !vol->submit_wq)
 		return -ENOMEM;
 	return 0;
 }
@@ -344,6 +356,7 @@ static void free_io_resources(struct georep_volume *vol)
 	if (vol->wq)
 		destroy_workqueue(vol->wq);
 	mempool_destroy(vol->page_pool);
+	mempool_destroy(vol->copy_pool);
 	mempool_destroy(vol->io_pool);
 	bioset_exit(&vol->copy_bs);
 	bioset_exit(&vol->log_bs);
@@ -353,6 +366,7 @@ static void free_io_resources(struct georep_volume *vol)
 	vol->wq = NULL;
 	vol->submit_wq = NULL;
 	vol->page_pool = NULL;
+	vol->copy_pool = NULL;
 	vol->io_pool = NULL;
 	vol->sha = NULL;
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The block device of a primary volume: stable pages, a writer that
-# changes its O_DIRECT buffer mid-write, O_DIRECT round trip, fio with
+# The block device of a primary volume: a writer that changes its
+# O_DIRECT buffer mid-write, O_DIRECT round trip, fio with
 # crc32c verification, ext4 round trip with checksums across umount and
 # across a delete and re-attach, discard, empty flushes, delete refused
 # while open, and a clean ledger after all of it.
@@ -14,7 +14,7 @@ vt_init grvol10
 
 V=vol10-$$
 VT_VOLS=$V
-echo "    1..14"
+echo "    1..13"
 
 setup() {
 	DATA=$(vt_loop data 256) && LOG=$(vt_loop log 192) || return 1
@@ -52,15 +52,6 @@ scribbled_writes() {
 	georepctl ledger verify "$w" --key-dir "$KEYS" &&
 		georep-datacmp "/dev/georep/$w.log" "/dev/georep/$w" --initial-zero &&
 		georepctl volume delete "$w"
-}
-
-# the page cache must not change a page under writeback (blk.c, set_limits:
-# each write's pages are hashed, logged and shipped at different times)
-stable_pages() {
-	local dev
-	dev=$(basename "$(readlink -f "/dev/georep/$V")") || return 1
-	echo "/sys/block/$dev/queue/stable_writes: $(cat "/sys/block/$dev/queue/stable_writes")"
-	[ "$(cat "/sys/block/$dev/queue/stable_writes")" = 1 ]
 }
 
 direct_round_trip() {
@@ -147,7 +138,6 @@ records_match_seq() {
 }
 
 vt_check "create a primary with 4 KiB blocks" setup
-vt_check "pages stay stable while written (stable_writes)" stable_pages
 vt_check "one device as data and log refused, nothing written" one_device_refused
 vt_check "a writer changing its O_DIRECT buffer mid-write: ledger verifies, data matches" \
 	scribbled_writes
