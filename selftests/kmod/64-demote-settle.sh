@@ -4,8 +4,8 @@
 # A deposed primary's writes still in flight, then records of the new
 # leader (Documentation/write-path.rst, "Appends after a demotion"). A
 # quorum primary P ships its record 1 while its log write is held (the log
-# blocks of record 1 sit on dm-delay, 6 s; the rest of the log, and every
-# flush, go straight through). Its secondary S takes record 1, is promoted
+# blocks of record 1 sit on dm-delay, 6 s; the superblock, the rest of the
+# log, and every flush, go straight through). Its secondary S takes record 1, is promoted
 # in term 2 and writes record 2. P is demoted and appends S's record 2
 # through its log stream. The append must not return before P's own
 # record 1 is on its log and its block on its data device: before the fix
@@ -26,11 +26,17 @@ VT_VOLS="$P $S"
 DM=grds-log
 DELAY_MS=6000
 BLK=7
-# the log's area starts at block 1; record 1 (a header block and one
-# payload block) takes blocks 1 and 2, record 2 starts at block 3
+# the superblock is block 0 (a demotion writes it); the log's area starts
+# at block 1: record 1 (a header block and one payload block) takes blocks
+# 1 and 2, record 2 starts at block 3
+HELD=8
 SPLIT=$((3 * 8))
 
 do_cleanup() {
+	# writes still waiting for a commit fail, so that the volumes close
+	georepctl volume set $P --io-state fail 2>/dev/null
+	georepctl volume set $S --io-state fail 2>/dev/null
+	wait 2>/dev/null
 	vt_cleanup
 	dmsetup remove $DM 2>/dev/null
 	drop_tmpfs "$T"
@@ -40,8 +46,10 @@ echo "    1..4"
 
 # table MS: the log with the writes to record 1's blocks held MS ms
 table() {
-	printf '0 %s delay %s 0 0 %s 0 %s %s 0 0\n%s %s linear %s %s\n' \
-		"$SPLIT" "$PL" "$PL" "$1" "$PL" \
+	printf '0 %s linear %s 0\n' "$HELD" "$PL"
+	printf '%s %s delay %s %s 0 %s %s %s %s %s 0\n' "$HELD" "$((SPLIT - HELD))" \
+		"$PL" "$HELD" "$PL" "$HELD" "$1" "$PL" "$HELD"
+	printf '%s %s linear %s %s\n' \
 		"$SPLIT" "$(($(blockdev --getsz "$PL") - SPLIT))" "$PL" "$SPLIT"
 }
 

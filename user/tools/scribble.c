@@ -8,7 +8,8 @@
  *
  * Writes BLOCKS 4 KiB blocks (default 16) at a time, at offsets that go
  * round the first 4 MiB of DEV, for SECONDS seconds, while a second thread
- * rewrites the whole buffer with a counter, over and over. What lands on
+ * rewrites the whole buffer with a counter, over and over (the writer runs
+ * on CPU 0 and the scribbler on CPU 1, when there are two). What lands on
  * DEV is whatever the buffer held when the device took it: the test is
  * that the volume's ledger still verifies (every record's payload matches
  * its hash) and that its data device holds what its log says. Prints
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,11 +40,25 @@ struct scribbler {
 	uint64_t passes;
 };
 
+/* run the calling thread on CPU @cpu only, if there is one */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) <= cpu)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static void *scribble(void *arg)
 {
 	struct scribbler *s = arg;
 	uint64_t n = 0;
 	size_t i;
+
+	pin(1);
 
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		for (i = 0; i < s->words; i++)
@@ -108,6 +124,12 @@ int main(int argc, char **argv)
 	}
 	memset(s.buf, 0, len);
 	s.words = len / sizeof(uint64_t);
+	/*
+	 * the writer on CPU 0, the scribbler on CPU 1: left to the scheduler,
+	 * both may share one CPU, where a kernel without preemption hashes
+	 * and copies the buffer while the scribbler waits
+	 */
+	pin(0);
 	if (pthread_create(&t, NULL, scribble, &s)) {
 		fprintf(stderr, PROG ": cannot start the scribbler\n");
 		free(s.buf);
