@@ -285,8 +285,7 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 			continue;
 		if (failed && !io->status)
 			io->status = BLK_STS_IOERR;
-		list_move_tail(&io->node, done);
-		vol->inflight--;
+		list_move_tail(&io->node, done);	/* finish() counts it out */
 	}
 	if (vol->role == GEOREP_ROLE_PRIMARY) {
 		vol->applied_seq = georep_data_applied(vol);
@@ -381,9 +380,17 @@ static struct bio *io_clone(struct georep_io *io, struct block_device *bdev,
 	return clone;
 }
 
+/*
+ * Complete the ios on @done, then take them off vol->inflight. Only then:
+ * a volume being deleted waits for inflight to reach 0 (georep_disk_del())
+ * and then frees the pools used here; the wake-up is under vol->lock, which
+ * the deleter takes once more before it goes on.
+ */
 static void finish(struct georep_volume *vol, struct list_head *done)
 {
 	struct georep_io *io, *next;
+	unsigned long flags;
+	unsigned int n = 0;
 
 	list_for_each_entry_safe(io, next, done, node) {
 		struct bio *bio = io->bio;
@@ -396,7 +403,15 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 		io_copy_free(vol, io->copy);
 		mempool_free(io, vol->io_pool);
 		bio_endio(bio);
+		n++;
 	}
+	if (!n)
+		return;
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->inflight -= n;
+	if (!vol->inflight)
+		wake_up_all(&vol->drain_wq);
+	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
 static void data_endio(struct bio *bio);
@@ -511,22 +526,21 @@ void georep_ios_progress(struct georep_volume *vol)
 	unsigned long flags;
 	u64 durable;
 	LIST_HEAD(done);
-	bool empty;
 
 	spin_lock_irqsave(&vol->lock, flags);
 	durable = vol->durable_seq;
 	collect(vol, &done);
-	empty = !vol->inflight;
 	/* log stream readers: records are readable once durable */
 	if (vol->durable_seq != durable)
 		wake_up_all(&vol->waitq);
+	/* a demoted volume settling its writes (georep_ios_settle()) */
+	if (wq_has_sleeper(&vol->drain_wq))
+		wake_up_all(&vol->drain_wq);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	if (vol->notify_bits)
 		queue_delayed_work(system_wq, &vol->notify_work,
 				   msecs_to_jiffies(GEOREP_NOTIFY_DELAY_MS));
 	finish(vol, &done);
-	if (empty)
-		wake_up_all(&vol->drain_wq);
 }
 
 bool georep_ios_settled(struct georep_volume *vol)
@@ -600,8 +614,7 @@ unsigned int georep_ios_drop(struct georep_volume *vol, u64 seq,
 			continue;
 		if (!io->status)
 			io->status = BLK_STS_IOERR;
-		list_move_tail(&io->node, done);
-		vol->inflight--;
+		list_move_tail(&io->node, done);	/* finish() counts it out */
 		n++;
 	}
 	spin_unlock_irq(&vol->lock);
@@ -616,8 +629,6 @@ void georep_ios_fail(struct georep_volume *vol, struct list_head *done)
 {
 	lockdep_assert_not_held(&vol->lock);
 	finish(vol, done);
-	if (!READ_ONCE(vol->inflight))
-		wake_up_all(&vol->drain_wq);
 }
 
 static void io_set_status(struct georep_io *io, blk_status_t status)
@@ -641,9 +652,6 @@ static void io_done(struct georep_io *io, bool log)
 	if (!log && wq_has_sleeper(&vol->conflict_wq))
 		wake_up_all(&vol->conflict_wq);
 	georep_ios_progress(vol);
-	/* a demoted volume settling its writes (georep_ios_settle()) */
-	if (wq_has_sleeper(&vol->drain_wq))
-		wake_up_all(&vol->drain_wq);
 }
 
 static void log_endio(struct bio *bio)
@@ -1147,6 +1155,9 @@ void georep_disk_del(struct georep_volume *vol)
 	if (vol->submit_wq)
 		flush_workqueue(vol->submit_wq);
 	wait_event(vol->drain_wq, !READ_ONCE(vol->inflight));
+	/* the last finish() woke us under the lock: it is done with vol */
+	spin_lock_irq(&vol->lock);
+	spin_unlock_irq(&vol->lock);
 	put_disk(vol->disk);
 	vol->disk = NULL;
 }
