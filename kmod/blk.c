@@ -298,6 +298,88 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 	}
 }
 
+static void io_copy_free(struct georep_volume *vol, struct bio *copy)
+{
+	struct bvec_iter_all iter;
+	struct bio_vec *bv;
+
+	if (!copy)
+		return;
+	bio_for_each_segment_all(bv, copy, iter)
+		mempool_free(bv->bv_page, vol->copy_pool);
+	bio_put(copy);
+}
+
+/*
+ * @size bytes of pages into @copy. Without @pool: from the page allocator,
+ * neither waiting nor retrying; with it, from vol->copy_pool (one writer at
+ * a time, under copy_mutex, so that two never wait for each other's pages;
+ * a pool holds a write's worth, refilled as writes complete). False: a
+ * page was missing, @copy holds what was taken.
+ */
+static bool copy_pages(struct georep_volume *vol, struct bio *copy,
+		       unsigned int size, bool pool)
+{
+	const gfp_t gfp = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
+	unsigned int len;
+	struct page *page;
+
+	for (; size; size -= len) {
+		len = min_t(unsigned int, size, PAGE_SIZE);
+		page = pool ? mempool_alloc(vol->copy_pool, GFP_NOIO) :
+		       alloc_page(gfp);
+		if (!page)
+			return false;
+		__bio_add_page(copy, page, len, 0);
+	}
+	return true;
+}
+
+/*
+ * The payload of a write, copied into pages of the volume's own
+ * (io->copy): its hash, its log write, its data write and the peers all
+ * take these bytes, whatever the writer does with its own pages while the
+ * write runs. An O_DIRECT writer may change its buffer meanwhile; the log
+ * would then hold a payload that does not match its hash, which every
+ * secondary refuses, so that replication stops at that record. The pages
+ * come from the allocator, or, when it has none at once, from the
+ * volume's page pool, as dm-crypt does: a write never fails for memory.
+ */
+static void io_copy(struct georep_volume *vol, struct georep_io *io)
+{
+	unsigned int size = io->bio->bi_iter.bi_size;
+	unsigned short nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	struct bio *copy;
+
+	copy = bio_alloc_bioset(NULL, nr, REQ_OP_WRITE, GFP_NOIO, &vol->copy_bs);
+	if (!copy_pages(vol, copy, size, false)) {
+		io_copy_free(vol, copy);
+		copy = bio_alloc_bioset(NULL, nr, REQ_OP_WRITE, GFP_NOIO,
+					&vol->copy_bs);
+		mutex_lock(&vol->copy_mutex);
+		copy_pages(vol, copy, size, true);
+		mutex_unlock(&vol->copy_mutex);
+	}
+	bio_copy_data(copy, io->bio);
+	io->copy = copy;
+}
+
+/* a clone to @bdev of what the write puts there: its copy, at its sector */
+static struct bio *io_clone(struct georep_io *io, struct block_device *bdev,
+			    struct bio_set *bs)
+{
+	struct bio *clone;
+
+	if (!io->copy)
+		return bio_alloc_clone(bdev, io->bio, GFP_NOIO, bs);
+	clone = bio_alloc_clone(bdev, io->copy, GFP_NOIO, bs);
+	clone->bi_opf = io->bio->bi_opf;
+	clone->bi_ioprio = io->bio->bi_ioprio;
+	clone->bi_iter.bi_sector = io->bio->bi_iter.bi_sector;
+	bio_clone_blkg_association(clone, io->bio);
+	return clone;
+}
+
 /*
  * Complete the ios on @done, then take them off vol->inflight. Only then:
  * a volume being deleted waits for inflight to reach 0 (georep_disk_del())
@@ -318,6 +400,7 @@ static void finish(struct georep_volume *vol, struct list_head *done)
 		trace_georep_complete(vol, io->seq, blk_status_to_errno(io->status),
 				      le64_to_cpu(georep_io_hdr(io)->timestamp_ns));
 		mempool_free(io->hdr_page, vol->page_pool);
+		io_copy_free(vol, io->copy);
 		mempool_free(io, vol->io_pool);
 		bio_endio(bio);
 		n++;
@@ -344,8 +427,7 @@ static void submit_data(struct georep_volume *vol, struct list_head *batch)
 		struct bio *data;
 
 		list_del(&io->data_node);
-		data = bio_alloc_clone(vol->data_bdev, io->bio, GFP_NOIO,
-				       &vol->data_bs);
+		data = io_clone(io, vol->data_bdev, &vol->data_bs);
 		/*
 		 * zeroes, as a replica applies them (blkdev_issue_zeroout()
 		 * without NOUNMAP): the record keeps no NOUNMAP either, and a
@@ -822,8 +904,7 @@ static void submit_lower(struct georep_volume *vol, struct georep_io *io)
 	hdr->bi_end_io = log_endio;
 
 	if (bio_op(bio) == REQ_OP_WRITE) {
-		pay = bio_alloc_clone(vol->log_bdev, bio, GFP_NOIO,
-				      &vol->log_bs);
+		pay = io_clone(io, vol->log_bdev, &vol->log_bs);
 		pay->bi_opf = REQ_OP_WRITE | REQ_SYNC | fua;
 		pay->bi_iter.bi_sector = log_sector + GEOREP_SECTORS_PER_BLOCK;
 		pay->bi_private = io;
@@ -847,10 +928,12 @@ static void write_finish(struct georep_io *io)
 	struct georep_record *rec = georep_io_hdr(io);
 	int ret;
 
-	if (bio_op(bio) == REQ_OP_WRITE)
-		ret = georep_payload_hash_bio(vol, bio, rec->payload_hash);
-	else
+	if (bio_op(bio) == REQ_OP_WRITE) {
+		io_copy(vol, io);
+		ret = georep_payload_hash_bio(vol, io->copy, rec->payload_hash);
+	} else {
 		ret = georep_payload_hash_buf(vol, NULL, 0, rec->payload_hash);
+	}
 	if (ret)
 		goto out_unsealed;
 
@@ -877,6 +960,7 @@ out_unsealed:
 	atomic64_sub(io->nblocks, &vol->unsealed_blocks);
 out_free_io:
 	mempool_free(io->hdr_page, vol->page_pool);
+	io_copy_free(vol, io->copy);
 	mempool_free(io, vol->io_pool);
 	bio_io_error(bio);
 }

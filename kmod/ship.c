@@ -4,14 +4,16 @@
  * write-path.rst, "Shipping before the local write is durable").
  *
  * A primary's record is whole as soon as order() has sealed it: its header
- * is in io->hdr_page, its payload in the pages of the upper bio. A log
+ * is in io->hdr_page, its payload in the pages of its copy (io->copy,
+ * blk.c's io_copy(); the upper bio's for a write without payload). A log
  * stream file in sealed mode (GEOREP_IOC_SHIP_SEALED) reads it from there
  * instead of waiting for the log write and its flush and then reading the
  * log device back, so georepd sends it to the followers while the local
  * writes run.
  *
- * The pages are the writer's: stable while the upper bio is in flight, and
- * an io leaves vol->ios (collect()) before its bio completes. So the copy
+ * The pages are the io's: they hold still while the write is in flight,
+ * and an io leaves vol->ios (collect()) before its bio completes and its
+ * copy's pages are freed; the references taken keep them. So the copy
  * is optimistic, like a seqlock reader's: under vol->lock the io is found
  * on the list and its pages referenced; they are copied with no lock held;
  * the copy counts only if the io is still on the list afterwards. If it is
@@ -67,7 +69,7 @@ static int ship_grab(struct georep_volume *vol, u64 seq, size_t len,
 	}
 	if (!rec->payload_len)
 		goto out_unlock;
-	bio_for_each_segment(bv, io->bio, iter) {
+	bio_for_each_segment(bv, io->copy ?: io->bio, iter) {
 		if (n == GEOREP_SHIP_BVECS) {
 			for (i = 0; i < n; i++)
 				put_page(vol->ship_bv[i].bv_page);

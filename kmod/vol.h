@@ -101,6 +101,9 @@ struct georep_volume {
 	struct workqueue_struct *submit_wq;	/* hashing of queued writes */
 	struct bio_set data_bs;		/* clones to the data device */
 	struct bio_set log_bs;		/* header and payload bios to the log */
+	struct bio_set copy_bs;		/* writes' payloads, copied (io->copy) */
+	mempool_t *copy_pool;		/* their pages when the allocator has none */
+	struct mutex copy_mutex;	/* one writer at a time takes from it */
 	mempool_t *io_pool;		/* struct georep_io */
 	mempool_t *page_pool;		/* header blocks */
 	struct crypto_shash *sha;	/* sha256: payload and chain hashes */
@@ -275,6 +278,8 @@ struct georep_io {
 	struct list_head node;		/* vol->ios */
 	struct georep_volume *vol;
 	struct bio *bio;
+	/* the payload, in the volume's pages (blk.c, io_copy()); or NULL */
+	struct bio *copy;
 	struct page *hdr_page;		/* the header block */
 	unsigned long start;		/* io accounting */
 	u64 arrived_ns, admitted_ns;	/* ktime_get_ns(): georep_submit trace */

@@ -213,6 +213,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	strscpy(vol->name, p->name, sizeof(vol->name));
 	mutex_init(&vol->keys_mutex);
 	mutex_init(&vol->order_mutex);
+	mutex_init(&vol->copy_mutex);
 	xa_init(&vol->index);
 	spin_lock_init(&vol->lock);
 	INIT_LIST_HEAD(&vol->ios);
@@ -328,15 +329,22 @@ static int alloc_io_resources(struct georep_volume *vol)
 	ret = bioset_init(&vol->log_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
 	if (ret)
 		return ret;
+	ret = bioset_init(&vol->copy_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (ret)
+		return ret;
 	vol->io_pool = mempool_create_slab_pool(GEOREP_IO_POOL,
 						georep_io_cache);
 	vol->page_pool = mempool_create_page_pool(GEOREP_IO_POOL, 0);
+	/* a write's worth: one writer at a time takes from it (blk.c) */
+	vol->copy_pool = mempool_create_page_pool(GEOREP_MAX_PAYLOAD_BLOCKS *
+						  (GEOREP_BLOCK_SIZE / PAGE_SIZE), 0);
 	vol->wq = alloc_ordered_workqueue("georep%u", WQ_MEM_RECLAIM,
 					  vol->minor);
 	vol->submit_wq = alloc_workqueue("georep%u-w",
 					 WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
 					 0, vol->minor);
-	if (!vol->io_pool || !vol->page_pool || !vol->wq || !vol->submit_wq)
+	if (!vol->io_pool || !vol->page_pool || !vol->copy_pool || !vol->wq ||
+	    !vol->submit_wq)
 		return -ENOMEM;
 	return 0;
 }
@@ -348,7 +356,9 @@ static void free_io_resources(struct georep_volume *vol)
 	if (vol->wq)
 		destroy_workqueue(vol->wq);
 	mempool_destroy(vol->page_pool);
+	mempool_destroy(vol->copy_pool);
 	mempool_destroy(vol->io_pool);
+	bioset_exit(&vol->copy_bs);
 	bioset_exit(&vol->log_bs);
 	bioset_exit(&vol->data_bs);
 	if (vol->sha)
@@ -356,6 +366,7 @@ static void free_io_resources(struct georep_volume *vol)
 	vol->wq = NULL;
 	vol->submit_wq = NULL;
 	vol->page_pool = NULL;
+	vol->copy_pool = NULL;
 	vol->io_pool = NULL;
 	vol->sha = NULL;
 }

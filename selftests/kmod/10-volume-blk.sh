@@ -41,9 +41,8 @@ one_device_refused() {
 }
 
 # an O_DIRECT writer that changes its buffer while its writes run: the
-# log must hold what was hashed, the data device what the log holds
-# (write-path.rst, "A writer that changes its buffer during its write":
-# a known gap that this lab has not shown)
+# log holds what was hashed, the data device what the log holds (blk.c,
+# io_copy(); before it, the payload hashed was not always the one logged)
 scribbled_writes() {
 	local w=$V-scr wd wl
 	# a log that 2 s of 16 KiB writes leave below its release mark: no
