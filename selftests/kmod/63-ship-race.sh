@@ -30,10 +30,8 @@
 set -u
 . "$(dirname "$0")/lib/volume.bash"
 command -v fio >/dev/null || { echo "fio not on PATH"; exit $KSFT_SKIP; }
-command -v dmsetup >/dev/null || { echo "dmsetup not on PATH"; exit $KSFT_SKIP; }
 vt_init grvol63
-modprobe dm-delay 2>/dev/null
-grep -qw delay <(dmsetup targets) || { echo "no dm-delay"; exit $KSFT_SKIP; }
+vt_need_dm delay
 
 V=vol63-$$
 VT_VOLS=$V

@@ -15,10 +15,8 @@
 
 set -u
 . "$(dirname "$0")/lib/volume.bash"
-command -v dmsetup >/dev/null || { echo "dmsetup not on PATH"; exit $KSFT_SKIP; }
 vt_init grvol64
-modprobe dm-delay 2>/dev/null
-grep -qw delay <(dmsetup targets) || { echo "no dm-delay"; exit $KSFT_SKIP; }
+vt_need_dm delay
 
 P=vol64p
 S=vol64s

@@ -4,6 +4,7 @@
 # by them. Nested KTAP: one "    ok N name" / "    not ok N name" per check.
 #
 #   vt_init TAG             tmpfs, trap, skip checks; sets $T (work dir), $KEYS
+#   vt_need_dm TARGET       skip unless dmsetup and the dm target TARGET exist
 #   vt_loop NAME MiB        a loop device on a file in $T; echoes its path
 #   vt_check NAME CMD...    run CMD, print its output as diagnostics, KTAP line
 #   vt_num VOL KEY          a number from `georepctl status VOL --json`
@@ -51,6 +52,14 @@ vt_init() {
 	KEYS=$T/keys
 	mkdir -p "$KEYS" && chmod 700 "$KEYS"
 	trap vt_cleanup EXIT
+}
+
+# vt_need_dm TARGET: skip the test unless dmsetup and the device-mapper
+# target TARGET are here (its module, dm-TARGET, is loaded first)
+vt_need_dm() {
+	command -v dmsetup >/dev/null || { echo "dmsetup not on PATH"; exit $KSFT_SKIP; }
+	modprobe "dm-$1" 2>/dev/null
+	grep -qw "$1" <(dmsetup targets) || { echo "no dm-$1"; exit $KSFT_SKIP; }
 }
 
 vt_loop() {
