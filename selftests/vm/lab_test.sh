@@ -21,17 +21,29 @@ LAB_BOOT_TIMEOUT=3
 t=0
 fails=0
 
-# case NAME WANT LINE [answer]: the agent "sends" LINE; lab_wait must
-# return WANT; with "answer", the agent answers the first command it gets
-case_wait() {
-	local name=$1 want=$2 line=$3 answer=${4:-} got t0=$SECONDS
-	t=$((t + 1))
-	lab_fifos 0 || { echo "not ok $t $name: no FIFOs"; fails=$((fails + 1)); return; }
+# vm_up NAME: a sleeping process stands for vm0's qemu, on fresh FIFOs;
+# without them the case NAME is reported not ok (status 1)
+vm_up() {
+	lab_fifos 0 || { echo "not ok $t $1: no FIFOs"; fails=$((fails + 1)); return 1; }
 	sleep 60 &
 	disown
 	VM=$!
 	LAB_PIDS[0]=$VM
 	LAB_T0[0]=$SECONDS
+}
+
+vm_down() {
+	kill "$VM" 2>/dev/null
+	wait "$VM" 2>/dev/null
+	LAB_PIDS[0]=
+}
+
+# case NAME WANT LINE [answer]: the agent "sends" LINE; lab_wait must
+# return WANT; with "answer", the agent answers the first command it gets
+case_wait() {
+	local name=$1 want=$2 line=$3 answer=${4:-} got t0=$SECONDS
+	t=$((t + 1))
+	vm_up "$name" || return
 	printf '%s\n' "$line" >"$LAB_DIR/ctl0.out"
 	if [ -n "$answer" ]; then
 		(read -r id _ <"$LAB_DIR/ctl0.in" &&
@@ -41,9 +53,7 @@ case_wait() {
 	lab_wait 0 2>"$LAB_DIR/err" | sed 's/^/# /'
 	got=${PIPESTATUS[0]}
 	[ -z "$answer" ] || { kill "$answer" 2>/dev/null; wait "$answer" 2>/dev/null; }
-	kill "$VM" 2>/dev/null
-	wait "$VM" 2>/dev/null
-	LAB_PIDS[0]=
+	vm_down
 	if [ "$got" = "$want" ]; then
 		echo "ok $t $name (status $got after $((SECONDS - t0)) s)"
 	else
@@ -63,12 +73,7 @@ case_split() {
 	local name=$1 line=$2 want=$3 got out t0=$SECONDS agent
 	shift 3
 	t=$((t + 1))
-	lab_fifos 0 || { echo "not ok $t $name: no FIFOs"; fails=$((fails + 1)); return; }
-	sleep 60 &
-	disown
-	VM=$!
-	LAB_PIDS[0]=$VM
-	LAB_T0[0]=$SECONDS
+	vm_up "$name" || return
 	(printf '%s' "${line:0:9}"
 	 sleep 1.5
 	 printf '%s\n' "${line:9}"
@@ -77,9 +82,9 @@ case_split() {
 	agent=$!
 	out=$("$@" 2>"$LAB_DIR/err")
 	got=$?
-	kill "$agent" "$VM" 2>/dev/null
-	wait "$agent" "$VM" 2>/dev/null
-	LAB_PIDS[0]=
+	kill "$agent" 2>/dev/null
+	wait "$agent" 2>/dev/null
+	vm_down
 	if [ "$got" = 0 ] && [ "$out" = "$want" ]; then
 		echo "ok $t $name ($((SECONDS - t0)) s)"
 	else
