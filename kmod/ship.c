@@ -5,8 +5,8 @@
  *
  * A primary's record is whole as soon as order() has sealed it: its header
  * is in io->hdr_page, its payload in the pages of its copy (io->copy,
- * blk.c's io_copy(); the upper bio's for a write without payload). A log
- * stream file in sealed mode (GEOREP_IOC_SHIP_SEALED) reads it from there
+ * blk.c's io_copy(): only a write has a payload, and every write a copy).
+ * A log stream file in sealed mode (GEOREP_IOC_SHIP_SEALED) reads it from there
  * instead of waiting for the log write and its flush and then reading the
  * log device back, so georepd sends it to the followers while the local
  * writes run.
@@ -69,7 +69,7 @@ static int ship_grab(struct georep_volume *vol, u64 seq, size_t len,
 	}
 	if (!rec->payload_len)
 		goto out_unlock;
-	bio_for_each_segment(bv, io->copy ?: io->bio, iter) {
+	bio_for_each_segment(bv, io->copy, iter) {
 		if (n == GEOREP_SHIP_BVECS) {
 			for (i = 0; i < n; i++)
 				put_page(vol->ship_bv[i].bv_page);
