@@ -41,20 +41,21 @@ const char *eng_refusal(int err)
 }
 
 /*
- * The ledger refused record @seq from the peer whose RECORDS are being
- * stepped (Documentation/security.rst, "Replay"): the peer is at fault, not
- * this site. Nothing of it was stored; the core believed the append done,
- * so it is rebuilt from the ledger, as after a restart, and the connection
- * to that peer is refused (-EPROTO). A replayed or forged record thus costs
- * the sender its connection, never this site its replication.
+ * The ledger refused @what @at (a record, a resync chunk or its anchor)
+ * from peer @from, @why (eng_refusal(); Documentation/security.rst,
+ * "Replay"): the peer is at fault, not this site. Nothing of it was stored;
+ * the core, which may have believed it done, is rebuilt from the ledger,
+ * as after a restart, and the connection to that peer is refused
+ * (-EPROTO). A replayed or forged record thus costs the sender its
+ * connection, never this site its replication.
  */
-static int records_refused(struct engine *e, uint64_t seq, const char *why)
+int eng_peer_refused(struct engine *e, unsigned int from, const char *what,
+		     unsigned long long at, const char *why)
 {
 	e->records_refused++;
 	if (gd_ratelimit(&e->rl))
-		gd_warn("volume %s: record %llu from %s refused: %s; consensus rebuilt from the ledger",
-			e->name, (unsigned long long)seq,
-			gd_cluster(e->d)->sites[e->recs_from].name, why);
+		gd_warn("volume %s: %s %llu from %s refused: %s; consensus rebuilt from the ledger",
+			e->name, what, at, gd_cluster(e->d)->sites[from].name, why);
 	e->restart_node = true;
 	return -EPROTO;
 }
@@ -190,7 +191,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			continue;
 		}
 		if (eng_refusal(n))
-			return records_refused(e, rec.seq, eng_refusal(n));
+			return eng_peer_refused(e, e->recs_from, "record", rec.seq,
+						eng_refusal(n));
 		if (n == -ENOSPC)
 			return log_full(e, rec.seq);
 		engine_fail(e, "ledger refused record %llu: %s", (unsigned long long)rec.seq,

@@ -426,6 +426,8 @@ int eng_follower_appends(struct engine *e, const struct gr_records *recs,
 			 uint64_t from, uint64_t to, uint64_t *term);
 int eng_on_frame(struct gr_replica *r, unsigned int from, const struct gr_frame *f);
 const char *eng_refusal(int err);
+int eng_peer_refused(struct engine *e, unsigned int from, const char *what,
+		     unsigned long long at, const char *why);
 
 /* engine_keys.c: seal-key rotation by the leader */
 int eng_key_rotate(struct engine *e, char *err, size_t errlen);

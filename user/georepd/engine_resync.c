@@ -270,26 +270,6 @@ void eng_resync_send(struct engine *e)
 	}
 }
 
-/*
- * Follower: the ledger refused a chunk or the anchor of the resync from
- * @from (its seal, seq or term does not verify: eng_refusal()). The sender
- * is at fault, not this site: as for a refused record, the resync is
- * abandoned, the core rebuilt from the ledger and the sender's connection
- * refused (-EPROTO); the leader starts the copy again. Before December
- * 2026 this stopped the site's replication for good.
- */
-static int resync_refused(struct engine *e, unsigned int from, const char *what,
-			  unsigned long long at, const char *why)
-{
-	e->records_refused++;
-	if (gd_ratelimit(&e->rl))
-		gd_warn("volume %s: resync %s %llu from %s refused: %s; resync abandoned, consensus rebuilt from the ledger",
-			e->name, what, at, gd_cluster(e->d)->sites[from].name, why);
-	e->rs_in.active = false;
-	e->restart_node = true;
-	return -EPROTO;
-}
-
 /* Follower: the copy covers the device and the anchor is here: install. */
 static int resync_install(struct engine *e)
 {
@@ -297,8 +277,12 @@ static int resync_install(struct engine *e)
 	int ret;
 
 	ret = e->lg->ops->reset(e->lg, ri->anchor);
-	if (ret && eng_refusal(ret))
-		return resync_refused(e, ri->from, "anchor at seq", ri->seq, eng_refusal(ret));
+	/* the sender's fault (eng_peer_refused()): the leader copies again */
+	if (ret && eng_refusal(ret)) {
+		ri->active = false;
+		return eng_peer_refused(e, ri->from, "resync anchor at seq", ri->seq,
+					eng_refusal(ret));
+	}
 	if (ret) {
 		engine_fail(e, "ledger reset to %llu: %s", (unsigned long long)ri->seq,
 			    strerror(-ret));
@@ -364,9 +348,11 @@ int eng_resync_recv(struct engine *e, unsigned int from, const struct gr_frame *
 	}
 	ret = e->lg->ops->data_write(e->lg, f->resync.offset, f->resync.data,
 				     f->resync.length, &f->resync.seal);
-	if (ret && eng_refusal(ret))
-		return resync_refused(e, from, "chunk at byte", f->resync.offset,
-				      eng_refusal(ret));
+	if (ret && eng_refusal(ret)) {
+		ri->active = false;
+		return eng_peer_refused(e, from, "resync chunk at byte", f->resync.offset,
+					eng_refusal(ret));
+	}
 	if (ret) {
 		engine_fail(e, "resync write at %llu: %s",
 			    (unsigned long long)f->resync.offset, strerror(-ret));
