@@ -20,6 +20,7 @@ frames flowing through the replica interface and control requests reaching it.
 Usage: e2e.py [BINDIR]   (BINDIR holds georepd; default $GEOREPD_E2E_BIN, else
 build/user/bin of this tree). Prints KTAP.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -181,6 +182,12 @@ def peer_state(site, name):
 
 def frame(ftype, body, version=1, volume=0, flags=0):
     return HDR.pack(MAGIC, version, ftype, flags, len(body), 0, volume) + body
+
+
+def volume_id(name):
+    """A volume's id in frame headers (gr_wire_volume_id())."""
+    v = struct.unpack_from("<Q", hashlib.sha256(name.encode()).digest())[0]
+    return v or 1
 
 
 def hello(site, cluster, vmin=1, vmax=1, site_id=0, control=False):

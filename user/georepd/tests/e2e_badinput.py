@@ -32,7 +32,6 @@ that the cluster's commits are not disturbed.
 
 Usage: e2e_badinput.py [BINDIR]. Prints KTAP.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -53,11 +52,6 @@ N_TESTS = 12
 FT_RECORDS, FT_CONSENSUS, FT_ACK, FT_PART = 6, 5, 7, 18
 
 ktap = e2e.ktap
-
-
-def volume_id(name):
-    v = struct.unpack_from("<Q", hashlib.sha256(name.encode()).digest())[0]
-    return v or 1
 
 
 def part(inner):
@@ -204,7 +198,7 @@ def main():
         # 3: after a valid hello, bad frames close the connection with a reason
         hello = e2e.hello(imp, CLUSTER, site_id=iid)
         hello_v2 = e2e.hello(imp, CLUSTER, site_id=iid, vmax=2)
-        vid = volume_id("vol0")
+        vid = e2e.volume_id("vol0")
         bad_record = struct.pack("<IIQ", 1, 0, base[tgt] + 1) + bytes(256)
         post = [
             ("garbage", b"\xde\xad\xbe\xef" * 8, "bad frame magic 0xefbeadde"),

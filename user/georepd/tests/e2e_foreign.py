@@ -30,7 +30,6 @@ for it: georep-wirepoke plays it. A review found each case below open
 
 Usage: e2e_foreign.py [BINDIR]. Prints KTAP.
 """
-import hashlib
 import json
 import os
 import struct
@@ -55,13 +54,8 @@ FT_HEAL_REQ, FT_KEY, FT_MLEAF_REQ = 9, 11, 19
 WIRE_VERSION = 6
 
 
-def wire_id(name):
-    v = struct.unpack("<Q", hashlib.sha256(name.encode()).digest()[:8])[0]
-    return v or 1
-
-
 def vframe(ftype, body):
-    return e2e.frame(ftype, body, version=WIRE_VERSION, volume=wire_id("vol0"))
+    return e2e.frame(ftype, body, version=WIRE_VERSION, volume=e2e.volume_id("vol0"))
 
 
 def key_frame(term, epoch, byte):
