@@ -10,8 +10,11 @@
 # and never replicated again.
 #
 # alpha's log is 64 MiB, bravo's and charlie's 6 MiB (five 1 MiB
-# records); commit rule local, so that the writes do not wait for the
-# followers. alpha is made the primary (switchover), then writes WRITE_MB
+# records), and their data devices hold each write and flush 300 ms
+# (dm-delay), so that they apply (and may release) a few records a second
+# while the leader sends more: without the delay they kept up in some runs
+# and the case was not made. Commit rule local, so that the writes do not
+# wait for the followers. alpha is made the primary (switchover), then writes WRITE_MB
 # in 1 MiB O_DIRECT writes (QD16). Both followers must catch up with no
 # engine error, end sha256-identical with ledgers that verify, and at least
 # one of them must have found its log full (appends_log_full), else the case was
@@ -25,8 +28,11 @@ WRITE_MB=32
 CATCHUP_MAX_S=180
 # shellcheck disable=SC2034	# read by sites_volumes (lib.sh)
 SITES_LOG_MB_bravo=6 SITES_LOG_MB_charlie=6
+# shellcheck disable=SC2034
+SITES_DATA_DELAY_MS_bravo=300 SITES_DATA_DELAY_MS_charlie=300
 
 sites_init sites-flog
+vt_need_dm delay
 
 alpha_primary() {
 	if [ "$P" != alpha ]; then

@@ -17,7 +17,9 @@
 #                             loop devices D_<site>, L_<site>; alpha.vol0
 #                             formatted, bravo/charlie made as its replicas;
 #                             SITES_LOG_MB_<site> gives one site's log
-#                             another size
+#                             another size; SITES_DATA_DELAY_MS_<site> puts
+#                             its data device behind dm-delay (writes and
+#                             flushes held that long; vt_need_dm delay first)
 #   sites_config [KEY=VALUE...]
 #                             $T/cluster.json for them (quorum_loss=,
 #                             commit_rule=, site_extra=) and `config check`;
@@ -218,11 +220,14 @@ cut_links() { links down "$@"; }
 mend_links() { links up "$@"; }
 
 sites_volumes() {
-	local s data=${1:-256} log=${2:-128} l
+	local s data=${1:-256} log=${2:-128} l ms
 	for s in $SITES; do
-		eval "l=\${SITES_LOG_MB_$s:-$log}"
+		eval "l=\${SITES_LOG_MB_$s:-$log} ms=\${SITES_DATA_DELAY_MS_$s:-}"
 		eval "D_$s=\$(vt_loop data-$s $data)" || return 1
 		eval "L_$s=\$(vt_loop log-$s $l)" || return 1
+		[ -n "$ms" ] || continue
+		eval "vt_delay sites-data-$s \$D_$s $ms" || return 1
+		eval "D_$s=/dev/mapper/sites-data-$s"
 	done
 	georepctl volume create "alpha.$VOL" --data "$D_alpha" --log "$L_alpha" --format \
 		--role secondary --term 0 --site-id 1 --commit-rule quorum --key-dir "$KEYS" ||

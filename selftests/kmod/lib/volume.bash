@@ -6,12 +6,16 @@
 #   vt_init TAG             tmpfs, trap, skip checks; sets $T (work dir), $KEYS
 #   vt_need_dm TARGET       skip unless dmsetup and the dm target TARGET exist
 #   vt_loop NAME MiB        a loop device on a file in $T; echoes its path
+#   vt_delay NAME DEV MS    /dev/mapper/NAME: dm-delay over DEV holding its
+#                           writes and flushes MS ms (reads not); removed on
+#                           exit (call it in this shell, not in $(...))
 #   vt_check NAME CMD...    run CMD, print its output as diagnostics, KTAP line
 #   vt_num VOL KEY          a number from `georepctl status VOL --json`
 #   vt_wait_applied VOL SEQ wait up to 20 s for VOL's applied_seq >= SEQ
 #   vt_done                 exit status from the checks (0 or 1)
 #
-# Volumes named in $VT_VOLS are deleted and loop devices detached on exit.
+# Volumes named in $VT_VOLS are deleted, then the dm devices of vt_delay
+# removed and loop devices detached on exit.
 
 KSFT_SKIP=4
 . "$(dirname "${BASH_SOURCE[0]}")/tmpfs.sh"
@@ -19,6 +23,7 @@ vt_n=0
 vt_failed=0
 VT_VOLS=""
 VT_LOOPS=""
+VT_DMS=""
 
 vt_cleanup() {
 	local v l w
@@ -34,6 +39,9 @@ vt_cleanup() {
 	for v in $VT_VOLS; do
 		umount "/dev/georep/$v" 2>/dev/null
 		georepctl volume delete "$v" >/dev/null 2>&1
+	done
+	for l in $VT_DMS; do
+		dmsetup remove "$l" 2>/dev/null
 	done
 	for l in $VT_LOOPS; do
 		losetup -d "$l" 2>/dev/null
@@ -68,6 +76,14 @@ vt_loop() {
 	dev=$(losetup -f --show "$T/$1.img") || return 1
 	VT_LOOPS="$VT_LOOPS $dev"
 	echo "$dev"
+}
+
+vt_delay() {
+	local sz
+	sz=$(blockdev --getsz "$2") || return 1
+	dmsetup create "$1" --table "0 $sz delay $2 0 0 $2 0 $3 $2 0 $3" || return 1
+	VT_DMS="$VT_DMS $1"
+	dmsetup mknodes "$1"
 }
 
 vt_check() {
