@@ -349,8 +349,9 @@ static long georep_stream_commit(struct file *file, u64 __user *uarg)
 
 /*
  * GEOREP_IOC_DATA_WRITE: a sealed resync write to a secondary's data device;
- * the file must be open for writing, as for appends.
- * GEOREP_IOC_DATA_SEAL: a primary seals blocks for a secondary.
+ * GEOREP_IOC_DATA_SEAL: a primary seals blocks for a secondary. Both need
+ * the file open for writing, as for appends: a seal is what makes a
+ * secondary write a block, so a reader must not be able to get one.
  */
 static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 				unsigned long arg)
@@ -366,7 +367,7 @@ static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 		return georep_stream_commit(file, uarg);
 	if (cmd != GEOREP_IOC_DATA_WRITE && cmd != GEOREP_IOC_DATA_SEAL)
 		return -ENOTTY;
-	if (cmd == GEOREP_IOC_DATA_WRITE && !(file->f_mode & FMODE_WRITE))
+	if (!(file->f_mode & FMODE_WRITE))
 		return -EBADF;
 	if (copy_from_user(&dw, uarg, sizeof(dw)))
 		return -EFAULT;

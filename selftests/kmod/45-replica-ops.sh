@@ -184,7 +184,11 @@ data_seal_checks() {
 	expect_errno 74 "Bad message" georep-ledgerop datawrite "/dev/georep/$R.log" 64 \
 		"$T/blk2" "/dev/georep/$N.log" --corrupt &&
 	expect_errno 1 "not permitted" georep-ledgerop datawrite "/dev/georep/$R.log" 64 \
-		"$T/blk2" "/dev/georep/$R.log" || return 1
+		"$T/blk2" "/dev/georep/$R.log" &&
+	# a seal is what makes a secondary write: readers get none
+	expect_errno 9 "Bad file descriptor" georep-ledgerop datawrite \
+		"/dev/georep/$R.log" 64 "$T/blk2" "/dev/georep/$N.log" --sealer-rdonly ||
+		return 1
 	# sealed in term 2, written once the replica is in term 9: stale
 	georepctl volume set "$R" --role secondary --term 9 || return 1
 	expect_errno 116 "Stale" georep-ledgerop datawrite "/dev/georep/$R.log" 64 \

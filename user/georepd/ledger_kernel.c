@@ -330,7 +330,7 @@ static int k_data_write(struct gd_ledger *l, uint64_t off, const void *buf, size
 static int k_data_seal(struct gd_ledger *l, uint64_t off, const void *buf, size_t len,
 		       struct georep_data_seal *seal)
 {
-	return k_data_ioctl(to_k(l)->rfd, GEOREP_IOC_DATA_SEAL, off, buf, len, seal);
+	return k_data_ioctl(to_k(l)->wfd, GEOREP_IOC_DATA_SEAL, off, buf, len, seal);
 }
 
 static int k_key_install(struct gd_ledger *l, uint32_t epoch,

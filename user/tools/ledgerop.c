@@ -7,7 +7,7 @@
  *   georep-ledgerop reset <volume> <source.log> <seq> [--corrupt]
  *   georep-ledgerop noop <volume>            prints the no-op's seq
  *   georep-ledgerop head <volume>            prints "written_seq term chain"
- *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]
+ *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt|--sealer-rdonly]
  *   georep-ledgerop resync <source> <dev.log> <sealer.log>
  *   georep-ledgerop shipread <dev.log> <out> [<seq>]
  *   georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]
@@ -20,7 +20,9 @@
  * the log stream with GEOREP_IOC_DATA_WRITE, sealed by the primary behind
  * <sealer.log> (GEOREP_IOC_DATA_SEAL); resync copies all of <source> (a
  * file or block device) that way, 1 MiB at a time, each piece with FUA.
- * --corrupt flips one bit of the anchor or of the data after sealing.
+ * --corrupt flips one bit of the anchor or of the data after sealing;
+ * --sealer-rdonly opens <sealer.log> read-only (the kernel then refuses to
+ * seal: EBADF), where the sealer is otherwise opened for writing.
  * shipread puts the log stream in sealed mode (GEOREP_IOC_SHIP_SEALED),
  * reads once without blocking from <seq> (default: where the stream
  * starts) into <out>, then prints "bytes=N pri=P durable=D": P is 1 when
@@ -78,7 +80,8 @@ static void usage(void)
 		"       georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]\n"
 		"       georep-ledgerop commit <dev.log> <seq> [--rdonly]\n"
 		"       georep-ledgerop commitcost <volume> <dev.log> <count>\n"
-		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt]\n"
+		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log>\n"
+		"                                 [--fua|--corrupt|--sealer-rdonly]\n"
 		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n");
 	exit(2);
 }
@@ -243,8 +246,12 @@ static int cmd_head(const char *name)
 	return 0;
 }
 
-/* flags: GEOREP_DW_FUA, or CORRUPT: flip a bit of the data once sealed */
+/*
+ * flags: GEOREP_DW_FUA, or CORRUPT: flip a bit of the data once sealed, or
+ * SEALER_RDONLY: open the sealer read-only
+ */
 #define CORRUPT		(1U << 31)
+#define SEALER_RDONLY	(1U << 30)
 
 /* seal with the primary behind @sealer, then write to the secondary's @fd */
 static int data_write(int fd, int sealer, uint64_t lba, void *buf, uint32_t len,
@@ -286,7 +293,7 @@ static int cmd_datawrite(const char *log, uint64_t lba, const char *file,
 		return fail(file, errno, NULL);
 	}
 	fd = open(log, O_RDWR);
-	sfd = open(sealer, O_RDONLY);
+	sfd = open(sealer, flags & SEALER_RDONLY ? O_RDONLY : O_RDWR);
 	if (fd < 0 || sfd < 0) {
 		ret = fail(fd < 0 ? log : sealer, errno, NULL);
 		goto out;
@@ -310,7 +317,7 @@ static int cmd_resync(const char *src, const char *log, const char *sealer)
 	int in, fd, sfd, ret = 0;
 	ssize_t n;
 
-	sfd = open(sealer, O_RDONLY);
+	sfd = open(sealer, O_RDWR);
 	if (sfd < 0)
 		return fail(sealer, errno, NULL);
 	in = open(src, O_RDONLY);
@@ -607,6 +614,8 @@ int main(int argc, char **argv)
 			flags = GEOREP_DW_FUA;
 		else if (argc == 7 && !strcmp(argv[6], "--corrupt"))
 			flags = CORRUPT;
+		else if (argc == 7 && !strcmp(argv[6], "--sealer-rdonly"))
+			flags = SEALER_RDONLY;
 		else if (argc == 7)
 			usage();
 		return cmd_datawrite(argv[2], num(argv[3]), argv[4], argv[5], flags);

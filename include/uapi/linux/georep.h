@@ -237,7 +237,8 @@ enum georep_commit_rule {
  * struct georep_data_seal). EROFS on a primary, EINVAL on a range outside
  * the device or not 4 KiB aligned, ENOKEY for an epoch not installed,
  * ESTALE for a seal of an older term, EBADMSG for a mac that does not match.
- * ioctl(GEOREP_IOC_DATA_SEAL) on a primary's stream makes that seal.
+ * ioctl(GEOREP_IOC_DATA_SEAL) on a primary's stream makes that seal; like
+ * DATA_WRITE it needs the file open for writing (EBADF otherwise).
  */
 enum georep_cmd {
 	GEOREP_CMD_UNSPEC,
