@@ -51,6 +51,7 @@
 #   vol_num S KEY             a number from it
 #   sha_dev S                 sha256 of S's data device (whole)
 #   data_identical            every site's data device has the same sha256
+#                             (else which blocks differ, and the seqs)
 #   share_keys                the replicas' key dirs get the first site's keys
 #
 # Results are printed as nested KTAP by check/result (selftests/kmod/lib/
@@ -530,14 +531,38 @@ sites_writer_stop() {
 	[ ! -e "$T/$1.failed" ] || { cat "$T/$1.failed"; return 1; }
 }
 
-# data_identical: every site's data device has the same sha256 (printed)
+# data_identical: every site's data device has the same sha256 (printed);
+# when they differ, which 4 KiB blocks differ and what each kernel says
 data_identical() {
-	local s h h0=""
+	local s h h0="" ret=0
 	for s in $SITES; do
 		h=$(sha_dev "$s")
 		echo "$s: $h"
 		[ ${#h} = 64 ] || return 1
 		[ -n "$h0" ] || h0=$h
-		[ "$h" = "$h0" ] || return 1
+		[ "$h" = "$h0" ] || ret=1
+	done
+	[ $ret = 0 ] || data_differences
+	return $ret
+}
+
+# data_differences: the 4 KiB blocks where each site's data device differs
+# from the first site's (at most 20 listed), and every kernel's seqs
+data_differences() {
+	local s d d0 first
+	first=${SITES%% *}
+	eval "d0=\$D_$first"
+	for s in $SITES; do
+		[ "$s" = "$first" ] && continue
+		eval "d=\$D_$s"
+		echo "blocks where $s differs from $first:" \
+		     "$(cmp -l <(dd if="$d0" bs=1M iflag=direct status=none) \
+			<(dd if="$d" bs=1M iflag=direct status=none) 2>/dev/null |
+			awk '{ print int(($1 - 1) / 4096) }' |
+			uniq | awk '{ n++; if (n <= 20) l = l " " $1 } END { print n + 0 ":" l }')"
+	done
+	for s in $SITES; do
+		vol_json "$s" | jq -c '.volumes[] | {name, role, term, written_seq, commit_seq,
+			applied_seq, tail_seq, diverged}'
 	done
 }
