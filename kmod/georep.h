@@ -179,7 +179,8 @@ ssize_t georep_log_append(struct georep_volume *vol,
  * georep_log_truncate() and georep_log_reset(): secondary only (-EBUSY);
  * georep_log_noop(): primary only (-EROFS), *seq is the no-op's seq once
  * it is durable locally; georep_data_write(): secondary only (-EROFS),
- * georep_data_seal(): primary only (-EPERM); dw->buf is a user pointer.
+ * georep_data_seal(): primary only (-EPERM); georep_data_read(): any role;
+ * dw->buf is a user pointer.
  */
 int georep_log_truncate(struct georep_volume *vol, u64 seq,
 			struct netlink_ext_ack *extack);
@@ -197,6 +198,7 @@ int georep_log_noop(struct georep_volume *vol, u64 *seq,
 int georep_data_write(struct georep_volume *vol,
 		      const struct georep_data_write *dw);
 int georep_data_seal(struct georep_volume *vol, struct georep_data_write *dw);
+int georep_data_read(struct georep_volume *vol, const struct georep_data_write *dw);
 /* readers of the stream wait here; woken on every new durable record */
 wait_queue_head_t *georep_volume_waitq(struct georep_volume *vol);
 u64 georep_volume_durable_seq(struct georep_volume *vol);

@@ -790,3 +790,40 @@ out_free:
 	kvfree(buf);
 	return ret;
 }
+
+/**
+ * georep_data_read() - read a range of the data device for the daemon
+ * @vol: the volume
+ * @dw: lba, buf (user pointer), len; flags and seal zero
+ *
+ * What a resync or a heal sends is read here, so that georepd never opens
+ * the volume's block device: an opener that stays keeps a writer's close
+ * from being the last one, the close that writes the writer's dirty pages
+ * back, and would count as a user of the device (a switchover waits for
+ * none). The bytes come from the data device as it is, as a read of the
+ * block device would return them.
+ * Return: 0, -EINVAL for a bad range, flags or seal, -ENOMEM, -EFAULT, or
+ * an I/O error. Context: process context, sleeps.
+ */
+int georep_data_read(struct georep_volume *vol, const struct georep_data_write *dw)
+{
+	void *buf;
+	int ret;
+
+	if (dw->flags || memchr_inv(&dw->seal, 0, sizeof(dw->seal)) ||
+	    !data_range_ok(vol, dw))
+		return -EINVAL;
+	/* whole pages, page aligned: georep_log_rw() maps them into bios */
+	buf = vmalloc(dw->len);
+	if (!buf)
+		return -ENOMEM;
+	ret = georep_log_rw(vol, vol->data_bdev, dw->lba, buf, dw->len,
+			    REQ_OP_READ);
+	if (ret)
+		pr_err_ratelimited("%s: data read at %llu for the daemon failed: %d\n",
+				   vol->name, dw->lba, ret);
+	else if (copy_to_user(u64_to_user_ptr(dw->buf), buf, dw->len))
+		ret = -EFAULT;
+	vfree(buf);
+	return ret;
+}

@@ -352,6 +352,7 @@ static long georep_stream_commit(struct file *file, u64 __user *uarg)
  * GEOREP_IOC_DATA_SEAL: a primary seals blocks for a secondary. Both need
  * the file open for writing, as for appends: a seal is what makes a
  * secondary write a block, so a reader must not be able to get one.
+ * GEOREP_IOC_DATA_READ: a range of the data device, for a resync or heal.
  */
 static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 				unsigned long arg)
@@ -365,9 +366,10 @@ static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 		return georep_stream_mode_ioctl(sf, cmd, uarg);
 	if (cmd == GEOREP_IOC_COMMIT_SEQ)
 		return georep_stream_commit(file, uarg);
-	if (cmd != GEOREP_IOC_DATA_WRITE && cmd != GEOREP_IOC_DATA_SEAL)
+	if (cmd != GEOREP_IOC_DATA_WRITE && cmd != GEOREP_IOC_DATA_SEAL &&
+	    cmd != GEOREP_IOC_DATA_READ)
 		return -ENOTTY;
-	if (!(file->f_mode & FMODE_WRITE))
+	if (cmd != GEOREP_IOC_DATA_READ && !(file->f_mode & FMODE_WRITE))
 		return -EBADF;
 	if (copy_from_user(&dw, uarg, sizeof(dw)))
 		return -EFAULT;
@@ -376,6 +378,8 @@ static long georep_stream_ioctl(struct file *file, unsigned int cmd,
 		return ret;
 	if (cmd == GEOREP_IOC_DATA_WRITE) {
 		ret = georep_data_write(sf->vol, &dw);
+	} else if (cmd == GEOREP_IOC_DATA_READ) {
+		ret = georep_data_read(sf->vol, &dw);
 	} else {
 		ret = georep_data_seal(sf->vol, &dw);
 		if (!ret && copy_to_user(uarg, &dw, sizeof(dw)))

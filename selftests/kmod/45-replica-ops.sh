@@ -11,7 +11,8 @@
 # record on a primary only (EROFS on a secondary); DATA_WRITE is refused on
 # a primary (EROFS), and without the primary's data seal over those very
 # bytes (EBADMSG), sealed by a secondary (EPERM) or in an older term
-# (ESTALE).
+# (ESTALE), and a seal is made on a writable file only (EBADF). DATA_READ
+# returns the data device's bytes on any file of the stream.
 # A deposed quorum primary's own suffix (applied to its data device) is
 # dropped only with TRUNCATE_APPLIED (EINVAL without): its write still
 # waiting for the commit fails with EIO, the volume is diverged (persisted
@@ -27,7 +28,7 @@ N=vol45n-$$
 R=vol45r-$$
 Q=vol45q-$$
 VT_VOLS="$Q $R $S $N $P"
-echo "    1..17"
+echo "    1..18"
 
 setup() {
 	PD=$(vt_loop pdata 32) && PL=$(vt_loop plog 16) || return 1
@@ -175,6 +176,23 @@ data_write_checks() {
 	cmp <(dd if="/dev/georep/$R" bs=4k skip=8 count=2 iflag=direct status=none) "$T/blk"
 }
 
+# what a primary's georepd reads for a resync or a heal: the kernel reads
+# the data device, on a read-only file of the stream (GEOREP_IOC_DATA_READ)
+data_read_checks() {
+	georep-ledgerop dataread "/dev/georep/$R.log" 64 8192 "$T/rb" &&
+	cmp "$T/rb" "$T/blk" &&
+	georep-ledgerop dataread "/dev/georep/$N.log" 0 4096 "$T/rb" &&
+	cmp "$T/rb" <(dd if="/dev/georep/$N" bs=4k count=1 iflag=direct status=none) &&
+	expect_errno 22 "Invalid" georep-ledgerop dataread "/dev/georep/$R.log" 1 4096 \
+		"$T/rb" &&
+	expect_errno 22 "Invalid" georep-ledgerop dataread "/dev/georep/$R.log" 64 100 \
+		"$T/rb" &&
+	expect_errno 22 "Invalid" georep-ledgerop dataread "/dev/georep/$R.log" \
+		$((32 * 2048)) 4096 "$T/rb" &&
+	expect_errno 22 "Invalid" georep-ledgerop dataread "/dev/georep/$R.log" 64 \
+		$((1024 * 1024 + 4096)) "$T/rb"
+}
+
 # resync blocks carry the primary's data seal: nothing else is written
 data_seal_checks() {
 	local before
@@ -288,6 +306,7 @@ vt_check "reset on a primary: refused" reset_refused
 vt_check "noop on the primary: dumped, verified, replicated" noop_primary
 vt_check "noop on a secondary: EROFS" noop_secondary
 vt_check "DATA_WRITE: EROFS on a primary, range checks, FUA write" data_write_checks
+vt_check "DATA_READ: the data device as written, on a read-only file; range checks" data_read_checks
 vt_check "DATA_WRITE: tampered, unsealed by a primary, stale term: refused" data_seal_checks
 vt_check "deposed quorum primary: its write waits after the demotion" deposed_setup
 vt_check "truncate below applied without TRUNCATE_APPLIED, below commit: refused" \

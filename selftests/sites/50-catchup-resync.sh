@@ -115,6 +115,27 @@ resync() {
 		grep -q "resync installed" "$T/$R.log"
 }
 
+# The primary's georepd read its data for the resync through the kernel
+# (GEOREP_IOC_DATA_READ) and holds no file of the block device: its open
+# count is 0, and a buffered writer's close is the last one, which writes
+# the writer's pages back before it returns. Until December 2026 georepd
+# opened the device for its first resync read and kept it open: a writer's
+# dirty pages then stayed in the page cache after its close, for up to
+# 30 s, and a switchover (which waits for the device to be closed, not
+# counting georepd) could demote the primary under them.
+closed_after_resync() {
+	local w0 w1 n
+	n=$(kvol "$P" open_count)
+	echo "$P's block device open count after the resync: $n"
+	[ "$n" = 0 ] || return 1
+	w0=$(vol_num "$P" written_seq)
+	dd if=/dev/urandom of="/dev/georep/$P.$VOL" bs=4k count=64 seek=100 status=none ||
+		return 1
+	w1=$(vol_num "$P" written_seq)
+	echo "written_seq $w0 before a buffered 256 KiB dd, $w1 once it closed the device"
+	[ "$w1" -gt "$w0" ]
+}
+
 check network sites_network || exit 1
 check volumes sites_volumes $DATA_MB $LOG_MB || exit 1
 check keys share_keys || exit 1
@@ -131,4 +152,5 @@ check "write_${FILL_MB}MiB_past_the_log" fill_past_log
 check replica_full_resync resync
 check resync_sha256_identical data_identical
 check resync_ledgers_same ledgers_same $SITES
+check primary_device_closed_after_resync closed_after_resync
 [ "$failed" = 0 ]

@@ -46,7 +46,8 @@ struct kernel_ledger {
 	unsigned int minor;	/* /dev/georepN */
 	/* dlock: the reader thread's reads (resync, heal) and the loop's test-read */
 	pthread_mutex_t dlock;
-	int dfd;		/* the volume's block device, data reads */
+	bool data_open;		/* no GEOREP_IOC_DATA_READ: data reads by dfd */
+	int dfd;		/* the volume's block device, on such a module */
 	void *dbuf;		/* O_DIRECT bounce buffer of those reads */
 	size_t dbuf_len;
 	bool truncate_applied;	/* the next LOG_TRUNCATE has TRUNCATE_APPLIED */
@@ -380,12 +381,29 @@ static int data_read_locked(struct kernel_ledger *k, uint64_t off, void *buf, si
 	return 0;
 }
 
-/* no netlink here: the reader thread calls it while the loop uses k->nl */
+/*
+ * No netlink here: the reader thread calls it while the loop uses k->nl.
+ * The kernel reads the data device (GEOREP_IOC_DATA_READ), so that this
+ * daemon does not hold the volume's block device open: an opener that
+ * stays keeps a writer's close from being the last one, which writes the
+ * writer's dirty pages back. A module without the ioctl: the device is
+ * opened on the first read and stays open, as before December 2026.
+ */
 static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
 {
 	struct kernel_ledger *k = to_k(l);
+	struct georep_data_write dw = {
+		.lba = off / 512, .buf = (uintptr_t)buf, .len = len,
+	};
 	int ret;
 
+	if (!__atomic_load_n(&k->data_open, __ATOMIC_RELAXED)) {
+		if (!ioctl(k->tfd, GEOREP_IOC_DATA_READ, &dw))
+			return 0;
+		if (errno != ENOTTY)
+			return -errno;
+		__atomic_store_n(&k->data_open, true, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_lock(&k->dlock);
 	ret = data_read_locked(k, off, buf, len);
 	pthread_mutex_unlock(&k->dlock);

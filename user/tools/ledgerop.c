@@ -9,6 +9,7 @@
  *   georep-ledgerop head <volume>            prints "written_seq term chain"
  *   georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log> [--fua|--corrupt|--sealer-rdonly]
  *   georep-ledgerop resync <source> <dev.log> <sealer.log>
+ *   georep-ledgerop dataread <dev.log> <lba> <len> <out>
  *   georep-ledgerop shipread <dev.log> <out> [<seq>]
  *   georep-ledgerop streamcopy <dev.log> <out> <seconds> [--sealed]
  *
@@ -23,6 +24,8 @@
  * --corrupt flips one bit of the anchor or of the data after sealing;
  * --sealer-rdonly opens <sealer.log> read-only (the kernel then refuses to
  * seal: EBADF), where the sealer is otherwise opened for writing.
+ * dataread writes <len> bytes of the data device from sector <lba> to
+ * <out>, read by the kernel (GEOREP_IOC_DATA_READ, on a read-only file).
  * shipread puts the log stream in sealed mode (GEOREP_IOC_SHIP_SEALED),
  * reads once without blocking from <seq> (default: where the stream
  * starts) into <out>, then prints "bytes=N pri=P durable=D": P is 1 when
@@ -82,7 +85,8 @@ static void usage(void)
 		"       georep-ledgerop commitcost <volume> <dev.log> <count>\n"
 		"       georep-ledgerop datawrite <dev.log> <lba> <file> <sealer.log>\n"
 		"                                 [--fua|--corrupt|--sealer-rdonly]\n"
-		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n");
+		"       georep-ledgerop resync <source> <dev.log> <sealer.log>\n"
+		"       georep-ledgerop dataread <dev.log> <lba> <len> <out>\n");
 	exit(2);
 }
 
@@ -306,6 +310,36 @@ out:
 		close(fd);
 	if (sfd >= 0)
 		close(sfd);
+	free(buf);
+	return ret;
+}
+
+static int cmd_dataread(const char *log, uint64_t lba, uint64_t len, const char *out)
+{
+	struct georep_data_write dw = { .lba = lba, .len = (uint32_t)len };
+	void *buf = NULL;
+	int fd, ofd, ret = 0;
+
+	if (len > CHUNK + 4096 || posix_memalign(&buf, 4096, len ? len : 4096))
+		return fail("dataread", len > CHUNK + 4096 ? EINVAL : ENOMEM, NULL);
+	dw.buf = (uintptr_t)buf;
+	fd = open(log, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fail(log, errno, NULL);
+		goto out_free;
+	}
+	if (ioctl(fd, GEOREP_IOC_DATA_READ, &dw)) {
+		ret = fail("GEOREP_IOC_DATA_READ", errno, NULL);
+		goto out_close;
+	}
+	ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (ofd < 0 || write(ofd, buf, len) != (ssize_t)len)
+		ret = fail(out, ofd < 0 ? errno : EIO, NULL);
+	if (ofd >= 0)
+		close(ofd);
+out_close:
+	close(fd);
+out_free:
 	free(buf);
 	return ret;
 }
@@ -620,6 +654,8 @@ int main(int argc, char **argv)
 			usage();
 		return cmd_datawrite(argv[2], num(argv[3]), argv[4], argv[5], flags);
 	}
+	if (!strcmp(argv[1], "dataread") && argc == 6)
+		return cmd_dataread(argv[2], num(argv[3]), num(argv[4]), argv[5]);
 	if (!strcmp(argv[1], "resync") && argc == 5)
 		return cmd_resync(argv[2], argv[3], argv[4]);
 	if (!strcmp(argv[1], "streamcopy") && (argc == 5 || argc == 6)) {

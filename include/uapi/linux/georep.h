@@ -402,5 +402,13 @@ struct georep_data_write {
  * EINVAL when it is past the last record (on a primary the last sealed).
  */
 #define GEOREP_IOC_COMMIT_SEQ		_IOW(GEOREP_IOC_MAGIC, 5, __u64)
+/*
+ * A range of the data device into lba, buf and len (DATA_WRITE's range
+ * rules; flags and seal zero, else EINVAL), on any file of the stream: what
+ * a primary's daemon reads for a resync or a heal, without opening the
+ * volume's block device (an opener of it that stays keeps a writer's last
+ * close from writing the writer's dirty pages back).
+ */
+#define GEOREP_IOC_DATA_READ		_IOW(GEOREP_IOC_MAGIC, 6, struct georep_data_write)
 
 #endif /* _UAPI_LINUX_GEOREP_H */
