@@ -140,12 +140,12 @@ round() {
 		sleep 0.5
 	done
 	wait $bgp $syncp
-	# what bg left in P's page cache, written now: fio's close is not the
-	# last one once georepd has read the device for a resync (it keeps it
-	# open), so nothing wrote it back at the close, and the flusher would
-	# write it up to 30 s later, after drain and under data_identical (the
-	# data difference of December 2026: one site hashed before the last
-	# records reached it, cmp afterwards found no difference)
+	# what bg left in P's page cache, written now, whoever else holds the
+	# device open: only the last close writes it back, and the flusher up
+	# to 30 s later, after drain and under data_identical. Until December
+	# 2026 georepd kept the device open once it had read it for a resync
+	# (now GEOREP_IOC_DATA_READ): the data difference this case showed in
+	# 1 of 6 runs, one site hashed before the last records reached it
 	blockdev --flushbufs "/dev/georep/$P.$VOL" || return 1
 	echo "round $name: queue every 0.5 s (MiB): $(tr '\n' ' ' <"$T/queue-$name")"
 	eval "PEAK_$name=$peak LAG_$name=$lag"
