@@ -58,6 +58,9 @@ struct kernel_ledger {
 
 #define to_k(l) ((struct kernel_ledger *)(l))
 
+/* GEOREP_IOC_DATA_READ's largest range (struct georep_data_write) */
+#define DATA_READ_MAX	(1U << 20)
+
 static int k_status(struct gd_ledger *l, struct gd_ledger_status *st)
 {
 	struct kernel_ledger *k = to_k(l);
@@ -392,20 +395,27 @@ static int data_read_locked(struct kernel_ledger *k, uint64_t off, void *buf, si
 static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
 {
 	struct kernel_ledger *k = to_k(l);
-	struct georep_data_write dw = {
-		.lba = off / 512, .buf = (uintptr_t)buf, .len = len,
-	};
+	struct georep_data_write dw = { };
+	size_t done = 0;
 	int ret;
 
-	if (!__atomic_load_n(&k->data_open, __ATOMIC_RELAXED)) {
-		if (!ioctl(k->tfd, GEOREP_IOC_DATA_READ, &dw))
-			return 0;
-		if (errno != ENOTTY)
-			return -errno;
-		__atomic_store_n(&k->data_open, true, __ATOMIC_RELAXED);
+	/* the kernel reads at most DATA_READ_MAX a call (a resync asks 4 MiB) */
+	while (done < len && !__atomic_load_n(&k->data_open, __ATOMIC_RELAXED)) {
+		dw.lba = (off + done) / 512;
+		dw.buf = (uintptr_t)buf + done;
+		dw.len = len - done < DATA_READ_MAX ? len - done : DATA_READ_MAX;
+		if (ioctl(k->tfd, GEOREP_IOC_DATA_READ, &dw)) {
+			if (errno != ENOTTY)
+				return -errno;
+			__atomic_store_n(&k->data_open, true, __ATOMIC_RELAXED);
+			break;
+		}
+		done += dw.len;
 	}
+	if (done == len)
+		return 0;
 	pthread_mutex_lock(&k->dlock);
-	ret = data_read_locked(k, off, buf, len);
+	ret = data_read_locked(k, off + done, (char *)buf + done, len - done);
 	pthread_mutex_unlock(&k->dlock);
 	return ret;
 }
