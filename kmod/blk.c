@@ -298,36 +298,74 @@ static void collect(struct georep_volume *vol, struct list_head *done)
 	}
 }
 
+/* the largest piece of a copy taken from the allocator at once: 64 KiB */
+#define COPY_ORDER	4
+
+/*
+ * A copy's pieces, one per bvec of its table: compound pages of the
+ * allocator (order > 0), or single pages of the allocator or of the pool,
+ * which mempool_free() takes back (and frees past the pool's reserve).
+ */
 static void io_copy_free(struct georep_volume *vol, struct bio *copy)
 {
-	struct bvec_iter_all iter;
 	struct bio_vec *bv;
+	int i;
 
 	if (!copy)
 		return;
-	bio_for_each_segment_all(bv, copy, iter)
-		mempool_free(bv->bv_page, vol->copy_pool);
+	bio_for_each_bvec_all(bv, copy, i) {
+		/* a sealed-mode reader may still hold a reference (ship.c) */
+		if (PageCompound(bv->bv_page))
+			put_page(bv->bv_page);
+		else
+			mempool_free(bv->bv_page, vol->copy_pool);
+	}
 	bio_put(copy);
 }
 
 /*
- * @size bytes of pages into @copy. Without @pool: from the page allocator,
- * neither waiting nor retrying; with it, from vol->copy_pool (one writer at
- * a time, under copy_mutex, so that two never wait for each other's pages;
- * a pool holds a write's worth, refilled as writes complete). False: a
+ * A piece of up to @size bytes from the allocator, neither waiting nor
+ * retrying: as large as COPY_ORDER allows, smaller when that fails (a
+ * 1 MiB write takes 16 allocations, not 256). *@len: its length.
+ */
+static struct page *copy_piece(unsigned int size, unsigned int *len)
+{
+	const gfp_t gfp = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
+	unsigned int order = min_t(unsigned int, COPY_ORDER,
+				   ilog2(max_t(unsigned int, size >> PAGE_SHIFT, 1)));
+	struct page *page;
+
+	for (; order; order--) {
+		page = alloc_pages(gfp | __GFP_COMP, order);
+		if (page) {
+			*len = min_t(unsigned int, size, PAGE_SIZE << order);
+			return page;
+		}
+	}
+	*len = min_t(unsigned int, size, PAGE_SIZE);
+	return alloc_page(gfp);
+}
+
+/*
+ * @size bytes of pages into @copy. Without @pool: from the page allocator
+ * (copy_piece()); with it, from vol->copy_pool (one writer at a time, under
+ * copy_mutex, so that two never wait for each other's pages; a pool holds
+ * a write's worth of single pages, refilled as writes complete). False: a
  * page was missing, @copy holds what was taken.
  */
 static bool copy_pages(struct georep_volume *vol, struct bio *copy,
 		       unsigned int size, bool pool)
 {
-	const gfp_t gfp = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
 	unsigned int len;
 	struct page *page;
 
 	for (; size; size -= len) {
-		len = min_t(unsigned int, size, PAGE_SIZE);
-		page = pool ? mempool_alloc(vol->copy_pool, GFP_NOIO) :
-		       alloc_page(gfp);
+		if (pool) {
+			len = min_t(unsigned int, size, PAGE_SIZE);
+			page = mempool_alloc(vol->copy_pool, GFP_NOIO);
+		} else {
+			page = copy_piece(size, &len);
+		}
 		if (!page)
 			return false;
 		__bio_add_page(copy, page, len, 0);
