@@ -395,22 +395,22 @@ static int data_read_locked(struct kernel_ledger *k, uint64_t off, void *buf, si
 static int k_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t len)
 {
 	struct kernel_ledger *k = to_k(l);
-	struct georep_data_write dw = { };
-	size_t done = 0;
+	struct georep_data_seal none = { };
+	size_t done = 0, n;
 	int ret;
 
 	/* the kernel reads at most DATA_READ_MAX a call (a resync asks 4 MiB) */
 	while (done < len && !__atomic_load_n(&k->data_open, __ATOMIC_RELAXED)) {
-		dw.lba = (off + done) / 512;
-		dw.buf = (uintptr_t)buf + done;
-		dw.len = len - done < DATA_READ_MAX ? len - done : DATA_READ_MAX;
-		if (ioctl(k->tfd, GEOREP_IOC_DATA_READ, &dw)) {
-			if (errno != ENOTTY)
-				return -errno;
+		n = len - done < DATA_READ_MAX ? len - done : DATA_READ_MAX;
+		ret = k_data_ioctl(k->tfd, GEOREP_IOC_DATA_READ, off + done,
+				   (char *)buf + done, n, &none);
+		if (ret == -EOPNOTSUPP) {
 			__atomic_store_n(&k->data_open, true, __ATOMIC_RELAXED);
 			break;
 		}
-		done += dw.len;
+		if (ret)
+			return ret;
+		done += n;
 	}
 	if (done == len)
 		return 0;
