@@ -224,6 +224,23 @@ static void print_forks(json_t *rep)
 		       jbytes(f, "bytes", bytes, sizeof(bytes)));
 }
 
+/* leader: a full resync's read of this site's device that keeps failing */
+static void print_resync_failing(json_t *rep)
+{
+	json_t *f = json_object_get(rep, "resync_read_failing");
+	char at[24], n[24];
+	bool anchor;
+
+	if (!json_is_object(f))
+		return;
+	anchor = !strcmp(jstr(f, "what", ""), "anchor");
+	printf("  RESYNC STALLED: cannot read %s %s: %s (%s failures in a row, for %.0f s)\n",
+	       anchor ? "the record at seq" : "the data device at",
+	       jnum(f, anchor ? "seq" : "offset", at, sizeof(at)), jstr(f, "error", "?"),
+	       jnum(f, "failures", n, sizeof(n)),
+	       json_number_value(json_object_get(f, "for_s")));
+}
+
 /* the heal of a fork (engine_heal.c): "in sync" or what is left */
 static void print_heal(json_t *rep)
 {
@@ -367,6 +384,7 @@ void cluster_status_print(json_t *st)
 		print_sites(st, rep);
 		print_forks(rep);
 		print_heal(rep);
+		print_resync_failing(rep);
 		print_merkle(rep);
 		print_scrub(rep);
 		print_checkpoint(rep);

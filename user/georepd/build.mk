@@ -93,6 +93,8 @@ $(GEOREPD_PROBE): LDLIBS := $(O)/libgeorep.a $(LDLIBS) $(shell pkg-config --libs
 CHECK_CMDS += georepd/tests/e2e_replication.py
 # a leader whose ledger reads take seconds keeps its lease (reader.c)
 CHECK_CMDS += georepd/tests/e2e_slowread.py
+# a leader whose data device fails a resync's read backs off, says where (engine_resync.c)
+CHECK_CMDS += georepd/tests/e2e_resync_fail.py
 # a follower catching up across a new leader's barrier (engine_ship.c joined())
 CHECK_CMDS += georepd/tests/e2e_catchup.py
 CHECK_CMDS += georepd/tests/e2e_follower_log.py

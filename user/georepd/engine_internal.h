@@ -75,6 +75,9 @@ static inline bool eng_msg_urgent(uint8_t type)
 #define ENG_RESYNC_QUEUE	(4U << 20)
 /* a follower still resyncing this long after a pass ended gets another */
 #define ENG_RESYNC_REPEAT_NS	(5000ULL * 1000000ULL)
+/* a resync read that failed is tried again a tick later, twice that, ... */
+#define ENG_RESYNC_RETRY_MAX_NS	(5000ULL * 1000000ULL)	/* ... up to this */
+#define ENG_RESYNC_FAILS_LOUD	5		/* failures in a row: an error */
 #define ENG_FOLLOWER_COMPACT_NS	100000000ULL	/* follower release, at most every */
 #define ENG_LOG_FULL_STALL_NS	60000000000ULL	/* a full log, nothing applied: fail */
 #define ENG_LOG_FULL_GAP_NS	10000000000ULL	/* ... counted while refusals follow */
@@ -310,6 +313,12 @@ struct engine {
 		size_t len, alen;
 		bool reading, want, anchor;
 		uint64_t reads;
+		/* reads that failed: all, and in a row (the retry backs off) */
+		uint64_t read_errors;
+		uint32_t fails;
+		int err;			/* the last failure's -errno */
+		bool err_anchor;		/* ... reading the anchor at err_at */
+		uint64_t err_at, fail_since_ns;	/* its offset or seq; first of the row */
 	} rsb;
 	struct gd_stages stages;	/* where a write's time goes (stage.h) */
 	uint64_t records_in_ns;		/* follower: the RECORDS being answered came in */

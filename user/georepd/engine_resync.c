@@ -67,6 +67,46 @@ static int resync_keep_anchor(struct engine *e, uint64_t seq, const uint8_t *buf
 	return 0;
 }
 
+/*
+ * A resync read failed: say so (the first time, then rate-limited; an error
+ * once ENG_RESYNC_FAILS_LOUD failed in a row) and back off, a tick doubled
+ * per failure up to ENG_RESYNC_RETRY_MAX_NS. A device that cannot be read
+ * keeps its follower behind, not the loop busy: status shows where and why
+ * (resync_read_failing), and the copy goes on once a read succeeds.
+ */
+static void resync_read_failed(struct engine *e, uint64_t at, int err)
+{
+	struct eng_rsbuf *b = &e->rsb;
+	const char *what = b->anchor ? "the record at seq" : "the data device at";
+
+	if (!b->fails || b->err != err || b->err_anchor != b->anchor)
+		b->fail_since_ns = gr_now_ns();
+	b->fails++;
+	b->read_errors++;
+	b->err = err;
+	b->err_anchor = b->anchor;
+	b->err_at = at;
+	b->failed_ns = gr_now_ns();
+	if (b->fails == ENG_RESYNC_FAILS_LOUD)
+		gd_err("volume %s: resync: cannot read %s %llu: %s, %u times in a row: the follower stays behind until it can be read (retrying every %llu s)",
+		       e->name, what, (unsigned long long)at, strerror(-err), b->fails,
+		       ENG_RESYNC_RETRY_MAX_NS / 1000000000ULL);
+	else if (b->fails == 1 || gd_ratelimit(&e->rl))
+		gd_warn("volume %s: resync: cannot read %s %llu: %s", e->name, what,
+			(unsigned long long)at, strerror(-err));
+}
+
+/* how long after the last failure a resync read is tried again */
+static uint64_t resync_retry_ns(const struct eng_rsbuf *b)
+{
+	uint64_t ns = ENG_TICK_MS * 1000000ULL;
+	uint32_t i;
+
+	for (i = 1; i < b->fails && ns < ENG_RESYNC_RETRY_MAX_NS; i++)
+		ns *= 2;
+	return ns < ENG_RESYNC_RETRY_MAX_NS ? ns : ENG_RESYNC_RETRY_MAX_NS;
+}
+
 static void resync_read_done(void *arg, uint64_t off, void *buf, ssize_t n)
 {
 	struct engine *e = arg;
@@ -80,14 +120,16 @@ static void resync_read_done(void *arg, uint64_t off, void *buf, ssize_t n)
 		b->off = off;
 		b->len = n;
 	}
-	if (ret && gd_ratelimit(&e->rl))
-		gd_warn("volume %s: resync: cannot read %s %llu: %s", e->name,
-			b->anchor ? "the record at seq" : "the data device at",
-			(unsigned long long)off, strerror(-ret));
-	if (ret)
-		b->failed_ns = gr_now_ns();	/* read again a tick later, not at once */
-	if (!ret)
+	if (ret) {
+		resync_read_failed(e, off, ret);
+	} else {
+		if (b->fails)
+			gd_info("volume %s: resync: read %s %llu after %u failures",
+				e->name, b->anchor ? "the record at seq" : "the data device at",
+				(unsigned long long)off, b->fails);
+		b->fails = 0;
 		b->reads++;
+	}
 	engine_pump(e);		/* the reader is free: the pump first */
 	eng_resync_send(e);
 }
@@ -99,7 +141,7 @@ static void resync_want(struct engine *e, uint64_t seq, bool anchor, uint64_t of
 	struct eng_rsbuf *b = &e->rsb;
 	size_t len = data_bytes - off < ENG_RESYNC_READ ? data_bytes - off : ENG_RESYNC_READ;
 
-	if (b->reading || gr_now_ns() - b->failed_ns < ENG_TICK_MS * 1000000ULL)
+	if (b->reading || (b->fails && gr_now_ns() - b->failed_ns < resync_retry_ns(b)))
 		return;
 	if (gd_reader_busy(&e->rd)) {
 		b->want = true;		/* side_reads(): eng_resync_wanted() */
@@ -235,6 +277,7 @@ void eng_resync_send(struct engine *e)
 	uint64_t t0 = gr_now_ns();
 	struct gd_ledger_status st;
 	size_t i;
+	bool any = false;
 	int k;
 
 	if (e->role != GR_LEADER || e->resync_hold || e->lg->ops->status(e->lg, &st))
@@ -250,6 +293,7 @@ void eng_resync_send(struct engine *e)
 			ro->active = false;
 			continue;
 		}
+		any = true;
 		if (ro->off >= st.data_bytes) {
 			resync_pass_end(e, i, ro, t0);
 			continue;
@@ -268,6 +312,8 @@ void eng_resync_send(struct engine *e)
 			if (resync_send_chunk(e, i, ro, st.data_bytes))
 				break;
 	}
+	if (!any && !e->rsb.reading)
+		e->rsb.fails = 0;	/* no resync left: a new one starts afresh */
 }
 
 /* Follower: the copy covers the device and the anchor is here: install. */

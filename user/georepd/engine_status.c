@@ -30,6 +30,15 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	json_object_set_new(o, "resyncs_done", json_integer(e->resyncs_done));
 	/* leader: reads of the data device (and anchors) for full resyncs */
 	json_object_set_new(o, "resync_reads", json_integer(e->rsb.reads));
+	json_object_set_new(o, "resync_read_errors", json_integer(e->rsb.read_errors));
+	if (e->rsb.fails)	/* failing now: where, why, how often, since when */
+		json_object_set_new(o, "resync_read_failing", json_pack(
+			"{s:s, s:I, s:s, s:i, s:I, s:f}",
+			"what", e->rsb.err_anchor ? "anchor" : "data",
+			e->rsb.err_anchor ? "seq" : "offset", (json_int_t)e->rsb.err_at,
+			"error", strerror(-e->rsb.err), "errno", -e->rsb.err,
+			"failures", (json_int_t)e->rsb.fails,
+			"for_s", (gr_now_ns() - e->rsb.fail_since_ns) / 1e9));
 	json_object_set_new(o, "stages", gd_stages_json(&e->stages));
 	/* a full resync being copied to us: from whom, to which point, how far */
 	if (e->rs_in.active)

@@ -158,6 +158,30 @@ static int h_test_read_delay(struct gr_ctl_client *cl, json_t *req, json_t **res
 	return 0;
 }
 
+/* {"volume", "offset", "length"}: mem data reads there fail with EIO (0: none) */
+static int h_test_data_bad(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
+			   void *arg)
+{
+	struct engine *e = eng_lookup(arg, req, err);
+	json_int_t off = -1, len = -1;
+
+	if (!e)
+		return -EINVAL;
+	if (json_unpack(req, "{s:I, s:I}", "offset", &off, "length", &len) || off < 0 ||
+	    len < 0) {
+		snprintf(err, GR_CTL_ERRLEN, "need \"offset\" and \"length\" (bytes, 0: none)");
+		return -EINVAL;
+	}
+	if (!e->lg->ops->test_data_bad) {
+		snprintf(err, GR_CTL_ERRLEN, "the %s ledger has no bad blocks to set",
+			 e->lg->ops->name);
+		return -EOPNOTSUPP;
+	}
+	e->lg->ops->test_data_bad(e->lg, (uint64_t)off, (uint64_t)len);
+	*resp = json_pack("{s:I, s:I}", "offset", off, "length", len);
+	return 0;
+}
+
 static int h_test_log_size(struct gr_ctl_client *cl, json_t *req, json_t **resp, char *err,
 			   void *arg)
 {
@@ -223,6 +247,7 @@ void gd_engine_register_test_cmds(struct georepd *d)
 	    gr_ctl_register(d->ctl, "test-drop", h_test_drop, d) ||
 	    gr_ctl_register(d->ctl, "test-open", h_test_open, d) ||
 	    gr_ctl_register(d->ctl, "test-read-delay", h_test_read_delay, d) ||
+	    gr_ctl_register(d->ctl, "test-data-bad", h_test_data_bad, d) ||
 	    gr_ctl_register(d->ctl, "test-log-size", h_test_log_size, d) ||
 	    gr_ctl_register(d->ctl, "test-resync-hold", h_test_resync_hold, d))
 		gd_warn("cannot register the test control requests");

@@ -143,6 +143,8 @@ struct gd_ledger_ops {
 	void (*test_open)(struct gd_ledger *l, uint32_t count);
 	/* tests only (mem backend): a read of records takes @ms longer, as on a slow disk */
 	void (*test_read_delay)(struct gd_ledger *l, uint32_t ms);
+	/* tests only (mem backend): data reads of [@off, @off + @len) fail, -EIO */
+	void (*test_data_bad)(struct gd_ledger *l, uint64_t off, uint64_t len);
 	/*
 	 * tests only (mem backend): a log of @bytes (status log_size); an
 	 * append past it fails with -ENOSPC, as the kernel's (0: no limit).

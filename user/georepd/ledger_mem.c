@@ -90,6 +90,7 @@ struct mem_ledger {
 	 */
 	pthread_mutex_t rlock;
 	uint32_t read_delay_ms;	/* tests: a read of records takes this long more */
+	uint64_t bad_off, bad_len;	/* tests: data reads here fail with -EIO */
 	uint64_t log_limit;	/* tests: a log of this many bytes (0: no limit) */
 	bool apply_held;	/* tests: commit moves, nothing is applied */
 };
@@ -673,6 +674,15 @@ static void mem_test_read_delay(struct gd_ledger *l, uint32_t ms)
 	__atomic_store_n(&to_mem(l)->read_delay_ms, ms, __ATOMIC_RELAXED);
 }
 
+static void mem_test_data_bad(struct gd_ledger *l, uint64_t off, uint64_t len)
+{
+	struct mem_ledger *m = to_mem(l);
+
+	__atomic_store_n(&m->bad_len, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->bad_off, off, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->bad_len, len, __ATOMIC_RELAXED);
+}
+
 static int mem_poll_fd(struct gd_ledger *l)
 {
 	return to_mem(l)->evfd;
@@ -897,8 +907,13 @@ static int mem_data_read(struct gd_ledger *l, uint64_t off, void *buf, size_t le
 {
 	struct mem_ledger *m = to_mem(l);
 
+	uint64_t bad_off = __atomic_load_n(&m->bad_off, __ATOMIC_RELAXED);
+	uint64_t bad_len = __atomic_load_n(&m->bad_len, __ATOMIC_RELAXED);
+
 	if (off + len > m->data_bytes)
 		return -EINVAL;
+	if (bad_len && off < bad_off + bad_len && bad_off < off + len)
+		return -EIO;	/* a bad sector, for tests */
 	if (pread(m->datafd, buf, len, off) != (ssize_t)len)
 		return -EIO;
 	read_delay(m);
@@ -942,6 +957,7 @@ static const struct gd_ledger_ops mem_ops = {
 	.client_write = mem_client_write,
 	.test_open = mem_test_open,
 	.test_read_delay = mem_test_read_delay,
+	.test_data_bad = mem_test_data_bad,
 	.test_log_size = mem_test_log_size,
 	.close = mem_close,
 };
