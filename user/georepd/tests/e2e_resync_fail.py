@@ -122,10 +122,7 @@ def main():
         ktap(ok and failing(p) is None and len(set(shas)) == 1 and shas[0] and after,
              "resync_goes_on_once_readable", (shas, f.rep(), p.rep()))
 
-        codes = []
-        for s in sites:
-            s.proc.terminate()
-            codes.append(s.proc.wait(timeout=10))
+        codes = e2e.stop(sites)
         ktap(codes == [0, 0, 0], "daemons_exit_cleanly", codes)
     finally:
         e2e.finish(sites, top)
