@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "final.h"
@@ -32,6 +33,7 @@
 
 /* records per reply: under 2.5 MiB with 40-hash proofs, below GR_CTL_MAX_QUEUE */
 #define AUDIT_LIMIT_MAX		1024
+#define AUDIT_BATCH		512	/* leaves per read of the tree */
 
 struct audit_req {
 	uint64_t first, last, since_ns, limit;
@@ -88,37 +90,62 @@ static json_t *audit_entry(struct engine *e, const struct georep_rec *r,
 	return o;
 }
 
-static int audit_scan(struct engine *e, const struct audit_req *q, uint64_t fin,
-		      json_t *recs, bool *truncated, char *err)
+/* one leaf of the scan: listed when it matches, until the limit */
+static int audit_leaf(struct engine *e, const struct audit_req *q, uint64_t fin,
+		      const uint8_t *leaf, uint64_t seq, json_t *recs, bool *truncated,
+		      char *err)
 {
-	uint8_t leaf[GEOREP_LEAF_LEN];
-	uint64_t seq, size = gd_mtree_size(e->mt);
 	struct georep_rec r;
 	json_t *o;
 	int ret;
 
-	*truncated = false;
-	for (seq = 1; seq <= size; seq++) {
-		ret = gd_mtree_leaf(e->mt, seq, leaf);
-		if (!ret)
-			ret = georep_leaf_decode(leaf, sizeof(leaf), &r, err, GR_CTL_ERRLEN);
-		if (ret) {
-			snprintf(err, GR_CTL_ERRLEN, "leaf %llu of the tree: %s",
-				 (unsigned long long)seq, strerror(-ret));
-			return ret;
-		}
-		if (!audit_match(q, &r))
-			continue;
-		if (json_array_size(recs) == q->limit) {
-			*truncated = true;
-			return 0;
-		}
-		o = audit_entry(e, &r, leaf, fin, err);
-		if (!o)
-			return -ENOMEM;
-		json_array_append_new(recs, o);
+	ret = georep_leaf_decode(leaf, GEOREP_LEAF_LEN, &r, err, GR_CTL_ERRLEN);
+	if (ret) {
+		snprintf(err, GR_CTL_ERRLEN, "leaf %llu of the tree: %s",
+			 (unsigned long long)seq, strerror(-ret));
+		return ret;
 	}
+	if (!audit_match(q, &r))
+		return 0;
+	if (json_array_size(recs) == q->limit) {
+		*truncated = true;
+		return 1;
+	}
+	o = audit_entry(e, &r, leaf, fin, err);
+	if (!o)
+		return -ENOMEM;
+	json_array_append_new(recs, o);
 	return 0;
+}
+
+/* the tree's leaves, AUDIT_BATCH to a read */
+static int audit_scan(struct engine *e, const struct audit_req *q, uint64_t fin,
+		      json_t *recs, bool *truncated, char *err)
+{
+	uint64_t seq, size = gd_mtree_size(e->mt);
+	uint32_t i, n;
+	uint8_t *buf;
+	int ret = 0;
+
+	*truncated = false;
+	buf = malloc((size_t)AUDIT_BATCH * GEOREP_LEAF_LEN);
+	if (!buf)
+		return -ENOMEM;
+	for (seq = 1; seq <= size && !ret; seq += n) {
+		n = size - seq + 1 < AUDIT_BATCH ? size - seq + 1 : AUDIT_BATCH;
+		ret = gd_mtree_leaves(e->mt, seq, n, buf);
+		if (ret) {
+			snprintf(err, GR_CTL_ERRLEN, "leaves %llu to %llu of the tree: %s",
+				 (unsigned long long)seq, (unsigned long long)(seq + n - 1),
+				 strerror(-ret));
+			break;
+		}
+		for (i = 0; i < n && !ret; i++)
+			ret = audit_leaf(e, q, fin, buf + (size_t)i * GEOREP_LEAF_LEN, seq + i,
+					 recs, truncated, err);
+	}
+	free(buf);
+	return ret < 0 ? ret : 0;
 }
 
 static int audit_parse(json_t *req, struct audit_req *q, char *err)

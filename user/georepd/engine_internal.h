@@ -230,6 +230,9 @@ struct engine {
 	/* per site (index): when its match last equalled our last seq */
 	uint64_t caught_up_ns[GR_CFG_MAX_SITES];
 	struct resync_out rs_out[GR_CFG_MAX_SITES];
+	/* MLEAF_REQs answered per site: a rate, with a burst (engine_mleaf.c) */
+	uint64_t mleaf_tat[GR_CFG_MAX_SITES];
+	uint64_t mleaf_answered, mleaf_dropped;
 	struct resync_in rs_in;
 	uint64_t rs_in_term;			/* our term when it started */
 	bool resync_hold;			/* test-resync-hold: no chunks sent */

@@ -21,6 +21,16 @@
 #include "engine_internal.h"
 
 #define MLEAF_TIMEOUT_NS	(5000ULL * 1000000ULL)	/* ask again after */
+/*
+ * Requests answered per site: MLEAF_RATE a second, MLEAF_BURST at once. An
+ * asker has one request in flight, answered in a round trip: 64 a second
+ * are 262,144 leaves, more than a log takes records. Past that, requests
+ * are dropped (the asker's times out and it asks again): one replica, or
+ * a stolen replica identity, cannot keep the loop reading leaves.
+ */
+#define MLEAF_RATE		64
+#define MLEAF_BURST		16
+#define MLEAF_INTERVAL_NS	(1000000000ULL / MLEAF_RATE)
 
 /* The first seq to ask for: the tree's last leaf (one of overlap), or 1. */
 static uint64_t overlap_start(const struct engine *e)
@@ -111,27 +121,50 @@ void eng_mleaf_tick(struct engine *e, uint64_t now)
 	mf->asked_ns = now;
 }
 
-/* Any site: the leaves asked for, committed ones only. */
+/*
+ * Whether a request from @from is answered now (GCRA: its theoretical
+ * arrival time moves by MLEAF_INTERVAL_NS per answer, at most MLEAF_BURST
+ * intervals ahead of now); counted and said (rate-limited) when not.
+ */
+static bool mleaf_admit(struct engine *e, unsigned int from, uint64_t now)
+{
+	uint64_t *tat = &e->mleaf_tat[from];
+
+	if (*tat < now)
+		*tat = now;
+	if (*tat - now > (MLEAF_BURST - 1) * MLEAF_INTERVAL_NS) {
+		e->mleaf_dropped++;
+		if (gd_ratelimit(&e->rl))
+			gd_warn("volume %s: Merkle leaf requests from %s past %u a second: dropped (%llu so far)",
+				e->name, gd_cluster(e->d)->sites[from].name, MLEAF_RATE,
+				(unsigned long long)e->mleaf_dropped);
+		return false;
+	}
+	*tat += MLEAF_INTERVAL_NS;
+	e->mleaf_answered++;
+	return true;
+}
+
+/* Any site: the leaves asked for, committed ones only, in one read. */
 static void mleaf_answer(struct engine *e, unsigned int from, const struct gr_mleaf_req *r)
 {
 	struct gr_frame f = { .hdr.type = GR_FT_MLEAF, .hdr.version = GR_WIRE_VERSION_MLEAF };
 	struct gr_status gs;
-	uint64_t have, i;
 	uint8_t *leaves = NULL;
+	uint64_t have;
 
+	if (!mleaf_admit(e, from, gr_now_ns()))
+		return;
 	gr_status(e->n, &gs);
 	have = e->mt ? gd_mtree_size(e->mt) : 0;
 	have = have < gs.commit_seq ? have : gs.commit_seq;
 	f.mleaf.first_seq = r->first_seq;
 	f.mleaf.status = GR_MLEAF_UNAVAILABLE;
-	if (r->first_seq <= have) {
+	if (r->first_seq && r->first_seq <= have && r->count) {
 		f.mleaf.count = have - r->first_seq + 1 < r->count ?
 				have - r->first_seq + 1 : r->count;
 		leaves = malloc((size_t)f.mleaf.count * GEOREP_LEAF_LEN);
-		for (i = 0; leaves && i < f.mleaf.count; i++)
-			if (gd_mtree_leaf(e->mt, r->first_seq + i, leaves + i * GEOREP_LEAF_LEN))
-				break;
-		if (leaves && i == f.mleaf.count)
+		if (leaves && !gd_mtree_leaves(e->mt, r->first_seq, f.mleaf.count, leaves))
 			f.mleaf.status = GR_MLEAF_OK;
 	}
 	if (f.mleaf.status != GR_MLEAF_OK)

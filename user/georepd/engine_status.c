@@ -31,6 +31,9 @@ static void status_more(struct engine *e, json_t *o, const struct gd_ledger_stat
 	/* leader: reads of the data device (and anchors) for full resyncs */
 	json_object_set_new(o, "resync_reads", json_integer(e->rsb.reads));
 	json_object_set_new(o, "resync_read_errors", json_integer(e->rsb.read_errors));
+	/* other sites' requests for Merkle leaves: answered, dropped past the rate */
+	json_object_set_new(o, "mleaf_answered", json_integer(e->mleaf_answered));
+	json_object_set_new(o, "mleaf_dropped", json_integer(e->mleaf_dropped));
 	if (e->rsb.fails)	/* failing now: where, why, how often, since when */
 		json_object_set_new(o, "resync_read_failing", json_pack(
 			"{s:s, s:I, s:s, s:i, s:I, s:f}",

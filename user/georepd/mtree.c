@@ -330,6 +330,14 @@ int gd_mtree_leaf(struct gd_mtree *m, uint64_t seq, uint8_t leaf[GEOREP_LEAF_LEN
 			 GD_MTREE_HDR + (seq - 1) * GEOREP_LEAF_LEN);
 }
 
+int gd_mtree_leaves(struct gd_mtree *m, uint64_t seq, uint32_t count, uint8_t *out)
+{
+	if (!seq || !count || count > m->t.size || seq > m->t.size - count + 1)
+		return -ERANGE;
+	return pread_all(m->leaf_fd, out, (size_t)count * GEOREP_LEAF_LEN,
+			 GD_MTREE_HDR + (seq - 1) * GEOREP_LEAF_LEN);
+}
+
 int gd_mtree_sync(struct gd_mtree *m)
 {
 	if (!m->dirty)

@@ -57,6 +57,8 @@ int gd_mtree_take(struct gd_mtree *m, uint64_t first, const uint8_t *leaves, uin
 int gd_mtree_truncate(struct gd_mtree *m, uint64_t size);
 /* the leaf of record @seq (1 <= seq <= size) */
 int gd_mtree_leaf(struct gd_mtree *m, uint64_t seq, uint8_t leaf[GEOREP_LEAF_LEN]);
+/* the leaves of records @seq to @seq + @count - 1, all held, in one read */
+int gd_mtree_leaves(struct gd_mtree *m, uint64_t seq, uint32_t count, uint8_t *out);
 /* fdatasync both files when written since the last call */
 int gd_mtree_sync(struct gd_mtree *m);
 

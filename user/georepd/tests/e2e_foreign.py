@@ -26,7 +26,12 @@ for it: georep-wirepoke plays it. A review found each case below open
     (certificate, hello) sends KEY epoch 3 of the current term to the
     other two: the leader refuses it (a leader makes its own keys), and so
     does the follower (not from the term's leader); neither stores it; a
-    write still commits.
+    write still commits;
+ 7. the same identity sends FLOOD MLEAF_REQ at once to the leader (a
+    replica may ask for leaves): the leader answers the first burst (16)
+    and drops the rest (mleaf_dropped; before: every one answered, each
+    4096 leaf reads on its loop), answers its control socket at once and
+    stays the leader.
 
 Usage: e2e_foreign.py [BINDIR]. Prints KTAP.
 """
@@ -43,7 +48,9 @@ import e2e  # noqa: E402
 import e2e_replication as er  # noqa: E402
 from e2e_keys import Site, rotate, sealing  # noqa: E402
 
-N_TESTS = 6
+N_TESTS = 7
+FLOOD = 100		# georep-wirepoke sends 4 KiB of raw frames at most
+MLEAF_BURST = 16
 ktap = e2e.ktap
 # a site dials those whose names sort after its own: the foreign site and
 # the replica identity of test 6 sort first, so that they may dial
@@ -189,6 +196,19 @@ def main():
              "key_from_a_replica_that_does_not_lead_refused",
              "3.key at %s, refused %s, sealing %d, installed %s, write %s" % (
                  planted, refused, sealing(p), [installed(s) for s in targets], w))
+
+        d0 = (p.rep() or {}).get("mleaf_dropped", 0) if p else 0
+        t0 = time.monotonic()
+        out = poke(top, ports, p.name, [req] * FLOOD, as_site="bravo") if p else ""
+        quick = p is not None and p.status() is not None and time.monotonic() - t0 < 10
+        r = (p.rep() if p else None) or {}
+        answered = len(got(out, "mleaf"))
+        dropped = r.get("mleaf_dropped", 0) - d0
+        print("# %d of %d leaf requests answered, %d dropped, %.1f s" %
+              (answered, FLOOD, dropped, time.monotonic() - t0))
+        ktap(quick and 1 <= answered <= MLEAF_BURST + 4 and answered + dropped == FLOOD and
+             er.primary(targets) is p, "leaf_request_flood_from_a_replica_dropped",
+             (answered, dropped, r.get("mleaf_answered"), out[-500:]))
     finally:
         e2e.finish(sites, top)
 

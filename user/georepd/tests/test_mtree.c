@@ -117,6 +117,20 @@ static void test_add_reopen(void)
 	CHECK(gr_merkle_leaf_hash(leaf, sizeof(leaf), h) == 0 && !memcmp(h, leafh[42], 32));
 	CHECK(gd_mtree_leaf(m, NREC + 1, leaf) == -ERANGE);
 	CHECK(gd_mtree_leaf(m, 0, leaf) == -ERANGE);
+	/* a range in one read: the same bytes as leaf by leaf, held ones only */
+	{
+		static uint8_t many[NREC * GEOREP_LEAF_LEN];
+
+		CHECK(gd_mtree_leaves(m, 1, NREC, many) == 0);
+		CHECK(gd_mtree_leaf(m, 42, leaf) == 0 &&
+		      !memcmp(many + 41 * GEOREP_LEAF_LEN, leaf, sizeof(leaf)));
+		CHECK(gd_mtree_leaves(m, NREC, 1, many) == 0);
+		CHECK(gd_mtree_leaf(m, NREC, leaf) == 0 && !memcmp(many, leaf, sizeof(leaf)));
+		CHECK(gd_mtree_leaves(m, 2, NREC, many) == -ERANGE);
+		CHECK(gd_mtree_leaves(m, 0, 1, many) == -ERANGE);
+		CHECK(gd_mtree_leaves(m, 1, 0, many) == -ERANGE);
+		CHECK(gd_mtree_leaves(m, UINT64_MAX, 2, many) == -ERANGE);
+	}
 	CHECK(add(m, NREC + 1) == 0);
 	CHECK(root_is(m, NREC + 1));
 	CHECK(gd_mtree_truncate(m, NREC) == 0);
