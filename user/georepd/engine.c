@@ -501,6 +501,7 @@ static void eng_timer(struct gr_timer *t, void *arg)
 		if (e->mt_follow || e->mt_behind)
 			eng_mtree_keep_up(e);
 		eng_mleaf_tick(e, now);
+		eng_mleaf_serve(e, now);
 		eng_scrub_tick(e, now);
 		eng_ckpt_tick(e, now);
 		eng_key_tick(e, now);

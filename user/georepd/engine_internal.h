@@ -230,8 +230,13 @@ struct engine {
 	/* per site (index): when its match last equalled our last seq */
 	uint64_t caught_up_ns[GR_CFG_MAX_SITES];
 	struct resync_out rs_out[GR_CFG_MAX_SITES];
-	/* MLEAF_REQs answered per site: a rate, with a burst (engine_mleaf.c) */
+	/*
+	 * MLEAF_REQs answered per site: a rate, with a burst; one past it
+	 * held until its turn (engine_mleaf.c)
+	 */
 	uint64_t mleaf_tat[GR_CFG_MAX_SITES];
+	struct gr_mleaf_req mleaf_held[GR_CFG_MAX_SITES];
+	bool mleaf_holds[GR_CFG_MAX_SITES];
 	uint64_t mleaf_answered, mleaf_dropped;
 	struct resync_in rs_in;
 	uint64_t rs_in_term;			/* our term when it started */
@@ -497,6 +502,7 @@ void eng_mtree_stop(struct engine *e, const char *fmt, ...) __attribute__((forma
 /* engine_mleaf.c */
 void eng_mleaf_start(struct engine *e, uint64_t to);
 void eng_mleaf_tick(struct engine *e, uint64_t now);
+void eng_mleaf_serve(struct engine *e, uint64_t now);
 int eng_mleaf_frame(struct engine *e, unsigned int from, const struct gr_frame *f);
 json_t *eng_mleaf_status(struct engine *e);
 /* helpers of the proof request, shared with engine_audit.c */

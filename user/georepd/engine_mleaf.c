@@ -23,10 +23,12 @@
 #define MLEAF_TIMEOUT_NS	(5000ULL * 1000000ULL)	/* ask again after */
 /*
  * Requests answered per site: MLEAF_RATE a second, MLEAF_BURST at once. An
- * asker has one request in flight, answered in a round trip: 64 a second
- * are 262,144 leaves, more than a log takes records. Past that, requests
- * are dropped (the asker's times out and it asks again): one replica, or
- * a stolen replica identity, cannot keep the loop reading leaves.
+ * asker has one request in flight: one past the rate is held until its
+ * turn (a tick at most), so a fetch goes at up to 64 requests a second
+ * (262,144 leaves, more than a log takes records) without a timeout. A
+ * request that finds another held replaces it, and the one replaced is
+ * dropped: one replica, or a stolen replica identity, cannot keep the
+ * loop reading leaves.
  */
 #define MLEAF_RATE		64
 #define MLEAF_BURST		16
@@ -122,27 +124,35 @@ void eng_mleaf_tick(struct engine *e, uint64_t now)
 }
 
 /*
- * Whether a request from @from is answered now (GCRA: its theoretical
- * arrival time moves by MLEAF_INTERVAL_NS per answer, at most MLEAF_BURST
- * intervals ahead of now); counted and said (rate-limited) when not.
+ * Whether a request from @from may be answered at @now (GCRA: its
+ * theoretical arrival time moves by MLEAF_INTERVAL_NS per answer, at most
+ * MLEAF_BURST intervals ahead of now); takes the turn when it may.
  */
-static bool mleaf_admit(struct engine *e, unsigned int from, uint64_t now)
+static bool mleaf_turn(struct engine *e, unsigned int from, uint64_t now)
 {
 	uint64_t *tat = &e->mleaf_tat[from];
 
 	if (*tat < now)
 		*tat = now;
-	if (*tat - now > (MLEAF_BURST - 1) * MLEAF_INTERVAL_NS) {
+	if (*tat - now > (MLEAF_BURST - 1) * MLEAF_INTERVAL_NS)
+		return false;
+	*tat += MLEAF_INTERVAL_NS;
+	e->mleaf_answered++;
+	return true;
+}
+
+/* a request past the rate: held for its turn, in place of one held before */
+static void mleaf_hold(struct engine *e, unsigned int from, const struct gr_mleaf_req *r)
+{
+	if (e->mleaf_holds[from]) {
 		e->mleaf_dropped++;
 		if (gd_ratelimit(&e->rl))
 			gd_warn("volume %s: Merkle leaf requests from %s past %u a second: dropped (%llu so far)",
 				e->name, gd_cluster(e->d)->sites[from].name, MLEAF_RATE,
 				(unsigned long long)e->mleaf_dropped);
-		return false;
 	}
-	*tat += MLEAF_INTERVAL_NS;
-	e->mleaf_answered++;
-	return true;
+	e->mleaf_held[from] = *r;
+	e->mleaf_holds[from] = true;
 }
 
 /* Any site: the leaves asked for, committed ones only, in one read. */
@@ -153,8 +163,6 @@ static void mleaf_answer(struct engine *e, unsigned int from, const struct gr_ml
 	uint8_t *leaves = NULL;
 	uint64_t have;
 
-	if (!mleaf_admit(e, from, gr_now_ns()))
-		return;
 	gr_status(e->n, &gs);
 	have = e->mt ? gd_mtree_size(e->mt) : 0;
 	have = have < gs.commit_seq ? have : gs.commit_seq;
@@ -278,11 +286,25 @@ static void mleaf_take(struct engine *e, unsigned int from, const struct gr_mlea
 
 int eng_mleaf_frame(struct engine *e, unsigned int from, const struct gr_frame *f)
 {
-	if (f->hdr.type == GR_FT_MLEAF_REQ)
+	if (f->hdr.type != GR_FT_MLEAF_REQ)
+		mleaf_take(e, from, &f->mleaf);
+	else if (!e->mleaf_holds[from] && mleaf_turn(e, from, gr_now_ns()))
 		mleaf_answer(e, from, &f->mleaf_req);
 	else
-		mleaf_take(e, from, &f->mleaf);
+		mleaf_hold(e, from, &f->mleaf_req);
 	return 0;
+}
+
+/* each tick: the requests held whose turn came */
+void eng_mleaf_serve(struct engine *e, uint64_t now)
+{
+	unsigned int i;
+
+	for (i = 0; i < gd_cluster(e->d)->nsites; i++)
+		if (e->mleaf_holds[i] && mleaf_turn(e, i, now)) {
+			e->mleaf_holds[i] = false;
+			mleaf_answer(e, i, &e->mleaf_held[i]);
+		}
 }
 
 json_t *eng_mleaf_status(struct engine *e)

@@ -29,9 +29,9 @@ for it: georep-wirepoke plays it. A review found each case below open
     write still commits;
  7. the same identity sends FLOOD MLEAF_REQ at once to the leader (a
     replica may ask for leaves): the leader answers the first burst (16)
-    and drops the rest (mleaf_dropped; before: every one answered, each
-    4096 leaf reads on its loop), answers its control socket at once and
-    stays the leader.
+    and the last one, held for its turn, and drops the rest (mleaf_dropped;
+    before: every one answered, each 4096 leaf reads on its loop), answers
+    its control socket at once and stays the leader.
 
 Usage: e2e_foreign.py [BINDIR]. Prints KTAP.
 """
