@@ -28,7 +28,9 @@
 # and fio runs there. Jobs (fio, libaio, O_DIRECT, identical for every row):
 #   qd1    4 KiB random writes, iodepth 1:  IOPS, total latency p50/p99
 #   qd16   4 KiB random writes, iodepth 16: IOPS
-#   seq    1 MiB sequential writes, iodepth 4: MB/s
+#   seq    1 MiB sequential writes, iodepth 4: MB/s (a burst: RUNTIME s)
+#   sust   the same, sustained: SUST_MIB written, 1.5 times the log
+#          (DRBD A and georep local only; issue 10's "burst and sustained")
 # --profile records a CPU profile of every VM of a scenario during each job
 # (perf, which linux-perf must provide on the host; the VMs' initramfs then
 # carries it) and prints the top symbols after the tables.
@@ -39,6 +41,7 @@
 BENCH_PORT=7070
 MIB=512
 RUNTIME=8
+SUST_MIB=$((512 * 3 / 2))	# the sust job: 1.5 times georep's 512 MiB log
 RAMP=2
 DELAYS="0 5"
 SMP=1
@@ -99,8 +102,22 @@ fio_job() {
 	return $rc
 }
 
-# run_jobs SCENARIO DEVICE [JOB...]: the jobs named (qd1 qd16 seq), all three
-# by default
+# sust_sample SCENARIO: every 2 s, the kernel volume's line (written,
+# committed, applied, tail, log used, throttled) and georepd's CPU time in
+# clock ticks (utime + stime), as BENCH-SUST lines, until killed
+sust_sample() {
+	local pid t0=$SECONDS
+	pid=$(cat /tmp/georepd.pid 2>/dev/null)
+	while :; do
+		echo "BENCH-SUST $1 $((SECONDS - t0))s" \
+		     "$(georepctl status vol0 2>/dev/null | tail -n 1 | tr -s ' ')" \
+		     "georepd_ticks $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)"
+		sleep 2
+	done
+}
+
+# run_jobs SCENARIO DEVICE [JOB...]: the jobs named (qd1 qd16 seq sust),
+# qd1 qd16 seq by default
 run_jobs() {
 	local scen=$1 dev=$2 rc=0 job
 	shift 2
@@ -120,6 +137,18 @@ run_jobs() {
 				--randrepeat=0 || rc=1 ;;
 		seq)
 			fio_job "$scen" seq "$dev" --rw=write --bs=1M --iodepth=4 || rc=1 ;;
+		sust)
+			# not time based: SUST_MIB in all, wrapping on the device;
+			# a georep volume's log and georepd's CPU every 2 s
+			local spid=
+			if [[ $dev == /dev/georep/* ]]; then
+				sust_sample "$scen" &
+				spid=$!
+			fi
+			fio_job "$scen" sust "$dev" --rw=write --bs=1M --iodepth=4 \
+				--time_based=0 --runtime=0 --ramp_time=0 \
+				--size=${MIB}M --io_size=${SUST_MIB}M || rc=1
+			[ -n "$spid" ] && kill "$spid" 2>/dev/null ;;
 		*)
 			echo "run_jobs: unknown job $job"
 			rc=1 ;;
@@ -447,7 +476,8 @@ scenario_drbd() {
 	drbd_up "$1" "${addrs[0]}" "${addrs[1]}" || rc=1
 	wait $! || rc=1
 	[ $rc = 0 ] && { drbd_primary || rc=1; }
-	[ $rc = 0 ] && { profiled 2 "drbd-$1" /dev/drbd0 0 qd1 qd16 seq || rc=1; }
+	[ $rc = 0 ] && { profiled 2 "drbd-$1" /dev/drbd0 0 qd1 qd16 seq \
+		$([ "$1" = A ] && echo sust) || rc=1; }
 	drbd_down
 	on 1 drbd_down || rc=1
 	return $rc
@@ -475,7 +505,8 @@ scenario_georep() {
 			profiled "$n" "$4" /dev/georep/vol0 "$p" qd1 || rc=1
 			# inside the QD1 job's commit stage, from every site
 			on_all "$n" "gr_stages $4 qd1"
-			profiled "$n" "$4" /dev/georep/vol0 "$p" qd16 seq || rc=1
+			profiled "$n" "$4" /dev/georep/vol0 "$p" qd16 seq \
+				$([ "$rule" = local ] && echo sust) || rc=1
 		else
 			echo "georep: no primary elected"
 			rc=1
@@ -591,7 +622,8 @@ cols = [("qd1", "iops", "4k QD1 IOPS", "{:.0f}", 1),
         ("qd1", "p50", "QD1 p50 ms", "{:.2f}", -1),
         ("qd1", "p99", "QD1 p99 ms", "{:.2f}", -1),
         ("qd16", "iops", "4k QD16 IOPS", "{:.0f}", 1),
-        ("seq", "mbs", "1M seq MB/s", "{:.1f}", 1)]
+        ("seq", "mbs", "1M seq MB/s", "{:.1f}", 1),
+        ("sust", "mbs", "1M sust MB/s", "{:.1f}", 1)]
 pairs = [("georep-quorum-2", "drbd-C"), ("georep-quorum-3", "drbd-C"),
          ("georep-local-2", "drbd-A"), ("georep-local-3", "drbd-A"),
          ("georep-quorum-2-tls", "georep-quorum-2"), ("georep-local-2-tls", "georep-local-2"),
