@@ -501,19 +501,12 @@ static ssize_t read_durable(struct georep_volume *vol, u64 s,
 	return GEOREP_RECORD_HDR_SIZE + plen;
 }
 
-/**
- * georep_log_read() - copy whole records from *@seq on to userspace
- *
- * A cursor of 0 means "from the tail". Durable records are read from the
- * log device; a record released (and perhaps overwritten) while it was
- * being read is detected by checking the tail again afterwards. With
- * @sealed, records past the durable ones are copied from their writes in
- * flight (read_in_flight()).
- *
- * Context: process context, sleeps.
+/*
+ * Durable records from @s on, under read_mutex (a verify pass yields to
+ * the readers waiting for it). Return: bytes, or -errno when none.
  */
-ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
-			char __user *buf, size_t len, bool sealed)
+static ssize_t read_durables(struct georep_volume *vol, u64 *seq,
+			     char __user *buf, size_t len)
 {
 	size_t done = 0;
 	ssize_t ret = 0;
@@ -525,28 +518,83 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 		wake_up_all(&vol->readers_wq);
 	if (ret)
 		return -ERESTARTSYS;
-	if (READ_ONCE(vol->dead)) {
-		ret = -ENODEV;
-		goto out_unlock;
-	}
-	if (!s)
-		s = READ_ONCE(vol->tail_seq);
-	for (;;) {
-		ret = 0;
-		if (s > georep_volume_durable_seq(vol)) {
-			if (!sealed || s > georep_volume_ship_seq(vol))
-				break;
-			ret = read_in_flight(vol, s, buf + done, len - done);
-		}
-		if (!ret)
-			ret = read_durable(vol, s, buf + done, len - done);
+	while (!READ_ONCE(vol->dead) && s <= georep_volume_durable_seq(vol)) {
+		ret = read_durable(vol, s, buf + done, len - done);
 		if (ret < 0)
 			break;
 		done += ret;
 		s++;
 	}
-	*seq = s;
-out_unlock:
+	if (READ_ONCE(vol->dead) && !done)
+		ret = -ENODEV;
 	mutex_unlock(&vol->read_mutex);
+	*seq = s;
+	return done ? done : ret;
+}
+
+/*
+ * Records in flight from @s on, under ship_mutex only: a device read that
+ * holds read_mutex (for as long as a stalled log device takes) does not
+ * hold shipping up. Return: bytes; 0 when @s completed meanwhile (durable
+ * now: read_durables()); or -errno when none.
+ */
+static ssize_t read_in_flights(struct georep_volume *vol, u64 *seq,
+			       char __user *buf, size_t len)
+{
+	size_t done = 0;
+	ssize_t ret = 0;
+	u64 s = *seq;
+
+	if (mutex_lock_interruptible(&vol->ship_mutex))
+		return -ERESTARTSYS;
+	while (!READ_ONCE(vol->dead) && s > georep_volume_durable_seq(vol) &&
+	       s <= georep_volume_ship_seq(vol)) {
+		ret = read_in_flight(vol, s, buf + done, len - done);
+		if (ret <= 0)
+			break;
+		done += ret;
+		s++;
+	}
+	if (READ_ONCE(vol->dead) && !done)
+		ret = -ENODEV;
+	mutex_unlock(&vol->ship_mutex);
+	*seq = s;
+	return done ? done : ret;
+}
+
+/**
+ * georep_log_read() - copy whole records from *@seq on to userspace
+ *
+ * A cursor of 0 means "from the tail". Durable records are read from the
+ * log device; a record released (and perhaps overwritten) while it was
+ * being read is detected by checking the tail again afterwards. With
+ * @sealed, records past the durable ones are copied from their writes in
+ * flight (read_in_flight()), under a mutex of their own.
+ *
+ * Context: process context, sleeps.
+ */
+ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
+			char __user *buf, size_t len, bool sealed)
+{
+	size_t done = 0;
+	ssize_t ret = 0;
+	u64 s = *seq;
+
+	if (READ_ONCE(vol->dead))
+		return -ENODEV;
+	if (!s)
+		s = READ_ONCE(vol->tail_seq);
+	for (;;) {
+		if (s <= georep_volume_durable_seq(vol))
+			ret = read_durables(vol, &s, buf + done, len - done);
+		else if (sealed && s <= georep_volume_ship_seq(vol))
+			ret = read_in_flights(vol, &s, buf + done, len - done);
+		else
+			break;
+		if (ret < 0)
+			break;
+		done += ret;	/* 0: completed meanwhile, read it durable */
+	}
+	*seq = s;
 	return done ? done : ret;
 }

@@ -41,7 +41,7 @@ static struct georep_io *io_find(struct georep_volume *vol, u64 seq)
 }
 
 /*
- * Take record @seq's header (into vol->read_buf) and a reference to each
+ * Take record @seq's header (into vol->ship_hdr) and a reference to each
  * of its payload pages (vol->ship_bv). Return: the number of pages, or
  * -ENOENT (not in flight), -EMSGSIZE (the record is larger than @len),
  * -E2BIG (more segments than GEOREP_SHIP_BVECS).
@@ -49,7 +49,7 @@ static struct georep_io *io_find(struct georep_volume *vol, u64 seq)
 static int ship_grab(struct georep_volume *vol, u64 seq, size_t len,
 		     struct georep_io **iop)
 {
-	struct georep_record *rec = vol->read_buf;
+	struct georep_record *rec = &vol->ship_hdr;
 	struct bvec_iter iter;
 	struct georep_io *io;
 	struct bio_vec bv;
@@ -88,7 +88,7 @@ out_unlock:
 /* copy what ship_grab() took to @buf; 0 or -EFAULT, -EIO */
 static int ship_copy(struct georep_volume *vol, int nr, char __user *buf)
 {
-	const struct georep_record *rec = vol->read_buf;
+	const struct georep_record *rec = &vol->ship_hdr;
 	size_t done = GEOREP_RECORD_HDR_SIZE;
 	int i;
 
@@ -118,7 +118,9 @@ static int ship_copy(struct georep_volume *vol, int nr, char __user *buf)
  * @buf: where it goes, header then payload, as georep_log_read() puts it
  * @len: room at @buf
  *
- * Context: process context, read_mutex held (read_buf and ship_bv).
+ * Context: process context, ship_mutex held (ship_hdr and ship_bv), not
+ * read_mutex: a read of the log device (a scrub's, a catch-up's) may hold
+ * that one for as long as the device takes.
  * Return: the bytes copied; -ENOENT when the record is not (or no longer)
  * in flight: it completed, so it is durable, or it failed; -EAGAIN when
  * it cannot be copied here (-E2BIG above): wait until it is durable;
@@ -130,7 +132,7 @@ ssize_t georep_ship_read(struct georep_volume *vol, u64 seq,
 	struct georep_io *io, *still;
 	int nr, ret, i;
 
-	lockdep_assert_held(&vol->read_mutex);
+	lockdep_assert_held(&vol->ship_mutex);
 	nr = ship_grab(vol, seq, len, &io);
 	if (nr == -E2BIG)
 		return -EAGAIN;
@@ -148,7 +150,7 @@ ssize_t georep_ship_read(struct georep_volume *vol, u64 seq,
 	if (still != io)
 		return -ENOENT;
 	return GEOREP_RECORD_HDR_SIZE +
-	       le32_to_cpu(((struct georep_record *)vol->read_buf)->payload_len);
+	       le32_to_cpu(vol->ship_hdr.payload_len);
 }
 
 /**

@@ -228,7 +228,13 @@ struct georep_volume {
 	atomic_t log_readers;
 	wait_queue_head_t readers_wq;	/* woken when log_readers drops */
 	void *read_buf;			/* under read_mutex; vmalloc */
-	struct bio_vec *ship_bv;	/* under read_mutex; ship.c */
+	/*
+	 * ship_mutex: sealed-mode reads of records in flight (ship.c), which
+	 * never wait behind a read of the log device under read_mutex
+	 */
+	struct mutex ship_mutex;
+	struct georep_record ship_hdr;	/* under ship_mutex */
+	struct bio_vec *ship_bv;	/* under ship_mutex */
 	/*
 	 * apply_mutex: held while records are applied to the data device (the
 	 * worker, georep_apply_all()) and across a resync write
@@ -319,7 +325,7 @@ int georep_apply_all(struct georep_volume *vol);
 void georep_release_kick(struct georep_volume *vol);
 void georep_release_work(struct work_struct *work);
 
-/* ship.c: record @seq in flight on a primary (read_mutex held) */
+/* ship.c: record @seq in flight on a primary (ship_mutex held) */
 ssize_t georep_ship_read(struct georep_volume *vol, u64 seq,
 			 char __user *buf, size_t len);
 

@@ -225,6 +225,7 @@ static struct georep_volume *vol_alloc(const struct georep_volume_params *p)
 	mutex_init(&vol->open_mutex);
 	mutex_init(&vol->append_mutex);
 	mutex_init(&vol->read_mutex);
+	mutex_init(&vol->ship_mutex);
 	mutex_init(&vol->sb_mutex);
 	mutex_init(&vol->apply_mutex);
 	spin_lock_init(&vol->ac_lock);

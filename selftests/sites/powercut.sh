@@ -29,7 +29,11 @@
 # (written_seq and chain hash), the block was never acknowledged, and the
 # final checks (acknowledged blocks everywhere, identical data devices)
 # cover it. Before sealed mode no follower got the record (the round's
-# second check failed).
+# second check failed). The scrub runs all the time (1 MiB/s, a pass every
+# second), so that a read of the log device is in progress when it is
+# suspended: until December 2026 that read held the reader thread and
+# read_mutex, and the held record was never shipped (write-path.rst,
+# "A stalled log device must not hold shipping").
 # Every second round (the "early" rounds) P also writes one block with
 # O_DSYNC after the attach and BEFORE its georepd starts: that write must
 # be refused or held; if it is acknowledged, the block must still be at
@@ -138,6 +142,7 @@ pc_config() {
   ],
   "volumes": [
     {"name": "$PC_VOL", "commit_rule": "quorum", "quorum_loss": "suspend",
+     "checkpoint": {"scrub_mib_s": 1, "scrub_pass_s": 1},
      "replicas": {$reps
      }}
   ]

@@ -556,7 +556,8 @@ static void eng_destroy(struct gr_replica *r)
 	struct engine *e = (struct engine *)r;
 	unsigned int i;
 
-	/* first: the reader's read in flight uses the ledger and e->sb */
+	/* first: the readers' reads in flight use the ledger and e->sb */
+	gd_reader_stop(&e->prd);
 	gd_reader_stop(&e->rd);
 	if (e->timer)
 		gr_timer_free(e->timer);
@@ -862,6 +863,7 @@ int gd_engine_attach(struct georepd *d, struct gd_volume *vol, struct gr_replica
 	return 0;
 
 out_close:
+	gd_reader_stop(&e->prd);
 	gd_reader_stop(&e->rd);
 	if (e->lio)
 		gr_io_del(e->lio);

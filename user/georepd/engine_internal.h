@@ -274,7 +274,8 @@ struct engine {
 	 * entry when that is a new term's barrier (eng_pump_from()), unless
 	 * that read failed in pump_nobarrier_term
 	 */
-	struct gd_reader rd;
+	struct gd_reader rd;		/* the side reads (side_reads()) */
+	struct gd_reader prd;		/* the pump's, never behind them */
 	unsigned int rd_turn;		/* side_reads(): who goes first */
 	uint64_t pump_term, pump_nobarrier_term;
 	size_t pump_len, pump_lim;

@@ -462,20 +462,25 @@ ssize_t eng_read_now(void *arg, uint64_t seq, void *buf, size_t cap)
 	return e->lg->ops->read_wait(e->lg, seq, buf, cap, 0);
 }
 
-/* the reader thread's read: new records, or none after a tick */
+/* the pump thread's read: new records, or none after a tick */
 static ssize_t pump_read(void *ctx, uint64_t seq, void *buf, size_t cap)
 {
 	struct engine *e = ctx;
 
+	if (e->lg->ops->pump_wait)
+		return e->lg->ops->pump_wait(e->lg, seq, buf, cap, ENG_TICK_MS);
 	return e->lg->ops->read_wait(e->lg, seq, buf, cap, ENG_TICK_MS);
 }
 
 /*
  * The reads that waited for the reader (the tree's, the scrub's, a full
- * resync's, a heal's, a follower's catch-up) take turns after each of
- * the pump's reads, so that none starves another, and at once while the
- * pump does not read (not a writable leader, or a full core); each one's
- * end gives the reader back to the pump.
+ * resync's, a heal's, a follower's catch-up) take turns on it, so that
+ * none starves another: at each engine_pump(), which each one's end calls.
+ * The pump has a reader thread of its own (e->prd, the ledger's
+ * pump_wait): since December 2026 its reads of records in flight no
+ * longer wait behind these reads of durable records, which a stalled log
+ * device holds for as long as it stalls (write-path.rst, "Shipping before
+ * the local write is durable").
  */
 static void side_reads(struct engine *e)
 {
@@ -546,7 +551,7 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 
 /*
  * Leader: propose the records the ledger wrote past the core's log. The
- * read goes to the reader thread (reader.h), which waits there for new
+ * read goes to the pump's reader thread (reader.h), which waits there for new
  * records, a tick at most: a disk that takes seconds to read durable
  * records back no longer holds heartbeats and answers back with it.
  * pump_done() proposes what it read and reads on; a full core stops it
@@ -558,17 +563,18 @@ void engine_pump(struct engine *e)
 	uint64_t from;
 	uint8_t *at;
 
-	if (gd_reader_busy(&e->rd) || e->failed)
+	if (e->failed)
+		return;
+	side_reads(e);		/* on their own thread: any that waited go */
+	if (gd_reader_busy(&e->prd))
 		return;
 	if (e->role == GR_LEADER) {
 		gr_status(e->n, &gs);
 		from = eng_pump_from(e, gs.last_seq);
 	}
 	/* not a leader, or not writable and its barrier read */
-	if (e->role != GR_LEADER || (!e->writable && from > gs.last_seq)) {
-		side_reads(e);	/* no pump: the reads that waited go now */
+	if (e->role != GR_LEADER || (!e->writable && from > gs.last_seq))
 		return;
-	}
 	at = gd_shipbuf_room(&e->sb, from, e->term, e->pump_lim);
 	if (!at) {
 		if (gd_ratelimit(&e->rl))
@@ -577,13 +583,16 @@ void engine_pump(struct engine *e)
 	}
 	e->pump_term = e->term;
 	e->pump_len = e->sb.len;
-	gd_reader_submit(&e->rd, pump_read, pump_done, e, from, at, e->pump_lim);
+	gd_reader_submit(&e->prd, pump_read, pump_done, e, from, at, e->pump_lim);
 }
 
 int eng_pump_start(struct engine *e)
 {
+	int ret;
+
 	e->pump_lim = ENG_PUMP_BATCH;
-	return gd_reader_start(&e->rd, gd_loop(e->d));
+	ret = gd_reader_start(&e->rd, gd_loop(e->d));
+	return ret ? ret : gd_reader_start(&e->prd, gd_loop(e->d));
 }
 
 /* the stream: durability moved (sealed mode), or an error */

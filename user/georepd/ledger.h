@@ -74,6 +74,13 @@ struct gd_ledger_ops {
 	 * yet (0 then)
 	 */
 	ssize_t (*read_wait)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap, int ms);
+	/*
+	 * read_wait() for the pump's own reader thread, on a file of its own
+	 * (or NULL: read_wait()), so that it never waits behind the other
+	 * thread's reads of durable records, which a stalled log device may
+	 * hold for as long as it stalls
+	 */
+	ssize_t (*pump_wait)(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap, int ms);
 	/* fd that polls readable when records past the last read exist, or -1 */
 	int (*poll_fd)(struct gd_ledger *l);
 	/*

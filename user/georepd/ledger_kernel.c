@@ -43,6 +43,7 @@ struct kernel_ledger {
 	int rfd;		/* log stream, non-blocking: reads and poll */
 	int wfd;		/* log stream, blocking: appends (durable on return) */
 	int tfd;		/* log stream, non-blocking: the reader thread's (k_read_wait) */
+	int pfd;		/* log stream, non-blocking: the pump thread's (k_pump_wait) */
 	unsigned int minor;	/* /dev/georepN */
 	/* dlock: the reader thread's reads (resync, heal) and the loop's test-read */
 	pthread_mutex_t dlock;
@@ -219,24 +220,39 @@ static ssize_t k_read(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap)
  * mode, its lock in the kernel): waits up to @ms for record @seq, either
  * new or in flight and copyable only once durable (stream.c).
  */
-static ssize_t k_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap,
-			   int ms)
+static ssize_t read_wait_fd(int fd, uint64_t seq, void *buf, size_t cap, int ms)
 {
-	struct kernel_ledger *k = to_k(l);
-	struct pollfd p = { .fd = k->tfd, .events = POLLIN };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	ssize_t n;
 
-	if (lseek(k->tfd, seq, SEEK_SET) < 0)
+	if (lseek(fd, seq, SEEK_SET) < 0)
 		return -errno;
-	n = read(k->tfd, buf, cap);
+	n = read(fd, buf, cap);
 	if (n >= 0 || errno != EAGAIN)
 		return n < 0 ? -errno : n;
 	if (poll(&p, 1, ms) <= 0)
 		return 0;
-	n = read(k->tfd, buf, cap);
+	n = read(fd, buf, cap);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	return n;
+}
+
+static ssize_t k_read_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap,
+			   int ms)
+{
+	return read_wait_fd(to_k(l)->tfd, seq, buf, cap, ms);
+}
+
+/*
+ * The pump thread's: a file of its own as well, so that its reads of
+ * records in flight (sealed mode) wait for neither the reader thread's
+ * file lock nor, in a module with ship_mutex, a read of the log device.
+ */
+static ssize_t k_pump_wait(struct gd_ledger *l, uint64_t seq, void *buf, size_t cap,
+			   int ms)
+{
+	return read_wait_fd(to_k(l)->pfd, seq, buf, cap, ms);
 }
 
 static int k_poll_fd(struct gd_ledger *l)
@@ -430,6 +446,8 @@ static void k_close(struct gd_ledger *l)
 		close(k->wfd);
 	if (k->tfd >= 0)
 		close(k->tfd);
+	if (k->pfd >= 0)
+		close(k->pfd);
 	if (k->dfd >= 0)
 		close(k->dfd);
 	free(k->dbuf);
@@ -450,6 +468,7 @@ static const struct gd_ledger_ops kernel_ops = {
 	.noop = k_noop,
 	.read = k_read,
 	.read_wait = k_read_wait,
+	.pump_wait = k_pump_wait,
 	.poll_fd = k_poll_fd,
 	.durable = k_durable,
 	.append = k_append,
@@ -486,7 +505,7 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	if (!k)
 		return -ENOMEM;
 	k->l.ops = &kernel_ops;
-	k->rfd = k->wfd = k->tfd = k->dfd = -1;
+	k->rfd = k->wfd = k->tfd = k->pfd = k->dfd = -1;
 	pthread_mutex_init(&k->dlock, NULL);
 	snprintf(k->name, sizeof(k->name), "%s", volume);
 	ret = georep_nl_open(&k->nl, err, GD_LEDGER_ERRLEN);
@@ -516,7 +535,8 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	k->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	k->wfd = open(path, O_RDWR | O_CLOEXEC);
 	k->tfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (k->rfd < 0 || k->wfd < 0 || k->tfd < 0) {
+	k->pfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (k->rfd < 0 || k->wfd < 0 || k->tfd < 0 || k->pfd < 0) {
 		ret = -errno;
 		snprintf(err, GD_LEDGER_ERRLEN, "%s: %s", path, strerror(errno));
 		goto out_close;
@@ -526,7 +546,8 @@ int gd_ledger_kernel_open(const char *volume, enum georep_commit_rule rule,
 	/* the bench's comparison row: the commit index by netlink */
 	k->commit_nl = env_set("GEOREPD_COMMIT_NETLINK");
 	k->sealed = !ship_durable && !ioctl(k->rfd, GEOREP_IOC_SHIP_SEALED) &&
-		    !ioctl(k->tfd, GEOREP_IOC_SHIP_SEALED);
+		    !ioctl(k->tfd, GEOREP_IOC_SHIP_SEALED) &&
+		    !ioctl(k->pfd, GEOREP_IOC_SHIP_SEALED);
 	if (!k->sealed)
 		gd_info("volume %s: records are shipped once durable here (%s)", volume,
 			ship_durable ? "GEOREPD_SHIP_DURABLE is set" :
