@@ -614,8 +614,9 @@ for line in open(sys.argv[1], errors="replace"):
         except (ValueError, KeyError, IndexError) as e:
             print(f"# {cur}: no usable fio output ({e})")
         cur = None
-    elif cur and (buf or line.startswith("{")):
-        # fio's JSON, from its first "{" (messages on stderr come first)
+    elif cur and (buf or line.startswith("{")) and not line.startswith("BENCH-"):
+        # fio's JSON, from its first "{" (messages on stderr come first;
+        # the sust job's sampler may print between its lines)
         buf.append(line)
 
 cols = [("qd1", "iops", "4k QD1 IOPS", "{:.0f}", 1),
