@@ -502,54 +502,33 @@ static ssize_t read_durable(struct georep_volume *vol, u64 s,
 }
 
 /*
- * Durable records from @s on, under read_mutex (a verify pass yields to
- * the readers waiting for it). Return: bytes, or -errno when none.
+ * Records from *@seq on: durable ones from the log device under read_mutex
+ * (a verify pass yields to the readers waiting for it), or, @in_flight,
+ * ones in flight under ship_mutex only, so that a device read holding
+ * read_mutex (for as long as a stalled log device takes) does not hold
+ * shipping up. Return: bytes; 0 when an in-flight record completed
+ * meanwhile (durable now); or -errno when none.
  */
-static ssize_t read_durables(struct georep_volume *vol, u64 *seq,
-			     char __user *buf, size_t len)
+static ssize_t read_run(struct georep_volume *vol, u64 *seq,
+			char __user *buf, size_t len, bool in_flight)
 {
+	struct mutex *lock = in_flight ? &vol->ship_mutex : &vol->read_mutex;
 	size_t done = 0;
 	ssize_t ret = 0;
 	u64 s = *seq;
 
 	atomic_inc(&vol->log_readers);
-	ret = mutex_lock_interruptible(&vol->read_mutex);
+	ret = mutex_lock_interruptible(lock);
 	if (atomic_dec_and_test(&vol->log_readers))
 		wake_up_all(&vol->readers_wq);
 	if (ret)
 		return -ERESTARTSYS;
-	while (!READ_ONCE(vol->dead) && s <= georep_volume_durable_seq(vol)) {
-		ret = read_durable(vol, s, buf + done, len - done);
-		if (ret < 0)
-			break;
-		done += ret;
-		s++;
-	}
-	if (READ_ONCE(vol->dead) && !done)
-		ret = -ENODEV;
-	mutex_unlock(&vol->read_mutex);
-	*seq = s;
-	return done ? done : ret;
-}
-
-/*
- * Records in flight from @s on, under ship_mutex only: a device read that
- * holds read_mutex (for as long as a stalled log device takes) does not
- * hold shipping up. Return: bytes; 0 when @s completed meanwhile (durable
- * now: read_durables()); or -errno when none.
- */
-static ssize_t read_in_flights(struct georep_volume *vol, u64 *seq,
-			       char __user *buf, size_t len)
-{
-	size_t done = 0;
-	ssize_t ret = 0;
-	u64 s = *seq;
-
-	if (mutex_lock_interruptible(&vol->ship_mutex))
-		return -ERESTARTSYS;
-	while (!READ_ONCE(vol->dead) && s > georep_volume_durable_seq(vol) &&
-	       s <= georep_volume_ship_seq(vol)) {
-		ret = read_in_flight(vol, s, buf + done, len - done);
+	while (!READ_ONCE(vol->dead) &&
+	       (in_flight ? s > georep_volume_durable_seq(vol) &&
+			    s <= georep_volume_ship_seq(vol) :
+			    s <= georep_volume_durable_seq(vol))) {
+		ret = in_flight ? read_in_flight(vol, s, buf + done, len - done) :
+				  read_durable(vol, s, buf + done, len - done);
 		if (ret <= 0)
 			break;
 		done += ret;
@@ -557,7 +536,7 @@ static ssize_t read_in_flights(struct georep_volume *vol, u64 *seq,
 	}
 	if (READ_ONCE(vol->dead) && !done)
 		ret = -ENODEV;
-	mutex_unlock(&vol->ship_mutex);
+	mutex_unlock(lock);
 	*seq = s;
 	return done ? done : ret;
 }
@@ -586,9 +565,9 @@ ssize_t georep_log_read(struct georep_volume *vol, u64 *seq,
 		s = READ_ONCE(vol->tail_seq);
 	for (;;) {
 		if (s <= georep_volume_durable_seq(vol))
-			ret = read_durables(vol, &s, buf + done, len - done);
+			ret = read_run(vol, &s, buf + done, len - done, false);
 		else if (sealed && s <= georep_volume_ship_seq(vol))
-			ret = read_in_flights(vol, &s, buf + done, len - done);
+			ret = read_run(vol, &s, buf + done, len - done, true);
 		else
 			break;
 		if (ret < 0)

@@ -224,7 +224,7 @@ struct georep_volume {
 	void *append_buf;		/* under append_mutex; vmalloc */
 	/* read_mutex: log readers, verify, release, truncate and reset */
 	struct mutex read_mutex;
-	/* stream readers waiting for read_mutex: a verify pass yields to them */
+	/* stream readers waiting for read_mutex (or ship_mutex): a verify pass yields */
 	atomic_t log_readers;
 	wait_queue_head_t readers_wq;	/* woken when log_readers drops */
 	void *read_buf;			/* under read_mutex; vmalloc */
