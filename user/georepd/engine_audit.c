@@ -109,7 +109,7 @@ static int audit_leaf(struct engine *e, const struct audit_req *q, uint64_t fin,
 		return 0;
 	if (json_array_size(recs) == q->limit) {
 		*truncated = true;
-		return 1;
+		return 0;
 	}
 	o = audit_entry(e, &r, leaf, fin, err);
 	if (!o)
@@ -131,7 +131,7 @@ static int audit_scan(struct engine *e, const struct audit_req *q, uint64_t fin,
 	buf = malloc((size_t)AUDIT_BATCH * GEOREP_LEAF_LEN);
 	if (!buf)
 		return -ENOMEM;
-	for (seq = 1; seq <= size && !ret; seq += n) {
+	for (seq = 1; seq <= size && !ret && !*truncated; seq += n) {
 		n = size - seq + 1 < AUDIT_BATCH ? size - seq + 1 : AUDIT_BATCH;
 		ret = gd_mtree_leaves(e->mt, seq, n, buf);
 		if (ret) {
@@ -140,12 +140,12 @@ static int audit_scan(struct engine *e, const struct audit_req *q, uint64_t fin,
 				 strerror(-ret));
 			break;
 		}
-		for (i = 0; i < n && !ret; i++)
+		for (i = 0; i < n && !ret && !*truncated; i++)
 			ret = audit_leaf(e, q, fin, buf + (size_t)i * GEOREP_LEAF_LEN, seq + i,
 					 recs, truncated, err);
 	}
 	free(buf);
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 static int audit_parse(json_t *req, struct audit_req *q, char *err)

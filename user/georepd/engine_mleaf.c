@@ -168,7 +168,7 @@ static void mleaf_answer(struct engine *e, unsigned int from, const struct gr_ml
 	have = have < gs.commit_seq ? have : gs.commit_seq;
 	f.mleaf.first_seq = r->first_seq;
 	f.mleaf.status = GR_MLEAF_UNAVAILABLE;
-	if (r->first_seq && r->first_seq <= have && r->count) {
+	if (r->first_seq <= have) {
 		f.mleaf.count = have - r->first_seq + 1 < r->count ?
 				have - r->first_seq + 1 : r->count;
 		leaves = malloc((size_t)f.mleaf.count * GEOREP_LEAF_LEN);

@@ -74,10 +74,16 @@ static int resync_keep_anchor(struct engine *e, uint64_t seq, const uint8_t *buf
  * keeps its follower behind, not the loop busy: status shows where and why
  * (resync_read_failing), and the copy goes on once a read succeeds.
  */
+/* what a resync read reads, for its log lines */
+static const char *resync_what(const struct eng_rsbuf *b)
+{
+	return b->anchor ? "the record at seq" : "the data device at";
+}
+
 static void resync_read_failed(struct engine *e, uint64_t at, int err)
 {
 	struct eng_rsbuf *b = &e->rsb;
-	const char *what = b->anchor ? "the record at seq" : "the data device at";
+	const char *what = resync_what(b);
 
 	if (!b->fails || b->err != err || b->err_anchor != b->anchor)
 		b->fail_since_ns = gr_now_ns();
@@ -125,8 +131,7 @@ static void resync_read_done(void *arg, uint64_t off, void *buf, ssize_t n)
 	} else {
 		if (b->fails)
 			gd_info("volume %s: resync: read %s %llu after %u failures",
-				e->name, b->anchor ? "the record at seq" : "the data device at",
-				(unsigned long long)off, b->fails);
+				e->name, resync_what(b), (unsigned long long)off, b->fails);
 		b->fails = 0;
 		b->reads++;
 	}

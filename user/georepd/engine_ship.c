@@ -545,7 +545,6 @@ static void pump_done(void *arg, uint64_t seq, void *buf, ssize_t n)
 			side_reads(e);
 		return;
 	}
-	side_reads(e);
 	engine_pump(e);
 }
 
